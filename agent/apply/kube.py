@@ -1,0 +1,216 @@
+"""The agent's only door to a Kubernetes API server (the one module importing ``kubernetes``).
+
+Everything goes through the official client's ``DynamicClient`` so any kind the server serves
+works, custom resources included, and objects stay plain dicts (never the generated ``V1*``
+classes, which drop unknown fields). Server-side apply bodies are sent as JSON: the API server
+parses apply bodies as YAML 1.1, where an unquoted ``n`` or ``off`` is not a string, and JSON
+sidesteps that entirely (shared/kube-golden/05-ssa-yaml11-booleans.json).
+
+Errors are classified here, once, into agent/errors.py's tree by HTTP status and the Status
+object's ``reason`` — never by matching message text further up. A kind the server does not
+serve raises ``KindNotServed`` so the applier can wait for its CRD.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import urllib3
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
+from agent.errors import Conflict, Forbidden, Invalid, KindNotServed, KubeError, NotFound, Retryable
+
+FIELD_MANAGER = "fleetsync"
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class KindRef:
+    """A served kind: enough to build request paths."""
+
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+
+def _message(e: ApiException) -> tuple[str, str, tuple[str, ...]]:
+    try:
+        body = json.loads(e.body or "")
+    except (TypeError, ValueError):
+        return (str(e.body or e.reason or "").strip() or f"HTTP {e.status}", "", ())
+    if not isinstance(body, dict):
+        return (str(body), "", ())
+    causes = tuple(
+        f"{c.get('field', '')}: {c.get('message', '')}".strip(": ")
+        for c in (body.get("details") or {}).get("causes") or []
+        if isinstance(c, dict)
+    )
+    return (str(body.get("message") or e.reason or ""), str(body.get("reason") or ""), causes)
+
+
+def classify(e: ApiException) -> KubeError:
+    """Map an ApiException onto the agent's error tree."""
+    status = int(e.status or 0)
+    message, reason, causes = _message(e)
+    if status == 409:
+        return Conflict(message, status=status, reason=reason, causes=causes)
+    if status == 403:
+        return Forbidden(message, status=status, reason=reason, causes=causes)
+    if status in (400, 415, 422):
+        return Invalid(message, status=status, reason=reason, causes=causes)
+    if status == 404:
+        return NotFound(message, status=status, reason=reason, causes=causes)
+    if status == 429 or status >= 500 or status == 0:
+        retry_after: float | None = None
+        headers = e.headers or {}
+        raw = headers.get("Retry-After") if hasattr(headers, "get") else None
+        if raw:
+            try:
+                retry_after = float(raw)
+            except ValueError:
+                retry_after = None
+        return Retryable(message, status=status, reason=reason, retry_after=retry_after)
+    return KubeError(message, status=status, reason=reason, causes=causes)
+
+
+@contextmanager
+def _classified() -> Iterator[None]:
+    try:
+        yield
+    except ApiException as e:
+        raise classify(e) from e
+    except (urllib3.exceptions.HTTPError, OSError) as e:
+        raise Retryable(f"API server unreachable: {e}") from e
+
+
+class KubeClient:
+    """A member cluster's API, as the agent uses it. Construct with ``from_kubeconfig``."""
+
+    def __init__(self, api_client: k8s_client.ApiClient):
+        self._api = api_client
+        with _classified():
+            self._dyn = DynamicClient(api_client)
+
+    @classmethod
+    def from_kubeconfig(cls, path: str | None = None, context: str | None = None) -> KubeClient:
+        """A kubeconfig file (and context), or the in-cluster service account when ``path`` is None
+        and the agent runs in a pod."""
+        configuration = k8s_client.Configuration()
+        if path is None:
+            try:
+                k8s_config.load_incluster_config(client_configuration=configuration)
+            except k8s_config.ConfigException:
+                k8s_config.load_kube_config(context=context, client_configuration=configuration)
+        else:
+            k8s_config.load_kube_config(config_file=path, context=context, client_configuration=configuration)
+        return cls(k8s_client.ApiClient(configuration))
+
+    def close(self) -> None:
+        self._api.close()
+
+    def __enter__(self) -> KubeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- discovery --------------------------------------------------------------------------
+    def kind(self, api_version: str, kind: str) -> KindRef:
+        """The served kind, or ``KindNotServed`` (refresh discovery after a CRD is established)."""
+        try:
+            with _classified():
+                r = self._dyn.resources.get(api_version=api_version, kind=kind)
+        except ResourceNotFoundError as e:
+            raise KindNotServed(f"the server does not serve {kind} in {api_version}") from e
+        return KindRef(api_version, kind, str(r.name), bool(r.namespaced))
+
+    def refresh_discovery(self) -> None:
+        with _classified():
+            self._dyn.resources.invalidate_cache()
+
+    def _resource(self, ref: KindRef) -> Any:
+        try:
+            return self._dyn.resources.get(api_version=ref.api_version, kind=ref.kind)
+        except ResourceNotFoundError as e:
+            raise KindNotServed(f"the server does not serve {ref.kind} in {ref.api_version}") from e
+
+    # -- objects ----------------------------------------------------------------------------
+    def get(self, ref: KindRef, name: str, namespace: str = "") -> Obj | None:
+        try:
+            with _classified():
+                out = self._dyn.get(self._resource(ref), name=name, namespace=namespace or None)
+        except NotFound:
+            return None
+        return _plain(out)
+
+    def list(self, ref: KindRef, namespace: str = "", label_selector: str | None = None) -> list[Obj]:
+        with _classified():
+            out = self._dyn.get(self._resource(ref), namespace=namespace or None, label_selector=label_selector)
+        items = _plain(out).get("items") or []
+        for item in items:
+            item.setdefault("apiVersion", ref.api_version)
+            item.setdefault("kind", ref.kind)
+        return list(items)
+
+    def apply(self, manifest: Obj, *, force: bool = False, dry_run: bool = False) -> Obj:
+        """Server-side apply ``manifest`` as field manager ``fleetsync``."""
+        ref = self.kind(manifest["apiVersion"], manifest["kind"])
+        meta = manifest.get("metadata") or {}
+        with _classified():
+            out = self._dyn.server_side_apply(
+                self._resource(ref),
+                body=manifest,
+                name=meta.get("name"),
+                namespace=meta.get("namespace") if ref.namespaced else None,
+                field_manager=FIELD_MANAGER,
+                force_conflicts=force,
+                dry_run="All" if dry_run else None,
+            )
+        return _plain(out)
+
+    def merge_patch(self, ref: KindRef, name: str, namespace: str, patch: Obj) -> Obj:
+        with _classified():
+            out = self._dyn.patch(
+                self._resource(ref),
+                body=patch,
+                name=name,
+                namespace=namespace or None,
+                content_type="application/merge-patch+json",
+                field_manager=FIELD_MANAGER,
+            )
+        return _plain(out)
+
+    def delete(self, ref: KindRef, name: str, namespace: str = "", uid: str | None = None) -> bool:
+        """Delete, only if the object still has ``uid`` (never someone else's re-created object).
+
+        Returns False when it was already gone."""
+        body: Obj = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        try:
+            with _classified():
+                self._dyn.delete(self._resource(ref), name=name, namespace=namespace or None, body=body)
+        except NotFound:
+            return False
+        return True
+
+
+def _plain(value: Any) -> Obj:
+    """The client's ResourceInstance (or dict) as a plain dict."""
+    if hasattr(value, "to_dict"):
+        value = value.to_dict()
+    if isinstance(value, (bytes, str)):
+        value = json.loads(value)
+    if not isinstance(value, dict):
+        raise KubeError(f"unexpected API response: {type(value).__name__}")
+    return value

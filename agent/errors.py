@@ -1,0 +1,70 @@
+"""The agent's exception tree (the agent never imports the hub's), sorted by what to do.
+
+::
+
+    AgentError
+     ├── SourceError            the Git source: unreachable (transient) or a bad bundle (refused)
+     │    └── BundleRefused     a bundle failed verification or does not descend from the last one
+     └── KubeError              an API server answer, classified once at the client boundary
+          ├── Conflict          409: a field manager conflict or a stale resourceVersion
+          ├── Forbidden         403 (RBAC, a terminating namespace)
+          ├── Invalid           422 / 400: the object is wrong (immutable field, schema), or a webhook denied it
+          ├── NotFound          404 for an object
+          ├── KindNotServed     the kind is not (yet) served: wait for its CRD
+          └── Retryable         429 / 5xx / timeouts / quota: back off and retry
+
+Only agent/apply/kube.py raises KubeErrors (it owns the kubernetes client). Callers branch on
+the class, never on message text. ``message`` never contains Secret data: the API server's
+error messages name fields, not values, and we keep only the message and field causes.
+"""
+
+from __future__ import annotations
+
+
+class AgentError(Exception):
+    """Root of every error the agent raises on purpose."""
+
+
+class SourceError(AgentError):
+    """The Git source could not be read; keep enforcing the last good bundle."""
+
+
+class BundleRefused(SourceError):
+    """A fetched bundle is not acceptable (bad hashes, missing files, rewritten history)."""
+
+
+class KubeError(AgentError):
+    def __init__(self, message: str, *, status: int = 0, reason: str = "", causes: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.reason = reason
+        self.causes = causes
+
+
+class Conflict(KubeError):
+    """409: another field manager owns a field, or the object changed underneath us."""
+
+
+class Forbidden(KubeError):
+    """403: RBAC or admission refused; fails this object only."""
+
+
+class Invalid(KubeError):
+    """422/400: the object or the request is invalid; fails this object only."""
+
+
+class NotFound(KubeError):
+    """404 for an object (the kind is served)."""
+
+
+class KindNotServed(KubeError):
+    """The API server does not serve this kind (yet): wait for its CRD to be established."""
+
+
+class Retryable(KubeError):
+    """429, 5xx, timeouts: retry with backoff; ``retry_after`` seconds when the server said."""
+
+    def __init__(self, message: str, *, status: int = 0, reason: str = "", retry_after: float | None = None):
+        super().__init__(message, status=status, reason=reason)
+        self.retry_after = retry_after
