@@ -1,0 +1,7 @@
+"""The eviction kinds' model and parser (not yet registered: issue 2)."""
+
+from __future__ import annotations
+
+from reconciler.api.registry import KindInfo
+
+KINDS: list[KindInfo] = []
