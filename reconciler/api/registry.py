@@ -12,6 +12,7 @@ placements like any other object.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -84,7 +85,7 @@ def _ensure_loaded() -> None:
     if _loaded:
         return
     _loaded = True
-    from reconciler.api import kinds  # noqa: F401
+    importlib.import_module("reconciler.api.kinds")
 
 
 def parse_fleet_object(doc: Document, group: str, version: str, kind: str, findings: Findings) -> Any:
