@@ -5,15 +5,23 @@ is accepted and kept: a MemberCluster may declare properties and resource usage 
 clusters whose agent cannot report them; an agent's report wins for whatever it reports
 (reconciler/clusters.py merges them). ``spec.identity`` is how a member reaches a hub
 *cluster*; fleetsync has none, so it is accepted and ignored, never required.
+
+Both served versions (v1beta1 and v1) parse into this one model; v1 lacks ``deleteOptions``.
+The label ``kubernetes-fleet.io/member-name: <name>`` is added as KubeFleet adds it, so
+overrides and stage selectors can pick a cluster by name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
-from reconciler.api.meta import ObjectMeta, Origin, empty_map
+from reconciler.api.fields import Fields, check_dns_subdomain, check_label_key, check_label_value, type_name
+from reconciler.api.meta import ObjectMeta, Origin, empty_map, parse_metadata
+from reconciler.api.policy import check_property_name
+from reconciler.api.quantity import QuantityError, parse_quantity
 from reconciler.api.registry import KindInfo
 
 GROUP = "cluster.kubernetes-fleet.io"
@@ -63,4 +71,137 @@ class MemberCluster:
     def labels(self) -> Mapping[str, str]:
         return self.meta.labels
 
-KINDS: list[KindInfo] = []  # filled by the parse section below
+
+# -- parsing ------------------------------------------------------------------------------------
+
+VERSIONS = ("v1beta1", "v1")
+
+
+def _check_name(name: str) -> str | None:
+    """KubeFleet's CEL rule: ``size(metadata.name) < 64``, on top of Kubernetes' name rules."""
+    return check_dns_subdomain(name, 63)
+
+
+def parse_member_cluster(f: Fields, api_version: str, origin: Origin) -> MemberCluster:
+    version = api_version.rpartition("/")[2]
+    md = f.map("metadata", required=True)
+    meta = parse_metadata(md, namespaced=False, max_name=63, name_check=_check_name)
+    # KubeFleet labels every MemberCluster with its own name (MemberNameLabel).
+    labels = dict(meta.labels)
+    if meta.name:
+        labels[MEMBER_NAME_LABEL] = meta.name
+    meta = ObjectMeta(meta.name, "", MappingProxyType(labels), meta.annotations)
+    spec = f.map("spec")  # nothing in it is required once identity is not
+    heartbeat, mode = 60, "Strict"
+    taints: tuple[Taint, ...] = ()
+    if spec is not None:
+        spec.ignore("identity")  # how a member agent reaches a hub cluster; fleetsync has no hub cluster
+        if spec.has("state"):
+            spec.ignore("state")
+            spec.error("state", "spec.state (Join/Leave) is not a MemberCluster field since v1beta1: a cluster "
+                       "joins when its MemberCluster is committed and leaves when it is deleted; remove it")
+        heartbeat = spec.int("heartbeatPeriodSeconds", 60, minimum=1, maximum=600) or 60
+        taints = _taints(spec)
+        if version == "v1" and spec.has("deleteOptions"):
+            spec.ignore("deleteOptions")
+            spec.error("deleteOptions", "deleteOptions is not served by cluster.kubernetes-fleet.io/v1: use "
+                       "apiVersion cluster.kubernetes-fleet.io/v1beta1 for it")
+        else:
+            do = spec.map("deleteOptions")
+            if do is not None:
+                mode = do.str("validationMode", "Strict", enum=("Skip", "Strict")) or "Strict"
+                do.done()
+        spec.done()
+    properties: dict[str, PropertyValue] = {}
+    usage = None
+    raw_status: dict[str, Any] = {}
+    st = f.map("status")
+    if st is not None:
+        raw_status = dict(st.data)
+        properties = _properties(st)
+        ru = st.map("resourceUsage")
+        usage = _resource_usage(ru) if ru is not None else None
+        st.ignore("conditions", "agentStatus", "namespaces")  # agent-reported; kept raw in `status`
+        st.done()
+    f.done()
+    return MemberCluster(api_version, meta, origin, heartbeat, taints, mode, MappingProxyType(properties), usage,
+                         MappingProxyType(raw_status))
+
+
+def _taints(spec: Fields) -> tuple[Taint, ...]:
+    out: list[Taint] = []
+    for t in spec.objects("taints", max_items=100):
+        key = t.str("key", required=True) or ""
+        value = t.str("value", "") or ""
+        effect = t.str("effect", required=True, enum=("NoSchedule",))
+        t.done()
+        if key:
+            why = check_label_key(key)
+            if why:
+                t.error("key", f"taint key {key!r} must be a valid qualified name: {why}")
+        if value:
+            why = check_label_value(value)
+            if why:
+                t.error("value", f"taint value {value!r} must be a valid label value: {why}")
+        taint = Taint(key, value, effect or "NoSchedule")
+        if taint in out:
+            t.error(None, f"duplicate taint {key}={value}:{taint.effect}: taints must be unique")
+        out.append(taint)
+    return tuple(out)
+
+
+def _properties(st: Fields) -> dict[str, PropertyValue]:
+    out: dict[str, PropertyValue] = {}
+    props = st.map("properties")
+    if props is None:
+        return out
+    for name in list(props.data):
+        pf = props.map(name)
+        if pf is None:
+            continue
+        check_property_name(props, name, name)
+        value = pf.str("value", required=True)
+        when = pf.str("observationTime")
+        pf.done()
+        if value is not None:
+            out[name] = PropertyValue(value, when)
+    props.done()
+    return out
+
+
+def _resource_usage(ru: Fields) -> ResourceUsage:
+    lists = {key: _resource_list(ru, key) for key in ("capacity", "allocatable", "available")}
+    when = ru.str("observationTime")
+    ru.done()
+    return ResourceUsage(
+        MappingProxyType(lists["capacity"]),
+        MappingProxyType(lists["allocatable"]),
+        MappingProxyType(lists["available"]),
+        when,
+    )
+
+
+def _resource_list(ru: Fields, key: str) -> dict[str, str]:
+    """A ResourceList: resource name -> quantity (JSON numbers are quantities too, as in Kubernetes)."""
+    out: dict[str, str] = {}
+    value = ru.raw(key)
+    if value is None:
+        return out
+    if not isinstance(value, dict):
+        ru.error(key, f"expected a map of resource name to quantity, got {type_name(value)}")
+        return out
+    for res, q in value.items():
+        text = str(q) if isinstance(q, int | float) and not isinstance(q, bool) else q
+        if not isinstance(text, str):
+            ru.ctx.error((*ru.at(key), res), f"expected a quantity such as 4, 500m or 16Gi, got {type_name(q)}")
+            continue
+        try:
+            parse_quantity(text)
+        except QuantityError as err:
+            ru.ctx.error((*ru.at(key), res), str(err))
+            continue
+        out[res] = text
+    return out
+
+
+KINDS: list[KindInfo] = [KindInfo(GROUP, KIND, VERSIONS, False, parse_member_cluster, "cluster")]
