@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from reconciler.api.envelope import CLUSTER_SCOPED_KINDS
 from reconciler.api.fields import Fields, Item
 from reconciler.api.meta import LabelSelector, ObjectMeta, Origin, parse_label_selector, parse_metadata
 from reconciler.api.registry import KindInfo
@@ -242,6 +243,13 @@ def _parse_selector(item: Item, cro: bool) -> OverrideSelector | None:
         return None
     if group is None or not version or not kind:
         return None
+    if not cro and (group, kind) in CLUSTER_SCOPED_KINDS:
+        f.ctx.error(
+            f.path,
+            f"{kind} is cluster-scoped: a ResourceOverride only reaches namespaced objects in its own namespace, "
+            "so this selector never matches (use a ClusterResourceOverride)",
+            severity="warning",
+        )
     return OverrideSelector(group, version, kind, name)
 
 

@@ -28,7 +28,15 @@ def parse(text: str) -> tuple[Any, list[str]]:
     group, _, version = doc.data["apiVersion"].rpartition("/")
     findings = Findings()
     model = parse_fleet_object(doc, group, version, doc.data["kind"], findings)
-    return model, [f"{f.field}: {f.message}" for f in findings.items]
+    return model, [f"{f.field}: {f.message}" for f in findings.errors]
+
+
+def warnings_of(text: str) -> list[str]:
+    doc = parse_documents(text, "o.yaml")[0]
+    group, _, version = doc.data["apiVersion"].rpartition("/")
+    findings = Findings()
+    parse_fleet_object(doc, group, version, doc.data["kind"], findings)
+    return [f.message for f in findings.items if f.severity == "warning"]
 
 
 CRO = """\
@@ -154,6 +162,12 @@ def test_patch_paths_follow_the_kubefleet_webhook(path: str, why: str | None) ->
 def test_selector_validation(selectors: str, message: str) -> None:
     _, errors = parse(RO.format(placement="", selectors=selectors))
     assert any(message in e for e in errors), errors
+
+
+def test_a_ro_selecting_a_cluster_scoped_kind_is_warned_about_as_never_matching() -> None:
+    text = RO.format(placement="", selectors="[{group: '', version: v1, kind: Namespace, name: web}]")
+    assert any("never matches" in w for w in warnings_of(text))
+    assert parse(text)[1] == [], "accepted, as KubeFleet accepts it"
 
 
 def test_cro_selectors_refuse_label_selectors() -> None:

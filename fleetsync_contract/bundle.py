@@ -1,0 +1,409 @@
+"""The bundle branch format (docs/formats.md §1): build on the hub, parse and verify on the agent.
+
+A bundle is a set of files: ``bundle.yaml`` and one canonical YAML file per object under
+``manifests/<placement key>/<group or core>/<Kind>/<namespace or _cluster>/<name>.yaml``.
+``bundle.yaml`` lists every manifest file with its sha256, so the agent can refuse a bundle that
+is incomplete, padded or tampered with before touching its cluster. The bundle id hashes only
+what the agent acts on (placements and files), never the source commit or removals, so a
+re-render of unchanged content yields the same id and the hub writes nothing.
+
+Everything here is pure and bounded: at most ``MAX_FILES`` manifests, ``MAX_BUNDLE_YAML_BYTES``
+for the index and ``MAX_MANIFEST_BYTES`` per manifest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fleetsync_contract import CONTRACT_API_VERSION, identity, parse_identity
+from fleetsync_contract.canonical import CanonicalError, dump, load, sha256_hex
+
+BUNDLE_FILE = "bundle.yaml"
+MANIFEST_DIR = "manifests/"
+BUNDLE_KIND = "Bundle"
+
+MAX_FILES = 20_000
+MAX_BUNDLE_YAML_BYTES = 16 * 1024 * 1024
+MAX_MANIFEST_BYTES = 2 * 1024 * 1024
+
+REMOVAL_REASONS = ("ResourceRemoved", "ClusterUnselected", "PlacementDeleted", "OverrideDeleted")
+PLACEMENT_KINDS = ("ClusterResourcePlacement", "ResourcePlacement")
+
+
+class BundleError(ValueError):
+    """A bundle (or an input to build one) is malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class EnvelopeRef:
+    """The envelope an object was unwrapped from (KubeFleet's ``envelope: {name, namespace, type}``)."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "namespace": self.namespace, "name": self.name}
+
+
+@dataclass(frozen=True, slots=True)
+class BundlePlacement:
+    kind: str
+    namespace: str
+    name: str
+    resource_index: int
+    apply_strategy: Mapping[str, Any]
+    unavailable_period_seconds: int = 60
+
+    @property
+    def key(self) -> str:
+        return placement_key(self.kind, self.namespace, self.name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "name": self.name,
+            "namespace": self.namespace,
+            "resourceIndex": self.resource_index,
+            "applyStrategy": dict(self.apply_strategy),
+            "unavailablePeriodSeconds": self.unavailable_period_seconds,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BundleObject:
+    """One object to place: its manifest already canonical (``text``) or as data (``manifest``)."""
+
+    placement: str  # placement key
+    identity: str
+    manifest: Mapping[str, Any] | None = None
+    text: bytes | None = None
+    envelope: EnvelopeRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    path: str
+    sha256: str
+    placement: str
+    identity: str
+    envelope: EnvelopeRef | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "path": self.path,
+            "sha256": self.sha256,
+            "placement": self.placement,
+            "identity": self.identity,
+        }
+        if self.envelope is not None:
+            out["envelope"] = self.envelope.to_dict()
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    identity: str
+    placement: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"identity": self.identity, "placement": self.placement, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    cluster: str
+    bundle_id: str
+    source_commit: str
+    placements: tuple[BundlePlacement, ...]
+    files: tuple[FileEntry, ...]
+    removals: tuple[Removal, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+# -- names ---------------------------------------------------------------------------------------
+def placement_key(kind: str, namespace: str, name: str) -> str:
+    """``ClusterResourcePlacement/<name>`` or ``ResourcePlacement/<namespace>/<name>``."""
+    if kind == "ClusterResourcePlacement":
+        return f"{kind}/{name}"
+    if kind == "ResourcePlacement":
+        return f"{kind}/{namespace}/{name}"
+    raise BundleError(f"{kind!r} is not a placement kind ({', '.join(PLACEMENT_KINDS)})")
+
+
+def _segment(value: str, what: str) -> str:
+    if not value or value in (".", "..") or "/" in value or "\\" in value or "\x00" in value:
+        raise BundleError(f"{what} {value!r} cannot be a path segment")
+    return value
+
+
+def manifest_path(placement: str, ident: str) -> str:
+    """Where an object's file lives in the bundle (docs/formats.md §1)."""
+    parts = placement.split("/")
+    if not ((parts[0] == "ClusterResourcePlacement" and len(parts) == 2) or (
+        parts[0] == "ResourcePlacement" and len(parts) == 3
+    )):
+        raise BundleError(f"{placement!r} is not a placement key")
+    for p in parts[1:]:
+        _segment(p, "placement name")
+    try:
+        group, kind, namespace, name = parse_identity(ident)
+    except ValueError as e:
+        raise BundleError(str(e)) from e
+    return "/".join(
+        (
+            MANIFEST_DIR.rstrip("/"),
+            placement,
+            _segment(group, "group") if group else "core",
+            _segment(kind, "kind"),
+            _segment(namespace, "namespace") if namespace else "_cluster",
+            _segment(name, "name") + ".yaml",
+        )
+    )
+
+
+def manifest_identity(manifest: Mapping[str, Any]) -> str:
+    """The identity a manifest declares (apiVersion's group, kind, metadata namespace/name)."""
+    api_version = manifest.get("apiVersion")
+    kind = manifest.get("kind")
+    meta = manifest.get("metadata")
+    if not isinstance(api_version, str) or not isinstance(kind, str) or not isinstance(meta, Mapping):
+        raise BundleError("a manifest needs apiVersion, kind and metadata")
+    name = meta.get("name")
+    namespace = meta.get("namespace") or ""
+    if not isinstance(name, str) or not name or not isinstance(namespace, str):
+        raise BundleError("a manifest needs metadata.name")
+    group = api_version.rpartition("/")[0]
+    return identity(group, kind, namespace, name)
+
+
+def bundle_id(placements: Sequence[Mapping[str, Any]], files: Sequence[Mapping[str, Any]]) -> str:
+    """``sha256:`` + sha256 of the canonical YAML of ``{placements, files}`` (plain dicts)."""
+    return "sha256:" + sha256_hex(dump({"placements": list(placements), "files": list(files)}))
+
+
+# -- build ---------------------------------------------------------------------------------------
+def build_bundle(
+    cluster: str,
+    source_commit: str,
+    placements: Sequence[BundlePlacement],
+    objects: Sequence[BundleObject],
+    removals: Sequence[Removal] = (),
+) -> dict[str, bytes]:
+    """Every file of one cluster's bundle branch, keyed by path; deterministic for equal inputs."""
+    return build_bundle_with_id(cluster, source_commit, placements, objects, removals)[1]
+
+
+def build_bundle_with_id(
+    cluster: str,
+    source_commit: str,
+    placements: Sequence[BundlePlacement],
+    objects: Sequence[BundleObject],
+    removals: Sequence[Removal] = (),
+) -> tuple[str, dict[str, bytes]]:
+    """``build_bundle`` plus the bundle id, without re-reading ``bundle.yaml``."""
+    keys = [p.key for p in placements]
+    if len(set(keys)) != len(keys):
+        raise BundleError(f"placements are listed twice: {sorted(k for k in keys if keys.count(k) > 1)}")
+    known = set(keys)
+    if len(objects) > MAX_FILES:
+        raise BundleError(f"{len(objects)} objects; a bundle holds at most {MAX_FILES}")
+    files: dict[str, bytes] = {}
+    entries: list[FileEntry] = []
+    for obj in objects:
+        if obj.placement not in known:
+            raise BundleError(f"{obj.identity}: placement {obj.placement!r} is not in this bundle")
+        path = manifest_path(obj.placement, obj.identity)
+        if path in files:
+            raise BundleError(f"{obj.identity} is placed twice by {obj.placement}")
+        if obj.text is not None:
+            text = obj.text
+        elif obj.manifest is not None:
+            text = dump(obj.manifest)
+        else:
+            raise BundleError(f"{obj.identity}: neither manifest nor text given")
+        if len(text) > MAX_MANIFEST_BYTES:
+            raise BundleError(f"{obj.identity} is {len(text)} bytes; the limit is {MAX_MANIFEST_BYTES}")
+        files[path] = text
+        entries.append(FileEntry(path, sha256_hex(text), obj.placement, obj.identity, obj.envelope))
+    entries.sort(key=lambda e: e.path)
+    placement_docs = [p.to_dict() for p in sorted(placements, key=lambda p: p.key)]
+    file_docs = [e.to_dict() for e in entries]
+    for r in removals:
+        if r.reason not in REMOVAL_REASONS:
+            raise BundleError(f"removal reason {r.reason!r} is not one of {', '.join(REMOVAL_REASONS)}")
+    # bundle.yaml is assembled from separately dumped top-level keys (sorted order), so the
+    # files/placements blocks are serialised once and hashed as the id's canonical text.
+    files_text = dump({"files": file_docs})
+    placements_text = dump({"placements": placement_docs})
+    the_id = "sha256:" + sha256_hex(files_text + placements_text)
+    text = b"".join(
+        (
+            dump({"apiVersion": CONTRACT_API_VERSION, "bundleId": the_id, "cluster": cluster}),
+            files_text,
+            dump({"kind": BUNDLE_KIND}),
+            placements_text,
+            dump(
+                {
+                    "removals": [r.to_dict() for r in sorted(removals, key=lambda r: (r.placement, r.identity))],
+                    "sourceCommit": source_commit,
+                }
+            ),
+        )
+    )
+    if len(text) > MAX_BUNDLE_YAML_BYTES:
+        raise BundleError(f"{BUNDLE_FILE} would be {len(text)} bytes; the limit is {MAX_BUNDLE_YAML_BYTES}")
+    files[BUNDLE_FILE] = text
+    return the_id, files
+
+
+# -- parse and verify ----------------------------------------------------------------------------
+def _str(doc: Mapping[str, Any], key: str, where: str) -> str:
+    value = doc.get(key)
+    if not isinstance(value, str):
+        raise BundleError(f"{where}: {key} must be a string")
+    return value
+
+
+def _envelope(value: Any, where: str) -> EnvelopeRef | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise BundleError(f"{where}: envelope must be a mapping")
+    return EnvelopeRef(_str(value, "kind", where), _str(value, "namespace", where), _str(value, "name", where))
+
+
+def parse_bundle(files: Mapping[str, bytes]) -> Bundle:
+    """Read ``bundle.yaml`` of a bundle branch; raises BundleError when it is not a bundle.
+
+    This reads the index only; ``verify`` checks it against the manifest files.
+    """
+    raw = files.get(BUNDLE_FILE)
+    if raw is None:
+        raise BundleError(f"{BUNDLE_FILE} is missing")
+    try:
+        doc = load(raw, max_bytes=MAX_BUNDLE_YAML_BYTES)
+    except CanonicalError as e:
+        raise BundleError(f"{BUNDLE_FILE}: {e}") from e
+    if not isinstance(doc, Mapping):
+        raise BundleError(f"{BUNDLE_FILE} is not a mapping")
+    if doc.get("apiVersion") != CONTRACT_API_VERSION or doc.get("kind") != BUNDLE_KIND:
+        raise BundleError(f"{BUNDLE_FILE} is not a {CONTRACT_API_VERSION} {BUNDLE_KIND}")
+    placements: list[BundlePlacement] = []
+    for i, p in enumerate(doc.get("placements") or []):
+        where = f"placements[{i}]"
+        if not isinstance(p, Mapping):
+            raise BundleError(f"{where} must be a mapping")
+        index = p.get("resourceIndex")
+        period = p.get("unavailablePeriodSeconds", 60)
+        strategy = p.get("applyStrategy") or {}
+        if not isinstance(index, int) or not isinstance(period, int) or not isinstance(strategy, Mapping):
+            raise BundleError(f"{where}: resourceIndex/unavailablePeriodSeconds/applyStrategy malformed")
+        bp = BundlePlacement(
+            _str(p, "kind", where), _str(p, "namespace", where), _str(p, "name", where), index, strategy, period
+        )
+        if bp.key != p.get("key"):
+            raise BundleError(f"{where}: key {p.get('key')!r} does not match kind/namespace/name")
+        placements.append(bp)
+    entries: list[FileEntry] = []
+    raw_files = doc.get("files") or []
+    if not isinstance(raw_files, list) or len(raw_files) > MAX_FILES:
+        raise BundleError(f"files must be a list of at most {MAX_FILES} entries")
+    for i, f in enumerate(raw_files):
+        where = f"files[{i}]"
+        if not isinstance(f, Mapping):
+            raise BundleError(f"{where} must be a mapping")
+        entries.append(
+            FileEntry(
+                _str(f, "path", where),
+                _str(f, "sha256", where),
+                _str(f, "placement", where),
+                _str(f, "identity", where),
+                _envelope(f.get("envelope"), where),
+            )
+        )
+    removals: list[Removal] = []
+    for i, r in enumerate(doc.get("removals") or []):
+        where = f"removals[{i}]"
+        if not isinstance(r, Mapping):
+            raise BundleError(f"{where} must be a mapping")
+        removals.append(Removal(_str(r, "identity", where), _str(r, "placement", where), _str(r, "reason", where)))
+    return Bundle(
+        cluster=_str(doc, "cluster", BUNDLE_FILE),
+        bundle_id=_str(doc, "bundleId", BUNDLE_FILE),
+        source_commit=_str(doc, "sourceCommit", BUNDLE_FILE),
+        placements=tuple(placements),
+        files=tuple(entries),
+        removals=tuple(removals),
+        raw=doc,
+    )
+
+
+def verify(files: Mapping[str, bytes], cluster: str) -> list[str]:
+    """Every reason to refuse this bundle for ``cluster``; an empty list means apply it.
+
+    Checks: the index parses and names this cluster; every listed file exists with its hash,
+    sits at the path its placement and identity give, and declares that identity; no unlisted
+    file under ``manifests/``; every entry's placement is listed; the bundle id recomputes.
+    """
+    try:
+        bundle = parse_bundle(files)
+    except BundleError as e:
+        return [str(e)]
+    problems: list[str] = []
+    if bundle.cluster != cluster:
+        problems.append(f"bundle is for cluster {bundle.cluster!r}, not {cluster!r}")
+    placement_keys = {p.key for p in bundle.placements}
+    listed: set[str] = set()
+    for entry in bundle.files:
+        if entry.path in listed:
+            problems.append(f"{entry.path} is listed twice")
+            continue
+        listed.add(entry.path)
+        if entry.placement not in placement_keys:
+            problems.append(f"{entry.path}: placement {entry.placement!r} is not in the bundle")
+        try:
+            expected = manifest_path(entry.placement, entry.identity)
+        except BundleError as e:
+            problems.append(f"{entry.path}: {e}")
+            continue
+        if expected != entry.path:
+            problems.append(f"{entry.path}: should be at {expected}")
+        data = files.get(entry.path)
+        if data is None:
+            problems.append(f"{entry.path} is missing")
+            continue
+        if sha256_hex(data) != entry.sha256:
+            problems.append(f"{entry.path}: content does not match its sha256")
+            continue
+        try:
+            manifest = load(data, max_bytes=MAX_MANIFEST_BYTES)
+            if not isinstance(manifest, Mapping):
+                raise BundleError("not a mapping")
+            declared = manifest_identity(manifest)
+        except (CanonicalError, BundleError) as e:
+            problems.append(f"{entry.path}: not a manifest: {e}")
+            continue
+        if declared != entry.identity:
+            problems.append(f"{entry.path}: declares {declared}, listed as {entry.identity}")
+    for path in sorted(files):
+        if path.startswith(MANIFEST_DIR) and path not in listed:
+            problems.append(f"{path} is not listed in {BUNDLE_FILE}")
+    recomputed = bundle_id(
+        [p.to_dict() for p in bundle.placements], [e.to_dict() for e in bundle.files]
+    )
+    if recomputed != bundle.bundle_id:
+        problems.append(f"bundleId {bundle.bundle_id} does not match the content ({recomputed})")
+    return problems
+
+
+def load_manifest(files: Mapping[str, bytes], entry: FileEntry) -> dict[str, Any]:
+    """The manifest of one verified entry, as plain data."""
+    doc = load(files[entry.path], max_bytes=MAX_MANIFEST_BYTES)
+    if not isinstance(doc, dict):
+        raise BundleError(f"{entry.path} is not a mapping")
+    return doc

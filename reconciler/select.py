@@ -1,0 +1,361 @@
+"""resourceSelectors → a placement's resource snapshot (kubefleet-api.md §2.1 to §2.3, §9).
+
+What KubeFleet's resource selector resolver does on a hub, done over the fleet repo's objects:
+pick objects by GVK and name / label selector / neither; a selected Namespace brings everything
+in it unless its ``selectionScope`` says otherwise; a ClusterResourcePlacement picks cluster-
+scoped kinds (plus namespaced ones inside a ``NamespaceWithResourceSelectors`` namespace); a
+ResourcePlacement picks namespaced objects in its own namespace. Reserved namespaces and the
+objects a hub's controllers create on their own are never selected, every object is sanitised
+as ``generateRawContent`` does, and the list is sorted by KubeFleet's kind ranks so that the
+content hash — and thus the snapshot index — moves only when the content does.
+
+Choices where KubeFleet's docs and code disagree (docs/overrides.md records them):
+- ``default`` is *not* reserved: upstream's ``IsReservedNamespace`` checks only the ``kube-``
+  and ``fleet-`` prefixes, whatever the doc comment says.
+- A selector matches an object by group and kind; its version does not filter (the hub API
+  server serves an object in every version of its kind; we cannot convert, so we keep the
+  version the repo wrote).
+- PersistentVolumeClaims are selected: a Git hub runs no workloads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fleetsync_contract import identity
+from reconciler.api.envelope import CLUSTER_SCOPED_KINDS, ENVELOPE_KINDS
+from reconciler.api.envelope import GROUP as PLACEMENT_GROUP
+from reconciler.api.placement import Placement, ResourceSelector, SelectionScope
+from reconciler.api.registry import FLEET_GROUPS
+from reconciler.api.resource import Resource
+
+RESERVED_PREFIXES = ("kube-", "fleet-")
+
+# KubeFleet's sortResources kind ranks (§2.2); unknown kinds sort after all of these.
+KIND_RANK: Mapping[str, int] = {
+    k: i
+    for i, k in enumerate(
+        (
+            "PriorityClass", "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange",
+            "PodDisruptionBudget", "ServiceAccount", "Secret", "ConfigMap", "StorageClass",
+            "PersistentVolume", "PersistentVolumeClaim", "CustomResourceDefinition", "ClusterRole",
+            "ClusterRoleBinding", "Role", "RoleBinding", "Service", "DaemonSet", "Pod",
+            "ReplicationController", "ReplicaSet", "Deployment", "HorizontalPodAutoscaler",
+            "StatefulSet", "Job", "CronJob", "IngressClass", "Ingress", "APIService",
+            "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+        )
+    )
+}
+
+_DROPPED_METADATA = (
+    "resourceVersion", "generation", "uid", "selfLink", "deletionTimestamp", "managedFields",
+    "ownerReferences", "creationTimestamp",
+)
+_DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration", "deployment.kubernetes.io/revision")
+_JOB_UID_LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid")
+
+
+@dataclass(frozen=True, slots=True)
+class SelectedObject:
+    """One object of a resource snapshot: its coordinates and its sanitised manifest."""
+
+    group: str
+    version: str
+    kind: str
+    namespace: str
+    name: str
+    manifest: Mapping[str, Any]
+
+    @property
+    def identity(self) -> str:
+        return identity(self.group, self.kind, self.namespace, self.name)
+
+    @property
+    def is_envelope(self) -> bool:
+        return self.group == PLACEMENT_GROUP and self.kind in ENVELOPE_KINDS
+
+    def to_status(self) -> dict[str, str]:
+        """KubeFleet's ``ResourceIdentifier`` as ``selectedResources`` shows it (empty fields omitted)."""
+        out = {"group": self.group, "version": self.version, "kind": self.kind,
+               "namespace": self.namespace, "name": self.name}
+        return {k: v for k, v in out.items() if v}
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    objects: tuple[SelectedObject, ...]
+    hash: str
+    # Why a selector could not be honoured (KubeFleet reports these on the placement's
+    # Scheduled condition as an invalid resource selector); empty when all is well.
+    errors: tuple[str, ...] = ()
+
+    @property
+    def identities(self) -> tuple[str, ...]:
+        return tuple(o.identity for o in self.objects)
+
+    def selected_resources(self) -> list[dict[str, str]]:
+        return [o.to_status() for o in self.objects]
+
+
+# -- public entry points -------------------------------------------------------------------------
+def select_resources(placement: Placement, resources: Mapping[str, Resource]) -> Selection:
+    """The sanitised, ordered objects a placement selects, and their content hash."""
+    index = _Index(resources)
+    errors: list[str] = []
+    picked: dict[str, Resource] = {}
+    if placement.namespaced:
+        _select_rp(placement, index, picked, errors)
+    else:
+        _select_crp(placement, index, picked, errors)
+    objects = [_selected(r) for r in picked.values()]
+    objects.sort(key=sort_key)
+    return Selection(tuple(objects), resource_hash(objects), tuple(errors))
+
+
+def resource_hash(objects: Sequence[SelectedObject]) -> str:
+    """Content hash of a selected list (order matters; the list is in canonical order)."""
+    text = json.dumps([o.manifest for o in objects], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def next_snapshot(
+    previous: Sequence[Mapping[str, Any]], hash: str, revision_history_limit: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """The snapshot index for ``hash`` and the history to keep (``[{index, hash}]``, oldest first).
+
+    As KubeFleet: the index stays when the hash equals the *latest* snapshot's, otherwise it is
+    the latest index + 1 (also when the content returns to an older snapshot's); indexes never
+    go down; at most ``revision_history_limit`` snapshots are kept, the latest included.
+    """
+    pairs = sorted((int(p["index"]), str(p["hash"])) for p in previous)
+    if pairs and pairs[-1][1] == hash:
+        index = pairs[-1][0]
+    else:
+        index = pairs[-1][0] + 1 if pairs else 0
+        pairs.append((index, hash))
+    keep = max(1, revision_history_limit)
+    return index, [{"index": i, "hash": h} for i, h in pairs[-keep:]]
+
+
+def is_reserved_namespace(namespace: str) -> bool:
+    return namespace.startswith(RESERVED_PREFIXES)
+
+
+def sort_key(obj: SelectedObject) -> tuple[int, str, str]:
+    """KubeFleet's order: kind rank; then GroupVersion (full GVK for unknown kinds); then ns/name."""
+    rank = KIND_RANK.get(obj.kind)
+    gv = f"{obj.group}/{obj.version}" if obj.group else obj.version
+    if rank is None:
+        return (len(KIND_RANK), f"{gv}, Kind={obj.kind}", f"{obj.namespace}/{obj.name}")
+    return (rank, gv, f"{obj.namespace}/{obj.name}")
+
+
+def sanitize(group: str, kind: str, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``manifest`` without what a hub server adds (§2.3, ``generateRawContent``)."""
+    obj: dict[str, Any] = _copy(manifest)
+    obj.pop("status", None)
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        for key in _DROPPED_METADATA:
+            meta.pop(key, None)
+        annotations = meta.get("annotations")
+        if isinstance(annotations, dict):
+            for key in _DROPPED_ANNOTATIONS:
+                annotations.pop(key, None)
+            if not annotations:
+                meta.pop("annotations")
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return obj
+    if group == "" and kind == "Service":
+        if spec.get("clusterIP") != "None":
+            spec.pop("clusterIP", None)
+            spec.pop("clusterIPs", None)
+        spec.pop("healthCheckNodePort", None)
+        for port in spec.get("ports") or []:
+            if isinstance(port, dict):
+                port.pop("nodePort", None)
+    elif group == "batch" and kind == "Job" and spec.get("manualSelector") is not True:
+        selector = spec.get("selector")
+        labels = selector.get("matchLabels") if isinstance(selector, dict) else None
+        template = spec.get("template")
+        tmeta = template.get("metadata") if isinstance(template, dict) else None
+        tlabels = tmeta.get("labels") if isinstance(tmeta, dict) else None
+        for m in (labels, tlabels):
+            if isinstance(m, dict):
+                for key in _JOB_UID_LABELS:
+                    m.pop(key, None)
+        if isinstance(tmeta, dict):
+            tmeta.pop("creationTimestamp", None)
+    return obj
+
+
+def should_propagate(res: Resource, resources: Mapping[str, Resource]) -> bool:
+    """False for what a hub never places: reserved namespaces, objects being deleted, fleet's own
+    CRDs and objects, and what controllers create by themselves (``ShouldPropagateObj``)."""
+    meta = res.body.get("metadata") or {}
+    if not isinstance(meta, Mapping) or meta.get("deletionTimestamp"):
+        return False
+    if is_reserved_namespace(res.namespace):
+        return False
+    g, k = res.group, res.kind
+    if g == "" and k == "Namespace" and is_reserved_namespace(res.name):
+        return False
+    if g in FLEET_GROUPS and not (g == PLACEMENT_GROUP and k in ENVELOPE_KINDS):
+        return False
+    if g == "apiextensions.k8s.io" and k == "CustomResourceDefinition":
+        spec = res.body.get("spec") or {}
+        crd_group = spec.get("group", "") if isinstance(spec, Mapping) else ""
+        if isinstance(crd_group, str) and crd_group.endswith("kubernetes-fleet.io"):
+            return False
+    if g == "apps" and k in ("ReplicaSet", "ControllerRevision") and meta.get("ownerReferences"):
+        return False
+    if g == "":
+        if k == "ConfigMap" and res.name == "kube-root-ca.crt":
+            return False
+        if k == "ServiceAccount" and res.name == "default":
+            return False
+        if k == "Secret" and res.body.get("type") == "kubernetes.io/service-account-token":
+            return False
+        if k == "Endpoints" and identity("", "Service", res.namespace, res.name) in resources:
+            return False
+    if g == "discovery.k8s.io" and k == "EndpointSlice":
+        labels = meta.get("labels") or {}
+        if isinstance(labels, Mapping) and "endpointslice.kubernetes.io/managed-by" in labels:
+            return False
+    return True
+
+
+# -- internals -----------------------------------------------------------------------------------
+class _Index:
+    """The repo's resources by (group, kind) and by namespace, plus which kinds are namespaced."""
+
+    def __init__(self, resources: Mapping[str, Resource]):
+        self.resources = resources
+        self.by_kind: dict[tuple[str, str], list[Resource]] = defaultdict(list)
+        self.by_namespace: dict[str, list[Resource]] = defaultdict(list)
+        self.namespaced: dict[tuple[str, str], bool] = {gk: False for gk in CLUSTER_SCOPED_KINDS}
+        for res in resources.values():
+            self.by_kind[(res.group, res.kind)].append(res)
+            if res.namespace:
+                self.by_namespace[res.namespace].append(res)
+                self.namespaced.setdefault((res.group, res.kind), True)
+            if res.group == "apiextensions.k8s.io" and res.kind == "CustomResourceDefinition":
+                spec = res.body.get("spec") or {}
+                names = spec.get("names") or {} if isinstance(spec, Mapping) else {}
+                if isinstance(names, Mapping) and isinstance(spec.get("group"), str) and names.get("kind"):
+                    self.namespaced[(spec["group"], str(names["kind"]))] = spec.get("scope") != "Cluster"
+
+    def is_namespaced(self, group: str, kind: str) -> bool | None:
+        """True/False when known (built-in table, a CRD in the repo, or an object seen); else None."""
+        return self.namespaced.get((group, kind))
+
+    def matching(self, sel: ResourceSelector, namespace: str | None) -> list[Resource]:
+        """Objects of the selector's kind (in ``namespace`` when given) picked by name/labels/all."""
+        out: list[Resource] = []
+        for res in self.by_kind.get((sel.group, sel.kind), ()):
+            if namespace is not None and res.namespace != namespace:
+                continue
+            if sel.name is not None:
+                if res.name != sel.name:
+                    continue
+            elif sel.label_selector is not None and not sel.label_selector.matches(res.labels):
+                continue
+            if should_propagate(res, self.resources):
+                out.append(res)
+        return out
+
+
+def _is_namespace(sel: ResourceSelector) -> bool:
+    return sel.group == "" and sel.kind == "Namespace"
+
+
+def _describe(sel: ResourceSelector) -> str:
+    gvk = f"{sel.group}/{sel.version}/{sel.kind}" if sel.group else f"{sel.version}/{sel.kind}"
+    return f"{gvk} {sel.name}" if sel.name else gvk
+
+
+def _select_crp(placement: Placement, index: _Index, picked: dict[str, Resource], errors: list[str]) -> None:
+    selectors = placement.resource_selectors
+    ns_selectors = [s for s in selectors if _is_namespace(s)]
+    scoped = [s for s in ns_selectors if s.selection_scope == SelectionScope.NAMESPACE_WITH_RESOURCE_SELECTORS]
+    if scoped:
+        if len(ns_selectors) != 1 or scoped[0].name is None:
+            errors.append(
+                "NamespaceWithResourceSelectors needs exactly one Namespace selector, selecting by name, "
+                "and no other Namespace selectors"
+            )
+            return
+        ns_name = scoped[0].name
+        if is_reserved_namespace(ns_name):
+            errors.append(f"namespace {ns_name} is reserved (kube-*, fleet-*) and cannot be selected")
+            return
+        ns = index.resources.get(identity("", "Namespace", "", ns_name))
+        if ns is None:
+            errors.append(f"namespace {ns_name} selected with NamespaceWithResourceSelectors does not exist")
+            return
+        picked[ns.identity] = ns
+        for sel in selectors:
+            if sel is scoped[0]:
+                continue
+            within = ns_name if index.is_namespaced(sel.group, sel.kind) else None
+            for res in index.matching(sel, within):
+                if within is None and res.namespace:
+                    continue
+                picked[res.identity] = res
+        return
+    for sel in selectors:
+        if _is_namespace(sel):
+            if sel.name is not None and is_reserved_namespace(sel.name):
+                errors.append(f"namespace {sel.name} is reserved (kube-*, fleet-*) and cannot be selected")
+                continue
+            for ns in index.matching(sel, None):
+                picked[ns.identity] = ns
+                if sel.selection_scope == SelectionScope.NAMESPACE_WITH_RESOURCES:
+                    for res in index.by_namespace.get(ns.name, ()):
+                        if should_propagate(res, index.resources):
+                            picked[res.identity] = res
+            continue
+        if index.is_namespaced(sel.group, sel.kind):
+            errors.append(
+                f"{_describe(sel)}: {sel.kind} is not a cluster scoped resource; a ClusterResourcePlacement "
+                "selects namespaced objects through their Namespace"
+            )
+            continue
+        for res in index.matching(sel, None):
+            picked[res.identity] = res
+
+
+def _select_rp(placement: Placement, index: _Index, picked: dict[str, Resource], errors: list[str]) -> None:
+    ns = placement.namespace
+    if is_reserved_namespace(ns):
+        errors.append(f"namespace {ns} is reserved (kube-*, fleet-*): a ResourcePlacement there selects nothing")
+        return
+    for sel in placement.resource_selectors:
+        if _is_namespace(sel) or index.is_namespaced(sel.group, sel.kind) is False:
+            errors.append(
+                f"{_describe(sel)}: {sel.kind} is cluster-scoped; a ResourcePlacement selects namespaced "
+                f"resources in its own namespace {ns}"
+            )
+            continue
+        for res in index.matching(sel, ns):
+            picked[res.identity] = res
+
+
+def _selected(res: Resource) -> SelectedObject:
+    return SelectedObject(
+        res.group, res.version, res.kind, res.namespace, res.name, sanitize(res.group, res.kind, res.body)
+    )
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_copy(v) for v in value]
+    return value
