@@ -28,7 +28,7 @@ from reconciler.api.eviction import DisruptionBudget, Eviction
 from reconciler.api.fields import check_dns_label, check_dns_subdomain, type_name
 from reconciler.api.membercluster import MemberCluster
 from reconciler.api.meta import Origin, empty_map
-from reconciler.api.override import Override
+from reconciler.api.override import Override, check_override_conflicts
 from reconciler.api.placement import Placement
 from reconciler.api.resource import Resource, split_api_version
 from reconciler.api.staged import ApprovalRequest, StagedUpdateRun, StagedUpdateStrategy
@@ -301,9 +301,14 @@ def load_directory(root: Path, settings: Settings | None = None, *, limits: Limi
             budget[0] -= len(result.text)
             label = f"{rel_dir}/kustomization.yaml#output" if rel_dir else "kustomization.yaml#output"
             _add_text(loader, result.text, label, limits, max_bytes=len(result.text.encode()) + 1)
+    spec = loader.spec()
+    # KubeFleet's webhook refuses a second override of the same kind for one resource.
+    loader.findings.extend(
+        check_override_conflicts(list(spec.cluster_overrides.values()), list(spec.resource_overrides.values()))
+    )
     findings = tuple(sorted(loader.findings.items, key=_sort_key))
     docs = MappingProxyType({k: loader.documents[k] for k in sorted(loader.documents)})
-    return LoadResult(loader.spec(), findings, docs)
+    return LoadResult(spec, findings, docs)
 
 
 def _add_text(loader: _Loader, data: bytes | str, label: str, limits: Limits, max_bytes: int | None = None) -> None:
