@@ -95,6 +95,38 @@ def validate(
     raise typer.Exit(v.exit_code(result))
 
 
+@app.command("schedule")
+def schedule_command(
+    path: Annotated[Path, typer.Argument(help="Fleet repo directory.")] = Path("."),
+    reports: Annotated[
+        Path | None, typer.Option("--reports", help="Directory of cluster report.yaml / heartbeat.yaml files.")
+    ] = None,
+    assume_healthy: Annotated[
+        bool, typer.Option("--assume-healthy", help="Treat clusters without a report as healthy now.")
+    ] = False,
+    output: Annotated[TableOutput, typer.Option("--output", "-o", help="Output format.")] = TableOutput.table,
+) -> None:
+    """Schedule every placement of a repo from scratch and explain each decision; writes nothing.
+
+    Exit codes: 0 scheduled, 1 the repo does not load, 2 usage error. See docs/scheduler.md.
+
+      fleetsync schedule . --reports ./reports
+
+      fleetsync schedule fleet-repo-template --assume-healthy -o yaml
+    """
+    from reconciler import schedule_cmd
+
+    if not path.is_dir():
+        raise _fail(f"{path}: not a directory", EXIT_USAGE)
+    if reports is not None and not reports.is_dir():
+        raise _fail(f"{reports}: not a directory", EXIT_USAGE)
+    out, err, code = schedule_cmd.run(path, reports, utcnow(), output.value, assume_healthy=assume_healthy)
+    if err:
+        typer.echo(err, err=True, nl=False)
+    typer.echo(out, nl=False)
+    raise typer.Exit(code)
+
+
 
 RepoOpt = Annotated[str, typer.Option("--repo", help="Fleet repo: a local path (worked on in place) or a URL.")]
 BranchOpt = Annotated[str, typer.Option("--branch", help="The fleet branch to render.")]
@@ -104,6 +136,8 @@ HubRemoteOpt = Annotated[
 StateDirOpt = Annotated[
     Path | None, typer.Option("--state-dir", help="Cache for remote repos (default ~/.cache/fleetsync/hub).")
 ]
+
+
 
 
 def utcnow() -> datetime:

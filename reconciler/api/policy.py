@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, is_dataclass, replace
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any
@@ -111,17 +112,26 @@ class PlacementPolicy:
 
 
 def policy_digest(policy: PlacementPolicy | None) -> str:
-    doc: Any = None if policy is None else _plain(asdict(policy))
+    """The policy snapshot identity: a content hash of the policy without ``numberOfClusters``.
+
+    KubeFleet keeps N out of the policy snapshot (it is an annotation on the snapshot), so
+    changing N scales the same snapshot up or down instead of making every binding obsolete.
+    """
+    if policy is not None and policy.number_of_clusters is not None:
+        policy = replace(policy, number_of_clusters=None)
+    doc: Any = None if policy is None else _plain(policy)
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+    # Walk dataclasses by hand: ``dataclasses.asdict`` deep-copies, and cannot copy the
+    # read-only label maps of parsed selectors.
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
-    if hasattr(value, "items"):  # MappingProxyType
+    if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     return value
 

@@ -430,3 +430,31 @@ def test_an_unserved_api_version_names_the_served_ones() -> None:
     [error] = findings
     assert error.field == "apiVersion"
     assert "placement.kubernetes-fleet.io/v1beta1" in error.message
+
+
+# -- policy snapshot identity --------------------------------------------------------------------
+
+
+def _pickn(n: int, region: str) -> str:
+    return crp(
+        NS,
+        f"""
+        policy:
+          placementType: PickN
+          numberOfClusters: {n}
+          affinity:
+            clusterAffinity:
+              requiredDuringSchedulingIgnoredDuringExecution:
+                clusterSelectorTerms:
+                  - labelSelector:
+                      matchLabels: {{region: {region}}}
+        """,
+    )
+
+
+def test_policy_digest_of_a_parsed_selector_policy_is_stable_and_ignores_number_of_clusters() -> None:
+    three, five, other = valid(_pickn(3, "eu")), valid(_pickn(5, "eu")), valid(_pickn(3, "us"))
+    assert three.effective_policy.digest() == valid(_pickn(3, "eu")).effective_policy.digest()
+    # KubeFleet keeps N out of the policy snapshot: changing it scales, it does not re-schedule.
+    assert three.effective_policy.digest() == five.effective_policy.digest()
+    assert three.effective_policy.digest() != other.effective_policy.digest()

@@ -1,0 +1,1 @@
+"""One module per scheduler plugin (KubeFleet ``pkg/scheduler/framework/plugins``)."""

@@ -1,0 +1,551 @@
+"""The report side of the wire contract: ``fleet/reports/<cluster>`` and the heartbeat ref.
+
+docs/formats.md §2-§3 is the specification; this module is its one implementation, used by the
+agent to write and by the hub to read. Models are frozen dataclasses; every file is dumped as
+canonical YAML (keys sorted, block style) so the same content is always the same git blob, and an
+agent commits only when content — not just a time — changed.
+
+The hub reads a report branch with ``parse_report_tree(files)`` (the whole tree of the branch's
+tip: ``report.yaml`` plus ``drift/…``) and a heartbeat with ``parse_heartbeat(data)``; single
+files parse with ``parse_report`` and ``parse_drift``. Parsers raise ``ReportFormatError``
+(a ValueError) naming the file and field; every input is size-bounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from fleetsync_contract import CONTRACT_API_VERSION, parse_identity
+from fleetsync_contract.canonical import CanonicalError, dump, load
+
+REPORT_FILE = "report.yaml"
+HEARTBEAT_FILE = "heartbeat.yaml"
+DRIFT_DIR = "drift/"
+MAX_FILE_BYTES = 8 * 1024 * 1024
+MAX_DETAILS = 100
+REDACTED = "(redacted for security reasons)"
+
+
+class ReportFormatError(ValueError):
+    """A report, drift or heartbeat file does not follow docs/formats.md."""
+
+
+class Outcome(StrEnum):
+    """One object's result in one sync (closed vocabulary)."""
+
+    APPLIED = "Applied"
+    UNCHANGED = "Unchanged"
+    TAKEN_OVER = "TakenOver"
+    FAILED_TO_TAKE_OVER = "FailedToTakeOver"
+    SKIPPED_TAKE_OVER_NEVER = "SkippedTakeOverNever"
+    DRIFTED = "Drifted"
+    DIFF_REPORTED = "DiffReported"
+    NO_DIFF = "NoDiff"
+    APPLY_CONFLICT_BETWEEN_PLACEMENTS = "ApplyConflictBetweenPlacements"
+    MANIFESTS_ALREADY_OWNED_BY_OTHERS = "ManifestsAlreadyOwnedByOthers"
+    FAILED_TO_APPLY = "FailedToApply"
+    WAITING_FOR_CRD = "WaitingForCRD"
+    REMOVED_BY_OVERRIDE = "RemovedByOverride"
+    PRUNED = "Pruned"
+
+
+APPLIED_OUTCOMES = frozenset({Outcome.APPLIED, Outcome.UNCHANGED, Outcome.TAKEN_OVER})
+DIFF_OUTCOMES = frozenset({Outcome.DIFF_REPORTED, Outcome.NO_DIFF})
+
+
+class Availability(StrEnum):
+    AVAILABLE = "Available"
+    NOT_YET_AVAILABLE = "NotYetAvailable"
+    NOT_TRACKABLE = "NotTrackable"
+    UNKNOWN = "Unknown"
+
+
+class DriftType(StrEnum):
+    DRIFT = "Drift"  # whenToApply: IfNotDrifted / FullComparison post-apply
+    DIFF = "Diff"  # ReportDiff, or an IfNoDiff takeover that found differences
+
+
+@dataclass(frozen=True, slots=True)
+class PatchDetail:
+    """KubeFleet's PatchDetail: a JSON pointer and Go ``%v`` renderings of both sides."""
+
+    path: str
+    value_in_hub: str | None = None
+    value_in_member: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectDrift:
+    identity: str
+    placement: str
+    type: DriftType
+    observation_time: str
+    first_observed_time: str
+    observed_generation: int | None
+    details: tuple[PatchDetail, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    type: str
+    status: str
+    reason: str
+    message: str = ""
+    last_transition_time: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    kind: str
+    namespace: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectResult:
+    identity: str
+    api_version: str
+    outcome: Outcome
+    reason: str = ""
+    message: str = ""
+    availability: Availability = Availability.UNKNOWN
+    available_since: str = ""
+    observed_generation: int | None = None
+    envelope: Envelope | None = None
+    drift: str = ""  # path of the drift file under drift/, when drifted or diffed
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementReport:
+    key: str
+    resource_index: int
+    bundle_id: str
+    conditions: tuple[Condition, ...]
+    objects: tuple[ObjectResult, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    fresh: bool = True
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    healthy: bool = True
+    message: str = ""
+    last_transition_time: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyValue:
+    value: str
+    observation_time: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceUsage:
+    capacity: Mapping[str, str] = field(default_factory=dict)
+    allocatable: Mapping[str, str] = field(default_factory=dict)
+    available: Mapping[str, str] = field(default_factory=dict)
+    observation_time: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryItem:
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+    placement: str
+    uid: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class KeptItem:
+    identity: str
+    verdict: str
+
+
+@dataclass(frozen=True, slots=True)
+class PruneSummary:
+    refused: str = ""
+    deleted: tuple[str, ...] = ()
+    kept: tuple[KeptItem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterReport:
+    cluster: str
+    agent_version: str
+    observed_time: str
+    applied_bundle_id: str = ""
+    applied_bundle_commit: str = ""
+    source: SourceState = SourceState()
+    health: Health = Health()
+    properties: Mapping[str, PropertyValue] = field(default_factory=dict)
+    resource_usage: ResourceUsage = ResourceUsage()
+    placements: tuple[PlacementReport, ...] = ()
+    inventory: tuple[InventoryItem, ...] = ()
+    prune: PruneSummary = PruneSummary()
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    cluster: str
+    time: str
+    applied_bundle_id: str = ""
+    health: Health = Health()
+
+
+# -- times and paths ------------------------------------------------------------------------------
+def format_time(t: datetime) -> str:
+    """RFC 3339, UTC, whole seconds (KubeFleet's metav1.Time precision)."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def drift_path(placement: str, identity: str) -> str:
+    """``drift/<placement key>/<group or core>/<Kind>/<namespace or _cluster>/<name>.yaml``."""
+    group, kind, namespace, name = parse_identity(identity)
+    return f"{DRIFT_DIR}{placement}/{group or 'core'}/{kind}/{namespace or '_cluster'}/{name}.yaml"
+
+
+# -- canonical YAML -------------------------------------------------------------------------------
+def canonical_yaml(doc: Mapping[str, Any]) -> bytes:
+    """The contract's one canonical YAML writer (fleetsync_contract.canonical)."""
+    return dump(dict(doc))
+
+
+def _load(data: bytes, what: str) -> dict[str, Any]:
+    try:
+        doc = load(data, max_bytes=MAX_FILE_BYTES)
+    except CanonicalError as e:
+        raise ReportFormatError(f"{what}: {e}") from e
+    if not isinstance(doc, dict):
+        raise ReportFormatError(f"{what}: expected a mapping at the top")
+    return doc
+
+
+class _Reader:
+    """Typed field access that names the file and field on error."""
+
+    def __init__(self, what: str, doc: Any, path: str = ""):
+        if not isinstance(doc, dict):
+            raise ReportFormatError(f"{what}: {path or 'document'}: expected a mapping")
+        self.what, self.doc, self.path = what, doc, path
+
+    def _where(self, key: str) -> str:
+        return f"{self.what}: {self.path}.{key}" if self.path else f"{self.what}: {key}"
+
+    def text(self, key: str, default: str | None = "") -> str:
+        v = self.doc.get(key, default)
+        if v is None and default is not None:
+            return default
+        if not isinstance(v, str):
+            raise ReportFormatError(f"{self._where(key)}: expected a string")
+        return v
+
+    def opt_str(self, key: str) -> str | None:
+        v = self.doc.get(key)
+        if v is not None and not isinstance(v, str):
+            raise ReportFormatError(f"{self._where(key)}: expected a string")
+        return v
+
+    def flag(self, key: str, default: bool) -> bool:
+        v = self.doc.get(key, default)
+        if not isinstance(v, bool):
+            raise ReportFormatError(f"{self._where(key)}: expected true or false")
+        return v
+
+    def number(self, key: str, default: int | None = None) -> int | None:
+        v = self.doc.get(key, default)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+            raise ReportFormatError(f"{self._where(key)}: expected an integer")
+        return v
+
+    def sub(self, key: str) -> _Reader:
+        return _Reader(self.what, self.doc.get(key) or {}, f"{self.path}.{key}" if self.path else key)
+
+    def items(self, key: str) -> list[_Reader]:
+        v = self.doc.get(key) or []
+        if not isinstance(v, list):
+            raise ReportFormatError(f"{self._where(key)}: expected a list")
+        base = f"{self.path}.{key}" if self.path else key
+        return [_Reader(self.what, item, f"{base}[{i}]") for i, item in enumerate(v)]
+
+    def str_map(self, key: str) -> dict[str, str]:
+        v = self.doc.get(key) or {}
+        if not isinstance(v, dict) or not all(isinstance(x, str) for x in v.values()):
+            raise ReportFormatError(f"{self._where(key)}: expected a map of strings")
+        return {str(k): x for k, x in v.items()}
+
+    def enum(self, key: str, cls: type[StrEnum]) -> Any:
+        value = self.text(key)
+        try:
+            return cls(value)
+        except ValueError:
+            valid = ", ".join(m.value for m in cls)
+            raise ReportFormatError(f"{self._where(key)}: {value!r} is not one of {valid}") from None
+
+    def header(self, kind: str) -> None:
+        if self.doc.get("apiVersion") != CONTRACT_API_VERSION or self.doc.get("kind") != kind:
+            raise ReportFormatError(f"{self.what}: expected apiVersion {CONTRACT_API_VERSION}, kind {kind}")
+
+
+# -- drift files ----------------------------------------------------------------------------------
+def _detail_doc(d: PatchDetail) -> dict[str, Any]:
+    out: dict[str, Any] = {"path": d.path}
+    if d.value_in_hub is not None:
+        out["valueInHub"] = d.value_in_hub
+    if d.value_in_member is not None:
+        out["valueInMember"] = d.value_in_member
+    return out
+
+
+def drift_doc(d: ObjectDrift) -> dict[str, Any]:
+    return {
+        "apiVersion": CONTRACT_API_VERSION,
+        "kind": "ObjectDrift",
+        "identity": d.identity,
+        "placement": d.placement,
+        "type": d.type.value,
+        "observationTime": d.observation_time,
+        "firstObservedTime": d.first_observed_time,
+        "observedGeneration": d.observed_generation,
+        "details": [_detail_doc(x) for x in d.details[:MAX_DETAILS]],
+    }
+
+
+def dump_drift(d: ObjectDrift) -> bytes:
+    return canonical_yaml(drift_doc(d))
+
+
+def parse_drift(data: bytes, what: str = "drift file") -> ObjectDrift:
+    r = _Reader(what, _load(data, what))
+    r.header("ObjectDrift")
+    details = tuple(
+        PatchDetail(x.text("path"), x.opt_str("valueInHub"), x.opt_str("valueInMember"))
+        for x in r.items("details")[:MAX_DETAILS]
+    )
+    return ObjectDrift(
+        r.text("identity"),
+        r.text("placement"),
+        r.enum("type", DriftType),
+        r.text("observationTime"),
+        r.text("firstObservedTime"),
+        r.number("observedGeneration"),
+        details,
+    )
+
+
+# -- report.yaml ----------------------------------------------------------------------------------
+def _health_doc(h: Health) -> dict[str, Any]:
+    return {"healthy": h.healthy, "message": h.message, "lastTransitionTime": h.last_transition_time}
+
+
+def _object_doc(o: ObjectResult) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "identity": o.identity,
+        "apiVersion": o.api_version,
+        "outcome": o.outcome.value,
+        "reason": o.reason,
+        "message": o.message,
+        "availability": o.availability.value,
+        "availableSince": o.available_since,
+        "observedGeneration": o.observed_generation,
+    }
+    if o.envelope:
+        out["envelope"] = {"kind": o.envelope.kind, "namespace": o.envelope.namespace, "name": o.envelope.name}
+    if o.drift:
+        out["drift"] = o.drift
+    return out
+
+
+def report_doc(r: ClusterReport) -> dict[str, Any]:
+    return {
+        "apiVersion": CONTRACT_API_VERSION,
+        "kind": "ClusterReport",
+        "cluster": r.cluster,
+        "agentVersion": r.agent_version,
+        "observedTime": r.observed_time,
+        "appliedBundleId": r.applied_bundle_id,
+        "appliedBundleCommit": r.applied_bundle_commit,
+        "source": {"fresh": r.source.fresh, "message": r.source.message},
+        "health": _health_doc(r.health),
+        "properties": {
+            k: {"value": v.value, "observationTime": v.observation_time} for k, v in r.properties.items()
+        },
+        "resourceUsage": {
+            "capacity": dict(r.resource_usage.capacity),
+            "allocatable": dict(r.resource_usage.allocatable),
+            "available": dict(r.resource_usage.available),
+            "observationTime": r.resource_usage.observation_time,
+        },
+        "placements": [
+            {
+                "key": p.key,
+                "resourceIndex": p.resource_index,
+                "bundleId": p.bundle_id,
+                "conditions": [
+                    {
+                        "type": c.type,
+                        "status": c.status,
+                        "reason": c.reason,
+                        "message": c.message,
+                        "lastTransitionTime": c.last_transition_time,
+                    }
+                    for c in p.conditions
+                ],
+                "objects": [_object_doc(o) for o in sorted(p.objects, key=lambda o: o.identity)],
+            }
+            for p in sorted(r.placements, key=lambda p: p.key)
+        ],
+        "inventory": [
+            {
+                "apiVersion": i.api_version,
+                "kind": i.kind,
+                "namespace": i.namespace,
+                "name": i.name,
+                "placement": i.placement,
+                "uid": i.uid,
+            }
+            for i in r.inventory
+        ],
+        "prune": {
+            "refused": r.prune.refused,
+            "deleted": list(r.prune.deleted),
+            "kept": [{"identity": k.identity, "verdict": k.verdict} for k in r.prune.kept],
+        },
+    }
+
+
+def dump_report(r: ClusterReport) -> bytes:
+    return canonical_yaml(report_doc(r))
+
+
+def _parse_health(r: _Reader) -> Health:
+    return Health(r.flag("healthy", True), r.text("message"), r.text("lastTransitionTime"))
+
+
+def _parse_object(o: _Reader) -> ObjectResult:
+    env = o.doc.get("envelope")
+    envelope = None
+    if env:
+        e = o.sub("envelope")
+        envelope = Envelope(e.text("kind"), e.text("namespace"), e.text("name"))
+    return ObjectResult(
+        o.text("identity"),
+        o.text("apiVersion"),
+        o.enum("outcome", Outcome),
+        o.text("reason"),
+        o.text("message"),
+        o.enum("availability", Availability) if o.doc.get("availability") else Availability.UNKNOWN,
+        o.text("availableSince"),
+        o.number("observedGeneration"),
+        envelope,
+        o.text("drift"),
+    )
+
+
+def parse_report(data: bytes, what: str = REPORT_FILE) -> ClusterReport:
+    r = _Reader(what, _load(data, what))
+    r.header("ClusterReport")
+    usage = r.sub("resourceUsage")
+    props = r.sub("properties")
+    placements = tuple(
+        PlacementReport(
+            p.text("key"),
+            p.number("resourceIndex", 0) or 0,
+            p.text("bundleId"),
+            tuple(
+                Condition(
+                    c.text("type"), c.text("status"), c.text("reason"), c.text("message"), c.text("lastTransitionTime")
+                )
+                for c in p.items("conditions")
+            ),
+            tuple(_parse_object(o) for o in p.items("objects")),
+        )
+        for p in r.items("placements")
+    )
+    prune = r.sub("prune")
+    deleted = prune.doc.get("deleted") or []
+    if not isinstance(deleted, list) or not all(isinstance(x, str) for x in deleted):
+        raise ReportFormatError(f"{what}: prune.deleted: expected a list of identities")
+    return ClusterReport(
+        cluster=r.text("cluster"),
+        agent_version=r.text("agentVersion"),
+        observed_time=r.text("observedTime"),
+        applied_bundle_id=r.text("appliedBundleId"),
+        applied_bundle_commit=r.text("appliedBundleCommit"),
+        source=SourceState(r.sub("source").flag("fresh", True), r.sub("source").text("message")),
+        health=_parse_health(r.sub("health")),
+        properties={
+            k: PropertyValue(props.sub(k).text("value"), props.sub(k).text("observationTime")) for k in props.doc
+        },
+        resource_usage=ResourceUsage(
+            usage.str_map("capacity"),
+            usage.str_map("allocatable"),
+            usage.str_map("available"),
+            usage.text("observationTime"),
+        ),
+        placements=placements,
+        inventory=tuple(
+            InventoryItem(
+                i.text("apiVersion"), i.text("kind"), i.text("namespace"), i.text("name"), i.text("placement"), i.text("uid")
+            )
+            for i in r.items("inventory")
+        ),
+        prune=PruneSummary(
+            prune.text("refused"),
+            tuple(deleted),
+            tuple(KeptItem(k.text("identity"), k.text("verdict")) for k in prune.items("kept")),
+        ),
+    )
+
+
+# -- heartbeat.yaml -------------------------------------------------------------------------------
+def dump_heartbeat(h: Heartbeat) -> bytes:
+    return canonical_yaml(
+        {
+            "apiVersion": CONTRACT_API_VERSION,
+            "kind": "Heartbeat",
+            "cluster": h.cluster,
+            "time": h.time,
+            "appliedBundleId": h.applied_bundle_id,
+            "health": _health_doc(h.health),
+        }
+    )
+
+
+def parse_heartbeat(data: bytes, what: str = HEARTBEAT_FILE) -> Heartbeat:
+    r = _Reader(what, _load(data, what))
+    r.header("Heartbeat")
+    return Heartbeat(r.text("cluster"), r.text("time"), r.text("appliedBundleId"), _parse_health(r.sub("health")))
+
+
+# -- the whole tree -------------------------------------------------------------------------------
+def report_files(report: ClusterReport, drifts: Mapping[str, ObjectDrift]) -> dict[str, bytes]:
+    """The report branch's whole tree: ``report.yaml`` plus one file per drift (keyed by path)."""
+    files = {REPORT_FILE: dump_report(report)}
+    for path, d in drifts.items():
+        if not path.startswith(DRIFT_DIR) or ".." in path.split("/"):
+            raise ValueError(f"drift path {path!r} is not under {DRIFT_DIR}")
+        files[path] = dump_drift(d)
+    return files
+
+
+def parse_report_tree(files: Mapping[str, bytes]) -> tuple[ClusterReport, dict[str, ObjectDrift]]:
+    """What the hub reads from a report branch tip: the report and its drift files by path."""
+    if REPORT_FILE not in files:
+        raise ReportFormatError(f"the report tree has no {REPORT_FILE}")
+    report = parse_report(files[REPORT_FILE])
+    drifts = {p: parse_drift(b, p) for p, b in files.items() if p.startswith(DRIFT_DIR)}
+    return report, drifts
