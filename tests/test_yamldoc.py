@@ -81,3 +81,9 @@ def test_non_utf8_bytes_are_refused() -> None:
 def test_field_paths_read_like_kubectl() -> None:
     assert dotted(("spec", "rules", 0, "path")) == "spec.rules[0].path"
     assert dotted(()) == ""
+
+
+def test_folded_block_scalars_read_as_yaml_defines_them() -> None:
+    text = 'a: >\n  x\n  y\nb: >-\n  p\n  q\n\n  r\nc: |\n  l1\n  l2\nd: "bell\\a"\n'
+    data = parse_documents(text, "f.yaml")[0].data
+    assert data == {"a": "x y\n", "b": "p q\nr", "c": "l1\nl2\n", "d": "bell\a"}
