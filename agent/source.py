@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,7 +189,8 @@ class GitSource:
         return commit
 
     def _write_tree(self, files: Mapping[str, bytes]) -> str:
-        index = self.path / f"report-index-{os.getpid()}"
+        # One index per call: a heartbeat and a report may be written at once from two threads.
+        index = self.path / f"report-index-{os.getpid()}-{threading.get_ident()}"
         env = {"GIT_INDEX_FILE": str(index)}
         try:
             self._repo.git.read_tree("--empty", env=env)

@@ -20,18 +20,18 @@ from enum import StrEnum
 from typing import Any
 
 from fleetsync_contract import CONTRACT_API_VERSION, parse_identity
-from fleetsync_contract.canonical import CanonicalError, dump, load
+from fleetsync_contract.canonical import dump
+from fleetsync_contract.reading import MAX_FILE_BYTES as MAX_FILE_BYTES  # re-exported
+from fleetsync_contract.reading import FieldReader, load_document
+from fleetsync_contract.reading import (
+    ReportFormatError as ReportFormatError,  # re-exported: the hub catches it
+)
 
 REPORT_FILE = "report.yaml"
 HEARTBEAT_FILE = "heartbeat.yaml"
 DRIFT_DIR = "drift/"
-MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_DETAILS = 100
 REDACTED = "(redacted for security reasons)"
-
-
-class ReportFormatError(ValueError):
-    """A report, drift or heartbeat file does not follow docs/formats.md."""
 
 
 class Outcome(StrEnum):
@@ -224,82 +224,6 @@ def canonical_yaml(doc: Mapping[str, Any]) -> bytes:
     return dump(dict(doc))
 
 
-def _load(data: bytes, what: str) -> dict[str, Any]:
-    try:
-        doc = load(data, max_bytes=MAX_FILE_BYTES)
-    except CanonicalError as e:
-        raise ReportFormatError(f"{what}: {e}") from e
-    if not isinstance(doc, dict):
-        raise ReportFormatError(f"{what}: expected a mapping at the top")
-    return doc
-
-
-class _Reader:
-    """Typed field access that names the file and field on error."""
-
-    def __init__(self, what: str, doc: Any, path: str = ""):
-        if not isinstance(doc, dict):
-            raise ReportFormatError(f"{what}: {path or 'document'}: expected a mapping")
-        self.what, self.doc, self.path = what, doc, path
-
-    def _where(self, key: str) -> str:
-        return f"{self.what}: {self.path}.{key}" if self.path else f"{self.what}: {key}"
-
-    def text(self, key: str, default: str | None = "") -> str:
-        v = self.doc.get(key, default)
-        if v is None and default is not None:
-            return default
-        if not isinstance(v, str):
-            raise ReportFormatError(f"{self._where(key)}: expected a string")
-        return v
-
-    def opt_str(self, key: str) -> str | None:
-        v = self.doc.get(key)
-        if v is not None and not isinstance(v, str):
-            raise ReportFormatError(f"{self._where(key)}: expected a string")
-        return v
-
-    def flag(self, key: str, default: bool) -> bool:
-        v = self.doc.get(key, default)
-        if not isinstance(v, bool):
-            raise ReportFormatError(f"{self._where(key)}: expected true or false")
-        return v
-
-    def number(self, key: str, default: int | None = None) -> int | None:
-        v = self.doc.get(key, default)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
-            raise ReportFormatError(f"{self._where(key)}: expected an integer")
-        return v
-
-    def sub(self, key: str) -> _Reader:
-        return _Reader(self.what, self.doc.get(key) or {}, f"{self.path}.{key}" if self.path else key)
-
-    def items(self, key: str) -> list[_Reader]:
-        v = self.doc.get(key) or []
-        if not isinstance(v, list):
-            raise ReportFormatError(f"{self._where(key)}: expected a list")
-        base = f"{self.path}.{key}" if self.path else key
-        return [_Reader(self.what, item, f"{base}[{i}]") for i, item in enumerate(v)]
-
-    def str_map(self, key: str) -> dict[str, str]:
-        v = self.doc.get(key) or {}
-        if not isinstance(v, dict) or not all(isinstance(x, str) for x in v.values()):
-            raise ReportFormatError(f"{self._where(key)}: expected a map of strings")
-        return {str(k): x for k, x in v.items()}
-
-    def enum(self, key: str, cls: type[StrEnum]) -> Any:
-        value = self.text(key)
-        try:
-            return cls(value)
-        except ValueError:
-            valid = ", ".join(m.value for m in cls)
-            raise ReportFormatError(f"{self._where(key)}: {value!r} is not one of {valid}") from None
-
-    def header(self, kind: str) -> None:
-        if self.doc.get("apiVersion") != CONTRACT_API_VERSION or self.doc.get("kind") != kind:
-            raise ReportFormatError(f"{self.what}: expected apiVersion {CONTRACT_API_VERSION}, kind {kind}")
-
-
 # -- drift files ----------------------------------------------------------------------------------
 def _detail_doc(d: PatchDetail) -> dict[str, Any]:
     out: dict[str, Any] = {"path": d.path}
@@ -329,7 +253,7 @@ def dump_drift(d: ObjectDrift) -> bytes:
 
 
 def parse_drift(data: bytes, what: str = "drift file") -> ObjectDrift:
-    r = _Reader(what, _load(data, what))
+    r = FieldReader(what, load_document(data, what))
     r.header("ObjectDrift")
     details = tuple(
         PatchDetail(x.text("path"), x.opt_str("valueInHub"), x.opt_str("valueInMember"))
@@ -431,11 +355,11 @@ def dump_report(r: ClusterReport) -> bytes:
     return canonical_yaml(report_doc(r))
 
 
-def _parse_health(r: _Reader) -> Health:
+def _parse_health(r: FieldReader) -> Health:
     return Health(r.flag("healthy", True), r.text("message"), r.text("lastTransitionTime"))
 
 
-def _parse_object(o: _Reader) -> ObjectResult:
+def _parse_object(o: FieldReader) -> ObjectResult:
     env = o.doc.get("envelope")
     envelope = None
     if env:
@@ -456,7 +380,7 @@ def _parse_object(o: _Reader) -> ObjectResult:
 
 
 def parse_report(data: bytes, what: str = REPORT_FILE) -> ClusterReport:
-    r = _Reader(what, _load(data, what))
+    r = FieldReader(what, load_document(data, what))
     r.header("ClusterReport")
     usage = r.sub("resourceUsage")
     props = r.sub("properties")
@@ -526,7 +450,7 @@ def dump_heartbeat(h: Heartbeat) -> bytes:
 
 
 def parse_heartbeat(data: bytes, what: str = HEARTBEAT_FILE) -> Heartbeat:
-    r = _Reader(what, _load(data, what))
+    r = FieldReader(what, load_document(data, what))
     r.header("Heartbeat")
     return Heartbeat(r.text("cluster"), r.text("time"), r.text("appliedBundleId"), _parse_health(r.sub("health")))
 

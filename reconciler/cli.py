@@ -37,6 +37,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+dev_app = typer.Typer(help="Development tools: the Kubernetes API test server.", no_args_is_help=True)
+app.add_typer(dev_app, name="dev")
 
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
@@ -127,6 +129,26 @@ def schedule_command(
     raise typer.Exit(code)
 
 
+@dev_app.command("kube-server")
+def kube_server(
+    kubeconfig: Annotated[Path, typer.Option(help="Where to write a kubeconfig for the server.")],
+    controllers: Annotated[
+        str, typer.Option(help="Workload controllers: instant, never, or delay:SECONDS.")
+    ] = "instant",
+) -> None:
+    """Serve a simulated Kubernetes API (kubesim) on 127.0.0.1 until interrupted.
+
+    It is a test double for the agent's tests and the demo, not a cluster: see docs/kubesim.md
+    for what it reproduces and its known limits.
+
+      fleetsync dev kube-server --kubeconfig /tmp/sim.kubeconfig &
+      kubectl --kubeconfig /tmp/sim.kubeconfig get namespaces
+    """
+    from kubesim.__main__ import main as kubesim_main
+
+    raise typer.Exit(kubesim_main(["--kubeconfig", str(kubeconfig), "--controllers", controllers]))
+
+
 
 RepoOpt = Annotated[str, typer.Option("--repo", help="Fleet repo: a local path (worked on in place) or a URL.")]
 BranchOpt = Annotated[str, typer.Option("--branch", help="The fleet branch to render.")]
@@ -138,6 +160,53 @@ StateDirOpt = Annotated[
 ]
 
 
+agent_app = typer.Typer(help="The member agent: pull this cluster's bundle, apply it, report back.",
+                        no_args_is_help=True)
+app.add_typer(agent_app, name="agent")
+
+
+@agent_app.command("run")
+def agent_run(
+    repo: Annotated[str, typer.Option("--repo", help="Fleet repo URL or path (only its own branches are read).")],
+    cluster: Annotated[str, typer.Option("--cluster", help="This member's name (its MemberCluster).")],
+    kubeconfig: Annotated[
+        str | None, typer.Option("--kubeconfig", help="Kubeconfig of the member (default: in-cluster, then ~/.kube).")
+    ] = None,
+    context: Annotated[str | None, typer.Option("--context", help="Kubeconfig context.")] = None,
+    interval: Annotated[float, typer.Option("--interval", min=0.1, help="Seconds between syncs.")] = 15.0,
+    heartbeat: Annotated[
+        float, typer.Option("--heartbeat-period", min=1, help="The MemberCluster's heartbeatPeriodSeconds.")
+    ] = 60.0,
+    once: Annotated[bool, typer.Option("--once", help="Sync and beat once, then exit (3 on errors).")] = False,
+    state_dir: Annotated[
+        Path | None, typer.Option("--state-dir", help="The agent's git cache (default ~/.cache/fleetsync/agent).")
+    ] = None,
+    namespace: Annotated[
+        str, typer.Option("--namespace", help="The agent's namespace on the member (holds its inventory).")
+    ] = "fleetsync-system",
+    property_provider: Annotated[
+        list[str] | None,
+        typer.Option("--property-provider", help="default, or price-table:PATH (repeatable; see docs/agent.md)."),
+    ] = None,
+) -> None:
+    """Run the member agent: fetch fleet/bundles/CLUSTER, apply it, prune, report to fleet/reports/CLUSTER.
+
+      fleetsync agent run --repo https://git.example.com/fleet.git --cluster prod-eu-1
+
+      fleetsync agent run --repo /srv/fleet.git --cluster dev --kubeconfig dev.kubeconfig --once
+    """
+    from agent.loop import run_agent
+
+    try:
+        code = run_agent(
+            repo=repo, cluster=cluster,
+            state_dir=(state_dir or Path.home() / ".cache" / "fleetsync" / "agent") / cluster, kubeconfig=kubeconfig, context=context,
+            interval=interval, heartbeat=heartbeat, once=once, namespace=namespace,
+            providers=property_provider or ["default"],
+        )
+    except ValueError as e:
+        raise _fail(str(e), EXIT_USAGE) from e
+    raise typer.Exit(code)
 
 
 def utcnow() -> datetime:

@@ -14,6 +14,7 @@ serve raises ``KindNotServed`` so the applier can wait for its CRD.
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -98,8 +99,17 @@ class KubeClient:
 
     def __init__(self, api_client: k8s_client.ApiClient):
         self._api = api_client
-        with _classified():
-            self._dyn = DynamicClient(api_client)
+        # The discovery cache lives in a directory of this client's own: the library's default
+        # file in /tmp is shared by every process talking to the same URL and can predate the
+        # server's current kinds.
+        self._cache_dir = tempfile.TemporaryDirectory(prefix="fleetsync-discovery-")
+        try:
+            with _classified():
+                self._dyn = DynamicClient(api_client, cache_file=f"{self._cache_dir.name}/discovery.json")
+        except BaseException:
+            self._cache_dir.cleanup()
+            api_client.close()
+            raise
 
     @classmethod
     def from_kubeconfig(cls, path: str | None = None, context: str | None = None) -> KubeClient:
@@ -117,6 +127,7 @@ class KubeClient:
 
     def close(self) -> None:
         self._api.close()
+        self._cache_dir.cleanup()
 
     def __enter__(self) -> KubeClient:
         return self
@@ -144,18 +155,35 @@ class KubeClient:
         except ResourceNotFoundError as e:
             raise KindNotServed(f"the server does not serve {ref.kind} in {ref.api_version}") from e
 
+    # -- health -----------------------------------------------------------------------------
+    def ready(self) -> tuple[bool, str]:
+        """The API server's ``/readyz`` (KubeFleet's member health probe); ``/version`` when the
+        server has no readyz endpoint. Returns (healthy, message)."""
+        for path in ("/readyz", "/version"):
+            try:
+                with _classified():
+                    self._dyn.request("GET", path, _request_timeout=10)
+            except NotFound:
+                continue
+            except KubeError as e:
+                return False, f"{path}: {e.message}"[:512]
+            return True, ""
+        return False, "the API server answers neither /readyz nor /version"
+
     # -- objects ----------------------------------------------------------------------------
     def get(self, ref: KindRef, name: str, namespace: str = "") -> Obj | None:
         try:
             with _classified():
-                out = self._dyn.get(self._resource(ref), name=name, namespace=namespace or None)
+                out = self._dyn.get(self._resource(ref), name=name, namespace=namespace or None, serialize=False)
         except NotFound:
             return None
         return _plain(out)
 
     def list(self, ref: KindRef, namespace: str = "", label_selector: str | None = None) -> list[Obj]:
         with _classified():
-            out = self._dyn.get(self._resource(ref), namespace=namespace or None, label_selector=label_selector)
+            out = self._dyn.get(
+                self._resource(ref), namespace=namespace or None, label_selector=label_selector, serialize=False
+            )
         items = _plain(out).get("items") or []
         for item in items:
             item.setdefault("apiVersion", ref.api_version)
@@ -175,6 +203,7 @@ class KubeClient:
                 field_manager=FIELD_MANAGER,
                 force_conflicts=force,
                 dry_run="All" if dry_run else None,
+                serialize=False,
             )
         return _plain(out)
 
@@ -206,7 +235,10 @@ class KubeClient:
 
 
 def _plain(value: Any) -> Obj:
-    """The client's ResourceInstance (or dict) as a plain dict."""
+    """A raw response (``serialize=False``: decoded here, skipping the client's ResourceInstance
+    round trip, which costs more CPU than the request), a ResourceInstance or a dict, as a dict."""
+    if hasattr(value, "data") and isinstance(value.data, bytes):
+        value = value.data
     if hasattr(value, "to_dict"):
         value = value.to_dict()
     if isinstance(value, (bytes, str)):

@@ -1,0 +1,262 @@
+"""Drift and diff: what differs between the hub's manifest and the live object, as KubeFleet says it.
+
+KubeFleet's work applier (``drift_detection_takeover.go``) strips both sides of fields that are
+irrelevant to comparison, diffs their JSON with wI2L/jsondiff's default (no LCS, no
+factorisation) and turns each JSON-patch operation into a ``PatchDetail``: a field only on the
+member gives ``valueInMember``, only in the hub ``valueInHub``, a changed value both. This module
+reproduces that byte for byte, because the hub folds the details into placement status and users
+compare them with KubeFleet's:
+
+- values are rendered with Go's ``%v``. The member side comes out of a JSON decode into
+  ``interface{}`` (numbers are float64: ``1e+06``), the hub side out of an unstructured object
+  (integers stay integers: ``1000000``);
+- array differences are by index; surplus hub elements are removed at the first surplus index,
+  surplus member elements are added at ``/-`` — KubeFleet's paths, quirks included;
+- at most 100 details per object; details of a core Secret under ``/data`` or ``/stringData``
+  are redacted.
+
+PartialComparison diffs a server-side dry-run apply of the manifest against the live object (only
+fields the manifest sets can differ); a dry run refused as Invalid (an immutable field) falls back
+to a full comparison, flagged as degraded. The dry run is injected, so this module stays pure.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from agent.errors import Invalid
+from fleetsync_contract.report import MAX_DETAILS, REDACTED, PatchDetail
+
+Obj = dict[str, Any]
+DryRun = Callable[[Obj], Obj]
+
+PARTIAL = "PartialComparison"
+FULL = "FullComparison"
+
+# KubeFleet's reserved prefixes, plus our ownership marks (the analogue of the AppliedWork
+# ownerReference, which KubeFleet also discards; see takeover.py).
+_RESERVED = ("kubernetes.io/", "k8s.io/", "kubernetes-fleet.io/", "fleetsync.io/")
+_META_DROP = (
+    "name",
+    "namespace",
+    "generateName",
+    "finalizers",
+    "managedFields",
+    "ownerReferences",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "generation",
+    "resourceVersion",
+    "selfLink",
+    "uid",
+    "creationTimestamp",
+)
+
+
+def discard_irrelevant(obj: Mapping[str, Any]) -> Obj:
+    """A copy without the fields KubeFleet ignores in every comparison (kubefleet-api.md §6)."""
+    out: Obj = copy.deepcopy(dict(obj))
+    meta = out.get("metadata")
+    meta = dict(meta) if isinstance(meta, dict) else {}
+    for key in _META_DROP:
+        meta.pop(key, None)
+    for key in ("labels", "annotations"):
+        values = meta.get(key)
+        if isinstance(values, dict):
+            meta[key] = {k: v for k, v in values.items() if not any(r in k for r in _RESERVED)}
+        else:
+            meta[key] = {}
+    out["metadata"] = meta
+    out.pop("status", None)
+    _drop(out, ("spec", "template", "metadata", "creationTimestamp"))
+    _drop(out, ("spec", "jobTemplate", "spec", "template", "metadata", "creationTimestamp"))
+    return out
+
+
+def _drop(obj: Obj, path: tuple[str, ...]) -> None:
+    cur: Any = obj
+    for key in path[:-1]:
+        cur = cur.get(key) if isinstance(cur, dict) else None
+        if cur is None:
+            return
+    if isinstance(cur, dict):
+        cur.pop(path[-1], None)
+
+
+# -- Go %v ----------------------------------------------------------------------------------------
+def go_value(value: Any, *, json_numbers: bool = False) -> str:
+    """``fmt.Sprint(value)`` of decoded JSON. ``json_numbers``: integers were decoded as float64."""
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return _go_float(float(value)) if json_numbers else str(value)
+    if isinstance(value, float):
+        return _go_float(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        inner = " ".join(f"{k}:{go_value(value[k], json_numbers=json_numbers)}" for k in sorted(value))
+        return f"map[{inner}]"
+    if isinstance(value, (list, tuple)):
+        return "[" + " ".join(go_value(v, json_numbers=json_numbers) for v in value) + "]"
+    return str(value)
+
+
+def _go_float(f: float) -> str:
+    """``strconv.FormatFloat(f, 'g', -1, 64)``: shortest digits, %e form when exp < -4 or >= 6."""
+    if f != f:
+        return "NaN"
+    if f in (float("inf"), float("-inf")):
+        return "+Inf" if f > 0 else "-Inf"
+    if f == 0:
+        return "-0" if str(f).startswith("-") else "0"
+    sign, digits, exponent = Decimal(repr(f)).normalize().as_tuple()
+    assert isinstance(exponent, int)
+    ds = "".join(str(d) for d in digits)
+    nd = len(ds)
+    dp = nd + exponent  # position of the decimal point relative to the digit string
+    exp = dp - 1
+    eprec = 6  # Go uses precision 6 for this decision when printing the shortest digits
+    minus = "-" if sign else ""
+    if exp < -4 or exp >= eprec:
+        mant = ds[0] + ("." + ds[1:] if nd > 1 else "")
+        return f"{minus}{mant}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if dp <= 0:
+        return f"{minus}0.{'0' * -dp}{ds}"
+    if dp >= nd:
+        return f"{minus}{ds}{'0' * (dp - nd)}"
+    return f"{minus}{ds[:dp]}.{ds[dp:]}"
+
+
+# -- wI2L/jsondiff (default options) -------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Op:
+    type: str  # add | remove | replace
+    path: str
+    value: Any = None  # the member's value (add / replace)
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, dict):
+        return "object"
+    if isinstance(v, list):
+        return "array"
+    return type(v).__name__
+
+
+def _diff(ptr: str, src: Any, tgt: Any, ops: list[_Op]) -> None:
+    if _kind(src) != _kind(tgt):
+        ops.append(_Op("replace", ptr, tgt))
+        return
+    if src == tgt:
+        return
+    if isinstance(src, dict):
+        for k in sorted(set(src) | set(tgt)):
+            p = f"{ptr}/{_escape(k)}"
+            if k in src and k in tgt:
+                _diff(p, src[k], tgt[k], ops)
+            elif k in src:
+                ops.append(_Op("remove", p))
+            else:
+                ops.append(_Op("add", p, tgt[k]))
+    elif isinstance(src, list):
+        sl, tl = len(src), len(tgt)
+        ml = min(sl, tl)
+        if tl < sl:
+            ops.extend(_Op("remove", f"{ptr}/{ml}") for _ in range(ml, sl))
+        for i in range(ml):
+            _diff(f"{ptr}/{i}", src[i], tgt[i], ops)
+        if tl > sl:
+            ops.extend(_Op("add", f"{ptr}/-", tgt[i]) for i in range(ml, tl))
+    else:
+        ops.append(_Op("replace", ptr, tgt))
+
+
+def _eval(doc: Any, pointer: str) -> Any:
+    cur = doc
+    for raw in pointer.split("/")[1:]:
+        key = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(cur, list):
+            cur = cur[int(key)] if key.isdigit() and int(key) < len(cur) else None
+        elif isinstance(cur, dict):
+            cur = cur.get(key)
+        else:
+            return None
+    return cur
+
+
+def _nonempty(text: str) -> str | None:
+    return text or None  # Go's omitempty: an empty rendering is absent
+
+
+def patch_details(hub: Mapping[str, Any], member: Mapping[str, Any]) -> tuple[PatchDetail, ...]:
+    """KubeFleet's ``preparePatchDetails(hub, member)``: at most 100, Secret data redacted."""
+    src = discard_irrelevant(hub)
+    tgt = discard_irrelevant(member)
+    ops: list[_Op] = []
+    _diff("", src, tgt, ops)
+    details: list[PatchDetail] = []
+    for op in ops[:MAX_DETAILS]:
+        if op.type == "add":
+            details.append(PatchDetail(op.path, None, _nonempty(go_value(op.value, json_numbers=True))))
+        elif op.type == "remove":
+            details.append(PatchDetail(op.path, _nonempty(go_value(_eval(src, op.path))), None))
+        else:
+            details.append(
+                PatchDetail(
+                    op.path,
+                    _nonempty(go_value(_eval(src, op.path))),
+                    _nonempty(go_value(op.value, json_numbers=True)),
+                )
+            )
+    if hub.get("apiVersion") == "v1" and hub.get("kind") == "Secret":
+        details = [redact(d) for d in details]
+    return tuple(details)
+
+
+def redact(d: PatchDetail) -> PatchDetail:
+    if not (d.path.startswith("/data") or d.path.startswith("/stringData")):
+        return d
+    return PatchDetail(
+        d.path,
+        REDACTED if d.value_in_hub else d.value_in_hub,
+        REDACTED if d.value_in_member else d.value_in_member,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    details: tuple[PatchDetail, ...]
+    degraded: bool = False  # PartialComparison fell back to a full comparison
+
+
+def compare(manifest: Obj, live: Obj, option: str, dry_run: DryRun) -> Comparison:
+    """Differences between ``manifest`` and ``live`` per ``comparisonOption``.
+
+    ``dry_run(manifest)`` is a server-side dry-run apply; raising ``Invalid`` degrades to a full
+    comparison, any other error propagates (the caller classifies it)."""
+    if option == FULL:
+        return Comparison(patch_details(manifest, live))
+    try:
+        would_be = dry_run(manifest)
+    except Invalid:
+        return Comparison(patch_details(manifest, live), degraded=True)
+    return Comparison(patch_details(would_be, live))
