@@ -149,6 +149,9 @@ def kube_server(
     raise typer.Exit(kubesim_main(["--kubeconfig", str(kubeconfig), "--controllers", controllers]))
 
 
+hub_app = typer.Typer(help="The hub: fleet repo commit + agent reports → bundle branches and status.",
+                      no_args_is_help=True)
+app.add_typer(hub_app, name="hub")
 
 RepoOpt = Annotated[str, typer.Option("--repo", help="Fleet repo: a local path (worked on in place) or a URL.")]
 BranchOpt = Annotated[str, typer.Option("--branch", help="The fleet branch to render.")]
@@ -158,6 +161,169 @@ HubRemoteOpt = Annotated[
 StateDirOpt = Annotated[
     Path | None, typer.Option("--state-dir", help="Cache for remote repos (default ~/.cache/fleetsync/hub).")
 ]
+
+
+@hub_app.command("reconcile")
+def hub_reconcile(repo: RepoOpt, branch: BranchOpt = "main", hub_remote: HubRemoteOpt = None,
+                  state_dir: StateDirOpt = None) -> None:
+    """Reconcile once: render changed bundles and status, publish them in one atomic update.
+
+    Exit codes: 0 done (or nothing to do), 1 the fleet commit does not load (recorded in status).
+
+      fleetsync hub reconcile --repo .
+
+      fleetsync hub reconcile --repo https://git.example.com/fleet.git --branch main
+    """
+    from reconciler.gitrepo import open_hub_repo
+    from reconciler.hubrun import cli_reconcile
+
+    with open_hub_repo(repo, branch=branch, hub_remote=hub_remote, cache_root=state_dir) as r:
+        text, code = cli_reconcile(r, utcnow())
+    typer.echo(text, nl=False)
+    raise typer.Exit(code)
+
+
+@hub_app.command("run")
+def hub_run(
+    repo: RepoOpt,
+    branch: BranchOpt = "main",
+    hub_remote: HubRemoteOpt = None,
+    state_dir: StateDirOpt = None,
+    interval: Annotated[float, typer.Option("--interval", min=1, help="Seconds between polls.")] = 30.0,
+    webhook_port: Annotated[
+        int | None, typer.Option("--webhook-port", help="Serve POST / on this port; a push there polls now.")
+    ] = None,
+    webhook_host: Annotated[str, typer.Option("--webhook-host", help="Address the webhook binds.")] = "127.0.0.1",
+) -> None:
+    """Run the hub: poll every --interval seconds, watch a local repo, and poll on webhook pokes.
+
+      fleetsync hub run --repo /srv/fleet --interval 10
+
+      fleetsync hub run --repo https://git.example.com/fleet.git --webhook-port 8080
+    """
+    from reconciler.gitrepo import is_url, open_hub_repo
+    from reconciler.hubrun import cli_run
+
+    watch = None
+    if not is_url(repo) and hub_remote is None:
+        git_dir = Path(repo) / ".git"
+        watch = git_dir if git_dir.is_dir() else Path(repo)
+    with open_hub_repo(repo, branch=branch, hub_remote=hub_remote, cache_root=state_dir) as r:
+        cli_run(r, interval=interval, watch=watch, webhook_port=webhook_port, webhook_host=webhook_host)
+
+
+@app.command("get")
+def get(
+    kind: Annotated[str, typer.Argument(help="placements, clusters or runs.")],
+    name: Annotated[str | None, typer.Argument(help="One object (CRP name, or namespace/name for an RP).")] = None,
+    repo: RepoOpt = ".",
+    hub_remote: HubRemoteOpt = None,
+    state_dir: StateDirOpt = None,
+    output: Annotated[TableOutput, typer.Option("--output", "-o", help="Output format.")] = TableOutput.table,
+) -> None:
+    """Show placement, cluster or staged-run status from fleet/status, like `kubectl get crp -o yaml`.
+
+      fleetsync get placements --repo .
+
+      fleetsync get placements web -o yaml --repo https://git.example.com/fleet.git
+
+      fleetsync get clusters -o json --repo . | jq '.items[].status.agentStatus'
+
+      fleetsync get runs rollout-1 --repo .     (staged update runs, stage by stage; see docs/staged.md)
+    """
+    from reconciler.get_cmd import cli_get
+    from reconciler.gitrepo import open_hub_repo
+
+    with open_hub_repo(repo, hub_remote=hub_remote, cache_root=state_dir) as r:
+        if kind == "runs":
+            from reconciler.runs_cmd import cli_get_runs
+
+            typer.echo(cli_get_runs(r, name, output.value), nl=False)
+            return
+        typer.echo(cli_get(r, kind, name, output.value), nl=False)
+
+
+@app.command("approve")
+def approve_command(
+    run: Annotated[str, typer.Argument(help="The staged update run's name.")],
+    stage: Annotated[str, typer.Argument(help="The stage to approve.")],
+    before: Annotated[
+        bool, typer.Option("--before/--after", help="The stage's before-stage or after-stage approval.")
+    ] = False,
+    namespace: Annotated[
+        str, typer.Option("--namespace", "-n", help="A StagedUpdateRun's namespace (empty: ClusterStagedUpdateRun).")
+    ] = "",
+    repo: Annotated[Path, typer.Option("--repo", help="A checkout of the fleet repo.")] = Path("."),
+    branch: Annotated[
+        str | None, typer.Option("--branch", help="Commit on this new branch (for a pull request) instead.")
+    ] = None,
+    message: Annotated[str | None, typer.Option("--message", "-m", help="Why; goes into the commit.")] = None,
+    sign: Annotated[bool, typer.Option("--sign", help="Sign the commit (git commit -S).")] = False,
+) -> None:
+    """Approve a stage of a staged update run by committing its approval request with Approved=True.
+
+    Writes approvals/RUN-after-STAGE.yaml (or -before-) and commits only that file; the commit's
+    author is the approver. See docs/staged.md.
+
+      fleetsync approve rollout-1 canary
+
+      fleetsync approve rollout-1 production --before --branch approve/rollout-1-production
+    """
+    from reconciler.approve_cmd import Approval, approve
+
+    text = approve(repo, Approval(run, stage, before, namespace), utcnow(), branch=branch, message=message, sign=sign)
+    typer.echo(text, nl=False)
+
+
+@app.command("demo")
+def demo_command(
+    kubeconfig: Annotated[
+        str | None, typer.Option("--kubeconfig", help="Kubeconfig holding the contexts of --context/--map.")
+    ] = None,
+    context: Annotated[
+        list[str] | None,
+        typer.Option("--context", help="Run the next template cluster (in name order) on this real context. Repeatable."),
+    ] = None,
+    mapping: Annotated[
+        list[str] | None, typer.Option("--map", help="CLUSTER=CONTEXT: run that template cluster on a real context.")
+    ] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the temporary directory and print its path.")] = False,
+    template: Annotated[
+        Path | None, typer.Option("--template", help="Fleet repo to start from (default: fleet-repo-template/).")
+    ] = None,
+) -> None:
+    """The whole loop on this machine: the template as a fleet repo, the hub, and one agent per cluster.
+
+    Each template MemberCluster runs as a simulated Kubernetes API (or a real context you map it
+    to); the hub renders bundles, agents apply them and report, the hub folds the reports into
+    placement status; then a Deployment is scaled behind its agent's back and the drift report
+    commit is shown. Exit code 0 when every stage passed, 3 otherwise. See docs/demo.md.
+
+      fleetsync demo
+
+      fleetsync demo --keep
+
+      fleetsync demo --kubeconfig ~/.kube/config --map prod-eu-1=kind-fleet
+    """
+    import time
+
+    from reconciler.demo import TEMPLATE, DemoOptions, run_demo
+    from reconciler.demoview import Output, PlainOutput, RichOutput
+
+    pairs: list[tuple[str, str]] = []
+    for item in mapping or []:
+        cluster, sep, ctx = item.partition("=")
+        if not sep or not cluster or not ctx:
+            raise _fail(f"--map {item!r}: expected CLUSTER=CONTEXT", EXIT_USAGE)
+        pairs.append((cluster, ctx))
+    source = template or TEMPLATE
+    if not source.is_dir():
+        raise _fail(f"{source}: not a directory (give the fleet repo template with --template)", EXIT_USAGE)
+    out: Output = RichOutput() if sys.stdout.isatty() else PlainOutput(typer.echo)
+    options = DemoOptions(template=source, keep=keep, kubeconfig=kubeconfig, contexts=tuple(context or ()),
+                          mapping=tuple(pairs))
+    result = run_demo(options, out, clock=utcnow, sleep=time.sleep)
+    raise typer.Exit(0 if result.ok else EXIT_RUNTIME)
 
 
 agent_app = typer.Typer(help="The member agent: pull this cluster's bundle, apply it, report back.",

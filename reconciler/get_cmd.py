@@ -1,0 +1,106 @@
+"""``fleetsync get placements|clusters|runs [NAME]``: read ``fleet/status`` like ``kubectl get``.
+
+The status branch already holds KubeFleet-shaped objects (reconciler/status.py), so ``-o yaml``
+and ``-o json`` print them as they are (one object, or a ``List`` like kubectl's), and
+``-o table`` shows the columns a ``kubectl get crp`` / ``kubectl get membercluster`` user looks
+at first. Nothing here writes, and nothing needs the fleet branch: only the status branch is
+fetched.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fleetsync_contract.canonical import CanonicalError, dump, load
+from reconciler.errors import UserError
+from reconciler.gitrepo import HubRepo
+from reconciler.hubinputs import STATUS_HEAD
+
+KINDS = ("placements", "clusters")
+
+
+def read_status(repo: HubRepo) -> dict[str, bytes]:
+    """Every file of the status branch ({} when the hub has not written one yet)."""
+    repo.refresh(source=False)
+    commit = repo.hub_refs().get(STATUS_HEAD)
+    return repo.read_files(commit) if commit else {}
+
+
+def objects(files: Mapping[str, bytes], kind: str, name: str | None = None) -> list[dict[str, Any]]:
+    if kind not in KINDS:
+        raise UserError(f"cannot get {kind!r}: use one of {', '.join((*KINDS, 'runs'))}")
+    out: list[dict[str, Any]] = []
+    for path in sorted(files):
+        if not path.startswith(kind + "/") or not path.endswith(".yaml"):
+            continue
+        try:
+            doc = load(files[path])
+        except CanonicalError:
+            continue
+        if not isinstance(doc, dict):
+            continue
+        meta = doc.get("metadata") or {}
+        names = {meta.get("name"), f"{meta.get('namespace')}/{meta.get('name')}"}
+        if name is None or name in names:
+            out.append(doc)
+    if name is not None and not out:
+        raise UserError(f"{kind} {name!r} not found on the status branch")
+    return out
+
+
+def _cond(doc: Mapping[str, Any], suffix: str) -> str:
+    for c in (doc.get("status") or {}).get("conditions") or []:
+        if str(c.get("type", "")).endswith(suffix):
+            return str(c.get("status", ""))
+    return ""
+
+
+def _placement_row(doc: Mapping[str, Any]) -> list[str]:
+    meta, status = doc.get("metadata") or {}, doc.get("status") or {}
+    name = f"{meta['namespace']}/{meta.get('name')}" if meta.get("namespace") else str(meta.get("name"))
+    clusters = [s for s in status.get("placementStatuses") or [] if s.get("clusterName")]
+    return [name, str(doc.get("kind", "")), _cond(doc, "Scheduled"), _cond(doc, "Applied"), _cond(doc, "Available"),
+            str(status.get("observedResourceIndex", "")), str(len(clusters))]
+
+
+def _cluster_row(doc: Mapping[str, Any]) -> list[str]:
+    meta, status = doc.get("metadata") or {}, doc.get("status") or {}
+    agent = (status.get("agentStatus") or [{}])[0]
+    agent_conds = {c.get("type"): c.get("status") for c in agent.get("conditions") or []}
+    props = status.get("properties") or {}
+    nodes = (props.get("kubernetes-fleet.io/node-count") or {}).get("value", "")
+    eligible = (meta.get("annotations") or {}).get("fleetsync.io/eligible", "")
+    return [str(meta.get("name")), str(agent_conds.get("Joined", "")), str(agent_conds.get("Healthy", "")),
+            eligible, str(nodes), str(agent.get("lastReceivedHeartbeat", ""))]
+
+
+HEADERS = {
+    "placements": ["NAME", "KIND", "SCHEDULED", "APPLIED", "AVAILABLE", "RESOURCE-INDEX", "CLUSTERS"],
+    "clusters": ["NAME", "JOINED", "HEALTHY", "ELIGIBLE", "NODE-COUNT", "LAST-HEARTBEAT"],
+}
+
+
+def table(kind: str, docs: Sequence[Mapping[str, Any]]) -> str:
+    rows = [HEADERS[kind]] + [(_placement_row if kind == "placements" else _cluster_row)(d) for d in docs]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "".join("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n" for r in rows)
+
+
+def render(kind: str, docs: Sequence[dict[str, Any]], output: str, single: bool) -> str:
+    if output == "table":
+        return table(kind, docs)
+    data: Any = docs[0] if single and len(docs) == 1 else {"apiVersion": "v1", "kind": "List", "items": list(docs)}
+    if output == "json":
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+    return dump(data).decode()
+
+
+def cli_get(repo: HubRepo, kind: str, name: str | None, output: str) -> str:
+    if kind == "runs":  # staged update runs have their own table (reconciler/runs_cmd.py)
+        from reconciler.runs_cmd import cli_get_runs
+
+        return cli_get_runs(repo, name, output)
+    docs = objects(read_status(repo), kind, name)
+    return render(kind, docs, output, single=name is not None)

@@ -1,0 +1,402 @@
+"""The hub's only door to Git (the one hub module importing gitpython).
+
+The hub never checks anything out and never needs a work tree. It reads a fleet commit by
+exporting that commit's tree (bounded in size, symlinks and submodules left out, paths checked)
+into a temporary directory for the loader; it reads other refs (``fleet/status``, report
+branches, heartbeat refs) straight from their trees; it writes blobs, trees and commits straight
+into the object store from in-memory files; and it moves every ref of one reconcile in ONE
+atomic update with the old value it expects for each ref:
+
+- a remote (URL, or a path given with ``--hub-remote``): ``git push --atomic`` with
+  ``--force-with-lease=<ref>:<old>`` per ref, from a local bare cache of the remote;
+- a local repository (``--repo PATH``): a ``git update-ref --stdin`` transaction in that repo.
+
+If any ref moved since it was read (another hub won a race) nothing moves and ``RefRace`` is
+raised, so the loop re-reads and recomputes. A crash after objects are written but before refs
+move leaves the old refs in place; the stray objects are unreachable and harmless.
+
+Two classifications happen here and nowhere else: a failed update is a race exactly when a ref
+no longer has its expected value (re-read after the failure, not guessed from git's message);
+every other git failure is a ``TransientError``. Repo content never reaches a command line
+unchecked: ref names are built from components that pass ``check_ref_component``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import git
+from git.exc import GitCommandError
+
+from reconciler.errors import TransientError, UserError
+from reconciler.gitobjects import ObjectWriter
+
+ZERO = "0" * 40
+MAX_EXPORT_BYTES = 256 * 1024 * 1024
+MAX_EXPORT_FILES = 100_000
+MAX_READ_BYTES = 64 * 1024 * 1024
+
+# Where a cache repository keeps its copies of the remote's refs.
+_SOURCE_NS = "refs/fleetsync/source/"
+_HUB_NS = "refs/fleetsync/hub/"
+HUB_REF_PREFIXES = ("refs/heads/fleet/", "refs/fleet/")
+
+_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+class RefRace(TransientError):
+    """Another writer moved a ref this update expected unchanged: re-read and try again."""
+
+    def __init__(self, refs: Sequence[str]):
+        self.refs = tuple(refs)
+        super().__init__("refs moved by another writer: " + ", ".join(self.refs))
+
+
+class GitFailure(TransientError):
+    """git could not do what was asked (remote unreachable, repository locked, ...)."""
+
+
+def check_ref_component(name: str) -> str:
+    """``name`` if it is safe as one ref component and one path component; UserError if not.
+
+    Stricter than ``git check-ref-format``: no leading dash or dot (never read as an option or a
+    hidden file), no ``..``, no ``.lock`` suffix, no ``/``; cluster names (DNS subdomains) pass.
+    """
+    if not _COMPONENT.match(name) or ".." in name or name.endswith((".lock", ".")):
+        raise UserError(f"{name!r} cannot be used in a Git ref name (letters, digits, '.', '_', '-' only)")
+    return name
+
+
+def _check_sha(sha: str) -> str:
+    if not _SHA.match(sha):
+        raise GitFailure(f"git returned {sha!r} where a commit id was expected")
+    return sha
+
+
+def _git_env() -> dict[str, str]:
+    # Never prompt for credentials in a daemon; never read the machine's system config.
+    return {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_ASKPASS": "true"}
+
+
+def _stderr(e: GitCommandError) -> str:
+    text = str(e.stderr or e).strip()
+    return text.splitlines()[-1] if text else "git failed"
+
+
+@dataclass(frozen=True, slots=True)
+class RefUpdate:
+    """Move ``ref`` (full name) to ``new``; ``old`` is the expected value (None: must not exist)."""
+
+    ref: str
+    new: str
+    old: str | None
+
+
+def is_url(location: str) -> bool:
+    """A remote URL (``scheme://``, or scp-like ``host:path``) as opposed to a local path."""
+    if "://" in location:
+        return True
+    head, sep, _ = location.partition(":")
+    return bool(sep) and "/" not in head and len(head) > 1
+
+
+class HubRepo:
+    """The fleet repo as the hub sees it: one source branch plus the hub's own refs.
+
+    ``HubRepo.local(path)`` works inside an existing repository; ``HubRepo.cached(...)`` keeps
+    a bare cache of a remote and publishes to it with ``push --atomic``. Callers name refs by
+    their full remote names (``refs/heads/fleet/status``) in both modes.
+    """
+
+    def __init__(self, repo: git.Repo, *, branch: str, source: str | None, hub_remote: str | None):
+        self._repo = repo
+        self._repo.git.update_environment(**_git_env())
+        self._writer = ObjectWriter(Path(repo.common_dir) / "objects")
+        self.branch = check_branch(branch)
+        self.source = source  # None: the fleet branch is read from this repository itself
+        self.hub_remote = hub_remote  # None: hub refs live in this repository itself
+
+    @classmethod
+    def local(cls, path: Path, branch: str = "main") -> HubRepo:
+        try:
+            repo = git.Repo(path)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError) as e:
+            raise UserError(f"{path}: not a git repository") from e
+        return cls(repo, branch=branch, source=None, hub_remote=None)
+
+    @classmethod
+    def cached(cls, cache: Path, source: str, hub_remote: str | None = None, branch: str = "main") -> HubRepo:
+        """A bare cache under ``cache`` of ``source`` (URL or path); hub refs go to ``hub_remote``."""
+        if not (cache / "HEAD").exists():
+            cache.mkdir(parents=True, exist_ok=True)
+            git.Repo.init(cache, bare=True).close()
+        return cls(git.Repo(cache), branch=branch, source=source, hub_remote=hub_remote or source)
+
+    def close(self) -> None:
+        self._repo.close()
+
+    def __enter__(self) -> HubRepo:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def path(self) -> Path:
+        return Path(self._repo.git_dir)
+
+    # -- reading ----------------------------------------------------------------------------
+    def refresh(self, source: bool = True) -> None:
+        """Fetch the source branch (unless ``source`` is False) and every hub ref (cache mode).
+
+        A no-op on a local repository, which is read in place.
+        """
+        if self.hub_remote is None or self.source is None:
+            return
+        hub_specs = [f"+{p}*:{_HUB_NS}{p[len('refs/'):]}*" for p in HUB_REF_PREFIXES]
+        source_spec = f"+refs/heads/{self.branch}:{_SOURCE_NS}{self.branch}"
+        if not source:
+            self._fetch(self.hub_remote, hub_specs)
+        elif self.source == self.hub_remote:
+            self._fetch(self.source, [source_spec, *hub_specs])
+        else:
+            self._fetch(self.source, [source_spec])
+            self._fetch(self.hub_remote, hub_specs)
+
+    def _fetch(self, remote: str, specs: list[str]) -> None:
+        try:
+            self._repo.git.fetch("--prune", "--no-tags", "--quiet", "--", remote, *specs)
+        except GitCommandError as e:
+            raise GitFailure(f"cannot fetch from {remote}: {_stderr(e)}") from e
+
+    def source_commit(self) -> str | None:
+        """The newest commit of the fleet branch (None when the branch does not exist)."""
+        ref = f"{_SOURCE_NS}{self.branch}" if self.source is not None else f"refs/heads/{self.branch}"
+        return self._resolve(ref)
+
+    def hub_refs(self) -> dict[str, str]:
+        """Every hub ref (``refs/heads/fleet/*``, ``refs/fleet/*``) → commit, by its remote name."""
+        if self.hub_remote is None:
+            raw = self._for_each_ref(list(HUB_REF_PREFIXES))
+            return {r: s for r, s in raw.items() if r.startswith(HUB_REF_PREFIXES)}
+        raw = self._for_each_ref([_HUB_NS])
+        return {"refs/" + r[len(_HUB_NS):]: s for r, s in raw.items()}
+
+    def _for_each_ref(self, patterns: list[str]) -> dict[str, str]:
+        try:
+            out = self._repo.git.for_each_ref("--format=%(objectname) %(refname)", "--", *patterns)
+        except GitCommandError as e:
+            raise GitFailure(f"cannot list refs: {_stderr(e)}") from e
+        refs: dict[str, str] = {}
+        for line in str(out).splitlines():
+            sha, _, ref = line.partition(" ")
+            refs[ref] = sha
+        return refs
+
+    def _resolve(self, ref: str) -> str | None:
+        try:
+            return _check_sha(str(self._repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")))
+        except GitCommandError:
+            return None
+
+    def tree_id(self, commit: str) -> str:
+        return _check_sha(str(self._repo.git.rev_parse(f"{_check_sha(commit)}^{{tree}}")))
+
+    def read_files(self, commit: str, prefix: str = "", max_bytes: int = MAX_READ_BYTES) -> dict[str, bytes]:
+        """Every regular file of ``commit`` (under ``prefix``) → bytes, without a checkout."""
+        tree = self._repo.commit(_check_sha(commit)).tree
+        if prefix:
+            try:
+                sub = tree / prefix.rstrip("/")
+            except KeyError:
+                return {}
+            if not isinstance(sub, git.Tree):
+                return {}
+            tree = sub
+        files: dict[str, bytes] = {}
+        total = 0
+        for item in tree.traverse():
+            if not isinstance(item, git.Blob) or item.mode == 0o120000:
+                continue
+            total += item.size
+            if total > max_bytes:
+                raise UserError(f"{commit[:12]}:{prefix} holds more than {max_bytes} bytes")
+            files[str(item.path)] = item.data_stream.read()
+        return files
+
+    def list_files(self, commit: str, prefix: str = "") -> dict[str, str]:
+        """Regular files of ``commit`` under ``prefix`` → blob id, reading no content."""
+        tree = self._repo.commit(_check_sha(commit)).tree
+        if prefix:
+            try:
+                sub = tree / prefix.rstrip("/")
+            except KeyError:
+                return {}
+            if not isinstance(sub, git.Tree):
+                return {}
+            tree = sub
+        return {str(i.path): i.hexsha for i in tree.traverse() if isinstance(i, git.Blob) and i.mode != 0o120000}
+
+    def read_blob(self, blob: str, max_bytes: int = MAX_READ_BYTES) -> bytes:
+        info = self._repo.odb.info(bytes.fromhex(_check_sha(blob)))
+        if info.size > max_bytes:
+            raise UserError(f"blob {blob[:12]} is larger than {max_bytes} bytes")
+        data: bytes = self._repo.odb.stream(bytes.fromhex(blob)).read()
+        return data
+
+    def read_file(self, commit: str, path: str, max_bytes: int = MAX_READ_BYTES) -> bytes | None:
+        try:
+            item = self._repo.commit(_check_sha(commit)).tree / path
+        except KeyError:
+            return None
+        if not isinstance(item, git.Blob) or item.mode == 0o120000:
+            return None
+        if item.size > max_bytes:
+            raise UserError(f"{commit[:12]}:{path} is larger than {max_bytes} bytes")
+        data: bytes = item.data_stream.read()
+        return data
+
+    def export(
+        self, commit: str, dest: Path, max_bytes: int = MAX_EXPORT_BYTES, max_files: int = MAX_EXPORT_FILES
+    ) -> list[str]:
+        """Write ``commit``'s regular files under ``dest``; return the paths left out and why.
+
+        Symlinks and submodules are never materialised (a link could lead the loader out of the
+        tree); paths are checked component by component; size and file count are bounded.
+        """
+        skipped: list[str] = []
+        total = 0
+        count = 0
+        root = dest.resolve()
+        for item in self._repo.commit(_check_sha(commit)).tree.traverse():
+            if isinstance(item, git.Tree | tuple):
+                continue
+            path = str(item.path)
+            if not isinstance(item, git.Blob):
+                skipped.append(f"{path}: submodule")
+                continue
+            if item.mode == 0o120000:
+                skipped.append(f"{path}: symbolic link")
+                continue
+            parts = path.split("/")
+            if any(p in ("", ".", "..", ".git") or "\0" in p or "\\" in p for p in parts):
+                skipped.append(f"{path}: unsafe path")
+                continue
+            count += 1
+            total += item.size
+            if count > max_files or total > max_bytes:
+                raise UserError(
+                    f"commit {commit[:12]} is larger than the hub reads ({max_files} files, {max_bytes} bytes)"
+                )
+            target = root.joinpath(*parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(item.data_stream.read())
+        return skipped
+
+    # -- writing ----------------------------------------------------------------------------
+    def write_tree(self, files: Mapping[str, bytes]) -> str:
+        """Blobs and trees for ``files`` (path → bytes) in the object store; the root tree id."""
+        return self._writer.write_tree(files)
+
+    def write_commit(self, tree: str, parents: Iterable[str], message: str, now: datetime) -> str:
+        """A commit object (no ref moves); same inputs give the same id."""
+        return self._writer.write_commit(_check_sha(tree), [_check_sha(p) for p in parents], message, now)
+
+    def publish(self, updates: Sequence[RefUpdate]) -> None:
+        """Move every ref in ``updates`` at once, or none; RefRace if one was moved meanwhile."""
+        if not updates:
+            return
+        for u in updates:
+            _check_ref(u.ref)
+            _check_sha(u.new)
+            if u.old is not None:
+                _check_sha(u.old)
+        if self.hub_remote is None:
+            self._update_local(updates)
+        else:
+            self._push(updates)
+
+    def _update_local(self, updates: Sequence[RefUpdate]) -> None:
+        script = "".join(f"update {u.ref} {u.new} {u.old or ZERO}\n" for u in updates)
+        env = {**os.environ, **_git_env(), "GIT_DIR": str(self.path)}
+        done = subprocess.run(
+            ["git", "update-ref", "--stdin"], input=script.encode(), env=env, capture_output=True, check=False
+        )
+        if done.returncode != 0:
+            actual = self._for_each_ref(list(HUB_REF_PREFIXES))
+            self._raise_if_moved(updates, actual)
+            lines = done.stderr.decode(errors="replace").strip().splitlines()
+            raise GitFailure("ref transaction failed: " + (lines[-1] if lines else "git update-ref failed"))
+
+    def _push(self, updates: Sequence[RefUpdate]) -> None:
+        assert self.hub_remote is not None
+        leases = [f"--force-with-lease={u.ref}:{u.old or ''}" for u in updates]
+        specs = [f"{u.new}:{u.ref}" for u in updates]
+        try:
+            self._repo.git.push("--atomic", "--porcelain", "--no-verify", *leases, "--", self.hub_remote, *specs)
+        except GitCommandError as e:
+            try:
+                actual = self._ls_remote(self.hub_remote)
+            except GitFailure:
+                raise GitFailure(f"cannot push to {self.hub_remote}: {_stderr(e)}") from e
+            self._raise_if_moved(updates, actual)
+            raise GitFailure(f"cannot push to {self.hub_remote}: {_stderr(e)}") from e
+        for u in updates:  # keep the cache's copies current for the next read
+            self._repo.git.update_ref(_HUB_NS + u.ref[len("refs/"):], u.new)
+
+    def _ls_remote(self, remote: str) -> dict[str, str]:
+        try:
+            out = self._repo.git.ls_remote("--", remote, *(p + "*" for p in HUB_REF_PREFIXES))
+        except GitCommandError as e:
+            raise GitFailure(f"cannot list refs of {remote}: {_stderr(e)}") from e
+        refs: dict[str, str] = {}
+        for line in str(out).splitlines():
+            sha, _, ref = line.partition("\t")
+            refs[ref] = sha
+        return refs
+
+    @staticmethod
+    def _raise_if_moved(updates: Sequence[RefUpdate], actual: Mapping[str, str]) -> None:
+        moved = [u.ref for u in updates if actual.get(u.ref) != u.old]
+        if moved:
+            raise RefRace(moved)
+
+
+def check_branch(name: str) -> str:
+    """A branch name given by the user, each component checked like a ref component."""
+    for part in name.split("/"):
+        check_ref_component(part)
+    return name
+
+
+def _check_ref(ref: str) -> str:
+    if not ref.startswith(HUB_REF_PREFIXES):
+        raise ValueError(f"the hub writes only its own refs, not {ref!r}")
+    for part in ref[len("refs/"):].split("/"):
+        check_ref_component(part)
+    return ref
+
+
+def open_hub_repo(location: str, *, branch: str = "main", hub_remote: str | None = None,
+                  cache_root: Path | None = None) -> HubRepo:
+    """``--repo URL|PATH [--hub-remote URL]`` → a HubRepo.
+
+    A local repository without ``--hub-remote`` is worked on in place (refs move by a local
+    transaction); anything else goes through a bare cache under ``cache_root`` (default
+    ``~/.cache/fleetsync/hub``), one per (source, hub remote) pair.
+    """
+    if hub_remote is None and not is_url(location):
+        return HubRepo.local(Path(location), branch)
+    source = location if is_url(location) else str(Path(location).resolve())
+    remote = hub_remote if hub_remote is None or is_url(hub_remote) else str(Path(hub_remote).resolve())
+    root = cache_root or Path.home() / ".cache" / "fleetsync" / "hub"
+    digest = hashlib.sha256(f"{source}\0{remote or ''}".encode()).hexdigest()[:16]
+    return HubRepo.cached(root / digest, source, remote, branch)

@@ -1,0 +1,92 @@
+"""External rollouts inside one hub reconcile: the loop's side of reconciler/staged_hub.py.
+
+For a placement with ``strategy.type: External`` the staged update runs of the fleet commit
+decide which clusters move (KubeFleet §10); with no run, every cluster stays where it is. The
+run machinery gets the same facts a rolling update gets — the schedule, the hub's memory of the
+bindings, the override results and each agent's report about the bundle now on its branch — and
+returns a ``RolloutDecision`` the loop applies like any other, plus its status files (``runs/``,
+``approvalrequests/``) and when to come back.
+
+The loop renders the placement's *latest* resource snapshot only. A run that rolls out an older
+snapshot index cannot be served yet: its clusters are held (and logged), and the run reports
+them as not progressing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from fleetsync_contract.report import PlacementReport
+from reconciler.api.placement import Placement
+from reconciler.api.staged import ApprovalRequest, StagedUpdateRun, StagedUpdateStrategy
+from reconciler.memory import BindingRecord, PlacementMemory
+from reconciler.overrides import OverrideResult
+from reconciler.rollout import RolloutDecision
+from reconciler.scheduler.model import Schedule
+from reconciler.staged_hub import plan_external, plan_orphan_runs, progress_of
+
+log = logging.getLogger(__name__)
+
+PreviousDoc = Callable[[str], Mapping[str, Any] | None]
+ReportOf = Callable[[str, BindingRecord | None], PlacementReport | None]
+
+
+@dataclass(frozen=True, slots=True)
+class External:
+    decision: RolloutDecision
+    files: Mapping[str, bytes] = field(default_factory=dict)  # fleet/status runs/... approvalrequests/...
+
+
+def plan_runs(
+    placement: Placement,
+    sched: Schedule,
+    memory: PlacementMemory,
+    fleet_runs: Mapping[str, Any],
+    strategies: Mapping[str, Any],
+    approvals: Mapping[str, Any],
+    labels: Mapping[str, Mapping[str, str]],
+    results: Mapping[str, OverrideResult],
+    report_of: ReportOf,
+    previous: PreviousDoc,
+    latest: int,
+    now: datetime,
+) -> External:
+    """The clusters this placement's staged runs move now (none without a run)."""
+    runs = [r for r in fleet_runs.values() if isinstance(r, StagedUpdateRun) and r.placement_key == placement.key]
+    keep = tuple(b.cluster for b in sched.bindings if b.selected)
+    if not runs:
+        return External(RolloutDecision(up_to_date=keep))
+    progress = {}
+    for b in memory.bindings:
+        p = progress_of(b, report_of(b.cluster, b))
+        if p is not None:
+            progress[b.cluster] = p
+    plan = plan_external(
+        placement, sched, memory, runs,
+        {k: v for k, v in strategies.items() if isinstance(v, StagedUpdateStrategy)},
+        [a for a in approvals.values() if isinstance(a, ApprovalRequest)],
+        labels, results, progress, previous, now,
+    )
+    stale = {c for c, index in plan.resource_index.items() if index != latest}
+    if stale:
+        log.warning("staged run rolls out an older snapshot; holding its clusters",
+                    extra={"placement": placement.key, "clusters": sorted(stale), "latest": latest})
+    d = plan.decision
+    decision = replace(
+        d,
+        bind=tuple(c for c in d.bind if c not in stale),
+        update=tuple(c for c in d.update if c not in stale),
+        held=tuple(sorted(set(d.held) | stale)),
+        requeue_after=plan.requeue_after,
+    )
+    return External(decision, plan.files)
+
+
+def orphan_run_files(fleet_runs: Mapping[str, Any], placement_keys: list[str], previous: PreviousDoc,
+                     now: datetime) -> dict[str, bytes]:
+    runs = [r for r in fleet_runs.values() if isinstance(r, StagedUpdateRun)]
+    return plan_orphan_runs(runs, placement_keys, previous, now) if runs else {}

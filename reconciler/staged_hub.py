@@ -1,0 +1,191 @@
+"""Staged update runs inside one hub reconcile: the glue between the loop and the run state machine.
+
+For a placement with ``strategy.type: External`` the hub loop hands ``plan_external`` this
+reconcile's stage results (schedule, hub memory, override results, what each agent reported)
+plus the runs, strategies and approval requests of the fleet commit and the run files it read
+from ``fleet/status``. Each run of the placement is initialized the first time it is seen
+(reconciler/staged_init.py) and stepped (reconciler/staged_exec.py); what comes back is what the
+loop applies — a ``RolloutDecision`` in the same shape a rolling update produces (bind
+Scheduled clusters, update Bound ones, remove obsolete ones), the snapshot index each moved
+cluster goes to, the files to write on ``fleet/status`` (``runs/...`` and
+``approvalrequests/...``), and when to reconcile again. Runs whose placement is gone are
+recorded by ``plan_orphan_runs`` (initialization fails, or an initialized run is abandoned).
+
+The hub renders only a placement's newest resource snapshot (an older one would need its
+commit re-rendered), so a run whose snapshot is not the newest cannot move clusters: it fails at
+initialization (a rollback run) or, when a newer snapshot appears mid-run, is failed with a
+message that says so — never silently held. Start a new run for the new snapshot.
+
+Runs of one placement are stepped in name order; KubeFleet allows concurrent runs and lets the
+later update of a binding win, and so does this (the other run then reports the preemption).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from fleetsync_contract.canonical import dump
+from fleetsync_contract.report import PlacementReport
+from reconciler.api.placement import Placement
+from reconciler.api.staged import (
+    CSUS_KIND,
+    SUR_KIND,
+    SUS_KIND,
+    ApprovalRequest,
+    StagedUpdateRun,
+    StagedUpdateStrategy,
+)
+from reconciler.memory import BindingRecord, PlacementMemory
+from reconciler.overrides import OverrideResult
+from reconciler.rollout import BindingState, RolloutDecision
+from reconciler.scheduler.model import Schedule
+from reconciler.staged import (
+    ABORTED,
+    INIT_FAILED,
+    ClusterOverrides,
+    ClusterProgress,
+    PlacementFacts,
+    RunStatus,
+)
+from reconciler.staged_doc import approval_request_path, parse_run_status, run_doc, run_path
+from reconciler.staged_exec import advance_run, approvals_for, fail_run
+from reconciler.staged_init import initialize_failed, initialize_run, placement_facts
+
+NEWEST_ONLY = "fleetsync can roll out only the newest resource snapshot of a placement (index {latest})"
+RETRY = timedelta(seconds=15)  # KubeFleet's requeue while initialization meets a transient state
+
+PreviousDoc = Callable[[str], Mapping[str, Any] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalPlan:
+    decision: RolloutDecision
+    resource_index: Mapping[str, int]  # moved cluster -> the snapshot index its run rolls out
+    files: Mapping[str, bytes]  # fleet/status files: runs/... and approvalrequests/...
+    requeue_after: timedelta | None = None
+
+
+def progress_of(record: BindingRecord | None, report: PlacementReport | None) -> ClusterProgress | None:
+    """A binding as a run sees it. ``report`` must be the agent's entry for the bundle now on the
+    cluster's branch (the loop's ``current_report``), so an old bundle's Available never counts.
+    Only a failed apply fails a cluster; ``DiffReported=False`` (still reporting) keeps it in
+    flight, and the run says ``UpdateRunStuck`` if that lasts."""
+    if record is None:
+        return None
+    conds = {c.type: c.status for c in report.conditions} if report is not None else {}
+    message = next((c.message for c in report.conditions if c.status == "False" and c.message), "") \
+        if report is not None else ""
+    return ClusterProgress(
+        resource_index=record.resource_index if record.version else None,
+        bound=record.state == BindingState.BOUND,
+        available=conds.get("Available") == "True",
+        diff_reported=conds.get("DiffReported") == "True",
+        failed=conds.get("Applied") == "False",
+        message=message,
+    )
+
+
+def _strategy(run: StagedUpdateRun, strategies: Mapping[str, StagedUpdateStrategy]) -> StagedUpdateStrategy | None:
+    kind = SUS_KIND if run.kind == SUR_KIND else CSUS_KIND
+    return strategies.get(f"{kind}/{run.namespace}/{run.strategy_name}")
+
+
+def _stored(run: StagedUpdateRun, previous: PreviousDoc) -> RunStatus | None:
+    doc = previous(run_path(run.kind, run.namespace, run.name))
+    status = (doc or {}).get("status")
+    if not isinstance(status, Mapping) or not status.get("conditions"):
+        return None
+    return parse_run_status(status)
+
+
+def _files(run: StagedUpdateRun, status: RunStatus, requests: Iterable[Mapping[str, Any]]) -> dict[str, bytes]:
+    out = {run_path(run.kind, run.namespace, run.name): dump(run_doc(run, status))}
+    for r in requests:
+        meta = r["metadata"]
+        out[approval_request_path(str(r["kind"]), str(meta.get("namespace", "")), str(meta["name"]))] = dump(r)
+    return out
+
+
+def plan_external(
+    placement: Placement,
+    schedule: Schedule,
+    memory: PlacementMemory,
+    runs: Iterable[StagedUpdateRun],
+    strategies: Mapping[str, StagedUpdateStrategy],
+    approvals: Iterable[ApprovalRequest],
+    labels: Mapping[str, Mapping[str, str]],
+    results: Mapping[str, OverrideResult],
+    progress: Mapping[str, ClusterProgress],
+    previous: PreviousDoc,
+    now: datetime,
+) -> ExternalPlan:
+    """Initialize and step every run of ``placement``; see the module docstring.
+
+    ``memory`` is the placement's memory before this reconcile's moves, with this reconcile's
+    snapshot history; ``progress`` what the memory and the agents say about its bindings
+    (``progress_of``); a binding of ``schedule`` missing there is a new, Scheduled one.
+    """
+    facts = placement_facts(placement, schedule, memory)
+    # Every binding of the schedule exists, including those created by this very reconcile,
+    # which the memory does not know yet: Scheduled, nothing in the bundle, nothing reported.
+    progress = {**{b.cluster: ClusterProgress() for b in schedule.bindings}, **progress}
+    mine = sorted((r for r in runs if r.placement_key == placement.key), key=lambda r: r.name)
+    approval_list = list(approvals)
+    files: dict[str, bytes] = {}
+    moved: dict[str, int] = {}
+    removed: list[str] = []
+    waits: list[datetime] = []
+    latest = memory.latest.index if memory.latest is not None else None
+    for run in mine:
+        status = _stored(run, previous)
+        if status is None:
+            overrides = {c: ClusterOverrides(r.applicable_cros, r.applicable_ros) for c, r in results.items()}
+            status = initialize_run(run, _strategy(run, strategies), facts, labels, overrides, now)
+            if status is None:
+                waits.append(now + RETRY)
+                continue
+            if status.initialized and latest is not None and status.resource_index != latest:
+                status = initialize_failed(f"{INIT_FAILED}: {NEWEST_ONLY.format(latest=latest)}, not index "
+                                           f"`{status.resource_index}`", now)
+        elif status.initialized and not status.finished and latest is not None and status.resource_index != latest:
+            status = fail_run(run, status, f"{ABORTED}: the placement has a newer resource snapshot and "
+                              f"{NEWEST_ONLY.format(latest=latest)}; this run rolls out index "
+                              f"`{status.resource_index}`: start a new run", now)
+        step = advance_run(run, status, facts, progress, approvals_for(run, approval_list), now)
+        for c in step.bind:
+            moved[c] = step.status.resource_index
+        removed += [c for c in step.remove if c not in removed]
+        if step.wake_at is not None:
+            waits.append(step.wake_at)
+        files.update(_files(run, step.status, step.approval_requests))
+    return ExternalPlan(_decision(facts, schedule, moved, removed), moved, files,
+                        max(min(waits) - now, timedelta(0)) if waits else None)
+
+
+def _decision(facts: PlacementFacts, schedule: Schedule, moved: Mapping[str, int], removed: list[str]) -> RolloutDecision:
+    state = {b.cluster: b.state for b in schedule.bindings}
+    bind = tuple(c for c in sorted(moved) if state.get(c) == BindingState.SCHEDULED)
+    update = tuple(c for c in sorted(moved) if state.get(c) == BindingState.BOUND)
+    rest = tuple(c for c in facts.scheduled if c not in moved)
+    return RolloutDecision(bind=bind, update=update, remove=tuple(sorted(removed)), up_to_date=rest)
+
+
+def plan_orphan_runs(
+    runs: Iterable[StagedUpdateRun], placement_keys: Iterable[str], previous: PreviousDoc, now: datetime,
+) -> dict[str, bytes]:
+    """Files for runs whose placement is not in the fleet commit: KubeFleet's "parent placement not found"."""
+    keys = set(placement_keys)
+    files: dict[str, bytes] = {}
+    for run in sorted(runs, key=lambda r: (r.kind, r.namespace, r.name)):
+        if run.placement_key in keys:
+            continue
+        status = _stored(run, previous)
+        if status is None:
+            status = initialize_run(run, None, None, {}, {}, now)
+            assert status is not None  # no placement is never transient
+        step = advance_run(run, status, None, {}, {}, now)
+        files.update(_files(run, step.status, step.approval_requests))
+    return files

@@ -1,0 +1,195 @@
+"""Staged runs end to end: fleet repo → hub → bundle branches → agents → simulated clusters → reports.
+
+Six simulated members (kubesim, whose controllers make Deployments available), the real hub and
+the real agents, all through Git (reconciler/demofleet.py). A three-stage run rolls a Deployment
+out dev → canary → prod with an after-stage approval on canary, given by ``fleetsync approve``'s
+function and pushed like any commit. In the second fleet one prod cluster never makes its
+workload available: the run stops at that stage, says which cluster it waits for, and after
+five minutes (an injected clock) says ``UpdateRunStuck``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fleetsync_contract.canonical import load
+from reconciler.approve_cmd import Approval, approve
+from reconciler.demofleet import LocalFleet
+from reconciler.runs_cmd import run_docs, summary
+
+pytestmark = pytest.mark.slow
+
+T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+MAX_ROUNDS = 12
+RINGS = {"dev-1": ("dev", 1), "dev-2": ("dev", 2), "canary-1": ("canary", 1), "canary-2": ("canary", 2),
+         "prod-1": ("prod", 1), "prod-2": ("prod", 2)}
+KEY = "ClusterResourcePlacement/shop"
+FILES = {
+    "apps/shop.yaml": """apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: cart, namespace: shop}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: cart}}
+  template:
+    metadata: {labels: {app: cart}}
+    spec:
+      containers: [{name: cart, image: "nginx:1.27"}]
+""",
+    "placements/shop.yaml": """apiVersion: placement.kubernetes-fleet.io/v1beta1
+kind: ClusterResourcePlacement
+metadata: {name: shop}
+spec:
+  resourceSelectors: [{group: "", version: v1, kind: Namespace, name: shop}]
+  policy: {placementType: PickAll}
+  strategy: {type: External}
+""",
+    "rollouts/strategy.yaml": """apiVersion: placement.kubernetes-fleet.io/v1beta1
+kind: ClusterStagedUpdateStrategy
+metadata: {name: rings}
+spec:
+  stages:
+    - {name: dev, labelSelector: {matchLabels: {ring: dev}}, maxConcurrency: 100%}
+    - name: canary
+      labelSelector: {matchLabels: {ring: canary}}
+      sortingLabelKey: order
+      afterStageTasks: [{type: Approval}]
+    - {name: prod, labelSelector: {matchLabels: {ring: prod}}, sortingLabelKey: order, maxConcurrency: 1}
+""",
+    "rollouts/shop-v1.yaml": """apiVersion: placement.kubernetes-fleet.io/v1beta1
+kind: ClusterStagedUpdateRun
+metadata: {name: shop-v1}
+spec: {placementName: shop, stagedRolloutStrategyName: rings, state: Run}
+""",
+}
+
+
+def member(name: str, ring: str, order: int) -> str:
+    return (f"apiVersion: cluster.kubernetes-fleet.io/v1beta1\nkind: MemberCluster\nmetadata:\n  name: {name}\n"
+            f"  labels: {{ring: {ring}, order: \"{order}\"}}\nspec: {{heartbeatPeriodSeconds: 60}}\n")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def make_fleet(root: Path, clock: Clock) -> LocalFleet:
+    template = root / "template"
+    for name, text in {**FILES, **{f"clusters/{c}.yaml": member(c, *r) for c, r in RINGS.items()}}.items():
+        (template / name).parent.mkdir(parents=True, exist_ok=True)
+        (template / name).write_text(text)
+    fleet = LocalFleet(root / "fleet", template, clock=clock, sleep=lambda _s: None)
+    fleet.create_repo()
+    fleet.start_members()
+    return fleet
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, clock: Clock) -> Iterator[LocalFleet]:
+    with make_fleet(tmp_path, clock) as f:
+        f.sync()  # agents join: the hub schedules only clusters whose agent has reported
+        yield f
+
+
+def run_status(fleet: LocalFleet) -> dict[str, Any]:
+    assert fleet.hub is not None
+    fleet.hub.refresh()
+    files = fleet.hub.read_files(fleet.hub.hub_refs()["refs/heads/fleet/status"])
+    (doc,) = run_docs(files, "shop-v1")
+    return doc
+
+
+def has_cart(fleet: LocalFleet, cluster: str) -> bool:
+    sim = fleet.members[cluster].sim
+    assert sim is not None
+    return sim.get_object("apps/v1", "Deployment", "shop", "cart") is not None
+
+
+def rounds(fleet: LocalFleet, clock: Clock, until: Any) -> list[list[str]]:
+    """Hub reconcile + agent syncs, a minute apart, until ``until(status)``; clusters moved per round."""
+    moved: list[list[str]] = []
+    for _ in range(MAX_ROUNDS):
+        clock.now += timedelta(minutes=1)
+        written = fleet.reconcile().written
+        moved.append(sorted(w.rsplit("/", 1)[-1] for w in written if "/bundles/" in w))
+        fleet.sync()
+        if until(run_status(fleet)):
+            return moved
+    raise AssertionError(f"the run did not get there in {MAX_ROUNDS} rounds: {summary(run_status(fleet))}")
+
+
+def approve_and_push(fleet: LocalFleet, stage: str) -> None:
+    assert fleet.repo is not None
+    work = fleet.repo.work
+    for key, value in (("user.name", "Ada Lovelace"), ("user.email", "ada@example.com"), ("commit.gpgsign", "false")):
+        subprocess.run(["git", "-C", str(work), "config", key, value], check=True)
+    approve(work, Approval("shop-v1", stage), T0)
+    subprocess.run(["git", "-C", str(work), "push", "-q", str(fleet.repo.remote), "main:main"], check=True)
+
+
+def waiting_for(doc: dict[str, Any]) -> list[str]:
+    return summary(doc)[4:7]
+
+
+def test_a_three_stage_run_with_an_approval_puts_every_cluster_on_the_new_bundle(fleet: LocalFleet,
+                                                                                   clock: Clock) -> None:
+    moved = rounds(fleet, clock, lambda d: waiting_for(d)[0] == "UpdateRunWaiting")
+    assert [m for m in moved if m] == [["dev-1", "dev-2"], ["canary-1"], ["canary-2"]]
+    assert waiting_for(run_status(fleet)) == [
+        "UpdateRunWaiting", "canary", "approval shop-v1-after-canary (fleetsync approve shop-v1 canary --after)"]
+    assert not has_cart(fleet, "prod-1")
+    approve_and_push(fleet, "canary")
+    moved = rounds(fleet, clock, lambda d: waiting_for(d)[0] == "UpdateRunSucceeded")
+    assert [m for m in moved if m] == [["prod-1"], ["prod-2"]]
+    assert all(has_cart(fleet, c) for c in RINGS)
+    inputs = fleet.inputs()
+    index = int(run_status(fleet)["status"]["resourceSnapshotIndexUsed"])
+    for cluster in RINGS:
+        (entry,) = [p for p in inputs.bundles[cluster].bundle.placements if p.key == KEY]
+        assert entry.resource_index == index, cluster
+        report = inputs.agents[cluster].report
+        assert report is not None and report.applied_bundle_id == inputs.bundles[cluster].bundle_id, cluster
+    assert fleet.hub is not None
+    placement = load(fleet.hub.read_file(fleet.hub.hub_refs()["refs/heads/fleet/status"], f"placements/{KEY}.yaml")
+                     or b"")
+    assert placement["status"]["observedResourceIndex"] == str(index)
+
+
+def test_a_cluster_that_never_becomes_available_stops_the_run_at_its_stage(tmp_path: Path, clock: Clock) -> None:
+    with make_fleet(tmp_path, clock) as fleet:
+        sim = fleet.members["prod-1"].sim
+        assert sim is not None
+        sim.controllers.delay = None  # like a cluster without kubelets: observed, never available
+        fleet.sync()
+        rounds(fleet, clock, lambda d: waiting_for(d)[0] == "UpdateRunWaiting")
+        approve_and_push(fleet, "canary")
+        rounds(fleet, clock, lambda d: waiting_for(d)[1] == "prod" and "prod-1" in waiting_for(d)[2])
+        assert waiting_for(run_status(fleet))[2] == "prod-1 to become available"
+        assert has_cart(fleet, "prod-1") and not has_cart(fleet, "prod-2")
+        clock.now += timedelta(minutes=6)
+        fleet.sync()  # agents beat again at the new time
+        rounds(fleet, clock, lambda d: waiting_for(d)[0] == "UpdateRunStuck")
+        progressing = next(c for c in run_status(fleet)["status"]["conditions"] if c["type"] == "Progressing")
+        assert progressing["message"] == (
+            "The updateRun is stuck waiting for prod-1 cluster(s) in stage prod to finish updating, please check "
+            "placement status for potential errors")
+        assert not has_cart(fleet, "prod-2")
