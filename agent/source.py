@@ -116,15 +116,23 @@ class GitSource:
             return False
         return True
 
-    def _shallow(self) -> bool:
-        """True while the clone's history ends at a shallow boundary (more can be fetched)."""
+    def _shallow(self, tip: str) -> bool:
+        """True while ``tip``'s history ends at a shallow boundary (more of it can be fetched).
+
+        The clone's ``shallow`` file also keeps boundaries of histories fetched earlier (the
+        last applied bundle's, before a rewrite), so only boundaries reachable from ``tip`` count.
+        """
         marker = self.path / "shallow"
-        return marker.exists() and bool(marker.read_text().split())
+        boundaries = set(marker.read_text().split()) if marker.exists() else set()
+        if not boundaries:
+            return False
+        reachable = set(self._repo.git.rev_list(tip).split())
+        return bool(boundaries & reachable)
 
     def _prove_descent(self, last: str, tip: str) -> None:
         depth = 1
         while not (self._has(last) and self._is_ancestor(last, tip)):
-            if not self._shallow():
+            if not self._shallow(tip):
                 raise BundleRefused(
                     f"the hub branch {self.bundle_ref} was rewritten: {tip[:12]} does not descend from the "
                     f"last applied bundle {last[:12]}; keeping the last good bundle"

@@ -124,3 +124,15 @@ def test_heartbeats_never_grow_history(hub: Hub, source: GitSource) -> None:
     count = git(hub.bare, "rev-list", "--count", "refs/fleet/heartbeats/prod-eu-1")
     assert count == "1"
     assert git(hub.bare, "show", "refs/fleet/heartbeats/prod-eu-1:heartbeat.yaml") == "n: 2"
+
+
+def test_a_rewrite_after_a_shallow_fetch_is_refused_as_rewritten(hub: Hub, source: GitSource) -> None:
+    # The first fetch leaves a shallow boundary of the old history in the clone; it must not
+    # make the rewritten history look "still shallow" (which would end in a misleading message).
+    hub.publish("fleet/bundles/prod-eu-1", {"bundle.yaml": "id: 0\n"})
+    first = hub.publish("fleet/bundles/prod-eu-1", {"bundle.yaml": "id: 1\n"})
+    fetched = source.fetch_bundle(None)
+    assert fetched is not None and fetched.commit == first
+    hub.publish("fleet/bundles/prod-eu-1", {"bundle.yaml": "id: forged\n"}, orphan=True)
+    with pytest.raises(BundleRefused, match="was rewritten"):
+        source.fetch_bundle(first)
