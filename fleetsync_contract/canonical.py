@@ -15,7 +15,9 @@ number. Multi-line strings use the literal style (``|`` / ``|-``) when that roun
 so that ``git log -p`` on a bundle branch shows readable diffs.
 
 The reader is PyYAML's safe loader, refusing aliases (a tampered file cannot expand into a
-"billion laughs") and keeping timestamps as strings, so it returns plain JSON-like data.
+"billion laughs") and keeping timestamps as strings, so it returns plain JSON-like data. It runs
+on libyaml (``CSafeLoader``) when PyYAML has it, as the agent reads every bundle file on every
+sync; the pure-Python loader, same resolver and constructors, is the fallback.
 """
 
 from __future__ import annotations
@@ -185,11 +187,11 @@ def dump(data: Any) -> bytes:
 
 
 class _Loader(yaml.SafeLoader):  # type: ignore[misc]
-    """Safe, alias-free, timestamps-as-strings."""
+    """Safe, alias-free, timestamps-as-strings (the pure-Python reader: PyYAML without libyaml)."""
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            raise yaml.composer.ComposerError(None, None, "aliases are not allowed in fleetsync files")
+            raise yaml.composer.ComposerError(None, None, _NO_ALIASES)
         return super().compose_node(parent, index)
 
 
@@ -197,7 +199,48 @@ def _construct_timestamp_as_str(loader: yaml.SafeLoader, node: yaml.Node) -> Any
     return loader.construct_scalar(node)
 
 
+_NO_ALIASES = "aliases are not allowed in fleetsync files"
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp_as_str)
+_LIBYAML: bool = bool(yaml.__with_libyaml__)
+
+if _LIBYAML:
+
+    class _CLoader(yaml.CSafeLoader):  # type: ignore[misc]
+        """The same safe loader on libyaml (~5x faster); aliases are refused by ``_refuse_aliases``."""
+
+    _CLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp_as_str)
+
+
+def _refuse_aliases(root: Any) -> None:
+    """An alias makes libyaml's composer reuse a node object: refuse any node reached twice."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            raise yaml.composer.ComposerError(None, None, _NO_ALIASES)
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                stack.append(k)
+                stack.append(v)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+
+
+def _read(text: str, libyaml: bool) -> Any:
+    if not libyaml:
+        return yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader
+    loader = _CLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if "&" in text:  # no anchor, no alias (an alias to an undefined anchor is an error)
+            _refuse_aliases(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 class CanonicalError(ValueError):
@@ -213,9 +256,11 @@ def load(data: bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
     except UnicodeDecodeError as e:
         raise CanonicalError(f"not UTF-8: {e}") from e
     try:
-        return yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader
+        return _read(text, _LIBYAML)
     except yaml.YAMLError as e:
         raise CanonicalError(f"invalid YAML: {e}") from e
+    except RecursionError as e:  # the pure reader on absurd nesting; libyaml stops at 1000 levels
+        raise CanonicalError("invalid YAML: nested too deeply") from e
 
 
 def sha256_hex(data: bytes) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from reconciler import yamldoc
 from reconciler.yamldoc import YamlError, dotted, parse_documents
 
 
@@ -87,3 +88,118 @@ def test_folded_block_scalars_read_as_yaml_defines_them() -> None:
     text = 'a: >\n  x\n  y\nb: >-\n  p\n  q\n\n  r\nc: |\n  l1\n  l2\nd: "bell\\a"\n'
     data = parse_documents(text, "f.yaml")[0].data
     assert data == {"a": "x y\n", "b": "p q\nr", "c": "l1\nl2\n", "d": "bell\a"}
+
+
+@pytest.mark.parametrize(
+    ("plain", "value"),
+    [
+        ("on", "on"), ("off", "off"), ("yes", "yes"), ("no", "no"), ("y", "y"), ("N", "N"),
+        ("True", True), ("FALSE", False), ("null", None), ("~", None), ("", None),
+        ("0777", 777), ("0o17", 15), ("0x1F", 31), ("0b101", 5), ("1_000", 1000), ("-12", -12),
+        ("1:20", "1:20"), ("190:20:30", "190:20:30"), ("1e3", 1000.0), (".5", 0.5), ("-.inf", float("-inf")),
+        ("2024-01-01", "2024-01-01"), ("2024-01-01T10:20:30Z", "2024-01-01T10:20:30Z"),
+        ("128Mi", "128Mi"), ("1.2.3", "1.2.3"), ("=", "="),
+    ],
+)
+def test_plain_scalars_resolve_by_yaml_1_2_not_by_libyamls_1_1(plain: str, value: object) -> None:
+    docs = parse_documents(f"v: {plain}\n{plain or 'empty'}: k\n", "f.yaml")
+    assert docs[0].data["v"] == value and type(docs[0].data["v"]) is type(value)
+    key = "null" if value is None and plain else str(value).lower() if isinstance(value, bool) else str(value)
+    assert docs[0].data[key if plain else "empty"] == "k"
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("v: !!str 12\n", "12"),
+        ("v: !!str on\n", "on"),
+        ("v: !!int '12'\n", 12),
+        ("v: !!float 1\n", 1.0),
+        ("v: !!bool true\n", True),
+        ("v: !!null ''\n", None),
+        ("v: !!timestamp 2024-01-01\n", "2024-01-01"),
+        ("v: '12'\n", "12"),
+        ('v: "true"\n', "true"),
+        ("v: !!map {a: 1}\n", {"a": 1}),
+    ],
+)
+def test_explicit_tags_and_quotes_decide_over_the_plain_resolution(text: str, value: object) -> None:
+    data = parse_documents(text, "f.yaml")[0].data
+    assert data == {"v": value} and type(data["v"]) is type(value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["!!python/name:os.system k: 1\n", "!custom k: 1\n", "v: !!binary aGk=\n", "v: !!set {a}\n"],
+)
+def test_a_disallowed_tag_is_refused_on_keys_as_on_values(text: str) -> None:
+    with pytest.raises(YamlError) as err:
+        parse_documents(text, "f.yaml")
+    assert (err.value.finding.line, err.value.finding.column) == (1, 1 if text[0] == "!" else 4)
+    assert "is not allowed" in err.value.finding.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\nb: [x, {y: 2}]\nc: |\n  l1\n\n  l2\nd: >-\n  f1\n  f2\n\n  f3\n",
+        "base: &b {x: 1, y: 2}\nobj:\n  <<: [*b, {z: 3}]\n  y: 3\n",
+        "a: 'it''s'\nb: \"tab\\there\"\nc: plain text\n  continued\n",
+        "- a\n- - b\n  - c\n- {k: v}\n",
+        "? complex\n: value\n1: int key\ntrue: bool key\n~: null key\n",
+        "a: 1\r\nb:\r\n  c: 2\r\n",
+        "---\na: 1\n...\n---\nb: 2\n",
+        "caf\u00e9: \U0001f600\nk: v\n",
+    ],
+)
+def test_libyaml_and_ruamel_read_a_file_identically(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = parse_documents(text, "f.yaml")
+    monkeypatch.setattr(yamldoc, "_libyaml_reads_it_alike", lambda _text: False)
+    reference = parse_documents(text, "f.yaml")
+    assert [(d.index, d.line, d.data, d.locations) for d in fast] == [
+        (d.index, d.line, d.data, d.locations) for d in reference
+    ]
+
+
+def test_an_anchor_name_runs_on_through_a_colon_as_yaml_1_2_says() -> None:
+    # libyaml would end the anchor at ':' and read {null: x}; YAML 1.2 anchors `x` as `a:`.
+    assert parse_documents("v:\n  &a: x\nw: 1\n", "f.yaml")[0].data == {"v": "x", "w": 1}
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
+def test_unicode_line_separators_do_not_shift_locations(separator: str) -> None:
+    doc = parse_documents(f'a: "x{separator}y"\nb: 1\n', "f.yaml")[0]
+    assert doc.locate(("b",)) == (2, 1)
+
+
+def test_a_yaml_1_1_directive_reads_its_booleans_as_true_and_false() -> None:
+    data = parse_documents("%YAML 1.1\n---\na: yes\nb: on\nc: no\n", "f.yaml")[0].data
+    assert data == {"a": True, "b": True, "c": False}
+
+
+def test_a_tab_after_a_value_is_whitespace_as_for_kubectl() -> None:
+    assert parse_documents("a: x\t\nb: |\t\n  l\n", "f.yaml")[0].data == {"a": "x", "b": "l\n"}
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column"),
+    [("a: [\n", 2, 1), ("a: 1\n b: 2\n", 2, 3), ("a: 'x\n", 2, 1), ("- a\nb: 1\n", 2, 1), ("a: *nope\n", 1, 4)],
+)
+def test_syntax_errors_are_located_as_before(text: str, line: int, column: int) -> None:
+    with pytest.raises(YamlError) as err:
+        parse_documents(text, "bad.yaml")
+    assert (err.value.finding.line, err.value.finding.column) == (line, column)
+    assert err.value.finding.message.startswith("invalid YAML")
+
+
+def test_nesting_past_libyamls_own_limit_is_refused_as_too_deep() -> None:
+    with pytest.raises(YamlError) as err:
+        parse_documents("a: " + "[" * 5000 + "]" * 5000 + "\n", "deep.yaml")
+    assert "nesting deeper than" in err.value.finding.message
+
+
+@pytest.mark.parametrize("text", ["a: \ud800\n", "a: \x00\n", "a: \x07\n"])
+def test_characters_yaml_does_not_allow_are_refused_as_invalid_yaml(text: str) -> None:
+    with pytest.raises(YamlError) as err:
+        parse_documents(text, "bad.yaml")
+    assert "unacceptable character" in err.value.finding.message
