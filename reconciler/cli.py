@@ -129,6 +129,12 @@ def schedule_command(
     raise typer.Exit(code)
 
 
+class PlanOutput(StrEnum):
+    markdown = "markdown"
+    json = "json"
+    text = "text"
+
+
 @dev_app.command("kube-server")
 def kube_server(
     kubeconfig: Annotated[Path, typer.Option(help="Where to write a kubeconfig for the server.")],
@@ -214,7 +220,7 @@ def hub_run(
 
 @app.command("get")
 def get(
-    kind: Annotated[str, typer.Argument(help="placements, clusters or runs.")],
+    kind: Annotated[str, typer.Argument(help="placements, clusters, runs or drift.")],
     name: Annotated[str | None, typer.Argument(help="One object (CRP name, or namespace/name for an RP).")] = None,
     repo: RepoOpt = ".",
     hub_remote: HubRemoteOpt = None,
@@ -230,6 +236,8 @@ def get(
       fleetsync get clusters -o json --repo . | jq '.items[].status.agentStatus'
 
       fleetsync get runs rollout-1 --repo .     (staged update runs, stage by stage; see docs/staged.md)
+
+      fleetsync get drift prod-eu-1 --repo .    (drifted objects from the report branches; see docs/drift.md)
     """
     from reconciler.get_cmd import cli_get
     from reconciler.gitrepo import open_hub_repo
@@ -239,6 +247,11 @@ def get(
             from reconciler.runs_cmd import cli_get_runs
 
             typer.echo(cli_get_runs(r, name, output.value), nl=False)
+            return
+        if kind == "drift":  # NAME is a cluster; see docs/drift.md
+            from reconciler.drift_cmd import cli_get_drift
+
+            typer.echo(cli_get_drift(r, name, output.value), nl=False)
             return
         typer.echo(cli_get(r, kind, name, output.value), nl=False)
 
@@ -373,6 +386,95 @@ def agent_run(
     except ValueError as e:
         raise _fail(str(e), EXIT_USAGE) from e
     raise typer.Exit(code)
+
+
+drift_app = typer.Typer(help="Drift observed by agents: adopt it as a reviewable commit.", no_args_is_help=True)
+app.add_typer(drift_app, name="drift")
+
+
+@drift_app.command("list")
+def drift_list_command(
+    cluster: Annotated[str | None, typer.Argument(help="Only this cluster.")] = None,
+    repo: RepoOpt = ".",
+    state_dir: StateDirOpt = None,
+    output: Annotated[TableOutput, typer.Option("--output", "-o", help="Output format.")] = TableOutput.table,
+) -> None:
+    """Every drifted or diffed object, from the report branches (the same as `fleetsync get drift`).
+
+      fleetsync drift list prod-eu-1 --repo .
+    """
+    from reconciler.drift_cmd import cli_get_drift
+    from reconciler.gitrepo import open_hub_repo
+
+    with open_hub_repo(repo, cache_root=state_dir) as r:
+        typer.echo(cli_get_drift(r, cluster, output.value), nl=False)
+
+
+@drift_app.command("show")
+def drift_show_command(
+    cluster: Annotated[str, typer.Argument(help="The member cluster.")],
+    obj: Annotated[str, typer.Argument(help="The object: group/Kind/namespace/name, Kind/namespace/name or Kind/name.")],
+    placement: Annotated[str | None, typer.Option("--placement", help="Placement key when several.")] = None,
+    repo: RepoOpt = ".",
+    state_dir: StateDirOpt = None,
+    output: Annotated[TableOutput, typer.Option("--output", "-o", help="Output format.")] = TableOutput.yaml,
+) -> None:
+    """One object's drift on one cluster, every path with the hub's and the member's value.
+
+      fleetsync drift show prod-eu-1 Deployment/web/frontend --repo .
+    """
+    from reconciler.drift_cmd import UsageError, cli_show_drift
+    from reconciler.gitrepo import open_hub_repo
+
+    with open_hub_repo(repo, cache_root=state_dir) as r:
+        try:
+            typer.echo(cli_show_drift(r, cluster, obj, placement, output.value), nl=False)
+        except UsageError as e:
+            raise _fail(str(e), EXIT_USAGE) from e
+
+
+@drift_app.command("adopt")
+def drift_adopt_command(
+    cluster: Annotated[str, typer.Argument(help="The member cluster that drifted.")],
+    obj: Annotated[str, typer.Argument(help="The object: group/Kind/namespace/name, Kind/namespace/name or Kind/name.")],
+    placement: Annotated[
+        str | None, typer.Option("--placement", help="Placement key (ClusterResourcePlacement/web) when several.")
+    ] = None,
+    adopt_as: Annotated[str, typer.Option("--as", help="override (this cluster only) or source (edit the manifest).")]
+    = "override",
+    path: Annotated[list[str] | None, typer.Option("--path", help="Adopt only this drifted JSON pointer (repeatable).")]
+    = None,
+    repo: Annotated[Path, typer.Option("--repo", help="A checkout of the fleet repo.")] = Path("."),
+    reports: Annotated[
+        str | None, typer.Option("--reports", help="Where the report branches are (URL or path; default --repo).")
+    ] = None,
+    branch: Annotated[
+        str | None, typer.Option("--branch", help="Commit on this branch (default: new branch drift/CLUSTER/NAME).")
+    ] = None,
+    message: Annotated[str | None, typer.Option("--message", "-m", help="Why; goes into the commit.")] = None,
+) -> None:
+    """Make an observed drift the desired state, as a commit on a new branch for a pull request.
+
+    Exit codes: 0 committed, 1 nothing to adopt (no such drift or cluster), 2 usage error or a
+    refusal (Secret data, /status, kustomize-rendered source, a source change that would reach
+    other clusters). See docs/drift.md.
+
+      fleetsync drift adopt prod-eu-1 apps/Deployment/web/frontend
+
+      fleetsync drift adopt prod-eu-1 Deployment/web/frontend --as source --path /spec/replicas
+    """
+    from reconciler.drift_adopt import Mode, Refused
+    from reconciler.drift_cmd import UsageError
+    from reconciler.drift_commit import AdoptOptions, adopt
+
+    if adopt_as not in {m.value for m in Mode}:
+        raise _fail(f"--as {adopt_as!r}: use override or source", EXIT_USAGE)
+    options = AdoptOptions(cluster, obj, placement, Mode(adopt_as), tuple(path or ()), branch, message, reports)
+    try:
+        text = adopt(repo, options)
+    except (Refused, UsageError) as e:
+        raise _fail(str(e), EXIT_USAGE) from e
+    typer.echo(text, nl=False)
 
 
 def utcnow() -> datetime:

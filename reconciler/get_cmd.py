@@ -30,7 +30,7 @@ def read_status(repo: HubRepo) -> dict[str, bytes]:
 
 def objects(files: Mapping[str, bytes], kind: str, name: str | None = None) -> list[dict[str, Any]]:
     if kind not in KINDS:
-        raise UserError(f"cannot get {kind!r}: use one of {', '.join((*KINDS, 'runs'))}")
+        raise UserError(f"cannot get {kind!r}: use one of {', '.join((*KINDS, 'runs', 'drift'))}")
     out: list[dict[str, Any]] = []
     for path in sorted(files):
         if not path.startswith(kind + "/") or not path.endswith(".yaml"):
