@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kubesim import crschema, defaults, deletion, patch, reads, ssa, validation
+from kubesim import crschema, defaults, deletion, patch, reads, scale, ssa, validation
 from kubesim.decode import parse_apply_body, parse_json_body
 from kubesim.discovery import Discovery, Resource
 from kubesim.status import (
@@ -171,7 +171,7 @@ class Objects:
         if obj is None:
             raise not_found(c.res.plural, c.name, c.res.group)
         if c.subresource == "scale":
-            return 200, reads.scale(obj), []
+            return 200, scale.scale_of(obj), []
         return 200, obj, []
 
     def list_objects(self, res: Resource, namespace: str | None, query: dict[str, str]) -> Result:
@@ -207,6 +207,8 @@ class Objects:
             return 201, self._store(c, key, None, new), warnings
 
     def update(self, c: Call) -> Result:
+        if c.subresource == "scale":
+            return scale.write(self, c, is_patch=False)
         obj, warnings = parse_json_body(c.body, c.query.get("fieldValidation"), c.res)
         _check_type(c.res, obj)
         meta = obj.setdefault("metadata", {})
@@ -234,6 +236,8 @@ class Objects:
 
     # -- patch ---------------------------------------------------------------------------------------
     def patch(self, c: Call) -> Result:
+        if c.subresource == "scale":
+            return scale.write(self, c, is_patch=True)
         ctype = c.content_type.split(";")[0].strip()
         if ctype not in _PATCH_TYPES:
             raise ApiError(415, status(415, "UnsupportedMediaType", "415: Unsupported Media Type", {}))
@@ -322,6 +326,9 @@ class Objects:
 
     def delete(self, c: Call) -> Result:
         return deletion.delete(self, c)
+
+    def delete_collection(self, c: Call) -> Result:
+        return deletion.delete_collection(self, c)
 
     def write(self, c: Call, key: Key, obj: Obj) -> Obj:
         """Store unless this is a dry run."""

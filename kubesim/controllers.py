@@ -8,7 +8,9 @@ availability timeouts can be tested; a LoadBalancer Service gets an ingress IP (
 delay; never under ``never``, like a cluster without a cloud controller). A spec change to an available Deployment or StatefulSet first
 shows a rolling update in progress (old pods available, none updated) under ``delay`` and ``never``. The namespace controller empties a terminating namespace and
 removes it, and the CRD controller accepts names and establishes a CRD (after a configurable delay),
-which is when the custom resource appears in discovery.
+which is when the custom resource appears in discovery. Every active namespace gets its
+``kube-root-ca.crt`` and ``default`` ServiceAccount (kubesim.nsdefaults), and the workload
+controllers record Events for what they did (kubesim.events), in every mode.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from kubesim import ssa
+from kubesim import events, nsdefaults, ssa
 from kubesim.discovery import Discovery, resources_from_crd
 from kubesim.store import Key, Store
 
@@ -132,8 +134,11 @@ class Controllers:
     """Reacts to store writes (a store listener); timers for delays, never blocking a request."""
 
     def __init__(self, store: Store, discovery: Discovery, now: Callable[[], str], mode: str,
-                 crd_establish_delay: float, namespace_delete_delay: float, status_delay: float = 0.0):
+                 crd_establish_delay: float, namespace_delete_delay: float, status_delay: float = 0.0,
+                 ca_pem: Callable[[], str] = lambda: nsdefaults.NO_CA):
         self.store = store
+        self.ns_defaults = nsdefaults.NamespaceDefaults(store, now, ca_pem)
+        self.events = events.Recorder(store, now)
         self.discovery = discovery
         self.now = now
         self.delay = parse_mode(mode)
@@ -186,6 +191,8 @@ class Controllers:
 
     def on_change(self, key: Key, obj: Obj | None) -> None:
         group, plural, _, name = key
+        if nsdefaults.is_default(key):
+            self.ns_defaults.ensure(key[2])  # re-created when deleted, restored when edited
         if obj is None:
             if (group, plural) == ("apiextensions.k8s.io", "customresourcedefinitions"):
                 self._crd_gone(name)
@@ -197,6 +204,8 @@ class Controllers:
                 self._later(self.status_delay + self.delay, lambda: self._load_balancer(key))
         elif (group, plural) == ("", "namespaces") and obj["metadata"].get("deletionTimestamp"):
             self._later(self.ns_delay, lambda: self._finish_namespace(name))
+        elif (group, plural) == ("", "namespaces"):
+            self.ns_defaults.ensure(name)
         elif (group, plural) == ("apiextensions.k8s.io", "customresourcedefinitions"):
             if obj["metadata"].get("deletionTimestamp"):
                 self._later(self.crd_delay, lambda: self._remove_crd(key))
@@ -239,6 +248,7 @@ class Controllers:
             new["metadata"] = {**new["metadata"], "annotations": ann}
         ssa.record_update(cur, new, _MANAGER, key[0] + "/v1", now=self.now(), subresource="status")
         self.store.put(key, new)
+        self.events.workload(kind, cur, old_status, status)
 
     def _load_balancer(self, key: Key) -> None:
         """A cloud controller assigning an ingress IP (not under ``never``, as with no cloud at all)."""

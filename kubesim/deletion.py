@@ -3,17 +3,19 @@
 An object with finalizers is only marked (``deletionTimestamp``) and answered whole; a plain delete
 answers a ``Success`` Status. Namespaces and CRDs do not vanish at once: they terminate, and their
 controllers (kubesim.controllers) remove their contents and then them. Orphan and Foreground
-deletes finish at once because kubesim simulates no dependents.
+deletes finish at once because kubesim simulates no dependents. A DELETE on a collection
+(``deletecollection``) deletes every object its selectors match the same way.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from kubesim import defaults
-from kubesim.status import bad_request, conflict, not_found
+from kubesim import defaults, reads
+from kubesim.status import ApiError, bad_request, conflict, method_not_allowed, not_found
 
 if TYPE_CHECKING:
     from kubesim.api import Call, Objects
@@ -93,3 +95,24 @@ def delete(objs: Objects, c: Call) -> Result:
         details["uid"] = meta.get("uid")
         return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                      "details": details}, []
+
+
+def delete_collection(objs: Objects, c: Call) -> Result:
+    """DELETE on a collection: every object the selectors match, each deleted as by its own DELETE.
+
+    The answer is the list as it was before the deletes (what kube-apiserver's registry returns);
+    objects held by finalizers stay, marked, as with a single delete. Only the namespaced path serves
+    it for a namespaced kind, and only kinds whose discovery lists the verb."""
+    if "deletecollection" not in c.res.verbs or (c.res.namespaced and not c.namespace):
+        raise method_not_allowed()
+    query = {k: v for k, v in c.query.items() if k in ("labelSelector", "fieldSelector")}
+    with objs.store.lock:
+        _, listed, _ = reads.list_objects(objs.store, c.res, c.namespace or None, query)
+        for item in listed["items"]:
+            one = replace(c, name=item["metadata"]["name"])
+            try:
+                delete(objs, one)
+            except ApiError as e:
+                if e.code != 404:
+                    raise
+    return 200, listed, []

@@ -49,7 +49,7 @@ _ASSOC: dict[str, tuple[str, ...]] = {
 _KEY_DEFAULTS = {"protocol": "TCP"}
 _SETS = {"finalizers"}
 # Struct or map fields that are replaced whole (x-kubernetes-map-type / struct-type atomic).
-_ATOMIC = {"selector", "roleRef", "podSelector", "namespaceSelector"}
+_ATOMIC = {"selector", "roleRef", "podSelector", "namespaceSelector", "involvedObject"}
 
 
 def list_kind(path: Path) -> tuple[str, ...] | str | None:

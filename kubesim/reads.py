@@ -1,4 +1,4 @@
-"""Reads: lists (selectors, pagination, exact past revisions) and the scale subresource.
+"""Reads: lists (selectors, pagination, exact past revisions).
 
 Pagination follows etcd's key order and kube-apiserver's rule that a page is cut after ``limit``
 matching items whenever more keys follow, so a non-empty ``continue`` can lead to an empty last
@@ -77,16 +77,3 @@ def list_objects(store: Store, res: Resource, namespace: str | None, query: dict
         if not match_label and not match_field:
             meta["remainingItemCount"] = remaining
     return 200, {"kind": f"{res.kind}List", "apiVersion": res.api_version, "metadata": meta, "items": items}, []
-
-
-def scale(obj: Obj) -> Obj:
-    meta = obj["metadata"]
-    spec = obj.get("spec", {})
-    st = obj.get("status", {})
-    return {
-        "kind": "Scale", "apiVersion": "autoscaling/v1",
-        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in meta},
-        "spec": {"replicas": spec.get("replicas", 0)},
-        "status": {"replicas": st.get("replicas", 0)},
-    }
-

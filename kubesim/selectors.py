@@ -98,6 +98,10 @@ _EXTRA_FIELDS = {
 }
 
 
+# Selector labels that name another field than their path (an Event's ``source`` is its component).
+_FIELD_ALIASES = {("Event", "source"): "source.component"}
+
+
 def _field_test(path: str, value: str, negate: bool) -> Matcher:
     def test(obj: Obj) -> bool:
         return (str(_field_value(obj, path)) == value) != negate
@@ -115,5 +119,5 @@ def field_selector(text: str, kind: str) -> Matcher:
         path, op, value = m.group(1), m.group(2), m.group(3)
         if path not in allowed:
             raise bad_request(f'field label not supported: {path}')
-        tests.append(_field_test(path, value, negate=op == "!="))
+        tests.append(_field_test(_FIELD_ALIASES.get((kind, path), path), value, negate=op == "!="))
     return lambda obj: all(t(obj) for t in tests)

@@ -21,12 +21,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from kubesim import kubeconfig, ssa, tables, tls
+from kubesim import kubeconfig, nsdefaults, ssa, tables, tls
 from kubesim.api import Call, Objects
 from kubesim.controllers import Controllers, parse_mode
 from kubesim.discovery import Discovery, Resource
 from kubesim.faults import Faults
-from kubesim.status import ApiError, internal, page_not_found, resource_not_found, status, unauthorized
+from kubesim.status import (
+    ApiError,
+    internal,
+    method_not_allowed,
+    page_not_found,
+    resource_not_found,
+    status,
+    unauthorized,
+)
 from kubesim.store import Store
 from kubesim.watch import serve_watch
 
@@ -54,14 +62,20 @@ class KubeSim:
         self.objects = Objects(self.store, self.discovery, clock)
         self.faults = Faults()
         self.request_log: list[tuple[str, str]] = []
-        self.controllers = Controllers(self.store, self.discovery, clock, controllers,
-                                       crd_establish_delay, namespace_delete_delay, status_delay)
         self._port = port
         self.tls = tls.available() if use_tls is None else use_tls
+        self._ca: str | None = None
+        self.controllers = Controllers(self.store, self.discovery, clock, controllers,
+                                       crd_establish_delay, namespace_delete_delay, status_delay,
+                                       ca_pem=self._ca_pem)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
             self._bootstrap_namespace(ns)
+
+    def _ca_pem(self) -> str:  # what kube-root-ca.crt publishes: the serving certificate is its own CA
+        self._ca = self._ca or (tls.ca_pem().decode() if self.tls else nsdefaults.NO_CA)
+        return self._ca
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> KubeSim:
@@ -285,6 +299,8 @@ class KubeSim:
         verb = _VERBS.get(method, "")
         if method == "GET" and not name:
             verb = "watch" if query.get("watch") in ("1", "true") else "list"
+        elif method == "DELETE" and not name:
+            verb = "deletecollection"
         fault = self.faults.take(verb, res.kind, name)
         if fault is not None:
             if fault.delay:
@@ -312,10 +328,10 @@ class KubeSim:
             code, out, warnings = self.objects.patch(call)
         elif verb == "delete" and name:
             code, out, warnings = self.objects.delete(call)
+        elif verb == "deletecollection":
+            code, out, warnings = self.objects.delete_collection(call)
         else:
-            raise ApiError(405, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                                 "message": "the server does not allow this method on the requested resource",
-                                 "reason": "MethodNotAllowed", "details": {}, "code": 405})
+            raise method_not_allowed()
         if verb in ("list", "get") and not sub and tables.wants_table(headers.get("accept", "")):
             rows = out["items"] if verb == "list" else [out]
             out = tables.table(res.group, res.kind, rows, out["metadata"].get("resourceVersion", ""),

@@ -93,6 +93,11 @@ def forbidden(message: str, details: Obj | None = None) -> ApiError:
     return ApiError(403, status(403, "Forbidden", message, details))
 
 
+def method_not_allowed() -> ApiError:
+    return ApiError(405, status(405, "MethodNotAllowed",
+                                "the server does not allow this method on the requested resource", {}))
+
+
 def unauthorized() -> ApiError:
     return ApiError(401, status(401, "Unauthorized", "Unauthorized"))
 

@@ -97,16 +97,32 @@ _COLUMNS: dict[str, list[Column]] = {
                  ("AGE", 0, lambda o: None)],
 }
 
+# Kinds whose printer does not start with the name (kube-apiserver's Event printer puts it last, wide).
+_WHOLE: dict[str, list[Column]] = {
+    "/Event": [
+        ("Last Seen", 0, lambda o: None), ("Type", 0, lambda o: o.get("type", "")),
+        ("Reason", 0, lambda o: o.get("reason", "")),
+        ("Object", 0, lambda o: "{}/{}".format(str((o.get("involvedObject") or {}).get("kind", "")).lower(),
+                                               (o.get("involvedObject") or {}).get("name", ""))),
+        ("Subobject", 1, lambda o: (o.get("involvedObject") or {}).get("fieldPath", "")),
+        ("Source", 1, lambda o: ", ".join(v for v in ((o.get("source") or {}).get("component", ""),
+                                                      (o.get("source") or {}).get("host", "")) if v)),
+        ("Message", 0, lambda o: o.get("message", "")), ("First Seen", 1, lambda o: None),
+        ("Count", 1, lambda o: o.get("count", 0)), ("Name", 1, lambda o: o["metadata"].get("name", "")),
+    ],
+}
+# Columns that show the age of a timestamp field.
+_AGES = {"AGE": "creationTimestamp", "Last Seen": "lastTimestamp", "First Seen": "firstTimestamp"}
+
 
 def table(group: str, kind: str, objects: list[Obj], resource_version: str, include: str, now: str) -> Obj:
-    columns: list[Column] = [("Name", 0, lambda o: o["metadata"].get("name", ""))]
-    columns += _COLUMNS.get(f"{group}/{kind}", [("AGE", 0, lambda o: None)])
+    columns: list[Column] = _WHOLE.get(f"{group}/{kind}") or [
+        ("Name", 0, lambda o: o["metadata"].get("name", "")),
+        *_COLUMNS.get(f"{group}/{kind}", [("AGE", 0, lambda o: None)])]
     at = _parse(now)
     rows = []
     for obj in objects:
-        created = _parse(obj["metadata"].get("creationTimestamp", now))
-        cells = [human_duration((at - created).total_seconds()) if name == "AGE" else fn(obj)
-                 for name, _, fn in columns]
+        cells = [_age(obj, _AGES[name], at, now) if name in _AGES else fn(obj) for name, _, fn in columns]
         if include == "None":
             ref: Obj | None = None
         elif include == "Object":
@@ -114,10 +130,16 @@ def table(group: str, kind: str, objects: list[Obj], resource_version: str, incl
         else:
             ref = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]}
         rows.append({"cells": cells, "object": ref})
-    definitions = [{"name": "Age" if name == "AGE" else name, "type": "string", "format": "name" if i == 0 else "",
-                    "description": "", "priority": prio} for i, (name, prio, _) in enumerate(columns)]
+    definitions = [{"name": "Age" if name == "AGE" else name, "type": "string",
+                    "format": "name" if name == "Name" else "", "description": "", "priority": prio}
+                   for name, prio, _ in columns]
     return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": resource_version},
             "columnDefinitions": definitions, "rows": rows}
+
+
+def _age(obj: Obj, field: str, at: datetime, now: str) -> str:
+    stamp = obj.get(field) or obj["metadata"].get(field) or obj["metadata"].get("creationTimestamp") or now
+    return human_duration((at - _parse(stamp)).total_seconds())
 
 
 def _parse(ts: str) -> datetime:

@@ -127,3 +127,24 @@ def test_kubectl_finds_a_custom_resource_through_aggregated_discovery(sim: KubeS
     assert applied.returncode == 0 and applied.stdout == "gadget.example.com/g1 serverside-applied\n", applied.stderr
     listed = kubectl(kubeconfig, "get", "gdg", "-n", "default", "-o", "name")
     assert listed.stdout == "gadget.example.com/g1\n", listed.stderr
+
+
+def test_kubectl_scale_then_get_events_and_describe_show_the_controllers_events(sim: KubeSim,
+                                                                              kubeconfig: Path) -> None:
+    assert kubectl(kubeconfig, "apply", "--server-side", "-f", "-",
+                   stdin=DEPLOYMENT.format(name="web", replicas=2)).returncode == 0
+    scaled = kubectl(kubeconfig, "scale", "deployment/web", "--replicas=4", "-n", "default")
+    assert scaled.returncode == 0 and scaled.stdout == "deployment.apps/web scaled\n", scaled.stderr
+    events = kubectl(kubeconfig, "get", "events", "-n", "default")
+    lines = events.stdout.splitlines()
+    assert lines[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert [line.split()[-1] for line in lines[1:]] == ["2", "4"]  # "... from 0 to 2", "... from 2 to 4"
+    described = kubectl(kubeconfig, "describe", "deployment", "web", "-n", "default")
+    assert "deployment-controller  Scaled up replica set web-" in described.stdout
+
+
+def test_kubectl_delete_all_leaves_the_namespace_defaults_to_come_back(sim: KubeSim, kubeconfig: Path) -> None:
+    deleted = kubectl(kubeconfig, "delete", "configmaps,serviceaccounts", "--all", "-n", "default")
+    assert deleted.returncode == 0, deleted.stderr
+    listed = kubectl(kubeconfig, "get", "configmaps,serviceaccounts", "-n", "default", "-o", "name")
+    assert listed.stdout.split() == ["configmap/kube-root-ca.crt", "serviceaccount/default"]
