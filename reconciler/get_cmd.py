@@ -3,8 +3,9 @@
 The status branch already holds KubeFleet-shaped objects (reconciler/status.py), so ``-o yaml``
 and ``-o json`` print them as they are (one object, or a ``List`` like kubectl's), and
 ``-o table`` shows the columns a ``kubectl get crp`` / ``kubectl get membercluster`` user looks
-at first. Nothing here writes, and nothing needs the fleet branch: only the status branch is
-fetched.
+at first. Nothing here writes, and nothing needs the fleet branch: only the hub refs are
+fetched. A cluster's last heartbeat is not on the status branch (it would rewrite the branch at
+heartbeat rate): it is read live from the heartbeat and report refs, as the hub reads it.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fleetsync_contract.canonical import CanonicalError, dump, load
+from fleetsync_contract.report import format_time
 from reconciler.errors import UserError
 from reconciler.gitrepo import HubRepo
-from reconciler.hubinputs import STATUS_HEAD
+from reconciler.hubinputs import STATUS_HEAD, observation, read_agents
 
 KINDS = ("placements", "clusters")
 
@@ -97,10 +99,26 @@ def render(kind: str, docs: Sequence[dict[str, Any]], output: str, single: bool)
     return dump(data).decode()
 
 
+def with_heartbeats(repo: HubRepo, docs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Cluster documents with ``agentStatus[MemberAgent].lastReceivedHeartbeat`` filled in from
+    the agents' refs: max(heartbeat time, report observedTime), as the hub counts it."""
+    names = {str((d.get("metadata") or {}).get("name", "")) for d in docs}
+    agents = read_agents(repo, {r: c for r, c in repo.hub_refs().items() if r.rpartition("/")[2] in names})
+    for doc in docs:
+        agent = agents.get(str((doc.get("metadata") or {}).get("name", "")))
+        beat = observation(agent).heartbeat_time if agent is not None else None
+        statuses = (doc.get("status") or {}).get("agentStatus") or []
+        if beat is not None and statuses and isinstance(statuses[0], dict):
+            statuses[0]["lastReceivedHeartbeat"] = format_time(beat)
+    return list(docs)
+
+
 def cli_get(repo: HubRepo, kind: str, name: str | None, output: str) -> str:
     if kind == "runs":  # staged update runs have their own table (reconciler/runs_cmd.py)
         from reconciler.runs_cmd import cli_get_runs
 
         return cli_get_runs(repo, name, output)
     docs = objects(read_status(repo), kind, name)
+    if kind == "clusters":
+        docs = with_heartbeats(repo, docs)
     return render(kind, docs, output, single=name is not None)

@@ -23,6 +23,7 @@ unchecked: ref names are built from components that pass ``check_ref_component``
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -36,7 +37,7 @@ import git
 from git.exc import GitCommandError
 
 from reconciler.errors import TransientError, UserError
-from reconciler.gitobjects import ObjectWriter
+from reconciler.gitobjects import ObjectWriter, parse_batch, parse_ls_tree, parse_tree
 
 ZERO = "0" * 40
 MAX_EXPORT_BYTES = 256 * 1024 * 1024
@@ -153,6 +154,11 @@ class HubRepo:
     def path(self) -> Path:
         return Path(self._repo.git_dir)
 
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """Objects written inside the block go to the store as one pack when it ends
+        (reconciler/gitobjects.py); reads and ``publish`` inside it write them first."""
+        return self._writer.batch()
+
     # -- reading ----------------------------------------------------------------------------
     def refresh(self, source: bool = True) -> None:
         """Fetch the source branch (unless ``source`` is False) and every hub ref (cache mode).
@@ -201,6 +207,23 @@ class HubRepo:
             refs[ref] = sha
         return refs
 
+    def remote_url(self, name: str) -> str | None:
+        """The URL of this repository's remote ``name``; None when it has no such remote."""
+        try:
+            check_ref_component(name)
+            url = str(self._repo.git.config("--get", f"remote.{name}.url")).strip()
+        except (UserError, GitCommandError):
+            return None
+        if url and not is_url(url) and not Path(url).is_absolute():
+            url = str((Path(self._repo.working_tree_dir or self._repo.git_dir) / url).resolve())
+        return url or None
+
+    def resolve(self, rev: str) -> str | None:
+        """A revision (branch, tag, commit id, ``HEAD~1``) as a commit id; None when there is none."""
+        if not rev or len(rev) > 256 or rev.startswith("-") or any(c.isspace() or ord(c) < 32 for c in rev):
+            return None
+        return self._resolve(rev)
+
     def _resolve(self, ref: str) -> str | None:
         try:
             return _check_sha(str(self._repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")))
@@ -208,44 +231,99 @@ class HubRepo:
             return None
 
     def tree_id(self, commit: str) -> str:
+        self._writer.flush()
         return _check_sha(str(self._repo.git.rev_parse(f"{_check_sha(commit)}^{{tree}}")))
 
-    def read_files(self, commit: str, prefix: str = "", max_bytes: int = MAX_READ_BYTES) -> dict[str, bytes]:
-        """Every regular file of ``commit`` (under ``prefix``) → bytes, without a checkout."""
-        tree = self._repo.commit(_check_sha(commit)).tree
+    def _git(self, args: Sequence[str], data: bytes = b"") -> bytes:
+        """One plain git process in this repository (pathspecs literal, no prompts)."""
+        env = {**os.environ, **_git_env(), "GIT_DIR": str(self.path), "GIT_LITERAL_PATHSPECS": "1"}
+        done = subprocess.run(["git", *args], input=data, env=env, capture_output=True, check=False)
+        if done.returncode != 0:
+            lines = done.stderr.decode(errors="replace").strip().splitlines()
+            raise GitFailure(f"git {args[0]} failed: " + (lines[-1] if lines else f"exit {done.returncode}"))
+        return done.stdout
+
+    def _ls_tree(self, commit: str, prefix: str = "") -> list[tuple[str, str, str, int, str]]:
+        """(mode, type, id, size, path) of every entry of ``commit`` under ``prefix``: one process."""
+        self._writer.flush()
+        args = ["ls-tree", "-r", "-z", "-l", "--full-tree", _check_sha(commit)]
         if prefix:
-            try:
-                sub = tree / prefix.rstrip("/")
-            except KeyError:
-                return {}
-            if not isinstance(sub, git.Tree):
-                return {}
-            tree = sub
+            args += ["--", prefix.rstrip("/") + "/"]
+        return parse_ls_tree(self._git(args))
+
+    def _cat_blobs(self, shas: Sequence[str]) -> dict[str, bytes]:
+        """Blob contents by id: one ``git cat-file --batch`` process for all of them."""
+        if not shas:
+            return {}
+        try:
+            return parse_batch(self._git(["cat-file", "--batch"], "".join(f"{_check_sha(s)}\n" for s in shas).encode()))
+        except ValueError as e:
+            raise GitFailure(str(e)) from e
+
+    def _object(self, sha: str) -> tuple[str, bytes]:
+        """One object through gitpython's long-lived ``cat-file`` process (no process spawned)."""
+        stream = self._repo.odb.stream(bytes.fromhex(sha))
+        return stream.type.decode(), stream.read()
+
+    def _walk(self, commit: str, prefix: str = "") -> list[tuple[str, str, str]]:
+        """(mode, id, path) of every non-tree entry of ``commit`` under ``prefix``, reading only
+        the tree objects (a few round trips to the long-lived cat-file process)."""
+        self._writer.flush()
+        kind, data = self._object(_check_sha(commit))
+        if kind != "commit":
+            raise GitFailure(f"{commit[:12]} is not a commit")
+        tree = data[5:45].decode()  # "tree <id>\n" comes first
+        base = ""
+        for part in [p for p in prefix.strip("/").split("/") if p]:
+            entries = {name: (mode, sha) for mode, name, sha in self._tree_entries(tree)}
+            if part not in entries or entries[part][0] != "40000":
+                return []
+            tree, base = entries[part][1], f"{base}{part}/"
+        out: list[tuple[str, str, str]] = []
+        todo = [(tree, base)]
+        while todo:
+            sha, at = todo.pop()
+            for mode, name, child in self._tree_entries(sha):
+                if mode == "40000":
+                    todo.append((child, f"{at}{name}/"))
+                else:
+                    out.append((mode, child, at + name))
+        return out
+
+    def _tree_entries(self, tree: str) -> list[tuple[str, str, str]]:
+        kind, data = self._object(tree)
+        if kind != "tree":
+            raise GitFailure(f"{tree[:12]} is not a tree")
+        return parse_tree(data)
+
+    def read_files(self, commit: str, prefix: str = "", max_bytes: int = MAX_READ_BYTES) -> dict[str, bytes]:
+        """Every regular file of ``commit`` (under ``prefix``) → bytes, without a checkout.
+
+        A few files are read through the long-lived cat-file process; many (a status branch
+        of a big fleet) with one ``ls-tree`` and one ``cat-file --batch`` process.
+        """
+        regular = [(sha, path) for mode, sha, path in self._walk(commit, prefix) if mode in ("100644", "100755")]
+        if len(regular) > 32:
+            entries = [e for e in self._ls_tree(commit, prefix) if e[1] == "blob" and e[0] != "120000"]
+            if sum(e[3] for e in entries) > max_bytes:
+                raise UserError(f"{commit[:12]}:{prefix} holds more than {max_bytes} bytes")
+            blobs = self._cat_blobs(sorted({e[2] for e in entries}))
+            return {path: blobs[sha] for _, _, sha, _, path in entries}
         files: dict[str, bytes] = {}
         total = 0
-        for item in tree.traverse():
-            if not isinstance(item, git.Blob) or item.mode == 0o120000:
-                continue
-            total += item.size
+        for sha, path in sorted(regular, key=lambda e: e[1]):
+            total += self._repo.odb.info(bytes.fromhex(sha)).size
             if total > max_bytes:
                 raise UserError(f"{commit[:12]}:{prefix} holds more than {max_bytes} bytes")
-            files[str(item.path)] = item.data_stream.read()
+            files[path] = self._object(sha)[1]
         return files
 
     def list_files(self, commit: str, prefix: str = "") -> dict[str, str]:
         """Regular files of ``commit`` under ``prefix`` → blob id, reading no content."""
-        tree = self._repo.commit(_check_sha(commit)).tree
-        if prefix:
-            try:
-                sub = tree / prefix.rstrip("/")
-            except KeyError:
-                return {}
-            if not isinstance(sub, git.Tree):
-                return {}
-            tree = sub
-        return {str(i.path): i.hexsha for i in tree.traverse() if isinstance(i, git.Blob) and i.mode != 0o120000}
+        return {path: sha for mode, sha, path in self._walk(commit, prefix) if mode in ("100644", "100755")}
 
     def read_blob(self, blob: str, max_bytes: int = MAX_READ_BYTES) -> bytes:
+        self._writer.flush()
         info = self._repo.odb.info(bytes.fromhex(_check_sha(blob)))
         if info.size > max_bytes:
             raise UserError(f"blob {blob[:12]} is larger than {max_bytes} bytes")
@@ -253,6 +331,7 @@ class HubRepo:
         return data
 
     def read_file(self, commit: str, path: str, max_bytes: int = MAX_READ_BYTES) -> bytes | None:
+        self._writer.flush()
         try:
             item = self._repo.commit(_check_sha(commit)).tree / path
         except KeyError:
@@ -276,14 +355,12 @@ class HubRepo:
         total = 0
         count = 0
         root = dest.resolve()
-        for item in self._repo.commit(_check_sha(commit)).tree.traverse():
-            if isinstance(item, git.Tree | tuple):
-                continue
-            path = str(item.path)
-            if not isinstance(item, git.Blob):
+        wanted: list[tuple[str, list[str]]] = []
+        for mode, kind, sha, size, path in self._ls_tree(commit):
+            if kind != "blob":
                 skipped.append(f"{path}: submodule")
                 continue
-            if item.mode == 0o120000:
+            if mode == "120000":
                 skipped.append(f"{path}: symbolic link")
                 continue
             parts = path.split("/")
@@ -291,14 +368,17 @@ class HubRepo:
                 skipped.append(f"{path}: unsafe path")
                 continue
             count += 1
-            total += item.size
+            total += size
             if count > max_files or total > max_bytes:
                 raise UserError(
                     f"commit {commit[:12]} is larger than the hub reads ({max_files} files, {max_bytes} bytes)"
                 )
+            wanted.append((sha, parts))
+        blobs = self._cat_blobs(sorted({sha for sha, _ in wanted}))
+        for sha, parts in wanted:
             target = root.joinpath(*parts)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(item.data_stream.read())
+            target.write_bytes(blobs[sha])
         return skipped
 
     # -- writing ----------------------------------------------------------------------------
@@ -312,6 +392,7 @@ class HubRepo:
 
     def publish(self, updates: Sequence[RefUpdate]) -> None:
         """Move every ref in ``updates`` at once, or none; RefRace if one was moved meanwhile."""
+        self._writer.flush()
         if not updates:
             return
         for u in updates:

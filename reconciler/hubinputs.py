@@ -7,19 +7,24 @@ and every file is parsed by its format's own parser; a malformed report costs on
 cluster's observation (it is logged and treated as "no report"), never the reconcile.
 
 The result, ``HubInputs``, is plain frozen data: the loop never touches git for reading.
-``LoadCache`` exports and loads a fleet commit, remembering the last trees for a long-running hub.
+``LoadCache`` exports and loads a fleet commit, remembering the last trees for a long-running hub;
+its ``memo`` (``InputMemo``) remembers parsed reports, heartbeats, status files and status
+documents by the id of what they were read from, so a pass reads and parses only what moved.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import pickle
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from fleetsync_contract import BUNDLE_REF_PREFIX, HEARTBEAT_REF_PREFIX, REPORT_REF_PREFIX, STATUS_REF
 from fleetsync_contract.bundle import BUNDLE_FILE, Bundle, BundleError, parse_bundle
@@ -43,6 +48,7 @@ from reconciler.memory import STATUS_FILE, HubMemory, load_hub_yaml, parse_memor
 from reconciler.policy import PolicySet, library_paths, load_policies
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 STATUS_HEAD = "refs/heads/" + STATUS_REF
 BUNDLE_HEAD = "refs/heads/" + BUNDLE_REF_PREFIX
@@ -81,6 +87,37 @@ class AgentView:
     heartbeat: Heartbeat | None = None
 
 
+class InputMemo:
+    """Parsed hub inputs across passes of one long-running hub, keyed by what names their
+    content (a commit id, a document's bytes): a hit is right by construction. Only entries
+    still referenced by the newest read are kept, so it is bounded by the fleet's size."""
+
+    def __init__(self) -> None:
+        self.status: dict[str, Mapping[str, bytes]] = {}  # status commit -> its files
+        self.agents: dict[str, tuple[str, object]] = {}  # report/heartbeat ref -> (commit, parsed or None)
+        self.docs: dict[bytes, bytes] = {}  # sha256 of a status file -> the pickled parsed document
+        self._docs_used: set[bytes] = set()
+
+    def doc(self, data: bytes) -> Mapping[str, Any] | None:
+        """A status document parsed once per distinct content (a private copy on every call)."""
+        key = hashlib.sha256(data).digest()
+        self._docs_used.add(key)
+        hit = self.docs.get(key)
+        if hit is None:
+            try:
+                doc = load_hub_yaml(data)
+            except CanonicalError:
+                doc = None
+            hit = self.docs[key] = pickle.dumps(doc if isinstance(doc, Mapping) else None, protocol=5)
+        loaded: Mapping[str, Any] | None = pickle.loads(hit)  # trusted: pickled by this process
+        return loaded
+
+    def forget_unused_docs(self) -> None:
+        """Drop documents no pass asked for since the last call (keeps the memo fleet-sized)."""
+        self.docs = {k: v for k, v in self.docs.items() if k in self._docs_used}
+        self._docs_used = set()
+
+
 @dataclass(frozen=True, slots=True)
 class HubInputs:
     refs: Mapping[str, str]  # every hub ref as read (the expected old values of the update)
@@ -89,11 +126,14 @@ class HubInputs:
     memory: HubMemory
     bundles: Mapping[str, PreviousBundle]  # cluster -> its branch tip and bundle.yaml
     agents: Mapping[str, AgentView]
+    memo: InputMemo | None = None  # a long-running hub's parse cache
 
     def previous_doc(self, path: str) -> Mapping[str, Any] | None:
         data = self.status_files.get(path)
         if data is None:
             return None
+        if self.memo is not None:
+            return self.memo.doc(data)
         try:
             doc = load_hub_yaml(data)
         except CanonicalError:
@@ -120,15 +160,83 @@ def _cluster_of(ref: str, prefix: str) -> str | None:
         return None
 
 
-def read_inputs(repo: HubRepo) -> HubInputs:
-    """Read the status branch, every bundle branch, report branch and heartbeat ref."""
-    refs = repo.hub_refs()
-    status_commit = refs.get(STATUS_HEAD)
-    status_files: dict[str, bytes] = repo.read_files(status_commit) if status_commit else {}
-    memory = parse_memory(status_files[STATUS_FILE]) if STATUS_FILE in status_files else HubMemory()
-    bundles: dict[str, PreviousBundle] = {}
+def _parsed(memo: InputMemo | None, ref: str, commit: str, parse: Callable[[HubRepo, str, str, str], T],
+            repo: HubRepo, cluster: str) -> T:
+    """``parse`` of what ``ref`` holds at ``commit``, once per commit with a memo."""
+    if memo is None:
+        return parse(repo, ref, commit, cluster)
+    hit = memo.agents.get(ref)
+    if hit is None or hit[0] != commit:
+        hit = memo.agents[ref] = (commit, parse(repo, ref, commit, cluster))
+    return cast(T, hit[1])
+
+
+def _report(repo: HubRepo, ref: str, commit: str, cluster: str) -> tuple[ClusterReport, dict[str, ObjectDrift]] | None:
+    try:
+        report, drifts = parse_report_tree(repo.read_files(commit))
+    except (ReportFormatError, UserError) as e:
+        log.warning("ignoring malformed report", extra={"ref": ref, "error": str(e)})
+        return None
+    return (report, drifts) if report.cluster == cluster else None
+
+
+def _heartbeat(repo: HubRepo, ref: str, commit: str, cluster: str) -> Heartbeat | None:
+    data = repo.read_file(commit, HEARTBEAT_FILE, max_bytes=64 * 1024)
+    if data is None:
+        return None
+    try:
+        beat = parse_heartbeat(data)
+    except ReportFormatError as e:
+        log.warning("ignoring malformed heartbeat", extra={"ref": ref, "error": str(e)})
+        return None
+    return beat if beat.cluster == cluster else None
+
+
+def read_agents(repo: HubRepo, refs: Mapping[str, str], memo: InputMemo | None = None) -> dict[str, AgentView]:
+    """Every agent's newest report and heartbeat among ``refs`` (malformed ones left out)."""
     reports: dict[str, tuple[ClusterReport, dict[str, ObjectDrift]]] = {}
     beats: dict[str, Heartbeat] = {}
+    for ref, commit in sorted(refs.items()):
+        if ref.startswith(REPORT_HEAD):
+            cluster = _cluster_of(ref, REPORT_HEAD)
+            if cluster:
+                report = _parsed(memo, ref, commit, _report, repo, cluster)
+                if report is not None:
+                    reports[cluster] = report
+        elif ref.startswith(HEARTBEAT_REF_PREFIX):
+            cluster = _cluster_of(ref, HEARTBEAT_REF_PREFIX)
+            if cluster:
+                beat = _parsed(memo, ref, commit, _heartbeat, repo, cluster)
+                if beat is not None:
+                    beats[cluster] = beat
+    if memo is not None:
+        memo.agents = {r: v for r, v in memo.agents.items() if r in refs}
+    return {
+        c: AgentView(
+            reports[c][0] if c in reports else None,
+            MappingProxyType(reports[c][1]) if c in reports else MappingProxyType({}),
+            beats.get(c),
+        )
+        for c in sorted(set(reports) | set(beats))
+    }
+
+
+def read_inputs(repo: HubRepo, memo: InputMemo | None = None) -> HubInputs:
+    """Read the status branch, every bundle branch, report branch and heartbeat ref.
+
+    With ``memo`` (a long-running hub), what a ref already held last time is not read again.
+    """
+    refs = repo.hub_refs()
+    status_commit = refs.get(STATUS_HEAD)
+    status_files: Mapping[str, bytes] = {}
+    if status_commit and memo is not None and status_commit in memo.status:
+        status_files = memo.status[status_commit]
+    elif status_commit:
+        status_files = repo.read_files(status_commit)
+    if memo is not None:
+        memo.status = {status_commit: status_files} if status_commit else {}
+    memory = parse_memory(status_files[STATUS_FILE]) if STATUS_FILE in status_files else HubMemory()
+    bundles: dict[str, PreviousBundle] = {}
     for ref, commit in sorted(refs.items()):
         if ref.startswith(BUNDLE_HEAD):
             cluster = _cluster_of(ref, BUNDLE_HEAD)
@@ -141,38 +249,10 @@ def read_inputs(repo: HubRepo) -> HubInputs:
             else:  # written by someone else (or before the hub recorded ids): read it now
                 prev = PreviousBundle(commit, "", read)
                 bundles[cluster] = PreviousBundle(commit, prev.bundle.bundle_id, read)
-        elif ref.startswith(REPORT_HEAD):
-            cluster = _cluster_of(ref, REPORT_HEAD)
-            if cluster:
-                try:
-                    report, drifts = parse_report_tree(repo.read_files(commit))
-                except (ReportFormatError, UserError) as e:
-                    log.warning("ignoring malformed report", extra={"ref": ref, "error": str(e)})
-                    continue
-                if report.cluster == cluster:
-                    reports[cluster] = (report, drifts)
-        elif ref.startswith(HEARTBEAT_REF_PREFIX):
-            cluster = _cluster_of(ref, HEARTBEAT_REF_PREFIX)
-            data = repo.read_file(commit, HEARTBEAT_FILE, max_bytes=64 * 1024) if cluster else None
-            if cluster and data is not None:
-                try:
-                    beat = parse_heartbeat(data)
-                except ReportFormatError as e:
-                    log.warning("ignoring malformed heartbeat", extra={"ref": ref, "error": str(e)})
-                    continue
-                if beat.cluster == cluster:
-                    beats[cluster] = beat
-    agents = {
-        c: AgentView(
-            reports[c][0] if c in reports else None,
-            MappingProxyType(reports[c][1]) if c in reports else MappingProxyType({}),
-            beats.get(c),
-        )
-        for c in sorted(set(reports) | set(beats))
-    }
+    agents = read_agents(repo, refs, memo)
     return HubInputs(
-        MappingProxyType(refs), status_commit, MappingProxyType(status_files), memory,
-        MappingProxyType(bundles), MappingProxyType(agents),
+        MappingProxyType(refs), status_commit, MappingProxyType(dict(status_files)), memory,
+        MappingProxyType(bundles), MappingProxyType(agents), memo,
     )
 
 
@@ -219,9 +299,16 @@ class LoadCache:
     def __init__(self, size: int = 2):
         self.size = size
         self._items: dict[str, Loaded] = {}
+        self._trees: dict[str, str] = {}  # commit -> tree id (saves a git process per pass)
+        self._policy_key: str | None = None
+        self._policies: PolicySet | None = None
+        self.memo = InputMemo()
 
     def load(self, repo: HubRepo, commit: str) -> Loaded:
-        tree = repo.tree_id(commit)
+        tree = self._trees.get(commit) or repo.tree_id(commit)
+        if self.size > 0:
+            kept = [(c, t) for c, t in self._trees.items() if t in self._items and c != commit]
+            self._trees = dict([(commit, tree), *kept[:15]])
         hit = self._items.pop(tree, None)
         if hit is None:
             with tempfile.TemporaryDirectory(prefix="fleetsync-hub-") as tmp:
@@ -231,14 +318,33 @@ class LoadCache:
                                   severity="warning") for s in skipped)
             policies = None
             if loaded.ok:
-                policies = load_policies(loaded.documents.values(), enabled=loaded.spec.settings.policies,
-                                         library=library_paths())
+                key = _policy_key(loaded)
+                if key is not None and key == self._policy_key:
+                    policies = self._policies  # compiling CEL costs more than the rest of a load
+                else:
+                    policies = load_policies(loaded.documents.values(), enabled=loaded.spec.settings.policies,
+                                             library=library_paths())
+                    self._policy_key, self._policies = key, policies
             hit = Loaded(loaded, notes + (policies.findings if policies else ()), policies)
         if self.size > 0:
             self._items[tree] = hit
             while len(self._items) > self.size:
                 del self._items[next(iter(self._items))]
         return hit
+
+
+def _policy_key(loaded: LoadResult) -> str | None:
+    """What the policy set of ``loaded`` depends on, when that is only the enabled names and the
+    repo's admission documents (None when a binding's paramRef may read any other object)."""
+    parts: list[Any] = [loaded.spec.settings.policies]
+    for ident, doc in sorted(loaded.documents.items()):
+        data = doc.data if isinstance(doc.data, Mapping) else {}
+        if not str(data.get("apiVersion", "")).startswith("admissionregistration.k8s.io/"):
+            continue
+        if "paramRef" in json.dumps(data, default=str):
+            return None
+        parts.append([ident, doc.file, doc.index, doc.line, data, sorted(doc.locations.items(), key=str)])
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

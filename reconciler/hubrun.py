@@ -26,7 +26,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from reconciler.errors import FleetsyncError, TransientError
 from reconciler.gitrepo import HubRepo
-from reconciler.hubinputs import LoadCache
+from reconciler.hubcache import HubCache
 from reconciler.loop import Progress, ReconcileResult, reconcile_once
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class Runner:
         self.progress = progress
         self.on_result = on_result
         self.scheduler = BlockingScheduler(timezone=UTC)
-        self.cache = LoadCache()
+        self.cache = HubCache()
         self._stop = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self.webhook_port: int | None = None

@@ -2,7 +2,8 @@
 
 ``reconcile_once`` reads (reconciler/hubinputs.py) the newest fleet commit, the status branch
 (the hub's memory), every bundle branch, report branch and heartbeat ref; then runs the stages
-in order — load → clusters → per placement: select + snapshot → evictions (hubevict.py) →
+(their pure part is reconciler/render_fleet.py, shared with ``fleetsync plan``) in order —
+load → clusters → per placement: select + snapshot → evictions (hubevict.py) →
 schedule → overrides → policy gate (hubgate.py) → rollout (RollingUpdate, or the staged runs
 of hubstaged.py for External) — then render per cluster and status — and publishes only the bundle branches whose bundle id changed plus the status branch,
 in ONE atomic update (reconciler/gitrepo.py). When no input changed nothing is written: every
@@ -11,15 +12,15 @@ and the comparison against what is on the branches finds nothing to do.
 
 If another hub moved a ref meanwhile, the update is refused as a whole (``RefRace``); the loop
 re-reads everything and recomputes, up to ``max_attempts`` times. A commit that does not load
-is recorded in ``status.yaml`` (``lastLoad``) and changes nothing else. Rolling updates keep a
-held-back cluster on exactly the files its bundle already has for that placement (read back
-from its branch), so "old version" never needs an old commit to be re-rendered.
+is recorded in ``status.yaml`` (``lastLoad``) and changes nothing else; so is a commit that
+KubeFleet would refuse as an update of the last commit the hub rendered
+(reconciler/immutability.py). Rolling updates keep a held-back cluster on exactly the files
+its bundle already has for that placement (read back from its branch), so "old version" never
+needs an old commit to be re-rendered.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,54 +29,41 @@ from datetime import datetime, timedelta
 from fleetsync_contract import BUNDLE_REF_PREFIX
 from fleetsync_contract.bundle import MANIFEST_DIR, FileEntry
 from fleetsync_contract.canonical import sha256_hex
-from reconciler.api.placement import Placement, RolloutStrategyType
-from reconciler.clusters import ClusterState, cluster_states
-from reconciler.errors import Finding, UserError
-from reconciler.eviction import BindingHealth
+from reconciler.api.placement import Placement
+from reconciler.clusters import ClusterState
+from reconciler.errors import Finding, TransientError, UserError
 from reconciler.gitrepo import HubRepo, RefRace, RefUpdate
-from reconciler.hubevict import apply_evictions, eviction_files
-from reconciler.hubgate import Gate, PreviousRenders, reported_violations
+from reconciler.hubcache import HubCache, cache_for
+from reconciler.hubevict import eviction_files
+from reconciler.hubgate import Gate, PreviousRenders
 from reconciler.hubinputs import STATUS_HEAD, HubInputs, LoadCache, observation, read_inputs
-from reconciler.hubstaged import orphan_run_files, plan_runs
-from reconciler.load import FleetSpec
+from reconciler.hubstaged import orphan_run_files
+from reconciler.immutability import check_update
+from reconciler.load import FleetSpec, LoadResult
 from reconciler.memory import (
     STATUS_FILE,
-    BindingRecord,
     BundleRecord,
     HubMemory,
     LoadRecord,
-    PlacementMemory,
     dump_memory,
     load_hub_yaml,
-    next_policy,
-    next_snapshots,
     with_failed_load,
 )
-from reconciler.overrides import OverriddenObject, OverrideResult, apply_prepared, prepare_overrides
+from reconciler.overrides import OverriddenObject
 from reconciler.render import (
     ManifestCache,
     PlacementOnCluster,
     RenderedBundle,
-    bundle_placement,
     removals_since,
     render_cluster,
 )
-from reconciler.rollout import (
-    BindingState,
-    RolloutBinding,
-    plan_rolling_update,
-    target_number,
-)
+from reconciler.render_fleet import ScheduleFn, fleet_states, place_all
 from reconciler.scheduler.framework import schedule as default_schedule
-from reconciler.scheduler.framework import scheduling_policy_hash
-from reconciler.scheduler.model import Binding, ClusterScore, Schedule
-from reconciler.select import select_resources
 from reconciler.status import cluster_doc, cluster_path, placement_doc, placement_path, status_files
-from reconciler.views import Placed, current_report, placement_view, ready_facts
+from reconciler.views import Placed, placement_view
 
 log = logging.getLogger(__name__)
 
-ScheduleFn = Callable[[Placement, Sequence[ClusterState], Sequence[Binding], int, datetime], Schedule]
 Progress = Callable[[str], None]
 
 
@@ -106,10 +94,12 @@ def reconcile_once(
 ) -> ReconcileResult:
     """One reconcile; retried from a fresh read when another hub wins the ref update.
 
-    ``cache`` (kept by a long-running hub) remembers the last loaded trees, so a reconcile
-    triggered by a report or a timer does not parse an unchanged fleet commit again.
+    ``cache`` (kept by a long-running hub; default: one per ``repo`` object) remembers the last
+    loaded trees and parsed inputs, and lets a pass whose inputs did not change stop early
+    (reconciler/hubcache.py).
     """
     say = progress or (lambda _msg: None)
+    cache = cache if cache is not None else cache_for(repo)
     for attempt in range(1, max_attempts + 1):
         if refresh:
             say("fetching")
@@ -118,8 +108,11 @@ def reconcile_once(
         if commit is None:
             raise UserError(f"the fleet repo has no branch {repo.branch!r}")
         say("reading hub refs")
-        inputs = read_inputs(repo)
-        updates, result = _reconcile(repo, inputs, commit, now, schedule, say, cache or LoadCache(0))
+        if isinstance(cache, HubCache) and (quiet := cache.quiet(repo, commit, now)) is not None:
+            return ReconcileResult(commit, True, quiet, (), attempt, cache.requeue_after(now))
+        inputs = read_inputs(repo, cache.memo)
+        with repo.batch():  # every object of this pass in one pack (reconciler/gitobjects.py)
+            updates, result = _reconcile(repo, inputs, commit, now, schedule, say, cache)
         try:
             say(f"publishing {len(updates)} ref(s)")
             repo.publish(updates)
@@ -128,6 +121,9 @@ def reconcile_once(
             if attempt == max_attempts or not refresh:
                 raise
             continue
+        if isinstance(cache, HubCache):
+            cache.settled(repo, commit, inputs, now, bool(updates), result.loaded, result.requeue_after,
+                          result.findings)
         log.info("reconciled", extra={"commit": commit, "written": [u.ref for u in updates], "attempt": attempt})
         return ReconcileResult(result.source_commit, result.loaded, result.findings,
                                tuple(u.ref for u in updates), attempt, result.requeue_after)
@@ -142,25 +138,20 @@ def _reconcile(
     hit = cache.load(repo, commit)
     loaded = hit.result
     findings = loaded.findings + hit.notes
-    if not loaded.ok:
-        memory = with_failed_load(inputs.memory, commit, loaded.findings)
+    refused = _refused_update(repo, inputs.memory.source_commit, commit, loaded, cache) if loaded.ok else ()
+    if not loaded.ok or refused:
+        memory = with_failed_load(inputs.memory, commit, refused or loaded.findings)
         files = dict(inputs.status_files)
         files[STATUS_FILE] = dump_memory(memory)
-        updates = _status_update(repo, inputs, files, f"status: {commit[:12]} does not load", now)
-        return updates, ReconcileResult(commit, False, findings)
+        what = "is refused as an update" if refused else "does not load"
+        updates = _status_update(repo, inputs, files, f"status: {commit[:12]} {what}", now)
+        return updates, ReconcileResult(commit, False, findings + refused)
     spec = loaded.spec
     say("scheduling")
-    states = cluster_states(
-        spec.members.values(),
-        {c: observation(a) for c, a in inputs.agents.items()},
-        now,
-        heartbeat_timeout=spec.settings.heartbeat_timeout,
-        health_timeout=spec.settings.unhealthy_window,
-    )
+    states = fleet_states(spec, {c: observation(a) for c, a in inputs.agents.items()}, now)
     by_name = {s.name: s for s in states}
     gate = Gate(hit.policies, PreviousRenders(repo, inputs))
-    placed = [_place(spec.placements[k], k, spec, inputs, states, commit, now, schedule, gate)
-              for k in sorted(spec.placements)]
+    placed = place_all(spec, inputs, states, commit, now, gate, schedule)
     say(f"rendering {len(by_name)} cluster bundle(s)")
     bundle_ids, records, updates = _render_bundles(repo, inputs, placed, by_name, spec, commit, now)
     say("writing status")
@@ -185,6 +176,26 @@ def _reconcile(
     return updates, ReconcileResult(commit, True, findings, requeue_after=min(waits) if waits else None)
 
 
+def _refused_update(
+    repo: HubRepo, last: str, commit: str, loaded: LoadResult, cache: LoadCache
+) -> tuple[Finding, ...]:
+    """KubeFleet's update rules (reconciler/immutability.py) between the last commit the hub
+    rendered and ``commit``. A refused commit is treated like one that does not load: recorded
+    in ``lastLoad`` and nothing else moves. No last commit (or one that is gone from the repo,
+    or no longer loads) leaves nothing to compare with."""
+    if not last or last == commit or repo.resolve(last) != last:
+        return ()
+    try:
+        before = cache.load(repo, last).result
+    except (UserError, TransientError, ValueError) as e:
+        log.warning("last rendered commit unreadable; update rules not checked",
+                    extra={"commit": last, "error": str(e)})
+        return ()
+    if not before.ok:
+        return ()
+    return tuple(check_update(before.spec, loaded.spec, documents=loaded.documents))
+
+
 def _status_update(
     repo: HubRepo, inputs: HubInputs, files: Mapping[str, bytes], message: str, now: datetime
 ) -> list[RefUpdate]:
@@ -192,122 +203,9 @@ def _status_update(
         return []
     parents = [inputs.status_commit] if inputs.status_commit else []
     new = repo.write_commit(repo.write_tree(files), parents, message, now)
+    if inputs.memo is not None:  # the next pass need not read back what this one wrote
+        inputs.memo.status[new] = dict(files)
     return [RefUpdate(STATUS_HEAD, new, inputs.status_commit)]
-
-
-# -- per placement: select, schedule, override, roll out ------------------------------------------
-def _version(placement: Placement, index: int, result: OverrideResult, digests: dict[int, str]) -> str:
-    """Everything a placement puts in one cluster's bundle, as a hash: its bundle.yaml entry
-    (snapshot index, apply strategy) and the overridden objects. Equal versions, equal files."""
-    entry = bundle_placement(placement, index).to_dict()
-    h = hashlib.sha256(json.dumps(entry, sort_keys=True, default=str).encode() + b"\0")
-    for obj in result.objects:
-        d = digests.get(id(obj.manifest))
-        if d is None:
-            text = json.dumps(obj.manifest, sort_keys=True, separators=(",", ":"), default=str)
-            d = digests[id(obj.manifest)] = hashlib.sha256(text.encode()).hexdigest()
-        h.update(f"{obj.identity}\0{d}\0".encode())
-        if obj.envelope is not None:
-            h.update(f"{obj.envelope.kind}/{obj.envelope.namespace}/{obj.envelope.name}\0".encode())
-    h.update("\0".join(result.deleted).encode())
-    return h.hexdigest()[:16]
-
-
-def _score(record: BindingRecord) -> ClusterScore | None:
-    if not record.score:
-        return None
-    return ClusterScore(record.score.get("priorityScore", 0), record.score.get("affinityScore", 0))
-
-
-def _place(
-    placement: Placement, key: str, spec: FleetSpec, inputs: HubInputs, states: Sequence[ClusterState],
-    commit: str, now: datetime, schedule: ScheduleFn, gate: Gate,
-) -> Placed:
-    previous = inputs.memory.placements.get(key)
-    selection = select_resources(placement, spec.resources)
-    if selection.errors:  # KubeFleet: InvalidResourceSelectors, nothing moves
-        memory = previous or PlacementMemory(key)
-        return Placed(placement, memory, None, selection.errors, selection.objects)
-    snapshots = next_snapshots(previous, selection.hash, placement.revision_history_limit, commit)
-    latest = snapshots[-1].index
-    policy_hash, policy_index = next_policy(previous, scheduling_policy_hash(placement))
-    records = {b.cluster: b for b in previous.bindings} if previous else {}
-    prior = [Binding(r.cluster, r.state, r.policy_hash, _score(r),
-                     BindingState(r.previous_state) if r.previous_state else None) for r in records.values()]
-    health = {c: BindingHealth(**{k: v for k, v in ready_facts(current_report(inputs, c, key, r)).items()
-                                  if k in ("available", "failed", "diff_reported")}) for c, r in records.items()}
-    evicted = apply_evictions([e for e in spec.evictions.values() if e.placement_key == key], placement, prior,
-                              health, spec.budgets.get(placement.name) if not placement.namespaced else None,
-                              inputs.previous_doc, now)
-    gone = {b.cluster for b in prior} - {b.cluster for b in evicted.bindings}
-    records = {c: r for c, r in records.items() if c not in gone}  # evicted: off the bundle
-    sched = schedule(placement, states, list(evicted.bindings), policy_index, now)
-    out = Placed(placement, PlacementMemory(key), sched, (), selection.objects, eviction_docs=evicted.docs)
-    prepared = prepare_overrides(selection.objects, list(spec.cluster_overrides.values()),
-                                 list(spec.resource_overrides.values()), placement)
-    labels = {s.name: s.labels for s in states}
-    by_name = {s.name: s for s in states}
-    earlier = reported_violations(inputs.previous_doc(placement_path(key)))
-    digests: dict[int, str] = {}
-    for b in sched.bindings:
-        if b.selected and b.cluster in labels:
-            result = apply_prepared(prepared, b.cluster, labels[b.cluster])
-            out.results[b.cluster] = result
-            if not result.ok:
-                continue
-            version = _version(placement, latest, result, digests)
-            rec = records.get(b.cluster)
-            changing = rec is None or rec.version != version
-            if inputs.memory.source_commit == commit and b.cluster in earlier:  # judged this commit before
-                out.violations[b.cluster] = earlier[b.cluster]
-            else:
-                out.violations[b.cluster] = gate.check(by_name[b.cluster], key, result, changing)
-            if changing and any(v.blocking for v in out.violations[b.cluster]):
-                continue  # held on its previous bundle for this placement
-            out.desired[b.cluster] = version
-    rollout: list[RolloutBinding] = []
-    for b in sched.bindings:
-        rec = records.get(b.cluster)
-        current = rec.version if rec is not None and rec.version else None
-        desired = out.desired.get(b.cluster, current) if b.selected else None
-        if b.state == BindingState.SCHEDULED and desired is None:
-            continue  # nothing renderable for this cluster yet (its overrides failed)
-        facts = ready_facts(current_report(inputs, b.cluster, key, rec))
-        rollout.append(RolloutBinding(b.cluster, b.state, current, desired, **facts))
-    strategy = placement.strategy
-    if strategy.type == RolloutStrategyType.EXTERNAL:
-        external = plan_runs(
-            placement, sched, PlacementMemory(key, policy_hash, policy_index, snapshots, tuple(records.values())),
-            spec.runs, spec.strategies, spec.approvals, labels, out.results,
-            lambda c, r: current_report(inputs, c, key, r), inputs.previous_doc, latest, now,
-        )
-        decision, out.run_files = external.decision, external.files
-    else:
-        policy = placement.effective_policy
-        target = target_number(policy.placement_type, len(policy.cluster_names), policy.number_of_clusters,
-                               sum(1 for b in sched.bindings if b.selected))
-        decision = plan_rolling_update(rollout, strategy.rolling_update, target, now)
-    out.decision = decision
-    moved, removed = set(decision.bind) | set(decision.update), set(decision.remove)
-    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    bindings: list[BindingRecord] = []
-    for b in sched.bindings:
-        rec = records.get(b.cluster)
-        if b.cluster in removed or (b.state == BindingState.UNSCHEDULED and (rec is None or not rec.version)):
-            continue
-        score = {"affinityScore": b.score.affinity, "priorityScore": b.score.topology_spread} if b.score else {}
-        base = BindingRecord(
-            b.cluster, b.state, policy_index if b.policy_hash == policy_hash else (rec.policy_index if rec else 0),
-            b.policy_hash, rec.resource_index if rec else None, rec.version if rec else "", score,
-            str(b.previous_state) if b.previous_state else "", rec.first_seen if rec else stamp,
-            rec.bound_time if rec else "",
-        )
-        if b.cluster in moved and b.cluster in out.desired:
-            base = BindingRecord(b.cluster, BindingState.BOUND, base.policy_index, b.policy_hash, latest,
-                                 out.desired[b.cluster], score, base.previous_state, base.first_seen, stamp)
-        bindings.append(base)
-    out.memory = PlacementMemory(key, policy_hash, policy_index, snapshots, tuple(bindings), evicted.executed)
-    return out
 
 
 # -- per cluster: render and compare --------------------------------------------------------------

@@ -4,7 +4,9 @@ A user who knows ``kubectl get crp web -o yaml`` should read ``placements/<key>.
 manual: the same ``status`` shape (conditions with KubeFleet's types and reasons,
 ``selectedResources``, ``observedResourceIndex``, ``placementStatuses`` with failed / drifted /
 diffed lists capped at 100 and the applicable overrides), and ``clusters/<name>.yaml`` reads like
-a MemberCluster (``properties``, ``resourceUsage``, ``agentStatus`` with the heartbeat).
+a MemberCluster (``properties``, ``resourceUsage``, ``agentStatus``, eligibility) but without the
+last heartbeat time, which would rewrite the branch at heartbeat rate (``fleetsync get``
+adds it from the heartbeat refs).
 
 The inputs are small views the loop assembles (``PlacementView``, ``ClusterView``) so that this
 module depends on the stages' *results*, not on how they are computed. Everything is pure and
@@ -31,7 +33,6 @@ from fleetsync_contract.report import (
     ObjectResult,
     Outcome,
     PlacementReport,
-    format_time,
 )
 from reconciler.clusters import ClusterState
 from reconciler.conditions import (
@@ -325,9 +326,10 @@ def cluster_doc(
                                      now)
     if report is not None and report.health.last_transition_time and len(rendered) > 1:
         rendered[1]["lastTransitionTime"] = report.health.last_transition_time
+    # No lastReceivedHeartbeat here: it moves with every beat, and status must change only when
+    # something real does (design.md §3). `fleetsync get clusters` reads it live from the
+    # heartbeat refs (reconciler/get_cmd.py); a beat going stale flips `eligible` above.
     agent: dict[str, Any] = {"type": "MemberAgent", "conditions": rendered}
-    if state.heartbeat_time is not None:
-        agent["lastReceivedHeartbeat"] = format_time(state.heartbeat_time)
     status: dict[str, Any] = {
         "agentStatus": [agent],
         "conditions": with_transition_times(

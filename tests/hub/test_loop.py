@@ -15,6 +15,14 @@ from fleethelpers import CLUSTERS, FleetWork, base_files, crp
 from gitdaemon import GitDaemon, git
 
 from fleetsync_contract.bundle import verify
+from fleetsync_contract.report import (
+    ClusterReport,
+    Condition,
+    Health,
+    PlacementReport,
+    dump_report,
+    format_time,
+)
 from reconciler.errors import UserError
 from reconciler.get_cmd import cli_get
 from reconciler.gitrepo import HubRepo, RefRace
@@ -422,3 +430,100 @@ def test_a_deny_policy_violation_holds_the_cluster_on_its_previous_bundle(fleet:
     status = fleet.read(STATUS, f"placements/{KEY}.yaml")
     assert "policy: no-forbidden-greeting" in status and "blocked by policy no-forbidden-greeting" in status
     assert reconcile(fleet, LATER + timedelta(seconds=30)) == []
+
+
+def status_commits(work: FleetWork) -> int:
+    return int(git(work.path, "rev-list", "--count", STATUS))
+
+
+@pytest.mark.parametrize("long_running", [False, True])
+def test_heartbeats_alone_never_grow_the_status_branch_and_a_stale_one_changes_it_once(
+    fleet: FleetWork, long_running: bool
+) -> None:
+    kept = HubRepo.local(fleet.path)
+
+    def reconcile_at(now: datetime) -> list[str]:
+        if long_running:  # one hub process: its cache and quiet passes are in play
+            return list(reconcile_once(kept, now).written)
+        return reconcile(fleet, now)
+
+    with kept:
+        reconcile_at(NOW)
+        before = status_commits(fleet)
+        when = NOW
+        for _ in range(6):  # every agent beats, nothing else happens
+            when += timedelta(seconds=30)
+            for c in CLUSTERS:
+                fleet.beat(c, when)
+            assert reconcile_at(when) == []
+        assert status_commits(fleet) == before
+        for _ in range(12):  # eu-1 falls silent; the others keep beating past the 5 minute timeout
+            when += timedelta(seconds=30)
+            for c in CLUSTERS:
+                if c != "eu-1":
+                    fleet.beat(c, when)
+            reconcile_at(when)
+        assert status_commits(fleet) == before + 1
+        doc = fleet.read(STATUS, "clusters/eu-1.yaml")
+        assert "fleetsync.io/eligible: 'false'" in doc or 'fleetsync.io/eligible: "false"' in doc
+
+
+def test_get_clusters_shows_the_last_heartbeat_read_live_from_the_heartbeat_refs(fleet: FleetWork) -> None:
+    reconcile(fleet)
+    fleet.beat("eu-1", LATER)
+    with HubRepo.local(fleet.path) as repo:
+        listed = json.loads(cli_get(repo, "clusters", None, "json"))
+        beats = {c["metadata"]["name"]: c["status"]["agentStatus"][0]["lastReceivedHeartbeat"] for c in listed["items"]}
+        assert beats == {c: "2026-11-25T03:01:00Z" if c == "eu-1" else "2026-11-25T03:00:00Z" for c in CLUSTERS}
+        assert "LAST-HEARTBEAT" in cli_get(repo, "clusters", None, "table").splitlines()[0]
+        assert "2026-11-25T03:01:00Z" in cli_get(repo, "clusters", "eu-1", "table")
+    assert "lastReceivedHeartbeat" not in fleet.read(STATUS, "clusters/eu-1.yaml")
+
+
+def test_objects_written_in_one_pass_land_in_one_pack_that_git_verifies(fleet: FleetWork) -> None:
+    files = {f"manifests/d{i % 7}/f{i}.yaml": f"value: {i}\n".encode() * (i % 40 + 1) for i in range(200)}
+    with HubRepo.local(fleet.path) as repo:
+        with repo.batch():
+            commit = repo.write_commit(repo.write_tree(files), [], "many", NOW)
+            assert repo.read_files(commit, "manifests/d3") == {p: d for p, d in files.items() if "/d3/" in p}
+            again = repo.write_commit(repo.write_tree({"one.yaml": b"x: 1\n"}), [commit], "more", NOW)
+        assert repo.read_files(again) == {"one.yaml": b"x: 1\n"}
+        assert repo.read_files(commit) == files
+    assert len(list((fleet.path / ".git" / "objects" / "pack").glob("pack-*.idx"))) == 1
+    git(fleet.path, "fsck", "--strict", "--no-dangling")
+    assert git(fleet.path, "cat-file", "-t", again) == "commit"
+
+
+def report_untrackable(work: FleetWork, cluster: str, since: datetime) -> None:
+    """Available, but only since ``since`` and not trackable: the rollout waits it out."""
+    bundle = work.bundle(cluster)
+    stamp = format_time(since)
+    placements = tuple(
+        PlacementReport(p.key, p.resource_index, bundle.bundle_id, (
+            Condition("Applied", "True", "AllManifestsApplied", "", stamp),
+            Condition("Available", "True", "WorkNotTrackable", "", stamp),
+        ), ())
+        for p in bundle.placements
+    )
+    rep = ClusterReport(cluster, "0.1.0", stamp, bundle.bundle_id, health=Health(True, "", stamp),
+                        placements=placements)
+    work._put(f"refs/heads/fleet/reports/{cluster}", "report.yaml", dump_report(rep))
+
+
+def test_a_long_running_hub_moves_a_rollout_when_its_unavailable_period_ends_without_new_input(
+    fleet: FleetWork,
+) -> None:
+    with HubRepo.local(fleet.path) as kept:  # one hub process: quiet passes are in play
+        reconcile_once(kept, NOW)
+        since = NOW + timedelta(minutes=1)
+        for c in CLUSTERS:
+            report_untrackable(fleet, c, since)
+            fleet.beat(c, since)
+        fleet.commit(base_files(version="2"))
+        first = reconcile_once(kept, since)
+        assert first.requeue_after == timedelta(seconds=60)  # untrackable: wait unavailablePeriodSeconds
+        assert not [r for r in first.written if r.startswith("refs/heads/fleet/bundles/")]
+        for later in (10, 30, 59):  # nothing new arrives; passes are no-ops until the wait ends
+            assert reconcile_once(kept, since + timedelta(seconds=later)).written == ()
+        moved = reconcile_once(kept, since + timedelta(seconds=61)).written
+        assert bundle_ref("eu-1") in moved

@@ -1,0 +1,231 @@
+"""Whole hub reconciles through Git vs `kubectl kustomize` building the same per-cluster variants.
+
+Fleet: bench/bench_render.py's 200 objects (1 Namespace, 50 Deployments, 50 Services, 98
+ConfigMaps, 1 ClusterRole) and its overrides, written as a real fleet repo (MemberClusters,
+one PickAll ClusterResourcePlacement with ``maxUnavailable: 100%``, a ClusterResourceOverride
+and five ResourceOverrides, the shipped policy library enabled), every member with a fresh
+heartbeat ref. The hub (reconciler/loop.py) runs against the local repository:
+
+- full: the first reconcile (every bundle branch and the status branch written);
+- no-op cold: a second reconcile by a new process-like hub (nothing cached, nothing written);
+- no-op warm: the same in a long-running hub (``fleetsync hub run`` keeps a ``HubCache``);
+- incremental: one ConfigMap changes in a new commit (every cluster's bundle changes), warm hub;
+- heartbeats: every member beats again, warm hub (nothing may be written).
+
+Anchor, in the same process: bench_render.py's ``kubectl kustomize`` of one overlay per
+cluster (timed on a sample, extrapolated). Prints every figure, the ratio kustomize / full
+reconcile (goal >= 10x), and how the figures grow at 10/100/1,000 clusters.
+Usage: python bench/bench_reconcile.py [--sizes 10,100,1000] [--sample 4] [--profile full|noop|incremental]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import importlib.util
+import pstats
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+
+from fleetsync_contract import HEARTBEAT_REF_PREFIX
+from fleetsync_contract.canonical import dump
+from fleetsync_contract.report import HEARTBEAT_FILE, Health, Heartbeat, dump_heartbeat, format_time
+from reconciler.gitobjects import ObjectWriter
+from reconciler.gitrepo import HubRepo
+from reconciler.hubcache import HubCache
+from reconciler.loop import ReconcileResult, reconcile_once
+
+
+def _load_render_bench() -> ModuleType:
+    """bench/bench_render.py (the object generator and the kustomize anchor), loaded by path."""
+    path = Path(__file__).resolve().parent / "bench_render.py"
+    spec = importlib.util.spec_from_file_location("bench_render", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+render_bench = _load_render_bench()
+NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+
+PLACEMENT = """apiVersion: placement.kubernetes-fleet.io/v1beta1
+kind: ClusterResourcePlacement
+metadata:
+  name: web
+spec:
+  resourceSelectors:
+    - {group: "", version: v1, kind: Namespace, name: web}
+    - {group: rbac.authorization.k8s.io, version: v1, kind: ClusterRole, name: web-reader}
+  policy:
+    placementType: PickAll
+  strategy:
+    type: RollingUpdate
+    rollingUpdate: {maxUnavailable: 100%, maxSurge: 100%}
+"""
+ANNOTATE = """          - op: add
+            path: /metadata/annotations
+            value: {"fleet.example.com/cluster": "${MEMBER-CLUSTER-NAME}"}
+"""
+
+
+def _deployments(first: int, last: int) -> str:
+    return "".join(f"    - {{group: apps, version: v1, kind: Deployment, name: app-{i}}}\n" for i in range(first, last))
+
+
+def _ro(name: str, selectors: str, rules: str) -> str:
+    return (f"apiVersion: placement.kubernetes-fleet.io/v1beta1\nkind: ResourceOverride\n"
+            f"metadata: {{name: {name}, namespace: web}}\nspec:\n  resourceSelectors:\n{selectors}"
+            f"  policy:\n    overrideRules:\n{rules}")
+
+
+EVERY = "      - clusterSelector: {clusterSelectorTerms: []}\n        jsonPatchOverrides:\n"
+
+
+def _label_rule(key: str, value: str) -> str:
+    return (f"      - clusterSelector:\n          clusterSelectorTerms:\n"
+            f"            - labelSelector: {{matchLabels: {{{key}: {value}}}}}\n")
+
+
+def override_files() -> dict[str, str]:
+    """bench_render.overrides() as the YAML a fleet repo holds."""
+    cro = ("apiVersion: placement.kubernetes-fleet.io/v1beta1\nkind: ClusterResourceOverride\n"
+           "metadata: {name: role-label}\nspec:\n  clusterResourceSelectors:\n"
+           "    - {group: rbac.authorization.k8s.io, version: v1, kind: ClusterRole, name: web-reader}\n"
+           "  policy:\n    overrideRules:\n" + EVERY +
+           "          - op: add\n            path: /metadata/labels\n"
+           "            value: {cluster: \"${MEMBER-CLUSTER-NAME}\"}\n")
+    scale = (_label_rule("env", "prod") + "        jsonPatchOverrides:\n"
+             "          - {op: replace, path: /spec/replicas, value: 5}\n" + EVERY + ANNOTATE)
+    region = EVERY + ("          - op: replace\n            path: /data/region\n"
+                      "            value: \"${MEMBER-CLUSTER-LABEL-KEY-region}\"\n")
+    return {
+        "overrides/role-label.yaml": cro,
+        "overrides/annotate-a.yaml": _ro("annotate-a", _deployments(0, 20), EVERY + ANNOTATE),
+        "overrides/annotate-b.yaml": _ro("annotate-b", _deployments(20, 40), EVERY + ANNOTATE),
+        "overrides/scale.yaml": _ro("scale", _deployments(40, 50), scale),
+        "overrides/region.yaml": _ro("region", "    - {group: \"\", version: v1, kind: ConfigMap, name: region-config}\n",
+                                     region),
+        "overrides/drop.yaml": _ro("drop", "    - {group: \"\", version: v1, kind: ConfigMap, name: dev-only}\n",
+                                   _label_rule("env", "dev") + "        overrideType: Delete\n"),
+    }
+
+
+def member(i: int) -> str:
+    labels = render_bench.cluster_labels(i)
+    return (f"apiVersion: cluster.kubernetes-fleet.io/v1beta1\nkind: MemberCluster\nmetadata:\n"
+            f"  name: member-{i}\n  labels: {{env: {labels['env']}, region: {labels['region']}}}\n"
+            f"spec: {{heartbeatPeriodSeconds: 60}}\n")
+
+
+def git(cwd: Path, *args: str, data: bytes | None = None) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, input=data, capture_output=True, check=True).stdout.decode().strip()
+
+
+def commit_files(repo: Path, files: dict[str, str], message: str) -> None:
+    for name, text in files.items():
+        p = repo / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)
+
+
+def make_fleet(root: Path, n: int, objs: list[dict[str, object]], policies: bool) -> Path:
+    repo = root / "fleet"
+    git(root, "init", "-q", "-b", "main", str(repo))
+    git(repo, "config", "user.email", "bench@example.com")
+    git(repo, "config", "user.name", "bench")
+    files = {f"clusters/member-{i}.yaml": member(i) for i in range(n)}
+    files["apps/web.yaml"] = b"---\n".join(dump(o) for o in objs).decode()
+    files["placements/web.yaml"] = PLACEMENT
+    files.update(override_files())
+    if not policies:  # absent key: every shipped policy judges every cluster's change
+        files["fleetsync.yaml"] = "apiVersion: fleetsync.io/v1alpha1\nkind: FleetSettings\npolicies: []\n"
+    commit_files(repo, files, "fleet")
+    return repo
+
+
+def beat_all(repo: Path, n: int, when: datetime) -> None:
+    """Every member's heartbeat ref moves to a new parentless commit (as agents do), in one go."""
+    writer = ObjectWriter(repo / ".git" / "objects")
+    lines = []
+    for i in range(n):
+        name = f"member-{i}"
+        beat = Heartbeat(name, format_time(when), "", Health(True, "", "2026-01-01T00:00:00Z"))
+        tree = writer.write_tree({HEARTBEAT_FILE: dump_heartbeat(beat)})
+        commit = writer.write_commit(tree, [], f"heartbeat {name}", when)
+        lines.append(f"update {HEARTBEAT_REF_PREFIX}{name} {commit}\n")
+    subprocess.run(["git", "update-ref", "--stdin"], cwd=repo, input="".join(lines).encode(), check=True)
+
+
+def timed(step: Callable[[], ReconcileResult]) -> tuple[float, ReconcileResult]:
+    start = time.perf_counter()
+    result = step()
+    return time.perf_counter() - start, result
+
+
+def measure(n: int, objs: list[dict[str, object]], profile: str, policies: bool) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="bench-reconcile-") as tmp:
+        repo_path = make_fleet(Path(tmp), n, objs, policies)
+        beat_all(repo_path, n, NOW)
+        out: dict[str, float] = {}
+        prof = cProfile.Profile()
+
+        def run(label: str, now: datetime, cache: HubCache | None, expect_writes: bool) -> None:
+            with HubRepo.local(repo_path) as repo:
+                if label == profile:
+                    prof.enable()
+                took, result = timed(lambda: reconcile_once(repo, now, cache=cache))
+                if label == profile:
+                    prof.disable()
+            if not result.loaded or bool(result.written) != expect_writes:
+                raise SystemExit(f"{label} at {n} clusters: unexpected result {result}")
+            out[label] = took
+
+        run("full", NOW, None, True)
+        run("noop-cold", NOW, None, False)
+        cache = HubCache()
+        run("warmup", NOW, cache, False)
+        run("noop-warm", NOW, cache, False)
+        later = NOW + timedelta(seconds=30)
+        beat_all(repo_path, n, later)
+        run("heartbeats", later, cache, False)
+        changed = [dict(o) for o in objs]
+        changed[-2] = {**changed[-2], "data": {"settings.yaml": "feature: changed\n", "region": "unset"}}
+        commit_files(repo_path, {"apps/web.yaml": b"---\n".join(dump(o) for o in changed).decode()}, "one object")
+        run("incremental", later, cache, True)
+        if profile:
+            pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
+        return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--sizes", default="10,100,1000")
+    parser.add_argument("--sample", type=int, default=4, help="clusters built with kustomize (extrapolated)")
+    parser.add_argument("--policies", action="store_true",
+                        help="enable the shipped policy library (default: policies: [], the gate is off)")
+    parser.add_argument("--profile", default="", help="cProfile one step: full, noop-cold, noop-warm, incremental")
+    args = parser.parse_args()
+    objs = render_bench.fleet_objects()
+    per_kustomize = render_bench.kustomize_per_cluster(objs, args.sample)
+    print(f"objects per cluster: {len(objs)}; kustomize: {per_kustomize * 1000:.1f} ms per cluster "
+          f"(mean of {args.sample} overlays); seconds per reconcile:")
+    cols = ("full", "noop-cold", "noop-warm", "heartbeats", "incremental")
+    print(f"{'clusters':>8} " + " ".join(f"{c:>11}" for c in cols) + f" {'kustomize':>10} {'ratio':>7}")
+    for n in (int(s) for s in args.sizes.split(",")):
+        got = measure(n, objs, args.profile, args.policies)
+        theirs = per_kustomize * n
+        print(f"{n:>8} " + " ".join(f"{got[c]:>11.3f}" for c in cols) +
+              f" {theirs:>10.1f} {theirs / got['full']:>6.1f}x", flush=True)
+    print("ratio: kustomize building every cluster's variant / fleetsync's full reconcile (goal >= 10x)")
+
+
+if __name__ == "__main__":
+    main()

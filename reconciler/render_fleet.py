@@ -1,0 +1,191 @@
+"""The pure part of one hub reconcile: a loaded fleet commit and cluster state in, per-placement
+stage results out — shared by the hub loop (reconciler/loop.py) and ``fleetsync plan``.
+
+The loop then renders bundles (carrying held-back clusters' files from their branches) and
+writes refs; ``fleetsync plan`` runs the very same stages for two commits against the same hub
+memory and cluster state and compares what each would put on every cluster. Keeping the stages
+here, with no git access, is what makes the plan a preview of the hub and not a second opinion:
+the hub's scheduler, override engine, policy gate and rollout planner decide both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+
+from reconciler.api.placement import Placement, RolloutStrategyType
+from reconciler.clusters import ClusterObservation, ClusterState, cluster_states
+from reconciler.eviction import BindingHealth
+from reconciler.hubevict import apply_evictions
+from reconciler.hubgate import Gate, reported_violations
+from reconciler.hubinputs import HubInputs
+from reconciler.hubstaged import plan_runs
+from reconciler.load import FleetSpec
+from reconciler.memory import BindingRecord, PlacementMemory, next_policy, next_snapshots
+from reconciler.overrides import OverrideResult, apply_prepared, prepare_overrides
+from reconciler.render import PlacementOnCluster, bundle_placement
+from reconciler.rollout import BindingState, RolloutBinding, plan_rolling_update, target_number
+from reconciler.scheduler.framework import schedule as default_schedule
+from reconciler.scheduler.framework import scheduling_policy_hash
+from reconciler.scheduler.model import Binding, ClusterScore, Schedule
+from reconciler.select import select_resources
+from reconciler.status import placement_path
+from reconciler.views import Placed, current_report, ready_facts
+
+ScheduleFn = Callable[[Placement, Sequence[ClusterState], Sequence[Binding], int, datetime], Schedule]
+
+
+def fleet_states(spec: FleetSpec, observations: Mapping[str, ClusterObservation], now: datetime,
+                 ) -> tuple[ClusterState, ...]:
+    """Every MemberCluster of ``spec`` with what its agent last said (the scheduler's view)."""
+    return cluster_states(
+        spec.members.values(), observations, now,
+        heartbeat_timeout=spec.settings.heartbeat_timeout,
+        health_timeout=spec.settings.unhealthy_window,
+    )
+
+
+def place_all(
+    spec: FleetSpec, inputs: HubInputs, states: Sequence[ClusterState], commit: str, now: datetime,
+    gate: Gate, schedule: ScheduleFn = default_schedule,
+) -> list[Placed]:
+    """Every placement of ``spec`` through the stages, sorted by placement key."""
+    return [place(spec.placements[k], k, spec, inputs, states, commit, now, schedule, gate)
+            for k in sorted(spec.placements)]
+
+
+def desired_shares(placed: Sequence[Placed], cluster: str) -> list[PlacementOnCluster]:
+    """What ``cluster`` gets once every rollout has finished: each placement that selects it,
+    at the newest snapshot, with this commit's overridden objects (held-back clusters and
+    policy-blocked updates included: this is the destination, not the next step)."""
+    out: list[PlacementOnCluster] = []
+    for p in placed:
+        if p.schedule is None:
+            continue
+        result = p.results.get(cluster)
+        if result is None or not result.ok:
+            continue
+        latest = p.memory.latest
+        out.append(PlacementOnCluster(p.placement, latest.index if latest else 0, result.objects))
+    return out
+
+
+def placement_version(placement: Placement, index: int, result: OverrideResult, digests: dict[int, str]) -> str:
+    """Everything a placement puts in one cluster's bundle, as a hash: its bundle.yaml entry
+    (snapshot index, apply strategy) and the overridden objects. Equal versions, equal files."""
+    entry = bundle_placement(placement, index).to_dict()
+    h = hashlib.sha256(json.dumps(entry, sort_keys=True, default=str).encode() + b"\0")
+    for obj in result.objects:
+        d = digests.get(id(obj.manifest))
+        if d is None:
+            text = json.dumps(obj.manifest, sort_keys=True, separators=(",", ":"), default=str)
+            d = digests[id(obj.manifest)] = hashlib.sha256(text.encode()).hexdigest()
+        h.update(f"{obj.identity}\0{d}\0".encode())
+        if obj.envelope is not None:
+            h.update(f"{obj.envelope.kind}/{obj.envelope.namespace}/{obj.envelope.name}\0".encode())
+    h.update("\0".join(result.deleted).encode())
+    return h.hexdigest()[:16]
+
+
+def _score(record: BindingRecord) -> ClusterScore | None:
+    if not record.score:
+        return None
+    return ClusterScore(record.score.get("priorityScore", 0), record.score.get("affinityScore", 0))
+
+
+def place(
+    placement: Placement, key: str, spec: FleetSpec, inputs: HubInputs, states: Sequence[ClusterState],
+    commit: str, now: datetime, schedule: ScheduleFn, gate: Gate,
+) -> Placed:
+    """One placement through select → evictions → schedule → overrides → gate → rollout.
+
+    Reads only ``inputs`` (plain data; its hub memory is the starting point) and the gate,
+    whose ``previous`` callable is the one place that may read old renders.
+    """
+    previous = inputs.memory.placements.get(key)
+    selection = select_resources(placement, spec.resources)
+    if selection.errors:  # KubeFleet: InvalidResourceSelectors, nothing moves
+        memory = previous or PlacementMemory(key)
+        return Placed(placement, memory, None, selection.errors, selection.objects)
+    snapshots = next_snapshots(previous, selection.hash, placement.revision_history_limit, commit)
+    latest = snapshots[-1].index
+    policy_hash, policy_index = next_policy(previous, scheduling_policy_hash(placement))
+    records = {b.cluster: b for b in previous.bindings} if previous else {}
+    prior = [Binding(r.cluster, r.state, r.policy_hash, _score(r),
+                     BindingState(r.previous_state) if r.previous_state else None) for r in records.values()]
+    health = {c: BindingHealth(**{k: v for k, v in ready_facts(current_report(inputs, c, key, r)).items()
+                                  if k in ("available", "failed", "diff_reported")}) for c, r in records.items()}
+    evicted = apply_evictions([e for e in spec.evictions.values() if e.placement_key == key], placement, prior,
+                              health, spec.budgets.get(placement.name) if not placement.namespaced else None,
+                              inputs.previous_doc, now)
+    gone = {b.cluster for b in prior} - {b.cluster for b in evicted.bindings}
+    records = {c: r for c, r in records.items() if c not in gone}  # evicted: off the bundle
+    sched = schedule(placement, states, list(evicted.bindings), policy_index, now)
+    out = Placed(placement, PlacementMemory(key), sched, (), selection.objects, eviction_docs=evicted.docs)
+    prepared = prepare_overrides(selection.objects, list(spec.cluster_overrides.values()),
+                                 list(spec.resource_overrides.values()), placement)
+    labels = {s.name: s.labels for s in states}
+    by_name = {s.name: s for s in states}
+    earlier = reported_violations(inputs.previous_doc(placement_path(key)))
+    digests: dict[int, str] = {}
+    for b in sched.bindings:
+        if b.selected and b.cluster in labels:
+            result = apply_prepared(prepared, b.cluster, labels[b.cluster])
+            out.results[b.cluster] = result
+            if not result.ok:
+                continue
+            version = placement_version(placement, latest, result, digests)
+            rec = records.get(b.cluster)
+            changing = rec is None or rec.version != version
+            if inputs.memory.source_commit == commit and b.cluster in earlier:  # judged this commit before
+                out.violations[b.cluster] = earlier[b.cluster]
+            else:
+                out.violations[b.cluster] = gate.check(by_name[b.cluster], key, result, changing)
+            if changing and any(v.blocking for v in out.violations[b.cluster]):
+                continue  # held on its previous bundle for this placement
+            out.desired[b.cluster] = version
+    rollout: list[RolloutBinding] = []
+    for b in sched.bindings:
+        rec = records.get(b.cluster)
+        current = rec.version if rec is not None and rec.version else None
+        desired = out.desired.get(b.cluster, current) if b.selected else None
+        if b.state == BindingState.SCHEDULED and desired is None:
+            continue  # nothing renderable for this cluster yet (its overrides failed)
+        facts = ready_facts(current_report(inputs, b.cluster, key, rec))
+        rollout.append(RolloutBinding(b.cluster, b.state, current, desired, **facts))
+    strategy = placement.strategy
+    if strategy.type == RolloutStrategyType.EXTERNAL:
+        external = plan_runs(
+            placement, sched, PlacementMemory(key, policy_hash, policy_index, snapshots, tuple(records.values())),
+            spec.runs, spec.strategies, spec.approvals, labels, out.results,
+            lambda c, r: current_report(inputs, c, key, r), inputs.previous_doc, latest, now,
+        )
+        decision, out.run_files = external.decision, external.files
+    else:
+        policy = placement.effective_policy
+        target = target_number(policy.placement_type, len(policy.cluster_names), policy.number_of_clusters,
+                               sum(1 for b in sched.bindings if b.selected))
+        decision = plan_rolling_update(rollout, strategy.rolling_update, target, now)
+    out.decision = decision
+    moved, removed = set(decision.bind) | set(decision.update), set(decision.remove)
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    bindings: list[BindingRecord] = []
+    for b in sched.bindings:
+        rec = records.get(b.cluster)
+        if b.cluster in removed or (b.state == BindingState.UNSCHEDULED and (rec is None or not rec.version)):
+            continue
+        score = {"affinityScore": b.score.affinity, "priorityScore": b.score.topology_spread} if b.score else {}
+        base = BindingRecord(
+            b.cluster, b.state, policy_index if b.policy_hash == policy_hash else (rec.policy_index if rec else 0),
+            b.policy_hash, rec.resource_index if rec else None, rec.version if rec else "", score,
+            str(b.previous_state) if b.previous_state else "", rec.first_seen if rec else stamp,
+            rec.bound_time if rec else "",
+        )
+        if b.cluster in moved and b.cluster in out.desired:
+            base = BindingRecord(b.cluster, BindingState.BOUND, base.policy_index, b.policy_hash, latest,
+                                 out.desired[b.cluster], score, base.previous_state, base.first_seen, stamp)
+        bindings.append(base)
+    out.memory = PlacementMemory(key, policy_hash, policy_index, snapshots, tuple(bindings), evicted.executed)
+    return out
