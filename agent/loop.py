@@ -21,6 +21,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,8 +37,9 @@ from agent.apply.manager import Applier, Kube, Result, Strategy, Work
 from agent.apply.prune import prune
 from agent.apply.waves import apply_in_waves
 from agent.bundles import MemoVerifier, load_verified
-from agent.errors import AgentError, KubeError, SourceError
-from agent.properties import Collected, DefaultProvider, PropertyProvider, collect_all
+from agent.errors import AgentError, NotFound, SourceError
+from agent.observe import Observing, in_background
+from agent.properties import DefaultProvider, PropertyProvider
 from agent.report import PlacementInfo, ReportInput, build_report, commit_message, fingerprint
 from agent.source import FetchedBundle
 from fleetsync_contract.bundle import Bundle, BundleError, parse_bundle
@@ -62,6 +64,12 @@ log = logging.getLogger("fleetsync.agent")
 
 AGENT_VERSION = "0.1.0"
 INVENTORY_NAME = "fleetsync-inventory"
+# Objects applied at once within a wave. A real API server answers a server-side apply in ~10-60 ms
+# and serves many requests at once, so the wave's time is about objects / WORKERS round trips
+# (docs/agent.md, "Performance"); KubeClient pools as many connections.
+WORKERS = 16
+
+Obj = dict[str, Any]
 
 
 class Source(Protocol):
@@ -76,7 +84,7 @@ class Source(Protocol):
 class AgentConfig:
     cluster: str
     namespace: str = "fleetsync-system"
-    workers: int = 8
+    workers: int = WORKERS
     max_prune_share: float = 0.5
     allow_protected: frozenset[tuple[str, str]] = frozenset()
     crd_wait_seconds: float = 60.0
@@ -132,28 +140,30 @@ class Agent:
         return f"fleetsync-agent-{self.config.cluster}"
 
     # -- inventory (in-cluster) -------------------------------------------------------------
-    def _read_inventory(self) -> tuple[Inventory, str]:
+    def _read_inventory(self) -> tuple[Inventory, str, bool]:
+        """(inventory, the bundle commit it was written for, whether the ConfigMap exists)."""
         cm = self.kube.get(self.kube.kind("v1", "ConfigMap"), INVENTORY_NAME, self.config.namespace)
         data = (cm or {}).get("data") or {}
-        return Inventory.from_data(data), str(data.get("bundleCommit", ""))
+        return Inventory.from_data(data), str(data.get("bundleCommit", "")), cm is not None
 
-    def _write_inventory(self, inv: Inventory, commit: str) -> None:
+    def _write_inventory(self, inv: Inventory, commit: str, *, exists: bool) -> None:
+        """Apply the inventory ConfigMap; the agent's namespace first when the ConfigMap was absent
+        (a first run), or when the apply says the namespace is gone."""
         ns = self.config.namespace
-        if self.kube.get(self.kube.kind("v1", "Namespace"), ns) is None:
-            self.kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}, force=True)
-        self.kube.apply(
-            {
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {
-                    "name": INVENTORY_NAME,
-                    "namespace": ns,
-                    "labels": {"app.kubernetes.io/managed-by": "fleetsync"},
-                },
-                "data": {**inv.to_data(), "bundleCommit": commit},
-            },
-            force=True,
-        )
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+        inventory: Obj = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": INVENTORY_NAME, "namespace": ns, "labels": {"app.kubernetes.io/managed-by": "fleetsync"}},
+            "data": {**inv.to_data(), "bundleCommit": commit},
+        }
+        if not exists:
+            self.kube.apply(namespace, force=True)
+        try:
+            self.kube.apply(inventory, force=True)
+        except NotFound:
+            self.kube.apply(namespace, force=True)
+            self.kube.apply(inventory, force=True)
 
     # -- one pass ---------------------------------------------------------------------------
     def sync(self) -> SyncSummary:
@@ -175,7 +185,7 @@ class Agent:
             timings[phase] = (now - mark).total_seconds()
             mark = now
 
-        inventory, inv_commit = self._read_inventory()
+        inventory, inv_commit, inv_exists = self._read_inventory()
         source = self._fetch(st.commit or inv_commit or None)
         lap("fetch")
         if not source.fresh:
@@ -185,11 +195,14 @@ class Agent:
         deleted: tuple[str, ...] = ()
         prune = PruneSummary()
         new_inventory = inventory
+        observing: Observing | None = None
+        writing: Future[None] | None = None
         if bundle is not None:
             works = self._works(bundle, st.files)
             lap("parse")
             results = self._apply(bundle, works)
             lap("apply")
+            observing = Observing(self.kube)  # health, nodes and pods, read while the prune runs
             st.discovery_fresh = not any(r.outcome == Outcome.WAITING_FOR_CRD for r in results)
             deleted, prune, kept = self._prune(bundle, works, inventory, source.fresh)
             applied = [entry_for(r.live, r.placement) for r in results if r.owned and r.live is not None]
@@ -197,11 +210,12 @@ class Agent:
             held = {e.identity for e in inventory.entries if e.identity in wanted} - {a.identity for a in applied}
             new_inventory = updated_inventory(inventory, applied, deleted, kept | held, bundle.bundle_id)
             if new_inventory.to_data() != inventory.to_data() or inv_commit != st.commit:
-                self._write_inventory(new_inventory, st.commit)
+                # Written while the report is built; a failed write still fails the pass before
+                # the report is pushed.
+                writing = in_background(self._write_inventory, new_inventory, st.commit, exists=inv_exists)
             lap("prune")
         now = self.clock()
-        collected = self._properties(now, errors)
-        healthy, why = self.kube.ready()
+        collected, healthy, why = (observing or Observing(self.kube)).result(self.providers, now, errors)
         report, drifts = build_report(
             ReportInput(
                 cluster=self.config.cluster,
@@ -232,6 +246,8 @@ class Agent:
             st.report,
             st.drifts,
         )
+        if writing is not None:
+            writing.result()
         commit = self._publish(report, drifts, errors)
         lap("report")
         return SyncSummary(report.applied_bundle_id, results, commit, deleted, tuple(errors), timings)
@@ -297,20 +313,9 @@ class Agent:
             cluster=self.config.cluster,
             policy=PrunePolicy(self.config.max_prune_share, allow_protected=self.config.allow_protected),
             source_fresh=fresh,
+            workers=self.config.workers,
         )
         return done.deleted, done.summary, done.kept
-
-    def _properties(self, now: datetime, errors: list[str]) -> Collected:
-        try:
-            nodes = self.kube.list(self.kube.kind("v1", "Node"))
-            pods = self.kube.list(self.kube.kind("v1", "Pod"))
-        except KubeError as e:
-            errors.append(f"cannot list nodes and pods for properties: {e.message}")
-            return Collected()
-        collected = collect_all(self.providers, nodes, pods, now)
-        for problem in collected.problems:
-            log.info("property provider: %s", problem)
-        return collected
 
     def _publish(self, report: ClusterReport, drifts: dict[str, ObjectDrift], errors: list[str]) -> str | None:
         st = self.state
@@ -428,9 +433,11 @@ def run_agent(
     once: bool = False,
     namespace: str = "fleetsync-system",
     providers: Sequence[str] = ("default",),
+    workers: int = WORKERS,
 ) -> int:
     """The composition root of ``fleetsync agent run``: real clock, sleep, git and cluster.
 
+    ``workers``: objects applied at once within a wave (and the client's pooled connections).
     Returns the process exit code: 0, or 3 when ``--once`` saw errors."""
     import time
 
@@ -441,11 +448,11 @@ def run_agent(
     chosen = [provider(p) for p in providers]
     try:
         with (
-            KubeClient.from_kubeconfig(kubeconfig, context) as kube,
+            KubeClient.from_kubeconfig(kubeconfig, context, connections=workers) as kube,
             GitSource(repo, cluster, state_dir, verify=MemoVerifier(cluster)) as source,
         ):
             agent = Agent(
-                AgentConfig(cluster, namespace=namespace),
+                AgentConfig(cluster, namespace=namespace, workers=workers),
                 kube,
                 source,
                 clock=lambda: datetime.now(UTC),

@@ -2,15 +2,20 @@
 
 The figure is the ratio kubectl time / agent time, measured in the same run against two fresh
 KubeSim instances (one per client, so neither sees the other's objects), plus the agent's peak
-resident memory while applying. Each size runs twice: against the simulator as fast as it goes
-(sub-millisecond answers: the client's own CPU decides), and with a per-request latency added to
-every object request (``--latency-ms``; a real kube-apiserver's SSA round trip is tens of ms),
-which is where the agent's 8 threads pay. The agent runs in a child process (so its RSS is its own, not
-the simulator's): one ``Agent.sync`` of a bundle fetched from a local bare repo — fetch, verify,
-waves with 8 threads, inventory, properties and the report push included.
+resident memory while applying. Each size runs at every ``--latency-ms``: 0 is the simulator as
+fast as it goes (~2 ms of CPU per apply in one Python process on the same two cores: both clients
+wait on it), and an added per-request latency stands for a real kube-apiserver — 10 ms is what the
+Python client saw per request on one (4.9 s for 501 sequential applies), 50 ms what kubectl took
+per object there (31 s for 501). The latency is KubeSim's delay fault on every object request
+(discovery is not delayed), the same for both clients.
 
-    .venv/bin/python bench/bench_agent.py            # 100 and 500 objects
-    .venv/bin/python bench/bench_agent.py --sizes 500
+The agent runs in a child process (so its RSS and CPU are its own, not the simulator's): one
+``Agent.sync`` of a bundle fetched from a local bare repo — fetch, verify, waves with the agent's
+default thread count, inventory, properties and the report push included — then a second sync
+with nothing to change. The requests each client sent are counted by the server.
+
+    .venv/bin/python bench/bench_agent.py                      # 100/250/500 objects at 0, 10, 50 ms
+    .venv/bin/python bench/bench_agent.py --sizes 500 --latency-ms 50 --workers 8 --sweep-workers 16 32
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import argparse
 import json
 import os
 import resource
+import select
 import shutil
 import subprocess
 import sys
@@ -87,8 +93,10 @@ def publish(bare: Path, work: Path, cluster: str, objs: list[dict[str, Any]]) ->
         subprocess.run(["git", *args], cwd=work, check=True, env=GIT_ENV)
 
 
-def child(repo: str, cluster: str, kubeconfig: str, state: str) -> None:
-    """Run in a subprocess: one agent sync; print seconds and peak RSS as JSON."""
+def child(repo: str, cluster: str, kubeconfig: str, state: str, workers: int) -> None:
+    """Run in a subprocess: a first sync, then (after the parent said go on) a second one.
+
+    Prints one JSON line after each, so the parent can read the server's request count between."""
     from datetime import UTC, datetime
 
     from agent.apply.kube import KubeClient
@@ -96,94 +104,217 @@ def child(repo: str, cluster: str, kubeconfig: str, state: str) -> None:
     from agent.loop import Agent, AgentConfig
     from agent.source import GitSource
 
-    with KubeClient.from_kubeconfig(kubeconfig) as kube, GitSource(
+    with KubeClient.from_kubeconfig(kubeconfig, connections=workers) as kube, GitSource(
         repo, cluster, Path(state), verify=MemoVerifier(cluster)
     ) as source:
-        agent = Agent(AgentConfig(cluster), kube, source, clock=lambda: datetime.now(UTC), sleep=time.sleep)
-        start = time.perf_counter()
+        agent = Agent(AgentConfig(cluster, workers=workers), kube, source,
+                      clock=lambda: datetime.now(UTC), sleep=time.sleep)
+        waits = _time_applies(kube)
+        cpu0, start = _cpu(), time.perf_counter()
         summary = agent.sync()
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, _cpu() - cpu0
+        outcomes: dict[str, int] = {}
+        for r in summary.results:
+            outcomes[r.outcome.value] = outcomes.get(r.outcome.value, 0) + 1
+        print(json.dumps({"seconds": seconds, "cpu": cpu, "timings": dict(summary.timings), "outcomes": outcomes,
+                          "errors": summary.errors, "apply_ms": 1000 * sum(waits) / max(1, len(waits))}), flush=True)
+        sys.stdin.readline()
         start = time.perf_counter()
         again = agent.sync()
         steady = time.perf_counter() - start
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    outcomes: dict[str, int] = {}
-    for r in summary.results:
-        outcomes[r.outcome.value] = outcomes.get(r.outcome.value, 0) + 1
-    print(json.dumps({"seconds": seconds, "apply": summary.timings.get("apply", 0.0), "steady": steady,
-                      "steady_unchanged": sum(r.outcome.value == "Unchanged" for r in again.results),
-                      "rss_mb": rss_kb / 1024, "outcomes": outcomes, "errors": summary.errors}))
+    print(json.dumps({"steady": steady, "steady_unchanged": sum(r.outcome.value == "Unchanged" for r in again.results),
+                      "rss_mb": _peak_rss_kb() / 1024}), flush=True)
 
 
-def _slow(sim: Any, latency_ms: float) -> None:
-    """Every object request answers ``latency_ms`` late (a real API server's SSA round trip)."""
-    if latency_ms:
-        sim.faults.add(status=0, delay=latency_ms / 1000, times=10**9)
+def _peak_rss_kb() -> int:
+    """This process's peak resident set (VmHWM). Not ``ru_maxrss``: Linux carries that over from
+    the parent across fork and exec, so it would report the benchmark's own size."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
-def run_size(n: int, tmp: Path, latency_ms: float) -> dict[str, Any]:
+def _time_applies(kube: Any) -> list[float]:
+    """Record how long each server-side apply takes, request to decoded response (the latency the
+    server adds plus its queueing: KubeSim is one Python process answering one request at a time)."""
+    waits: list[float] = []
+    apply = kube.apply
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return apply(*args, **kwargs)
+        finally:
+            waits.append(time.perf_counter() - start)  # list.append is atomic across threads
+
+    kube.apply = timed
+    return waits
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _line(proc: subprocess.Popen[str], timeout: float = 600) -> dict[str, Any]:
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    line = proc.stdout.readline() if ready else ""
+    if not line:
+        proc.kill()
+        _, err = proc.communicate()
+        raise SystemExit(f"the agent child failed: {err.strip()[-2000:]}")
+    return dict(json.loads(line))
+
+
+COUNT = 10**9
+
+
+def _slow(sim: Any, latency_ms: float) -> Any:
+    """Every object request answers ``latency_ms`` late (a real API server's round trip); the
+    fault also counts the requests (``COUNT - fault.times``)."""
+    return sim.faults.add(status=0, delay=latency_ms / 1000, times=COUNT)
+
+
+def _deep_backlog() -> None:
+    """KubeSim listens with socketserver's default backlog of 5: a client opening 16 connections at
+    once loses SYNs and waits a second for the kernel's retransmit, a stall no real API server
+    (backlog: the kernel's somaxconn) causes. Give the simulators in this process a real backlog."""
+    import http.server
+
+    http.server.ThreadingHTTPServer.request_queue_size = 1024
+
+
+def run_agent(objs: list[dict[str, Any]], tmp: Path, latency_ms: float, workers: int) -> dict[str, Any]:
+    """One agent child against a fresh KubeSim: its first sync and its resync, with request counts."""
     from kubesim.testing import running_sim
 
-    objs = objects(n)
-    cluster = "bench"
-    tmp = tmp / f"{n}-{latency_ms:g}"
-    tmp.mkdir()
-    bare, work = tmp / f"fleet-{n}.git", tmp / f"work-{n}"
-    publish(bare, work, cluster, objs)
+    _deep_backlog()
+    n, cluster = len(objs), "bench"
+    tmp = Path(tempfile.mkdtemp(prefix=f"agent-{n}-{latency_ms:g}-{workers}-", dir=tmp))
+    publish(tmp / "fleet.git", tmp / "work", cluster, objs)
     with running_sim(controllers="never") as sim:
-        _slow(sim, latency_ms)
-        kc = sim.write_kubeconfig(tmp / f"agent-{n}.kubeconfig")
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", str(bare), cluster, str(kc), str(tmp / f"state-{n}")],
-            check=True, capture_output=True, text=True,
+        fault = _slow(sim, latency_ms)
+        kc = sim.write_kubeconfig(tmp / "agent.kubeconfig")
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--child", str(tmp / "fleet.git"), cluster, str(kc), str(tmp / "state"),
+             str(workers)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
-        agent = json.loads(out.stdout.strip().splitlines()[-1])
-    manifest = tmp / f"objects-{n}.json"
+        agent = _line(proc)
+        agent["requests"] = COUNT - fault.times
+        assert proc.stdin is not None
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        agent.update(_line(proc))
+        agent["steady_requests"] = COUNT - fault.times - agent["requests"]
+        proc.communicate()
+    return agent
+
+
+def run_kubectl(objs: list[dict[str, Any]], tmp: Path, latency_ms: float) -> dict[str, Any]:
+    """``kubectl apply --server-side`` of the same objects against a fresh KubeSim."""
+    from kubesim.testing import running_sim
+
+    _deep_backlog()
+    tmp = Path(tempfile.mkdtemp(prefix=f"kubectl-{len(objs)}-{latency_ms:g}-", dir=tmp))
+    manifest = tmp / "objects.json"
     manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objs}))
     with running_sim(controllers="never") as sim:
-        _slow(sim, latency_ms)
-        kc = sim.write_kubeconfig(tmp / f"kubectl-{n}.kubeconfig")
+        fault = _slow(sim, latency_ms)
+        kc = sim.write_kubeconfig(tmp / "kubectl.kubeconfig")
         start = time.perf_counter()
         k = subprocess.run(
-            ["kubectl", "--kubeconfig", str(kc), "apply", "--server-side", "--validate=false", "--field-manager", "bench", "-f", str(manifest)],
+            ["kubectl", "--kubeconfig", str(kc), "apply", "--server-side", "--validate=false", "--field-manager", "bench",
+             "-f", str(manifest)],
             capture_output=True, text=True,
         )
-        kubectl_seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        requests = COUNT - fault.times
     if k.returncode != 0:
         print(f"kubectl failed ({k.returncode}): {k.stderr.strip()[-500:]}", file=sys.stderr)
-    return {"n": n, "agent": agent, "kubectl_seconds": kubectl_seconds, "kubectl_ok": k.returncode == 0}
+    return {"seconds": seconds, "requests": requests, "ok": k.returncode == 0}
 
 
 def main() -> None:
+    from agent.loop import WORKERS
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[100, 500])
-    ap.add_argument("--latency-ms", type=float, nargs="+", default=[0, 10],
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100, 250, 500])
+    ap.add_argument("--latency-ms", type=float, nargs="+", default=[0, 10, 50],
                     help="added server latency per object request (0: the simulator as fast as it goes)")
-    ap.add_argument("--child", nargs=4, metavar=("REPO", "CLUSTER", "KUBECONFIG", "STATE"))
+    ap.add_argument("--workers", type=int, default=WORKERS, help=f"the agent's threads per wave (default {WORKERS})")
+    ap.add_argument("--sweep-workers", type=int, nargs="*", default=[8, 32],
+                    help="also run the agent with these thread counts at the largest size and latency")
+    ap.add_argument("--child", nargs=5, metavar=("REPO", "CLUSTER", "KUBECONFIG", "STATE", "WORKERS"))
     args = ap.parse_args()
     if args.child:
-        child(*args.child)
+        repo, cluster, kubeconfig, state, workers = args.child
+        child(repo, cluster, kubeconfig, state, int(workers))
         return
     if shutil.which("kubectl") is None:
         sys.exit("kubectl is not on PATH")
     tmp = Path(tempfile.mkdtemp(prefix="bench-agent-"))
+    rows: list[tuple[float, int, dict[str, Any], dict[str, Any]]] = []
     try:
-        print("agent s = one whole sync (fetch, verify, parse, waves, inventory, properties, report push);")
-        print("apply s = its apply phase; resync s = the next sync with nothing to change.")
-        print(f"{'latency':>7} {'objects':>8} {'agent s':>8} {'apply s':>8} {'kubectl s':>10} {'ratio':>7} {'apply ratio':>11} "
-              f"{'resync s':>9} {'agent RSS MB':>13}  outcomes")
+        print(f"agent: {args.workers} threads per wave. sync = one whole agent sync (fetch, verify, parse, waves,")
+        print("inventory, properties, report push); apply = its apply phase; ms/apply = mean time of one of its")
+        print("server-side applies (the added latency plus the simulator's queue); cpu = the agent's CPU seconds in")
+        print("the sync; req = object requests the server answered; resync = the next sync, nothing to change.")
+        print(_HEADER)
         for latency, n in [(lat, n) for lat in args.latency_ms for n in args.sizes]:
-            r = run_size(n, tmp, latency)
-            a = r["agent"]
-            ratio = r["kubectl_seconds"] / a["seconds"] if a["seconds"] else float("nan")
-            flag = "" if r["kubectl_ok"] else " (kubectl failed)"
-            apply_ratio = r["kubectl_seconds"] / a["apply"] if a["apply"] else float("nan")
-            print(f"{latency:>5g}ms {n:>8} {a['seconds']:>8.2f} {a['apply']:>8.2f} {r['kubectl_seconds']:>10.2f} {ratio:>6.1f}x "
-                  f"{apply_ratio:>10.1f}x {a['steady']:>9.2f} {a['rss_mb']:>13.1f}  {a['outcomes']}{flag}")
-            if a["errors"]:
-                print(f"         agent errors: {a['errors']}")
+            objs = objects(n)
+            agent, kubectl = run_agent(objs, tmp, latency, args.workers), run_kubectl(objs, tmp, latency)
+            rows.append((latency, n, agent, kubectl))
+            print(_row(latency, n, args.workers, agent, kubectl), flush=True)
+        _growth(rows)
+        latency, n, _, kubectl = max(rows, key=lambda row: (row[0], row[1]))
+        if args.sweep_workers:
+            print(f"\nthreads per wave, {n} objects at {latency:g} ms (against the kubectl run above):")
+            print(_HEADER)
+            for workers in args.sweep_workers:
+                print(_row(latency, n, workers, run_agent(objects(n), tmp, latency, workers), kubectl), flush=True)
+        _figure(rows)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+_HEADER = (f"{'latency':>7} {'objects':>7} {'threads':>7} {'sync s':>7} {'apply s':>7} {'ms/apply':>8} {'cpu s':>6} "
+           f"{'req':>5} {'kubectl s':>9} {'req':>5} {'ratio':>6} {'apply ratio':>11} {'resync s':>8} {'req':>4} "
+           f"{'RSS MB':>6}  outcomes")
+
+
+def _row(latency: float, n: int, workers: int, a: dict[str, Any], k: dict[str, Any]) -> str:
+    apply_s = a["timings"].get("apply", 0.0)
+    ratio = k["seconds"] / a["seconds"] if a["seconds"] else float("nan")
+    apply_ratio = k["seconds"] / apply_s if apply_s else float("nan")
+    flag = "" if k["ok"] else " (kubectl failed)"
+    line = (f"{latency:>5g}ms {n:>7} {workers:>7} {a['seconds']:>7.2f} {apply_s:>7.2f} {a['apply_ms']:>8.1f} "
+            f"{a['cpu']:>6.2f} {a['requests']:>5} {k['seconds']:>9.2f} {k['requests']:>5} {ratio:>5.1f}x "
+            f"{apply_ratio:>10.1f}x {a['steady']:>8.2f} {a['steady_requests']:>4} {a['rss_mb']:>6.1f}  "
+            f"{a['outcomes']}{flag}")
+    if a["errors"]:
+        line += f"\n         agent errors: {a['errors']}"
+    return line
+
+
+def _growth(rows: list[tuple[float, int, dict[str, Any], dict[str, Any]]]) -> None:
+    """How each client's time grows with the object count, per latency."""
+    print("\ngrowth with object count (seconds; ms per object in brackets):")
+    for latency in sorted({row[0] for row in rows}):
+        sized = sorted(((n, a, k) for lat, n, a, k in rows if lat == latency), key=lambda row: row[0])
+        agent = "  ".join(f"{n}: {a['seconds']:.2f} [{1000 * a['seconds'] / n:.1f}]" for n, a, _ in sized)
+        kubectl = "  ".join(f"{n}: {k['seconds']:.2f} [{1000 * k['seconds'] / n:.1f}]" for n, _, k in sized)
+        print(f"{latency:>5g}ms  agent   {agent}")
+        print(f"{'':>7}  kubectl {kubectl}")
+
+
+def _figure(rows: list[tuple[float, int, dict[str, Any], dict[str, Any]]]) -> None:
+    latency, n, a, k = max(rows, key=lambda row: (row[0], row[1]))
+    print(f"\nfigure: {n} objects at {latency:g} ms per request: kubectl / agent sync = {k['seconds'] / a['seconds']:.1f}x "
+          f"(goal >= 10x); agent peak RSS {max(row[2]['rss_mb'] for row in rows):.0f} MB, the most of the runs in the "
+          "first table (goal <= 80 MB)")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ to a full comparison, flagged as degraded. The dry run is injected, so this modu
 
 from __future__ import annotations
 
+import base64
 import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -260,3 +261,32 @@ def compare(manifest: Obj, live: Obj, option: str, dry_run: DryRun) -> Compariso
     except Invalid:
         return Comparison(patch_details(manifest, live), degraded=True)
     return Comparison(patch_details(would_be, live))
+
+
+# -- the no-op test --------------------------------------------------------------------------------
+def satisfies(live: Any, want: Any) -> bool:
+    """Whether ``live`` already holds every value of the apply body ``want`` (maps by key, lists
+    exactly), so that applying it would change nothing. A Secret's write-only ``stringData`` is
+    compared as the base64 ``data`` the server stores it as."""
+    return _holds(live, as_stored(want))
+
+
+def as_stored(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``body`` as the server keeps it: a core Secret's ``stringData`` folded into ``data``."""
+    string_data = body.get("stringData")
+    if body.get("apiVersion") != "v1" or body.get("kind") != "Secret" or not isinstance(string_data, Mapping):
+        return body
+    data = body.get("data") or {}
+    if not isinstance(data, Mapping) or not all(isinstance(v, str) for v in string_data.values()):
+        return body  # malformed: let the server say so
+    out = {k: v for k, v in body.items() if k != "stringData"}
+    out["data"] = {**data, **{k: base64.b64encode(v.encode()).decode() for k, v in string_data.items()}}
+    return out
+
+
+def _holds(live: Any, want: Any) -> bool:
+    if isinstance(want, Mapping):
+        return isinstance(live, Mapping) and all(k in live and _holds(live[k], v) for k, v in want.items())
+    if isinstance(want, list):
+        return isinstance(live, list) and len(live) == len(want) and all(map(_holds, live, want))
+    return type(live) is type(want) and bool(live == want)

@@ -30,6 +30,7 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from agent.errors import Conflict, Forbidden, Invalid, KindNotServed, KubeError, NotFound, Retryable
 
 FIELD_MANAGER = "fleetsync"
+CONNECTIONS = 16  # kept-alive connections to the API server: at least the applier's threads
 
 Obj = dict[str, Any]
 
@@ -99,6 +100,9 @@ class KubeClient:
 
     def __init__(self, api_client: k8s_client.ApiClient):
         self._api = api_client
+        # Served kinds resolved once per discovery: the dynamic client's lookup searches its
+        # whole cache on every call, and the applier asks for each object's kind several times.
+        self._kinds: dict[tuple[str, str], tuple[KindRef, Any]] = {}
         # The discovery cache lives in a directory of this client's own: the library's default
         # file in /tmp is shared by every process talking to the same URL and can predate the
         # server's current kinds.
@@ -112,10 +116,16 @@ class KubeClient:
             raise
 
     @classmethod
-    def from_kubeconfig(cls, path: str | None = None, context: str | None = None) -> KubeClient:
+    def from_kubeconfig(
+        cls, path: str | None = None, context: str | None = None, *, connections: int = CONNECTIONS
+    ) -> KubeClient:
         """A kubeconfig file (and context), or the in-cluster service account when ``path`` is None
-        and the agent runs in a pod."""
+        and the agent runs in a pod. ``connections`` is how many kept-alive connections the client
+        pools: give at least the number of threads that call it at once, or the extra threads
+        open a new TLS connection per request and throw it away (the library's default is five
+        per CPU)."""
         configuration = k8s_client.Configuration()
+        configuration.connection_pool_maxsize = max(connections, 1)
         if path is None:
             try:
                 k8s_config.load_incluster_config(client_configuration=configuration)
@@ -138,22 +148,28 @@ class KubeClient:
     # -- discovery --------------------------------------------------------------------------
     def kind(self, api_version: str, kind: str) -> KindRef:
         """The served kind, or ``KindNotServed`` (refresh discovery after a CRD is established)."""
+        return self._lookup(api_version, kind)[0]
+
+    def _lookup(self, api_version: str, kind: str) -> tuple[KindRef, Any]:
+        found = self._kinds.get((api_version, kind))
+        if found is not None:
+            return found
         try:
             with _classified():
                 r = self._dyn.resources.get(api_version=api_version, kind=kind)
         except ResourceNotFoundError as e:
             raise KindNotServed(f"the server does not serve {kind} in {api_version}") from e
-        return KindRef(api_version, kind, str(r.name), bool(r.namespaced))
+        found = (KindRef(api_version, kind, str(r.name), bool(r.namespaced)), r)
+        self._kinds[(api_version, kind)] = found  # a plain dict write: atomic across threads
+        return found
 
     def refresh_discovery(self) -> None:
+        self._kinds = {}
         with _classified():
             self._dyn.resources.invalidate_cache()
 
     def _resource(self, ref: KindRef) -> Any:
-        try:
-            return self._dyn.resources.get(api_version=ref.api_version, kind=ref.kind)
-        except ResourceNotFoundError as e:
-            raise KindNotServed(f"the server does not serve {ref.kind} in {ref.api_version}") from e
+        return self._lookup(ref.api_version, ref.kind)[1]
 
     # -- health -----------------------------------------------------------------------------
     def ready(self) -> tuple[bool, str]:
@@ -192,11 +208,11 @@ class KubeClient:
 
     def apply(self, manifest: Obj, *, force: bool = False, dry_run: bool = False) -> Obj:
         """Server-side apply ``manifest`` as field manager ``fleetsync``."""
-        ref = self.kind(manifest["apiVersion"], manifest["kind"])
+        ref, resource = self._lookup(manifest["apiVersion"], manifest["kind"])
         meta = manifest.get("metadata") or {}
         with _classified():
             out = self._dyn.server_side_apply(
-                self._resource(ref),
+                resource,
                 body=manifest,
                 name=meta.get("name"),
                 namespace=meta.get("namespace") if ref.namespaced else None,

@@ -42,7 +42,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from agent.apply.compare import FULL, Comparison, compare, patch_details
+from agent.apply.compare import FULL, Comparison, compare, patch_details, satisfies
 from agent.apply.kube import KindRef
 from agent.apply.takeover import BUNDLE_ID, SPEC_HASH, Ownership, marks, ownership, spec_hash, stamped
 from agent.errors import Conflict, KindNotServed, KubeError, NotFound, Retryable
@@ -349,15 +349,6 @@ class Applier:
             details=details,
             drift_type=DriftType.DRIFT if details else None,
         )
-
-
-def satisfies(live: Any, want: Any) -> bool:
-    """Whether ``live`` already holds every value of ``want`` (maps by key; lists exactly)."""
-    if isinstance(want, Mapping):
-        return isinstance(live, Mapping) and all(k in live and satisfies(live[k], v) for k, v in want.items())
-    if isinstance(want, list):
-        return isinstance(live, list) and len(live) == len(want) and all(map(satisfies, live, want))
-    return type(live) is type(want) and bool(live == want)
 
 
 def _delivered_by(live: Obj | None, manifest: Obj, bundle_id: str) -> str:
