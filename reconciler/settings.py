@@ -22,9 +22,7 @@ SETTINGS_KIND = "FleetSettings"
 MAX_SETTINGS_BYTES = 64 * 1024
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-_REF_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*(/[A-Za-z0-9][A-Za-z0-9_-]*)*/$")
 _POLICY_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-_REMOTE = re.compile(r"^(https?://|ssh://|git://|file://)[^\s]+$|^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s-][^\s]*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +32,9 @@ class Settings:
     include: tuple[str, ...] = ()  # globs of repo paths to read; empty = every YAML file
     exclude: tuple[str, ...] = ()  # globs of repo paths never read (wins over include)
     policies: tuple[str, ...] | None = None  # enabled policy names; None = every shipped policy
-    hub_ref_prefix: str = "fleet/"
     heartbeat_timeout: timedelta = timedelta(minutes=5)
     unhealthy_window: timedelta = timedelta(minutes=5)
     prune_max_share: float = 0.5
-    bundle_remote: str = ""  # "" = the fleet repo's own remote
 
 
 DEFAULT_SETTINGS = Settings()
@@ -113,10 +109,6 @@ def parse_settings(doc: Document, findings: Findings) -> Settings:
                 continue
             names.append(name)
         policies = tuple(names)
-    prefix = f.str("hubRefPrefix", DEFAULT_SETTINGS.hub_ref_prefix) or DEFAULT_SETTINGS.hub_ref_prefix
-    if not _REF_PREFIX.match(prefix):
-        f.error("hubRefPrefix", f"{prefix!r} is not a ref prefix: use path segments ending in '/', e.g. 'fleet/'")
-        prefix = DEFAULT_SETTINGS.hub_ref_prefix
     heartbeat = _duration(
         f, "heartbeatTimeout", DEFAULT_SETTINGS.heartbeat_timeout, timedelta(seconds=30), timedelta(hours=1)
     )
@@ -130,16 +122,8 @@ def parse_settings(doc: Document, findings: Findings) -> Settings:
             f.error("pruneMaxShare", f"must be a number from 0 to 1 (a share of the inventory), got {raw!r}")
         else:
             share = float(raw)
-    remote = f.str("bundleRemote", "") or ""
-    if remote and not _REMOTE.match(remote):
-        f.error(
-            "bundleRemote",
-            f"{remote!r} is not a Git remote URL: use https://, ssh://, git://, file:// or user@host:path "
-            "(empty means the fleet repo's own remote)",
-        )
-        remote = ""
     f.done()
-    return Settings(include, exclude, policies, prefix, heartbeat, unhealthy, share, remote)
+    return Settings(include, exclude, policies, heartbeat, unhealthy, share)
 
 
 def read_settings(text: bytes, file: str = SETTINGS_FILE) -> tuple[Settings, tuple[Finding, ...]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -73,7 +74,7 @@ def test_git_hidden_settings_and_non_yaml_files_are_not_objects(tmp_path: Path) 
             ".git/config.yaml": "not: an object\n",
             ".github/workflows/ci.yaml": "on: push\n",
             ".pre-commit-config.yaml": "repos: []\n",
-            "fleetsync.yaml": "hubRefPrefix: hub/\n",
+            "fleetsync.yaml": "heartbeatTimeout: 2m\n",
             "README.md": "# fleet\n",
             "notes.txt": "x",
             "ns.yaml": NS,
@@ -82,7 +83,7 @@ def test_git_hidden_settings_and_non_yaml_files_are_not_objects(tmp_path: Path) 
     result = load_directory(repo)
     assert result.ok, result.findings
     assert list(result.spec.resources) == ["/Namespace//web"]
-    assert result.spec.settings.hub_ref_prefix == "hub/"
+    assert result.spec.settings.heartbeat_timeout == timedelta(minutes=2)
 
 
 def test_include_and_exclude_globs_choose_the_files_read(tmp_path: Path) -> None:
@@ -225,9 +226,9 @@ def test_files_over_the_size_cap_and_repos_over_the_total_cap_are_refused(tmp_pa
 
 
 def test_settings_given_by_the_caller_replace_the_repos_file(tmp_path: Path) -> None:
-    repo = _repo(tmp_path, {"fleetsync.yaml": "hubRefPrefix: [\n", "ns.yaml": NS})
-    result = load_directory(repo, Settings(hub_ref_prefix="x/"))
-    assert result.ok and result.spec.settings.hub_ref_prefix == "x/"
+    repo = _repo(tmp_path, {"fleetsync.yaml": "heartbeatTimeout: [\n", "ns.yaml": NS})
+    result = load_directory(repo, Settings(heartbeat_timeout=timedelta(minutes=3)))
+    assert result.ok and result.spec.settings.heartbeat_timeout == timedelta(minutes=3)
     assert not load_directory(repo).ok
 
 
