@@ -144,13 +144,13 @@ def plan_command(
     reports_from: Annotated[str | None, typer.Option(
         "--reports-from", help="Remote name, URL or path whose report branches and fleet/status to read.")] = None,
     label: Annotated[list[str] | None, typer.Option(
-        "--label", help="A pull-request label (for the blast-radius policy); repeatable.")] = None,
+        "--label", help="A pull-request label (approves a blast radius or a prune); repeatable.")] = None,
 ) -> None:
     """Show what a change does to every cluster: rendered diffs, scheduling, rollouts, checks.
 
     Renders both commits offline with the same cluster state; writes nothing. Exit codes: 0 no
     change, 1 changes and every check passes, 2 a check fails (head invalid, a Deny policy
-    violation, a refused update), 3 runtime error. See docs/plan.md.
+    violation, a refused update, a cluster emptied: prune refused), 3 runtime error. See docs/plan.md.
 
       fleetsync plan . --base origin/main --head HEAD --reports-from origin
 
@@ -471,8 +471,11 @@ def drift_adopt_command(
     placement: Annotated[
         str | None, typer.Option("--placement", help="Placement key (ClusterResourcePlacement/web) when several.")
     ] = None,
-    adopt_as: Annotated[str, typer.Option("--as", help="override (this cluster only) or source (edit the manifest).")]
-    = "override",
+    adopt_as: Annotated[
+        str | None, typer.Option("--as", help="override (this cluster only, the default) or source (edit the manifest).")
+    ] = None,
+    as_override: Annotated[bool, typer.Option("--as-override", help="The same as --as override.")] = False,
+    into_source: Annotated[bool, typer.Option("--into-source", help="The same as --as source.")] = False,
     path: Annotated[list[str] | None, typer.Option("--path", help="Adopt only this drifted JSON pointer (repeatable).")]
     = None,
     repo: Annotated[Path, typer.Option("--repo", help="A checkout of the fleet repo.")] = Path("."),
@@ -493,14 +496,18 @@ def drift_adopt_command(
       fleetsync drift adopt prod-eu-1 apps/Deployment/web/frontend
 
       fleetsync drift adopt prod-eu-1 Deployment/web/frontend --as source --path /spec/replicas
+
+    --as-override and --into-source are the same as --as override and --as source.
     """
     from reconciler.drift_adopt import Mode, Refused
-    from reconciler.drift_cmd import UsageError
+    from reconciler.drift_cmd import UsageError, adopt_mode
     from reconciler.drift_commit import AdoptOptions, adopt
 
-    if adopt_as not in {m.value for m in Mode}:
-        raise _fail(f"--as {adopt_as!r}: use override or source", EXIT_USAGE)
-    options = AdoptOptions(cluster, obj, placement, Mode(adopt_as), tuple(path or ()), branch, message, reports)
+    try:
+        mode = Mode(adopt_mode(adopt_as, as_override, into_source))
+    except UsageError as e:
+        raise _fail(str(e), EXIT_USAGE) from e
+    options = AdoptOptions(cluster, obj, placement, mode, tuple(path or ()), branch, message, reports)
     try:
         text = adopt(repo, options)
     except (Refused, UsageError) as e:

@@ -235,3 +235,17 @@ def clusters_by_placement(memory: HubMemory, reports: Mapping[str, ClusterReport
         for pr in report.placements:
             out.setdefault(pr.key, set()).add(cluster)
     return {k: frozenset(v) for k, v in out.items()}
+
+
+def adopt_mode(adopt_as: str | None, as_override: bool, into_source: bool) -> str:
+    """The adopt mode from ``--as override|source`` or its spellings ``--as-override`` /
+    ``--into-source`` (the issue's names); default override. Contradicting flags: UsageError."""
+    asked = {v for v, on in (("override", as_override), ("source", into_source)) if on}
+    if adopt_as is not None:
+        if adopt_as not in ("override", "source"):
+            raise UsageError(f"--as {adopt_as!r}: use override or source")
+        asked.add(adopt_as)
+    if len(asked) > 1:
+        raise UsageError("--as-override and --into-source (or --as override|source) contradict each other: "
+                         "choose one")
+    return asked.pop() if asked else "override"

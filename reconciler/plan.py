@@ -9,8 +9,9 @@ MemberCluster is taken as eligible — the output says so.
 
 The checks a pull request must pass are the hub's own: head loads (validation errors with
 file:line), KubeFleet's update rules between base and head (reconciler/immutability.py), no new
-Deny violation of the per-object policy gate on any cluster, and the change-level gate
-(blast radius, reconciler/policy_change.py) given the pull request's labels. Exit codes are in
+Deny violation of the per-object policy gate on any cluster, the change-level gate
+(blast radius, reconciler/policy_change.py) given the pull request's labels, and the prune
+check (reconciler/plan_prune.py: no cluster emptied without the approving label). Exit codes are in
 ``ExitCode``; the JSON is the stable interface (docs/plan.md).
 """
 
@@ -43,6 +44,7 @@ from reconciler.plan_group import (
     schedule_changes,
     settings_diff,
 )
+from reconciler.plan_prune import PruneCheck, prune_checks
 from reconciler.policy import PolicySet, Violation
 from reconciler.policy_change import check_change
 from reconciler.render import key_of
@@ -135,6 +137,8 @@ class FleetPlan:
     immutability_checked: bool
     refusals: tuple[Finding, ...]
     notes: tuple[str, ...]
+    prune: tuple[PruneCheck, ...] = ()  # clusters losing most or all of their objects
+    prune_max_share: float = 0.5
 
     @property
     def clusters_touched(self) -> int:
@@ -153,7 +157,8 @@ class FleetPlan:
         return (not self.head.ok or bool(self.refusals)
                 or any(f.severity == "error" for f in self.validation)
                 or any(v.blocking and new for v, _, new in self.violations)
-                or any(v.blocking for v in self.blast))
+                or any(v.blocking for v in self.blast)
+                or any(p.blocking for p in self.prune))
 
     @property
     def exit_code(self) -> ExitCode:
@@ -181,6 +186,7 @@ class FleetPlan:
             "blastRadius": [v.to_dict() for v in self.blast],
             "validation": [f.to_dict() for f in self.validation],
             "immutability": {"checked": self.immutability_checked, "refusals": [f.to_dict() for f in self.refusals]},
+            "prune": {"maxShare": self.prune_max_share, "clusters": [p.to_dict() for p in self.prune]},
             "notes": list(self.notes),
         }
 
@@ -288,9 +294,13 @@ def make_plan(repo: HubRepo, base_rev: str, head_rev: str, now: datetime, state:
     labels_of = {s.name: dict(s.labels) for s in base.states} | {s.name: dict(s.labels) for s in head.states}
     touched = {c.cluster: labels_of.get(c.cluster, {}) for c in changes if c.objects or c.placements}
     blast = tuple(check_change(head.policies, touched, labels)) if head.policies is not None else ()
+    share = head.loaded.spec.settings.prune_max_share
+    prune = prune_checks({c: {i for _, i in objs} for c, objs in base.objects.items()},
+                         {c: {i for _, i in objs} for c, objs in head.objects.items()},
+                         {s.name for s in head.states}, share, labels)
     return FleetPlan(base, head, state, tuple(group_changes(changes)), changes,
                      tuple(_placement_plans(base, head, changes)), tuple(violations), blast, validation,
-                     base.ok, refusals, tuple(notes))
+                     base.ok, refusals, tuple(notes), prune, share)
 
 
 def _cluster_changes(base: Side, head: Side) -> tuple[ClusterChange, ...]:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from reconciler.plan import FleetPlan
 from reconciler.plan_diff import CLUSTER_PLACEHOLDER, generalise
 from reconciler.plan_group import Group, PlacementPlan
+from reconciler.plan_prune import PruneCheck, grouped
 from reconciler.policy import Violation
 
 MAX_CHARS = 60_000  # below GitHub's 65,536 per comment, with room for the workflow's header
@@ -90,6 +91,16 @@ def _violation_lines(items: Sequence[tuple[Violation, str]], code: Callable[[str
             for (action, policy, key, ident, msg), cs in sorted(grouped.items())]
 
 
+def _prune_lines(checks: Sequence[PruneCheck]) -> list[str]:
+    """Clusters with the same counts on one line; at most ``MAX_OBJECTS`` lines."""
+    groups = grouped(checks)
+    lines = [f"- {names(cs)}: {msg}" for msg, cs in groups[:MAX_OBJECTS]]
+    if len(groups) > MAX_OBJECTS:
+        rest = sum(len(cs) for _, cs in groups[MAX_OBJECTS:])
+        lines.append(f"- ... and {rest} more cluster(s): `fleetsync plan -o json`")
+    return lines
+
+
 def _group_block(g: Group, md: bool, budget: list[int] | None) -> list[str]:
     """One group's section. Diffs are added while ``budget`` (characters, shared by every
     group and spent here) lasts; None: every diff. At most ``MAX_OBJECTS`` objects are named."""
@@ -153,6 +164,13 @@ def render(plan: FleetPlan, md: bool = True, max_chars: int = MAX_CHARS) -> str:
     elif not plan.immutability_checked:
         which = "base" if not plan.base.ok else "head"
         head += [f"Update rules (immutability): not checked, {which} does not load.", ""]
+    blocked = [c for c in plan.prune if c.blocking]
+    if blocked:
+        head += [heading("Prune refused: a cluster would be emptied"), "", *_prune_lines(blocked), ""]
+    warned = [c for c in plan.prune if not c.blocking]
+    if warned:
+        head += [heading(f"WARNING: large removals (more than {plan.prune_max_share:.0%} of a cluster's objects)"),
+                 "", *_prune_lines(warned), ""]
     new = [(v, k) for v, k, is_new in plan.violations if is_new]
     old = [(v, k) for v, k, is_new in plan.violations if not is_new]
     if new or plan.blast:

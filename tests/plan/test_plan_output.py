@@ -58,7 +58,7 @@ def test_secret_change_shows_which_key_changed_but_never_a_value(make_fleet: Cal
 
 
 TOP_KEYS = ["apiVersion", "kind", "base", "head", "clusterState", "summary", "groups", "placements",
-            "violations", "blastRadius", "validation", "immutability", "notes"]
+            "violations", "blastRadius", "validation", "immutability", "prune", "notes"]
 SUMMARY_KEYS = ["clustersInFleet", "clustersTouched", "objectsTouched", "added", "changed", "removed", "groups",
                 "checksPassed", "exitCode"]
 
