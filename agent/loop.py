@@ -1,8 +1,8 @@
 """The agent's one sequencer: fetch → verify → waves/apply → prune → availability → properties → report.
 
-``Agent.sync`` runs one pass; ``Runner`` runs passes on apscheduler's blocking scheduler every
-``--interval`` seconds (backing off with jitter while passes fail) and beats the heartbeat ref at
-the MemberCluster's ``heartbeatPeriodSeconds``. The cluster, the Git source, the clock and the
+``Agent.sync`` runs one pass; ``Runner`` (agent/runner.py) runs passes on apscheduler's blocking
+scheduler every ``--interval`` seconds (backing off with jitter while passes fail) and beats the
+heartbeat ref at the MemberCluster's ``heartbeatPeriodSeconds``. The cluster, the Git source, the clock and the
 sleep are injected, so a pass can be driven step by step in tests.
 
 State that must survive a restart lives in the member cluster, not on the agent's disk: the
@@ -10,21 +10,19 @@ inventory ConfigMap (``fleetsync-inventory`` in the agent's namespace) holds wha
 applied and the bundle commit it last accepted, which is what a new bundle must descend from.
 While the Git source fails (unreachable, a bundle refused, a rewritten branch) the agent keeps
 enforcing the last good bundle it holds and prunes nothing; after a restart without a reachable
-source it applies nothing until the source is back.
+source it reads the last accepted bundle (the commit the inventory names) from its local clone,
+verifies it again and enforces it, still pruning nothing and reporting the source stale.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import signal
-import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 from typing import Any, Protocol
 
 from agent.apply.inventory import (
@@ -36,8 +34,8 @@ from agent.apply.inventory import (
 from agent.apply.manager import Applier, Kube, Result, Strategy, Work
 from agent.apply.prune import prune
 from agent.apply.waves import apply_in_waves
-from agent.bundles import MemoVerifier, load_verified
-from agent.errors import AgentError, NotFound, SourceError
+from agent.bundles import load_verified
+from agent.errors import NotFound, SourceError
 from agent.observe import Observing, in_background
 from agent.properties import DefaultProvider, PropertyProvider
 from agent.report import PlacementInfo, ReportInput, build_report, commit_message, fingerprint
@@ -68,12 +66,17 @@ INVENTORY_NAME = "fleetsync-inventory"
 # and serves many requests at once, so the wave's time is about objects / WORKERS round trips
 # (docs/agent.md, "Performance"); KubeClient pools as many connections.
 WORKERS = 16
+# Seconds between heartbeats until a bundle carries the MemberCluster's heartbeatPeriodSeconds
+# (memberCluster in bundle.yaml), KubeFleet's default.
+DEFAULT_HEARTBEAT_SECONDS = 60.0
 
 Obj = dict[str, Any]
 
 
 class Source(Protocol):
     def fetch_bundle(self, last_accepted: str | None) -> FetchedBundle | None: ...
+
+    def local_bundle(self, commit: str) -> FetchedBundle | None: ...
 
     def push_report(self, files: Mapping[str, bytes], message: str, author: str) -> str | None: ...
 
@@ -258,6 +261,8 @@ class Agent:
             fetched = self.source.fetch_bundle(last)
         except SourceError as e:
             log.warning("keeping the last good bundle: %s", e)
+            if st.bundle is None and last:
+                self._load_cached(last)
             return SourceState(False, str(e)[:1024])
         if fetched is None:
             return SourceState(True, "")
@@ -268,6 +273,21 @@ class Agent:
                 return SourceState(False, f"bundle {fetched.commit[:12]} is not readable: {e}"[:1024])
             st.bundle, st.files, st.commit = bundle, fetched.files, fetched.commit
         return SourceState(True, "")
+
+    def _load_cached(self, commit: str) -> None:
+        """After a restart with the source unreachable: the last accepted bundle from the clone."""
+        st = self.state
+        try:
+            cached = self.source.local_bundle(commit)
+            if cached is None:
+                log.warning("bundle %s is not in the local clone; nothing to enforce until Git is back", commit[:12])
+                return
+            bundle = parse_bundle(cached.files)
+        except (SourceError, BundleError) as e:
+            log.warning("cannot enforce the cached bundle %s: %s", commit[:12], e)
+            return
+        log.info("enforcing the cached bundle %s until Git is back", commit[:12])
+        st.bundle, st.files, st.commit = bundle, cached.files, cached.commit
 
     def _works(self, bundle: Bundle, files: Mapping[str, bytes]) -> list[Work]:
         strategies = {p.key: Strategy.parse(p.apply_strategy) for p in bundle.placements}
@@ -332,6 +352,12 @@ class Agent:
         return commit
 
     # -- heartbeat --------------------------------------------------------------------------
+    def heartbeat_period(self) -> float:
+        """The MemberCluster's heartbeatPeriodSeconds as the last accepted bundle carries it."""
+        bundle = self.state.bundle
+        period = bundle.heartbeat_period_seconds if bundle is not None else None
+        return float(period) if period else DEFAULT_HEARTBEAT_SECONDS
+
     def heartbeat(self) -> str:
         healthy, why = self.kube.ready()
         previous = self.state.report.health if self.state.report else None
@@ -344,131 +370,3 @@ class Agent:
             Health(healthy, why, since or format_time(now)),
         )
         return self.source.beat({HEARTBEAT_FILE: dump_heartbeat(beat)}, f"heartbeat {beat.time}", self.author)
-
-
-class Runner:
-    """Runs ``agent.sync`` every ``interval`` seconds and ``agent.heartbeat`` every ``heartbeat``
-    seconds on apscheduler's blocking scheduler; a failing pass backs off exponentially with
-    jitter up to ``max_backoff``. ``stop()`` may be called from any thread or a signal."""
-
-    def __init__(
-        self,
-        agent: Agent,
-        *,
-        interval: float,
-        heartbeat: float,
-        max_backoff: float = 300.0,
-        rng: random.Random | None = None,
-    ):
-        from apscheduler.schedulers.blocking import BlockingScheduler
-
-        self.agent = agent
-        self.interval = interval
-        self.heartbeat_period = heartbeat
-        self.max_backoff = max_backoff
-        self.rng = rng or random.Random()
-        self.failures = 0
-        self.passes = 0
-        self.scheduler = BlockingScheduler(timezone=UTC)
-
-    def backoff(self) -> float:
-        """Seconds until the next pass: the interval, or after failures an exponential delay with jitter."""
-        if not self.failures:
-            return self.interval
-        return float(min(self.max_backoff, self.interval * 2**self.failures) * (0.5 + self.rng.random() / 2))
-
-    def _sync_job(self) -> None:
-        try:
-            summary = self.agent.sync()
-            ok = not summary.errors
-            for e in summary.errors:
-                log.warning("sync: %s", e)
-        except Exception:  # the loop must survive anything one pass throws; it is logged and retried
-            log.exception("sync failed")
-            ok = False
-        self.passes += 1
-        self.failures = 0 if ok else self.failures + 1
-        self._schedule_sync(self.backoff())
-
-    def _beat_job(self) -> None:
-        try:
-            self.agent.heartbeat()
-        except Exception:  # a missed beat is retried at the next period
-            log.exception("heartbeat failed")
-
-    def _schedule_sync(self, delay: float) -> None:
-        when = datetime.now(UTC) + timedelta(seconds=delay)
-        self.scheduler.add_job(self._sync_job, "date", run_date=when, id="sync", replace_existing=True)
-
-    def start(self, *, install_signals: bool = True) -> None:
-        """Blocks until ``stop()`` (or SIGTERM/SIGINT when ``install_signals``)."""
-        if install_signals and threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, lambda *_: self.stop())
-        self._schedule_sync(0)
-        self.scheduler.add_job(
-            self._beat_job,
-            "interval",
-            seconds=self.heartbeat_period,
-            jitter=max(1, int(self.heartbeat_period / 10)),
-            id="heartbeat",
-            next_run_time=datetime.now(UTC),
-        )
-        self.scheduler.start()
-
-    def stop(self) -> None:
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
-
-
-def run_agent(
-    *,
-    repo: str,
-    cluster: str,
-    state_dir: Path,
-    kubeconfig: str | None = None,
-    context: str | None = None,
-    interval: float = 15.0,
-    heartbeat: float = 60.0,
-    once: bool = False,
-    namespace: str = "fleetsync-system",
-    providers: Sequence[str] = ("default",),
-    workers: int = WORKERS,
-) -> int:
-    """The composition root of ``fleetsync agent run``: real clock, sleep, git and cluster.
-
-    ``workers``: objects applied at once within a wave (and the client's pooled connections).
-    Returns the process exit code: 0, or 3 when ``--once`` saw errors."""
-    import time
-
-    from agent.apply.kube import KubeClient
-    from agent.properties import provider
-    from agent.source import GitSource
-
-    chosen = [provider(p) for p in providers]
-    try:
-        with (
-            KubeClient.from_kubeconfig(kubeconfig, context, connections=workers) as kube,
-            GitSource(repo, cluster, state_dir, verify=MemoVerifier(cluster)) as source,
-        ):
-            agent = Agent(
-                AgentConfig(cluster, namespace=namespace, workers=workers),
-                kube,
-                source,
-                clock=lambda: datetime.now(UTC),
-                sleep=time.sleep,
-                providers=chosen,
-            )
-            if not once:
-                Runner(agent, interval=interval, heartbeat=heartbeat).start()
-                return 0
-            summary = agent.sync()
-            agent.heartbeat()
-    except AgentError as e:  # the cluster or Git unreachable (a running agent retries instead)
-        log.error("%s", e)
-        print(f"error: {e}", file=sys.stderr)
-        return 3
-    for problem in summary.errors:
-        log.error("%s", problem)
-        print(f"error: {problem}", file=sys.stderr)
-    return 3 if summary.errors else 0

@@ -32,6 +32,7 @@ from fleetsync_contract.report import (
     InventoryItem,
     ObjectDrift,
     ObjectResult,
+    Outcome,
     PlacementReport,
     PropertyValue,
     PruneSummary,
@@ -230,7 +231,9 @@ def commit_message(
     """One summary line saying what changed, then details (bounded)."""
     lines: list[str] = []
     objects = sum(len(p.objects) for p in report.placements)
-    if previous is None or previous.applied_bundle_id != report.applied_bundle_id:
+    if previous is None and not report.applied_bundle_id:
+        lines.append(f"joined: {report.cluster} has no bundle yet")
+    elif previous is None or previous.applied_bundle_id != report.applied_bundle_id:
         lines.append(f"applied {report.applied_bundle_id or '(no bundle)'} ({objects} objects)")
     for path, d in sorted(drifts.items()):
         old = previous_drifts.get(path)
@@ -251,8 +254,9 @@ def commit_message(
     for p in report.placements:
         for o in p.objects:
             before = prev_outcomes.get(o.identity)
-            if previous is not None and before is not None and before != o.outcome:
+            if previous is not None and before is not None and _settled(before) != _settled(o.outcome):
                 lines.append(f"{o.identity}: {before.value} → {o.outcome.value}")
+    lines.extend(_availability_changes(report, previous))  # before prune and source: often the reason
     if report.prune.deleted:
         lines.append(f"pruned {len(report.prune.deleted)} objects")
     if previous is not None and report.prune.refused and report.prune.refused != previous.prune.refused:
@@ -264,3 +268,25 @@ def commit_message(
     head = lines[0][:200]
     body = "\n".join(x[:300] for x in lines[1:51])
     return f"{head}\n\n{body}\n" if body else head + "\n"
+
+
+def _availability_changes(report: ClusterReport, previous: ClusterReport | None) -> list[str]:
+    """``available: <identity>`` (or ``not available``) for each object whose availability moved
+    since the previous report: usually the very reason a commit is made, so it comes first."""
+    if previous is None:
+        return []
+    before = {(p.key, o.identity): o.availability for p in previous.placements for o in p.objects}
+    lines = []
+    for p in report.placements:
+        for o in p.objects:
+            old = before.get((p.key, o.identity))
+            if old is None or old == o.availability:
+                continue
+            state = "available" if o.availability == Availability.AVAILABLE else o.availability.value
+            lines.append(f"{state}: {report.cluster} {o.identity}")
+    return lines
+
+
+def _settled(outcome: Outcome) -> Outcome:
+    """Unchanged is Applied again (as the fingerprint reads it): no news for a commit message."""
+    return Outcome.APPLIED if outcome == Outcome.UNCHANGED else outcome

@@ -102,6 +102,20 @@ class GitSource:
             raise BundleRefused(f"bundle {tip[:12]} failed verification: " + "; ".join(problems[:5]))
         return FetchedBundle(tip, files)
 
+    def local_bundle(self, commit: str) -> FetchedBundle | None:
+        """The bundle at ``commit`` from the local clone, verified again; None if the clone lacks it.
+
+        What a restarted agent enforces while the remote is unreachable: the clone in the state
+        directory still holds the last commit it accepted. Raises BundleRefused when it no longer
+        verifies (a damaged cache is never applied)."""
+        if not commit or not self._has(commit):
+            return None
+        files = self._read_tree(commit)
+        problems = self.verify(files)
+        if problems:
+            raise BundleRefused(f"cached bundle {commit[:12]} failed verification: " + "; ".join(problems[:5]))
+        return FetchedBundle(commit, files)
+
     def _is_ancestor(self, older: str, newer: str) -> bool:
         try:
             self._repo.git.merge_base("--is-ancestor", older, newer)

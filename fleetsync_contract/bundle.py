@@ -4,8 +4,10 @@ A bundle is a set of files: ``bundle.yaml`` and one canonical YAML file per obje
 ``manifests/<placement key>/<group or core>/<Kind>/<namespace or _cluster>/<name>.yaml``.
 ``bundle.yaml`` lists every manifest file with its sha256, so the agent can refuse a bundle that
 is incomplete, padded or tampered with before touching its cluster. The bundle id hashes only
-what the agent acts on (placements and files), never the source commit or removals, so a
-re-render of unchanged content yields the same id and the hub writes nothing.
+what the agent acts on (placements, files and, when present, the ``memberCluster`` settings
+such as the heartbeat period), never the source commit or removals, so a re-render of unchanged
+content yields the same id and the hub writes nothing; a bundle without ``memberCluster`` keeps
+the id it always had.
 
 Everything here is pure and bounded: at most ``MAX_FILES`` manifests, ``MAX_BUNDLE_YAML_BYTES``
 for the index and ``MAX_MANIFEST_BYTES`` per manifest.
@@ -27,6 +29,7 @@ BUNDLE_KIND = "Bundle"
 MAX_FILES = 20_000
 MAX_BUNDLE_YAML_BYTES = 16 * 1024 * 1024
 MAX_MANIFEST_BYTES = 2 * 1024 * 1024
+MAX_HEARTBEAT_PERIOD_SECONDS = 600  # the MemberCluster's own bound
 
 REMOVAL_REASONS = ("ResourceRemoved", "ClusterUnselected", "PlacementDeleted", "OverrideDeleted")
 PLACEMENT_KINDS = ("ClusterResourcePlacement", "ResourcePlacement")
@@ -123,6 +126,7 @@ class Bundle:
     files: tuple[FileEntry, ...]
     removals: tuple[Removal, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    heartbeat_period_seconds: int | None = None  # memberCluster.heartbeatPeriodSeconds; None in older bundles
 
 
 # -- names ---------------------------------------------------------------------------------------
@@ -181,9 +185,26 @@ def manifest_identity(manifest: Mapping[str, Any]) -> str:
     return identity(group, kind, namespace, name)
 
 
-def bundle_id(placements: Sequence[Mapping[str, Any]], files: Sequence[Mapping[str, Any]]) -> str:
-    """``sha256:`` + sha256 of the canonical YAML of ``{placements, files}`` (plain dicts)."""
-    return "sha256:" + sha256_hex(dump({"placements": list(placements), "files": list(files)}))
+def bundle_id(
+    placements: Sequence[Mapping[str, Any]],
+    files: Sequence[Mapping[str, Any]],
+    member_cluster: Mapping[str, Any] | None = None,
+) -> str:
+    """``sha256:`` + sha256 of the canonical YAML of ``{placements, files}`` (plain dicts), plus
+    ``memberCluster`` when the bundle has it."""
+    doc: dict[str, Any] = {"placements": list(placements), "files": list(files)}
+    if member_cluster is not None:
+        doc["memberCluster"] = dict(member_cluster)
+    return "sha256:" + sha256_hex(dump(doc))
+
+
+def member_cluster_doc(heartbeat_period_seconds: int | None) -> dict[str, Any] | None:
+    """bundle.yaml's ``memberCluster`` section: settings of the MemberCluster the agent needs."""
+    if heartbeat_period_seconds is None:
+        return None
+    if not 1 <= heartbeat_period_seconds <= MAX_HEARTBEAT_PERIOD_SECONDS:
+        raise BundleError(f"heartbeatPeriodSeconds {heartbeat_period_seconds} is not in 1..{MAX_HEARTBEAT_PERIOD_SECONDS}")
+    return {"heartbeatPeriodSeconds": heartbeat_period_seconds}
 
 
 # -- build ---------------------------------------------------------------------------------------
@@ -193,9 +214,13 @@ def build_bundle(
     placements: Sequence[BundlePlacement],
     objects: Sequence[BundleObject],
     removals: Sequence[Removal] = (),
+    *,
+    heartbeat_period_seconds: int | None = None,
 ) -> dict[str, bytes]:
     """Every file of one cluster's bundle branch, keyed by path; deterministic for equal inputs."""
-    return build_bundle_with_id(cluster, source_commit, placements, objects, removals)[1]
+    return build_bundle_with_id(
+        cluster, source_commit, placements, objects, removals, heartbeat_period_seconds=heartbeat_period_seconds
+    )[1]
 
 
 def build_bundle_with_id(
@@ -204,8 +229,13 @@ def build_bundle_with_id(
     placements: Sequence[BundlePlacement],
     objects: Sequence[BundleObject],
     removals: Sequence[Removal] = (),
+    *,
+    heartbeat_period_seconds: int | None = None,
 ) -> tuple[str, dict[str, bytes]]:
-    """``build_bundle`` plus the bundle id, without re-reading ``bundle.yaml``."""
+    """``build_bundle`` plus the bundle id, without re-reading ``bundle.yaml``.
+
+    ``heartbeat_period_seconds`` (the MemberCluster's) is written as ``memberCluster`` and is
+    part of the id, so a changed period is a new bundle the agent fetches."""
     keys = [p.key for p in placements]
     if len(set(keys)) != len(keys):
         raise BundleError(f"placements are listed twice: {sorted(k for k in keys if keys.count(k) > 1)}")
@@ -240,12 +270,15 @@ def build_bundle_with_id(
     # files/placements blocks are serialised once and hashed as the id's canonical text.
     files_text = dump({"files": file_docs})
     placements_text = dump({"placements": placement_docs})
-    the_id = "sha256:" + sha256_hex(files_text + placements_text)
+    member = member_cluster_doc(heartbeat_period_seconds)
+    member_text = dump({"memberCluster": member}) if member is not None else b""
+    the_id = "sha256:" + sha256_hex(files_text + member_text + placements_text)
     text = b"".join(
         (
             dump({"apiVersion": CONTRACT_API_VERSION, "bundleId": the_id, "cluster": cluster}),
             files_text,
             dump({"kind": BUNDLE_KIND}),
+            member_text,
             placements_text,
             dump(
                 {
@@ -326,6 +359,13 @@ def parse_bundle(files: Mapping[str, bytes]) -> Bundle:
                 _envelope(f.get("envelope"), where),
             )
         )
+    heartbeat: int | None = None
+    member = doc.get("memberCluster")
+    if member is not None:
+        period = member.get("heartbeatPeriodSeconds") if isinstance(member, Mapping) else None
+        if not isinstance(period, int) or isinstance(period, bool) or not 1 <= period <= MAX_HEARTBEAT_PERIOD_SECONDS:
+            raise BundleError(f"memberCluster.heartbeatPeriodSeconds must be an integer in 1..{MAX_HEARTBEAT_PERIOD_SECONDS}")
+        heartbeat = period
     removals: list[Removal] = []
     for i, r in enumerate(doc.get("removals") or []):
         where = f"removals[{i}]"
@@ -340,6 +380,7 @@ def parse_bundle(files: Mapping[str, bytes]) -> Bundle:
         files=tuple(entries),
         removals=tuple(removals),
         raw=doc,
+        heartbeat_period_seconds=heartbeat,
     )
 
 
@@ -394,7 +435,9 @@ def verify(files: Mapping[str, bytes], cluster: str) -> list[str]:
         if path.startswith(MANIFEST_DIR) and path not in listed:
             problems.append(f"{path} is not listed in {BUNDLE_FILE}")
     recomputed = bundle_id(
-        [p.to_dict() for p in bundle.placements], [e.to_dict() for e in bundle.files]
+        [p.to_dict() for p in bundle.placements],
+        [e.to_dict() for e in bundle.files],
+        member_cluster_doc(bundle.heartbeat_period_seconds),
     )
     if recomputed != bundle.bundle_id:
         problems.append(f"bundleId {bundle.bundle_id} does not match the content ({recomputed})")

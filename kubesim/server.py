@@ -80,7 +80,8 @@ class KubeSim:
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> KubeSim:
         handler = type("Handler", (_Handler,), {"sim": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
+        # listen() backlog 128: Python's default of 5 stalls a client ~1 s when it opens 16 connections at once
+        self._httpd = type("Server", (ThreadingHTTPServer,), {"request_queue_size": 128})(("127.0.0.1", self._port), handler)
         self._httpd.daemon_threads = True
         if self.tls:
             self._httpd.socket = tls.server_context().wrap_socket(self._httpd.socket, server_side=True)

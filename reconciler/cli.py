@@ -385,8 +385,9 @@ def agent_run(
     context: Annotated[str | None, typer.Option("--context", help="Kubeconfig context.")] = None,
     interval: Annotated[float, typer.Option("--interval", min=0.1, help="Seconds between syncs.")] = 15.0,
     heartbeat: Annotated[
-        float, typer.Option("--heartbeat-period", min=1, help="The MemberCluster's heartbeatPeriodSeconds.")
-    ] = 60.0,
+        float | None,
+        typer.Option("--heartbeat-period", min=1, help="Seconds between heartbeats (default: the MemberCluster's, from the bundle)."),
+    ] = None,
     once: Annotated[bool, typer.Option("--once", help="Sync and beat once, then exit (3 on errors).")] = False,
     state_dir: Annotated[
         Path | None, typer.Option("--state-dir", help="The agent's git cache (default ~/.cache/fleetsync/agent).")
@@ -398,6 +399,14 @@ def agent_run(
         list[str] | None,
         typer.Option("--property-provider", help="default, or price-table:PATH (repeatable; see docs/agent.md)."),
     ] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Objects applied at once in a wave.")] = None,
+    max_prune_share: Annotated[
+        float, typer.Option("--max-prune-share", min=0.01, max=1.0, help="Most of the inventory one sync may prune.")
+    ] = 0.5,
+    allow_prune: Annotated[
+        list[str] | None,
+        typer.Option("--allow-prune", help="Namespace, CustomResourceDefinition or PersistentVolumeClaim (repeatable)."),
+    ] = None,
 ) -> None:
     """Run the member agent: fetch fleet/bundles/CLUSTER, apply it, prune, report to fleet/reports/CLUSTER.
 
@@ -405,14 +414,16 @@ def agent_run(
 
       fleetsync agent run --repo /srv/fleet.git --cluster dev --kubeconfig dev.kubeconfig --once
     """
-    from agent.loop import run_agent
+    from agent.loop import WORKERS
+    from agent.runner import run_agent
 
     try:
         code = run_agent(
             repo=repo, cluster=cluster,
             state_dir=(state_dir or Path.home() / ".cache" / "fleetsync" / "agent") / cluster, kubeconfig=kubeconfig, context=context,
             interval=interval, heartbeat=heartbeat, once=once, namespace=namespace,
-            providers=property_provider or ["default"],
+            providers=property_provider or ["default"], workers=workers or WORKERS,
+            max_prune_share=max_prune_share, allow_prune=allow_prune or [],
         )
     except ValueError as e:
         raise _fail(str(e), EXIT_USAGE) from e

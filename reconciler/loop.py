@@ -240,8 +240,10 @@ def _render_bundles(
     updates: list[RefUpdate] = []
     for cluster in sorted(states):
         prev = inputs.bundles.get(cluster)
-        if prev is not None and _unchanged(inputs, placed, cluster, prev.commit, prev.bundle_id):
-            records[cluster] = BundleRecord(prev.commit, prev.bundle_id)  # nothing to read or render
+        member = spec.members.get(cluster)  # its heartbeat period travels in the bundle (memberCluster)
+        period = member.heartbeat_period_seconds if member is not None else None
+        if prev is not None and _unchanged(inputs, placed, cluster, prev.commit, prev.bundle_id, period):
+            records[cluster] = BundleRecord(prev.commit, prev.bundle_id, period)  # nothing to read or render
             continue
         shares: list[PlacementOnCluster] = []
         by_override: dict[str, tuple[str, ...]] = {}
@@ -271,27 +273,31 @@ def _render_bundles(
                     shares.append(share)
         if prev is None and not shares:
             continue
-        rendered = render_cluster(cluster, commit, shares, (), cache)  # removals are not in the id
+        rendered = render_cluster(cluster, commit, shares, (), cache, period)  # removals are not in the id
         if prev is not None and prev.bundle_id == rendered.bundle_id:
-            records[cluster] = BundleRecord(prev.commit, prev.bundle_id)
+            records[cluster] = BundleRecord(prev.commit, prev.bundle_id, period)
             continue
         removals = removals_since(prev.bundle if prev else None, shares, deleted_by_override=by_override,
                                   unselected=unselected, deleted_placements=deleted)
         if removals:
-            rendered = render_cluster(cluster, commit, shares, removals, cache)
+            rendered = render_cluster(cluster, commit, shares, removals, cache, period)
         message = _bundle_message(cluster, rendered, prev.bundle.files if prev else (), commit)
         new = repo.write_commit(repo.write_tree(rendered.files), [prev.commit] if prev else [], message, now)
         updates.append(RefUpdate(f"refs/heads/{BUNDLE_REF_PREFIX}{cluster}", new, prev.commit if prev else None))
-        records[cluster] = BundleRecord(new, rendered.bundle_id)
+        records[cluster] = BundleRecord(new, rendered.bundle_id, period)
     for cluster, prev in inputs.bundles.items():  # left the fleet: branch untouched, id as it is
-        records.setdefault(cluster, BundleRecord(prev.commit, prev.bundle_id))
+        last = inputs.memory.bundles.get(cluster)
+        records.setdefault(cluster, BundleRecord(prev.commit, prev.bundle_id, last.heartbeat_period if last else None))
     return {c: r.bundle_id for c, r in records.items()}, records, updates
 
 
-def _unchanged(inputs: HubInputs, placed: Sequence[Placed], cluster: str, commit: str, bundle_id: str) -> bool:
+def _unchanged(
+    inputs: HubInputs, placed: Sequence[Placed], cluster: str, commit: str, bundle_id: str, period: int | None
+) -> bool:
     """True when every placement holds the same version on ``cluster`` as when the hub last wrote
-    its branch (and nobody else wrote it since): the bundle would render to the same bytes."""
-    if inputs.memory.bundles.get(cluster) != BundleRecord(commit, bundle_id):
+    its branch (and nobody else wrote it since), and the cluster's heartbeat period is the one
+    its bundle carries: the bundle would render to the same bytes."""
+    if inputs.memory.bundles.get(cluster) != BundleRecord(commit, bundle_id, period):
         return False
     before = {(k, b.version) for k, p in inputs.memory.placements.items()
               if (b := p.binding(cluster)) is not None and b.version}

@@ -99,6 +99,9 @@ class BundleRecord:
 
     commit: str
     bundle_id: str
+    # The MemberCluster's heartbeatPeriodSeconds the bundle carries (None: written before bundles
+    # carried it), so a changed period re-renders the bundle without re-reading any file.
+    heartbeat_period: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,9 +195,16 @@ def memory_doc(m: HubMemory) -> dict[str, Any]:
         },
         "placements": [_placement_doc(m.placements[k]) for k in sorted(m.placements)],
         "bundles": [
-            {"cluster": c, "commit": m.bundles[c].commit, "bundleId": m.bundles[c].bundle_id} for c in sorted(m.bundles)
+            _bundle_doc(c, m.bundles[c]) for c in sorted(m.bundles)
         ],
     }
+
+
+def _bundle_doc(cluster: str, b: BundleRecord) -> dict[str, Any]:
+    doc: dict[str, Any] = {"cluster": cluster, "commit": b.commit, "bundleId": b.bundle_id}
+    if b.heartbeat_period is not None:
+        doc["heartbeatPeriodSeconds"] = b.heartbeat_period
+    return doc
 
 
 def dump_memory(m: HubMemory) -> bytes:
@@ -277,7 +287,9 @@ def parse_memory(data: bytes) -> HubMemory:
             evictions=tuple(str(e) for e in p.get("evictions", list, [])),
         )
     bundles = {
-        b.get("cluster", str, ""): BundleRecord(b.get("commit", str, ""), b.get("bundleId", str, ""))
+        b.get("cluster", str, ""): BundleRecord(
+            b.get("commit", str, ""), b.get("bundleId", str, ""), b.get("heartbeatPeriodSeconds", int, None)
+        )
         for b in r.items("bundles")
     }
     return HubMemory(

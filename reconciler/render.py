@@ -96,8 +96,12 @@ def render_cluster(
     placements: Sequence[PlacementOnCluster],
     removals: Sequence[Removal] = (),
     cache: ManifestCache | None = None,
+    heartbeat_period_seconds: int | None = None,
 ) -> RenderedBundle:
-    """The bundle files of one cluster (``bundle.yaml`` and one file per object)."""
+    """The bundle files of one cluster (``bundle.yaml`` and one file per object).
+
+    ``heartbeat_period_seconds``: the MemberCluster's ``spec.heartbeatPeriodSeconds``, carried to
+    the agent (which never reads the fleet repo) as bundle.yaml's ``memberCluster``."""
     cache = cache or ManifestCache()
     bps: list[BundlePlacement] = []
     objects: list[BundleObject] = []
@@ -107,7 +111,9 @@ def render_cluster(
         for obj in p.objects:
             text = dump(obj.manifest) if obj.patched else cache.text(obj.manifest)
             objects.append(BundleObject(bp.key, obj.identity, text=text, envelope=obj.envelope))
-    the_id, files = build_bundle_with_id(cluster, source_commit, bps, objects, removals)
+    the_id, files = build_bundle_with_id(
+        cluster, source_commit, bps, objects, removals, heartbeat_period_seconds=heartbeat_period_seconds
+    )
     return RenderedBundle(cluster, the_id, files)
 
 

@@ -14,7 +14,7 @@ not ours, takeover Never    ``SkippedTakeOverNever``
 not ours, IfNoDiff          compare: differences → ``DiffReported`` (reason FailedToTakeOver); none → take over
 not ours, Always            apply with our marks → ``TakenOver``
 ours, IfNotDrifted          hub manifest unchanged (spec-hash) and drifted → ``Drifted``, not applied
-ours                        apply → ``Applied`` or ``Unchanged`` (resourceVersion did not move)
+ours                        apply → ``Applied`` or ``Unchanged`` (nothing but server fields moved)
 ==========================  =========================================================================
 
 Applying is server-side apply as field manager ``fleetsync``. ``ServerSideApply`` forces only when
@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from agent.apply.compare import FULL, Comparison, compare, patch_details, satisfies
-from agent.apply.kube import KindRef
+from agent.apply.kube import FIELD_MANAGER, KindRef
 from agent.apply.takeover import BUNDLE_ID, SPEC_HASH, Ownership, marks, ownership, spec_hash, stamped
 from agent.errors import Conflict, KindNotServed, KubeError, NotFound, Retryable
 from fleetsync_contract.report import DriftType, Envelope, Outcome, PatchDetail
@@ -331,9 +331,7 @@ class Applier:
                     drift_type=DriftType.DRIFT,
                 )
             raise
-        before = ((live or {}).get("metadata") or {}).get("resourceVersion")
-        after = (out.get("metadata") or {}).get("resourceVersion")
-        wrote = live is None or before != after
+        wrote = live is None or _content(live) != _content(out)
         if outcome == Outcome.APPLIED and not wrote:
             outcome = Outcome.UNCHANGED
         details: tuple[PatchDetail, ...] = ()
@@ -349,6 +347,26 @@ class Applier:
             details=details,
             drift_type=DriftType.DRIFT if details else None,
         )
+
+
+_SERVER_METADATA = ("resourceVersion", "managedFields", "generation", "creationTimestamp", "uid", "selfLink")
+
+
+def _content(obj: Obj) -> Obj:
+    """What an apply can change, without what the server or other writers move on their own:
+    status, resourceVersion, generation and managedFields except our own manager's field sets
+    (without their times). Comparing the object read before an apply with the apply's answer this
+    way says whether the apply wrote anything, even when a controller wrote status in between
+    (which moves the resourceVersion)."""
+    meta = dict(obj.get("metadata") or {})
+    ours = [
+        {k: v for k, v in entry.items() if k != "time"}
+        for entry in meta.get("managedFields") or []
+        if isinstance(entry, Mapping) and entry.get("manager") == FIELD_MANAGER and not entry.get("subresource")
+    ]
+    for key in _SERVER_METADATA:
+        meta.pop(key, None)
+    return {**{k: v for k, v in obj.items() if k not in ("status", "metadata")}, "metadata": meta, "ours": ours}
 
 
 def _delivered_by(live: Obj | None, manifest: Obj, bundle_id: str) -> str:

@@ -70,6 +70,7 @@ class Hub:
         *,
         rewrite: bool = False,
         files: Mapping[str, bytes] | None = None,
+        heartbeat: int | None = None,
     ) -> str:
         placements = {p.key: p for p, _ in objects} or {placement().key: placement()}
         built = files or build_bundle(
@@ -78,6 +79,7 @@ class Hub:
             list(placements.values()),
             [BundleObject(p.key, manifest_identity(m), manifest=m) for p, m in objects],
             removals,
+            heartbeat_period_seconds=heartbeat,
         )
         self.n += 1
         if rewrite or not git(self.work, "branch", "--list", "hub"):

@@ -163,3 +163,21 @@ def test_partial_comparison_passes_other_errors_to_the_caller() -> None:
 
     with pytest.raises(Retryable):
         compare(deploy(3), deploy(4), PARTIAL, unavailable)
+
+
+@pytest.mark.parametrize(
+    ("live_data", "expected"),
+    [
+        ({"password": "czNjcmV0"}, True),  # base64 of s3cret: stringData as the server stores it
+        ({"password": "b3RoZXI="}, False),  # another value
+        ({}, False),
+    ],
+)
+def test_a_secrets_string_data_is_compared_as_the_base64_data_the_server_keeps(
+    live_data: dict[str, str], expected: bool
+) -> None:
+    from agent.apply.compare import satisfies
+
+    body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"password": "s3cret"}}
+    live = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "type": "Opaque", "data": live_data}
+    assert satisfies(live, body) is expected

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.loop import Runner
 from agent.properties import DefaultProvider, PriceTableProvider
+from agent.runner import Runner
 from fleetsync_contract.report import Outcome, parse_heartbeat
 
 from .conftest import ENV, AgentFactory, Hub, Member, git, placement

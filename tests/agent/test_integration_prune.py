@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from agent.apply.takeover import OWNED_BY, PLACEMENT
+from agent.errors import KubeError
 from fleetsync_contract.bundle import Removal
 from fleetsync_contract.report import Outcome
 
@@ -117,3 +120,39 @@ def test_nothing_is_pruned_while_the_git_source_is_unreachable_and_the_last_bund
     assert names(member) == {"a", "b"}
     moved.rename(hub.bare)
     assert agent.sync().deleted == (f"/ConfigMap/{member.prefix}-app/b",)
+
+
+def test_a_restarted_agent_without_git_enforces_the_cached_bundle_and_prunes_nothing(
+    member: Member, hub: Hub, make_agent: AgentFactory, tmp_path: Any
+) -> None:
+    p = placement()
+    hub.publish([(p, ns(member)), (p, cm(member, "a")), (p, cm(member, "b"))])
+    make_agent(member, hub).sync()
+    hub.publish([(p, ns(member)), (p, cm(member, "a"))])  # never fetched: the hub becomes unreachable
+    member.kube.delete(member.kube.kind("v1", "ConfigMap"), "a", f"{member.prefix}-app")  # out of band
+    restarted = make_agent(member, hub, url=str(tmp_path / "nowhere.git"))  # same state dir and inventory
+    summary = restarted.sync()
+    assert any("cannot fetch" in e for e in summary.errors)
+    assert summary.deleted == ()
+    assert restarted.state.bundle is not None and summary.bundle_id == restarted.state.bundle.bundle_id
+    assert names(member) == {"a", "b"}  # 'a' re-created from the cached bundle, 'b' not pruned
+
+
+def test_a_failed_inventory_write_fails_the_sync_before_the_report_is_pushed(
+    sim_member: Member, hub: Hub, make_agent: AgentFactory
+) -> None:
+    member = sim_member
+    p = placement()
+    hub.publish([(p, ns(member)), (p, cm(member, "a"))])
+    agent = make_agent(member, hub)
+    agent.sync()
+    commits = hub.report_commits()
+    hub.publish([(p, ns(member)), (p, cm(member, "a")), (p, cm(member, "b"))])  # the inventory must grow
+    member.sim.faults.add(verb="patch", kind="ConfigMap", name="fleetsync-inventory", status=403,
+                          message="denied", times=100)
+    with pytest.raises(KubeError):
+        agent.sync()
+    assert hub.report_commits() == commits  # no report claims objects the inventory does not hold
+    member.sim.faults.clear()
+    assert not agent.sync().errors
+    assert hub.report_commits() == commits + 1

@@ -102,3 +102,30 @@ def test_unchanged_after_applied_needs_no_commit_but_a_new_drift_does() -> None:
 def test_the_first_report_says_which_bundle_was_applied() -> None:
     report, _ = build_report(inp([res("/ConfigMap/a/x")]), None, {})
     assert commit_message(report, {}, None, {}).startswith("applied sha256:b (1 objects)")
+
+
+def test_the_first_report_before_any_bundle_says_the_agent_joined() -> None:
+    empty = replace(inp([]), bundle_id="", bundle_commit="", placements=[])
+    report, _ = build_report(empty, None, {})
+    head = commit_message(report, {}, None, {}).splitlines()[0]
+    assert head == "joined: c1 has no bundle yet"
+    assert "no bundle)" not in head and "0 objects" not in head
+
+
+def deployment(ready: bool) -> dict[str, Any]:
+    status = {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "availableReplicas": 1 if ready else 0}
+    return live("Deployment", "apps/v1", spec={"replicas": 1}, status=status)
+
+
+def test_a_commit_made_because_an_object_became_available_is_headed_by_that_change() -> None:
+    ident = "apps/Deployment/a/x"
+    waiting = replace(inp([res(ident, obj=deployment(False), wrote=True)]), source=SourceState(False, "fetch failed"))
+    first, _ = build_report(waiting, None, {})
+    assert first.placements[0].objects[0].availability == Availability.NOT_YET_AVAILABLE
+    # The same pass also sees the source come back: an unrelated change that must not head the commit.
+    ready = inp([res(ident, Outcome.UNCHANGED, obj=deployment(True))], now=T0 + timedelta(minutes=1))
+    second, _ = build_report(ready, first, {})
+    assert second.placements[0].objects[0].availability == Availability.AVAILABLE
+    message = commit_message(second, {}, first, {})
+    assert message.splitlines()[0] == f"available: c1 {ident}"
+    assert "source fresh" in message
