@@ -28,7 +28,7 @@ import hashlib
 import os
 import re
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -481,3 +481,48 @@ def open_hub_repo(location: str, *, branch: str = "main", hub_remote: str | None
     root = cache_root or Path.home() / ".cache" / "fleetsync" / "hub"
     digest = hashlib.sha256(f"{source}\0{remote or ''}".encode()).hexdigest()[:16]
     return HubRepo.cached(root / digest, source, remote, branch)
+
+
+# -- who committed a file (staged-run approvals, reconciler/staged_approver.py) -----------------
+
+MAX_PATH_HISTORY = 100  # commits of one file's history looked at
+
+
+@dataclass(frozen=True, slots=True)
+class PathCommit:
+    """The commit that introduced a file's current state: author, and signature when checked."""
+
+    commit: str
+    author_name: str
+    author_email: str
+    author_time: str  # ISO 8601, as git prints %aI
+    signature: str = ""  # git's %G?: G good, U good (unknown validity), B bad, N none, E/X/Y/R …; "" unchecked
+    signer: str = ""  # %GS
+    key: str = ""  # %GK
+
+
+def introducing_commit(repo: HubRepo, commit: str, path: str, holds: Callable[[bytes], bool],
+                       verify: bool = False) -> PathCommit | None:
+    """The oldest commit of the newest unbroken run of commits touching ``path`` (in ``commit``'s
+    history) after each of which ``holds(file content)`` — i.e. the commit that made the file
+    say what it says now (later edits that keep it true do not count). ``verify`` asks git for
+    that commit's signature with the repository's own gpg/ssh configuration. None: no such commit."""
+    if not path or path.startswith(("-", "/")) or "\0" in path or ".." in path.split("/"):
+        raise ValueError(f"not a repo-relative path: {path!r}")
+    fmt = "--format=%H%x00%an%x00%ae%x00%aI"
+    out = repo._git(["log", f"-n{MAX_PATH_HISTORY}", fmt, _check_sha(commit), "--", path])
+    found: PathCommit | None = None
+    for line in out.decode(errors="replace").splitlines():
+        parts = line.split("\0")
+        if len(parts) != 4:
+            continue
+        data = repo.read_file(parts[0], path)
+        if data is None or not holds(data):
+            break
+        found = PathCommit(_check_sha(parts[0]), parts[1], parts[2], parts[3])
+    if found is None or not verify:
+        return found
+    sig = repo._git(["log", "-1", "--format=%G?%x00%GS%x00%GK", found.commit, "--"]).decode(errors="replace")
+    letter, signer, key = (*sig.strip().split("\0"), "", "")[:3]
+    return PathCommit(found.commit, found.author_name, found.author_email, found.author_time,
+                      letter or "N", signer, key)

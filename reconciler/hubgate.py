@@ -7,12 +7,14 @@ its previous bundle for this placement while other clusters proceed; Warn and Au
 are reported and block nothing. A share that does not change is judged as an update to itself
 (nothing is read, and nothing is left to block). While the fleet commit stays the one last
 rendered, a cluster keeps the violations status already lists for it (``reported_violations``)
-instead of being judged again: the same commit renders the same objects under the same policies. One ``PolicyCache`` per reconcile evaluates a cluster-independent
-policy once per shared object.
+instead of being judged again: the same commit renders the same objects under the same policies.
+One ``PolicyCache`` per hub (per ``HubRepo`` object, kept across passes like hubcache.py's
+caches) memoises results by content, so a commit re-judges only the objects it changed.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -31,11 +33,28 @@ from reconciler.policy_model import Action
 PreviousRender = Callable[[str, str, Mapping[str, Mapping[str, Any]]], Mapping[str, Mapping[str, Any]]]
 
 
+_CACHES: weakref.WeakKeyDictionary[HubRepo, PolicyCache] = weakref.WeakKeyDictionary()
+
+
+def policy_cache_for(repo: HubRepo) -> PolicyCache:
+    """The policy results cache of whoever keeps ``repo`` open across passes."""
+    cache = _CACHES.get(repo)
+    if cache is None:
+        cache = _CACHES[repo] = PolicyCache()
+    return cache
+
+
 class Gate:
-    def __init__(self, policies: PolicySet | None, previous: PreviousRender):
+    """The gate of one reconcile or plan; ``cache`` defaults to the hub's (a PreviousRenders
+    reader names the repo) or a fresh one."""
+
+    def __init__(self, policies: PolicySet | None, previous: PreviousRender, cache: PolicyCache | None = None):
         self.policies = policies
         self.previous = previous
-        self.cache = PolicyCache()
+        if cache is None:
+            cache = policy_cache_for(previous.repo) if isinstance(previous, PreviousRenders) else PolicyCache()
+        cache.new_pass()
+        self.cache = cache
 
     def check(self, state: ClusterState, key: str, result: OverrideResult, changing: bool) -> tuple[Violation, ...]:
         if self.policies is None or not self.policies.bindings:

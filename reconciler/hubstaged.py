@@ -27,6 +27,7 @@ from reconciler.memory import BindingRecord, PlacementMemory
 from reconciler.overrides import OverrideResult
 from reconciler.rollout import RolloutDecision
 from reconciler.scheduler.model import Schedule
+from reconciler.staged_approver import ApprovalVerdict, ApproverLookup, annotate, request_key
 from reconciler.staged_hub import plan_external, plan_orphan_runs, progress_of
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,14 @@ def plan_runs(
     previous: PreviousDoc,
     latest: int,
     now: datetime,
+    approvers: ApproverLookup | None = None,
 ) -> External:
-    """The clusters this placement's staged runs move now (none without a run)."""
+    """The clusters this placement's staged runs move now (none without a run).
+
+    ``approvers`` (reconciler/staged_approver.py ``git_approvers``) says who gave each
+    ``Approved=True`` approval and whether it counts; an approval it does not accept is left
+    out (the run keeps waiting) and the recorded approval request says why.
+    """
     runs = [r for r in fleet_runs.values() if isinstance(r, StagedUpdateRun) and r.placement_key == placement.key]
     keep = tuple(b.cluster for b in sched.bindings if b.selected)
     if not runs:
@@ -65,11 +72,19 @@ def plan_runs(
         p = progress_of(b, report_of(b.cluster, b))
         if p is not None:
             progress[b.cluster] = p
+    requests = [a for a in approvals.values() if isinstance(a, ApprovalRequest)]
+    verdicts: dict[tuple[str, str, str], ApprovalVerdict] = {}
+    if approvers is not None:
+        for a in requests:
+            verdict = approvers(a)
+            if verdict is not None:
+                verdicts[request_key(a.kind, a.namespace, a.name)] = verdict
+        requests = [a for a in requests if verdicts.get(request_key(a.kind, a.namespace, a.name)) is None
+                    or verdicts[request_key(a.kind, a.namespace, a.name)].accepted]
     plan = plan_external(
         placement, sched, memory, runs,
         {k: v for k, v in strategies.items() if isinstance(v, StagedUpdateStrategy)},
-        [a for a in approvals.values() if isinstance(a, ApprovalRequest)],
-        labels, results, progress, previous, now,
+        requests, labels, results, progress, previous, now,
     )
     stale = {c for c, index in plan.resource_index.items() if index != latest}
     if stale:
@@ -83,7 +98,7 @@ def plan_runs(
         held=tuple(sorted(set(d.held) | stale)),
         requeue_after=plan.requeue_after,
     )
-    return External(decision, plan.files)
+    return External(decision, annotate(plan.files, verdicts) if verdicts else plan.files)
 
 
 def orphan_run_files(fleet_runs: Mapping[str, Any], placement_keys: list[str], previous: PreviousDoc,

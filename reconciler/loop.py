@@ -59,6 +59,7 @@ from reconciler.render import (
 )
 from reconciler.render_fleet import ScheduleFn, fleet_states, place_all
 from reconciler.scheduler.framework import schedule as default_schedule
+from reconciler.staged_approver import git_approvers
 from reconciler.status import cluster_doc, cluster_path, placement_doc, placement_path, status_files
 from reconciler.views import Placed, placement_view
 
@@ -151,7 +152,8 @@ def _reconcile(
     states = fleet_states(spec, {c: observation(a) for c, a in inputs.agents.items()}, now)
     by_name = {s.name: s for s in states}
     gate = Gate(hit.policies, PreviousRenders(repo, inputs))
-    placed = place_all(spec, inputs, states, commit, now, gate, schedule)
+    approvers = git_approvers(repo, commit, spec.settings.verify_approvals)  # who approved staged runs
+    placed = place_all(spec, inputs, states, commit, now, gate, schedule, approvers)
     say(f"rendering {len(by_name)} cluster bundle(s)")
     bundle_ids, records, updates = _render_bundles(repo, inputs, placed, by_name, spec, commit, now)
     say("writing status")

@@ -17,8 +17,8 @@ Audit), is decided in this order (docs/policies.md):
    repo's own. A repo policy with a shipped policy's name replaces it.
 
 Everything here is pure: ``load_policies`` reads documents (or files), ``evaluate`` judges one
-cluster, ``check_change`` judges a whole change (the blast radius), and a ``PolicyCache`` lets a
-caller judging many clusters evaluate a cluster-independent policy once per shared object.
+cluster, ``check_change`` judges a whole change (the blast radius), and a ``PolicyCache``
+(reconciler/policy_cache.py) memoises results by content across clusters and hub passes.
 Secret values never reach a message: messageExpression sees Secrets with data masked, and any
 message about a Secret is scrubbed of its values.
 """
@@ -34,6 +34,7 @@ from typing import Any
 from reconciler.api.meta import empty_map
 from reconciler.clusters import ClusterState
 from reconciler.errors import Finding, Findings
+from reconciler.policy_cache import PolicyCache as PolicyCache  # re-exported: callers build one
 from reconciler.policy_cel import (
     Budget,
     CostExceeded,
@@ -123,36 +124,6 @@ class PolicySet:
     @property
     def ok(self) -> bool:
         return not any(f.severity == "error" for f in self.findings)
-
-
-class PolicyCache:
-    """Results of cluster-independent policies per shared object; one per reconcile or plan.
-
-    Keyed by the identity of the object mappings (reconciler/overrides.py shares one mapping
-    across every cluster an override did not touch); holds them so an id is never reused.
-    """
-
-    __slots__ = ("_cel", "_results")
-
-    def __init__(self) -> None:
-        self._results: dict[tuple[Any, ...], tuple[tuple[Any, ...], list[tuple[str, str]]]] = {}
-        self._cel: dict[int, tuple[Any, Any]] = {}
-
-    def results(self, key: tuple[Any, ...]) -> list[tuple[str, str]] | None:
-        hit = self._results.get(key)
-        return hit[1] if hit is not None else None
-
-    def keep(self, key: tuple[Any, ...], held: tuple[Any, ...], results: list[tuple[str, str]]) -> None:
-        self._results[key] = (held, results)
-
-    def cel(self, obj: Mapping[str, Any] | None) -> Any:
-        if obj is None:
-            return None
-        hit = self._cel.get(id(obj))
-        if hit is None:
-            hit = (obj, to_cel(obj))
-            self._cel[id(obj)] = hit
-        return hit[1]
 
 
 def library_paths(directory: Path = LIBRARY_DIR) -> list[Path]:
@@ -319,60 +290,105 @@ def evaluate(
     budget: Budget = DEFAULT_BUDGET,
     cache: PolicyCache | None = None,
 ) -> list[Violation]:
-    """Every violation of one cluster's render (identity → manifest) against its previous render."""
-    cache = cache or PolicyCache()
-    cluster_cel = to_cel({"name": cluster.name, "labels": dict(cluster.labels), "properties": dict(cluster.properties)})
-    targets = [target(i, rendered.get(i), previous.get(i)) for i in sorted(set(rendered) | set(previous))]
-    out: list[Violation] = []
-    for b in policy_set.bindings:
+    """Every violation of one cluster's render (identity → manifest) against its previous render.
+
+    Violations come binding by binding, each in identity order; results are memoised in
+    ``cache`` by content (reconciler/policy_cache.py), so pass one cache for many clusters.
+    """
+    cache = cache if cache is not None else PolicyCache()
+    cluster_data = {"name": cluster.name, "labels": dict(cluster.labels), "properties": dict(cluster.properties)}
+    judge = _Judge(policy_set, cluster_data, budget, cache)
+    set_digest, _ = judge.fingerprints
+    buckets: list[list[Violation]] = [[] for _ in policy_set.bindings]
+    for ident in sorted(set(rendered) | set(previous)):
+        t = target(ident, rendered.get(ident), previous.get(ident))
+        ns_obj = rendered.get(f"/Namespace//{t.namespace}") or previous.get(f"/Namespace//{t.namespace}")
+        match_key = (set_digest, cache.digest(t.obj), cache.digest(t.old), cache.digest(ns_obj))
+        which = cache.matched(match_key)
+        if which is None:
+            which = _matching(policy_set, t, ns_obj)
+            cache.keep_matched(match_key, which)
+        for i in which:
+            b = policy_set.bindings[i]
+            policy = policy_set.policies[b.policy]
+            action = max(b.actions, key=_STRENGTH.__getitem__)
+            for message, reason in judge.results(i, policy, b, t, ns_obj):
+                buckets[i].append(Violation(policy.name, b.name, action, cluster.name, t.identity, message, reason))
+    return [v for bucket in buckets for v in bucket]
+
+
+def _matching(policy_set: PolicySet, t: Target, ns_obj: Mapping[str, Any] | None) -> tuple[int, ...]:
+    """The bindings (by index) whose policy and binding match this object (plain Python, no CEL)."""
+    ns_labels = field_map(field_map(ns_obj, "metadata"), "labels")
+    out: list[int] = []
+    for i, b in enumerate(policy_set.bindings):
         policy = policy_set.policies.get(b.policy)
-        if policy is None:
+        if policy is None or not matches(policy.match, t, ns_labels, inherit=False):
             continue
-        action = max(b.actions, key=_STRENGTH.__getitem__)
-        for t in targets:
-            ns_obj = rendered.get(f"/Namespace//{t.namespace}") or previous.get(f"/Namespace//{t.namespace}")
-            ns_labels = field_map(field_map(ns_obj, "metadata"), "labels")
-            if not matches(policy.match, t, ns_labels, inherit=False):
-                continue
-            if b.match is not None and not matches(b.match, t, ns_labels, inherit=True):
-                continue
-            for message, reason in _results(policy_set, policy, b, t, ns_obj, cluster_cel, budget, cache):
-                out.append(Violation(policy.name, b.name, action, cluster.name, t.identity, message, reason))
-    return out
+        if b.match is not None and not matches(b.match, t, ns_labels, inherit=True):
+            continue
+        out.append(i)
+    return tuple(out)
 
 
-def _results(
-    policy_set: PolicySet, policy: Policy, b: Binding, t: Target, ns_obj: Mapping[str, Any] | None,
-    cluster_cel: Any, budget: Budget, cache: PolicyCache,
-) -> list[tuple[str, str]]:
-    params: Mapping[str, Any] | None = None
-    if policy.param_kind is not None and b.param_ref is not None:
-        api_version, kind = policy.param_kind
-        ref = b.param_ref
-        params = policy_set.params.get((api_version, kind, ref.namespace or t.namespace, ref.name))
-        if params is None:  # Kubernetes' parameterNotFoundAction: Deny fails, Allow passes
-            where = f"{ref.namespace}/{ref.name}" if ref.namespace else ref.name
-            denied = ref.not_found_action == "Deny"
-            return [(f"no {kind} {where} found for the binding's paramRef", "Invalid")] if denied else []
-    key = None
-    if not policy.uses_cluster:
-        uses_ns = "namespaceObject" in policy.roots
-        key = (policy.name, id(params), id(t.obj), id(t.old), id(ns_obj) if uses_ns else None)
-        hit = cache.results(key)
-        if hit is not None:
-            return hit
+class _Judge:
+    """One cluster's evaluation context: the cluster variable, converted and digested lazily."""
+
+    __slots__ = ("_cluster_cel", "_cluster_digest", "budget", "cache", "cluster_data", "fingerprints", "policy_set")
+
+    def __init__(self, policy_set: PolicySet, cluster_data: dict[str, Any], budget: Budget, cache: PolicyCache):
+        self.policy_set, self.cluster_data, self.budget, self.cache = policy_set, cluster_data, budget, cache
+        self.fingerprints = cache.fingerprints(policy_set, policy_set.bindings, policy_set.policies)
+        self._cluster_cel: Any = None
+        self._cluster_digest: str | None = None
+
+    def cluster_cel(self) -> Any:
+        if self._cluster_cel is None:
+            self._cluster_cel = to_cel(self.cluster_data)
+        return self._cluster_cel
+
+    def cluster_digest(self) -> str:
+        if self._cluster_digest is None:
+            self._cluster_digest = self.cache.digest(self.cluster_data)
+        return self._cluster_digest
+
+    def results(self, index: int, policy: Policy, b: Binding, t: Target,
+                ns_obj: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+        params: Mapping[str, Any] | None = None
+        if policy.param_kind is not None and b.param_ref is not None:
+            api_version, kind = policy.param_kind
+            ref = b.param_ref
+            params = self.policy_set.params.get((api_version, kind, ref.namespace or t.namespace, ref.name))
+            if params is None:  # Kubernetes' parameterNotFoundAction: Deny fails, Allow passes
+                where = f"{ref.namespace}/{ref.name}" if ref.namespace else ref.name
+                denied = ref.not_found_action == "Deny"
+                return [(f"no {kind} {where} found for the binding's paramRef", "Invalid")] if denied else []
+        cache, roots = self.cache, policy.roots
+        key = None
+        if self.budget.time_limit is None:  # a time limit makes a result depend on the machine's load
+            key = (self.fingerprints[1][index], cache.digest(params), cache.digest(t.obj), cache.digest(t.old),
+                   cache.digest(ns_obj) if "namespaceObject" in roots else None,
+                   self.cluster_digest() if "cluster" in roots else None, self.budget.max_steps)
+            hit = cache.results(key)
+            if hit is not None:
+                return hit
+        results = _evaluate_one(policy, t, params, ns_obj, self.cluster_cel() if "cluster" in roots else None,
+                                self.budget, cache)
+        if key is not None:
+            cache.keep(key, results)
+        return results
+
+
+def _evaluate_one(policy: Policy, t: Target, params: Mapping[str, Any] | None, ns_obj: Mapping[str, Any] | None,
+                  cluster_cel: Any, budget: Budget, cache: PolicyCache) -> list[tuple[str, str]]:
     secrets = secret_values(t.obj, t.old)
     try:
-        obj, old = cache.cel(t.obj), cache.cel(t.old)
-        activation = {"object": obj, "oldObject": old, "params": to_cel(params), "cluster": cluster_cel,
-                      "namespaceObject": to_cel(ns_obj), "request": to_cel(request(t))}
+        activation = {"object": cache.cel(t.obj), "oldObject": cache.cel(t.old), "params": cache.cel(params),
+                      "cluster": cluster_cel, "namespaceObject": cache.cel(ns_obj), "request": to_cel(request(t))}
         masked = None
         if secrets:
             masked = activation | {"object": to_cel(mask_secret(t.obj)), "oldObject": to_cel(mask_secret(t.old))}
         results = _judge(policy, activation, masked, budget)
     except ObjectTooLarge as e:
         results = [(f"object too large to check: {e}", "RequestEntityTooLarge")] if policy.failure_policy == "Fail" else []
-    results = [(scrub(m, secrets), r) for m, r in results]
-    if key is not None:
-        cache.keep(key, (params, t.obj, t.old, ns_obj), results)
-    return results
+    return [(scrub(m, secrets), r) for m, r in results]

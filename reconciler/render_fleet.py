@@ -31,6 +31,7 @@ from reconciler.scheduler.framework import schedule as default_schedule
 from reconciler.scheduler.framework import scheduling_policy_hash
 from reconciler.scheduler.model import Binding, ClusterScore, Schedule
 from reconciler.select import select_resources
+from reconciler.staged_approver import ApproverLookup
 from reconciler.status import placement_path
 from reconciler.views import Placed, current_report, ready_facts
 
@@ -49,10 +50,14 @@ def fleet_states(spec: FleetSpec, observations: Mapping[str, ClusterObservation]
 
 def place_all(
     spec: FleetSpec, inputs: HubInputs, states: Sequence[ClusterState], commit: str, now: datetime,
-    gate: Gate, schedule: ScheduleFn = default_schedule,
+    gate: Gate, schedule: ScheduleFn = default_schedule, approvers: ApproverLookup | None = None,
 ) -> list[Placed]:
-    """Every placement of ``spec`` through the stages, sorted by placement key."""
-    return [place(spec.placements[k], k, spec, inputs, states, commit, now, schedule, gate)
+    """Every placement of ``spec`` through the stages, sorted by placement key.
+
+    ``approvers`` (reconciler/staged_approver.py) says who approved each staged-run approval and
+    whether it counts; without it (``plan``) an approval file counts as written.
+    """
+    return [place(spec.placements[k], k, spec, inputs, states, commit, now, schedule, gate, approvers)
             for k in sorted(spec.placements)]
 
 
@@ -97,7 +102,7 @@ def _score(record: BindingRecord) -> ClusterScore | None:
 
 def place(
     placement: Placement, key: str, spec: FleetSpec, inputs: HubInputs, states: Sequence[ClusterState],
-    commit: str, now: datetime, schedule: ScheduleFn, gate: Gate,
+    commit: str, now: datetime, schedule: ScheduleFn, gate: Gate, approvers: ApproverLookup | None = None,
 ) -> Placed:
     """One placement through select → evictions → schedule → overrides → gate → rollout.
 
@@ -161,6 +166,7 @@ def place(
             placement, sched, PlacementMemory(key, policy_hash, policy_index, snapshots, tuple(records.values())),
             spec.runs, spec.strategies, spec.approvals, labels, out.results,
             lambda c, r: current_report(inputs, c, key, r), inputs.previous_doc, latest, now,
+            approvers=approvers,
         )
         decision, out.run_files = external.decision, external.files
     else:

@@ -35,6 +35,7 @@ class Settings:
     heartbeat_timeout: timedelta = timedelta(minutes=5)
     unhealthy_window: timedelta = timedelta(minutes=5)
     prune_max_share: float = 0.5
+    verify_approvals: bool = False  # a staged-run approval counts only from a well-signed commit
 
 
 DEFAULT_SETTINGS = Settings()
@@ -122,8 +123,9 @@ def parse_settings(doc: Document, findings: Findings) -> Settings:
             f.error("pruneMaxShare", f"must be a number from 0 to 1 (a share of the inventory), got {raw!r}")
         else:
             share = float(raw)
+    verify = f.bool("verifyApprovals", DEFAULT_SETTINGS.verify_approvals)
     f.done()
-    return Settings(include, exclude, policies, heartbeat, unhealthy, share)
+    return Settings(include, exclude, policies, heartbeat, unhealthy, share, verify)
 
 
 def read_settings(text: bytes, file: str = SETTINGS_FILE) -> tuple[Settings, tuple[Finding, ...]]:

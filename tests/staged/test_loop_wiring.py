@@ -89,6 +89,11 @@ def test_a_two_stage_run_with_an_approval_commit_moves_every_cluster(tmp_path: P
     now += timedelta(minutes=1)
     reconcile(work, now)
     assert has_web(work, "us-1") and has_web(work, "us-2")  # maxConcurrency 100%
+    # The hub records who approved: the author of the commit that made the approval say so.
+    request = work.read("refs/heads/fleet/status",
+                        "approvalrequests/ClusterApprovalRequest/_cluster/web-v2-after-europe.yaml")
+    approved_by = load(request.encode())["status"]["approvedBy"]
+    assert "Ada Lovelace" in str(approved_by) and "ada@example.com" in str(approved_by)
     for cluster in ("us-1", "us-2"):
         work.report(cluster, now)
     now += timedelta(minutes=1)
