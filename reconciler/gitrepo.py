@@ -19,6 +19,10 @@ Two classifications happen here and nowhere else: a failed update is a race exac
 no longer has its expected value (re-read after the failure, not guessed from git's message);
 every other git failure is a ``TransientError``. Repo content never reaches a command line
 unchecked: ref names are built from components that pass ``check_ref_component``.
+
+Split by subject: ref naming and checking (no gitpython) live in reconciler/gitrefs.py, "who
+committed a file" in reconciler/githistory.py; their public names are re-exported here
+(``__all__``) so callers keep importing from this module.
 """
 
 from __future__ import annotations
@@ -26,20 +30,37 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import subprocess
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
 import git
 from git.exc import GitCommandError
 
-from reconciler.errors import TransientError, UserError
+from reconciler.errors import UserError
+from reconciler.githistory import MAX_PATH_HISTORY, PathCommit, introducing_commit
 from reconciler.gitobjects import ObjectWriter, parse_batch, parse_ls_tree, parse_tree
+from reconciler.gitrefs import (
+    HUB_REF_PREFIXES,
+    ZERO,
+    GitFailure,
+    RefRace,
+    RefUpdate,
+    _check_ref,
+    _check_sha,
+    _git_env,
+    check_branch,
+    check_ref_component,
+    is_url,
+)
 
-ZERO = "0" * 40
+__all__ = [  # the names moved to gitrefs/githistory stay importable from here
+    "HUB_REF_PREFIXES", "MAX_EXPORT_BYTES", "MAX_EXPORT_FILES", "MAX_PATH_HISTORY", "MAX_READ_BYTES", "ZERO",
+    "GitFailure", "HubRepo", "PathCommit", "RefRace", "RefUpdate",
+    "check_branch", "check_ref_component", "introducing_commit", "is_url", "open_hub_repo",
+]
+
 MAX_EXPORT_BYTES = 256 * 1024 * 1024
 MAX_EXPORT_FILES = 100_000
 MAX_READ_BYTES = 64 * 1024 * 1024
@@ -47,66 +68,11 @@ MAX_READ_BYTES = 64 * 1024 * 1024
 # Where a cache repository keeps its copies of the remote's refs.
 _SOURCE_NS = "refs/fleetsync/source/"
 _HUB_NS = "refs/fleetsync/hub/"
-HUB_REF_PREFIXES = ("refs/heads/fleet/", "refs/fleet/")
-
-_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
-_SHA = re.compile(r"^[0-9a-f]{40}$")
-
-
-class RefRace(TransientError):
-    """Another writer moved a ref this update expected unchanged: re-read and try again."""
-
-    def __init__(self, refs: Sequence[str]):
-        self.refs = tuple(refs)
-        super().__init__("refs moved by another writer: " + ", ".join(self.refs))
-
-
-class GitFailure(TransientError):
-    """git could not do what was asked (remote unreachable, repository locked, ...)."""
-
-
-def check_ref_component(name: str) -> str:
-    """``name`` if it is safe as one ref component and one path component; UserError if not.
-
-    Stricter than ``git check-ref-format``: no leading dash or dot (never read as an option or a
-    hidden file), no ``..``, no ``.lock`` suffix, no ``/``; cluster names (DNS subdomains) pass.
-    """
-    if not _COMPONENT.match(name) or ".." in name or name.endswith((".lock", ".")):
-        raise UserError(f"{name!r} cannot be used in a Git ref name (letters, digits, '.', '_', '-' only)")
-    return name
-
-
-def _check_sha(sha: str) -> str:
-    if not _SHA.match(sha):
-        raise GitFailure(f"git returned {sha!r} where a commit id was expected")
-    return sha
-
-
-def _git_env() -> dict[str, str]:
-    # Never prompt for credentials in a daemon; never read the machine's system config.
-    return {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_ASKPASS": "true"}
 
 
 def _stderr(e: GitCommandError) -> str:
     text = str(e.stderr or e).strip()
     return text.splitlines()[-1] if text else "git failed"
-
-
-@dataclass(frozen=True, slots=True)
-class RefUpdate:
-    """Move ``ref`` (full name) to ``new``; ``old`` is the expected value (None: must not exist)."""
-
-    ref: str
-    new: str
-    old: str | None
-
-
-def is_url(location: str) -> bool:
-    """A remote URL (``scheme://``, or scp-like ``host:path``) as opposed to a local path."""
-    if "://" in location:
-        return True
-    head, sep, _ = location.partition(":")
-    return bool(sep) and "/" not in head and len(head) > 1
 
 
 class HubRepo:
@@ -242,6 +208,20 @@ class HubRepo:
             lines = done.stderr.decode(errors="replace").strip().splitlines()
             raise GitFailure(f"git {args[0]} failed: " + (lines[-1] if lines else f"exit {done.returncode}"))
         return done.stdout
+
+    def log(self, commit: str, fmt: str, *, path: str | None = None, max_count: int = 1) -> bytes:
+        """``git log -n<max_count> --format=<fmt> <commit> -- [<path>]`` (read-only): its output.
+
+        ``path`` is repo content, so it must be repo-relative (no leading ``-`` or ``/``, no
+        ``..``); ``commit`` must be a commit id; at most ``MAX_PATH_HISTORY`` commits.
+        """
+        if path is not None and (not path or path.startswith(("-", "/")) or "\0" in path
+                                 or ".." in path.split("/")):
+            raise ValueError(f"not a repo-relative path: {path!r}")
+        if not 1 <= max_count <= MAX_PATH_HISTORY or "\0" in fmt:
+            raise ValueError(f"git log of {max_count} commits in format {fmt!r} is not allowed")
+        args = ["log", f"-n{max_count}", f"--format={fmt}", _check_sha(commit), "--"]
+        return self._git(args if path is None else [*args, path])
 
     def _ls_tree(self, commit: str, prefix: str = "") -> list[tuple[str, str, str, int, str]]:
         """(mode, type, id, size, path) of every entry of ``commit`` under ``prefix``: one process."""
@@ -451,21 +431,6 @@ class HubRepo:
             raise RefRace(moved)
 
 
-def check_branch(name: str) -> str:
-    """A branch name given by the user, each component checked like a ref component."""
-    for part in name.split("/"):
-        check_ref_component(part)
-    return name
-
-
-def _check_ref(ref: str) -> str:
-    if not ref.startswith(HUB_REF_PREFIXES):
-        raise ValueError(f"the hub writes only its own refs, not {ref!r}")
-    for part in ref[len("refs/"):].split("/"):
-        check_ref_component(part)
-    return ref
-
-
 def open_hub_repo(location: str, *, branch: str = "main", hub_remote: str | None = None,
                   cache_root: Path | None = None) -> HubRepo:
     """``--repo URL|PATH [--hub-remote URL]`` → a HubRepo.
@@ -481,48 +446,3 @@ def open_hub_repo(location: str, *, branch: str = "main", hub_remote: str | None
     root = cache_root or Path.home() / ".cache" / "fleetsync" / "hub"
     digest = hashlib.sha256(f"{source}\0{remote or ''}".encode()).hexdigest()[:16]
     return HubRepo.cached(root / digest, source, remote, branch)
-
-
-# -- who committed a file (staged-run approvals, reconciler/staged_approver.py) -----------------
-
-MAX_PATH_HISTORY = 100  # commits of one file's history looked at
-
-
-@dataclass(frozen=True, slots=True)
-class PathCommit:
-    """The commit that introduced a file's current state: author, and signature when checked."""
-
-    commit: str
-    author_name: str
-    author_email: str
-    author_time: str  # ISO 8601, as git prints %aI
-    signature: str = ""  # git's %G?: G good, U good (unknown validity), B bad, N none, E/X/Y/R …; "" unchecked
-    signer: str = ""  # %GS
-    key: str = ""  # %GK
-
-
-def introducing_commit(repo: HubRepo, commit: str, path: str, holds: Callable[[bytes], bool],
-                       verify: bool = False) -> PathCommit | None:
-    """The oldest commit of the newest unbroken run of commits touching ``path`` (in ``commit``'s
-    history) after each of which ``holds(file content)`` — i.e. the commit that made the file
-    say what it says now (later edits that keep it true do not count). ``verify`` asks git for
-    that commit's signature with the repository's own gpg/ssh configuration. None: no such commit."""
-    if not path or path.startswith(("-", "/")) or "\0" in path or ".." in path.split("/"):
-        raise ValueError(f"not a repo-relative path: {path!r}")
-    fmt = "--format=%H%x00%an%x00%ae%x00%aI"
-    out = repo._git(["log", f"-n{MAX_PATH_HISTORY}", fmt, _check_sha(commit), "--", path])
-    found: PathCommit | None = None
-    for line in out.decode(errors="replace").splitlines():
-        parts = line.split("\0")
-        if len(parts) != 4:
-            continue
-        data = repo.read_file(parts[0], path)
-        if data is None or not holds(data):
-            break
-        found = PathCommit(_check_sha(parts[0]), parts[1], parts[2], parts[3])
-    if found is None or not verify:
-        return found
-    sig = repo._git(["log", "-1", "--format=%G?%x00%GS%x00%GK", found.commit, "--"]).decode(errors="replace")
-    letter, signer, key = (*sig.strip().split("\0"), "", "")[:3]
-    return PathCommit(found.commit, found.author_name, found.author_email, found.author_time,
-                      letter or "N", signer, key)

@@ -2,7 +2,7 @@
 
 An approval is a commit (``fleetsync approve``, or a hand-written file merged in a pull
 request), so the approver is that commit's author — found by walking the file's history in the
-fleet commit (reconciler/gitrepo.py ``introducing_commit``). With the repo setting
+fleet commit (reconciler/githistory.py ``introducing_commit``). With the repo setting
 ``verifyApprovals: true`` that commit must also carry a good signature (git's ``%G?`` is ``G``
 or ``U`` with a known signer, checked with the hub repository's own gpg /
 ``gpg.ssh.allowedSignersFile`` config — for SSH, git says ``U`` with no signer for any key that is
