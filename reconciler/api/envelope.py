@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.api.fields import Fields
-from reconciler.api.meta import ObjectMeta, Origin, parse_metadata
+from reconciler.api.meta import NamespacedName, ObjectMeta, Origin, parse_metadata
 from reconciler.api.registry import KindInfo
 
 GROUP = "placement.kubernetes-fleet.io"
@@ -61,20 +61,12 @@ CLUSTER_SCOPED_KINDS: frozenset[tuple[str, str]] = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
-class Envelope:
+class Envelope(NamespacedName):
     kind: str
     api_version: str
     meta: ObjectMeta
     origin: Origin
     manifests: tuple[tuple[str, Mapping[str, Any]], ...]  # (key, object), sorted by key
-
-    @property
-    def name(self) -> str:
-        return self.meta.name
-
-    @property
-    def namespace(self) -> str:
-        return self.meta.namespace
 
 
 def envelope_manifests(body: Mapping[str, Any]) -> list[tuple[str, Any]]:

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from reconciler.api.fields import Fields
-from reconciler.api.meta import ObjectMeta, Origin, parse_metadata
+from reconciler.api.meta import Named, ObjectMeta, Origin, parse_metadata
 from reconciler.api.registry import KindInfo
 
 GROUP = "placement.kubernetes-fleet.io"
@@ -26,7 +26,7 @@ _PERCENT = re.compile(r"^(100|[0-9]{1,2})%$")
 
 
 @dataclass(frozen=True, slots=True)
-class Eviction:
+class Eviction(Named):
     api_version: str
     meta: ObjectMeta
     origin: Origin
@@ -34,16 +34,12 @@ class Eviction:
     cluster_name: str
 
     @property
-    def name(self) -> str:
-        return self.meta.name
-
-    @property
     def placement_key(self) -> str:
         return f"ClusterResourcePlacement/{self.placement_name}"
 
 
 @dataclass(frozen=True, slots=True)
-class DisruptionBudget:
+class DisruptionBudget(Named):
     """Exactly one of ``max_unavailable`` / ``min_available`` is set (an int >= 0 or "N%")."""
 
     api_version: str
@@ -51,10 +47,6 @@ class DisruptionBudget:
     origin: Origin
     max_unavailable: int | str | None = None
     min_available: int | str | None = None
-
-    @property
-    def name(self) -> str:
-        return self.meta.name
 
     @property
     def placement_key(self) -> str:

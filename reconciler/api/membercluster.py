@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from reconciler.api.fields import Fields, check_dns_subdomain, check_label_key, check_label_value, type_name
-from reconciler.api.meta import ObjectMeta, Origin, empty_map, parse_metadata
+from reconciler.api.meta import Named, ObjectMeta, Origin, empty_map, parse_metadata
 from reconciler.api.policy import check_property_name
 from reconciler.api.quantity import QuantityError, parse_quantity
 from reconciler.api.registry import KindInfo
@@ -51,7 +51,7 @@ class ResourceUsage:
 
 
 @dataclass(frozen=True, slots=True)
-class MemberCluster:
+class MemberCluster(Named):
     api_version: str
     meta: ObjectMeta
     origin: Origin
@@ -62,10 +62,6 @@ class MemberCluster:
     properties: Mapping[str, PropertyValue] = field(default_factory=empty_map)
     resource_usage: ResourceUsage | None = None
     status: Mapping[str, Any] = field(default_factory=empty_map)
-
-    @property
-    def name(self) -> str:
-        return self.meta.name
 
     @property
     def labels(self) -> Mapping[str, str]:

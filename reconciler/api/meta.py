@@ -1,4 +1,5 @@
-"""Shared pieces of every fleet object: metadata, label selectors, where an object came from.
+"""Shared pieces of every fleet object: metadata (and its name/namespace accessors), label selectors,
+where an object came from.
 
 ``LabelSelector`` keeps Kubernetes' semantics (``matchLabels`` and ``matchExpressions`` ANDed,
 an empty selector matches everything). Whether a *missing* selector means "nothing" or
@@ -42,6 +43,32 @@ class ObjectMeta:
     namespace: str = ""
     labels: Mapping[str, str] = field(default_factory=empty_map)
     annotations: Mapping[str, str] = field(default_factory=empty_map)
+
+
+class Named:
+    """``name`` of a fleet object, read from its ``meta``: a mixin for the frozen model dataclasses.
+
+    ``__slots__ = ()`` keeps the dataclasses that inherit it slotted (a base class without
+    ``__slots__`` would give every instance a ``__dict__``); it adds accessors, never fields, so
+    equality, hashing, ``replace`` and ``dataclasses.fields`` see only the dataclass's own.
+    """
+
+    __slots__ = ()
+    meta: ObjectMeta  # declared by the dataclass
+
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+
+class NamespacedName(Named):
+    """``name`` and ``namespace`` (``""`` for a cluster-scoped object) read from ``meta``."""
+
+    __slots__ = ()
+
+    @property
+    def namespace(self) -> str:
+        return self.meta.namespace
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,3 +193,24 @@ def parse_metadata(
     )
     f.done()
     return ObjectMeta(name, namespace, MappingProxyType(dict(labels)), MappingProxyType(dict(annotations)))
+
+
+def parse_namespaced_metadata(
+    f: Fields,
+    kind: str,
+    *,
+    namespaced: bool,
+    namespace_hint: str,
+    max_name: int = 253,
+    name_check: Callable[[str], str | None] | None = None,
+) -> ObjectMeta:
+    """The required ``metadata`` of an object ``f``, where a namespaced ``kind`` must name its namespace.
+
+    fleetsync has no request namespace to default it from; ``namespace_hint`` tells the user
+    which namespace to set (e.g. "that of its ResourcePlacement").
+    """
+    md = f.map("metadata", required=True)
+    meta = parse_metadata(md, namespaced=namespaced, max_name=max_name, name_check=name_check)
+    if md is not None and namespaced and not meta.namespace:
+        md.error(None, f"a {kind} is namespaced: set metadata.namespace ({namespace_hint})")
+    return meta

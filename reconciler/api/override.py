@@ -20,7 +20,14 @@ from typing import Any
 
 from reconciler.api.envelope import CLUSTER_SCOPED_KINDS
 from reconciler.api.fields import Fields, Item
-from reconciler.api.meta import LabelSelector, ObjectMeta, Origin, parse_label_selector, parse_metadata
+from reconciler.api.meta import (
+    LabelSelector,
+    NamespacedName,
+    ObjectMeta,
+    Origin,
+    parse_label_selector,
+    parse_metadata,
+)
 from reconciler.api.registry import KindInfo
 from reconciler.errors import Finding
 
@@ -95,7 +102,7 @@ class PlacementRef:
 
 
 @dataclass(frozen=True, slots=True)
-class Override:
+class Override(NamespacedName):
     """A ClusterResourceOverride (cluster-scoped) or ResourceOverride (namespaced)."""
 
     kind: str
@@ -105,14 +112,6 @@ class Override:
     selectors: tuple[OverrideSelector, ...]
     rules: tuple[OverrideRule, ...]
     placement: PlacementRef | None = None
-
-    @property
-    def name(self) -> str:
-        return self.meta.name
-
-    @property
-    def namespace(self) -> str:
-        return self.meta.namespace
 
     @property
     def namespaced(self) -> bool:

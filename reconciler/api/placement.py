@@ -19,7 +19,14 @@ from enum import StrEnum
 from typing import Any
 
 from reconciler.api.fields import Fields
-from reconciler.api.meta import LabelSelector, ObjectMeta, Origin, parse_label_selector, parse_metadata
+from reconciler.api.meta import (
+    LabelSelector,
+    NamespacedName,
+    ObjectMeta,
+    Origin,
+    parse_label_selector,
+    parse_namespaced_metadata,
+)
 from reconciler.api.policy import ClusterAffinity as ClusterAffinity
 from reconciler.api.policy import ClusterSelectorTerm as ClusterSelectorTerm
 from reconciler.api.policy import PlacementPolicy as PlacementPolicy
@@ -129,7 +136,7 @@ class RolloutStrategy:
 
 
 @dataclass(frozen=True, slots=True)
-class Placement:
+class Placement(NamespacedName):
     """A ClusterResourcePlacement (cluster-scoped) or ResourcePlacement (namespaced)."""
 
     kind: str
@@ -141,14 +148,6 @@ class Placement:
     strategy: RolloutStrategy = field(default_factory=RolloutStrategy)
     revision_history_limit: int = 10
     status_reporting_scope: str = "ClusterScopeOnly"
-
-    @property
-    def name(self) -> str:
-        return self.meta.name
-
-    @property
-    def namespace(self) -> str:
-        return self.meta.namespace
 
     @property
     def namespaced(self) -> bool:
@@ -186,11 +185,9 @@ def parse_placement(f: Fields, api_version: str, origin: Origin) -> Placement:
     kind = RP_KIND if f.data.get("kind") == RP_KIND else CRP_KIND
     namespaced = kind == RP_KIND
     version = api_version.rpartition("/")[2]
-    md = f.map("metadata", required=True)
     # The placement webhook caps names at 63 characters (a DNS-1035 label's length).
-    meta = parse_metadata(md, namespaced=namespaced, max_name=63)
-    if md is not None and namespaced and not meta.namespace:
-        md.error(None, f"a {kind} is namespaced: set metadata.namespace (it selects resources in that namespace)")
+    meta = parse_namespaced_metadata(f, kind, namespaced=namespaced, max_name=63,
+                                     namespace_hint="it selects resources in that namespace")
     spec = f.map("spec", required=True)
     f.ignore("status")  # server output (`kubectl get -o yaml`); fleetsync computes status itself
     f.done()

@@ -19,7 +19,14 @@ from datetime import timedelta
 from enum import StrEnum
 
 from reconciler.api.fields import Fields, check_dns_subdomain
-from reconciler.api.meta import LabelSelector, ObjectMeta, Origin, parse_label_selector, parse_metadata
+from reconciler.api.meta import (
+    LabelSelector,
+    NamespacedName,
+    ObjectMeta,
+    Origin,
+    parse_label_selector,
+    parse_namespaced_metadata,
+)
 from reconciler.api.registry import KindInfo
 
 GROUP = "placement.kubernetes-fleet.io"
@@ -65,7 +72,7 @@ class StageConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class StagedUpdateStrategy:
+class StagedUpdateStrategy(NamespacedName):
     """A ClusterStagedUpdateStrategy or StagedUpdateStrategy."""
 
     kind: str
@@ -73,14 +80,6 @@ class StagedUpdateStrategy:
     meta: ObjectMeta
     origin: Origin
     stages: tuple[StageConfig, ...] = ()
-
-    @property
-    def name(self) -> str:
-        return self.meta.name
-
-    @property
-    def namespace(self) -> str:
-        return self.meta.namespace
 
 
 class RunState(StrEnum):
@@ -90,7 +89,7 @@ class RunState(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class StagedUpdateRun:
+class StagedUpdateRun(NamespacedName):
     """A ClusterStagedUpdateRun (of a CRP) or StagedUpdateRun (of an RP in the same namespace)."""
 
     kind: str
@@ -101,14 +100,6 @@ class StagedUpdateRun:
     strategy_name: str
     resource_snapshot_index: str = ""  # "" = the latest resource snapshot
     state: RunState = RunState.INITIALIZE
-
-    @property
-    def name(self) -> str:
-        return self.meta.name
-
-    @property
-    def namespace(self) -> str:
-        return self.meta.namespace
 
     @property
     def placement_key(self) -> str:
@@ -129,7 +120,7 @@ class ApprovalCondition:
 
 
 @dataclass(frozen=True, slots=True)
-class ApprovalRequest:
+class ApprovalRequest(NamespacedName):
     """A ClusterApprovalRequest or ApprovalRequest: approval of one stage task of one run."""
 
     kind: str
@@ -141,14 +132,6 @@ class ApprovalRequest:
     conditions: tuple[ApprovalCondition, ...] = ()
 
     @property
-    def name(self) -> str:
-        return self.meta.name
-
-    @property
-    def namespace(self) -> str:
-        return self.meta.namespace
-
-    @property
     def approved(self) -> bool:
         return any(c.type == "Approved" and c.status == "True" for c in self.conditions)
 
@@ -157,13 +140,9 @@ class ApprovalRequest:
 
 
 def _meta(f: Fields, kind: str, max_name: int = 253) -> ObjectMeta:
-    namespaced = kind in NAMESPACED_KINDS
-    md = f.map("metadata", required=True)
-    meta = parse_metadata(md, namespaced=namespaced, max_name=max_name,
-                          name_check=lambda n: check_dns_subdomain(n, max_name))
-    if md is not None and namespaced and not meta.namespace:
-        md.error(None, f"a {kind} is namespaced: set metadata.namespace (that of its ResourcePlacement)")
-    return meta
+    return parse_namespaced_metadata(f, kind, namespaced=kind in NAMESPACED_KINDS, max_name=max_name,
+                                     name_check=lambda n: check_dns_subdomain(n, max_name),
+                                     namespace_hint="that of its ResourcePlacement")
 
 
 def _kind(f: Fields, cluster_kind: str, namespaced_kind: str) -> str:
