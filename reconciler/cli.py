@@ -333,7 +333,7 @@ def demo_command(
     ] = None,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the temporary directory and print its path.")] = False,
     template: Annotated[
-        Path | None, typer.Option("--template", help="Fleet repo to start from (default: fleet-repo-template/).")
+        Path | None, typer.Option("--template", help="Fleet repo to start from (default: the shipped fleet-repo-template/).")
     ] = None,
 ) -> None:
     """The whole loop on this machine: the template as a fleet repo, the hub, and one agent per cluster.
@@ -351,7 +351,7 @@ def demo_command(
     """
     import time
 
-    from reconciler.demo import TEMPLATE, DemoOptions, run_demo
+    from reconciler.demo import DemoOptions, default_template, run_demo
     from reconciler.demoview import Output, PlainOutput, RichOutput
 
     pairs: list[tuple[str, str]] = []
@@ -360,7 +360,10 @@ def demo_command(
         if not sep or not cluster or not ctx:
             raise _fail(f"--map {item!r}: expected CLUSTER=CONTEXT", EXIT_USAGE)
         pairs.append((cluster, ctx))
-    source = template or TEMPLATE
+    try:
+        source = template or default_template()
+    except UserError as e:
+        raise _fail(str(e), EXIT_USAGE) from e
     if not source.is_dir():
         raise _fail(f"{source}: not a directory (give the fleet repo template with --template)", EXIT_USAGE)
     out: Output = RichOutput() if sys.stdout.isatty() else PlainOutput(typer.echo)

@@ -36,15 +36,28 @@ from reconciler.demofleet import LocalFleet, Target
 from reconciler.demoview import LANDING_HEADERS, Output, landing_rows, landings, summaries, unsettled
 from reconciler.errors import FleetsyncError, UserError
 from reconciler.load import load_directory
+from reconciler.shipped import SOURCE_ROOT, candidates, find_shipped
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "fleet-repo-template"
+TEMPLATE_NAME = "fleet-repo-template"
+TEMPLATE = SOURCE_ROOT / TEMPLATE_NAME  # the checkout's (absent in a wheel install): see default_template
 DRIFT_MANAGER = "kubectl-scale"
 _DNS = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
+def default_template(*, source_root: Path = SOURCE_ROOT, prefixes: Sequence[Path] | None = None) -> Path:
+    """The template the demo starts from without --template: the checkout's, else the copy a
+    wheel installs under <prefix>/share/fleetsync (reconciler/shipped.py)."""
+    found = find_shipped(TEMPLATE_NAME, source_root=source_root, prefixes=prefixes)
+    if found is None:
+        looked = ", ".join(str(p) for p in candidates(TEMPLATE_NAME, source_root=source_root, prefixes=prefixes))
+        raise UserError(f"no {TEMPLATE_NAME}/ shipped with this install (looked in {looked}); "
+                        "give a fleet repo to start from with --template DIR")
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class DemoOptions:
-    template: Path = TEMPLATE
+    template: Path = field(default_factory=default_template)
     workdir: Path | None = None  # None: a new temporary directory
     keep: bool = False
     kubeconfig: str | None = None
