@@ -169,3 +169,12 @@ class FleetWork:
         rep = ClusterReport(cluster, "0.1.0", format_time(now), bundle.bundle_id,
                             health=Health(True, "", "2026-01-01T00:00:00Z"), placements=placements)
         self._put(f"refs/heads/fleet/reports/{cluster}", "report.yaml", dump_report(rep))
+
+
+def joined_fleet(path: Path, now: datetime, files: dict[str, str] | None = None) -> FleetWork:
+    """A fleet repo committed with ``files`` (default: base_files()) whose members all beat at ``now``."""
+    work = FleetWork(path)
+    work.commit(files if files is not None else base_files())
+    for c in CLUSTERS:
+        work.beat(c, now)
+    return work

@@ -38,6 +38,12 @@ def git(cwd: Path, *args: str, input: bytes | None = None) -> str:
     return done.stdout.decode().strip()
 
 
+def git_identity(repo: Path) -> None:
+    """Commits made in ``repo`` by code under test are Ada Lovelace's and unsigned, whoever runs the tests."""
+    for key, value in (("user.name", "Ada Lovelace"), ("user.email", "ada@example.com"), ("commit.gpgsign", "false")):
+        subprocess.run(["git", "-C", str(repo), "config", key, value], check=True)
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

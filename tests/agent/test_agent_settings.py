@@ -64,7 +64,7 @@ def test_allow_prune_names_only_the_protected_kinds() -> None:
 def test_the_hub_carries_the_member_clusters_heartbeat_period_and_a_change_reaches_the_bundle(tmp_path: Any) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from fleethelpers import CLUSTERS, FleetWork, base_files
+    from fleethelpers import CLUSTERS, base_files, joined_fleet
 
     from reconciler.gitrepo import HubRepo
     from reconciler.loop import reconcile_once
@@ -72,11 +72,8 @@ def test_the_hub_carries_the_member_clusters_heartbeat_period_and_a_change_reach
     now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
     cluster = sorted(CLUSTERS)[0]
     ref = f"refs/heads/fleet/bundles/{cluster}"
-    work = FleetWork(tmp_path / "fleet")
     files = base_files()
-    work.commit(files)
-    for c in CLUSTERS:
-        work.beat(c, now)
+    work = joined_fleet(tmp_path / "fleet", now, files)
 
     def period() -> int | None:
         data = {"bundle.yaml": work.read(ref, "bundle.yaml").encode() + b"\n"}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,25 @@ def ns(member: Member) -> dict[str, Any]:
 def cm(member: Member, name: str, value: str = "v") -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": f"{member.prefix}-app"},
             "data": {"k": value}}
+
+
+@contextmanager
+def running(runner: Runner) -> Iterator[threading.Thread]:
+    """``runner`` looping on a thread of its own; stopped and joined (10 s at most) on exit."""
+    thread = threading.Thread(target=runner.start, kwargs={"install_signals": False})
+    thread.start()
+    try:
+        yield thread
+    finally:
+        runner.stop()
+        thread.join(10)
+
+
+def wait_for(condition: Callable[[], bool], seconds: float, poll: float) -> None:
+    """Until ``condition()`` holds or ``seconds`` pass; the caller asserts what it waited for."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(poll)
 
 
 def test_a_rewritten_hub_branch_is_refused_and_the_last_good_bundle_stays(
@@ -122,16 +143,9 @@ def test_run_syncs_on_the_scheduler_until_stopped(member: Member, hub: Hub, make
     hub.publish([(p, ns(member)), (p, cm(member, "a"))])
     agent = make_agent(member, hub)
     runner = Runner(agent, interval=0.2, heartbeat=0.5)
-    thread = threading.Thread(target=runner.start, kwargs={"install_signals": False})
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while runner.passes < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with running(runner) as thread:
+        wait_for(lambda: runner.passes >= 2, seconds=20, poll=0.05)
         assert runner.passes >= 2
-    finally:
-        runner.stop()
-        thread.join(10)
     assert not thread.is_alive()
     assert member.get("v1", "ConfigMap", f"{member.prefix}-app", "a") is not None
     report, _ = hub.report()
@@ -197,17 +211,10 @@ class _FailingAgent:
 def test_a_failing_sync_backs_off_instead_of_hammering() -> None:
     agent = _FailingAgent()
     runner = Runner(agent, interval=0.05, heartbeat=60, max_backoff=0.4)  # type: ignore[arg-type]
-    thread = threading.Thread(target=runner.start, kwargs={"install_signals": False})
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while runner.failures < 3 and time.monotonic() < deadline:
-            time.sleep(0.02)
+    with running(runner) as thread:
+        wait_for(lambda: runner.failures >= 3, seconds=10, poll=0.02)
         assert runner.failures >= 3
         assert 0.05 < runner.backoff() <= 0.4
-    finally:
-        runner.stop()
-        thread.join(10)
     assert not thread.is_alive()
 
 

@@ -101,6 +101,15 @@ def run(cluster: FakeCluster, w: Work) -> Result:
     return applier(cluster).process(w)
 
 
+def edited_out_of_band() -> FakeCluster:
+    """A cluster holding our settings ConfigMap as we applied it, then edited by hand (k: v -> edited)."""
+    c = FakeCluster()
+    live = ours(cm())
+    live["data"]["k"] = "edited"
+    c.put(live)
+    return c
+
+
 # -- the table ----------------------------------------------------------------------------------
 def test_missing_object_is_created_with_ownership_marks() -> None:
     c = FakeCluster()
@@ -158,10 +167,7 @@ def test_object_left_by_a_placement_no_longer_in_the_bundle_can_be_taken_over() 
 
 
 def test_if_not_drifted_skips_the_apply_while_the_hub_manifest_is_unchanged() -> None:
-    c = FakeCluster()
-    live = ours(cm())
-    live["data"]["k"] = "edited"
-    c.put(live)
+    c = edited_out_of_band()
     r = run(c, work(cm(), whenToApply="IfNotDrifted"))
     assert r.outcome == Outcome.DRIFTED and r.drift_type == DriftType.DRIFT
     assert r.details == (PatchDetail("/data/k", "v", "edited"),)
@@ -169,20 +175,14 @@ def test_if_not_drifted_skips_the_apply_while_the_hub_manifest_is_unchanged() ->
 
 
 def test_if_not_drifted_reapplies_when_the_hub_manifest_changed() -> None:
-    c = FakeCluster()
-    live = ours(cm())
-    live["data"]["k"] = "edited"
-    c.put(live)
+    c = edited_out_of_band()
     r = run(c, work(cm(k="new"), whenToApply="IfNotDrifted"))
     assert r.outcome == Outcome.APPLIED
     assert c.objects[("ConfigMap", "settings")]["data"]["k"] == "new"
 
 
 def test_always_overwrites_drift() -> None:
-    c = FakeCluster()
-    live = ours(cm())
-    live["data"]["k"] = "edited"
-    c.put(live)
+    c = edited_out_of_band()
     assert run(c, work(cm())).outcome == Outcome.APPLIED
     assert c.objects[("ConfigMap", "settings")]["data"]["k"] == "v"
 

@@ -11,19 +11,7 @@ import pytest
 from agent.errors import BundleRefused
 from agent.source import GitSource
 
-ENV = {
-    "GIT_AUTHOR_NAME": "hub",
-    "GIT_AUTHOR_EMAIL": "hub@example.invalid",
-    "GIT_COMMITTER_NAME": "hub",
-    "GIT_COMMITTER_EMAIL": "hub@example.invalid",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "HOME": "/nonexistent",
-    "PATH": "/usr/bin:/bin",
-}
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, env=ENV, check=True, capture_output=True, text=True).stdout.strip()
+from .conftest import git
 
 
 class Hub:

@@ -5,18 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from apifixtures import finding_at, parse_one
 
 from reconciler.api.eviction import DisruptionBudget, Eviction
-from reconciler.api.registry import parse_fleet_object
-from reconciler.errors import Finding, Findings
-from reconciler.yamldoc import parse_documents
+from reconciler.errors import Finding
 
 
 def load(text: str) -> tuple[Any, list[Finding]]:
-    doc = parse_documents(text, "fleet/eviction.yaml")[0]
-    group, _, version = doc.data["apiVersion"].rpartition("/")
-    findings = Findings()
-    return parse_fleet_object(doc, group, version, doc.data["kind"], findings), findings.items
+    return parse_one(text, "fleet/eviction.yaml")
 
 
 def eviction(spec: str, version: str = "v1beta1") -> str:
@@ -69,6 +65,4 @@ def test_each_invalid_eviction_object_is_reported_at_its_field_and_line(
     text: str, field: str, line: int, fragment: str
 ) -> None:
     _, findings = load(text)
-    matching = [f for f in findings if f.field == field and fragment in f.message]
-    assert matching, f"no finding at {field} containing {fragment!r}; got: " + "; ".join(map(str, findings))
-    assert matching[0].line == line
+    assert finding_at(findings, field, fragment).line == line

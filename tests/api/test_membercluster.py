@@ -9,18 +9,14 @@ import textwrap
 from typing import Any
 
 import pytest
+from apifixtures import finding_at, marked_line, parse_one
 
 from reconciler.api.membercluster import MEMBER_NAME_LABEL, MemberCluster, Taint
-from reconciler.api.registry import parse_fleet_object
-from reconciler.errors import Finding, Findings
-from reconciler.yamldoc import parse_documents
+from reconciler.errors import Finding
 
 
 def load(text: str) -> tuple[Any, list[Finding]]:
-    doc = parse_documents(textwrap.dedent(text), "fleet/clusters.yaml")[0]
-    group, _, version = doc.data["apiVersion"].rpartition("/")
-    findings = Findings()
-    return parse_fleet_object(doc, group, version, doc.data["kind"], findings), findings.items
+    return parse_one(textwrap.dedent(text), "fleet/clusters.yaml")
 
 
 def mc(body: str = "", *, version: str = "v1beta1", name: str = "prod-eu-1") -> str:
@@ -118,13 +114,8 @@ INVALID: list[tuple[str, str, str, str]] = [
 ]
 
 
-def _marked_line(text: str) -> int:
-    return next(i for i, line in enumerate(text.splitlines(), 1) if "#!" in line)
-
-
 @pytest.mark.parametrize(("text", "field", "fragment"), [c[1:] for c in INVALID], ids=[c[0] for c in INVALID])
 def test_each_invalid_member_cluster_is_reported_at_its_field_and_line(text: str, field: str, fragment: str) -> None:
     _, findings = load(text)
-    matching = [f for f in findings if f.field == field and fragment in f.message]
-    assert matching, f"no finding at {field} containing {fragment!r}; got: " + "; ".join(map(str, findings))
-    assert (matching[0].line, matching[0].severity) == (_marked_line(text), "error")
+    found = finding_at(findings, field, fragment)
+    assert (found.line, found.severity) == (marked_line(text), "error")

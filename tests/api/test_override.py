@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from apifixtures import parse_one
 
 from reconciler.api.envelope import Envelope
 from reconciler.api.override import (
@@ -16,27 +17,17 @@ from reconciler.api.override import (
     check_patch_path,
     placement_ref_change,
 )
-from reconciler.api.registry import parse_fleet_object
-from reconciler.errors import Findings
-from reconciler.yamldoc import parse_documents
 
 EXAMPLES = Path("/work/shared/kubefleet-examples")
 
 
 def parse(text: str) -> tuple[Any, list[str]]:
-    doc = parse_documents(text, "o.yaml")[0]
-    group, _, version = doc.data["apiVersion"].rpartition("/")
-    findings = Findings()
-    model = parse_fleet_object(doc, group, version, doc.data["kind"], findings)
-    return model, [f"{f.field}: {f.message}" for f in findings.errors]
+    model, findings = parse_one(text, "o.yaml")
+    return model, [f"{f.field}: {f.message}" for f in findings if f.severity == "error"]
 
 
 def warnings_of(text: str) -> list[str]:
-    doc = parse_documents(text, "o.yaml")[0]
-    group, _, version = doc.data["apiVersion"].rpartition("/")
-    findings = Findings()
-    parse_fleet_object(doc, group, version, doc.data["kind"], findings)
-    return [f.message for f in findings.items if f.severity == "warning"]
+    return [f.message for f in parse_one(text, "o.yaml")[1] if f.severity == "warning"]
 
 
 CRO = """\

@@ -9,6 +9,7 @@ import textwrap
 from typing import Any
 
 import pytest
+from apifixtures import finding_at, marked_line, parse_one
 
 from reconciler.api.placement import (
     ApplyType,
@@ -20,17 +21,11 @@ from reconciler.api.placement import (
     SortOrder,
     Toleration,
 )
-from reconciler.api.registry import parse_fleet_object
-from reconciler.errors import Finding, Findings
-from reconciler.yamldoc import parse_documents
+from reconciler.errors import Finding
 
 
 def load(text: str) -> tuple[Any, list[Finding]]:
-    doc = parse_documents(textwrap.dedent(text), "fleet/placement.yaml")[0]
-    group, _, version = doc.data["apiVersion"].rpartition("/")
-    findings = Findings()
-    obj = parse_fleet_object(doc, group, version, doc.data["kind"], findings)
-    return obj, findings.items
+    return parse_one(textwrap.dedent(text), "fleet/placement.yaml")
 
 
 def crp(*spec: str, version: str = "v1beta1", kind: str = "ClusterResourcePlacement", meta: str = "") -> str:
@@ -397,18 +392,12 @@ INVALID += [
 ]
 
 
-def _marked_line(text: str) -> int:
-    return next(i for i, line in enumerate(text.splitlines(), 1) if "#!" in line)
-
-
 @pytest.mark.parametrize(("text", "field", "fragment"), [c[1:] for c in INVALID], ids=[c[0] for c in INVALID])
 def test_each_invalid_placement_is_reported_at_its_field_and_line(text: str, field: str, fragment: str) -> None:
     _, findings = load(text)
-    errors = [f for f in findings if f.severity == "error"]
-    matching = [f for f in errors if f.field == field and fragment in f.message]
-    assert matching, f"no error at {field} containing {fragment!r}; got: " + "; ".join(map(str, errors))
-    assert matching[0].line == _marked_line(text)
-    assert matching[0].file == "fleet/placement.yaml"
+    found = finding_at([f for f in findings if f.severity == "error"], field, fragment)
+    assert found.line == marked_line(text)
+    assert found.file == "fleet/placement.yaml"
 
 
 def test_mirroring_to_the_original_resource_of_many_clusters_is_a_warning() -> None:

@@ -10,9 +10,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from apifixtures import finding_at, marked_line, parse_one
 
 from reconciler.api.meta import LabelSelector
-from reconciler.api.registry import parse_fleet_object
 from reconciler.api.staged import (
     ApprovalRequest,
     RunState,
@@ -21,15 +21,11 @@ from reconciler.api.staged import (
     StageTask,
     StageTaskType,
 )
-from reconciler.errors import Finding, Findings
-from reconciler.yamldoc import parse_documents
+from reconciler.errors import Finding
 
 
 def load(text: str) -> tuple[Any, list[Finding]]:
-    doc = parse_documents(text, "fleet/staged.yaml")[0]
-    group, _, version = doc.data["apiVersion"].rpartition("/")
-    findings = Findings()
-    return parse_fleet_object(doc, group, version, doc.data["kind"], findings), findings.items
+    return parse_one(text, "fleet/staged.yaml")
 
 
 def obj(kind: str, spec: str, *, version: str = "v1beta1", name: str = "rollout", extra: str = "") -> str:
@@ -177,16 +173,11 @@ INVALID: list[tuple[str, str, str, str]] = [
 ]
 
 
-def _marked_line(text: str) -> int:
-    return next(i for i, line in enumerate(text.splitlines(), 1) if "#!" in line)
-
-
 @pytest.mark.parametrize(("text", "field", "fragment"), [c[1:] for c in INVALID], ids=[c[0] for c in INVALID])
 def test_each_invalid_staged_object_is_reported_at_its_field_and_line(text: str, field: str, fragment: str) -> None:
     _, findings = load(text)
-    matching = [f for f in findings if f.field == field and fragment in f.message]
-    assert matching, f"no finding at {field} containing {fragment!r}; got: " + "; ".join(map(str, findings))
-    assert (matching[0].line, matching[0].severity) == (_marked_line(text), "error")
+    found = finding_at(findings, field, fragment)
+    assert (found.line, found.severity) == (marked_line(text), "error")
 
 
 def test_namespaced_staged_kinds_are_not_served_as_v1alpha1() -> None:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from gitdaemon import git_identity
+from simfleet import Clock, deployment_app, member, sim_fleet
 
 from reconciler.demofleet import LocalFleet
 from reconciler.drift_adopt import Mode
@@ -23,25 +25,11 @@ from reconciler.drift_commit import AdoptOptions, adopt
 
 pytestmark = pytest.mark.slow
 
-T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 MAX_ROUNDS = 8
 DEPLOY = "apps/Deployment/web/frontend"
+CLUSTERS = ("eu-1", "eu-2")
 FILES = {
-    "apps/web.yaml": """apiVersion: v1
-kind: Namespace
-metadata: {name: web}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: frontend, namespace: web}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: frontend}}
-  template:
-    metadata: {labels: {app: frontend}}
-    spec:
-      containers: [{name: web, image: "nginx:1.27"}]
-""",
+    "apps/web.yaml": deployment_app("web", "frontend", replicas=2, container="web"),
     "placements/web.yaml": """apiVersion: placement.kubernetes-fleet.io/v1beta1
 kind: ClusterResourcePlacement
 metadata: {name: web}
@@ -51,16 +39,8 @@ spec:
   strategy:
     applyStrategy: {whenToApply: IfNotDrifted}
 """,
+    **{f"clusters/{c}.yaml": member(c) for c in CLUSTERS},
 }
-CLUSTERS = ("eu-1", "eu-2")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -70,15 +50,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def fleet(tmp_path: Path, clock: Clock) -> Iterator[LocalFleet]:
-    template = tmp_path / "template"
-    members = {f"clusters/{c}.yaml": f"apiVersion: cluster.kubernetes-fleet.io/v1beta1\nkind: MemberCluster\n"
-                                     f"metadata: {{name: {c}}}\nspec: {{heartbeatPeriodSeconds: 60}}\n" for c in CLUSTERS}
-    for name, text in {**FILES, **members}.items():
-        (template / name).parent.mkdir(parents=True, exist_ok=True)
-        (template / name).write_text(text)
-    with LocalFleet(tmp_path / "root", template, clock=clock, sleep=lambda _s: None) as f:
-        f.create_repo()
-        f.start_members()
+    with sim_fleet(tmp_path, FILES, clock) as f:
         f.sync()
         yield f
 
@@ -117,8 +89,7 @@ def test_an_adopted_drift_merged_and_reconciled_is_no_longer_reported(fleet: Loc
     assert drifted(fleet, "eu-1") == [DEPLOY]
 
     work = fleet.repo.work
-    for key, value in (("user.name", "Ada Lovelace"), ("user.email", "ada@example.com"), ("commit.gpgsign", "false")):
-        subprocess.run(["git", "-C", str(work), "config", key, value], check=True)
+    git_identity(work)
     out = adopt(work, AdoptOptions("eu-1", DEPLOY, mode=Mode.OVERRIDE, reports=str(fleet.repo.remote),
                                    state_dir=tmp_path / "cache"))
     assert "new branch drift/eu-1/frontend" in out

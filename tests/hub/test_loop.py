@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fleethelpers import CLUSTERS, FleetWork, base_files, crp
+from fleethelpers import CLUSTERS, FleetWork, base_files, crp, joined_fleet
 from gitdaemon import GitDaemon, git
 
 from fleetsync_contract.bundle import verify
@@ -42,11 +42,7 @@ def bundle_ref(cluster: str) -> str:
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> FleetWork:
-    work = FleetWork(tmp_path / "fleet")
-    work.commit(base_files())
-    for c in CLUSTERS:
-        work.beat(c, NOW)
-    return work
+    return joined_fleet(tmp_path / "fleet", NOW)
 
 
 def reconcile(work: FleetWork, now: datetime = NOW) -> list[str]:
@@ -166,10 +162,7 @@ def test_a_force_pushed_fleet_repo_is_followed_and_bundle_history_only_grows(fle
 
 def test_two_hubs_racing_one_wins_the_other_rereads_and_converges(git_daemon: GitDaemon, tmp_path: Path) -> None:
     bare = git_daemon.create("fleet.git")
-    work = FleetWork(tmp_path / "fleet")
-    work.commit(base_files())
-    for c in CLUSTERS:
-        work.beat(c, NOW)
+    work = joined_fleet(tmp_path / "fleet", NOW)
     git(work.path, "push", "-q", str(bare), "main", "refs/fleet/heartbeats/*:refs/fleet/heartbeats/*")
     url = git_daemon.url("fleet.git")
     with HubRepo.cached(tmp_path / "hub-a", url) as a, HubRepo.cached(tmp_path / "hub-b", url) as b:

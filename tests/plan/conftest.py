@@ -1,9 +1,13 @@
-"""Fleet repos with two commits for ``fleetsync plan``: the template, or a generated fleet."""
+"""Fleet repos with two commits for ``fleetsync plan``: the template, or a generated fleet.
+
+Plan tests import their shared changes (planfixtures.py) as a top-level module.
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +17,10 @@ import pytest
 from gitdaemon import git
 
 from reconciler import plan_cmd
+
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "fleet-repo-template"
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)

@@ -11,70 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from planfixtures import invalid, label_moves, new_pickn, no_change, override_subset, privileged
 
 from reconciler.plan import ExitCode
 
-BATCH_APP = """apiVersion: v1
-kind: Namespace
-metadata:
-  name: batch
-  labels: {owner: data-team}
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: batch-config
-  namespace: batch
-data:
-  QUEUE: jobs
-"""
-BATCH_PLACEMENT = """apiVersion: placement.kubernetes-fleet.io/v1beta1
-kind: ClusterResourcePlacement
-metadata:
-  name: batch
-spec:
-  resourceSelectors:
-    - {group: "", version: v1, kind: Namespace, name: batch}
-  policy:
-    placementType: PickN
-    numberOfClusters: 2
-    affinity:
-      clusterAffinity:
-        requiredDuringSchedulingIgnoredDuringExecution:
-          clusterSelectorTerms:
-            - labelSelector:
-                matchLabels: {environment: staging}
-            - labelSelector:
-                matchLabels: {environment: development}
-"""
 CHECKOUT = "canary-us-1, prod-eu-1, prod-eu-2, prod-us-1, prod-us-2, staging-eu-1"
-
-
-def new_pickn(t: Any) -> None:
-    t.write("apps/batch/batch.yaml", BATCH_APP)
-    t.write("placements/batch.yaml", BATCH_PLACEMENT)
-
-
-def label_moves(t: Any) -> None:
-    t.edit("clusters/prod-eu-2.yaml", lambda s: s.replace("environment: production", "environment: staging"))
-
-
-def override_subset(t: Any) -> None:
-    t.edit("overrides/web-region.yaml", lambda s: s.replace("value: 5", "value: 7"))
-
-
-def privileged(t: Any) -> None:
-    t.edit("apps/checkout/checkout.yaml", lambda s: s.replace(
-        "          image: ghcr.io/example/checkout:2.8.1\n",
-        "          image: ghcr.io/example/checkout:2.8.1\n          securityContext: {privileged: true}\n"))
-
-
-def invalid(t: Any) -> None:
-    t.edit("placements/web.yaml", lambda s: s.replace("placementType: PickN", "placementType: PickSome"))
-
-
-def no_change(t: Any) -> None:
-    t.edit("README.md", lambda s: s + "\nA note.\n")
 
 
 CASES: list[tuple[Callable[[Any], None], ExitCode, list[str], list[str]]] = [

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fleethelpers import CLUSTERS, FleetWork, base_files
+from fleethelpers import CLUSTERS, FleetWork, base_files, joined_fleet
 from gitdaemon import GitDaemon, git
 
 from reconciler import plan_cmd
@@ -24,10 +24,7 @@ STATUS = "refs/heads/fleet/status"
 @pytest.fixture
 def rendered(tmp_path: Path) -> FleetWork:
     """The hub rendered version 1 and every agent reported it applied and available."""
-    work = FleetWork(tmp_path / "fleet")
-    work.commit(base_files())
-    for c in CLUSTERS:
-        work.beat(c, NOW)
+    work = joined_fleet(tmp_path / "fleet", NOW)
     with HubRepo.local(work.path) as repo:
         reconcile_once(repo, NOW)
     for c in CLUSTERS:

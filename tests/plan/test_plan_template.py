@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from planfixtures import invalid, label_moves, new_pickn, no_change, override_subset, privileged
+
 from reconciler.plan import ExitCode
 
 CHECKOUT_CLUSTERS = ["canary-us-1", "prod-eu-1", "prod-eu-2", "prod-us-1", "prod-us-2", "staging-eu-1"]
@@ -49,7 +51,7 @@ def test_new_staged_run_shows_the_stages_and_their_clusters(template: Any) -> No
 
 
 def test_label_change_moves_a_cluster_out_of_and_another_into_a_pickn_placement(template: Any) -> None:
-    template.edit("clusters/prod-eu-2.yaml", lambda t: t.replace("environment: production", "environment: staging"))
+    label_moves(template)
     template.commit()
     doc, code = template.plan()
     assert code == ExitCode.CHANGES
@@ -73,7 +75,7 @@ def test_pickn_number_change_picks_a_cluster_with_the_schedulers_reason(template
 
 
 def test_override_change_on_a_subset_groups_clusters_by_their_change(template: Any) -> None:
-    template.edit("overrides/web-region.yaml", lambda t: t.replace("value: 5", "value: 7"))
+    override_subset(template)
     template.commit()
     doc, code = template.plan()
     assert code == ExitCode.CHANGES
@@ -111,7 +113,7 @@ spec:
 
 
 def test_invalid_head_exits_2_with_file_and_line(template: Any) -> None:
-    template.edit("placements/web.yaml", lambda t: t.replace("placementType: PickN", "placementType: PickSome"))
+    invalid(template)
     template.commit()
     doc, code = template.plan()
     assert code == ExitCode.CHECKS_FAILED
@@ -123,9 +125,7 @@ def test_invalid_head_exits_2_with_file_and_line(template: Any) -> None:
 
 
 def test_deny_policy_violation_exits_2_naming_object_cluster_and_message(template: Any) -> None:
-    template.edit("apps/checkout/checkout.yaml", lambda t: t.replace(
-        "          image: ghcr.io/example/checkout:2.8.1\n",
-        "          image: ghcr.io/example/checkout:2.8.1\n          securityContext: {privileged: true}\n"))
+    privileged(template)
     template.commit()
     doc, code = template.plan()
     assert code == ExitCode.CHECKS_FAILED
@@ -156,7 +156,7 @@ def test_immutability_refusal_exits_2(template: Any) -> None:
 
 
 def test_no_change_exits_0(template: Any) -> None:
-    template.edit("README.md", lambda t: t + "\nA note.\n")
+    no_change(template)
     template.commit()
     doc, code = template.plan()
     assert code == ExitCode.NO_CHANGE
@@ -164,7 +164,7 @@ def test_no_change_exits_0(template: Any) -> None:
 
 
 def test_base_that_does_not_load_skips_the_update_rules_and_says_so(template: Any) -> None:
-    template.edit("placements/web.yaml", lambda t: t.replace("placementType: PickN", "placementType: PickSome"))
+    invalid(template)
     template.commit("broken")
     template.edit("placements/web.yaml", lambda t: t.replace("placementType: PickSome", "placementType: PickN"))
     template.commit("fixed")
@@ -183,39 +183,7 @@ def test_apply_strategy_change_is_a_change_of_every_cluster_bundle_entry(templat
 
 
 def test_new_pickn_placement_picks_its_clusters_with_reasons_and_adds_its_objects(template: Any) -> None:
-    template.write("apps/batch/batch.yaml", """apiVersion: v1
-kind: Namespace
-metadata:
-  name: batch
-  labels: {owner: data-team}
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: batch-config
-  namespace: batch
-data:
-  QUEUE: jobs
-""")
-    template.write("placements/batch.yaml", """apiVersion: placement.kubernetes-fleet.io/v1beta1
-kind: ClusterResourcePlacement
-metadata:
-  name: batch
-spec:
-  resourceSelectors:
-    - {group: "", version: v1, kind: Namespace, name: batch}
-  policy:
-    placementType: PickN
-    numberOfClusters: 2
-    affinity:
-      clusterAffinity:
-        requiredDuringSchedulingIgnoredDuringExecution:
-          clusterSelectorTerms:
-            - labelSelector:
-                matchLabels: {environment: staging}
-            - labelSelector:
-                matchLabels: {environment: development}
-""")
+    new_pickn(template)
     template.commit()
     doc, code = template.plan()
     assert code == ExitCode.CHANGES

@@ -3,17 +3,22 @@
 ``Fleet`` plays the hub loop and the agents around ``advance_run``: it applies the step's
 ``bind``/``remove`` to the bindings, lets a test say which clusters became available or failed,
 moves a fixed clock, and can "restart the hub" by writing the status to its document and
-reading it back, as the real hub does through fleet/status.
+reading it back, as the real hub does through fleet/status. ``WEB_CRP``, ``RINGS_STRATEGY`` and
+``RING_LABELS`` are the two-cluster fleet the hub-side tests plan runs on; ``git`` and
+``fleet_checkout`` make the real repo that approval tests commit to.
 """
 
 from __future__ import annotations
 
+import subprocess
 import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from gitdaemon import git_identity
 
 from reconciler.api.registry import parse_fleet_object
 from reconciler.api.staged import ApprovalRequest, RunState, StagedUpdateRun, StagedUpdateStrategy
@@ -50,6 +55,40 @@ def strategy(stages: str, name: str = "s") -> StagedUpdateStrategy:
               f"metadata:\n  name: {name}\nspec:\n  stages:\n{body}\n")
     assert isinstance(s, StagedUpdateStrategy)
     return s
+
+
+WEB_CRP = """
+apiVersion: placement.kubernetes-fleet.io/v1beta1
+kind: ClusterResourcePlacement
+metadata: {name: web}
+spec:
+  resourceSelectors: [{group: "", kind: Namespace, version: v1, name: web}]
+  strategy: {type: External}
+"""
+RINGS_STRATEGY = strategy("""
+- name: one
+  labelSelector: {matchLabels: {ring: "1"}}
+  afterStageTasks: [{type: Approval}]
+- name: two
+  labelSelector: {matchLabels: {ring: "2"}}
+""")
+RING_LABELS = {"a": {"ring": "1"}, "b": {"ring": "2"}}
+
+
+def git(repo: Path, *args: str) -> str:
+    """git in ``repo`` with the user's environment and the repo's own config (its identity)."""
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def fleet_checkout(path: Path) -> Path:
+    """A work tree on main with one commit; its commits are Ada Lovelace's (gitdaemon.git_identity)."""
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    git_identity(path)
+    (path / "README.md").write_text("fleet\n")
+    git(path, "add", "README.md")
+    git(path, "commit", "-q", "-m", "init")
+    return path
 
 
 def run(name: str = "r1", placement: str = "web", strategy_name: str = "s", index: str = "",

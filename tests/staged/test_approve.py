@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
-from stagedfixtures import T0, parse, run
+from stagedfixtures import T0, fleet_checkout, git, parse, run
 from typer.testing import CliRunner
 
 from reconciler.api.staged import ApprovalRequest
@@ -17,22 +16,9 @@ from reconciler.load import load_directory
 from reconciler.staged_exec import approvals_for
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout.strip()
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    path = tmp_path / "fleet"
-    path.mkdir()
-    git(path, "init", "-q", "-b", "main")
-    git(path, "config", "user.name", "Ada Lovelace")
-    git(path, "config", "user.email", "ada@example.com")
-    git(path, "config", "commit.gpgsign", "false")
-    (path / "README.md").write_text("fleet\n")
-    git(path, "add", "README.md")
-    git(path, "commit", "-q", "-m", "init")
-    return path
+    return fleet_checkout(tmp_path / "fleet")
 
 
 def test_approve_commits_an_approved_request_authored_by_the_approver(repo: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stagedfixtures import T0, parse, run, strategy
+from stagedfixtures import RING_LABELS, RINGS_STRATEGY, T0, WEB_CRP, fleet_checkout, git, parse, run
 
 from fleetsync_contract.canonical import load
 from fleetsync_contract.report import Condition, PlacementReport
@@ -26,42 +26,13 @@ from reconciler.scheduler.model import Binding, Schedule, ScheduledCondition
 from reconciler.settings import read_settings
 from reconciler.staged_approver import ApproverLookup, git_approvers
 
-CRP = """
-apiVersion: placement.kubernetes-fleet.io/v1beta1
-kind: ClusterResourcePlacement
-metadata: {name: web}
-spec:
-  resourceSelectors: [{group: "", kind: Namespace, version: v1, name: web}]
-  strategy: {type: External}
-"""
-STRATEGY = strategy("""
-- name: one
-  labelSelector: {matchLabels: {ring: "1"}}
-  afterStageTasks: [{type: Approval}]
-- name: two
-  labelSelector: {matchLabels: {ring: "2"}}
-""")
-LABELS = {"a": {"ring": "1"}, "b": {"ring": "2"}}
 REQUEST_FILE = "approvalrequests/ClusterApprovalRequest/_cluster/r1-after-one.yaml"
 APPROVAL_PATH = "approvals/r1-after-one.yaml"
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout.strip()
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    path = tmp_path / "fleet"
-    path.mkdir()
-    git(path, "init", "-q", "-b", "main")
-    git(path, "config", "user.name", "Ada Lovelace")
-    git(path, "config", "user.email", "ada@example.com")
-    git(path, "config", "commit.gpgsign", "false")
-    (path / "README.md").write_text("fleet\n")
-    git(path, "add", "README.md")
-    git(path, "commit", "-q", "-m", "init")
-    return path
+    return fleet_checkout(tmp_path / "fleet")
 
 
 def ssh_signing(repo: Path, tmp_path: Path) -> None:
@@ -85,7 +56,7 @@ def committed_approval(repo: Path) -> ApprovalRequest:
 
 def drive(approvals: Mapping[str, ApprovalRequest], approvers: ApproverLookup | None) -> tuple[External, bool]:
     """Reconciles of a run whose stage one (cluster a) is done: (last pass, whether b was bound)."""
-    placement = parse(CRP)
+    placement = parse(WEB_CRP)
     assert isinstance(placement, Placement)
     store: dict[str, bytes] = {}
     records = (BindingRecord("a", BindingState.BOUND, 0, "h0", 1, "v1"), BindingRecord("b", BindingState.SCHEDULED, 0, "h0"))
@@ -104,8 +75,8 @@ def drive(approvals: Mapping[str, ApprovalRequest], approvers: ApproverLookup | 
     bound = False
     out: External | None = None
     for minute in range(4):
-        out = plan_runs(placement, sched, memory, {"r1": run()}, {"ClusterStagedUpdateStrategy//s": STRATEGY},
-                        approvals, LABELS, {}, lambda c, r: ok if c == "a" else None, previous, 1,
+        out = plan_runs(placement, sched, memory, {"r1": run()}, {"ClusterStagedUpdateStrategy//s": RINGS_STRATEGY},
+                        approvals, RING_LABELS, {}, lambda c, r: ok if c == "a" else None, previous, 1,
                         T0 + timedelta(minutes=minute), approvers=approvers)
         store.update(out.files)
         bound = bound or "b" in out.decision.bind

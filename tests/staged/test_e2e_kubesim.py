@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from gitdaemon import git_identity
+from simfleet import T0, Clock, deployment_app, member, sim_fleet
 
 from fleetsync_contract.canonical import load
 from reconciler.approve_cmd import Approval, approve
@@ -25,27 +27,12 @@ from reconciler.runs_cmd import run_docs, summary
 
 pytestmark = pytest.mark.slow
 
-T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 MAX_ROUNDS = 12
 RINGS = {"dev-1": ("dev", 1), "dev-2": ("dev", 2), "canary-1": ("canary", 1), "canary-2": ("canary", 2),
          "prod-1": ("prod", 1), "prod-2": ("prod", 2)}
 KEY = "ClusterResourcePlacement/shop"
 FILES = {
-    "apps/shop.yaml": """apiVersion: v1
-kind: Namespace
-metadata: {name: shop}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: cart, namespace: shop}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: cart}}
-  template:
-    metadata: {labels: {app: cart}}
-    spec:
-      containers: [{name: cart, image: "nginx:1.27"}]
-""",
+    "apps/shop.yaml": deployment_app("shop", "cart", replicas=1, container="cart"),
     "placements/shop.yaml": """apiVersion: placement.kubernetes-fleet.io/v1beta1
 kind: ClusterResourcePlacement
 metadata: {name: shop}
@@ -71,31 +58,8 @@ kind: ClusterStagedUpdateRun
 metadata: {name: shop-v1}
 spec: {placementName: shop, stagedRolloutStrategyName: rings, state: Run}
 """,
+    **{f"clusters/{c}.yaml": member(c, {"ring": ring, "order": str(order)}) for c, (ring, order) in RINGS.items()},
 }
-
-
-def member(name: str, ring: str, order: int) -> str:
-    return (f"apiVersion: cluster.kubernetes-fleet.io/v1beta1\nkind: MemberCluster\nmetadata:\n  name: {name}\n"
-            f"  labels: {{ring: {ring}, order: \"{order}\"}}\nspec: {{heartbeatPeriodSeconds: 60}}\n")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def make_fleet(root: Path, clock: Clock) -> LocalFleet:
-    template = root / "template"
-    for name, text in {**FILES, **{f"clusters/{c}.yaml": member(c, *r) for c, r in RINGS.items()}}.items():
-        (template / name).parent.mkdir(parents=True, exist_ok=True)
-        (template / name).write_text(text)
-    fleet = LocalFleet(root / "fleet", template, clock=clock, sleep=lambda _s: None)
-    fleet.create_repo()
-    fleet.start_members()
-    return fleet
 
 
 @pytest.fixture
@@ -105,7 +69,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def fleet(tmp_path: Path, clock: Clock) -> Iterator[LocalFleet]:
-    with make_fleet(tmp_path, clock) as f:
+    with sim_fleet(tmp_path, FILES, clock) as f:
         f.sync()  # agents join: the hub schedules only clusters whose agent has reported
         yield f
 
@@ -140,8 +104,7 @@ def rounds(fleet: LocalFleet, clock: Clock, until: Any) -> list[list[str]]:
 def approve_and_push(fleet: LocalFleet, stage: str) -> None:
     assert fleet.repo is not None
     work = fleet.repo.work
-    for key, value in (("user.name", "Ada Lovelace"), ("user.email", "ada@example.com"), ("commit.gpgsign", "false")):
-        subprocess.run(["git", "-C", str(work), "config", key, value], check=True)
+    git_identity(work)
     approve(work, Approval("shop-v1", stage), T0)
     subprocess.run(["git", "-C", str(work), "push", "-q", str(fleet.repo.remote), "main:main"], check=True)
 
@@ -175,7 +138,7 @@ def test_a_three_stage_run_with_an_approval_puts_every_cluster_on_the_new_bundle
 
 
 def test_a_cluster_that_never_becomes_available_stops_the_run_at_its_stage(tmp_path: Path, clock: Clock) -> None:
-    with make_fleet(tmp_path, clock) as fleet:
+    with sim_fleet(tmp_path, FILES, clock) as fleet:
         sim = fleet.members["prod-1"].sim
         assert sim is not None
         sim.controllers.delay = None  # like a cluster without kubelets: observed, never available

@@ -12,7 +12,8 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from fleethelpers import CLUSTERS, FleetWork, base_files, crp
+from fleethelpers import CLUSTERS, FleetWork, base_files, crp, joined_fleet
+from gitdaemon import git_identity
 
 import reconciler.loop as loop
 from fleetsync_contract.canonical import load
@@ -62,11 +63,8 @@ def has_web(work: FleetWork, cluster: str) -> bool:
 
 
 def test_a_two_stage_run_with_an_approval_commit_moves_every_cluster(tmp_path: Path) -> None:
-    work = FleetWork(tmp_path / "fleet")
     files = base_files(placement=external())
-    work.commit(files)
-    for c in CLUSTERS:
-        work.beat(c, NOW)
+    work = joined_fleet(tmp_path / "fleet", NOW, files)
     reconcile(work, NOW)
     assert not any(has_web(work, c) for c in CLUSTERS)  # External: nothing moves without a run
     work.commit({**files, "rollouts/strategy.yaml": STRATEGY, "rollouts/web-v2.yaml": RUN})
@@ -102,11 +100,6 @@ def test_a_two_stage_run_with_an_approval_commit_moves_every_cluster(tmp_path: P
         (doc,) = run_docs(repo.read_files(repo.hub_refs()["refs/heads/fleet/status"]), "web-v2")
     assert summary(doc)[4] == "UpdateRunSucceeded"
     assert reconcile(work, now + timedelta(minutes=1)) == []  # done: nothing changes any more
-
-
-def git_identity(path: Path) -> None:
-    for key, value in (("user.name", "Ada Lovelace"), ("user.email", "ada@example.com"), ("commit.gpgsign", "false")):
-        subprocess.run(["git", "-C", str(path), "config", key, value], check=True)
 
 
 def test_the_template_checkout_run_starts_with_its_staging_cluster(tmp_path: Path) -> None:
