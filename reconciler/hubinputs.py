@@ -43,6 +43,7 @@ from reconciler.api.membercluster import ResourceUsage
 from reconciler.clusters import ClusterObservation
 from reconciler.errors import Finding, UserError
 from reconciler.gitrepo import HubRepo, check_ref_component
+from reconciler.hubsnapshots import SnapshotReader
 from reconciler.load import LoadResult, load_directory
 from reconciler.memory import STATUS_FILE, HubMemory, load_hub_yaml, parse_memory
 from reconciler.policy import PolicySet, library_paths, load_policies
@@ -303,6 +304,13 @@ class LoadCache:
         self._policy_key: str | None = None
         self._policies: PolicySet | None = None
         self.memo = InputMemo()
+        self.snapshots: SnapshotReader | None = None  # older resource snapshots (staged runs)
+
+    def snapshot_reader(self, repo: HubRepo) -> SnapshotReader:
+        """The reader of older resource snapshots for ``repo``, kept across passes."""
+        if self.snapshots is None or self.snapshots.repo is not repo:
+            self.snapshots = SnapshotReader(repo)
+        return self.snapshots
 
     def load(self, repo: HubRepo, commit: str) -> Loaded:
         tree = self._trees.get(commit) or repo.tree_id(commit)

@@ -7,9 +7,10 @@ bindings, the override results and each agent's report about the bundle now on i
 returns a ``RolloutDecision`` the loop applies like any other, plus its status files (``runs/``,
 ``approvalrequests/``) and when to come back.
 
-The loop renders the placement's *latest* resource snapshot only. A run that rolls out an older
-snapshot index cannot be served yet: its clusters are held (and logged), and the run reports
-them as not progressing.
+A run may roll out an older resource snapshot (a rollback, or a run that keeps its frozen index
+after newer commits). ``older`` (reconciler/hubsnapshots.py) reads such a snapshot back from
+its fleet commit; when it cannot, the run fails with the reason. ``External.older`` tells the
+loop which moved clusters go to which older index, so it renders them from those objects.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from fleetsync_contract.report import PlacementReport
 from reconciler.api.placement import Placement
 from reconciler.api.staged import ApprovalRequest, StagedUpdateRun, StagedUpdateStrategy
+from reconciler.hubsnapshots import SnapshotObjects, SnapshotUnavailable
 from reconciler.memory import BindingRecord, PlacementMemory
 from reconciler.overrides import OverrideResult
 from reconciler.rollout import RolloutDecision
@@ -40,6 +42,7 @@ ReportOf = Callable[[str, BindingRecord | None], PlacementReport | None]
 class External:
     decision: RolloutDecision
     files: Mapping[str, bytes] = field(default_factory=dict)  # fleet/status runs/... approvalrequests/...
+    older: Mapping[str, int] = field(default_factory=dict)  # moved cluster -> an index other than the newest
 
 
 def plan_runs(
@@ -56,12 +59,14 @@ def plan_runs(
     latest: int,
     now: datetime,
     approvers: ApproverLookup | None = None,
+    older: SnapshotObjects | None = None,
 ) -> External:
     """The clusters this placement's staged runs move now (none without a run).
 
     ``approvers`` (reconciler/staged_approver.py ``git_approvers``) says who gave each
     ``Approved=True`` approval and whether it counts; an approval it does not accept is left
-    out (the run keeps waiting) and the recorded approval request says why.
+    out (the run keeps waiting) and the recorded approval request says why. ``older`` reads an
+    older snapshot's objects; without it a run of an older index fails, saying so.
     """
     runs = [r for r in fleet_runs.values() if isinstance(r, StagedUpdateRun) and r.placement_key == placement.key]
     keep = tuple(b.cluster for b in sched.bindings if b.selected)
@@ -81,24 +86,28 @@ def plan_runs(
                 verdicts[request_key(a.kind, a.namespace, a.name)] = verdict
         requests = [a for a in requests if verdicts.get(request_key(a.kind, a.namespace, a.name)) is None
                     or verdicts[request_key(a.kind, a.namespace, a.name)].accepted]
+    records = {s.index: s for s in memory.snapshots}
+
+    def unavailable(index: int) -> str | None:
+        if older is None:
+            return "this command cannot read older resource snapshots"
+        try:
+            older(placement.key, records[index])
+        except SnapshotUnavailable as e:
+            return str(e)
+        return None
+
     plan = plan_external(
         placement, sched, memory, runs,
         {k: v for k, v in strategies.items() if isinstance(v, StagedUpdateStrategy)},
-        requests, labels, results, progress, previous, now,
+        requests, labels, results, progress, previous, now, unavailable,
     )
-    stale = {c for c, index in plan.resource_index.items() if index != latest}
+    stale = {c: index for c, index in plan.resource_index.items() if index != latest}
     if stale:
-        log.warning("staged run rolls out an older snapshot; holding its clusters",
-                    extra={"placement": placement.key, "clusters": sorted(stale), "latest": latest})
-    d = plan.decision
-    decision = replace(
-        d,
-        bind=tuple(c for c in d.bind if c not in stale),
-        update=tuple(c for c in d.update if c not in stale),
-        held=tuple(sorted(set(d.held) | stale)),
-        requeue_after=plan.requeue_after,
-    )
-    return External(decision, annotate(plan.files, verdicts) if verdicts else plan.files)
+        log.info("staged run rolls out an older snapshot",
+                 extra={"placement": placement.key, "clusters": sorted(stale), "latest": latest})
+    decision = replace(plan.decision, requeue_after=plan.requeue_after)
+    return External(decision, annotate(plan.files, verdicts) if verdicts else plan.files, stale)
 
 
 def orphan_run_files(fleet_runs: Mapping[str, Any], placement_keys: list[str], previous: PreviousDoc,

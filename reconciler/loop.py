@@ -153,7 +153,7 @@ def _reconcile(
     by_name = {s.name: s for s in states}
     gate = Gate(hit.policies, PreviousRenders(repo, inputs))
     approvers = git_approvers(repo, commit, spec.settings.verify_approvals)  # who approved staged runs
-    placed = place_all(spec, inputs, states, commit, now, gate, schedule, approvers)
+    placed = place_all(spec, inputs, states, commit, now, gate, schedule, approvers, cache.snapshot_reader(repo))
     say(f"rendering {len(by_name)} cluster bundle(s)")
     bundle_ids, records, updates = _render_bundles(repo, inputs, placed, by_name, spec, commit, now)
     say("writing status")
@@ -264,7 +264,11 @@ def _render_bundles(
                     unselected.append(key)
                 continue
             result = p.results.get(cluster)
-            if rec.version == p.desired.get(cluster) and result is not None and rec.resource_index is not None:
+            older = p.older.get(cluster)
+            if older is not None and rec.version == older.version:  # a staged run moved it to an older snapshot
+                shares.append(PlacementOnCluster(p.placement, older.index, older.result.objects))
+                by_override[key] = older.result.deleted
+            elif rec.version == p.desired.get(cluster) and result is not None and rec.resource_index is not None:
                 shares.append(PlacementOnCluster(p.placement, rec.resource_index, result.objects))
                 by_override[key] = result.deleted
             else:

@@ -29,6 +29,7 @@ from reconciler.errors import Finding, UserError
 from reconciler.gitrepo import HubRepo
 from reconciler.hubgate import Gate
 from reconciler.hubinputs import HubInputs, LoadCache, observation, read_inputs
+from reconciler.hubsnapshots import SnapshotObjects
 from reconciler.immutability import check_update
 from reconciler.load import LoadResult
 from reconciler.memory import HubMemory, load_hub_yaml
@@ -108,7 +109,8 @@ class Side:
         return {"rev": self.rev, "commit": self.commit, "loaded": self.ok}
 
 
-def _render(side: Side, state: ClusterStateSource, now: datetime, gate: Gate) -> None:
+def _render(side: Side, state: ClusterStateSource, now: datetime, gate: Gate,
+            older: SnapshotObjects | None = None) -> None:
     assert side.loaded is not None
     spec = side.loaded.spec
     observations: dict[str, ClusterObservation] = {c: observation(a) for c, a in state.inputs.agents.items()}
@@ -116,7 +118,8 @@ def _render(side: Side, state: ClusterStateSource, now: datetime, gate: Gate) ->
         for name in spec.members:
             observations.setdefault(name, ClusterObservation(heartbeat_time=now, healthy=True))
     side.states = fleet_states(spec, observations, now)
-    side.placed = {p.memory.key: p for p in place_all(spec, state.inputs, side.states, side.commit, now, gate)}
+    side.placed = {p.memory.key: p for p in place_all(spec, state.inputs, side.states, side.commit, now, gate,
+                                                      older=older)}
     placed = list(side.placed.values())
     for s in side.states:
         side.objects[s.name] = {(key_of(sh.placement), o.identity): o.manifest
@@ -220,6 +223,12 @@ def _runs(base: Side, head: Side) -> dict[str, list[dict[str, Any]]]:
         for stage in status.get("stagesStatus") or []:
             doc["stages"].append({"name": str(stage.get("stageName", "")),
                                   "clusters": [str(c.get("clusterName", "")) for c in stage.get("clusters") or []]})
+        if status.get("resourceSnapshotIndexUsed"):
+            doc["resourceSnapshotIndex"] = str(status["resourceSnapshotIndexUsed"])
+        failed = next((c for c in status.get("conditions") or []
+                       if isinstance(c, dict) and c.get("status") == "False"), None)
+        if failed is not None:
+            doc["error"] = str(failed.get("message", ""))
         out.setdefault(run.placement_key, []).append(doc)
     return out
 
@@ -267,7 +276,7 @@ def make_plan(repo: HubRepo, base_rev: str, head_rev: str, now: datetime, state:
     base, head = _load(repo, base_rev, cache), _load(repo, head_rev, cache)
     notes: list[str] = []
     if base.ok:
-        _render(base, state, now, Gate(base.policies, lambda _c, _k, rendered: rendered))
+        _render(base, state, now, Gate(base.policies, lambda _c, _k, rendered: rendered), cache.snapshot_reader(repo))
     else:
         notes.append(f"base {base.commit[:12]} does not load: everything head renders is shown as added, "
                      "and the update rules (immutability) were not checked")
@@ -280,7 +289,7 @@ def make_plan(repo: HubRepo, base_rev: str, head_rev: str, now: datetime, state:
         objs = base.objects.get(cluster, {})
         return {ident: m for (k, ident), m in objs.items() if k == key}
 
-    _render(head, state, now, Gate(head.policies, previous))
+    _render(head, state, now, Gate(head.policies, previous), cache.snapshot_reader(repo))
     assert head.loaded is not None
     refusals: tuple[Finding, ...] = ()
     if base.ok and base.loaded is not None:

@@ -73,12 +73,15 @@ def _placement_lines(p: PlacementPlan, code: Callable[[str], str], md: bool) -> 
         lines += ["", "```diff", p.settings_diff.rstrip("\n"), "```", ""] if md else \
             ["    " + line for line in p.settings_diff.rstrip("\n").splitlines()]
     for run in p.runs:
+        index = f", resource snapshot {run['resourceSnapshotIndex']}" if run.get("resourceSnapshotIndex") else ""
         lines.append(f"  - {run['change']} run {code(str(run['run']))} (state {run['state']}, strategy "
-                     f"{run['strategy']}) would start:")
+                     f"{run['strategy']}{index}) would start:")
         for stage in run["stages"]:
             lines.append(f"    - stage {stage['name']}: {names(stage['clusters']) or '(no clusters)'}")
-        if not run["stages"]:
-            lines.append("    - (no stages: the run cannot initialize; see `fleetsync runs`)")
+        if run.get("error"):
+            lines.append(f"    - fails: {run['error']}")
+        elif not run["stages"]:
+            lines.append("    - (no stages: the run cannot initialize; see `fleetsync get runs`)")
     return lines
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from reconciler.api.placement import Placement, RolloutStrategyType
@@ -21,19 +21,20 @@ from reconciler.eviction import BindingHealth
 from reconciler.hubevict import apply_evictions
 from reconciler.hubgate import Gate, reported_violations
 from reconciler.hubinputs import HubInputs
+from reconciler.hubsnapshots import SnapshotObjects, SnapshotUnavailable
 from reconciler.hubstaged import plan_runs
 from reconciler.load import FleetSpec
-from reconciler.memory import BindingRecord, PlacementMemory, next_policy, next_snapshots
-from reconciler.overrides import OverrideResult, apply_prepared, prepare_overrides
+from reconciler.memory import BindingRecord, PlacementMemory, SnapshotRecord, next_policy, next_snapshots
+from reconciler.overrides import OverrideResult, PreparedOverrides, apply_prepared, prepare_overrides
 from reconciler.render import PlacementOnCluster, bundle_placement
 from reconciler.rollout import BindingState, RolloutBinding, plan_rolling_update, target_number
 from reconciler.scheduler.framework import schedule as default_schedule
 from reconciler.scheduler.framework import scheduling_policy_hash
 from reconciler.scheduler.model import Binding, ClusterScore, Schedule
-from reconciler.select import select_resources
+from reconciler.select import SelectedObject, select_resources
 from reconciler.staged_approver import ApproverLookup
 from reconciler.status import placement_path
-from reconciler.views import Placed, current_report, ready_facts
+from reconciler.views import OlderShare, Placed, current_report, ready_facts
 
 ScheduleFn = Callable[[Placement, Sequence[ClusterState], Sequence[Binding], int, datetime], Schedule]
 
@@ -51,23 +52,31 @@ def fleet_states(spec: FleetSpec, observations: Mapping[str, ClusterObservation]
 def place_all(
     spec: FleetSpec, inputs: HubInputs, states: Sequence[ClusterState], commit: str, now: datetime,
     gate: Gate, schedule: ScheduleFn = default_schedule, approvers: ApproverLookup | None = None,
+    older: SnapshotObjects | None = None,
 ) -> list[Placed]:
     """Every placement of ``spec`` through the stages, sorted by placement key.
 
     ``approvers`` (reconciler/staged_approver.py) says who approved each staged-run approval and
-    whether it counts; without it (``plan``) an approval file counts as written.
+    whether it counts; without it (``plan``) an approval file counts as written. ``older``
+    (reconciler/hubsnapshots.py) reads an older resource snapshot back for staged runs that
+    roll one out; without it such a run fails, saying so.
     """
-    return [place(spec.placements[k], k, spec, inputs, states, commit, now, schedule, gate, approvers)
+    return [place(spec.placements[k], k, spec, inputs, states, commit, now, schedule, gate, approvers, older)
             for k in sorted(spec.placements)]
 
 
 def desired_shares(placed: Sequence[Placed], cluster: str) -> list[PlacementOnCluster]:
     """What ``cluster`` gets once every rollout has finished: each placement that selects it,
     at the newest snapshot, with this commit's overridden objects (held-back clusters and
-    policy-blocked updates included: this is the destination, not the next step)."""
+    policy-blocked updates included: this is the destination, not the next step) — or, where
+    a staged run moves it to an older snapshot, that snapshot's objects."""
     out: list[PlacementOnCluster] = []
     for p in placed:
         if p.schedule is None:
+            continue
+        older = p.older.get(cluster)
+        if older is not None:  # a staged run takes it to an older snapshot (a rollback)
+            out.append(PlacementOnCluster(p.placement, older.index, older.result.objects))
             continue
         result = p.results.get(cluster)
         if result is None or not result.ok:
@@ -103,6 +112,7 @@ def _score(record: BindingRecord) -> ClusterScore | None:
 def place(
     placement: Placement, key: str, spec: FleetSpec, inputs: HubInputs, states: Sequence[ClusterState],
     commit: str, now: datetime, schedule: ScheduleFn, gate: Gate, approvers: ApproverLookup | None = None,
+    older: SnapshotObjects | None = None,
 ) -> Placed:
     """One placement through select → evictions → schedule → overrides → gate → rollout.
 
@@ -166,9 +176,17 @@ def place(
             placement, sched, PlacementMemory(key, policy_hash, policy_index, snapshots, tuple(records.values())),
             spec.runs, spec.strategies, spec.approvals, labels, out.results,
             lambda c, r: current_report(inputs, c, key, r), inputs.previous_doc, latest, now,
-            approvers=approvers,
+            approvers=approvers, older=older,
         )
         decision, out.run_files = external.decision, external.files
+        snaps = {s.index: s for s in snapshots}
+        for cluster, index in sorted(external.older.items()):
+            if older is not None and cluster in by_name:
+                share = _older_share(placement, key, spec, snaps[index], older, by_name[cluster], gate, digests)
+                if share is not None:
+                    out.older[cluster] = share
+                    out.violations[cluster] = share.violations
+        out.observed_selected = _observed_selection(key, snapshots, records.values(), latest, older)
     else:
         policy = placement.effective_policy
         target = target_number(policy.placement_type, len(policy.cluster_names), policy.number_of_clusters,
@@ -176,6 +194,7 @@ def place(
         decision = plan_rolling_update(rollout, strategy.rolling_update, target, now)
     out.decision = decision
     moved, removed = set(decision.bind) | set(decision.update), set(decision.remove)
+    older_moves = set(external.older) if strategy.type == RolloutStrategyType.EXTERNAL else set()
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     bindings: list[BindingRecord] = []
     for b in sched.bindings:
@@ -189,9 +208,54 @@ def place(
             str(b.previous_state) if b.previous_state else "", rec.first_seen if rec else stamp,
             rec.bound_time if rec else "",
         )
-        if b.cluster in moved and b.cluster in out.desired:
+        if b.cluster in moved and (share := out.older.get(b.cluster)) is not None:
+            base = BindingRecord(b.cluster, BindingState.BOUND, base.policy_index, b.policy_hash, share.index,
+                                 share.version, score, base.previous_state, base.first_seen, stamp)
+        elif b.cluster in moved and b.cluster not in older_moves and b.cluster in out.desired:
             base = BindingRecord(b.cluster, BindingState.BOUND, base.policy_index, b.policy_hash, latest,
                                  out.desired[b.cluster], score, base.previous_state, base.first_seen, stamp)
         bindings.append(base)
     out.memory = PlacementMemory(key, policy_hash, policy_index, snapshots, tuple(bindings), evicted.executed)
     return out
+
+
+def _older_share(
+    placement: Placement, key: str, spec: FleetSpec, record: SnapshotRecord, older: SnapshotObjects,
+    state: ClusterState, gate: Gate, digests: dict[int, str],
+) -> OlderShare | None:
+    """What a staged run moving ``state`` to the older snapshot ``record`` puts in its bundle:
+    that snapshot's objects with this commit's overrides, through the policy gate like any
+    render. None (the cluster stays where it is) when the overrides fail or a policy blocks it."""
+    try:
+        objects = older(key, record)
+    except SnapshotUnavailable:  # the run was failed for this already (hubstaged.plan_runs)
+        return None
+    prepared: PreparedOverrides = prepare_overrides(objects, list(spec.cluster_overrides.values()),
+                                                    list(spec.resource_overrides.values()), placement)
+    result = apply_prepared(prepared, state.name, state.labels)
+    if not result.ok:
+        return None
+    violations = gate.check(state, key, result, True)
+    if any(v.blocking for v in violations):
+        return None
+    version = placement_version(placement, record.index, result, digests)
+    return OlderShare(record.index, version, result, violations)
+
+
+def _observed_selection(
+    key: str, snapshots: Sequence[SnapshotRecord], records: Iterable[BindingRecord], latest: int,
+    older: SnapshotObjects | None,
+) -> Sequence[SelectedObject] | None:
+    """KubeFleet's selectedResources for an External placement whose bound clusters all hold one
+    older snapshot: that snapshot's objects (None: the newest selection stands)."""
+    indexes = {r.resource_index for r in records if r.version}
+    if len(indexes) != 1 or older is None:
+        return None
+    index = indexes.pop()
+    record = next((s for s in snapshots if s.index == index), None)
+    if index == latest or record is None:
+        return None
+    try:
+        return older(key, record)
+    except SnapshotUnavailable:
+        return None

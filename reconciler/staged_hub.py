@@ -11,10 +11,13 @@ cluster goes to, the files to write on ``fleet/status`` (``runs/...`` and
 ``approvalrequests/...``), and when to reconcile again. Runs whose placement is gone are
 recorded by ``plan_orphan_runs`` (initialization fails, or an initialized run is abandoned).
 
-The hub renders only a placement's newest resource snapshot (an older one would need its
-commit re-rendered), so a run whose snapshot is not the newest cannot move clusters: it fails at
-initialization (a rollback run) or, when a newer snapshot appears mid-run, is failed with a
-message that says so — never silently held. Start a new run for the new snapshot.
+A run rolls out the resource snapshot frozen at its initialization, as in KubeFleet: a rollback
+run names an older index, and a run keeps its index when newer commits arrive. The hub reads an
+older snapshot back from the fleet commit that created it (reconciler/hubsnapshots.py);
+``unavailable`` says when that cannot be done (the commit is gone, no longer loads, or selects
+other objects now), and the run then fails at initialization, or mid-run, with that reason —
+never silently held. An index that ``revisionHistoryLimit`` has dropped from the history fails
+the run the same way.
 
 Runs of one placement are stepped in name order; KubeFleet allows concurrent runs and lets the
 later update of a binding win, and so does this (the other run then reports the preemption).
@@ -54,10 +57,10 @@ from reconciler.staged_doc import approval_request_path, parse_run_status, run_d
 from reconciler.staged_exec import advance_run, approvals_for, fail_run
 from reconciler.staged_init import initialize_failed, initialize_run, placement_facts
 
-NEWEST_ONLY = "fleetsync can roll out only the newest resource snapshot of a placement (index {latest})"
 RETRY = timedelta(seconds=15)  # KubeFleet's requeue while initialization meets a transient state
 
 PreviousDoc = Callable[[str], Mapping[str, Any] | None]
+Unavailable = Callable[[int], str | None]  # why an older snapshot index cannot be rolled out (None: it can)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,12 +124,14 @@ def plan_external(
     progress: Mapping[str, ClusterProgress],
     previous: PreviousDoc,
     now: datetime,
+    unavailable: Unavailable = lambda _index: None,
 ) -> ExternalPlan:
     """Initialize and step every run of ``placement``; see the module docstring.
 
     ``memory`` is the placement's memory before this reconcile's moves, with this reconcile's
     snapshot history; ``progress`` what the memory and the agents say about its bindings
-    (``progress_of``); a binding of ``schedule`` missing there is a new, Scheduled one.
+    (``progress_of``); a binding of ``schedule`` missing there is a new, Scheduled one;
+    ``unavailable`` is asked about every index other than the newest a run rolls out.
     """
     facts = placement_facts(placement, schedule, memory)
     # Every binding of the schedule exists, including those created by this very reconcile,
@@ -139,6 +144,16 @@ def plan_external(
     removed: list[str] = []
     waits: list[datetime] = []
     latest = memory.latest.index if memory.latest is not None else None
+    kept = {s.index for s in memory.snapshots}
+
+    def older_problem(index: int) -> str | None:
+        if index == latest:
+            return None
+        if index not in kept:
+            return (f"resource snapshot `{index}` is no longer in the placement's history "
+                    f"(revisionHistoryLimit: {placement.revision_history_limit})")
+        return unavailable(index)
+
     for run in mine:
         status = _stored(run, previous)
         if status is None:
@@ -147,13 +162,10 @@ def plan_external(
             if status is None:
                 waits.append(now + RETRY)
                 continue
-            if status.initialized and latest is not None and status.resource_index != latest:
-                status = initialize_failed(f"{INIT_FAILED}: {NEWEST_ONLY.format(latest=latest)}, not index "
-                                           f"`{status.resource_index}`", now)
-        elif status.initialized and not status.finished and latest is not None and status.resource_index != latest:
-            status = fail_run(run, status, f"{ABORTED}: the placement has a newer resource snapshot and "
-                              f"{NEWEST_ONLY.format(latest=latest)}; this run rolls out index "
-                              f"`{status.resource_index}`: start a new run", now)
+            if status.initialized and (problem := older_problem(status.resource_index)) is not None:
+                status = initialize_failed(f"{INIT_FAILED}: {problem}", now)
+        elif status.initialized and not status.finished and (problem := older_problem(status.resource_index)):
+            status = fail_run(run, status, f"{ABORTED}: {problem}", now)
         step = advance_run(run, status, facts, progress, approvals_for(run, approval_list), now)
         for c in step.bind:
             moved[c] = step.status.resource_index

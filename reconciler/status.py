@@ -159,8 +159,6 @@ def cluster_conditions(view: ClusterView, report_diff: bool, external: bool) -> 
         reason = ""
         if ctype == ResourceCondition.ROLLOUT_STARTED:
             status, message = view.rollout, view.rollout_message
-            if external and status == Status.UNKNOWN:
-                reason = "RolloutControlledByExternalController"
         elif ctype == ResourceCondition.OVERRIDDEN:
             status, message = view.overridden, view.override_message
             if status == Status.TRUE and not (view.applicable_cluster_overrides or view.applicable_resource_overrides):
@@ -239,6 +237,27 @@ def _previous_cluster_conditions(previous: Mapping[str, Any] | None) -> dict[str
 
 
 # -- documents -----------------------------------------------------------------------------------
+def _external_rollout(view: PlacementView) -> str | None:
+    """KubeFleet's RolloutStarted=Unknown message for an External placement, or None when its
+    clusters all hold one snapshot and each has started (the usual aggregation then applies)."""
+    clusters = [cv for cv in view.clusters if cv.cluster]
+    if not clusters:
+        return None
+    indexes = {cv.bound_index for cv in clusters}
+    if len(indexes) > 1:
+        return "Rollout is controlled by an external controller and different resource snapshot versions are " \
+               "observed across clusters"
+    if indexes == {None}:
+        return "Rollout is controlled by an external controller and no resource snapshot name is observed " \
+               "across clusters, probably rollout has not started yet"
+    waiting = next((cv.cluster for cv in sorted(clusters, key=lambda c: c.cluster) if cv.rollout == Status.UNKNOWN),
+                   None)
+    if waiting is not None:
+        return f"Rollout is controlled by an external controller and cluster {waiting} is in RolloutStarted " \
+               "Unknown state"
+    return None
+
+
 def placement_doc(view: PlacementView, previous: Mapping[str, Any] | None, now: datetime) -> dict[str, Any]:
     """The placement object with a KubeFleet ``status``; times carried over from ``previous``."""
     before = _previous_cluster_conditions(previous)
@@ -281,19 +300,23 @@ def placement_doc(view: PlacementView, previous: Mapping[str, Any] | None, now: 
         view.scheduled.message,
     )
     conditions = [scheduled]
+    selected = [r.to_dict() for r in view.selected]
     if view.scheduled.status == Status.TRUE:
-        conditions += aggregate(view.kind, per_cluster, report_diff=view.report_diff, any_override=any_override)
-        if view.external and len(conditions) > 1 and conditions[1].status == Status.UNKNOWN:
-            conditions[1] = Condition(conditions[1].type, Status.UNKNOWN, "RolloutControlledByExternalController",
-                                      "Rollout is controlled by an external controller and no resource snapshot "
-                                      "name is observed across clusters, probably rollout has not started yet")
+        external = _external_rollout(view) if view.external else None
+        if external is not None:  # the clusters do not agree on one snapshot: nothing more is said
+            conditions.append(Condition(placement_condition_type(view.kind, "RolloutStarted"), Status.UNKNOWN,
+                                        "RolloutControlledByExternalController", external))
+            if not view.observed_index:
+                selected = []
+        else:
+            conditions += aggregate(view.kind, per_cluster, report_diff=view.report_diff, any_override=any_override)
     prev_status = (previous or {}).get("status") or {}
     metadata: dict[str, Any] = {"name": view.name}
     if view.namespace:
         metadata["namespace"] = view.namespace
     status: dict[str, Any] = {
         "conditions": with_transition_times(conditions, prev_status.get("conditions") or [], now),
-        "selectedResources": [r.to_dict() for r in view.selected],
+        "selectedResources": selected,
         "placementStatuses": statuses,
     }
     if view.observed_index:

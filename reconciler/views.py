@@ -27,6 +27,16 @@ from reconciler.select import SelectedObject
 from reconciler.status import ClusterView, PlacementView, SelectedResource
 
 
+@dataclass(frozen=True, slots=True)
+class OlderShare:
+    """A cluster a staged run moves, in this reconcile, to a snapshot older than the newest."""
+
+    index: int
+    version: str
+    result: OverrideResult
+    violations: tuple[Violation, ...] = ()
+
+
 @dataclass(slots=True)
 class Placed:
     """One placement's stage results in this reconcile, before bundles are rendered."""
@@ -42,6 +52,8 @@ class Placed:
     eviction_docs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # status path -> doc
     run_files: Mapping[str, bytes] = field(default_factory=dict)  # staged runs' status files
     violations: dict[str, tuple[Violation, ...]] = field(default_factory=dict)  # cluster -> policy gate
+    older: dict[str, OlderShare] = field(default_factory=dict)  # staged runs: cluster -> an older snapshot
+    observed_selected: Sequence[SelectedObject] | None = None  # External, all on one older snapshot: its objects
 
 
 def current_report(inputs: HubInputs, cluster: str, key: str, record: BindingRecord | None) -> PlacementReport | None:
@@ -104,12 +116,14 @@ def placement_view(p: Placed, inputs: HubInputs, bundle_ids: Mapping[str, str]) 
         bound = rec is not None and bool(rec.version)
         if result is not None and not result.ok:
             rollout = Status.TRUE
+        elif external:  # KubeFleet: whatever the binding holds, once a run has moved it (any index)
+            rollout = Status.TRUE if bound else Status.UNKNOWN
         elif b.cluster in held or not bound:
-            rollout = Status.UNKNOWN if external else Status.FALSE
+            rollout = Status.FALSE
         elif rec is not None and rec.version == p.desired.get(b.cluster):
             rollout = Status.TRUE
         else:
-            rollout = Status.UNKNOWN if external else Status.FALSE
+            rollout = Status.FALSE
         violations = p.violations.get(b.cluster, ())
         blocking = [v for v in violations if v.blocking]
         if blocking and rollout != Status.TRUE:
@@ -121,6 +135,7 @@ def placement_view(p: Placed, inputs: HubInputs, bundle_ids: Mapping[str, str]) 
             rollout=rollout,
             rollout_message="" if rollout == Status.TRUE else (
                 f"blocked by policy {blocking[0].policy}: {blocking[0].message}" if blocking
+                else "waiting for a staged update run to roll it out" if external
                 else "held by the rollout strategy"),
             policy_violations=tuple(v.to_dict() for v in violations),
             overridden=Status.TRUE if result is None or result.ok else Status.FALSE,
@@ -142,8 +157,9 @@ def placement_view(p: Placed, inputs: HubInputs, bundle_ids: Mapping[str, str]) 
     if external:
         indexes = {v.bound_index for v in views if v.cluster}
         observed = str(indexes.pop()) if len(indexes) == 1 and None not in indexes else ""
+    selected = p.observed_selected if p.observed_selected is not None else p.selected
     return PlacementView(placement.kind, placement.namespace, placement.name, key, scheduled,
-                         _selected(p.selected), observed, report_diff, external, tuple(views))
+                         _selected(selected), observed, report_diff, external, tuple(views))
 
 
 def _report_for(inputs: HubInputs, cluster: str, key: str, bundle_id: str) -> PlacementReport | None:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from stagedfixtures import T0, approval, example, parse, run, strategy
+from stagedfixtures import RING_LABELS, RINGS_STRATEGY, T0, WEB_CRP, approval, example, parse, run
 
 from fleetsync_contract.canonical import load
 from fleetsync_contract.report import Condition, PlacementReport
@@ -20,22 +20,7 @@ from reconciler.scheduler.model import Binding, Schedule, ScheduledCondition
 from reconciler.staged import ClusterProgress
 from reconciler.staged_hub import plan_external, plan_orphan_runs, progress_of
 
-CRP = """
-apiVersion: placement.kubernetes-fleet.io/v1beta1
-kind: ClusterResourcePlacement
-metadata: {name: web}
-spec:
-  resourceSelectors: [{group: "", kind: Namespace, version: v1, name: web}]
-  strategy: {type: External}
-"""
-LABELS = {"a": {"ring": "1"}, "b": {"ring": "2"}}
-STRATEGY = strategy("""
-- name: one
-  labelSelector: {matchLabels: {ring: "1"}}
-  afterStageTasks: [{type: Approval}]
-- name: two
-  labelSelector: {matchLabels: {ring: "2"}}
-""")
+CRP, LABELS, STRATEGY = WEB_CRP, RING_LABELS, RINGS_STRATEGY
 
 
 def schedule(states: Mapping[str, BindingState]) -> Schedule:
@@ -197,19 +182,54 @@ def test_a_run_committed_with_its_placement_starts_on_the_first_reconcile() -> N
     assert plan.decision.bind == ("a",) and plan.resource_index == {"a": 1}
 
 
-def test_a_run_of_an_older_snapshot_fails_with_the_reason_instead_of_holding_clusters() -> None:
+def test_a_rollback_run_rolls_out_the_older_index_it_names() -> None:
+    placement = parse(CRP)
+    states = {"a": BindingState.BOUND, "b": BindingState.BOUND}
+    asked: list[int] = []
+    plan = plan_external(placement, schedule(states), memory(), [run(index="0")],
+                         {"ClusterStagedUpdateStrategy//s": STRATEGY}, [], LABELS, {}, {}, lambda _p: None, T0,
+                         lambda index: asked.append(index) or None)
+    assert plan.decision.update == ("a",) and plan.resource_index == {"a": 0}
+    assert asked and set(asked) == {0}
+    status = load(plan.files["runs/ClusterStagedUpdateRun/_cluster/r1.yaml"])["status"]
+    assert status["resourceSnapshotIndexUsed"] == "0"
+
+
+def test_a_run_whose_older_snapshot_cannot_be_read_fails_at_initialization_with_the_reason() -> None:
     placement = parse(CRP)
     states = {"a": BindingState.BOUND, "b": BindingState.BOUND}
     plan = plan_external(placement, schedule(states), memory(), [run(index="0")],
-                         {"ClusterStagedUpdateStrategy//s": STRATEGY}, [], LABELS, {}, {}, lambda _p: None, T0)
+                         {"ClusterStagedUpdateStrategy//s": STRATEGY}, [], LABELS, {}, {}, lambda _p: None, T0,
+                         lambda index: f"resource snapshot `{index}` was created by fleet commit 0123456789ab, "
+                                       "which is no longer in the repository (history rewritten?)")
     assert plan.decision.moved == ()
     doc = load(plan.files["runs/ClusterStagedUpdateRun/_cluster/r1.yaml"])
     assert doc["status"]["conditions"][0]["message"] == (
-        "cannot continue the updateRun: failed to initialize the updateRun: fleetsync can roll out only the newest "
-        "resource snapshot of a placement (index 1), not index `0`")
+        "cannot continue the updateRun: failed to initialize the updateRun: resource snapshot `0` was created by "
+        "fleet commit 0123456789ab, which is no longer in the repository (history rewritten?)")
 
 
-def test_a_newer_snapshot_in_the_middle_of_a_run_fails_it_and_says_why() -> None:
+def test_a_run_keeps_rolling_out_its_frozen_index_when_a_newer_snapshot_appears() -> None:
+    placement = parse(CRP)
+    store: dict[str, bytes] = {}
+    states = {"a": BindingState.BOUND, "b": BindingState.BOUND}
+    progress = {"a": ClusterProgress(0, bound=True, available=True), "b": ClusterProgress(0, bound=True)}
+    plan = plan_external(placement, schedule(states), memory(), [run()], {"ClusterStagedUpdateStrategy//s": STRATEGY},
+                         [], LABELS, {}, progress, lambda _p: None, T0)
+    assert plan.resource_index == {"a": 1}
+    store.update(plan.files)
+    progress["a"] = ClusterProgress(1, bound=True, available=True)
+    newer = replace(memory(), snapshots=(*memory().snapshots, SnapshotRecord(2, "z")))
+    plan = plan_external(placement, schedule(states), newer, [run()], {}, [approval("r1-after-one", "r1", "one")],
+                         LABELS, {}, progress, lambda p: load(store[p]) if p in store else None,
+                         T0 + timedelta(minutes=1), lambda _index: None)
+    assert plan.decision.update == ("b",) and plan.resource_index == {"b": 1}
+    status = load(plan.files["runs/ClusterStagedUpdateRun/_cluster/r1.yaml"])["status"]
+    assert status["resourceSnapshotIndexUsed"] == "1"
+    assert all(c["status"] != "False" for c in status["conditions"])
+
+
+def test_a_run_whose_snapshot_left_the_history_fails_and_says_why() -> None:
     placement = parse(CRP)
     store: dict[str, bytes] = {}
     states = {"a": BindingState.BOUND, "b": BindingState.BOUND}
@@ -217,14 +237,13 @@ def test_a_newer_snapshot_in_the_middle_of_a_run_fails_it_and_says_why() -> None
     plan = plan_external(placement, schedule(states), memory(), [run()], {"ClusterStagedUpdateStrategy//s": STRATEGY},
                          [], LABELS, {}, progress, lambda _p: None, T0)
     store.update(plan.files)
-    newer = replace(memory(), snapshots=(*memory().snapshots, SnapshotRecord(2, "z")))
-    plan = plan_external(placement, schedule(states), newer, [run()], {}, [], LABELS, {}, progress,
+    pruned = replace(memory(), snapshots=tuple(SnapshotRecord(i, f"h{i}") for i in range(2, 12)))
+    plan = plan_external(placement, schedule(states), pruned, [run()], {}, [], LABELS, {}, progress,
                          lambda p: load(store[p]) if p in store else None, T0 + timedelta(minutes=1))
     assert plan.decision.moved == ()
     status = load(plan.files["runs/ClusterStagedUpdateRun/_cluster/r1.yaml"])["status"]
     succeeded = next(c for c in status["conditions"] if c["type"] == "Succeeded")
     assert (succeeded["reason"], succeeded["message"]) == (
-        "UpdateRunFailed", "cannot continue the updateRun: the placement has a newer resource snapshot and fleetsync "
-        "can roll out only the newest resource snapshot of a placement (index 2); this run rolls out index `1`: "
-        "start a new run")
+        "UpdateRunFailed", "cannot continue the updateRun: resource snapshot `1` is no longer in the placement's "
+        "history (revisionHistoryLimit: 10)")
     assert status["stagesStatus"][0]["conditions"][-1]["reason"] == "StageUpdatingFailed"

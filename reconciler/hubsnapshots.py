@@ -1,0 +1,94 @@
+"""Older resource snapshots, read back from the fleet commit that created them.
+
+KubeFleet keeps every resource snapshot as an immutable object, so a staged update run can
+roll out any index still in the history — a rollback is a run whose ``resourceSnapshotIndex``
+names an older one, and a run keeps rolling out its frozen index after newer commits arrive.
+fleetsync keeps no copy of a snapshot's objects: the hub memory records each snapshot's index,
+content hash and the fleet commit that created it (``SnapshotRecord``). The commit *is* the
+snapshot, so an older one is recovered by loading that commit and selecting with the
+placement as it stood then; the content hash recorded at the time must come out again, or the
+snapshot is refused (a loader or kustomize that now reads the commit differently would
+otherwise roll out something nobody reviewed).
+
+``SnapshotReader`` does this behind one callable the pure stages receive (the clock-and-git
+injection rule): ``reader(placement_key, record)`` returns the selected objects or raises
+``SnapshotUnavailable`` with a sentence that a run's status can carry. Results are kept per
+(placement, index, hash, commit), so a long-running hub loads an old commit once, not every pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from reconciler.errors import UserError
+from reconciler.gitrepo import HubRepo
+from reconciler.load import load_directory
+from reconciler.memory import SnapshotRecord
+from reconciler.select import SelectedObject, select_resources
+
+log = logging.getLogger(__name__)
+
+SnapshotObjects = Callable[[str, SnapshotRecord], Sequence[SelectedObject]]
+KEEP = 16  # selections remembered (a few placements' rollbacks)
+
+
+class SnapshotUnavailable(Exception):
+    """This snapshot's objects cannot be recovered; the message says why, for the run's status."""
+
+
+class SnapshotReader:
+    """``SnapshotObjects`` over a hub repository (see the module docstring)."""
+
+    def __init__(self, repo: HubRepo, keep: int = KEEP):
+        self.repo = repo
+        self.keep = keep
+        self._hits: OrderedDict[tuple[str, int, str, str], tuple[SelectedObject, ...] | str] = OrderedDict()
+
+    def __call__(self, placement_key: str, record: SnapshotRecord) -> Sequence[SelectedObject]:
+        key = (placement_key, record.index, record.hash, record.commit)
+        hit = self._hits.get(key)
+        if hit is None:
+            try:
+                hit = tuple(self._read(placement_key, record))
+            except SnapshotUnavailable as e:
+                hit = str(e)
+            self._hits[key] = hit
+            while len(self._hits) > self.keep:
+                self._hits.popitem(last=False)
+        self._hits.move_to_end(key)
+        if isinstance(hit, str):
+            raise SnapshotUnavailable(hit)
+        return hit
+
+    def _read(self, placement_key: str, record: SnapshotRecord) -> Sequence[SelectedObject]:
+        what = f"resource snapshot `{record.index}`"
+        if not record.commit:
+            raise SnapshotUnavailable(f"{what} was recorded without its fleet commit (by an older fleetsync), "
+                                      "so its objects cannot be read back")
+        if self.repo.resolve(record.commit) != record.commit:
+            raise SnapshotUnavailable(f"{what} was created by fleet commit {record.commit[:12]}, which is no "
+                                      "longer in the repository (history rewritten?)")
+        try:
+            with tempfile.TemporaryDirectory(prefix="fleetsync-snapshot-") as tmp:
+                self.repo.export(record.commit, Path(tmp))
+                loaded = load_directory(Path(tmp))
+        except UserError as e:  # a TransientError propagates: the reconcile is retried
+            raise SnapshotUnavailable(f"{what}: fleet commit {record.commit[:12]} cannot be read: {e}") from e
+        if not loaded.ok:
+            first = next((f for f in loaded.findings if f.severity == "error"), None)
+            raise SnapshotUnavailable(f"{what}: fleet commit {record.commit[:12]} no longer loads"
+                                      + (f" ({first})" if first is not None else ""))
+        placement = loaded.spec.placements.get(placement_key)
+        if placement is None:
+            raise SnapshotUnavailable(f"{what}: fleet commit {record.commit[:12]} has no placement {placement_key}")
+        selection = select_resources(placement, loaded.spec.resources)
+        if selection.errors or selection.hash != record.hash:
+            raise SnapshotUnavailable(f"{what}: fleet commit {record.commit[:12]} no longer selects the objects "
+                                      "recorded for it (the loader or kustomize reads it differently now)")
+        log.info("read an older resource snapshot",
+                 extra={"placement": placement_key, "index": record.index, "commit": record.commit})
+        return selection.objects
