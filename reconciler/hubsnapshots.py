@@ -10,10 +10,14 @@ placement as it stood then; the content hash recorded at the time must come out 
 snapshot is refused (a loader or kustomize that now reads the commit differently would
 otherwise roll out something nobody reviewed).
 
-``SnapshotReader`` does this behind one callable the pure stages receive (the clock-and-git
-injection rule): ``reader(placement_key, record)`` returns the selected objects or raises
-``SnapshotUnavailable`` with a sentence that a run's status can carry. Results are kept per
-(placement, index, hash, commit), so a long-running hub loads an old commit once, not every pass.
+The same holds for overrides: KubeFleet freezes a run's override snapshots at initialization,
+and fleetsync records the fleet commit a run was initialized at, whose overrides the run then
+applies (``overrides(commit)``), whatever later commits do to them.
+
+``SnapshotReader`` does this behind one small interface the pure stages receive (the
+clock-and-git injection rule): ``reader(placement_key, record)`` returns the selected objects or
+raises ``SnapshotUnavailable`` with a sentence that a run's status can carry. Loaded commits and
+selections are kept in small LRUs, so a long-running hub loads an old commit once, not every pass.
 """
 
 from __future__ import annotations
@@ -21,23 +25,35 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
+from reconciler.api.override import Override
 from reconciler.errors import UserError
 from reconciler.gitrepo import HubRepo
-from reconciler.load import load_directory
+from reconciler.load import FleetSpec, load_directory
 from reconciler.memory import SnapshotRecord
 from reconciler.select import SelectedObject, select_resources
 
 log = logging.getLogger(__name__)
 
-SnapshotObjects = Callable[[str, SnapshotRecord], Sequence[SelectedObject]]
 KEEP = 16  # selections remembered (a few placements' rollbacks)
+KEEP_SPECS = 3  # loaded fleet commits remembered
 
 
 class SnapshotUnavailable(Exception):
     """This snapshot's objects cannot be recovered; the message says why, for the run's status."""
+
+
+class SnapshotObjects(Protocol):
+    """What the pure stages may ask of older fleet commits."""
+
+    def __call__(self, placement_key: str, record: SnapshotRecord, /) -> Sequence[SelectedObject]: ...
+
+    def overrides(self, commit: str, /) -> tuple[Sequence[Override], Sequence[Override]]:
+        """The ClusterResourceOverrides and ResourceOverrides of ``commit`` (SnapshotUnavailable if unreadable)."""
+        ...
 
 
 class SnapshotReader:
@@ -47,6 +63,42 @@ class SnapshotReader:
         self.repo = repo
         self.keep = keep
         self._hits: OrderedDict[tuple[str, int, str, str], tuple[SelectedObject, ...] | str] = OrderedDict()
+        self._specs: OrderedDict[str, FleetSpec | str] = OrderedDict()
+
+    def overrides(self, commit: str) -> tuple[Sequence[Override], Sequence[Override]]:
+        spec = self._spec(commit)
+        return list(spec.cluster_overrides.values()), list(spec.resource_overrides.values())
+
+    def _spec(self, commit: str) -> FleetSpec:
+        hit = self._specs.get(commit)
+        if hit is None:
+            try:
+                hit = self._load(commit)
+            except SnapshotUnavailable as e:
+                hit = str(e)
+            self._specs[commit] = hit
+            while len(self._specs) > KEEP_SPECS:
+                self._specs.popitem(last=False)
+        self._specs.move_to_end(commit)
+        if isinstance(hit, str):
+            raise SnapshotUnavailable(hit)
+        return hit
+
+    def _load(self, commit: str) -> FleetSpec:
+        if self.repo.resolve(commit) != commit:
+            raise SnapshotUnavailable(f"fleet commit {commit[:12]} is no longer in the repository "
+                                      "(history rewritten?)")
+        try:
+            with tempfile.TemporaryDirectory(prefix="fleetsync-snapshot-") as tmp:
+                self.repo.export(commit, Path(tmp))
+                loaded = load_directory(Path(tmp))
+        except UserError as e:  # a TransientError propagates: the reconcile is retried
+            raise SnapshotUnavailable(f"fleet commit {commit[:12]} cannot be read: {e}") from e
+        if not loaded.ok:
+            first = next((f for f in loaded.findings if f.severity == "error"), None)
+            raise SnapshotUnavailable(f"fleet commit {commit[:12]} no longer loads"
+                                      + (f" ({first})" if first is not None else ""))
+        return loaded.spec
 
     def __call__(self, placement_key: str, record: SnapshotRecord) -> Sequence[SelectedObject]:
         key = (placement_key, record.index, record.hash, record.commit)
@@ -69,23 +121,14 @@ class SnapshotReader:
         if not record.commit:
             raise SnapshotUnavailable(f"{what} was recorded without its fleet commit (by an older fleetsync), "
                                       "so its objects cannot be read back")
-        if self.repo.resolve(record.commit) != record.commit:
-            raise SnapshotUnavailable(f"{what} was created by fleet commit {record.commit[:12]}, which is no "
-                                      "longer in the repository (history rewritten?)")
         try:
-            with tempfile.TemporaryDirectory(prefix="fleetsync-snapshot-") as tmp:
-                self.repo.export(record.commit, Path(tmp))
-                loaded = load_directory(Path(tmp))
-        except UserError as e:  # a TransientError propagates: the reconcile is retried
-            raise SnapshotUnavailable(f"{what}: fleet commit {record.commit[:12]} cannot be read: {e}") from e
-        if not loaded.ok:
-            first = next((f for f in loaded.findings if f.severity == "error"), None)
-            raise SnapshotUnavailable(f"{what}: fleet commit {record.commit[:12]} no longer loads"
-                                      + (f" ({first})" if first is not None else ""))
-        placement = loaded.spec.placements.get(placement_key)
+            spec = self._spec(record.commit)
+        except SnapshotUnavailable as e:
+            raise SnapshotUnavailable(f"{what}: {e}") from e
+        placement = spec.placements.get(placement_key)
         if placement is None:
             raise SnapshotUnavailable(f"{what}: fleet commit {record.commit[:12]} has no placement {placement_key}")
-        selection = select_resources(placement, loaded.spec.resources)
+        selection = select_resources(placement, spec.resources)
         if selection.errors or selection.hash != record.hash:
             raise SnapshotUnavailable(f"{what}: fleet commit {record.commit[:12]} no longer selects the objects "
                                       "recorded for it (the loader or kustomize reads it differently now)")

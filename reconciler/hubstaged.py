@@ -8,9 +8,10 @@ returns a ``RolloutDecision`` the loop applies like any other, plus its status f
 ``approvalrequests/``) and when to come back.
 
 A run may roll out an older resource snapshot (a rollback, or a run that keeps its frozen index
-after newer commits). ``older`` (reconciler/hubsnapshots.py) reads such a snapshot back from
-its fleet commit; when it cannot, the run fails with the reason. ``External.older`` tells the
-loop which moved clusters go to which older index, so it renders them from those objects.
+after newer commits), and it applies the overrides of the fleet commit it was initialized at.
+``older`` (reconciler/hubsnapshots.py) reads such a snapshot back from its fleet commit; when it
+cannot, the run fails with the reason. ``External.targets`` tells the loop which moved clusters
+need anything but this commit's newest render, so it renders them from those inputs.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from reconciler.overrides import OverrideResult
 from reconciler.rollout import RolloutDecision
 from reconciler.scheduler.model import Schedule
 from reconciler.staged_approver import ApprovalVerdict, ApproverLookup, annotate, request_key
-from reconciler.staged_hub import plan_external, plan_orphan_runs, progress_of
+from reconciler.staged_hub import TargetVersion, plan_external, plan_orphan_runs, progress_of
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,18 @@ ReportOf = Callable[[str, BindingRecord | None], PlacementReport | None]
 
 
 @dataclass(frozen=True, slots=True)
+class RunTarget:
+    """What a run moves one cluster to when it is not this commit's newest render."""
+
+    index: int  # the resource snapshot
+    override_commit: str = ""  # the fleet commit whose overrides apply ("": this reconcile's)
+
+
+@dataclass(frozen=True, slots=True)
 class External:
     decision: RolloutDecision
     files: Mapping[str, bytes] = field(default_factory=dict)  # fleet/status runs/... approvalrequests/...
-    older: Mapping[str, int] = field(default_factory=dict)  # moved cluster -> an index other than the newest
+    targets: Mapping[str, RunTarget] = field(default_factory=dict)  # moved cluster -> its other render
 
 
 def plan_runs(
@@ -60,13 +69,17 @@ def plan_runs(
     now: datetime,
     approvers: ApproverLookup | None = None,
     older: SnapshotObjects | None = None,
+    commit: str = "",
+    target: TargetVersion | None = None,
 ) -> External:
     """The clusters this placement's staged runs move now (none without a run).
 
     ``approvers`` (reconciler/staged_approver.py ``git_approvers``) says who gave each
     ``Approved=True`` approval and whether it counts; an approval it does not accept is left
     out (the run keeps waiting) and the recorded approval request says why. ``older`` reads an
-    older snapshot's objects; without it a run of an older index fails, saying so.
+    older snapshot's objects and an older commit's overrides; without it a run of an older index
+    fails, saying so. ``commit`` is this reconcile's fleet commit; ``target`` see
+    ``plan_external``.
     """
     runs = [r for r in fleet_runs.values() if isinstance(r, StagedUpdateRun) and r.placement_key == placement.key]
     keep = tuple(b.cluster for b in sched.bindings if b.selected)
@@ -100,14 +113,19 @@ def plan_runs(
     plan = plan_external(
         placement, sched, memory, runs,
         {k: v for k, v in strategies.items() if isinstance(v, StagedUpdateStrategy)},
-        requests, labels, results, progress, previous, now, unavailable,
+        requests, labels, results, progress, previous, now, unavailable, commit, target,
     )
-    stale = {c: index for c, index in plan.resource_index.items() if index != latest}
-    if stale:
-        log.info("staged run rolls out an older snapshot",
-                 extra={"placement": placement.key, "clusters": sorted(stale), "latest": latest})
+    targets: dict[str, RunTarget] = {}
+    for cluster, index in plan.resource_index.items():
+        frozen = plan.override_commit.get(cluster, "")
+        frozen = frozen if frozen != commit and older is not None else ""
+        if index != latest or frozen:
+            targets[cluster] = RunTarget(index, frozen)
+    if targets:
+        log.info("staged run moves clusters to an older snapshot or with its frozen overrides",
+                 extra={"placement": placement.key, "clusters": sorted(targets), "latest": latest})
     decision = replace(plan.decision, requeue_after=plan.requeue_after)
-    return External(decision, annotate(plan.files, verdicts) if verdicts else plan.files, stale)
+    return External(decision, annotate(plan.files, verdicts) if verdicts else plan.files, targets)
 
 
 def orphan_run_files(fleet_runs: Mapping[str, Any], placement_keys: list[str], previous: PreviousDoc,

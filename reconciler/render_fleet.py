@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
+from reconciler.api.override import Override
 from reconciler.api.placement import Placement, RolloutStrategyType
 from reconciler.clusters import ClusterObservation, ClusterState, cluster_states
 from reconciler.eviction import BindingHealth
@@ -35,6 +37,8 @@ from reconciler.select import SelectedObject, select_resources
 from reconciler.staged_approver import ApproverLookup
 from reconciler.status import placement_path
 from reconciler.views import OlderShare, Placed, current_report, ready_facts
+
+log = logging.getLogger(__name__)
 
 ScheduleFn = Callable[[Placement, Sequence[ClusterState], Sequence[Binding], int, datetime], Schedule]
 
@@ -172,20 +176,38 @@ def place(
         rollout.append(RolloutBinding(b.cluster, b.state, current, desired, **facts))
     strategy = placement.strategy
     if strategy.type == RolloutStrategyType.EXTERNAL:
+        snaps = {s.index: s for s in snapshots}
+        shares: dict[tuple[str, int, str], OlderShare | None] = {}
+
+        def share_of(cluster: str, index: int, frozen: str) -> OlderShare | None:
+            k = (cluster, index, frozen)
+            if k not in shares:
+                shares[k] = None
+                if older is not None and cluster in by_name and index in snaps:
+                    shares[k] = _run_share(placement, key, spec, snaps[index],
+                                           selection.objects if index == latest else None, frozen, older,
+                                           by_name[cluster], gate, digests)
+            return shares[k]
+
+        def run_version(cluster: str, index: int, frozen: str) -> str | None:
+            frozen = "" if frozen == commit else frozen
+            if index == latest and not frozen:
+                return out.desired.get(cluster)
+            share = share_of(cluster, index, frozen)
+            return share.version if share is not None else None
+
         external = plan_runs(
             placement, sched, PlacementMemory(key, policy_hash, policy_index, snapshots, tuple(records.values())),
             spec.runs, spec.strategies, spec.approvals, labels, out.results,
             lambda c, r: current_report(inputs, c, key, r), inputs.previous_doc, latest, now,
-            approvers=approvers, older=older,
+            approvers=approvers, older=older, commit=commit, target=run_version,
         )
         decision, out.run_files = external.decision, external.files
-        snaps = {s.index: s for s in snapshots}
-        for cluster, index in sorted(external.older.items()):
-            if older is not None and cluster in by_name:
-                share = _older_share(placement, key, spec, snaps[index], older, by_name[cluster], gate, digests)
-                if share is not None:
-                    out.older[cluster] = share
-                    out.violations[cluster] = share.violations
+        for cluster, run_target in sorted(external.targets.items()):
+            share = share_of(cluster, run_target.index, run_target.override_commit)
+            if share is not None:
+                out.older[cluster] = share
+                out.violations[cluster] = share.violations
         out.observed_selected = _observed_selection(key, snapshots, records.values(), latest, older)
     else:
         policy = placement.effective_policy
@@ -194,7 +216,7 @@ def place(
         decision = plan_rolling_update(rollout, strategy.rolling_update, target, now)
     out.decision = decision
     moved, removed = set(decision.bind) | set(decision.update), set(decision.remove)
-    older_moves = set(external.older) if strategy.type == RolloutStrategyType.EXTERNAL else set()
+    older_moves = set(external.targets) if strategy.type == RolloutStrategyType.EXTERNAL else set()
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     bindings: list[BindingRecord] = []
     for b in sched.bindings:
@@ -219,19 +241,30 @@ def place(
     return out
 
 
-def _older_share(
-    placement: Placement, key: str, spec: FleetSpec, record: SnapshotRecord, older: SnapshotObjects,
+def _run_share(
+    placement: Placement, key: str, spec: FleetSpec, record: SnapshotRecord,
+    objects: Sequence[SelectedObject] | None, override_commit: str, older: SnapshotObjects,
     state: ClusterState, gate: Gate, digests: dict[int, str],
 ) -> OlderShare | None:
-    """What a staged run moving ``state`` to the older snapshot ``record`` puts in its bundle:
-    that snapshot's objects with this commit's overrides, through the policy gate like any
-    render. None (the cluster stays where it is) when the overrides fail or a policy blocks it."""
-    try:
-        objects = older(key, record)
-    except SnapshotUnavailable:  # the run was failed for this already (hubstaged.plan_runs)
-        return None
-    prepared: PreparedOverrides = prepare_overrides(objects, list(spec.cluster_overrides.values()),
-                                                    list(spec.resource_overrides.values()), placement)
+    """What a staged run moving ``state`` puts in its bundle when that is not this commit's
+    newest render: the objects of snapshot ``record`` (``objects`` when it is the newest) with
+    the overrides of the commit the run was initialized at (``override_commit``; "" or an
+    unreadable one: this commit's), through the policy gate like any render. None (the cluster
+    stays where it is) when the overrides fail or a policy blocks it."""
+    if objects is None:
+        try:
+            objects = older(key, record)
+        except SnapshotUnavailable:  # the run was failed for this already (hubstaged.plan_runs)
+            return None
+    cros: Sequence[Override] = list(spec.cluster_overrides.values())
+    ros: Sequence[Override] = list(spec.resource_overrides.values())
+    if override_commit:
+        try:
+            cros, ros = older.overrides(override_commit)
+        except SnapshotUnavailable as e:
+            log.warning("a staged run's frozen overrides cannot be read; applying this commit's",
+                        extra={"placement": key, "commit": override_commit, "error": str(e)})
+    prepared: PreparedOverrides = prepare_overrides(objects, cros, ros, placement)
     result = apply_prepared(prepared, state.name, state.labels)
     if not result.ok:
         return None

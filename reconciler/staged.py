@@ -167,6 +167,9 @@ class RunStatus:
     strategy: tuple[StageConfig, ...] = ()  # stagedUpdateStrategySnapshot.stages, frozen
     stages: tuple[StageStatus, ...] = ()
     deletion_stage: StageStatus | None = None
+    # fleetsync's addition: the fleet commit the run was initialized at; its overrides are the
+    # ones the run applies (KubeFleet freezes the override snapshots at initialization)
+    fleet_commit_used: str = ""
 
     @property
     def initialized(self) -> bool:
@@ -237,6 +240,7 @@ class ClusterProgress:
     diff_reported: bool = False  # DiffReported=True for that bundle (ReportDiff)
     failed: bool = False  # the agent reports the apply (or diff reporting) failed for that bundle
     message: str = ""
+    version: str = ""  # what the binding holds (hub memory's version: snapshot, overrides, strategy)
 
 
 def approval_name(run: str, stage: str, before: bool) -> str:

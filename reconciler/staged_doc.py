@@ -208,6 +208,8 @@ def run_status_doc(s: RunStatus) -> dict[str, Any]:
     })
     if s.deletion_stage is not None:
         out["deletionStageStatus"] = _stage_doc(s.deletion_stage)
+    if s.fleet_commit_used:
+        out["fleetCommitUsed"] = s.fleet_commit_used
     return out
 
 
@@ -225,6 +227,7 @@ def parse_run_status(doc: Mapping[str, Any]) -> RunStatus:
             strategy=tuple(stage_config_from_doc(c) for c in snapshot.get("stages") or ()),
             stages=tuple(_stage(st) for st in doc.get("stagesStatus") or ()),
             deletion_stage=_stage(deletion) if isinstance(deletion, Mapping) else None,
+            fleet_commit_used=str(doc.get("fleetCommitUsed", "")),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise UserError(f"malformed staged update run status: {e}") from e

@@ -26,7 +26,7 @@ later update of a binding win, and so does this (the other run then reports the 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -61,12 +61,15 @@ RETRY = timedelta(seconds=15)  # KubeFleet's requeue while initialization meets 
 
 PreviousDoc = Callable[[str], Mapping[str, Any] | None]
 Unavailable = Callable[[int], str | None]  # why an older snapshot index cannot be rolled out (None: it can)
+# the version a run rolling out (index, overrides of fleet commit) would give a cluster (None: unknown)
+TargetVersion = Callable[[str, int, str], str | None]
 
 
 @dataclass(frozen=True, slots=True)
 class ExternalPlan:
     decision: RolloutDecision
     resource_index: Mapping[str, int]  # moved cluster -> the snapshot index its run rolls out
+    override_commit: Mapping[str, str]  # moved cluster -> the fleet commit its run was initialized at
     files: Mapping[str, bytes]  # fleet/status files: runs/... and approvalrequests/...
     requeue_after: timedelta | None = None
 
@@ -88,6 +91,7 @@ def progress_of(record: BindingRecord | None, report: PlacementReport | None) ->
         diff_reported=conds.get("DiffReported") == "True",
         failed=conds.get("Applied") == "False",
         message=message,
+        version=record.version,
     )
 
 
@@ -125,13 +129,19 @@ def plan_external(
     previous: PreviousDoc,
     now: datetime,
     unavailable: Unavailable = lambda _index: None,
+    commit: str = "",
+    target: TargetVersion | None = None,
 ) -> ExternalPlan:
     """Initialize and step every run of ``placement``; see the module docstring.
 
     ``memory`` is the placement's memory before this reconcile's moves, with this reconcile's
     snapshot history; ``progress`` what the memory and the agents say about its bindings
     (``progress_of``); a binding of ``schedule`` missing there is a new, Scheduled one;
-    ``unavailable`` is asked about every index other than the newest a run rolls out.
+    ``unavailable`` is asked about every index other than the newest a run rolls out;
+    ``commit`` (the fleet commit of this reconcile) is recorded in a run it initializes, whose
+    overrides the run then applies (``override_commit``). ``target`` says what version a run
+    would give a cluster: a binding on the run's index holding something else (other overrides)
+    is updated like one on another index, as KubeFleet compares a binding's override snapshots.
     """
     facts = placement_facts(placement, schedule, memory)
     # Every binding of the schedule exists, including those created by this very reconcile,
@@ -141,6 +151,7 @@ def plan_external(
     approval_list = list(approvals)
     files: dict[str, bytes] = {}
     moved: dict[str, int] = {}
+    frozen: dict[str, str] = {}
     removed: list[str] = []
     waits: list[datetime] = []
     latest = memory.latest.index if memory.latest is not None else None
@@ -164,17 +175,37 @@ def plan_external(
                 continue
             if status.initialized and (problem := older_problem(status.resource_index)) is not None:
                 status = initialize_failed(f"{INIT_FAILED}: {problem}", now)
+            elif status.initialized:
+                status = replace(status, fleet_commit_used=commit)
         elif status.initialized and not status.finished and (problem := older_problem(status.resource_index)):
             status = fail_run(run, status, f"{ABORTED}: {problem}", now)
-        step = advance_run(run, status, facts, progress, approvals_for(run, approval_list), now)
+        seen = progress
+        if target is not None and status.initialized and not status.finished:
+            seen = _against_target(progress, status, target)
+        step = advance_run(run, status, facts, seen, approvals_for(run, approval_list), now)
         for c in step.bind:
             moved[c] = step.status.resource_index
+            frozen[c] = step.status.fleet_commit_used
         removed += [c for c in step.remove if c not in removed]
         if step.wake_at is not None:
             waits.append(step.wake_at)
         files.update(_files(run, step.status, step.approval_requests))
-    return ExternalPlan(_decision(facts, schedule, moved, removed), moved, files,
+    return ExternalPlan(_decision(facts, schedule, moved, removed), moved, frozen, files,
                         max(min(waits) - now, timedelta(0)) if waits else None)
+
+
+def _against_target(progress: Mapping[str, ClusterProgress], status: RunStatus,
+                    target: TargetVersion) -> dict[str, ClusterProgress]:
+    """``progress`` as this run sees it: a binding on its index whose content is not what the run
+    rolls out counts as not on its index (so the run updates it)."""
+    index = status.resource_index
+    out = dict(progress)
+    for cluster, p in progress.items():
+        if p.resource_index == index and p.version:
+            want = target(cluster, index, status.fleet_commit_used)
+            if want is not None and want != p.version:
+                out[cluster] = replace(p, resource_index=None)
+    return out
 
 
 def _decision(facts: PlacementFacts, schedule: Schedule, moved: Mapping[str, int], removed: list[str]) -> RolloutDecision:

@@ -77,9 +77,9 @@ def test_progress_reads_the_current_bundles_report() -> None:
                           Condition("Available", "True", "AllManifestsAvailable")), ())
     failed = PlacementReport("ClusterResourcePlacement/web", 3, "sha256:x",
                              (Condition("Applied", "False", "SomeManifestsAreNotApplied", "boom"),), ())
-    assert progress_of(record, ok) == ClusterProgress(3, bound=True, available=True)
-    assert progress_of(record, failed) == ClusterProgress(3, bound=True, failed=True, message="boom")
-    assert progress_of(record, None) == ClusterProgress(3, bound=True)
+    assert progress_of(record, ok) == ClusterProgress(3, bound=True, available=True, version="v3")
+    assert progress_of(record, failed) == ClusterProgress(3, bound=True, failed=True, message="boom", version="v3")
+    assert progress_of(record, None) == ClusterProgress(3, bound=True, version="v3")
     assert progress_of(None, ok) is None
 
 
@@ -247,3 +247,19 @@ def test_a_run_whose_snapshot_left_the_history_fails_and_says_why() -> None:
         "UpdateRunFailed", "cannot continue the updateRun: resource snapshot `1` is no longer in the placement's "
         "history (revisionHistoryLimit: 10)")
     assert status["stagesStatus"][0]["conditions"][-1]["reason"] == "StageUpdatingFailed"
+
+
+def test_a_binding_on_the_runs_index_with_other_overrides_is_updated_by_the_run() -> None:
+    placement = parse(CRP)
+    states = {"a": BindingState.BOUND, "b": BindingState.BOUND}
+    progress = {"a": ClusterProgress(1, bound=True, available=True, version="old"),
+                "b": ClusterProgress(1, bound=True, available=True, version="old")}
+
+    def first_step(wanted: str) -> tuple[str, ...]:
+        plan = plan_external(placement, schedule(states), memory(), [run()],
+                             {"ClusterStagedUpdateStrategy//s": STRATEGY}, [], LABELS, {}, progress,
+                             lambda _p: None, T0, commit="c1", target=lambda _c, _i, _f: wanted)
+        return plan.decision.update
+
+    assert first_step("old") == ()  # already what the run rolls out: stage one just succeeds
+    assert first_step("new") == ("a",)  # same index, other overrides: the run updates it

@@ -180,3 +180,56 @@ def _hash_of(repo: HubRepo, commit: str) -> str:
 
     spec = LoadCache(0).load(repo, commit).result.spec
     return select_resources(spec.placements[KEY], spec.resources).hash
+
+
+def test_a_run_applies_the_overrides_of_the_commit_it_started_at_and_a_new_run_takes_new_ones(
+        tmp_path: Path) -> None:
+    work = FleetWork(tmp_path / "fleet")
+    for c in CLUSTERS:
+        work.beat(c, NOW)
+    regions = STRATEGY.replace("""    - name: everyone
+      labelSelector: {}
+""", """    - name: europe
+      labelSelector: {matchLabels: {region: europe}}
+      maxConcurrency: 100%
+    - name: america
+      labelSelector: {matchLabels: {region: america}}
+""")
+    v1 = {**base_files("1", placement=external()), "rollouts/strategy.yaml": regions, "rollouts/v1.yaml": run("v1")}
+    work.commit(v1)
+    reconcile(work, NOW)
+    assert [c for c in sorted(CLUSTERS) if version_on_or_none(work, c)] == ["eu-1", "eu-2"]
+    howdy = {**v1, "apps/web/override.yaml": v1["apps/web/override.yaml"].replace('"hello from', '"howdy from')}
+    work.commit(howdy)  # the override changes while the run is in its first stage
+    for c in ("eu-1", "eu-2"):
+        work.report(c, NOW)
+    reconcile(work, NOW + timedelta(minutes=1))
+    assert version_on(work, "us-1") == (0, "1", "hello from us-1 in america")  # the run's overrides, frozen
+    status = load(work.read("refs/heads/fleet/status", "runs/ClusterStagedUpdateRun/_cluster/v1.yaml").encode())
+    assert status["status"]["fleetCommitUsed"] == git_rev(work, "HEAD~1")
+
+    # a new run for the same snapshot rolls the changed override out, stage by stage
+    work.commit({**howdy, "rollouts/again.yaml": run("again")})
+    now = NOW + timedelta(minutes=2)
+    for _ in range(3):
+        reconcile(work, now)
+        for c in CLUSTERS:
+            work.report(c, now)
+        now += timedelta(minutes=1)
+    reconcile(work, now)
+    doc = load(work.read("refs/heads/fleet/status", "runs/ClusterStagedUpdateRun/_cluster/again.yaml").encode())
+    assert summary(doc)[4] == "UpdateRunSucceeded", doc["status"]["conditions"]
+    assert {c: version_on(work, c)[2].split()[0] for c in CLUSTERS} == dict.fromkeys(CLUSTERS, "howdy")
+
+
+def version_on_or_none(work: FleetWork, cluster: str) -> tuple[int, str, str] | None:
+    ref = f"refs/heads/fleet/bundles/{cluster}"
+    if ref not in work.refs() or not any(p.key == KEY for p in work.bundle(cluster).placements):
+        return None
+    return version_on(work, cluster)
+
+
+def git_rev(work: FleetWork, rev: str) -> str:
+    from gitdaemon import git
+
+    return git(work.path, "rev-parse", rev)
