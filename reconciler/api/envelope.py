@@ -6,8 +6,9 @@ in a top-level ``data`` map; the v1alpha1 shape in old Azure/fleet examples nest
 ``spec.manifests.<key>.data``. ``envelope_manifests`` reads both, so the unwrapping code never
 needs the parsed model.
 
-``CLUSTER_SCOPED_KINDS`` is the small table of built-in cluster-scoped kinds the envelope rules
-and resource selection need (CRDs in the repo add their own scope; see reconciler/select.py).
+``CLUSTER_SCOPED_KINDS`` (reconciler/api/scope.py, the one table of built-in cluster-scoped
+kinds) is what the envelope rules and resource selection need (CRDs in the repo add their own
+scope; see reconciler/select.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from reconciler.api.fields import Fields
 from reconciler.api.meta import NamespacedName, ObjectMeta, Origin, parse_metadata
 from reconciler.api.registry import KindInfo
+from reconciler.api.scope import CLUSTER_SCOPED_KINDS as CLUSTER_SCOPED_KINDS
 
 GROUP = "placement.kubernetes-fleet.io"
 CRE_KIND = "ClusterResourceEnvelope"
@@ -27,37 +29,6 @@ ENVELOPE_KINDS = (CRE_KIND, RE_KIND)
 VERSIONS = ("v1beta1", "v1alpha1")
 MAX_ENTRIES = 50
 
-CLUSTER_SCOPED_KINDS: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("", "Namespace"),
-        ("", "Node"),
-        ("", "PersistentVolume"),
-        ("", "ComponentStatus"),
-        ("scheduling.k8s.io", "PriorityClass"),
-        ("storage.k8s.io", "StorageClass"),
-        ("storage.k8s.io", "CSIDriver"),
-        ("storage.k8s.io", "CSINode"),
-        ("storage.k8s.io", "VolumeAttachment"),
-        ("apiextensions.k8s.io", "CustomResourceDefinition"),
-        ("apiregistration.k8s.io", "APIService"),
-        ("rbac.authorization.k8s.io", "ClusterRole"),
-        ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
-        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
-        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
-        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
-        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
-        ("networking.k8s.io", "IngressClass"),
-        ("node.k8s.io", "RuntimeClass"),
-        ("policy", "PodSecurityPolicy"),
-        ("certificates.k8s.io", "CertificateSigningRequest"),
-        ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
-        ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
-        (GROUP, "ClusterResourcePlacement"),
-        (GROUP, CRE_KIND),
-        (GROUP, "ClusterResourceOverride"),
-        ("cluster.kubernetes-fleet.io", "MemberCluster"),
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ no hub API server, so it answers from this table of built-in kinds; a kind it do
 
 from __future__ import annotations
 
-_CLUSTER_SCOPED = frozenset(
+CLUSTER_SCOPED_KINDS: frozenset[tuple[str, str]] = frozenset(
     {
         ("", "Namespace"),
         ("", "Node"),
@@ -88,7 +88,7 @@ _NAMESPACED = frozenset(
 
 def is_namespaced(group: str, kind: str) -> bool | None:
     """True/False for a well-known kind, None when only the serving cluster knows."""
-    if (group, kind) in _CLUSTER_SCOPED:
+    if (group, kind) in CLUSTER_SCOPED_KINDS:
         return False
     if (group, kind) in _NAMESPACED:
         return True
