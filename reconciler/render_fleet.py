@@ -14,8 +14,10 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 
+from reconciler.api.meta import Origin
 from reconciler.api.override import Override
 from reconciler.api.placement import Placement, RolloutStrategyType
 from reconciler.clusters import ClusterObservation, ClusterState, cluster_states
@@ -175,6 +177,7 @@ def place(
         facts = ready_facts(current_report(inputs, b.cluster, key, rec))
         rollout.append(RolloutBinding(b.cluster, b.state, current, desired, **facts))
     strategy = placement.strategy
+    unrendered: set[str] = set()  # a staged run moves it, but its render failed: it stays
     if strategy.type == RolloutStrategyType.EXTERNAL:
         snaps = {s.index: s for s in snapshots}
         shares: dict[tuple[str, int, str], OlderShare | None] = {}
@@ -189,8 +192,14 @@ def place(
                                            by_name[cluster], gate, digests)
             return shares[k]
 
+        same: dict[str, bool] = {}
+
         def run_version(cluster: str, index: int, frozen: str) -> str | None:
             frozen = "" if frozen == commit else frozen
+            if frozen and older is not None:  # unchanged overrides: the newest render is the run's
+                if frozen not in same:
+                    same[frozen] = _same_overrides(older, frozen, spec)
+                frozen = "" if same[frozen] else frozen
             if index == latest and not frozen:
                 return out.desired.get(cluster)
             share = share_of(cluster, index, frozen)
@@ -204,8 +213,15 @@ def place(
         )
         decision, out.run_files = external.decision, external.files
         for cluster, run_target in sorted(external.targets.items()):
-            share = share_of(cluster, run_target.index, run_target.override_commit)
-            if share is not None:
+            frozen = run_target.override_commit
+            if frozen and same.get(frozen, False):
+                frozen = ""
+            if run_target.index == latest and not frozen:
+                continue  # this commit's render, like any move
+            share = share_of(cluster, run_target.index, frozen)
+            if share is None:
+                unrendered.add(cluster)
+            else:
                 out.older[cluster] = share
                 out.violations[cluster] = share.violations
         out.observed_selected = _observed_selection(key, snapshots, records.values(), latest, older)
@@ -216,7 +232,6 @@ def place(
         decision = plan_rolling_update(rollout, strategy.rolling_update, target, now)
     out.decision = decision
     moved, removed = set(decision.bind) | set(decision.update), set(decision.remove)
-    older_moves = set(external.targets) if strategy.type == RolloutStrategyType.EXTERNAL else set()
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     bindings: list[BindingRecord] = []
     for b in sched.bindings:
@@ -233,7 +248,7 @@ def place(
         if b.cluster in moved and (share := out.older.get(b.cluster)) is not None:
             base = BindingRecord(b.cluster, BindingState.BOUND, base.policy_index, b.policy_hash, share.index,
                                  share.version, score, base.previous_state, base.first_seen, stamp)
-        elif b.cluster in moved and b.cluster not in older_moves and b.cluster in out.desired:
+        elif b.cluster in moved and b.cluster not in unrendered and b.cluster in out.desired:
             base = BindingRecord(b.cluster, BindingState.BOUND, base.policy_index, b.policy_hash, latest,
                                  out.desired[b.cluster], score, base.previous_state, base.first_seen, stamp)
         bindings.append(base)
@@ -292,3 +307,16 @@ def _observed_selection(
         return older(key, record)
     except SnapshotUnavailable:
         return None
+
+
+def _same_overrides(older: SnapshotObjects, commit: str, spec: FleetSpec) -> bool:
+    """True when ``commit`` has the overrides ``spec`` has (where they are written aside)."""
+    try:
+        cros, ros = older.overrides(commit)
+    except SnapshotUnavailable:
+        return False
+
+    def bare(items: Iterable[Override]) -> list[Override]:
+        return sorted((replace(o, origin=Origin("", 0)) for o in items), key=lambda o: o.label)
+
+    return bare(cros) == bare(spec.cluster_overrides.values()) and bare(ros) == bare(spec.resource_overrides.values())
