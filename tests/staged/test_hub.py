@@ -18,7 +18,7 @@ from reconciler.overrides import OverrideResult
 from reconciler.rollout import BindingState
 from reconciler.scheduler.model import Binding, Schedule, ScheduledCondition
 from reconciler.staged import ClusterProgress
-from reconciler.staged_hub import plan_external, plan_orphan_runs, progress_of
+from reconciler.staged_hub import ExternalPlan, plan_external, plan_orphan_runs, progress_of
 
 CRP, LABELS, STRATEGY = WEB_CRP, RING_LABELS, RINGS_STRATEGY
 
@@ -209,13 +209,18 @@ def test_a_run_whose_older_snapshot_cannot_be_read_fails_at_initialization_with_
         "fleet commit 0123456789ab, which is no longer in the repository (history rewritten?)")
 
 
-def test_a_run_keeps_rolling_out_its_frozen_index_when_a_newer_snapshot_appears() -> None:
-    placement = parse(CRP)
+def first_stage_started() -> tuple[dict[str, bytes], dict[str, BindingState], dict[str, ClusterProgress], ExternalPlan]:
+    """Run r1 over two bound clusters on snapshot 0, after its first reconcile (a moved to 1)."""
     store: dict[str, bytes] = {}
     states = {"a": BindingState.BOUND, "b": BindingState.BOUND}
     progress = {"a": ClusterProgress(0, bound=True, available=True), "b": ClusterProgress(0, bound=True)}
-    plan = plan_external(placement, schedule(states), memory(), [run()], {"ClusterStagedUpdateStrategy//s": STRATEGY},
+    plan = plan_external(parse(CRP), schedule(states), memory(), [run()], {"ClusterStagedUpdateStrategy//s": STRATEGY},
                          [], LABELS, {}, progress, lambda _p: None, T0)
+    return store, states, progress, plan
+
+
+def test_a_run_keeps_rolling_out_its_frozen_index_when_a_newer_snapshot_appears() -> None:
+    placement, (store, states, progress, plan) = parse(CRP), first_stage_started()
     assert plan.resource_index == {"a": 1}
     store.update(plan.files)
     progress["a"] = ClusterProgress(1, bound=True, available=True)
@@ -230,12 +235,7 @@ def test_a_run_keeps_rolling_out_its_frozen_index_when_a_newer_snapshot_appears(
 
 
 def test_a_run_whose_snapshot_left_the_history_fails_and_says_why() -> None:
-    placement = parse(CRP)
-    store: dict[str, bytes] = {}
-    states = {"a": BindingState.BOUND, "b": BindingState.BOUND}
-    progress = {"a": ClusterProgress(0, bound=True, available=True), "b": ClusterProgress(0, bound=True)}
-    plan = plan_external(placement, schedule(states), memory(), [run()], {"ClusterStagedUpdateStrategy//s": STRATEGY},
-                         [], LABELS, {}, progress, lambda _p: None, T0)
+    placement, (store, states, progress, plan) = parse(CRP), first_stage_started()
     store.update(plan.files)
     pruned = replace(memory(), snapshots=tuple(SnapshotRecord(i, f"h{i}") for i in range(2, 12)))
     plan = plan_external(placement, schedule(states), pruned, [run()], {}, [], LABELS, {}, progress,

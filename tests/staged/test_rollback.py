@@ -86,7 +86,9 @@ def roll_out(work: FleetWork, files: dict[str, str], name: str, now: datetime) -
     return now + timedelta(minutes=1)
 
 
-def test_a_run_naming_an_older_snapshot_rolls_every_cluster_back_to_that_commit(tmp_path: Path) -> None:
+def v1_then_v2(tmp_path: Path) -> tuple[FleetWork, dict[str, str], datetime]:
+    """A fleet that rolled out v1 (snapshot 0), then v2 (snapshot 1), each with its own run:
+    (the repo, v2's files, the time after)."""
     work = FleetWork(tmp_path / "fleet")
     for c in CLUSTERS:
         work.beat(c, NOW)
@@ -94,7 +96,11 @@ def test_a_run_naming_an_older_snapshot_rolls_every_cluster_back_to_that_commit(
     now = roll_out(work, v1, "v1", NOW)
     assert {version_on(work, c)[:2] for c in CLUSTERS} == {(0, "1")}
     v2 = {**v1, **base_files("2", placement=external()), "rollouts/v2.yaml": run("v2")}
-    now = roll_out(work, v2, "v2", now)
+    return work, v2, roll_out(work, v2, "v2", now)
+
+
+def test_a_run_naming_an_older_snapshot_rolls_every_cluster_back_to_that_commit(tmp_path: Path) -> None:
+    work, v2, now = v1_then_v2(tmp_path)
     assert {version_on(work, c)[:2] for c in CLUSTERS} == {(1, "2")}
 
     now = roll_out(work, {**v2, "rollouts/back.yaml": run("back", "0")}, "back", now)
@@ -109,13 +115,7 @@ def test_a_run_naming_an_older_snapshot_rolls_every_cluster_back_to_that_commit(
 
 
 def test_plan_shows_a_rollback_run_and_the_older_objects_it_brings_back(tmp_path: Path) -> None:
-    work = FleetWork(tmp_path / "fleet")
-    for c in CLUSTERS:
-        work.beat(c, NOW)
-    v1 = {**base_files("1", placement=external()), "rollouts/strategy.yaml": STRATEGY, "rollouts/v1.yaml": run("v1")}
-    now = roll_out(work, v1, "v1", NOW)
-    v2 = {**v1, **base_files("2", placement=external()), "rollouts/v2.yaml": run("v2")}
-    now = roll_out(work, v2, "v2", now)
+    work, v2, now = v1_then_v2(tmp_path)
     work.commit({**v2, "rollouts/back.yaml": run("back", "0")})
     out, err, code = plan_cmd.run(work.path, "HEAD~1", "HEAD", "json", now)
     assert code == ExitCode.CHANGES, err
