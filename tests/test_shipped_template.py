@@ -119,7 +119,9 @@ print(json.dumps({"module": reconciler.shipped.__file__, "found": str(found),
 
 def test_the_installed_wheel_finds_its_template_under_the_prefix(wheel: Path, tmp_path: Path) -> None:
     prefix = tmp_path / "prefix"
-    subprocess.run([*PIP, "install", "--no-deps", "--no-index", "--no-warn-script-location",
+    # --ignore-installed: without it pip uninstalls the running environment's own (editable)
+    # fleetsync before installing into the prefix, and the `fleetsync` command is gone
+    subprocess.run([*PIP, "install", "--no-deps", "--no-index", "--no-warn-script-location", "--ignore-installed",
                     "--prefix", str(prefix), str(wheel)], check=True, capture_output=True, timeout=120)
     [site] = prefix.glob("lib/python*/site-packages")
     run = subprocess.run([sys.executable, "-c", _PROBE, str(prefix)], capture_output=True, text=True, timeout=60,
@@ -129,6 +131,8 @@ def test_the_installed_wheel_finds_its_template_under_the_prefix(wheel: Path, tm
     assert Path(probe["module"]).is_relative_to(site)  # the installed copy, not the checkout
     assert not (site / TEMPLATE_NAME).exists()
     assert probe["found"] == str(prefix / SHARE / TEMPLATE_NAME)
+    still = subprocess.run([*PIP, "show", "fleetsync"], capture_output=True, text=True, timeout=60, check=False)
+    assert still.returncode == 0, "installing into a prefix must leave this environment's fleetsync alone"
     assert probe["ok"]
 
 
