@@ -37,8 +37,9 @@ def member(name: str, labels: Mapping[str, str] | None = None) -> str:
             f"{label_line}spec: {{heartbeatPeriodSeconds: 60}}\n")
 
 
-def deployment_app(namespace: str, name: str, replicas: int, container: str) -> str:
-    """A Namespace and one nginx Deployment in it (selector ``app: <name>``), which kubesim makes available."""
+def deployment_app(namespace: str, name: str, replicas: int, container: str,
+                   image: str = "nginx:1.27") -> str:
+    """A Namespace and a Deployment of ``image`` in it (selector ``app: <name>``), made available by kubesim."""
     return f"""apiVersion: v1
 kind: Namespace
 metadata: {{name: {namespace}}}
@@ -52,7 +53,7 @@ spec:
   template:
     metadata: {{labels: {{app: {name}}}}}
     spec:
-      containers: [{{name: {container}, image: "nginx:1.27"}}]
+      containers: [{{name: {container}, image: "{image}"}}]
 """
 
 
