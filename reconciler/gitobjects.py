@@ -120,6 +120,13 @@ class ObjectWriter:
                 self._write_loose(sha, *pending[sha])
         self._known.update(pending)
 
+    def flush_for(self, sha: str) -> None:
+        """Make ``sha`` and all it reaches readable: flush only when it is pending. An object
+        not pending was written before this batch or by an earlier flush, which wrote every
+        object pending then, so everything it references is already in the repository."""
+        if self._pending and sha in self._pending:
+            self.flush()
+
     def _missing(self, shas: list[str]) -> list[str]:
         """The ids among ``shas`` that the repository does not have (one git process)."""
         env = {**os.environ, "GIT_DIR": str(self.objects.parent)}

@@ -197,7 +197,7 @@ class HubRepo:
             return None
 
     def tree_id(self, commit: str) -> str:
-        self._writer.flush()
+        self._writer.flush_for(commit)
         return _check_sha(str(self._repo.git.rev_parse(f"{_check_sha(commit)}^{{tree}}")))
 
     def _git(self, args: Sequence[str], data: bytes = b"") -> bytes:
@@ -225,7 +225,7 @@ class HubRepo:
 
     def _ls_tree(self, commit: str, prefix: str = "") -> list[tuple[str, str, str, int, str]]:
         """(mode, type, id, size, path) of every entry of ``commit`` under ``prefix``: one process."""
-        self._writer.flush()
+        self._writer.flush_for(commit)
         args = ["ls-tree", "-r", "-z", "-l", "--full-tree", _check_sha(commit)]
         if prefix:
             args += ["--", prefix.rstrip("/") + "/"]
@@ -248,7 +248,7 @@ class HubRepo:
     def _walk(self, commit: str, prefix: str = "") -> list[tuple[str, str, str]]:
         """(mode, id, path) of every non-tree entry of ``commit`` under ``prefix``, reading only
         the tree objects (a few round trips to the long-lived cat-file process)."""
-        self._writer.flush()
+        self._writer.flush_for(commit)
         kind, data = self._object(_check_sha(commit))
         if kind != "commit":
             raise GitFailure(f"{commit[:12]} is not a commit")
@@ -303,7 +303,7 @@ class HubRepo:
         return {path: sha for mode, sha, path in self._walk(commit, prefix) if mode in ("100644", "100755")}
 
     def read_blob(self, blob: str, max_bytes: int = MAX_READ_BYTES) -> bytes:
-        self._writer.flush()
+        self._writer.flush_for(blob)
         info = self._repo.odb.info(bytes.fromhex(_check_sha(blob)))
         if info.size > max_bytes:
             raise UserError(f"blob {blob[:12]} is larger than {max_bytes} bytes")
@@ -311,7 +311,7 @@ class HubRepo:
         return data
 
     def read_file(self, commit: str, path: str, max_bytes: int = MAX_READ_BYTES) -> bytes | None:
-        self._writer.flush()
+        self._writer.flush_for(commit)
         try:
             item = self._repo.commit(_check_sha(commit)).tree / path
         except KeyError:

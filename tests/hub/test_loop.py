@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import subprocess
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -485,6 +486,32 @@ def test_objects_written_in_one_pass_land_in_one_pack_that_git_verifies(fleet: F
     assert len(list((fleet.path / ".git" / "objects" / "pack").glob("pack-*.idx"))) == 1
     git(fleet.path, "fsck", "--strict", "--no-dangling")
     assert git(fleet.path, "cat-file", "-t", again) == "commit"
+
+
+def test_reading_earlier_commits_inside_a_pass_does_not_split_its_pack(fleet: FleetWork) -> None:
+    """The loop reads each cluster's previous bundle between writes; those reads must not flush
+    the pass's pending objects (a git process and a pack or loose objects per cluster)."""
+    with HubRepo.local(fleet.path) as repo:
+        before = repo.write_commit(repo.write_tree({"old.yaml": b"v: 0\n"}), [], "before", NOW)
+        packs = set((fleet.path / ".git" / "objects" / "pack").glob("pack-*.idx"))
+        with repo.batch():  # a and b together: 106 objects, written as one pack when first read
+            first = repo.write_commit(repo.write_tree({f"a/f{i}.yaml": f"a: {i}\n".encode() for i in range(50)}),
+                                      [], "a", NOW)
+            assert repo.read_file(before, "old.yaml") == b"v: 0\n"
+            assert repo.read_files(before) == {"old.yaml": b"v: 0\n"}
+            assert repo.tree_id(before)
+            assert not stored(fleet, first)  # still pending: the reads above wrote nothing
+            second = repo.write_commit(repo.write_tree({f"b/f{i}.yaml": f"b: {i}\n".encode() for i in range(50)}),
+                                       [first], "b", NOW)
+            assert repo.read_file(first, "a/f7.yaml") == b"a: 7\n"  # a pending commit is readable
+            assert stored(fleet, first) and stored(fleet, second)  # ...by writing what is pending
+        assert repo.read_file(second, "b/f3.yaml") == b"b: 3\n"
+    assert len(set((fleet.path / ".git" / "objects" / "pack").glob("pack-*.idx")) - packs) == 1
+    git(fleet.path, "fsck", "--strict", "--no-dangling")
+
+
+def stored(work: FleetWork, sha: str) -> bool:
+    return subprocess.run(["git", "-C", str(work.path), "cat-file", "-e", sha], check=False).returncode == 0
 
 
 def report_untrackable(work: FleetWork, cluster: str, since: datetime) -> None:
