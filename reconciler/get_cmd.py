@@ -33,9 +33,15 @@ def read_status(repo: HubRepo) -> dict[str, bytes]:
 def objects(files: Mapping[str, bytes], kind: str, name: str | None = None) -> list[dict[str, Any]]:
     if kind not in KINDS:
         raise UserError(f"cannot get {kind!r}: use one of {', '.join((*KINDS, 'runs', 'drift'))}")
+    return status_docs(files, kind + "/", kind, name)
+
+
+def status_docs(files: Mapping[str, bytes], prefix: str, what: str, name: str | None = None) -> list[dict[str, Any]]:
+    """The documents under ``prefix`` of the status branch, optionally only NAME (or
+    NAMESPACE/NAME); unreadable files are skipped; UserError when NAME is not there."""
     out: list[dict[str, Any]] = []
     for path in sorted(files):
-        if not path.startswith(kind + "/") or not path.endswith(".yaml"):
+        if not path.startswith(prefix) or not path.endswith(".yaml"):
             continue
         try:
             doc = load(files[path])
@@ -44,11 +50,10 @@ def objects(files: Mapping[str, bytes], kind: str, name: str | None = None) -> l
         if not isinstance(doc, dict):
             continue
         meta = doc.get("metadata") or {}
-        names = {meta.get("name"), f"{meta.get('namespace')}/{meta.get('name')}"}
-        if name is None or name in names:
+        if name is None or name in {meta.get("name"), f"{meta.get('namespace')}/{meta.get('name')}"}:
             out.append(doc)
     if name is not None and not out:
-        raise UserError(f"{kind} {name!r} not found on the status branch")
+        raise UserError(f"{what} {name!r} not found on the status branch")
     return out
 
 

@@ -12,10 +12,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from fleetsync_contract.canonical import CanonicalError, load
 from fleetsync_contract.report import format_time
 from reconciler.api.staged import StageConfig, StageTaskType
-from reconciler.errors import UserError
+from reconciler.get_cmd import read_status, render, status_docs
 from reconciler.gitrepo import HubRepo
 from reconciler.staged import (
     APPROVAL_APPROVED,
@@ -40,22 +39,7 @@ STAGE_HEADERS = ["STAGE", "STATUS", "CLUSTERS", "WAITING-FOR", "SINCE"]
 
 def run_docs(files: Mapping[str, bytes], name: str | None = None) -> list[dict[str, Any]]:
     """The run documents on the status branch, optionally only NAME (or NAMESPACE/NAME)."""
-    out: list[dict[str, Any]] = []
-    for path in sorted(files):
-        if not path.startswith(RUNS_DIR) or not path.endswith(".yaml"):
-            continue
-        try:
-            doc = load(files[path])
-        except CanonicalError:
-            continue
-        if not isinstance(doc, dict):
-            continue
-        meta = doc.get("metadata") or {}
-        if name is None or name in {meta.get("name"), f"{meta.get('namespace')}/{meta.get('name')}"}:
-            out.append(doc)
-    if name is not None and not out:
-        raise UserError(f"run {name!r} not found on the status branch")
-    return out
+    return status_docs(files, RUNS_DIR, "run", name)
 
 
 def _t(when: datetime | None) -> str:
@@ -154,8 +138,6 @@ def table(docs: Sequence[Mapping[str, Any]], single: bool) -> str:
 
 
 def cli_get_runs(repo: HubRepo, name: str | None, output: str) -> str:
-    from reconciler.get_cmd import read_status, render
-
     docs = run_docs(read_status(repo), name)
     if output == "table":
         return table(docs, single=name is not None) if docs else "No staged update runs on the status branch.\n"
