@@ -25,7 +25,6 @@ message about a Secret is scrubbed of its values.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,15 +60,15 @@ from reconciler.policy_model import (
     parse_policy,
 )
 from reconciler.policy_secrets import mask_secret, scrub, secret_values
+from reconciler.shipped import candidates, find_shipped
 from reconciler.yamldoc import Document, YamlError, parse_documents
 
 
 def _library_dir() -> Path:
-    """The shipped library: beside the source tree, or where a wheel installs it (data-files)."""
-    beside = Path(__file__).resolve().parent.parent / "policies"
-    if beside.is_dir():
-        return beside
-    return Path(sys.prefix) / "share" / "fleetsync" / "policies"
+    """The shipped library: beside the source tree, or where a wheel installs it (data-files,
+    reconciler/shipped.py); when neither holds it, the last place looked (an absent directory
+    holds no policy)."""
+    return find_shipped("policies") or candidates("policies")[-1]
 
 
 LIBRARY_DIR = _library_dir()
