@@ -180,8 +180,8 @@ def plan_external(
         elif status.initialized and not status.finished and (problem := older_problem(status.resource_index)):
             status = fail_run(run, status, f"{ABORTED}: {problem}", now)
         seen = progress
-        if target is not None and status.initialized and not status.finished:
-            seen = _against_target(progress, status, target)
+        if target is not None and status.initialized and not status.finished and status.fleet_commit_used:
+            seen = _against_target(progress, status, target)  # (a run from before fleetCommitUsed: as then)
         step = advance_run(run, status, facts, seen, approvals_for(run, approval_list), now)
         for c in step.bind:
             moved[c] = step.status.resource_index
