@@ -30,13 +30,16 @@ Usage: python bench/bench_staged.py [--sizes 50,200,1000] [--objects 10] [--repe
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 
 from fleetsync_contract import BUNDLE_REF_PREFIX, HEARTBEAT_REF_PREFIX, REPORT_REF_PREFIX
 from fleetsync_contract.bundle import Bundle, parse_bundle
@@ -58,6 +61,21 @@ from reconciler.gitrepo import HubRepo
 from reconciler.hubcache import HubCache
 from reconciler.loop import reconcile_once
 from reconciler.runs_cmd import summary
+
+
+def _load_reconcile_bench() -> ModuleType:
+    """bench/bench_reconcile.py (its git and commit helpers), loaded by path as it loads bench_render."""
+    path = Path(__file__).resolve().parent / "bench_reconcile.py"
+    spec = importlib.util.spec_from_file_location("bench_reconcile", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_reconcile_bench = _load_reconcile_bench()
+git: Callable[..., str] = _reconcile_bench.git
+commit_files: Callable[[Path, dict[str, str], str], None] = _reconcile_bench.commit_files
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 STEP = timedelta(seconds=30)  # the clock between hub passes
@@ -127,19 +145,6 @@ def apps(objects: int, version: int) -> str:
 def member(i: int) -> str:
     return (f"apiVersion: cluster.kubernetes-fleet.io/v1beta1\nkind: MemberCluster\nmetadata:\n"
             f"  name: member-{i:04d}\n  labels: {{region: r{i % 3}}}\nspec: {{heartbeatPeriodSeconds: 60}}\n")
-
-
-def git(cwd: Path, *args: str, data: bytes | None = None) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, input=data, capture_output=True, check=True).stdout.decode().strip()
-
-
-def commit_files(repo: Path, files: dict[str, str], message: str) -> None:
-    for name, text in files.items():
-        p = repo / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", message)
 
 
 def make_fleet(root: Path, n: int, objects: int, strategy: str) -> Path:
