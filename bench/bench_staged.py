@@ -30,7 +30,6 @@ Usage: python bench/bench_staged.py [--sizes 50,200,1000] [--objects 10] [--repe
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import subprocess
 import tempfile
@@ -39,7 +38,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
+
+import bench_reconcile
 
 from fleetsync_contract import BUNDLE_REF_PREFIX, HEARTBEAT_REF_PREFIX, REPORT_REF_PREFIX
 from fleetsync_contract.bundle import Bundle, parse_bundle
@@ -62,20 +62,8 @@ from reconciler.hubcache import HubCache
 from reconciler.loop import reconcile_once
 from reconciler.runs_cmd import summary
 
-
-def _load_reconcile_bench() -> ModuleType:
-    """bench/bench_reconcile.py (its git and commit helpers), loaded by path as it loads bench_render."""
-    path = Path(__file__).resolve().parent / "bench_reconcile.py"
-    spec = importlib.util.spec_from_file_location("bench_reconcile", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_reconcile_bench = _load_reconcile_bench()
-git: Callable[..., str] = _reconcile_bench.git
-commit_files: Callable[[Path, dict[str, str], str], None] = _reconcile_bench.commit_files
+git: Callable[..., str] = bench_reconcile.git  # bench/ is sys.path[0] when a bench runs as a script
+commit_files: Callable[[Path, dict[str, str], str], None] = bench_reconcile.commit_files
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 STEP = timedelta(seconds=30)  # the clock between hub passes
