@@ -68,3 +68,13 @@ def sim_fleet(root: Path, files: Mapping[str, str], clock: Clock) -> Iterator[Lo
         fleet.create_repo()
         fleet.start_members()
         yield fleet
+
+
+EXTERNAL_SHOP = """apiVersion: placement.kubernetes-fleet.io/v1beta1
+kind: ClusterResourcePlacement
+metadata: {name: shop}
+spec:
+  resourceSelectors: [{group: "", version: v1, kind: Namespace, name: shop}]
+  policy: {placementType: PickAll}
+  strategy: {type: External}
+"""  # the namespace `shop` of deployment_app("shop", ...), moved only by staged update runs

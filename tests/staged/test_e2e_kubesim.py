@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from gitdaemon import git_identity
-from simfleet import T0, Clock, deployment_app, member, sim_fleet
+from simfleet import EXTERNAL_SHOP, T0, Clock, deployment_app, member, sim_fleet
 
 from fleetsync_contract.canonical import load
 from reconciler.approve_cmd import Approval, approve
@@ -33,14 +33,7 @@ RINGS = {"dev-1": ("dev", 1), "dev-2": ("dev", 2), "canary-1": ("canary", 1), "c
 KEY = "ClusterResourcePlacement/shop"
 FILES = {
     "apps/shop.yaml": deployment_app("shop", "cart", replicas=1, container="cart"),
-    "placements/shop.yaml": """apiVersion: placement.kubernetes-fleet.io/v1beta1
-kind: ClusterResourcePlacement
-metadata: {name: shop}
-spec:
-  resourceSelectors: [{group: "", version: v1, kind: Namespace, name: shop}]
-  policy: {placementType: PickAll}
-  strategy: {type: External}
-""",
+    "placements/shop.yaml": EXTERNAL_SHOP,
     "rollouts/strategy.yaml": """apiVersion: placement.kubernetes-fleet.io/v1beta1
 kind: ClusterStagedUpdateStrategy
 metadata: {name: rings}

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from simfleet import Clock, deployment_app, member, sim_fleet
+from simfleet import EXTERNAL_SHOP, Clock, deployment_app, member, sim_fleet
 
 from fleetsync_contract.canonical import load
 from reconciler.demofleet import LocalFleet
@@ -54,14 +54,7 @@ spec: {{placementName: shop, stagedRolloutStrategyName: canary-then-prod, state:
 FILES = {
     "apps/shop.yaml": deployment_app("shop", "cart", replicas=2, container="cart", image=V1),
     "apps/legacy.yaml": config_map("cart-legacy"),
-    "placements/shop.yaml": """apiVersion: placement.kubernetes-fleet.io/v1beta1
-kind: ClusterResourcePlacement
-metadata: {name: shop}
-spec:
-  resourceSelectors: [{group: "", version: v1, kind: Namespace, name: shop}]
-  policy: {placementType: PickAll}
-  strategy: {type: External}
-""",
+    "placements/shop.yaml": EXTERNAL_SHOP,
     "rollouts/strategy.yaml": """apiVersion: placement.kubernetes-fleet.io/v1beta1
 kind: ClusterStagedUpdateStrategy
 metadata: {name: canary-then-prod}
