@@ -174,12 +174,12 @@ def test_the_reader_refuses_a_snapshot_whose_commit_is_gone_or_selects_other_obj
         assert [o.identity for o in first] == ["/Namespace//web", "/ConfigMap/web/settings"]
 
 
-def _hash_of(repo: HubRepo, commit: str) -> str:
+def _hash_of(repo: HubRepo, commit: str, key: str = KEY) -> str:
     from reconciler.hubinputs import LoadCache
     from reconciler.select import select_resources
 
     spec = LoadCache(0).load(repo, commit).result.spec
-    return select_resources(spec.placements[KEY], spec.resources).hash
+    return select_resources(spec.placements[key], spec.resources).hash
 
 
 def test_a_run_applies_the_overrides_of_the_commit_it_started_at_and_a_new_run_takes_new_ones(
@@ -233,3 +233,19 @@ def git_rev(work: FleetWork, rev: str) -> str:
     from gitdaemon import git
 
     return git(work.path, "rev-parse", rev)
+
+
+def test_the_reader_reads_a_namespaced_placements_snapshot_back(tmp_path: Path) -> None:
+    work = FleetWork(tmp_path / "fleet")
+    rp = """apiVersion: placement.kubernetes-fleet.io/v1beta1
+kind: ResourcePlacement
+metadata: {name: web-settings, namespace: web}
+spec:
+  resourceSelectors: [{group: "", version: v1, kind: ConfigMap, name: settings}]
+  strategy: {type: External}
+"""
+    commit = work.commit({**base_files("1"), "placements/web-settings.yaml": rp})
+    key = "ResourcePlacement/web/web-settings"
+    with HubRepo.local(work.path) as repo:
+        objects = SnapshotReader(repo)(key, SnapshotRecord(0, _hash_of(repo, commit, key), commit))
+    assert [(o.identity, o.manifest["data"]["VERSION"]) for o in objects] == [("/ConfigMap/web/settings", "1")]
