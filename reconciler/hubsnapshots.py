@@ -25,9 +25,9 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from reconciler.api.override import Override
 from reconciler.errors import UserError
@@ -37,6 +37,8 @@ from reconciler.memory import SnapshotRecord
 from reconciler.select import SelectedObject, select_resources
 
 log = logging.getLogger(__name__)
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 KEEP = 16  # selections remembered (a few placements' rollbacks)
 KEEP_SPECS = 3  # loaded fleet commits remembered
@@ -56,33 +58,44 @@ class SnapshotObjects(Protocol):
         ...
 
 
+class _Memo(Generic[K, V]):
+    """The last ``size`` results by key, a ``SnapshotUnavailable`` remembered like a value
+    (a commit that cannot be read stays unreadable; a TransientError is not remembered)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict[K, V | str] = OrderedDict()
+
+    def get(self, key: K, compute: Callable[[], V]) -> V:
+        hit = self._items.get(key)
+        if hit is None:
+            try:
+                hit = compute()
+            except SnapshotUnavailable as e:
+                hit = str(e)
+            self._items[key] = hit
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        self._items.move_to_end(key)
+        if isinstance(hit, str):
+            raise SnapshotUnavailable(hit)
+        return hit
+
+
 class SnapshotReader:
     """``SnapshotObjects`` over a hub repository (see the module docstring)."""
 
     def __init__(self, repo: HubRepo, keep: int = KEEP):
         self.repo = repo
-        self.keep = keep
-        self._hits: OrderedDict[tuple[str, int, str, str], tuple[SelectedObject, ...] | str] = OrderedDict()
-        self._specs: OrderedDict[str, FleetSpec | str] = OrderedDict()
+        self._hits: _Memo[tuple[str, int, str, str], tuple[SelectedObject, ...]] = _Memo(keep)
+        self._specs: _Memo[str, FleetSpec] = _Memo(KEEP_SPECS)
 
     def overrides(self, commit: str) -> tuple[Sequence[Override], Sequence[Override]]:
         spec = self._spec(commit)
         return list(spec.cluster_overrides.values()), list(spec.resource_overrides.values())
 
     def _spec(self, commit: str) -> FleetSpec:
-        hit = self._specs.get(commit)
-        if hit is None:
-            try:
-                hit = self._load(commit)
-            except SnapshotUnavailable as e:
-                hit = str(e)
-            self._specs[commit] = hit
-            while len(self._specs) > KEEP_SPECS:
-                self._specs.popitem(last=False)
-        self._specs.move_to_end(commit)
-        if isinstance(hit, str):
-            raise SnapshotUnavailable(hit)
-        return hit
+        return self._specs.get(commit, lambda: self._load(commit))
 
     def _load(self, commit: str) -> FleetSpec:
         if self.repo.resolve(commit) != commit:
@@ -102,19 +115,7 @@ class SnapshotReader:
 
     def __call__(self, placement_key: str, record: SnapshotRecord) -> Sequence[SelectedObject]:
         key = (placement_key, record.index, record.hash, record.commit)
-        hit = self._hits.get(key)
-        if hit is None:
-            try:
-                hit = tuple(self._read(placement_key, record))
-            except SnapshotUnavailable as e:
-                hit = str(e)
-            self._hits[key] = hit
-            while len(self._hits) > self.keep:
-                self._hits.popitem(last=False)
-        self._hits.move_to_end(key)
-        if isinstance(hit, str):
-            raise SnapshotUnavailable(hit)
-        return hit
+        return self._hits.get(key, lambda: tuple(self._read(placement_key, record)))
 
     def _read(self, placement_key: str, record: SnapshotRecord) -> Sequence[SelectedObject]:
         what = f"resource snapshot `{record.index}`"

@@ -10,8 +10,8 @@ returns a ``RolloutDecision`` the loop applies like any other, plus its status f
 A run may roll out an older resource snapshot (a rollback, or a run that keeps its frozen index
 after newer commits), and it applies the overrides of the fleet commit it was initialized at.
 ``older`` (reconciler/hubsnapshots.py) reads such a snapshot back from its fleet commit; when it
-cannot, the run fails with the reason. ``External.targets`` tells the loop which moved clusters
-need anything but this commit's newest render, so it renders them from those inputs.
+cannot, the run fails with the reason. ``External.targets`` tells the loop what each moved
+cluster goes to, so it renders those that are not this commit's newest render from their inputs.
 """
 
 from __future__ import annotations
@@ -41,17 +41,17 @@ ReportOf = Callable[[str, BindingRecord | None], PlacementReport | None]
 
 @dataclass(frozen=True, slots=True)
 class RunTarget:
-    """What a run moves one cluster to when it is not this commit's newest render."""
+    """What a run moves one cluster to: a resource snapshot, with a fleet commit's overrides."""
 
     index: int  # the resource snapshot
-    override_commit: str = ""  # the fleet commit whose overrides apply ("": this reconcile's)
+    override_commit: str = ""  # the commit the run was initialized at ("": recorded by an older fleetsync)
 
 
 @dataclass(frozen=True, slots=True)
 class External:
     decision: RolloutDecision
     files: Mapping[str, bytes] = field(default_factory=dict)  # fleet/status runs/... approvalrequests/...
-    targets: Mapping[str, RunTarget] = field(default_factory=dict)  # moved cluster -> its other render
+    targets: Mapping[str, RunTarget] = field(default_factory=dict)  # every cluster a run moves now
 
 
 def plan_runs(
@@ -115,15 +115,11 @@ def plan_runs(
         {k: v for k, v in strategies.items() if isinstance(v, StagedUpdateStrategy)},
         requests, labels, results, progress, previous, now, unavailable, commit, target,
     )
-    targets: dict[str, RunTarget] = {}
-    for cluster, index in plan.resource_index.items():
-        frozen = plan.override_commit.get(cluster, "")
-        frozen = frozen if frozen != commit and older is not None else ""
-        if index != latest or frozen:
-            targets[cluster] = RunTarget(index, frozen)
-    if targets:
-        log.info("staged run moves clusters to an older snapshot or with its frozen overrides",
-                 extra={"placement": placement.key, "clusters": sorted(targets), "latest": latest})
+    targets = {c: RunTarget(index, plan.override_commit.get(c, "")) for c, index in plan.resource_index.items()}
+    if any(t.index != latest for t in targets.values()):
+        log.info("staged run moves clusters to an older snapshot",
+                 extra={"placement": placement.key, "latest": latest,
+                        "clusters": sorted(c for c, t in targets.items() if t.index != latest)})
     decision = replace(plan.decision, requeue_after=plan.requeue_after)
     return External(decision, annotate(plan.files, verdicts) if verdicts else plan.files, targets)
 

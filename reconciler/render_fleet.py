@@ -29,7 +29,7 @@ from reconciler.hubsnapshots import SnapshotObjects, SnapshotUnavailable
 from reconciler.hubstaged import plan_runs
 from reconciler.load import FleetSpec
 from reconciler.memory import BindingRecord, PlacementMemory, SnapshotRecord, next_policy, next_snapshots
-from reconciler.overrides import OverrideResult, PreparedOverrides, apply_prepared, prepare_overrides
+from reconciler.overrides import OverrideResult, apply_prepared, prepare_overrides
 from reconciler.render import PlacementOnCluster, bundle_placement
 from reconciler.rollout import BindingState, RolloutBinding, plan_rolling_update, target_number
 from reconciler.scheduler.framework import schedule as default_schedule
@@ -194,12 +194,16 @@ def place(
 
         same: dict[str, bool] = {}
 
+        def overrides_from(frozen: str) -> str:
+            """The commit whose overrides a run applies; "" when they are this commit's."""
+            if not frozen or frozen == commit or older is None:
+                return ""
+            if frozen not in same:
+                same[frozen] = _same_overrides(older, frozen, spec)
+            return "" if same[frozen] else frozen
+
         def run_version(cluster: str, index: int, frozen: str) -> str | None:
-            frozen = "" if frozen == commit else frozen
-            if frozen and older is not None:  # unchanged overrides: the newest render is the run's
-                if frozen not in same:
-                    same[frozen] = _same_overrides(older, frozen, spec)
-                frozen = "" if same[frozen] else frozen
+            frozen = overrides_from(frozen)
             if index == latest and not frozen:
                 return out.desired.get(cluster)
             share = share_of(cluster, index, frozen)
@@ -213,9 +217,7 @@ def place(
         )
         decision, out.run_files = external.decision, external.files
         for cluster, run_target in sorted(external.targets.items()):
-            frozen = run_target.override_commit
-            if frozen and same.get(frozen, False):
-                frozen = ""
+            frozen = overrides_from(run_target.override_commit)
             if run_target.index == latest and not frozen:
                 continue  # this commit's render, like any move
             share = share_of(cluster, run_target.index, frozen)
@@ -279,8 +281,7 @@ def _run_share(
         except SnapshotUnavailable as e:
             log.warning("a staged run's frozen overrides cannot be read; applying this commit's",
                         extra={"placement": key, "commit": override_commit, "error": str(e)})
-    prepared: PreparedOverrides = prepare_overrides(objects, cros, ros, placement)
-    result = apply_prepared(prepared, state.name, state.labels)
+    result = apply_prepared(prepare_overrides(objects, cros, ros, placement), state.name, state.labels)
     if not result.ok:
         return None
     violations = gate.check(state, key, result, True)
