@@ -265,7 +265,7 @@ def _render_bundles(
                 continue
             result = p.results.get(cluster)
             older = p.older.get(cluster)
-            if older is not None and rec.version == older.version:  # a staged run moved it to an older snapshot
+            if older is not None and rec.version == older.version:  # a staged run's other render (older snapshot, frozen overrides)
                 shares.append(PlacementOnCluster(p.placement, older.index, older.result.objects))
                 by_override[key] = older.result.deleted
             elif rec.version == p.desired.get(cluster) and result is not None and rec.resource_index is not None:

@@ -75,13 +75,13 @@ def desired_shares(placed: Sequence[Placed], cluster: str) -> list[PlacementOnCl
     """What ``cluster`` gets once every rollout has finished: each placement that selects it,
     at the newest snapshot, with this commit's overridden objects (held-back clusters and
     policy-blocked updates included: this is the destination, not the next step) — or, where
-    a staged run moves it to an older snapshot, that snapshot's objects."""
+    a staged run moves it to an older snapshot or with its frozen overrides, that render."""
     out: list[PlacementOnCluster] = []
     for p in placed:
         if p.schedule is None:
             continue
         older = p.older.get(cluster)
-        if older is not None:  # a staged run takes it to an older snapshot (a rollback)
+        if older is not None:  # a staged run's other render (a rollback, or its frozen overrides)
             out.append(PlacementOnCluster(p.placement, older.index, older.result.objects))
             continue
         result = p.results.get(cluster)

@@ -29,7 +29,8 @@ from reconciler.status import ClusterView, PlacementView, SelectedResource
 
 @dataclass(frozen=True, slots=True)
 class OlderShare:
-    """A cluster a staged run moves, in this reconcile, to a snapshot older than the newest."""
+    """What a staged run moves a cluster to, in this reconcile, when that is not this commit's
+    newest render: an older snapshot, or the overrides of the commit the run started at."""
 
     index: int
     version: str
@@ -52,7 +53,7 @@ class Placed:
     eviction_docs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # status path -> doc
     run_files: Mapping[str, bytes] = field(default_factory=dict)  # staged runs' status files
     violations: dict[str, tuple[Violation, ...]] = field(default_factory=dict)  # cluster -> policy gate
-    older: dict[str, OlderShare] = field(default_factory=dict)  # staged runs: cluster -> an older snapshot
+    older: dict[str, OlderShare] = field(default_factory=dict)  # staged runs: cluster -> its other render
     observed_selected: Sequence[SelectedObject] | None = None  # External, all on one older snapshot: its objects
 
 
