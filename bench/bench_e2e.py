@@ -2,7 +2,7 @@
 
 A fleet of N simulated members (kubesim, one per MemberCluster) with one PickAll placement of a
 Namespace and a ConfigMap; the fleet repo is a bare repository served by a loopback
-``git daemon``; the hub (reconciler/loop.py) and N agents (agent/loop.py) each run in their own
+``git daemon``; the hub (reconciler/hub/loop.py) and N agents (agent/loop.py) each run in their own
 thread, polling Git at fixed intervals exactly as ``fleetsync hub run`` / ``agent run`` would.
 Each measured commit changes the ConfigMap's value; the latency is the time from the push until
 the value is on every member (read straight from the simulators' stores, so observing costs
@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 
-from reconciler.demofleet import LocalFleet
+from fleetsync.demo.fleet import LocalFleet
 
 
 def _load_gitdaemon() -> ModuleType:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml  # type: ignore[import-untyped]
 
-from reconciler.load import load_directory
+from reconciler.load.fleet import load_directory
 
 SIZES = (1_000, 5_000, 10_000)
 PER_FILE = 10

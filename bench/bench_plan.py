@@ -20,7 +20,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reconciler import plan_cmd
+from reconciler.plan import run as plan_cmd
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 ENV = {"GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent", "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b",

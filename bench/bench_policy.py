@@ -2,7 +2,7 @@
 
 Each cluster gets the same ``--objects`` rendered objects (Deployments, StatefulSets, Services,
 ConfigMaps, Secrets, Namespaces, RBAC bindings), shared as one mapping per object across clusters
-the way reconciler/overrides.py shares what no override touched; a share of the workloads is
+the way reconciler/hub/overrides.py shares what no override touched; a share of the workloads is
 overridden per cluster (an env var naming the cluster: a distinct object per cluster) and per
 region (4 variants). Every object is an UPDATE of a slightly different previous render.
 
@@ -22,7 +22,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.policy import ClusterInfo, PolicyCache, evaluate, library_paths, load_policies
+from reconciler.policy.gate import ClusterInfo, PolicyCache, evaluate, library_paths, load_policies
 
 REGIONS = ("eu", "us", "ap", "sa")
 

@@ -4,7 +4,7 @@ Fleet: bench/bench_render.py's 200 objects (1 Namespace, 50 Deployments, 50 Serv
 ConfigMaps, 1 ClusterRole) and its overrides, written as a real fleet repo (MemberClusters,
 one PickAll ClusterResourcePlacement with ``maxUnavailable: 100%``, a ClusterResourceOverride
 and five ResourceOverrides, the shipped policy library enabled), every member with a fresh
-heartbeat ref. The hub (reconciler/loop.py) runs against the local repository:
+heartbeat ref. The hub (reconciler/hub/loop.py) runs against the local repository:
 
 - full: the first reconcile (every bundle branch and the status branch written);
 - no-op cold: a second reconcile by a new process-like hub (nothing cached, nothing written);
@@ -35,10 +35,10 @@ from types import ModuleType
 from fleetsync_contract import HEARTBEAT_REF_PREFIX
 from fleetsync_contract.canonical import dump
 from fleetsync_contract.report import HEARTBEAT_FILE, Health, Heartbeat, dump_heartbeat, format_time
-from reconciler.gitobjects import ObjectWriter
-from reconciler.gitrepo import HubRepo
-from reconciler.hubcache import HubCache
-from reconciler.loop import ReconcileResult, reconcile_once
+from reconciler.gitstore.objects import ObjectWriter
+from reconciler.gitstore.repo import HubRepo
+from reconciler.hub.loop import ReconcileResult, reconcile_once
+from reconciler.hub.session import HubCache
 
 
 def _load_render_bench() -> ModuleType:

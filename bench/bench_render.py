@@ -40,9 +40,9 @@ from reconciler.api.override import (
 )
 from reconciler.api.placement import Placement, ResourceSelector
 from reconciler.api.resource import Resource
-from reconciler.overrides import apply_prepared, prepare_overrides, substitute
-from reconciler.render import ManifestCache, PlacementOnCluster, render_cluster
-from reconciler.select import select_resources
+from reconciler.hub.overrides import apply_prepared, prepare_overrides, substitute
+from reconciler.hub.render import ManifestCache, PlacementOnCluster, render_cluster
+from reconciler.hub.select import select_resources
 
 ORIGIN = Origin("bench.yaml", 1)
 NS = "web"

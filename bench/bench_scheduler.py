@@ -37,7 +37,7 @@ from reconciler.api.placement import (
     TopologySpreadConstraint,
     WhenUnsatisfiable,
 )
-from reconciler.clusters import ClusterObservation, ClusterState, cluster_states
+from reconciler.hub.clusters import ClusterObservation, ClusterState, cluster_states
 from reconciler.scheduler import schedule
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)

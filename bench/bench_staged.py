@@ -3,7 +3,7 @@
 Fleet: N MemberClusters in three regions (``region: r0|r1|r2``), one PickAll placement of a
 Namespace and ``--objects`` ConfigMaps, a ResourceOverride that writes each cluster's region into
 one of them, the policy gate off (``policies: []``, as bench_reconcile.py's default) — a real
-fleet repo in a temp dir, every member with a fresh heartbeat ref. The hub (reconciler/loop.py)
+fleet repo in a temp dir, every member with a fresh heartbeat ref. The hub (reconciler/hub/loop.py)
 runs against the local repository as ``fleetsync hub run`` does (one open repo, one ``HubCache``),
 its clock 30 s on per pass. Between passes the bench plays the agents (tests/fleethelpers.py's
 ``FleetWork.report``/``beat``, batched): every cluster whose bundle branch moved reports
@@ -18,7 +18,7 @@ its clock 30 s on per pass. Between passes the bench plays the agents (tests/fle
   fleet) is about the 17% the rolling update moves per pass, so the passes compare;
 - rollback: run ``back`` with ``resourceSnapshotIndex: "0"`` is committed and its first
   reconcile, which reads snapshot 0 back from the commit that made it
-  (reconciler/hubsnapshots.py) and moves the first batch back, is timed against v1's first
+  (reconciler/hub/snapshots.py) and moves the first batch back, is timed against v1's first
   reconcile (each the best of ``--repeat`` from the same refs; each commit adds only a run).
 
 Prints, per fleet size: the median seconds of a pass that wrote refs and how many there were,
@@ -56,11 +56,11 @@ from fleetsync_contract.report import (
     dump_report,
     format_time,
 )
-from reconciler.gitobjects import ObjectWriter
-from reconciler.gitrepo import HubRepo
-from reconciler.hubcache import HubCache
-from reconciler.loop import reconcile_once
-from reconciler.runs_cmd import summary
+from reconciler.gitstore.objects import ObjectWriter
+from reconciler.gitstore.repo import HubRepo
+from reconciler.hub.loop import reconcile_once
+from reconciler.hub.session import HubCache
+from reconciler.status.runs import summary
 
 git: Callable[..., str] = bench_reconcile.git  # bench/ is sys.path[0] when a bench runs as a script
 commit_files: Callable[[Path, dict[str, str], str], None] = bench_reconcile.commit_files

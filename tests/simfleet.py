@@ -1,6 +1,6 @@
 """A fleet of simulated members for end-to-end tests: the real hub and agents, kubesim clusters.
 
-reconciler/demofleet.py's LocalFleet runs the fleet repo, the hub and one simulated member with
+fleetsync/demo/fleet.py's LocalFleet runs the fleet repo, the hub and one simulated member with
 its agent per cluster, all through Git. End-to-end tests start it the same way: from the files of
 a fleet repo, on a clock the test moves by hand, never sleeping.
 """
@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reconciler.demofleet import LocalFleet
+from fleetsync.demo.fleet import LocalFleet
 
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from reconciler.conditions import ResourceCondition as RC
-from reconciler.conditions import Status, aggregate, with_transition_times
+from reconciler.status.conditions import ResourceCondition as RC
+from reconciler.status.conditions import Status, aggregate, with_transition_times
 
 T, F, U = Status.TRUE, Status.FALSE, Status.UNKNOWN
 ALL_TRUE = {c: T for c in RC}

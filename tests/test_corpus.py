@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.api import registry
-from reconciler.load import load_directory
-from reconciler.settings import Settings
-from reconciler.yamldoc import parse_documents
+from reconciler.load.fleet import load_directory
+from reconciler.load.settings import Settings
+from reconciler.load.yamldoc import parse_documents
 
 CORPUS = Path(__file__).parent / "data" / "kubefleet-examples"
 FILES = sorted(p.relative_to(CORPUS).as_posix() for p in CORPUS.rglob("*.yaml"))

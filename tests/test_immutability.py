@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import Finding
-from reconciler.immutability import check_update
-from reconciler.load import LoadResult, load_directory
+from reconciler.load.fleet import LoadResult, load_directory
+from reconciler.load.immutability import check_update
 
 API = "apiVersion: placement.kubernetes-fleet.io/v1beta1"
 PICK_ALL = "  policy:\n    placementType: PickAll\n"

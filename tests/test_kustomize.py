@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.kustomize import check_kustomization, render
+from reconciler.load.kustomize import check_kustomization, render
 
 
 def _write(root: Path, files: dict[str, str]) -> None:

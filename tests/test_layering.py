@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("reconciler", "agent", "kubesim", "fleetsync_contract")
 
-GIT_OWNERS = {"reconciler/gitrepo.py", "agent/source.py"}
+GIT_OWNERS = {"reconciler/gitstore/repo.py", "agent/source.py"}
 KUBE_OWNERS = {"agent/apply/kube.py"}
 
 
@@ -78,5 +78,5 @@ def test_the_wire_contract_is_a_leaf(module: str) -> None:
 
 def test_the_layering_check_catches_a_violation(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
-    bad.write_text("import git\nfrom reconciler.load import x\n")
+    bad.write_text("import git\nfrom reconciler.load.fleet import x\n")
     assert {_top(n) for n in _imports(bad)} == {"git", "reconciler"}

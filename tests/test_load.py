@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.load import load_directory
-from reconciler.repofiles import Limits, glob_regex
-from reconciler.settings import Settings
+from reconciler.load.files import Limits, glob_regex
+from reconciler.load.fleet import load_directory
+from reconciler.load.settings import Settings
 
 CRP = """apiVersion: placement.kubernetes-fleet.io/v1beta1
 kind: ClusterResourcePlacement

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from reconciler.cli import app
-from reconciler.yamldoc import parse_documents
+from fleetsync.cli import app
+from reconciler.load.yamldoc import parse_documents
 
 MALFORMED = Path(__file__).parent / "data" / "malformed"
 CASES = sorted(p.name for p in MALFORMED.iterdir() if (p / "expect.yaml").is_file())

@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from reconciler.api.placement import PlacementType, RollingUpdateConfig
-from reconciler.rollout import BindingState, RolloutBinding, plan_rolling_update, scaled, target_number
+from reconciler.rollout.rolling import (
+    BindingState,
+    RolloutBinding,
+    plan_rolling_update,
+    scaled,
+    target_number,
+)
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 DEFAULTS = RollingUpdateConfig()

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from reconciler.settings import DEFAULT_SETTINGS, Settings, parse_duration, read_settings
+from reconciler.load.settings import DEFAULT_SETTINGS, Settings, parse_duration, read_settings
 
 
 def test_an_absent_or_empty_file_means_every_default() -> None:

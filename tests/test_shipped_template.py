@@ -25,11 +25,11 @@ import pytest
 from setuptools.config.expand import canonic_data_files  # type: ignore[import-untyped,unused-ignore]
 from typer.testing import CliRunner
 
-import reconciler.demo
-from reconciler.cli import app
-from reconciler.demo import TEMPLATE_NAME, default_template
+import fleetsync.demo.story
+from fleetsync.cli import app
+from fleetsync.demo.story import TEMPLATE_NAME, default_template
 from reconciler.errors import UserError
-from reconciler.shipped import SHARE
+from reconciler.load.shipped import SHARE
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = PurePosixPath(SHARE.as_posix())  # where data-files land under the install prefix
@@ -109,10 +109,10 @@ def test_the_wheel_holds_every_template_file_byte_for_byte(wheel: Path) -> None:
 _PROBE = """
 import json, sys
 sys.prefix = sys.argv[1]  # as if this interpreter were the one the wheel was installed into
-import reconciler.demo, reconciler.shipped
-from reconciler.load import load_directory
-found = reconciler.demo.default_template()
-print(json.dumps({"module": reconciler.shipped.__file__, "found": str(found),
+import fleetsync.demo.story, reconciler.load.shipped
+from reconciler.load.fleet import load_directory
+found = fleetsync.demo.story.default_template()
+print(json.dumps({"module": reconciler.load.shipped.__file__, "found": str(found),
                   "ok": load_directory(found).ok}))
 """
 
@@ -175,7 +175,7 @@ def test_without_a_shipped_template_the_user_is_told_to_pass_template(tmp_path: 
 
 def test_demo_without_a_shipped_template_exits_2_naming_template(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(reconciler.demo, "default_template",
+    monkeypatch.setattr(fleetsync.demo.story, "default_template",
                         lambda: default_template(source_root=tmp_path, prefixes=[tmp_path]))
     result = CliRunner().invoke(app, ["demo"])
     assert result.exit_code == 2

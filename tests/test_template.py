@@ -6,8 +6,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from reconciler.cli import app
-from reconciler.load import load_directory
+from fleetsync.cli import app
+from reconciler.load.fleet import load_directory
 
 TEMPLATE = Path(__file__).parent.parent / "fleet-repo-template"
 

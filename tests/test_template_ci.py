@@ -23,7 +23,7 @@ import typer
 from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
-from reconciler.cli import app
+from fleetsync.cli import app
 
 TEMPLATE = Path(__file__).parent.parent / "fleet-repo-template"
 GITHUB = TEMPLATE / ".github" / "workflows" / "fleetsync.yaml"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from reconciler.cli import app
-from reconciler.validate import exit_code, render, validate_path
+from fleetsync.cli import app
+from reconciler.load.validate import exit_code, render, validate_path
 
 CRP = """apiVersion: placement.kubernetes-fleet.io/v1beta1
 kind: ClusterResourcePlacement

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler import yamldoc
-from reconciler.yamldoc import YamlError, dotted, parse_documents
+from reconciler.load import yamldoc
+from reconciler.load.yamldoc import YamlError, dotted, parse_documents
 
 
 def test_every_key_is_located_by_line_and_column() -> None:

@@ -1,14 +1,14 @@
 """ClusterResourceEnvelope and ResourceEnvelope: objects that must reach members but not act on the hub.
 
 An envelope is a fleet object (validated here) *and* a hub resource (placements select it like
-any object; reconciler/overrides.py unwraps it per cluster). v1beta1 keeps the wrapped objects
+any object; reconciler/hub/overrides.py unwraps it per cluster). v1beta1 keeps the wrapped objects
 in a top-level ``data`` map; the v1alpha1 shape in old Azure/fleet examples nests them under
 ``spec.manifests.<key>.data``. ``envelope_manifests`` reads both, so the unwrapping code never
 needs the parsed model.
 
 ``CLUSTER_SCOPED_KINDS`` (reconciler/api/scope.py, the one table of built-in cluster-scoped
 kinds) is what the envelope rules and resource selection need (CRDs in the repo add their own
-scope; see reconciler/select.py).
+scope; see reconciler/hub/select.py).
 """
 
 from __future__ import annotations

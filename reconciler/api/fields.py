@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from reconciler.errors import Finding, Findings
-from reconciler.yamldoc import Document, Path, dotted
+from reconciler.load.yamldoc import Document, Path, dotted
 
 T = TypeVar("T")
 

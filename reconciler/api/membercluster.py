@@ -3,7 +3,7 @@
 Joining is committing the object, leaving is deleting it (v1beta1 has no ``state``). ``status``
 is accepted and kept: a MemberCluster may declare properties and resource usage there for
 clusters whose agent cannot report them; an agent's report wins for whatever it reports
-(reconciler/clusters.py merges them). ``spec.identity`` is how a member reaches a hub
+(reconciler/hub/clusters.py merges them). ``spec.identity`` is how a member reaches a hub
 *cluster*; fleetsync has none, so it is accepted and ignored, never required.
 
 Both served versions (v1beta1 and v1) parse into this one model; v1 lacks ``deleteOptions``.

@@ -20,7 +20,7 @@ from typing import Any
 from reconciler.api.fields import Context, Fields
 from reconciler.api.meta import Origin
 from reconciler.errors import Findings
-from reconciler.yamldoc import Document
+from reconciler.load.yamldoc import Document
 
 FLEET_GROUPS = ("placement.kubernetes-fleet.io", "cluster.kubernetes-fleet.io")
 

@@ -31,9 +31,9 @@ from datetime import datetime
 from itertools import islice
 
 from reconciler.api.placement import Placement, PlacementType, policy_digest
-from reconciler.clusters import ClusterState
 from reconciler.errors import InternalError
-from reconciler.rollout import BindingState
+from reconciler.hub.clusters import ClusterState
+from reconciler.rollout.rolling import BindingState
 from reconciler.scheduler.decisions import DecisionBuilder
 from reconciler.scheduler.model import (
     MAX_UNSELECTED_DECISIONS,
@@ -284,7 +284,7 @@ def schedule(
     """Schedule one placement; the same inputs in any order give the same Schedule.
 
     ``now`` is accepted for the stages that need it; eligibility was already decided against
-    it when ``clusters`` were built (reconciler/clusters.py).
+    it when ``clusters`` were built (reconciler/hub/clusters.py).
     """
     del now  # eligibility is decided in ClusterState; kept in the signature for the pipeline
     profile = profile or default_profile()

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
-from reconciler.conditions import Status
-from reconciler.rollout import BindingState
+from reconciler.rollout.rolling import BindingState
+from reconciler.status.conditions import Status
 
 FULLY_SCHEDULED_REASON = "SchedulingPolicyFulfilled"
 NOT_FULLY_SCHEDULED_REASON = "SchedulingPolicyUnfulfilled"

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from reconciler.clusters import ClusterState
-from reconciler.rollout import BindingState
+from reconciler.hub.clusters import ClusterState
+from reconciler.rollout.rolling import BindingState
 from reconciler.scheduler.decisions import DecisionBuilder
 from reconciler.scheduler.model import (
     PICK_FIXED_INELIGIBLE,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.api.placement import Placement, PlacementPolicy, PlacementType
-from reconciler.clusters import ClusterState
+from reconciler.hub.clusters import ClusterState
 from reconciler.scheduler.model import ZERO, ClusterScore
 
 

@@ -66,8 +66,8 @@ def test_the_hub_carries_the_member_clusters_heartbeat_period_and_a_change_reach
 
     from fleethelpers import CLUSTERS, base_files, joined_fleet
 
-    from reconciler.gitrepo import HubRepo
-    from reconciler.loop import reconcile_once
+    from reconciler.gitstore.repo import HubRepo
+    from reconciler.hub.loop import reconcile_once
 
     now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
     cluster = sorted(CLUSTERS)[0]
@@ -102,7 +102,7 @@ def test_agent_run_flags_reach_the_agent_config(
 
     import agent.loop as loop
     import agent.runner as runner
-    from reconciler.cli import app
+    from fleetsync.cli import app
 
     seen: list[loop.AgentConfig] = []
     real = loop.AgentConfig

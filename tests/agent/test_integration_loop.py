@@ -165,7 +165,7 @@ def test_backoff_grows_with_failures_and_is_jittered(member: Member, hub: Hub, m
 def test_the_cli_runs_one_sync_with_once(sim_member: Member, hub: Hub, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from reconciler.cli import app
+    from fleetsync.cli import app
 
     member = sim_member
     p = placement()
@@ -182,7 +182,7 @@ def test_the_cli_runs_one_sync_with_once(sim_member: Member, hub: Hub, tmp_path:
 def test_the_cli_refuses_an_unknown_property_provider(sim_member: Member, hub: Hub, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from reconciler.cli import app
+    from fleetsync.cli import app
 
     result = CliRunner().invoke(app, [
         "agent", "run", "--repo", str(hub.bare), "--cluster", hub.cluster, "--kubeconfig",
@@ -221,7 +221,7 @@ def test_a_failing_sync_backs_off_instead_of_hammering() -> None:
 def test_the_cli_exits_3_when_the_member_is_unreachable(hub: Hub, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from reconciler.cli import app
+    from fleetsync.cli import app
 
     kubeconfig = tmp_path / "dead.kubeconfig"
     kubeconfig.write_text(

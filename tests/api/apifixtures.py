@@ -8,7 +8,7 @@ from typing import Any
 
 from reconciler.api.registry import parse_fleet_object
 from reconciler.errors import Finding, Findings
-from reconciler.yamldoc import parse_documents
+from reconciler.load.yamldoc import parse_documents
 
 
 def parse_one(text: str, file: str) -> tuple[Any, list[Finding]]:

@@ -17,7 +17,7 @@ from reconciler.api.placement import Placement
 from reconciler.api.registry import parse_fleet_object
 from reconciler.api.staged import ApprovalRequest, StagedUpdateRun, StagedUpdateStrategy
 from reconciler.errors import Findings
-from reconciler.yamldoc import parse_documents
+from reconciler.load.yamldoc import parse_documents
 
 META = ObjectMeta("web", "team-a")
 AT = Origin("fleet/objects.yaml", 1)

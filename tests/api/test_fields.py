@@ -6,7 +6,7 @@ import re
 
 from reconciler.api.fields import Context, Fields
 from reconciler.errors import Findings
-from reconciler.yamldoc import parse_documents
+from reconciler.load.yamldoc import parse_documents
 
 
 def _fields(text: str) -> tuple[Fields, Findings]:

@@ -21,9 +21,9 @@ from fleetsync_contract.report import (
     drift_path,
     report_files,
 )
-from reconciler.load import LoadResult, load_directory
-from reconciler.overrides import apply_overrides
-from reconciler.select import select_resources
+from reconciler.hub.overrides import apply_overrides
+from reconciler.hub.select import select_resources
+from reconciler.load.fleet import LoadResult, load_directory
 
 T_FIRST = "2026-11-25T02:00:00Z"
 T_LAST = "2026-11-25T03:00:00Z"

@@ -20,9 +20,9 @@ from driftfixtures import (
 )
 from typer.testing import CliRunner
 
+from fleetsync.cli import app
 from reconciler.api.membercluster import MEMBER_NAME_LABEL
-from reconciler.cli import app
-from reconciler.drift_cmd import NotFound
+from reconciler.drift.reports import NotFound
 
 REPLICAS = ("/spec/replicas", "3", "5")
 TIER = ("/metadata/labels/tier", None, "gold")

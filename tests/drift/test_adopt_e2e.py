@@ -1,7 +1,7 @@
 """Adopting a drift end to end: the adopted commit, merged and reconciled, ends the drift report.
 
 Two simulated members (kubesim) with the real hub and the real agents, all through Git
-(reconciler/demofleet.py). The placement uses ``whenToApply: IfNotDrifted`` so an out-of-band
+(fleetsync/demo/fleet.py). The placement uses ``whenToApply: IfNotDrifted`` so an out-of-band
 scale is reported rather than overwritten. ``fleetsync drift adopt``'s function turns eu-1's
 drift into a ResourceOverride on a new branch; the branch is merged (pushed to main), the hub
 renders it, and eu-1's agent then reports no drift while keeping the member's replicas; eu-2
@@ -19,9 +19,9 @@ import pytest
 from gitdaemon import git_identity
 from simfleet import Clock, deployment_app, member, sim_fleet
 
-from reconciler.demofleet import LocalFleet
-from reconciler.drift_adopt import Mode
-from reconciler.drift_commit import AdoptOptions, adopt
+from fleetsync.demo.fleet import LocalFleet
+from reconciler.drift.adopt import Mode
+from reconciler.drift.commit import AdoptOptions, adopt
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ import pytest
 from driftfixtures import DEPLOY, base_files, drift, git, make_repo, push_report
 from typer.testing import CliRunner
 
-from reconciler.cli import app
+from fleetsync.cli import app
 
 REPLICAS = ("/spec/replicas", "3", "5")
 

@@ -9,9 +9,9 @@ import pytest
 from driftfixtures import DEPLOY, T_FIRST, T_LAST, base_files, drift, make_repo, push_report
 from typer.testing import CliRunner
 
+from fleetsync.cli import app
 from fleetsync_contract.report import REDACTED, DriftType
-from reconciler.cli import app
-from reconciler.drift_cmd import NotFound
+from reconciler.drift.reports import NotFound
 
 
 @pytest.fixture

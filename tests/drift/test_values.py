@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from fleetsync_contract.report import PatchDetail
-from reconciler.drift_values import AdoptionRefused, PatchOp, check_path, patch_op
+from reconciler.drift.values import AdoptionRefused, PatchOp, check_path, patch_op
 
 HUB: dict[str, Any] = {
     "apiVersion": "apps/v1",

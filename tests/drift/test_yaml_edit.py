@@ -6,8 +6,8 @@ import difflib
 
 import pytest
 
-from reconciler.drift_values import PatchOp
-from reconciler.drift_yaml import apply_ops, edit_object, roundtrip_clean
+from reconciler.drift.values import PatchOp
+from reconciler.drift.yamledit import apply_ops, edit_object, roundtrip_clean
 
 INDENTED = """# web tier
 apiVersion: apps/v1

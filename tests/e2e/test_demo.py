@@ -24,15 +24,15 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from fleetsync.cli import app
+from fleetsync.demo.fleet import Target, node_plan
+from fleetsync.demo.story import TEMPLATE, detects_drift, drift_target, external_placements, resolve_targets
 from fleetsync_contract.bundle import verify
 from fleetsync_contract.canonical import load
 from fleetsync_contract.report import parse_drift
 from kubesim.server import KubeSim
-from reconciler.cli import app
-from reconciler.demo import TEMPLATE, detects_drift, drift_target, external_placements, resolve_targets
-from reconciler.demofleet import Target, node_plan
 from reconciler.errors import UserError
-from reconciler.load import load_directory
+from reconciler.load.fleet import load_directory
 
 SPEC = load_directory(TEMPLATE).spec
 CLUSTERS = sorted(SPEC.members)

@@ -1,6 +1,6 @@
 """The loop end to end: a commit to the fleet repo reaches the simulated members through Git.
 
-The template runs as a fleet (reconciler/demofleet.py: bare remote, hub, one kubesim + agent per
+The template runs as a fleet (fleetsync/demo/fleet.py: bare remote, hub, one kubesim + agent per
 MemberCluster). After it has converged, a change is committed to the fleet repo — a platform
 setting placed on every cluster and a web setting placed on three — and hub reconciles alternate
 with agent syncs until the members hold the new values; what the clusters hold is read from the
@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from fleetsync.demo.fleet import LocalFleet
+from fleetsync.demo.story import TEMPLATE
 from kubesim.server import KubeSim
-from reconciler.demo import TEMPLATE
-from reconciler.demofleet import LocalFleet
 
 pytestmark = pytest.mark.slow
 

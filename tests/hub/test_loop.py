@@ -25,11 +25,11 @@ from fleetsync_contract.report import (
     format_time,
 )
 from reconciler.errors import UserError
-from reconciler.get_cmd import cli_get
-from reconciler.gitrepo import HubRepo, RefRace
-from reconciler.hubinputs import LoadCache
-from reconciler.hubrun import Runner
-from reconciler.loop import ReconcileResult, reconcile_once
+from reconciler.gitstore.repo import HubRepo, RefRace
+from reconciler.hub.inputs import LoadCache
+from reconciler.hub.loop import ReconcileResult, reconcile_once
+from reconciler.hub.run import Runner
+from reconciler.status.read import cli_get
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=1)

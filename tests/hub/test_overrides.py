@@ -23,9 +23,9 @@ from reconciler.api.override import (
 from reconciler.api.placement import Placement, ResourceSelector
 from reconciler.api.registry import parse_fleet_object
 from reconciler.errors import Findings
-from reconciler.overrides import apply_overrides, apply_prepared, prepare_overrides, substitute
-from reconciler.select import SelectedObject
-from reconciler.yamldoc import parse_documents
+from reconciler.hub.overrides import apply_overrides, apply_prepared, prepare_overrides, substitute
+from reconciler.hub.select import SelectedObject
+from reconciler.load.yamldoc import parse_documents
 
 ORIGIN = Origin("fleet.yaml", 1)
 EXAMPLES = Path("/work/shared/kubefleet-examples/fleet")

@@ -15,8 +15,8 @@ from reconciler.api.placement import (
     RollingUpdateConfig,
     RolloutStrategy,
 )
-from reconciler.overrides import OverriddenObject
-from reconciler.render import ManifestCache, PlacementOnCluster, removals_since, render_cluster
+from reconciler.hub.overrides import OverriddenObject
+from reconciler.hub.render import ManifestCache, PlacementOnCluster, removals_since, render_cluster
 
 ORIGIN = Origin("fleet.yaml", 1)
 

@@ -9,7 +9,7 @@ import pytest
 from reconciler.api.meta import LabelSelector, ObjectMeta, Origin
 from reconciler.api.placement import Placement, ResourceSelector, SelectionScope
 from reconciler.api.resource import Resource
-from reconciler.select import next_snapshot, sanitize, select_resources
+from reconciler.hub.select import next_snapshot, sanitize, select_resources
 
 ORIGIN = Origin("fleet.yaml", 1)
 NS_WITH = SelectionScope.NAMESPACE_WITH_RESOURCES

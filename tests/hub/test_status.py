@@ -21,11 +21,12 @@ from fleetsync_contract.report import (
     PlacementReport,
     PropertyValue,
 )
-from reconciler.clusters import ClusterState
-from reconciler.conditions import Condition as Cond
-from reconciler.conditions import Status
 from reconciler.errors import Finding
-from reconciler.memory import (
+from reconciler.hub.clusters import ClusterState
+from reconciler.rollout.rolling import BindingState
+from reconciler.status.conditions import Condition as Cond
+from reconciler.status.conditions import Status
+from reconciler.status.memory import (
     BindingRecord,
     HubMemory,
     LoadRecord,
@@ -38,8 +39,7 @@ from reconciler.memory import (
     parse_memory,
     with_failed_load,
 )
-from reconciler.rollout import BindingState
-from reconciler.status import (
+from reconciler.status.views import (
     ClusterView,
     PlacementView,
     SelectedResource,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from gitdaemon import git
 
-from reconciler import plan_cmd
+from reconciler.plan import run as plan_cmd
 
 _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from planfixtures import invalid, label_moves, new_pickn, no_change, override_subset, privileged
 
-from reconciler.plan import ExitCode
+from reconciler.plan.build import ExitCode
 
 CHECKOUT = "canary-us-1, prod-eu-1, prod-eu-2, prod-us-1, prod-us-2, staging-eu-1"
 

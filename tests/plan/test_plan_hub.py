@@ -11,10 +11,10 @@ import pytest
 from fleethelpers import CLUSTERS, FleetWork, base_files, joined_fleet
 from gitdaemon import GitDaemon, git
 
-from reconciler import plan_cmd
-from reconciler.gitrepo import HubRepo
-from reconciler.loop import reconcile_once
-from reconciler.plan import ExitCode
+from reconciler.gitstore.repo import HubRepo
+from reconciler.hub.loop import reconcile_once
+from reconciler.plan import run as plan_cmd
+from reconciler.plan.build import ExitCode
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=2)

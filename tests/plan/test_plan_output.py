@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from reconciler import plan_cmd
-from reconciler.gitrepo import HubRepo
-from reconciler.plan import ExitCode, make_plan, read_cluster_state
-from reconciler.plan_markdown import MAX_CHARS, render
+from reconciler.gitstore.repo import HubRepo
+from reconciler.plan import run as plan_cmd
+from reconciler.plan.build import ExitCode, make_plan, read_cluster_state
+from reconciler.plan.markdown import MAX_CHARS, render
 
 SECRET = """---
 apiVersion: v1

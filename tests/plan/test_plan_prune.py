@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.plan_markdown import MAX_OBJECTS, _prune_lines
-from reconciler.plan_prune import APPROVE_PRUNE_LABEL, prune_checks
+from reconciler.plan.markdown import MAX_OBJECTS, _prune_lines
+from reconciler.plan.prune import APPROVE_PRUNE_LABEL, prune_checks
 
 EXTRA = "".join(f"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra-{i}\n  namespace: app\n"
                 f"data: {{N: \"{i}\"}}\n" for i in range(2))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.policy import ClusterInfo, evaluate, library_paths, load_policies
-from reconciler.policy_change import CHANGE_IDENTITY, change_object, check_change
-from reconciler.policy_model import Action
-from reconciler.yamldoc import parse_documents
+from reconciler.load.yamldoc import parse_documents
+from reconciler.policy.change import CHANGE_IDENTITY, change_object, check_change
+from reconciler.policy.gate import ClusterInfo, evaluate, library_paths, load_policies
+from reconciler.policy.model import Action
 
 LIBRARY = load_policies([], library=library_paths())
 APPROVE = "fleetsync/approve-blast-radius"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from reconciler.policy import ClusterInfo, PolicyCache, evaluate, library_paths, load_policies
+from reconciler.policy.gate import ClusterInfo, PolicyCache, evaluate, library_paths, load_policies
 from tests.policy.test_gate import EU, cm, gate, policy, rendered
 
 
 def counting(monkeypatch: Any) -> list[int]:
     """How many times CEL actually ran (the cache's whole point is to make this small)."""
-    import reconciler.policy as mod
+    import reconciler.policy.gate as mod
 
     calls = [0]
     real = mod._evaluate_one
@@ -81,8 +81,8 @@ def test_the_library_gives_the_same_violations_with_a_warm_cache_as_without_one(
 def test_a_hub_keeps_one_policy_cache_across_reconciles(tmp_path: Any) -> None:
     import subprocess
 
-    from reconciler.gitrepo import HubRepo
-    from reconciler.hubgate import Gate, PreviousRenders, policy_cache_for
+    from reconciler.gitstore.repo import HubRepo
+    from reconciler.hub.gate import Gate, PreviousRenders, policy_cache_for
 
     subprocess.run(["git", "init", "-q", "-b", "main", str(tmp_path)], check=True)
     with HubRepo.local(tmp_path) as repo:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.policy_cel import (
+from reconciler.policy.cel import (
     Budget,
     CompileError,
     CostExceeded,

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.clusters import ClusterState
-from reconciler.policy import (
+from reconciler.hub.clusters import ClusterState
+from reconciler.load.yamldoc import Document, parse_documents
+from reconciler.policy.cel import MAX_OBJECT_BYTES, Budget
+from reconciler.policy.gate import (
     SETTINGS_BINDING,
     ClusterInfo,
     PolicyCache,
@@ -20,9 +22,7 @@ from reconciler.policy import (
     library_paths,
     load_policies,
 )
-from reconciler.policy_cel import MAX_OBJECT_BYTES, Budget
-from reconciler.policy_model import Action, plural_of
-from reconciler.yamldoc import Document, parse_documents
+from reconciler.policy.model import Action, plural_of
 
 EU = ClusterInfo("eu-1", {"env": "prod"}, {"nodeCount": 5})
 

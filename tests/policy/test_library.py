@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.policy import ClusterInfo, PolicySet, Violation, evaluate, library_paths, load_policies
-from reconciler.policy_model import Action
-from reconciler.yamldoc import parse_documents
+from reconciler.load.yamldoc import parse_documents
+from reconciler.policy.gate import ClusterInfo, PolicySet, Violation, evaluate, library_paths, load_policies
+from reconciler.policy.model import Action
 
 ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = load_policies([], library=library_paths())

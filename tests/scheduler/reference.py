@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from reconciler.api.placement import Placement, PlacementType, WhenUnsatisfiable
-from reconciler.clusters import ClusterState
+from reconciler.hub.clusters import ClusterState
 from reconciler.scheduler.decisions import DecisionBuilder
 from reconciler.scheduler.framework import (
     _cross_reference,

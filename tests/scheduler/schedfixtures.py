@@ -24,8 +24,8 @@ from reconciler.api.placement import (
     TopologySpreadConstraint,
     WhenUnsatisfiable,
 )
-from reconciler.clusters import ClusterObservation, ClusterState, cluster_state
-from reconciler.rollout import BindingState
+from reconciler.hub.clusters import ClusterObservation, ClusterState, cluster_state
+from reconciler.rollout.rolling import BindingState
 from reconciler.scheduler import Binding, ClusterScore, Schedule, schedule
 from reconciler.scheduler.framework import scheduling_policy_hash
 

@@ -10,7 +10,7 @@ import pytest
 from schedfixtures import NOW, healthy, member, unhealthy
 
 from reconciler.api.membercluster import ResourceUsage
-from reconciler.clusters import ClusterObservation, cluster_state, cluster_states, eligibility
+from reconciler.hub.clusters import ClusterObservation, cluster_state, cluster_states, eligibility
 
 
 @pytest.mark.parametrize(
@@ -112,7 +112,7 @@ def test_member_name_label_is_added_and_states_sorted_by_name() -> None:
 
 def test_observation_takes_the_newer_of_report_and_heartbeat() -> None:
     from fleetsync_contract.report import ClusterReport, Health, Heartbeat, PropertyValue, format_time
-    from reconciler.clusters import observation_from_report
+    from reconciler.hub.clusters import observation_from_report
 
     old, new = format_time(NOW - timedelta(minutes=10)), format_time(NOW - timedelta(seconds=5))
     report = ClusterReport("c1", "0.1.0", old, health=Health(False, "readyz failed", old),

@@ -29,7 +29,7 @@ from schedfixtures import (
     unhealthy,
 )
 
-from reconciler.clusters import ClusterState
+from reconciler.hub.clusters import ClusterState
 from reconciler.scheduler import Binding, schedule
 from reconciler.scheduler.framework import scheduling_policy_hash
 

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 import pytest
 from schedfixtures import BindingState, ClusterScore, crp, pick_all, pick_fixed, pick_n
 
-from reconciler.conditions import Status
-from reconciler.eviction import (
+from reconciler.rollout.eviction import (
     ALLOWED_FAILED,
     ALLOWED_NO_BUDGET,
     BLOCKED_MISCONFIGURED,
@@ -20,6 +19,7 @@ from reconciler.eviction import (
     evaluate_eviction,
 )
 from reconciler.scheduler import Binding
+from reconciler.status.conditions import Status
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,10 @@ from schedfixtures import (
     unhealthy,
 )
 
-from reconciler.clusters import ClusterState
-from reconciler.conditions import Status
+from reconciler.hub.clusters import ClusterState
 from reconciler.scheduler import Binding
 from reconciler.scheduler.framework import scheduling_policy_hash
+from reconciler.status.conditions import Status
 
 
 def fleet_with_trouble() -> list[ClusterState]:

@@ -27,10 +27,10 @@ from schedfixtures import (
 )
 
 from reconciler.api.placement import PropertyOperator as Op
-from reconciler.clusters import ClusterState
-from reconciler.conditions import Status
+from reconciler.hub.clusters import ClusterState
 from reconciler.scheduler import Binding
 from reconciler.scheduler.framework import scheduling_policy_hash
+from reconciler.status.conditions import Status
 
 COST = "example.com/cost"
 

@@ -7,7 +7,7 @@ from schedfixtures import NOW, Taint, Toleration, cluster, crp, pick_n, prop, rp
 
 from reconciler.api.placement import PropertyOperator as Op
 from reconciler.api.placement import PropertySelectorRequirement
-from reconciler.clusters import ClusterObservation
+from reconciler.hub.clusters import ClusterObservation
 from reconciler.scheduler.plugin import CallState
 from reconciler.scheduler.plugins.clusteraffinity import ClusterAffinity, go_round
 from reconciler.scheduler.plugins.namespaceaffinity import NamespaceAffinity

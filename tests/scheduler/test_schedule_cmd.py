@@ -9,6 +9,8 @@ from pathlib import Path
 from schedfixtures import NOW
 from typer.testing import CliRunner
 
+from fleetsync.cli import app
+from fleetsync.cli import schedule as schedule_cmd
 from fleetsync_contract.report import (
     ClusterReport,
     Health,
@@ -19,8 +21,6 @@ from fleetsync_contract.report import (
     dump_report,
     format_time,
 )
-from reconciler import schedule_cmd
-from reconciler.cli import app
 
 MEMBER = """apiVersion: cluster.kubernetes-fleet.io/v1beta1
 kind: MemberCluster

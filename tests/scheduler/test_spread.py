@@ -19,8 +19,8 @@ from schedfixtures import (
     term,
 )
 
-from reconciler.clusters import ClusterState
-from reconciler.conditions import Status
+from reconciler.hub.clusters import ClusterState
+from reconciler.status.conditions import Status
 
 VIOLATED = 'ClusterUnschedulable, violated doNotSchedule topology spread constraint "zone" (max skew 1)'
 

@@ -23,11 +23,11 @@ from gitdaemon import git_identity
 from reconciler.api.registry import parse_fleet_object
 from reconciler.api.staged import ApprovalRequest, RunState, StagedUpdateRun, StagedUpdateStrategy
 from reconciler.errors import Findings
-from reconciler.staged import ClusterOverrides, ClusterProgress, PlacementFacts, RunStatus
-from reconciler.staged_doc import parse_run_status, run_status_doc
-from reconciler.staged_exec import RunStep, advance_run, approvals_for
-from reconciler.staged_init import initialize_run
-from reconciler.yamldoc import parse_documents
+from reconciler.load.yamldoc import parse_documents
+from reconciler.rollout.staged.documents import parse_run_status, run_status_doc
+from reconciler.rollout.staged.execute import RunStep, advance_run, approvals_for
+from reconciler.rollout.staged.init import initialize_run
+from reconciler.rollout.staged.model import ClusterOverrides, ClusterProgress, PlacementFacts, RunStatus
 
 T0 = datetime(2026, 11, 25, 3, 0, 0, tzinfo=UTC)
 EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "kubefleet-examples"  # copied from shared/

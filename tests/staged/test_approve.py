@@ -8,12 +8,12 @@ import pytest
 from stagedfixtures import T0, fleet_checkout, git, parse, run
 from typer.testing import CliRunner
 
+from fleetsync.cli import app
 from reconciler.api.staged import ApprovalRequest
-from reconciler.approve_cmd import Approval, approve
-from reconciler.cli import app
 from reconciler.errors import UserError
-from reconciler.load import load_directory
-from reconciler.staged_exec import approvals_for
+from reconciler.load.fleet import load_directory
+from reconciler.rollout.staged.approve import Approval, approve
+from reconciler.rollout.staged.execute import approvals_for
 
 
 @pytest.fixture

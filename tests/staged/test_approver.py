@@ -17,14 +17,14 @@ from fleetsync_contract.canonical import load
 from fleetsync_contract.report import Condition, PlacementReport
 from reconciler.api.placement import Placement
 from reconciler.api.staged import ApprovalRequest
-from reconciler.approve_cmd import Approval, approve
-from reconciler.gitrepo import HubRepo
-from reconciler.hubstaged import External, plan_runs
-from reconciler.memory import BindingRecord, PlacementMemory, SnapshotRecord
-from reconciler.rollout import BindingState
+from reconciler.gitstore.repo import HubRepo
+from reconciler.hub.staged import External, plan_runs
+from reconciler.load.settings import read_settings
+from reconciler.rollout.rolling import BindingState
+from reconciler.rollout.staged.approve import Approval, approve
+from reconciler.rollout.staged.approver import ApproverLookup, git_approvers
 from reconciler.scheduler.model import Binding, Schedule, ScheduledCondition
-from reconciler.settings import read_settings
-from reconciler.staged_approver import ApproverLookup, git_approvers
+from reconciler.status.memory import BindingRecord, PlacementMemory, SnapshotRecord
 
 REQUEST_FILE = "approvalrequests/ClusterApprovalRequest/_cluster/r1-after-one.yaml"
 APPROVAL_PATH = "approvals/r1-after-one.yaml"

@@ -9,8 +9,7 @@ from stagedfixtures import Fleet, example, strategy
 
 from fleetsync_contract.canonical import dump, load
 from reconciler.api.staged import StagedUpdateRun
-from reconciler.staged import RunStatus
-from reconciler.staged_doc import (
+from reconciler.rollout.staged.documents import (
     format_duration,
     parse_duration,
     parse_run_status,
@@ -20,6 +19,7 @@ from reconciler.staged_doc import (
     stage_config_doc,
     stage_config_from_doc,
 )
+from reconciler.rollout.staged.model import RunStatus
 
 STAGES = """
 - name: first

@@ -1,7 +1,7 @@
 """Staged runs end to end: fleet repo → hub → bundle branches → agents → simulated clusters → reports.
 
 Six simulated members (kubesim, whose controllers make Deployments available), the real hub and
-the real agents, all through Git (reconciler/demofleet.py). A three-stage run rolls a Deployment
+the real agents, all through Git (fleetsync/demo/fleet.py). A three-stage run rolls a Deployment
 out dev → canary → prod with an after-stage approval on canary, given by ``fleetsync approve``'s
 function and pushed like any commit. In the second fleet one prod cluster never makes its
 workload available: the run stops at that stage, says which cluster it waits for, and after
@@ -20,10 +20,10 @@ import pytest
 from gitdaemon import git_identity
 from simfleet import EXTERNAL_SHOP, T0, Clock, deployment_app, member, sim_fleet
 
+from fleetsync.demo.fleet import LocalFleet
 from fleetsync_contract.canonical import load
-from reconciler.approve_cmd import Approval, approve
-from reconciler.demofleet import LocalFleet
-from reconciler.runs_cmd import run_docs, summary
+from reconciler.rollout.staged.approve import Approval, approve
+from reconciler.status.runs import run_docs, summary
 
 pytestmark = pytest.mark.slow
 

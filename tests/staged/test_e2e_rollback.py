@@ -2,7 +2,7 @@
 
 tests/staged/test_rollback.py drives the hub alone with faked agent reports; here the real agents
 apply every bundle to simulated clusters (kubesim) and their reports move the runs, all through
-Git (reconciler/demofleet.py, started by tests/simfleet.py). Three members in two stages (canary,
+Git (fleetsync/demo/fleet.py, started by tests/simfleet.py). Three members in two stages (canary,
 then prod one at a time) get v1, then v2 — another image, replicas and label, a new ConfigMap,
 v1's other ConfigMap removed — then, from a hub restarted with an empty cache (snapshot 0 can
 only come from Git), a run with ``resourceSnapshotIndex: "0"``, and last a run forward again.
@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 from simfleet import EXTERNAL_SHOP, Clock, deployment_app, member, sim_fleet
 
+from fleetsync.demo.fleet import LocalFleet
 from fleetsync_contract.canonical import load
-from reconciler.demofleet import LocalFleet
-from reconciler.gitrepo import HubRepo
-from reconciler.runs_cmd import run_docs, summary
-from reconciler.status import placement_path
+from reconciler.gitstore.repo import HubRepo
+from reconciler.status.runs import run_docs, summary
+from reconciler.status.views import placement_path
 
 pytestmark = pytest.mark.slow
 

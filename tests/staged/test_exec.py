@@ -9,8 +9,8 @@ import pytest
 from stagedfixtures import T0, Fleet, approval, parse, run, strategy
 
 from reconciler.api.staged import ApprovalRequest
-from reconciler.staged import DELETE_STAGE
-from reconciler.staged_exec import approvals_for, max_concurrency
+from reconciler.rollout.staged.execute import approvals_for, max_concurrency
+from reconciler.rollout.staged.model import DELETE_STAGE
 
 MIN = timedelta(minutes=1)
 SEC = timedelta(seconds=1)

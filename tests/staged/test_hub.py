@@ -13,12 +13,12 @@ from fleetsync_contract.canonical import load
 from fleetsync_contract.report import Condition, PlacementReport
 from reconciler.api.placement import Placement
 from reconciler.api.staged import ApprovalRequest, RunState
-from reconciler.memory import BindingRecord, PlacementMemory, SnapshotRecord
-from reconciler.overrides import OverrideResult
-from reconciler.rollout import BindingState
+from reconciler.hub.overrides import OverrideResult
+from reconciler.rollout.rolling import BindingState
+from reconciler.rollout.staged.model import ClusterProgress
+from reconciler.rollout.staged.step import ExternalPlan, plan_external, plan_orphan_runs, progress_of
 from reconciler.scheduler.model import Binding, Schedule, ScheduledCondition
-from reconciler.staged import ClusterProgress
-from reconciler.staged_hub import ExternalPlan, plan_external, plan_orphan_runs, progress_of
+from reconciler.status.memory import BindingRecord, PlacementMemory, SnapshotRecord
 
 CRP, LABELS, STRATEGY = WEB_CRP, RING_LABELS, RINGS_STRATEGY
 

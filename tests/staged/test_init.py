@@ -9,8 +9,8 @@ import pytest
 from stagedfixtures import APPLY, T0, example, facts, run, strategy
 
 from reconciler.api.staged import StagedUpdateStrategy
-from reconciler.staged import DELETE_STAGE, ClusterOverrides, RunStatus
-from reconciler.staged_init import initialize_run
+from reconciler.rollout.staged.init import initialize_run
+from reconciler.rollout.staged.model import DELETE_STAGE, ClusterOverrides, RunStatus
 
 PREFIX = "cannot continue the updateRun: failed to initialize the updateRun: "
 EXAMPLE = "kubefleet.examples_stagedupdaterun_updateStrategy.d1.ClusterStagedUpdateStrategy.yaml"

@@ -1,6 +1,6 @@
 """A staged run through the real hub loop and real git: commits in, bundle branches and status out.
 
-The loop reaches the run machinery through reconciler/hubstaged.py → reconciler/staged_hub.py;
+The loop reaches the run machinery through reconciler/hub/staged.py → reconciler/rollout/staged/step.py;
 these tests drive it as a team would: commit a strategy and a run, let agents report, approve
 with ``fleetsync approve``'s function, and read the run back as ``fleetsync get runs`` does.
 """
@@ -15,11 +15,11 @@ from pathlib import Path
 from fleethelpers import CLUSTERS, FleetWork, base_files, crp, joined_fleet
 from gitdaemon import git_identity
 
-import reconciler.loop as loop
+import reconciler.hub.loop as loop
 from fleetsync_contract.canonical import load
-from reconciler.approve_cmd import Approval, approve
-from reconciler.gitrepo import HubRepo
-from reconciler.runs_cmd import run_docs, summary
+from reconciler.gitstore.repo import HubRepo
+from reconciler.rollout.staged.approve import Approval, approve
+from reconciler.status.runs import run_docs, summary
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 RUN_FILE = "runs/ClusterStagedUpdateRun/_cluster/web-v2.yaml"

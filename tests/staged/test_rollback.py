@@ -2,7 +2,7 @@
 
 KubeFleet lets a staged update run name any resource snapshot still in the history
 (``resourceSnapshotIndex``); fleetsync keeps a snapshot as the fleet commit that created it and
-re-selects from that commit (reconciler/hubsnapshots.py). These tests drive the real hub loop
+re-selects from that commit (reconciler/hub/snapshots.py). These tests drive the real hub loop
 over real git, as a team would roll back: commit v1, roll it out, commit v2, roll it out, then
 commit a run that names snapshot 0.
 """
@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 from fleethelpers import CLUSTERS, FleetWork, base_files, crp
 
-import reconciler.loop as loop
+import reconciler.hub.loop as loop
 from fleetsync_contract.canonical import load
-from reconciler import plan_cmd
-from reconciler.gitrepo import HubRepo
-from reconciler.hubsnapshots import SnapshotReader, SnapshotUnavailable
-from reconciler.memory import SnapshotRecord
-from reconciler.plan import ExitCode
-from reconciler.runs_cmd import summary
-from reconciler.status import placement_path
+from reconciler.gitstore.repo import HubRepo
+from reconciler.hub.snapshots import SnapshotReader, SnapshotUnavailable
+from reconciler.plan import run as plan_cmd
+from reconciler.plan.build import ExitCode
+from reconciler.status.memory import SnapshotRecord
+from reconciler.status.runs import summary
+from reconciler.status.views import placement_path
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 KEY = "ClusterResourcePlacement/web"
@@ -175,8 +175,8 @@ def test_the_reader_refuses_a_snapshot_whose_commit_is_gone_or_selects_other_obj
 
 
 def _hash_of(repo: HubRepo, commit: str, key: str = KEY) -> str:
-    from reconciler.hubinputs import LoadCache
-    from reconciler.select import select_resources
+    from reconciler.hub.inputs import LoadCache
+    from reconciler.hub.select import select_resources
 
     spec = LoadCache(0).load(repo, commit).result.spec
     return select_resources(spec.placements[key], spec.resources).hash

@@ -11,11 +11,11 @@ import pytest
 from stagedfixtures import Fleet, strategy
 from typer.testing import CliRunner
 
+from fleetsync.cli import app
 from fleetsync_contract.canonical import dump
-from reconciler.cli import app
 from reconciler.errors import UserError
-from reconciler.runs_cmd import run_docs, stage_rows, summary, table
-from reconciler.staged_doc import run_doc, run_path
+from reconciler.rollout.staged.documents import run_doc, run_path
+from reconciler.status.runs import run_docs, stage_rows, summary, table
 
 STAGES = """
 - name: canary

@@ -22,7 +22,7 @@ from fractions import Fraction
 from reconciler.api.meta import LabelSelector
 from reconciler.api.placement import ClusterSelectorTerm, PropertyOperator, SortOrder
 from reconciler.api.quantity import QuantityError, parse_quantity
-from reconciler.clusters import ClusterState
+from reconciler.hub.clusters import ClusterState
 from reconciler.scheduler.model import ZERO, ClusterScore
 from reconciler.scheduler.plugin import CallState, Plugin
 

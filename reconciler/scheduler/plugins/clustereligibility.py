@@ -1,10 +1,10 @@
-"""ClusterEligibility: only clusters the eligibility checker accepts (reconciler/clusters.py)."""
+"""ClusterEligibility: only clusters the eligibility checker accepts (reconciler/hub/clusters.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reconciler.clusters import ClusterState
+from reconciler.hub.clusters import ClusterState
 from reconciler.scheduler.plugin import CallState, Plugin
 
 

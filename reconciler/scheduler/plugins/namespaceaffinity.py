@@ -7,7 +7,7 @@ agent does not collect them, and the cluster passes.
 
 from __future__ import annotations
 
-from reconciler.clusters import ClusterState
+from reconciler.hub.clusters import ClusterState
 from reconciler.scheduler.plugin import CallState, Plugin
 
 NAMESPACE_MISSING = "target namespace does not exist on cluster"

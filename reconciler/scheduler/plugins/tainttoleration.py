@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from reconciler.api.membercluster import Taint
 from reconciler.api.placement import Toleration
-from reconciler.clusters import ClusterState
+from reconciler.hub.clusters import ClusterState
 from reconciler.scheduler.plugin import CallState, Plugin
 
 

@@ -32,7 +32,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 from reconciler.api.placement import TopologySpreadConstraint, WhenUnsatisfiable
-from reconciler.clusters import ClusterState
+from reconciler.hub.clusters import ClusterState
 from reconciler.scheduler.model import ClusterScore
 from reconciler.scheduler.plugin import PASS, CallState, CyclePlugin, CycleState, Verdict
 

@@ -1,0 +1,448 @@
+"""The hub's only door to Git (the one hub module importing gitpython).
+
+The hub never checks anything out and never needs a work tree. It reads a fleet commit by
+exporting that commit's tree (bounded in size, symlinks and submodules left out, paths checked)
+into a temporary directory for the loader; it reads other refs (``fleet/status``, report
+branches, heartbeat refs) straight from their trees; it writes blobs, trees and commits straight
+into the object store from in-memory files; and it moves every ref of one reconcile in ONE
+atomic update with the old value it expects for each ref:
+
+- a remote (URL, or a path given with ``--hub-remote``): ``git push --atomic`` with
+  ``--force-with-lease=<ref>:<old>`` per ref, from a local bare cache of the remote;
+- a local repository (``--repo PATH``): a ``git update-ref --stdin`` transaction in that repo.
+
+If any ref moved since it was read (another hub won a race) nothing moves and ``RefRace`` is
+raised, so the loop re-reads and recomputes. A crash after objects are written but before refs
+move leaves the old refs in place; the stray objects are unreachable and harmless.
+
+Two classifications happen here and nowhere else: a failed update is a race exactly when a ref
+no longer has its expected value (re-read after the failure, not guessed from git's message);
+every other git failure is a ``TransientError``. Repo content never reaches a command line
+unchecked: ref names are built from components that pass ``check_ref_component``.
+
+Split by subject: ref naming and checking (no gitpython) live in reconciler/gitstore/refs.py, "who
+committed a file" in reconciler/gitstore/history.py; their public names are re-exported here
+(``__all__``) so callers keep importing from this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+
+import git
+from git.exc import GitCommandError
+
+from reconciler.errors import UserError
+from reconciler.gitstore.history import MAX_PATH_HISTORY, PathCommit, introducing_commit
+from reconciler.gitstore.objects import ObjectWriter, parse_batch, parse_ls_tree, parse_tree
+from reconciler.gitstore.refs import (
+    HUB_REF_PREFIXES,
+    ZERO,
+    GitFailure,
+    RefRace,
+    RefUpdate,
+    _check_ref,
+    _check_sha,
+    _git_env,
+    check_branch,
+    check_ref_component,
+    is_url,
+)
+
+__all__ = [  # the names moved to gitrefs/githistory stay importable from here
+    "HUB_REF_PREFIXES", "MAX_EXPORT_BYTES", "MAX_EXPORT_FILES", "MAX_PATH_HISTORY", "MAX_READ_BYTES", "ZERO",
+    "GitFailure", "HubRepo", "PathCommit", "RefRace", "RefUpdate",
+    "check_branch", "check_ref_component", "introducing_commit", "is_url", "open_hub_repo",
+]
+
+MAX_EXPORT_BYTES = 256 * 1024 * 1024
+MAX_EXPORT_FILES = 100_000
+MAX_READ_BYTES = 64 * 1024 * 1024
+
+# Where a cache repository keeps its copies of the remote's refs.
+_SOURCE_NS = "refs/fleetsync/source/"
+_HUB_NS = "refs/fleetsync/hub/"
+
+
+def _stderr(e: GitCommandError) -> str:
+    text = str(e.stderr or e).strip()
+    return text.splitlines()[-1] if text else "git failed"
+
+
+class HubRepo:
+    """The fleet repo as the hub sees it: one source branch plus the hub's own refs.
+
+    ``HubRepo.local(path)`` works inside an existing repository; ``HubRepo.cached(...)`` keeps
+    a bare cache of a remote and publishes to it with ``push --atomic``. Callers name refs by
+    their full remote names (``refs/heads/fleet/status``) in both modes.
+    """
+
+    def __init__(self, repo: git.Repo, *, branch: str, source: str | None, hub_remote: str | None):
+        self._repo = repo
+        self._repo.git.update_environment(**_git_env())
+        self._writer = ObjectWriter(Path(repo.common_dir) / "objects")
+        self.branch = check_branch(branch)
+        self.source = source  # None: the fleet branch is read from this repository itself
+        self.hub_remote = hub_remote  # None: hub refs live in this repository itself
+
+    @classmethod
+    def local(cls, path: Path, branch: str = "main") -> HubRepo:
+        try:
+            repo = git.Repo(path)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError) as e:
+            raise UserError(f"{path}: not a git repository") from e
+        return cls(repo, branch=branch, source=None, hub_remote=None)
+
+    @classmethod
+    def cached(cls, cache: Path, source: str, hub_remote: str | None = None, branch: str = "main") -> HubRepo:
+        """A bare cache under ``cache`` of ``source`` (URL or path); hub refs go to ``hub_remote``."""
+        if not (cache / "HEAD").exists():
+            cache.mkdir(parents=True, exist_ok=True)
+            git.Repo.init(cache, bare=True).close()
+        return cls(git.Repo(cache), branch=branch, source=source, hub_remote=hub_remote or source)
+
+    def close(self) -> None:
+        self._repo.close()
+
+    def __enter__(self) -> HubRepo:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def path(self) -> Path:
+        return Path(self._repo.git_dir)
+
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """Objects written inside the block go to the store as one pack when it ends
+        (reconciler/gitstore/objects.py); reads and ``publish`` inside it write them first."""
+        return self._writer.batch()
+
+    # -- reading ----------------------------------------------------------------------------
+    def refresh(self, source: bool = True) -> None:
+        """Fetch the source branch (unless ``source`` is False) and every hub ref (cache mode).
+
+        A no-op on a local repository, which is read in place.
+        """
+        if self.hub_remote is None or self.source is None:
+            return
+        hub_specs = [f"+{p}*:{_HUB_NS}{p[len('refs/'):]}*" for p in HUB_REF_PREFIXES]
+        source_spec = f"+refs/heads/{self.branch}:{_SOURCE_NS}{self.branch}"
+        if not source:
+            self._fetch(self.hub_remote, hub_specs)
+        elif self.source == self.hub_remote:
+            self._fetch(self.source, [source_spec, *hub_specs])
+        else:
+            self._fetch(self.source, [source_spec])
+            self._fetch(self.hub_remote, hub_specs)
+
+    def _fetch(self, remote: str, specs: list[str]) -> None:
+        try:
+            self._repo.git.fetch("--prune", "--no-tags", "--quiet", "--", remote, *specs)
+        except GitCommandError as e:
+            raise GitFailure(f"cannot fetch from {remote}: {_stderr(e)}") from e
+
+    def source_commit(self) -> str | None:
+        """The newest commit of the fleet branch (None when the branch does not exist)."""
+        ref = f"{_SOURCE_NS}{self.branch}" if self.source is not None else f"refs/heads/{self.branch}"
+        return self._resolve(ref)
+
+    def hub_refs(self) -> dict[str, str]:
+        """Every hub ref (``refs/heads/fleet/*``, ``refs/fleet/*``) → commit, by its remote name."""
+        if self.hub_remote is None:
+            raw = self._for_each_ref(list(HUB_REF_PREFIXES))
+            return {r: s for r, s in raw.items() if r.startswith(HUB_REF_PREFIXES)}
+        raw = self._for_each_ref([_HUB_NS])
+        return {"refs/" + r[len(_HUB_NS):]: s for r, s in raw.items()}
+
+    def _for_each_ref(self, patterns: list[str]) -> dict[str, str]:
+        try:
+            out = self._repo.git.for_each_ref("--format=%(objectname) %(refname)", "--", *patterns)
+        except GitCommandError as e:
+            raise GitFailure(f"cannot list refs: {_stderr(e)}") from e
+        refs: dict[str, str] = {}
+        for line in str(out).splitlines():
+            sha, _, ref = line.partition(" ")
+            refs[ref] = sha
+        return refs
+
+    def remote_url(self, name: str) -> str | None:
+        """The URL of this repository's remote ``name``; None when it has no such remote."""
+        try:
+            check_ref_component(name)
+            url = str(self._repo.git.config("--get", f"remote.{name}.url")).strip()
+        except (UserError, GitCommandError):
+            return None
+        if url and not is_url(url) and not Path(url).is_absolute():
+            url = str((Path(self._repo.working_tree_dir or self._repo.git_dir) / url).resolve())
+        return url or None
+
+    def resolve(self, rev: str) -> str | None:
+        """A revision (branch, tag, commit id, ``HEAD~1``) as a commit id; None when there is none."""
+        if not rev or len(rev) > 256 or rev.startswith("-") or any(c.isspace() or ord(c) < 32 for c in rev):
+            return None
+        return self._resolve(rev)
+
+    def _resolve(self, ref: str) -> str | None:
+        try:
+            return _check_sha(str(self._repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")))
+        except GitCommandError:
+            return None
+
+    def tree_id(self, commit: str) -> str:
+        self._writer.flush_for(commit)
+        return _check_sha(str(self._repo.git.rev_parse(f"{_check_sha(commit)}^{{tree}}")))
+
+    def _git(self, args: Sequence[str], data: bytes = b"") -> bytes:
+        """One plain git process in this repository (pathspecs literal, no prompts)."""
+        env = {**os.environ, **_git_env(), "GIT_DIR": str(self.path), "GIT_LITERAL_PATHSPECS": "1"}
+        done = subprocess.run(["git", *args], input=data, env=env, capture_output=True, check=False)
+        if done.returncode != 0:
+            lines = done.stderr.decode(errors="replace").strip().splitlines()
+            raise GitFailure(f"git {args[0]} failed: " + (lines[-1] if lines else f"exit {done.returncode}"))
+        return done.stdout
+
+    def log(self, commit: str, fmt: str, *, path: str | None = None, max_count: int = 1) -> bytes:
+        """``git log -n<max_count> --format=<fmt> <commit> -- [<path>]`` (read-only): its output.
+
+        ``path`` is repo content, so it must be repo-relative (no leading ``-`` or ``/``, no
+        ``..``); ``commit`` must be a commit id; at most ``MAX_PATH_HISTORY`` commits.
+        """
+        if path is not None and (not path or path.startswith(("-", "/")) or "\0" in path
+                                 or ".." in path.split("/")):
+            raise ValueError(f"not a repo-relative path: {path!r}")
+        if not 1 <= max_count <= MAX_PATH_HISTORY or "\0" in fmt:
+            raise ValueError(f"git log of {max_count} commits in format {fmt!r} is not allowed")
+        args = ["log", f"-n{max_count}", f"--format={fmt}", _check_sha(commit), "--"]
+        return self._git(args if path is None else [*args, path])
+
+    def _ls_tree(self, commit: str, prefix: str = "") -> list[tuple[str, str, str, int, str]]:
+        """(mode, type, id, size, path) of every entry of ``commit`` under ``prefix``: one process."""
+        self._writer.flush_for(commit)
+        args = ["ls-tree", "-r", "-z", "-l", "--full-tree", _check_sha(commit)]
+        if prefix:
+            args += ["--", prefix.rstrip("/") + "/"]
+        return parse_ls_tree(self._git(args))
+
+    def _cat_blobs(self, shas: Sequence[str]) -> dict[str, bytes]:
+        """Blob contents by id: one ``git cat-file --batch`` process for all of them."""
+        if not shas:
+            return {}
+        try:
+            return parse_batch(self._git(["cat-file", "--batch"], "".join(f"{_check_sha(s)}\n" for s in shas).encode()))
+        except ValueError as e:
+            raise GitFailure(str(e)) from e
+
+    def _object(self, sha: str) -> tuple[str, bytes]:
+        """One object through gitpython's long-lived ``cat-file`` process (no process spawned)."""
+        stream = self._repo.odb.stream(bytes.fromhex(sha))
+        return stream.type.decode(), stream.read()
+
+    def _walk(self, commit: str, prefix: str = "") -> list[tuple[str, str, str]]:
+        """(mode, id, path) of every non-tree entry of ``commit`` under ``prefix``, reading only
+        the tree objects (a few round trips to the long-lived cat-file process)."""
+        self._writer.flush_for(commit)
+        kind, data = self._object(_check_sha(commit))
+        if kind != "commit":
+            raise GitFailure(f"{commit[:12]} is not a commit")
+        tree = data[5:45].decode()  # "tree <id>\n" comes first
+        base = ""
+        for part in [p for p in prefix.strip("/").split("/") if p]:
+            entries = {name: (mode, sha) for mode, name, sha in self._tree_entries(tree)}
+            if part not in entries or entries[part][0] != "40000":
+                return []
+            tree, base = entries[part][1], f"{base}{part}/"
+        out: list[tuple[str, str, str]] = []
+        todo = [(tree, base)]
+        while todo:
+            sha, at = todo.pop()
+            for mode, name, child in self._tree_entries(sha):
+                if mode == "40000":
+                    todo.append((child, f"{at}{name}/"))
+                else:
+                    out.append((mode, child, at + name))
+        return out
+
+    def _tree_entries(self, tree: str) -> list[tuple[str, str, str]]:
+        kind, data = self._object(tree)
+        if kind != "tree":
+            raise GitFailure(f"{tree[:12]} is not a tree")
+        return parse_tree(data)
+
+    def read_files(self, commit: str, prefix: str = "", max_bytes: int = MAX_READ_BYTES) -> dict[str, bytes]:
+        """Every regular file of ``commit`` (under ``prefix``) → bytes, without a checkout.
+
+        A few files are read through the long-lived cat-file process; many (a status branch
+        of a big fleet) with one ``ls-tree`` and one ``cat-file --batch`` process.
+        """
+        regular = [(sha, path) for mode, sha, path in self._walk(commit, prefix) if mode in ("100644", "100755")]
+        if len(regular) > 32:
+            entries = [e for e in self._ls_tree(commit, prefix) if e[1] == "blob" and e[0] != "120000"]
+            if sum(e[3] for e in entries) > max_bytes:
+                raise UserError(f"{commit[:12]}:{prefix} holds more than {max_bytes} bytes")
+            blobs = self._cat_blobs(sorted({e[2] for e in entries}))
+            return {path: blobs[sha] for _, _, sha, _, path in entries}
+        files: dict[str, bytes] = {}
+        total = 0
+        for sha, path in sorted(regular, key=lambda e: e[1]):
+            total += self._repo.odb.info(bytes.fromhex(sha)).size
+            if total > max_bytes:
+                raise UserError(f"{commit[:12]}:{prefix} holds more than {max_bytes} bytes")
+            files[path] = self._object(sha)[1]
+        return files
+
+    def list_files(self, commit: str, prefix: str = "") -> dict[str, str]:
+        """Regular files of ``commit`` under ``prefix`` → blob id, reading no content."""
+        return {path: sha for mode, sha, path in self._walk(commit, prefix) if mode in ("100644", "100755")}
+
+    def read_blob(self, blob: str, max_bytes: int = MAX_READ_BYTES) -> bytes:
+        self._writer.flush_for(blob)
+        info = self._repo.odb.info(bytes.fromhex(_check_sha(blob)))
+        if info.size > max_bytes:
+            raise UserError(f"blob {blob[:12]} is larger than {max_bytes} bytes")
+        data: bytes = self._repo.odb.stream(bytes.fromhex(blob)).read()
+        return data
+
+    def read_file(self, commit: str, path: str, max_bytes: int = MAX_READ_BYTES) -> bytes | None:
+        self._writer.flush_for(commit)
+        try:
+            item = self._repo.commit(_check_sha(commit)).tree / path
+        except KeyError:
+            return None
+        if not isinstance(item, git.Blob) or item.mode == 0o120000:
+            return None
+        if item.size > max_bytes:
+            raise UserError(f"{commit[:12]}:{path} is larger than {max_bytes} bytes")
+        data: bytes = item.data_stream.read()
+        return data
+
+    def export(
+        self, commit: str, dest: Path, max_bytes: int = MAX_EXPORT_BYTES, max_files: int = MAX_EXPORT_FILES
+    ) -> list[str]:
+        """Write ``commit``'s regular files under ``dest``; return the paths left out and why.
+
+        Symlinks and submodules are never materialised (a link could lead the loader out of the
+        tree); paths are checked component by component; size and file count are bounded.
+        """
+        skipped: list[str] = []
+        total = 0
+        count = 0
+        root = dest.resolve()
+        wanted: list[tuple[str, list[str]]] = []
+        for mode, kind, sha, size, path in self._ls_tree(commit):
+            if kind != "blob":
+                skipped.append(f"{path}: submodule")
+                continue
+            if mode == "120000":
+                skipped.append(f"{path}: symbolic link")
+                continue
+            parts = path.split("/")
+            if any(p in ("", ".", "..", ".git") or "\0" in p or "\\" in p for p in parts):
+                skipped.append(f"{path}: unsafe path")
+                continue
+            count += 1
+            total += size
+            if count > max_files or total > max_bytes:
+                raise UserError(
+                    f"commit {commit[:12]} is larger than the hub reads ({max_files} files, {max_bytes} bytes)"
+                )
+            wanted.append((sha, parts))
+        blobs = self._cat_blobs(sorted({sha for sha, _ in wanted}))
+        for sha, parts in wanted:
+            target = root.joinpath(*parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(blobs[sha])
+        return skipped
+
+    # -- writing ----------------------------------------------------------------------------
+    def write_tree(self, files: Mapping[str, bytes]) -> str:
+        """Blobs and trees for ``files`` (path → bytes) in the object store; the root tree id."""
+        return self._writer.write_tree(files)
+
+    def write_commit(self, tree: str, parents: Iterable[str], message: str, now: datetime) -> str:
+        """A commit object (no ref moves); same inputs give the same id."""
+        return self._writer.write_commit(_check_sha(tree), [_check_sha(p) for p in parents], message, now)
+
+    def publish(self, updates: Sequence[RefUpdate]) -> None:
+        """Move every ref in ``updates`` at once, or none; RefRace if one was moved meanwhile."""
+        self._writer.flush()
+        if not updates:
+            return
+        for u in updates:
+            _check_ref(u.ref)
+            _check_sha(u.new)
+            if u.old is not None:
+                _check_sha(u.old)
+        if self.hub_remote is None:
+            self._update_local(updates)
+        else:
+            self._push(updates)
+
+    def _update_local(self, updates: Sequence[RefUpdate]) -> None:
+        script = "".join(f"update {u.ref} {u.new} {u.old or ZERO}\n" for u in updates)
+        env = {**os.environ, **_git_env(), "GIT_DIR": str(self.path)}
+        done = subprocess.run(
+            ["git", "update-ref", "--stdin"], input=script.encode(), env=env, capture_output=True, check=False
+        )
+        if done.returncode != 0:
+            actual = self._for_each_ref(list(HUB_REF_PREFIXES))
+            self._raise_if_moved(updates, actual)
+            lines = done.stderr.decode(errors="replace").strip().splitlines()
+            raise GitFailure("ref transaction failed: " + (lines[-1] if lines else "git update-ref failed"))
+
+    def _push(self, updates: Sequence[RefUpdate]) -> None:
+        assert self.hub_remote is not None
+        leases = [f"--force-with-lease={u.ref}:{u.old or ''}" for u in updates]
+        specs = [f"{u.new}:{u.ref}" for u in updates]
+        try:
+            self._repo.git.push("--atomic", "--porcelain", "--no-verify", *leases, "--", self.hub_remote, *specs)
+        except GitCommandError as e:
+            try:
+                actual = self._ls_remote(self.hub_remote)
+            except GitFailure:
+                raise GitFailure(f"cannot push to {self.hub_remote}: {_stderr(e)}") from e
+            self._raise_if_moved(updates, actual)
+            raise GitFailure(f"cannot push to {self.hub_remote}: {_stderr(e)}") from e
+        for u in updates:  # keep the cache's copies current for the next read
+            self._repo.git.update_ref(_HUB_NS + u.ref[len("refs/"):], u.new)
+
+    def _ls_remote(self, remote: str) -> dict[str, str]:
+        try:
+            out = self._repo.git.ls_remote("--", remote, *(p + "*" for p in HUB_REF_PREFIXES))
+        except GitCommandError as e:
+            raise GitFailure(f"cannot list refs of {remote}: {_stderr(e)}") from e
+        refs: dict[str, str] = {}
+        for line in str(out).splitlines():
+            sha, _, ref = line.partition("\t")
+            refs[ref] = sha
+        return refs
+
+    @staticmethod
+    def _raise_if_moved(updates: Sequence[RefUpdate], actual: Mapping[str, str]) -> None:
+        moved = [u.ref for u in updates if actual.get(u.ref) != u.old]
+        if moved:
+            raise RefRace(moved)
+
+
+def open_hub_repo(location: str, *, branch: str = "main", hub_remote: str | None = None,
+                  cache_root: Path | None = None) -> HubRepo:
+    """``--repo URL|PATH [--hub-remote URL]`` → a HubRepo.
+
+    A local repository without ``--hub-remote`` is worked on in place (refs move by a local
+    transaction); anything else goes through a bare cache under ``cache_root`` (default
+    ``~/.cache/fleetsync/hub``), one per (source, hub remote) pair.
+    """
+    if hub_remote is None and not is_url(location):
+        return HubRepo.local(Path(location), branch)
+    source = location if is_url(location) else str(Path(location).resolve())
+    remote = hub_remote if hub_remote is None or is_url(hub_remote) else str(Path(hub_remote).resolve())
+    root = cache_root or Path.home() / ".cache" / "fleetsync" / "hub"
+    digest = hashlib.sha256(f"{source}\0{remote or ''}".encode()).hexdigest()[:16]
+    return HubRepo.cached(root / digest, source, remote, branch)

@@ -1,0 +1,321 @@
+"""The one place that sequences the hub: a fleet commit, reports and the clock in, refs out.
+
+``reconcile_once`` reads (reconciler/hub/inputs.py) the newest fleet commit, the status branch
+(the hub's memory), every bundle branch, report branch and heartbeat ref; then runs the stages
+(their pure part is reconciler/hub/pipeline.py, shared with ``fleetsync plan``) in order —
+load → clusters → per placement: select + snapshot → evictions (hubevict.py) →
+schedule → overrides → policy gate (hubgate.py) → rollout (RollingUpdate, or the staged runs
+of hubstaged.py for External) — then render per cluster and status — and publishes only the bundle branches whose bundle id changed plus the status branch,
+in ONE atomic update (reconciler/gitstore/repo.py). When no input changed nothing is written: every
+stage is deterministic and status times move only on change, so the rendered bytes are equal
+and the comparison against what is on the branches finds nothing to do.
+
+If another hub moved a ref meanwhile, the update is refused as a whole (``RefRace``); the loop
+re-reads everything and recomputes, up to ``max_attempts`` times. A commit that does not load
+is recorded in ``status.yaml`` (``lastLoad``) and changes nothing else; so is a commit that
+KubeFleet would refuse as an update of the last commit the hub rendered
+(reconciler/load/immutability.py). Rolling updates keep a held-back cluster on exactly the files
+its bundle already has for that placement (read back from its branch), so "old version" never
+needs an old commit to be re-rendered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from fleetsync_contract import BUNDLE_REF_PREFIX
+from fleetsync_contract.bundle import MANIFEST_DIR, FileEntry
+from fleetsync_contract.canonical import sha256_hex
+from reconciler.api.placement import Placement
+from reconciler.errors import Finding, TransientError, UserError
+from reconciler.gitstore.repo import HubRepo, RefRace, RefUpdate
+from reconciler.hub.clusters import ClusterState
+from reconciler.hub.evict import eviction_files
+from reconciler.hub.gate import Gate, PreviousRenders
+from reconciler.hub.inputs import STATUS_HEAD, HubInputs, LoadCache, observation, read_inputs
+from reconciler.hub.outcome import Placed, placement_view
+from reconciler.hub.overrides import OverriddenObject
+from reconciler.hub.pipeline import ScheduleFn, fleet_states, place_all
+from reconciler.hub.render import (
+    ManifestCache,
+    PlacementOnCluster,
+    RenderedBundle,
+    removals_since,
+    render_cluster,
+)
+from reconciler.hub.session import HubCache, cache_for
+from reconciler.hub.staged import orphan_run_files
+from reconciler.load.fleet import FleetSpec, LoadResult
+from reconciler.load.immutability import check_update
+from reconciler.rollout.staged.approver import git_approvers
+from reconciler.scheduler.framework import schedule as default_schedule
+from reconciler.status.memory import (
+    STATUS_FILE,
+    BundleRecord,
+    HubMemory,
+    LoadRecord,
+    dump_memory,
+    load_hub_yaml,
+    with_failed_load,
+)
+from reconciler.status.views import cluster_doc, cluster_path, placement_doc, placement_path, status_files
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileResult:
+    source_commit: str
+    loaded: bool
+    findings: tuple[Finding, ...] = ()
+    written: tuple[str, ...] = ()  # refs moved by this reconcile (empty: a no-op)
+    attempts: int = 1
+    requeue_after: timedelta | None = None  # a rollout wait ends then: reconcile again
+
+    @property
+    def noop(self) -> bool:
+        return not self.written
+
+
+# -- the entry point -----------------------------------------------------------------------------
+def reconcile_once(
+    repo: HubRepo,
+    now: datetime,
+    *,
+    schedule: ScheduleFn = default_schedule,
+    max_attempts: int = 3,
+    progress: Progress | None = None,
+    refresh: bool = True,
+    cache: LoadCache | None = None,
+) -> ReconcileResult:
+    """One reconcile; retried from a fresh read when another hub wins the ref update.
+
+    ``cache`` (kept by a long-running hub; default: one per ``repo`` object) remembers the last
+    loaded trees and parsed inputs, and lets a pass whose inputs did not change stop early
+    (reconciler/hub/session.py).
+    """
+    say = progress or (lambda _msg: None)
+    cache = cache if cache is not None else cache_for(repo)
+    for attempt in range(1, max_attempts + 1):
+        if refresh:
+            say("fetching")
+            repo.refresh()
+        commit = repo.source_commit()
+        if commit is None:
+            raise UserError(f"the fleet repo has no branch {repo.branch!r}")
+        say("reading hub refs")
+        if isinstance(cache, HubCache) and (quiet := cache.quiet(repo, commit, now)) is not None:
+            return ReconcileResult(commit, True, quiet, (), attempt, cache.requeue_after(now))
+        inputs = read_inputs(repo, cache.memo)
+        with repo.batch():  # every object of this pass in one pack (reconciler/gitstore/objects.py)
+            updates, result = _reconcile(repo, inputs, commit, now, schedule, say, cache)
+        try:
+            say(f"publishing {len(updates)} ref(s)")
+            repo.publish(updates)
+        except RefRace as race:
+            log.warning("another hub moved refs; re-reading", extra={"refs": list(race.refs), "attempt": attempt})
+            if attempt == max_attempts or not refresh:
+                raise
+            continue
+        if isinstance(cache, HubCache):
+            cache.settled(repo, commit, inputs, now, bool(updates), result.loaded, result.requeue_after,
+                          result.findings)
+        log.info("reconciled", extra={"commit": commit, "written": [u.ref for u in updates], "attempt": attempt})
+        return ReconcileResult(result.source_commit, result.loaded, result.findings,
+                               tuple(u.ref for u in updates), attempt, result.requeue_after)
+    raise AssertionError("unreachable")
+
+
+def _reconcile(
+    repo: HubRepo, inputs: HubInputs, commit: str, now: datetime, schedule: ScheduleFn, say: Progress,
+    cache: LoadCache,
+) -> tuple[list[RefUpdate], ReconcileResult]:
+    say(f"loading {commit[:12]}")
+    hit = cache.load(repo, commit)
+    loaded = hit.result
+    findings = loaded.findings + hit.notes
+    refused = _refused_update(repo, inputs.memory.source_commit, commit, loaded, cache) if loaded.ok else ()
+    if not loaded.ok or refused:
+        memory = with_failed_load(inputs.memory, commit, refused or loaded.findings)
+        files = dict(inputs.status_files)
+        files[STATUS_FILE] = dump_memory(memory)
+        what = "is refused as an update" if refused else "does not load"
+        updates = _status_update(repo, inputs, files, f"status: {commit[:12]} {what}", now)
+        return updates, ReconcileResult(commit, False, findings + refused)
+    spec = loaded.spec
+    say("scheduling")
+    states = fleet_states(spec, {c: observation(a) for c, a in inputs.agents.items()}, now)
+    by_name = {s.name: s for s in states}
+    gate = Gate(hit.policies, PreviousRenders(repo, inputs))
+    approvers = git_approvers(repo, commit, spec.settings.verify_approvals)  # who approved staged runs
+    placed = place_all(spec, inputs, states, commit, now, gate, schedule, approvers, cache.snapshot_reader(repo))
+    say(f"rendering {len(by_name)} cluster bundle(s)")
+    bundle_ids, records, updates = _render_bundles(repo, inputs, placed, by_name, spec, commit, now)
+    say("writing status")
+    placement_docs = [
+        placement_doc(placement_view(p, inputs, bundle_ids), inputs.previous_doc(placement_path(p.memory.key)), now)
+        for p in placed
+    ]
+    cluster_docs = [
+        cluster_doc(s, inputs.agents[s.name].report if s.name in inputs.agents else None,
+                    spec.members[s.name].heartbeat_period_seconds, inputs.previous_doc(cluster_path(s.name)), now)
+        for s in states
+    ]
+    memory = HubMemory(commit, LoadRecord(commit, True, ()), {p.memory.key: p.memory for p in placed}, records)
+    files = status_files(memory, placement_docs, cluster_docs)
+    files.update(eviction_files(spec, [p.eviction_docs for p in placed], inputs.previous_doc, now))
+    for p in placed:
+        files.update(p.run_files)
+    files.update(orphan_run_files(spec.runs, list(spec.placements), inputs.previous_doc, now))
+    changed = sum(1 for u in updates)
+    updates += _status_update(repo, inputs, files, f"status: {commit[:12]}, {changed} bundle(s) updated", now)
+    waits = [p.decision.requeue_after for p in placed if p.decision and p.decision.requeue_after is not None]
+    return updates, ReconcileResult(commit, True, findings, requeue_after=min(waits) if waits else None)
+
+
+def _refused_update(
+    repo: HubRepo, last: str, commit: str, loaded: LoadResult, cache: LoadCache
+) -> tuple[Finding, ...]:
+    """KubeFleet's update rules (reconciler/load/immutability.py) between the last commit the hub
+    rendered and ``commit``. A refused commit is treated like one that does not load: recorded
+    in ``lastLoad`` and nothing else moves. No last commit (or one that is gone from the repo,
+    or no longer loads) leaves nothing to compare with."""
+    if not last or last == commit or repo.resolve(last) != last:
+        return ()
+    try:
+        before = cache.load(repo, last).result
+    except (UserError, TransientError, ValueError) as e:
+        log.warning("last rendered commit unreadable; update rules not checked",
+                    extra={"commit": last, "error": str(e)})
+        return ()
+    if not before.ok:
+        return ()
+    return tuple(check_update(before.spec, loaded.spec, documents=loaded.documents))
+
+
+def _status_update(
+    repo: HubRepo, inputs: HubInputs, files: Mapping[str, bytes], message: str, now: datetime
+) -> list[RefUpdate]:
+    if dict(files) == dict(inputs.status_files):
+        return []
+    parents = [inputs.status_commit] if inputs.status_commit else []
+    new = repo.write_commit(repo.write_tree(files), parents, message, now)
+    if inputs.memo is not None:  # the next pass need not read back what this one wrote
+        inputs.memo.status[new] = dict(files)
+    return [RefUpdate(STATUS_HEAD, new, inputs.status_commit)]
+
+
+# -- per cluster: render and compare --------------------------------------------------------------
+def _carried(repo: HubRepo, inputs: HubInputs, cluster: str, p: Placement, key: str) -> PlacementOnCluster | None:
+    """This placement's share of the cluster's current bundle, exactly as it is on the branch."""
+    prev = inputs.bundles.get(cluster)
+    if prev is None:
+        return None
+    entry = next((bp for bp in prev.bundle.placements if bp.key == key), None)
+    if entry is None:
+        return None
+    files = repo.read_files(prev.commit, f"manifests/{key}")
+    objects: list[OverriddenObject] = []
+    for fe in prev.bundle.files:
+        if fe.placement != key or fe.path not in files:
+            continue
+        manifest = load_hub_yaml(files[fe.path])
+        group, kind, namespace, name = fe.identity.split("/", 3)
+        version = str(manifest.get("apiVersion", "")).rpartition("/")[2]
+        objects.append(OverriddenObject(group, version, kind, namespace, name, manifest, fe.envelope))
+    return PlacementOnCluster(p, entry.resource_index, objects)
+
+
+def _render_bundles(
+    repo: HubRepo, inputs: HubInputs, placed: Sequence[Placed], states: Mapping[str, ClusterState],
+    spec: FleetSpec, commit: str, now: datetime,
+) -> tuple[dict[str, str], dict[str, BundleRecord], list[RefUpdate]]:
+    cache = ManifestCache()
+    keys = {p.memory.key for p in placed}
+    deleted = [k for k in inputs.memory.placements if k not in keys]
+    records: dict[str, BundleRecord] = {}
+    updates: list[RefUpdate] = []
+    for cluster in sorted(states):
+        prev = inputs.bundles.get(cluster)
+        member = spec.members.get(cluster)  # its heartbeat period travels in the bundle (memberCluster)
+        period = member.heartbeat_period_seconds if member is not None else None
+        if prev is not None and _unchanged(inputs, placed, cluster, prev.commit, prev.bundle_id, period):
+            records[cluster] = BundleRecord(prev.commit, prev.bundle_id, period)  # nothing to read or render
+            continue
+        shares: list[PlacementOnCluster] = []
+        by_override: dict[str, tuple[str, ...]] = {}
+        unselected: list[str] = []
+        for p in placed:
+            key = p.memory.key
+            rec = p.memory.binding(cluster)
+            if p.schedule is None:  # selection failed: the placement stays as it is everywhere
+                share = _carried(repo, inputs, cluster, p.placement, key)
+                if share is not None:
+                    shares.append(share)
+                continue
+            if rec is None or not rec.version:
+                previous = inputs.memory.placements.get(key)
+                if previous is not None and (old := previous.binding(cluster)) is not None and old.version:
+                    unselected.append(key)
+                continue
+            result = p.results.get(cluster)
+            older = p.older.get(cluster)
+            if older is not None and rec.version == older.version:  # a staged run's other render (older snapshot, frozen overrides)
+                shares.append(PlacementOnCluster(p.placement, older.index, older.result.objects))
+                by_override[key] = older.result.deleted
+            elif rec.version == p.desired.get(cluster) and result is not None and rec.resource_index is not None:
+                shares.append(PlacementOnCluster(p.placement, rec.resource_index, result.objects))
+                by_override[key] = result.deleted
+            else:
+                share = _carried(repo, inputs, cluster, p.placement, key)
+                if share is None and result is not None and result.ok and rec.resource_index is not None:
+                    share = PlacementOnCluster(p.placement, rec.resource_index, result.objects)
+                if share is not None:
+                    shares.append(share)
+        if prev is None and not shares:
+            continue
+        rendered = render_cluster(cluster, commit, shares, (), cache, period)  # removals are not in the id
+        if prev is not None and prev.bundle_id == rendered.bundle_id:
+            records[cluster] = BundleRecord(prev.commit, prev.bundle_id, period)
+            continue
+        removals = removals_since(prev.bundle if prev else None, shares, deleted_by_override=by_override,
+                                  unselected=unselected, deleted_placements=deleted)
+        if removals:
+            rendered = render_cluster(cluster, commit, shares, removals, cache, period)
+        message = _bundle_message(cluster, rendered, prev.bundle.files if prev else (), commit)
+        new = repo.write_commit(repo.write_tree(rendered.files), [prev.commit] if prev else [], message, now)
+        updates.append(RefUpdate(f"refs/heads/{BUNDLE_REF_PREFIX}{cluster}", new, prev.commit if prev else None))
+        records[cluster] = BundleRecord(new, rendered.bundle_id, period)
+    for cluster, prev in inputs.bundles.items():  # left the fleet: branch untouched, id as it is
+        last = inputs.memory.bundles.get(cluster)
+        records.setdefault(cluster, BundleRecord(prev.commit, prev.bundle_id, last.heartbeat_period if last else None))
+    return {c: r.bundle_id for c, r in records.items()}, records, updates
+
+
+def _unchanged(
+    inputs: HubInputs, placed: Sequence[Placed], cluster: str, commit: str, bundle_id: str, period: int | None
+) -> bool:
+    """True when every placement holds the same version on ``cluster`` as when the hub last wrote
+    its branch (and nobody else wrote it since), and the cluster's heartbeat period is the one
+    its bundle carries: the bundle would render to the same bytes."""
+    if inputs.memory.bundles.get(cluster) != BundleRecord(commit, bundle_id, period):
+        return False
+    before = {(k, b.version) for k, p in inputs.memory.placements.items()
+              if (b := p.binding(cluster)) is not None and b.version}
+    after = {(p.memory.key, b.version) for p in placed if (b := p.memory.binding(cluster)) is not None and b.version}
+    return before == after
+
+
+def _bundle_message(cluster: str, rendered: RenderedBundle, before: Sequence[FileEntry], commit: str) -> str:
+    old = {f.path: f.sha256 for f in before}
+    new = {p: sha256_hex(data) for p, data in rendered.files.items() if p.startswith(MANIFEST_DIR)}
+    added = sum(1 for p in new if p not in old)
+    changed = sum(1 for p in new if p in old and old[p] != new[p])
+    removed = sum(1 for p in old if p not in new)
+    return (f"{cluster}: {rendered.bundle_id[:19]} from {commit[:12]} "
+            f"(+{added} ~{changed} -{removed}, {len(new)} objects)")

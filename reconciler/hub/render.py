@@ -1,0 +1,153 @@
+"""Per-cluster bundles: every placement bound to a cluster → the files of its bundle branch.
+
+Pure and deterministic: the same inputs give the same bytes and so the same bundle id, with no
+timestamps anywhere; the hub commits a branch only when its id changes. Two placements that
+place the same object on one cluster keep one file each (under their own placement key): the
+agent sees both and reports ApplyConflictBetweenPlacements, as KubeFleet's work applier does.
+
+Speed comes from ``ManifestCache``: an object that no override touched is the same mapping for
+every cluster (reconciler/hub/overrides.py keeps it shared and marks the others ``patched``), so it
+is serialised once per reconcile rather than once per cluster; patched manifests are serialised
+directly and never cached, so the cache stays as small as the placements' selections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fleetsync_contract.bundle import (
+    Bundle,
+    BundleObject,
+    BundlePlacement,
+    Removal,
+    build_bundle_with_id,
+    placement_key,
+)
+from fleetsync_contract.canonical import dump
+from reconciler.api.placement import ApplyStrategy, Placement
+from reconciler.hub.overrides import OverriddenObject
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementOnCluster:
+    """One placement's share of a cluster's bundle: the snapshot index and the overridden objects."""
+
+    placement: Placement
+    resource_index: int
+    objects: Sequence[OverriddenObject]
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedBundle:
+    cluster: str
+    bundle_id: str
+    files: Mapping[str, bytes]
+
+
+class ManifestCache:
+    """Canonical bytes per manifest mapping, shared across the clusters of one reconcile.
+
+    Keyed by object identity of the mapping; the cache holds a reference to each mapping so an
+    id is never reused while the cache lives. Create one per reconcile.
+    """
+
+    __slots__ = ("_texts",)
+
+    def __init__(self) -> None:
+        self._texts: dict[int, tuple[Mapping[str, Any], bytes]] = {}
+
+    def text(self, manifest: Mapping[str, Any]) -> bytes:
+        hit = self._texts.get(id(manifest))
+        if hit is not None:
+            return hit[1]
+        data = dump(manifest)
+        self._texts[id(manifest)] = (manifest, data)
+        return data
+
+
+def key_of(placement: Placement) -> str:
+    """The placement key of docs/formats.md (``ClusterResourcePlacement/web``)."""
+    return placement_key(placement.kind, placement.namespace, placement.name)
+
+
+def apply_strategy_doc(strategy: ApplyStrategy) -> dict[str, Any]:
+    """KubeFleet's applyStrategy shape with every default filled in (what bundles carry)."""
+    doc = strategy.to_dict()
+    doc["serverSideApplyConfig"] = {"force": strategy.server_side_apply_force}
+    return doc
+
+
+def bundle_placement(placement: Placement, resource_index: int) -> BundlePlacement:
+    return BundlePlacement(
+        kind=placement.kind,
+        namespace=placement.namespace,
+        name=placement.name,
+        resource_index=resource_index,
+        apply_strategy=apply_strategy_doc(placement.strategy.apply_strategy),
+        unavailable_period_seconds=placement.strategy.rolling_update.unavailable_period_seconds,
+    )
+
+
+def render_cluster(
+    cluster: str,
+    source_commit: str,
+    placements: Sequence[PlacementOnCluster],
+    removals: Sequence[Removal] = (),
+    cache: ManifestCache | None = None,
+    heartbeat_period_seconds: int | None = None,
+) -> RenderedBundle:
+    """The bundle files of one cluster (``bundle.yaml`` and one file per object).
+
+    ``heartbeat_period_seconds``: the MemberCluster's ``spec.heartbeatPeriodSeconds``, carried to
+    the agent (which never reads the fleet repo) as bundle.yaml's ``memberCluster``."""
+    cache = cache or ManifestCache()
+    bps: list[BundlePlacement] = []
+    objects: list[BundleObject] = []
+    for p in placements:
+        bp = bundle_placement(p.placement, p.resource_index)
+        bps.append(bp)
+        for obj in p.objects:
+            text = dump(obj.manifest) if obj.patched else cache.text(obj.manifest)
+            objects.append(BundleObject(bp.key, obj.identity, text=text, envelope=obj.envelope))
+    the_id, files = build_bundle_with_id(
+        cluster, source_commit, bps, objects, removals, heartbeat_period_seconds=heartbeat_period_seconds
+    )
+    return RenderedBundle(cluster, the_id, files)
+
+
+def removals_since(
+    previous: Bundle | None,
+    placements: Iterable[PlacementOnCluster],
+    *,
+    deleted_by_override: Mapping[str, Iterable[str]] | None = None,
+    unselected: Iterable[str] = (),
+    deleted_placements: Iterable[str] = (),
+) -> list[Removal]:
+    """What left this cluster since ``previous`` (its last bundle), with KubeFleet-style reasons.
+
+    ``deleted_by_override`` maps placement key → identities a Delete rule removed on this cluster;
+    ``unselected`` are placement keys that no longer pick this cluster; ``deleted_placements`` are
+    placement keys gone from the repo. Anything else that vanished is ResourceRemoved.
+    """
+    if previous is None:
+        return []
+    now = {(key_of(p.placement), o.identity) for p in placements for o in p.objects}
+    by_override = {k: set(v) for k, v in (deleted_by_override or {}).items()}
+    unselected_set, deleted_set = set(unselected), set(deleted_placements)
+    out: list[Removal] = []
+    for entry in previous.files:
+        key = (entry.placement, entry.identity)
+        if key in now:
+            continue
+        if entry.placement in deleted_set:
+            reason = "PlacementDeleted"
+        elif entry.placement in unselected_set:
+            reason = "ClusterUnselected"
+        elif entry.identity in by_override.get(entry.placement, set()):
+            reason = "OverrideDeleted"
+        else:
+            reason = "ResourceRemoved"
+        out.append(Removal(entry.identity, entry.placement, reason))
+    return sorted(set(out), key=lambda r: (r.placement, r.identity))

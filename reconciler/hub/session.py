@@ -1,0 +1,118 @@
+"""What a long-running hub remembers between passes, so a pass costs what changed, not the fleet.
+
+A hub polls every few seconds, and almost every poll finds nothing to do. ``HubCache`` keeps,
+across passes of one hub process (``fleetsync hub run``, or any caller that keeps its
+``HubRepo``): the loaded fleet trees (``LoadCache``), every parsed report, heartbeat, status file
+and status document by the id of what it was read from (``InputMemo``), and the facts of the last
+pass that wrote nothing. Every entry is keyed by content, so a hit can never be stale.
+
+The quiet pass: when the fleet commit and every hub ref except heartbeats are what the last
+no-op pass saw, nothing but the clock and heartbeats can change the outcome. Heartbeats and the
+clock reach the stages only through the cluster states (eligibility, health, joined), which are
+recomputed from the heartbeat refs each pass and compared; the other clock-driven decisions
+(a rollout waiting out ``unavailablePeriodSeconds``, a staged run's wait) say when they end
+(``requeue_after``), and the pass at or after that time is a full one. So a quiet pass is: list
+refs, compare ids, recompute states, done — and a heartbeat going stale still flips eligibility
+in the very pass that notices it. As a safety net a full pass runs at least every
+``FULL_PASS_EVERY`` anyway.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from fleetsync_contract import HEARTBEAT_REF_PREFIX
+from reconciler.errors import Finding
+from reconciler.gitstore.repo import HubRepo
+from reconciler.hub.clusters import ClusterState
+from reconciler.hub.inputs import HubInputs, LoadCache, observation, read_agents
+from reconciler.hub.pipeline import fleet_states
+
+FULL_PASS_EVERY = timedelta(minutes=10)
+
+
+def _facts(states: tuple[ClusterState, ...]) -> tuple[ClusterState, ...]:
+    """The cluster states as the stages see them: whether an agent ever beat, not when it did,
+    and the ineligibility reason without its ever-changing "(last received N minutes ago)"."""
+    return tuple(
+        replace(s, heartbeat_time=None if s.heartbeat_time is None else datetime.min,
+                ineligible_reason=s.ineligible_reason.split(" (", 1)[0])
+        for s in states
+    )
+
+
+def _without_heartbeats(refs: Mapping[str, str]) -> dict[str, str]:
+    return {r: c for r, c in refs.items() if not r.startswith(HEARTBEAT_REF_PREFIX)}
+
+
+@dataclass(frozen=True, slots=True)
+class _Quiet:
+    commit: str
+    refs: Mapping[str, str]  # every hub ref but heartbeats
+    states: tuple[ClusterState, ...]  # _facts of the cluster states
+    until: datetime | None  # a clock-driven decision is due then
+    verified: datetime  # when a full pass last confirmed there is nothing to do
+    findings: tuple[Finding, ...]  # what that pass reported (warnings), reported again
+
+
+class HubCache(LoadCache):
+    """``LoadCache`` plus the parsed inputs and the last quiet outcome of one hub process."""
+
+    def __init__(self, size: int = 2):
+        super().__init__(size)
+        self._quiet: _Quiet | None = None
+
+    def _states(self, repo: HubRepo, commit: str, refs: Mapping[str, str], inputs: HubInputs | None,
+                now: datetime) -> tuple[ClusterState, ...] | None:
+        hit = self.load(repo, commit)
+        if not hit.result.ok:
+            return None
+        agents = inputs.agents if inputs is not None else read_agents(repo, refs, self.memo)
+        return _facts(tuple(fleet_states(hit.result.spec, {c: observation(a) for c, a in agents.items()}, now)))
+
+    def quiet(self, repo: HubRepo, commit: str, now: datetime) -> tuple[Finding, ...] | None:
+        """The last full pass's findings when a full pass at ``now`` is known to write nothing
+        (see the module docstring); None when a full pass must run."""
+        last = self._quiet
+        if last is None or last.commit != commit or now - last.verified >= FULL_PASS_EVERY or now < last.verified:
+            return None
+        if last.until is not None and now >= last.until:
+            return None
+        refs = repo.hub_refs()
+        if _without_heartbeats(refs) != last.refs or self._states(repo, commit, refs, None, now) != last.states:
+            return None
+        return last.findings
+
+    def requeue_after(self, now: datetime) -> timedelta | None:
+        """How long until the clock-driven decision the last full pass waits on is due."""
+        until = self._quiet.until if self._quiet is not None else None
+        return until - now if until is not None else None
+
+    def settled(self, repo: HubRepo, commit: str, inputs: HubInputs, now: datetime, wrote: bool, loaded: bool,
+                requeue_after: timedelta | None, findings: tuple[Finding, ...]) -> None:
+        """Record a full pass: one that wrote nothing may let the next passes be quiet."""
+        if self.memo is not None:
+            self.memo.forget_unused_docs()
+        if wrote or not loaded:
+            self._quiet = None
+            return
+        states = self._states(repo, commit, inputs.refs, inputs, now)
+        if states is None:
+            self._quiet = None
+            return
+        until = now + requeue_after if requeue_after is not None else None
+        self._quiet = _Quiet(commit, _without_heartbeats(inputs.refs), states, until, now, findings)
+
+
+_BY_REPO: weakref.WeakKeyDictionary[HubRepo, HubCache] = weakref.WeakKeyDictionary()
+
+
+def cache_for(repo: HubRepo) -> HubCache:
+    """The cache of whoever keeps ``repo`` open across passes (one per HubRepo object)."""
+    cache = _BY_REPO.get(repo)
+    if cache is None:
+        cache = _BY_REPO[repo] = HubCache()
+    return cache

@@ -1,0 +1,226 @@
+"""``fleetsync validate``: load a fleet repo, check references between objects, report everything.
+
+Loading (reconciler/load/fleet.py) checks each object on its own; this module adds what needs the
+whole repo: an override's placement, a staged run's strategy and placement, an eviction's
+placement and cluster, a disruption budget's placement, an approval's run all exist (KubeFleet
+would accept such objects and then fail them at run time; in Git we can say so at review time).
+References are read from the objects' source documents so every finding points at the field
+that names the missing object.
+
+Output is stable for machines: the JSON form (docs/validate.md) is versioned, findings are
+sorted by file, line and column, and the exit code is 0 clean / 1 errors (warnings alone do
+not fail).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from fleetsync_contract import CONTRACT_API_VERSION, identity, parse_identity
+from reconciler.errors import Finding
+from reconciler.load.fleet import LoadResult, load_directory
+from reconciler.load.yamldoc import Document, dotted
+
+PLACEMENT_GROUP = "placement.kubernetes-fleet.io"
+CLUSTER_GROUP = "cluster.kubernetes-fleet.io"
+EXIT_CLEAN = 0
+EXIT_FINDINGS = 1
+MAX_MEMBER_NAME = 63
+
+
+@dataclass(frozen=True, slots=True)
+class ValidateResult:
+    path: str
+    findings: tuple[Finding, ...]
+    kinds: Mapping[str, int]  # objects declared, by kind
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "error")
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for f in self.findings if f.severity != "error")
+
+    @property
+    def ok(self) -> bool:
+        return self.errors == 0
+
+    @property
+    def objects(self) -> int:
+        return sum(self.kinds.values())
+
+
+def _placement(kind: str, namespace: str, name: str) -> str:
+    return identity(PLACEMENT_GROUP, kind, namespace if kind.startswith(("Resource", "Staged", "Approval")) else "", name)
+
+
+class _Refs:
+    """Reference checks over the declared objects' source documents."""
+
+    def __init__(self, documents: Mapping[str, Document]):
+        self.documents = documents
+        self.findings: list[Finding] = []
+
+    def _get(self, data: Any, path: tuple[str, ...]) -> Any:
+        for key in path:
+            if not isinstance(data, dict):
+                return None
+            data = data.get(key)
+        return data
+
+    def report(self, doc: Document, label: str, path: tuple[str | int, ...], message: str, severity: str = "error") -> None:
+        line, col = doc.locate(path)
+        self.findings.append(Finding(doc.file, line, col, dotted(path), message, label, severity))
+
+    def need(self, doc: Document, label: str, path: tuple[str, ...], target: str, what: str) -> Document | None:
+        """The document ``target`` names, or a finding at ``path`` saying it does not exist."""
+        found = self.documents.get(target)
+        if found is None:
+            _, kind, ns, name = parse_identity(target)
+            where = f" in namespace {ns!r}" if ns else ""
+            self.report(doc, label, path, f"{what}: {kind} {name!r}{where} is not defined in this repo")
+        return found
+
+    def check(self, ident: str, doc: Document) -> None:
+        group, kind, ns, name = parse_identity(ident)
+        label = f"{kind}/{name}"
+        data = doc.data
+        if group == CLUSTER_GROUP and kind == "MemberCluster" and len(name) > MAX_MEMBER_NAME:
+            self.report(
+                doc, label, ("metadata", "name"),
+                f"MemberCluster names must be at most {MAX_MEMBER_NAME} characters (KubeFleet); it also names the cluster's bundle branch",
+            )
+        if group != PLACEMENT_GROUP:
+            return
+        namespaced = not kind.startswith("Cluster")
+        scope_ns = ns if namespaced else ""
+        if kind in ("ClusterResourceOverride", "ResourceOverride"):
+            ref = self._get(data, ("spec", "placement"))
+            if isinstance(ref, dict) and isinstance(ref.get("name"), str) and ref["name"]:
+                rp = kind == "ResourceOverride" and ref.get("scope") == "Namespaced"
+                target = _placement("ResourcePlacement" if rp else "ClusterResourcePlacement", ns, ref["name"])
+                self.need(doc, label, ("spec", "placement", "name"), target, "the override's placement")
+        elif kind in ("ClusterStagedUpdateRun", "StagedUpdateRun"):
+            self._run(doc, label, scope_ns, namespaced)
+        elif kind == "ClusterResourcePlacementEviction":
+            pname = self._get(data, ("spec", "placementName"))
+            if isinstance(pname, str) and pname:
+                placement = self.need(
+                    doc, label, ("spec", "placementName"), _placement("ClusterResourcePlacement", "", pname),
+                    "the eviction's placement",
+                )
+                ptype = self._get(placement.data if placement else None, ("spec", "policy", "placementType"))
+                if ptype == "PickFixed":
+                    self.report(
+                        doc, label, ("spec", "placementName"),
+                        f"placement {pname!r} is PickFixed: KubeFleet refuses evictions from PickFixed placements "
+                        "(remove the cluster from clusterNames instead)",
+                    )
+            cname = self._get(data, ("spec", "clusterName"))
+            if isinstance(cname, str) and cname:
+                self.need(doc, label, ("spec", "clusterName"), identity(CLUSTER_GROUP, "MemberCluster", "", cname),
+                          "the eviction's cluster")
+        elif kind == "ClusterResourcePlacementDisruptionBudget":
+            self.need(
+                doc, label, ("metadata", "name"), _placement("ClusterResourcePlacement", "", name),
+                "a disruption budget protects the placement of the same name",
+            )
+        elif kind in ("ClusterApprovalRequest", "ApprovalRequest"):
+            run_name = self._get(data, ("spec", "parentStageRollout"))
+            if isinstance(run_name, str) and run_name:
+                run_kind = "StagedUpdateRun" if namespaced else "ClusterStagedUpdateRun"
+                self.need(doc, label, ("spec", "parentStageRollout"), identity(PLACEMENT_GROUP, run_kind, scope_ns, run_name),
+                          "the approval's update run")
+        elif kind in ("ClusterResourcePlacement", "ResourcePlacement"):
+            policy = self._get(data, ("spec", "policy"))
+            if isinstance(policy, dict) and policy.get("placementType") == "PickFixed":
+                for i, cname in enumerate(policy.get("clusterNames") or []):
+                    if isinstance(cname, str) and identity(CLUSTER_GROUP, "MemberCluster", "", cname) not in self.documents:
+                        self.report(
+                            doc, label, ("spec", "policy", "clusterNames", i),
+                            f"no MemberCluster {cname!r} in this repo: the placement will report it as not scheduled",
+                            "warning",
+                        )
+
+    def _run(self, doc: Document, label: str, ns: str, namespaced: bool) -> None:
+        data = doc.data
+        pname = self._get(data, ("spec", "placementName"))
+        if isinstance(pname, str) and pname:
+            pkind = "ResourcePlacement" if namespaced else "ClusterResourcePlacement"
+            placement = self.need(doc, label, ("spec", "placementName"), identity(PLACEMENT_GROUP, pkind, ns, pname),
+                                  "the run's placement")
+            if placement is not None and self._get(placement.data, ("spec", "strategy", "type")) != "External":
+                self.report(
+                    doc, label, ("spec", "placementName"),
+                    f"placement {pname!r} does not use strategy.type External: KubeFleet fails to initialize "
+                    "a staged update run for it (set spec.strategy.type: External on the placement)",
+                )
+        sname = self._get(data, ("spec", "stagedRolloutStrategyName"))
+        if isinstance(sname, str) and sname:
+            skind = "StagedUpdateStrategy" if namespaced else "ClusterStagedUpdateStrategy"
+            self.need(doc, label, ("spec", "stagedRolloutStrategyName"), identity(PLACEMENT_GROUP, skind, ns, sname),
+                      "the run's strategy")
+
+
+def check_references(result: LoadResult) -> list[Finding]:
+    refs = _Refs(result.documents)
+    for ident, doc in result.documents.items():
+        refs.check(ident, doc)
+    return refs.findings
+
+
+def validate_path(path: Path) -> ValidateResult:
+    """Load and check a fleet repo directory; never raises for bad repo content."""
+    if not path.is_dir():
+        return ValidateResult(str(path), (Finding(str(path), 0, 0, "", "not a directory"),), {})
+    result = load_directory(path)
+    findings = list(result.findings)
+    seen = {(f.file, f.line, f.field) for f in findings}
+    for f in check_references(result):
+        if f.field == "metadata.name" and (f.file, f.line, f.field) in seen:
+            continue  # the kind's parser already reported this name
+        findings.append(f)
+    findings = sorted(set(findings), key=lambda f: (f.file, f.line, f.column, f.field, f.message))
+    kinds = Counter(parse_identity(i)[1] for i in result.documents)
+    return ValidateResult(str(path), tuple(findings), dict(sorted(kinds.items())))
+
+
+def summary(result: ValidateResult) -> dict[str, Any]:
+    return {
+        "errors": result.errors,
+        "warnings": result.warnings,
+        "objects": result.objects,
+        "kinds": dict(result.kinds),
+    }
+
+
+def render(result: ValidateResult, output: str = "text") -> str:
+    """``text``: one finding per line and a summary line; ``json``: the documented document."""
+    if output == "json":
+        doc = {
+            "apiVersion": CONTRACT_API_VERSION,
+            "kind": "ValidationResult",
+            "path": result.path,
+            "ok": result.ok,
+            "findings": [f.to_dict() for f in result.findings],
+            "summary": summary(result),
+        }
+        return json.dumps(doc, indent=2) + "\n"
+    if output != "text":
+        raise ValueError(f"unknown output format {output!r}")
+    lines = [str(f) if f.severity == "error" else str(replace(f, message=f"{f.severity}: {f.message}")) for f in result.findings]
+    status = "valid" if result.ok else "invalid"
+    lines.append(
+        f"{result.path}: {status}: {result.errors} error(s), {result.warnings} warning(s) in {result.objects} object(s)"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def exit_code(result: ValidateResult) -> int:
+    return EXIT_CLEAN if result.ok else EXIT_FINDINGS

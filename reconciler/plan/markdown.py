@@ -1,0 +1,207 @@
+"""A plan as a pull-request comment (Markdown) or as terminal text.
+
+A PR comment holds at most 65,536 characters, and a plan for 500 clusters must still say
+everything that matters in it: checks first (what blocks the merge), then placements (who is
+picked or dropped and why, how the rollout starts), then the grouped per-cluster changes.
+Lists of cluster names are cut after ``MAX_NAMES`` and of objects after ``MAX_OBJECTS``; every
+group's list is shown first, and diffs are added in order (largest group first) while the
+budget lasts, the rest left out with a pointer to the full JSON (``-o json``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from reconciler.plan.build import FleetPlan
+from reconciler.plan.diff import CLUSTER_PLACEHOLDER, generalise
+from reconciler.plan.group import Group, PlacementPlan
+from reconciler.plan.prune import PruneCheck, grouped
+from reconciler.policy.gate import Violation
+
+MAX_CHARS = 60_000  # below GitHub's 65,536 per comment, with room for the workflow's header
+MAX_NAMES = 30
+MAX_OBJECTS = 50  # objects named per group in Markdown and text (JSON names all)
+
+
+def names(clusters: Iterable[str], limit: int = MAX_NAMES) -> str:
+    items = list(clusters)
+    if len(items) <= limit:
+        return ", ".join(items)
+    return ", ".join(items[:limit]) + f" and {len(items) - limit} more"
+
+
+def _headline(plan: FleetPlan) -> str:
+    s = plan.summary()
+    base, head = plan.base.commit[:12], plan.head.commit[:12]
+    verdict = "checks pass" if s["checksPassed"] else "CHECKS FAIL"
+    if not plan.head.ok:
+        return f"fleetsync plan {base} -> {head}: head does not load ({verdict})"
+    return (f"fleetsync plan {base} -> {head}: {s['clustersTouched']} of {s['clustersInFleet']} cluster(s) "
+            f"touched, {s['objectsTouched']} object change(s) (+{s['added']} ~{s['changed']} -{s['removed']}) "
+            f"in {s['groups']} group(s); {verdict}")
+
+
+def _by_reason(mapping: dict[str, str]) -> list[tuple[str, list[str]]]:
+    """Clusters with the same reason (up to their own name) together; a lone cluster keeps its
+    reason as the scheduler wrote it."""
+    out: dict[str, list[str]] = {}
+    for cluster, reason in sorted(mapping.items()):
+        out.setdefault(generalise(reason, cluster), []).append(cluster)
+    items = [(mapping[cs[0]] if len(cs) == 1 else reason, cs) for reason, cs in out.items()]
+    return sorted(items, key=lambda kv: (-len(kv[1]), kv[0]))
+
+
+def _placement_lines(p: PlacementPlan, code: Callable[[str], str], md: bool) -> list[str]:
+    how = p.strategy or "deleted"
+    if p.strategy == "RollingUpdate":
+        how += f" (maxSurge {p.max_surge}, maxUnavailable {p.max_unavailable})"
+    lines = [f"{code(p.placement)}: {how}"]
+    for reason, cs in _by_reason(dict(p.picked)):
+        lines.append(f"  - picks {names(cs)}: {reason}")
+    for reason, cs in _by_reason(dict(p.dropped)):
+        lines.append(f"  - drops {names(cs)}: {reason}")
+    if p.first:
+        lines.append(f"  - rollout moves first: {names(p.first)}")
+    if p.held:
+        lines.append(f"  - then, as those become available: {names(p.held)}")
+    if p.removed:
+        lines.append(f"  - removes from: {names(p.removed)}")
+    if p.note:
+        lines.append(f"  - {p.note}")
+    if p.settings_diff:
+        lines.append("  - its entry in every cluster's bundle.yaml changes:")
+        lines += ["", "```diff", p.settings_diff.rstrip("\n"), "```", ""] if md else \
+            ["    " + line for line in p.settings_diff.rstrip("\n").splitlines()]
+    for run in p.runs:
+        index = f", resource snapshot {run['resourceSnapshotIndex']}" if run.get("resourceSnapshotIndex") else ""
+        lines.append(f"  - {run['change']} run {code(str(run['run']))} (state {run['state']}, strategy "
+                     f"{run['strategy']}{index}) would start:")
+        for stage in run["stages"]:
+            lines.append(f"    - stage {stage['name']}: {names(stage['clusters']) or '(no clusters)'}")
+        if run.get("error"):
+            lines.append(f"    - fails: {run['error']}")
+        elif not run["stages"]:
+            lines.append("    - (no stages: the run cannot initialize; see `fleetsync get runs`)")
+    return lines
+
+
+def _violation_lines(items: Sequence[tuple[Violation, str]], code: Callable[[str], str]) -> list[str]:
+    grouped: dict[tuple[str, str, str, str, str], list[str]] = {}
+    for v, key in items:
+        k = (str(v.action), v.policy, key, v.identity, generalise(v.message, v.cluster))
+        grouped.setdefault(k, []).append(v.cluster)
+    return [f"- {action} {code(policy)} on {code(ident)} ({key}) in {names(sorted(set(cs)))}: {msg}"
+            for (action, policy, key, ident, msg), cs in sorted(grouped.items())]
+
+
+def _prune_lines(checks: Sequence[PruneCheck]) -> list[str]:
+    """Clusters with the same counts on one line; at most ``MAX_OBJECTS`` lines."""
+    groups = grouped(checks)
+    lines = [f"- {names(cs)}: {msg}" for msg, cs in groups[:MAX_OBJECTS]]
+    if len(groups) > MAX_OBJECTS:
+        rest = sum(len(cs) for _, cs in groups[MAX_OBJECTS:])
+        lines.append(f"- ... and {rest} more cluster(s): `fleetsync plan -o json`")
+    return lines
+
+
+def _group_block(g: Group, md: bool, budget: list[int] | None) -> list[str]:
+    """One group's section. Diffs are added while ``budget`` (characters, shared by every
+    group and spent here) lasts; None: every diff. At most ``MAX_OBJECTS`` objects are named."""
+    c = g.change
+    title = f"{names(g.clusters)}: same change" if len(g.clusters) > 1 else g.clusters[0]
+
+    def gen(text: str) -> str:  # a group of one names its cluster; of many, the placeholder
+        return generalise(text, c.cluster) if len(g.clusters) > 1 else text.replace(CLUSTER_PLACEHOLDER, c.cluster)
+
+    count = f"{len(c.objects)} object(s)"
+    lines = [f"<details><summary><b>{title}</b> ({len(g.clusters)} cluster(s), {count})</summary>", ""] if md \
+        else [f"== {title} ({len(g.clusters)} cluster(s), {count})"]
+    for pc in c.placements:
+        lines.append(f"- {pc.change} by {pc.placement}: {gen(pc.reason)}")
+    for oc in c.overrides:
+        lines.append(f"- override {oc.override} {'starts' if oc.change == 'starts' else 'stops'} applying "
+                     f"({oc.placement})")
+    for v in c.violations:
+        lines.append(f"- new {v.action} violation of {v.policy} on {v.identity}: {gen(v.message)}")
+    left_out = 0
+    for o in c.objects[:MAX_OBJECTS]:
+        lines.append(f"- {o.action} {o.identity} ({o.placement})")
+        if not o.diff:
+            continue
+        text = gen(o.diff).rstrip("\n")
+        diff = ["", "```diff", text, "```"] if md else ["    " + line for line in text.splitlines()]
+        size = sum(len(x) + 1 for x in diff)
+        if budget is not None:
+            if size > budget[0]:
+                left_out += 1
+                continue
+            budget[0] -= size
+        lines += diff
+    if len(c.objects) > MAX_OBJECTS:
+        lines.append(f"- ... and {len(c.objects) - MAX_OBJECTS} more object(s): `fleetsync plan -o json`")
+    if left_out:
+        lines.append(f"- ({left_out} diff(s) left out to fit a comment: `fleetsync plan -o json`)")
+    lines += ["", "</details>", ""] if md else [""]
+    return lines
+
+
+def render(plan: FleetPlan, md: bool = True, max_chars: int = MAX_CHARS) -> str:
+    """The plan as Markdown (``md``) or plain text, within ``max_chars`` when Markdown."""
+    def code(s: str) -> str:
+        return f"`{s}`" if md else s
+
+    def heading(s: str) -> str:
+        return f"#### {s}" if md else f"-- {s}"
+
+    head: list[str] = [f"### {_headline(plan)}" if md else _headline(plan), ""]
+    head.append(("> " if md else "") + plan.state.note)
+    for n in plan.notes:
+        head.append(("> " if md else "") + n)
+    head.append("")
+    if plan.validation:
+        head += [heading("Validation of head"), ""]
+        head += [f"- {f.severity}: {code(str(f))}" for f in plan.validation] + [""]
+    if plan.refusals:
+        head += [heading("Refused updates (KubeFleet's update rules)"), ""]
+        head += [f"- {code(str(f))}" for f in plan.refusals] + [""]
+    elif not plan.immutability_checked:
+        which = "base" if not plan.base.ok else "head"
+        head += [f"Update rules (immutability): not checked, {which} does not load.", ""]
+    blocked = [c for c in plan.prune if c.blocking]
+    if blocked:
+        head += [heading("Prune refused: a cluster would be emptied"), "", *_prune_lines(blocked), ""]
+    warned = [c for c in plan.prune if not c.blocking]
+    if warned:
+        head += [heading(f"WARNING: large removals (more than {plan.prune_max_share:.0%} of a cluster's objects)"),
+                 "", *_prune_lines(warned), ""]
+    new = [(v, k) for v, k, is_new in plan.violations if is_new]
+    old = [(v, k) for v, k, is_new in plan.violations if not is_new]
+    if new or plan.blast:
+        head += [heading("Policy violations (new in head)"), ""]
+        head += [f"- {v.action} {code(v.policy)}: {v.message}" for v in plan.blast]
+        head += [*_violation_lines(new, code), ""]
+    if old:
+        head += [heading("Policy violations already in base (not blocking this change)"), ""]
+        head += [*_violation_lines(old, code), ""]
+    if plan.placements:
+        head += [heading("Placements"), ""]
+        for p in plan.placements:
+            head += _placement_lines(p, code, md)
+        head.append("")
+    if plan.groups:
+        head += [heading(f"Changes by cluster ({len(plan.groups)} group(s))"), ""]
+    elif plan.head.ok:
+        head += ["No cluster's rendered objects change.", ""]
+    out = "\n".join(head) + "\n"
+    if not md:
+        return out + "".join("\n".join(_group_block(g, md, None)) + "\n" for g in plan.groups)
+    shorts = ["\n".join(_group_block(g, md, [0])) + "\n" for g in plan.groups]
+    spare = max_chars - len(out) - sum(len(x) for x in shorts) - 200  # 200: the notes the diffs leave out
+    if spare < 0:  # not even every group's list fits: as many groups as do, then a pointer
+        for i, short in enumerate(shorts):
+            if len(out) + len(short) > max_chars - 200:
+                return out + f"\n... {len(shorts) - i} more group(s) not shown: `fleetsync plan -o json`\n"
+            out += short
+        return out
+    budget = [spare]
+    return out + "".join("\n".join(_group_block(g, md, budget)) + "\n" for g in plan.groups)

@@ -1,0 +1,53 @@
+"""``fleetsync plan`` wired to the outside: the repo, the remote with reports, the clock, output.
+
+Reports are read from the repo's own hub refs, or with ``--reports-from`` from another remote
+(a URL, a path, or the name of one of the repo's remotes) fetched into a throw-away bare cache,
+so planning never moves a ref of the repo it plans.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from reconciler.errors import FleetsyncError
+from reconciler.gitstore.repo import HubRepo, is_url
+from reconciler.plan.build import ExitCode, FleetPlan, make_plan, read_cluster_state
+from reconciler.plan.markdown import render
+
+MAX_LABELS = 100
+
+
+def _plan(path: Path, base: str, head: str, now: datetime, reports_from: str | None, labels: Sequence[str]
+          ) -> FleetPlan:
+    with HubRepo.local(path) as repo:
+        if reports_from is None:
+            return make_plan(repo, base, head, now, read_cluster_state(repo, "this repo"), labels)
+        remote = reports_from if is_url(reports_from) or Path(reports_from).exists() else repo.remote_url(reports_from)
+        if remote is None:
+            raise FleetsyncError(f"--reports-from {reports_from!r}: not a URL, a path or a remote of {path}")
+        if not is_url(remote):
+            remote = str(Path(remote).resolve())
+        with tempfile.TemporaryDirectory(prefix="fleetsync-plan-") as tmp, \
+                HubRepo.cached(Path(tmp), str(path.resolve()), remote) as hub:
+            hub.refresh(source=False)
+            return make_plan(repo, base, head, now, read_cluster_state(hub, reports_from), labels)
+
+
+def run(path: Path, base: str, head: str, output: str, now: datetime, *, reports_from: str | None = None,
+        labels: Sequence[str] = ()) -> tuple[str, str, int]:
+    """(stdout, stderr, exit code) — see ``ExitCode``."""
+    if len(labels) > MAX_LABELS or any(len(x) > 256 for x in labels):
+        return "", f"error: at most {MAX_LABELS} labels of at most 256 characters\n", int(ExitCode.RUNTIME_ERROR)
+    try:
+        plan = _plan(path, base, head, now, reports_from, labels)
+    except FleetsyncError as e:
+        return "", f"error: {e}\n", int(ExitCode.RUNTIME_ERROR)
+    if output == "json":
+        text = json.dumps(plan.to_dict(), indent=2, sort_keys=False) + "\n"
+    else:
+        text = render(plan, md=output == "markdown")
+    return text, "", int(plan.exit_code)

@@ -1,0 +1,417 @@
+"""KubeFleet-shaped status documents on ``fleet/status`` (docs/formats.md §4).
+
+A user who knows ``kubectl get crp web -o yaml`` should read ``placements/<key>.yaml`` without a
+manual: the same ``status`` shape (conditions with KubeFleet's types and reasons,
+``selectedResources``, ``observedResourceIndex``, ``placementStatuses`` with failed / drifted /
+diffed lists capped at 100 and the applicable overrides), and ``clusters/<name>.yaml`` reads like
+a MemberCluster (``properties``, ``resourceUsage``, ``agentStatus``, eligibility) but without the
+last heartbeat time, which would rewrite the branch at heartbeat rate (``fleetsync get``
+adds it from the heartbeat refs).
+
+The inputs are small views the loop assembles (``PlacementView``, ``ClusterView``) so that this
+module depends on the stages' *results*, not on how they are computed. Everything is pure and
+deterministic: condition ``lastTransitionTime`` is carried over from the previous document while
+the status is unchanged (reconciler/status/conditions.py), nothing else holds a time that is not an
+input, so a reconcile whose inputs did not change produces byte-identical files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from fleetsync_contract.bundle import EnvelopeRef
+from fleetsync_contract.canonical import dump
+from fleetsync_contract.report import (
+    APPLIED_OUTCOMES,
+    Availability,
+    ClusterReport,
+    DriftType,
+    ObjectDrift,
+    ObjectResult,
+    Outcome,
+    PlacementReport,
+)
+from reconciler.hub.clusters import ClusterState
+from reconciler.status.conditions import (
+    APPLY_ORDER,
+    REPORT_DIFF_ORDER,
+    Condition,
+    ResourceCondition,
+    Status,
+    aggregate,
+    placement_condition_type,
+    with_transition_times,
+)
+from reconciler.status.memory import STATUS_FILE, HubMemory, dump_memory
+
+MAX_LISTED = 100  # failedPlacements / driftedPlacements / diffedPlacements (KubeFleet's cap)
+CLUSTER_API_VERSION = "cluster.kubernetes-fleet.io/v1beta1"
+PLACEMENT_API_VERSION = "placement.kubernetes-fleet.io/v1beta1"
+ELIGIBLE_ANNOTATION = "fleetsync.io/eligible"
+INELIGIBLE_REASON_ANNOTATION = "fleetsync.io/ineligible-reason"
+
+_CLUSTER_REASONS: dict[ResourceCondition, dict[Status, str]] = {
+    ResourceCondition.ROLLOUT_STARTED: {
+        Status.TRUE: "RolloutStarted", Status.FALSE: "RolloutNotStartedYet", Status.UNKNOWN: "RolloutStartedUnknown"},
+    ResourceCondition.OVERRIDDEN: {
+        Status.TRUE: "OverriddenSucceeded", Status.FALSE: "OverriddenFailed", Status.UNKNOWN: "OverriddenPending"},
+    ResourceCondition.WORK_SYNCHRONIZED: {
+        Status.TRUE: "WorkSynchronized", Status.FALSE: "WorkNotSynchronizedYet",
+        Status.UNKNOWN: "WorkSynchronizedUnknown"},
+    ResourceCondition.APPLIED: {
+        Status.TRUE: "ApplySucceeded", Status.FALSE: "ApplyFailed", Status.UNKNOWN: "ApplyPending"},
+    ResourceCondition.AVAILABLE: {
+        Status.TRUE: "ResourceAvailable", Status.FALSE: "ResourceNotAvailableYet",
+        Status.UNKNOWN: "ResourceAvailableUnknown"},
+    ResourceCondition.DIFF_REPORTED: {
+        Status.TRUE: "DiffReportingCompleted", Status.FALSE: "DiffReportingIncompleteOrFailed",
+        Status.UNKNOWN: "DiffReportingPending"},
+}
+_FAILED_OUTCOMES = frozenset(
+    {
+        Outcome.FAILED_TO_APPLY, Outcome.FAILED_TO_TAKE_OVER, Outcome.APPLY_CONFLICT_BETWEEN_PLACEMENTS,
+        Outcome.MANIFESTS_ALREADY_OWNED_BY_OTHERS, Outcome.WAITING_FOR_CRD, Outcome.SKIPPED_TAKE_OVER_NEVER,
+        Outcome.DRIFTED,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SelectedResource:
+    """KubeFleet's ResourceIdentifier of one selected (or unwrapped) object."""
+
+    group: str
+    version: str
+    kind: str
+    namespace: str
+    name: str
+    envelope: EnvelopeRef | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"group": self.group, "version": self.version, "kind": self.kind, "name": self.name}
+        if self.namespace:
+            out["namespace"] = self.namespace
+        if self.envelope is not None:
+            out["envelope"] = {"name": self.envelope.name, "namespace": self.envelope.namespace,
+                               "type": self.envelope.kind}
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterView:
+    """One placement on one cluster as the stages left it; ``cluster == ""`` is an unfilled slot."""
+
+    cluster: str
+    scheduled: Status = Status.TRUE
+    scheduled_message: str = ""
+    rollout: Status = Status.UNKNOWN  # True: the bundle holds the latest; False: held by the strategy
+    rollout_message: str = ""
+    overridden: Status = Status.TRUE
+    override_message: str = ""
+    applicable_cluster_overrides: tuple[str, ...] = ()  # ClusterResourceOverride names
+    applicable_resource_overrides: tuple[tuple[str, str], ...] = ()  # (namespace, name)
+    bound_index: int | None = None  # resource index in the cluster's bundle
+    bundle_id: str = ""  # the cluster's published bundle id ("" none)
+    report: PlacementReport | None = None  # this placement's entry in the agent's report
+    drifts: Mapping[str, ObjectDrift] = field(default_factory=dict)  # by drift path
+    policy_violations: tuple[Mapping[str, str], ...] = ()  # the policy gate's, for the change it judged
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementView:
+    kind: str
+    namespace: str
+    name: str
+    key: str
+    scheduled: Condition  # the placement-level Scheduled condition (type set here)
+    selected: tuple[SelectedResource, ...] = ()
+    observed_index: str = ""
+    report_diff: bool = False
+    external: bool = False
+    clusters: tuple[ClusterView, ...] = ()
+
+
+# -- per cluster ---------------------------------------------------------------------------------
+def _report_condition(report: PlacementReport, ctype: str) -> tuple[Status, str]:
+    for c in report.conditions:
+        if c.type == ctype:
+            try:
+                return Status(c.status), c.reason
+            except ValueError:
+                return Status.UNKNOWN, c.reason
+    return Status.UNKNOWN, ""
+
+
+def cluster_conditions(view: ClusterView, report_diff: bool, external: bool) -> list[Condition]:
+    """The per-cluster pipeline conditions, up to and including the first that is not True."""
+    out: list[Condition] = [
+        Condition("Scheduled", view.scheduled, "ScheduleSucceeded" if view.scheduled == Status.TRUE
+                  else "ScheduleFailed", view.scheduled_message)
+    ]
+    if view.scheduled != Status.TRUE or not view.cluster:
+        return out
+    current = view.report is not None and bool(view.bundle_id) and view.report.bundle_id == view.bundle_id
+    for ctype in REPORT_DIFF_ORDER if report_diff else APPLY_ORDER:
+        message = ""
+        reason = ""
+        if ctype == ResourceCondition.ROLLOUT_STARTED:
+            status, message = view.rollout, view.rollout_message
+        elif ctype == ResourceCondition.OVERRIDDEN:
+            status, message = view.overridden, view.override_message
+            if status == Status.TRUE and not (view.applicable_cluster_overrides or view.applicable_resource_overrides):
+                reason = "NoOverrideSpecified"
+        elif ctype == ResourceCondition.WORK_SYNCHRONIZED:
+            status = Status.TRUE if view.bundle_id else Status.FALSE
+        elif not current:
+            status = Status.UNKNOWN
+            message = "the member agent has not reported on the current bundle yet"
+        else:
+            assert view.report is not None
+            status, reported = _report_condition(view.report, str(ctype))
+            if ctype == ResourceCondition.AVAILABLE and status == Status.TRUE and reported == "WorkNotTrackable":
+                reason = "WorkNotTrackable"
+        out.append(Condition(str(ctype), status, reason or _CLUSTER_REASONS[ctype][status], message))
+        if status != Status.TRUE:
+            break
+    return out
+
+
+def _identifier(o: ObjectResult | ObjectDrift, api_version: str) -> dict[str, Any]:
+    group, kind, namespace, name = o.identity.split("/", 3)
+    version = api_version.rpartition("/")[2]
+    out: dict[str, Any] = {"group": group, "version": version, "kind": kind, "name": name}
+    if namespace:
+        out["namespace"] = namespace
+    envelope = getattr(o, "envelope", None)
+    if envelope is not None:
+        out["envelope"] = {"name": envelope.name, "namespace": envelope.namespace, "type": envelope.kind}
+    return out
+
+
+def _failed(report: PlacementReport) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for o in sorted(report.objects, key=lambda x: x.identity):
+        if o.outcome in _FAILED_OUTCOMES:
+            ctype, reason = "Applied", o.reason or str(o.outcome)
+        elif o.outcome in APPLIED_OUTCOMES and o.availability == Availability.NOT_YET_AVAILABLE:
+            ctype, reason = "Available", o.reason or "ManifestNotAvailableYet"
+        else:
+            continue
+        entry = _identifier(o, o.api_version)
+        entry["condition"] = {"type": ctype, "status": "False", "reason": reason, "message": o.message}
+        out.append(entry)
+    return out[:MAX_LISTED]
+
+
+def _drifted(view: ClusterView, kind: DriftType) -> list[dict[str, Any]]:
+    api_versions = {o.identity: o.api_version for o in view.report.objects} if view.report else {}
+    word = "Drifted" if kind == DriftType.DRIFT else "Diffed"
+    out: list[dict[str, Any]] = []
+    for path in sorted(view.drifts):
+        d = view.drifts[path]
+        if d.type != kind:
+            continue
+        entry = _identifier(d, api_versions.get(d.identity, ""))
+        entry["observationTime"] = d.observation_time
+        entry["targetClusterObservedGeneration"] = d.observed_generation
+        entry[f"first{word}ObservedTime"] = d.first_observed_time
+        entry["observedDrifts" if kind == DriftType.DRIFT else "observedDiffs"] = [
+            {k: v for k, v in (("path", x.path), ("valueInHub", x.value_in_hub),
+                               ("valueInMember", x.value_in_member)) if v is not None}
+            for x in d.details
+        ]
+        out.append(entry)
+    return out[:MAX_LISTED]
+
+
+def _previous_cluster_conditions(previous: Mapping[str, Any] | None) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    status = (previous or {}).get("status") or {}
+    for i, ps in enumerate(status.get("placementStatuses") or []):
+        if isinstance(ps, Mapping):
+            out[str(ps.get("clusterName") or f"#{i}")] = list(ps.get("conditions") or [])
+    return out
+
+
+# -- documents -----------------------------------------------------------------------------------
+def _external_rollout(view: PlacementView) -> str | None:
+    """KubeFleet's RolloutStarted=Unknown message for an External placement, or None when its
+    clusters all hold one snapshot and each has started (the usual aggregation then applies)."""
+    clusters = [cv for cv in view.clusters if cv.cluster]
+    if not clusters:
+        return None
+    indexes = {cv.bound_index for cv in clusters}
+    if len(indexes) > 1:
+        return "Rollout is controlled by an external controller and different resource snapshot versions are " \
+               "observed across clusters"
+    if indexes == {None}:
+        return "Rollout is controlled by an external controller and no resource snapshot name is observed " \
+               "across clusters, probably rollout has not started yet"
+    waiting = next((cv.cluster for cv in sorted(clusters, key=lambda c: c.cluster) if cv.rollout == Status.UNKNOWN),
+                   None)
+    if waiting is not None:
+        return f"Rollout is controlled by an external controller and cluster {waiting} is in RolloutStarted " \
+               "Unknown state"
+    return None
+
+
+def placement_doc(view: PlacementView, previous: Mapping[str, Any] | None, now: datetime) -> dict[str, Any]:
+    """The placement object with a KubeFleet ``status``; times carried over from ``previous``."""
+    before = _previous_cluster_conditions(previous)
+    statuses: list[dict[str, Any]] = []
+    per_cluster: list[dict[ResourceCondition, Status]] = []
+    any_override = False
+    for i, cv in enumerate(sorted(view.clusters, key=lambda c: (c.cluster == "", c.cluster))):
+        conds = cluster_conditions(cv, view.report_diff, view.external)
+        entry: dict[str, Any] = {
+            "conditions": with_transition_times(conds, before.get(cv.cluster or f"#{i}", []), now),
+        }
+        if cv.cluster:
+            entry["clusterName"] = cv.cluster
+            per_cluster.append({ResourceCondition(c.type): c.status for c in conds if c.type != "Scheduled"})
+        if cv.bound_index is not None:
+            entry["observedResourceIndex"] = str(cv.bound_index)
+        if cv.applicable_cluster_overrides:
+            entry["applicableClusterResourceOverrides"] = sorted(cv.applicable_cluster_overrides)
+            any_override = True
+        if cv.applicable_resource_overrides:
+            entry["applicableResourceOverrides"] = [
+                {"namespace": ns, "name": n} for ns, n in sorted(cv.applicable_resource_overrides)
+            ]
+            any_override = True
+        current = cv.report is not None and cv.report.bundle_id == cv.bundle_id != ""
+        if current and cv.report is not None:
+            failed = _failed(cv.report)
+            if failed:
+                entry["failedPlacements"] = failed
+        drifted, diffed = _drifted(cv, DriftType.DRIFT), _drifted(cv, DriftType.DIFF)
+        if drifted:
+            entry["driftedPlacements"] = drifted
+        if diffed:
+            entry["diffedPlacements"] = diffed
+        if cv.policy_violations:  # fleetsync's gate (design.md step 6); not a KubeFleet field
+            entry["policyViolations"] = [dict(v) for v in cv.policy_violations[:MAX_LISTED]]
+        statuses.append(entry)
+    scheduled = Condition(
+        placement_condition_type(view.kind, "Scheduled"), view.scheduled.status, view.scheduled.reason,
+        view.scheduled.message,
+    )
+    conditions = [scheduled]
+    selected = [r.to_dict() for r in view.selected]
+    if view.scheduled.status == Status.TRUE:
+        external = _external_rollout(view) if view.external else None
+        if external is not None:  # the clusters do not agree on one snapshot: nothing more is said
+            conditions.append(Condition(placement_condition_type(view.kind, "RolloutStarted"), Status.UNKNOWN,
+                                        "RolloutControlledByExternalController", external))
+            if not view.observed_index:
+                selected = []
+        else:
+            conditions += aggregate(view.kind, per_cluster, report_diff=view.report_diff, any_override=any_override)
+    prev_status = (previous or {}).get("status") or {}
+    metadata: dict[str, Any] = {"name": view.name}
+    if view.namespace:
+        metadata["namespace"] = view.namespace
+    status: dict[str, Any] = {
+        "conditions": with_transition_times(conditions, prev_status.get("conditions") or [], now),
+        "selectedResources": selected,
+        "placementStatuses": statuses,
+    }
+    if view.observed_index:
+        status["observedResourceIndex"] = view.observed_index
+    return {"apiVersion": PLACEMENT_API_VERSION, "kind": view.kind, "metadata": metadata, "status": status}
+
+
+def cluster_doc(
+    state: ClusterState,
+    report: ClusterReport | None,
+    heartbeat_period_seconds: int,
+    previous: Mapping[str, Any] | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """A MemberCluster-shaped document: labels, properties, resource usage, agent status."""
+    prev_status = (previous or {}).get("status") or {}
+    prev_agent = [a for a in prev_status.get("agentStatus") or [] if isinstance(a, Mapping)]
+    joined = state.heartbeat_time is not None
+    agent_conditions = [
+        Condition("Joined", Status.TRUE if joined else Status.UNKNOWN,
+                  "MemberAgentJoined" if joined else "MemberAgentNotReported", ""),
+    ]
+    if state.healthy is not None:
+        agent_conditions.append(
+            Condition("Healthy", Status.TRUE if state.healthy else Status.FALSE,
+                      "MemberAgentHealthy" if state.healthy else "MemberAgentUnhealthy",
+                      report.health.message if report is not None else "")
+        )
+    rendered = with_transition_times(agent_conditions, prev_agent[0].get("conditions") or [] if prev_agent else [],
+                                     now)
+    if report is not None and report.health.last_transition_time and len(rendered) > 1:
+        rendered[1]["lastTransitionTime"] = report.health.last_transition_time
+    # No lastReceivedHeartbeat here: it moves with every beat, and status must change only when
+    # something real does (design.md §3). `fleetsync get clusters` reads it live from the
+    # heartbeat refs (reconciler/status/read.py); a beat going stale flips `eligible` above.
+    agent: dict[str, Any] = {"type": "MemberAgent", "conditions": rendered}
+    status: dict[str, Any] = {
+        "agentStatus": [agent],
+        "conditions": with_transition_times(
+            [Condition("Joined", Status.TRUE if joined else Status.UNKNOWN,
+                       "MemberClusterJoined" if joined else "MemberClusterJoinUnknown", "")],
+            prev_status.get("conditions") or [], now),
+        "properties": _properties(state, report),
+    }
+    usage = state.resource_usage
+    if usage is not None:
+        status["resourceUsage"] = {
+            "capacity": dict(usage.capacity), "allocatable": dict(usage.allocatable),
+            "available": dict(usage.available), "observationTime": usage.observation_time or "",
+        }
+    reason = state.ineligible_reason.split(" (", 1)[0]  # drop the "N minutes ago" that changes every run
+    annotations = {ELIGIBLE_ANNOTATION: "true" if state.eligible else "false"}
+    if reason:
+        annotations[INELIGIBLE_REASON_ANNOTATION] = reason
+    return {
+        "apiVersion": CLUSTER_API_VERSION,
+        "kind": "MemberCluster",
+        "metadata": {"name": state.name, "labels": dict(state.labels), "annotations": annotations},
+        "spec": {
+            "heartbeatPeriodSeconds": heartbeat_period_seconds,
+            "taints": [{"key": t.key, "value": t.value, "effect": t.effect} for t in state.taints],
+        },
+        "status": status,
+    }
+
+
+def _properties(state: ClusterState, report: ClusterReport | None) -> dict[str, Any]:
+    observed = report.properties if report is not None else {}
+    out: dict[str, Any] = {}
+    for name in sorted(state.properties):
+        pv = observed.get(name)
+        out[name] = {"value": state.properties[name], "observationTime": pv.observation_time if pv else ""}
+    return out
+
+
+# -- the branch's files --------------------------------------------------------------------------
+def placement_path(key: str) -> str:
+    return f"placements/{key}.yaml"
+
+
+def cluster_path(name: str) -> str:
+    return f"clusters/{name}.yaml"
+
+
+def status_files(
+    memory: HubMemory, placements: Iterable[Mapping[str, Any]], clusters: Iterable[Mapping[str, Any]]
+) -> dict[str, bytes]:
+    """Every file of the status branch, canonical bytes."""
+    files = {STATUS_FILE: dump_memory(memory)}
+    for doc in placements:
+        meta = doc["metadata"]
+        key = f"{doc['kind']}/{meta['namespace']}/{meta['name']}" if meta.get("namespace") else \
+            f"{doc['kind']}/{meta['name']}"
+        files[placement_path(key)] = dump(doc)
+    for doc in clusters:
+        files[cluster_path(doc["metadata"]["name"])] = dump(doc)
+    return files
+
