@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("reconciler", "agent", "kubesim", "fleetsync_contract")
 
-GIT_OWNERS = {"reconciler/gitstore/repo.py", "agent/source.py"}
+GIT_OWNERS = {"reconciler/gitstore/repo.py", "reconciler/gitstore/trees.py", "agent/source.py"}
 KUBE_OWNERS = {"agent/apply/kube.py"}
 
 

@@ -36,7 +36,8 @@ from kubesim.server import KubeSim
 from reconciler.api.membercluster import MemberCluster
 from reconciler.api.quantity import QuantityError, parse_quantity
 from reconciler.errors import TransientError, UserError
-from reconciler.gitstore.repo import HubRepo, check_ref_component
+from reconciler.gitstore.refs import check_ref_component
+from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.inputs import HubInputs, read_inputs
 from reconciler.hub.loop import ReconcileResult, reconcile_once
 from reconciler.load.fleet import load_directory

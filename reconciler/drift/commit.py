@@ -31,7 +31,8 @@ from reconciler.drift.reports import (
     read_memory,
 )
 from reconciler.errors import UserError
-from reconciler.gitstore.repo import HubRepo, check_branch, check_ref_component, open_hub_repo
+from reconciler.gitstore.refs import check_branch, check_ref_component
+from reconciler.gitstore.repo import HubRepo, open_hub_repo
 from reconciler.load.fleet import LoadResult, load_directory
 from reconciler.rollout.staged.approve import _exists, _first_remote, _git
 

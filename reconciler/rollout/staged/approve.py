@@ -31,7 +31,7 @@ from typing import Any
 from fleetsync_contract.canonical import dump
 from reconciler.api.staged import CSUR_KIND, SUR_KIND
 from reconciler.errors import UserError
-from reconciler.gitstore.repo import check_branch
+from reconciler.gitstore.refs import check_branch
 from reconciler.rollout.staged.documents import approval_kind, approval_request_doc
 from reconciler.rollout.staged.model import APPROVED, RunCondition, approval_name
 from reconciler.status.conditions import Status
