@@ -13,6 +13,7 @@ from reconciler.errors import UserError
 from reconciler.gitstore.refs import GitFailure, RefRace, RefUpdate, check_ref_component, is_url
 from reconciler.gitstore.repo import HubRepo
 from reconciler.gitstore.trees import Skipped
+from reconciler.gitstore.worktree import WorkTree
 from reconciler.hub.inputs import LoadCache
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
@@ -213,3 +214,26 @@ def test_a_skipped_path_with_a_colon_is_named_whole_in_the_warning(fleet: Path) 
     assert [(n.file, n.message, n.severity) for n in notes] == [
         ("team:a/leak: yes.yaml", "not read: symbolic link", "warning"),
     ]
+
+
+@pytest.mark.parametrize("path", ["../escape.yaml", "/tmp/escape.yaml", ".git/hooks/pre-commit", "-n", "a/../../b"])
+def test_a_work_tree_commit_never_writes_outside_the_checkout_or_into_git(fleet: Path, path: str) -> None:
+    work = WorkTree.open(fleet / "clusters")
+    head = work.head()
+    with pytest.raises(UserError):
+        work.commit({path: b"#!/bin/sh\n"}, b"escape\n")
+    with pytest.raises(UserError):
+        work.commit_to_new_branch("escape", head, {path: b"x\n"}, b"escape\n")
+    assert work.head() == head and not work.has_branch("escape")
+    assert not (fleet / ".git" / "hooks" / "pre-commit").exists() and not (fleet.parent / "escape.yaml").exists()
+
+
+def test_a_work_tree_commit_takes_only_the_named_files(fleet: Path) -> None:
+    (fleet / "other.yaml").write_text("staged: yes\n")
+    git(fleet, "add", "other.yaml")
+    work = WorkTree.open(fleet)
+    commit = work.commit({"apps/web.yaml": b"kind: ConfigMap\n", "clusters/a.yaml": None}, b"web\n")
+    assert commit == work.head() == git(fleet, "rev-parse", "HEAD")
+    assert git(fleet, "show", "--name-status", "--format=", "HEAD").splitlines() == [
+        "A\tapps/web.yaml", "D\tclusters/a.yaml"]
+    assert git(fleet, "diff", "--cached", "--name-only") == "other.yaml"
