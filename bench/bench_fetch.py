@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from gitdaemon import GitDaemon, git
 
 from fleetsync_contract.bundle import BundleObject, BundlePlacement, build_bundle
-from reconciler.gitstore.repo import HubRepo, RefUpdate
+from reconciler.gitstore.refs import RefUpdate
+from reconciler.gitstore.repo import HubRepo
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 KEY = "ClusterResourcePlacement/web"

@@ -1,7 +1,8 @@
 """The layering of shared/style.md, enforced by reading imports.
 
-- One module per side talks to git (gitpython) and one to Kubernetes (the official client);
-  everything else goes through our own small interfaces.
+- One door per side talks to git (reconciler/gitstore/ on the hub, agent/source.py on the member:
+  gitpython and git processes) and one module to Kubernetes (the official client); everything
+  else, the CLI and the demo included, goes through our own small interfaces.
 - The agent imports nothing from the hub except the shared wire contract.
 - The wire contract is a leaf, and nothing shipped to members imports the simulator.
 """
@@ -16,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("reconciler", "agent", "kubesim", "fleetsync_contract")
 
-GIT_OWNERS = {"reconciler/gitstore/repo.py", "agent/source.py"}
+GIT_DOORS = ("reconciler/gitstore/", "agent/source.py")  # prefixes of the modules that may use git
 KUBE_OWNERS = {"agent/apply/kube.py"}
 
 
@@ -53,8 +54,30 @@ def test_the_tree_has_modules_to_check() -> None:
 
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_only_the_git_owner_of_each_side_imports_gitpython(module: str) -> None:
-    if module not in GIT_OWNERS:
+    if not module.startswith(GIT_DOORS):
         assert "git" not in {_top(n) for n in MODULES[module]}, f"{module} imports gitpython"
+
+
+def _starts_git(path: Path) -> bool:
+    """Whether ``path`` builds an argument list for a git process (``["git", ...]``)."""
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.List | ast.Tuple) and node.elts:
+            first = node.elts[0]
+            if isinstance(first, ast.Constant) and first.value == "git":
+                return True
+    return False
+
+
+def test_only_the_git_doors_start_git_or_import_gitpython() -> None:
+    offenders = []
+    for pkg in (*PACKAGES, "fleetsync"):
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            module = path.relative_to(ROOT).as_posix()
+            if module.startswith(GIT_DOORS):
+                continue
+            if _starts_git(path) or "git" in {_top(n) for n in _imports(path)}:
+                offenders.append(module)
+    assert offenders == [], "start git or import gitpython outside reconciler/gitstore/ and agent/source.py"
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
@@ -80,3 +103,11 @@ def test_the_layering_check_catches_a_violation(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("import git\nfrom reconciler.load.fleet import x\n")
     assert {_top(n) for n in _imports(bad)} == {"git", "reconciler"}
+
+
+def test_the_git_door_check_catches_a_git_process(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text('import subprocess\nsubprocess.run(["git", "-C", "x", "commit"], check=True)\n')
+    assert _starts_git(bad)
+    bad.write_text('import subprocess\nsubprocess.run(["kubectl", "get", "git"], check=True)\n')
+    assert not _starts_git(bad)

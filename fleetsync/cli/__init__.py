@@ -235,7 +235,8 @@ def hub_run(
 
       fleetsync hub run --repo https://git.example.com/fleet.git --webhook-port 8080
     """
-    from reconciler.gitstore.repo import is_url, open_hub_repo
+    from reconciler.gitstore.refs import is_url
+    from reconciler.gitstore.repo import open_hub_repo
     from reconciler.hub.run import cli_run
 
     watch = None

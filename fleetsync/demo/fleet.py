@@ -9,19 +9,19 @@ member, the real agent (agent/loop.py) with its real Git source, next to the rea
 reports and status travel through Git exactly as in production, so whatever breaks here breaks
 for users. The clock and the sleep are injected; the callers (the CLI, tests, the bench) own them.
 
-Git plumbing the hub and agents do not do themselves — creating the repository and committing a
-change as a user would — runs the ``git`` command with fixed arguments: only paths this module
-created and constant strings reach the command line, never repository content.
+Git plumbing the hub and agents do not do themselves — creating the repository and its bare
+remote, committing a change as a user would — goes through reconciler/gitstore/worktree.py with a
+fixed demo identity and no user or system git configuration, so the harness behaves the same on
+every machine; a git failure there is a ``DemoGitError``.
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
 import re
 import shutil
-import subprocess
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
@@ -36,7 +36,9 @@ from kubesim.server import KubeSim
 from reconciler.api.membercluster import MemberCluster
 from reconciler.api.quantity import QuantityError, parse_quantity
 from reconciler.errors import TransientError, UserError
-from reconciler.gitstore.repo import HubRepo, check_ref_component
+from reconciler.gitstore.refs import check_ref_component
+from reconciler.gitstore.repo import HubRepo
+from reconciler.gitstore.worktree import Identity, WorkTree, WorkTreeError, init_bare
 from reconciler.hub.inputs import HubInputs, read_inputs
 from reconciler.hub.loop import ReconcileResult, reconcile_once
 from reconciler.load.fleet import load_directory
@@ -49,29 +51,19 @@ CPU_COST = "kubernetes.azure.com/per-cpu-core-cost"
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 MAX_SIM_NODES = 64  # per simulated member: enough to mirror a declared fleet, bounded
 _SHA = re.compile(r"^[0-9a-f]{40}$")
-_GIT_ENV = {
-    "GIT_AUTHOR_NAME": "fleetsync demo",
-    "GIT_AUTHOR_EMAIL": "demo@fleetsync.invalid",
-    "GIT_COMMITTER_NAME": "fleetsync demo",
-    "GIT_COMMITTER_EMAIL": "demo@fleetsync.invalid",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_TERMINAL_PROMPT": "0",
-}
+DEMO_IDENTITY = Identity("fleetsync demo", "demo@fleetsync.invalid")
 
 
 class DemoGitError(TransientError):
     """git failed while building or changing the demo's fleet repo."""
 
 
-def git(cwd: Path, *args: str) -> str:
-    """Run git (no user or system config) and return its stdout; DemoGitError on failure."""
-    env = {**os.environ, **_GIT_ENV}
-    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, check=False)
-    if done.returncode != 0:
-        lines = done.stderr.decode(errors="replace").strip().splitlines()
-        raise DemoGitError(f"git {args[0]} failed: {lines[-1] if lines else done.returncode}")
-    return done.stdout.decode(errors="replace").strip()
+@contextlib.contextmanager
+def _demo_git() -> Iterator[None]:
+    try:
+        yield
+    except WorkTreeError as e:
+        raise DemoGitError(str(e)) from e
 
 
 # -- the fleet repo -------------------------------------------------------------------------------
@@ -88,35 +80,28 @@ class FleetRepo:
             raise UserError(f"{template}: not a fleet repo (no YAML files, no clusters/ directory)")
         repo = cls(root)
         shutil.copytree(template, repo.work, ignore=shutil.ignore_patterns(".git"))
-        git(repo.work, "init", "-q", "-b", "main")
-        git(repo.work, "add", "-A")
-        git(repo.work, "commit", "-q", "-m", f"fleet repo from {template.name}")
-        git(root, "init", "-q", "--bare", str(repo.remote))
-        git(repo.work, "push", "-q", str(repo.remote), "main:main")
+        with _demo_git():
+            work = WorkTree.init(repo.work, DEMO_IDENTITY, branch="main")
+            work.commit({}, f"fleet repo from {template.name}\n".encode(), everything=True)
+            init_bare(repo.remote)
+            work.push(repo.remote, "main")
         return repo
 
     def commit(self, files: Mapping[str, str | None], message: str) -> str:
         """Write (text) or delete (None) files, commit them on main and push; the new commit."""
-        root = self.work.resolve()
-        for rel, text in files.items():
-            path = (root / rel).resolve()
-            if root not in path.parents:
-                raise UserError(f"{rel}: outside the fleet repo")
-            if text is None:
-                path.unlink(missing_ok=True)
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text)
-        git(self.work, "add", "-A")
-        git(self.work, "commit", "-q", "--allow-empty", "-m", message)
-        git(self.work, "push", "-q", str(self.remote), "main:main")
-        return git(self.work, "rev-parse", "HEAD")
+        work = WorkTree(self.work, DEMO_IDENTITY)
+        changes = {rel: None if text is None else text.encode() for rel, text in files.items()}
+        with _demo_git():
+            commit = work.commit(changes, f"{message}\n".encode(), everything=True)
+            work.push(self.remote, "main")
+        return commit
 
     def message(self, commit: str) -> str:
         """The full message of a commit in the remote (a report commit, a bundle commit)."""
         if not _SHA.match(commit):
             raise ValueError(f"{commit!r} is not a commit id")
-        return git(self.remote, "log", "-1", "--format=%B", commit)
+        with HubRepo.local(self.remote) as remote:
+            return remote.log(commit, "%B").decode(errors="replace").strip()
 
 
 # -- members --------------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ validated is exactly what is committed), reloaded with reconciler/load/fleet.py 
 (``drift/<cluster>/<name>`` unless ``--branch`` names another) built from ``HEAD`` with a
 temporary index, so the user's work tree and index are untouched; ``--branch`` naming the
 checked-out branch commits there instead (only the adopted files, and only when they have no
-uncommitted changes). Git is driven the way ``fleetsync approve`` drives it
-(reconciler/rollout/staged/approve.py): fixed argument lists, names checked before they reach a command line,
+uncommitted changes). The commit goes through reconciler/gitstore/worktree.py, the same door
+``fleetsync approve`` uses: fixed argument lists, names checked before they reach a command line,
 content on stdin. Reports are read through reconciler/gitstore/repo.py, from the same repository or
 from ``--reports URL|PATH``.
 """
@@ -31,9 +31,10 @@ from reconciler.drift.reports import (
     read_memory,
 )
 from reconciler.errors import UserError
-from reconciler.gitstore.repo import HubRepo, check_branch, check_ref_component, open_hub_repo
+from reconciler.gitstore.refs import check_branch, check_ref_component
+from reconciler.gitstore.repo import HubRepo, open_hub_repo
+from reconciler.gitstore.worktree import WorkTree
 from reconciler.load.fleet import LoadResult, load_directory
-from reconciler.rollout.staged.approve import _exists, _first_remote, _git
 
 MAX_MESSAGE = 4096
 MAX_PATHS = 100
@@ -84,34 +85,14 @@ def _load_with(repo: HubRepo, commit: str, changes: Mapping[str, bytes]) -> tupl
     return load_directory(root), root, tmp
 
 
-def _commit_new_branch(top: Path, base: str, files: Mapping[str, bytes], message: bytes, branch: str) -> str:
-    with tempfile.TemporaryDirectory(prefix="fleetsync-adopt-index-") as tmp:
-        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-        _git(top, "read-tree", base, env=env)
-        for rel, data in sorted(files.items()):
-            blob = _git(top, "hash-object", "-w", "--stdin", stdin=data)
-            _git(top, "update-index", "--add", "--cacheinfo", f"100644,{blob},{rel}", env=env)
-        tree = _git(top, "write-tree", env=env)
-    commit = _git(top, "commit-tree", tree, "-p", base, "-F", "-", stdin=message)
-    _git(top, "update-ref", f"refs/heads/{branch}", commit, "0" * 40)
-    return commit
-
-
-def _commit_current(top: Path, base: str, files: Mapping[str, bytes], message: bytes) -> str:
-    if _git(top, "rev-parse", "--verify", "HEAD^{commit}") != base:
+def _commit_current(work: WorkTree, base: str, files: Mapping[str, bytes], message: bytes) -> str:
+    if work.head() != base:
         raise UserError("HEAD moved while adopting; run the command again")
     paths = sorted(files)
-    dirty = _git(top, "status", "--porcelain", "--", *paths)
-    if dirty:
+    if work.changed(paths):
         raise Refused(f"{', '.join(paths)} has uncommitted changes; commit or discard them first, "
                       "or adopt onto a new branch (leave out --branch)")
-    for rel, data in files.items():
-        target = top / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    _git(top, "add", "--", *paths)
-    _git(top, "commit", "--quiet", "--file=-", "--", *paths, stdin=message)
-    return _git(top, "rev-parse", "HEAD")
+    return work.commit(dict(files), message)
 
 
 def adopt(repo: Path, o: AdoptOptions) -> str:
@@ -124,9 +105,10 @@ def adopt(repo: Path, o: AdoptOptions) -> str:
         raise UsageError(str(e)) from e
     if len(o.paths) > MAX_PATHS:
         raise UsageError(f"at most {MAX_PATHS} --path options")
-    top = Path(_git(repo, "rev-parse", "--show-toplevel"))
-    base = _git(top, "rev-parse", "--verify", "HEAD^{commit}")
-    current = _git(top, "rev-parse", "--abbrev-ref", "HEAD")
+    work = WorkTree.open(repo)
+    top = work.top
+    base = work.head()
+    current = work.current_branch()
     with open_hub_repo(o.reports or str(top), cache_root=o.state_dir) as reports:
         reports.refresh(source=False)
         # NotFound when the cluster has no report branch; only a source edit needs every cluster's view
@@ -138,7 +120,7 @@ def adopt(repo: Path, o: AdoptOptions) -> str:
     entry = find_drift(entries, o.cluster, o.obj, o.placement)
     branch = o.branch or default_branch(o.cluster, entry.drift.identity)
     on_current = branch == current
-    if not on_current and _exists(top, f"refs/heads/{branch}"):
+    if not on_current and work.has_branch(branch):
         raise Refused(f"branch {branch!r} already exists: choose another with --branch")
     with HubRepo.local(top) as local:
         before, root, tmp_before = _load_with(local, base, {})
@@ -149,18 +131,18 @@ def adopt(repo: Path, o: AdoptOptions) -> str:
             verify(before, after, adoption, sorted(after.spec.members))
     message = commit_message(adoption, o.message)
     if on_current:
-        commit = _commit_current(top, base, adoption.files, message)
+        commit = _commit_current(work, base, adoption.files, message)
     else:
-        commit = _commit_new_branch(top, base, adoption.files, message, branch)
-    return _report(top, adoption, branch, current, commit, on_current)
+        commit = work.commit_to_new_branch(branch, base, adoption.files, message)
+    return _report(work, adoption, branch, current, commit, on_current)
 
 
-def _report(top: Path, a: Adoption, branch: str, current: str, commit: str, on_current: bool) -> str:
+def _report(work: WorkTree, a: Adoption, branch: str, current: str, commit: str, on_current: bool) -> str:
     files = ", ".join(sorted(a.files))
     lines = [f"adopted {len(a.details)} drifted path(s) of {a.identity} on {a.cluster} as {a.target}"]
     lines += [f"  {op.op} {op.path}" for op in a.ops]
     lines += [f"note: {n}" for n in a.notes]
-    remote = _first_remote(top)
+    remote = work.default_remote()
     if on_current:
         lines.append(f"committed {files} on {branch} ({commit[:12]}); push it (git push) so the hub renders it")
     else:

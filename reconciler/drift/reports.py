@@ -30,7 +30,8 @@ from fleetsync_contract.report import (
 )
 from reconciler.drift.values import is_secret_data
 from reconciler.errors import UserError
-from reconciler.gitstore.repo import HubRepo, check_ref_component
+from reconciler.gitstore.refs import check_ref_component
+from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.inputs import REPORT_HEAD, STATUS_HEAD
 from reconciler.status.memory import STATUS_FILE, HubMemory, StatusFormatError, parse_memory
 

@@ -3,9 +3,9 @@
 Staged-run approvals (reconciler/rollout/staged/approver.py) trust an approval file by the commit that
 introduced its current content — its author and, when asked, its signature as checked by git
 with the repository's own gpg/ssh configuration. This module decides which commit that is; it
-does not talk to git itself (gitpython stays in reconciler/gitstore/repo.py): it asks ``HubRepo.log``
-for a bounded, read-only ``git log`` over one checked path and reads file contents through
-``HubRepo.read_file``, so the walk is at most ``MAX_PATH_HISTORY`` commits long.
+does not talk to git itself (gitpython stays in reconciler/gitstore/trees.py and repo.py): it asks
+``TreeReader.log`` for a bounded, read-only ``git log`` over one checked path and reads file
+contents through ``TreeReader.read_file``, so the walk is at most ``MAX_PATH_HISTORY`` commits long.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from reconciler.gitstore.refs import _check_sha
 
 if TYPE_CHECKING:
-    from reconciler.gitstore.repo import HubRepo
+    from reconciler.gitstore.trees import TreeReader
 
 MAX_PATH_HISTORY = 100  # commits of one file's history looked at
 
@@ -35,7 +35,7 @@ class PathCommit:
     key: str = ""  # %GK
 
 
-def introducing_commit(repo: HubRepo, commit: str, path: str, holds: Callable[[bytes], bool],
+def introducing_commit(repo: TreeReader, commit: str, path: str, holds: Callable[[bytes], bool],
                        verify: bool = False) -> PathCommit | None:
     """The oldest commit of the newest unbroken run of commits touching ``path`` (in ``commit``'s
     history) after each of which ``holds(file content)`` — i.e. the commit that made the file

@@ -1,11 +1,13 @@
-"""The hub's only door to Git (the one hub module importing gitpython).
+"""The hub's repository: fetching the fleet branch and the hub refs, writing objects, and moving
+every ref of one reconcile in one atomic update.
 
 The hub never checks anything out and never needs a work tree. It reads a fleet commit by
-exporting that commit's tree (bounded in size, symlinks and submodules left out, paths checked)
-into a temporary directory for the loader; it reads other refs (``fleet/status``, report
-branches, heartbeat refs) straight from their trees; it writes blobs, trees and commits straight
-into the object store from in-memory files; and it moves every ref of one reconcile in ONE
-atomic update with the old value it expects for each ref:
+exporting that commit's tree into a temporary directory for the loader, and other refs
+(``fleet/status``, report branches, heartbeat refs) straight from their trees — that half is
+``TreeReader`` in reconciler/gitstore/trees.py, which ``HubRepo`` extends; it writes blobs, trees
+and commits straight into the object store from in-memory files (reconciler/gitstore/objects.py);
+and it moves every ref of one reconcile in ONE atomic update with the old value it expects for
+each ref:
 
 - a remote (URL, or a path given with ``--hub-remote``): ``git push --atomic`` with
   ``--force-with-lease=<ref>:<old>`` per ref, from a local bare cache of the remote;
@@ -20,9 +22,11 @@ no longer has its expected value (re-read after the failure, not guessed from gi
 every other git failure is a ``TransientError``. Repo content never reaches a command line
 unchecked: ref names are built from components that pass ``check_ref_component``.
 
-Split by subject: ref naming and checking (no gitpython) live in reconciler/gitstore/refs.py, "who
-committed a file" in reconciler/gitstore/history.py; their public names are re-exported here
-(``__all__``) so callers keep importing from this module.
+The package reconciler/gitstore/ is the hub side's only door to Git, split by subject: ref naming
+and checking and the two failures (refs.py, no gitpython), reading trees (trees.py), writing
+objects (objects.py), "who committed a file" (history.py), this module, and a person's work tree
+for ``fleetsync approve``, ``drift adopt`` and the demo (worktree.py). Import each name from the
+module that owns it.
 """
 
 from __future__ import annotations
@@ -39,8 +43,6 @@ import git
 from git.exc import GitCommandError
 
 from reconciler.errors import UserError
-from reconciler.gitstore.history import MAX_PATH_HISTORY, PathCommit, introducing_commit
-from reconciler.gitstore.objects import ObjectWriter, parse_batch, parse_ls_tree, parse_tree
 from reconciler.gitstore.refs import (
     HUB_REF_PREFIXES,
     ZERO,
@@ -54,16 +56,7 @@ from reconciler.gitstore.refs import (
     check_ref_component,
     is_url,
 )
-
-__all__ = [  # the names moved to gitrefs/githistory stay importable from here
-    "HUB_REF_PREFIXES", "MAX_EXPORT_BYTES", "MAX_EXPORT_FILES", "MAX_PATH_HISTORY", "MAX_READ_BYTES", "ZERO",
-    "GitFailure", "HubRepo", "PathCommit", "RefRace", "RefUpdate",
-    "check_branch", "check_ref_component", "introducing_commit", "is_url", "open_hub_repo",
-]
-
-MAX_EXPORT_BYTES = 256 * 1024 * 1024
-MAX_EXPORT_FILES = 100_000
-MAX_READ_BYTES = 64 * 1024 * 1024
+from reconciler.gitstore.trees import TreeReader
 
 # Where a cache repository keeps its copies of the remote's refs.
 _SOURCE_NS = "refs/fleetsync/source/"
@@ -75,7 +68,7 @@ def _stderr(e: GitCommandError) -> str:
     return text.splitlines()[-1] if text else "git failed"
 
 
-class HubRepo:
+class HubRepo(TreeReader):
     """The fleet repo as the hub sees it: one source branch plus the hub's own refs.
 
     ``HubRepo.local(path)`` works inside an existing repository; ``HubRepo.cached(...)`` keeps
@@ -84,9 +77,7 @@ class HubRepo:
     """
 
     def __init__(self, repo: git.Repo, *, branch: str, source: str | None, hub_remote: str | None):
-        self._repo = repo
-        self._repo.git.update_environment(**_git_env())
-        self._writer = ObjectWriter(Path(repo.common_dir) / "objects")
+        super().__init__(repo)
         self.branch = check_branch(branch)
         self.source = source  # None: the fleet branch is read from this repository itself
         self.hub_remote = hub_remote  # None: hub refs live in this repository itself
@@ -115,10 +106,6 @@ class HubRepo:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @property
-    def path(self) -> Path:
-        return Path(self._repo.git_dir)
 
     def batch(self) -> contextlib.AbstractContextManager[None]:
         """Objects written inside the block go to the store as one pack when it ends
@@ -195,171 +182,6 @@ class HubRepo:
             return _check_sha(str(self._repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")))
         except GitCommandError:
             return None
-
-    def tree_id(self, commit: str) -> str:
-        self._writer.flush_for(commit)
-        return _check_sha(str(self._repo.git.rev_parse(f"{_check_sha(commit)}^{{tree}}")))
-
-    def _git(self, args: Sequence[str], data: bytes = b"") -> bytes:
-        """One plain git process in this repository (pathspecs literal, no prompts)."""
-        env = {**os.environ, **_git_env(), "GIT_DIR": str(self.path), "GIT_LITERAL_PATHSPECS": "1"}
-        done = subprocess.run(["git", *args], input=data, env=env, capture_output=True, check=False)
-        if done.returncode != 0:
-            lines = done.stderr.decode(errors="replace").strip().splitlines()
-            raise GitFailure(f"git {args[0]} failed: " + (lines[-1] if lines else f"exit {done.returncode}"))
-        return done.stdout
-
-    def log(self, commit: str, fmt: str, *, path: str | None = None, max_count: int = 1) -> bytes:
-        """``git log -n<max_count> --format=<fmt> <commit> -- [<path>]`` (read-only): its output.
-
-        ``path`` is repo content, so it must be repo-relative (no leading ``-`` or ``/``, no
-        ``..``); ``commit`` must be a commit id; at most ``MAX_PATH_HISTORY`` commits.
-        """
-        if path is not None and (not path or path.startswith(("-", "/")) or "\0" in path
-                                 or ".." in path.split("/")):
-            raise ValueError(f"not a repo-relative path: {path!r}")
-        if not 1 <= max_count <= MAX_PATH_HISTORY or "\0" in fmt:
-            raise ValueError(f"git log of {max_count} commits in format {fmt!r} is not allowed")
-        args = ["log", f"-n{max_count}", f"--format={fmt}", _check_sha(commit), "--"]
-        return self._git(args if path is None else [*args, path])
-
-    def _ls_tree(self, commit: str, prefix: str = "") -> list[tuple[str, str, str, int, str]]:
-        """(mode, type, id, size, path) of every entry of ``commit`` under ``prefix``: one process."""
-        self._writer.flush_for(commit)
-        args = ["ls-tree", "-r", "-z", "-l", "--full-tree", _check_sha(commit)]
-        if prefix:
-            args += ["--", prefix.rstrip("/") + "/"]
-        return parse_ls_tree(self._git(args))
-
-    def _cat_blobs(self, shas: Sequence[str]) -> dict[str, bytes]:
-        """Blob contents by id: one ``git cat-file --batch`` process for all of them."""
-        if not shas:
-            return {}
-        try:
-            return parse_batch(self._git(["cat-file", "--batch"], "".join(f"{_check_sha(s)}\n" for s in shas).encode()))
-        except ValueError as e:
-            raise GitFailure(str(e)) from e
-
-    def _object(self, sha: str) -> tuple[str, bytes]:
-        """One object through gitpython's long-lived ``cat-file`` process (no process spawned)."""
-        stream = self._repo.odb.stream(bytes.fromhex(sha))
-        return stream.type.decode(), stream.read()
-
-    def _walk(self, commit: str, prefix: str = "") -> list[tuple[str, str, str]]:
-        """(mode, id, path) of every non-tree entry of ``commit`` under ``prefix``, reading only
-        the tree objects (a few round trips to the long-lived cat-file process)."""
-        self._writer.flush_for(commit)
-        kind, data = self._object(_check_sha(commit))
-        if kind != "commit":
-            raise GitFailure(f"{commit[:12]} is not a commit")
-        tree = data[5:45].decode()  # "tree <id>\n" comes first
-        base = ""
-        for part in [p for p in prefix.strip("/").split("/") if p]:
-            entries = {name: (mode, sha) for mode, name, sha in self._tree_entries(tree)}
-            if part not in entries or entries[part][0] != "40000":
-                return []
-            tree, base = entries[part][1], f"{base}{part}/"
-        out: list[tuple[str, str, str]] = []
-        todo = [(tree, base)]
-        while todo:
-            sha, at = todo.pop()
-            for mode, name, child in self._tree_entries(sha):
-                if mode == "40000":
-                    todo.append((child, f"{at}{name}/"))
-                else:
-                    out.append((mode, child, at + name))
-        return out
-
-    def _tree_entries(self, tree: str) -> list[tuple[str, str, str]]:
-        kind, data = self._object(tree)
-        if kind != "tree":
-            raise GitFailure(f"{tree[:12]} is not a tree")
-        return parse_tree(data)
-
-    def read_files(self, commit: str, prefix: str = "", max_bytes: int = MAX_READ_BYTES) -> dict[str, bytes]:
-        """Every regular file of ``commit`` (under ``prefix``) → bytes, without a checkout.
-
-        A few files are read through the long-lived cat-file process; many (a status branch
-        of a big fleet) with one ``ls-tree`` and one ``cat-file --batch`` process.
-        """
-        regular = [(sha, path) for mode, sha, path in self._walk(commit, prefix) if mode in ("100644", "100755")]
-        if len(regular) > 32:
-            entries = [e for e in self._ls_tree(commit, prefix) if e[1] == "blob" and e[0] != "120000"]
-            if sum(e[3] for e in entries) > max_bytes:
-                raise UserError(f"{commit[:12]}:{prefix} holds more than {max_bytes} bytes")
-            blobs = self._cat_blobs(sorted({e[2] for e in entries}))
-            return {path: blobs[sha] for _, _, sha, _, path in entries}
-        files: dict[str, bytes] = {}
-        total = 0
-        for sha, path in sorted(regular, key=lambda e: e[1]):
-            total += self._repo.odb.info(bytes.fromhex(sha)).size
-            if total > max_bytes:
-                raise UserError(f"{commit[:12]}:{prefix} holds more than {max_bytes} bytes")
-            files[path] = self._object(sha)[1]
-        return files
-
-    def list_files(self, commit: str, prefix: str = "") -> dict[str, str]:
-        """Regular files of ``commit`` under ``prefix`` → blob id, reading no content."""
-        return {path: sha for mode, sha, path in self._walk(commit, prefix) if mode in ("100644", "100755")}
-
-    def read_blob(self, blob: str, max_bytes: int = MAX_READ_BYTES) -> bytes:
-        self._writer.flush_for(blob)
-        info = self._repo.odb.info(bytes.fromhex(_check_sha(blob)))
-        if info.size > max_bytes:
-            raise UserError(f"blob {blob[:12]} is larger than {max_bytes} bytes")
-        data: bytes = self._repo.odb.stream(bytes.fromhex(blob)).read()
-        return data
-
-    def read_file(self, commit: str, path: str, max_bytes: int = MAX_READ_BYTES) -> bytes | None:
-        self._writer.flush_for(commit)
-        try:
-            item = self._repo.commit(_check_sha(commit)).tree / path
-        except KeyError:
-            return None
-        if not isinstance(item, git.Blob) or item.mode == 0o120000:
-            return None
-        if item.size > max_bytes:
-            raise UserError(f"{commit[:12]}:{path} is larger than {max_bytes} bytes")
-        data: bytes = item.data_stream.read()
-        return data
-
-    def export(
-        self, commit: str, dest: Path, max_bytes: int = MAX_EXPORT_BYTES, max_files: int = MAX_EXPORT_FILES
-    ) -> list[str]:
-        """Write ``commit``'s regular files under ``dest``; return the paths left out and why.
-
-        Symlinks and submodules are never materialised (a link could lead the loader out of the
-        tree); paths are checked component by component; size and file count are bounded.
-        """
-        skipped: list[str] = []
-        total = 0
-        count = 0
-        root = dest.resolve()
-        wanted: list[tuple[str, list[str]]] = []
-        for mode, kind, sha, size, path in self._ls_tree(commit):
-            if kind != "blob":
-                skipped.append(f"{path}: submodule")
-                continue
-            if mode == "120000":
-                skipped.append(f"{path}: symbolic link")
-                continue
-            parts = path.split("/")
-            if any(p in ("", ".", "..", ".git") or "\0" in p or "\\" in p for p in parts):
-                skipped.append(f"{path}: unsafe path")
-                continue
-            count += 1
-            total += size
-            if count > max_files or total > max_bytes:
-                raise UserError(
-                    f"commit {commit[:12]} is larger than the hub reads ({max_files} files, {max_bytes} bytes)"
-                )
-            wanted.append((sha, parts))
-        blobs = self._cat_blobs(sorted({sha for sha, _ in wanted}))
-        for sha, parts in wanted:
-            target = root.joinpath(*parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(blobs[sha])
-        return skipped
 
     # -- writing ----------------------------------------------------------------------------
     def write_tree(self, files: Mapping[str, bytes]) -> str:

@@ -41,7 +41,8 @@ from fleetsync_contract.report import (
 )
 from reconciler.api.membercluster import ResourceUsage
 from reconciler.errors import Finding, UserError
-from reconciler.gitstore.repo import HubRepo, check_ref_component
+from reconciler.gitstore.refs import check_ref_component
+from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.clusters import ClusterObservation
 from reconciler.hub.snapshots import SnapshotReader
 from reconciler.load.fleet import LoadResult, load_directory
@@ -322,8 +323,7 @@ class LoadCache:
             with tempfile.TemporaryDirectory(prefix="fleetsync-hub-") as tmp:
                 skipped = repo.export(commit, Path(tmp))
                 loaded = load_directory(Path(tmp))
-            notes = tuple(Finding(s.split(":")[0], 0, 0, "", "not read: " + s.split(": ", 1)[-1],
-                                  severity="warning") for s in skipped)
+            notes = tuple(Finding(s.path, 0, 0, "", f"not read: {s.reason}", severity="warning") for s in skipped)
             policies = None
             if loaded.ok:
                 key = _policy_key(loaded)

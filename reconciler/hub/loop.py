@@ -31,7 +31,8 @@ from fleetsync_contract.bundle import MANIFEST_DIR, FileEntry
 from fleetsync_contract.canonical import sha256_hex
 from reconciler.api.placement import Placement
 from reconciler.errors import Finding, TransientError, UserError
-from reconciler.gitstore.repo import HubRepo, RefRace, RefUpdate
+from reconciler.gitstore.refs import RefRace, RefUpdate
+from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.clusters import ClusterState
 from reconciler.hub.evict import eviction_files
 from reconciler.hub.gate import Gate, PreviousRenders

@@ -14,7 +14,8 @@ from datetime import datetime
 from pathlib import Path
 
 from reconciler.errors import FleetsyncError
-from reconciler.gitstore.repo import HubRepo, is_url
+from reconciler.gitstore.refs import is_url
+from reconciler.gitstore.repo import HubRepo
 from reconciler.plan.build import ExitCode, FleetPlan, make_plan, read_cluster_state
 from reconciler.plan.markdown import render
 

@@ -10,7 +10,11 @@ import pytest
 from gitdaemon import GitDaemon, git
 
 from reconciler.errors import UserError
-from reconciler.gitstore.repo import GitFailure, HubRepo, RefRace, RefUpdate, check_ref_component, is_url
+from reconciler.gitstore.refs import GitFailure, RefRace, RefUpdate, check_ref_component, is_url
+from reconciler.gitstore.repo import HubRepo
+from reconciler.gitstore.trees import Skipped
+from reconciler.gitstore.worktree import WorkTree
+from reconciler.hub.inputs import LoadCache
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 STATUS = "refs/heads/fleet/status"
@@ -136,7 +140,7 @@ def test_export_writes_regular_files_and_leaves_out_symlinks(fleet: Path, tmp_pa
     out = tmp_path / "export"
     with HubRepo.local(fleet) as repo:
         skipped = repo.export(head, out)
-    assert skipped == ["leak.yaml: symbolic link"]
+    assert skipped == [Skipped("leak.yaml", "symbolic link")]
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
         "apps/web.yaml",
         "clusters/a.yaml",
@@ -199,3 +203,37 @@ def test_refresh_follows_a_force_pushed_fleet_branch_and_reads_heartbeats(
 def test_an_unreachable_remote_is_a_transient_failure(tmp_path: Path) -> None:
     with HubRepo.cached(tmp_path / "hub", "git://127.0.0.1:1/nothing.git") as repo, pytest.raises(GitFailure):
         repo.refresh()
+
+
+def test_a_skipped_path_with_a_colon_is_named_whole_in_the_warning(fleet: Path) -> None:
+    (fleet / "team:a").mkdir()
+    os.symlink("/etc/passwd", fleet / "team:a" / "leak: yes.yaml")
+    head = commit_files(fleet, {"apps/web.yaml": "kind: ConfigMap\n"})
+    with HubRepo.local(fleet) as repo:
+        notes = LoadCache().load(repo, head).notes
+    assert [(n.file, n.message, n.severity) for n in notes] == [
+        ("team:a/leak: yes.yaml", "not read: symbolic link", "warning"),
+    ]
+
+
+@pytest.mark.parametrize("path", ["../escape.yaml", "/tmp/escape.yaml", ".git/hooks/pre-commit", "-n", "a/../../b"])
+def test_a_work_tree_commit_never_writes_outside_the_checkout_or_into_git(fleet: Path, path: str) -> None:
+    work = WorkTree.open(fleet / "clusters")
+    head = work.head()
+    with pytest.raises(UserError):
+        work.commit({path: b"#!/bin/sh\n"}, b"escape\n")
+    with pytest.raises(UserError):
+        work.commit_to_new_branch("escape", head, {path: b"x\n"}, b"escape\n")
+    assert work.head() == head and not work.has_branch("escape")
+    assert not (fleet / ".git" / "hooks" / "pre-commit").exists() and not (fleet.parent / "escape.yaml").exists()
+
+
+def test_a_work_tree_commit_takes_only_the_named_files(fleet: Path) -> None:
+    (fleet / "other.yaml").write_text("staged: yes\n")
+    git(fleet, "add", "other.yaml")
+    work = WorkTree.open(fleet)
+    commit = work.commit({"apps/web.yaml": b"kind: ConfigMap\n", "clusters/a.yaml": None}, b"web\n")
+    assert commit == work.head() == git(fleet, "rev-parse", "HEAD")
+    assert git(fleet, "show", "--name-status", "--format=", "HEAD").splitlines() == [
+        "A\tapps/web.yaml", "D\tclusters/a.yaml"]
+    assert git(fleet, "diff", "--cached", "--name-only") == "other.yaml"

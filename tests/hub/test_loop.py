@@ -25,7 +25,8 @@ from fleetsync_contract.report import (
     format_time,
 )
 from reconciler.errors import UserError
-from reconciler.gitstore.repo import HubRepo, RefRace
+from reconciler.gitstore.refs import RefRace
+from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.inputs import LoadCache
 from reconciler.hub.loop import ReconcileResult, reconcile_once
 from reconciler.hub.run import Runner

@@ -12,17 +12,14 @@ Two ways to commit: on the checked-out branch (only the approval file is committ
 else is staged), or with ``--branch NAME`` onto a new branch made from HEAD without touching
 the work tree or index, for repositories whose main branch takes changes only by pull request.
 
-This module runs ``git`` itself (the user's work tree is not the hub's object store that
-reconciler/gitstore/repo.py manages); every argument list is fixed, names are checked before they
-reach a command line, and the file content goes in on stdin.
+The commits go through reconciler/gitstore/worktree.py (``WorkTree``), the hub side's one door
+to a person's work tree: fixed argument lists, names checked before they reach a command line,
+the file content and the message on stdin, and the user's own identity and signing setup.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +28,8 @@ from typing import Any
 from fleetsync_contract.canonical import dump
 from reconciler.api.staged import CSUR_KIND, SUR_KIND
 from reconciler.errors import UserError
-from reconciler.gitstore.repo import check_branch
+from reconciler.gitstore.refs import check_branch
+from reconciler.gitstore.worktree import WorkTree
 from reconciler.rollout.staged.documents import approval_kind, approval_request_doc
 from reconciler.rollout.staged.model import APPROVED, RunCondition, approval_name
 from reconciler.status.conditions import Status
@@ -39,7 +37,6 @@ from reconciler.status.conditions import Status
 APPROVALS_DIR = "approvals"
 APPROVED_REASON = "ApprovedByCommit"
 MAX_MESSAGE = 4096
-GIT_TIMEOUT = 60
 _RUN_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")  # a run's name is under 64 characters
 _STAGE = re.compile(r"^[a-z0-9]{1,63}$")
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -89,23 +86,9 @@ def approval_document(a: Approval, approver: str, now: datetime) -> dict[str, An
     return approval_request_doc(a.run_kind, a.namespace, a.run, a.stage, a.before, [cond])
 
 
-def _git(repo: Path, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None) -> str:
-    full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})}
-    try:
-        done = subprocess.run(["git", "-C", str(repo), *args], input=stdin, capture_output=True, env=full_env,
-                              timeout=GIT_TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise UserError(f"cannot run git: {e}") from e
-    if done.returncode != 0:
-        lines = done.stderr.decode(errors="replace").strip().splitlines()
-        raise UserError(f"git {args[0]} failed: {lines[-1] if lines else 'exit code ' + str(done.returncode)}")
-    return done.stdout.decode(errors="replace").strip()
-
-
 def approver(repo: Path) -> str:
     """``Name <email>`` of whoever git will record as the commit's author."""
-    ident = _git(repo, "var", "GIT_AUTHOR_IDENT")
-    return ident.rsplit(" ", 2)[0] if ident.count(" ") >= 2 else ident
+    return WorkTree.open(repo).author()
 
 
 def _message(a: Approval, who: str, text: str | None) -> bytes:
@@ -121,52 +104,27 @@ def approve(
     sign: bool = False,
 ) -> str:
     """Commit the approval; returns what to tell the user (including how to open a pull request)."""
-    top = Path(_git(repo, "rev-parse", "--show-toplevel"))
-    who = approver(top)
+    work = WorkTree.open(repo)
+    who = work.author()
     content = dump(approval_document(a, who, now))
     commit_message = _message(a, who, message)
-    signing = ["-S"] if sign else []
     if branch is None:
-        target = top / a.path
+        target = work.top / a.path
         if target.is_file() and target.read_bytes() == content:
             return f"{a.path} already approves {a.name}; nothing to commit\n"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
-        _git(top, "add", "--", a.path)
-        _git(top, "commit", "--quiet", *signing, "--file=-", "--", a.path, stdin=commit_message)
-        commit = _git(top, "rev-parse", "--short", "HEAD")
-        current = _git(top, "rev-parse", "--abbrev-ref", "HEAD")
+        commit = work.short(work.commit({a.path: content}, commit_message, sign=sign))
+        current = work.current_branch()
         return (f"approved {a.kind} {a.name} by {who}: committed {a.path} on {current} ({commit})\n"
                 f"push it (git push) so the hub sees it\n")
     check_branch(branch)
-    if _exists(top, f"refs/heads/{branch}"):
+    if work.has_branch(branch):
         raise UserError(f"branch {branch!r} already exists: choose another --branch")
-    base = _git(top, "rev-parse", "--verify", "HEAD^{commit}")
-    current = _git(top, "rev-parse", "--abbrev-ref", "HEAD")
-    blob = _git(top, "hash-object", "-w", "--stdin", stdin=content)
-    with tempfile.TemporaryDirectory(prefix="fleetsync-approve-") as tmp:
-        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-        _git(top, "read-tree", base, env=env)
-        _git(top, "update-index", "--add", "--cacheinfo", f"100644,{blob},{a.path}", env=env)
-        tree = _git(top, "write-tree", env=env)
-    commit = _git(top, "commit-tree", *signing, tree, "-p", base, "-F", "-", stdin=commit_message)
-    _git(top, "update-ref", f"refs/heads/{branch}", commit, "0" * 40)
-    remote = _first_remote(top)
+    base = work.head()
+    current = work.current_branch()
+    commit = work.commit_to_new_branch(branch, base, {a.path: content}, commit_message, sign=sign)
+    remote = work.default_remote()
     return (f"approved {a.kind} {a.name} by {who}: committed {a.path} on new branch {branch} ({commit[:12]})\n"
             f"open a pull request from {branch} into {current}:\n"
             f"  git push -u {remote} {branch}\n"
             f"  gh pr create --head {branch} --base {current} --title \"approve {a.name}\"   (or your forge's UI)\n"
             "the run proceeds once the pull request is merged\n")
-
-
-def _exists(repo: Path, ref: str) -> bool:
-    try:
-        _git(repo, "rev-parse", "--verify", "--quiet", ref)
-    except UserError:
-        return False
-    return True
-
-
-def _first_remote(repo: Path) -> str:
-    remotes = _git(repo, "remote").split()
-    return "origin" if "origin" in remotes or not remotes else remotes[0]

@@ -22,7 +22,9 @@ from typing import Any
 
 from fleetsync_contract.canonical import dump, load
 from reconciler.api.staged import ApprovalRequest
-from reconciler.gitstore.repo import GitFailure, HubRepo, PathCommit, introducing_commit
+from reconciler.gitstore.history import PathCommit, introducing_commit
+from reconciler.gitstore.refs import GitFailure
+from reconciler.gitstore.repo import HubRepo
 from reconciler.load.yamldoc import YamlError, parse_documents
 
 VERIFIED = "ApprovalVerified"
