@@ -100,7 +100,3 @@ class Findings:
 
     def __bool__(self) -> bool:
         return bool(self.errors)
-
-    def raise_if_any(self) -> None:
-        if self.errors:
-            raise ValidationError(self.errors)
