@@ -37,9 +37,9 @@ import yaml  # type: ignore[import-untyped]
 
 MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
 
-_PLAIN = re.compile(r"^[A-Za-z_/0-9][A-Za-z0-9_./:@=+,() -]*$")
+_PLAIN = re.compile(r"^[A-Za-z_/0-9][A-Za-z0-9_./:@=+,() -]*\Z")  # \Z: "$" would let "x\n" through
 # YAML 1.2 core-schema numbers (a YAML 1.2 reader would not read these as strings).
-_YAML12_NUMBER = re.compile(r"^([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_YAML12_NUMBER = re.compile(r"^([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+)\Z")
 _RESOLVER = yaml.resolver.Resolver()
 _STR_TAG = "tag:yaml.org,2002:str"
 _KEYWORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
