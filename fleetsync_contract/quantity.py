@@ -15,8 +15,8 @@ that is why the parser lives in the wire contract and nowhere else. It follows a
 
 with ASCII digits only, one suffix at most (``1e3Ki`` is not a quantity), an integer exponent (as
 Go's parser requires, although its grammar comment says ``<signedNumber>``), and Go's rounding:
-a non-zero value finer than a nano is rounded away from zero to ``1n``, and a binary-SI value is
-capped at 2^63-1 in magnitude (``8Ei``). Surrounding whitespace is ignored, as Quantity's JSON
+a value is kept to the nano, rounded away from zero (``0.5n`` is ``1n``, ``1.0000000001`` is
+``1.000000001``), and a binary-SI value is capped at 2^63-1 in magnitude (``8Ei``). Surrounding whitespace is ignored, as Quantity's JSON
 decoding trims it. Where Go's hand-written scanner is looser than its own grammar (``.``, ``+``,
 ``Ki`` or ``e3`` alone read as zero) we follow the grammar and refuse. Values are ``Fraction``,
 never floats, so ``1000m == 1`` and sums of requests are exact; a value of 1e308 or more in
