@@ -20,13 +20,15 @@ that is easy to test. docs/agent.md shows how to write one.
 
 from __future__ import annotations
 
-import re
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
+
+from fleetsync_contract.quantity import BINARY_SI, QuantityError, parse_quantity
 
 Obj = Mapping[str, Any]
 
@@ -37,47 +39,19 @@ VM_SIZE_COUNT = "kubernetes.azure.com/vm-sizes/{}/count"
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 MAX_PRICE_TABLE_BYTES = 1024 * 1024
 
-_SUFFIX = {
-    "Ki": Decimal(1024),
-    "Mi": Decimal(1024) ** 2,
-    "Gi": Decimal(1024) ** 3,
-    "Ti": Decimal(1024) ** 4,
-    "Pi": Decimal(1024) ** 5,
-    "Ei": Decimal(1024) ** 6,
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "": Decimal(1),
-    "k": Decimal(1000),
-    "M": Decimal(1000) ** 2,
-    "G": Decimal(1000) ** 3,
-    "T": Decimal(1000) ** 4,
-    "P": Decimal(1000) ** 5,
-    "E": Decimal(1000) ** 6,
-}
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
 
 
-def parse_quantity(text: object) -> Decimal:
-    """A Kubernetes quantity (``500m``, ``2``, ``1Gi``, ``129e6``) as a Decimal; ValueError if not one."""
-    m = _QUANTITY.match(str(text).strip())
-    if not m:
-        raise ValueError(f"{text!r} is not a Kubernetes quantity")
-    try:
-        return Decimal(m.group(1)) * _SUFFIX[m.group(2) or ""]
-    except InvalidOperation as e:
-        raise ValueError(f"{text!r} is not a Kubernetes quantity") from e
+def format_cpu(cores: Fraction) -> str:
+    """Whole cores, else millicores rounded up (``12``, ``500m``), as the kubelet reports CPU."""
+    milli = math.ceil(cores * 1000)
+    return str(milli // 1000) if milli % 1000 == 0 else f"{milli}m"
 
 
-def format_cpu(cores: Decimal) -> str:
-    milli = (cores * 1000).to_integral_value(rounding="ROUND_CEILING")
-    return str(int(milli // 1000)) if milli % 1000 == 0 else f"{int(milli)}m"
-
-
-def format_memory(size: Decimal) -> str:
-    n = int(size.to_integral_value(rounding="ROUND_CEILING"))
+def format_memory(size: Fraction) -> str:
+    """Whole bytes rounded up, in the largest binary-SI unit that divides them (``48Gi``, ``1000``)."""
+    n = math.ceil(size)
     for suffix in ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki"):
-        unit = int(_SUFFIX[suffix])
+        unit = BINARY_SI[suffix]
         if n and n % unit == 0:
             return f"{n // unit}{suffix}"
     return str(n)
@@ -98,14 +72,14 @@ class PropertyProvider(Protocol):
     def collect(self, nodes: Sequence[Obj], pods: Sequence[Obj], now: datetime) -> Collected: ...
 
 
-def _sum(nodes: Sequence[Obj], field_name: str, resource: str) -> Decimal:
-    total = Decimal(0)
+def _sum(nodes: Sequence[Obj], field_name: str, resource: str) -> Fraction:
+    total = Fraction(0)
     for node in nodes:
         value = ((node.get("status") or {}).get(field_name) or {}).get(resource)
         if value is not None:
             try:
                 total += parse_quantity(value)
-            except ValueError:
+            except QuantityError:
                 continue
     return total
 
@@ -117,8 +91,8 @@ def _bound_and_unfinished(pod: Obj) -> bool:
     )
 
 
-def _requests(pods: Sequence[Obj], resource: str) -> Decimal:
-    total = Decimal(0)
+def _requests(pods: Sequence[Obj], resource: str) -> Fraction:
+    total = Fraction(0)
     for pod in pods:
         if not _bound_and_unfinished(pod):
             continue
@@ -127,7 +101,7 @@ def _requests(pods: Sequence[Obj], resource: str) -> Decimal:
             if value is not None:
                 try:
                     total += parse_quantity(value)
-                except ValueError:
+                except QuantityError:
                     continue
     return total
 
@@ -140,8 +114,8 @@ class DefaultProvider:
     def collect(self, nodes: Sequence[Obj], pods: Sequence[Obj], now: datetime) -> Collected:
         cap_cpu, cap_mem = _sum(nodes, "capacity", "cpu"), _sum(nodes, "capacity", "memory")
         alloc_cpu, alloc_mem = _sum(nodes, "allocatable", "cpu"), _sum(nodes, "allocatable", "memory")
-        avail_cpu = max(Decimal(0), alloc_cpu - _requests(pods, "cpu"))
-        avail_mem = max(Decimal(0), alloc_mem - _requests(pods, "memory"))
+        avail_cpu = max(Fraction(0), alloc_cpu - _requests(pods, "cpu"))
+        avail_mem = max(Fraction(0), alloc_mem - _requests(pods, "memory"))
         return Collected(
             properties={NODE_COUNT: str(len(nodes))},
             capacity={"cpu": format_cpu(cap_cpu), "memory": format_memory(cap_mem)},

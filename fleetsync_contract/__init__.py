@@ -2,7 +2,8 @@
 
 This package is a leaf: it imports nothing from either side, and the agent imports nothing else
 from the hub (tests/test_layering.py enforces both). It holds what both sides must agree on
-byte for byte: the canonical object identity, ref names, and the bundle and report formats.
+byte for byte: the canonical object identity, ref names, the bundle and report formats, the
+canonical YAML and content hash (canonical.py), and how a Kubernetes quantity reads (quantity.py).
 """
 
 from __future__ import annotations

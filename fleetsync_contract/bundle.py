@@ -443,10 +443,3 @@ def verify(files: Mapping[str, bytes], cluster: str) -> list[str]:
         problems.append(f"bundleId {bundle.bundle_id} does not match the content ({recomputed})")
     return problems
 
-
-def load_manifest(files: Mapping[str, bytes], entry: FileEntry) -> dict[str, Any]:
-    """The manifest of one verified entry, as plain data."""
-    doc = load(files[entry.path], max_bytes=MAX_MANIFEST_BYTES)
-    if not isinstance(doc, dict):
-        raise BundleError(f"{entry.path} is not a mapping")
-    return doc

@@ -14,6 +14,10 @@ reader — PyYAML, Go's yaml.v2/v3, ruamel — can take ``on`` for a boolean or 
 number. Multi-line strings use the literal style (``|`` / ``|-``) when that round-trips exactly,
 so that ``git log -p`` on a bundle branch shows readable diffs.
 
+Content hashes of plain data (``json_sha256``) are taken of one canonical JSON text instead of
+the YAML: it is what the hub's resource snapshots and the agent's spec-hash annotations have
+always hashed, and both are persisted, so the text is fixed here once for both sides.
+
 The reader is PyYAML's safe loader, refusing aliases (a tampered file cannot expand into a
 "billion laughs") and keeping timestamps as strings, so it returns plain JSON-like data. It runs
 on libyaml (``CSafeLoader``) when PyYAML has it, as the agent reads every bundle file on every
@@ -33,9 +37,9 @@ import yaml  # type: ignore[import-untyped]
 
 MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
 
-_PLAIN = re.compile(r"^[A-Za-z_/0-9][A-Za-z0-9_./:@=+,() -]*$")
+_PLAIN = re.compile(r"^[A-Za-z_/0-9][A-Za-z0-9_./:@=+,() -]*\Z")  # \Z: "$" would let "x\n" through
 # YAML 1.2 core-schema numbers (a YAML 1.2 reader would not read these as strings).
-_YAML12_NUMBER = re.compile(r"^([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_YAML12_NUMBER = re.compile(r"^([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+)\Z")
 _RESOLVER = yaml.resolver.Resolver()
 _STR_TAG = "tag:yaml.org,2002:str"
 _KEYWORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
@@ -265,3 +269,16 @@ def load(data: bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def canonical_json(data: Any) -> str:
+    """Plain data as the one JSON text that content hashes are taken of: sorted keys, no spaces,
+    non-ASCII characters as themselves. Strict: a value JSON cannot hold is a TypeError."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def json_sha256(data: Any) -> str:
+    """The content hash of plain data (a resource snapshot, a hub manifest): sha256 hex of
+    ``canonical_json``. Its values are persisted (snapshot hashes in ``fleet/status``, the
+    spec-hash annotation on member objects), so this text must never change."""
+    return sha256_hex(canonical_json(data).encode())

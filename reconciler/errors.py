@@ -1,12 +1,36 @@
-"""One exception tree for fleetsync, sorted by what the caller should do about it.
+"""One exception tree for the hub and the composition root, sorted by what the caller should do.
 
 ::
 
     FleetsyncError
-     ├── UserError            the user must fix something (a file, a flag, a reference)
-     │    └── ValidationError one or more located Findings (file:line:col, field path)
-     ├── TransientError       retry later (a remote is unreachable, an API server says 429/5xx)
-     └── InternalError        a bug in fleetsync
+     ├── UserError              the user must fix something (a file, a flag, a reference)
+     │    ├── ValidationError   one or more located Findings (file:line:col, field path)
+     │    │    └── YamlError    a file is not safe YAML (load/yamldoc.py)
+     │    ├── CompileError      a CEL expression does not compile (policy/cel.py)
+     │    ├── StatusFormatError status.yaml is not a file this hub wrote (status/memory.py)
+     │    ├── AdoptionRefused   a drift cannot be adopted as asked (drift/values.py)
+     │    ├── DriftNotFound     no report or drift matches what was asked (drift/reports.py)
+     │    ├── UsageError        a drift command line is ambiguous or impossible (drift/reports.py)
+     │    └── Refused           a drift cannot be adopted as asked, at the command (drift/adopt.py)
+     ├── TransientError         retry later (a remote is unreachable, an API server says 429/5xx)
+     │    ├── RefRace           another writer moved a ref: re-read, try again (gitstore/refs.py)
+     │    ├── GitFailure        git could not do what was asked (gitstore/refs.py)
+     │    └── DemoGitError      git failed in the demo's fleet repo (fleetsync/demo/fleet.py)
+     ├── StageFailed            the demo's story: a stage did not reach its goal (fleetsync/demo/story.py)
+     └── InternalError          a bug in fleetsync
+          └── StageSignal       control flow inside one pure stage, never an error to its caller:
+               │                the stage catches it and turns it into a result
+               ├── CostExceeded, ObjectTooLarge   the policy gate: a violation (policy/cel.py)
+               ├── VariableError                  overrides: the cluster's override fails (hub/overrides.py)
+               ├── SnapshotUnavailable            an older snapshot is gone: the run's status (hub/snapshots.py)
+               ├── InitFailed                     a staged run does not initialize (rollout/staged/init.py)
+               └── Aborted                        a staged run aborts (rollout/staged/work.py)
+
+A ``StageSignal`` derives from ``InternalError`` because one that escapes its stage is a bug.
+Errors of the wire contract (``fleetsync_contract``: ``CanonicalError``, ``BundleError``,
+``ReportFormatError``, ``QuantityError``) derive from ``ValueError``, as the contract is a leaf
+that imports neither side; the hub catches them where it reads and turns them into findings, problems
+or "no value". The agent has its own tree (agent/errors.py).
 
 Library errors (gitpython, ruamel.yaml, the kubernetes client) are wrapped at the module that
 owns the library and chained with ``raise ... from``; nothing downstream classifies errors by
@@ -82,6 +106,11 @@ class InternalError(FleetsyncError):
     """A bug: an invariant of fleetsync itself does not hold."""
 
 
+class StageSignal(InternalError):
+    """Raised inside a pure stage to stop early and caught by that stage, which makes it a result
+    (a condition, a violation, a failed override); its text is the result's message."""
+
+
 @dataclass(slots=True)
 class Findings:
     """Collects findings while parsing so that every error of a repo is reported at once."""
@@ -100,7 +129,3 @@ class Findings:
 
     def __bool__(self) -> bool:
         return bool(self.errors)
-
-    def raise_if_any(self) -> None:
-        if self.errors:
-            raise ValidationError(self.errors)

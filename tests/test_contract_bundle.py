@@ -225,6 +225,13 @@ def test_canonical_yaml_round_trips_any_plain_data(data: dict[str, Any]) -> None
     assert load(dump(data)) == data
 
 
+@pytest.mark.parametrize("data", [{"A\n": None}, {"k": "A \n"}, ["A \n"], {"": None, "key\n": ["x\n"]}])
+def test_a_string_ending_in_a_newline_is_quoted_not_written_plain(data: Any) -> None:
+    # Found by the property test above: Python's "$" matches before a final newline, so the plain
+    # style let "A\n" through as a key, which no reader can read back.
+    assert load(dump(data)) == data
+
+
 @pytest.mark.parametrize("value", [1e-05, 1e20, -2.5, 0.0, float("inf"), float("-inf")])
 def test_floats_stay_floats_for_a_yaml_1_1_reader(value: float) -> None:
     assert load(dump({"v": value})) == {"v": value}

@@ -57,9 +57,6 @@ class Inventory:
     entries: tuple[InventoryEntry, ...] = ()
     bundle_id: str = ""
 
-    def by_identity(self) -> dict[str, InventoryEntry]:
-        return {e.identity: e for e in self.entries}
-
     def to_data(self) -> dict[str, str]:
         """ConfigMap ``data``: one JSON document, sorted, so an unchanged inventory is byte-identical."""
         doc = {

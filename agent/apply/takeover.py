@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from fleetsync_contract.canonical import json_sha256
 
 OWNED_BY = "fleetsync.io/owned-by"
 PLACEMENT = "fleetsync.io/placement"
@@ -49,8 +50,7 @@ def owner_label_value(cluster: str) -> str:
 
 def spec_hash(manifest: Mapping[str, Any]) -> str:
     """Hash of the hub manifest as delivered (before our marks): sha256 of canonical JSON."""
-    text = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    return "sha256:" + json_sha256(manifest)
 
 
 def stamped(manifest: Mapping[str, Any], cluster: str, placement: str, bundle_id: str) -> dict[str, Any]:

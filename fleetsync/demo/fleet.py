@@ -32,9 +32,9 @@ from agent.loop import Agent, AgentConfig, SyncSummary
 from agent.properties import DefaultProvider, PriceTableProvider, PropertyProvider
 from agent.source import GitSource
 from fleetsync_contract.bundle import verify
+from fleetsync_contract.quantity import QuantityError, parse_quantity
 from kubesim.server import KubeSim
 from reconciler.api.membercluster import MemberCluster
-from reconciler.api.quantity import QuantityError, parse_quantity
 from reconciler.errors import TransientError, UserError
 from reconciler.gitstore.refs import check_ref_component
 from reconciler.gitstore.repo import HubRepo

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from fleetsync_contract.quantity import QuantityError, parse_quantity
 from reconciler.api.fields import Fields, check_dns_subdomain, check_label_key, check_label_value, type_name
 from reconciler.api.meta import Named, ObjectMeta, Origin, empty_map, parse_metadata
 from reconciler.api.policy import check_property_name
-from reconciler.api.quantity import QuantityError, parse_quantity
 from reconciler.api.registry import KindInfo
 
 GROUP = "cluster.kubernetes-fleet.io"

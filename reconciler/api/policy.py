@@ -19,9 +19,9 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
+from fleetsync_contract.quantity import QuantityError, parse_quantity
 from reconciler.api.fields import Fields, check_dns_subdomain, check_label_key, check_label_value, each
 from reconciler.api.meta import LabelSelector, parse_label_selector
-from reconciler.api.quantity import QuantityError, parse_quantity
 
 
 class PlacementType(StrEnum):

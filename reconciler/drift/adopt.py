@@ -36,7 +36,7 @@ from fleetsync_contract.report import PatchDetail
 from reconciler.api.membercluster import MEMBER_NAME_LABEL
 from reconciler.api.override import CRO_KIND, GROUP, MAX_RULES, RO_KIND, Override
 from reconciler.api.placement import Placement
-from reconciler.drift.reports import DriftEntry, NotFound, UsageError
+from reconciler.drift.reports import DriftEntry, DriftNotFound, UsageError
 from reconciler.drift.values import (
     AdoptionRefused,
     PatchOp,
@@ -85,7 +85,7 @@ class Adoption:
 def _placement(spec_placements: Mapping[str, Placement], key: str) -> Placement:
     p = spec_placements.get(key)
     if p is None:
-        raise NotFound(f"placement {key} is not in the fleet repo at HEAD: the drift is stale "
+        raise DriftNotFound(f"placement {key} is not in the fleet repo at HEAD: the drift is stale "
                       "(it was deleted or renamed); nothing to adopt")
     return p
 
@@ -112,7 +112,7 @@ def pick_details(entry: DriftEntry, paths: Sequence[str]) -> tuple[PatchDetail, 
     details = entry.drift.details
     if not paths:
         if not details:
-            raise NotFound(f"the drift of {entry.drift.identity} on {entry.cluster} lists no paths: nothing to adopt")
+            raise DriftNotFound(f"the drift of {entry.drift.identity} on {entry.cluster} lists no paths: nothing to adopt")
         return details
     by_path = {d.path: d for d in details}
     missing = [p for p in paths if p not in by_path]
@@ -312,7 +312,7 @@ def plan(root: Path, loaded: LoadResult, entry: DriftEntry, mode: Mode, paths: S
     details = pick_details(entry, paths)
     hub = placed(loaded, placement, [entry.cluster], entry.drift.identity)[entry.cluster]
     if hub is None:
-        raise NotFound(f"at HEAD, {placement.kind} {placement.name} no longer places {entry.drift.identity} on "
+        raise DriftNotFound(f"at HEAD, {placement.kind} {placement.name} no longer places {entry.drift.identity} on "
                       f"{entry.cluster}: nothing to adopt")
     if mode == Mode.OVERRIDE:
         return _as_override(root, loaded, entry, placement, details, hub)

@@ -111,7 +111,7 @@ def adopt(repo: Path, o: AdoptOptions) -> str:
     current = work.current_branch()
     with open_hub_repo(o.reports or str(top), cache_root=o.state_dir) as reports:
         reports.refresh(source=False)
-        # NotFound when the cluster has no report branch; only a source edit needs every cluster's view
+        # DriftNotFound when the cluster has no report branch; only a source edit needs every cluster's view
         entries, all_reports = read_all(reports, o.cluster)
         reach: dict[str, frozenset[str]] = {}
         if o.mode == Mode.SOURCE:

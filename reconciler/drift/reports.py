@@ -42,8 +42,9 @@ HEADERS = ["CLUSTER", "PLACEMENT", "OBJECT", "TYPE", "PATH", "HUB", "MEMBER", "F
            "GENERATION"]
 
 
-class NotFound(UserError):
-    """Nothing matches what was asked (a cluster without a report branch, an object without drift)."""
+class DriftNotFound(UserError):
+    """No drift matches what was asked: the cluster has no report branch, the object no drift, or
+    the drift is stale at HEAD. Named for what is missing: the agent's ``NotFound`` is an API 404."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +90,7 @@ def _read_trees(repo: HubRepo, cluster: str | None) -> dict[str, tuple[ClusterRe
         check_ref_component(cluster)
     tips = report_clusters(repo)
     if cluster is not None and cluster not in tips:
-        raise NotFound(f"cluster {cluster!r} has no report branch ({REPORT_HEAD}{cluster}): has its agent run?")
+        raise DriftNotFound(f"cluster {cluster!r} has no report branch ({REPORT_HEAD}{cluster}): has its agent run?")
     out: dict[str, tuple[ClusterReport, dict[str, ObjectDrift]]] = {}
     for name, commit in tips.items():
         if cluster is not None and name != cluster:
@@ -185,13 +186,13 @@ def render(entries: Sequence[DriftEntry], output: str) -> str:
 
 
 def cli_get_drift(repo: HubRepo, cluster: str | None, output: str) -> str:
-    """``fleetsync get drift [CLUSTER]``; NotFound (exit 1) when the cluster has no report branch."""
+    """``fleetsync get drift [CLUSTER]``; DriftNotFound (exit 1) when the cluster has no report branch."""
     repo.refresh(source=False)
     return render(read_drifts(repo, cluster), output)
 
 
 def cli_show_drift(repo: HubRepo, cluster: str, obj: str, placement: str | None, output: str) -> str:
-    """``fleetsync drift show CLUSTER OBJECT``: one drift (NotFound / UsageError like ``adopt``)."""
+    """``fleetsync drift show CLUSTER OBJECT``: one drift (DriftNotFound / UsageError like ``adopt``)."""
     repo.refresh(source=False)
     entry = find_drift(read_drifts(repo, cluster), cluster, obj, placement)
     if output == "table":
@@ -203,7 +204,7 @@ def cli_show_drift(repo: HubRepo, cluster: str, obj: str, placement: str | None,
 def find_drift(entries: Sequence[DriftEntry], cluster: str, obj: str, placement: str | None) -> DriftEntry:
     """The one drift of ``cluster`` for ``obj`` (an identity, ``Kind/namespace/name`` or ``Kind/name``).
 
-    NotFound when none matches; UsageError when several do (name the placement or identity).
+    DriftNotFound when none matches; UsageError when several do (name the placement or identity).
     """
     def matches(ident: str) -> bool:
         _, kind, ns, name = parse_identity(ident)
@@ -213,7 +214,7 @@ def find_drift(entries: Sequence[DriftEntry], cluster: str, obj: str, placement:
             and (placement is None or e.drift.placement == placement)]
     if not hits:
         where = f" under placement {placement}" if placement else ""
-        raise NotFound(f"no drift of {obj!r} on cluster {cluster!r}{where}: nothing to adopt "
+        raise DriftNotFound(f"no drift of {obj!r} on cluster {cluster!r}{where}: nothing to adopt "
                        f"(fleetsync get drift {cluster} lists what drifted)")
     if len(hits) > 1:
         choices = ", ".join(sorted(f"{e.drift.placement} {e.drift.identity}" for e in hits))

@@ -27,6 +27,7 @@ from typing import Any
 
 from fleetsync_contract.report import REDACTED, PatchDetail
 from reconciler.api.override import check_patch_path
+from reconciler.errors import UserError
 
 _INT = re.compile(r"^-?(0|[1-9][0-9]{0,18})$")
 _FLOAT = re.compile(r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$")
@@ -34,7 +35,7 @@ _MISSING = object()
 MAX_VALUE_CHARS = 64 * 1024
 
 
-class AdoptionRefused(ValueError):
+class AdoptionRefused(UserError):
     """This detail cannot be adopted as asked; the message says why and what to do instead."""
 
 

@@ -33,10 +33,10 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from types import MappingProxyType
 
+from fleetsync_contract.quantity import QuantityError, parse_quantity
 from fleetsync_contract.report import ClusterReport, Heartbeat, parse_time
 from reconciler.api.membercluster import MEMBER_NAME_LABEL, MemberCluster, ResourceUsage, Taint
 from reconciler.api.meta import empty_map
-from reconciler.api.quantity import QuantityError, parse_quantity
 
 RESOURCE_PROPERTY_PREFIX = "resources.kubernetes-fleet.io/"
 NODE_COUNT_PROPERTY = "kubernetes-fleet.io/node-count"

@@ -31,6 +31,7 @@ from fleetsync_contract.bundle import EnvelopeRef
 from reconciler.api.envelope import RE_KIND, envelope_manifests
 from reconciler.api.override import Override, OverrideRule, OverrideSelector, OverrideType
 from reconciler.api.placement import Placement
+from reconciler.errors import StageSignal
 from reconciler.hub.select import SelectedObject
 
 NAME_VAR = "${MEMBER-CLUSTER-NAME}"
@@ -187,8 +188,8 @@ def apply_overrides(
 
 
 # -- variables -----------------------------------------------------------------------------------
-class VariableError(ValueError):
-    pass
+class VariableError(StageSignal):
+    """An override names a label variable the cluster cannot fill: that cluster's override fails."""
 
 
 def substitute(text: str, cluster_name: str, cluster_labels: Mapping[str, str]) -> str:

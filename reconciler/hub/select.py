@@ -20,14 +20,13 @@ Choices where KubeFleet's docs and code disagree (docs/overrides.md records them
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fleetsync_contract import identity
+from fleetsync_contract.canonical import json_sha256
 from reconciler.api.envelope import CLUSTER_SCOPED_KINDS, ENVELOPE_KINDS
 from reconciler.api.envelope import GROUP as PLACEMENT_GROUP
 from reconciler.api.placement import Placement, ResourceSelector, SelectionScope
@@ -119,8 +118,7 @@ def select_resources(placement: Placement, resources: Mapping[str, Resource]) ->
 
 def resource_hash(objects: Sequence[SelectedObject]) -> str:
     """Content hash of a selected list (order matters; the list is in canonical order)."""
-    text = json.dumps([o.manifest for o in objects], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return json_sha256([o.manifest for o in objects])
 
 
 def next_snapshot(

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
 from reconciler.api.override import Override
-from reconciler.errors import UserError
+from reconciler.errors import StageSignal, UserError
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.select import SelectedObject, select_resources
 from reconciler.load.fleet import FleetSpec, load_directory
@@ -44,7 +44,7 @@ KEEP = 16  # selections remembered (a few placements' rollbacks)
 KEEP_SPECS = 3  # loaded fleet commits remembered
 
 
-class SnapshotUnavailable(Exception):
+class SnapshotUnavailable(StageSignal):
     """This snapshot's objects cannot be recovered; the message says why, for the run's status."""
 
 

@@ -33,7 +33,7 @@ import yaml  # type: ignore[import-untyped]
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from reconciler.errors import Finding
+from reconciler.errors import Finding, ValidationError
 
 Path = tuple[str | int, ...]
 
@@ -66,11 +66,11 @@ class Document:
         return self.locations.get((), (self.line, 1))
 
 
-class YamlError(Exception):
+class YamlError(ValidationError):
     """Raised with a located finding when a file cannot be read as safe YAML."""
 
     def __init__(self, finding: Finding):
-        super().__init__(str(finding))
+        super().__init__([finding])
         self.finding = finding
 
 

@@ -31,6 +31,8 @@ import lark
 from celpy.celparser import CELParseError
 from celpy.evaluation import CELEvalError, Evaluator, bool_eq, bool_ne
 
+from reconciler.errors import StageSignal, UserError
+
 MAX_EXPRESSION_CHARS = 5_000
 MAX_STEPS = 25_000  # AST nodes visited per evaluation of one expression
 MAX_OBJECT_NODES = 50_000  # maps, lists and scalars in one object handed to CEL
@@ -44,11 +46,11 @@ ROOT_VARIABLES = frozenset(
 _MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
 
 
-class CostExceeded(Exception):
+class CostExceeded(StageSignal):
     """An evaluation went past its step budget or time limit."""
 
 
-class ObjectTooLarge(Exception):
+class ObjectTooLarge(StageSignal):
     """An object is larger than the gate accepts."""
 
 
@@ -198,7 +200,7 @@ class Compiled:
     runner: Any
 
 
-class CompileError(Exception):
+class CompileError(UserError):
     """The expression does not parse or names something that does not exist."""
 
 

@@ -80,12 +80,6 @@ class Action(StrEnum):
     AUDIT = "Audit"
 
 
-class Operation(StrEnum):
-    CREATE = "CREATE"
-    UPDATE = "UPDATE"
-    DELETE = "DELETE"
-
-
 _OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT", "*")
 
 
@@ -158,11 +152,6 @@ class Policy:
     param_kind: tuple[str, str] | None = None  # (apiVersion, kind)
     default_action: Action = Action.DENY
     gate: bool = True
-
-    @property
-    def uses_cluster(self) -> bool:
-        """Whether any expression reads ``cluster`` (then results differ per cluster)."""
-        return "cluster" in self.roots
 
     @property
     def roots(self) -> frozenset[str]:

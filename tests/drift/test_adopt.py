@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from fleetsync.cli import app
 from reconciler.api.membercluster import MEMBER_NAME_LABEL
-from reconciler.drift.reports import NotFound
+from reconciler.drift.reports import DriftNotFound
 
 REPLICAS = ("/spec/replicas", "3", "5")
 TIER = ("/metadata/labels/tier", None, "gold")
@@ -164,7 +164,7 @@ def test_adopt_refuses_to_edit_a_kustomize_rendered_source(tmp_path: Path) -> No
 def test_adopt_with_nothing_to_adopt_exits_1(repo: Path, cluster: str, obj: str, expected: str) -> None:
     result = CliRunner().invoke(app, ["drift", "adopt", cluster, obj, "--repo", str(repo)])
     assert result.exit_code == 1
-    assert isinstance(result.exception, NotFound) and expected in str(result.exception)
+    assert isinstance(result.exception, DriftNotFound) and expected in str(result.exception)
 
 
 def test_adopt_checks_names_before_they_reach_git(repo: Path) -> None:
@@ -197,4 +197,4 @@ def test_adopt_of_a_drift_whose_placement_is_gone_has_nothing_to_adopt(tmp_path:
                 placement="ClusterResourcePlacement/old")
     result = CliRunner().invoke(app, ["drift", "adopt", "eu-1", DEPLOY, "--repo", str(repo)])
     assert result.exit_code == 1
-    assert isinstance(result.exception, NotFound) and "the drift is stale" in str(result.exception)
+    assert isinstance(result.exception, DriftNotFound) and "the drift is stale" in str(result.exception)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from fleetsync.cli import app
 from fleetsync_contract.report import REDACTED, DriftType
-from reconciler.drift.reports import NotFound
+from reconciler.drift.reports import DriftNotFound
 
 
 @pytest.fixture
@@ -74,7 +74,7 @@ def test_get_drift_of_a_cluster_without_drift_says_so(repo: Path) -> None:
 def test_get_drift_of_a_cluster_without_report_branch_is_not_found(repo: Path) -> None:
     result = CliRunner().invoke(app, ["get", "drift", "us-9", "--repo", str(repo)])
     assert result.exit_code == 1
-    assert isinstance(result.exception, NotFound)
+    assert isinstance(result.exception, DriftNotFound)
     assert "us-9" in str(result.exception) and "no report branch" in str(result.exception)
 
 
@@ -102,4 +102,4 @@ def test_drift_list_is_get_drift_and_drift_show_prints_one_object(repo: Path) ->
     assert shown.exit_code == 0
     assert json.loads(shown.output)["details"][0] == {"path": "/spec/replicas", "valueInHub": "3", "valueInMember": "5"}
     missing = runner.invoke(app, ["drift", "show", "eu-2", "Deployment/web/frontend", "--repo", str(repo)])
-    assert missing.exit_code == 1 and isinstance(missing.exception, NotFound)
+    assert missing.exit_code == 1 and isinstance(missing.exception, DriftNotFound)

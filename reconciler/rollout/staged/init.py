@@ -23,6 +23,7 @@ from types import MappingProxyType
 
 from reconciler.api.placement import Placement, PlacementType
 from reconciler.api.staged import StagedUpdateRun, StagedUpdateStrategy, StageTaskType
+from reconciler.errors import StageSignal
 from reconciler.hub.render import apply_strategy_doc
 from reconciler.rollout.rolling import BindingState
 from reconciler.rollout.staged.model import (
@@ -47,7 +48,7 @@ from reconciler.status.memory import PlacementMemory
 _GO_INT = re.compile(r"^[+-]?[0-9]+$")  # what strconv.Atoi accepts (range aside)
 
 
-class InitFailed(Exception):
+class InitFailed(StageSignal):
     """An initialization failure; its text is the condition message (internal to this module)."""
 
 

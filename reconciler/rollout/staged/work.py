@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from reconciler.api.staged import ApprovalRequest, StagedUpdateRun
+from reconciler.errors import StageSignal
 from reconciler.rollout.staged.model import (
     ABORTED,
     APPROVAL_ACCEPTED,
@@ -44,7 +45,7 @@ WAITING_MESSAGE = "The updateRun is waiting for {kind} tasks in stage {stage} to
 MAX_STEPS = 10_000
 
 
-class Aborted(Exception):
+class Aborted(StageSignal):
     """The run cannot continue (KubeFleet's errStagedUpdatedAborted); the text is the reason."""
 
 

@@ -19,9 +19,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from fleetsync_contract.quantity import QuantityError, parse_quantity
 from reconciler.api.meta import LabelSelector
 from reconciler.api.placement import ClusterSelectorTerm, PropertyOperator, SortOrder
-from reconciler.api.quantity import QuantityError, parse_quantity
 from reconciler.hub.clusters import ClusterState
 from reconciler.scheduler.model import ZERO, ClusterScore
 from reconciler.scheduler.plugin import CallState, Plugin
