@@ -64,8 +64,13 @@ class MaskCredentials(logging.Filter):
     """Rewrites a record in place so that no formatter can print a URL's credentials."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = mask_credentials(record.getMessage())
-        record.args = None
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: the formatter reports it (Handler.handleError)
+            message = None
+        if message is not None:
+            record.msg = mask_credentials(message)
+            record.args = None
         for key, value in _extras(record).items():
             masked = _mask(value)
             if masked != value:

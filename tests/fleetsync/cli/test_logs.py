@@ -105,3 +105,4 @@ def test_log_options_are_validated_and_version_is_a_root_option() -> None:
     bad = CliRunner().invoke(app, ["--log-level", "loud", "version"])
     assert bad.exit_code == 2
     assert CliRunner().invoke(app, ["--version"]).output == CliRunner().invoke(app, ["version"]).output
+
