@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from fleetsync.cli.conventions import EXIT_RUNTIME, EXIT_USAGE, fail, utcnow
+from fleetsync.cli.conventions import EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, fail, utcnow
 from reconciler.errors import UserError
 
 
@@ -67,4 +67,4 @@ def demo_command(
     options = DemoOptions(template=source, keep=keep, kubeconfig=kubeconfig, contexts=tuple(context or ()),
                           mapping=tuple(pairs))
     result = run_demo(options, out, clock=utcnow, sleep=time.sleep)
-    raise typer.Exit(0 if result.ok else EXIT_RUNTIME)
+    raise typer.Exit(EXIT_OK if result.ok else EXIT_RUNTIME)
