@@ -25,8 +25,9 @@ from enum import StrEnum
 from typing import Any, TextIO
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
-# scheme://userinfo@ — userinfo has no "/", so a path with an "@" is left alone
-_URL_CREDENTIALS = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
+# scheme://userinfo@ up to the last "@" before the path (a password may hold a raw "@"); the
+# userinfo has no "/", so a path with an "@" is left alone
+_URL_CREDENTIALS = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/\s]+@")
 
 
 class LogLevel(StrEnum):

@@ -27,6 +27,7 @@ TOKEN = "ghp_s3cr3tT0ken"
         (f"https://{TOKEN}@github.com/o/r", "https://***@github.com/o/r"),
         (f"git fetch https://x-access-token:{TOKEN}@github.com/o/r.git main", "git fetch https://***@github.com/o/r.git main"),
         (f"ssh://git:{TOKEN}@host:22/r and http://a:b@c/d", "ssh://***@host:22/r and http://***@c/d"),
+        (f"https://bot:p@ss{TOKEN}@git.example.com/f", "https://***@git.example.com/f"),
         ("https://github.com/o/r", "https://github.com/o/r"),
         ("https://host/path@v1 and git@github.com:o/r", "https://host/path@v1 and git@github.com:o/r"),
     ],
