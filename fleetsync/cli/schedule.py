@@ -8,7 +8,8 @@ CLI's clock. Nothing is written.
 
 A cluster without a report is ineligible, as in KubeFleet ("member agent not online yet");
 ``--assume-healthy`` treats such clusters as healthy and just heard from, for what-if questions
-on a repo with no agents yet.
+on a repo with no agents yet. The scheduler and the loader are imported when the command runs,
+so that ``fleetsync --help`` does not pay for them.
 """
 
 from __future__ import annotations
@@ -18,19 +19,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fleetsync_contract.canonical import dump
-from fleetsync_contract.report import (
-    ClusterReport,
-    Heartbeat,
-    ReportFormatError,
-    parse_heartbeat,
-    parse_report,
-)
-from reconciler.hub.clusters import ClusterObservation, cluster_states, observation_from_report
-from reconciler.load.fleet import load_directory
-from reconciler.scheduler import Schedule, schedule
+import typer
+
+from fleetsync.cli.conventions import EXIT_USAGE, TableOutput, fail, utcnow
+
+if TYPE_CHECKING:
+    from fleetsync_contract.report import ClusterReport, Heartbeat
+    from reconciler.hub.clusters import ClusterObservation
+    from reconciler.scheduler import Schedule
 
 MAX_REPORT_FILES = 20_000
 MAX_REPORT_BYTES = 8 * 1024 * 1024
@@ -44,6 +42,9 @@ class Reports:
 
 def read_reports(directory: Path) -> Reports:
     """Every ``*.yaml`` in DIR and its direct subdirectories: ClusterReports and Heartbeats."""
+    from fleetsync_contract.report import ReportFormatError, parse_heartbeat, parse_report
+    from reconciler.hub.clusters import observation_from_report
+
     reports: dict[str, ClusterReport] = {}
     beats: dict[str, Heartbeat] = {}
     errors: list[str] = []
@@ -80,6 +81,10 @@ def schedule_repo(
     root: Path, reports: Path | None, now: datetime, *, assume_healthy: bool = False
 ) -> tuple[list[Schedule], list[str], bool]:
     """(schedules sorted by placement key, error lines, whether the repo loaded)."""
+    from reconciler.hub.clusters import ClusterObservation, cluster_states
+    from reconciler.load.fleet import load_directory
+    from reconciler.scheduler import schedule
+
     loaded = load_directory(root)
     errors = [str(f) for f in loaded.findings if f.severity == "error"]
     if not loaded.ok:
@@ -138,6 +143,8 @@ def _doc(s: Schedule) -> dict[str, Any]:
 
 
 def render(results: list[Schedule], output: str) -> str:
+    from fleetsync_contract.canonical import dump
+
     if output == "json":
         return json.dumps([_doc(s) for s in results], indent=2) + "\n"
     if output == "yaml":
@@ -154,3 +161,32 @@ def run(
     if not ok:
         return "", err, 1
     return render(results, output), err, 0
+
+
+def schedule_command(
+    path: Annotated[Path, typer.Argument(help="Fleet repo directory.")] = Path("."),
+    reports: Annotated[
+        Path | None, typer.Option("--reports", help="Directory of cluster report.yaml / heartbeat.yaml files.")
+    ] = None,
+    assume_healthy: Annotated[
+        bool, typer.Option("--assume-healthy", help="Treat clusters without a report as healthy now.")
+    ] = False,
+    output: Annotated[TableOutput, typer.Option("--output", "-o", help="Output format.")] = TableOutput.table,
+) -> None:
+    """Schedule every placement of a repo from scratch and explain each decision; writes nothing.
+
+    Exit codes: 0 scheduled, 1 the repo does not load, 2 usage error. See docs/scheduler.md.
+
+      fleetsync schedule . --reports ./reports
+
+      fleetsync schedule fleet-repo-template --assume-healthy -o yaml
+    """
+    if not path.is_dir():
+        raise fail(f"{path}: not a directory", EXIT_USAGE)
+    if reports is not None and not reports.is_dir():
+        raise fail(f"{reports}: not a directory", EXIT_USAGE)
+    out, err, code = run(path, reports, utcnow(), output.value, assume_healthy=assume_healthy)
+    if err:
+        typer.echo(err, err=True, nl=False)
+    typer.echo(out, nl=False)
+    raise typer.Exit(code)

@@ -207,7 +207,6 @@ def cli_reconcile(repo: HubRepo, now: datetime) -> tuple[str, int]:
 
 def cli_run(repo: HubRepo, *, interval: float, watch: Path | None, webhook_port: int | None,
             webhook_host: str = "127.0.0.1") -> None:
-    configure_logging()
     runner = Runner(repo, interval=interval, watch=watch,
                     webhook=(webhook_host, webhook_port) if webhook_port is not None else None,
                     on_result=lambda r: log.info(result_text(r).splitlines()[0],

@@ -1,0 +1,44 @@
+"""``fleetsync plan``: what a change does to every cluster, for a pull request.
+
+The work (rendering both commits offline, diffing, checks, Markdown/JSON) is
+``reconciler.plan.run``; this module only maps flags onto it and prints. The exit code is the
+plan's own: 0 no change, 1 changes that pass every check, 2 a check blocks the merge.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fleetsync.cli.conventions import PlanOutput, utcnow
+
+
+def plan_command(
+    path: Annotated[Path, typer.Argument(help="Fleet repo (a git work tree or bare repo).")] = Path("."),
+    base: Annotated[str, typer.Option("--base", help="The commit the change is based on.")] = "HEAD~1",
+    head: Annotated[str, typer.Option("--head", help="The commit that makes the change.")] = "HEAD",
+    output: Annotated[PlanOutput, typer.Option("--output", "-o", help="Output format.")] = PlanOutput.markdown,
+    reports_from: Annotated[str | None, typer.Option(
+        "--reports-from", help="Remote name, URL or path whose report branches and fleet/status to read.")] = None,
+    label: Annotated[list[str] | None, typer.Option(
+        "--label", help="A pull-request label (approves a blast radius or a prune); repeatable.")] = None,
+) -> None:
+    """Show what a change does to every cluster: rendered diffs, scheduling, rollouts, checks.
+
+    Renders both commits offline with the same cluster state; writes nothing. Exit codes: 0 no
+    change, 1 changes and every check passes, 2 a check fails (head invalid, a Deny policy
+    violation, a refused update, a cluster emptied: prune refused), 3 runtime error. See docs/plan.md.
+
+      fleetsync plan . --base origin/main --head HEAD --reports-from origin
+
+      fleetsync plan . --base main --head feature -o json --label fleetsync/approve-blast-radius
+    """
+    from reconciler.plan import run as plan_cmd
+    out, err, code = plan_cmd.run(path, base, head, output.value, utcnow(), reports_from=reports_from,
+                                  labels=label or ())
+    if err:
+        typer.echo(err, err=True, nl=False)
+    typer.echo(out, nl=False)
+    raise typer.Exit(code)
