@@ -21,7 +21,7 @@ nested trees of ``manifests/<placement>/<group>/<kind>/<namespace>/``, a commit 
 clusters as the size needs. Each repository already holds one pack of an earlier reconcile.
 
 Figure: index-pack / own at 1k, 10k and 50k objects (seconds: the best of ``--repeat`` runs).
-Usage: python bench/bench_pack.py [--sizes 1000,10000,50000] [--repeat 3]
+Usage: python bench/bench_pack.py [--sizes 1000,10000,50000] [--repeat 3] [--ways own,index-pack]
 """
 
 from __future__ import annotations
@@ -207,10 +207,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sizes", default="1000,10000,50000")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--ways", default=",".join(WAYS), help="which of: " + ", ".join(WAYS))
     args = parser.parse_args()
     print(f"git: {subprocess.run(['git', '--version'], capture_output=True, text=True).stdout.strip()}; "
           f"{os.cpu_count()} cpus; seconds (best of {args.repeat}) to make N in-memory objects readable by git:")
-    cols = tuple(WAYS)
+    cols = tuple(w for w in WAYS if w in args.ways.split(","))
+    if not {"own", "index-pack"} <= set(cols):
+        parser.error("--ways needs own and index-pack (the figure is their ratio)")
     print(f"{'objects':>8} " + " ".join(f"{c:>19}" for c in cols) + f" {'index-pack/own':>15}")
     for size in (int(s) for s in args.sizes.split(",")):
         objects, earlier = hub_objects(size, 1), hub_objects(size, 0)
