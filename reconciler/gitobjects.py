@@ -16,9 +16,9 @@ zlib per object, objects stored whole: the simple part), and ``git index-pack --
 every object back, builds the ``.idx`` and moves both into ``objects/pack`` index last, as a
 fetch does. A hand-written index (fan-out, CRCs, offsets, checksums) is where a silent
 corruption would hide, and letting git write it costs next to nothing: bench/bench_pack.py
-measured git at 1.02x the hand-written pack + index writer at 50,000 objects (1.3-1.5x, tens
-of milliseconds, at 1,000-10,000). Git finds a new pack on its next lookup, so readers need no
-signal.
+measured git at about 1.0x the hand-written pack + index writer at 50,000 objects (0.9-1.4x
+across runs on a busy 2-core machine; tens of milliseconds more at 1,000-10,000). Git finds a
+new pack on its next lookup, so readers need no signal.
 """
 
 from __future__ import annotations
