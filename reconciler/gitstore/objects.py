@@ -10,9 +10,15 @@ unreachable.
 
 A first reconcile of a big fleet writes tens of thousands of objects, and a file per object
 costs more than everything else it does. Inside ``batch()`` objects are kept in memory and
-written at the end as ONE pack (``objects/pack/pack-<id>.pack`` and its version 2 ``.idx``,
-built here, objects stored whole), after one ``git cat-file --batch-check`` leaves out those the
-repository already has. Git finds a new pack on its next lookup, so readers need no signal.
+written at the end as ONE pack, after one ``git cat-file --batch-check`` leaves out those the
+repository already has. Who writes what, and why: the pack stream is built here (a header and
+zlib per object, objects stored whole: the simple part), and ``git index-pack --stdin`` reads
+every object back, builds the ``.idx`` and moves both into ``objects/pack`` index last, as a
+fetch does. A hand-written index (fan-out, CRCs, offsets, checksums) is where a silent
+corruption would hide, and letting git write it costs next to nothing: bench/bench_pack.py
+measured git at about 1.0x the hand-written pack + index writer at 50,000 objects (0.9-1.4x
+across runs on a busy 2-core machine; tens of milliseconds more at 1,000-10,000). Git finds a
+new pack on its next lookup, so readers need no signal.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import struct
 import subprocess
 import tempfile
@@ -27,6 +34,8 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
+
+from reconciler.gitrefs import GitFailure
 
 HUB_AUTHOR = "fleetsync-hub <hub@fleetsync.invalid>"
 PACK_MIN_OBJECTS = 64  # fewer pending objects are written loose
@@ -46,44 +55,39 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def write_pack(pack_dir: Path, objects: Mapping[str, tuple[str, bytes]]) -> str:
-    """``objects`` (id -> (type, content)) as one pack with its index in ``pack_dir``; its id."""
+def pack_stream(objects: Mapping[str, tuple[str, bytes]]) -> bytes:
+    """``objects`` (id -> (type, content)) as a version 2 pack stream, each stored whole."""
     body = [b"PACK" + struct.pack(">II", 2, len(objects))]
-    offset = len(body[0])
-    entries: list[tuple[bytes, int, int]] = []  # (binary id, crc32, offset)
-    for sha, (kind, data) in objects.items():
+    for kind, data in objects.values():
         size = len(data)
         head = bytearray()
-        byte = (_PACK_TYPES[kind] << 4) | (size & 0x0F)
+        byte = (_PACK_TYPES[kind] << 4) | (size & 0x0F)  # type and the size's low 4 bits ...
         size >>= 4
-        while size:
+        while size:  # ... then 7 bits a byte, the high bit saying another byte follows
             head.append(byte | 0x80)
             byte, size = size & 0x7F, size >> 7
         head.append(byte)
-        entry = bytes(head) + zlib.compress(data, 1)
-        entries.append((bytes.fromhex(sha), zlib.crc32(entry), offset))
-        body.append(entry)
-        offset += len(entry)
+        body.append(bytes(head))
+        body.append(zlib.compress(data, 1))
     pack = b"".join(body)
-    pack_sum = hashlib.sha1(pack).digest()
-    entries.sort()
-    fanout = [0] * 256
-    for sha_bin, _, _ in entries:
-        fanout[sha_bin[0]] += 1
-    for i in range(1, 256):
-        fanout[i] += fanout[i - 1]
-    large = [off for _, _, off in entries if off >= 1 << 31]
-    small = [off if off < 1 << 31 else (1 << 31) | large.index(off) for _, _, off in entries]
-    index = b"".join([
-        b"\377tOc", struct.pack(">I", 2), struct.pack(">256I", *fanout),
-        b"".join(e[0] for e in entries), struct.pack(f">{len(entries)}I", *(e[1] for e in entries)),
-        struct.pack(f">{len(small)}I", *small), struct.pack(f">{len(large)}Q", *large), pack_sum,
-    ])
-    index += hashlib.sha1(index).digest()
-    name = pack_sum.hex()
-    pack_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(pack_dir / f"pack-{name}.pack", pack + pack_sum)
-    _atomic_write(pack_dir / f"pack-{name}.idx", index)  # the index last: git looks for it
+    return pack + hashlib.sha1(pack).digest()
+
+
+def write_pack(objects_dir: Path, objects: Mapping[str, tuple[str, bytes]]) -> str:
+    """``objects`` as one pack in ``objects_dir``/pack, indexed by git; the pack's name.
+
+    ``git index-pack --stdin`` reads every object back (inflates and hashes it), writes the pack
+    and its ``.idx`` and moves them into place index last, as a fetch does.
+    """
+    env = {**os.environ, "GIT_DIR": str(objects_dir.parent), "GIT_OBJECT_DIRECTORY": str(objects_dir),
+           "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0"}
+    done = subprocess.run(["git", "index-pack", "--stdin"], input=pack_stream(objects), env=env,
+                          capture_output=True, check=False)
+    kind, _, name = done.stdout.decode(errors="replace").strip().partition("\t")
+    if done.returncode != 0 or kind != "pack" or not re.fullmatch(r"[0-9a-f]{40}", name):
+        lines = done.stderr.decode(errors="replace").strip().splitlines()
+        raise GitFailure(f"cannot write a pack of {len(objects)} objects: "
+                         + (lines[-1] if lines else f"git index-pack exited {done.returncode}"))
     return name
 
 
@@ -114,7 +118,7 @@ class ObjectWriter:
         self._pending = {}
         missing = self._missing(list(pending))
         if len(missing) >= PACK_MIN_OBJECTS:
-            write_pack(self.objects / "pack", {sha: pending[sha] for sha in missing})
+            write_pack(self.objects, {sha: pending[sha] for sha in missing})
         else:
             for sha in missing:
                 self._write_loose(sha, *pending[sha])
