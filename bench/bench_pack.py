@@ -1,6 +1,6 @@
 """Who should write the hub's packs: fleetsync's own pack + ``.idx`` writer, or git?
 
-A hub reconcile ends ``ObjectWriter.batch()`` (reconciler/gitobjects.py) with every new object in
+A hub reconcile ends ``ObjectWriter.batch()`` (reconciler/gitstore/objects.py) with every new object in
 memory (id -> (type, bytes)) and writes them as one pack. This times the ways to get such a set
 into a repository's object store, end to end: from the in-memory map until the objects are
 readable by git (each result is then checked with one ``git cat-file --batch-check``, untimed).
@@ -8,7 +8,7 @@ readable by git (each result is then checked with one ``git cat-file --batch-che
 - own: the pack stream and its version 2 ``.idx`` both built in Python (the hand-written writer
   the module had; kept here as the anchor, so the decision can be checked again);
 - index-pack: the pack stream built in Python, ``git index-pack --stdin`` verifies every object
-  and writes the pack and its ``.idx`` into objects/pack (what reconciler/gitobjects.py does);
+  and writes the pack and its ``.idx`` into objects/pack (what reconciler/gitstore/objects.py does);
 - loose + pack-objects: every object as a loose file, then ``git pack-objects`` and
   ``git prune-packed`` (what letting git pack costs when it must first be given the objects).
 
@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reconciler.gitobjects import ObjectWriter, write_pack
+from reconciler.gitstore.objects import ObjectWriter, write_pack
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 Objects = dict[str, tuple[str, bytes]]
@@ -182,7 +182,7 @@ def loose_pack_objects_write(objects_dir: Path, objects: Mapping[str, tuple[str,
 
 WAYS: dict[str, Callable[[Path, Mapping[str, tuple[str, bytes]]], None]] = {
     "own": own_write,
-    "index-pack": write_pack,  # what reconciler/gitobjects.py does
+    "index-pack": write_pack,  # what reconciler/gitstore/objects.py does
     "loose+pack-objects": loose_pack_objects_write,
 }
 
