@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 
-from reconciler.gitrefs import GitFailure
+from reconciler.gitstore.refs import GitFailure
 
 HUB_AUTHOR = "fleetsync-hub <hub@fleetsync.invalid>"
 PACK_MIN_OBJECTS = 64  # fewer pending objects are written loose
