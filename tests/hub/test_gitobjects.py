@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from gitdaemon import GIT_ENV
 
-from reconciler.gitrefs import GitFailure
 from reconciler.gitstore.objects import PACK_MIN_OBJECTS, ObjectWriter, write_pack
+from reconciler.gitstore.refs import GitFailure
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 
