@@ -26,10 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from gitdaemon import GitDaemon, git
-
 from fleetsync_contract.bundle import BundleObject, BundlePlacement, build_bundle
 from reconciler.gitstore.repo import HubRepo, RefUpdate
+from tests.support.gitdaemon import GitDaemon, git
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 KEY = "ClusterResourcePlacement/web"

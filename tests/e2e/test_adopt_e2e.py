@@ -16,12 +16,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from gitdaemon import git_identity
-from simfleet import Clock, deployment_app, member, sim_fleet
 
 from fleetsync.demo.fleet import LocalFleet
 from reconciler.drift.adopt import Mode
 from reconciler.drift.commit import AdoptOptions, adopt
+from tests.support.gitdaemon import git_identity
+from tests.support.simfleet import Clock, deployment_app, member, sim_fleet
 
 pytestmark = pytest.mark.slow
 

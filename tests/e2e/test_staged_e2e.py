@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gitdaemon import git_identity
-from simfleet import EXTERNAL_SHOP, T0, Clock, deployment_app, member, sim_fleet
 
 from fleetsync.demo.fleet import LocalFleet
 from fleetsync_contract.canonical import load
 from reconciler.rollout.staged.approve import Approval, approve
 from reconciler.status.runs import run_docs, summary
+from tests.support.gitdaemon import git_identity
+from tests.support.simfleet import EXTERNAL_SHOP, T0, Clock, deployment_app, member, sim_fleet
 
 pytestmark = pytest.mark.slow
 

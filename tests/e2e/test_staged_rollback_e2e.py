@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from simfleet import EXTERNAL_SHOP, Clock, deployment_app, member, sim_fleet
 
 from fleetsync.demo.fleet import LocalFleet
 from fleetsync_contract.canonical import load
 from reconciler.gitstore.repo import HubRepo
 from reconciler.status.runs import run_docs, summary
 from reconciler.status.views import placement_path
+from tests.support.simfleet import EXTERNAL_SHOP, Clock, deployment_app, member, sim_fleet
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,9 @@ from kubernetes import config
 from kubernetes.client import CoreV1Api
 
 from kubesim.testing import running_sim
+from tests.support import DATA
 
-GOLDEN = Path(__file__).resolve().parents[1] / "data" / "kube-golden" / "09-workload-status-progression.json"
+GOLDEN = DATA / "kube-golden" / "09-workload-status-progression.json"
 TEMPLATE = {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}
 
 

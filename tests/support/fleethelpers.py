@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from gitdaemon import git
-
 from fleetsync_contract.bundle import Bundle, parse_bundle
 from fleetsync_contract.report import (
     ClusterReport,
@@ -18,6 +16,7 @@ from fleetsync_contract.report import (
     dump_report,
     format_time,
 )
+from tests.support.gitdaemon import git
 
 NAMESPACE = """apiVersion: v1
 kind: Namespace

@@ -3,14 +3,21 @@
 test_plan_template.py asserts the JSON plan of each change and test_plan_done_when.py the
 Markdown comment of the same change: both call these functions, so they cannot drift apart.
 
-Plan tests import this module as a top-level module (tests/plan/conftest.py puts this folder
-on ``sys.path``), the way tests/staged imports stagedfixtures.py.
+``PlanRepo`` is the non-bare repo a plan runs in: the template committed once
+(tests/reconciler/plan/conftest.py's ``template`` fixture), or a generated fleet of N clusters
+(``generated_fleet``, also the fleets bench/bench_plan.py plans).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from typing import Protocol
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from reconciler.plan import run as plan_cmd
+from tests.support.gitdaemon import git
 
 BATCH_APP = """apiVersion: v1
 kind: Namespace
@@ -48,7 +55,7 @@ spec:
 
 
 class Template(Protocol):
-    """What a change needs of tests/plan/conftest.py's PlanRepo."""
+    """What a change needs of PlanRepo."""
 
     def write(self, name: str, text: str) -> None: ...
 
@@ -86,3 +93,101 @@ def invalid(t: Template) -> None:
 def no_change(t: Template) -> None:
     """Only the README changes: no cluster renders anything new."""
     t.edit("README.md", lambda s: s + "\nA note.\n")
+
+
+NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+APPROVE = "fleetsync/approve-blast-radius"
+
+
+class PlanRepo:
+    """A non-bare git repo: edit files, commit, and plan HEAD~1..HEAD."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def write(self, name: str, text: str) -> None:
+        p = self.path / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+
+    def edit(self, name: str, change: Callable[[str], str]) -> None:
+        p = self.path / name
+        before = p.read_text()
+        after = change(before)
+        assert after != before, f"{name}: the edit changed nothing"
+        p.write_text(after)
+
+    def remove(self, name: str) -> None:
+        (self.path / name).unlink()
+
+    def commit(self, message: str = "change") -> str:
+        git(self.path, "add", "-A")
+        git(self.path, "commit", "-qm", message, "--allow-empty")
+        return git(self.path, "rev-parse", "HEAD")
+
+    def plan_text(self, output: str = "markdown", labels: tuple[str, ...] = (APPROVE,),
+                  reports_from: str | None = None) -> tuple[str, str, int]:
+        return plan_cmd.run(self.path, "HEAD~1", "HEAD", output, NOW, labels=labels, reports_from=reports_from)
+
+    def plan(self, labels: tuple[str, ...] = (APPROVE,), reports_from: str | None = None) -> tuple[dict[str, Any], int]:
+        out, err, code = self.plan_text("json", labels, reports_from)
+        assert code < 3, err
+        doc: dict[str, Any] = json.loads(out)
+        return doc, code
+
+
+def init_repo(path: Path) -> PlanRepo:
+    git(path.parent, "init", "-q", "-b", "main", str(path))
+    repo = PlanRepo(path)
+    repo.commit("base")
+    return repo
+
+
+def member(name: str, labels: dict[str, str]) -> str:
+    lab = ", ".join(f"{k}: {v}" for k, v in sorted(labels.items()))
+    return (f"apiVersion: cluster.kubernetes-fleet.io/v1beta1\nkind: MemberCluster\nmetadata:\n  name: {name}\n"
+            f"  labels: {{{lab}}}\nspec:\n  heartbeatPeriodSeconds: 60\n")
+
+
+APP = """apiVersion: v1
+kind: Namespace
+metadata:
+  name: app
+  labels: {{owner: team-a}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: app
+data:
+  VERSION: "{version}"
+"""
+
+PICKALL = """apiVersion: placement.kubernetes-fleet.io/v1beta1
+kind: ClusterResourcePlacement
+metadata:
+  name: app
+spec:
+  resourceSelectors:
+    - {group: "", version: v1, kind: Namespace, name: app}
+  policy:
+    placementType: PickAll
+  strategy:
+    type: RollingUpdate
+    rollingUpdate: {maxUnavailable: 10%, maxSurge: 10%}
+"""
+
+
+def generated_fleet(path: Path, clusters: int, version: str = "1") -> PlanRepo:
+    """``clusters`` members in 5 regions, one PickAll placement of a namespace and a ConfigMap."""
+    path.mkdir(parents=True)
+    repo = PlanRepo(path)
+    for i in range(clusters):
+        repo.write(f"clusters/c-{i:04d}.yaml", member(f"c-{i:04d}", {"region": f"r{i % 5}"}))
+    repo.write("apps/app.yaml", APP.format(version=version))
+    repo.write("placements/app.yaml", PICKALL)
+    repo.write("fleetsync.yaml", "apiVersion: fleetsync.io/v1alpha1\nkind: FleetSettings\npolicies: []\n")
+    git(path.parent, "init", "-q", "-b", "main", str(path))
+    repo.commit("base")
+    return repo

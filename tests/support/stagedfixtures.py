@@ -18,8 +18,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from gitdaemon import git_identity
-
 from reconciler.api.registry import parse_fleet_object
 from reconciler.api.staged import ApprovalRequest, RunState, StagedUpdateRun, StagedUpdateStrategy
 from reconciler.errors import Findings
@@ -28,9 +26,11 @@ from reconciler.rollout.staged.documents import parse_run_status, run_status_doc
 from reconciler.rollout.staged.execute import RunStep, advance_run, approvals_for
 from reconciler.rollout.staged.init import initialize_run
 from reconciler.rollout.staged.model import ClusterOverrides, ClusterProgress, PlacementFacts, RunStatus
+from tests.support import DATA
+from tests.support.gitdaemon import git_identity
 
 T0 = datetime(2026, 11, 25, 3, 0, 0, tzinfo=UTC)
-EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "kubefleet-examples"  # copied from shared/
+EXAMPLES = DATA / "kubefleet-examples"  # copied from shared/
 APPLY = {"type": "ClientSideApply", "comparisonOption": "PartialComparison", "whenToApply": "Always",
          "whenToTakeOver": "Always", "allowCoOwnership": False, "serverSideApplyConfig": {"force": False}}
 

@@ -12,8 +12,7 @@ from agent.apply.kube import KubeClient
 from agent.apply.manager import Applier, Strategy, Work
 from fleetsync_contract.bundle import manifest_identity
 from fleetsync_contract.report import Outcome
-
-from .conftest import Member
+from tests.support.agentfixtures import Member
 
 P = "ClusterResourcePlacement/web"
 

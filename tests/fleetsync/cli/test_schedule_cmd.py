@@ -6,7 +6,6 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from schedfixtures import NOW
 from typer.testing import CliRunner
 
 from fleetsync.cli import app
@@ -21,6 +20,7 @@ from fleetsync_contract.report import (
     dump_report,
     format_time,
 )
+from tests.support.schedfixtures import NOW
 
 MEMBER = """apiVersion: cluster.kubernetes-fleet.io/v1beta1
 kind: MemberCluster

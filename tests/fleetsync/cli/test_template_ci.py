@@ -24,8 +24,8 @@ from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
 from fleetsync.cli import app
+from tests.support import TEMPLATE
 
-TEMPLATE = Path(__file__).parent.parent / "fleet-repo-template"
 GITHUB = TEMPLATE / ".github" / "workflows" / "fleetsync.yaml"
 GITLAB = TEMPLATE / ".gitlab-ci.yml"
 MARKER = "<!-- fleetsync-plan -->"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from apifixtures import finding_at, parse_one
 
 from reconciler.api.eviction import DisruptionBudget, Eviction
 from reconciler.errors import Finding
+from tests.support.apifixtures import finding_at, parse_one
 
 
 def load(text: str) -> tuple[Any, list[Finding]]:

@@ -9,10 +9,10 @@ import textwrap
 from typing import Any
 
 import pytest
-from apifixtures import finding_at, marked_line, parse_one
 
 from reconciler.api.membercluster import MEMBER_NAME_LABEL, MemberCluster, Taint
 from reconciler.errors import Finding
+from tests.support.apifixtures import finding_at, marked_line, parse_one
 
 
 def load(text: str) -> tuple[Any, list[Finding]]:

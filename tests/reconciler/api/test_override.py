@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apifixtures import parse_one
 
 from reconciler.api.envelope import Envelope
 from reconciler.api.override import (
@@ -17,6 +16,7 @@ from reconciler.api.override import (
     check_patch_path,
     placement_ref_change,
 )
+from tests.support.apifixtures import parse_one
 
 EXAMPLES = Path("/work/shared/kubefleet-examples")
 

@@ -9,7 +9,6 @@ import textwrap
 from typing import Any
 
 import pytest
-from apifixtures import finding_at, marked_line, parse_one
 
 from reconciler.api.placement import (
     ApplyType,
@@ -22,6 +21,7 @@ from reconciler.api.placement import (
     Toleration,
 )
 from reconciler.errors import Finding
+from tests.support.apifixtures import finding_at, marked_line, parse_one
 
 
 def load(text: str) -> tuple[Any, list[Finding]]:

@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from apifixtures import finding_at, marked_line, parse_one
 
 from reconciler.api.meta import LabelSelector
 from reconciler.api.staged import (
@@ -22,6 +21,7 @@ from reconciler.api.staged import (
     StageTaskType,
 )
 from reconciler.errors import Finding
+from tests.support.apifixtures import finding_at, marked_line, parse_one
 
 
 def load(text: str) -> tuple[Any, list[Finding]]:

@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from driftfixtures import (
+from typer.testing import CliRunner
+
+from fleetsync.cli import app
+from reconciler.api.membercluster import MEMBER_NAME_LABEL
+from reconciler.drift.reports import NotFound
+from tests.support.driftfixtures import (
     DEPLOY,
     EXISTING_RO,
     KUSTOMIZATION,
@@ -18,11 +23,6 @@ from driftfixtures import (
     push_report,
     rendered,
 )
-from typer.testing import CliRunner
-
-from fleetsync.cli import app
-from reconciler.api.membercluster import MEMBER_NAME_LABEL
-from reconciler.drift.reports import NotFound
 
 REPLICAS = ("/spec/replicas", "3", "5")
 TIER = ("/metadata/labels/tier", None, "gold")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from driftfixtures import DEPLOY, base_files, drift, git, make_repo, push_report
 from typer.testing import CliRunner
 
 from fleetsync.cli import app
+from tests.support.driftfixtures import DEPLOY, base_files, drift, git, make_repo, push_report
 
 REPLICAS = ("/spec/replicas", "3", "5")
 

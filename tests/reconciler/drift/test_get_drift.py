@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from driftfixtures import DEPLOY, T_FIRST, T_LAST, base_files, drift, make_repo, push_report
 from typer.testing import CliRunner
 
 from fleetsync.cli import app
 from fleetsync_contract.report import REDACTED, DriftType
 from reconciler.drift.reports import NotFound
+from tests.support.driftfixtures import DEPLOY, T_FIRST, T_LAST, base_files, drift, make_repo, push_report
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from gitdaemon import GitDaemon, git
 
 from reconciler.errors import UserError
 from reconciler.gitstore.repo import GitFailure, HubRepo, RefRace, RefUpdate, check_ref_component, is_url
+from tests.support.gitdaemon import GitDaemon, git
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 STATUS = "refs/heads/fleet/status"

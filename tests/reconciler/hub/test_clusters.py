@@ -7,10 +7,10 @@ from fractions import Fraction
 from types import MappingProxyType
 
 import pytest
-from schedfixtures import NOW, healthy, member, unhealthy
 
 from reconciler.api.membercluster import ResourceUsage
 from reconciler.hub.clusters import ClusterObservation, cluster_state, cluster_states, eligibility
+from tests.support.schedfixtures import NOW, healthy, member, unhealthy
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fleethelpers import CLUSTERS, FleetWork, base_files, crp, joined_fleet
-from gitdaemon import GitDaemon, git
 
 from fleetsync_contract.bundle import verify
 from fleetsync_contract.report import (
@@ -30,6 +28,9 @@ from reconciler.hub.inputs import LoadCache
 from reconciler.hub.loop import ReconcileResult, reconcile_once
 from reconciler.hub.run import Runner
 from reconciler.status.read import cli_get
+from tests.support import TEMPLATE
+from tests.support.fleethelpers import CLUSTERS, FleetWork, base_files, crp, joined_fleet
+from tests.support.gitdaemon import GitDaemon, git
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=1)
@@ -186,7 +187,6 @@ def test_two_hubs_racing_one_wins_the_other_rereads_and_converges(git_daemon: Gi
             reconcile_once(b, LATER, progress=again, max_attempts=1)
 
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "fleet-repo-template"
 PROD = ("prod-eu-1", "prod-eu-2", "prod-us-1", "prod-us-2")
 
 

@@ -8,16 +8,15 @@ names across files, as independent examples do).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from reconciler.api import registry
 from reconciler.load.fleet import load_directory
 from reconciler.load.settings import Settings
 from reconciler.load.yamldoc import parse_documents
+from tests.support import DATA
 
-CORPUS = Path(__file__).parent / "data" / "kubefleet-examples"
+CORPUS = DATA / "kubefleet-examples"
 FILES = sorted(p.relative_to(CORPUS).as_posix() for p in CORPUS.rglob("*.yaml"))
 
 _ELIDED = "doc snippet with '...' elisions in place of the resource selectors"

@@ -9,7 +9,6 @@ describes the format. The CLI's own code path is used.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +16,9 @@ from typer.testing import CliRunner
 
 from fleetsync.cli import app
 from reconciler.load.yamldoc import parse_documents
+from tests.support import DATA
 
-MALFORMED = Path(__file__).parent / "data" / "malformed"
+MALFORMED = DATA / "malformed"
 CASES = sorted(p.name for p in MALFORMED.iterdir() if (p / "expect.yaml").is_file())
 
 

@@ -30,8 +30,9 @@ from fleetsync.cli import app
 from fleetsync.demo.story import TEMPLATE_NAME, default_template
 from reconciler.errors import UserError
 from reconciler.load.shipped import SHARE
+from tests.support import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 DATA = PurePosixPath(SHARE.as_posix())  # where data-files land under the install prefix
 PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input", "-q"]
 

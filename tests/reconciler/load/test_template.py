@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from typer.testing import CliRunner
 
 from fleetsync.cli import app
 from reconciler.load.fleet import load_directory
-
-TEMPLATE = Path(__file__).parent.parent / "fleet-repo-template"
+from tests.support import TEMPLATE
 
 
 def test_the_template_validates_with_exit_zero_through_the_cli() -> None:

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from planfixtures import invalid, label_moves, new_pickn, no_change, override_subset, privileged
 
 from reconciler.plan.build import ExitCode
+from tests.support.planfixtures import invalid, label_moves, new_pickn, no_change, override_subset, privileged
 
 CHECKOUT = "canary-us-1, prod-eu-1, prod-eu-2, prod-us-1, prod-us-2, staging-eu-1"
 

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fleethelpers import CLUSTERS, FleetWork, base_files, joined_fleet
-from gitdaemon import GitDaemon, git
 
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.loop import reconcile_once
 from reconciler.plan import run as plan_cmd
 from reconciler.plan.build import ExitCode
+from tests.support.fleethelpers import CLUSTERS, FleetWork, base_files, joined_fleet
+from tests.support.gitdaemon import GitDaemon, git
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=2)

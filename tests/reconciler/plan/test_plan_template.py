@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from planfixtures import invalid, label_moves, new_pickn, no_change, override_subset, privileged
-
 from reconciler.plan.build import ExitCode
+from tests.support.planfixtures import invalid, label_moves, new_pickn, no_change, override_subset, privileged
 
 CHECKOUT_CLUSTERS = ["canary-us-1", "prod-eu-1", "prod-eu-2", "prod-us-1", "prod-us-2", "staging-eu-1"]
 

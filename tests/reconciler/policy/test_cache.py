@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from reconciler.policy.gate import ClusterInfo, PolicyCache, evaluate, library_paths, load_policies
-from tests.policy.test_gate import EU, cm, gate, policy, rendered
+from tests.support.policyfixtures import EU, cm, gate, policy, rendered
 
 
 def counting(monkeypatch: Any) -> list[int]:

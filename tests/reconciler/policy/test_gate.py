@@ -9,13 +9,11 @@ from typing import Any
 import pytest
 
 from reconciler.hub.clusters import ClusterState
-from reconciler.load.yamldoc import Document, parse_documents
 from reconciler.policy.cel import MAX_OBJECT_BYTES, Budget
 from reconciler.policy.gate import (
     SETTINGS_BINDING,
     ClusterInfo,
     PolicyCache,
-    PolicySet,
     Violation,
     cluster_info,
     evaluate,
@@ -23,70 +21,7 @@ from reconciler.policy.gate import (
     load_policies,
 )
 from reconciler.policy.model import Action, plural_of
-
-EU = ClusterInfo("eu-1", {"env": "prod"}, {"nodeCount": 5})
-
-
-def docs(text: str, file: str = "policies/local.yaml") -> list[Document]:
-    return parse_documents(text, file)
-
-
-def policy(name: str, expression: str, *, resources: str = "[configmaps]", operations: str = "[CREATE, UPDATE]",
-           extra: str = "", message: str = "", action: str = "Deny", failure: str = "Fail") -> str:
-    msg = f"\n      message: {message}" if message else ""
-    return f"""apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata:
-  name: {name}
-  annotations:
-    fleetsync.io/default-action: {action}
-spec:
-  failurePolicy: {failure}
-  matchConstraints:
-    resourceRules:
-      - apiGroups: ["*"]
-        apiVersions: ["*"]
-        resources: {resources}
-        operations: {operations}
-{extra}  validations:
-    - expression: {expression!r}{msg}
-"""
-
-
-def binding(name: str, policy_name: str, actions: str, extra: str = "") -> str:
-    return f"""apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicyBinding
-metadata:
-  name: {name}
-spec:
-  policyName: {policy_name}
-  validationActions: {actions}
-{extra}"""
-
-
-def cm(name: str = "settings", namespace: str = "web", labels: dict[str, str] | None = None,
-       **data: str) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "namespace": namespace}
-    if labels:
-        meta["labels"] = labels
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": dict(data)}
-
-
-def rendered(*objs: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    out = {}
-    for o in objs:
-        group = o["apiVersion"].rpartition("/")[0]
-        out[f"{group}/{o['kind']}/{o['metadata'].get('namespace', '')}/{o['metadata']['name']}"] = o
-    return out
-
-
-def gate(*texts: str, enabled: list[str] | None = None) -> PolicySet:
-    return load_policies(docs("\n---\n".join(texts)), enabled=enabled)
-
-
-def messages(vs: list[Violation]) -> list[str]:
-    return [v.message for v in vs]
-
+from tests.support.policyfixtures import EU, binding, cm, docs, gate, messages, policy, rendered
 
 # -- parsing ------------------------------------------------------------------------------------
 

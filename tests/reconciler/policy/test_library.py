@@ -4,7 +4,6 @@ with its own message, for every workload kind whose pod template it reads."""
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +11,9 @@ import pytest
 from reconciler.load.yamldoc import parse_documents
 from reconciler.policy.gate import ClusterInfo, PolicySet, Violation, evaluate, library_paths, load_policies
 from reconciler.policy.model import Action
+from tests.support import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 LIBRARY = load_policies([], library=library_paths())
 GOOD_CONTAINER: dict[str, Any] = {
     "name": "app",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from schedfixtures import BindingState, ClusterScore, crp, pick_all, pick_fixed, pick_n
 
 from reconciler.rollout.eviction import (
     ALLOWED_FAILED,
@@ -20,6 +19,7 @@ from reconciler.rollout.eviction import (
 )
 from reconciler.scheduler import Binding
 from reconciler.status.conditions import Status
+from tests.support.schedfixtures import BindingState, ClusterScore, crp, pick_all, pick_fixed, pick_n
 
 
 @dataclass(frozen=True)

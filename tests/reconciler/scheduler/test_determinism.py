@@ -7,8 +7,11 @@ from datetime import timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reference import reference
-from schedfixtures import (
+
+from reconciler.hub.clusters import ClusterState
+from reconciler.scheduler import Binding, schedule
+from reconciler.scheduler.framework import scheduling_policy_hash
+from tests.support.schedfixtures import (
     NOW,
     BindingState,
     ClusterScore,
@@ -28,10 +31,7 @@ from schedfixtures import (
     term,
     unhealthy,
 )
-
-from reconciler.hub.clusters import ClusterState
-from reconciler.scheduler import Binding, schedule
-from reconciler.scheduler.framework import scheduling_policy_hash
+from tests.support.schedreference import reference
 
 NAMES = [f"m{i}" for i in range(14)]
 COST = "example.com/cost"

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from schedfixtures import (
+from reconciler.hub.clusters import ClusterState
+from reconciler.scheduler import Binding
+from reconciler.scheduler.framework import scheduling_policy_hash
+from reconciler.status.conditions import Status
+from tests.support.schedfixtures import (
     BindingState,
     Taint,
     bound,
@@ -20,11 +24,6 @@ from schedfixtures import (
     term,
     unhealthy,
 )
-
-from reconciler.hub.clusters import ClusterState
-from reconciler.scheduler import Binding
-from reconciler.scheduler.framework import scheduling_policy_hash
-from reconciler.status.conditions import Status
 
 
 def fleet_with_trouble() -> list[ClusterState]:
@@ -125,7 +124,7 @@ def test_selected_decisions_are_capped_at_one_thousand() -> None:
 
 
 def test_rp_requires_its_namespace_on_clusters_that_collect_namespaces() -> None:
-    from schedfixtures import pick_n, rp
+    from tests.support.schedfixtures import pick_n, rp
 
     fleet = [
         cluster("has", observation=healthy(namespaces=frozenset({"team-a"}))),

@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from schedfixtures import (
+
+from reconciler.api.placement import PropertyOperator as Op
+from reconciler.hub.clusters import ClusterState
+from reconciler.scheduler import Binding
+from reconciler.scheduler.framework import scheduling_policy_hash
+from reconciler.status.conditions import Status
+from tests.support.schedfixtures import (
     BindingState,
     ClusterScore,
     SortOrder,
@@ -25,12 +31,6 @@ from schedfixtures import (
     term,
     unhealthy,
 )
-
-from reconciler.api.placement import PropertyOperator as Op
-from reconciler.hub.clusters import ClusterState
-from reconciler.scheduler import Binding
-from reconciler.scheduler.framework import scheduling_policy_hash
-from reconciler.status.conditions import Status
 
 COST = "example.com/cost"
 

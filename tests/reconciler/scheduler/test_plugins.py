@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from schedfixtures import NOW, Taint, Toleration, cluster, crp, pick_n, prop, rp, selector, term
 
 from reconciler.api.placement import PropertyOperator as Op
 from reconciler.api.placement import PropertySelectorRequirement
@@ -13,6 +12,7 @@ from reconciler.scheduler.plugins.clusteraffinity import ClusterAffinity, go_rou
 from reconciler.scheduler.plugins.namespaceaffinity import NamespaceAffinity
 from reconciler.scheduler.plugins.tainttoleration import taint_reason, tolerates
 from reconciler.scheduler.plugins.topologyspread import will_violate
+from tests.support.schedfixtures import NOW, Taint, Toleration, cluster, crp, pick_n, prop, rp, selector, term
 
 TAINT = Taint("dedicated", "gpu", "NoSchedule")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from schedfixtures import (
+from reconciler.hub.clusters import ClusterState
+from reconciler.status.conditions import Status
+from tests.support.schedfixtures import (
     BindingState,
     ClusterScore,
     WhenUnsatisfiable,
@@ -18,9 +20,6 @@ from schedfixtures import (
     spread,
     term,
 )
-
-from reconciler.hub.clusters import ClusterState
-from reconciler.status.conditions import Status
 
 VIOLATED = 'ClusterUnschedulable, violated doNotSchedule topology spread constraint "zone" (max skew 1)'
 

@@ -8,7 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from stagedfixtures import Fleet, strategy
 from typer.testing import CliRunner
 
 from fleetsync.cli import app
@@ -16,6 +15,7 @@ from fleetsync_contract.canonical import dump
 from reconciler.errors import UserError
 from reconciler.rollout.staged.documents import run_doc, run_path
 from reconciler.status.runs import run_docs, stage_rows, summary, table
+from tests.support.stagedfixtures import Fleet, strategy
 
 STAGES = """
 - name: canary

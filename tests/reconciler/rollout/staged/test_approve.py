@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from stagedfixtures import T0, fleet_checkout, git, parse, run
 from typer.testing import CliRunner
 
 from fleetsync.cli import app
@@ -14,6 +13,7 @@ from reconciler.errors import UserError
 from reconciler.load.fleet import load_directory
 from reconciler.rollout.staged.approve import Approval, approve
 from reconciler.rollout.staged.execute import approvals_for
+from tests.support.stagedfixtures import T0, fleet_checkout, git, parse, run
 
 
 @pytest.fixture

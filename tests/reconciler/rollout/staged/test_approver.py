@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stagedfixtures import RING_LABELS, RINGS_STRATEGY, T0, WEB_CRP, fleet_checkout, git, parse, run
 
 from fleetsync_contract.canonical import load
 from fleetsync_contract.report import Condition, PlacementReport
@@ -25,6 +24,16 @@ from reconciler.rollout.staged.approve import Approval, approve
 from reconciler.rollout.staged.approver import ApproverLookup, git_approvers
 from reconciler.scheduler.model import Binding, Schedule, ScheduledCondition
 from reconciler.status.memory import BindingRecord, PlacementMemory, SnapshotRecord
+from tests.support.stagedfixtures import (
+    RING_LABELS,
+    RINGS_STRATEGY,
+    T0,
+    WEB_CRP,
+    fleet_checkout,
+    git,
+    parse,
+    run,
+)
 
 REQUEST_FILE = "approvalrequests/ClusterApprovalRequest/_cluster/r1-after-one.yaml"
 APPROVAL_PATH = "approvals/r1-after-one.yaml"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from stagedfixtures import Fleet, example, strategy
 
 from fleetsync_contract.canonical import dump, load
 from reconciler.api.staged import StagedUpdateRun
@@ -20,6 +19,7 @@ from reconciler.rollout.staged.documents import (
     stage_config_from_doc,
 )
 from reconciler.rollout.staged.model import RunStatus
+from tests.support.stagedfixtures import Fleet, example, strategy
 
 STAGES = """
 - name: first

@@ -6,11 +6,11 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from stagedfixtures import T0, Fleet, approval, parse, run, strategy
 
 from reconciler.api.staged import ApprovalRequest
 from reconciler.rollout.staged.execute import approvals_for, max_concurrency
 from reconciler.rollout.staged.model import DELETE_STAGE
+from tests.support.stagedfixtures import T0, Fleet, approval, parse, run, strategy
 
 MIN = timedelta(minutes=1)
 SEC = timedelta(seconds=1)

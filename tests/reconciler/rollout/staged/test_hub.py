@@ -7,8 +7,6 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from stagedfixtures import RING_LABELS, RINGS_STRATEGY, T0, WEB_CRP, approval, example, parse, run
-
 from fleetsync_contract.canonical import load
 from fleetsync_contract.report import Condition, PlacementReport
 from reconciler.api.placement import Placement
@@ -19,6 +17,16 @@ from reconciler.rollout.staged.model import ClusterProgress
 from reconciler.rollout.staged.step import ExternalPlan, plan_external, plan_orphan_runs, progress_of
 from reconciler.scheduler.model import Binding, Schedule, ScheduledCondition
 from reconciler.status.memory import BindingRecord, PlacementMemory, SnapshotRecord
+from tests.support.stagedfixtures import (
+    RING_LABELS,
+    RINGS_STRATEGY,
+    T0,
+    WEB_CRP,
+    approval,
+    example,
+    parse,
+    run,
+)
 
 CRP, LABELS, STRATEGY = WEB_CRP, RING_LABELS, RINGS_STRATEGY
 

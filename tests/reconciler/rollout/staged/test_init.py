@@ -6,11 +6,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from stagedfixtures import APPLY, T0, example, facts, run, strategy
 
 from reconciler.api.staged import StagedUpdateStrategy
 from reconciler.rollout.staged.init import initialize_run
 from reconciler.rollout.staged.model import DELETE_STAGE, ClusterOverrides, RunStatus
+from tests.support.stagedfixtures import APPLY, T0, example, facts, run, strategy
 
 PREFIX = "cannot continue the updateRun: failed to initialize the updateRun: "
 EXAMPLE = "kubefleet.examples_stagedupdaterun_updateStrategy.d1.ClusterStagedUpdateStrategy.yaml"

@@ -12,14 +12,14 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from fleethelpers import CLUSTERS, FleetWork, base_files, crp, joined_fleet
-from gitdaemon import git_identity
-
 import reconciler.hub.loop as loop
 from fleetsync_contract.canonical import load
 from reconciler.gitstore.repo import HubRepo
 from reconciler.rollout.staged.approve import Approval, approve
 from reconciler.status.runs import run_docs, summary
+from tests.support import TEMPLATE
+from tests.support.fleethelpers import CLUSTERS, FleetWork, base_files, crp, joined_fleet
+from tests.support.gitdaemon import git_identity
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 RUN_FILE = "runs/ClusterStagedUpdateRun/_cluster/web-v2.yaml"
@@ -104,7 +104,7 @@ def test_a_two_stage_run_with_an_approval_commit_moves_every_cluster(tmp_path: P
 
 def test_the_template_checkout_run_starts_with_its_staging_cluster(tmp_path: Path) -> None:
     work = FleetWork(tmp_path / "fleet")
-    shutil.copytree(Path(__file__).resolve().parents[2] / "fleet-repo-template", work.path, dirs_exist_ok=True)
+    shutil.copytree(TEMPLATE, work.path, dirs_exist_ok=True)
     subprocess.run(["git", "-C", str(work.path), "add", "-A"], check=True)
     work.commit({}, "fork the template", replace=False)
     for c in sorted(p.stem for p in (work.path / "clusters").glob("*.yaml")):

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fleethelpers import CLUSTERS, FleetWork, base_files, crp
 
 import reconciler.hub.loop as loop
 from fleetsync_contract.canonical import load
@@ -25,6 +24,7 @@ from reconciler.plan.build import ExitCode
 from reconciler.status.memory import SnapshotRecord
 from reconciler.status.runs import summary
 from reconciler.status.views import placement_path
+from tests.support.fleethelpers import CLUSTERS, FleetWork, base_files, crp
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 KEY = "ClusterResourcePlacement/web"
@@ -230,7 +230,7 @@ def version_on_or_none(work: FleetWork, cluster: str) -> tuple[int, str, str] | 
 
 
 def git_rev(work: FleetWork, rev: str) -> str:
-    from gitdaemon import git
+    from tests.support.gitdaemon import git
 
     return git(work.path, "rev-parse", rev)
 
