@@ -24,7 +24,7 @@ its clock 30 s on per pass. Between passes the bench plays the agents (tests/fle
 Prints, per fleet size: the median seconds of a pass that wrote refs and how many there were,
 the ratio staged / rolling (the hub's cost of driving a staged run, per reconcile), both first
 reconciles and the ratio rollback / forward, and how many clusters that first pass moved back.
-Usage: python bench/bench_staged.py [--sizes 50,200,1000] [--objects 10] [--repeat 2]
+Usage: python -m bench.bench_staged [--sizes 50,200,1000] [--objects 10] [--repeat 2]
 """
 
 from __future__ import annotations
@@ -39,8 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import bench_reconcile
-
+from bench import bench_reconcile
 from fleetsync_contract import BUNDLE_REF_PREFIX, HEARTBEAT_REF_PREFIX, REPORT_REF_PREFIX
 from fleetsync_contract.bundle import Bundle, parse_bundle
 from fleetsync_contract.canonical import load
@@ -61,8 +60,8 @@ from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.loop import reconcile_once
 from reconciler.hub.session import HubCache
 from reconciler.status.runs import summary
+from tests.support.gitdaemon import git
 
-git: Callable[..., str] = bench_reconcile.git  # bench/ is sys.path[0] when a bench runs as a script
 commit_files: Callable[[Path, dict[str, str], str], None] = bench_reconcile.commit_files
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
