@@ -63,7 +63,7 @@ class FakeCluster:
             raise errors.pop(0)
         key = (manifest["kind"], manifest["metadata"]["name"])
         current = self.objects.get(key)
-        merged = _merge(current or {}, manifest)
+        merged: dict[str, Any] = _merge(current or {}, manifest)
         if dry_run:
             return merged
         if current is not None and _strip_rv(merged) == _strip_rv(current):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from agent.apply.order import LAST_WAVE, crd_established, crd_serves, wave_of, waves
@@ -41,7 +43,7 @@ def test_waves_are_ascending_and_keep_input_order_within_a_wave() -> None:
 
 
 def test_crd_serves_and_is_established_only_with_both_conditions() -> None:
-    crd = {"spec": {"group": "example.com", "names": {"kind": "Widget"}},
+    crd: dict[str, Any] = {"spec": {"group": "example.com", "names": {"kind": "Widget"}},
            "status": {"conditions": [{"type": "Established", "status": "True"}]}}
     assert crd_serves(crd, "example.com/v1", "Widget")
     assert not crd_serves(crd, "other.com/v1", "Widget")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def fleet(tmp_path: Path) -> Path:
     return work
 
 
-def publish_files(repo: HubRepo, files: dict[str, dict[str, bytes]], olds: dict[str, str | None]) -> dict[str, str]:
+def publish_files(repo: HubRepo, files: dict[str, dict[str, bytes]], olds: Mapping[str, str | None]) -> dict[str, str]:
     news = {ref: repo.write_commit(repo.write_tree(f), [], f"write {ref}", NOW) for ref, f in files.items()}
     repo.publish([RefUpdate(ref, new, olds.get(ref)) for ref, new in news.items()])
     return news

@@ -194,9 +194,13 @@ def test_a_rollback_run_rolls_out_the_older_index_it_names() -> None:
     placement = parse(CRP)
     states = {"a": BindingState.BOUND, "b": BindingState.BOUND}
     asked: list[int] = []
+
+    def older(index: int) -> None:
+        asked.append(index)
+
     plan = plan_external(placement, schedule(states), memory(), [run(index="0")],
                          {"ClusterStagedUpdateStrategy//s": STRATEGY}, [], LABELS, {}, {}, lambda _p: None, T0,
-                         lambda index: asked.append(index) or None)
+                         older)
     assert plan.decision.update == ("a",) and plan.resource_index == {"a": 0}
     assert asked and set(asked) == {0}
     status = load(plan.files["runs/ClusterStagedUpdateRun/_cluster/r1.yaml"])["status"]
