@@ -5,7 +5,7 @@ Namespace and ``--objects`` ConfigMaps, a ResourceOverride that writes each clus
 one of them, the policy gate off (``policies: []``, as bench_reconcile.py's default) — a real
 fleet repo in a temp dir, every member with a fresh heartbeat ref. The hub (reconciler/hub/loop.py)
 runs against the local repository as ``fleetsync hub run`` does (one open repo, one ``HubCache``),
-its clock 30 s on per pass. Between passes the bench plays the agents (tests/fleethelpers.py's
+its clock 30 s on per pass. Between passes the bench plays the agents (tests/support/fleethelpers.py's
 ``FleetWork.report``/``beat``, batched): every cluster whose bundle branch moved reports
 ``Applied``/``Available`` for its new bundle, and every member beats once a minute (untimed).
 
@@ -155,7 +155,7 @@ def _condition(kind: str, reason: str) -> Condition:
 @dataclass
 class Agents:
     """Every member's agent, as far as the hub can tell: a report for each new bundle, a heartbeat
-    every ``BEAT`` (tests/fleethelpers.py ``FleetWork.report``/``beat``, batched into one pack and
+    every ``BEAT`` (tests/support/fleethelpers.py ``FleetWork.report``/``beat``, batched into one pack and
     one ``update-ref`` transaction so a 1,000-cluster fleet costs the bench little)."""
 
     repo: Path

@@ -1,8 +1,8 @@
 """A rollback end to end: a run naming snapshot 0 puts v1 back on live clusters, in place.
 
-tests/staged/test_rollback.py drives the hub alone with faked agent reports; here the real agents
+tests/reconciler/rollout/staged/test_rollback.py drives the hub alone with faked agent reports; here the real agents
 apply every bundle to simulated clusters (kubesim) and their reports move the runs, all through
-Git (fleetsync/demo/fleet.py, started by tests/simfleet.py). Three members in two stages (canary,
+Git (fleetsync/demo/fleet.py, started by tests/support/simfleet.py). Three members in two stages (canary,
 then prod one at a time) get v1, then v2 — another image, replicas and label, a new ConfigMap,
 v1's other ConfigMap removed — then, from a hub restarted with an empty cache (snapshot 0 can
 only come from Git), a run with ``resourceSnapshotIndex: "0"``, and last a run forward again.

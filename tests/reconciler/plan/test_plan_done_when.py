@@ -1,6 +1,6 @@
 """The issue's "done when" cases, as the reviewer reads them: the Markdown comment of each.
 
-tests/plan/test_plan_template.py asserts the JSON of the same changes; here the comment a
+tests/reconciler/plan/test_plan_template.py asserts the JSON of the same changes; here the comment a
 pull request gets must say the same things (who is picked or dropped and why, which clusters
 share a change, the violation with object, cluster and message, file:line of an error).
 """
