@@ -20,21 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.plan import run as plan_cmd
-from tests.support.gitdaemon import git
-from tests.support.planfixtures import member
+from tests.support.planfixtures import generated_fleet
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-PLACEMENT = """apiVersion: placement.kubernetes-fleet.io/v1beta1
-kind: ClusterResourcePlacement
-metadata:
-  name: app
-spec:
-  resourceSelectors:
-    - {group: "", version: v1, kind: Namespace, name: app}
-  policy:
-    placementType: PickAll
-"""
-
 OVERRIDE = """apiVersion: placement.kubernetes-fleet.io/v1beta1
 kind: ResourceOverride
 metadata:
@@ -61,20 +49,15 @@ def _apps(objects: int, version: int) -> str:
 
 
 def make_fleet(root: Path, clusters: int, objects: int) -> Path:
-    root.mkdir(parents=True)
-    (root / "clusters").mkdir()
-    for i in range(clusters):
-        (root / "clusters" / f"c-{i:04d}.yaml").write_text(member(f"c-{i:04d}", {"region": f"r{i % 5}"}))
-    (root / "apps.yaml").write_text(_apps(objects, 1))
-    (root / "placement.yaml").write_text(PLACEMENT)
-    (root / "override.yaml").write_text(OVERRIDE)
-    (root / "fleetsync.yaml").write_text("apiVersion: fleetsync.io/v1alpha1\nkind: FleetSettings\npolicies: []\n")
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "base")
-    (root / "apps.yaml").write_text(_apps(objects, 2))
-    git(root, "commit", "-qam", "head")
-    return root
+    """The plan tests' generated fleet (members in 5 regions, a PickAll of namespace ``app``), grown to
+    ``objects`` ConfigMaps with a per-region override; the measured change bumps every VERSION."""
+    repo = generated_fleet(root, clusters)
+    repo.write("apps/app.yaml", _apps(objects, 1))
+    repo.write("override.yaml", OVERRIDE)
+    repo.commit("base")
+    repo.write("apps/app.yaml", _apps(objects, 2))
+    repo.commit("head")
+    return repo.path
 
 
 def main() -> None:
