@@ -14,15 +14,14 @@ The agent runs in a child process (so its RSS and CPU are its own, not the simul
 default thread count, inventory, properties and the report push included — then a second sync
 with nothing to change. The requests each client sent are counted by the server.
 
-    .venv/bin/python bench/bench_agent.py                      # 100/250/500 objects at 0, 10, 50 ms
-    .venv/bin/python bench/bench_agent.py --sizes 500 --latency-ms 50 --workers 8 --sweep-workers 16 32
+    .venv/bin/python -m bench.bench_agent                      # 100/250/500 objects at 0, 10, 50 ms
+    .venv/bin/python -m bench.bench_agent --sizes 500 --latency-ms 50 --workers 8 --sweep-workers 16 32
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import select
 import shutil
@@ -34,18 +33,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "HOME": "/nonexistent",
-    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-}
-
 
 def objects(n: int) -> list[dict[str, Any]]:
     """n objects: namespaces, then an even mix of ConfigMaps, Secrets, ServiceAccounts, Services, Deployments."""
@@ -76,21 +63,6 @@ def objects(n: int) -> list[dict[str, Any]]:
                                               "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}}})
         i += 1
     return out
-
-
-def publish(bare: Path, work: Path, cluster: str, objs: list[dict[str, Any]]) -> None:
-    from fleetsync_contract.bundle import BundleObject, BundlePlacement, build_bundle, manifest_identity
-
-    p = BundlePlacement("ClusterResourcePlacement", "", "bench", 1, {"type": "ServerSideApply"}, 60)
-    files = build_bundle(cluster, "0" * 40, [p], [BundleObject(p.key, manifest_identity(o), manifest=o) for o in objs])
-    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True, env=GIT_ENV)
-    subprocess.run(["git", "init", "-q", str(work)], check=True, env=GIT_ENV)
-    for name, data in files.items():
-        path = work / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    for args in (["add", "-A"], ["commit", "-qm", "bundle"], ["push", "-q", str(bare), f"HEAD:refs/heads/fleet/bundles/{cluster}"]):
-        subprocess.run(["git", *args], cwd=work, check=True, env=GIT_ENV)
 
 
 def child(repo: str, cluster: str, kubeconfig: str, state: str, workers: int) -> None:
@@ -188,19 +160,22 @@ def _deep_backlog() -> None:
 
 def run_agent(objs: list[dict[str, Any]], tmp: Path, latency_ms: float, workers: int) -> dict[str, Any]:
     """One agent child against a fresh KubeSim: its first sync and its resync, with request counts."""
+    from fleetsync_contract.bundle import BundlePlacement
     from kubesim.testing import running_sim
+    from tests.support.agentfixtures import Hub
 
     _deep_backlog()
     n, cluster = len(objs), "bench"
     tmp = Path(tempfile.mkdtemp(prefix=f"agent-{n}-{latency_ms:g}-{workers}-", dir=tmp))
-    publish(tmp / "fleet.git", tmp / "work", cluster, objs)
+    p = BundlePlacement("ClusterResourcePlacement", "", "bench", 1, {"type": "ServerSideApply"}, 60)
+    Hub(tmp, cluster).publish([(p, o) for o in objs])  # tmp/fleet.git, as the hub writes it
     with running_sim(controllers="never") as sim:
         fault = _slow(sim, latency_ms)
         kc = sim.write_kubeconfig(tmp / "agent.kubeconfig")
         proc = subprocess.Popen(
-            [sys.executable, __file__, "--child", str(tmp / "fleet.git"), cluster, str(kc), str(tmp / "state"),
+            [sys.executable, "-m", "bench.bench_agent", "--child", str(tmp / "fleet.git"), cluster, str(kc), str(tmp / "state"),
              str(workers)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
         )
         agent = _line(proc)
         agent["requests"] = COUNT - fault.times

@@ -12,13 +12,12 @@ used. Goal: p99 <= 5 s at 20 agents (Rancher Fleet and Config Sync poll Git ever
 The placement rolls out with ``maxUnavailable: 100%``: the figure is the latency of the loop, not
 of a rolling-update policy that deliberately holds clusters back.
 
-Usage: python bench/bench_e2e.py [--sizes 5,20] [--commits 15] [--hub-interval 1] [--agent-interval 1]
+Usage: python -m bench.bench_e2e [--sizes 5,20] [--commits 15] [--hub-interval 1] [--agent-interval 1]
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import tempfile
 import threading
@@ -26,22 +25,9 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 
 from fleetsync.demo.fleet import LocalFleet
-
-
-def _load_gitdaemon() -> ModuleType:
-    """tests/gitdaemon.py, loaded by path: putting tests/ on sys.path would shadow packages."""
-    path = Path(__file__).resolve().parent.parent / "tests" / "gitdaemon.py"
-    spec = importlib.util.spec_from_file_location("gitdaemon", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-GitDaemon = _load_gitdaemon().GitDaemon
+from tests.support.gitdaemon import GitDaemon
 
 CLUSTER = """apiVersion: cluster.kubernetes-fleet.io/v1beta1
 kind: MemberCluster

@@ -10,7 +10,7 @@ byte on the wire (ref advertisement, negotiation and pack), so nothing depends o
 accounting.
 
 Figure: wire bytes / bundle bytes (the sum of the bundle's file sizes), per fleet size. Goal:
-≤ 1.5 and flat. Run: ``.venv/bin/python bench/bench_fetch.py [--objects 200]``.
+≤ 1.5 and flat. Run: ``.venv/bin/python -m bench.bench_fetch [--objects 200]``.
 """
 
 from __future__ import annotations
@@ -18,19 +18,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import socket
-import sys
 import tempfile
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from gitdaemon import GitDaemon, git
-
 from fleetsync_contract.bundle import BundleObject, BundlePlacement, build_bundle
 from reconciler.gitstore.refs import RefUpdate
 from reconciler.gitstore.repo import HubRepo
+from tests.support.gitdaemon import GitDaemon, git
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 KEY = "ClusterResourcePlacement/web"

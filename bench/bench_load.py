@@ -8,7 +8,7 @@ located YAML reader pays) measured in the same process, so machines of different
 same ratio. Before the loader composed with libyaml it read ~575 objects/s (ruamel.yaml's
 pure-Python composer; 17 s for 10,000 objects, ~1x a bare ruamel compose).
 
-    .venv/bin/python bench/bench_load.py
+    .venv/bin/python -m bench.bench_load
 """
 
 from __future__ import annotations

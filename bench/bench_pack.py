@@ -180,7 +180,7 @@ def loose_pack_objects_write(objects_dir: Path, objects: Mapping[str, tuple[str,
     _git(objects_dir, ["prune-packed", "--quiet"], b"")
 
 
-WAYS: dict[str, Callable[[Path, Mapping[str, tuple[str, bytes]]], None]] = {
+WAYS: dict[str, Callable[[Path, Mapping[str, tuple[str, bytes]]], object]] = {
     "own": own_write,
     "index-pack": write_pack,  # what reconciler/gitstore/objects.py does
     "loose+pack-objects": loose_pack_objects_write,

@@ -7,36 +7,22 @@ time is the whole command (both commits exported, loaded, scheduled, overridden,
 grouped, rendered as Markdown). Prints seconds, the ratio to the smallest fleet measured in the
 same process, the Markdown size (a PR comment holds 65,536 characters) and the group count.
 
-    .venv/bin/python bench/bench_plan.py [--sizes 10,100,500] [--objects 20] [--repeat 3]
+    .venv/bin/python -m bench.bench_plan [--sizes 10,100,500] [--objects 20] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.plan import run as plan_cmd
+from tests.support.planfixtures import generated_fleet
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-ENV = {"GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent", "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b",
-       "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@b", "PATH": "/usr/bin:/bin"}
-
-PLACEMENT = """apiVersion: placement.kubernetes-fleet.io/v1beta1
-kind: ClusterResourcePlacement
-metadata:
-  name: app
-spec:
-  resourceSelectors:
-    - {group: "", version: v1, kind: Namespace, name: app}
-  policy:
-    placementType: PickAll
-"""
-
 OVERRIDE = """apiVersion: placement.kubernetes-fleet.io/v1beta1
 kind: ResourceOverride
 metadata:
@@ -54,10 +40,6 @@ spec:
 """
 
 
-def _git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=cwd, env=ENV, check=True, capture_output=True)
-
-
 def _apps(objects: int, version: int) -> str:
     docs = ["apiVersion: v1\nkind: Namespace\nmetadata:\n  name: app\n  labels: {owner: bench}\n"]
     for i in range(objects):
@@ -67,22 +49,15 @@ def _apps(objects: int, version: int) -> str:
 
 
 def make_fleet(root: Path, clusters: int, objects: int) -> Path:
-    root.mkdir(parents=True)
-    (root / "clusters").mkdir()
-    for i in range(clusters):
-        (root / "clusters" / f"c-{i:04d}.yaml").write_text(
-            f"apiVersion: cluster.kubernetes-fleet.io/v1beta1\nkind: MemberCluster\nmetadata:\n  name: c-{i:04d}\n"
-            f"  labels: {{region: r{i % 5}}}\nspec:\n  heartbeatPeriodSeconds: 60\n")
-    (root / "apps.yaml").write_text(_apps(objects, 1))
-    (root / "placement.yaml").write_text(PLACEMENT)
-    (root / "override.yaml").write_text(OVERRIDE)
-    (root / "fleetsync.yaml").write_text("apiVersion: fleetsync.io/v1alpha1\nkind: FleetSettings\npolicies: []\n")
-    _git(root, "init", "-q", "-b", "main")
-    _git(root, "add", "-A")
-    _git(root, "commit", "-qm", "base")
-    (root / "apps.yaml").write_text(_apps(objects, 2))
-    _git(root, "commit", "-qam", "head")
-    return root
+    """The plan tests' generated fleet (members in 5 regions, a PickAll of namespace ``app``), grown to
+    ``objects`` ConfigMaps with a per-region override; the measured change bumps every VERSION."""
+    repo = generated_fleet(root, clusters)
+    repo.write("apps/app.yaml", _apps(objects, 1))
+    repo.write("override.yaml", OVERRIDE)
+    repo.commit("base")
+    repo.write("apps/app.yaml", _apps(objects, 2))
+    repo.commit("head")
+    return repo.path
 
 
 def main() -> None:

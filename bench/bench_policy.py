@@ -11,7 +11,7 @@ freshly rendered copy of the same objects (new mappings, same content), as a lon
 sees after a commit that touched nothing they depend on. Prints ms per cluster and the ratio to
 a cold single-cluster anchor measured in the same process.
 
-    .venv/bin/python bench/bench_policy.py [--sizes 10,100,1000] [--objects 200]
+    .venv/bin/python -m bench.bench_policy [--sizes 10,100,1000] [--objects 200]
 """
 
 from __future__ import annotations

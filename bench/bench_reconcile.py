@@ -15,14 +15,13 @@ heartbeat ref. The hub (reconciler/hub/loop.py) runs against the local repositor
 Anchor, in the same process: bench_render.py's ``kubectl kustomize`` of one overlay per
 cluster (timed on a sample, extrapolated). Prints every figure, the ratio kustomize / full
 reconcile (goal >= 10x), and how the figures grow at 10/100/1,000 clusters.
-Usage: python bench/bench_reconcile.py [--sizes 10,100,1000] [--sample 4] [--profile full|noop|incremental]
+Usage: python -m bench.bench_reconcile [--sizes 10,100,1000] [--sample 4] [--profile full|noop|incremental]
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
-import importlib.util
 import pstats
 import subprocess
 import tempfile
@@ -30,8 +29,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 
+from bench import bench_render as render_bench
 from fleetsync_contract import HEARTBEAT_REF_PREFIX
 from fleetsync_contract.canonical import dump
 from fleetsync_contract.report import HEARTBEAT_FILE, Health, Heartbeat, dump_heartbeat, format_time
@@ -39,19 +38,8 @@ from reconciler.gitstore.objects import ObjectWriter
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.loop import ReconcileResult, reconcile_once
 from reconciler.hub.session import HubCache
+from tests.support.gitdaemon import git
 
-
-def _load_render_bench() -> ModuleType:
-    """bench/bench_render.py (the object generator and the kustomize anchor), loaded by path."""
-    path = Path(__file__).resolve().parent / "bench_render.py"
-    spec = importlib.util.spec_from_file_location("bench_render", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-render_bench = _load_render_bench()
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 
 PLACEMENT = """apiVersion: placement.kubernetes-fleet.io/v1beta1
@@ -121,10 +109,6 @@ def member(i: int) -> str:
     return (f"apiVersion: cluster.kubernetes-fleet.io/v1beta1\nkind: MemberCluster\nmetadata:\n"
             f"  name: member-{i}\n  labels: {{env: {labels['env']}, region: {labels['region']}}}\n"
             f"spec: {{heartbeatPeriodSeconds: 60}}\n")
-
-
-def git(cwd: Path, *args: str, data: bytes | None = None) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, input=data, capture_output=True, check=True).stdout.decode().strip()
 
 
 def commit_files(repo: Path, files: dict[str, str], message: str) -> None:

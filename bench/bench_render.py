@@ -13,7 +13,7 @@ objects, an overlay with the same JSON patches, values pre-substituted since kus
 cluster variables), timed on a sample of clusters and extrapolated per cluster.
 
 Prints the ratio (goal: >= 10x faster than kustomize) and how both grow at 10/100/1,000 clusters.
-Usage: python bench/bench_render.py [--sample 5] [--sizes 10,100,1000]
+Usage: python -m bench.bench_render [--sample 5] [--sizes 10,100,1000]
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ per fleet (the hub builds them once per reconcile, shared by every placement) an
 Prints a table and the ratio of each size to the 500-cluster anchor measured in the same
 process. Goal: <= 32 ms per placement at 5,000 clusters on the 2-core CI machine.
 
-    .venv/bin/python bench/bench_scheduler.py [--n 10] [--repeat 5]
+    .venv/bin/python -m bench.bench_scheduler [--n 10] [--repeat 5]
 """
 
 from __future__ import annotations

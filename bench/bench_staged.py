@@ -5,7 +5,7 @@ Namespace and ``--objects`` ConfigMaps, a ResourceOverride that writes each clus
 one of them, the policy gate off (``policies: []``, as bench_reconcile.py's default) — a real
 fleet repo in a temp dir, every member with a fresh heartbeat ref. The hub (reconciler/hub/loop.py)
 runs against the local repository as ``fleetsync hub run`` does (one open repo, one ``HubCache``),
-its clock 30 s on per pass. Between passes the bench plays the agents (tests/fleethelpers.py's
+its clock 30 s on per pass. Between passes the bench plays the agents (tests/support/fleethelpers.py's
 ``FleetWork.report``/``beat``, batched): every cluster whose bundle branch moved reports
 ``Applied``/``Available`` for its new bundle, and every member beats once a minute (untimed).
 
@@ -24,7 +24,7 @@ its clock 30 s on per pass. Between passes the bench plays the agents (tests/fle
 Prints, per fleet size: the median seconds of a pass that wrote refs and how many there were,
 the ratio staged / rolling (the hub's cost of driving a staged run, per reconcile), both first
 reconciles and the ratio rollback / forward, and how many clusters that first pass moved back.
-Usage: python bench/bench_staged.py [--sizes 50,200,1000] [--objects 10] [--repeat 2]
+Usage: python -m bench.bench_staged [--sizes 50,200,1000] [--objects 10] [--repeat 2]
 """
 
 from __future__ import annotations
@@ -39,8 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import bench_reconcile
-
+from bench import bench_reconcile
 from fleetsync_contract import BUNDLE_REF_PREFIX, HEARTBEAT_REF_PREFIX, REPORT_REF_PREFIX
 from fleetsync_contract.bundle import Bundle, parse_bundle
 from fleetsync_contract.canonical import load
@@ -61,8 +60,8 @@ from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.loop import reconcile_once
 from reconciler.hub.session import HubCache
 from reconciler.status.runs import summary
+from tests.support.gitdaemon import git
 
-git: Callable[..., str] = bench_reconcile.git  # bench/ is sys.path[0] when a bench runs as a script
 commit_files: Callable[[Path, dict[str, str], str], None] = bench_reconcile.commit_files
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
@@ -156,7 +155,7 @@ def _condition(kind: str, reason: str) -> Condition:
 @dataclass
 class Agents:
     """Every member's agent, as far as the hub can tell: a report for each new bundle, a heartbeat
-    every ``BEAT`` (tests/fleethelpers.py ``FleetWork.report``/``beat``, batched into one pack and
+    every ``BEAT`` (tests/support/fleethelpers.py ``FleetWork.report``/``beat``, batched into one pack and
     one ``update-ref`` transaction so a 1,000-cluster fleet costs the bench little)."""
 
     repo: Path

@@ -9,8 +9,7 @@ import pytest
 from agent.loop import DEFAULT_HEARTBEAT_SECONDS
 from agent.runner import Runner, allowed_protected
 from fleetsync_contract.bundle import BundleObject, build_bundle_with_id, parse_bundle, verify
-
-from .conftest import AgentFactory, Hub, Member, placement
+from tests.support.agentfixtures import AgentFactory, Hub, Member, placement
 
 CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "default"}, "data": {"k": "v"}}
 
@@ -64,10 +63,9 @@ def test_allow_prune_names_only_the_protected_kinds() -> None:
 def test_the_hub_carries_the_member_clusters_heartbeat_period_and_a_change_reaches_the_bundle(tmp_path: Any) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from fleethelpers import CLUSTERS, base_files, joined_fleet
-
     from reconciler.gitstore.repo import HubRepo
     from reconciler.hub.loop import reconcile_once
+    from tests.support.fleethelpers import CLUSTERS, base_files, joined_fleet
 
     now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
     cluster = sorted(CLUSTERS)[0]

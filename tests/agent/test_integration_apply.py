@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from fleetsync_contract.report import Availability, DriftType, Outcome
-
-from .conftest import AgentFactory, Hub, Member, placement
+from tests.support.agentfixtures import AgentFactory, Hub, Member, placement
 
 
 def ns(member: Member, suffix: str = "app") -> dict[str, Any]:

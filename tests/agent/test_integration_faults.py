@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from fleetsync_contract.report import Outcome
-
-from .conftest import AgentFactory, Hub, Member, placement
+from tests.support.agentfixtures import AgentFactory, Hub, Member, placement
 
 
 def objs(member: Member) -> list[dict[str, Any]]:

@@ -13,8 +13,7 @@ from typing import Any
 from agent.properties import DefaultProvider, PriceTableProvider
 from agent.runner import Runner
 from fleetsync_contract.report import Outcome, parse_heartbeat
-
-from .conftest import ENV, AgentFactory, Hub, Member, git, placement
+from tests.support.agentfixtures import ENV, AgentFactory, Hub, Member, git, placement
 
 
 def ns(member: Member) -> dict[str, Any]:

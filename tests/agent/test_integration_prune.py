@@ -10,8 +10,7 @@ from agent.apply.takeover import OWNED_BY, PLACEMENT
 from agent.errors import KubeError
 from fleetsync_contract.bundle import Removal
 from fleetsync_contract.report import Outcome
-
-from .conftest import AgentFactory, Hub, Member, placement
+from tests.support.agentfixtures import AgentFactory, Hub, Member, placement
 
 
 def ns(member: Member) -> dict[str, Any]:

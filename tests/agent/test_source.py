@@ -10,8 +10,7 @@ import pytest
 
 from agent.errors import BundleRefused
 from agent.source import GitSource
-
-from .conftest import git
+from tests.support.agentfixtures import git
 
 
 class Hub:

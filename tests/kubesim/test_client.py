@@ -7,13 +7,14 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from kubernetes import config, watch
 from kubernetes.client import CoreV1Api
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
+from urllib3 import HTTPResponse
 
 from kubesim.server import KubeSim
 from kubesim.testing import running_sim
@@ -57,6 +58,7 @@ def apply(dyn: DynamicClient, body: dict[str, Any], **kw: Any) -> Any:
 
 
 def status_of(e: pytest.ExceptionInfo[ApiException]) -> dict[str, Any]:
+    assert e.value.body is not None
     body: dict[str, Any] = json.loads(e.value.body)
     return body
 
@@ -132,7 +134,8 @@ def test_generation_counts_spec_changes_only(sim: KubeSim, dyn: DynamicClient) -
     assert apply(dyn, deployment()).metadata.generation == 1
     sim.edit("apps/v1", "Deployment", "default", "web",
              lambda o: o["metadata"].setdefault("labels", {}).__setitem__("x", "y"))
-    assert sim.get_object("apps/v1", "Deployment", "default", "web")["metadata"]["generation"] == 1
+    edited = sim.get_object("apps/v1", "Deployment", "default", "web")
+    assert edited is not None and edited["metadata"]["generation"] == 1
     assert apply(dyn, deployment(image="nginx:1.26")).metadata.generation == 2
 
 
@@ -233,7 +236,7 @@ def test_a_finalizer_holds_a_deleted_object_until_removed(dyn: DynamicClient) ->
 
 
 def test_service_gets_a_cluster_ip_that_may_not_change(dyn: DynamicClient) -> None:
-    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
+    svc: dict[str, Any] = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}
     out = apply(dyn, svc).to_dict()
     assert out["spec"]["clusterIP"] == out["spec"]["clusterIPs"][0]
@@ -263,6 +266,7 @@ def test_custom_resources_are_served_once_their_crd_is_established(kubeconfig: P
         wait_for(lambda: s.discovery.lookup("example.com", "v1", "widgets") is not None)
         dyn.resources.invalidate_cache()
         established = s.get_object("apiextensions.k8s.io/v1", "CustomResourceDefinition", None, "widgets.example.com")
+        assert established is not None
         assert {c["type"]: c["status"] for c in established["status"]["conditions"]} == {
             "NamesAccepted": "True", "Established": "True"}
         widget = apply(dyn, {"apiVersion": "example.com/v1", "kind": "Widget",
@@ -311,7 +315,7 @@ def test_faults_answer_as_configured_then_clear(sim: KubeSim, dyn: DynamicClient
         apply(dyn, configmap("f"))
     assert e.value.status == status and status_of(e)["reason"] == reason
     if status == 429:
-        assert e.value.headers["Retry-After"] == "2"
+        assert e.value.headers is not None and e.value.headers["Retry-After"] == "2"
     apply(dyn, configmap("f"))  # times=1: the next request goes through
 
 
@@ -351,6 +355,7 @@ def test_nodes_report_capacity_and_allocatable_and_bound_pods_request_cpu(sim: K
     api = config.new_client_from_config(str(kubeconfig))
     core = CoreV1Api(api)
     [node] = core.list_node().items
+    assert node.status.allocatable is not None and node.status.capacity is not None and node.metadata.labels is not None
     assert node.status.allocatable["cpu"] == "8" and node.status.capacity["memory"] == "32Gi"
     assert node.metadata.labels["zone"] == "a"
     assert any(c.type == "Ready" and c.status == "True" for c in node.status.conditions)
@@ -447,7 +452,7 @@ def test_a_watch_from_a_too_old_resource_version_gets_one_expired_frame(sim: Kub
     api = config.new_client_from_config(str(kubeconfig))
     raw = CoreV1Api(api).list_namespaced_config_map("default", watch=True, resource_version="1", timeout_seconds=1,
                                                       _preload_content=False)
-    frames = [json.loads(line) for line in raw.read().splitlines() if line.strip()]
+    frames = [json.loads(line) for line in cast(HTTPResponse, raw).read().splitlines() if line.strip()]
     assert [(f["type"], f["object"]["code"], f["object"]["reason"]) for f in frames] == [("ERROR", 410, "Expired")]
     api.close()
 

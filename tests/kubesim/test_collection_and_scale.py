@@ -75,6 +75,7 @@ def test_deletecollection_where_it_is_not_served_is_method_not_allowed(sim: Kube
     dyn, _, _ = _clients(sim, tmp_path)
     with pytest.raises(ApiException) as e:
         dyn.resources.get(api_version="v1", kind=kind).delete(label_selector="team")
+    assert e.value.body is not None
     assert e.value.status == 405 and json.loads(e.value.body)["reason"] == "MethodNotAllowed"
     assert sim.get_object("v1", "Namespace", None, "default") is not None
 
@@ -102,7 +103,7 @@ def test_a_scale_write_changes_only_replicas_and_takes_the_field_from_the_applie
     before = sim.get_object("apps/v1", "Deployment", "default", "web")
     assert before is not None
     write = apps.replace_namespaced_deployment_scale if how == "replace" else apps.patch_namespaced_deployment_scale
-    out = write("web", "default", body, field_manager="scaler")
+    out = write("web", "default", body, field_manager="scaler")  # type: ignore[arg-type]  # a dict body goes as it is
     assert out.spec.replicas == 5
     after = sim.get_object("apps/v1", "Deployment", "default", "web")
     assert after is not None
@@ -114,6 +115,7 @@ def test_a_scale_write_changes_only_replicas_and_takes_the_field_from_the_applie
     res = dyn.resources.get(api_version="apps/v1", kind="Deployment")
     with pytest.raises(ApiException) as e:
         dyn.server_side_apply(res, body=_deployment(), field_manager=FM, namespace="default")
+    assert e.value.body is not None
     assert e.value.status == 409 and ".spec.replicas" in e.value.body
 
 
@@ -124,10 +126,11 @@ def test_a_scale_write_with_a_stale_resource_version_conflicts_and_negative_repl
     sim.apply(_deployment(), manager=FM)
     stale = {"metadata": {"name": "web", "namespace": "default", "resourceVersion": "1"}, "spec": {"replicas": 3}}
     with pytest.raises(ApiException) as e:
-        apps.replace_namespaced_deployment_scale("web", "default", stale)
+        apps.replace_namespaced_deployment_scale("web", "default", stale)  # type: ignore[arg-type]  # a dict goes as it is
     assert e.value.status == 409
     with pytest.raises(ApiException) as e:
         apps.patch_namespaced_deployment_scale("web", "default", {"spec": {"replicas": -1}})
+    assert e.value.body is not None
     assert e.value.status == 422 and json.loads(e.value.body)["details"]["causes"][0]["field"] == "spec.replicas"
 
 

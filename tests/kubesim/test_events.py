@@ -11,9 +11,10 @@ from kubernetes import config
 from kubernetes.client import CoreV1Api
 
 from kubesim.testing import running_sim
+from tests.support import DATA
 
-GOLDEN = Path(__file__).resolve().parents[1] / "data" / "kube-golden" / "09-workload-status-progression.json"
-TEMPLATE = {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}
+GOLDEN = DATA / "kube-golden" / "09-workload-status-progression.json"
+TEMPLATE: dict[str, Any] = {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}
 
 
 def _workloads() -> list[dict[str, Any]]:
@@ -30,7 +31,7 @@ def _workloads() -> list[dict[str, Any]]:
 
 def _events(core: CoreV1Api) -> list[tuple[str, str, str]]:
     items = core.list_namespaced_event("default").items
-    return sorted((e.involved_object.kind, e.reason, e.message.split(" ")[0]) for e in items)
+    return sorted((e.involved_object.kind or "", e.reason or "", (e.message or "").split(" ")[0]) for e in items)
 
 
 @pytest.mark.parametrize(
@@ -86,4 +87,4 @@ def test_events_of_one_object_are_found_by_field_selector_as_kubectl_describe_as
         [event] = core.list_namespaced_event("default", field_selector=selector).items
         assert event.reason == "ScalingReplicaSet"
         by_source = core.list_event_for_all_namespaces(field_selector="source=job-controller").items
-        assert sorted(e.reason for e in by_source) == ["Completed", "SuccessfulCreate"]
+        assert sorted(e.reason or "" for e in by_source) == ["Completed", "SuccessfulCreate"]

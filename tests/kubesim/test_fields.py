@@ -33,7 +33,7 @@ def test_an_update_manager_is_credited_with_new_maps_as_nodes() -> None:
 
 
 def test_fields_v1_round_trips() -> None:
-    tree = {"f:spec": {"f:containers": {'k:{"name":"app"}': {".": {}, "f:image": {}}}, "f:replicas": {}}}
+    tree: dict[str, Any] = {"f:spec": {"f:containers": {'k:{"name":"app"}': {".": {}, "f:image": {}}}, "f:replicas": {}}}
     assert fields.to_fields_v1(fields.from_fields_v1(tree)) == tree
 
 

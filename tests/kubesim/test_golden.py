@@ -15,15 +15,15 @@ import re
 import ssl
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
 from kubesim.server import KubeSim
+from tests.support import DATA as TEST_DATA
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "kube-golden"
+DATA = TEST_DATA / "kube-golden"
 RECORDINGS = sorted(p.name for p in DATA.glob("*.json"))
 
 # Known limits: recording -> why it differs (the same text is in docs/kubesim.md).

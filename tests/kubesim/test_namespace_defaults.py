@@ -13,14 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]
 from kubernetes import config
 from kubernetes.client import CoreV1Api
 
 from kubesim.server import KubeSim
 from kubesim.testing import running_sim
+from tests.support import DATA
 
-GOLDEN = Path(__file__).resolve().parents[1] / "data" / "kube-golden" / "14-watch.json"
+GOLDEN = DATA / "kube-golden" / "14-watch.json"
 
 
 def _core(sim: KubeSim, tmp_path: Path) -> CoreV1Api:

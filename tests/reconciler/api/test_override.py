@@ -1,0 +1,267 @@
+"""Parsing ClusterResourceOverride / ResourceOverride and the envelopes with KubeFleet's webhook rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.api.envelope import Envelope
+from reconciler.api.override import (
+    Override,
+    OverrideType,
+    PlacementScope,
+    check_override_conflicts,
+    check_patch_path,
+    placement_ref_change,
+)
+from tests.support.apifixtures import parse_one
+
+EXAMPLES = Path("/work/shared/kubefleet-examples")
+
+
+def parse(text: str) -> tuple[Any, list[str]]:
+    model, findings = parse_one(text, "o.yaml")
+    return model, [f"{f.field}: {f.message}" for f in findings if f.severity == "error"]
+
+
+def warnings_of(text: str) -> list[str]:
+    return [f.message for f in parse_one(text, "o.yaml")[1] if f.severity == "warning"]
+
+
+CRO = """\
+apiVersion: placement.kubernetes-fleet.io/v1beta1
+kind: ClusterResourceOverride
+metadata: {{name: cro}}
+spec:
+  clusterResourceSelectors:
+  - {{group: "", version: v1, kind: Namespace, name: web}}
+  policy:
+    overrideRules:
+    - {rule}
+"""
+
+RO = """\
+apiVersion: placement.kubernetes-fleet.io/v1alpha1
+kind: ResourceOverride
+metadata: {{name: ro, namespace: web}}
+spec:
+  {placement}
+  resourceSelectors: {selectors}
+  policy:
+    overrideRules:
+    - clusterSelector: {{}}
+      jsonPatchOverrides: [{{op: add, path: /metadata/labels/x, value: "y"}}]
+"""
+
+
+def cro_rule(rule: str) -> tuple[Any, list[str]]:
+    return parse(CRO.format(rule=rule))
+
+
+def test_a_valid_cro_parses_into_the_model() -> None:
+    model, errors = cro_rule(
+        "{clusterSelector: {clusterSelectorTerms: [{labelSelector: {matchLabels: {env: prod}}}]}, "
+        "jsonPatchOverrides: [{op: replace, path: /spec/replicas, value: 3}]}"
+    )
+    assert errors == []
+    assert isinstance(model, Override)
+    [rule] = model.rules
+    assert rule.override_type == OverrideType.JSON_PATCH
+    assert rule.cluster_terms is not None and rule.matches({"env": "prod"}) and not rule.matches({})
+    assert rule.patches[0].to_dict() == {"op": "replace", "path": "/spec/replicas", "value": 3}
+
+
+@pytest.mark.parametrize(
+    ("rule", "terms"),
+    [
+        ("{jsonPatchOverrides: [{op: remove, path: /spec/x}]}", None),
+        ("{clusterSelector: {}, jsonPatchOverrides: [{op: remove, path: /spec/x}]}", ()),
+        ("{clusterSelector: {clusterSelectorTerms: []}, jsonPatchOverrides: [{op: remove, path: /spec/x}]}", ()),
+    ],
+    ids=["absent-is-none", "empty-object-is-all", "empty-terms-is-all"],
+)
+def test_cluster_selector_absent_and_empty_are_kept_apart(rule: str, terms: tuple[()] | None) -> None:
+    model, errors = cro_rule(rule)
+    assert errors == []
+    assert model.rules[0].cluster_terms == terms
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ("{clusterSelector: {}, overrideType: Delete, jsonPatchOverrides: [{op: remove, path: /spec/x}]}",
+         "must not be set when overrideType is Delete"),
+        ("{clusterSelector: {}}", "1 to 20 patches"),
+        ("{clusterSelector: {}, jsonPatchOverrides: []}", "1 to 20 patches"),
+        ("{clusterSelector: {}, jsonPatchOverrides: [" + ", ".join(["{op: remove, path: /spec/x}"] * 21) + "]}",
+         "at most 20"),
+        ("{clusterSelector: {}, jsonPatchOverrides: [{op: move, path: /spec/x}]}", "unsupported value 'move'"),
+        ("{clusterSelector: {}, jsonPatchOverrides: [{op: remove, path: /spec/x, value: 1}]}",
+         "value must be empty when op is remove"),
+        ("{clusterSelector: {}, overrideType: Replace}", "unsupported value 'Replace'"),
+        ("{clusterSelector: {clusterSelectorTerms: [{propertySelector: {matchExpressions: []}}]}, "
+         "jsonPatchOverrides: [{op: remove, path: /spec/x}]}", "propertySelector is not supported"),
+        ("{clusterSelector: {clusterSelectorTerms: [{}]}, jsonPatchOverrides: [{op: remove, path: /spec/x}]}",
+         "labelSelector is required"),
+    ],
+    ids=["delete-with-patches", "jsonpatch-without-patches", "jsonpatch-empty", "too-many-patches", "bad-op",
+         "remove-with-value", "bad-type", "property-selector", "term-without-label-selector"],
+)
+def test_rule_validation_follows_the_kubefleet_webhook(rule: str, message: str) -> None:
+    _, errors = cro_rule(rule)
+    assert any(message in e for e in errors), errors
+
+
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [
+        ("", "must not be empty"),
+        ("spec/replicas", "must start with '/'"),
+        ("/spec//replicas", "empty segments"),
+        ("/spec/", "empty segments"),
+        ("/kind", "cannot override /kind"),
+        ("/apiVersion", "cannot override /apiVersion"),
+        ("/metadata", "/metadata itself"),
+        ("/metadata/name", "only /metadata/labels and /metadata/annotations"),
+        ("/metadata/namespace", "only /metadata/labels"),
+        ("/status/phase", "cannot override /status"),
+        ("/status", "cannot override /status"),
+        ("/metadata/labels/app", None),
+        ("/metadata/annotations", None),
+        ("/spec/template/spec/containers/0/image", None),
+    ],
+)
+def test_patch_paths_follow_the_kubefleet_webhook(path: str, why: str | None) -> None:
+    got = check_patch_path(path)
+    assert (got is None) if why is None else (got is not None and why in got), got
+
+
+@pytest.mark.parametrize(
+    ("selectors", "message"),
+    [
+        ("[{group: apps, version: v1, kind: Deployment}]", "name is required"),
+        ("[]", "at least 1"),
+        ("[" + ", ".join(f"{{group: '', version: v1, kind: ConfigMap, name: c{i}}}" for i in range(21)) + "]",
+         "at most 20"),
+        ("[{group: '', version: v1, kind: ConfigMap, name: c}, {group: '', version: v1, kind: ConfigMap, name: c}]",
+         "duplicate selector"),
+    ],
+    ids=["name-required", "at-least-one", "at-most-twenty", "duplicates"],
+)
+def test_selector_validation(selectors: str, message: str) -> None:
+    _, errors = parse(RO.format(placement="", selectors=selectors))
+    assert any(message in e for e in errors), errors
+
+
+def test_a_ro_selecting_a_cluster_scoped_kind_is_warned_about_as_never_matching() -> None:
+    text = RO.format(placement="", selectors="[{group: '', version: v1, kind: Namespace, name: web}]")
+    assert any("never matches" in w for w in warnings_of(text))
+    assert parse(text)[1] == [], "accepted, as KubeFleet accepts it"
+
+
+def test_cro_selectors_refuse_label_selectors() -> None:
+    text = CRO.format(rule="{clusterSelector: {}, jsonPatchOverrides: [{op: remove, path: /spec/x}]}").replace(
+        "name: web}", "labelSelector: {matchLabels: {a: b}}}"
+    )
+    _, errors = parse(text)
+    assert any("labelSelector is not supported" in e for e in errors), errors
+    assert any("name is required" in e for e in errors), errors
+
+
+@pytest.mark.parametrize(
+    ("kind", "placement", "scope", "error"),
+    [
+        ("ResourceOverride", "placement: {name: app, scope: Namespaced}", PlacementScope.NAMESPACED, None),
+        ("ResourceOverride", "placement: {name: web}", PlacementScope.CLUSTER, None),
+        ("ClusterResourceOverride", "placement: {name: app, scope: Namespaced}", PlacementScope.NAMESPACED,
+         "can only reference a ClusterResourcePlacement"),
+    ],
+)
+def test_placement_reference_scope_rules(kind: str, placement: str, scope: PlacementScope, error: str | None) -> None:
+    text = RO.format(placement=placement, selectors="[{group: '', version: v1, kind: ConfigMap, name: c}]")
+    if kind == "ClusterResourceOverride":
+        text = text.replace("kind: ResourceOverride", "kind: ClusterResourceOverride").replace(
+            ", namespace: web", "").replace("  resourceSelectors:", "  clusterResourceSelectors:").replace(
+            "kind: ConfigMap, name: c", "kind: Namespace, name: c")
+    model, errors = parse(text)
+    assert model.placement.scope == scope
+    assert (errors == []) if error is None else any(error in e for e in errors), errors
+
+
+def test_a_changed_placement_reference_is_refused_as_immutable() -> None:
+    sel = "[{group: '', version: v1, kind: ConfigMap, name: c}]"
+    old, _ = parse(RO.format(placement="placement: {name: a}", selectors=sel))
+    new, _ = parse(RO.format(placement="placement: {name: b}", selectors=sel))
+    unset, _ = parse(RO.format(placement="", selectors=sel))
+    assert placement_ref_change(old, old) is None
+    assert "immutable" in (placement_ref_change(old, new) or "")
+    assert "immutable" in (placement_ref_change(unset, old) or "")
+
+
+def test_one_resource_selected_by_two_overrides_of_a_kind_is_reported_on_the_later_one() -> None:
+    sel = "[{group: '', version: v1, kind: ConfigMap, name: c}]"
+    a, _ = parse(RO.format(placement="", selectors=sel).replace("name: ro,", "name: a,"))
+    b, _ = parse(RO.format(placement="", selectors=sel).replace("name: ro,", "name: b,"))
+    other_ns, _ = parse(RO.format(placement="", selectors=sel).replace("namespace: web", "namespace: api"))
+    [finding] = check_override_conflicts([], [b, a, other_ns])
+    assert "selected by both a and b" in finding.message
+    assert finding.object == "ResourceOverride/web/b"
+    assert check_override_conflicts([], [a, other_ns]) == []
+
+
+@pytest.mark.parametrize("path", sorted((EXAMPLES / "fleet").glob("*Override.yaml")), ids=lambda p: p.name[:60])
+def test_every_upstream_override_example_parses_cleanly(path: Path) -> None:
+    model, errors = parse(path.read_text())
+    assert errors == []
+    assert isinstance(model, Override) and model.rules
+
+
+# -- envelopes -----------------------------------------------------------------------------------
+ENV = """\
+apiVersion: placement.kubernetes-fleet.io/v1beta1
+kind: {kind}
+metadata: {{name: e{ns}}}
+data:
+{data}
+"""
+
+
+@pytest.mark.parametrize(
+    ("kind", "ns", "data", "message"),
+    [
+        ("ResourceEnvelope", ", namespace: app", "  a: {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}", None),
+        ("ResourceEnvelope", ", namespace: app",
+         "  a: {apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: other}}", "its own namespace"),
+        ("ResourceEnvelope", ", namespace: app",
+         "  a: {apiVersion: rbac.authorization.k8s.io/v1, kind: ClusterRole, metadata: {name: r}}", "cluster-scoped"),
+        ("ClusterResourceEnvelope", "",
+         "  a: {apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: app}}", "wraps cluster-scoped"),
+        ("ClusterResourceEnvelope", "", "  a: [1, 2]", "must be a Kubernetes object"),
+        ("ClusterResourceEnvelope", "", "  a: {kind: ClusterRole, metadata: {name: r}}", "needs apiVersion and kind"),
+        ("ClusterResourceEnvelope", "", "  a: {apiVersion: v1, kind: Namespace, metadata: {}}", "metadata.name"),
+        ("ClusterResourceEnvelope", "", "  {}", "1 to 50 entries"),
+        ("ClusterResourceEnvelope", "",
+         "\n".join(f"  k{i}: {{apiVersion: v1, kind: Namespace, metadata: {{name: n{i}}}}}" for i in range(51)),
+         "1 to 50 entries"),
+    ],
+    ids=["ok", "other-namespace", "cluster-kind-in-resource-envelope", "namespaced-in-cluster-envelope",
+         "not-an-object", "no-api-version", "no-name", "empty", "too-many"],
+)
+def test_envelope_validation(kind: str, ns: str, data: str, message: str | None) -> None:
+    text = ENV.format(kind=kind, ns=ns, data=data)
+    if data.strip() == "{}":
+        text = text.replace("data:\n  {}", "data: {}")
+    model, errors = parse(text)
+    if message is None:
+        assert errors == [] and isinstance(model, Envelope) and len(model.manifests) == 1
+    else:
+        assert any(message in e for e in errors), errors
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*/*Envelope*.yaml")), ids=lambda p: p.name[:60])
+def test_every_upstream_envelope_example_parses_in_both_shapes(path: Path) -> None:
+    model, errors = parse(path.read_text())
+    assert errors == []
+    assert isinstance(model, Envelope) and model.manifests

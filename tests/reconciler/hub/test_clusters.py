@@ -1,0 +1,127 @@
+"""Cluster state: eligibility (KubeFleet's checker, fleetsync's meaning) and property lookup (§1.1)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from fractions import Fraction
+from types import MappingProxyType
+
+import pytest
+
+from reconciler.api.membercluster import ResourceUsage
+from reconciler.hub.clusters import ClusterObservation, cluster_state, cluster_states, eligibility
+from tests.support.schedfixtures import NOW, healthy, member, unhealthy
+
+
+@pytest.mark.parametrize(
+    ("observation", "eligible", "reason"),
+    [
+        (None, False, "cluster is not connected to the fleet: member agent not online yet"),
+        (ClusterObservation(), False, "cluster is not connected to the fleet: member agent not online yet"),
+        (healthy(), True, ""),
+        (healthy(age=timedelta(minutes=5)), True, ""),
+        (
+            healthy(age=timedelta(minutes=6)),
+            False,
+            "cluster is not connected to the fleet: no recent heartbeat signals (last received 6.00 minutes ago)",
+        ),
+        (
+            ClusterObservation(heartbeat_time=NOW),
+            False,
+            "cluster is not connected to the fleet: health condition from member agent is not available",
+        ),
+        (unhealthy(timedelta(minutes=2)), True, ""),
+        (
+            unhealthy(timedelta(minutes=7, seconds=30)),
+            False,
+            "cluster is not connected to the fleet: unhealthy for a prolonged period of time "
+            "(last transitioned 7.50 minutes ago)",
+        ),
+    ],
+    ids=["never-reported", "no-heartbeat", "fresh", "heartbeat-at-timeout", "stale-heartbeat", "no-health",
+         "short-unhealthy-blip-tolerated", "unhealthy-too-long"],
+)
+def test_eligibility_follows_kubefleet_checker_order(
+    observation: ClusterObservation | None, eligible: bool, reason: str
+) -> None:
+    assert eligibility(observation, NOW) == (eligible, reason)
+
+
+def test_heartbeat_timeout_is_a_parameter() -> None:
+    obs = healthy(age=timedelta(minutes=3))
+    assert eligibility(obs, NOW, heartbeat_timeout=timedelta(minutes=2))[0] is False
+    assert eligibility(obs, NOW)[0] is True
+
+
+USAGE = ResourceUsage(
+    capacity=MappingProxyType({"cpu": "12", "memory": "48Gi", "ephemeral-storage": "100Gi"}),
+    allocatable=MappingProxyType({"cpu": "11500m"}),
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("kubernetes-fleet.io/node-count", Fraction(3)),
+        ("resources.kubernetes-fleet.io/total-cpu", Fraction(12)),
+        ("resources.kubernetes-fleet.io/total-memory", Fraction(48 * 2**30)),
+        ("resources.kubernetes-fleet.io/allocatable-cpu", Fraction(23, 2)),
+        ("resources.kubernetes-fleet.io/available-cpu", None),  # not reported: unavailable, not an error
+        ("resources.kubernetes-fleet.io/total-ephemeral-storage", None),  # suffix must split in two parts
+        ("resources.kubernetes-fleet.io/bogus-cpu", None),
+        ("example.com/cost", Fraction(42, 1000)),
+        ("k8s.io/k8s-version", None),  # not a quantity: selectors on it never match
+        ("example.com/missing", None),
+    ],
+)
+def test_property_lookup_derives_resources_and_parses_quantities(name: str, value: Fraction | None) -> None:
+    obs = healthy(
+        properties={"kubernetes-fleet.io/node-count": "3", "example.com/cost": "0.042", "k8s.io/k8s-version": "v1.32.1"},
+        usage=USAGE,
+    )
+    assert cluster_state(member("c1"), obs, NOW).quantity(name) == value
+
+
+def test_observation_wins_over_what_the_repo_declares() -> None:
+    declared = member(
+        "c1",
+        properties={"example.com/cost": "5", "example.com/tier": "2"},
+        usage=ResourceUsage(capacity=MappingProxyType({"cpu": "4", "gpu": "2"})),
+    )
+    obs = healthy(
+        properties={"example.com/cost": "7"}, usage=ResourceUsage(capacity=MappingProxyType({"cpu": "8"}))
+    )
+    state = cluster_state(declared, obs, NOW)
+    assert state.quantity("example.com/cost") == 7
+    assert state.quantity("example.com/tier") == 2  # not reported: the declared value stays
+    assert state.quantity("resources.kubernetes-fleet.io/total-cpu") == 8
+    assert state.quantity("resources.kubernetes-fleet.io/total-gpu") == 2
+
+
+def test_resource_names_in_status_properties_are_ignored() -> None:
+    state = cluster_state(member("c1"), healthy(properties={"resources.kubernetes-fleet.io/total-cpu": "99"}), NOW)
+    assert state.quantity("resources.kubernetes-fleet.io/total-cpu") is None
+
+
+def test_member_name_label_is_added_and_states_sorted_by_name() -> None:
+    states = cluster_states([member("b", {"env": "prod"}), member("a")], {"b": healthy()}, NOW)
+    assert [s.name for s in states] == ["a", "b"]
+    assert states[1].labels == {"env": "prod", "kubernetes-fleet.io/member-name": "b"}
+    assert not states[0].eligible and states[1].eligible
+
+
+def test_observation_takes_the_newer_of_report_and_heartbeat() -> None:
+    from fleetsync_contract.report import ClusterReport, Health, Heartbeat, PropertyValue, format_time
+    from reconciler.hub.clusters import observation_from_report
+
+    old, new = format_time(NOW - timedelta(minutes=10)), format_time(NOW - timedelta(seconds=5))
+    report = ClusterReport("c1", "0.1.0", old, health=Health(False, "readyz failed", old),
+                           properties={"kubernetes-fleet.io/node-count": PropertyValue("4", old)})
+    obs = observation_from_report(report, Heartbeat("c1", new, "", Health(True, "", new)))
+    assert obs.heartbeat_time == NOW - timedelta(seconds=5)
+    assert obs.healthy is True
+    assert obs.properties == {"kubernetes-fleet.io/node-count": "4"}
+    assert eligibility(obs, NOW) == (True, "")
+    stale = observation_from_report(report)
+    assert eligibility(stale, NOW)[0] is False
+    assert observation_from_report(None) == ClusterObservation()
