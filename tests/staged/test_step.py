@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from stagedfixtures import RING_LABELS, RINGS_STRATEGY, T0, WEB_CRP, approval, example, parse, run
+from stagedfixtures import RING_LABELS, RINGS_STRATEGY, T0, WEB_CRP, approval, example, parse, run, strategy
 
 from fleetsync_contract.canonical import load
 from fleetsync_contract.report import Condition, PlacementReport
 from reconciler.api.placement import Placement
 from reconciler.api.staged import ApprovalRequest, RunState
 from reconciler.hub.overrides import OverrideResult
-from reconciler.rollout.rolling import BindingState
+from reconciler.hub.staged import staged_inputs
+from reconciler.load.fleet import FleetSpec
+from reconciler.rollout.rolling import BindingState, RolloutDecision
 from reconciler.rollout.staged.model import ClusterProgress
 from reconciler.rollout.staged.step import StagedInputs, StagedResult, progress_of, step, step_orphans
 from reconciler.scheduler.model import Binding, Schedule, ScheduledCondition
@@ -272,3 +274,51 @@ def test_a_binding_on_the_runs_index_with_other_overrides_is_updated_by_the_run(
 
     assert first_step("old") == ()  # already what the run rolls out: stage one just succeeds
     assert first_step("new") == ("a",)  # same index, other overrides: the run updates it
+
+
+def test_a_placement_whose_runs_are_for_other_placements_keeps_every_cluster_where_it_is() -> None:
+    states = {"a": BindingState.BOUND, "b": BindingState.SCHEDULED}
+    plan = step(StagedInputs(parse(CRP), schedule(states), memory(), T0, (run("other", placement="api"),),
+                             {"ClusterStagedUpdateStrategy//s": STRATEGY}, labels=LABELS))
+    assert plan.decision == RolloutDecision(up_to_date=("a", "b"))
+    assert (plan.targets, plan.files, plan.requeue_after) == ({}, {}, None)
+
+
+def test_a_timed_wait_brings_the_next_reconcile_forward_to_when_it_ends() -> None:
+    waits = strategy("""
+- name: one
+  labelSelector: {matchLabels: {ring: "1"}}
+  afterStageTasks: [{type: TimedWait, waitTime: 1h}]
+- name: two
+  labelSelector: {matchLabels: {ring: "2"}}
+""")
+    store: dict[str, bytes] = {}
+    states = {"a": BindingState.BOUND, "b": BindingState.BOUND}
+    progress = {"a": ClusterProgress(0, bound=True, available=True), "b": ClusterProgress(0, bound=True)}
+
+    def reconcile(now: datetime) -> StagedResult:
+        plan = step(StagedInputs(parse(CRP), schedule(states), memory(), now, (run(),),
+                                 {"ClusterStagedUpdateStrategy//s": waits}, labels=LABELS, progress=progress,
+                                 previous=lambda p: load(store[p]) if p in store else None))
+        store.update(plan.files)
+        return plan
+
+    assert reconcile(T0).decision.update == ("a",)
+    progress["a"] = ClusterProgress(1, bound=True, available=True)
+    plan = reconcile(T0 + timedelta(minutes=10))  # stage one ends now; stage two waits an hour
+    assert plan.decision.moved == () and plan.requeue_after == timedelta(hours=1)
+    assert plan.decision.requeue_after == plan.requeue_after  # the loop reads it off the decision
+    assert reconcile(T0 + timedelta(minutes=70)).decision.update == ("b",)
+
+
+def test_without_a_snapshot_reader_a_rollback_run_fails_saying_so() -> None:
+    placement = parse(CRP)
+    states = {"a": BindingState.BOUND, "b": BindingState.BOUND}
+    spec = FleetSpec(strategies={"ClusterStagedUpdateStrategy//s": STRATEGY}, runs={"r1": run(index="0")})
+    plan = step(staged_inputs(placement, schedule(states), memory(), spec, LABELS, {}, lambda _c, _r: None,
+                              lambda _p: None, T0))  # older=None: no reader of older fleet commits
+    assert plan.decision.moved == ()
+    doc = load(plan.files["runs/ClusterStagedUpdateRun/_cluster/r1.yaml"])
+    assert doc["status"]["conditions"][0]["message"] == (
+        "cannot continue the updateRun: failed to initialize the updateRun: "
+        "this command cannot read older resource snapshots")
