@@ -171,29 +171,20 @@ def step(inputs: StagedInputs) -> StagedResult:
         return inputs.unavailable(index)
 
     for run in mine:
-        status = _stored(run, inputs.previous)
-        if status is None:
-            overrides = {c: ClusterOverrides(r.applicable_cros, r.applicable_ros) for c, r in inputs.results.items()}
-            status = initialize_run(run, _strategy(run, inputs.strategies), facts, inputs.labels, overrides, now)
-            if status is None:
-                waits.append(now + RETRY)
-                continue
-            if status.initialized and (problem := older_problem(status.resource_index)) is not None:
-                status = initialize_failed(f"{INIT_FAILED}: {problem}", now)
-            elif status.initialized:
-                status = replace(status, fleet_commit_used=inputs.commit)
-        elif status.initialized and not status.finished and (problem := older_problem(status.resource_index)):
-            status = fail_run(run, status, f"{ABORTED}: {problem}", now)
+        status = _current(run, inputs, facts, older_problem)  # init.py on first sight
+        if status is None:  # transient: initialize on a later reconcile
+            waits.append(now + RETRY)
+            continue
         seen = progress
         if inputs.target is not None and status.initialized and not status.finished and status.fleet_commit_used:
             seen = _against_target(progress, status, inputs.target)  # (a run from before fleetCommitUsed: as then)
-        moved = advance_run(run, status, facts, seen, approvals_for(run, approvals), now)
-        for c in moved.bind:
-            targets[c] = RunTarget(moved.status.resource_index, moved.status.fleet_commit_used)
-        removed += [c for c in moved.remove if c not in removed]
-        if moved.wake_at is not None:
-            waits.append(moved.wake_at)
-        files.update(_files(run, moved.status, moved.approval_requests))
+        stepped = advance_run(run, status, facts, seen, approvals_for(run, approvals), now)  # execute.py
+        for c in stepped.bind:
+            targets[c] = RunTarget(stepped.status.resource_index, stepped.status.fleet_commit_used)
+        removed += [c for c in stepped.remove if c not in removed]
+        if stepped.wake_at is not None:
+            waits.append(stepped.wake_at)
+        files.update(_files(run, stepped.status, stepped.approval_requests))
     if any(t.index != latest for t in targets.values()):
         log.info("staged run moves clusters to an older snapshot",
                  extra={"placement": placement.key, "latest": latest,
@@ -216,8 +207,8 @@ def step_orphans(
         if status is None:
             status = initialize_run(run, None, None, {}, {}, now)
             assert status is not None  # no placement is never transient
-        moved = advance_run(run, status, None, {}, {}, now)
-        files.update(_files(run, moved.status, moved.approval_requests))
+        stepped = advance_run(run, status, None, {}, {}, now)
+        files.update(_files(run, stepped.status, stepped.approval_requests))
     return files
 
 
@@ -240,6 +231,25 @@ def progress_of(record: BindingRecord | None, report: PlacementReport | None) ->
         message=message,
         version=record.version,
     )
+
+
+def _current(run: StagedUpdateRun, inputs: StagedInputs, facts: PlacementFacts,
+             older_problem: Unavailable) -> RunStatus | None:
+    """The run's status before this reconcile's step: read back from ``fleet/status``, or made by
+    initializing the run the first time it is seen (None: not yet, a transient state). A run
+    whose snapshot cannot be rolled out (``older_problem``) fails, at initialization or mid-run."""
+    status = _stored(run, inputs.previous)
+    if status is not None:
+        if status.initialized and not status.finished and (problem := older_problem(status.resource_index)):
+            return fail_run(run, status, f"{ABORTED}: {problem}", inputs.now)
+        return status
+    overrides = {c: ClusterOverrides(r.applicable_cros, r.applicable_ros) for c, r in inputs.results.items()}
+    status = initialize_run(run, _strategy(run, inputs.strategies), facts, inputs.labels, overrides, inputs.now)
+    if status is None or not status.initialized:
+        return status
+    if (problem := older_problem(status.resource_index)) is not None:
+        return initialize_failed(f"{INIT_FAILED}: {problem}", inputs.now)
+    return replace(status, fleet_commit_used=inputs.commit)
 
 
 def _judged(
