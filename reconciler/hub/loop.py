@@ -48,10 +48,10 @@ from reconciler.hub.render import (
     render_cluster,
 )
 from reconciler.hub.session import HubCache, cache_for
-from reconciler.hub.staged import orphan_run_files
 from reconciler.load.fleet import FleetSpec, LoadResult
 from reconciler.load.immutability import check_update
 from reconciler.rollout.staged.approver import git_approvers
+from reconciler.rollout.staged.step import step_orphans
 from reconciler.scheduler.framework import schedule as default_schedule
 from reconciler.status.memory import (
     STATUS_FILE,
@@ -172,7 +172,7 @@ def _reconcile(
     files.update(eviction_files(spec, [p.eviction_docs for p in placed], inputs.previous_doc, now))
     for p in placed:
         files.update(p.run_files)
-    files.update(orphan_run_files(spec.runs, list(spec.placements), inputs.previous_doc, now))
+    files.update(step_orphans(spec.runs.values(), spec.placements, inputs.previous_doc, now))
     changed = sum(1 for u in updates)
     updates += _status_update(repo, inputs, files, f"status: {commit[:12]}, {changed} bundle(s) updated", now)
     waits = [p.decision.requeue_after for p in placed if p.decision and p.decision.requeue_after is not None]

@@ -29,11 +29,12 @@ from reconciler.hub.overrides import OverrideResult, apply_prepared, prepare_ove
 from reconciler.hub.render import PlacementOnCluster, bundle_placement
 from reconciler.hub.select import SelectedObject, select_resources
 from reconciler.hub.snapshots import SnapshotObjects, SnapshotUnavailable
-from reconciler.hub.staged import plan_runs
+from reconciler.hub.staged import staged_inputs
 from reconciler.load.fleet import FleetSpec
 from reconciler.rollout.eviction import BindingHealth
 from reconciler.rollout.rolling import BindingState, RolloutBinding, plan_rolling_update, target_number
 from reconciler.rollout.staged.approver import ApproverLookup
+from reconciler.rollout.staged.step import step
 from reconciler.scheduler.framework import schedule as default_schedule
 from reconciler.scheduler.framework import scheduling_policy_hash
 from reconciler.scheduler.model import Binding, ClusterScore, Schedule
@@ -215,12 +216,12 @@ def place(
             share = share_of(cluster, index, frozen)
             return share.version if share is not None else None
 
-        external = plan_runs(
+        external = step(staged_inputs(
             placement, sched, PlacementMemory(key, policy_hash, policy_index, snapshots, tuple(records.values())),
-            spec.runs, spec.strategies, spec.approvals, labels, out.results,
-            lambda c, r: current_report(inputs, c, key, r), inputs.previous_doc, latest, now,
+            spec, labels, out.results,
+            lambda c, r: current_report(inputs, c, key, r), inputs.previous_doc, now,
             approvers=approvers, older=older, commit=commit, target=run_version,
-        )
+        ))
         decision, out.run_files = external.decision, external.files
         for cluster, run_target in sorted(external.targets.items()):
             frozen = overrides_from(run_target.override_commit)

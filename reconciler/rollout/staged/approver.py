@@ -11,7 +11,8 @@ an unsigned or badly signed approval does not count: the run keeps waiting and t
 request on ``fleet/status`` says why (condition ``ApprovalVerified=False``). The hub records
 the approver under ``status.approvedBy`` of the approval request it writes to ``fleet/status``.
 
-Everything but ``git_approvers`` is pure; the lookup is injected into reconciler/hub/staged.py.
+Everything but ``git_approvers`` is pure; the lookup is injected as ``StagedInputs.approvers``
+and applied by reconciler/rollout/staged/step.py.
 """
 
 from __future__ import annotations

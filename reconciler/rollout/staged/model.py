@@ -5,8 +5,8 @@ fleetsync keeps the same document in ``runs/<kind>/<namespace>/<name>.yaml`` on 
 branch), so a restarted hub reads the file back and continues: which clusters started and when,
 when a stage ended (a TimedWait counts from there), which approvals were seen. The model is
 frozen; reconciler/rollout/staged/init.py builds it once, reconciler/rollout/staged/execute.py steps it (with
-staged_work.py), both pure with the clock passed in; reconciler/rollout/staged/documents.py writes and reads
-the documents and reconciler/rollout/staged/step.py is the hub loop's entry point. Condition types,
+work.py), both pure with the clock passed in; reconciler/rollout/staged/documents.py writes and reads
+the documents and reconciler/rollout/staged/step.py (``step``) is the hub's one entry point. Condition types,
 reasons and messages are KubeFleet's (``pkg/controllers/updaterun/``), so a KubeFleet user reads
 the file like ``kubectl get csur -o yaml``. See docs/staged.md.
 

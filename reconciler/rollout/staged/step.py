@@ -1,23 +1,28 @@
-"""Staged update runs inside one hub reconcile: the glue between the loop and the run state machine.
+"""Staged update runs inside one hub reconcile: the one door to the run state machine.
 
-For a placement with ``strategy.type: External`` the hub loop hands ``plan_external`` this
-reconcile's stage results (schedule, hub memory, override results, what each agent reported)
-plus the runs, strategies and approval requests of the fleet commit and the run files it read
-from ``fleet/status``. Each run of the placement is initialized the first time it is seen
-(reconciler/rollout/staged/init.py) and stepped (reconciler/rollout/staged/execute.py); what comes back is what the
-loop applies — a ``RolloutDecision`` in the same shape a rolling update produces (bind
-Scheduled clusters, update Bound ones, remove obsolete ones), the snapshot index each moved
-cluster goes to, the files to write on ``fleet/status`` (``runs/...`` and
-``approvalrequests/...``), and when to reconcile again. Runs whose placement is gone are
-recorded by ``plan_orphan_runs`` (initialization fails, or an initialized run is abandoned).
+For a placement with ``strategy.type: External`` the hub hands ``step`` one ``StagedInputs``:
+this reconcile's stage results (the placement, its schedule, the hub memory of its bindings and
+snapshots, the override results, what each agent reported), the runs, strategies and approval
+requests of the fleet commit, the run files it read from ``fleet/status``, who approved what
+(reconciler/rollout/staged/approver.py), whether an older resource snapshot can be read back,
+and the clock. Every run of the placement is initialized the first time it is seen
+(reconciler/rollout/staged/init.py) and stepped (reconciler/rollout/staged/execute.py); what
+comes back is one ``StagedResult``, applied by the loop like any rollout — a ``RolloutDecision``
+in the shape a rolling update produces (bind Scheduled clusters, update Bound ones, remove
+obsolete ones, when to reconcile again), what each moved cluster goes to (a snapshot index and
+the fleet commit whose overrides it applies), and the files to write on ``fleet/status``
+(``runs/...`` and ``approvalrequests/...``). Runs whose placement is gone go through
+``step_orphans`` here too (initialization fails, or an initialized run is abandoned). One frozen
+value in and one out is the design choice: the state machine is a pure function a test drives
+without a hub, and the hub's side (reconciler/hub/staged.py) only translates its values.
 
 A run rolls out the resource snapshot frozen at its initialization, as in KubeFleet: a rollback
 run names an older index, and a run keeps its index when newer commits arrive. The hub reads an
 older snapshot back from the fleet commit that created it (reconciler/hub/snapshots.py);
-``unavailable`` says when that cannot be done (the commit is gone, no longer loads, or selects
-other objects now), and the run then fails at initialization, or mid-run, with that reason —
-never silently held. An index that ``revisionHistoryLimit`` has dropped from the history fails
-the run the same way.
+``StagedInputs.unavailable`` says when that cannot be done (the commit is gone, no longer loads,
+or selects other objects now), and the run then fails at initialization, or mid-run, with that
+reason — never silently held. An index that ``revisionHistoryLimit`` has dropped from the
+history fails the run the same way.
 
 Runs of one placement are stepped in name order; KubeFleet allows concurrent runs and lets the
 later update of a binding win, and so does this (the other run then reports the preemption).
@@ -25,8 +30,9 @@ later update of a binding win, and so does this (the other run then reports the 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,6 +49,7 @@ from reconciler.api.staged import (
 )
 from reconciler.hub.overrides import OverrideResult
 from reconciler.rollout.rolling import BindingState, RolloutDecision
+from reconciler.rollout.staged.approver import ApprovalVerdict, ApproverLookup, annotate, request_key
 from reconciler.rollout.staged.documents import approval_request_path, parse_run_status, run_doc, run_path
 from reconciler.rollout.staged.execute import advance_run, approvals_for, fail_run
 from reconciler.rollout.staged.init import initialize_failed, initialize_run, placement_facts
@@ -57,6 +64,8 @@ from reconciler.rollout.staged.model import (
 from reconciler.scheduler.model import Schedule
 from reconciler.status.memory import BindingRecord, PlacementMemory
 
+log = logging.getLogger(__name__)
+
 RETRY = timedelta(seconds=15)  # KubeFleet's requeue while initialization meets a transient state
 
 PreviousDoc = Callable[[str], Mapping[str, Any] | None]
@@ -65,13 +74,142 @@ Unavailable = Callable[[int], str | None]  # why an older snapshot index cannot 
 TargetVersion = Callable[[str, int, str], str | None]
 
 
+def cannot_read_older(_index: int) -> str | None:
+    """``StagedInputs.unavailable`` of a caller that has no way to read older snapshots back."""
+    return "this command cannot read older resource snapshots"
+
+
+def no_previous(_path: str) -> Mapping[str, Any] | None:
+    """``StagedInputs.previous`` of a first reconcile: nothing on ``fleet/status`` yet."""
+    return None
+
+
 @dataclass(frozen=True, slots=True)
-class ExternalPlan:
-    decision: RolloutDecision
-    resource_index: Mapping[str, int]  # moved cluster -> the snapshot index its run rolls out
-    override_commit: Mapping[str, str]  # moved cluster -> the fleet commit its run was initialized at
-    files: Mapping[str, bytes]  # fleet/status files: runs/... and approvalrequests/...
-    requeue_after: timedelta | None = None
+class StagedInputs:
+    """Everything one reconcile's step of a placement's staged runs depends on.
+
+    ``memory`` is the placement's memory before this reconcile's moves, with this reconcile's
+    snapshot history (its last snapshot is the newest). ``progress`` is what the memory and the
+    agents say about its bindings (``progress_of``); a binding of ``schedule`` missing there is a
+    new, Scheduled one. ``runs``, ``strategies`` and ``approvals`` are the fleet commit's (every
+    placement's: ``step`` picks this placement's runs). ``previous`` reads a file back from
+    ``fleet/status`` (a run's stored status). ``approvers`` says who gave each ``Approved=True``
+    approval and whether it counts; one it does not accept is left out (the run keeps waiting)
+    and the recorded approval request says why; None: an approval file counts as written.
+    ``unavailable`` is asked about every index other than the newest a run rolls out.
+    ``commit`` (this reconcile's fleet commit) is recorded in a run it initializes, whose
+    overrides the run then applies. ``target`` says what version a run would give a cluster:
+    a binding on the run's index holding something else (other overrides) is updated like one
+    on another index, as KubeFleet compares a binding's override snapshots.
+    """
+
+    placement: Placement
+    schedule: Schedule
+    memory: PlacementMemory
+    now: datetime
+    runs: tuple[StagedUpdateRun, ...] = ()
+    strategies: Mapping[str, StagedUpdateStrategy] = field(default_factory=dict)
+    approvals: tuple[ApprovalRequest, ...] = ()
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # cluster -> its labels
+    results: Mapping[str, OverrideResult] = field(default_factory=dict)  # cluster -> this commit's overrides
+    progress: Mapping[str, ClusterProgress] = field(default_factory=dict)
+    previous: PreviousDoc = no_previous
+    approvers: ApproverLookup | None = None
+    unavailable: Unavailable = cannot_read_older
+    commit: str = ""
+    target: TargetVersion | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunTarget:
+    """What a run moves one cluster to: a resource snapshot, with a fleet commit's overrides."""
+
+    index: int  # the resource snapshot
+    override_commit: str = ""  # the commit the run was initialized at ("": recorded by an older fleetsync)
+
+
+@dataclass(frozen=True, slots=True)
+class StagedResult:
+    """What one step of a placement's staged runs asks of the hub."""
+
+    decision: RolloutDecision  # its requeue_after: when a run wants the next reconcile
+    targets: Mapping[str, RunTarget] = field(default_factory=dict)  # every cluster a run moves now
+    files: Mapping[str, bytes] = field(default_factory=dict)  # fleet/status runs/... approvalrequests/...
+
+    @property
+    def requeue_after(self) -> timedelta | None:
+        return self.decision.requeue_after
+
+
+def step(inputs: StagedInputs) -> StagedResult:
+    """Initialize and step every run of ``inputs.placement``; see the module docstring.
+
+    Without a run of the placement every selected cluster stays where it is.
+    """
+    placement, schedule, memory, now = inputs.placement, inputs.schedule, inputs.memory, inputs.now
+    mine = sorted((r for r in inputs.runs if r.placement_key == placement.key), key=lambda r: r.name)
+    if not mine:
+        return StagedResult(RolloutDecision(up_to_date=tuple(b.cluster for b in schedule.bindings if b.selected)))
+    approvals, verdicts = _judged(inputs.approvals, inputs.approvers)
+    facts = placement_facts(placement, schedule, memory)
+    # Every binding of the schedule exists, including those created by this very reconcile,
+    # which the memory does not know yet: Scheduled, nothing in the bundle, nothing reported.
+    progress = {**{b.cluster: ClusterProgress() for b in schedule.bindings}, **inputs.progress}
+    files: dict[str, bytes] = {}
+    targets: dict[str, RunTarget] = {}
+    removed: list[str] = []
+    waits: list[datetime] = []
+    latest = memory.latest.index if memory.latest is not None else None
+    kept = {s.index for s in memory.snapshots}
+
+    def older_problem(index: int) -> str | None:
+        if index == latest:
+            return None
+        if index not in kept:
+            return (f"resource snapshot `{index}` is no longer in the placement's history "
+                    f"(revisionHistoryLimit: {placement.revision_history_limit})")
+        return inputs.unavailable(index)
+
+    for run in mine:
+        status = _current(run, inputs, facts, older_problem)  # init.py on first sight
+        if status is None:  # transient: initialize on a later reconcile
+            waits.append(now + RETRY)
+            continue
+        seen = progress
+        if inputs.target is not None and status.initialized and not status.finished and status.fleet_commit_used:
+            seen = _against_target(progress, status, inputs.target)  # (a run from before fleetCommitUsed: as then)
+        stepped = advance_run(run, status, facts, seen, approvals_for(run, approvals), now)  # execute.py
+        for c in stepped.bind:
+            targets[c] = RunTarget(stepped.status.resource_index, stepped.status.fleet_commit_used)
+        removed += [c for c in stepped.remove if c not in removed]
+        if stepped.wake_at is not None:
+            waits.append(stepped.wake_at)
+        files.update(_files(run, stepped.status, stepped.approval_requests))
+    if any(t.index != latest for t in targets.values()):
+        log.info("staged run moves clusters to an older snapshot",
+                 extra={"placement": placement.key, "latest": latest,
+                        "clusters": sorted(c for c, t in targets.items() if t.index != latest)})
+    requeue = max(min(waits) - now, timedelta(0)) if waits else None
+    return StagedResult(_decision(facts, schedule, targets, removed, requeue), targets,
+                        annotate(files, verdicts) if verdicts else files)
+
+
+def step_orphans(
+    runs: Iterable[StagedUpdateRun], placement_keys: Iterable[str], previous: PreviousDoc, now: datetime,
+) -> dict[str, bytes]:
+    """Files for runs whose placement is not in the fleet commit: KubeFleet's "parent placement not found"."""
+    keys = set(placement_keys)
+    files: dict[str, bytes] = {}
+    for run in sorted(runs, key=lambda r: (r.kind, r.namespace, r.name)):
+        if run.placement_key in keys:
+            continue
+        status = _stored(run, previous)
+        if status is None:
+            status = initialize_run(run, None, None, {}, {}, now)
+            assert status is not None  # no placement is never transient
+        stepped = advance_run(run, status, None, {}, {}, now)
+        files.update(_files(run, stepped.status, stepped.approval_requests))
+    return files
 
 
 def progress_of(record: BindingRecord | None, report: PlacementReport | None) -> ClusterProgress | None:
@@ -95,6 +233,42 @@ def progress_of(record: BindingRecord | None, report: PlacementReport | None) ->
     )
 
 
+def _current(run: StagedUpdateRun, inputs: StagedInputs, facts: PlacementFacts,
+             older_problem: Unavailable) -> RunStatus | None:
+    """The run's status before this reconcile's step: read back from ``fleet/status``, or made by
+    initializing the run the first time it is seen (None: not yet, a transient state). A run
+    whose snapshot cannot be rolled out (``older_problem``) fails, at initialization or mid-run."""
+    status = _stored(run, inputs.previous)
+    if status is not None:
+        if status.initialized and not status.finished and (problem := older_problem(status.resource_index)):
+            return fail_run(run, status, f"{ABORTED}: {problem}", inputs.now)
+        return status
+    overrides = {c: ClusterOverrides(r.applicable_cros, r.applicable_ros) for c, r in inputs.results.items()}
+    status = initialize_run(run, _strategy(run, inputs.strategies), facts, inputs.labels, overrides, inputs.now)
+    if status is None or not status.initialized:
+        return status
+    if (problem := older_problem(status.resource_index)) is not None:
+        return initialize_failed(f"{INIT_FAILED}: {problem}", inputs.now)
+    return replace(status, fleet_commit_used=inputs.commit)
+
+
+def _judged(
+    approvals: Iterable[ApprovalRequest], approvers: ApproverLookup | None,
+) -> tuple[list[ApprovalRequest], dict[tuple[str, str, str], ApprovalVerdict]]:
+    """The approval requests that count, and the verdict on each approved one (approver.py)."""
+    requests = list(approvals)
+    verdicts: dict[tuple[str, str, str], ApprovalVerdict] = {}
+    if approvers is None:
+        return requests, verdicts
+    for a in requests:
+        verdict = approvers(a)
+        if verdict is not None:
+            verdicts[request_key(a.kind, a.namespace, a.name)] = verdict
+    counted = [a for a in requests if (v := verdicts.get(request_key(a.kind, a.namespace, a.name))) is None
+               or v.accepted]
+    return counted, verdicts
+
+
 def _strategy(run: StagedUpdateRun, strategies: Mapping[str, StagedUpdateStrategy]) -> StagedUpdateStrategy | None:
     kind = SUS_KIND if run.kind == SUR_KIND else CSUS_KIND
     return strategies.get(f"{kind}/{run.namespace}/{run.strategy_name}")
@@ -116,84 +290,6 @@ def _files(run: StagedUpdateRun, status: RunStatus, requests: Iterable[Mapping[s
     return out
 
 
-def plan_external(
-    placement: Placement,
-    schedule: Schedule,
-    memory: PlacementMemory,
-    runs: Iterable[StagedUpdateRun],
-    strategies: Mapping[str, StagedUpdateStrategy],
-    approvals: Iterable[ApprovalRequest],
-    labels: Mapping[str, Mapping[str, str]],
-    results: Mapping[str, OverrideResult],
-    progress: Mapping[str, ClusterProgress],
-    previous: PreviousDoc,
-    now: datetime,
-    unavailable: Unavailable = lambda _index: None,
-    commit: str = "",
-    target: TargetVersion | None = None,
-) -> ExternalPlan:
-    """Initialize and step every run of ``placement``; see the module docstring.
-
-    ``memory`` is the placement's memory before this reconcile's moves, with this reconcile's
-    snapshot history; ``progress`` what the memory and the agents say about its bindings
-    (``progress_of``); a binding of ``schedule`` missing there is a new, Scheduled one;
-    ``unavailable`` is asked about every index other than the newest a run rolls out;
-    ``commit`` (the fleet commit of this reconcile) is recorded in a run it initializes, whose
-    overrides the run then applies (``override_commit``). ``target`` says what version a run
-    would give a cluster: a binding on the run's index holding something else (other overrides)
-    is updated like one on another index, as KubeFleet compares a binding's override snapshots.
-    """
-    facts = placement_facts(placement, schedule, memory)
-    # Every binding of the schedule exists, including those created by this very reconcile,
-    # which the memory does not know yet: Scheduled, nothing in the bundle, nothing reported.
-    progress = {**{b.cluster: ClusterProgress() for b in schedule.bindings}, **progress}
-    mine = sorted((r for r in runs if r.placement_key == placement.key), key=lambda r: r.name)
-    approval_list = list(approvals)
-    files: dict[str, bytes] = {}
-    moved: dict[str, int] = {}
-    frozen: dict[str, str] = {}
-    removed: list[str] = []
-    waits: list[datetime] = []
-    latest = memory.latest.index if memory.latest is not None else None
-    kept = {s.index for s in memory.snapshots}
-
-    def older_problem(index: int) -> str | None:
-        if index == latest:
-            return None
-        if index not in kept:
-            return (f"resource snapshot `{index}` is no longer in the placement's history "
-                    f"(revisionHistoryLimit: {placement.revision_history_limit})")
-        return unavailable(index)
-
-    for run in mine:
-        status = _stored(run, previous)
-        if status is None:
-            overrides = {c: ClusterOverrides(r.applicable_cros, r.applicable_ros) for c, r in results.items()}
-            status = initialize_run(run, _strategy(run, strategies), facts, labels, overrides, now)
-            if status is None:
-                waits.append(now + RETRY)
-                continue
-            if status.initialized and (problem := older_problem(status.resource_index)) is not None:
-                status = initialize_failed(f"{INIT_FAILED}: {problem}", now)
-            elif status.initialized:
-                status = replace(status, fleet_commit_used=commit)
-        elif status.initialized and not status.finished and (problem := older_problem(status.resource_index)):
-            status = fail_run(run, status, f"{ABORTED}: {problem}", now)
-        seen = progress
-        if target is not None and status.initialized and not status.finished and status.fleet_commit_used:
-            seen = _against_target(progress, status, target)  # (a run from before fleetCommitUsed: as then)
-        step = advance_run(run, status, facts, seen, approvals_for(run, approval_list), now)
-        for c in step.bind:
-            moved[c] = step.status.resource_index
-            frozen[c] = step.status.fleet_commit_used
-        removed += [c for c in step.remove if c not in removed]
-        if step.wake_at is not None:
-            waits.append(step.wake_at)
-        files.update(_files(run, step.status, step.approval_requests))
-    return ExternalPlan(_decision(facts, schedule, moved, removed), moved, frozen, files,
-                        max(min(waits) - now, timedelta(0)) if waits else None)
-
-
 def _against_target(progress: Mapping[str, ClusterProgress], status: RunStatus,
                     target: TargetVersion) -> dict[str, ClusterProgress]:
     """``progress`` as this run sees it: a binding on its index whose content is not what the run
@@ -208,27 +304,11 @@ def _against_target(progress: Mapping[str, ClusterProgress], status: RunStatus,
     return out
 
 
-def _decision(facts: PlacementFacts, schedule: Schedule, moved: Mapping[str, int], removed: list[str]) -> RolloutDecision:
+def _decision(facts: PlacementFacts, schedule: Schedule, moved: Mapping[str, RunTarget], removed: list[str],
+              requeue: timedelta | None) -> RolloutDecision:
     state = {b.cluster: b.state for b in schedule.bindings}
     bind = tuple(c for c in sorted(moved) if state.get(c) == BindingState.SCHEDULED)
     update = tuple(c for c in sorted(moved) if state.get(c) == BindingState.BOUND)
     rest = tuple(c for c in facts.scheduled if c not in moved)
-    return RolloutDecision(bind=bind, update=update, remove=tuple(sorted(removed)), up_to_date=rest)
-
-
-def plan_orphan_runs(
-    runs: Iterable[StagedUpdateRun], placement_keys: Iterable[str], previous: PreviousDoc, now: datetime,
-) -> dict[str, bytes]:
-    """Files for runs whose placement is not in the fleet commit: KubeFleet's "parent placement not found"."""
-    keys = set(placement_keys)
-    files: dict[str, bytes] = {}
-    for run in sorted(runs, key=lambda r: (r.kind, r.namespace, r.name)):
-        if run.placement_key in keys:
-            continue
-        status = _stored(run, previous)
-        if status is None:
-            status = initialize_run(run, None, None, {}, {}, now)
-            assert status is not None  # no placement is never transient
-        step = advance_run(run, status, None, {}, {}, now)
-        files.update(_files(run, step.status, step.approval_requests))
-    return files
+    return RolloutDecision(bind=bind, update=update, remove=tuple(sorted(removed)), up_to_date=rest,
+                           requeue_after=requeue)

@@ -17,11 +17,13 @@ from fleetsync_contract.report import Condition, PlacementReport
 from reconciler.api.placement import Placement
 from reconciler.api.staged import ApprovalRequest
 from reconciler.gitstore.repo import HubRepo
-from reconciler.hub.staged import External, plan_runs
+from reconciler.hub.staged import staged_inputs
+from reconciler.load.fleet import FleetSpec
 from reconciler.load.settings import read_settings
 from reconciler.rollout.rolling import BindingState
 from reconciler.rollout.staged.approve import Approval, approve
 from reconciler.rollout.staged.approver import ApproverLookup, git_approvers
+from reconciler.rollout.staged.step import StagedResult, step
 from reconciler.scheduler.model import Binding, Schedule, ScheduledCondition
 from reconciler.status.memory import BindingRecord, PlacementMemory, SnapshotRecord
 from tests.support.stagedfixtures import (
@@ -63,7 +65,7 @@ def committed_approval(repo: Path) -> ApprovalRequest:
     return req
 
 
-def drive(approvals: Mapping[str, ApprovalRequest], approvers: ApproverLookup | None) -> tuple[External, bool]:
+def drive(approvals: Mapping[str, ApprovalRequest], approvers: ApproverLookup | None) -> tuple[StagedResult, bool]:
     """Reconciles of a run whose stage one (cluster a) is done: (last pass, whether b was bound)."""
     placement = parse(WEB_CRP)
     assert isinstance(placement, Placement)
@@ -81,19 +83,20 @@ def drive(approvals: Mapping[str, ApprovalRequest], approvers: ApproverLookup | 
     def previous(path: str) -> Mapping[str, Any] | None:
         return load(store[path]) if path in store else None
 
+    spec = FleetSpec(strategies={"ClusterStagedUpdateStrategy//s": RINGS_STRATEGY}, runs={"r1": run()},
+                     approvals=approvals)
     bound = False
-    out: External | None = None
+    out: StagedResult | None = None
     for minute in range(4):
-        out = plan_runs(placement, sched, memory, {"r1": run()}, {"ClusterStagedUpdateStrategy//s": RINGS_STRATEGY},
-                        approvals, RING_LABELS, {}, lambda c, r: ok if c == "a" else None, previous, 1,
-                        T0 + timedelta(minutes=minute), approvers=approvers)
+        out = step(staged_inputs(placement, sched, memory, spec, RING_LABELS, {}, lambda c, r: ok if c == "a" else None,
+                                 previous, T0 + timedelta(minutes=minute), approvers=approvers))
         store.update(out.files)
         bound = bound or "b" in out.decision.bind
     assert out is not None
     return out, bound
 
 
-def recorded(out: External) -> dict[str, Any]:
+def recorded(out: StagedResult) -> dict[str, Any]:
     doc = load(out.files[REQUEST_FILE])
     assert isinstance(doc, dict)
     return doc

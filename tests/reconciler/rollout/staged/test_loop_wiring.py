@@ -1,8 +1,9 @@
 """A staged run through the real hub loop and real git: commits in, bundle branches and status out.
 
-The loop reaches the run machinery through reconciler/hub/staged.py → reconciler/rollout/staged/step.py;
-these tests drive it as a team would: commit a strategy and a run, let agents report, approve
-with ``fleetsync approve``'s function, and read the run back as ``fleetsync get runs`` does.
+The loop reaches the run machinery through reconciler/rollout/staged/step.py ``step`` (its input
+built by reconciler/hub/staged.py); these tests drive it as a team would: commit a strategy and a
+run, let agents report, approve with ``fleetsync approve``'s function, and read the run back as
+``fleetsync get runs`` does.
 """
 
 from __future__ import annotations

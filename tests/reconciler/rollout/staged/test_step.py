@@ -1,10 +1,10 @@
-"""The staged-run glue of one hub reconcile: runs found in a commit become binding moves and status files."""
+"""The one door to staged runs (``step``): runs found in a commit become binding moves and status files."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fleetsync_contract.canonical import load
@@ -12,9 +12,11 @@ from fleetsync_contract.report import Condition, PlacementReport
 from reconciler.api.placement import Placement
 from reconciler.api.staged import ApprovalRequest, RunState
 from reconciler.hub.overrides import OverrideResult
-from reconciler.rollout.rolling import BindingState
+from reconciler.hub.staged import staged_inputs
+from reconciler.load.fleet import FleetSpec
+from reconciler.rollout.rolling import BindingState, RolloutDecision
 from reconciler.rollout.staged.model import ClusterProgress
-from reconciler.rollout.staged.step import ExternalPlan, plan_external, plan_orphan_runs, progress_of
+from reconciler.rollout.staged.step import StagedInputs, StagedResult, progress_of, step, step_orphans
 from reconciler.scheduler.model import Binding, Schedule, ScheduledCondition
 from reconciler.status.memory import BindingRecord, PlacementMemory, SnapshotRecord
 from tests.support.stagedfixtures import (
@@ -26,6 +28,7 @@ from tests.support.stagedfixtures import (
     example,
     parse,
     run,
+    strategy,
 )
 
 CRP, LABELS, STRATEGY = WEB_CRP, RING_LABELS, RINGS_STRATEGY
@@ -40,6 +43,11 @@ def memory() -> PlacementMemory:
     return PlacementMemory("ClusterResourcePlacement/web", "h0", 0, (SnapshotRecord(0, "x"), SnapshotRecord(1, "y")))
 
 
+def indexes(result: StagedResult) -> dict[str, int]:
+    """The snapshot index each moved cluster goes to."""
+    return {c: t.index for c, t in result.targets.items()}
+
+
 def test_a_run_binds_its_first_stage_and_records_its_status_and_approvals() -> None:
     placement = parse(CRP)
     assert isinstance(placement, Placement)
@@ -51,28 +59,29 @@ def test_a_run_binds_its_first_stage_and_records_its_status_and_approvals() -> N
     states = {"a": BindingState.BOUND, "b": BindingState.SCHEDULED}
     progress = {"a": ClusterProgress(0, bound=True, available=True), "b": ClusterProgress()}
     results = {"a": OverrideResult((), applicable_cros=("cro-a",))}
-    plan = plan_external(placement, schedule(states), memory(), [run(), run("other", placement="api")],
-                         {"ClusterStagedUpdateStrategy//s": STRATEGY}, [], LABELS, results, progress, previous, T0)
+    plan = step(StagedInputs(placement, schedule(states), memory(), T0, (run(), run("other", placement="api")),
+                             {"ClusterStagedUpdateStrategy//s": STRATEGY}, (), LABELS, results, progress, previous))
     assert (plan.decision.bind, plan.decision.update, plan.decision.up_to_date) == ((), ("a",), ("b",))
-    assert plan.resource_index == {"a": 1}
+    assert indexes(plan) == {"a": 1}
     assert list(plan.files) == ["runs/ClusterStagedUpdateRun/_cluster/r1.yaml"]
     doc = load(plan.files["runs/ClusterStagedUpdateRun/_cluster/r1.yaml"])
     assert doc["status"]["stagesStatus"][0]["clusters"][0]["clusterResourceOverrideSnapshots"] == ["cro-a"]
     store.update(plan.files)
     # next reconcile: a is on index 1 and available; stage one waits for its approval
     progress["a"] = ClusterProgress(1, bound=True, available=True)
-    plan = plan_external(placement, schedule(states), memory(), [run()], {}, [], LABELS, {}, progress, previous,
-                         T0 + timedelta(minutes=1))
+    plan = step(StagedInputs(placement, schedule(states), memory(), T0 + timedelta(minutes=1), (run(),),
+                             labels=LABELS, progress=progress, previous=previous))
     assert plan.decision.moved == ()
     assert "approvalrequests/ClusterApprovalRequest/_cluster/r1-after-one.yaml" in plan.files
     store.update(plan.files)
-    plan = plan_external(placement, schedule(states), memory(), [run()], {}, [approval("r1-after-one", "r1", "one")],
-                         LABELS, {}, progress, previous, T0 + timedelta(minutes=2))
-    assert plan.decision.bind == ("b",) and plan.resource_index == {"b": 1}
+    plan = step(StagedInputs(placement, schedule(states), memory(), T0 + timedelta(minutes=2), (run(),),
+                             approvals=(approval("r1-after-one", "r1", "one"),), labels=LABELS, progress=progress,
+                             previous=previous))
+    assert plan.decision.bind == ("b",) and indexes(plan) == {"b": 1}
 
 
 def test_a_run_for_a_missing_placement_fails_to_initialize() -> None:
-    files = plan_orphan_runs([run(placement="gone")], ["ClusterResourcePlacement/web"], lambda _p: None, T0)
+    files = step_orphans([run(placement="gone")], ["ClusterResourcePlacement/web"], lambda _p: None, T0)
     doc = load(files["runs/ClusterStagedUpdateRun/_cluster/r1.yaml"])
     assert doc["status"]["conditions"][0]["message"] == (
         "cannot continue the updateRun: failed to initialize the updateRun: parent placement not found")
@@ -123,8 +132,8 @@ status:
 """)
     states = {"a": BindingState.SCHEDULED, "b": BindingState.SCHEDULED}
     sched = replace(schedule(states), placement="ResourcePlacement/team-a/web")
-    plan = plan_external(rp, sched, memory(), [sur], {"StagedUpdateStrategy/team-a/s": sus}, [areq], LABELS, {},
-                         {"a": ClusterProgress(), "b": ClusterProgress()}, lambda _p: None, T0)
+    plan = step(StagedInputs(rp, sched, memory(), T0, (sur,), {"StagedUpdateStrategy/team-a/s": sus}, (areq,),
+                             LABELS, {}, {"a": ClusterProgress(), "b": ClusterProgress()}, lambda _p: None))
     assert plan.decision.bind == ("a",)
     assert set(plan.files) == {"runs/StagedUpdateRun/team-a/r1.yaml",
                                "approvalrequests/ApprovalRequest/team-a/r1-before-all.yaml"}
@@ -145,15 +154,15 @@ def test_the_kubefleet_how_to_runs_from_initialize_to_succeeded() -> None:
     approvals: list[ApprovalRequest] = []
     now = T0
 
-    def step(after: timedelta = timedelta(0)) -> tuple[str, ...]:
+    def reconcile(after: timedelta = timedelta(0)) -> tuple[str, ...]:
         nonlocal now, sched
         now += after
-        plan = plan_external(placement, sched, memory(), [the_run], {"ClusterStagedUpdateStrategy//example-strategy":
-                                                                     strat}, approvals, labels, {}, progress,
-                             lambda p: load(store[p]) if p in store else None, now)
+        plan = step(StagedInputs(placement, sched, memory(), now, (the_run,),
+                                 {"ClusterStagedUpdateStrategy//example-strategy": strat}, tuple(approvals), labels,
+                                 {}, progress, lambda p: load(store[p]) if p in store else None))
         store.update(plan.files)
         for c in plan.decision.moved:
-            progress[c] = ClusterProgress(plan.resource_index[c], bound=True)
+            progress[c] = ClusterProgress(plan.targets[c].index, bound=True)
             sched = replace(sched, bindings=tuple(replace(b, state=BindingState.BOUND) if b.cluster == c else b
                                                   for b in sched.bindings))
         return plan.decision.moved
@@ -162,19 +171,19 @@ def test_the_kubefleet_how_to_runs_from_initialize_to_succeeded() -> None:
         doc = load(store["runs/ClusterStagedUpdateRun/_cluster/example-run.yaml"])
         return {c["type"]: c["reason"] for c in doc["status"]["conditions"]}
 
-    assert step() == () and conditions() == {"Initialized": "UpdateRunInitializedSuccessfully"}
+    assert reconcile() == () and conditions() == {"Initialized": "UpdateRunInitializedSuccessfully"}
     the_run = replace(the_run, state=RunState.RUN)  # the next commit sets state: Run
-    assert step(timedelta(minutes=1)) == ("member1",)
+    assert reconcile(timedelta(minutes=1)) == ("member1",)
     progress["member1"] = ClusterProgress(1, bound=True, available=True)
-    assert step(timedelta(minutes=1)) == ()  # TimedWait 1m from now
-    assert step(timedelta(minutes=1)) == ()  # then the before-stage approval of canary
+    assert reconcile(timedelta(minutes=1)) == ()  # TimedWait 1m from now
+    assert reconcile(timedelta(minutes=1)) == ()  # then the before-stage approval of canary
     assert conditions()["Progressing"] == "UpdateRunWaiting"
     approvals.append(approval("example-run-before-canary", "example-run", "canary"))
-    assert step(timedelta(minutes=1)) == ("member2", "member3")  # maxConcurrency 2
+    assert reconcile(timedelta(minutes=1)) == ("member2", "member3")  # maxConcurrency 2
     progress["member2"] = progress["member3"] = ClusterProgress(1, bound=True, available=True)
-    assert step(timedelta(minutes=1)) == ()
+    assert reconcile(timedelta(minutes=1)) == ()
     approvals.append(approval("example-run-after-canary", "example-run", "canary"))
-    step(timedelta(minutes=1))
+    reconcile(timedelta(minutes=1))
     assert conditions() == {"Initialized": "UpdateRunInitializedSuccessfully", "Progressing": "UpdateRunSucceeded",
                             "Succeeded": "UpdateRunSucceeded"}
     assert sorted(p for p in store if p.startswith("approvalrequests/")) == [
@@ -185,9 +194,9 @@ def test_the_kubefleet_how_to_runs_from_initialize_to_succeeded() -> None:
 def test_a_run_committed_with_its_placement_starts_on_the_first_reconcile() -> None:
     placement = parse(CRP)
     states = {"a": BindingState.SCHEDULED, "b": BindingState.SCHEDULED}  # created by this reconcile
-    plan = plan_external(placement, schedule(states), memory(), [run()], {"ClusterStagedUpdateStrategy//s": STRATEGY},
-                         [], LABELS, {}, {}, lambda _p: None, T0)
-    assert plan.decision.bind == ("a",) and plan.resource_index == {"a": 1}
+    plan = step(StagedInputs(placement, schedule(states), memory(), T0, (run(),),
+                             {"ClusterStagedUpdateStrategy//s": STRATEGY}, labels=LABELS))
+    assert plan.decision.bind == ("a",) and indexes(plan) == {"a": 1}
 
 
 def test_a_rollback_run_rolls_out_the_older_index_it_names() -> None:
@@ -198,10 +207,10 @@ def test_a_rollback_run_rolls_out_the_older_index_it_names() -> None:
     def older(index: int) -> None:
         asked.append(index)
 
-    plan = plan_external(placement, schedule(states), memory(), [run(index="0")],
-                         {"ClusterStagedUpdateStrategy//s": STRATEGY}, [], LABELS, {}, {}, lambda _p: None, T0,
-                         older)
-    assert plan.decision.update == ("a",) and plan.resource_index == {"a": 0}
+    plan = step(StagedInputs(placement, schedule(states), memory(), T0, (run(index="0"),),
+                             {"ClusterStagedUpdateStrategy//s": STRATEGY}, labels=LABELS,
+                             unavailable=older))
+    assert plan.decision.update == ("a",) and indexes(plan) == {"a": 0}
     assert asked and set(asked) == {0}
     status = load(plan.files["runs/ClusterStagedUpdateRun/_cluster/r1.yaml"])["status"]
     assert status["resourceSnapshotIndexUsed"] == "0"
@@ -210,10 +219,11 @@ def test_a_rollback_run_rolls_out_the_older_index_it_names() -> None:
 def test_a_run_whose_older_snapshot_cannot_be_read_fails_at_initialization_with_the_reason() -> None:
     placement = parse(CRP)
     states = {"a": BindingState.BOUND, "b": BindingState.BOUND}
-    plan = plan_external(placement, schedule(states), memory(), [run(index="0")],
-                         {"ClusterStagedUpdateStrategy//s": STRATEGY}, [], LABELS, {}, {}, lambda _p: None, T0,
-                         lambda index: f"resource snapshot `{index}` was created by fleet commit 0123456789ab, "
-                                       "which is no longer in the repository (history rewritten?)")
+    plan = step(StagedInputs(placement, schedule(states), memory(), T0, (run(index="0"),),
+                             {"ClusterStagedUpdateStrategy//s": STRATEGY}, labels=LABELS,
+                             unavailable=lambda index: f"resource snapshot `{index}` was created by fleet commit "
+                                                       "0123456789ab, which is no longer in the repository (history "
+                                                       "rewritten?)"))
     assert plan.decision.moved == ()
     doc = load(plan.files["runs/ClusterStagedUpdateRun/_cluster/r1.yaml"])
     assert doc["status"]["conditions"][0]["message"] == (
@@ -221,26 +231,27 @@ def test_a_run_whose_older_snapshot_cannot_be_read_fails_at_initialization_with_
         "fleet commit 0123456789ab, which is no longer in the repository (history rewritten?)")
 
 
-def first_stage_started() -> tuple[dict[str, bytes], dict[str, BindingState], dict[str, ClusterProgress], ExternalPlan]:
+def first_stage_started() -> tuple[dict[str, bytes], dict[str, BindingState], dict[str, ClusterProgress], StagedResult]:
     """Run r1 over two bound clusters on snapshot 0, after its first reconcile (a moved to 1)."""
     store: dict[str, bytes] = {}
     states = {"a": BindingState.BOUND, "b": BindingState.BOUND}
     progress = {"a": ClusterProgress(0, bound=True, available=True), "b": ClusterProgress(0, bound=True)}
-    plan = plan_external(parse(CRP), schedule(states), memory(), [run()], {"ClusterStagedUpdateStrategy//s": STRATEGY},
-                         [], LABELS, {}, progress, lambda _p: None, T0)
+    plan = step(StagedInputs(parse(CRP), schedule(states), memory(), T0, (run(),),
+                             {"ClusterStagedUpdateStrategy//s": STRATEGY}, labels=LABELS, progress=progress))
     return store, states, progress, plan
 
 
 def test_a_run_keeps_rolling_out_its_frozen_index_when_a_newer_snapshot_appears() -> None:
     placement, (store, states, progress, plan) = parse(CRP), first_stage_started()
-    assert plan.resource_index == {"a": 1}
+    assert indexes(plan) == {"a": 1}
     store.update(plan.files)
     progress["a"] = ClusterProgress(1, bound=True, available=True)
     newer = replace(memory(), snapshots=(*memory().snapshots, SnapshotRecord(2, "z")))
-    plan = plan_external(placement, schedule(states), newer, [run()], {}, [approval("r1-after-one", "r1", "one")],
-                         LABELS, {}, progress, lambda p: load(store[p]) if p in store else None,
-                         T0 + timedelta(minutes=1), lambda _index: None)
-    assert plan.decision.update == ("b",) and plan.resource_index == {"b": 1}
+    plan = step(StagedInputs(placement, schedule(states), newer, T0 + timedelta(minutes=1), (run(),),
+                             approvals=(approval("r1-after-one", "r1", "one"),), labels=LABELS, progress=progress,
+                             previous=lambda p: load(store[p]) if p in store else None,
+                             unavailable=lambda _index: None))
+    assert plan.decision.update == ("b",) and indexes(plan) == {"b": 1}
     status = load(plan.files["runs/ClusterStagedUpdateRun/_cluster/r1.yaml"])["status"]
     assert status["resourceSnapshotIndexUsed"] == "1"
     assert all(c["status"] != "False" for c in status["conditions"])
@@ -250,8 +261,9 @@ def test_a_run_whose_snapshot_left_the_history_fails_and_says_why() -> None:
     placement, (store, states, progress, plan) = parse(CRP), first_stage_started()
     store.update(plan.files)
     pruned = replace(memory(), snapshots=tuple(SnapshotRecord(i, f"h{i}") for i in range(2, 12)))
-    plan = plan_external(placement, schedule(states), pruned, [run()], {}, [], LABELS, {}, progress,
-                         lambda p: load(store[p]) if p in store else None, T0 + timedelta(minutes=1))
+    plan = step(StagedInputs(placement, schedule(states), pruned, T0 + timedelta(minutes=1), (run(),),
+                             labels=LABELS, progress=progress,
+                             previous=lambda p: load(store[p]) if p in store else None))
     assert plan.decision.moved == ()
     status = load(plan.files["runs/ClusterStagedUpdateRun/_cluster/r1.yaml"])["status"]
     succeeded = next(c for c in status["conditions"] if c["type"] == "Succeeded")
@@ -268,10 +280,58 @@ def test_a_binding_on_the_runs_index_with_other_overrides_is_updated_by_the_run(
                 "b": ClusterProgress(1, bound=True, available=True, version="old")}
 
     def first_step(wanted: str) -> tuple[str, ...]:
-        plan = plan_external(placement, schedule(states), memory(), [run()],
-                             {"ClusterStagedUpdateStrategy//s": STRATEGY}, [], LABELS, {}, progress,
-                             lambda _p: None, T0, commit="c1", target=lambda _c, _i, _f: wanted)
+        plan = step(StagedInputs(placement, schedule(states), memory(), T0, (run(),),
+                                 {"ClusterStagedUpdateStrategy//s": STRATEGY}, labels=LABELS, progress=progress,
+                                 commit="c1", target=lambda _c, _i, _f: wanted))
         return plan.decision.update
 
     assert first_step("old") == ()  # already what the run rolls out: stage one just succeeds
     assert first_step("new") == ("a",)  # same index, other overrides: the run updates it
+
+
+def test_a_placement_whose_runs_are_for_other_placements_keeps_every_cluster_where_it_is() -> None:
+    states = {"a": BindingState.BOUND, "b": BindingState.SCHEDULED}
+    plan = step(StagedInputs(parse(CRP), schedule(states), memory(), T0, (run("other", placement="api"),),
+                             {"ClusterStagedUpdateStrategy//s": STRATEGY}, labels=LABELS))
+    assert plan.decision == RolloutDecision(up_to_date=("a", "b"))
+    assert (plan.targets, plan.files, plan.requeue_after) == ({}, {}, None)
+
+
+def test_a_timed_wait_brings_the_next_reconcile_forward_to_when_it_ends() -> None:
+    waits = strategy("""
+- name: one
+  labelSelector: {matchLabels: {ring: "1"}}
+  afterStageTasks: [{type: TimedWait, waitTime: 1h}]
+- name: two
+  labelSelector: {matchLabels: {ring: "2"}}
+""")
+    store: dict[str, bytes] = {}
+    states = {"a": BindingState.BOUND, "b": BindingState.BOUND}
+    progress = {"a": ClusterProgress(0, bound=True, available=True), "b": ClusterProgress(0, bound=True)}
+
+    def reconcile(now: datetime) -> StagedResult:
+        plan = step(StagedInputs(parse(CRP), schedule(states), memory(), now, (run(),),
+                                 {"ClusterStagedUpdateStrategy//s": waits}, labels=LABELS, progress=progress,
+                                 previous=lambda p: load(store[p]) if p in store else None))
+        store.update(plan.files)
+        return plan
+
+    assert reconcile(T0).decision.update == ("a",)
+    progress["a"] = ClusterProgress(1, bound=True, available=True)
+    plan = reconcile(T0 + timedelta(minutes=10))  # stage one ends now; stage two waits an hour
+    assert plan.decision.moved == () and plan.requeue_after == timedelta(hours=1)
+    assert plan.decision.requeue_after == plan.requeue_after  # the loop reads it off the decision
+    assert reconcile(T0 + timedelta(minutes=70)).decision.update == ("b",)
+
+
+def test_without_a_snapshot_reader_a_rollback_run_fails_saying_so() -> None:
+    placement = parse(CRP)
+    states = {"a": BindingState.BOUND, "b": BindingState.BOUND}
+    spec = FleetSpec(strategies={"ClusterStagedUpdateStrategy//s": STRATEGY}, runs={"r1": run(index="0")})
+    plan = step(staged_inputs(placement, schedule(states), memory(), spec, LABELS, {}, lambda _c, _r: None,
+                              lambda _p: None, T0))  # older=None: no reader of older fleet commits
+    assert plan.decision.moved == ()
+    doc = load(plan.files["runs/ClusterStagedUpdateRun/_cluster/r1.yaml"])
+    assert doc["status"]["conditions"][0]["message"] == (
+        "cannot continue the updateRun: failed to initialize the updateRun: "
+        "this command cannot read older resource snapshots")
