@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from fleetsync_contract import HEARTBEAT_REF_PREFIX
 from reconciler.errors import Finding
 from reconciler.gitstore.repo import HubRepo
-from reconciler.hub.clusters import ClusterState
+from reconciler.hub.clusters import ClusterState, Ineligibility
 from reconciler.hub.inputs import HubInputs, LoadCache, observation, read_agents
 from reconciler.hub.pipeline import fleet_states
 
@@ -36,10 +36,10 @@ FULL_PASS_EVERY = timedelta(minutes=10)
 
 def _facts(states: tuple[ClusterState, ...]) -> tuple[ClusterState, ...]:
     """The cluster states as the stages see them: whether an agent ever beat, not when it did,
-    and the ineligibility reason without its ever-changing "(last received N minutes ago)"."""
+    and why a cluster is ineligible, not for how many minutes already."""
     return tuple(
         replace(s, heartbeat_time=None if s.heartbeat_time is None else datetime.min,
-                ineligible_reason=s.ineligible_reason.split(" (", 1)[0])
+                ineligibility=None if s.ineligibility is None else Ineligibility(s.ineligibility.reason))
         for s in states
     )
 
