@@ -7,9 +7,10 @@ and every file is parsed by its format's own parser; a malformed report costs on
 cluster's observation (it is logged and treated as "no report"), never the reconcile.
 
 The result, ``HubInputs``, is plain frozen data: the loop never touches git for reading.
-``LoadCache`` exports and loads a fleet commit, remembering the last trees for a long-running hub;
-its ``memo`` (``InputMemo``) remembers parsed reports, heartbeats, status files and status
-documents by the id of what they were read from, so a pass reads and parses only what moved.
+``LoadCache`` exports and loads a fleet commit, remembering the last trees; ``InputMemo``
+remembers parsed reports, heartbeats, status files and status documents by the id of what they
+were read from, so a pass reads and parses only what moved. Both live in the hub's one
+``HubSession`` (reconciler/hub/session.py), which a long-running hub keeps across passes.
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ from reconciler.api.membercluster import ResourceUsage
 from reconciler.errors import Finding, UserError
 from reconciler.gitstore.repo import HubRepo, check_ref_component
 from reconciler.hub.clusters import ClusterObservation
-from reconciler.hub.snapshots import SnapshotReader
 from reconciler.load.fleet import LoadResult, load_directory
 from reconciler.policy.gate import PolicySet, library_paths, load_policies
 from reconciler.status.memory import STATUS_FILE, HubMemory, load_hub_yaml, parse_memory
@@ -303,14 +303,6 @@ class LoadCache:
         self._trees: dict[str, str] = {}  # commit -> tree id (saves a git process per pass)
         self._policy_key: str | None = None
         self._policies: PolicySet | None = None
-        self.memo = InputMemo()
-        self.snapshots: SnapshotReader | None = None  # older resource snapshots (staged runs)
-
-    def snapshot_reader(self, repo: HubRepo) -> SnapshotReader:
-        """The reader of older resource snapshots for ``repo``, kept across passes."""
-        if self.snapshots is None or self.snapshots.repo is not repo:
-            self.snapshots = SnapshotReader(repo)
-        return self.snapshots
 
     def load(self, repo: HubRepo, commit: str) -> Loaded:
         tree = self._trees.get(commit) or repo.tree_id(commit)

@@ -29,6 +29,7 @@ from reconciler.gitstore.repo import HubRepo, RefRace
 from reconciler.hub.inputs import LoadCache
 from reconciler.hub.loop import ReconcileResult, reconcile_once
 from reconciler.hub.run import Runner
+from reconciler.hub.session import HubSession
 from reconciler.status.read import cli_get
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
@@ -345,6 +346,25 @@ def test_a_long_running_hub_does_not_parse_an_unchanged_fleet_tree_twice(fleet: 
         assert cache.load(repo, head).result is not first  # size 1: the older tree was let go
 
 
+def test_a_reconcile_without_a_session_remembers_nothing_and_one_with_a_session_loads_a_tree_once(
+    fleet: FleetWork, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import reconciler.hub.inputs as inputs
+
+    loads: list[Path] = []
+    real = inputs.load_directory
+    monkeypatch.setattr(inputs, "load_directory", lambda path: loads.append(path) or real(path))
+    with HubRepo.local(fleet.path) as repo:  # one repo object, as a caller that keeps it open has
+        reconcile_once(repo, NOW)
+        assert reconcile_once(repo, LATER).noop
+        assert len(loads) == 2  # no hidden cache behind the repo object: each call starts afresh
+        session = HubSession()
+        reconcile_once(repo, NOW, session=session)
+        for i in range(3):
+            assert reconcile_once(repo, LATER + timedelta(seconds=i), session=session).noop
+        assert len(loads) == 3
+
+
 def test_a_deleted_placement_removes_its_objects_from_every_bundle(fleet: FleetWork) -> None:
     reconcile(fleet)
     fleet.commit({k: v for k, v in base_files().items() if k != "placements/web.yaml"})
@@ -435,10 +455,11 @@ def test_heartbeats_alone_never_grow_the_status_branch_and_a_stale_one_changes_i
     fleet: FleetWork, long_running: bool
 ) -> None:
     kept = HubRepo.local(fleet.path)
+    session = HubSession()
 
     def reconcile_at(now: datetime) -> list[str]:
-        if long_running:  # one hub process: its cache and quiet passes are in play
-            return list(reconcile_once(kept, now).written)
+        if long_running:  # one hub process: its session and quiet passes are in play
+            return list(reconcile_once(kept, now, session=session).written)
         return reconcile(fleet, now)
 
     with kept:
@@ -533,17 +554,18 @@ def report_untrackable(work: FleetWork, cluster: str, since: datetime) -> None:
 def test_a_long_running_hub_moves_a_rollout_when_its_unavailable_period_ends_without_new_input(
     fleet: FleetWork,
 ) -> None:
-    with HubRepo.local(fleet.path) as kept:  # one hub process: quiet passes are in play
-        reconcile_once(kept, NOW)
+    session = HubSession()  # one hub process: quiet passes are in play
+    with HubRepo.local(fleet.path) as kept:
+        reconcile_once(kept, NOW, session=session)
         since = NOW + timedelta(minutes=1)
         for c in CLUSTERS:
             report_untrackable(fleet, c, since)
             fleet.beat(c, since)
         fleet.commit(base_files(version="2"))
-        first = reconcile_once(kept, since)
+        first = reconcile_once(kept, since, session=session)
         assert first.requeue_after == timedelta(seconds=60)  # untrackable: wait unavailablePeriodSeconds
         assert not [r for r in first.written if r.startswith("refs/heads/fleet/bundles/")]
         for later in (10, 30, 59):  # nothing new arrives; passes are no-ops until the wait ends
-            assert reconcile_once(kept, since + timedelta(seconds=later)).written == ()
-        moved = reconcile_once(kept, since + timedelta(seconds=61)).written
+            assert reconcile_once(kept, since + timedelta(seconds=later), session=session).written == ()
+        moved = reconcile_once(kept, since + timedelta(seconds=61), session=session).written
         assert bundle_ref("eu-1") in moved
