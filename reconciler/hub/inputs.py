@@ -46,6 +46,7 @@ from reconciler.gitstore.repo import HubRepo, check_ref_component
 from reconciler.hub.clusters import ClusterObservation
 from reconciler.load.fleet import LoadResult, load_directory
 from reconciler.policy.gate import PolicySet, library_paths, load_policies
+from reconciler.policy.model import BINDING_KIND
 from reconciler.status.memory import STATUS_FILE, HubMemory, load_hub_yaml, parse_memory
 
 log = logging.getLogger(__name__)
@@ -333,6 +334,12 @@ class LoadCache:
         return hit
 
 
+def _reads_params(data: Mapping[str, Any]) -> bool:
+    """Does this admission document name a parameter object (a binding's ``spec.paramRef``)?"""
+    spec = data.get("spec")
+    return data.get("kind") == BINDING_KIND and isinstance(spec, Mapping) and "paramRef" in spec
+
+
 def _policy_key(loaded: LoadResult) -> str | None:
     """What the policy set of ``loaded`` depends on, when that is only the enabled names and the
     repo's admission documents (None when a binding's paramRef may read any other object)."""
@@ -341,7 +348,7 @@ def _policy_key(loaded: LoadResult) -> str | None:
         data = doc.data if isinstance(doc.data, Mapping) else {}
         if not str(data.get("apiVersion", "")).startswith("admissionregistration.k8s.io/"):
             continue
-        if "paramRef" in json.dumps(data, default=str):
+        if _reads_params(data):
             return None
         parts.append([ident, doc.file, doc.index, doc.line, data, sorted(doc.locations.items(), key=str)])
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()

@@ -346,6 +346,60 @@ def test_a_long_running_hub_does_not_parse_an_unchanged_fleet_tree_twice(fleet: 
         assert cache.load(repo, head).result is not first  # size 1: the older tree was let go
 
 
+PARAM_POLICY = """apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: banned-version
+  annotations: {fleetsync.io/default-action: Deny}
+spec:
+  paramKind: {apiVersion: v1, kind: ConfigMap}
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [""]
+        apiVersions: ["v1"]
+        operations: ["CREATE", "UPDATE"]
+        resources: ["configmaps"]
+  validations:
+    - expression: "!has(object.data.VERSION) || object.data.VERSION != params.data.banned"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: banned-version
+spec:
+  policyName: banned-version
+  validationActions: [Deny]
+  paramRef: {name: banned, namespace: web}
+"""
+BANNED = "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: banned, namespace: web}}\ndata: {{banned: '{v}'}}\n"
+
+
+def test_a_policy_set_is_compiled_once_while_the_repo_policies_stay_even_if_a_message_says_paramref(
+    fleet: FleetWork,
+) -> None:
+    mentions = DENY_BIG_CONFIGMAPS.replace('"VERSION must not be forbidden"',
+                                           '"VERSION must not be forbidden (this policy has no paramRef)"')
+    loads = LoadCache()
+    with HubRepo.local(fleet.path) as repo:
+        first = loads.load(repo, fleet.commit({**base_files(), "policies/deny.yaml": mentions})).policies
+        second = loads.load(repo, fleet.commit({**base_files(version="2"), "policies/deny.yaml": mentions})).policies
+    assert first is not None and second is first  # compiling CEL is most of a load: not again
+
+
+def test_a_binding_with_a_param_ref_sees_its_parameter_object_change_in_the_next_commit(fleet: FleetWork) -> None:
+    loads = LoadCache()
+    with HubRepo.local(fleet.path) as repo:
+        commit = fleet.commit({**base_files(), "policies/banned.yaml": PARAM_POLICY, "apps/web/banned.yaml":
+                               BANNED.format(v="1")})
+        first = loads.load(repo, commit).policies
+        commit = fleet.commit({**base_files(), "policies/banned.yaml": PARAM_POLICY, "apps/web/banned.yaml":
+                               BANNED.format(v="2")})
+        second = loads.load(repo, commit).policies
+    assert first is not None and second is not None
+    assert first.params[("v1", "ConfigMap", "web", "banned")]["data"] == {"banned": "1"}
+    assert second.params[("v1", "ConfigMap", "web", "banned")]["data"] == {"banned": "2"}
+
+
 def test_a_reconcile_without_a_session_remembers_nothing_and_one_with_a_session_loads_a_tree_once(
     fleet: FleetWork, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
