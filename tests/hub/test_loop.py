@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fleethelpers import CLUSTERS, FleetWork, base_files, crp, joined_fleet
@@ -417,6 +418,36 @@ def test_a_reconcile_without_a_session_remembers_nothing_and_one_with_a_session_
         for i in range(3):
             assert reconcile_once(repo, LATER + timedelta(seconds=i), session=session).noop
         assert len(loads) == 3
+
+
+def test_a_placement_version_follows_content_whatever_digests_earlier_clusters_left() -> None:
+    from dataclasses import replace
+
+    from reconciler.api.meta import ObjectMeta, Origin
+    from reconciler.api.placement import Placement, ResourceSelector
+    from reconciler.hub.overrides import OverriddenObject, OverrideResult
+    from reconciler.hub.pipeline import placement_version
+
+    web = Placement("ClusterResourcePlacement", "placement.kubernetes-fleet.io/v1beta1", ObjectMeta("web", ""),
+                    Origin("fleet.yaml", 1), (ResourceSelector("", "v1", "Namespace", "web"),))
+    ns = OverriddenObject("", "v1", "Namespace", "", "web", {"apiVersion": "v1", "kind": "Namespace",
+                                                             "metadata": {"name": "web"}})
+    cm = OverriddenObject("", "v1", "ConfigMap", "web", "settings", {
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "web"},
+        "data": {"mode": "on"}})
+
+    def version(index: int, *objects: Any, digests: dict[str, str]) -> str:
+        return placement_version(web, index, OverrideResult(tuple(objects)), digests)
+
+    digests: dict[str, str] = {}
+    shared = version(0, ns, cm, digests=digests)
+    assert version(0, ns, cm, digests={}) == shared  # the digests are a memo, never an input
+    mine = replace(cm, manifest={**cm.manifest, "data": {"mode": "eu-1"}}, patched=True)
+    theirs = replace(cm, manifest={**cm.manifest, "data": {"mode": "us-1"}}, patched=True)
+    assert len({version(0, ns, mine, digests=digests), version(0, ns, theirs, digests=digests), shared}) == 3
+    older = replace(cm, manifest={**cm.manifest, "data": {"mode": "off"}})  # snapshot 1's object
+    assert version(1, ns, older, digests=digests) == version(1, ns, older, digests={})
+    assert version(0, ns, cm, digests=digests) == shared
 
 
 def test_a_deleted_placement_removes_its_objects_from_every_bundle(fleet: FleetWork) -> None:
