@@ -8,7 +8,7 @@ heartbeat ref. The hub (reconciler/hub/loop.py) runs against the local repositor
 
 - full: the first reconcile (every bundle branch and the status branch written);
 - no-op cold: a second reconcile by a new process-like hub (nothing cached, nothing written);
-- no-op warm: the same in a long-running hub (``fleetsync hub run`` keeps a ``HubCache``);
+- no-op warm: the same in a long-running hub (``fleetsync hub run`` keeps a ``HubSession``);
 - incremental: one ConfigMap changes in a new commit (every cluster's bundle changes), warm hub;
 - heartbeats: every member beats again, warm hub (nothing may be written).
 
@@ -37,7 +37,7 @@ from fleetsync_contract.report import HEARTBEAT_FILE, Health, Heartbeat, dump_he
 from reconciler.gitstore.objects import ObjectWriter
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.loop import ReconcileResult, reconcile_once
-from reconciler.hub.session import HubCache
+from reconciler.hub.session import HubSession
 from tests.support.gitdaemon import git
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
@@ -161,11 +161,11 @@ def measure(n: int, objs: list[dict[str, object]], profile: str, policies: bool)
         out: dict[str, float] = {}
         prof = cProfile.Profile()
 
-        def run(label: str, now: datetime, cache: HubCache | None, expect_writes: bool) -> None:
+        def run(label: str, now: datetime, cache: HubSession | None, expect_writes: bool) -> None:
             with HubRepo.local(repo_path) as repo:
                 if label == profile:
                     prof.enable()
-                took, result = timed(lambda: reconcile_once(repo, now, cache=cache))
+                took, result = timed(lambda: reconcile_once(repo, now, session=cache))
                 if label == profile:
                     prof.disable()
             if not result.loaded or bool(result.written) != expect_writes:
@@ -174,7 +174,7 @@ def measure(n: int, objs: list[dict[str, object]], profile: str, policies: bool)
 
         run("full", NOW, None, True)
         run("noop-cold", NOW, None, False)
-        cache = HubCache()
+        cache = HubSession()
         run("warmup", NOW, cache, False)
         run("noop-warm", NOW, cache, False)
         later = NOW + timedelta(seconds=30)

@@ -4,7 +4,7 @@ Fleet: N MemberClusters in three regions (``region: r0|r1|r2``), one PickAll pla
 Namespace and ``--objects`` ConfigMaps, a ResourceOverride that writes each cluster's region into
 one of them, the policy gate off (``policies: []``, as bench_reconcile.py's default) — a real
 fleet repo in a temp dir, every member with a fresh heartbeat ref. The hub (reconciler/hub/loop.py)
-runs against the local repository as ``fleetsync hub run`` does (one open repo, one ``HubCache``),
+runs against the local repository as ``fleetsync hub run`` does (one open repo, one ``HubSession``),
 its clock 30 s on per pass. Between passes the bench plays the agents (tests/support/fleethelpers.py's
 ``FleetWork.report``/``beat``, batched): every cluster whose bundle branch moved reports
 ``Applied``/``Available`` for its new bundle, and every member beats once a minute (untimed).
@@ -58,7 +58,7 @@ from fleetsync_contract.report import (
 from reconciler.gitstore.objects import ObjectWriter
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.loop import reconcile_once
-from reconciler.hub.session import HubCache
+from reconciler.hub.session import HubSession
 from reconciler.status.runs import summary
 from tests.support.gitdaemon import git
 
@@ -211,12 +211,12 @@ class Agents:
 
 @dataclass
 class Hub:
-    """One open repository and one HubCache, as ``fleetsync hub run`` keeps them."""
+    """One open repository and one HubSession, as ``fleetsync hub run`` keeps them."""
 
     repo_path: Path
     agents: Agents
     now: datetime = NOW
-    cache: HubCache = field(default_factory=HubCache)
+    cache: HubSession = field(default_factory=HubSession)
 
     def __post_init__(self) -> None:
         self.repo = HubRepo.local(self.repo_path)
@@ -228,7 +228,7 @@ class Hub:
         for _ in range(MAX_PASSES):
             self.now += STEP
             start = time.perf_counter()
-            result = reconcile_once(self.repo, self.now, cache=self.cache)
+            result = reconcile_once(self.repo, self.now, session=self.cache)
             took = time.perf_counter() - start
             if not result.loaded:
                 raise SystemExit(f"{label}: the fleet commit does not load: {result.findings}")
@@ -242,7 +242,7 @@ class Hub:
         """Commit ``files`` and time the hub's first reconcile of it; the best of ``repeat``.
 
         The last timing is this hub's own pass; each one before it starts from the same refs
-        with a new repo and HubCache, warmed by an (untimed) pass over the commit before. The
+        with a new repo and HubSession, warmed by an (untimed) pass over the commit before. The
         agents then answer the last pass."""
         before = refs(self.repo_path)
         commit_files(self.repo_path, files, message)
@@ -252,11 +252,11 @@ class Hub:
             repo, cache = self.repo, self.cache
             if k < repeat - 1:
                 set_refs(self.repo_path, before)
-                repo, cache = HubRepo.local(self.repo_path), HubCache()
-                reconcile_once(repo, self.now, cache=cache)  # warm: the commit before, nothing new
+                repo, cache = HubRepo.local(self.repo_path), HubSession()
+                reconcile_once(repo, self.now, session=cache)  # warm: the commit before, nothing new
                 set_refs(self.repo_path, {"refs/heads/main": head})
             start = time.perf_counter()
-            result = reconcile_once(repo, self.now + STEP, cache=cache)
+            result = reconcile_once(repo, self.now + STEP, session=cache)
             times.append(time.perf_counter() - start)
             if repo is not self.repo:
                 repo.close()

@@ -41,6 +41,7 @@ from reconciler.gitstore.repo import HubRepo
 from reconciler.gitstore.worktree import Identity, WorkTree, WorkTreeError, init_bare
 from reconciler.hub.inputs import HubInputs, read_inputs
 from reconciler.hub.loop import ReconcileResult, reconcile_once
+from reconciler.hub.session import HubSession
 from reconciler.load.fleet import load_directory
 
 Clock = Callable[[], datetime]
@@ -198,6 +199,7 @@ class LocalFleet:
         self._remote_url = remote_url
         self.repo: FleetRepo | None = None
         self.hub: HubRepo | None = None
+        self.session = HubSession()  # the demo's hub is a long-running one
         self.members: dict[str, Member] = {}
         self.declared: dict[str, MemberCluster] = {}
 
@@ -279,7 +281,7 @@ class LocalFleet:
     # -- running ------------------------------------------------------------------------------
     def reconcile(self) -> ReconcileResult:
         assert self.hub is not None, "create_repo() first"
-        return reconcile_once(self.hub, self.clock())
+        return reconcile_once(self.hub, self.clock(), session=self.session)
 
     def sync(self, clusters: Sequence[str] | None = None) -> dict[str, SyncSummary | BaseException]:
         """One agent pass (sync, then heartbeat) per cluster, in parallel threads."""

@@ -17,6 +17,12 @@ Eligibility is KubeFleet's checker, in its order, first failure wins, with fleet
 5. health never reported;
 6. unhealthy for longer than the health timeout (5 min); shorter blips are tolerated.
 
+The verdict is data, ``Ineligibility`` (a closed vocabulary of reasons plus how long ago the last
+heartbeat or health transition was), never a sentence: whoever writes it makes the text —
+``summary`` for status (stable, so status does not change with the clock), ``message`` for the
+scheduler's reasons (KubeFleet's wording, minutes included) — and the hub's quiet-pass check
+compares reasons without cutting a message apart.
+
 Property values are parsed into exact quantities **once**, here, so a scheduling call never
 parses text: ``quantities`` holds every non-resource property that is a Kubernetes quantity and
 every resource property derived from resource usage (``resources.kubernetes-fleet.io/
@@ -30,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from fractions import Fraction
 from types import MappingProxyType
 
@@ -54,6 +61,41 @@ MAX_VALUE_CHARS = 64
 NOT_CONNECTED = "cluster is not connected to the fleet"
 
 
+class IneligibleReason(StrEnum):
+    """Why KubeFleet's eligibility checker refuses a cluster, in its words (after ``NOT_CONNECTED``)."""
+
+    NOT_ONLINE = "member agent not online yet"
+    NO_RECENT_HEARTBEAT = "no recent heartbeat signals"
+    NO_HEALTH = "health condition from member agent is not available"
+    UNHEALTHY_TOO_LONG = "unhealthy for a prolonged period of time"
+
+
+@dataclass(frozen=True, slots=True)
+class Ineligibility:
+    """A cluster's ineligibility: the reason, and for a stale heartbeat or a long unhealthiness how
+    long ago the last heartbeat was received or the health last transitioned (None: unknown)."""
+
+    reason: IneligibleReason
+    since: timedelta | None = None
+
+    @property
+    def summary(self) -> str:
+        """The reason without the clock (what status carries: it must not change every pass)."""
+        return f"{NOT_CONNECTED}: {self.reason}"
+
+    @property
+    def message(self) -> str:
+        """KubeFleet's full message, minutes included (the scheduler's reason for not picking)."""
+        if self.reason is IneligibleReason.NO_RECENT_HEARTBEAT and self.since is not None:
+            return f"{self.summary} (last received {_minutes(self.since)} minutes ago)"
+        if self.reason is IneligibleReason.UNHEALTHY_TOO_LONG:
+            # KubeFleet would measure from Go's zero time: unhealthy since forever.
+            when = "last transition unknown" if self.since is None else \
+                f"last transitioned {_minutes(self.since)} minutes ago"
+            return f"{self.summary} ({when})"
+        return self.summary
+
+
 @dataclass(frozen=True, slots=True)
 class ClusterObservation:
     """What the hub learned about one cluster from its agent (report.yaml + heartbeat ref)."""
@@ -74,8 +116,7 @@ class ClusterState:
     name: str
     labels: Mapping[str, str] = field(default_factory=empty_map)
     taints: tuple[Taint, ...] = ()
-    eligible: bool = True
-    ineligible_reason: str = ""
+    ineligibility: Ineligibility | None = None  # None: eligible
     # Property values as text (for status / display), after merging repo and report.
     properties: Mapping[str, str] = field(default_factory=empty_map)
     resource_usage: ResourceUsage | None = None
@@ -88,6 +129,15 @@ class ClusterState:
     def quantity(self, name: str) -> Fraction | None:
         """A property's value per KubeFleet §1.1; None when unavailable or not a quantity."""
         return self.quantities.get(name)
+
+    @property
+    def eligible(self) -> bool:
+        return self.ineligibility is None
+
+    @property
+    def ineligible_reason(self) -> str:
+        """The scheduler's text for an ineligible cluster ("" when eligible)."""
+        return self.ineligibility.message if self.ineligibility is not None else ""
 
 
 def _time(text: str) -> datetime | None:
@@ -145,26 +195,22 @@ def eligibility(
     now: datetime,
     heartbeat_timeout: timedelta = DEFAULT_HEARTBEAT_TIMEOUT,
     health_timeout: timedelta = DEFAULT_HEALTH_TIMEOUT,
-) -> tuple[bool, str]:
-    """KubeFleet's eligibility checker over fleetsync's observation; (eligible, reason)."""
+) -> Ineligibility | None:
+    """KubeFleet's eligibility checker over fleetsync's observation; None when eligible."""
     if observation is None or observation.heartbeat_time is None:
-        return False, f"{NOT_CONNECTED}: member agent not online yet"
+        return Ineligibility(IneligibleReason.NOT_ONLINE)
     since = now - observation.heartbeat_time
     if since > heartbeat_timeout:
-        return False, f"{NOT_CONNECTED}: no recent heartbeat signals (last received {_minutes(since)} minutes ago)"
+        return Ineligibility(IneligibleReason.NO_RECENT_HEARTBEAT, since)
     if observation.healthy is None:
-        return False, f"{NOT_CONNECTED}: health condition from member agent is not available"
+        return Ineligibility(IneligibleReason.NO_HEALTH)
     if not observation.healthy:
         if observation.health_transition_time is None:
-            # KubeFleet would measure from Go's zero time: unhealthy since forever.
-            return False, f"{NOT_CONNECTED}: unhealthy for a prolonged period of time (last transition unknown)"
+            return Ineligibility(IneligibleReason.UNHEALTHY_TOO_LONG)
         since = now - observation.health_transition_time
         if since > health_timeout:
-            return False, (
-                f"{NOT_CONNECTED}: unhealthy for a prolonged period of time "
-                f"(last transitioned {_minutes(since)} minutes ago)"
-            )
-    return True, ""
+            return Ineligibility(IneligibleReason.UNHEALTHY_TOO_LONG, since)
+    return None
 
 
 def _merge_usage(declared: ResourceUsage | None, observed: ResourceUsage | None) -> ResourceUsage | None:
@@ -238,13 +284,11 @@ def cluster_state(
         properties.update(observation.properties)
         usage = _merge_usage(usage, observation.resource_usage)
         namespaces = observation.namespaces
-    ok, reason = eligibility(observation, now, heartbeat_timeout, health_timeout)
     return ClusterState(
         name=member.name,
         labels=MappingProxyType(labels),
         taints=member.taints,
-        eligible=ok,
-        ineligible_reason=reason,
+        ineligibility=eligibility(observation, now, heartbeat_timeout, health_timeout),
         properties=MappingProxyType(properties),
         resource_usage=usage,
         quantities=MappingProxyType(derive_quantities(properties, usage)),

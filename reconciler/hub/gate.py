@@ -8,13 +8,12 @@ are reported and block nothing. A share that does not change is judged as an upd
 (nothing is read, and nothing is left to block). While the fleet commit stays the one last
 rendered, a cluster keeps the violations status already lists for it (``reported_violations``)
 instead of being judged again: the same commit renders the same objects under the same policies.
-One ``PolicyCache`` per hub (per ``HubRepo`` object, kept across passes like hubcache.py's
-caches) memoises results by content, so a commit re-judges only the objects it changed.
+The hub session's ``PolicyCache`` (reconciler/hub/session.py, kept across passes) memoises
+results by content, so a commit re-judges only the objects it changed.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -33,26 +32,14 @@ from reconciler.status.memory import load_hub_yaml
 PreviousRender = Callable[[str, str, Mapping[str, Mapping[str, Any]]], Mapping[str, Mapping[str, Any]]]
 
 
-_CACHES: weakref.WeakKeyDictionary[HubRepo, PolicyCache] = weakref.WeakKeyDictionary()
-
-
-def policy_cache_for(repo: HubRepo) -> PolicyCache:
-    """The policy results cache of whoever keeps ``repo`` open across passes."""
-    cache = _CACHES.get(repo)
-    if cache is None:
-        cache = _CACHES[repo] = PolicyCache()
-    return cache
-
-
 class Gate:
-    """The gate of one reconcile or plan; ``cache`` defaults to the hub's (a PreviousRenders
-    reader names the repo) or a fresh one."""
+    """The gate of one reconcile or plan; ``cache`` is the session's (kept across passes), or a
+    fresh one that lives as long as this gate."""
 
     def __init__(self, policies: PolicySet | None, previous: PreviousRender, cache: PolicyCache | None = None):
         self.policies = policies
         self.previous = previous
-        if cache is None:
-            cache = policy_cache_for(previous.repo) if isinstance(previous, PreviousRenders) else PolicyCache()
+        cache = cache if cache is not None else PolicyCache()
         cache.new_pass()
         self.cache = cache
 

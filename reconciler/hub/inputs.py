@@ -7,9 +7,10 @@ and every file is parsed by its format's own parser; a malformed report costs on
 cluster's observation (it is logged and treated as "no report"), never the reconcile.
 
 The result, ``HubInputs``, is plain frozen data: the loop never touches git for reading.
-``LoadCache`` exports and loads a fleet commit, remembering the last trees for a long-running hub;
-its ``memo`` (``InputMemo``) remembers parsed reports, heartbeats, status files and status
-documents by the id of what they were read from, so a pass reads and parses only what moved.
+``LoadCache`` exports and loads a fleet commit, remembering the last trees; ``InputMemo``
+remembers parsed reports, heartbeats, status files and status documents by the id of what they
+were read from, so a pass reads and parses only what moved. Both live in the hub's one
+``HubSession`` (reconciler/hub/session.py), which a long-running hub keeps across passes.
 """
 
 from __future__ import annotations
@@ -44,9 +45,9 @@ from reconciler.errors import Finding, UserError
 from reconciler.gitstore.refs import check_ref_component
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.clusters import ClusterObservation
-from reconciler.hub.snapshots import SnapshotReader
 from reconciler.load.fleet import LoadResult, load_directory
 from reconciler.policy.gate import PolicySet, library_paths, load_policies
+from reconciler.policy.model import BINDING_KIND
 from reconciler.status.memory import STATUS_FILE, HubMemory, load_hub_yaml, parse_memory
 
 log = logging.getLogger(__name__)
@@ -304,14 +305,6 @@ class LoadCache:
         self._trees: dict[str, str] = {}  # commit -> tree id (saves a git process per pass)
         self._policy_key: str | None = None
         self._policies: PolicySet | None = None
-        self.memo = InputMemo()
-        self.snapshots: SnapshotReader | None = None  # older resource snapshots (staged runs)
-
-    def snapshot_reader(self, repo: HubRepo) -> SnapshotReader:
-        """The reader of older resource snapshots for ``repo``, kept across passes."""
-        if self.snapshots is None or self.snapshots.repo is not repo:
-            self.snapshots = SnapshotReader(repo)
-        return self.snapshots
 
     def load(self, repo: HubRepo, commit: str) -> Loaded:
         tree = self._trees.get(commit) or repo.tree_id(commit)
@@ -341,6 +334,12 @@ class LoadCache:
         return hit
 
 
+def _reads_params(data: Mapping[str, Any]) -> bool:
+    """Does this admission document name a parameter object (a binding's ``spec.paramRef``)?"""
+    spec = data.get("spec")
+    return data.get("kind") == BINDING_KIND and isinstance(spec, Mapping) and "paramRef" in spec
+
+
 def _policy_key(loaded: LoadResult) -> str | None:
     """What the policy set of ``loaded`` depends on, when that is only the enabled names and the
     repo's admission documents (None when a binding's paramRef may read any other object)."""
@@ -349,7 +348,7 @@ def _policy_key(loaded: LoadResult) -> str | None:
         data = doc.data if isinstance(doc.data, Mapping) else {}
         if not str(data.get("apiVersion", "")).startswith("admissionregistration.k8s.io/"):
             continue
-        if "paramRef" in json.dumps(data, default=str):
+        if _reads_params(data):
             return None
         parts.append([ident, doc.file, doc.index, doc.line, data, sorted(doc.locations.items(), key=str)])
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()

@@ -3,9 +3,9 @@
 ``reconcile_once`` reads (reconciler/hub/inputs.py) the newest fleet commit, the status branch
 (the hub's memory), every bundle branch, report branch and heartbeat ref; then runs the stages
 (their pure part is reconciler/hub/pipeline.py, shared with ``fleetsync plan``) in order —
-load → clusters → per placement: select + snapshot → evictions (hubevict.py) →
-schedule → overrides → policy gate (hubgate.py) → rollout (RollingUpdate, or the staged runs
-of hubstaged.py for External) — then render per cluster and status — and publishes only the bundle branches whose bundle id changed plus the status branch,
+load → clusters → per placement: select + snapshot → evictions (hub/evict.py) →
+schedule → overrides → policy gate (hub/gate.py) → rollout (RollingUpdate, or the staged runs
+of hub/staged.py for External) — then render per cluster and status — and publishes only the bundle branches whose bundle id changed plus the status branch,
 in ONE atomic update (reconciler/gitstore/repo.py). When no input changed nothing is written: every
 stage is deterministic and status times move only on change, so the rendered bytes are equal
 and the comparison against what is on the branches finds nothing to do.
@@ -36,7 +36,7 @@ from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.clusters import ClusterState
 from reconciler.hub.evict import eviction_files
 from reconciler.hub.gate import Gate, PreviousRenders
-from reconciler.hub.inputs import STATUS_HEAD, HubInputs, LoadCache, observation, read_inputs
+from reconciler.hub.inputs import STATUS_HEAD, HubInputs, observation, read_inputs
 from reconciler.hub.outcome import Placed, placement_view
 from reconciler.hub.overrides import OverriddenObject
 from reconciler.hub.pipeline import ScheduleFn, fleet_states, place_all
@@ -47,7 +47,7 @@ from reconciler.hub.render import (
     removals_since,
     render_cluster,
 )
-from reconciler.hub.session import HubCache, cache_for
+from reconciler.hub.session import HubSession
 from reconciler.load.fleet import FleetSpec, LoadResult
 from reconciler.load.immutability import check_update
 from reconciler.rollout.staged.approver import git_approvers
@@ -92,16 +92,16 @@ def reconcile_once(
     max_attempts: int = 3,
     progress: Progress | None = None,
     refresh: bool = True,
-    cache: LoadCache | None = None,
+    session: HubSession | None = None,
 ) -> ReconcileResult:
     """One reconcile; retried from a fresh read when another hub wins the ref update.
 
-    ``cache`` (kept by a long-running hub; default: one per ``repo`` object) remembers the last
-    loaded trees and parsed inputs, and lets a pass whose inputs did not change stop early
-    (reconciler/hub/session.py).
+    ``session`` (kept by a long-running hub; default: a fresh one, so nothing is remembered)
+    holds every cache of the hub: loaded trees, parsed inputs, policy results, older snapshots,
+    and lets a pass whose inputs did not change stop early (reconciler/hub/session.py).
     """
     say = progress or (lambda _msg: None)
-    cache = cache if cache is not None else cache_for(repo)
+    session = session if session is not None else HubSession()
     for attempt in range(1, max_attempts + 1):
         if refresh:
             say("fetching")
@@ -110,11 +110,11 @@ def reconcile_once(
         if commit is None:
             raise UserError(f"the fleet repo has no branch {repo.branch!r}")
         say("reading hub refs")
-        if isinstance(cache, HubCache) and (quiet := cache.quiet(repo, commit, now)) is not None:
-            return ReconcileResult(commit, True, quiet, (), attempt, cache.requeue_after(now))
-        inputs = read_inputs(repo, cache.memo)
+        if (quiet := session.quiet(repo, commit, now)) is not None:
+            return ReconcileResult(commit, True, quiet, (), attempt, session.requeue_after(now))
+        inputs = read_inputs(repo, session.inputs)
         with repo.batch():  # every object of this pass in one pack (reconciler/gitstore/objects.py)
-            updates, result = _reconcile(repo, inputs, commit, now, schedule, say, cache)
+            updates, result = _reconcile(repo, inputs, commit, now, schedule, say, session)
         try:
             say(f"publishing {len(updates)} ref(s)")
             repo.publish(updates)
@@ -123,9 +123,8 @@ def reconcile_once(
             if attempt == max_attempts or not refresh:
                 raise
             continue
-        if isinstance(cache, HubCache):
-            cache.settled(repo, commit, inputs, now, bool(updates), result.loaded, result.requeue_after,
-                          result.findings)
+        session.settled(repo, commit, inputs, now, bool(updates), result.loaded, result.requeue_after,
+                        result.findings)
         log.info("reconciled", extra={"commit": commit, "written": [u.ref for u in updates], "attempt": attempt})
         return ReconcileResult(result.source_commit, result.loaded, result.findings,
                                tuple(u.ref for u in updates), attempt, result.requeue_after)
@@ -134,13 +133,13 @@ def reconcile_once(
 
 def _reconcile(
     repo: HubRepo, inputs: HubInputs, commit: str, now: datetime, schedule: ScheduleFn, say: Progress,
-    cache: LoadCache,
+    session: HubSession,
 ) -> tuple[list[RefUpdate], ReconcileResult]:
     say(f"loading {commit[:12]}")
-    hit = cache.load(repo, commit)
+    hit = session.load(repo, commit)
     loaded = hit.result
     findings = loaded.findings + hit.notes
-    refused = _refused_update(repo, inputs.memory.source_commit, commit, loaded, cache) if loaded.ok else ()
+    refused = _refused_update(repo, inputs.memory.source_commit, commit, loaded, session) if loaded.ok else ()
     if not loaded.ok or refused:
         memory = with_failed_load(inputs.memory, commit, refused or loaded.findings)
         files = dict(inputs.status_files)
@@ -152,9 +151,9 @@ def _reconcile(
     say("scheduling")
     states = fleet_states(spec, {c: observation(a) for c, a in inputs.agents.items()}, now)
     by_name = {s.name: s for s in states}
-    gate = Gate(hit.policies, PreviousRenders(repo, inputs))
+    gate = Gate(hit.policies, PreviousRenders(repo, inputs), session.policies)
     approvers = git_approvers(repo, commit, spec.settings.verify_approvals)  # who approved staged runs
-    placed = place_all(spec, inputs, states, commit, now, gate, schedule, approvers, cache.snapshot_reader(repo))
+    placed = place_all(spec, inputs, states, commit, now, gate, schedule, approvers, session.snapshot_reader(repo))
     say(f"rendering {len(by_name)} cluster bundle(s)")
     bundle_ids, records, updates = _render_bundles(repo, inputs, placed, by_name, spec, commit, now)
     say("writing status")
@@ -180,7 +179,7 @@ def _reconcile(
 
 
 def _refused_update(
-    repo: HubRepo, last: str, commit: str, loaded: LoadResult, cache: LoadCache
+    repo: HubRepo, last: str, commit: str, loaded: LoadResult, session: HubSession
 ) -> tuple[Finding, ...]:
     """KubeFleet's update rules (reconciler/load/immutability.py) between the last commit the hub
     rendered and ``commit``. A refused commit is treated like one that does not load: recorded
@@ -189,7 +188,7 @@ def _refused_update(
     if not last or last == commit or repo.resolve(last) != last:
         return ()
     try:
-        before = cache.load(repo, last).result
+        before = session.load(repo, last).result
     except (UserError, TransientError, ValueError) as e:
         log.warning("last rendered commit unreadable; update rules not checked",
                     extra={"commit": last, "error": str(e)})

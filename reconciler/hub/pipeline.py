@@ -99,16 +99,24 @@ def desired_shares(placed: Sequence[Placed], cluster: str) -> list[PlacementOnCl
     return out
 
 
-def placement_version(placement: Placement, index: int, result: OverrideResult, digests: dict[int, str]) -> str:
+def placement_version(placement: Placement, index: int, result: OverrideResult, digests: dict[str, str]) -> str:
     """Everything a placement puts in one cluster's bundle, as a hash: its bundle.yaml entry
-    (snapshot index, apply strategy) and the overridden objects. Equal versions, equal files."""
+    (snapshot index, apply strategy) and the overridden objects. Equal versions, equal files.
+
+    ``digests`` (one per placement per pass) keeps the digest of each object no override
+    touched, by its snapshot index and identity: within a placement those name its content,
+    so every cluster after the first reuses it. A patched manifest is digested directly."""
     entry = bundle_placement(placement, index).to_dict()
     h = hashlib.sha256(json.dumps(entry, sort_keys=True, default=str).encode() + b"\0")
     for obj in result.objects:
-        d = digests.get(id(obj.manifest))
+        envelope = f"{obj.envelope.kind}/{obj.envelope.namespace}/{obj.envelope.name}" if obj.envelope else ""
+        key = f"{index}\0{obj.identity}\0{envelope}"
+        d = None if obj.patched else digests.get(key)
         if d is None:
             text = json.dumps(obj.manifest, sort_keys=True, separators=(",", ":"), default=str)
-            d = digests[id(obj.manifest)] = hashlib.sha256(text.encode()).hexdigest()
+            d = hashlib.sha256(text.encode()).hexdigest()
+            if not obj.patched:
+                digests[key] = d
         h.update(f"{obj.identity}\0{d}\0".encode())
         if obj.envelope is not None:
             h.update(f"{obj.envelope.kind}/{obj.envelope.namespace}/{obj.envelope.name}\0".encode())
@@ -157,7 +165,7 @@ def place(
     labels = {s.name: s.labels for s in states}
     by_name = {s.name: s for s in states}
     earlier = reported_violations(inputs.previous_doc(placement_path(key)))
-    digests: dict[int, str] = {}
+    digests: dict[str, str] = {}
     for b in sched.bindings:
         if b.selected and b.cluster in labels:
             result = apply_prepared(prepared, b.cluster, labels[b.cluster])
@@ -268,7 +276,7 @@ def place(
 def _run_share(
     placement: Placement, key: str, spec: FleetSpec, record: SnapshotRecord,
     objects: Sequence[SelectedObject] | None, override_commit: str, older: SnapshotObjects,
-    state: ClusterState, gate: Gate, digests: dict[int, str],
+    state: ClusterState, gate: Gate, digests: dict[str, str],
 ) -> OlderShare | None:
     """What a staged run moving ``state`` puts in its bundle when that is not this commit's
     newest render: the objects of snapshot ``record`` (``objects`` when it is the newest) with

@@ -27,7 +27,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from reconciler.errors import FleetsyncError, TransientError
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.loop import Progress, ReconcileResult, reconcile_once
-from reconciler.hub.session import HubCache
+from reconciler.hub.session import HubSession
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class Runner:
         self.progress = progress
         self.on_result = on_result
         self.scheduler = BlockingScheduler(timezone=UTC)
-        self.cache = HubCache()
+        self.session = HubSession()  # every cache of this hub process, for its lifetime
         self._stop = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self.webhook_port: int | None = None
@@ -95,7 +95,7 @@ class Runner:
     # -- the one job -------------------------------------------------------------------------
     def tick(self) -> None:
         try:
-            result = reconcile_once(self.repo, self.clock(), progress=self.progress, cache=self.cache)
+            result = reconcile_once(self.repo, self.clock(), progress=self.progress, session=self.session)
         except TransientError as e:
             log.warning("reconcile failed; will retry", extra={"error": str(e)})
             return

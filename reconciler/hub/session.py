@@ -1,10 +1,15 @@
-"""What a long-running hub remembers between passes, so a pass costs what changed, not the fleet.
+"""The one cache of a hub process, held explicitly, so a pass costs what changed, not the fleet.
 
-A hub polls every few seconds, and almost every poll finds nothing to do. ``HubCache`` keeps,
-across passes of one hub process (``fleetsync hub run``, or any caller that keeps its
-``HubRepo``): the loaded fleet trees (``LoadCache``), every parsed report, heartbeat, status file
-and status document by the id of what it was read from (``InputMemo``), and the facts of the last
-pass that wrote nothing. Every entry is keyed by content, so a hit can never be stale.
+A hub polls every few seconds, and almost every poll finds nothing to do. ``HubSession`` owns
+everything a hub process remembers between passes: the loaded fleet trees and the policy sets
+they enable (``LoadCache``), every parsed report, heartbeat, status file and status document
+(``InputMemo``), the policy gate's results (``PolicyCache``), the reader of older resource
+snapshots (``SnapshotReader``), and the facts of the last pass that wrote nothing. Every entry is
+keyed by content (a tree or commit id, a document's digest), so a hit can never be stale. Whoever
+wants memory across passes creates one session and passes it on every call (``fleetsync hub run``
+keeps one for its lifetime, ``fleetsync plan`` makes its own); a call without one gets a fresh
+session. Nothing is kept at module level, so two hubs in one process (tests, the demo) never
+share a cache by accident, and dropping the session frees everything.
 
 The quiet pass: when the fleet commit and every hub ref except heartbeats are what the last
 no-op pass saw, nothing but the clock and heartbeats can change the outcome. Heartbeats and the
@@ -19,7 +24,6 @@ in the very pass that notices it. As a safety net a full pass runs at least ever
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -27,19 +31,21 @@ from datetime import datetime, timedelta
 from fleetsync_contract import HEARTBEAT_REF_PREFIX
 from reconciler.errors import Finding
 from reconciler.gitstore.repo import HubRepo
-from reconciler.hub.clusters import ClusterState
-from reconciler.hub.inputs import HubInputs, LoadCache, observation, read_agents
+from reconciler.hub.clusters import ClusterState, Ineligibility
+from reconciler.hub.inputs import HubInputs, InputMemo, LoadCache, Loaded, observation, read_agents
 from reconciler.hub.pipeline import fleet_states
+from reconciler.hub.snapshots import SnapshotReader
+from reconciler.policy.cache import PolicyCache
 
 FULL_PASS_EVERY = timedelta(minutes=10)
 
 
 def _facts(states: tuple[ClusterState, ...]) -> tuple[ClusterState, ...]:
     """The cluster states as the stages see them: whether an agent ever beat, not when it did,
-    and the ineligibility reason without its ever-changing "(last received N minutes ago)"."""
+    and why a cluster is ineligible, not for how many minutes already."""
     return tuple(
         replace(s, heartbeat_time=None if s.heartbeat_time is None else datetime.min,
-                ineligible_reason=s.ineligible_reason.split(" (", 1)[0])
+                ineligibility=None if s.ineligibility is None else Ineligibility(s.ineligibility.reason))
         for s in states
     )
 
@@ -58,19 +64,33 @@ class _Quiet:
     findings: tuple[Finding, ...]  # what that pass reported (warnings), reported again
 
 
-class HubCache(LoadCache):
-    """``LoadCache`` plus the parsed inputs and the last quiet outcome of one hub process."""
+class HubSession:
+    """Every cache of one hub process (see the module docstring); ``trees`` loaded fleet trees
+    are kept (0: none, for a caller that loads each commit once)."""
 
-    def __init__(self, size: int = 2):
-        super().__init__(size)
+    def __init__(self, trees: int = 2):
+        self.loads = LoadCache(trees)
+        self.inputs = InputMemo()
+        self.policies = PolicyCache()
+        self._snapshots: SnapshotReader | None = None
         self._quiet: _Quiet | None = None
+
+    def load(self, repo: HubRepo, commit: str) -> Loaded:
+        """``commit`` loaded, with the policy set it enables (once per distinct tree)."""
+        return self.loads.load(repo, commit)
+
+    def snapshot_reader(self, repo: HubRepo) -> SnapshotReader:
+        """The reader of older resource snapshots for ``repo``, kept across passes."""
+        if self._snapshots is None or self._snapshots.repo is not repo:
+            self._snapshots = SnapshotReader(repo)
+        return self._snapshots
 
     def _states(self, repo: HubRepo, commit: str, refs: Mapping[str, str], inputs: HubInputs | None,
                 now: datetime) -> tuple[ClusterState, ...] | None:
         hit = self.load(repo, commit)
         if not hit.result.ok:
             return None
-        agents = inputs.agents if inputs is not None else read_agents(repo, refs, self.memo)
+        agents = inputs.agents if inputs is not None else read_agents(repo, refs, self.inputs)
         return _facts(tuple(fleet_states(hit.result.spec, {c: observation(a) for c, a in agents.items()}, now)))
 
     def quiet(self, repo: HubRepo, commit: str, now: datetime) -> tuple[Finding, ...] | None:
@@ -94,8 +114,7 @@ class HubCache(LoadCache):
     def settled(self, repo: HubRepo, commit: str, inputs: HubInputs, now: datetime, wrote: bool, loaded: bool,
                 requeue_after: timedelta | None, findings: tuple[Finding, ...]) -> None:
         """Record a full pass: one that wrote nothing may let the next passes be quiet."""
-        if self.memo is not None:
-            self.memo.forget_unused_docs()
+        self.inputs.forget_unused_docs()
         if wrote or not loaded:
             self._quiet = None
             return
@@ -105,14 +124,3 @@ class HubCache(LoadCache):
             return
         until = now + requeue_after if requeue_after is not None else None
         self._quiet = _Quiet(commit, _without_heartbeats(inputs.refs), states, until, now, findings)
-
-
-_BY_REPO: weakref.WeakKeyDictionary[HubRepo, HubCache] = weakref.WeakKeyDictionary()
-
-
-def cache_for(repo: HubRepo) -> HubCache:
-    """The cache of whoever keeps ``repo`` open across passes (one per HubRepo object)."""
-    cache = _BY_REPO.get(repo)
-    if cache is None:
-        cache = _BY_REPO[repo] = HubCache()
-    return cache

@@ -17,7 +17,9 @@ applies (``overrides(commit)``), whatever later commits do to them.
 ``SnapshotReader`` does this behind one small interface the pure stages receive (the
 clock-and-git injection rule): ``reader(placement_key, record)`` returns the selected objects or
 raises ``SnapshotUnavailable`` with a sentence that a run's status can carry. Loaded commits and
-selections are kept in small LRUs, so a long-running hub loads an old commit once, not every pass.
+selections are kept in small LRUs keyed by content (commit ids, snapshot records); the hub's
+session (reconciler/hub/session.py) keeps the reader, so a long-running hub loads an old commit
+once, not every pass.
 """
 
 from __future__ import annotations

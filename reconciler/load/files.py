@@ -16,9 +16,8 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from reconciler.errors import Finding
@@ -50,7 +49,6 @@ class RepoInputs:
     findings: tuple[Finding, ...]
 
 
-@lru_cache(maxsize=256)
 def glob_regex(pattern: str) -> re.Pattern[str]:
     """A repo-path glob → regex: ``*`` and ``?`` stay inside one path segment, ``**`` spans any.
 
@@ -72,11 +70,11 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(out + r"\Z")
 
 
-def selected(rel: str, include: Iterable[str], exclude: Iterable[str]) -> bool:
-    inc = tuple(include)
-    if inc and not any(glob_regex(p).match(rel) for p in inc):
+def selected(rel: str, include: Sequence[re.Pattern[str]], exclude: Sequence[re.Pattern[str]]) -> bool:
+    """Is ``rel`` read, given the include and exclude globs (compiled once per walk by ``glob_regex``)?"""
+    if include and not any(p.match(rel) for p in include):
         return False
-    return not any(glob_regex(p).match(rel) for p in exclude)
+    return not any(p.match(rel) for p in exclude)
 
 
 def inside(root: Path, path: Path) -> bool:
@@ -93,7 +91,7 @@ def walk(root: Path, include: Iterable[str] = (), exclude: Iterable[str] = (), l
     files: list[str] = []
     kdirs: list[str] = []
     findings: list[Finding] = []
-    inc, exc = tuple(include), tuple(exclude)
+    inc, exc = [glob_regex(p) for p in include], [glob_regex(p) for p in exclude]
     count = 0
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         here = Path(dirpath)

@@ -28,10 +28,11 @@ from reconciler.errors import Finding, UserError
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.clusters import ClusterObservation, ClusterState
 from reconciler.hub.gate import Gate
-from reconciler.hub.inputs import HubInputs, LoadCache, observation, read_inputs
+from reconciler.hub.inputs import HubInputs, observation, read_inputs
 from reconciler.hub.outcome import Placed
 from reconciler.hub.pipeline import desired_shares, fleet_states, place_all
 from reconciler.hub.render import key_of
+from reconciler.hub.session import HubSession
 from reconciler.hub.snapshots import SnapshotObjects
 from reconciler.load.fleet import LoadResult
 from reconciler.load.immutability import check_update
@@ -194,11 +195,11 @@ class FleetPlan:
         }
 
 
-def _load(repo: HubRepo, rev: str, cache: LoadCache) -> Side:
+def _load(repo: HubRepo, rev: str, session: HubSession) -> Side:
     commit = repo.resolve(rev)
     if commit is None:
         raise UserError(f"{rev!r} is not a commit of {repo.path}")
-    hit = cache.load(repo, commit)
+    hit = session.load(repo, commit)
     return Side(rev, commit, hit.result, hit.policies, hit.notes)
 
 
@@ -270,13 +271,15 @@ def _placement_plans(base: Side, head: Side, changes: Sequence[ClusterChange]) -
 
 
 def make_plan(repo: HubRepo, base_rev: str, head_rev: str, now: datetime, state: ClusterStateSource,
-              labels: Sequence[str] = ()) -> FleetPlan:
-    """Render ``base_rev`` and ``head_rev`` of ``repo`` and compare them (nothing is written)."""
-    cache = LoadCache(2)
-    base, head = _load(repo, base_rev, cache), _load(repo, head_rev, cache)
+              labels: Sequence[str] = (), session: HubSession | None = None) -> FleetPlan:
+    """Render ``base_rev`` and ``head_rev`` of ``repo`` and compare them (nothing is written);
+    ``session`` holds the caches (a fresh one by default)."""
+    session = session if session is not None else HubSession()
+    base, head = _load(repo, base_rev, session), _load(repo, head_rev, session)
     notes: list[str] = []
     if base.ok:
-        _render(base, state, now, Gate(base.policies, lambda _c, _k, rendered: rendered), cache.snapshot_reader(repo))
+        _render(base, state, now, Gate(base.policies, lambda _c, _k, rendered: rendered, session.policies),
+                session.snapshot_reader(repo))
     else:
         notes.append(f"base {base.commit[:12]} does not load: everything head renders is shown as added, "
                      "and the update rules (immutability) were not checked")
@@ -289,7 +292,7 @@ def make_plan(repo: HubRepo, base_rev: str, head_rev: str, now: datetime, state:
         objs = base.objects.get(cluster, {})
         return {ident: m for (k, ident), m in objs.items() if k == key}
 
-    _render(head, state, now, Gate(head.policies, previous), cache.snapshot_reader(repo))
+    _render(head, state, now, Gate(head.policies, previous, session.policies), session.snapshot_reader(repo))
     assert head.loaded is not None
     refusals: tuple[Finding, ...] = ()
     if base.ok and base.loaded is not None:

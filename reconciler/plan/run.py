@@ -16,6 +16,7 @@ from pathlib import Path
 from reconciler.errors import FleetsyncError
 from reconciler.gitstore.refs import is_url
 from reconciler.gitstore.repo import HubRepo
+from reconciler.hub.session import HubSession
 from reconciler.plan.build import ExitCode, FleetPlan, make_plan, read_cluster_state
 from reconciler.plan.markdown import render
 
@@ -24,9 +25,10 @@ MAX_LABELS = 100
 
 def _plan(path: Path, base: str, head: str, now: datetime, reports_from: str | None, labels: Sequence[str]
           ) -> FleetPlan:
+    session = HubSession()  # this plan's caches: both commits' loads, policy results, older snapshots
     with HubRepo.local(path) as repo:
         if reports_from is None:
-            return make_plan(repo, base, head, now, read_cluster_state(repo, "this repo"), labels)
+            return make_plan(repo, base, head, now, read_cluster_state(repo, "this repo"), labels, session)
         remote = reports_from if is_url(reports_from) or Path(reports_from).exists() else repo.remote_url(reports_from)
         if remote is None:
             raise FleetsyncError(f"--reports-from {reports_from!r}: not a URL, a path or a remote of {path}")
@@ -35,7 +37,7 @@ def _plan(path: Path, base: str, head: str, now: datetime, reports_from: str | N
         with tempfile.TemporaryDirectory(prefix="fleetsync-plan-") as tmp, \
                 HubRepo.cached(Path(tmp), str(path.resolve()), remote) as hub:
             hub.refresh(source=False)
-            return make_plan(repo, base, head, now, read_cluster_state(hub, reports_from), labels)
+            return make_plan(repo, base, head, now, read_cluster_state(hub, reports_from), labels, session)
 
 
 def run(path: Path, base: str, head: str, output: str, now: datetime, *, reports_from: str | None = None,

@@ -7,8 +7,9 @@ reads ``namespaceObject``) and the cluster variable (when one reads ``cluster``)
 under the content digests of those in a bounded LRU: an object shared by 1,000 clusters is judged
 once, and a hub that keeps the cache across passes (reconciler/hub/gate.py keeps one per hub)
 judges again only what changed. Which bindings match an object is memoised the same way.
-Digests and CEL conversions are memoised per mapping (by id, holding the mapping so the id is
-never reused) until ``new_pass``: rendered objects are never mutated in place.
+Digests and CEL conversions are memoised per mapping until ``new_pass``: the key is the mapping
+itself, compared by identity (``_Same``), so the memo holds every mapping it has seen and a key
+can never be mistaken for another object's; rendered objects are never mutated in place.
 """
 
 from __future__ import annotations
@@ -26,6 +27,24 @@ DEFAULT_MAX_RESULTS = 200_000  # (policy, object) results; a few hundred bytes e
 MAX_MEMO_OBJECTS = 100_000  # per-pass digests and conversions; past it the memo starts over
 
 Key = tuple[Any, ...]
+
+
+class _Same:
+    """A memo key that is one object, compared by identity (a manifest is an unhashable dict and
+    equal content is exactly what the memo avoids comparing): the key holds the object, so it
+    lives as long as the entry and no other object can ever match it."""
+
+    __slots__ = ("_hash", "obj")
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+        self._hash = id(obj)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.obj is self.obj
 
 
 def _digest(value: Any) -> str:
@@ -57,19 +76,19 @@ def _bounded_put(table: OrderedDict[Key, Any], key: Key, value: Any, limit: int)
 class PolicyCache:
     """Results by content (LRU, ``max_results``), plus per-pass memos of digests and CEL values."""
 
-    __slots__ = ("_by_id", "_cel", "_matched", "_results", "_sets", "max_results")
+    __slots__ = ("_cel", "_digests", "_matched", "_results", "_sets", "max_results")
 
     def __init__(self, max_results: int = DEFAULT_MAX_RESULTS) -> None:
         self.max_results = max_results
         self._results: OrderedDict[Key, list[tuple[str, str]]] = OrderedDict()
         self._matched: OrderedDict[Key, tuple[int, ...]] = OrderedDict()
-        self._by_id: dict[int, tuple[Any, str]] = {}
-        self._cel: dict[int, tuple[Any, Any]] = {}
-        self._sets: dict[int, tuple[Any, str, tuple[str, ...]]] = {}
+        self._digests: dict[_Same, str] = {}
+        self._cel: dict[_Same, Any] = {}
+        self._sets: dict[_Same, tuple[str, tuple[str, ...]]] = {}
 
     def new_pass(self) -> None:
         """Forget the per-mapping memos; the content-keyed results stay."""
-        self._by_id.clear()
+        self._digests.clear()
         self._cel.clear()
         self._sets.clear()
 
@@ -98,38 +117,37 @@ class PolicyCache:
         """The content digest of a manifest or any JSON-like value ("" for None)."""
         if value is None:
             return ""
-        hit = self._by_id.get(id(value))
+        key = _Same(value)
+        hit = self._digests.get(key)
         if hit is None:
-            if len(self._by_id) >= MAX_MEMO_OBJECTS:
-                self._by_id.clear()
-            hit = (value, _digest(value))
-            self._by_id[id(value)] = hit
-        return hit[1]
+            if len(self._digests) >= MAX_MEMO_OBJECTS:
+                self._digests.clear()
+            hit = self._digests[key] = _digest(value)
+        return hit
 
     def cel(self, obj: Mapping[str, Any] | None) -> Any:
         """``to_cel(obj)``, converted once per mapping and shared by every policy."""
         if obj is None:
             return None
-        hit = self._cel.get(id(obj))
-        if hit is None:
+        key = _Same(obj)
+        if key not in self._cel:
             if len(self._cel) >= MAX_MEMO_OBJECTS:
                 self._cel.clear()
-            hit = (obj, to_cel(obj))
-            self._cel[id(obj)] = hit
-        return hit[1]
+            self._cel[key] = to_cel(obj)
+        return self._cel[key]
 
     def fingerprints(self, holder: Any, bindings: Sequence[Binding],
                      policies: Mapping[str, Policy]) -> tuple[str, tuple[str, ...]]:
         """(digest of what decides matching for the whole set, digest of each binding's policy).
 
-        Matching is plain frozen data, so its ``repr`` is exact; ``holder`` (the PolicySet)
-        is kept so its id is not reused within the pass.
+        Matching is plain frozen data, so its ``repr`` is exact; computed once per ``holder``
+        (the PolicySet) per pass.
         """
-        hit = self._sets.get(id(holder))
+        key = _Same(holder)
+        hit = self._sets.get(key)
         if hit is None:
             per_policy = {name: _digest(policy_fingerprint(p)) for name, p in policies.items()}
             matching = [(b.policy, repr(b.match), repr(b.param_ref),
                          repr(policies[b.policy].match) if b.policy in policies else None) for b in bindings]
-            hit = (holder, _digest(matching), tuple(per_policy.get(b.policy, "") for b in bindings))
-            self._sets[id(holder)] = hit
-        return hit[1], hit[2]
+            hit = self._sets[key] = (_digest(matching), tuple(per_policy.get(b.policy, "") for b in bindings))
+        return hit

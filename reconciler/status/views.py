@@ -367,7 +367,7 @@ def cluster_doc(
             "capacity": dict(usage.capacity), "allocatable": dict(usage.allocatable),
             "available": dict(usage.available), "observationTime": usage.observation_time or "",
         }
-    reason = state.ineligible_reason.split(" (", 1)[0]  # drop the "N minutes ago" that changes every run
+    reason = state.ineligibility.summary if state.ineligibility is not None else ""  # no "N minutes ago"
     annotations = {ELIGIBLE_ANNOTATION: "true" if state.eligible else "false"}
     if reason:
         annotations[INELIGIBLE_REASON_ANNOTATION] = reason

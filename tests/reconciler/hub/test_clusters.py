@@ -9,7 +9,13 @@ from types import MappingProxyType
 import pytest
 
 from reconciler.api.membercluster import ResourceUsage
-from reconciler.hub.clusters import ClusterObservation, cluster_state, cluster_states, eligibility
+from reconciler.hub.clusters import (
+    ClusterObservation,
+    IneligibleReason,
+    cluster_state,
+    cluster_states,
+    eligibility,
+)
 from tests.support.schedfixtures import NOW, healthy, member, unhealthy
 
 
@@ -44,13 +50,25 @@ from tests.support.schedfixtures import NOW, healthy, member, unhealthy
 def test_eligibility_follows_kubefleet_checker_order(
     observation: ClusterObservation | None, eligible: bool, reason: str
 ) -> None:
-    assert eligibility(observation, NOW) == (eligible, reason)
+    verdict = eligibility(observation, NOW)
+    assert (verdict is None, verdict.message if verdict is not None else "") == (eligible, reason)
 
 
 def test_heartbeat_timeout_is_a_parameter() -> None:
     obs = healthy(age=timedelta(minutes=3))
-    assert eligibility(obs, NOW, heartbeat_timeout=timedelta(minutes=2))[0] is False
-    assert eligibility(obs, NOW)[0] is True
+    assert eligibility(obs, NOW, heartbeat_timeout=timedelta(minutes=2)) is not None
+    assert eligibility(obs, NOW) is None
+
+
+def test_an_ineligibility_is_data_and_its_status_text_does_not_move_with_the_clock() -> None:
+    six, seven = eligibility(healthy(age=timedelta(minutes=6)), NOW), eligibility(healthy(age=timedelta(minutes=7)), NOW)
+    assert six is not None and seven is not None
+    assert six.reason == seven.reason == IneligibleReason.NO_RECENT_HEARTBEAT
+    assert (six.since, seven.since) == (timedelta(minutes=6), timedelta(minutes=7))
+    assert six.summary == seven.summary == "cluster is not connected to the fleet: no recent heartbeat signals"
+    assert six.message != seven.message  # the scheduler's reason keeps KubeFleet's minutes
+    state = cluster_state(member("c1"), healthy(age=timedelta(minutes=6)), NOW)
+    assert not state.eligible and state.ineligibility == six and state.ineligible_reason == six.message
 
 
 USAGE = ResourceUsage(
@@ -121,7 +139,7 @@ def test_observation_takes_the_newer_of_report_and_heartbeat() -> None:
     assert obs.heartbeat_time == NOW - timedelta(seconds=5)
     assert obs.healthy is True
     assert obs.properties == {"kubernetes-fleet.io/node-count": "4"}
-    assert eligibility(obs, NOW) == (True, "")
+    assert eligibility(obs, NOW) is None
     stale = observation_from_report(report)
-    assert eligibility(stale, NOW)[0] is False
+    assert eligibility(stale, NOW) is not None
     assert observation_from_report(None) == ClusterObservation()

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +29,8 @@ from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.inputs import LoadCache
 from reconciler.hub.loop import ReconcileResult, reconcile_once
 from reconciler.hub.run import Runner
+from reconciler.hub.session import HubSession
+from reconciler.load.fleet import LoadResult, load_directory
 from reconciler.status.read import cli_get
 from tests.support import TEMPLATE
 from tests.support.fleethelpers import CLUSTERS, FleetWork, base_files, crp, joined_fleet
@@ -346,6 +349,114 @@ def test_a_long_running_hub_does_not_parse_an_unchanged_fleet_tree_twice(fleet: 
         assert cache.load(repo, head).result is not first  # size 1: the older tree was let go
 
 
+PARAM_POLICY = """apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: banned-version
+  annotations: {fleetsync.io/default-action: Deny}
+spec:
+  paramKind: {apiVersion: v1, kind: ConfigMap}
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [""]
+        apiVersions: ["v1"]
+        operations: ["CREATE", "UPDATE"]
+        resources: ["configmaps"]
+  validations:
+    - expression: "!has(object.data.VERSION) || object.data.VERSION != params.data.banned"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: banned-version
+spec:
+  policyName: banned-version
+  validationActions: [Deny]
+  paramRef: {name: banned, namespace: web}
+"""
+BANNED = "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: banned, namespace: web}}\ndata: {{banned: '{v}'}}\n"
+
+
+def test_a_policy_set_is_compiled_once_while_the_repo_policies_stay_even_if_a_message_says_paramref(
+    fleet: FleetWork,
+) -> None:
+    mentions = DENY_BIG_CONFIGMAPS.replace('"VERSION must not be forbidden"',
+                                           '"VERSION must not be forbidden (this policy has no paramRef)"')
+    loads = LoadCache()
+    with HubRepo.local(fleet.path) as repo:
+        first = loads.load(repo, fleet.commit({**base_files(), "policies/deny.yaml": mentions})).policies
+        second = loads.load(repo, fleet.commit({**base_files(version="2"), "policies/deny.yaml": mentions})).policies
+    assert first is not None and second is first  # compiling CEL is most of a load: not again
+
+
+def test_a_binding_with_a_param_ref_sees_its_parameter_object_change_in_the_next_commit(fleet: FleetWork) -> None:
+    loads = LoadCache()
+    with HubRepo.local(fleet.path) as repo:
+        commit = fleet.commit({**base_files(), "policies/banned.yaml": PARAM_POLICY, "apps/web/banned.yaml":
+                               BANNED.format(v="1")})
+        first = loads.load(repo, commit).policies
+        commit = fleet.commit({**base_files(), "policies/banned.yaml": PARAM_POLICY, "apps/web/banned.yaml":
+                               BANNED.format(v="2")})
+        second = loads.load(repo, commit).policies
+    assert first is not None and second is not None
+    assert first.params[("v1", "ConfigMap", "web", "banned")]["data"] == {"banned": "1"}
+    assert second.params[("v1", "ConfigMap", "web", "banned")]["data"] == {"banned": "2"}
+
+
+def test_a_reconcile_without_a_session_remembers_nothing_and_one_with_a_session_loads_a_tree_once(
+    fleet: FleetWork, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import reconciler.hub.inputs as inputs
+
+    loads: list[Path] = []
+    real = load_directory
+
+    def counted(path: Path) -> LoadResult:
+        loads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(inputs, "load_directory", counted)
+    with HubRepo.local(fleet.path) as repo:  # one repo object, as a caller that keeps it open has
+        reconcile_once(repo, NOW)
+        assert reconcile_once(repo, LATER).noop
+        assert len(loads) == 2  # no hidden cache behind the repo object: each call starts afresh
+        session = HubSession()
+        reconcile_once(repo, NOW, session=session)
+        for i in range(3):
+            assert reconcile_once(repo, LATER + timedelta(seconds=i), session=session).noop
+        assert len(loads) == 3
+
+
+def test_a_placement_version_follows_content_whatever_digests_earlier_clusters_left() -> None:
+    from dataclasses import replace
+
+    from reconciler.api.meta import ObjectMeta, Origin
+    from reconciler.api.placement import Placement, ResourceSelector
+    from reconciler.hub.overrides import OverriddenObject, OverrideResult
+    from reconciler.hub.pipeline import placement_version
+
+    web = Placement("ClusterResourcePlacement", "placement.kubernetes-fleet.io/v1beta1", ObjectMeta("web", ""),
+                    Origin("fleet.yaml", 1), (ResourceSelector("", "v1", "Namespace", "web"),))
+    ns = OverriddenObject("", "v1", "Namespace", "", "web", {"apiVersion": "v1", "kind": "Namespace",
+                                                             "metadata": {"name": "web"}})
+    cm = OverriddenObject("", "v1", "ConfigMap", "web", "settings", {
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "web"},
+        "data": {"mode": "on"}})
+
+    def version(index: int, *objects: Any, digests: dict[str, str]) -> str:
+        return placement_version(web, index, OverrideResult(tuple(objects)), digests)
+
+    digests: dict[str, str] = {}
+    shared = version(0, ns, cm, digests=digests)
+    assert version(0, ns, cm, digests={}) == shared  # the digests are a memo, never an input
+    mine = replace(cm, manifest={**cm.manifest, "data": {"mode": "eu-1"}}, patched=True)
+    theirs = replace(cm, manifest={**cm.manifest, "data": {"mode": "us-1"}}, patched=True)
+    assert len({version(0, ns, mine, digests=digests), version(0, ns, theirs, digests=digests), shared}) == 3
+    older = replace(cm, manifest={**cm.manifest, "data": {"mode": "off"}})  # snapshot 1's object
+    assert version(1, ns, older, digests=digests) == version(1, ns, older, digests={})
+    assert version(0, ns, cm, digests=digests) == shared
+
+
 def test_a_deleted_placement_removes_its_objects_from_every_bundle(fleet: FleetWork) -> None:
     reconcile(fleet)
     fleet.commit({k: v for k, v in base_files().items() if k != "placements/web.yaml"})
@@ -436,10 +547,11 @@ def test_heartbeats_alone_never_grow_the_status_branch_and_a_stale_one_changes_i
     fleet: FleetWork, long_running: bool
 ) -> None:
     kept = HubRepo.local(fleet.path)
+    session = HubSession()
 
     def reconcile_at(now: datetime) -> list[str]:
-        if long_running:  # one hub process: its cache and quiet passes are in play
-            return list(reconcile_once(kept, now).written)
+        if long_running:  # one hub process: its session and quiet passes are in play
+            return list(reconcile_once(kept, now, session=session).written)
         return reconcile(fleet, now)
 
     with kept:
@@ -534,17 +646,18 @@ def report_untrackable(work: FleetWork, cluster: str, since: datetime) -> None:
 def test_a_long_running_hub_moves_a_rollout_when_its_unavailable_period_ends_without_new_input(
     fleet: FleetWork,
 ) -> None:
-    with HubRepo.local(fleet.path) as kept:  # one hub process: quiet passes are in play
-        reconcile_once(kept, NOW)
+    session = HubSession()  # one hub process: quiet passes are in play
+    with HubRepo.local(fleet.path) as kept:
+        reconcile_once(kept, NOW, session=session)
         since = NOW + timedelta(minutes=1)
         for c in CLUSTERS:
             report_untrackable(fleet, c, since)
             fleet.beat(c, since)
         fleet.commit(base_files(version="2"))
-        first = reconcile_once(kept, since)
+        first = reconcile_once(kept, since, session=session)
         assert first.requeue_after == timedelta(seconds=60)  # untrackable: wait unavailablePeriodSeconds
         assert not [r for r in first.written if r.startswith("refs/heads/fleet/bundles/")]
         for later in (10, 30, 59):  # nothing new arrives; passes are no-ops until the wait ends
-            assert reconcile_once(kept, since + timedelta(seconds=later)).written == ()
-        moved = reconcile_once(kept, since + timedelta(seconds=61)).written
+            assert reconcile_once(kept, since + timedelta(seconds=later), session=session).written == ()
+        moved = reconcile_once(kept, since + timedelta(seconds=61), session=session).written
         assert bundle_ref("eu-1") in moved

@@ -78,15 +78,21 @@ def test_the_library_gives_the_same_violations_with_a_warm_cache_as_without_one(
     assert cold == warm == evaluate(ps, EU, objs) and len(cold) >= 3
 
 
-def test_a_hub_keeps_one_policy_cache_across_reconciles(tmp_path: Any) -> None:
+def test_a_hub_session_keeps_one_policy_cache_and_a_gate_without_one_shares_nothing(tmp_path: Any) -> None:
     import subprocess
 
     from reconciler.gitstore.repo import HubRepo
-    from reconciler.hub.gate import Gate, PreviousRenders, policy_cache_for
+    from reconciler.hub.gate import Gate, PreviousRenders
+    from reconciler.hub.session import HubSession
 
+    session = HubSession()
     subprocess.run(["git", "init", "-q", "-b", "main", str(tmp_path)], check=True)
     with HubRepo.local(tmp_path) as repo:
-        first = Gate(None, PreviousRenders(repo, None))  # type: ignore[arg-type]  # inputs are not read here
-        second = Gate(None, PreviousRenders(repo, None))  # type: ignore[arg-type]
-        assert first.cache is second.cache is policy_cache_for(repo)
-    assert Gate(None, lambda _c, _k, rendered: rendered).cache is not first.cache
+        first = Gate(None, PreviousRenders(repo, None), session.policies)  # type: ignore[arg-type]  # not read
+        second = Gate(None, PreviousRenders(repo, None), session.policies)  # type: ignore[arg-type]
+        assert first.cache is second.cache is session.policies  # kept across the passes of one hub
+        alone = Gate(None, PreviousRenders(repo, None))  # type: ignore[arg-type]
+        # no hidden process-wide cache per repo: a gate without the session's cache has its own
+        assert alone.cache is not Gate(None, PreviousRenders(repo, None)).cache  # type: ignore[arg-type]
+        assert alone.cache is not session.policies
+    assert HubSession().policies is not session.policies

@@ -22,7 +22,7 @@ from fleetsync_contract.report import (
     PropertyValue,
 )
 from reconciler.errors import Finding
-from reconciler.hub.clusters import ClusterState
+from reconciler.hub.clusters import ClusterState, Ineligibility, IneligibleReason
 from reconciler.rollout.rolling import BindingState
 from reconciler.status.conditions import Condition as Cond
 from reconciler.status.conditions import Status
@@ -200,9 +200,8 @@ def test_an_unchanged_placement_is_byte_identical_later_and_times_move_only_on_c
 
 
 def test_a_cluster_document_carries_health_properties_and_eligibility_stably() -> None:
-    state = ClusterState("a", MappingProxyType({"env": "prod"}), eligible=False,
-                         ineligible_reason="cluster is not connected to the fleet: no recent heartbeat signals "
-                                           "(last received 5.10 minutes ago)",
+    state = ClusterState("a", MappingProxyType({"env": "prod"}),
+                         ineligibility=Ineligibility(IneligibleReason.NO_RECENT_HEARTBEAT, timedelta(minutes=5.1)),
                          properties=MappingProxyType({"kubernetes-fleet.io/node-count": "3"}),
                          heartbeat_time=T0, healthy=True)
     rep = ClusterReport("a", "0.1.0", "2026-11-25T03:00:00Z", health=Health(True, "", "2026-11-25T01:00:00Z"),
@@ -218,8 +217,9 @@ def test_a_cluster_document_carries_health_properties_and_eligibility_stably() -
         "fleetsync.io/eligible": "false",
         "fleetsync.io/ineligible-reason": "cluster is not connected to the fleet: no recent heartbeat signals"}
     later = ClusterState(**{s: getattr(state, s) for s in ClusterState.__slots__
-                            if s not in ("ineligible_reason", "heartbeat_time")},
-                         ineligible_reason=state.ineligible_reason.replace("5.10", "6.20"), heartbeat_time=T1)
+                            if s not in ("ineligibility", "heartbeat_time")},
+                         ineligibility=Ineligibility(IneligibleReason.NO_RECENT_HEARTBEAT, timedelta(minutes=6.2)),
+                         heartbeat_time=T1)
     assert dump(cluster_doc(later, rep, 60, doc, T1)) == dump(doc)
 
 
