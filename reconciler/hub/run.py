@@ -33,29 +33,6 @@ log = logging.getLogger(__name__)
 
 JOB_ID = "reconcile"
 MAX_WEBHOOK_BODY = 1024 * 1024
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-
-
-class KeyValueFormatter(logging.Formatter):
-    """``time level logger message key=value ...`` — every ``extra`` field, sorted."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        base = f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')} {record.levelname} {record.name}: {record.getMessage()}"
-        extras = {k: v for k, v in vars(record).items() if k not in _STANDARD}
-        tail = " ".join(f"{k}={v!r}" for k, v in sorted(extras.items()))
-        text = f"{base} {tail}" if tail else base
-        if record.exc_info:
-            text += "\n" + self.formatException(record.exc_info)
-        return text
-
-
-def configure_logging(level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(KeyValueFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))  # one line per job run is noise
 
 
 def is_hub_internal(path: str) -> bool:
