@@ -174,18 +174,6 @@ def apply_prepared(prepared: PreparedOverrides, cluster_name: str, cluster_label
     return OverrideResult(tuple(out), tuple(deleted), tuple(sorted(applicable_cros)), tuple(sorted(applicable_ros)))
 
 
-def apply_overrides(
-    objects: Sequence[SelectedObject],
-    cluster_name: str,
-    cluster_labels: Mapping[str, str],
-    cros: Sequence[Override],
-    ros: Sequence[Override],
-    placement: Placement,
-) -> OverrideResult:
-    """``prepare_overrides`` + ``apply_prepared`` for one cluster (prefer the pair for many clusters)."""
-    return apply_prepared(prepare_overrides(objects, cros, ros, placement), cluster_name, cluster_labels)
-
-
 # -- variables -----------------------------------------------------------------------------------
 class VariableError(ValueError):
     pass
