@@ -197,7 +197,7 @@ def place(*, placement: Placement, key: str, ctx: Reconcile) -> Placed:
     if selection.errors:  # KubeFleet: InvalidResourceSelectors, nothing moves
         return Placed(placement=placement, memory=previous or PlacementMemory(key), schedule=None,
                       selection_errors=selection.errors, selected=selection.objects)
-    snapshot = snapshot_stage(placement=placement, previous=previous, selection=selection, commit=ctx.commit)
+    snapshot = take_snapshots(placement=placement, previous=previous, selection=selection, commit=ctx.commit)
     evicted = evict(key=key, placement=placement, spec=ctx.spec, inputs=ctx.inputs, previous=previous,
                     now=ctx.now)
     sched = ctx.schedule(placement, ctx.states, list(evicted.bindings), snapshot.policy_index, ctx.now)
@@ -217,7 +217,7 @@ def place(*, placement: Placement, key: str, ctx: Reconcile) -> Placed:
     )
 
 
-def snapshot_stage(
+def take_snapshots(
     *, placement: Placement, previous: PlacementMemory | None, selection: Selection, commit: str,
 ) -> Snapshots:
     """KubeFleet's snapshots: a new resource snapshot index when the selection's hash changed, a
