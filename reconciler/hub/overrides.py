@@ -80,9 +80,6 @@ class OverrideResult:
             return REASON_FAILED
         return REASON_SUCCEEDED if self.applicable_cros or self.applicable_ros else REASON_NONE
 
-    def applicable_resource_overrides(self) -> list[dict[str, str]]:
-        return [{"name": n, "namespace": ns} for ns, n in self.applicable_ros]
-
 
 @dataclass(frozen=True, slots=True)
 class _Target:
