@@ -38,22 +38,23 @@ class OlderShare:
     violations: tuple[Violation, ...] = ()
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Placed:
-    """One placement's stage results in this reconcile, before bundles are rendered."""
+    """One placement's stage results in this reconcile, before bundles are rendered
+    (reconciler/hub/pipeline.py ``place`` builds it from the frozen result of each stage)."""
 
     placement: Placement
     memory: PlacementMemory
     schedule: Schedule | None  # None: the resource selectors are invalid, nothing moved
     selection_errors: tuple[str, ...]
     selected: Sequence[SelectedObject]
-    results: dict[str, OverrideResult] = field(default_factory=dict)  # cluster -> newest objects
-    desired: dict[str, str] = field(default_factory=dict)  # cluster -> newest version
+    results: Mapping[str, OverrideResult] = field(default_factory=dict)  # cluster -> newest objects
+    desired: Mapping[str, str] = field(default_factory=dict)  # cluster -> newest version
     decision: RolloutDecision | None = None
     eviction_docs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # status path -> doc
     run_files: Mapping[str, bytes] = field(default_factory=dict)  # staged runs' status files
-    violations: dict[str, tuple[Violation, ...]] = field(default_factory=dict)  # cluster -> policy gate
-    older: dict[str, OlderShare] = field(default_factory=dict)  # staged runs: cluster -> its other render
+    violations: Mapping[str, tuple[Violation, ...]] = field(default_factory=dict)  # cluster -> policy gate
+    older: Mapping[str, OlderShare] = field(default_factory=dict)  # staged runs: cluster -> its other render
     observed_selected: Sequence[SelectedObject] | None = None  # External, all on one older snapshot: its objects
 
 

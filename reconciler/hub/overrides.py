@@ -81,9 +81,6 @@ class OverrideResult:
             return REASON_FAILED
         return REASON_SUCCEEDED if self.applicable_cros or self.applicable_ros else REASON_NONE
 
-    def applicable_resource_overrides(self) -> list[dict[str, str]]:
-        return [{"name": n, "namespace": ns} for ns, n in self.applicable_ros]
-
 
 @dataclass(frozen=True, slots=True)
 class _Target:
@@ -173,18 +170,6 @@ def apply_prepared(prepared: PreparedOverrides, cluster_name: str, cluster_label
             continue
         out.append(obj if not copied else _with_manifest(obj, manifest))
     return OverrideResult(tuple(out), tuple(deleted), tuple(sorted(applicable_cros)), tuple(sorted(applicable_ros)))
-
-
-def apply_overrides(
-    objects: Sequence[SelectedObject],
-    cluster_name: str,
-    cluster_labels: Mapping[str, str],
-    cros: Sequence[Override],
-    ros: Sequence[Override],
-    placement: Placement,
-) -> OverrideResult:
-    """``prepare_overrides`` + ``apply_prepared`` for one cluster (prefer the pair for many clusters)."""
-    return apply_prepared(prepare_overrides(objects, cros, ros, placement), cluster_name, cluster_labels)
 
 
 # -- variables -----------------------------------------------------------------------------------

@@ -78,15 +78,11 @@ class SelectedObject:
     def is_envelope(self) -> bool:
         return self.group == PLACEMENT_GROUP and self.kind in ENVELOPE_KINDS
 
-    def to_status(self) -> dict[str, str]:
-        """KubeFleet's ``ResourceIdentifier`` as ``selectedResources`` shows it (empty fields omitted)."""
-        out = {"group": self.group, "version": self.version, "kind": self.kind,
-               "namespace": self.namespace, "name": self.name}
-        return {k: v for k, v in out.items() if v}
-
 
 @dataclass(frozen=True, slots=True)
 class Selection:
+    """The select stage's result: what a placement selects, in canonical order, and its hash."""
+
     objects: tuple[SelectedObject, ...]
     hash: str
     # Why a selector could not be honoured (KubeFleet reports these on the placement's
@@ -96,9 +92,6 @@ class Selection:
     @property
     def identities(self) -> tuple[str, ...]:
         return tuple(o.identity for o in self.objects)
-
-    def selected_resources(self) -> list[dict[str, str]]:
-        return [o.to_status() for o in self.objects]
 
 
 # -- public entry points -------------------------------------------------------------------------
@@ -119,25 +112,6 @@ def select_resources(placement: Placement, resources: Mapping[str, Resource]) ->
 def resource_hash(objects: Sequence[SelectedObject]) -> str:
     """Content hash of a selected list (order matters; the list is in canonical order)."""
     return json_sha256([o.manifest for o in objects])
-
-
-def next_snapshot(
-    previous: Sequence[Mapping[str, Any]], hash: str, revision_history_limit: int
-) -> tuple[int, list[dict[str, Any]]]:
-    """The snapshot index for ``hash`` and the history to keep (``[{index, hash}]``, oldest first).
-
-    As KubeFleet: the index stays when the hash equals the *latest* snapshot's, otherwise it is
-    the latest index + 1 (also when the content returns to an older snapshot's); indexes never
-    go down; at most ``revision_history_limit`` snapshots are kept, the latest included.
-    """
-    pairs = sorted((int(p["index"]), str(p["hash"])) for p in previous)
-    if pairs and pairs[-1][1] == hash:
-        index = pairs[-1][0]
-    else:
-        index = pairs[-1][0] + 1 if pairs else 0
-        pairs.append((index, hash))
-    keep = max(1, revision_history_limit)
-    return index, [{"index": i, "hash": h} for i, h in pairs[-keep:]]
 
 
 def is_reserved_namespace(namespace: str) -> bool:

@@ -21,7 +21,7 @@ from fleetsync_contract.report import (
     drift_path,
     report_files,
 )
-from reconciler.hub.overrides import apply_overrides
+from reconciler.hub.overrides import apply_prepared, prepare_overrides
 from reconciler.hub.select import select_resources
 from reconciler.load.fleet import LoadResult, load_directory
 
@@ -202,8 +202,9 @@ def rendered(loaded: LoadResult, cluster: str, identity: str = DEPLOY) -> dict[s
     """The manifest the hub renders for ``cluster``: selection plus every override that applies there."""
     spec = loaded.spec
     placement = spec.placements[CRP_KEY]
-    result = apply_overrides(select_resources(placement, spec.resources).objects, cluster,
-                             spec.members[cluster].labels, list(spec.cluster_overrides.values()),
-                             list(spec.resource_overrides.values()), placement)
+    prepared = prepare_overrides(select_resources(placement, spec.resources).objects,
+                                 list(spec.cluster_overrides.values()), list(spec.resource_overrides.values()),
+                                 placement)
+    result = apply_prepared(prepared, cluster, spec.members[cluster].labels)
     assert result.ok, result.error
     return next(dict(o.manifest) for o in result.objects if o.identity == identity)

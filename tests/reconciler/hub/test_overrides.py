@@ -23,7 +23,7 @@ from reconciler.api.override import (
 from reconciler.api.placement import Placement, ResourceSelector
 from reconciler.api.registry import parse_fleet_object
 from reconciler.errors import Findings
-from reconciler.hub.overrides import apply_overrides, apply_prepared, prepare_overrides, substitute
+from reconciler.hub.overrides import apply_prepared, prepare_overrides, substitute
 from reconciler.hub.select import SelectedObject
 from reconciler.load.yamldoc import parse_documents
 
@@ -99,7 +99,7 @@ def test_cluster_selector_nil_selects_none_and_empty_selects_all(
     terms: tuple[LabelSelector, ...] | None, labels: dict[str, str], patched: bool
 ) -> None:
     o = ro("scale", "web", DEPLOY_SEL, rule(patch("/spec/replicas", 5), terms=terms))
-    result = apply_overrides(OBJECTS, "c1", labels, [], [o], placement())
+    result = apply_prepared(prepare_overrides(OBJECTS, [], [o], placement()), "c1", labels)
     assert by_id(result)[DEPLOY.identity]["spec"]["replicas"] == (5 if patched else 1)
     assert result.applicable_ros == ((("web", "scale"),) if patched else ())
     assert result.reason == ("OverriddenSucceeded" if patched else "NoOverrideSpecified")
@@ -107,23 +107,24 @@ def test_cluster_selector_nil_selects_none_and_empty_selects_all(
 
 def test_rules_apply_in_order_and_the_last_writer_wins() -> None:
     o = ro("scale", "web", DEPLOY_SEL, rule(patch("/spec/replicas", 2)), rule(patch("/spec/replicas", 3)))
-    assert by_id(apply_overrides(OBJECTS, "c1", {}, [], [o], placement()))[DEPLOY.identity]["spec"]["replicas"] == 3
+    result = apply_prepared(prepare_overrides(OBJECTS, [], [o], placement()), "c1", {})
+    assert by_id(result)[DEPLOY.identity]["spec"]["replicas"] == 3
 
 
 def test_cros_run_in_name_order_then_ros_so_the_ro_wins() -> None:
     cros = [cro("b", WEB_NS, rule(patch("/spec/replicas", 2))), cro("a", WEB_NS, rule(patch("/spec/replicas", 9)))]
     ros = [ro("r", "web", DEPLOY_SEL, rule(patch("/spec/replicas", 4)))]
     objects = [DEPLOY]  # the Namespace has no /spec/replicas: patching it would fail (as in KubeFleet)
-    result = apply_overrides(objects, "c1", {}, cros, ros, placement())
+    result = apply_prepared(prepare_overrides(objects, cros, ros, placement()), "c1", {})
     assert by_id(result)[DEPLOY.identity]["spec"]["replicas"] == 4
-    result = apply_overrides(objects, "c1", {}, cros, [], placement())
+    result = apply_prepared(prepare_overrides(objects, cros, [], placement()), "c1", {})
     assert by_id(result)[DEPLOY.identity]["spec"]["replicas"] == 2, "cro b runs after cro a"
     assert result.applicable_cros == ("a", "b")
 
 
 def test_a_namespace_cro_reaches_the_namespace_and_everything_in_it() -> None:
     o = cro("label", WEB_NS, rule(patch("/metadata/labels", {"x": "y"}, PatchOp.ADD)))
-    got = by_id(apply_overrides(OBJECTS, "c1", {}, [o], [], placement()))
+    got = by_id(apply_prepared(prepare_overrides(OBJECTS, [o], [], placement()), "c1", {}))
     assert got[NS.identity]["metadata"]["labels"] == {"x": "y"}
     assert got[DEPLOY.identity]["metadata"]["labels"] == {"x": "y"}
     assert got[ROLE.identity]["metadata"]["labels"] == {"a": "b"}
@@ -132,9 +133,8 @@ def test_a_namespace_cro_reaches_the_namespace_and_everything_in_it() -> None:
 def test_a_cro_selects_by_exact_group_version_kind_and_name() -> None:
     wrong_version = OverrideSelector("rbac.authorization.k8s.io", "v1beta1", "ClusterRole", "reader")
     o = cro("x", wrong_version, rule(patch("/metadata/labels/a", "z")))
-    assert by_id(apply_overrides(OBJECTS, "c1", {}, [o], [], placement()))[ROLE.identity]["metadata"]["labels"] == {
-        "a": "b"
-    }
+    result = apply_prepared(prepare_overrides(OBJECTS, [o], [], placement()), "c1", {})
+    assert by_id(result)[ROLE.identity]["metadata"]["labels"] == {"a": "b"}
 
 
 @pytest.mark.parametrize("where", ["cro", "ro"])
@@ -142,16 +142,18 @@ def test_delete_removes_the_object_for_matching_clusters_only(where: str) -> Non
     only_dev = (LabelSelector({"env": "dev"}),)
     cros = [cro("drop", WEB_NS, delete(only_dev))] if where == "cro" else []
     ros = [ro("drop", "web", DEPLOY_SEL, delete(only_dev))] if where == "ro" else []
-    dev = apply_overrides(OBJECTS, "dev", {"env": "dev"}, cros, ros, placement())
-    prod = apply_overrides(OBJECTS, "prod", {"env": "prod"}, cros, ros, placement())
+    prepared = prepare_overrides(OBJECTS, cros, ros, placement())
+    dev = apply_prepared(prepared, "dev", {"env": "dev"})
+    prod = apply_prepared(prepared, "prod", {"env": "prod"})
     assert DEPLOY.identity not in by_id(dev) and DEPLOY.identity in dev.deleted
     assert (NS.identity in dev.deleted) is (where == "cro"), "a namespace CRO also reaches the Namespace"
     assert DEPLOY.identity in by_id(prod) and prod.deleted == ()
 
 
 def test_a_cro_delete_wins_over_a_later_ro_patch() -> None:
-    result = apply_overrides(OBJECTS, "c1", {}, [cro("drop", WEB_NS, delete())],
-                             [ro("scale", "web", DEPLOY_SEL, rule(patch("/spec/replicas", 5)))], placement())
+    prepared = prepare_overrides(OBJECTS, [cro("drop", WEB_NS, delete())],
+                                 [ro("scale", "web", DEPLOY_SEL, rule(patch("/spec/replicas", 5)))], placement())
+    result = apply_prepared(prepared, "c1", {})
     assert DEPLOY.identity not in by_id(result)
     assert result.ok
 
@@ -171,7 +173,7 @@ def test_a_cro_delete_wins_over_a_later_ro_patch() -> None:
 )
 def test_member_cluster_variables_are_substituted_in_values(value: Any, labels: dict[str, str], expected: Any) -> None:
     o = ro("v", "web", DEPLOY_SEL, rule(patch("/metadata/annotations", value, PatchOp.ADD)))
-    result = apply_overrides(OBJECTS, "prod-eu-1", labels, [], [o], placement())
+    result = apply_prepared(prepare_overrides(OBJECTS, [], [o], placement()), "prod-eu-1", labels)
     assert result.ok, result.error
     assert by_id(result)[DEPLOY.identity]["metadata"]["annotations"] == expected
 
@@ -185,7 +187,7 @@ def test_member_cluster_variables_are_substituted_in_values(value: Any, labels: 
 )
 def test_variable_errors_fail_that_cluster(value: str, message: str) -> None:
     o = ro("v", "web", DEPLOY_SEL, rule(patch("/metadata/annotations", value, PatchOp.ADD)))
-    result = apply_overrides(OBJECTS, "c1", {}, [], [o], placement())
+    result = apply_prepared(prepare_overrides(OBJECTS, [], [o], placement()), "c1", {})
     assert result.reason == "OverriddenFailed"
     assert message in result.error
     assert result.objects == ()
@@ -222,7 +224,7 @@ def test_placement_scoped_overrides_serve_only_their_placement(
     ref: PlacementRef | None, target: Placement, applies: bool
 ) -> None:
     o = ro("scale", "web", DEPLOY_SEL, rule(patch("/spec/replicas", 5)), ref=ref)
-    got = by_id(apply_overrides(OBJECTS, "c1", {}, [], [o], target))
+    got = by_id(apply_prepared(prepare_overrides(OBJECTS, [], [o], target), "c1", {}))
     assert got[DEPLOY.identity]["spec"]["replicas"] == (5 if applies else 1)
 
 
@@ -249,7 +251,7 @@ ENVELOPE = obj(
 
 def test_envelopes_are_unwrapped_with_their_identity_and_reached_by_overrides() -> None:
     o = ro("quota", "web", OverrideSelector("", "v1", "ResourceQuota", "q"), rule(patch("/spec/hard/cpu", "4")))
-    result = apply_overrides([NS, ENVELOPE], "c1", {}, [], [o], placement())
+    result = apply_prepared(prepare_overrides([NS, ENVELOPE], [], [o], placement()), "c1", {})
     got = {x.identity: x for x in result.objects}
     assert set(got) == {NS.identity, "/ResourceQuota/web/q", "policy/PodDisruptionBudget/web/p"}
     quota = got["/ResourceQuota/web/q"]
@@ -273,18 +275,19 @@ def test_the_upstream_region_label_cro_applies_to_every_cluster_with_its_region(
     o, _ = _example("website.concepts_override.L147")
     role = obj("rbac.authorization.k8s.io/v1", "ClusterRole", "secret-reader", metadata={"labels": {}})
     target = placement(name="crp-example")
-    eu = apply_overrides([role], "m1", {"region": "eu"}, [o], [], target)
+    prepared = prepare_overrides([role], [o], [], target)
+    eu = apply_prepared(prepared, "m1", {"region": "eu"})
     assert by_id(eu)[role.identity]["metadata"]["labels"] == {"cluster-region": "eu"}
-    unlabelled = apply_overrides([role], "m2", {}, [o], [], target)
+    unlabelled = apply_prepared(prepared, "m2", {})
     assert "label key 'region' is not found on cluster m2" in unlabelled.error
-    other = apply_overrides([role], "m1", {"region": "eu"}, [o], [], placement(name="other"))
+    other = apply_prepared(prepare_overrides([role], [o], [], placement(name="other")), "m1", {"region": "eu"})
     assert other.ok and by_id(other)[role.identity]["metadata"]["labels"] == {}, "scoped to crp-example"
 
 
 def test_the_upstream_namespaced_envelope_unwraps_into_its_objects() -> None:
     _, body = _example("kubefleet.examples_envelopes_namespacescoped")
     env = SelectedObject("placement.kubernetes-fleet.io", "v1beta1", "ResourceEnvelope", "app", "example", body)
-    result = apply_overrides([env], "m1", {}, [], [], placement())
+    result = apply_prepared(prepare_overrides([env], [], [], placement()), "m1", {})
     assert sorted(o.identity for o in result.objects) == ["/ConfigMap/app/config", "apps/Deployment/app/ingress"]
     assert all(o.envelope and o.envelope.name == "example" for o in result.objects)
 
@@ -292,7 +295,7 @@ def test_the_upstream_namespaced_envelope_unwraps_into_its_objects() -> None:
 def test_the_upstream_v1alpha1_cluster_envelope_unwraps_from_spec_manifests() -> None:
     _, body = _example("azure-fleet@62f0d28b.examples_envelopes_clusterscoped")
     env = SelectedObject("placement.kubernetes-fleet.io", "v1alpha1", "ClusterResourceEnvelope", "", "example", body)
-    result = apply_overrides([env], "m1", {}, [], [], placement())
+    result = apply_prepared(prepare_overrides([env], [], [], placement()), "m1", {})
     assert sorted(o.identity for o in result.objects) == [
         "admissionregistration.k8s.io/ValidatingWebhookConfiguration//guard",
         "rbac.authorization.k8s.io/ClusterRole//pod-reader",

@@ -9,7 +9,8 @@ import pytest
 from reconciler.api.meta import LabelSelector, ObjectMeta, Origin
 from reconciler.api.placement import Placement, ResourceSelector, SelectionScope
 from reconciler.api.resource import Resource
-from reconciler.hub.select import next_snapshot, sanitize, select_resources
+from reconciler.hub.select import sanitize, select_resources
+from reconciler.status.memory import PlacementMemory, SnapshotRecord, next_snapshots
 
 ORIGIN = Origin("fleet.yaml", 1)
 NS_WITH = SelectionScope.NAMESPACE_WITH_RESOURCES
@@ -259,10 +260,13 @@ def test_the_hash_moves_with_content_and_ignores_server_fields() -> None:
 def test_snapshot_index_is_monotonic_and_history_honours_revision_history_limit(
     history: list[dict[str, Any]], hash: str, limit: int, index: int, kept: list[int]
 ) -> None:
-    got_index, got_history = next_snapshot(history, hash, limit)
-    assert got_index == index
-    assert [h["index"] for h in got_history] == kept
-    assert got_history[-1] == {"index": index, "hash": hash}
+    previous = PlacementMemory("ClusterResourcePlacement/web", snapshots=tuple(
+        SnapshotRecord(h["index"], h["hash"], "c0") for h in history)) if history else None
+    got = next_snapshots(previous, hash, limit, "c1")
+    assert [s.index for s in got] == kept
+    assert (got[-1].index, got[-1].hash) == (index, hash)
+    new = not history or history[-1]["hash"] != hash
+    assert got[-1].commit == ("c1" if new else "c0"), "a snapshot remembers the commit that created it"
 
 
 def test_envelopes_are_selected_like_any_object() -> None:
