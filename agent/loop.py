@@ -157,7 +157,11 @@ class Agent:
         inventory: Obj = {
             "apiVersion": "v1",
             "kind": "ConfigMap",
-            "metadata": {"name": INVENTORY_NAME, "namespace": ns, "labels": {"app.kubernetes.io/managed-by": "fleetsync"}},
+            "metadata": {
+                "name": INVENTORY_NAME,
+                "namespace": ns,
+                "labels": {"app.kubernetes.io/managed-by": "fleetsync"},
+            },
             "data": {**inv.to_data(), "bundleCommit": commit},
         }
         if not exists:
@@ -210,7 +214,9 @@ class Agent:
             deleted, prune, kept = self._prune(bundle, works, inventory, source.fresh)
             applied = [entry_for(r.live, r.placement) for r in results if r.owned and r.live is not None]
             wanted = {w.identity for w in works}
-            held = {e.identity for e in inventory.entries if e.identity in wanted} - {a.identity for a in applied}
+            held = {e.identity for e in inventory.entries if e.identity in wanted} - {
+                a.identity for a in applied
+            }
             new_inventory = updated_inventory(inventory, applied, deleted, kept | held, bundle.bundle_id)
             if new_inventory.to_data() != inventory.to_data() or inv_commit != st.commit:
                 # Written while the report is built; a failed write still fails the pass before
@@ -280,7 +286,9 @@ class Agent:
         try:
             cached = self.source.local_bundle(commit)
             if cached is None:
-                log.warning("bundle %s is not in the local clone; nothing to enforce until Git is back", commit[:12])
+                log.warning(
+                    "bundle %s is not in the local clone; nothing to enforce until Git is back", commit[:12]
+                )
                 return
             bundle = parse_bundle(cached.files)
         except (SourceError, BundleError) as e:
@@ -337,7 +345,9 @@ class Agent:
         )
         return done.deleted, done.summary, done.kept
 
-    def _publish(self, report: ClusterReport, drifts: dict[str, ObjectDrift], errors: list[str]) -> str | None:
+    def _publish(
+        self, report: ClusterReport, drifts: dict[str, ObjectDrift], errors: list[str]
+    ) -> str | None:
         st = self.state
         fp = fingerprint(report, drifts)
         if fp == st.fingerprint:

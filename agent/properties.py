@@ -40,7 +40,6 @@ INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 MAX_PRICE_TABLE_BYTES = 1024 * 1024
 
 
-
 def format_cpu(cores: Fraction) -> str:
     """Whole cores, else millicores rounded up (``12``, ``500m``), as the kubelet reports CPU."""
     milli = math.ceil(cores * 1000)

@@ -82,9 +82,7 @@ def _availability(r: Result) -> Availability:
     return availability(r.live)
 
 
-def _object(
-    r: Result, now: datetime, prev: ObjectResult | None, drift: str
-) -> ObjectResult:
+def _object(r: Result, now: datetime, prev: ObjectResult | None, drift: str) -> ObjectResult:
     avail = _availability(r)
     since = ""
     if avail == Availability.AVAILABLE:
@@ -107,10 +105,16 @@ def _object(
     )
 
 
-def _condition(ctype: str, ok: bool, reason: str, message: str, now: datetime, prev: Sequence[Condition]) -> Condition:
+def _condition(
+    ctype: str, ok: bool, reason: str, message: str, now: datetime, prev: Sequence[Condition]
+) -> Condition:
     status = "True" if ok else "False"
     old = next((c for c in prev if c.type == ctype), None)
-    since = old.last_transition_time if old and old.status == status and old.last_transition_time else format_time(now)
+    since = (
+        old.last_transition_time
+        if old and old.status == status and old.last_transition_time
+        else format_time(now)
+    )
     return Condition(ctype, status, reason, message, since)
 
 
@@ -204,8 +208,13 @@ _SAME = {"Unchanged": "Applied", "ManifestAlreadyUpToDate": "ManifestApplied"}
 def _blank_times(value: object) -> object:
     if isinstance(value, dict):
         return {
-            k: ("" if k in _TIME_KEYS else _SAME.get(v, v) if isinstance(v, str) and k in ("outcome", "reason")
-                else _blank_times(v))
+            k: (
+                ""
+                if k in _TIME_KEYS
+                else _SAME.get(v, v)
+                if isinstance(v, str) and k in ("outcome", "reason")
+                else _blank_times(v)
+            )
             for k, v in value.items()
         }
     if isinstance(value, list):

@@ -113,7 +113,9 @@ class GitSource:
         files = self._read_tree(commit)
         problems = self.verify(files)
         if problems:
-            raise BundleRefused(f"cached bundle {commit[:12]} failed verification: " + "; ".join(problems[:5]))
+            raise BundleRefused(
+                f"cached bundle {commit[:12]} failed verification: " + "; ".join(problems[:5])
+            )
         return FetchedBundle(commit, files)
 
     def _is_ancestor(self, older: str, newer: str) -> bool:
@@ -158,7 +160,9 @@ class GitSource:
                 )
             depth *= 2
             try:
-                self._repo.git.fetch(f"--deepen={depth}", "--no-tags", self.url, f"refs/heads/{self.bundle_ref}")
+                self._repo.git.fetch(
+                    f"--deepen={depth}", "--no-tags", self.url, f"refs/heads/{self.bundle_ref}"
+                )
             except GitCommandError as e:
                 raise SourceError(f"cannot deepen {self.bundle_ref}: {_stderr(e)}") from e
 

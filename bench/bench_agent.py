@@ -34,11 +34,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
+
 def objects(n: int) -> list[dict[str, Any]]:
     """n objects: namespaces, then an even mix of ConfigMaps, Secrets, ServiceAccounts, Services, Deployments."""
     namespaces = max(1, n // 100)
     out: list[dict[str, Any]] = [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"bench-{i}"}} for i in range(namespaces)
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"bench-{i}"}}
+        for i in range(namespaces)
     ]
     i = 0
     while len(out) < n:
@@ -47,20 +49,46 @@ def objects(n: int) -> list[dict[str, Any]]:
         kind = i % 5
         meta = {"name": name, "namespace": ns}
         if kind == 0:
-            out.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"k": str(i), "mode": "on"}})
+            out.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": meta,
+                    "data": {"k": str(i), "mode": "on"},
+                }
+            )
         elif kind == 1:
-            out.append({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "stringData": {"token": f"t{i}"}})
+            out.append(
+                {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "stringData": {"token": f"t{i}"}}
+            )
         elif kind == 2:
             out.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta})
         elif kind == 3:
-            out.append({"apiVersion": "v1", "kind": "Service", "metadata": meta,
-                        "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}})
+            out.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": meta,
+                    "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]},
+                }
+            )
         else:
             labels = {"app": name}
-            out.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
-                        "spec": {"replicas": 1, "selector": {"matchLabels": labels},
-                                 "template": {"metadata": {"labels": labels},
-                                              "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}}})
+            out.append(
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": meta,
+                    "spec": {
+                        "replicas": 1,
+                        "selector": {"matchLabels": labels},
+                        "template": {
+                            "metadata": {"labels": labels},
+                            "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]},
+                        },
+                    },
+                }
+            )
         i += 1
     return out
 
@@ -76,11 +104,17 @@ def child(repo: str, cluster: str, kubeconfig: str, state: str, workers: int) ->
     from agent.loop import Agent, AgentConfig
     from agent.source import GitSource
 
-    with KubeClient.from_kubeconfig(kubeconfig, connections=workers) as kube, GitSource(
-        repo, cluster, Path(state), verify=MemoVerifier(cluster)
-    ) as source:
-        agent = Agent(AgentConfig(cluster, workers=workers), kube, source,
-                      clock=lambda: datetime.now(UTC), sleep=time.sleep)
+    with (
+        KubeClient.from_kubeconfig(kubeconfig, connections=workers) as kube,
+        GitSource(repo, cluster, Path(state), verify=MemoVerifier(cluster)) as source,
+    ):
+        agent = Agent(
+            AgentConfig(cluster, workers=workers),
+            kube,
+            source,
+            clock=lambda: datetime.now(UTC),
+            sleep=time.sleep,
+        )
         waits = _time_applies(kube)
         cpu0, start = _cpu(), time.perf_counter()
         summary = agent.sync()
@@ -88,14 +122,33 @@ def child(repo: str, cluster: str, kubeconfig: str, state: str, workers: int) ->
         outcomes: dict[str, int] = {}
         for r in summary.results:
             outcomes[r.outcome.value] = outcomes.get(r.outcome.value, 0) + 1
-        print(json.dumps({"seconds": seconds, "cpu": cpu, "timings": dict(summary.timings), "outcomes": outcomes,
-                          "errors": summary.errors, "apply_ms": 1000 * sum(waits) / max(1, len(waits))}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "seconds": seconds,
+                    "cpu": cpu,
+                    "timings": dict(summary.timings),
+                    "outcomes": outcomes,
+                    "errors": summary.errors,
+                    "apply_ms": 1000 * sum(waits) / max(1, len(waits)),
+                }
+            ),
+            flush=True,
+        )
         sys.stdin.readline()
         start = time.perf_counter()
         again = agent.sync()
         steady = time.perf_counter() - start
-    print(json.dumps({"steady": steady, "steady_unchanged": sum(r.outcome.value == "Unchanged" for r in again.results),
-                      "rss_mb": _peak_rss_kb() / 1024}), flush=True)
+    print(
+        json.dumps(
+            {
+                "steady": steady,
+                "steady_unchanged": sum(r.outcome.value == "Unchanged" for r in again.results),
+                "rss_mb": _peak_rss_kb() / 1024,
+            }
+        ),
+        flush=True,
+    )
 
 
 def _peak_rss_kb() -> int:
@@ -173,9 +226,22 @@ def run_agent(objs: list[dict[str, Any]], tmp: Path, latency_ms: float, workers:
         fault = _slow(sim, latency_ms)
         kc = sim.write_kubeconfig(tmp / "agent.kubeconfig")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.bench_agent", "--child", str(tmp / "fleet.git"), cluster, str(kc), str(tmp / "state"),
-             str(workers)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "bench.bench_agent",
+                "--child",
+                str(tmp / "fleet.git"),
+                cluster,
+                str(kc),
+                str(tmp / "state"),
+                str(workers),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
         )
         agent = _line(proc)
         agent["requests"] = COUNT - fault.times
@@ -201,9 +267,20 @@ def run_kubectl(objs: list[dict[str, Any]], tmp: Path, latency_ms: float) -> dic
         kc = sim.write_kubeconfig(tmp / "kubectl.kubeconfig")
         start = time.perf_counter()
         k = subprocess.run(
-            ["kubectl", "--kubeconfig", str(kc), "apply", "--server-side", "--validate=false", "--field-manager", "bench",
-             "-f", str(manifest)],
-            capture_output=True, text=True,
+            [
+                "kubectl",
+                "--kubeconfig",
+                str(kc),
+                "apply",
+                "--server-side",
+                "--validate=false",
+                "--field-manager",
+                "bench",
+                "-f",
+                str(manifest),
+            ],
+            capture_output=True,
+            text=True,
         )
         seconds = time.perf_counter() - start
         requests = COUNT - fault.times
@@ -217,11 +294,23 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 250, 500])
-    ap.add_argument("--latency-ms", type=float, nargs="+", default=[0, 10, 50],
-                    help="added server latency per object request (0: the simulator as fast as it goes)")
-    ap.add_argument("--workers", type=int, default=WORKERS, help=f"the agent's threads per wave (default {WORKERS})")
-    ap.add_argument("--sweep-workers", type=int, nargs="*", default=[8, 32],
-                    help="also run the agent with these thread counts at the largest size and latency")
+    ap.add_argument(
+        "--latency-ms",
+        type=float,
+        nargs="+",
+        default=[0, 10, 50],
+        help="added server latency per object request (0: the simulator as fast as it goes)",
+    )
+    ap.add_argument(
+        "--workers", type=int, default=WORKERS, help=f"the agent's threads per wave (default {WORKERS})"
+    )
+    ap.add_argument(
+        "--sweep-workers",
+        type=int,
+        nargs="*",
+        default=[8, 32],
+        help="also run the agent with these thread counts at the largest size and latency",
+    )
     ap.add_argument("--child", nargs=5, metavar=("REPO", "CLUSTER", "KUBECONFIG", "STATE", "WORKERS"))
     args = ap.parse_args()
     if args.child:
@@ -233,10 +322,18 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-agent-"))
     rows: list[tuple[float, int, dict[str, Any], dict[str, Any]]] = []
     try:
-        print(f"agent: {args.workers} threads per wave. sync = one whole agent sync (fetch, verify, parse, waves,")
-        print("inventory, properties, report push); apply = its apply phase; ms/apply = mean time of one of its")
-        print("server-side applies (the added latency plus the simulator's queue); cpu = the agent's CPU seconds in")
-        print("the sync; req = object requests the server answered; resync = the next sync, nothing to change.")
+        print(
+            f"agent: {args.workers} threads per wave. sync = one whole agent sync (fetch, verify, parse, waves,"
+        )
+        print(
+            "inventory, properties, report push); apply = its apply phase; ms/apply = mean time of one of its"
+        )
+        print(
+            "server-side applies (the added latency plus the simulator's queue); cpu = the agent's CPU seconds in"
+        )
+        print(
+            "the sync; req = object requests the server answered; resync = the next sync, nothing to change."
+        )
         print(_HEADER)
         for latency, n in [(lat, n) for lat in args.latency_ms for n in args.sizes]:
             objs = objects(n)
@@ -249,15 +346,20 @@ def main() -> None:
             print(f"\nthreads per wave, {n} objects at {latency:g} ms (against the kubectl run above):")
             print(_HEADER)
             for workers in args.sweep_workers:
-                print(_row(latency, n, workers, run_agent(objects(n), tmp, latency, workers), kubectl), flush=True)
+                print(
+                    _row(latency, n, workers, run_agent(objects(n), tmp, latency, workers), kubectl),
+                    flush=True,
+                )
         _figure(rows)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-_HEADER = (f"{'latency':>7} {'objects':>7} {'threads':>7} {'sync s':>7} {'apply s':>7} {'ms/apply':>8} {'cpu s':>6} "
-           f"{'req':>5} {'kubectl s':>9} {'req':>5} {'ratio':>6} {'apply ratio':>11} {'resync s':>8} {'req':>4} "
-           f"{'RSS MB':>6}  outcomes")
+_HEADER = (
+    f"{'latency':>7} {'objects':>7} {'threads':>7} {'sync s':>7} {'apply s':>7} {'ms/apply':>8} {'cpu s':>6} "
+    f"{'req':>5} {'kubectl s':>9} {'req':>5} {'ratio':>6} {'apply ratio':>11} {'resync s':>8} {'req':>4} "
+    f"{'RSS MB':>6}  outcomes"
+)
 
 
 def _row(latency: float, n: int, workers: int, a: dict[str, Any], k: dict[str, Any]) -> str:
@@ -265,10 +367,12 @@ def _row(latency: float, n: int, workers: int, a: dict[str, Any], k: dict[str, A
     ratio = k["seconds"] / a["seconds"] if a["seconds"] else float("nan")
     apply_ratio = k["seconds"] / apply_s if apply_s else float("nan")
     flag = "" if k["ok"] else " (kubectl failed)"
-    line = (f"{latency:>5g}ms {n:>7} {workers:>7} {a['seconds']:>7.2f} {apply_s:>7.2f} {a['apply_ms']:>8.1f} "
-            f"{a['cpu']:>6.2f} {a['requests']:>5} {k['seconds']:>9.2f} {k['requests']:>5} {ratio:>5.1f}x "
-            f"{apply_ratio:>10.1f}x {a['steady']:>8.2f} {a['steady_requests']:>4} {a['rss_mb']:>6.1f}  "
-            f"{a['outcomes']}{flag}")
+    line = (
+        f"{latency:>5g}ms {n:>7} {workers:>7} {a['seconds']:>7.2f} {apply_s:>7.2f} {a['apply_ms']:>8.1f} "
+        f"{a['cpu']:>6.2f} {a['requests']:>5} {k['seconds']:>9.2f} {k['requests']:>5} {ratio:>5.1f}x "
+        f"{apply_ratio:>10.1f}x {a['steady']:>8.2f} {a['steady_requests']:>4} {a['rss_mb']:>6.1f}  "
+        f"{a['outcomes']}{flag}"
+    )
     if a["errors"]:
         line += f"\n         agent errors: {a['errors']}"
     return line
@@ -287,9 +391,11 @@ def _growth(rows: list[tuple[float, int, dict[str, Any], dict[str, Any]]]) -> No
 
 def _figure(rows: list[tuple[float, int, dict[str, Any], dict[str, Any]]]) -> None:
     latency, n, a, k = max(rows, key=lambda row: (row[0], row[1]))
-    print(f"\nfigure: {n} objects at {latency:g} ms per request: kubectl / agent sync = {k['seconds'] / a['seconds']:.1f}x "
-          f"(goal >= 10x); agent peak RSS {max(row[2]['rss_mb'] for row in rows):.0f} MB, the most of the runs in the "
-          "first table (goal <= 80 MB)")
+    print(
+        f"\nfigure: {n} objects at {latency:g} ms per request: kubectl / agent sync = {k['seconds'] / a['seconds']:.1f}x "
+        f"(goal >= 10x); agent peak RSS {max(row[2]['rss_mb'] for row in rows):.0f} MB, the most of the runs in the "
+        "first table (goal <= 80 MB)"
+    )
 
 
 if __name__ == "__main__":

@@ -81,8 +81,9 @@ def make_template(root: Path, clusters: int) -> Path:
     return t
 
 
-def poller(stop: threading.Event, interval: float, step: Callable[[], object], errors: list[str],
-           took: list[float]) -> threading.Thread:
+def poller(
+    stop: threading.Event, interval: float, step: Callable[[], object], errors: list[str], took: list[float]
+) -> threading.Thread:
     def loop() -> None:
         while not stop.is_set():
             start = time.monotonic()
@@ -131,10 +132,17 @@ def run(clusters: int, commits: int, hub_interval: float, agent_interval: float)
         served.mkdir()
         stop = threading.Event()
         errors: list[str] = []
-        with GitDaemon(served) as daemon, LocalFleet(
-            served, template, clock=lambda: datetime.now(UTC), sleep=time.sleep,
-            remote_url=daemon.url("remote.git"), agent_workers=2,
-        ) as fleet:
+        with (
+            GitDaemon(served) as daemon,
+            LocalFleet(
+                served,
+                template,
+                clock=lambda: datetime.now(UTC),
+                sleep=time.sleep,
+                remote_url=daemon.url("remote.git"),
+                agent_workers=2,
+            ) as fleet,
+        ):
             fleet.create_repo()
             fleet.start_members()
             hub_took: list[float] = []
@@ -163,8 +171,10 @@ def run(clusters: int, commits: int, hub_interval: float, agent_interval: float)
                 stop.set()
                 for t in threads:
                     t.join(timeout=30)
-        print(f"  one pass takes: hub p50 {statistics.median(hub_took):.2f}s max {max(hub_took):.2f}s; "
-              f"agent p50 {statistics.median(agent_took):.2f}s max {max(agent_took):.2f}s")
+        print(
+            f"  one pass takes: hub p50 {statistics.median(hub_took):.2f}s max {max(hub_took):.2f}s; "
+            f"agent p50 {statistics.median(agent_took):.2f}s max {max(agent_took):.2f}s"
+        )
         if errors:
             print(f"  ({len(errors)} failed passes, last: {errors[-1][:160]})")
         return latencies
@@ -177,13 +187,18 @@ def main() -> None:
     ap.add_argument("--hub-interval", type=float, default=1.0)
     ap.add_argument("--agent-interval", type=float, default=1.0)
     args = ap.parse_args()
-    print(f"commit -> applied on every member; hub polls every {args.hub_interval}s, "
-          f"agents every {args.agent_interval}s, loopback git daemon, {args.commits} commits per size")
+    print(
+        f"commit -> applied on every member; hub polls every {args.hub_interval}s, "
+        f"agents every {args.agent_interval}s, loopback git daemon, {args.commits} commits per size"
+    )
     for n in (int(s) for s in args.sizes.split(",")):
         lat = run(n, args.commits, args.hub_interval, args.agent_interval)
         verdict = "meets" if pct(lat, 99) <= 5.0 else "MISSES"
-        print(f"{n:>4} agents: p50 {statistics.median(lat):.2f}s  p99 {pct(lat, 99):.2f}s  "
-              f"max {max(lat):.2f}s  ({verdict} the p99 <= 5 s goal)", flush=True)
+        print(
+            f"{n:>4} agents: p50 {statistics.median(lat):.2f}s  p99 {pct(lat, 99):.2f}s  "
+            f"max {max(lat):.2f}s  ({verdict} the p99 <= 5 s goal)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -81,14 +81,22 @@ def manifest(i: int, cluster: str, generation: int) -> dict[str, object]:
     data = {f"key-{k}": f"value {k} of object {i} generation {generation}" for k in range(8)}
     if i == 0:
         data["cluster"] = cluster  # one per-cluster override, as ${MEMBER-CLUSTER-NAME} would give
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": f"config-{i:04}", "namespace": "web", "labels": {"app": "web"}}, "data": data}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": f"config-{i:04}", "namespace": "web", "labels": {"app": "web"}},
+        "data": data,
+    }
 
 
 def bundle_files(cluster: str, objects: int, generation: int) -> dict[str, bytes]:
-    placement = BundlePlacement("ClusterResourcePlacement", "", "web", generation, {"type": "ClientSideApply"})
-    objs = [BundleObject(KEY, f"/ConfigMap/web/config-{i:04}", manifest(i, cluster, generation))
-            for i in range(objects)]
+    placement = BundlePlacement(
+        "ClusterResourcePlacement", "", "web", generation, {"type": "ClientSideApply"}
+    )
+    objs = [
+        BundleObject(KEY, f"/ConfigMap/web/config-{i:04}", manifest(i, cluster, generation))
+        for i in range(objects)
+    ]
     return build_bundle(cluster, f"{generation:040x}", [placement], objs)
 
 
@@ -96,7 +104,9 @@ def build_fleet(bare: Path, clusters: int, objects: int) -> int:
     """Bundle branches (2 generations), report branches and heartbeats; returns one bundle's bytes."""
     size = 0
     with HubRepo.local(bare) as repo:
-        report = repo.write_commit(repo.write_tree({"report.yaml": b"kind: ClusterReport\n"}), [], "report", NOW)
+        report = repo.write_commit(
+            repo.write_tree({"report.yaml": b"kind: ClusterReport\n"}), [], "report", NOW
+        )
         beat = repo.write_commit(repo.write_tree({"heartbeat.yaml": b"kind: Heartbeat\n"}), [], "beat", NOW)
         updates: list[RefUpdate] = []
         for c in range(clusters):
@@ -108,9 +118,11 @@ def build_fleet(bare: Path, clusters: int, objects: int) -> int:
                 parent = [commit]
             if c == 0:
                 size = sum(len(v) for v in files.values())
-            updates += [RefUpdate(f"refs/heads/fleet/bundles/{name}", parent[0], None),
-                        RefUpdate(f"refs/heads/fleet/reports/{name}", report, None),
-                        RefUpdate(f"refs/fleet/heartbeats/{name}", beat, None)]
+            updates += [
+                RefUpdate(f"refs/heads/fleet/bundles/{name}", parent[0], None),
+                RefUpdate(f"refs/heads/fleet/reports/{name}", report, None),
+                RefUpdate(f"refs/fleet/heartbeats/{name}", beat, None),
+            ]
         repo.publish(updates)
     return size
 
@@ -120,8 +132,15 @@ def agent_fetch(relay: CountingRelay, work: Path, name: str) -> int:
     git(work, "init", "-q", "--bare", str(agent))
     relay.reset()
     url = f"git://127.0.0.1:{relay.port}/fleet.git"
-    git(agent, "fetch", "-q", "--depth=1", "--no-tags", url,
-        f"+refs/heads/fleet/bundles/{name}:refs/remotes/hub/{name}")
+    git(
+        agent,
+        "fetch",
+        "-q",
+        "--depth=1",
+        "--no-tags",
+        url,
+        f"+refs/heads/fleet/bundles/{name}:refs/remotes/hub/{name}",
+    )
     return relay.down + relay.up
 
 

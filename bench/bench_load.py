@@ -28,7 +28,9 @@ PER_FILE = 10
 def _object(i: int) -> str:
     kind = i % 10
     if kind == 0:
-        return f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ns-{i}\n  labels: {{owner: team-{i % 7}}}\n"
+        return (
+            f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ns-{i}\n  labels: {{owner: team-{i % 7}}}\n"
+        )
     if kind == 1:
         return (
             "apiVersion: cluster.kubernetes-fleet.io/v1beta1\nkind: MemberCluster\n"

@@ -73,8 +73,10 @@ def _configmap(cluster: int, i: int) -> bytes:
     ).encode()
 
 
-ROLE = (b"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: web-reader\n"
-        b"rules:\n  - apiGroups: ['']\n    resources: [configmaps, services]\n    verbs: [get, list, watch]\n")
+ROLE = (
+    b"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: web-reader\n"
+    b"rules:\n  - apiGroups: ['']\n    resources: [configmaps, services]\n    verbs: [get, list, watch]\n"
+)
 
 
 def bundle(cluster: int, generation: int) -> dict[str, bytes]:
@@ -84,8 +86,10 @@ def bundle(cluster: int, generation: int) -> dict[str, bytes]:
         files[f"{top}/apps/Deployment/web/app-{i}.yaml"] = _deployment(cluster, i + 100 * generation)
         files[f"{top}/core/Service/web/app-{i}.yaml"] = _service(cluster, i + 100 * generation)
         files[f"{top}/core/ConfigMap/web/settings-{i}.yaml"] = _configmap(cluster, i + 100 * generation)
-    files["bundle.yaml"] = (f"apiVersion: fleetsync.io/v1alpha1\nkind: Bundle\ncluster: member-{cluster}\n"
-                            f"generation: {generation}\nplacements: [ClusterResourcePlacement/web]\n").encode()
+    files["bundle.yaml"] = (
+        f"apiVersion: fleetsync.io/v1alpha1\nkind: Bundle\ncluster: member-{cluster}\n"
+        f"generation: {generation}\nplacements: [ClusterResourcePlacement/web]\n"
+    ).encode()
     return files
 
 
@@ -144,11 +148,18 @@ def own_write(objects_dir: Path, objects: Mapping[str, tuple[str, bytes]]) -> No
         fanout[i] += fanout[i - 1]
     large = [off for _, _, off in entries if off >= 1 << 31]
     small = [off if off < 1 << 31 else (1 << 31) | large.index(off) for _, _, off in entries]
-    index = b"".join([
-        b"\377tOc", struct.pack(">I", 2), struct.pack(">256I", *fanout),
-        b"".join(e[0] for e in entries), struct.pack(f">{len(entries)}I", *(e[1] for e in entries)),
-        struct.pack(f">{len(small)}I", *small), struct.pack(f">{len(large)}Q", *large), pack_sum,
-    ])
+    index = b"".join(
+        [
+            b"\377tOc",
+            struct.pack(">I", 2),
+            struct.pack(">256I", *fanout),
+            b"".join(e[0] for e in entries),
+            struct.pack(f">{len(entries)}I", *(e[1] for e in entries)),
+            struct.pack(f">{len(small)}I", *small),
+            struct.pack(f">{len(large)}Q", *large),
+            pack_sum,
+        ]
+    )
     index += hashlib.sha1(index).digest()
     name = pack_sum.hex()
     pack_dir = objects_dir / "pack"
@@ -195,8 +206,15 @@ def measure(way: str, objects: Objects, earlier: Objects) -> float:
         start = time.perf_counter()
         WAYS[way](repo / "objects", objects)
         took = time.perf_counter() - start
-        check = _git(repo / "objects", ["cat-file", "--batch-check=%(objectname) %(objecttype)"],
-                     "".join(f"{sha}\n" for sha in objects).encode()).decode().splitlines()
+        check = (
+            _git(
+                repo / "objects",
+                ["cat-file", "--batch-check=%(objectname) %(objecttype)"],
+                "".join(f"{sha}\n" for sha in objects).encode(),
+            )
+            .decode()
+            .splitlines()
+        )
         expected = [f"{sha} {kind}" for sha, (kind, _) in objects.items()]
         if check != expected:
             raise SystemExit(f"{way}: git cannot read back what was written ({len(objects)} objects)")
@@ -209,8 +227,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--ways", default=",".join(WAYS), help="which of: " + ", ".join(WAYS))
     args = parser.parse_args()
-    print(f"git: {subprocess.run(['git', '--version'], capture_output=True, text=True).stdout.strip()}; "
-          f"{os.cpu_count()} cpus; seconds (best of {args.repeat}) to make N in-memory objects readable by git:")
+    print(
+        f"git: {subprocess.run(['git', '--version'], capture_output=True, text=True).stdout.strip()}; "
+        f"{os.cpu_count()} cpus; seconds (best of {args.repeat}) to make N in-memory objects readable by git:"
+    )
     cols = tuple(w for w in WAYS if w in args.ways.split(","))
     if not {"own", "index-pack"} <= set(cols):
         parser.error("--ways needs own and index-pack (the figure is their ratio)")
@@ -222,10 +242,16 @@ def main() -> None:
             for way in cols:
                 runs[way].append(measure(way, objects, earlier))
         best = {way: min(times) for way, times in runs.items()}
-        print(f"{len(objects):>8} " + " ".join(f"{best[c]:>19.3f}" for c in cols) +
-              f" {best['index-pack'] / best['own']:>14.2f}x", flush=True)
-    print("figure: index-pack / own — what letting git write and index the pack costs against the "
-          "hand-written pack + .idx writer")
+        print(
+            f"{len(objects):>8} "
+            + " ".join(f"{best[c]:>19.3f}" for c in cols)
+            + f" {best['index-pack'] / best['own']:>14.2f}x",
+            flush=True,
+        )
+    print(
+        "figure: index-pack / own — what letting git write and index the pack costs against the "
+        "hand-written pack + .idx writer"
+    )
 
 
 if __name__ == "__main__":

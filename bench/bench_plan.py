@@ -43,8 +43,10 @@ spec:
 def _apps(objects: int, version: int) -> str:
     docs = ["apiVersion: v1\nkind: Namespace\nmetadata:\n  name: app\n  labels: {owner: bench}\n"]
     for i in range(objects):
-        docs.append(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:04d}\n  namespace: app\n"
-                    f"data:\n  VERSION: \"{version}\"\n  INDEX: \"{i}\"\n")
+        docs.append(
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:04d}\n  namespace: app\n"
+            f'data:\n  VERSION: "{version}"\n  INDEX: "{i}"\n'
+        )
     return "---\n".join(docs)
 
 

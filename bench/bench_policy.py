@@ -29,14 +29,29 @@ REGIONS = ("eu", "us", "ap", "sa")
 
 def _workload(i: int, kind: str) -> dict[str, Any]:
     image = f"registry.example.com/app{i}:{'latest' if i % 7 == 0 else f'1.{i}'}"
-    resources = {} if i % 5 == 0 else {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}
-    container = {"name": f"c{i}", "image": image, "resources": resources,
-                 "env": [{"name": "MODE", "value": "prod"}], "ports": [{"containerPort": 8080}]}
-    return {"apiVersion": "apps/v1", "kind": kind,
-            "metadata": {"name": f"w{i}", "namespace": f"ns{i % 20}", "labels": {"app": f"w{i}"}},
-            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": f"w{i}"}},
-                     "template": {"metadata": {"labels": {"app": f"w{i}"}},
-                                  "spec": {"hostNetwork": i % 11 == 0, "containers": [container]}}}}
+    resources = (
+        {} if i % 5 == 0 else {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}
+    )
+    container = {
+        "name": f"c{i}",
+        "image": image,
+        "resources": resources,
+        "env": [{"name": "MODE", "value": "prod"}],
+        "ports": [{"containerPort": 8080}],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": {"name": f"w{i}", "namespace": f"ns{i % 20}", "labels": {"app": f"w{i}"}},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": f"w{i}"}},
+            "template": {
+                "metadata": {"labels": {"app": f"w{i}"}},
+                "spec": {"hostNetwork": i % 11 == 0, "containers": [container]},
+            },
+        },
+    }
 
 
 def base_objects(n: int) -> list[dict[str, Any]]:
@@ -46,24 +61,54 @@ def base_objects(n: int) -> list[dict[str, Any]]:
         if slot < 4:
             out.append(_workload(i, "Deployment" if slot < 3 else "StatefulSet"))
         elif slot < 6:
-            out.append({"apiVersion": "v1", "kind": "Service",
-                        "metadata": {"name": f"s{i}", "namespace": f"ns{i % 20}"},
-                        "spec": {"selector": {"app": f"w{i}"}, "ports": [{"port": 80}]}})
+            out.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": {"name": f"s{i}", "namespace": f"ns{i % 20}"},
+                    "spec": {"selector": {"app": f"w{i}"}, "ports": [{"port": 80}]},
+                }
+            )
         elif slot < 8:
-            out.append({"apiVersion": "v1", "kind": "ConfigMap",
-                        "metadata": {"name": f"cm{i}", "namespace": f"ns{i % 20}"},
-                        "data": {f"k{j}": f"value-{i}-{j}" for j in range(10)}})
+            out.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": f"cm{i}", "namespace": f"ns{i % 20}"},
+                    "data": {f"k{j}": f"value-{i}-{j}" for j in range(10)},
+                }
+            )
         elif slot == 8:
-            out.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"sec{i}", "namespace": f"ns{i % 20}"},
-                        "data": {"password": "c2VjcmV0"}})
+            out.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": f"sec{i}", "namespace": f"ns{i % 20}"},
+                    "data": {"password": "c2VjcmV0"},
+                }
+            )
         elif i % 20 == 9:
-            out.append({"apiVersion": "v1", "kind": "Namespace",
-                        "metadata": {"name": f"ns{(i // 20) % 20}", "labels": {"owner": "team-a"}}})
+            out.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {"name": f"ns{(i // 20) % 20}", "labels": {"owner": "team-a"}},
+                }
+            )
         else:
-            out.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-                        "metadata": {"name": f"rb{i}", "namespace": f"ns{i % 20}"},
-                        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
-                        "subjects": [{"kind": "Group", "name": "devs"}]})
+            out.append(
+                {
+                    "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "kind": "RoleBinding",
+                    "metadata": {"name": f"rb{i}", "namespace": f"ns{i % 20}"},
+                    "roleRef": {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "ClusterRole",
+                        "name": "view",
+                    },
+                    "subjects": [{"kind": "Group", "name": "devs"}],
+                }
+            )
     return out
 
 
@@ -88,16 +133,20 @@ def render(objs: list[dict[str, Any]], cluster: int) -> dict[str, Mapping[str, A
         if o["kind"] in ("Deployment", "StatefulSet") and i % 20 in (0, 1):
             v = copy.deepcopy(o)
             env = v["spec"]["template"]["spec"]["containers"][0]["env"]
-            env.append({"name": "CLUSTER", "value": f"c{cluster}"} if i % 20 == 0
-                       else {"name": "REGION", "value": REGIONS[cluster % 4]})
+            env.append(
+                {"name": "CLUSTER", "value": f"c{cluster}"}
+                if i % 20 == 0
+                else {"name": "REGION", "value": REGIONS[cluster % 4]}
+            )
             out[identity(o)] = v
         else:
             out[identity(o)] = o
     return out
 
 
-def reconcile(policies: Any, clusters: int, objs: list[dict[str, Any]], prev: Mapping[str, Any],
-              cache: PolicyCache) -> tuple[float, int]:
+def reconcile(
+    policies: Any, clusters: int, objs: list[dict[str, Any]], prev: Mapping[str, Any], cache: PolicyCache
+) -> tuple[float, int]:
     start = time.perf_counter()
     found = 0
     for c in range(clusters):
@@ -125,8 +174,10 @@ def main() -> None:
         cold, found = reconcile(policies, n, *fresh(), cache)
         warm, found_w = reconcile(policies, n, *fresh(), keep(cache))
         assert found == found_w, (found, found_w)
-        print(f"{n:5d} clusters: cold {cold:8.2f} ms/cluster (ratio {cold / anchor:.3f}), "
-              f"warm {warm:8.2f} ms/cluster (ratio {warm / anchor:.3f}), {found // n} violations/cluster")
+        print(
+            f"{n:5d} clusters: cold {cold:8.2f} ms/cluster (ratio {cold / anchor:.3f}), "
+            f"warm {warm:8.2f} ms/cluster (ratio {warm / anchor:.3f}), {found // n} violations/cluster"
+        )
 
 
 def new_cache() -> PolicyCache:

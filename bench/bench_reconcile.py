@@ -63,52 +63,71 @@ ANNOTATE = """          - op: add
 
 
 def _deployments(first: int, last: int) -> str:
-    return "".join(f"    - {{group: apps, version: v1, kind: Deployment, name: app-{i}}}\n" for i in range(first, last))
+    return "".join(
+        f"    - {{group: apps, version: v1, kind: Deployment, name: app-{i}}}\n" for i in range(first, last)
+    )
 
 
 def _ro(name: str, selectors: str, rules: str) -> str:
-    return (f"apiVersion: placement.kubernetes-fleet.io/v1beta1\nkind: ResourceOverride\n"
-            f"metadata: {{name: {name}, namespace: web}}\nspec:\n  resourceSelectors:\n{selectors}"
-            f"  policy:\n    overrideRules:\n{rules}")
+    return (
+        f"apiVersion: placement.kubernetes-fleet.io/v1beta1\nkind: ResourceOverride\n"
+        f"metadata: {{name: {name}, namespace: web}}\nspec:\n  resourceSelectors:\n{selectors}"
+        f"  policy:\n    overrideRules:\n{rules}"
+    )
 
 
 EVERY = "      - clusterSelector: {clusterSelectorTerms: []}\n        jsonPatchOverrides:\n"
 
 
 def _label_rule(key: str, value: str) -> str:
-    return (f"      - clusterSelector:\n          clusterSelectorTerms:\n"
-            f"            - labelSelector: {{matchLabels: {{{key}: {value}}}}}\n")
+    return (
+        f"      - clusterSelector:\n          clusterSelectorTerms:\n"
+        f"            - labelSelector: {{matchLabels: {{{key}: {value}}}}}\n"
+    )
 
 
 def override_files() -> dict[str, str]:
     """bench_render.overrides() as the YAML a fleet repo holds."""
-    cro = ("apiVersion: placement.kubernetes-fleet.io/v1beta1\nkind: ClusterResourceOverride\n"
-           "metadata: {name: role-label}\nspec:\n  clusterResourceSelectors:\n"
-           "    - {group: rbac.authorization.k8s.io, version: v1, kind: ClusterRole, name: web-reader}\n"
-           "  policy:\n    overrideRules:\n" + EVERY +
-           "          - op: add\n            path: /metadata/labels\n"
-           "            value: {cluster: \"${MEMBER-CLUSTER-NAME}\"}\n")
-    scale = (_label_rule("env", "prod") + "        jsonPatchOverrides:\n"
-             "          - {op: replace, path: /spec/replicas, value: 5}\n" + EVERY + ANNOTATE)
-    region = EVERY + ("          - op: replace\n            path: /data/region\n"
-                      "            value: \"${MEMBER-CLUSTER-LABEL-KEY-region}\"\n")
+    cro = (
+        "apiVersion: placement.kubernetes-fleet.io/v1beta1\nkind: ClusterResourceOverride\n"
+        "metadata: {name: role-label}\nspec:\n  clusterResourceSelectors:\n"
+        "    - {group: rbac.authorization.k8s.io, version: v1, kind: ClusterRole, name: web-reader}\n"
+        "  policy:\n    overrideRules:\n"
+        + EVERY
+        + "          - op: add\n            path: /metadata/labels\n"
+        '            value: {cluster: "${MEMBER-CLUSTER-NAME}"}\n'
+    )
+    scale = (
+        _label_rule("env", "prod") + "        jsonPatchOverrides:\n"
+        "          - {op: replace, path: /spec/replicas, value: 5}\n" + EVERY + ANNOTATE
+    )
+    region = EVERY + (
+        "          - op: replace\n            path: /data/region\n"
+        '            value: "${MEMBER-CLUSTER-LABEL-KEY-region}"\n'
+    )
     return {
         "overrides/role-label.yaml": cro,
         "overrides/annotate-a.yaml": _ro("annotate-a", _deployments(0, 20), EVERY + ANNOTATE),
         "overrides/annotate-b.yaml": _ro("annotate-b", _deployments(20, 40), EVERY + ANNOTATE),
         "overrides/scale.yaml": _ro("scale", _deployments(40, 50), scale),
-        "overrides/region.yaml": _ro("region", "    - {group: \"\", version: v1, kind: ConfigMap, name: region-config}\n",
-                                     region),
-        "overrides/drop.yaml": _ro("drop", "    - {group: \"\", version: v1, kind: ConfigMap, name: dev-only}\n",
-                                   _label_rule("env", "dev") + "        overrideType: Delete\n"),
+        "overrides/region.yaml": _ro(
+            "region", '    - {group: "", version: v1, kind: ConfigMap, name: region-config}\n', region
+        ),
+        "overrides/drop.yaml": _ro(
+            "drop",
+            '    - {group: "", version: v1, kind: ConfigMap, name: dev-only}\n',
+            _label_rule("env", "dev") + "        overrideType: Delete\n",
+        ),
     }
 
 
 def member(i: int) -> str:
     labels = render_bench.cluster_labels(i)
-    return (f"apiVersion: cluster.kubernetes-fleet.io/v1beta1\nkind: MemberCluster\nmetadata:\n"
-            f"  name: member-{i}\n  labels: {{env: {labels['env']}, region: {labels['region']}}}\n"
-            f"spec: {{heartbeatPeriodSeconds: 60}}\n")
+    return (
+        f"apiVersion: cluster.kubernetes-fleet.io/v1beta1\nkind: MemberCluster\nmetadata:\n"
+        f"  name: member-{i}\n  labels: {{env: {labels['env']}, region: {labels['region']}}}\n"
+        f"spec: {{heartbeatPeriodSeconds: 60}}\n"
+    )
 
 
 def commit_files(repo: Path, files: dict[str, str], message: str) -> None:
@@ -182,7 +201,9 @@ def measure(n: int, objs: list[dict[str, object]], profile: str, policies: bool)
         run("heartbeats", later, cache, False)
         changed = [dict(o) for o in objs]
         changed[-2] = {**changed[-2], "data": {"settings.yaml": "feature: changed\n", "region": "unset"}}
-        commit_files(repo_path, {"apps/web.yaml": b"---\n".join(dump(o) for o in changed).decode()}, "one object")
+        commit_files(
+            repo_path, {"apps/web.yaml": b"---\n".join(dump(o) for o in changed).decode()}, "one object"
+        )
         run("incremental", later, cache, True)
         if profile:
             pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
@@ -193,21 +214,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sizes", default="10,100,1000")
     parser.add_argument("--sample", type=int, default=4, help="clusters built with kustomize (extrapolated)")
-    parser.add_argument("--policies", action="store_true",
-                        help="enable the shipped policy library (default: policies: [], the gate is off)")
-    parser.add_argument("--profile", default="", help="cProfile one step: full, noop-cold, noop-warm, incremental")
+    parser.add_argument(
+        "--policies",
+        action="store_true",
+        help="enable the shipped policy library (default: policies: [], the gate is off)",
+    )
+    parser.add_argument(
+        "--profile", default="", help="cProfile one step: full, noop-cold, noop-warm, incremental"
+    )
     args = parser.parse_args()
     objs = render_bench.fleet_objects()
     per_kustomize = render_bench.kustomize_per_cluster(objs, args.sample)
-    print(f"objects per cluster: {len(objs)}; kustomize: {per_kustomize * 1000:.1f} ms per cluster "
-          f"(mean of {args.sample} overlays); seconds per reconcile:")
+    print(
+        f"objects per cluster: {len(objs)}; kustomize: {per_kustomize * 1000:.1f} ms per cluster "
+        f"(mean of {args.sample} overlays); seconds per reconcile:"
+    )
     cols = ("full", "noop-cold", "noop-warm", "heartbeats", "incremental")
     print(f"{'clusters':>8} " + " ".join(f"{c:>11}" for c in cols) + f" {'kustomize':>10} {'ratio':>7}")
     for n in (int(s) for s in args.sizes.split(",")):
         got = measure(n, objs, args.profile, args.policies)
         theirs = per_kustomize * n
-        print(f"{n:>8} " + " ".join(f"{got[c]:>11.3f}" for c in cols) +
-              f" {theirs:>10.1f} {theirs / got['full']:>6.1f}x", flush=True)
+        print(
+            f"{n:>8} "
+            + " ".join(f"{got[c]:>11.3f}" for c in cols)
+            + f" {theirs:>10.1f} {theirs / got['full']:>6.1f}x",
+            flush=True,
+        )
     print("ratio: kustomize building every cluster's variant / fleetsync's full reconcile (goal >= 10x)")
 
 

@@ -50,35 +50,54 @@ NS = "web"
 
 def _deployment(i: int) -> dict[str, Any]:
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": f"app-{i}", "namespace": NS, "labels": {"app": f"app-{i}", "tier": "web"}},
         "spec": {
             "replicas": 2,
             "selector": {"matchLabels": {"app": f"app-{i}"}},
             "template": {
                 "metadata": {"labels": {"app": f"app-{i}"}},
-                "spec": {"containers": [{
-                    "name": "main", "image": f"registry.example.com/app-{i}:1.{i}.0",
-                    "ports": [{"containerPort": 8080}],
-                    "env": [{"name": "MODE", "value": "production"}, {"name": "LOG_LEVEL", "value": "info"}],
-                    "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
-                                  "limits": {"cpu": "500m", "memory": "256Mi"}},
-                    "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}},
-                }]},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "main",
+                            "image": f"registry.example.com/app-{i}:1.{i}.0",
+                            "ports": [{"containerPort": 8080}],
+                            "env": [
+                                {"name": "MODE", "value": "production"},
+                                {"name": "LOG_LEVEL", "value": "info"},
+                            ],
+                            "resources": {
+                                "requests": {"cpu": "100m", "memory": "128Mi"},
+                                "limits": {"cpu": "500m", "memory": "256Mi"},
+                            },
+                            "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}},
+                        }
+                    ]
+                },
             },
         },
     }
 
 
 def _service(i: int) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": f"app-{i}", "namespace": NS},
-            "spec": {"selector": {"app": f"app-{i}"}, "ports": [{"port": 80, "targetPort": 8080}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": f"app-{i}", "namespace": NS},
+        "spec": {"selector": {"app": f"app-{i}"}, "ports": [{"port": 80, "targetPort": 8080}]},
+    }
 
 
 def _configmap(i: int) -> dict[str, Any]:
     name = "region-config" if i == 0 else "dev-only" if i == 1 else f"config-{i}"
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": NS},
-            "data": {"settings.yaml": f"feature-{i}: enabled\nlimit: {i * 10}\n", "region": "unset"}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": NS},
+        "data": {"settings.yaml": f"feature-{i}: enabled\nlimit: {i * 10}\n", "region": "unset"},
+    }
 
 
 def fleet_objects() -> list[dict[str, Any]]:
@@ -86,8 +105,14 @@ def fleet_objects() -> list[dict[str, Any]]:
     objs += [_deployment(i) for i in range(50)]
     objs += [_service(i) for i in range(50)]
     objs += [_configmap(i) for i in range(98)]
-    objs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "web-reader"},
-                 "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]})
+    objs.append(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "web-reader"},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}],
+        }
+    )
     return objs
 
 
@@ -109,34 +134,91 @@ def overrides() -> tuple[list[Override], list[Override]]:
     every = ()
     prod = (LabelSelector({"env": "prod"}),)
     dev = (LabelSelector({"env": "dev"}),)
-    annotate = OverrideRule(every, OverrideType.JSON_PATCH, (
-        JsonPatch(PatchOp.ADD, "/metadata/annotations", {"fleet.example.com/cluster": "${MEMBER-CLUSTER-NAME}"}),))
-    cros = [Override(CRO_KIND, "v1beta1", ObjectMeta("role-label"), ORIGIN,
-                     (OverrideSelector("rbac.authorization.k8s.io", "v1", "ClusterRole", "web-reader"),),
-                     (OverrideRule(every, OverrideType.JSON_PATCH, (
-                         JsonPatch(PatchOp.ADD, "/metadata/labels", {"cluster": "${MEMBER-CLUSTER-NAME}"}),)),))]
+    annotate = OverrideRule(
+        every,
+        OverrideType.JSON_PATCH,
+        (
+            JsonPatch(
+                PatchOp.ADD, "/metadata/annotations", {"fleet.example.com/cluster": "${MEMBER-CLUSTER-NAME}"}
+            ),
+        ),
+    )
+    cros = [
+        Override(
+            CRO_KIND,
+            "v1beta1",
+            ObjectMeta("role-label"),
+            ORIGIN,
+            (OverrideSelector("rbac.authorization.k8s.io", "v1", "ClusterRole", "web-reader"),),
+            (
+                OverrideRule(
+                    every,
+                    OverrideType.JSON_PATCH,
+                    (JsonPatch(PatchOp.ADD, "/metadata/labels", {"cluster": "${MEMBER-CLUSTER-NAME}"}),),
+                ),
+            ),
+        )
+    ]
     ro_selectors = tuple(OverrideSelector("apps", "v1", "Deployment", f"app-{i}") for i in range(20))
     ros = [
         Override(RO_KIND, "v1beta1", ObjectMeta("annotate-a", NS), ORIGIN, ro_selectors, (annotate,)),
-        Override(RO_KIND, "v1beta1", ObjectMeta("annotate-b", NS), ORIGIN,
-                 tuple(OverrideSelector("apps", "v1", "Deployment", f"app-{i}") for i in range(20, 40)), (annotate,)),
-        Override(RO_KIND, "v1beta1", ObjectMeta("scale", NS), ORIGIN,
-                 tuple(OverrideSelector("apps", "v1", "Deployment", f"app-{i}") for i in range(40, 50)),
-                 (OverrideRule(prod, OverrideType.JSON_PATCH, (JsonPatch(PatchOp.REPLACE, "/spec/replicas", 5),)),
-                  annotate)),
-        Override(RO_KIND, "v1beta1", ObjectMeta("region", NS), ORIGIN,
-                 (OverrideSelector("", "v1", "ConfigMap", "region-config"),),
-                 (OverrideRule(every, OverrideType.JSON_PATCH, (
-                     JsonPatch(PatchOp.REPLACE, "/data/region", "${MEMBER-CLUSTER-LABEL-KEY-region}"),)),)),
-        Override(RO_KIND, "v1beta1", ObjectMeta("drop", NS), ORIGIN,
-                 (OverrideSelector("", "v1", "ConfigMap", "dev-only"),), (OverrideRule(dev, OverrideType.DELETE),)),
+        Override(
+            RO_KIND,
+            "v1beta1",
+            ObjectMeta("annotate-b", NS),
+            ORIGIN,
+            tuple(OverrideSelector("apps", "v1", "Deployment", f"app-{i}") for i in range(20, 40)),
+            (annotate,),
+        ),
+        Override(
+            RO_KIND,
+            "v1beta1",
+            ObjectMeta("scale", NS),
+            ORIGIN,
+            tuple(OverrideSelector("apps", "v1", "Deployment", f"app-{i}") for i in range(40, 50)),
+            (
+                OverrideRule(
+                    prod, OverrideType.JSON_PATCH, (JsonPatch(PatchOp.REPLACE, "/spec/replicas", 5),)
+                ),
+                annotate,
+            ),
+        ),
+        Override(
+            RO_KIND,
+            "v1beta1",
+            ObjectMeta("region", NS),
+            ORIGIN,
+            (OverrideSelector("", "v1", "ConfigMap", "region-config"),),
+            (
+                OverrideRule(
+                    every,
+                    OverrideType.JSON_PATCH,
+                    (JsonPatch(PatchOp.REPLACE, "/data/region", "${MEMBER-CLUSTER-LABEL-KEY-region}"),),
+                ),
+            ),
+        ),
+        Override(
+            RO_KIND,
+            "v1beta1",
+            ObjectMeta("drop", NS),
+            ORIGIN,
+            (OverrideSelector("", "v1", "ConfigMap", "dev-only"),),
+            (OverrideRule(dev, OverrideType.DELETE),),
+        ),
     ]
     return cros, ros
 
 
-PLACEMENT = Placement("ClusterResourcePlacement", "placement.kubernetes-fleet.io/v1beta1", ObjectMeta("web"),
-                      ORIGIN, (ResourceSelector("", "v1", "Namespace", NS),
-                               ResourceSelector("rbac.authorization.k8s.io", "v1", "ClusterRole", "web-reader")))
+PLACEMENT = Placement(
+    "ClusterResourcePlacement",
+    "placement.kubernetes-fleet.io/v1beta1",
+    ObjectMeta("web"),
+    ORIGIN,
+    (
+        ResourceSelector("", "v1", "Namespace", NS),
+        ResourceSelector("rbac.authorization.k8s.io", "v1", "ClusterRole", "web-reader"),
+    ),
+)
 
 
 def render_fleet(n: int, res: dict[str, Resource]) -> tuple[float, int]:
@@ -150,8 +232,9 @@ def render_fleet(n: int, res: dict[str, Resource]) -> tuple[float, int]:
     for i in range(n):
         result = apply_prepared(prepared, f"member-{i}", cluster_labels(i))
         assert result.ok, result.error
-        bundle = render_cluster(f"member-{i}", "0" * 40, [PlacementOnCluster(PLACEMENT, 0, result.objects)],
-                                cache=cache)
+        bundle = render_cluster(
+            f"member-{i}", "0" * 40, [PlacementOnCluster(PLACEMENT, 0, result.objects)], cache=cache
+        )
         total += sum(len(b) for b in bundle.files.values())
     return time.perf_counter() - start, total
 
@@ -167,15 +250,23 @@ def _overlay(i: int) -> str:
         if d >= 40 and labels["env"] == "prod":
             ops.insert(0, "- op: replace\n  path: /spec/replicas\n  value: 5")
         body = "\n".join(ops).replace("\n", "\n      ")
-        patches.append(f"- target: {{group: apps, version: v1, kind: Deployment, name: app-{d}}}\n"
-                       f"  patch: |-\n      {body}")
-    patches.append("- target: {version: v1, kind: ConfigMap, name: region-config}\n  patch: |-\n"
-                   f"      - op: replace\n        path: /data/region\n        value: {labels['region']}")
-    patches.append("- target: {group: rbac.authorization.k8s.io, version: v1, kind: ClusterRole, name: web-reader}\n"
-                   f"  patch: |-\n      - op: add\n        path: /metadata/labels\n        value: {{cluster: {name}}}")
+        patches.append(
+            f"- target: {{group: apps, version: v1, kind: Deployment, name: app-{d}}}\n"
+            f"  patch: |-\n      {body}"
+        )
+    patches.append(
+        "- target: {version: v1, kind: ConfigMap, name: region-config}\n  patch: |-\n"
+        f"      - op: replace\n        path: /data/region\n        value: {labels['region']}"
+    )
+    patches.append(
+        "- target: {group: rbac.authorization.k8s.io, version: v1, kind: ClusterRole, name: web-reader}\n"
+        f"  patch: |-\n      - op: add\n        path: /metadata/labels\n        value: {{cluster: {name}}}"
+    )
     if labels["env"] == "dev":
-        patches.append("- patch: |-\n      $patch: delete\n      apiVersion: v1\n      kind: ConfigMap\n"
-                       f"      metadata: {{name: dev-only, namespace: {NS}}}")
+        patches.append(
+            "- patch: |-\n      $patch: delete\n      apiVersion: v1\n      kind: ConfigMap\n"
+            f"      metadata: {{name: dev-only, namespace: {NS}}}"
+        )
     return "resources:\n- ../../base\npatches:\n" + "\n".join(patches) + "\n"
 
 
@@ -210,15 +301,21 @@ def main() -> None:
     objs = fleet_objects()
     res = resources(objs)
     per_kustomize = kustomize_per_cluster(objs, args.sample)
-    print(f"objects per cluster: {len(objs)}; kustomize: {per_kustomize * 1000:.1f} ms per cluster "
-          f"(mean of {args.sample} overlays)")
-    print(f"{'clusters':>8} {'fleetsync s':>12} {'ms/cluster':>11} {'kustomize s (extrap.)':>22} {'ratio':>7}"
-          f" {'MB rendered':>12}")
+    print(
+        f"objects per cluster: {len(objs)}; kustomize: {per_kustomize * 1000:.1f} ms per cluster "
+        f"(mean of {args.sample} overlays)"
+    )
+    print(
+        f"{'clusters':>8} {'fleetsync s':>12} {'ms/cluster':>11} {'kustomize s (extrap.)':>22} {'ratio':>7}"
+        f" {'MB rendered':>12}"
+    )
     for n in (int(s) for s in args.sizes.split(",")):
         ours, size = render_fleet(n, res)
         theirs = per_kustomize * n
-        print(f"{n:>8} {ours:>12.2f} {ours / n * 1000:>11.2f} {theirs:>22.1f} {theirs / ours:>6.1f}x"
-              f" {size / 1e6:>12.1f}")
+        print(
+            f"{n:>8} {ours:>12.2f} {ours / n * 1000:>11.2f} {theirs:>22.1f} {theirs / ours:>6.1f}x"
+            f" {size / 1e6:>12.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -59,7 +59,9 @@ def fleet(size: int, seed: int = 7) -> tuple[ClusterState, ...]:
         }
         members.append(
             MemberCluster(
-                "cluster.kubernetes-fleet.io/v1beta1", ObjectMeta(name, labels=MappingProxyType(labels)), Origin("x", 1)
+                "cluster.kubernetes-fleet.io/v1beta1",
+                ObjectMeta(name, labels=MappingProxyType(labels)),
+                Origin("x", 1),
             )
         )
         if rng.random() < 0.02:
@@ -70,7 +72,10 @@ def fleet(size: int, seed: int = 7) -> tuple[ClusterState, ...]:
             healthy=True,
             health_transition_time=NOW - timedelta(days=1),
             properties=MappingProxyType(
-                {"kubernetes-fleet.io/node-count": str(rng.randrange(1, 50)), COST: f"{rng.uniform(0.01, 0.2):.3f}"}
+                {
+                    "kubernetes-fleet.io/node-count": str(rng.randrange(1, 50)),
+                    COST: f"{rng.uniform(0.01, 0.2):.3f}",
+                }
             ),
             resource_usage=ResourceUsage(
                 capacity=MappingProxyType({"cpu": str(cpu), "memory": f"{cpu * 4}Gi"}),
@@ -98,9 +103,14 @@ def placement(n: int) -> Placement:
             ),
             preferred=(
                 PreferredClusterSelector(
-                    20, ClusterSelectorTerm(LabelSelector(match_expressions=(Requirement("tier", "In", ("gold",)),)))
+                    20,
+                    ClusterSelectorTerm(
+                        LabelSelector(match_expressions=(Requirement("tier", "In", ("gold",)),))
+                    ),
                 ),
-                PreferredClusterSelector(50, ClusterSelectorTerm(property_sorter=PropertySorter(COST, SortOrder.ASCENDING))),
+                PreferredClusterSelector(
+                    50, ClusterSelectorTerm(property_sorter=PropertySorter(COST, SortOrder.ASCENDING))
+                ),
             ),
         ),
         topology_spread_constraints=(
@@ -144,7 +154,9 @@ def main() -> None:
         rows.append((size, ms, build_ms, picked, cycles))
     anchor = rows[0][1]
     print(f"PickN N={args.n}: required label+property, preferred label+sorter, 2 spread constraints")
-    print(f"{'clusters':>9} {'ms/placement':>13} {'x 500':>7} {'picked':>7} {'cycles':>7} {'build states ms':>16}")
+    print(
+        f"{'clusters':>9} {'ms/placement':>13} {'x 500':>7} {'picked':>7} {'cycles':>7} {'build states ms':>16}"
+    )
     for size, ms, build_ms, picked, cycles in rows:
         print(f"{size:>9} {ms:>13.2f} {ms / anchor:>7.2f} {picked:>7} {cycles:>7} {build_ms:>16.1f}")
     print(f"goal: <= 32 ms per placement at 5,000 clusters -> {'met' if rows[-1][1] <= 32 else 'NOT met'}")

@@ -91,8 +91,11 @@ metadata:
   name: by-region
 spec:
   stages:
-""" + "".join(f"    - name: region{r}\n      labelSelector: {{matchLabels: {{region: r{r}}}}}\n"
-              f"      maxConcurrency: 50%\n" for r in range(3))
+""" + "".join(
+    f"    - name: region{r}\n      labelSelector: {{matchLabels: {{region: r{r}}}}}\n"
+    f"      maxConcurrency: 50%\n"
+    for r in range(3)
+)
 OVERRIDE = """apiVersion: placement.kubernetes-fleet.io/v1beta1
 kind: ResourceOverride
 metadata: {name: region, namespace: web}
@@ -117,21 +120,28 @@ spec:
 
 def run_file(name: str, index: str | None = None, strategy: str = "by-region") -> str:
     pinned = f'  resourceSnapshotIndex: "{index}"\n' if index is not None else ""
-    return (f"apiVersion: placement.kubernetes-fleet.io/v1beta1\nkind: ClusterStagedUpdateRun\n"
-            f"metadata:\n  name: {name}\nspec:\n  placementName: web\n  stagedRolloutStrategyName: {strategy}\n"
-            f"{pinned}  state: Run\n")
+    return (
+        f"apiVersion: placement.kubernetes-fleet.io/v1beta1\nkind: ClusterStagedUpdateRun\n"
+        f"metadata:\n  name: {name}\nspec:\n  placementName: web\n  stagedRolloutStrategyName: {strategy}\n"
+        f"{pinned}  state: Run\n"
+    )
 
 
 def apps(objects: int, version: int) -> str:
     docs = ["apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n"]
-    docs += [f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:02d}\n  namespace: web\n"
-             f"data:\n  VERSION: \"{version}\"\n  INDEX: \"{i}\"\n" for i in range(objects)]
+    docs += [
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:02d}\n  namespace: web\n"
+        f'data:\n  VERSION: "{version}"\n  INDEX: "{i}"\n'
+        for i in range(objects)
+    ]
     return "---\n".join(docs)
 
 
 def member(i: int) -> str:
-    return (f"apiVersion: cluster.kubernetes-fleet.io/v1beta1\nkind: MemberCluster\nmetadata:\n"
-            f"  name: member-{i:04d}\n  labels: {{region: r{i % 3}}}\nspec: {{heartbeatPeriodSeconds: 60}}\n")
+    return (
+        f"apiVersion: cluster.kubernetes-fleet.io/v1beta1\nkind: MemberCluster\nmetadata:\n"
+        f"  name: member-{i:04d}\n  labels: {{region: r{i % 3}}}\nspec: {{heartbeatPeriodSeconds: 60}}\n"
+    )
 
 
 def make_fleet(root: Path, n: int, objects: int, strategy: str) -> Path:
@@ -166,14 +176,19 @@ class Agents:
 
     def _bundles(self, heads: dict[str, str]) -> dict[str, Bundle]:
         names = sorted(heads)
-        out = subprocess.run(["git", "cat-file", "--batch"], cwd=self.repo, capture_output=True, check=True,
-                             input="".join(f"{heads[c]}:bundle.yaml\n" for c in names).encode()).stdout
+        out = subprocess.run(
+            ["git", "cat-file", "--batch"],
+            cwd=self.repo,
+            capture_output=True,
+            check=True,
+            input="".join(f"{heads[c]}:bundle.yaml\n" for c in names).encode(),
+        ).stdout
         bundles: dict[str, Bundle] = {}
         pos = 0
         for c in names:
             header_end = out.index(b"\n", pos)
             size = int(out[pos:header_end].split()[2])
-            data = out[header_end + 1:header_end + 1 + size]
+            data = out[header_end + 1 : header_end + 1 + size]
             pos = header_end + 1 + size + 1
             bundles[c] = parse_bundle({"bundle.yaml": data})
         return bundles
@@ -182,22 +197,30 @@ class Agents:
         """Report on every bundle that moved and beat everywhere; the number of reports."""
         prefix = f"refs/heads/{BUNDLE_REF_PREFIX}"
         refs = git(self.repo, "for-each-ref", "--format=%(refname) %(objectname)", prefix)
-        heads = {ref[len(prefix):]: sha for ref, sha in (line.split() for line in refs.splitlines())}
+        heads = {ref[len(prefix) :]: sha for ref, sha in (line.split() for line in refs.splitlines())}
         moved = {c: sha for c, sha in heads.items() if self.reported.get(c) != sha}
         writer = ObjectWriter(self.repo / ".git" / "objects")
         lines: list[str] = []
         with writer.batch():
             for c, bundle in self._bundles(moved).items():
-                conds = (_condition("Applied", "AllManifestsApplied"), _condition("Available", "AllManifestsAvailable"))
-                placements = tuple(PlacementReport(p.key, p.resource_index, bundle.bundle_id, conds, ())
-                                   for p in bundle.placements)
+                conds = (
+                    _condition("Applied", "AllManifestsApplied"),
+                    _condition("Available", "AllManifestsAvailable"),
+                )
+                placements = tuple(
+                    PlacementReport(p.key, p.resource_index, bundle.bundle_id, conds, ())
+                    for p in bundle.placements
+                )
                 for p in bundle.placements:
                     if p.key == KEY:
                         self.index[c] = p.resource_index
-                rep = ClusterReport(c, "0.1.0", format_time(now), bundle.bundle_id, health=HEALTH,
-                                    placements=placements)
+                rep = ClusterReport(
+                    c, "0.1.0", format_time(now), bundle.bundle_id, health=HEALTH, placements=placements
+                )
                 tree = writer.write_tree({REPORT_FILE: dump_report(rep)})
-                lines.append(f"update refs/heads/{REPORT_REF_PREFIX}{c} {writer.write_commit(tree, [], c, now)}\n")
+                lines.append(
+                    f"update refs/heads/{REPORT_REF_PREFIX}{c} {writer.write_commit(tree, [], c, now)}\n"
+                )
                 self.reported[c] = moved[c]
             beat_now = self.last_beat is None or now - self.last_beat >= BEAT
             self.last_beat = now if beat_now else self.last_beat
@@ -205,7 +228,9 @@ class Agents:
                 beat = Heartbeat(c, format_time(now), "", HEALTH)
                 tree = writer.write_tree({HEARTBEAT_FILE: dump_heartbeat(beat)})
                 lines.append(f"update {HEARTBEAT_REF_PREFIX}{c} {writer.write_commit(tree, [], c, now)}\n")
-        subprocess.run(["git", "update-ref", "--stdin"], cwd=self.repo, input="".join(lines).encode(), check=True)
+        subprocess.run(
+            ["git", "update-ref", "--stdin"], cwd=self.repo, input="".join(lines).encode(), check=True
+        )
         return len(moved)
 
 
@@ -268,8 +293,13 @@ class Hub:
         return min(times)  # the machine is shared: interference only ever adds
 
     def run_reason(self, name: str) -> str:
-        doc = load(git(self.repo_path, "show", f"refs/heads/fleet/status:runs/ClusterStagedUpdateRun/_cluster/"
-                                               f"{name}.yaml").encode())
+        doc = load(
+            git(
+                self.repo_path,
+                "show",
+                f"refs/heads/fleet/status:runs/ClusterStagedUpdateRun/_cluster/{name}.yaml",
+            ).encode()
+        )
         return str(summary(doc)[4])
 
     def expect(self, label: str, index: int, run: str | None = None) -> None:
@@ -313,8 +343,15 @@ def measure(n: int, objects: int, repeat: int) -> dict[str, float]:
         agents.act(NOW)
         hub = Hub(repo, agents)
         hub.drive("external, no run")  # nothing moves without a run
-        commit_files(repo, {"rollouts/everyone.yaml": EVERYONE, "rollouts/strategy.yaml": STRATEGY,
-                            "rollouts/v0.yaml": run_file("v0", strategy="everyone")}, "run v0")
+        commit_files(
+            repo,
+            {
+                "rollouts/everyone.yaml": EVERYONE,
+                "rollouts/strategy.yaml": STRATEGY,
+                "rollouts/v0.yaml": run_file("v0", strategy="everyone"),
+            },
+            "run v0",
+        )
         hub.drive("run v0")
         hub.expect("run v0", 0, "v0")
         commit_files(repo, {"apps/web.yaml": apps(objects, 1)}, "v1")
@@ -328,31 +365,50 @@ def measure(n: int, objects: int, repeat: int) -> dict[str, float]:
         if not moved_back:
             raise SystemExit("rollback: its first reconcile moved no cluster back to snapshot 0")
         hub.repo.close()
-    return {"rolling": statistics.median(rolling), "rolling-passes": len(rolling),
-            "staged": statistics.median(staged), "staged-passes": len(staged),
-            "forward-first": first, "rollback-first": back, "moved-back": moved_back}
+    return {
+        "rolling": statistics.median(rolling),
+        "rolling-passes": len(rolling),
+        "staged": statistics.median(staged),
+        "staged-passes": len(staged),
+        "forward-first": first,
+        "rollback-first": back,
+        "moved-back": moved_back,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sizes", default="50,200,1000")
-    parser.add_argument("--objects", type=int, default=10, help="ConfigMaps in the placement (plus its Namespace)")
+    parser.add_argument(
+        "--objects", type=int, default=10, help="ConfigMaps in the placement (plus its Namespace)"
+    )
     parser.add_argument("--repeat", type=int, default=2, help="timings of each first reconcile (best of)")
     args = parser.parse_args()
-    print(f"objects per cluster: {args.objects + 1}; median seconds per hub reconcile that wrote refs "
-          f"(passes to move the fleet in brackets); first reconciles best of {args.repeat}:")
-    print(f"{'clusters':>8} {'rolling':>12} {'staged':>12} {'ratio':>6} {'fwd-first':>9} {'back-first':>10} "
-          f"{'ratio':>6} {'moved back':>10}")
+    print(
+        f"objects per cluster: {args.objects + 1}; median seconds per hub reconcile that wrote refs "
+        f"(passes to move the fleet in brackets); first reconciles best of {args.repeat}:"
+    )
+    print(
+        f"{'clusters':>8} {'rolling':>12} {'staged':>12} {'ratio':>6} {'fwd-first':>9} {'back-first':>10} "
+        f"{'ratio':>6} {'moved back':>10}"
+    )
     for n in (int(s) for s in args.sizes.split(",")):
         start = time.perf_counter()
         m = measure(n, args.objects, args.repeat)
         rolling, staged = (f"{m[k]:.3f} ({int(m[k + '-passes'])})" for k in ("rolling", "staged"))
-        print(f"{n:>8} {rolling:>12} {staged:>12} {m['staged'] / m['rolling']:>5.2f}x "
-              f"{m['forward-first']:>9.3f} {m['rollback-first']:>10.3f} "
-              f"{m['rollback-first'] / m['forward-first']:>5.2f}x {int(m['moved-back']):>10}"
-              f"   [{time.perf_counter() - start:.0f}s]", flush=True)
-    print("ratio 1: staged run (3 regions, maxConcurrency 50%) / RollingUpdate (maxUnavailable 17%), s per pass")
-    print("ratio 2: a rollback run's first reconcile (snapshot 0 read back from its commit) / a forward run's")
+        print(
+            f"{n:>8} {rolling:>12} {staged:>12} {m['staged'] / m['rolling']:>5.2f}x "
+            f"{m['forward-first']:>9.3f} {m['rollback-first']:>10.3f} "
+            f"{m['rollback-first'] / m['forward-first']:>5.2f}x {int(m['moved-back']):>10}"
+            f"   [{time.perf_counter() - start:.0f}s]",
+            flush=True,
+        )
+    print(
+        "ratio 1: staged run (3 regions, maxConcurrency 50%) / RollingUpdate (maxUnavailable 17%), s per pass"
+    )
+    print(
+        "ratio 2: a rollback run's first reconcile (snapshot 0 read back from its commit) / a forward run's"
+    )
 
 
 if __name__ == "__main__":

@@ -148,9 +148,10 @@ def _segment(value: str, what: str) -> str:
 def manifest_path(placement: str, ident: str) -> str:
     """Where an object's file lives in the bundle (docs/formats.md §1)."""
     parts = placement.split("/")
-    if not ((parts[0] == "ClusterResourcePlacement" and len(parts) == 2) or (
-        parts[0] == "ResourcePlacement" and len(parts) == 3
-    )):
+    if not (
+        (parts[0] == "ClusterResourcePlacement" and len(parts) == 2)
+        or (parts[0] == "ResourcePlacement" and len(parts) == 3)
+    ):
         raise BundleError(f"{placement!r} is not a placement key")
     for p in parts[1:]:
         _segment(p, "placement name")
@@ -203,7 +204,9 @@ def member_cluster_doc(heartbeat_period_seconds: int | None) -> dict[str, Any] |
     if heartbeat_period_seconds is None:
         return None
     if not 1 <= heartbeat_period_seconds <= MAX_HEARTBEAT_PERIOD_SECONDS:
-        raise BundleError(f"heartbeatPeriodSeconds {heartbeat_period_seconds} is not in 1..{MAX_HEARTBEAT_PERIOD_SECONDS}")
+        raise BundleError(
+            f"heartbeatPeriodSeconds {heartbeat_period_seconds} is not in 1..{MAX_HEARTBEAT_PERIOD_SECONDS}"
+        )
     return {"heartbeatPeriodSeconds": heartbeat_period_seconds}
 
 
@@ -219,7 +222,12 @@ def build_bundle(
 ) -> dict[str, bytes]:
     """Every file of one cluster's bundle branch, keyed by path; deterministic for equal inputs."""
     return build_bundle_with_id(
-        cluster, source_commit, placements, objects, removals, heartbeat_period_seconds=heartbeat_period_seconds
+        cluster,
+        source_commit,
+        placements,
+        objects,
+        removals,
+        heartbeat_period_seconds=heartbeat_period_seconds,
     )[1]
 
 
@@ -282,7 +290,9 @@ def build_bundle_with_id(
             placements_text,
             dump(
                 {
-                    "removals": [r.to_dict() for r in sorted(removals, key=lambda r: (r.placement, r.identity))],
+                    "removals": [
+                        r.to_dict() for r in sorted(removals, key=lambda r: (r.placement, r.identity))
+                    ],
                     "sourceCommit": source_commit,
                 }
             ),
@@ -307,7 +317,9 @@ def _envelope(value: Any, where: str) -> EnvelopeRef | None:
         return None
     if not isinstance(value, Mapping):
         raise BundleError(f"{where}: envelope must be a mapping")
-    return EnvelopeRef(_str(value, "kind", where), _str(value, "namespace", where), _str(value, "name", where))
+    return EnvelopeRef(
+        _str(value, "kind", where), _str(value, "namespace", where), _str(value, "name", where)
+    )
 
 
 def parse_bundle(files: Mapping[str, bytes]) -> Bundle:
@@ -337,7 +349,12 @@ def parse_bundle(files: Mapping[str, bytes]) -> Bundle:
         if not isinstance(index, int) or not isinstance(period, int) or not isinstance(strategy, Mapping):
             raise BundleError(f"{where}: resourceIndex/unavailablePeriodSeconds/applyStrategy malformed")
         bp = BundlePlacement(
-            _str(p, "kind", where), _str(p, "namespace", where), _str(p, "name", where), index, strategy, period
+            _str(p, "kind", where),
+            _str(p, "namespace", where),
+            _str(p, "name", where),
+            index,
+            strategy,
+            period,
         )
         if bp.key != p.get("key"):
             raise BundleError(f"{where}: key {p.get('key')!r} does not match kind/namespace/name")
@@ -363,15 +380,23 @@ def parse_bundle(files: Mapping[str, bytes]) -> Bundle:
     member = doc.get("memberCluster")
     if member is not None:
         period = member.get("heartbeatPeriodSeconds") if isinstance(member, Mapping) else None
-        if not isinstance(period, int) or isinstance(period, bool) or not 1 <= period <= MAX_HEARTBEAT_PERIOD_SECONDS:
-            raise BundleError(f"memberCluster.heartbeatPeriodSeconds must be an integer in 1..{MAX_HEARTBEAT_PERIOD_SECONDS}")
+        if (
+            not isinstance(period, int)
+            or isinstance(period, bool)
+            or not 1 <= period <= MAX_HEARTBEAT_PERIOD_SECONDS
+        ):
+            raise BundleError(
+                f"memberCluster.heartbeatPeriodSeconds must be an integer in 1..{MAX_HEARTBEAT_PERIOD_SECONDS}"
+            )
         heartbeat = period
     removals: list[Removal] = []
     for i, r in enumerate(doc.get("removals") or []):
         where = f"removals[{i}]"
         if not isinstance(r, Mapping):
             raise BundleError(f"{where} must be a mapping")
-        removals.append(Removal(_str(r, "identity", where), _str(r, "placement", where), _str(r, "reason", where)))
+        removals.append(
+            Removal(_str(r, "identity", where), _str(r, "placement", where), _str(r, "reason", where))
+        )
     return Bundle(
         cluster=_str(doc, "cluster", BUNDLE_FILE),
         bundle_id=_str(doc, "bundleId", BUNDLE_FILE),
@@ -442,4 +467,3 @@ def verify(files: Mapping[str, bytes], cluster: str) -> list[str]:
     if recomputed != bundle.bundle_id:
         problems.append(f"bundleId {bundle.bundle_id} does not match the content ({recomputed})")
     return problems
-

@@ -39,7 +39,9 @@ MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
 
 _PLAIN = re.compile(r"^[A-Za-z_/0-9][A-Za-z0-9_./:@=+,() -]*\Z")  # \Z: "$" would let "x\n" through
 # YAML 1.2 core-schema numbers (a YAML 1.2 reader would not read these as strings).
-_YAML12_NUMBER = re.compile(r"^([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+)\Z")
+_YAML12_NUMBER = re.compile(
+    r"^([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+)\Z"
+)
 _RESOLVER = yaml.resolver.Resolver()
 _STR_TAG = "tag:yaml.org,2002:str"
 _KEYWORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
@@ -160,7 +162,7 @@ def _sequence(items: list[Any] | tuple[Any, ...], indent: int, out: list[str]) -
                 _mapping(v, indent + 2, out)
             else:
                 _sequence(v, indent + 2, out)
-            out[start] = f"{pad}- {out[start][indent + 2:]}"
+            out[start] = f"{pad}- {out[start][indent + 2 :]}"
         else:
             out.append(f"{pad}- {_inline(v, indent + 2)}")
 

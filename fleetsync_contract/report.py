@@ -287,7 +287,11 @@ def _object_doc(o: ObjectResult) -> dict[str, Any]:
         "observedGeneration": o.observed_generation,
     }
     if o.envelope:
-        out["envelope"] = {"kind": o.envelope.kind, "namespace": o.envelope.namespace, "name": o.envelope.name}
+        out["envelope"] = {
+            "kind": o.envelope.kind,
+            "namespace": o.envelope.namespace,
+            "name": o.envelope.name,
+        }
     if o.drift:
         out["drift"] = o.drift
     return out
@@ -391,7 +395,11 @@ def parse_report(data: bytes, what: str = REPORT_FILE) -> ClusterReport:
             p.text("bundleId"),
             tuple(
                 Condition(
-                    c.text("type"), c.text("status"), c.text("reason"), c.text("message"), c.text("lastTransitionTime")
+                    c.text("type"),
+                    c.text("status"),
+                    c.text("reason"),
+                    c.text("message"),
+                    c.text("lastTransitionTime"),
                 )
                 for c in p.items("conditions")
             ),
@@ -412,7 +420,8 @@ def parse_report(data: bytes, what: str = REPORT_FILE) -> ClusterReport:
         source=SourceState(r.sub("source").flag("fresh", True), r.sub("source").text("message")),
         health=_parse_health(r.sub("health")),
         properties={
-            k: PropertyValue(props.sub(k).text("value"), props.sub(k).text("observationTime")) for k in props.doc
+            k: PropertyValue(props.sub(k).text("value"), props.sub(k).text("observationTime"))
+            for k in props.doc
         },
         resource_usage=ResourceUsage(
             usage.str_map("capacity"),
@@ -423,7 +432,12 @@ def parse_report(data: bytes, what: str = REPORT_FILE) -> ClusterReport:
         placements=placements,
         inventory=tuple(
             InventoryItem(
-                i.text("apiVersion"), i.text("kind"), i.text("namespace"), i.text("name"), i.text("placement"), i.text("uid")
+                i.text("apiVersion"),
+                i.text("kind"),
+                i.text("namespace"),
+                i.text("name"),
+                i.text("placement"),
+                i.text("uid"),
             )
             for i in r.items("inventory")
         ),
@@ -452,7 +466,9 @@ def dump_heartbeat(h: Heartbeat) -> bytes:
 def parse_heartbeat(data: bytes, what: str = HEARTBEAT_FILE) -> Heartbeat:
     r = FieldReader(what, load_document(data, what))
     r.header("Heartbeat")
-    return Heartbeat(r.text("cluster"), r.text("time"), r.text("appliedBundleId"), _parse_health(r.sub("health")))
+    return Heartbeat(
+        r.text("cluster"), r.text("time"), r.text("appliedBundleId"), _parse_health(r.sub("health"))
+    )
 
 
 # -- the whole tree -------------------------------------------------------------------------------

@@ -11,14 +11,18 @@ from kubesim.server import KubeSim
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="kubesim", description="Serve a simulated Kubernetes API on 127.0.0.1.")
+    parser = argparse.ArgumentParser(
+        prog="kubesim", description="Serve a simulated Kubernetes API on 127.0.0.1."
+    )
     parser.add_argument("--kubeconfig", required=True, help="where to write a kubeconfig for the server")
     parser.add_argument("--controllers", default="instant", help="instant, never or delay:SECONDS")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
     parser.add_argument("--crd-establish-delay", type=float, default=0.0)
     args = parser.parse_args(argv)
     try:
-        sim = KubeSim(controllers=args.controllers, crd_establish_delay=args.crd_establish_delay, port=args.port)
+        sim = KubeSim(
+            controllers=args.controllers, crd_establish_delay=args.crd_establish_delay, port=args.port
+        )
     except ValueError as e:
         print(f"kubesim: {e}", file=sys.stderr)
         return 2

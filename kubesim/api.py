@@ -92,9 +92,17 @@ class Objects:
             raise forbidden(
                 f'{c.res.plural} "{name}" is forbidden: unable to create new content in namespace '
                 f"{c.namespace} because it is being terminated",
-                {"name": name, "kind": c.res.plural, "causes": [{
-                    "reason": "NamespaceTerminating", "message": f"namespace {c.namespace} is being terminated",
-                    "field": "metadata.namespace"}]},
+                {
+                    "name": name,
+                    "kind": c.res.plural,
+                    "causes": [
+                        {
+                            "reason": "NamespaceTerminating",
+                            "message": f"namespace {c.namespace} is being terminated",
+                            "field": "metadata.namespace",
+                        }
+                    ],
+                },
             )
 
     def _status_reset(self, res: Resource) -> bool:
@@ -187,11 +195,22 @@ class Objects:
             meta["name"] = meta["generateName"] + suffix
         name = meta.get("name", "")
         if not name:
-            raise invalid(c.res.kind, c.res.group, "", [{
-                "reason": "FieldValueRequired", "message": "Required value: name or generateName is required",
-                "field": "metadata.name"}])
+            raise invalid(
+                c.res.kind,
+                c.res.group,
+                "",
+                [
+                    {
+                        "reason": "FieldValueRequired",
+                        "message": "Required value: name or generateName is required",
+                        "field": "metadata.name",
+                    }
+                ],
+            )
         if c.res.namespaced and meta.get("namespace") and meta["namespace"] != c.namespace:
-            raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
+            raise bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
         self._check_namespace(c, name, creating=True)
         key = self.key(c.res, c.namespace, name)
         with self.store.lock:
@@ -201,9 +220,15 @@ class Objects:
             if self._status_reset(c.res):
                 obj.pop("status", None)
             new = self._finish(c, None, obj)
-            ssa.record_update(None, new, c.manager, c.res.api_version, now=self.now(),
-                              skeleton=defaults.skeleton(c.res.group, c.res.kind, c.res.custom),
-                              skip_status=self._status_reset(c.res))
+            ssa.record_update(
+                None,
+                new,
+                c.manager,
+                c.res.api_version,
+                now=self.now(),
+                skeleton=defaults.skeleton(c.res.group, c.res.kind, c.res.custom),
+                skip_status=self._status_reset(c.res),
+            )
             return 201, self._store(c, key, None, new), warnings
 
     def update(self, c: Call) -> Result:
@@ -213,7 +238,9 @@ class Objects:
         _check_type(c.res, obj)
         meta = obj.setdefault("metadata", {})
         if meta.get("name") and meta["name"] != c.name:
-            raise bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL ({c.name})")
+            raise bad_request(
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({c.name})"
+            )
         key = self.key(c.res, c.namespace, c.name)
         with self.store.lock:
             old = self.store.get(key)
@@ -221,8 +248,12 @@ class Objects:
                 raise not_found(c.res.plural, c.name, c.res.group)
             rv = meta.get("resourceVersion")
             if rv and rv != old["metadata"]["resourceVersion"]:
-                raise conflict(c.res.plural, c.name, c.res.group,
-                               "the object has been modified; please apply your changes to the latest version and try again")
+                raise conflict(
+                    c.res.plural,
+                    c.name,
+                    c.res.group,
+                    "the object has been modified; please apply your changes to the latest version and try again",
+                )
             if meta.get("managedFields") is None:
                 meta["managedFields"] = old["metadata"].get("managedFields", [])
             return self._update_to(c, key, old, obj, warnings)
@@ -230,8 +261,15 @@ class Objects:
     def _update_to(self, c: Call, key: Key, old: Obj, obj: Obj, warnings: list[str]) -> Result:
         _check_finalizers(c, old, obj)
         new = self._finish(c, old, obj)
-        ssa.record_update(old, new, c.manager, c.res.api_version, now=self.now(), subresource=c.subresource,
-                          skip_status=self._status_reset(c.res) and c.subresource != "status")
+        ssa.record_update(
+            old,
+            new,
+            c.manager,
+            c.res.api_version,
+            now=self.now(),
+            subresource=c.subresource,
+            skip_status=self._status_reset(c.res) and c.subresource != "status",
+        )
         return 200, self._store(c, key, old, new), warnings
 
     # -- patch ---------------------------------------------------------------------------------------
@@ -242,14 +280,29 @@ class Objects:
         if ctype not in _PATCH_TYPES:
             raise ApiError(415, status(415, "UnsupportedMediaType", "415: Unsupported Media Type", {}))
         if c.query.get("force") and ctype != _APPLY:
-            raise invalid("PatchOptions", "meta.k8s.io", "", [{
-                "reason": "FieldValueForbidden", "message": "Forbidden: may not be specified for non-apply patch",
-                "field": "force"}])
+            raise invalid(
+                "PatchOptions",
+                "meta.k8s.io",
+                "",
+                [
+                    {
+                        "reason": "FieldValueForbidden",
+                        "message": "Forbidden: may not be specified for non-apply patch",
+                        "field": "force",
+                    }
+                ],
+            )
         if ctype == "application/strategic-merge-patch+json" and c.res.custom:
-            raise ApiError(415, status(415, "UnsupportedMediaType",
-                                       "the body of the request was in an unknown format - accepted media types "
-                                       "include: application/json-patch+json, application/merge-patch+json, "
-                                       "application/apply-patch+yaml"))
+            raise ApiError(
+                415,
+                status(
+                    415,
+                    "UnsupportedMediaType",
+                    "the body of the request was in an unknown format - accepted media types "
+                    "include: application/json-patch+json, application/merge-patch+json, "
+                    "application/apply-patch+yaml",
+                ),
+            )
         if ctype == _APPLY:
             return self.apply(c)
         try:
@@ -269,28 +322,47 @@ class Objects:
                 else:
                     new = patch.strategic_merge_patch(old, body)
             except patch.PatchError as e:
-                raise ApiError(422, status(422, "Invalid",
-                                           "the server rejected our request due to an error in our request", {})) from e
+                raise ApiError(
+                    422,
+                    status(
+                        422, "Invalid", "the server rejected our request due to an error in our request", {}
+                    ),
+                ) from e
             if not isinstance(new, dict):
                 raise bad_request("patch result is not an object")
             rv = new.get("metadata", {}).get("resourceVersion")
             if rv and rv != old["metadata"]["resourceVersion"]:
-                raise conflict(c.res.plural, c.name, c.res.group,
-                               "the object has been modified; please apply your changes to the latest version and try again")
+                raise conflict(
+                    c.res.plural,
+                    c.name,
+                    c.res.group,
+                    "the object has been modified; please apply your changes to the latest version and try again",
+                )
             return self._update_to(c, key, old, new, [])
 
     def apply(self, c: Call) -> Result:
         if not c.query.get("fieldManager"):
-            raise invalid("PatchOptions", "meta.k8s.io", "", [{
-                "reason": "FieldValueRequired", "message": "Required value: is required for apply patch",
-                "field": "fieldManager"}])
+            raise invalid(
+                "PatchOptions",
+                "meta.k8s.io",
+                "",
+                [
+                    {
+                        "reason": "FieldValueRequired",
+                        "message": "Required value: is required for apply patch",
+                        "field": "fieldManager",
+                    }
+                ],
+            )
         cfg, warnings = parse_apply_body(c.body)
         if cfg.get("apiVersion") != c.res.api_version or cfg.get("kind") != c.res.kind:
             group, _, version = str(cfg.get("apiVersion") or "").rpartition("/")
             raise bad_request(f"invalid object type: {group}/{version}, Kind={cfg.get('kind') or ''}")
         meta = cfg.get("metadata") or {}
         if meta.get("name") and meta["name"] != c.name:
-            raise bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL ({c.name})")
+            raise bad_request(
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({c.name})"
+            )
         validation.check_apply_fields(c.res, cfg, c.namespace, c.name)
         key = self.key(c.res, c.namespace, c.name)
         force = c.query.get("force") == "true"
@@ -302,15 +374,29 @@ class Objects:
                 # An applied resourceVersion is a precondition, as for an update.
                 if old is None:
                     raise not_found(c.res.plural, c.name, c.res.group)
-                raise conflict(c.res.plural, c.name, c.res.group,
-                               "the object has been modified; please apply your changes to the latest version and try again")
+                raise conflict(
+                    c.res.plural,
+                    c.name,
+                    c.res.group,
+                    "the object has been modified; please apply your changes to the latest version and try again",
+                )
             base = old
             if old is None:
-                base = {"apiVersion": c.res.api_version, "kind": c.res.kind,
-                        "metadata": {"name": c.name, **({"namespace": c.namespace} if c.res.namespaced else {})}}
+                base = {
+                    "apiVersion": c.res.api_version,
+                    "kind": c.res.kind,
+                    "metadata": {"name": c.name, **({"namespace": c.namespace} if c.res.namespaced else {})},
+                }
             try:
-                merged = ssa.apply(base, cfg, c.manager, c.res.api_version, force=force, now=self.now(),
-                                   skip_status=self._status_reset(c.res))
+                merged = ssa.apply(
+                    base,
+                    cfg,
+                    c.manager,
+                    c.res.api_version,
+                    force=force,
+                    now=self.now(),
+                    skip_status=self._status_reset(c.res),
+                )
             except ssa.ApplyConflict as e:
                 message, causes = ssa.conflict_message(e.conflicts)
                 raise ApiError(409, status(409, "Conflict", message, {"causes": causes})) from e
@@ -346,11 +432,15 @@ def _without_rv(obj: Obj) -> Obj:
 
 
 def _check_type(res: Resource, obj: Obj) -> None:
-    if obj.get("apiVersion") and obj.get("kind") and (
-        obj["apiVersion"] != res.api_version or obj["kind"] != res.kind
+    if (
+        obj.get("apiVersion")
+        and obj.get("kind")
+        and (obj["apiVersion"] != res.api_version or obj["kind"] != res.kind)
     ):
-        raise bad_request(f"the API version in the data ({obj['apiVersion']}) does not match the expected API version "
-                          f"({res.api_version})")
+        raise bad_request(
+            f"the API version in the data ({obj['apiVersion']}) does not match the expected API version "
+            f"({res.api_version})"
+        )
 
 
 def _check_finalizers(c: Call, old: Obj, new: Obj) -> None:
@@ -360,7 +450,9 @@ def _check_finalizers(c: Call, old: Obj, new: Obj) -> None:
     added = [f for f in new.get("metadata", {}).get("finalizers") or [] if f not in before]
     if added:
         quoted = ", ".join(json.dumps(f) for f in added)
-        message = (f"Forbidden: no new finalizers can be added if the object is being deleted, "
-                   f"found new finalizers []string{{{quoted}}}")
+        message = (
+            f"Forbidden: no new finalizers can be added if the object is being deleted, "
+            f"found new finalizers []string{{{quoted}}}"
+        )
         cause = {"reason": "FieldValueForbidden", "message": message, "field": "metadata.finalizers"}
         raise invalid(c.res.kind, c.res.group, c.name, [cause, dict(cause)])

@@ -59,41 +59,87 @@ def workload_status(kind: str, obj: Obj, available: bool, nodes: int, now: str) 
         if available:
             if n:
                 st.update(readyReplicas=n, availableReplicas=n)
-            conds = [_cond("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", now),
-                     _cond("Progressing", "True", "NewReplicaSetAvailable",
-                           f'ReplicaSet "{name}" has successfully progressed.', now)]
+            conds = [
+                _cond(
+                    "Available",
+                    "True",
+                    "MinimumReplicasAvailable",
+                    "Deployment has minimum availability.",
+                    now,
+                ),
+                _cond(
+                    "Progressing",
+                    "True",
+                    "NewReplicaSetAvailable",
+                    f'ReplicaSet "{name}" has successfully progressed.',
+                    now,
+                ),
+            ]
         elif old.get("availableReplicas"):
             # A rolling update of an available Deployment: the old pods keep serving, none is updated yet.
             kept = min(int(old["availableReplicas"]), n)
             st.update(updatedReplicas=0, readyReplicas=kept, availableReplicas=kept)
             if n - kept:
                 st["unavailableReplicas"] = n - kept
-            conds = [_cond("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", now),
-                     _cond("Progressing", "True", "ReplicaSetUpdated", f'ReplicaSet "{name}" is progressing.', now)]
+            conds = [
+                _cond(
+                    "Available",
+                    "True",
+                    "MinimumReplicasAvailable",
+                    "Deployment has minimum availability.",
+                    now,
+                ),
+                _cond(
+                    "Progressing", "True", "ReplicaSetUpdated", f'ReplicaSet "{name}" is progressing.', now
+                ),
+            ]
         else:
             if n:
                 st["unavailableReplicas"] = n
-            conds = [_cond("Available", "False", "MinimumReplicasUnavailable",
-                           "Deployment does not have minimum availability.", now),
-                     _cond("Progressing", "True", "ReplicaSetUpdated", f'ReplicaSet "{name}" is progressing.', now)]
+            conds = [
+                _cond(
+                    "Available",
+                    "False",
+                    "MinimumReplicasUnavailable",
+                    "Deployment does not have minimum availability.",
+                    now,
+                ),
+                _cond(
+                    "Progressing", "True", "ReplicaSetUpdated", f'ReplicaSet "{name}" is progressing.', now
+                ),
+            ]
         st["conditions"] = _keep_times(old.get("conditions"), conds)
         return st
     if kind == "StatefulSet":
         ready = n if available else 0
-        st = {"observedGeneration": gen, "replicas": n, "currentReplicas": n, "updatedReplicas": n,
-              "availableReplicas": ready, "currentRevision": f"{name}-rev{gen}", "updateRevision": f"{name}-rev{gen}",
-              "collisionCount": 0}
+        st = {
+            "observedGeneration": gen,
+            "replicas": n,
+            "currentReplicas": n,
+            "updatedReplicas": n,
+            "availableReplicas": ready,
+            "currentRevision": f"{name}-rev{gen}",
+            "updateRevision": f"{name}-rev{gen}",
+            "collisionCount": 0,
+        }
         if not available and old.get("availableReplicas"):
             # Rolling: the pods of the previous revision still run and serve.
             ready = min(int(old["availableReplicas"]), n)
-            st.update(availableReplicas=ready, updatedReplicas=0, currentRevision=old.get("currentRevision", ""))
+            st.update(
+                availableReplicas=ready, updatedReplicas=0, currentRevision=old.get("currentRevision", "")
+            )
         if ready:
             st["readyReplicas"] = ready
         return st
     if kind == "DaemonSet":
         ready = n if available else 0
-        st = {"observedGeneration": gen, "desiredNumberScheduled": n, "currentNumberScheduled": n,
-              "numberMisscheduled": 0, "numberReady": ready}
+        st = {
+            "observedGeneration": gen,
+            "desiredNumberScheduled": n,
+            "currentNumberScheduled": n,
+            "numberMisscheduled": 0,
+            "numberReady": ready,
+        }
         if n:
             st["updatedNumberScheduled"] = n
         if ready:
@@ -105,13 +151,43 @@ def workload_status(kind: str, obj: Obj, available: bool, nodes: int, now: str) 
         start = old.get("startTime", now)
         if available:
             done = int(spec.get("completions", 1) or 1)
-            return {"startTime": start, "completionTime": now, "succeeded": done, "active": 0, "ready": 0,
-                    "terminating": 0, "uncountedTerminatedPods": {},
-                    "conditions": _keep_times(old.get("conditions"), [
-                        _cond("SuccessCriteriaMet", "True", "CompletionsReached", "Reached expected number of succeeded pods", now, False),
-                        _cond("Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods", now, False)])}
-        return {"startTime": start, "active": int(spec.get("parallelism", 1)), "ready": 0, "terminating": 0,
-                "uncountedTerminatedPods": {}}
+            return {
+                "startTime": start,
+                "completionTime": now,
+                "succeeded": done,
+                "active": 0,
+                "ready": 0,
+                "terminating": 0,
+                "uncountedTerminatedPods": {},
+                "conditions": _keep_times(
+                    old.get("conditions"),
+                    [
+                        _cond(
+                            "SuccessCriteriaMet",
+                            "True",
+                            "CompletionsReached",
+                            "Reached expected number of succeeded pods",
+                            now,
+                            False,
+                        ),
+                        _cond(
+                            "Complete",
+                            "True",
+                            "CompletionsReached",
+                            "Reached expected number of succeeded pods",
+                            now,
+                            False,
+                        ),
+                    ],
+                ),
+            }
+        return {
+            "startTime": start,
+            "active": int(spec.get("parallelism", 1)),
+            "ready": 0,
+            "terminating": 0,
+            "uncountedTerminatedPods": {},
+        }
     return None
 
 
@@ -126,16 +202,28 @@ def _keep_times(old: Any, new: list[Obj]) -> list[Obj]:
     return new
 
 
-_WORKLOADS = {("apps", "deployments"): "Deployment", ("apps", "statefulsets"): "StatefulSet",
-              ("apps", "daemonsets"): "DaemonSet", ("batch", "jobs"): "Job"}
+_WORKLOADS = {
+    ("apps", "deployments"): "Deployment",
+    ("apps", "statefulsets"): "StatefulSet",
+    ("apps", "daemonsets"): "DaemonSet",
+    ("batch", "jobs"): "Job",
+}
 
 
 class Controllers:
     """Reacts to store writes (a store listener); timers for delays, never blocking a request."""
 
-    def __init__(self, store: Store, discovery: Discovery, now: Callable[[], str], mode: str,
-                 crd_establish_delay: float, namespace_delete_delay: float, status_delay: float = 0.0,
-                 ca_pem: Callable[[], str] = lambda: nsdefaults.NO_CA):
+    def __init__(
+        self,
+        store: Store,
+        discovery: Discovery,
+        now: Callable[[], str],
+        mode: str,
+        crd_establish_delay: float,
+        namespace_delete_delay: float,
+        status_delay: float = 0.0,
+        ca_pem: Callable[[], str] = lambda: nsdefaults.NO_CA,
+    ):
         self.store = store
         self.ns_defaults = nsdefaults.NamespaceDefaults(store, now, ca_pem)
         self.events = events.Recorder(store, now)
@@ -184,6 +272,7 @@ class Controllers:
             if not self._stopped:
                 with self.store.lock:
                     fn()
+
         return run
 
     def nodes(self) -> int:
@@ -200,7 +289,9 @@ class Controllers:
         if (group, plural) in _WORKLOADS:
             self._workload(key, obj)
         elif (group, plural) == ("", "services") and (obj.get("spec") or {}).get("type") == "LoadBalancer":
-            if self.delay is not None and not ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress"):
+            if self.delay is not None and not ((obj.get("status") or {}).get("loadBalancer") or {}).get(
+                "ingress"
+            ):
                 self._later(self.status_delay + self.delay, lambda: self._load_balancer(key))
         elif (group, plural) == ("", "namespaces") and obj["metadata"].get("deletionTimestamp"):
             self._later(self.ns_delay, lambda: self._finish_namespace(name))
@@ -221,7 +312,11 @@ class Controllers:
         if obj["metadata"].get("deletionTimestamp"):
             return
         st = obj.get("status") or {}
-        seen = "startTime" in st if kind == "Job" else st.get("observedGeneration") == obj["metadata"].get("generation")
+        seen = (
+            "startTime" in st
+            if kind == "Job"
+            else st.get("observedGeneration") == obj["metadata"].get("generation")
+        )
         if seen:
             return
         first = self.status_delay
@@ -257,8 +352,13 @@ class Controllers:
             return
         self._lb_count += 1
         new = dict(cur)
-        new["status"] = {"loadBalancer": {"ingress": [
-            {"ip": f"172.18.{self._lb_count // 250}.{self._lb_count % 250 + 1}", "ipMode": "VIP"}]}}
+        new["status"] = {
+            "loadBalancer": {
+                "ingress": [
+                    {"ip": f"172.18.{self._lb_count // 250}.{self._lb_count % 250 + 1}", "ipMode": "VIP"}
+                ]
+            }
+        }
         ssa.record_update(cur, new, "cloud-controller-manager", "v1", now=self.now(), subresource="status")
         self.store.put(key, new)
 
@@ -278,13 +378,25 @@ class Controllers:
         status = dict(cur.get("status") or {})
         status["acceptedNames"] = names
         status["conditions"] = [
-            {"type": "NamesAccepted", "status": "True", "lastTransitionTime": now, "reason": "NoConflicts",
-             "message": "no conflicts found"},
-            {"type": "Established", "status": "True", "lastTransitionTime": now, "reason": "InitialNamesAccepted",
-             "message": "the initial names have been accepted"},
+            {
+                "type": "NamesAccepted",
+                "status": "True",
+                "lastTransitionTime": now,
+                "reason": "NoConflicts",
+                "message": "no conflicts found",
+            },
+            {
+                "type": "Established",
+                "status": "True",
+                "lastTransitionTime": now,
+                "reason": "InitialNamesAccepted",
+                "message": "the initial names have been accepted",
+            },
         ]
         new["status"] = status
-        ssa.record_update(cur, new, "kube-apiserver", "apiextensions.k8s.io/v1", now=now, subresource="status")
+        ssa.record_update(
+            cur, new, "kube-apiserver", "apiextensions.k8s.io/v1", now=now, subresource="status"
+        )
         self.discovery.set_custom(key[3], resources_from_crd(new))
         self.store.put(key, new)
 

@@ -69,7 +69,11 @@ def default(schema: Obj | None, obj: Any) -> None:
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,), "array": (list,),
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "array": (list,),
     "object": (dict,),
 }
 
@@ -87,16 +91,32 @@ def validate(schema: Obj | None, obj: Any, path: str = "") -> list[Obj]:
         if schema.get("nullable"):
             return []
         if typ:
-            causes.append({"reason": "FieldValueTypeInvalid",
-                           "message": f'Invalid value: "null": {path} in body must be of type {typ}: "null"',
-                           "field": path})
+            causes.append(
+                {
+                    "reason": "FieldValueTypeInvalid",
+                    "message": f'Invalid value: "null": {path} in body must be of type {typ}: "null"',
+                    "field": path,
+                }
+            )
         return causes
-    if typ in _TYPES and (not isinstance(obj, _TYPES[typ]) or (typ in ("integer", "number") and isinstance(obj, bool))):
-        actual = {str: "string", bool: "boolean", int: "integer", float: "number", list: "array", dict: "object"}.get(
-            type(obj), "unknown")
-        causes.append({"reason": "FieldValueTypeInvalid",
-                       "message": f'Invalid value: "{actual}": {path} in body must be of type {typ}: "{actual}"',
-                       "field": path})
+    if typ in _TYPES and (
+        not isinstance(obj, _TYPES[typ]) or (typ in ("integer", "number") and isinstance(obj, bool))
+    ):
+        actual = {
+            str: "string",
+            bool: "boolean",
+            int: "integer",
+            float: "number",
+            list: "array",
+            dict: "object",
+        }.get(type(obj), "unknown")
+        causes.append(
+            {
+                "reason": "FieldValueTypeInvalid",
+                "message": f'Invalid value: "{actual}": {path} in body must be of type {typ}: "{actual}"',
+                "field": path,
+            }
+        )
         return causes
     if isinstance(obj, dict):
         props = schema.get("properties") or {}
@@ -110,36 +130,78 @@ def validate(schema: Obj | None, obj: Any, path: str = "") -> list[Obj]:
                     causes += validate(extra, obj[key], _join(path, key))
         for key in schema.get("required") or []:
             if key not in obj:
-                causes.append({"reason": "FieldValueRequired", "message": "Required value", "field": _join(path, key)})
+                causes.append(
+                    {"reason": "FieldValueRequired", "message": "Required value", "field": _join(path, key)}
+                )
     if isinstance(obj, list):
         if "minItems" in schema and len(obj) < schema["minItems"]:
-            causes.append({"reason": "FieldValueInvalid", "field": path, "message":
-                           f"Invalid value: {len(obj)}: {path} in body should have at least {schema['minItems']} items"})
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "field": path,
+                    "message": f"Invalid value: {len(obj)}: {path} in body should have at least {schema['minItems']} items",
+                }
+            )
         if "maxItems" in schema and len(obj) > schema["maxItems"]:
-            causes.append({"reason": "TooMany", "field": path, "message":
-                           f"Too many: {len(obj)}: must have at most {schema['maxItems']} items"})
+            causes.append(
+                {
+                    "reason": "TooMany",
+                    "field": path,
+                    "message": f"Too many: {len(obj)}: must have at most {schema['maxItems']} items",
+                }
+            )
         if isinstance(schema.get("items"), dict):
             for i, item in enumerate(obj):
                 causes += validate(schema["items"], item, f"{path}[{i}]")
     if "enum" in schema and obj not in schema["enum"]:
         supported = ", ".join(_fmt(v) for v in schema["enum"])
-        causes.append({"reason": "FieldValueNotSupported", "field": path,
-                       "message": f"Unsupported value: {_fmt(obj)}: supported values: {supported}"})
+        causes.append(
+            {
+                "reason": "FieldValueNotSupported",
+                "field": path,
+                "message": f"Unsupported value: {_fmt(obj)}: supported values: {supported}",
+            }
+        )
     if isinstance(obj, int | float) and not isinstance(obj, bool):
         if "minimum" in schema and obj < schema["minimum"]:
-            causes.append({"reason": "FieldValueInvalid", "field": path, "message":
-                           f"Invalid value: {_fmt(obj)}: {path} in body should be greater than or equal to {schema['minimum']}"})
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "field": path,
+                    "message": f"Invalid value: {_fmt(obj)}: {path} in body should be greater than or equal to {schema['minimum']}",
+                }
+            )
         if "maximum" in schema and obj > schema["maximum"]:
-            causes.append({"reason": "FieldValueInvalid", "field": path, "message":
-                           f"Invalid value: {_fmt(obj)}: {path} in body should be less than or equal to {schema['maximum']}"})
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "field": path,
+                    "message": f"Invalid value: {_fmt(obj)}: {path} in body should be less than or equal to {schema['maximum']}",
+                }
+            )
     if isinstance(obj, str):
         if "maxLength" in schema and len(obj) > schema["maxLength"]:
-            causes.append({"reason": "FieldValueTooLong", "field": path, "message":
-                           f"Too long: may not be more than {schema['maxLength']} bytes"})
+            causes.append(
+                {
+                    "reason": "FieldValueTooLong",
+                    "field": path,
+                    "message": f"Too long: may not be more than {schema['maxLength']} bytes",
+                }
+            )
         if "minLength" in schema and len(obj) < schema["minLength"]:
-            causes.append({"reason": "FieldValueInvalid", "field": path, "message":
-                           f"Invalid value: {_fmt(obj)}: {path} in body should be at least {schema['minLength']} chars long"})
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "field": path,
+                    "message": f"Invalid value: {_fmt(obj)}: {path} in body should be at least {schema['minLength']} chars long",
+                }
+            )
         if "pattern" in schema and not re.search(schema["pattern"], obj):
-            causes.append({"reason": "FieldValueInvalid", "field": path, "message":
-                           f"Invalid value: {_fmt(obj)}: {path} in body should match '{schema['pattern']}'"})
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "field": path,
+                    "message": f"Invalid value: {_fmt(obj)}: {path} in body should match '{schema['pattern']}'",
+                }
+            )
     return causes

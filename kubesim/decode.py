@@ -30,12 +30,16 @@ class _Loader(yaml.SafeLoader):  # type: ignore[misc]
     warnings: list[str]
 
 
-_BOOL = re.compile(r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$")
+_BOOL = re.compile(
+    r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$"
+)
 _TRUE = {"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"}
 _Loader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 for _first in list("yYnNtTfFoO"):
     _Loader.yaml_implicit_resolvers[_first] = [
-        (tag, rx) for tag, rx in _Loader.yaml_implicit_resolvers.get(_first, []) if tag != "tag:yaml.org,2002:bool"
+        (tag, rx)
+        for tag, rx in _Loader.yaml_implicit_resolvers.get(_first, [])
+        if tag != "tag:yaml.org,2002:bool"
     ]
     _Loader.yaml_implicit_resolvers[_first].insert(0, ("tag:yaml.org,2002:bool", _BOOL))
 
@@ -93,9 +97,18 @@ def _go_yaml_error(e: Exception) -> str:
 
 def _size_check(body: bytes) -> None:
     if len(body) > MAX_BODY:
-        raise ApiError(413, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                             "message": "Request entity too large: limit is 3145728", "reason": "RequestEntityTooLarge",
-                             "code": 413})
+        raise ApiError(
+            413,
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Failure",
+                "message": "Request entity too large: limit is 3145728",
+                "reason": "RequestEntityTooLarge",
+                "code": 413,
+            },
+        )
 
 
 def parse_apply_body(body: bytes) -> tuple[Obj, list[str]]:
@@ -106,7 +119,9 @@ def parse_apply_body(body: bytes) -> tuple[Obj, list[str]]:
     try:
         data = loader.get_single_data()
     except yaml.YAMLError as e:
-        raise bad_request(f"error decoding YAML: error converting YAML to JSON: yaml: {_go_yaml_error(e)}") from e
+        raise bad_request(
+            f"error decoding YAML: error converting YAML to JSON: yaml: {_go_yaml_error(e)}"
+        ) from e
     finally:
         loader.dispose()
     if data is None:
@@ -144,8 +159,10 @@ def parse_json_body(body: bytes, validation: str | None, res: Resource) -> tuple
         knownfields.drop(data, p)
     mode = validation or "Warn"
     if problems and mode == "Strict":
-        raise bad_request(f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: '
-                          f"strict decoding error: {', '.join(problems)}")
+        raise bad_request(
+            f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: '
+            f"strict decoding error: {', '.join(problems)}"
+        )
     warnings = [f'299 - "{json.dumps(p)[1:-1]}"' for p in problems] if mode == "Warn" else []
     return data, warnings
 

@@ -243,7 +243,11 @@ def network_policy(obj: Obj, _: Allocator) -> None:
 
 def limit_range(obj: Obj, _: Allocator) -> None:
     for item in obj.get("spec", {}).get("limits") or []:
-        if isinstance(item, dict) and item.get("type") == "Container" and isinstance(item.get("default"), dict):
+        if (
+            isinstance(item, dict)
+            and item.get("type") == "Container"
+            and isinstance(item.get("default"), dict)
+        ):
             request = item.setdefault("defaultRequest", {})
             for k, v in item["default"].items():
                 request.setdefault(k, v)
@@ -286,7 +290,10 @@ def hpa(obj: Obj, _: Allocator) -> None:
     spec.setdefault("minReplicas", 1)
     if not spec.get("metrics"):
         spec["metrics"] = [
-            {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}
+            {
+                "type": "Resource",
+                "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
+            }
         ]
     obj.setdefault("status", {"desiredReplicas": 0, "currentMetrics": None})
 
@@ -338,9 +345,17 @@ DEFAULTERS: dict[str, Callable[[Obj, Allocator], None]] = {
 
 # Kinds whose metadata.generation counts spec changes (custom resources always do).
 GENERATION_KINDS = {
-    "apps/Deployment", "apps/StatefulSet", "apps/DaemonSet", "apps/ReplicaSet", "batch/Job", "batch/CronJob",
-    "networking.k8s.io/NetworkPolicy", "networking.k8s.io/Ingress", "networking.k8s.io/IngressClass",
-    "policy/PodDisruptionBudget", "scheduling.k8s.io/PriorityClass",
+    "apps/Deployment",
+    "apps/StatefulSet",
+    "apps/DaemonSet",
+    "apps/ReplicaSet",
+    "batch/Job",
+    "batch/CronJob",
+    "networking.k8s.io/NetworkPolicy",
+    "networking.k8s.io/Ingress",
+    "networking.k8s.io/IngressClass",
+    "policy/PodDisruptionBudget",
+    "scheduling.k8s.io/PriorityClass",
     "apiextensions.k8s.io/CustomResourceDefinition",
     "admissionregistration.k8s.io/ValidatingWebhookConfiguration",
     "admissionregistration.k8s.io/MutatingWebhookConfiguration",
@@ -356,8 +371,10 @@ SKELETONS: dict[str, Obj] = {
     "apps/DaemonSet": {"spec": {"updateStrategy": {}, "template": _POD_TEMPLATE}, "status": {}},
     "apps/ReplicaSet": _WORKLOAD_SKELETON,
     "batch/Job": _WORKLOAD_SKELETON,
-    "batch/CronJob": {"spec": {"jobTemplate": {"metadata": {}, "spec": {"template": _POD_TEMPLATE}}},
-                      "status": {}},
+    "batch/CronJob": {
+        "spec": {"jobTemplate": {"metadata": {}, "spec": {"template": _POD_TEMPLATE}}},
+        "status": {},
+    },
     "/Service": {"spec": {}, "status": {"loadBalancer": {}}},
     "/Pod": {"spec": {"containers": None}, "status": {}},
     "/Namespace": {"spec": {}, "status": {}},

@@ -40,14 +40,27 @@ def delete(objs: Objects, c: Call) -> Result:
             raise not_found(c.res.plural, c.name, c.res.group)
         meta = old["metadata"]
         if pre.get("uid") and pre["uid"] != meta.get("uid"):
-            raise conflict(c.res.kind, c.name, "", (
-                f"the UID in the precondition ({pre['uid']}) does not match the UID in record ({meta.get('uid')}). "
-                "The object might have been deleted and then recreated"), kind_detail=c.res.kind)
+            raise conflict(
+                c.res.kind,
+                c.name,
+                "",
+                (
+                    f"the UID in the precondition ({pre['uid']}) does not match the UID in record ({meta.get('uid')}). "
+                    "The object might have been deleted and then recreated"
+                ),
+                kind_detail=c.res.kind,
+            )
         if pre.get("resourceVersion") and pre["resourceVersion"] != meta.get("resourceVersion"):
-            raise conflict(c.res.kind, c.name, "", (
-                f"the ResourceVersion in the precondition ({pre['resourceVersion']}) does not match the "
-                f"ResourceVersion in record ({meta.get('resourceVersion')}). The object might have been modified"),
-                kind_detail=c.res.kind)
+            raise conflict(
+                c.res.kind,
+                c.name,
+                "",
+                (
+                    f"the ResourceVersion in the precondition ({pre['resourceVersion']}) does not match the "
+                    f"ResourceVersion in record ({meta.get('resourceVersion')}). The object might have been modified"
+                ),
+                kind_detail=c.res.kind,
+            )
         new = copy.deepcopy(old)
         nmeta = new["metadata"]
         finalizers = list(nmeta.get("finalizers") or [])
@@ -65,10 +78,16 @@ def delete(objs: Objects, c: Call) -> Result:
                     fins.append("customresourcecleanup.apiextensions.k8s.io")
                 st = new.setdefault("status", {})
                 conds = [x for x in st.get("conditions") or [] if x.get("type") != "Terminating"]
-                conds.append({"type": "Terminating", "status": "True", "lastTransitionTime": objs.now(),
-                              "reason": "InstanceDeletionPending",
-                              "message": "CustomResourceDefinition marked for deletion; CustomResource deletion "
-                                         "will begin soon"})
+                conds.append(
+                    {
+                        "type": "Terminating",
+                        "status": "True",
+                        "lastTransitionTime": objs.now(),
+                        "reason": "InstanceDeletionPending",
+                        "message": "CustomResourceDefinition marked for deletion; CustomResource deletion "
+                        "will begin soon",
+                    }
+                )
                 st["conditions"] = conds
                 return 200, objs.write(c, key, new), []
             return 200, old, []
@@ -93,8 +112,11 @@ def delete(objs: Objects, c: Call) -> Result:
             details["group"] = c.res.group
         details["kind"] = c.res.plural
         details["uid"] = meta.get("uid")
-        return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                     "details": details}, []
+        return (
+            200,
+            {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details},
+            [],
+        )
 
 
 def delete_collection(objs: Objects, c: Call) -> Result:

@@ -135,24 +135,36 @@ class Discovery:
         else:
             return None
         with self._lock:
-            res = [r for r in [*self._builtin.values(), *self._custom.values()]
-                   if r.group == group and r.version == version]
+            res = [
+                r
+                for r in [*self._builtin.values(), *self._custom.values()]
+                if r.group == group and r.version == version
+            ]
         if not res:
             return None
         prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
-        params = [{"name": n, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
-                  for n in ("dryRun", "fieldManager", "fieldValidation", "force")]
+        params = [
+            {"name": n, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
+            for n in ("dryRun", "fieldManager", "fieldValidation", "force")
+        ]
         paths: Obj = {}
         for r in res:
             scope = f"{prefix}/namespaces/{{namespace}}" if r.namespaced else prefix
-            paths[f"{scope}/{r.plural}/{{name}}"] = {"patch": {
-                "operationId": f"patch{r.kind}", "parameters": params,
-                "responses": {"200": {"description": "OK"}},
-                "x-kubernetes-action": "patch",
-                "x-kubernetes-group-version-kind": {"group": group, "kind": r.kind, "version": version},
-            }}
-        return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.36.2"}, "paths": paths,
-                "components": {"schemas": {}}}
+            paths[f"{scope}/{r.plural}/{{name}}"] = {
+                "patch": {
+                    "operationId": f"patch{r.kind}",
+                    "parameters": params,
+                    "responses": {"200": {"description": "OK"}},
+                    "x-kubernetes-action": "patch",
+                    "x-kubernetes-group-version-kind": {"group": group, "kind": r.kind, "version": version},
+                }
+            }
+        return {
+            "openapi": "3.0.0",
+            "info": {"title": "Kubernetes", "version": "v1.36.2"},
+            "paths": paths,
+            "components": {"schemas": {}},
+        }
 
     def api_versions(self, address: str) -> Obj:
         doc = _copy(self._data["api"])
@@ -192,15 +204,23 @@ class Discovery:
         if recorded is not None:
             return _copy(recorded)
         with self._lock:
-            res = [r for r in [*self._builtin.values(), *self._custom.values()]
-                   if r.group == group and r.version == version]
+            res = [
+                r
+                for r in [*self._builtin.values(), *self._custom.values()]
+                if r.group == group and r.version == version
+            ]
         if not res:
             return None
         items: list[Obj] = []
         for r in sorted(res, key=lambda r: r.plural):
-            entry: Obj = {"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced,
-                          "kind": r.kind, "verbs": list(r.verbs),
-                          "storageVersionHash": storage_version_hash(r.group, r.storage_version or r.version, r.kind)}
+            entry: Obj = {
+                "name": r.plural,
+                "singularName": r.singular,
+                "namespaced": r.namespaced,
+                "kind": r.kind,
+                "verbs": list(r.verbs),
+                "storageVersionHash": storage_version_hash(r.group, r.storage_version or r.version, r.kind),
+            }
             if r.short_names:
                 entry["shortNames"] = list(r.short_names)
             if r.categories:
@@ -208,10 +228,20 @@ class Discovery:
             items.append(entry)
             for sub in r.subresources:
                 verbs = ["get", "patch", "update"]
-                items.append({"name": f"{r.plural}/{sub}", "singularName": "", "namespaced": r.namespaced,
-                              "kind": "Scale" if sub == "scale" else r.kind, "verbs": verbs})
-        doc: Obj = {"kind": "APIResourceList", "groupVersion": f"{group}/{version}" if group else version,
-                    "resources": items}
+                items.append(
+                    {
+                        "name": f"{r.plural}/{sub}",
+                        "singularName": "",
+                        "namespaced": r.namespaced,
+                        "kind": "Scale" if sub == "scale" else r.kind,
+                        "verbs": verbs,
+                    }
+                )
+        doc: Obj = {
+            "kind": "APIResourceList",
+            "groupVersion": f"{group}/{version}" if group else version,
+            "resources": items,
+        }
         if group:
             doc["apiVersion"] = "v1"
         return doc
@@ -225,25 +255,44 @@ class Discovery:
             for v in sorted({r.version for r in res}, reverse=True):
                 entries = []
                 for r in sorted((r for r in res if r.version == v), key=lambda r: r.plural):
-                    e: Obj = {"resource": r.plural, "responseKind": {"group": "", "kind": r.kind, "version": ""},
-                              "scope": "Namespaced" if r.namespaced else "Cluster",
-                              "singularResource": r.singular, "verbs": list(r.verbs)}
+                    e: Obj = {
+                        "resource": r.plural,
+                        "responseKind": {"group": "", "kind": r.kind, "version": ""},
+                        "scope": "Namespaced" if r.namespaced else "Cluster",
+                        "singularResource": r.singular,
+                        "verbs": list(r.verbs),
+                    }
                     if r.short_names:
                         e["shortNames"] = list(r.short_names)
                     if r.categories:
                         e["categories"] = list(r.categories)
                     if r.subresources:
                         e["subresources"] = [
-                            {"subresource": s, "responseKind": {"group": "autoscaling", "kind": "Scale", "version": "v1"}
-                             if s == "scale" else {"group": "", "kind": r.kind, "version": ""},
-                             "verbs": ["get", "patch", "update"]} for s in r.subresources]
+                            {
+                                "subresource": s,
+                                "responseKind": {"group": "autoscaling", "kind": "Scale", "version": "v1"}
+                                if s == "scale"
+                                else {"group": "", "kind": r.kind, "version": ""},
+                                "verbs": ["get", "patch", "update"],
+                            }
+                            for s in r.subresources
+                        ]
                     entries.append(e)
                 versions.append({"version": v, "resources": entries, "freshness": "Current"})
             doc["items"].append({"metadata": {"name": group}, "versions": versions})
         return doc
 
 
-CRUD_VERBS = ("delete", "deletecollection", "get", "list", "patch", "create", "update", "watch")  # CRDs' order
+CRUD_VERBS = (
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "create",
+    "update",
+    "watch",
+)  # CRDs' order
 
 
 def storage_version_hash(group: str, version: str, kind: str) -> str:

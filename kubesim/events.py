@@ -21,19 +21,33 @@ from kubesim.store import Store
 Obj = dict[str, Any]
 
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"  # the alphabet of Kubernetes' generated name suffixes
-_COMPONENTS = {"Deployment": "deployment-controller", "StatefulSet": "statefulset-controller",
-               "DaemonSet": "daemonset-controller", "Job": "job-controller"}
+_COMPONENTS = {
+    "Deployment": "deployment-controller",
+    "StatefulSet": "statefulset-controller",
+    "DaemonSet": "daemonset-controller",
+    "Job": "job-controller",
+}
 
 
 # As recorded: null and empty values are not owned, and ``source`` is a struct (no ".").
-_FIELDS: Obj = {"f:count": {}, "f:firstTimestamp": {}, "f:involvedObject": {}, "f:lastTimestamp": {},
-                "f:message": {}, "f:reason": {}, "f:reportingComponent": {}, "f:source": {"f:component": {}},
-                "f:type": {}}
+_FIELDS: Obj = {
+    "f:count": {},
+    "f:firstTimestamp": {},
+    "f:involvedObject": {},
+    "f:lastTimestamp": {},
+    "f:message": {},
+    "f:reason": {},
+    "f:reportingComponent": {},
+    "f:source": {"f:component": {}},
+    "f:type": {},
+}
 
 
 def template_hash(obj: Obj) -> str:
     """A stable stand-in for the pod-template-hash (not kube's: that hashes a Go struct dump)."""
-    digest = hashlib.sha256(json.dumps((obj.get("spec") or {}).get("template"), sort_keys=True).encode()).digest()
+    digest = hashlib.sha256(
+        json.dumps((obj.get("spec") or {}).get("template"), sort_keys=True).encode()
+    ).digest()
     return "".join(_SAFE[b % len(_SAFE)] for b in digest[:10])
 
 
@@ -61,18 +75,43 @@ class Recorder:
         name = f"{meta['name']}.{self._nano:x}"
         component = _COMPONENTS.get(kind, "kube-controller-manager")
         event: Obj = {
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": {"name": name, "namespace": namespace, "uid": self.store.new_uid(), "creationTimestamp": now},
-            "involvedObject": {"apiVersion": obj.get("apiVersion", ""), "kind": kind, "name": meta["name"],
-                               "namespace": namespace, "resourceVersion": meta.get("resourceVersion", ""),
-                               "uid": meta.get("uid", "")},
-            "reason": reason, "message": message, "source": {"component": component},
-            "firstTimestamp": now, "lastTimestamp": now, "count": 1, "type": "Normal", "eventTime": None,
-            "reportingComponent": component, "reportingInstance": "",
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "uid": self.store.new_uid(),
+                "creationTimestamp": now,
+            },
+            "involvedObject": {
+                "apiVersion": obj.get("apiVersion", ""),
+                "kind": kind,
+                "name": meta["name"],
+                "namespace": namespace,
+                "resourceVersion": meta.get("resourceVersion", ""),
+                "uid": meta.get("uid", ""),
+            },
+            "reason": reason,
+            "message": message,
+            "source": {"component": component},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "type": "Normal",
+            "eventTime": None,
+            "reportingComponent": component,
+            "reportingInstance": "",
         }
-        event["metadata"]["managedFields"] = [{
-            "manager": "kube-controller-manager", "operation": "Update", "apiVersion": "v1", "time": now,
-            "fieldsType": "FieldsV1", "fieldsV1": _FIELDS}]
+        event["metadata"]["managedFields"] = [
+            {
+                "manager": "kube-controller-manager",
+                "operation": "Update",
+                "apiVersion": "v1",
+                "time": now,
+                "fieldsType": "FieldsV1",
+                "fieldsV1": _FIELDS,
+            }
+        ]
         self.store.put(("", "events", namespace, name), event)
 
     def workload(self, kind: str, cur: Obj, old_status: Obj, new_status: Obj) -> None:
@@ -82,14 +121,22 @@ class Recorder:
             before, after = int(old_status.get("replicas", 0) or 0), int(new_status.get("replicas", 0) or 0)
             if after != before:
                 verb = "up" if after > before else "down"
-                self.record(kind, cur, "ScalingReplicaSet",
-                            f"Scaled {verb} replica set {name}-{template_hash(cur)} from {before} to {after}")
+                self.record(
+                    kind,
+                    cur,
+                    "ScalingReplicaSet",
+                    f"Scaled {verb} replica set {name}-{template_hash(cur)} from {before} to {after}",
+                )
         elif kind == "StatefulSet":
             for i in range(_statefulset_pods(old_status), _statefulset_pods(new_status)):
-                self.record(kind, cur, "SuccessfulCreate", f"Create Pod {name}-{i} in StatefulSet {name} successful")
+                self.record(
+                    kind, cur, "SuccessfulCreate", f"Create Pod {name}-{i} in StatefulSet {name} successful"
+                )
         elif kind == "DaemonSet":
-            for _ in range(int(old_status.get("currentNumberScheduled", 0) or 0),
-                           int(new_status.get("currentNumberScheduled", 0) or 0)):
+            for _ in range(
+                int(old_status.get("currentNumberScheduled", 0) or 0),
+                int(new_status.get("currentNumberScheduled", 0) or 0),
+            ):
                 self.record(kind, cur, "SuccessfulCreate", f"Created pod: {name}-{suffix()}")
         elif kind == "Job":
             if "startTime" not in old_status:

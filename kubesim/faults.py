@@ -13,11 +13,25 @@ from dataclasses import dataclass
 
 from kubesim.status import ApiError, status
 
-_REASONS = {400: "BadRequest", 403: "Forbidden", 404: "NotFound", 409: "Conflict", 422: "Invalid",
-            429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"}
-_MESSAGES = {429: "Too many requests, please try again later.", 500: "Internal error occurred: simulated fault",
-             503: "the server is currently unable to handle the request", 403: "forbidden: simulated fault",
-             422: "the object is invalid: simulated fault", 400: "bad request: simulated fault"}
+_REASONS = {
+    400: "BadRequest",
+    403: "Forbidden",
+    404: "NotFound",
+    409: "Conflict",
+    422: "Invalid",
+    429: "TooManyRequests",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+    504: "Timeout",
+}
+_MESSAGES = {
+    429: "Too many requests, please try again later.",
+    500: "Internal error occurred: simulated fault",
+    503: "the server is currently unable to handle the request",
+    403: "forbidden: simulated fault",
+    422: "the object is invalid: simulated fault",
+    400: "bad request: simulated fault",
+}
 
 
 @dataclass(slots=True)
@@ -33,7 +47,7 @@ class Fault:
     delay: float
 
     def matches(self, verb: str, kind: str, name: str) -> bool:
-        return (self.verb in ("*", verb) and self.kind in ("*", kind) and self.name in ("*", name))
+        return self.verb in ("*", verb) and self.kind in ("*", kind) and self.name in ("*", name)
 
     def error(self) -> ApiError | None:
         if not self.status:
@@ -52,9 +66,18 @@ class Faults:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
 
-    def add(self, verb: str = "*", kind: str = "*", name: str = "*", status: int = 429,
-            retry_after: int | None = 1, message: str = "", reason: str = "", times: int = 1,
-            delay: float = 0.0) -> Fault:
+    def add(
+        self,
+        verb: str = "*",
+        kind: str = "*",
+        name: str = "*",
+        status: int = 429,
+        retry_after: int | None = 1,
+        message: str = "",
+        reason: str = "",
+        times: int = 1,
+        delay: float = 0.0,
+    ) -> Fault:
         if status not in (0, *range(400, 600)):
             raise ValueError(f"fault status must be 0 or an HTTP error code, not {status}")
         if status != 429 and retry_after == 1:
@@ -64,15 +87,39 @@ class Faults:
             self._faults.append(fault)
         return fault
 
-    def webhook_denial(self, verb: str = "*", kind: str = "*", name: str = "*", webhook: str = "deny.example.com",
-                       message: str = "denied by policy", times: int = 1) -> Fault:
-        return self.add(verb, kind, name, status=400, retry_after=None, reason="BadRequest", times=times,
-                        message=f'admission webhook "{webhook}" denied the request: {message}')
+    def webhook_denial(
+        self,
+        verb: str = "*",
+        kind: str = "*",
+        name: str = "*",
+        webhook: str = "deny.example.com",
+        message: str = "denied by policy",
+        times: int = 1,
+    ) -> Fault:
+        return self.add(
+            verb,
+            kind,
+            name,
+            status=400,
+            retry_after=None,
+            reason="BadRequest",
+            times=times,
+            message=f'admission webhook "{webhook}" denied the request: {message}',
+        )
 
-    def quota_exceeded(self, verb: str = "create", kind: str = "*", name: str = "*", quota: str = "quota",
-                       times: int = 1) -> Fault:
-        return self.add(verb, kind, name, status=403, retry_after=None, reason="Forbidden", times=times,
-                        message=f"exceeded quota: {quota}, requested: pods=1, used: pods=10, limited: pods=10")
+    def quota_exceeded(
+        self, verb: str = "create", kind: str = "*", name: str = "*", quota: str = "quota", times: int = 1
+    ) -> Fault:
+        return self.add(
+            verb,
+            kind,
+            name,
+            status=403,
+            retry_after=None,
+            reason="Forbidden",
+            times=times,
+            message=f"exceeded quota: {quota}, requested: pods=1, used: pods=10, limited: pods=10",
+        )
 
     def clear(self) -> None:
         with self._lock:

@@ -25,8 +25,16 @@ FieldSet = set[Path]
 # Fields that are never tracked: kube-apiserver strips them from every field set.
 _STRIPPED_TOP = {"f:apiVersion", "f:kind"}
 _STRIPPED_META = {
-    "f:name", "f:namespace", "f:uid", "f:resourceVersion", "f:generation", "f:creationTimestamp",
-    "f:managedFields", "f:selfLink", "f:deletionTimestamp", "f:deletionGracePeriodSeconds",
+    "f:name",
+    "f:namespace",
+    "f:uid",
+    "f:resourceVersion",
+    "f:generation",
+    "f:creationTimestamp",
+    "f:managedFields",
+    "f:selfLink",
+    "f:deletionTimestamp",
+    "f:deletionGracePeriodSeconds",
 }
 
 # Associative lists by field name: (keys, default values of keys).

@@ -25,7 +25,9 @@ def render(url: str, token: str, context: str, ca_pem: bytes | None = None) -> s
     return json.dumps(doc, indent=2) + "\n"
 
 
-def write(path: str | os.PathLike[str], url: str, token: str, context: str, ca_pem: bytes | None = None) -> Path:
+def write(
+    path: str | os.PathLike[str], url: str, token: str, context: str, ca_pem: bytes | None = None
+) -> Path:
     """Write it readable by the owner only: it holds the bearer token."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)

@@ -34,13 +34,24 @@ NO_CA = "-----BEGIN CERTIFICATE-----\nkubesim serves plain HTTP: it has no CA\n-
 
 
 def root_ca_configmap(namespace: str, ca_pem: str) -> Obj:
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": ROOT_CA, "namespace": namespace, "annotations": {"kubernetes.io/description": _DESCRIPTION}},
-            "data": {"ca.crt": ca_pem}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": ROOT_CA,
+            "namespace": namespace,
+            "annotations": {"kubernetes.io/description": _DESCRIPTION},
+        },
+        "data": {"ca.crt": ca_pem},
+    }
 
 
 def default_service_account(namespace: str) -> Obj:
-    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": DEFAULT_SA, "namespace": namespace}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": DEFAULT_SA, "namespace": namespace},
+    }
 
 
 def is_default(key: Key) -> bool:

@@ -55,7 +55,13 @@ def json_patch(target: Obj, ops: Any) -> Obj:
         raise PatchError("json patch must be a list")
     try:
         result = jsonpatch.JsonPatch(ops).apply(copy.deepcopy(target))
-    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, KeyError, IndexError, TypeError) as e:
+    except (
+        jsonpatch.JsonPatchException,
+        jsonpatch.JsonPointerException,
+        KeyError,
+        IndexError,
+        TypeError,
+    ) as e:
         raise PatchError(str(e)) from e
     if not isinstance(result, dict):
         raise PatchError("result is not an object")
@@ -75,7 +81,11 @@ def strategic_merge_patch(target: Any, patch: Any, *, in_container: bool = False
         return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
     out = copy.deepcopy(target) if isinstance(target, dict) else {}
     for k, v in patch.items():
-        if k.startswith("$") or k.startswith("$setElementOrder/") or k.startswith("$deleteFromPrimitiveList/"):
+        if (
+            k.startswith("$")
+            or k.startswith("$setElementOrder/")
+            or k.startswith("$deleteFromPrimitiveList/")
+        ):
             continue
         if v is None:
             out.pop(k, None)
@@ -110,7 +120,9 @@ def _merge_list(live: list[Any], patch: list[Any], key: str, *, child_container:
         if not isinstance(item, dict) or key not in item:
             result.append(copy.deepcopy(item))
             continue
-        idx = next((i for i, cur in enumerate(result) if isinstance(cur, dict) and cur.get(key) == item[key]), None)
+        idx = next(
+            (i for i, cur in enumerate(result) if isinstance(cur, dict) and cur.get(key) == item[key]), None
+        )
         if item.get("$patch") == "delete":
             if idx is not None:
                 del result[idx]

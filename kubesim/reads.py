@@ -27,13 +27,23 @@ def list_objects(store: Store, res: Resource, namespace: str | None, query: dict
     start = ""
     match = query.get("resourceVersionMatch")
     if match and not query.get("resourceVersion"):
-        raise invalid("ListOptions", "meta.k8s.io", "", [{
-            "reason": "FieldValueForbidden",
-            "message": "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
-            "field": "resourceVersionMatch"}])
+        raise invalid(
+            "ListOptions",
+            "meta.k8s.io",
+            "",
+            [
+                {
+                    "reason": "FieldValueForbidden",
+                    "message": "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
+                    "field": "resourceVersionMatch",
+                }
+            ],
+        )
     with store.lock:
         revision = store.revision
-        exact = int(query["resourceVersion"]) if match == "Exact" and query["resourceVersion"].isdigit() else None
+        exact = (
+            int(query["resourceVersion"]) if match == "Exact" and query["resourceVersion"].isdigit() else None
+        )
         if query.get("continue"):
             try:
                 token = json.loads(base64.urlsafe_b64decode(query["continue"].encode()))
@@ -44,7 +54,9 @@ def list_objects(store: Store, res: Resource, namespace: str | None, query: dict
         if exact is not None and exact < revision:
             past = store.items_at(res.group, res.plural, scope, exact)
             if past is None:
-                raise ApiError(410, status(410, "Expired", "The resourceVersion for the provided list is too old."))
+                raise ApiError(
+                    410, status(410, "Expired", "The resourceVersion for the provided list is too old.")
+                )
             entries, revision = past, exact
         else:
             entries = store.items(res.group, res.plural, scope)
@@ -73,7 +85,13 @@ def list_objects(store: Store, res: Resource, namespace: str | None, query: dict
     if more and items:
         last = items[-1]["metadata"]
         pos = f"{last.get('namespace', '')}/{last['name']}"
-        meta["continue"] = base64.urlsafe_b64encode(json.dumps({"start": pos, "rv": revision}).encode()).decode()
+        meta["continue"] = base64.urlsafe_b64encode(
+            json.dumps({"start": pos, "rv": revision}).encode()
+        ).decode()
         if not match_label and not match_field:
             meta["remainingItemCount"] = remaining
-    return 200, {"kind": f"{res.kind}List", "apiVersion": res.api_version, "metadata": meta, "items": items}, []
+    return (
+        200,
+        {"kind": f"{res.kind}List", "apiVersion": res.api_version, "metadata": meta, "items": items},
+        [],
+    )

@@ -32,7 +32,11 @@ def format_selector(selector: Any) -> str:
     for k, v in (selector.get("matchLabels") or {}).items():
         terms.append((str(k), f"{k}={v}"))
     for e in selector.get("matchExpressions") or []:
-        key, op, values = str(e.get("key", "")), e.get("operator"), sorted(str(v) for v in e.get("values") or [])
+        key, op, values = (
+            str(e.get("key", "")),
+            e.get("operator"),
+            sorted(str(v) for v in e.get("values") or []),
+        )
         if op == "In":
             terms.append((key, f"{key} in ({','.join(values)})"))
         elif op == "NotIn":
@@ -52,14 +56,26 @@ def scale_of(obj: Obj) -> Obj:
     out_status: Obj = {"replicas": st.get("replicas", 0)}
     selector = spec.get("selector")
     text = format_selector(selector) if isinstance(selector, dict) else ""
-    if not text and isinstance(selector, dict) and selector and "matchLabels" not in selector \
-            and "matchExpressions" not in selector:
-        text = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))  # a plain map (ReplicationController)
+    if (
+        not text
+        and isinstance(selector, dict)
+        and selector
+        and "matchLabels" not in selector
+        and "matchExpressions" not in selector
+    ):
+        text = ",".join(
+            f"{k}={v}" for k, v in sorted(selector.items())
+        )  # a plain map (ReplicationController)
     if text:
         out_status["selector"] = text
     return {
-        "kind": "Scale", "apiVersion": "autoscaling/v1",
-        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in meta},
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            k: meta[k]
+            for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if k in meta
+        },
         "spec": {"replicas": replicas} if replicas else {},
         "status": out_status,
     }
@@ -72,9 +88,18 @@ def _desired(c: Call, current: Obj) -> Obj:
     except ValueError as e:
         raise bad_request(f"error decoding scale: {e}") from e
     if c.query.get("force"):
-        raise invalid("PatchOptions", "meta.k8s.io", "", [{
-            "reason": "FieldValueForbidden", "message": "Forbidden: may not be specified for non-apply patch",
-            "field": "force"}])
+        raise invalid(
+            "PatchOptions",
+            "meta.k8s.io",
+            "",
+            [
+                {
+                    "reason": "FieldValueForbidden",
+                    "message": "Forbidden: may not be specified for non-apply patch",
+                    "field": "force",
+                }
+            ],
+        )
     try:
         if ctype == "application/merge-patch+json":
             out = patch.merge_patch(current, body)
@@ -85,8 +110,9 @@ def _desired(c: Call, current: Obj) -> Obj:
         else:
             out = body
     except patch.PatchError as e:
-        raise ApiError(422, status(422, "Invalid", "the server rejected our request due to an error in our request",
-                                   {})) from e
+        raise ApiError(
+            422, status(422, "Invalid", "the server rejected our request due to an error in our request", {})
+        ) from e
     if not isinstance(out, dict):
         raise bad_request("the scale is not an object")
     return out
@@ -95,8 +121,11 @@ def _desired(c: Call, current: Obj) -> Obj:
 def write(objs: Objects, c: Call, is_patch: bool) -> Result:
     """PUT or PATCH ``/scale``: set the parent's ``spec.replicas``."""
     ctype = c.content_type.split(";")[0].strip()
-    if is_patch and ctype not in ("application/merge-patch+json", "application/json-patch+json",
-                                  "application/strategic-merge-patch+json"):
+    if is_patch and ctype not in (
+        "application/merge-patch+json",
+        "application/json-patch+json",
+        "application/strategic-merge-patch+json",
+    ):
         raise ApiError(415, status(415, "UnsupportedMediaType", "415: Unsupported Media Type", {}))
     key = objs.key(c.res, c.namespace, c.name)
     with objs.store.lock:
@@ -106,14 +135,26 @@ def write(objs: Objects, c: Call, is_patch: bool) -> Result:
         desired = _desired(c, scale_of(old)) if is_patch else _desired(c, {})
         rv = (desired.get("metadata") or {}).get("resourceVersion")
         if rv and rv != old["metadata"]["resourceVersion"]:
-            raise conflict(c.res.plural, c.name, c.res.group,
-                           "the object has been modified; please apply your changes to the latest version and try again")
+            raise conflict(
+                c.res.plural,
+                c.name,
+                c.res.group,
+                "the object has been modified; please apply your changes to the latest version and try again",
+            )
         replicas = (desired.get("spec") or {}).get("replicas", 0)
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-            raise invalid("Scale", "autoscaling", c.name, [{
-                "reason": "FieldValueInvalid",
-                "message": f"Invalid value: {json.dumps(replicas)}: must be greater than or equal to 0",
-                "field": "spec.replicas"}])
+            raise invalid(
+                "Scale",
+                "autoscaling",
+                c.name,
+                [
+                    {
+                        "reason": "FieldValueInvalid",
+                        "message": f"Invalid value: {json.dumps(replicas)}: must be greater than or equal to 0",
+                        "field": "spec.replicas",
+                    }
+                ],
+            )
         new = copy.deepcopy(old)
         new.setdefault("spec", {})["replicas"] = replicas
         new = objs._finish(c, old, new)

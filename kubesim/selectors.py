@@ -85,11 +85,29 @@ def _field_value(obj: Obj, path: str) -> Any:
 
 
 _EXTRA_FIELDS = {
-    "Pod": {"status.phase", "spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
-            "spec.serviceAccountName", "status.podIP", "status.nominatedNodeName", "spec.hostNetwork"},
-    "Event": {"involvedObject.kind", "involvedObject.name", "involvedObject.namespace",
-              "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
-              "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type"},
+    "Pod": {
+        "status.phase",
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.schedulerName",
+        "spec.serviceAccountName",
+        "status.podIP",
+        "status.nominatedNodeName",
+        "spec.hostNetwork",
+    },
+    "Event": {
+        "involvedObject.kind",
+        "involvedObject.name",
+        "involvedObject.namespace",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+    },
     "Secret": {"type"},
     "Namespace": {"status.phase"},
     "Node": {"spec.unschedulable"},
@@ -118,6 +136,6 @@ def field_selector(text: str, kind: str) -> Matcher:
             raise bad_request(f"invalid selector: '{text}'; can't understand '{term}'")
         path, op, value = m.group(1), m.group(2), m.group(3)
         if path not in allowed:
-            raise bad_request(f'field label not supported: {path}')
+            raise bad_request(f"field label not supported: {path}")
         tests.append(_field_test(_FIELD_ALIASES.get((kind, path), path), value, negate=op == "!="))
     return lambda obj: all(t(obj) for t in tests)

@@ -50,10 +50,17 @@ def _utcnow() -> str:
 class KubeSim:
     """A simulated Kubernetes API server (see docs/kubesim.md for what it reproduces)."""
 
-    def __init__(self, controllers: str = "instant", crd_establish_delay: float = 0.0,
-                 namespace_delete_delay: float = 0.0, token: str | None = None,
-                 clock: Callable[[], str] = _utcnow, port: int = 0, use_tls: bool | None = None,
-                 status_delay: float = 0.0):
+    def __init__(
+        self,
+        controllers: str = "instant",
+        crd_establish_delay: float = 0.0,
+        namespace_delete_delay: float = 0.0,
+        token: str | None = None,
+        clock: Callable[[], str] = _utcnow,
+        port: int = 0,
+        use_tls: bool | None = None,
+        status_delay: float = 0.0,
+    ):
         parse_mode(controllers)
         self.token = token or secrets.token_urlsafe(24)
         self.now = clock
@@ -65,9 +72,16 @@ class KubeSim:
         self._port = port
         self.tls = tls.available() if use_tls is None else use_tls
         self._ca: str | None = None
-        self.controllers = Controllers(self.store, self.discovery, clock, controllers,
-                                       crd_establish_delay, namespace_delete_delay, status_delay,
-                                       ca_pem=self._ca_pem)
+        self.controllers = Controllers(
+            self.store,
+            self.discovery,
+            clock,
+            controllers,
+            crd_establish_delay,
+            namespace_delete_delay,
+            status_delay,
+            ca_pem=self._ca_pem,
+        )
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
@@ -81,11 +95,15 @@ class KubeSim:
     def start(self) -> KubeSim:
         handler = type("Handler", (_Handler,), {"sim": self})
         # listen() backlog 128: Python's default of 5 stalls a client ~1 s when it opens 16 connections at once
-        self._httpd = type("Server", (ThreadingHTTPServer,), {"request_queue_size": 128})(("127.0.0.1", self._port), handler)
+        self._httpd = type("Server", (ThreadingHTTPServer,), {"request_queue_size": 128})(
+            ("127.0.0.1", self._port), handler
+        )
         self._httpd.daemon_threads = True
         if self.tls:
             self._httpd.socket = tls.server_context().wrap_socket(self._httpd.socket, server_side=True)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="kubesim", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.05,), name="kubesim", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -131,8 +149,16 @@ class KubeSim:
         """Create an object directly (as an Update manager), bypassing HTTP and faults."""
         res = self._resource(obj["apiVersion"], obj["kind"])
         meta = obj.get("metadata", {})
-        call = Call(res, meta.get("namespace", "") if res.namespaced else "", meta.get("name", ""), "",
-                    {"fieldManager": manager}, json.dumps(obj).encode(), "application/json", manager)
+        call = Call(
+            res,
+            meta.get("namespace", "") if res.namespaced else "",
+            meta.get("name", ""),
+            "",
+            {"fieldManager": manager},
+            json.dumps(obj).encode(),
+            "application/json",
+            manager,
+        )
         return self.objects.create(call)[1]
 
     def apply(self, obj: Obj, manager: str = "kubesim", force: bool = False) -> Obj:
@@ -140,12 +166,28 @@ class KubeSim:
         res = self._resource(obj["apiVersion"], obj["kind"])
         meta = obj.get("metadata", {})
         query = {"fieldManager": manager, **({"force": "true"} if force else {})}
-        call = Call(res, meta.get("namespace", "") if res.namespaced else "", meta.get("name", ""), "", query,
-                    json.dumps(obj).encode(), "application/apply-patch+yaml", manager)
+        call = Call(
+            res,
+            meta.get("namespace", "") if res.namespaced else "",
+            meta.get("name", ""),
+            "",
+            query,
+            json.dumps(obj).encode(),
+            "application/apply-patch+yaml",
+            manager,
+        )
         return self.objects.apply(call)[1]
 
-    def edit(self, api_version: str, kind: str, namespace: str | None, name: str,
-             mutate: Callable[[Obj], None], manager: str = "kubectl-edit", subresource: str = "") -> Obj:
+    def edit(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        mutate: Callable[[Obj], None],
+        manager: str = "kubectl-edit",
+        subresource: str = "",
+    ) -> Obj:
         """An out-of-band change (drift): ``mutate`` a copy, written as an Update by ``manager``.
 
         With ``subresource="status"`` the change goes through the status subresource (the only way to
@@ -158,51 +200,101 @@ class KubeSim:
                 raise KeyError(f"{kind} {namespace}/{name} not found")
             new = copy.deepcopy(cur)
             mutate(new)
-            call = Call(res, namespace or "", name, subresource, {"fieldManager": manager},
-                        json.dumps(new).encode(), "application/json", manager)
+            call = Call(
+                res,
+                namespace or "",
+                name,
+                subresource,
+                {"fieldManager": manager},
+                json.dumps(new).encode(),
+                "application/json",
+                manager,
+            )
             return self.objects.update(call)[1]
 
-    def add_node(self, name: str, cpu: str = "4", memory: str = "16Gi", labels: dict[str, str] | None = None,
-                 pods_cpu_requested: str | None = None, pods: str = "110",
-                 pods_memory_requested: str | None = None) -> Obj:
+    def add_node(
+        self,
+        name: str,
+        cpu: str = "4",
+        memory: str = "16Gi",
+        labels: dict[str, str] | None = None,
+        pods_cpu_requested: str | None = None,
+        pods: str = "110",
+        pods_memory_requested: str | None = None,
+    ) -> Obj:
         """A Ready Node with capacity and allocatable.
 
         ``pods_cpu_requested`` / ``pods_memory_requested`` add a Running pod bound to the node
         (``kube-system/load-<node>``) that requests that much, so "available" resources, computed as
         allocatable minus the requests of bound, unfinished pods, come out below allocatable.
         """
-        node_labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
+        node_labels = {
+            "kubernetes.io/hostname": name,
+            "kubernetes.io/os": "linux",
+            "kubernetes.io/arch": "amd64",
+        }
         node_labels.update(labels or {})
         resources = {"cpu": cpu, "memory": memory, "pods": pods, "ephemeral-storage": "100Gi"}
         node: Obj = {
-            "apiVersion": "v1", "kind": "Node",
+            "apiVersion": "v1",
+            "kind": "Node",
             "metadata": {"name": name, "labels": node_labels},
             "spec": {},
             "status": {
-                "capacity": dict(resources), "allocatable": dict(resources),
-                "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                                "message": "kubelet is posting ready status", "lastHeartbeatTime": self.now(),
-                                "lastTransitionTime": self.now()}],
-                "nodeInfo": {"kubeletVersion": "v1.36.2", "kubeProxyVersion": "", "architecture": "amd64",
-                             "operatingSystem": "linux", "osImage": "kubesim", "kernelVersion": "6.1.0",
-                             "containerRuntimeVersion": "containerd://2.0.0", "machineID": name, "systemUUID": name,
-                             "bootID": name},
+                "capacity": dict(resources),
+                "allocatable": dict(resources),
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": "True",
+                        "reason": "KubeletReady",
+                        "message": "kubelet is posting ready status",
+                        "lastHeartbeatTime": self.now(),
+                        "lastTransitionTime": self.now(),
+                    }
+                ],
+                "nodeInfo": {
+                    "kubeletVersion": "v1.36.2",
+                    "kubeProxyVersion": "",
+                    "architecture": "amd64",
+                    "operatingSystem": "linux",
+                    "osImage": "kubesim",
+                    "kernelVersion": "6.1.0",
+                    "containerRuntimeVersion": "containerd://2.0.0",
+                    "machineID": name,
+                    "systemUUID": name,
+                    "bootID": name,
+                },
             },
         }
         created = self.create({k: v for k, v in node.items() if k != "status"}, manager="kubelet")
         stored = self._set_status("v1", "Node", "", name, node["status"], "kubelet") or created
         requests = {k: v for k, v in (("cpu", pods_cpu_requested), ("memory", pods_memory_requested)) if v}
         if requests:
-            self.create({"apiVersion": "v1", "kind": "Pod",
-                         "metadata": {"name": f"load-{name}", "namespace": "kube-system"},
-                         "spec": {"nodeName": name, "containers": [
-                             {"name": "load", "image": "registry.k8s.io/pause:3.10",
-                              "resources": {"requests": requests}}]}}, manager="kube-scheduler")
+            self.create(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {"name": f"load-{name}", "namespace": "kube-system"},
+                    "spec": {
+                        "nodeName": name,
+                        "containers": [
+                            {
+                                "name": "load",
+                                "image": "registry.k8s.io/pause:3.10",
+                                "resources": {"requests": requests},
+                            }
+                        ],
+                    },
+                },
+                manager="kube-scheduler",
+            )
             self._set_status("v1", "Pod", "kube-system", f"load-{name}", {"phase": "Running"}, "kubelet")
         return stored
 
-    def _set_status(self, api_version: str, kind: str, namespace: str, name: str, status: Obj,
-                    manager: str) -> Obj | None:
+    def _set_status(
+        self, api_version: str, kind: str, namespace: str, name: str, status: Obj, manager: str
+    ) -> Obj | None:
         res = self._resource(api_version, kind)
         key = Objects.key(res, namespace, name)
         with self.store.lock:
@@ -215,10 +307,14 @@ class KubeSim:
             return self.store.put(key, new)
 
     def _bootstrap_namespace(self, name: str) -> None:
-        self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, manager="kube-apiserver")
+        self.create(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, manager="kube-apiserver"
+        )
 
     # -- HTTP dispatch -----------------------------------------------------------------------------
-    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any, dict[str, str]]:
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
         parts = urlsplit(raw_path)
         path = parts.path.rstrip("/") or "/"
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -273,8 +369,9 @@ class KubeSim:
             return 200, doc, json_ct
         return None
 
-    def _object_route(self, method: str, path: str, query: dict[str, str], headers: dict[str, str],
-                      body: bytes) -> tuple[int, Any, dict[str, str]]:
+    def _object_route(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
         segs = path.strip("/").split("/")
         if segs[0] == "api" and len(segs) >= 2 and segs[1] == "v1":
             group, version, rest = "", "v1", segs[2:]
@@ -287,7 +384,11 @@ class KubeSim:
         if not rest:
             raise page_not_found()
         namespace = ""
-        if rest[0] == "namespaces" and len(rest) >= 3 and self.discovery.lookup(group, version, rest[2]) is not None:
+        if (
+            rest[0] == "namespaces"
+            and len(rest) >= 3
+            and self.discovery.lookup(group, version, rest[2]) is not None
+        ):
             namespace, rest = rest[1], rest[2:]
         plural = rest[0]
         name = rest[1] if len(rest) > 1 else ""
@@ -313,10 +414,22 @@ class KubeSim:
         if body and method in ("POST", "PUT") and "json" not in ctype and "yaml" not in ctype and ctype:
             # Protobuf (kubectl's typed clients) and CBOR are not spoken; client-go falls back to JSON on 415.
             raise ApiError(415, status(415, "UnsupportedMediaType", "415: Unsupported Media Type", {}))
-        call = Call(res, namespace, name, sub, query, body, headers.get("content-type", ""),
-                    headers.get("user-agent", ""))
+        call = Call(
+            res,
+            namespace,
+            name,
+            sub,
+            query,
+            body,
+            headers.get("content-type", ""),
+            headers.get("user-agent", ""),
+        )
         if verb == "watch":
-            return 200, serve_watch(self.store, res, namespace or None, query), {"Content-Type": "application/json"}
+            return (
+                200,
+                serve_watch(self.store, res, namespace or None, query),
+                {"Content-Type": "application/json"},
+            )
         if verb == "list":
             code, out, warnings = self.objects.list_objects(res, namespace or None, query)
         elif verb == "get":
@@ -335,8 +448,14 @@ class KubeSim:
             raise method_not_allowed()
         if verb in ("list", "get") and not sub and tables.wants_table(headers.get("accept", "")):
             rows = out["items"] if verb == "list" else [out]
-            out = tables.table(res.group, res.kind, rows, out["metadata"].get("resourceVersion", ""),
-                               query.get("includeObject", ""), self.now())
+            out = tables.table(
+                res.group,
+                res.kind,
+                rows,
+                out["metadata"].get("resourceVersion", ""),
+                query.get("includeObject", ""),
+                self.now(),
+            )
         out_headers = {"Content-Type": "application/json"}
         if warnings:
             out_headers["Warning"] = ", ".join(warnings)
@@ -380,7 +499,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _stream(self, code: int, frames: Callable[[Callable[[Obj], None]], None], headers: dict[str, str]) -> None:
+    def _stream(
+        self, code: int, frames: Callable[[Callable[[Obj], None]], None], headers: dict[str, str]
+    ) -> None:
         self.send_response(code)
         for k, v in headers.items():
             self.send_header(k, v)

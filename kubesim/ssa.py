@@ -232,6 +232,7 @@ def record_update(
     entries = decode(new) if "managedFields" in new.get("metadata", {}) else decode(old) if old else []
     before = old if old is not None else (skeleton or {})
     if subresource == "status":
+
         def view(o: Obj) -> Obj:
             meta = o.get("metadata", {})
             out: Obj = {"metadata": {k: meta[k] for k in ("annotations", "labels") if k in meta}}
@@ -246,12 +247,21 @@ def record_update(
         e.fields -= added | removed
     if added:
         mine = next(
-            (e for e in entries if e.manager == manager and e.operation == "Update" and e.subresource == subresource),
+            (
+                e
+                for e in entries
+                if e.manager == manager and e.operation == "Update" and e.subresource == subresource
+            ),
             None,
         )
         if mine is None:
-            mine = Entry(manager=manager, operation="Update", api_version=api_version, fields=set(),
-                         subresource=subresource)
+            mine = Entry(
+                manager=manager,
+                operation="Update",
+                api_version=api_version,
+                fields=set(),
+                subresource=subresource,
+            )
             entries.append(mine)
         mine.fields |= added
         mine.time = now

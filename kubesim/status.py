@@ -77,7 +77,9 @@ def bad_request(message: str) -> ApiError:
 def invalid(kind: str, group: str, name: str, causes: list[Obj]) -> ApiError:
     """A 422 Invalid: causes are ``{"reason", "message", "field"}`` as validation reports them."""
     qualified = f"{kind}.{group}" if group else kind
-    parts = list(dict.fromkeys(f"{c['field']}: {c['message']}" if c.get("field") else c["message"] for c in causes))
+    parts = list(
+        dict.fromkeys(f"{c['field']}: {c['message']}" if c.get("field") else c["message"] for c in causes)
+    )
     joined = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
     details: Obj = {"name": name}
     if group:
@@ -94,8 +96,12 @@ def forbidden(message: str, details: Obj | None = None) -> ApiError:
 
 
 def method_not_allowed() -> ApiError:
-    return ApiError(405, status(405, "MethodNotAllowed",
-                                "the server does not allow this method on the requested resource", {}))
+    return ApiError(
+        405,
+        status(
+            405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {}
+        ),
+    )
 
 
 def unauthorized() -> ApiError:
@@ -104,7 +110,13 @@ def unauthorized() -> ApiError:
 
 def unsupported_media_type(content_type: str) -> ApiError:
     return ApiError(
-        415, status(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml", None)
+        415,
+        status(
+            415,
+            "UnsupportedMediaType",
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+            None,
+        ),
     )
 
 

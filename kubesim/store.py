@@ -97,7 +97,8 @@ class Store:
     def keys(self, group: str, plural: str, namespace: str | None = None) -> list[Key]:
         with self.lock:
             return sorted(
-                k for k in self._objects
+                k
+                for k in self._objects
                 if k[0] == group and k[1] == plural and (namespace is None or k[2] == namespace)
             )
 
@@ -111,7 +112,9 @@ class Store:
             del self.events[: max(len(self.events) - keep_last, 0)]
             self._trimmed = True
 
-    def items_at(self, group: str, plural: str, namespace: str | None, rv: int) -> list[tuple[Key, Obj]] | None:
+    def items_at(
+        self, group: str, plural: str, namespace: str | None, rv: int
+    ) -> list[tuple[Key, Obj]] | None:
         """The objects as they were at revision ``rv``, or None when the log no longer reaches back that far."""
         with self.lock:
             trimmed_before = self.events[0].rv if self.events and self._trimmed else 0

@@ -84,31 +84,63 @@ _COLUMNS: dict[str, list[Column]] = {
         ("Images", 1, lambda o: ",".join(c.get("image", "") for c in _containers(o))),
     ],
     "/Namespace": [("Status", 0, lambda o: _status(o).get("phase", "")), ("AGE", 0, lambda o: None)],
-    "/Node": [("Status", 0, _node_status), ("Roles", 0, lambda o: "<none>"), ("AGE", 0, lambda o: None),
-              ("Version", 0, lambda o: (_status(o).get("nodeInfo") or {}).get("kubeletVersion", ""))],
-    "/ConfigMap": [("Data", 0, lambda o: len(o.get("data") or {}) + len(o.get("binaryData") or {})),
-                   ("AGE", 0, lambda o: None)],
-    "/Service": [("Type", 0, lambda o: _spec(o).get("type", "")),
-                 ("Cluster-IP", 0, lambda o: _spec(o).get("clusterIP", "")),
-                 ("External-IP", 0, lambda o: "<none>"),
-                 ("Port(s)", 0, lambda o: ",".join(
-                     f"{p.get('port')}{':' + str(p['nodePort']) if p.get('nodePort') else ''}/{p.get('protocol', 'TCP')}"
-                     for p in _spec(o).get("ports") or [])),
-                 ("AGE", 0, lambda o: None)],
+    "/Node": [
+        ("Status", 0, _node_status),
+        ("Roles", 0, lambda o: "<none>"),
+        ("AGE", 0, lambda o: None),
+        ("Version", 0, lambda o: (_status(o).get("nodeInfo") or {}).get("kubeletVersion", "")),
+    ],
+    "/ConfigMap": [
+        ("Data", 0, lambda o: len(o.get("data") or {}) + len(o.get("binaryData") or {})),
+        ("AGE", 0, lambda o: None),
+    ],
+    "/Service": [
+        ("Type", 0, lambda o: _spec(o).get("type", "")),
+        ("Cluster-IP", 0, lambda o: _spec(o).get("clusterIP", "")),
+        ("External-IP", 0, lambda o: "<none>"),
+        (
+            "Port(s)",
+            0,
+            lambda o: ",".join(
+                f"{p.get('port')}{':' + str(p['nodePort']) if p.get('nodePort') else ''}/{p.get('protocol', 'TCP')}"
+                for p in _spec(o).get("ports") or []
+            ),
+        ),
+        ("AGE", 0, lambda o: None),
+    ],
 }
 
 # Kinds whose printer does not start with the name (kube-apiserver's Event printer puts it last, wide).
 _WHOLE: dict[str, list[Column]] = {
     "/Event": [
-        ("Last Seen", 0, lambda o: None), ("Type", 0, lambda o: o.get("type", "")),
+        ("Last Seen", 0, lambda o: None),
+        ("Type", 0, lambda o: o.get("type", "")),
         ("Reason", 0, lambda o: o.get("reason", "")),
-        ("Object", 0, lambda o: "{}/{}".format(str((o.get("involvedObject") or {}).get("kind", "")).lower(),
-                                               (o.get("involvedObject") or {}).get("name", ""))),
+        (
+            "Object",
+            0,
+            lambda o: "{}/{}".format(
+                str((o.get("involvedObject") or {}).get("kind", "")).lower(),
+                (o.get("involvedObject") or {}).get("name", ""),
+            ),
+        ),
         ("Subobject", 1, lambda o: (o.get("involvedObject") or {}).get("fieldPath", "")),
-        ("Source", 1, lambda o: ", ".join(v for v in ((o.get("source") or {}).get("component", ""),
-                                                      (o.get("source") or {}).get("host", "")) if v)),
-        ("Message", 0, lambda o: o.get("message", "")), ("First Seen", 1, lambda o: None),
-        ("Count", 1, lambda o: o.get("count", 0)), ("Name", 1, lambda o: o["metadata"].get("name", "")),
+        (
+            "Source",
+            1,
+            lambda o: ", ".join(
+                v
+                for v in (
+                    (o.get("source") or {}).get("component", ""),
+                    (o.get("source") or {}).get("host", ""),
+                )
+                if v
+            ),
+        ),
+        ("Message", 0, lambda o: o.get("message", "")),
+        ("First Seen", 1, lambda o: None),
+        ("Count", 1, lambda o: o.get("count", 0)),
+        ("Name", 1, lambda o: o["metadata"].get("name", "")),
     ],
 }
 # Columns that show the age of a timestamp field.
@@ -118,7 +150,8 @@ _AGES = {"AGE": "creationTimestamp", "Last Seen": "lastTimestamp", "First Seen":
 def table(group: str, kind: str, objects: list[Obj], resource_version: str, include: str, now: str) -> Obj:
     columns: list[Column] = _WHOLE.get(f"{group}/{kind}") or [
         ("Name", 0, lambda o: o["metadata"].get("name", "")),
-        *_COLUMNS.get(f"{group}/{kind}", [("AGE", 0, lambda o: None)])]
+        *_COLUMNS.get(f"{group}/{kind}", [("AGE", 0, lambda o: None)]),
+    ]
     at = _parse(now)
     rows = []
     for obj in objects:
@@ -128,13 +161,29 @@ def table(group: str, kind: str, objects: list[Obj], resource_version: str, incl
         elif include == "Object":
             ref = obj
         else:
-            ref = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]}
+            ref = {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": obj["metadata"],
+            }
         rows.append({"cells": cells, "object": ref})
-    definitions = [{"name": "Age" if name == "AGE" else name, "type": "string",
-                    "format": "name" if name == "Name" else "", "description": "", "priority": prio}
-                   for name, prio, _ in columns]
-    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": resource_version},
-            "columnDefinitions": definitions, "rows": rows}
+    definitions = [
+        {
+            "name": "Age" if name == "AGE" else name,
+            "type": "string",
+            "format": "name" if name == "Name" else "",
+            "description": "",
+            "priority": prio,
+        }
+        for name, prio, _ in columns
+    ]
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {"resourceVersion": resource_version},
+        "columnDefinitions": definitions,
+        "rows": rows,
+    }
 
 
 def _age(obj: Obj, field: str, at: datetime, now: str) -> str:

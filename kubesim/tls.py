@@ -32,10 +32,29 @@ def cert_and_key() -> tuple[Path, Path]:
             atexit.register(shutil.rmtree, folder, ignore_errors=True)
             cert, key = folder / "tls.crt", folder / "tls.key"
             subprocess.run(
-                ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                 "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "3650", "-subj", "/CN=kubesim",
-                 "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                check=True, capture_output=True, timeout=60,
+                [
+                    "openssl",
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1",
+                    "-nodes",
+                    "-keyout",
+                    str(key),
+                    "-out",
+                    str(cert),
+                    "-days",
+                    "3650",
+                    "-subj",
+                    "/CN=kubesim",
+                    "-addext",
+                    "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=60,
             )
             key.chmod(0o600)
             _cached = (cert, key)

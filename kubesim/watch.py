@@ -24,7 +24,9 @@ Emit = Callable[[Obj], None]
 MAX_TIMEOUT = 1800
 
 
-def serve_watch(store: Store, res: Resource, namespace: str | None, query: dict[str, str]) -> Callable[[Emit], None]:
+def serve_watch(
+    store: Store, res: Resource, namespace: str | None, query: dict[str, str]
+) -> Callable[[Emit], None]:
     match_label = label_selector(query["labelSelector"]) if query.get("labelSelector") else None
     match_field = field_selector(query["fieldSelector"], res.kind) if query.get("fieldSelector") else None
     timeout = min(int(query.get("timeoutSeconds") or MAX_TIMEOUT), MAX_TIMEOUT)
@@ -43,23 +45,44 @@ def serve_watch(store: Store, res: Resource, namespace: str | None, query: dict[
             if not rv or rv == "0" or initial:
                 frames = []
                 for _, obj in store.items(res.group, res.plural, namespace):
-                    if (match_label is None or match_label(obj)) and (match_field is None or match_field(obj)):
+                    if (match_label is None or match_label(obj)) and (
+                        match_field is None or match_field(obj)
+                    ):
                         frames.append({"type": "ADDED", "object": obj})
                 last = store.revision
                 if initial:
-                    frames.append({"type": "BOOKMARK", "object": {
-                        "kind": res.kind, "apiVersion": res.api_version,
-                        "metadata": {"resourceVersion": str(last),
-                                     "annotations": {"k8s.io/initial-events-end": "true"}}}})
+                    frames.append(
+                        {
+                            "type": "BOOKMARK",
+                            "object": {
+                                "kind": res.kind,
+                                "apiVersion": res.api_version,
+                                "metadata": {
+                                    "resourceVersion": str(last),
+                                    "annotations": {"k8s.io/initial-events-end": "true"},
+                                },
+                            },
+                        }
+                    )
             else:
                 last = int(rv) if rv.isdigit() else 0
                 oldest = store.events[0].rv if store.events else store.revision + 1
                 frames = []
                 if store.compacted and last < oldest - 1:
-                    frames.append({"type": "ERROR", "object": {
-                        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                        "message": f"too old resource version: {last} ({oldest - 1})", "reason": "Expired",
-                        "code": 410}})
+                    frames.append(
+                        {
+                            "type": "ERROR",
+                            "object": {
+                                "kind": "Status",
+                                "apiVersion": "v1",
+                                "metadata": {},
+                                "status": "Failure",
+                                "message": f"too old resource version: {last} ({oldest - 1})",
+                                "reason": "Expired",
+                                "code": 410,
+                            },
+                        }
+                    )
         for f in frames:
             emit(f)
         if frames and frames[-1]["type"] == "ERROR":

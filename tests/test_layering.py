@@ -39,9 +39,28 @@ HUB_TOP_LEVEL = {"reconciler/__init__.py", "reconciler/errors.py"}
 
 # A call that starts a process when its first argument is the command line.
 PROCESS_STARTERS = {
-    "run", "Popen", "call", "check_call", "check_output", "getoutput", "getstatusoutput",
-    "system", "popen", "execv", "execvp", "execvpe", "execl", "execlp", "execle", "execlpe",
-    "spawnv", "spawnvp", "spawnl", "spawnlp", "create_subprocess_exec", "create_subprocess_shell",
+    "run",
+    "Popen",
+    "call",
+    "check_call",
+    "check_output",
+    "getoutput",
+    "getstatusoutput",
+    "system",
+    "popen",
+    "execv",
+    "execvp",
+    "execvpe",
+    "execl",
+    "execlp",
+    "execle",
+    "execlpe",
+    "spawnv",
+    "spawnvp",
+    "spawnl",
+    "spawnlp",
+    "create_subprocess_exec",
+    "create_subprocess_shell",
 }
 PROCESS_MODULES = {"subprocess", "os", "asyncio"}
 FIRST_PARTY = {HUB, AGENT, SIM, CONTRACT, ROOT_PKG}
@@ -77,14 +96,18 @@ def scan_source(path: str, source: str) -> Module:
     tree = ast.parse(source, filename=path)
     package = path.split("/")[:-1]  # the package a relative import starts from
     starters = PROCESS_STARTERS | {  # from subprocess import run as sh
-        a.asname for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module in PROCESS_MODULES
-        for a in n.names if a.asname and a.name in PROCESS_STARTERS
+        a.asname
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ImportFrom) and n.module in PROCESS_MODULES
+        for a in n.names
+        if a.asname and a.name in PROCESS_STARTERS
     }
     constants = {
         t.id: n.value.value
-        for n in tree.body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
-        and isinstance(n.value.value, str)
-        for t in n.targets if isinstance(t, ast.Name)
+        for n in tree.body
+        if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)
+        for t in n.targets
+        if isinstance(t, ast.Name)
     }
     imports: set[str] = set()
     git: list[str] = []
@@ -100,7 +123,13 @@ def scan_source(path: str, source: str) -> Module:
                 git.append(f"line {node.lineno}: borrows {module}.{borrowed[0]}")
         elif isinstance(node, ast.Call):
             func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            name = (
+                func.attr
+                if isinstance(func, ast.Attribute)
+                else func.id
+                if isinstance(func, ast.Name)
+                else ""
+            )
             if name in {"import_module", "__import__"} and node.args:
                 arg = node.args[0]
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
@@ -115,7 +144,9 @@ def scan_source(path: str, source: str) -> Module:
 def scan(root: Path) -> dict[str, Module]:
     """Every .py file of every shipped top-level package under ``root``."""
     out: dict[str, Module] = {}
-    packages = sorted(p for p in root.iterdir() if (p / "__init__.py").is_file() and p.name not in NOT_SHIPPED)
+    packages = sorted(
+        p for p in root.iterdir() if (p / "__init__.py").is_file() and p.name not in NOT_SHIPPED
+    )
     for package in packages:
         for path in sorted(package.rglob("*.py")):
             rel = path.relative_to(root).as_posix()
@@ -130,10 +161,11 @@ Tree = Mapping[str, Module]
 def _forbidden_imports(tree: Tree, where: str, allowed: Callable[[str], bool]) -> list[str]:
     return [
         f"{m.path} imports {name}"
-        for m in tree.values() if m.path.startswith(where)
-        for name in sorted(m.imports) if not allowed(_top(name))
+        for m in tree.values()
+        if m.path.startswith(where)
+        for name in sorted(m.imports)
+        if not allowed(_top(name))
     ]
-
 
 
 def hub_imports_no_agent_sim_or_root(tree: Tree) -> list[str]:
@@ -141,12 +173,16 @@ def hub_imports_no_agent_sim_or_root(tree: Tree) -> list[str]:
 
 
 def agent_imports_only_itself_and_the_contract(tree: Tree) -> list[str]:
-    return _forbidden_imports(tree, f"{AGENT}/", lambda top: top not in FIRST_PARTY or top in {AGENT, CONTRACT})
+    return _forbidden_imports(
+        tree, f"{AGENT}/", lambda top: top not in FIRST_PARTY or top in {AGENT, CONTRACT}
+    )
 
 
 def contract_is_a_leaf(tree: Tree) -> list[str]:
     return _forbidden_imports(
-        tree, f"{CONTRACT}/", lambda top: top not in FIRST_PARTY | GITPYTHON | {"kubernetes"} or top == CONTRACT
+        tree,
+        f"{CONTRACT}/",
+        lambda top: top not in FIRST_PARTY | GITPYTHON | {"kubernetes"} or top == CONTRACT,
     )
 
 
@@ -159,14 +195,21 @@ def only_the_root_brings_hub_agent_and_kubesim_together(tree: Tree) -> list[str]
     for m in tree.values():
         package = _top(m.path.replace("/", "."))
         parts[package] |= {_top(n) for n in m.imports} & {HUB, AGENT, SIM}
-    return [f"{package}/ imports {', '.join(sorted(tops - {package}))}"
-            for package, tops in sorted(parts.items()) if package != ROOT_PKG and tops - {package}]
+    return [
+        f"{package}/ imports {', '.join(sorted(tops - {package}))}"
+        for package, tops in sorted(parts.items())
+        if package != ROOT_PKG and tops - {package}
+    ]
 
 
 def only_the_demo_and_dev_import_kubesim(tree: Tree) -> list[str]:
-    return [f"{m.path} imports {name}"
-            for m in tree.values() if not m.path.startswith((f"{SIM}/", *SIM_IMPORTERS))
-            for name in sorted(m.imports) if _top(name) == SIM]
+    return [
+        f"{m.path} imports {name}"
+        for m in tree.values()
+        if not m.path.startswith((f"{SIM}/", *SIM_IMPORTERS))
+        for name in sorted(m.imports)
+        if _top(name) == SIM
+    ]
 
 
 def only_the_git_doors_use_git(tree: Tree) -> list[str]:
@@ -180,13 +223,21 @@ def only_the_git_doors_use_git(tree: Tree) -> list[str]:
 
 
 def only_the_kube_module_imports_kubernetes(tree: Tree) -> list[str]:
-    return [f"{m.path} imports {name}" for m in tree.values() if not m.path.startswith(KUBE_OWNERS)
-            for name in sorted(m.imports) if _top(name) == "kubernetes"]
+    return [
+        f"{m.path} imports {name}"
+        for m in tree.values()
+        if not m.path.startswith(KUBE_OWNERS)
+        for name in sorted(m.imports)
+        if _top(name) == "kubernetes"
+    ]
 
 
 def hub_has_only_errors_at_its_top_level(tree: Tree) -> list[str]:
-    return [f"{path} is a module at reconciler/'s top level" for path in sorted(tree)
-            if path.startswith(f"{HUB}/") and path.count("/") == 1 and path not in HUB_TOP_LEVEL]
+    return [
+        f"{path} is a module at reconciler/'s top level"
+        for path in sorted(tree)
+        if path.startswith(f"{HUB}/") and path.count("/") == 1 and path not in HUB_TOP_LEVEL
+    ]
 
 
 def hub_file_names_carry_no_folder_prefix(tree: Tree) -> list[str]:
@@ -197,8 +248,11 @@ def hub_file_names_carry_no_folder_prefix(tree: Tree) -> list[str]:
             stem = name.removesuffix(".py").lstrip("_")
             if "_" in stem:
                 prefixes[(folder, stem.split("_")[0])].append(name)
-    return [f"{folder}/: {', '.join(sorted(names))} share the prefix {word}_ (make {folder}/{word}/)"
-            for (folder, word), names in sorted(prefixes.items()) if len(names) > 1]
+    return [
+        f"{folder}/: {', '.join(sorted(names))} share the prefix {word}_ (make {folder}/{word}/)"
+        for (folder, word), names in sorted(prefixes.items())
+        if len(names) > 1
+    ]
 
 
 RULES: dict[str, Callable[[Tree], list[str]]] = {
@@ -226,8 +280,11 @@ def test_the_tree_has_modules_to_check() -> None:
     assert "fleetsync_contract/__init__.py" in MODULES
     assert "agent/apply/kube.py" in MODULES and "reconciler/gitstore/repo.py" in MODULES
     # the git detector sees the real door use git (a detector that sees nothing would pass anything)
-    assert any(m.git_processes or {_top(n) for n in m.imports} & GITPYTHON
-               for p, m in MODULES.items() if p.startswith("reconciler/gitstore/"))
+    assert any(
+        m.git_processes or {_top(n) for n in m.imports} & GITPYTHON
+        for p, m in MODULES.items()
+        if p.startswith("reconciler/gitstore/")
+    )
 
 
 @pytest.mark.parametrize("rule", sorted(RULES))
@@ -237,23 +294,55 @@ def test_the_source_tree_keeps_the_module_map(rule: str) -> None:
 
 # -- each rule catches a deliberate violation, run through the same scanner -----------------------
 VIOLATIONS = [
-    ("hub_imports_no_agent_sim_or_root", "reconciler/hub/bad.py", "def f():\n    from agent.loop import Agent\n"),
+    (
+        "hub_imports_no_agent_sim_or_root",
+        "reconciler/hub/bad.py",
+        "def f():\n    from agent.loop import Agent\n",
+    ),
     ("hub_imports_no_agent_sim_or_root", "reconciler/hub/bad.py", "import fleetsync.cli\n"),
-    ("hub_imports_no_agent_sim_or_root", "reconciler/hub/bad.py", "import importlib\nimportlib.import_module('kubesim.server')\n"),
-    ("agent_imports_only_itself_and_the_contract", "agent/apply/bad.py", "from reconciler.load.fleet import x\n"),
+    (
+        "hub_imports_no_agent_sim_or_root",
+        "reconciler/hub/bad.py",
+        "import importlib\nimportlib.import_module('kubesim.server')\n",
+    ),
+    (
+        "agent_imports_only_itself_and_the_contract",
+        "agent/apply/bad.py",
+        "from reconciler.load.fleet import x\n",
+    ),
     ("agent_imports_only_itself_and_the_contract", "agent/bad.py", "from fleetsync.demo import story\n"),
     ("contract_is_a_leaf", "fleetsync_contract/bad.py", "from agent.report import x\n"),
     ("contract_is_a_leaf", "fleetsync_contract/bad.py", "import kubernetes\n"),
     ("kubesim_imports_no_hub_agent_or_root", "kubesim/bad.py", "from reconciler.errors import UserError\n"),
-    ("only_the_root_brings_hub_agent_and_kubesim_together", "agent/bad.py", "from kubesim.server import KubeSim\n"),
+    (
+        "only_the_root_brings_hub_agent_and_kubesim_together",
+        "agent/bad.py",
+        "from kubesim.server import KubeSim\n",
+    ),
     ("only_the_demo_and_dev_import_kubesim", "fleetsync/cli/hub.py", "from kubesim.server import KubeSim\n"),
     ("only_the_git_doors_use_git", "reconciler/hub/bad.py", "import git\n"),
     ("only_the_git_doors_use_git", "agent/loop.py", "from gitdb.base import IStream\n"),
-    ("only_the_git_doors_use_git", "reconciler/plan/bad.py", "import subprocess\nsubprocess.run(['git', 'log'])\n"),
-    ("only_the_git_doors_use_git", "fleetsync/cli/bad.py", "from subprocess import check_output as co\nGIT = 'git'\nco([GIT, 'x'])\n"),
-    ("only_the_git_doors_use_git", "reconciler/status/bad.py", "import os\nos.system('git push origin main')\n"),
+    (
+        "only_the_git_doors_use_git",
+        "reconciler/plan/bad.py",
+        "import subprocess\nsubprocess.run(['git', 'log'])\n",
+    ),
+    (
+        "only_the_git_doors_use_git",
+        "fleetsync/cli/bad.py",
+        "from subprocess import check_output as co\nGIT = 'git'\nco([GIT, 'x'])\n",
+    ),
+    (
+        "only_the_git_doors_use_git",
+        "reconciler/status/bad.py",
+        "import os\nos.system('git push origin main')\n",
+    ),
     ("only_the_git_doors_use_git", "reconciler/drift/bad.py", "from reconciler.plan.build import _git\n"),
-    ("only_the_git_doors_use_git", "fleetsync/demo/bad.py", "import asyncio\nasyncio.create_subprocess_exec('/usr/bin/git', 'gc')\n"),
+    (
+        "only_the_git_doors_use_git",
+        "fleetsync/demo/bad.py",
+        "import asyncio\nasyncio.create_subprocess_exec('/usr/bin/git', 'gc')\n",
+    ),
     ("only_the_kube_module_imports_kubernetes", "agent/apply/bad.py", "from kubernetes import client\n"),
     ("hub_has_only_errors_at_its_top_level", "reconciler/render_fleet.py", "X = 1\n"),
     ("hub_file_names_carry_no_folder_prefix", "reconciler/hub/staged_run.py", "X = 1\n"),
@@ -277,12 +366,16 @@ def test_each_rule_catches_a_deliberate_violation(rule: str, path: str, source: 
 
 
 def test_relative_imports_are_resolved_before_the_rules_see_them() -> None:
-    module = scan_source("reconciler/hub/loop.py", "from ..load import fleet\nfrom . import run\nfrom .x import y\n")
+    module = scan_source(
+        "reconciler/hub/loop.py", "from ..load import fleet\nfrom . import run\nfrom .x import y\n"
+    )
     assert module.imports == {"reconciler.load", "reconciler.hub", "reconciler.hub.x"}
     assert scan_source("agent/__init__.py", "from .loop import Agent\n").imports == {"agent.loop"}
 
 
 def test_other_commands_and_the_doors_own_helpers_are_not_git_processes() -> None:
-    source = ("import subprocess\nsubprocess.run(['kubectl', 'apply'])\nsubprocess.run(args)\nrun(['gitleaks'])\n"
-              "from reconciler.gitstore.repo import git\nfrom agent.source import _git\n")
+    source = (
+        "import subprocess\nsubprocess.run(['kubectl', 'apply'])\nsubprocess.run(args)\nrun(['gitleaks'])\n"
+        "from reconciler.gitstore.repo import git\nfrom agent.source import _git\n"
+    )
     assert scan_source("reconciler/load/kustomize.py", source).git_processes == ()

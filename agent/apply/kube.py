@@ -190,7 +190,9 @@ class KubeClient:
     def get(self, ref: KindRef, name: str, namespace: str = "") -> Obj | None:
         try:
             with _classified():
-                out = self._dyn.get(self._resource(ref), name=name, namespace=namespace or None, serialize=False)
+                out = self._dyn.get(
+                    self._resource(ref), name=name, namespace=namespace or None, serialize=False
+                )
         except NotFound:
             return None
         return _plain(out)
@@ -198,7 +200,10 @@ class KubeClient:
     def list(self, ref: KindRef, namespace: str = "", label_selector: str | None = None) -> list[Obj]:
         with _classified():
             out = self._dyn.get(
-                self._resource(ref), namespace=namespace or None, label_selector=label_selector, serialize=False
+                self._resource(ref),
+                namespace=namespace or None,
+                label_selector=label_selector,
+                serialize=False,
             )
         items = _plain(out).get("items") or []
         for item in items:

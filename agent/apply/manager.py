@@ -182,7 +182,9 @@ class Applier:
                 self.sleep(delay * (0.5 + self.rng.random()))
 
     def _result(self, w: Work, outcome: Outcome, **kw: Any) -> Result:
-        return Result(w.placement, w.identity, str(w.manifest.get("apiVersion", "")), outcome, envelope=w.envelope, **kw)
+        return Result(
+            w.placement, w.identity, str(w.manifest.get("apiVersion", "")), outcome, envelope=w.envelope, **kw
+        )
 
     def _dry_run(self, body: Obj) -> Callable[[Obj], Obj]:
         return lambda _manifest: self._call(lambda: self.cluster.apply(body, force=True, dry_run=True))
@@ -195,15 +197,22 @@ class Applier:
         try:
             return self._process(w)
         except KindNotServed as e:
-            return self._result(w, Outcome.WAITING_FOR_CRD, reason="ManifestApplyFailed", message=_message(e, w))
+            return self._result(
+                w, Outcome.WAITING_FOR_CRD, reason="ManifestApplyFailed", message=_message(e, w)
+            )
         except KubeError as e:
-            return self._result(w, Outcome.FAILED_TO_APPLY, reason="ManifestApplyFailed", message=_message(e, w))
+            return self._result(
+                w, Outcome.FAILED_TO_APPLY, reason="ManifestApplyFailed", message=_message(e, w)
+            )
 
     def _process(self, w: Work) -> Result:
         m, s = w.manifest, w.strategy
         meta = m.get("metadata") or {}
         ref = self._call(lambda: self.cluster.kind(str(m.get("apiVersion")), str(m.get("kind"))))
-        name, namespace = str(meta.get("name", "")), str(meta.get("namespace") or "") if ref.namespaced else ""
+        name, namespace = (
+            str(meta.get("name", "")),
+            str(meta.get("namespace") or "") if ref.namespaced else "",
+        )
         if w.identity in self.prefetched:
             live = self.prefetched[w.identity]
         else:
@@ -261,7 +270,9 @@ class Applier:
                     w,
                     Outcome.DRIFTED,
                     reason="FoundDrifts",
-                    message=_degraded("the object drifted from the hub manifest; not applied (IfNotDrifted)", cmp),
+                    message=_degraded(
+                        "the object drifted from the hub manifest; not applied (IfNotDrifted)", cmp
+                    ),
                     live=live,
                     owned=True,
                     details=cmp.details,
@@ -317,7 +328,11 @@ class Applier:
         except Conflict as e:
             if outcome == Outcome.TAKEN_OVER:
                 return self._result(
-                    w, Outcome.FAILED_TO_TAKE_OVER, reason="FailedToTakeOver", message=_message(e, w), live=live
+                    w,
+                    Outcome.FAILED_TO_TAKE_OVER,
+                    reason="FailedToTakeOver",
+                    message=_message(e, w),
+                    live=live,
                 )
             if live is not None:
                 return self._result(
@@ -362,11 +377,17 @@ def _content(obj: Obj) -> Obj:
     ours = [
         {k: v for k, v in entry.items() if k != "time"}
         for entry in meta.get("managedFields") or []
-        if isinstance(entry, Mapping) and entry.get("manager") == FIELD_MANAGER and not entry.get("subresource")
+        if isinstance(entry, Mapping)
+        and entry.get("manager") == FIELD_MANAGER
+        and not entry.get("subresource")
     ]
     for key in _SERVER_METADATA:
         meta.pop(key, None)
-    return {**{k: v for k, v in obj.items() if k not in ("status", "metadata")}, "metadata": meta, "ours": ours}
+    return {
+        **{k: v for k, v in obj.items() if k not in ("status", "metadata")},
+        "metadata": meta,
+        "ours": ours,
+    }
 
 
 def _delivered_by(live: Obj | None, manifest: Obj, bundle_id: str) -> str:

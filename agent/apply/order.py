@@ -124,4 +124,3 @@ def crd_established(crd: dict[str, object]) -> bool:
         return False
     true = {c.get("type") for c in conds if isinstance(c, dict) and c.get("status") == "True"}
     return {"Established", "NamesAccepted"} <= true
-

@@ -102,7 +102,11 @@ class Ownership(StrEnum):
 
 
 def ownership(
-    live: Mapping[str, Any], cluster: str, placement: str, placements: Collection[str], allow_co_ownership: bool
+    live: Mapping[str, Any],
+    cluster: str,
+    placement: str,
+    placements: Collection[str],
+    allow_co_ownership: bool,
 ) -> Ownership:
     """Whether this placement may manage ``live`` (KubeFleet's takeover pre-checks)."""
     m = marks(live)

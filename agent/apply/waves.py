@@ -86,7 +86,11 @@ def prefetch(
     groups: dict[tuple[str, str, str], list[Work]] = {}
     for w in works:
         meta = w.manifest.get("metadata") or {}
-        key = (str(w.manifest.get("apiVersion")), str(w.manifest.get("kind")), str(meta.get("namespace") or ""))
+        key = (
+            str(w.manifest.get("apiVersion")),
+            str(w.manifest.get("kind")),
+            str(meta.get("namespace") or ""),
+        )
         groups.setdefault(key, []).append(w)
     wanted = [(key, members) for key, members in groups.items() if len(members) >= PREFETCH_MIN]
 

@@ -47,14 +47,30 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    log_level: Annotated[LogLevel, typer.Option(
-        "--log-level", envvar="FLEETSYNC_LOG_LEVEL", help="Least severe log record written to stderr.")] = LogLevel.info,
-    log_format: Annotated[LogFormat, typer.Option(
-        "--log-format", envvar="FLEETSYNC_LOG_FORMAT",
-        help="text (time level logger: message key=value) or json (one object per line).")] = LogFormat.text,
-    _version: Annotated[bool, typer.Option(
-        "--version", is_eager=True, expose_value=False, callback=_print_version,
-        help="Print fleetsync's version and exit.")] = False,
+    log_level: Annotated[
+        LogLevel,
+        typer.Option(
+            "--log-level", envvar="FLEETSYNC_LOG_LEVEL", help="Least severe log record written to stderr."
+        ),
+    ] = LogLevel.info,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format",
+            envvar="FLEETSYNC_LOG_FORMAT",
+            help="text (time level logger: message key=value) or json (one object per line).",
+        ),
+    ] = LogFormat.text,
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            expose_value=False,
+            callback=_print_version,
+            help="Print fleetsync's version and exit.",
+        ),
+    ] = False,
 ) -> None:
     ctx.call_on_close(setup_logging(log_level, log_format))
 

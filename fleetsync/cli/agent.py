@@ -14,59 +14,87 @@ import typer
 
 from fleetsync.cli.conventions import EXIT_USAGE, fail
 
-app = typer.Typer(help="The member agent: pull this cluster's bundle, apply it, report back.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="The member agent: pull this cluster's bundle, apply it, report back.", no_args_is_help=True
+)
 
 
 @app.command("run")
 def agent_run(
-    repo: Annotated[str, typer.Option("--repo", help="Fleet repo URL or path (only its own branches are read).")],
+    repo: Annotated[
+        str, typer.Option("--repo", help="Fleet repo URL or path (only its own branches are read).")
+    ],
     cluster: Annotated[str, typer.Option("--cluster", help="This member's name (its MemberCluster).")],
     kubeconfig: Annotated[
-        str | None, typer.Option("--kubeconfig", help="Kubeconfig of the member (default: in-cluster, then ~/.kube).")
+        str | None,
+        typer.Option("--kubeconfig", help="Kubeconfig of the member (default: in-cluster, then ~/.kube)."),
     ] = None,
     context: Annotated[str | None, typer.Option("--context", help="Kubeconfig context.")] = None,
     interval: Annotated[float, typer.Option("--interval", min=0.1, help="Seconds between syncs.")] = 15.0,
     heartbeat: Annotated[
         float | None,
-        typer.Option("--heartbeat-period", min=1, help="Seconds between heartbeats (default: the MemberCluster's, from the bundle)."),
+        typer.Option(
+            "--heartbeat-period",
+            min=1,
+            help="Seconds between heartbeats (default: the MemberCluster's, from the bundle).",
+        ),
     ] = None,
-    once: Annotated[bool, typer.Option("--once", help="Sync and beat once, then exit (3 on errors).")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Sync and beat once, then exit (3 on errors).")
+    ] = False,
     state_dir: Annotated[
-        Path | None, typer.Option("--state-dir", help="The agent's git cache (default ~/.cache/fleetsync/agent).")
+        Path | None,
+        typer.Option("--state-dir", help="The agent's git cache (default ~/.cache/fleetsync/agent)."),
     ] = None,
     namespace: Annotated[
         str, typer.Option("--namespace", help="The agent's namespace on the member (holds its inventory).")
     ] = "fleetsync-system",
     property_provider: Annotated[
         list[str] | None,
-        typer.Option("--property-provider", help="default, or price-table:PATH (repeatable; see docs/agent.md)."),
+        typer.Option(
+            "--property-provider", help="default, or price-table:PATH (repeatable; see docs/agent.md)."
+        ),
     ] = None,
-    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Objects applied at once in a wave.")] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="Objects applied at once in a wave.")
+    ] = None,
     max_prune_share: Annotated[
-        float, typer.Option("--max-prune-share", min=0.01, max=1.0, help="Most of the inventory one sync may prune.")
+        float,
+        typer.Option(
+            "--max-prune-share", min=0.01, max=1.0, help="Most of the inventory one sync may prune."
+        ),
     ] = 0.5,
     allow_prune: Annotated[
         list[str] | None,
-        typer.Option("--allow-prune", help="Namespace, CustomResourceDefinition or PersistentVolumeClaim (repeatable)."),
+        typer.Option(
+            "--allow-prune", help="Namespace, CustomResourceDefinition or PersistentVolumeClaim (repeatable)."
+        ),
     ] = None,
 ) -> None:
     """Run the member agent: fetch fleet/bundles/CLUSTER, apply it, prune, report to fleet/reports/CLUSTER.
 
-      fleetsync agent run --repo https://git.example.com/fleet.git --cluster prod-eu-1
+    fleetsync agent run --repo https://git.example.com/fleet.git --cluster prod-eu-1
 
-      fleetsync agent run --repo /srv/fleet.git --cluster dev --kubeconfig dev.kubeconfig --once
+    fleetsync agent run --repo /srv/fleet.git --cluster dev --kubeconfig dev.kubeconfig --once
     """
     from agent.loop import WORKERS
     from agent.runner import run_agent
 
     try:
         code = run_agent(
-            repo=repo, cluster=cluster,
-            state_dir=(state_dir or Path.home() / ".cache" / "fleetsync" / "agent") / cluster, kubeconfig=kubeconfig, context=context,
-            interval=interval, heartbeat=heartbeat, once=once, namespace=namespace,
-            providers=property_provider or ["default"], workers=workers or WORKERS,
-            max_prune_share=max_prune_share, allow_prune=allow_prune or [],
+            repo=repo,
+            cluster=cluster,
+            state_dir=(state_dir or Path.home() / ".cache" / "fleetsync" / "agent") / cluster,
+            kubeconfig=kubeconfig,
+            context=context,
+            interval=interval,
+            heartbeat=heartbeat,
+            once=once,
+            namespace=namespace,
+            providers=property_provider or ["default"],
+            workers=workers or WORKERS,
+            max_prune_share=max_prune_share,
+            allow_prune=allow_prune or [],
         )
     except ValueError as e:
         raise fail(str(e), EXIT_USAGE) from e

@@ -22,7 +22,10 @@ def approve_command(
         bool, typer.Option("--before/--after", help="The stage's before-stage or after-stage approval.")
     ] = False,
     namespace: Annotated[
-        str, typer.Option("--namespace", "-n", help="A StagedUpdateRun's namespace (empty: ClusterStagedUpdateRun).")
+        str,
+        typer.Option(
+            "--namespace", "-n", help="A StagedUpdateRun's namespace (empty: ClusterStagedUpdateRun)."
+        ),
     ] = "",
     repo: Annotated[Path, typer.Option("--repo", help="A checkout of the fleet repo.")] = Path("."),
     branch: Annotated[
@@ -42,5 +45,7 @@ def approve_command(
     """
     from reconciler.rollout.staged.approve import Approval, approve
 
-    text = approve(repo, Approval(run, stage, before, namespace), utcnow(), branch=branch, message=message, sign=sign)
+    text = approve(
+        repo, Approval(run, stage, before, namespace), utcnow(), branch=branch, message=message, sign=sign
+    )
     typer.echo(text, nl=False)

@@ -44,10 +44,13 @@ class PlanOutput(StrEnum):
     text = "text"
 
 
-RepoOpt = Annotated[str, typer.Option("--repo", help="Fleet repo: a local path (worked on in place) or a URL.")]
+RepoOpt = Annotated[
+    str, typer.Option("--repo", help="Fleet repo: a local path (worked on in place) or a URL.")
+]
 BranchOpt = Annotated[str, typer.Option("--branch", help="The fleet branch to render.")]
 HubRemoteOpt = Annotated[
-    str | None, typer.Option("--hub-remote", help="Write hub refs here instead of the fleet repo (URL or path).")
+    str | None,
+    typer.Option("--hub-remote", help="Write hub refs here instead of the fleet repo (URL or path)."),
 ]
 StateDirOpt = Annotated[
     Path | None, typer.Option("--state-dir", help="Cache for remote repos (default ~/.cache/fleetsync/hub).")

@@ -23,14 +23,23 @@ def demo_command(
     ] = None,
     context: Annotated[
         list[str] | None,
-        typer.Option("--context", help="Run the next template cluster (in name order) on this real context. Repeatable."),
+        typer.Option(
+            "--context",
+            help="Run the next template cluster (in name order) on this real context. Repeatable.",
+        ),
     ] = None,
     mapping: Annotated[
-        list[str] | None, typer.Option("--map", help="CLUSTER=CONTEXT: run that template cluster on a real context.")
+        list[str] | None,
+        typer.Option("--map", help="CLUSTER=CONTEXT: run that template cluster on a real context."),
     ] = None,
-    keep: Annotated[bool, typer.Option("--keep", help="Keep the temporary directory and print its path.")] = False,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the temporary directory and print its path.")
+    ] = False,
     template: Annotated[
-        Path | None, typer.Option("--template", help="Fleet repo to start from (default: the shipped fleet-repo-template/).")
+        Path | None,
+        typer.Option(
+            "--template", help="Fleet repo to start from (default: the shipped fleet-repo-template/)."
+        ),
     ] = None,
 ) -> None:
     """The whole loop on this machine: the template as a fleet repo, the hub, and one agent per cluster.
@@ -64,7 +73,8 @@ def demo_command(
     if not source.is_dir():
         raise fail(f"{source}: not a directory (give the fleet repo template with --template)", EXIT_USAGE)
     out: Output = RichOutput() if sys.stdout.isatty() else PlainOutput(typer.echo)
-    options = DemoOptions(template=source, keep=keep, kubeconfig=kubeconfig, contexts=tuple(context or ()),
-                          mapping=tuple(pairs))
+    options = DemoOptions(
+        template=source, keep=keep, kubeconfig=kubeconfig, contexts=tuple(context or ()), mapping=tuple(pairs)
+    )
     result = run_demo(options, out, clock=utcnow, sleep=time.sleep)
     raise typer.Exit(EXIT_OK if result.ok else EXIT_RUNTIME)

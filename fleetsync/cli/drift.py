@@ -27,7 +27,7 @@ def drift_list_command(
 ) -> None:
     """Every drifted or diffed object, from the report branches (the same as `fleetsync get drift`).
 
-      fleetsync drift list prod-eu-1 --repo .
+    fleetsync drift list prod-eu-1 --repo .
     """
     from reconciler.drift.reports import cli_get_drift
     from reconciler.gitstore.repo import open_hub_repo
@@ -39,7 +39,9 @@ def drift_list_command(
 @app.command("show")
 def drift_show_command(
     cluster: Annotated[str, typer.Argument(help="The member cluster.")],
-    obj: Annotated[str, typer.Argument(help="The object: group/Kind/namespace/name, Kind/namespace/name or Kind/name.")],
+    obj: Annotated[
+        str, typer.Argument(help="The object: group/Kind/namespace/name, Kind/namespace/name or Kind/name.")
+    ],
     placement: Annotated[str | None, typer.Option("--placement", help="Placement key when several.")] = None,
     repo: RepoOpt = ".",
     state_dir: StateDirOpt = None,
@@ -47,7 +49,7 @@ def drift_show_command(
 ) -> None:
     """One object's drift on one cluster, every path with the hub's and the member's value.
 
-      fleetsync drift show prod-eu-1 Deployment/web/frontend --repo .
+    fleetsync drift show prod-eu-1 Deployment/web/frontend --repo .
     """
     from reconciler.drift.reports import UsageError, cli_show_drift
     from reconciler.gitstore.repo import open_hub_repo
@@ -62,23 +64,30 @@ def drift_show_command(
 @app.command("adopt")
 def drift_adopt_command(
     cluster: Annotated[str, typer.Argument(help="The member cluster that drifted.")],
-    obj: Annotated[str, typer.Argument(help="The object: group/Kind/namespace/name, Kind/namespace/name or Kind/name.")],
+    obj: Annotated[
+        str, typer.Argument(help="The object: group/Kind/namespace/name, Kind/namespace/name or Kind/name.")
+    ],
     placement: Annotated[
-        str | None, typer.Option("--placement", help="Placement key (ClusterResourcePlacement/web) when several.")
+        str | None,
+        typer.Option("--placement", help="Placement key (ClusterResourcePlacement/web) when several."),
     ] = None,
     adopt_as: Annotated[
-        str | None, typer.Option("--as", help="override (this cluster only, the default) or source (edit the manifest).")
+        str | None,
+        typer.Option("--as", help="override (this cluster only, the default) or source (edit the manifest)."),
     ] = None,
     as_override: Annotated[bool, typer.Option("--as-override", help="The same as --as override.")] = False,
     into_source: Annotated[bool, typer.Option("--into-source", help="The same as --as source.")] = False,
-    path: Annotated[list[str] | None, typer.Option("--path", help="Adopt only this drifted JSON pointer (repeatable).")]
-    = None,
+    path: Annotated[
+        list[str] | None, typer.Option("--path", help="Adopt only this drifted JSON pointer (repeatable).")
+    ] = None,
     repo: Annotated[Path, typer.Option("--repo", help="A checkout of the fleet repo.")] = Path("."),
     reports: Annotated[
-        str | None, typer.Option("--reports", help="Where the report branches are (URL or path; default --repo).")
+        str | None,
+        typer.Option("--reports", help="Where the report branches are (URL or path; default --repo)."),
     ] = None,
     branch: Annotated[
-        str | None, typer.Option("--branch", help="Commit on this branch (default: new branch drift/CLUSTER/NAME).")
+        str | None,
+        typer.Option("--branch", help="Commit on this branch (default: new branch drift/CLUSTER/NAME)."),
     ] = None,
     message: Annotated[str | None, typer.Option("--message", "-m", help="Why; goes into the commit.")] = None,
 ) -> None:

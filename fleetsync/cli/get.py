@@ -16,7 +16,9 @@ from fleetsync.cli.conventions import HubRemoteOpt, RepoOpt, StateDirOpt, TableO
 
 def get(
     kind: Annotated[str, typer.Argument(help="placements, clusters, runs or drift.")],
-    name: Annotated[str | None, typer.Argument(help="One object (CRP name, or namespace/name for an RP).")] = None,
+    name: Annotated[
+        str | None, typer.Argument(help="One object (CRP name, or namespace/name for an RP).")
+    ] = None,
     repo: RepoOpt = ".",
     hub_remote: HubRemoteOpt = None,
     state_dir: StateDirOpt = None,
@@ -24,15 +26,15 @@ def get(
 ) -> None:
     """Show placement, cluster or staged-run status from fleet/status, like `kubectl get crp -o yaml`.
 
-      fleetsync get placements --repo .
+    fleetsync get placements --repo .
 
-      fleetsync get placements web -o yaml --repo https://git.example.com/fleet.git
+    fleetsync get placements web -o yaml --repo https://git.example.com/fleet.git
 
-      fleetsync get clusters -o json --repo . | jq '.items[].status.agentStatus'
+    fleetsync get clusters -o json --repo . | jq '.items[].status.agentStatus'
 
-      fleetsync get runs rollout-1 --repo .     (staged update runs, stage by stage; see docs/staged.md)
+    fleetsync get runs rollout-1 --repo .     (staged update runs, stage by stage; see docs/staged.md)
 
-      fleetsync get drift prod-eu-1 --repo .    (drifted objects from the report branches; see docs/drift.md)
+    fleetsync get drift prod-eu-1 --repo .    (drifted objects from the report branches; see docs/drift.md)
     """
     from reconciler.gitstore.repo import open_hub_repo
     from reconciler.status.read import cli_get

@@ -14,13 +14,15 @@ import typer
 
 from fleetsync.cli.conventions import BranchOpt, HubRemoteOpt, RepoOpt, StateDirOpt, utcnow
 
-app = typer.Typer(help="The hub: fleet repo commit + agent reports → bundle branches and status.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="The hub: fleet repo commit + agent reports → bundle branches and status.", no_args_is_help=True
+)
 
 
 @app.command("reconcile")
-def hub_reconcile(repo: RepoOpt, branch: BranchOpt = "main", hub_remote: HubRemoteOpt = None,
-                  state_dir: StateDirOpt = None) -> None:
+def hub_reconcile(
+    repo: RepoOpt, branch: BranchOpt = "main", hub_remote: HubRemoteOpt = None, state_dir: StateDirOpt = None
+) -> None:
     """Reconcile once: render changed bundles and status, publish them in one atomic update.
 
     Exit codes: 0 done (or nothing to do), 1 the fleet commit does not load (recorded in status).
@@ -48,13 +50,15 @@ def hub_run(
     webhook_port: Annotated[
         int | None, typer.Option("--webhook-port", help="Serve POST / on this port; a push there polls now.")
     ] = None,
-    webhook_host: Annotated[str, typer.Option("--webhook-host", help="Address the webhook binds.")] = "127.0.0.1",
+    webhook_host: Annotated[
+        str, typer.Option("--webhook-host", help="Address the webhook binds.")
+    ] = "127.0.0.1",
 ) -> None:
     """Run the hub: poll every --interval seconds, watch a local repo, and poll on webhook pokes.
 
-      fleetsync hub run --repo /srv/fleet --interval 10
+    fleetsync hub run --repo /srv/fleet --interval 10
 
-      fleetsync hub run --repo https://git.example.com/fleet.git --webhook-port 8080
+    fleetsync hub run --repo https://git.example.com/fleet.git --webhook-port 8080
     """
     from reconciler.gitstore.refs import is_url
     from reconciler.gitstore.repo import open_hub_repo

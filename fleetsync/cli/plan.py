@@ -19,11 +19,21 @@ def plan_command(
     path: Annotated[Path, typer.Argument(help="Fleet repo (a git work tree or bare repo).")] = Path("."),
     base: Annotated[str, typer.Option("--base", help="The commit the change is based on.")] = "HEAD~1",
     head: Annotated[str, typer.Option("--head", help="The commit that makes the change.")] = "HEAD",
-    output: Annotated[PlanOutput, typer.Option("--output", "-o", help="Output format.")] = PlanOutput.markdown,
-    reports_from: Annotated[str | None, typer.Option(
-        "--reports-from", help="Remote name, URL or path whose report branches and fleet/status to read.")] = None,
-    label: Annotated[list[str] | None, typer.Option(
-        "--label", help="A pull-request label (approves a blast radius or a prune); repeatable.")] = None,
+    output: Annotated[
+        PlanOutput, typer.Option("--output", "-o", help="Output format.")
+    ] = PlanOutput.markdown,
+    reports_from: Annotated[
+        str | None,
+        typer.Option(
+            "--reports-from", help="Remote name, URL or path whose report branches and fleet/status to read."
+        ),
+    ] = None,
+    label: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--label", help="A pull-request label (approves a blast radius or a prune); repeatable."
+        ),
+    ] = None,
 ) -> None:
     """Show what a change does to every cluster: rendered diffs, scheduling, rollouts, checks.
 
@@ -36,8 +46,10 @@ def plan_command(
       fleetsync plan . --base main --head feature -o json --label fleetsync/approve-blast-radius
     """
     from reconciler.plan import run as plan_cmd
-    out, err, code = plan_cmd.run(path, base, head, output.value, utcnow(), reports_from=reports_from,
-                                  labels=label or ())
+
+    out, err, code = plan_cmd.run(
+        path, base, head, output.value, utcnow(), reports_from=reports_from, labels=label or ()
+    )
     if err:
         typer.echo(err, err=True, nl=False)
     typer.echo(out, nl=False)

@@ -166,7 +166,8 @@ def run(
 def schedule_command(
     path: Annotated[Path, typer.Argument(help="Fleet repo directory.")] = Path("."),
     reports: Annotated[
-        Path | None, typer.Option("--reports", help="Directory of cluster report.yaml / heartbeat.yaml files.")
+        Path | None,
+        typer.Option("--reports", help="Directory of cluster report.yaml / heartbeat.yaml files."),
     ] = None,
     assume_healthy: Annotated[
         bool, typer.Option("--assume-healthy", help="Treat clusters without a report as healthy now.")

@@ -29,6 +29,7 @@ def validate(
       fleetsync validate . -o json | jq '.findings[]'
     """
     from reconciler.load import validate as v
+
     if not path.is_dir():
         raise fail(f"{path}: not a directory", EXIT_USAGE)
     result = v.validate_path(path)

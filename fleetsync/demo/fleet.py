@@ -170,8 +170,12 @@ def _start_sim(cluster: str, plan: NodePlan, kube_dir: Path) -> tuple[KubeSim, P
         path = kube_dir / f"{cluster}.kubeconfig"
         sim.write_kubeconfig(path, context=cluster)
         for i in range(plan.count):
-            sim.add_node(f"{cluster}-node-{i}", cpu=plan.cpu, memory=plan.memory,
-                         labels={INSTANCE_TYPE_LABEL: plan.instance_type})
+            sim.add_node(
+                f"{cluster}-node-{i}",
+                cpu=plan.cpu,
+                memory=plan.memory,
+                labels={INSTANCE_TYPE_LABEL: plan.instance_type},
+            )
     except BaseException:
         sim.stop()
         raise
@@ -186,9 +190,18 @@ class LocalFleet:
     remote's path; a ``git://`` URL of a daemon serving it works the same).
     """
 
-    def __init__(self, root: Path, template: Path, *, clock: Clock, sleep: Callable[[float], None],
-                 targets: Mapping[str, Target] | None = None, remote_url: str | None = None,
-                 say: Say | None = None, agent_workers: int = 4):
+    def __init__(
+        self,
+        root: Path,
+        template: Path,
+        *,
+        clock: Clock,
+        sleep: Callable[[float], None],
+        targets: Mapping[str, Target] | None = None,
+        remote_url: str | None = None,
+        say: Say | None = None,
+        agent_workers: int = 4,
+    ):
         self.root = root
         self.template = template
         self.clock = clock
@@ -268,14 +281,21 @@ class LocalFleet:
             context = target.context
         try:
             kube = KubeClient.from_kubeconfig(str(kubeconfig) if kubeconfig else None, context)
-            source = GitSource(self.url, cluster, self.root / "agents" / cluster,
-                               verify=lambda files: verify(files, cluster))
+            source = GitSource(
+                self.url, cluster, self.root / "agents" / cluster, verify=lambda files: verify(files, cluster)
+            )
         except BaseException:
             if sim is not None:
                 sim.stop()
             raise
-        agent = Agent(AgentConfig(cluster, workers=self.agent_workers), kube, source,
-                      clock=self.clock, sleep=self.sleep, providers=providers)
+        agent = Agent(
+            AgentConfig(cluster, workers=self.agent_workers),
+            kube,
+            source,
+            clock=self.clock,
+            sleep=self.sleep,
+            providers=providers,
+        )
         return Member(cluster, kube, source, agent, sim, kubeconfig, context)
 
     # -- running ------------------------------------------------------------------------------

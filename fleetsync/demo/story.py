@@ -49,9 +49,13 @@ def default_template(*, source_root: Path = SOURCE_ROOT, prefixes: Sequence[Path
     wheel installs under <prefix>/share/fleetsync (reconciler/load/shipped.py)."""
     found = find_shipped(TEMPLATE_NAME, source_root=source_root, prefixes=prefixes)
     if found is None:
-        looked = ", ".join(str(p) for p in candidates(TEMPLATE_NAME, source_root=source_root, prefixes=prefixes))
-        raise UserError(f"no {TEMPLATE_NAME}/ shipped with this install (looked in {looked}); "
-                        "give a fleet repo to start from with --template DIR")
+        looked = ", ".join(
+            str(p) for p in candidates(TEMPLATE_NAME, source_root=source_root, prefixes=prefixes)
+        )
+        raise UserError(
+            f"no {TEMPLATE_NAME}/ shipped with this install (looked in {looked}); "
+            "give a fleet repo to start from with --template DIR"
+        )
     return found
 
 
@@ -97,21 +101,29 @@ class StageFailed(FleetsyncError):
     """A stage of the demo did not reach its goal; the message says what is missing."""
 
 
-def resolve_targets(clusters: Sequence[str], kubeconfig: str | None, contexts: Sequence[str],
-                    mapping: Sequence[tuple[str, str]]) -> dict[str, Target]:
+def resolve_targets(
+    clusters: Sequence[str],
+    kubeconfig: str | None,
+    contexts: Sequence[str],
+    mapping: Sequence[tuple[str, str]],
+) -> dict[str, Target]:
     """Which template clusters run on real contexts: ``--map`` pairs, then ``--context`` values
     in cluster-name order for the clusters not mapped explicitly."""
     targets: dict[str, Target] = {}
     for cluster, context in mapping:
         if cluster not in clusters:
-            raise UserError(f"--map {cluster}={context}: the template has no cluster {cluster!r} "
-                            f"(it has {', '.join(clusters)})")
+            raise UserError(
+                f"--map {cluster}={context}: the template has no cluster {cluster!r} "
+                f"(it has {', '.join(clusters)})"
+            )
         if cluster in targets:
             raise UserError(f"--map: cluster {cluster!r} is mapped twice")
         targets[cluster] = Target(context, kubeconfig)
     free = [c for c in sorted(clusters) if c not in targets]
     if len(contexts) > len(free):
-        raise UserError(f"{len(contexts)} --context values but only {len(free)} template clusters left to map")
+        raise UserError(
+            f"{len(contexts)} --context values but only {len(free)} template clusters left to map"
+        )
     for cluster, context in zip(free, contexts, strict=False):
         targets[cluster] = Target(context, kubeconfig)
     if kubeconfig and not targets:
@@ -126,8 +138,9 @@ def external_placements(template: Path) -> list[str]:
 
 
 # -- the story -------------------------------------------------------------------------------------
-def run_demo(options: DemoOptions, out: Output, *, clock: Callable[[], datetime],
-             sleep: Callable[[float], None]) -> DemoResult:
+def run_demo(
+    options: DemoOptions, out: Output, *, clock: Callable[[], datetime], sleep: Callable[[float], None]
+) -> DemoResult:
     root = options.workdir or Path(tempfile.mkdtemp(prefix="fleetsync-demo-"))
     root.mkdir(parents=True, exist_ok=True)
     result = DemoResult(root)
@@ -147,9 +160,14 @@ def run_demo(options: DemoOptions, out: Output, *, clock: Callable[[], datetime]
             out.line(f"kept {root} (fleet/ work tree, remote.git, hub/, agents/, kube/*.kubeconfig)")
         elif options.workdir is None:
             shutil.rmtree(root, ignore_errors=True)
-    out.line(("demo finished: every stage passed" if result.ok else
-              "demo failed: " + "; ".join(f"{s.name}: {s.detail}" for s in result.stages if not s.ok)),
-             style="bold green" if result.ok else "bold red")
+    out.line(
+        (
+            "demo finished: every stage passed"
+            if result.ok
+            else "demo failed: " + "; ".join(f"{s.name}: {s.detail}" for s in result.stages if not s.ok)
+        ),
+        style="bold green" if result.ok else "bold red",
+    )
     return result
 
 
@@ -163,7 +181,9 @@ def _current(result: DemoResult) -> str:
 def _story(fleet: LocalFleet, options: DemoOptions, out: Output, result: DemoResult) -> None:
     with out.stage("repo: fleet repo from the template, with a bare remote"):
         repo = fleet.create_repo()
-        fleet.targets = resolve_targets(list(fleet.declared), options.kubeconfig, options.contexts, options.mapping)
+        fleet.targets = resolve_targets(
+            list(fleet.declared), options.kubeconfig, options.contexts, options.mapping
+        )
         waiting = external_placements(options.template)
     result.stages.append(Stage("repo", True, str(repo.remote)))
     out.line(f"fleet repo {repo.work} -> remote {repo.remote}; {len(fleet.declared)} MemberClusters")
@@ -202,9 +222,13 @@ def _hub(fleet: LocalFleet, out: Output) -> list[str]:
     """One reconcile; the bundle branches it moved."""
     r = fleet.reconcile()
     if not r.loaded:
-        raise StageFailed("the hub could not load the fleet repo: " + "; ".join(str(f) for f in r.findings[:3]))
-    out.line(f"hub: {r.source_commit[:12]} -> {len(r.written)} ref(s) written" +
-             (f" ({', '.join(w.removeprefix('refs/heads/') for w in r.written)})" if len(r.written) <= 4 else ""))
+        raise StageFailed(
+            "the hub could not load the fleet repo: " + "; ".join(str(f) for f in r.findings[:3])
+        )
+    out.line(
+        f"hub: {r.source_commit[:12]} -> {len(r.written)} ref(s) written"
+        + (f" ({', '.join(w.removeprefix('refs/heads/') for w in r.written)})" if len(r.written) <= 4 else "")
+    )
     return [w for w in r.written if w.startswith("refs/heads/fleet/bundles/")]
 
 
@@ -221,7 +245,9 @@ def _agents(fleet: LocalFleet, out: Output, clusters: Sequence[str] | None) -> d
             outcomes[str(r.outcome)] = outcomes.get(str(r.outcome), 0) + 1
         summary = ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items())) or "no bundle yet"
         pushed = f"report {s.report_commit[:12]}" if s.report_commit else "report unchanged"
-        out.line(f"agent {cluster}: {summary}; {pushed}" + (f"; errors: {'; '.join(s.errors)}" if s.errors else ""))
+        out.line(
+            f"agent {cluster}: {summary}; {pushed}" + (f"; errors: {'; '.join(s.errors)}" if s.errors else "")
+        )
         if s.errors:
             failed.append(f"{cluster}: {'; '.join(s.errors)}")
     if failed:
@@ -251,9 +277,12 @@ def detects_drift(strategy: Mapping[str, Any]) -> bool:
     silently re-apply over it (KubeFleet: only IfNotDrifted, FullComparison, ReportDiff, and a
     server-side apply without force, which conflicts with the other field manager)."""
     ssa = strategy.get("serverSideApplyConfig") or {}
-    return (strategy.get("whenToApply") == "IfNotDrifted" or strategy.get("comparisonOption") == "FullComparison"
-            or strategy.get("type") == "ReportDiff"
-            or (strategy.get("type") == "ServerSideApply" and not ssa.get("force")))
+    return (
+        strategy.get("whenToApply") == "IfNotDrifted"
+        or strategy.get("comparisonOption") == "FullComparison"
+        or strategy.get("type") == "ReportDiff"
+        or (strategy.get("type") == "ServerSideApply" and not ssa.get("force"))
+    )
 
 
 def drift_target(bundles: Mapping[str, Bundle], simulated: Sequence[str]) -> tuple[str, str, str] | None:
@@ -275,9 +304,11 @@ def _drift(fleet: LocalFleet, out: Output) -> DriftShown:
     simulated = [c for c, m in fleet.members.items() if m.sim is not None]
     target = drift_target(bundles, simulated)
     if target is None:
-        raise StageFailed("no placed Deployment belongs to a placement that reports drift: with "
-                          "applyStrategy.whenToApply Always (the default) the agent re-applies over an "
-                          "out-of-band change; give one placement whenToApply: IfNotDrifted")
+        raise StageFailed(
+            "no placed Deployment belongs to a placement that reports drift: with "
+            "applyStrategy.whenToApply Always (the default) the agent re-applies over an "
+            "out-of-band change; give one placement whenToApply: IfNotDrifted"
+        )
     cluster, placement, ident = target
     _, _, namespace, name = ident.split("/", 3)
     entry = next(f for f in bundles[cluster].files if f.identity == ident and f.placement == placement)
@@ -288,8 +319,14 @@ def _drift(fleet: LocalFleet, out: Output) -> DriftShown:
     replicas = hub_replicas + 2
     member = fleet.members[cluster]
     if member.sim is not None:
-        member.sim.edit("apps/v1", "Deployment", namespace, name,
-                        lambda o: o["spec"].__setitem__("replicas", replicas), manager=DRIFT_MANAGER)
+        member.sim.edit(
+            "apps/v1",
+            "Deployment",
+            namespace,
+            name,
+            lambda o: o["spec"].__setitem__("replicas", replicas),
+            manager=DRIFT_MANAGER,
+        )
     else:
         _kubectl_scale(member.kubeconfig, member.context, namespace, name, replicas)
     out.line(f"{cluster}: {ident} spec.replicas {hub_replicas} -> {replicas} (field manager {DRIFT_MANAGER})")
@@ -300,7 +337,11 @@ def _drift(fleet: LocalFleet, out: Output) -> DriftShown:
     message = fleet.repo.message(summary.report_commit)
     fleet.inputs()  # fetches the report branch into the hub's cache
     drift_files = {p: d.decode() for p, d in fleet.hub.read_files(summary.report_commit, "drift").items()}
-    mine = {p: t for p, t in drift_files.items() if p.endswith(f"/{namespace}/{name}.yaml") and "/Deployment/" in p}
+    mine = {
+        p: t
+        for p, t in drift_files.items()
+        if p.endswith(f"/{namespace}/{name}.yaml") and "/Deployment/" in p
+    }
     out.line(f"report commit {summary.report_commit[:12]} on fleet/reports/{cluster}:")
     for text in message.splitlines()[:3]:
         out.line(f"  {text}")
@@ -309,8 +350,10 @@ def _drift(fleet: LocalFleet, out: Output) -> DriftShown:
         for text_line in text.splitlines():
             out.line(f"  {text_line}")
     if not mine or "/spec/replicas" not in "".join(mine.values()):
-        raise StageFailed(f"the report commit {summary.report_commit[:12]} has no drift file for {ident} "
-                          "naming /spec/replicas")
+        raise StageFailed(
+            f"the report commit {summary.report_commit[:12]} has no drift file for {ident} "
+            "naming /spec/replicas"
+        )
     _hub(fleet, out)
     for s in summaries(fleet.inputs()):
         if s.drifted.get(cluster):
@@ -321,8 +364,16 @@ def _drift(fleet: LocalFleet, out: Output) -> DriftShown:
 def _kubectl_scale(kubeconfig: Path | None, context: str, namespace: str, name: str, replicas: int) -> None:
     if not (_DNS.match(namespace) and _DNS.match(name)):
         raise StageFailed(f"refusing to pass {namespace}/{name} to kubectl: not DNS names")
-    args = ["kubectl", f"--context={context}", f"--namespace={namespace}", "patch", f"deployment/{name}",
-            "--type=merge", f'--patch={{"spec":{{"replicas":{int(replicas)}}}}}', f"--field-manager={DRIFT_MANAGER}"]
+    args = [
+        "kubectl",
+        f"--context={context}",
+        f"--namespace={namespace}",
+        "patch",
+        f"deployment/{name}",
+        "--type=merge",
+        f'--patch={{"spec":{{"replicas":{int(replicas)}}}}}',
+        f"--field-manager={DRIFT_MANAGER}",
+    ]
     if kubeconfig is not None:
         args.insert(1, f"--kubeconfig={kubeconfig}")
     done = subprocess.run(args, capture_output=True, check=False, timeout=60)

@@ -63,18 +63,29 @@ def placement_summary(inputs: HubInputs, key: str) -> PlacementSummary | None:
     if doc is None:
         return None
     status = doc.get("status") or {}
-    conds = tuple((str(c.get("type")), str(c.get("status")), str(c.get("reason", "")))
-                  for c in status.get("conditions") or () if isinstance(c, Mapping))
-    per = [p for p in status.get("placementStatuses") or () if isinstance(p, Mapping) and p.get("clusterName")]
+    conds = tuple(
+        (str(c.get("type")), str(c.get("status")), str(c.get("reason", "")))
+        for c in status.get("conditions") or ()
+        if isinstance(c, Mapping)
+    )
+    per = [
+        p for p in status.get("placementStatuses") or () if isinstance(p, Mapping) and p.get("clusterName")
+    ]
     return PlacementSummary(
-        key, conds, tuple(sorted(str(p["clusterName"]) for p in per)),
+        key,
+        conds,
+        tuple(sorted(str(p["clusterName"]) for p in per)),
         {str(p["clusterName"]): len(p.get("driftedPlacements") or ()) for p in per},
     )
 
 
 def _placement_keys(inputs: HubInputs) -> list[str]:
     prefix, suffix = "placements/", ".yaml"
-    return sorted(p[len(prefix):-len(suffix)] for p in inputs.status_files if p.startswith(prefix) and p.endswith(suffix))
+    return sorted(
+        p[len(prefix) : -len(suffix)]
+        for p in inputs.status_files
+        if p.startswith(prefix) and p.endswith(suffix)
+    )
 
 
 def summaries(inputs: HubInputs) -> list[PlacementSummary]:
@@ -98,11 +109,16 @@ def landings(inputs: HubInputs) -> list[Landing]:
     for cluster, key in sorted(set(objects) | set(per_cluster)):
         conds = per_cluster.get((cluster, key), {})
         failing = next((c for c in conds.values() if c.get("status") != "True"), None)
-        rows.append(Landing(
-            cluster, key, objects.get((cluster, key), 0),
-            str(conds.get(APPLIED, {}).get("status", "")), str(conds.get(AVAILABLE, {}).get("status", "")),
-            f"{failing.get('type')}: {failing.get('reason', '')}" if failing else "",
-        ))
+        rows.append(
+            Landing(
+                cluster,
+                key,
+                objects.get((cluster, key), 0),
+                str(conds.get(APPLIED, {}).get("status", "")),
+                str(conds.get(AVAILABLE, {}).get("status", "")),
+                f"{failing.get('type')}: {failing.get('reason', '')}" if failing else "",
+            )
+        )
     return rows
 
 
@@ -186,8 +202,17 @@ def _styled(cell: str) -> str:
 
 
 def landing_rows(rows: Sequence[Landing]) -> list[list[str]]:
-    return [[r.cluster, r.placement.rpartition("/")[2], str(r.objects), r.applied or "-", r.available or "-",
-             r.reason] for r in rows]
+    return [
+        [
+            r.cluster,
+            r.placement.rpartition("/")[2],
+            str(r.objects),
+            r.applied or "-",
+            r.available or "-",
+            r.reason,
+        ]
+        for r in rows
+    ]
 
 
 LANDING_HEADERS = ("cluster", "placement", "objects", "Applied", "Available", "not yet")

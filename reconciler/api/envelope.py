@@ -30,7 +30,6 @@ VERSIONS = ("v1beta1", "v1alpha1")
 MAX_ENTRIES = 50
 
 
-
 @dataclass(frozen=True, slots=True)
 class Envelope(NamespacedName):
     kind: str
@@ -74,15 +73,23 @@ def _check_inner(f: Fields, key: str, obj: Any, kind: str, namespace: str) -> Ma
     cluster_scoped = (group, okind) in CLUSTER_SCOPED_KINDS
     if kind == CRE_KIND:
         if inner_ns:
-            f.error(key, f"a ClusterResourceEnvelope wraps cluster-scoped objects: {okind} has namespace {inner_ns!r}")
+            f.error(
+                key,
+                f"a ClusterResourceEnvelope wraps cluster-scoped objects: {okind} has namespace {inner_ns!r}",
+            )
             return None
     else:
         if cluster_scoped:
-            f.error(key, f"a ResourceEnvelope wraps namespaced objects: {okind} is cluster-scoped "
-                    "(use a ClusterResourceEnvelope)")
+            f.error(
+                key,
+                f"a ResourceEnvelope wraps namespaced objects: {okind} is cluster-scoped "
+                "(use a ClusterResourceEnvelope)",
+            )
             return None
         if inner_ns and namespace and inner_ns != namespace:
-            f.error(key, f"a ResourceEnvelope wraps objects of its own namespace {namespace!r}, not {inner_ns!r}")
+            f.error(
+                key, f"a ResourceEnvelope wraps objects of its own namespace {namespace!r}, not {inner_ns!r}"
+            )
             return None
     return obj
 

@@ -53,6 +53,7 @@ Int = int
 Bool = bool
 List = list
 
+
 class Context:
     """Where findings go and how paths are located, shared by all views of one object."""
 
@@ -135,7 +136,9 @@ class Fields:
         if enum is not None:
             allowed = list(enum)
             if value not in allowed:
-                self.error(key, f"unsupported value {value!r}: supported values: {', '.join(map(repr, allowed))}")
+                self.error(
+                    key, f"unsupported value {value!r}: supported values: {', '.join(map(repr, allowed))}"
+                )
                 return default
         if max_len is not None and len(value) > max_len:
             self.error(key, f"must be no more than {max_len} characters, got {len(value)}")
@@ -344,7 +347,9 @@ def check_dns_label(value: str, max_len: int = 63) -> str | None:
     if len(value) > max_len:
         return f"must be no more than {max_len} characters"
     if not DNS1123_LABEL.match(value):
-        return "must be a lowercase RFC 1123 label: a-z, 0-9 and '-', starting and ending with an alphanumeric"
+        return (
+            "must be a lowercase RFC 1123 label: a-z, 0-9 and '-', starting and ending with an alphanumeric"
+        )
     return None
 
 

@@ -94,14 +94,20 @@ def parse_member_cluster(f: Fields, api_version: str, origin: Origin) -> MemberC
         spec.ignore("identity")  # how a member agent reaches a hub cluster; fleetsync has no hub cluster
         if spec.has("state"):
             spec.ignore("state")
-            spec.error("state", "spec.state (Join/Leave) is not a MemberCluster field since v1beta1: a cluster "
-                       "joins when its MemberCluster is committed and leaves when it is deleted; remove it")
+            spec.error(
+                "state",
+                "spec.state (Join/Leave) is not a MemberCluster field since v1beta1: a cluster "
+                "joins when its MemberCluster is committed and leaves when it is deleted; remove it",
+            )
         heartbeat = spec.int("heartbeatPeriodSeconds", 60, minimum=1, maximum=600) or 60
         taints = _taints(spec)
         if version == "v1" and spec.has("deleteOptions"):
             spec.ignore("deleteOptions")
-            spec.error("deleteOptions", "deleteOptions is not served by cluster.kubernetes-fleet.io/v1: use "
-                       "apiVersion cluster.kubernetes-fleet.io/v1beta1 for it")
+            spec.error(
+                "deleteOptions",
+                "deleteOptions is not served by cluster.kubernetes-fleet.io/v1: use "
+                "apiVersion cluster.kubernetes-fleet.io/v1beta1 for it",
+            )
         else:
             do = spec.map("deleteOptions")
             if do is not None:
@@ -120,8 +126,17 @@ def parse_member_cluster(f: Fields, api_version: str, origin: Origin) -> MemberC
         st.ignore("conditions", "agentStatus", "namespaces")  # agent-reported; kept raw in `status`
         st.done()
     f.done()
-    return MemberCluster(api_version, meta, origin, heartbeat, taints, mode, MappingProxyType(properties), usage,
-                         MappingProxyType(raw_status))
+    return MemberCluster(
+        api_version,
+        meta,
+        origin,
+        heartbeat,
+        taints,
+        mode,
+        MappingProxyType(properties),
+        usage,
+        MappingProxyType(raw_status),
+    )
 
 
 def _taints(spec: Fields) -> tuple[Taint, ...]:
@@ -189,7 +204,9 @@ def _resource_list(ru: Fields, key: str) -> dict[str, str]:
     for res, q in value.items():
         text = str(q) if isinstance(q, int | float) and not isinstance(q, bool) else q
         if not isinstance(text, str):
-            ru.ctx.error((*ru.at(key), res), f"expected a quantity such as 4, 500m or 16Gi, got {type_name(q)}")
+            ru.ctx.error(
+                (*ru.at(key), res), f"expected a quantity such as 4, 500m or 16Gi, got {type_name(q)}"
+            )
             continue
         try:
             parse_quantity(text)

@@ -23,6 +23,7 @@ def empty_map() -> Mapping[Any, Any]:
     """A shared, read-only empty mapping (a dataclass default)."""
     return EMPTY
 
+
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 
 

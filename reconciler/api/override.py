@@ -121,7 +121,9 @@ class Override(NamespacedName):
     def label(self) -> str:
         return f"{self.kind}/{self.namespace}/{self.name}" if self.namespaced else f"{self.kind}/{self.name}"
 
-    def applies_to_placement(self, placement_kind: str, placement_namespace: str, placement_name: str) -> bool:
+    def applies_to_placement(
+        self, placement_kind: str, placement_namespace: str, placement_name: str
+    ) -> bool:
         """A placement-scoped override serves only its placement; a global one every placement."""
         ref = self.placement
         if ref is None:
@@ -213,7 +215,9 @@ def _parse_rule(item: Item) -> OverrideRule | None:
                 "jsonPatchOverrides must have 1 to 20 patches when overrideType is JSONPatch",
             )
         elif len(patches_items) > MAX_PATCHES:
-            f.error("jsonPatchOverrides", f"must have at most {MAX_PATCHES} patches, got {len(patches_items)}")
+            f.error(
+                "jsonPatchOverrides", f"must have at most {MAX_PATCHES} patches, got {len(patches_items)}"
+            )
         for it in patches_items or []:
             p = _parse_patch(it)
             if p is not None:
@@ -267,7 +271,10 @@ def _parse(f: Fields, api_version: str, origin: Origin, kind: str) -> Override:
             scope = pf.str("scope", str(PlacementScope.CLUSTER), enum=[str(s) for s in PlacementScope])
             pf.done()
             if cro and scope == PlacementScope.NAMESPACED:
-                pf.error("scope", "a ClusterResourceOverride can only reference a ClusterResourcePlacement (scope Cluster)")
+                pf.error(
+                    "scope",
+                    "a ClusterResourceOverride can only reference a ClusterResourcePlacement (scope Cluster)",
+                )
             ref = PlacementRef(pname, PlacementScope(scope or PlacementScope.CLUSTER))
         key = "clusterResourceSelectors" if cro else "resourceSelectors"
         items = spec.list(key, required=True, min_items=1, max_items=MAX_SELECTORS)

@@ -186,8 +186,9 @@ def parse_placement(f: Fields, api_version: str, origin: Origin) -> Placement:
     namespaced = kind == RP_KIND
     version = api_version.rpartition("/")[2]
     # The placement webhook caps names at 63 characters (a DNS-1035 label's length).
-    meta = parse_namespaced_metadata(f, kind, namespaced=namespaced, max_name=63,
-                                     namespace_hint="it selects resources in that namespace")
+    meta = parse_namespaced_metadata(
+        f, kind, namespaced=namespaced, max_name=63, namespace_hint="it selects resources in that namespace"
+    )
     spec = f.map("spec", required=True)
     f.ignore("status")  # server output (`kubectl get -o yaml`); fleetsync computes status itself
     f.done()
@@ -198,17 +199,26 @@ def parse_placement(f: Fields, api_version: str, origin: Origin) -> Placement:
     policy = parse_policy(pf) if pf is not None else None
     strategy = _strategy(spec, version, policy)
     limit = spec.int("revisionHistoryLimit", 10, minimum=1, maximum=1000) or 10
-    scope = spec.str("statusReportingScope", "ClusterScopeOnly", enum=("ClusterScopeOnly", "NamespaceAccessible"))
+    scope = spec.str(
+        "statusReportingScope", "ClusterScopeOnly", enum=("ClusterScopeOnly", "NamespaceAccessible")
+    )
     if scope == "NamespaceAccessible":
         if namespaced:
-            spec.error("statusReportingScope", "statusReportingScope applies to ClusterResourcePlacements only; "
-                       "a ResourcePlacement's status is already readable in its namespace")
+            spec.error(
+                "statusReportingScope",
+                "statusReportingScope applies to ClusterResourcePlacements only; "
+                "a ResourcePlacement's status is already readable in its namespace",
+            )
         elif sum(1 for s in selectors if _is_namespace(s)) != 1:
-            spec.error("statusReportingScope", "statusReportingScope NamespaceAccessible needs exactly one "
-                       "resourceSelector of kind Namespace (the namespace the status is mirrored into)")
+            spec.error(
+                "statusReportingScope",
+                "statusReportingScope NamespaceAccessible needs exactly one "
+                "resourceSelector of kind Namespace (the namespace the status is mirrored into)",
+            )
     spec.done()
-    return Placement(kind, api_version, meta, origin, selectors, policy, strategy, limit,
-                     scope or "ClusterScopeOnly")
+    return Placement(
+        kind, api_version, meta, origin, selectors, policy, strategy, limit, scope or "ClusterScopeOnly"
+    )
 
 
 def _is_namespace(s: ResourceSelector) -> bool:
@@ -227,15 +237,26 @@ def _resource_selectors(spec: Fields, kind: str) -> tuple[ResourceSelector, ...]
         scope = s.str("selectionScope", enum=_SCOPES)
         s.done()
         if name is not None and ls is not None:
-            s.error(None, "name and labelSelector are mutually exclusive: select one object by name, "
-                    "or objects by label (neither selects every object of the kind)")
-        rs = ResourceSelector(group or "", version or "", k or "", name, selector,
-                              SelectionScope(scope or SelectionScope.NAMESPACE_WITH_RESOURCES))
+            s.error(
+                None,
+                "name and labelSelector are mutually exclusive: select one object by name, "
+                "or objects by label (neither selects every object of the kind)",
+            )
+        rs = ResourceSelector(
+            group or "",
+            version or "",
+            k or "",
+            name,
+            selector,
+            SelectionScope(scope or SelectionScope.NAMESPACE_WITH_RESOURCES),
+        )
         if group is None or version is None or k is None:
             continue
         if not _is_namespace(rs) and scope not in (None, SelectionScope.NAMESPACE_WITH_RESOURCES):
-            s.error("selectionScope", f"selectionScope {scope} applies only to selectors of kind Namespace "
-                    "(group \"\"): remove it")
+            s.error(
+                "selectionScope",
+                f'selectionScope {scope} applies only to selectors of kind Namespace (group ""): remove it',
+            )
         parsed.append((s, rs))
     _check_namespace_scopes(parsed, kind)
     return tuple(rs for _, rs in parsed)
@@ -244,48 +265,72 @@ def _resource_selectors(spec: Fields, kind: str) -> tuple[ResourceSelector, ...]
 def _check_namespace_scopes(parsed: list[tuple[Fields, ResourceSelector]], kind: str) -> None:
     """Scope rules: CRP selects cluster-scoped kinds, RP namespaced ones; NamespaceWithResourceSelectors."""
     ns = [(s, rs) for s, rs in parsed if _is_namespace(rs)]
-    scoped = [(s, rs) for s, rs in ns if rs.selection_scope == SelectionScope.NAMESPACE_WITH_RESOURCE_SELECTORS]
+    scoped = [
+        (s, rs) for s, rs in ns if rs.selection_scope == SelectionScope.NAMESPACE_WITH_RESOURCE_SELECTORS
+    ]
     mode = bool(scoped)
     for s, rs in parsed:
         if _is_namespace(rs):
             if kind == RP_KIND:
-                s.error("kind", "a ResourcePlacement cannot select Namespaces: it places resources inside its own "
-                        "namespace; use a ClusterResourcePlacement to place a Namespace")
+                s.error(
+                    "kind",
+                    "a ResourcePlacement cannot select Namespaces: it places resources inside its own "
+                    "namespace; use a ClusterResourcePlacement to place a Namespace",
+                )
             continue
         namespaced = is_namespaced(rs.group, rs.kind)
         gk = f"{rs.kind} ({rs.group or 'core'} group)"
         if kind == CRP_KIND and namespaced is True and not mode:
-            s.error("kind", f"{gk} is namespaced: a ClusterResourcePlacement selects cluster-scoped kinds and "
-                    "Namespaces (which bring their contents); select its Namespace, add a Namespace selector with "
-                    "selectionScope NamespaceWithResourceSelectors, or use a ResourcePlacement")
+            s.error(
+                "kind",
+                f"{gk} is namespaced: a ClusterResourcePlacement selects cluster-scoped kinds and "
+                "Namespaces (which bring their contents); select its Namespace, add a Namespace selector with "
+                "selectionScope NamespaceWithResourceSelectors, or use a ResourcePlacement",
+            )
         if kind == RP_KIND and namespaced is False:
-            s.error("kind", f"{gk} is cluster-scoped: a ResourcePlacement selects namespaced resources in its own "
-                    "namespace; use a ClusterResourcePlacement")
+            s.error(
+                "kind",
+                f"{gk} is cluster-scoped: a ResourcePlacement selects namespaced resources in its own "
+                "namespace; use a ClusterResourcePlacement",
+            )
     for s, _rs in scoped[1:]:
-        s.error("selectionScope", "only one Namespace selector may use selectionScope NamespaceWithResourceSelectors")
+        s.error(
+            "selectionScope",
+            "only one Namespace selector may use selectionScope NamespaceWithResourceSelectors",
+        )
     for s, rs in scoped[:1]:
         if rs.name is None or rs.label_selector is not None:
-            s.error(None, "a Namespace selector with selectionScope NamespaceWithResourceSelectors must select "
-                    "its namespace by name (not by labelSelector)")
+            s.error(
+                None,
+                "a Namespace selector with selectionScope NamespaceWithResourceSelectors must select "
+                "its namespace by name (not by labelSelector)",
+            )
     if mode:
         for s, rs in ns:
             if rs.selection_scope != SelectionScope.NAMESPACE_WITH_RESOURCE_SELECTORS:
-                s.error(None, "with selectionScope NamespaceWithResourceSelectors no other Namespace selector is "
-                        "allowed: the other selectors pick resources inside that one namespace")
+                s.error(
+                    None,
+                    "with selectionScope NamespaceWithResourceSelectors no other Namespace selector is "
+                    "allowed: the other selectors pick resources inside that one namespace",
+                )
 
 
 def _strategy(spec: Fields, version: str, policy: PlacementPolicy | None) -> RolloutStrategy:
     st = spec.map("strategy")
     if st is None:
         return RolloutStrategy()
-    stype = RolloutStrategyType(st.str("type", "RollingUpdate", enum=[t.value for t in RolloutStrategyType])
-                                or "RollingUpdate")
+    stype = RolloutStrategyType(
+        st.str("type", "RollingUpdate", enum=[t.value for t in RolloutStrategyType]) or "RollingUpdate"
+    )
     rolling = RollingUpdateConfig()
     ru = st.map("rollingUpdate")
     if ru is not None:
         if stype == RolloutStrategyType.EXTERNAL:
-            st.error("rollingUpdate", "rollingUpdate is only valid with strategy type RollingUpdate; an External "
-                     "rollout is driven by staged update runs: remove it")
+            st.error(
+                "rollingUpdate",
+                "rollingUpdate is only valid with strategy type RollingUpdate; an External "
+                "rollout is driven by staged update runs: remove it",
+            )
         rolling = _rolling_update(ru)
     af = st.map("applyStrategy")
     apply = _apply_strategy(af) if af is not None else ApplyStrategy()
@@ -294,8 +339,11 @@ def _strategy(spec: Fields, version: str, policy: PlacementPolicy | None) -> Rol
         for key in _V1BETA1_ONLY_STRATEGY:
             if st.has(key):
                 st.ignore(key)
-                st.error(key, f"{key} is not served by placement.kubernetes-fleet.io/v1: use apiVersion "
-                         "placement.kubernetes-fleet.io/v1beta1 for it")
+                st.error(
+                    key,
+                    f"{key} is not served by placement.kubernetes-fleet.io/v1: use apiVersion "
+                    "placement.kubernetes-fleet.io/v1beta1 for it",
+                )
     else:
         ds = st.map("deleteStrategy")
         if ds is not None:
@@ -314,15 +362,21 @@ def _rolling_update(ru: Fields) -> RollingUpdateConfig:
     for key in ("maxUnavailable", "maxSurge"):
         v = ru.int_or_str(key, "25%", pattern=_INT_OR_PERCENT, pattern_hint=hint, minimum=0)
         if isinstance(v, str) and not v.endswith("%"):
-            ru.error(key, f"{v!r} is a string but not a percentage: write the integer without quotes ({v}) "
-                     "or a percentage such as 25%")
+            ru.error(
+                key,
+                f"{v!r} is a string but not a percentage: write the integer without quotes ({v}) "
+                "or a percentage such as 25%",
+            )
             v = "25%"
         values.append(v if v is not None else "25%")
     period = ru.int("unavailablePeriodSeconds", 60, minimum=0)
     ru.done()
     if values[0] in (0, "0%") and values[1] in (0, "0%"):
-        ru.ctx.error(ru.at("maxSurge"), "maxSurge and maxUnavailable are both 0: the rollout can never replace "
-                     "a cluster's resources", "warning")
+        ru.ctx.error(
+            ru.at("maxSurge"),
+            "maxSurge and maxUnavailable are both 0: the rollout can never replace a cluster's resources",
+            "warning",
+        )
     return RollingUpdateConfig(values[0], values[1], 60 if period is None else period)
 
 
@@ -338,11 +392,20 @@ def _apply_strategy(f: Fields) -> ApplyStrategy:
         force = ssa.bool("force")
         ssa.done()
         if atype != ApplyType.SERVER_SIDE_APPLY:
-            f.error("serverSideApplyConfig", f"serverSideApplyConfig is only valid with type ServerSideApply, "
-                    f"not {atype}: remove it or set type: ServerSideApply")
+            f.error(
+                "serverSideApplyConfig",
+                f"serverSideApplyConfig is only valid with type ServerSideApply, "
+                f"not {atype}: remove it or set type: ServerSideApply",
+            )
     f.done()
-    return ApplyStrategy(ApplyType(atype), ComparisonOption(comparison or "PartialComparison"),
-                         WhenToApply(when_apply or "Always"), WhenToTakeOver(take_over or "Always"), co_own, force)
+    return ApplyStrategy(
+        ApplyType(atype),
+        ComparisonOption(comparison or "PartialComparison"),
+        WhenToApply(when_apply or "Always"),
+        WhenToTakeOver(take_over or "Always"),
+        co_own,
+        force,
+    )
 
 
 def _report_back(rb: Fields, policy: PlacementPolicy | None) -> tuple[str, str]:
@@ -352,9 +415,13 @@ def _report_back(rb: Fields, policy: PlacementPolicy | None) -> tuple[str, str]:
     if rtype == "Mirror" and not dest:
         rb.error(None, "reportBackStrategy type Mirror needs a destination: OriginalResource or WorkAPI")
     if rtype == "Mirror" and dest == "OriginalResource" and not _targets_one_cluster(policy):
-        rb.ctx.error(rb.at("destination"), "status is mirrored to the OriginalResource only when the policy "
-                     "targets exactly one cluster (PickFixed with one clusterName, or PickN with "
-                     "numberOfClusters 1); otherwise nothing is reported back", "warning")
+        rb.ctx.error(
+            rb.at("destination"),
+            "status is mirrored to the OriginalResource only when the policy "
+            "targets exactly one cluster (PickFixed with one clusterName, or PickN with "
+            "numberOfClusters 1); otherwise nothing is reported back",
+            "warning",
+        )
     return rtype, dest
 
 

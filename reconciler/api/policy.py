@@ -149,7 +149,9 @@ PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
 def parse_policy(f: Fields) -> PlacementPolicy:
     """``spec.policy``: each placement type allows only its own fields (CEL + webhook)."""
     known = f.data.get("placementType") in (None, *PlacementType)
-    ptype = PlacementType(f.str("placementType", "PickAll", enum=[t.value for t in PlacementType]) or "PickAll")
+    ptype = PlacementType(
+        f.str("placementType", "PickAll", enum=[t.value for t in PlacementType]) or "PickAll"
+    )
     names = _cluster_names(f)
     number = f.int("numberOfClusters", minimum=0)
     affinity = None
@@ -171,8 +173,10 @@ def _check_type_fields(f: Fields, policy: PlacementPolicy) -> None:
     """Which fields each placement type allows (KubeFleet's CEL rules and webhook)."""
     ptype = policy.placement_type
     if ptype == PlacementType.PICK_FIXED and not policy.cluster_names:
-        f.error(None if not f.has("clusterNames") else "clusterNames",
-                "clusterNames must list at least one MemberCluster when placementType is PickFixed")
+        f.error(
+            None if not f.has("clusterNames") else "clusterNames",
+            "clusterNames must list at least one MemberCluster when placementType is PickFixed",
+        )
     if ptype != PlacementType.PICK_FIXED and policy.cluster_names:
         f.error("clusterNames", f"clusterNames is only valid for PickFixed, not {ptype}: remove it")
     if ptype == PlacementType.PICK_N and not f.has("numberOfClusters"):
@@ -188,9 +192,13 @@ def _check_type_fields(f: Fields, policy: PlacementPolicy) -> None:
             f"use {REQUIRED}, or placementType PickN",
         )
     if policy.topology_spread_constraints and ptype != PlacementType.PICK_N:
-        f.error("topologySpreadConstraints", f"topologySpreadConstraints are only valid for PickN, not {ptype}")
+        f.error(
+            "topologySpreadConstraints", f"topologySpreadConstraints are only valid for PickN, not {ptype}"
+        )
     if ptype == PlacementType.PICK_FIXED and f.data.get("tolerations") is not None:
-        f.error("tolerations", "tolerations must not be set for PickFixed (taints do not apply to named clusters)")
+        f.error(
+            "tolerations", "tolerations must not be set for PickFixed (taints do not apply to named clusters)"
+        )
 
 
 def _cluster_names(f: Fields) -> tuple[str, ...]:
@@ -201,7 +209,9 @@ def _cluster_names(f: Fields) -> tuple[str, ...]:
         if why:
             f.ctx.error((*f.at("clusterNames"), i), f"{name!r} is not a valid MemberCluster name: {why}")
         if name in seen:
-            f.ctx.error((*f.at("clusterNames"), i), f"cluster name {name!r} is listed twice; names must be unique")
+            f.ctx.error(
+                (*f.at("clusterNames"), i), f"cluster name {name!r} is listed twice; names must be unique"
+            )
         seen.add(name)
     return tuple(names)
 
@@ -233,15 +243,21 @@ def _term(f: Fields, *, preferred: bool) -> ClusterSelectorTerm:
     ps = f.map("propertySelector")
     if ps is not None:
         if preferred:
-            f.error("propertySelector", "propertySelector is only allowed in required affinity terms; "
-                    "in a preferred term use propertySorter")
+            f.error(
+                "propertySelector",
+                "propertySelector is only allowed in required affinity terms; "
+                "in a preferred term use propertySorter",
+            )
         reqs = _property_selector(ps)
     sorter = None
     so = f.map("propertySorter")
     if so is not None:
         if not preferred:
-            f.error("propertySorter", "propertySorter is only allowed in preferred affinity terms; "
-                    "in a required term use propertySelector")
+            f.error(
+                "propertySorter",
+                "propertySorter is only allowed in preferred affinity terms; "
+                "in a required term use propertySelector",
+            )
         name = so.str("name", required=True) or ""
         if name:
             check_property_name(so, "name", name)
@@ -251,8 +267,11 @@ def _term(f: Fields, *, preferred: bool) -> ClusterSelectorTerm:
             sorter = PropertySorter(name, SortOrder(order))
     if f.has("metricSorter"):  # an early name in old Azure/fleet docs, never a served field
         f.ignore("metricSorter")
-        f.error("metricSorter", 'unknown field "metricSorter": the field is called propertySorter '
-                "({name, sortOrder}) and is allowed in preferred terms")
+        f.error(
+            "metricSorter",
+            'unknown field "metricSorter": the field is called propertySorter '
+            "({name, sortOrder}) and is allowed in preferred terms",
+        )
     f.done()
     return ClusterSelectorTerm(selector, reqs, sorter)
 
@@ -293,14 +312,19 @@ def check_property_name(f: Fields, key: str, name: str) -> None:
     """KubeFleet's property-name rule (reported at ``key`` of ``f``): segments are qualified names
     after an optional DNS-subdomain prefix; resource properties are ``<prefix>/<capacity>-<resource>``."""
     if name.startswith(RESOURCE_PROPERTY_PREFIX):
-        rest = name[len(RESOURCE_PROPERTY_PREFIX):]
+        rest = name[len(RESOURCE_PROPERTY_PREFIX) :]
         capacity, sep, resource = rest.partition("-")
         if not sep or not resource:
-            f.error(key, f"invalid resource property name {name!r}: expected {RESOURCE_PROPERTY_PREFIX}"
-                    "<capacity>-<resource>, e.g. resources.kubernetes-fleet.io/available-cpu")
+            f.error(
+                key,
+                f"invalid resource property name {name!r}: expected {RESOURCE_PROPERTY_PREFIX}"
+                "<capacity>-<resource>, e.g. resources.kubernetes-fleet.io/available-cpu",
+            )
             return
         if capacity not in CAPACITY_TYPES:
-            f.error(key, f"invalid capacity type {capacity!r} in {name!r}: supported: {', '.join(CAPACITY_TYPES)}")
+            f.error(
+                key, f"invalid capacity type {capacity!r} in {name!r}: supported: {', '.join(CAPACITY_TYPES)}"
+            )
             return
         why = check_label_key(name)
         if why:
@@ -323,7 +347,9 @@ def check_property_name(f: Fields, key: str, name: str) -> None:
         f.error(key, f"invalid property name {name!r}: {problems[0]}")
 
 
-def _check_contradictions(f: Fields, reqs: list[tuple[Fields, PropertySelectorRequirement, Fraction]]) -> None:
+def _check_contradictions(
+    f: Fields, reqs: list[tuple[Fields, PropertySelectorRequirement, Fraction]]
+) -> None:
     """The webhook refuses expressions on one property that no value can satisfy."""
     by_name: dict[str, list[tuple[Fields, PropertySelectorRequirement, Fraction]]] = {}
     for item in reqs:
@@ -358,8 +384,10 @@ def _contradiction(exprs: list[tuple[PropertyOperator, Fraction]]) -> str | None
                 upper = b
     if eq is not None and eq in ne:
         return f"Eq and Ne on the same value {_fmt(eq)}"
-    if lower is not None and upper is not None and (
-        lower[0] > upper[0] or (lower[0] == upper[0] and (lower[1] or upper[1]))
+    if (
+        lower is not None
+        and upper is not None
+        and (lower[0] > upper[0] or (lower[0] == upper[0] and (lower[1] or upper[1])))
     ):
         return f"lower bound {_fmt(lower[0])} and upper bound {_fmt(upper[0])} exclude every value"
     if eq is not None and lower is not None and (eq < lower[0] or (eq == lower[0] and lower[1])):
@@ -382,7 +410,10 @@ def _spread(f: Fields | None) -> TopologySpreadConstraint | None:
         why = check_label_key(key)
         if why:
             f.error("topologyKey", f"topologyKey {key!r} is not a valid cluster label key: {why}")
-    when = f.str("whenUnsatisfiable", "DoNotSchedule", enum=[w.value for w in WhenUnsatisfiable]) or "DoNotSchedule"
+    when = (
+        f.str("whenUnsatisfiable", "DoNotSchedule", enum=[w.value for w in WhenUnsatisfiable])
+        or "DoNotSchedule"
+    )
     f.done()
     return TopologySpreadConstraint(key, skew, WhenUnsatisfiable(when))
 
@@ -403,15 +434,21 @@ def _tolerations(f: Fields) -> tuple[Toleration, ...]:
         if op == "Exists" and value:
             t.error("value", "value must be empty when operator is Exists (Exists matches any value)")
         if not key and op != "Exists":
-            t.error(None, "a toleration without a key must use operator Exists (it then tolerates every taint); "
-                    "operator Equal needs a key")
+            t.error(
+                None,
+                "a toleration without a key must use operator Exists (it then tolerates every taint); "
+                "operator Equal needs a key",
+            )
         if op == "Equal" and value:
             why = check_label_value(value)
             if why:
                 t.error("value", f"invalid toleration value {value!r}: {why}")
         tol = Toleration(key, op, value, effect)
         if tol in seen:
-            t.error(None, f"duplicate toleration {key or '<any>'}/{op}/{value}/{effect or '<any>'}: tolerations must be unique")
+            t.error(
+                None,
+                f"duplicate toleration {key or '<any>'}/{op}/{value}/{effect or '<any>'}: tolerations must be unique",
+            )
         seen.add(tol)
         out.append(tol)
     return tuple(out)

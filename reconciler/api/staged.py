@@ -140,9 +140,14 @@ class ApprovalRequest(NamespacedName):
 
 
 def _meta(f: Fields, kind: str, max_name: int = 253) -> ObjectMeta:
-    return parse_namespaced_metadata(f, kind, namespaced=kind in NAMESPACED_KINDS, max_name=max_name,
-                                     name_check=lambda n: check_dns_subdomain(n, max_name),
-                                     namespace_hint="that of its ResourcePlacement")
+    return parse_namespaced_metadata(
+        f,
+        kind,
+        namespaced=kind in NAMESPACED_KINDS,
+        max_name=max_name,
+        name_check=lambda n: check_dns_subdomain(n, max_name),
+        namespace_hint="that of its ResourcePlacement",
+    )
 
 
 def _kind(f: Fields, cluster_kind: str, namespaced_kind: str) -> str:
@@ -169,8 +174,16 @@ def parse_update_strategy(f: Fields, api_version: str, origin: Origin) -> Staged
 
 
 def _stage(s: Fields, alpha: bool) -> StageConfig:
-    name = s.str("name", required=True, max_len=63, pattern=_STAGE_NAME,
-                 pattern_hint="a stage name: lowercase letters and digits only (^[a-z0-9]+$)") or ""
+    name = (
+        s.str(
+            "name",
+            required=True,
+            max_len=63,
+            pattern=_STAGE_NAME,
+            pattern_hint="a stage name: lowercase letters and digits only (^[a-z0-9]+$)",
+        )
+        or ""
+    )
     ls = s.map("labelSelector")
     selector = parse_label_selector(ls) if ls is not None else None
     if selector is None and alpha:
@@ -178,15 +191,22 @@ def _stage(s: Fields, alpha: bool) -> StageConfig:
     sorting = s.str("sortingLabelKey")
     concurrency: int | str = 1
     if not alpha:
-        value = s.int_or_str("maxConcurrency", 1, pattern=_PERCENT, minimum=1,
-                             pattern_hint="an integer >= 1 or a percentage from 1% to 100%")
+        value = s.int_or_str(
+            "maxConcurrency",
+            1,
+            pattern=_PERCENT,
+            minimum=1,
+            pattern_hint="an integer >= 1 or a percentage from 1% to 100%",
+        )
         concurrency = value if value is not None else 1
     after = _tasks(s, "afterStageTasks", max_items=2)
     before = () if alpha else _tasks(s, "beforeStageTasks", max_items=1)
     for i, task in enumerate(before):
         if task.type == StageTaskType.TIMED_WAIT:
-            s.ctx.error((*s.at("beforeStageTasks"), i, "type"),
-                        "a beforeStageTask can only be an Approval (TimedWait runs after a stage)")
+            s.ctx.error(
+                (*s.at("beforeStageTasks"), i, "type"),
+                "a beforeStageTask can only be an Approval (TimedWait runs after a stage)",
+            )
     s.done()
     return StageConfig(name, selector, sorting, concurrency, after, before)
 
@@ -217,7 +237,10 @@ def _wait_time(t: Fields) -> timedelta | None:
     if text is None:
         return None
     if not _WAIT_TIME.match(text):
-        t.error("waitTime", f"{text!r} is not a duration: use hours, minutes and seconds such as 1h, 30m, 90s or 1h30m")
+        t.error(
+            "waitTime",
+            f"{text!r} is not a duration: use hours, minutes and seconds such as 1h, 30m, 90s or 1h30m",
+        )
         return None
     seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _WAIT_PART.findall(text))
     if seconds <= 0:
@@ -239,8 +262,11 @@ def parse_update_run(f: Fields, api_version: str, origin: Origin) -> StagedUpdat
     index = spec.str("resourceSnapshotIndex", "", required=alpha) or ""
     strategy = spec.str("stagedRolloutStrategyName", "", required=True) or ""
     # v1alpha1 had no state: a run started as soon as it was created.
-    state = RunState.RUN if alpha else RunState(
-        spec.str("state", "Initialize", enum=[s.value for s in RunState]) or "Initialize")
+    state = (
+        RunState.RUN
+        if alpha
+        else RunState(spec.str("state", "Initialize", enum=[s.value for s in RunState]) or "Initialize")
+    )
     spec.done()
     return StagedUpdateRun(kind, api_version, meta, origin, placement, strategy, index, state)
 

@@ -66,15 +66,21 @@ def commit_message(a: Adoption, text: str | None) -> bytes:
     lines = [f"drift: adopt {a.cluster} {a.identity} as {a.target}", ""]
     if body:
         lines += [body, ""]
-    lines.append(f"The member's values, observed on {a.cluster} under {a.placement}, become the desired ones:")
+    lines.append(
+        f"The member's values, observed on {a.cluster} under {a.placement}, become the desired ones:"
+    )
     for d in a.details:
-        lines.append(f"  {printable(d.path, 256)}: {printable(d.value_in_hub, 200)} -> "
-                     f"{printable(d.value_in_member, 200)}")
+        lines.append(
+            f"  {printable(d.path, 256)}: {printable(d.value_in_hub, 200)} -> "
+            f"{printable(d.value_in_member, 200)}"
+        )
     lines += [*(f"Note: {n}" for n in a.notes), "", f"Adopted-from: fleet/reports/{a.cluster}"]
     return ("\n".join(lines) + "\n").encode()
 
 
-def _load_with(repo: HubRepo, commit: str, changes: Mapping[str, bytes]) -> tuple[LoadResult, Path, tempfile.TemporaryDirectory[str]]:
+def _load_with(
+    repo: HubRepo, commit: str, changes: Mapping[str, bytes]
+) -> tuple[LoadResult, Path, tempfile.TemporaryDirectory[str]]:
     tmp = tempfile.TemporaryDirectory(prefix="fleetsync-adopt-")
     root = Path(tmp.name)
     repo.export(commit, root)
@@ -90,8 +96,10 @@ def _commit_current(work: WorkTree, base: str, files: Mapping[str, bytes], messa
         raise UserError("HEAD moved while adopting; run the command again")
     paths = sorted(files)
     if work.changed(paths):
-        raise Refused(f"{', '.join(paths)} has uncommitted changes; commit or discard them first, "
-                      "or adopt onto a new branch (leave out --branch)")
+        raise Refused(
+            f"{', '.join(paths)} has uncommitted changes; commit or discard them first, "
+            "or adopt onto a new branch (leave out --branch)"
+        )
     return work.commit(dict(files), message)
 
 
@@ -144,15 +152,16 @@ def _report(work: WorkTree, a: Adoption, branch: str, current: str, commit: str,
     lines += [f"note: {n}" for n in a.notes]
     remote = work.default_remote()
     if on_current:
-        lines.append(f"committed {files} on {branch} ({commit[:12]}); push it (git push) so the hub renders it")
+        lines.append(
+            f"committed {files} on {branch} ({commit[:12]}); push it (git push) so the hub renders it"
+        )
     else:
         lines += [
             f"committed {files} on new branch {branch} ({commit[:12]}); your work tree is unchanged",
             f"open a pull request from {branch} into {current}:",
             f"  git push -u {remote} {branch}",
-            f"  gh pr create --head {branch} --base {current} --title \"adopt drift of {a.identity} on {a.cluster}\""
+            f'  gh pr create --head {branch} --base {current} --title "adopt drift of {a.identity} on {a.cluster}"'
             "   (or your forge's UI)",
             "once merged, the hub renders the member's values and the agent stops reporting this drift",
         ]
     return "\n".join(lines) + "\n"
-

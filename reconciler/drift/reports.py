@@ -38,8 +38,18 @@ from reconciler.status.memory import STATUS_FILE, HubMemory, StatusFormatError, 
 log = logging.getLogger(__name__)
 
 MAX_CELL = 40
-HEADERS = ["CLUSTER", "PLACEMENT", "OBJECT", "TYPE", "PATH", "HUB", "MEMBER", "FIRST-OBSERVED", "LAST-OBSERVED",
-           "GENERATION"]
+HEADERS = [
+    "CLUSTER",
+    "PLACEMENT",
+    "OBJECT",
+    "TYPE",
+    "PATH",
+    "HUB",
+    "MEMBER",
+    "FIRST-OBSERVED",
+    "LAST-OBSERVED",
+    "GENERATION",
+]
 
 
 class DriftNotFound(UserError):
@@ -63,9 +73,13 @@ def masked(drift: ObjectDrift) -> ObjectDrift:
     except ValueError:
         return drift
     details = tuple(
-        PatchDetail(d.path, None if d.value_in_hub is None else REDACTED,
-                    None if d.value_in_member is None else REDACTED)
-        if is_secret_data(group, kind, d.path) else d
+        PatchDetail(
+            d.path,
+            None if d.value_in_hub is None else REDACTED,
+            None if d.value_in_member is None else REDACTED,
+        )
+        if is_secret_data(group, kind, d.path)
+        else d
         for d in drift.details
     )
     return replace(drift, details=details)
@@ -77,7 +91,7 @@ def report_clusters(repo: HubRepo) -> dict[str, str]:
     for ref, commit in sorted(repo.hub_refs().items()):
         if not ref.startswith(REPORT_HEAD):
             continue
-        name = ref[len(REPORT_HEAD):]
+        name = ref[len(REPORT_HEAD) :]
         try:
             out[check_ref_component(name)] = commit
         except UserError:
@@ -85,12 +99,16 @@ def report_clusters(repo: HubRepo) -> dict[str, str]:
     return out
 
 
-def _read_trees(repo: HubRepo, cluster: str | None) -> dict[str, tuple[ClusterReport, dict[str, ObjectDrift]]]:
+def _read_trees(
+    repo: HubRepo, cluster: str | None
+) -> dict[str, tuple[ClusterReport, dict[str, ObjectDrift]]]:
     if cluster is not None:
         check_ref_component(cluster)
     tips = report_clusters(repo)
     if cluster is not None and cluster not in tips:
-        raise DriftNotFound(f"cluster {cluster!r} has no report branch ({REPORT_HEAD}{cluster}): has its agent run?")
+        raise DriftNotFound(
+            f"cluster {cluster!r} has no report branch ({REPORT_HEAD}{cluster}): has its agent run?"
+        )
     out: dict[str, tuple[ClusterReport, dict[str, ObjectDrift]]] = {}
     for name, commit in tips.items():
         if cluster is not None and name != cluster:
@@ -110,7 +128,9 @@ def _read_trees(repo: HubRepo, cluster: str | None) -> dict[str, tuple[ClusterRe
 def read_all(repo: HubRepo, cluster: str | None = None) -> tuple[list[DriftEntry], dict[str, ClusterReport]]:
     """Every drift (sorted by cluster, placement, object) and every report, reading each branch once."""
     trees = _read_trees(repo, cluster)
-    entries = [DriftEntry(c, path, masked(d)) for c, (_, drifts) in trees.items() for path, d in drifts.items()]
+    entries = [
+        DriftEntry(c, path, masked(d)) for c, (_, drifts) in trees.items() for path, d in drifts.items()
+    ]
     entries.sort(key=lambda e: (e.cluster, e.drift.placement, e.drift.identity))
     return entries, {c: r for c, (r, _) in trees.items()}
 
@@ -144,7 +164,8 @@ def entry_doc(e: DriftEntry) -> dict[str, Any]:
         "observationTime": d.observation_time,
         "observedGeneration": d.observed_generation,
         "details": [
-            {"path": x.path, "valueInHub": x.value_in_hub, "valueInMember": x.value_in_member} for x in d.details
+            {"path": x.path, "valueInHub": x.value_in_hub, "valueInMember": x.value_in_member}
+            for x in d.details
         ],
     }
 
@@ -169,11 +190,24 @@ def table(entries: Sequence[DriftEntry]) -> str:
         d = e.drift
         gen = "" if d.observed_generation is None else str(d.observed_generation)
         for x in d.details or (PatchDetail("-"),):
-            rows.append([e.cluster, printable(d.placement, 256), printable(d.identity, 512), d.type.value,
-                         printable(x.path, 256), _cell(x.value_in_hub), _cell(x.value_in_member),
-                         printable(d.first_observed_time, 32), printable(d.observation_time, 32), gen])
+            rows.append(
+                [
+                    e.cluster,
+                    printable(d.placement, 256),
+                    printable(d.identity, 512),
+                    d.type.value,
+                    printable(x.path, 256),
+                    _cell(x.value_in_hub),
+                    _cell(x.value_in_member),
+                    printable(d.first_observed_time, 32),
+                    printable(d.observation_time, 32),
+                    gen,
+                ]
+            )
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEADERS))]
-    return "".join("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n" for r in rows)
+    return "".join(
+        "   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n" for r in rows
+    )
 
 
 def render(entries: Sequence[DriftEntry], output: str) -> str:
@@ -206,20 +240,29 @@ def find_drift(entries: Sequence[DriftEntry], cluster: str, obj: str, placement:
 
     DriftNotFound when none matches; UsageError when several do (name the placement or identity).
     """
+
     def matches(ident: str) -> bool:
         _, kind, ns, name = parse_identity(ident)
         return obj in (ident, f"{kind}/{ns}/{name}", f"{kind}/{name}")
 
-    hits = [e for e in entries if e.cluster == cluster and matches(e.drift.identity)
-            and (placement is None or e.drift.placement == placement)]
+    hits = [
+        e
+        for e in entries
+        if e.cluster == cluster
+        and matches(e.drift.identity)
+        and (placement is None or e.drift.placement == placement)
+    ]
     if not hits:
         where = f" under placement {placement}" if placement else ""
-        raise DriftNotFound(f"no drift of {obj!r} on cluster {cluster!r}{where}: nothing to adopt "
-                       f"(fleetsync get drift {cluster} lists what drifted)")
+        raise DriftNotFound(
+            f"no drift of {obj!r} on cluster {cluster!r}{where}: nothing to adopt "
+            f"(fleetsync get drift {cluster} lists what drifted)"
+        )
     if len(hits) > 1:
         choices = ", ".join(sorted(f"{e.drift.placement} {e.drift.identity}" for e in hits))
-        raise UsageError(f"{obj!r} matches several drifts on {cluster}: {choices}; "
-                         "give the full identity and --placement")
+        raise UsageError(
+            f"{obj!r} matches several drifts on {cluster}: {choices}; give the full identity and --placement"
+        )
     return hits[0]
 
 
@@ -227,7 +270,9 @@ class UsageError(UserError):
     """The command line asks for something ambiguous or impossible (exit code 2)."""
 
 
-def clusters_by_placement(memory: HubMemory, reports: Mapping[str, ClusterReport]) -> dict[str, frozenset[str]]:
+def clusters_by_placement(
+    memory: HubMemory, reports: Mapping[str, ClusterReport]
+) -> dict[str, frozenset[str]]:
     """placement key → the clusters it reaches: bound or scheduled in the hub's memory, or
     reporting it in their last report (either source alone may lag the other)."""
     out: dict[str, set[str]] = {}
@@ -248,6 +293,7 @@ def adopt_mode(adopt_as: str | None, as_override: bool, into_source: bool) -> st
             raise UsageError(f"--as {adopt_as!r}: use override or source")
         asked.add(adopt_as)
     if len(asked) > 1:
-        raise UsageError("--as-override and --into-source (or --as override|source) contradict each other: "
-                         "choose one")
+        raise UsageError(
+            "--as-override and --into-source (or --as override|source) contradict each other: choose one"
+        )
     return asked.pop() if asked else "override"

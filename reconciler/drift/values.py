@@ -87,20 +87,28 @@ def is_missing(value: Any) -> bool:
 
 
 def is_secret_data(group: str, kind: str, path: str) -> bool:
-    return group == "" and kind == "Secret" and (path.startswith("/data/") or path.startswith("/stringData/")
-                                                 or path in ("/data", "/stringData"))
+    return (
+        group == ""
+        and kind == "Secret"
+        and (path.startswith("/data/") or path.startswith("/stringData/") or path in ("/data", "/stringData"))
+    )
 
 
 def check_path(group: str, kind: str, detail: PatchDetail) -> None:
     """Refuse a path an override may not set, and Secret data (its values are redacted)."""
-    if is_secret_data(group, kind, detail.path) or REDACTED in (detail.value_in_member or "", detail.value_in_hub or ""):
+    if is_secret_data(group, kind, detail.path) or REDACTED in (
+        detail.value_in_member or "",
+        detail.value_in_hub or "",
+    ):
         raise AdoptionRefused(
             f"{detail.path}: Secret values are redacted in drift reports and cannot be adopted; "
             "change the Secret's source (or your secret manager) by hand"
         )
     why = check_patch_path(detail.path)
     if why:
-        raise AdoptionRefused(f"{detail.path}: {why}; such a field cannot be adopted (exclude it with --path)")
+        raise AdoptionRefused(
+            f"{detail.path}: {why}; such a field cannot be adopted (exclude it with --path)"
+        )
 
 
 def _parse_as(text: str, like: Any, path: str) -> Any:
@@ -146,10 +154,14 @@ def typed_value(detail: PatchDetail, hub_manifest: Mapping[str, Any]) -> Any:
     text = detail.value_in_member
     assert text is not None
     if len(text) > MAX_VALUE_CHARS:
-        raise AdoptionRefused(f"{detail.path}: the member's value is longer than {MAX_VALUE_CHARS} characters")
+        raise AdoptionRefused(
+            f"{detail.path}: the member's value is longer than {MAX_VALUE_CHARS} characters"
+        )
     if "${MEMBER-CLUSTER-" in text:
-        raise AdoptionRefused(f"{detail.path}: the member's value contains an override variable (${{MEMBER-CLUSTER-…}}) "
-                              "that an override would substitute; edit it by hand")
+        raise AdoptionRefused(
+            f"{detail.path}: the member's value contains an override variable (${{MEMBER-CLUSTER-…}}) "
+            "that an override would substitute; edit it by hand"
+        )
     tokens = split_pointer(detail.path)
     hub = resolve(hub_manifest, tokens)
     if hub is _MISSING or hub is None:
@@ -180,13 +192,15 @@ def patch_op(detail: PatchDetail, hub_manifest: Mapping[str, Any]) -> PatchOp:
     if isinstance(parent, list):
         last = depth == len(tokens) - 1
         if not last or not (tokens[-1] == "-" or (tokens[-1].isdigit() and int(tokens[-1]) <= len(parent))):
-            raise AdoptionRefused(f"{detail.path}: item {tokens[depth]} is not in the hub's list; adopting it would "
-                                  "invent list items: edit by hand")
+            raise AdoptionRefused(
+                f"{detail.path}: item {tokens[depth]} is not in the hub's list; adopting it would "
+                "invent list items: edit by hand"
+            )
         return PatchOp("add", detail.path, value)
     if not isinstance(parent, Mapping):
         raise AdoptionRefused(f"{detail.path}: its parent {join_pointer(tokens[:depth]) or '/'} is not a map")
-    if any(t.isdigit() or t == "-" for t in tokens[depth + 1:]):
+    if any(t.isdigit() or t == "-" for t in tokens[depth + 1 :]):
         raise AdoptionRefused(f"{detail.path}: adopting it would invent list items: edit by hand")
-    for t in reversed(tokens[depth + 1:]):
+    for t in reversed(tokens[depth + 1 :]):
         value = {t: value}
     return PatchOp("add", join_pointer(tokens[: depth + 1]), value)

@@ -88,7 +88,11 @@ def _is(obj: Any, kind: str, namespace: str, name: str, group: str | None) -> bo
     if not isinstance(obj, Mapping) or obj.get("kind") != kind:
         return False
     meta = obj.get("metadata")
-    if not isinstance(meta, Mapping) or meta.get("name") != name or (meta.get("namespace") or "") != namespace:
+    if (
+        not isinstance(meta, Mapping)
+        or meta.get("name") != name
+        or (meta.get("namespace") or "") != namespace
+    ):
         return False
     if group is None:
         return True
@@ -96,8 +100,15 @@ def _is(obj: Any, kind: str, namespace: str, name: str, group: str | None) -> bo
     return (api.rsplit("/", 1)[0] if "/" in api else "") == group
 
 
-def edit_object(text: str, file: str, group: str | None, kind: str, namespace: str, name: str,
-                change: Callable[[Any], None]) -> str:
+def edit_object(
+    text: str,
+    file: str,
+    group: str | None,
+    kind: str,
+    namespace: str,
+    name: str,
+    change: Callable[[Any], None],
+) -> str:
     """``text`` with ``change`` applied to the one object it declares as kind/namespace/name."""
     y = _yaml(text)
     docs = _load(y, text, file)

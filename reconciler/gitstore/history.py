@@ -30,13 +30,16 @@ class PathCommit:
     author_name: str
     author_email: str
     author_time: str  # ISO 8601, as git prints %aI
-    signature: str = ""  # git's %G?: G good, U good (unknown validity), B bad, N none, E/X/Y/R …; "" unchecked
+    signature: str = (
+        ""  # git's %G?: G good, U good (unknown validity), B bad, N none, E/X/Y/R …; "" unchecked
+    )
     signer: str = ""  # %GS
     key: str = ""  # %GK
 
 
-def introducing_commit(repo: TreeReader, commit: str, path: str, holds: Callable[[bytes], bool],
-                       verify: bool = False) -> PathCommit | None:
+def introducing_commit(
+    repo: TreeReader, commit: str, path: str, holds: Callable[[bytes], bool], verify: bool = False
+) -> PathCommit | None:
     """The oldest commit of the newest unbroken run of commits touching ``path`` (in ``commit``'s
     history) after each of which ``holds(file content)`` — i.e. the commit that made the file
     say what it says now (later edits that keep it true do not count). ``verify`` asks git for
@@ -55,5 +58,6 @@ def introducing_commit(repo: TreeReader, commit: str, path: str, holds: Callable
         return found
     sig = repo.log(found.commit, "%G?%x00%GS%x00%GK", max_count=1).decode(errors="replace")
     letter, signer, key = (*sig.strip().split("\0"), "", "")[:3]
-    return PathCommit(found.commit, found.author_name, found.author_email, found.author_time,
-                      letter or "N", signer, key)
+    return PathCommit(
+        found.commit, found.author_name, found.author_email, found.author_time, letter or "N", signer, key
+    )

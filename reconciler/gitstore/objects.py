@@ -79,15 +79,27 @@ def write_pack(objects_dir: Path, objects: Mapping[str, tuple[str, bytes]]) -> s
     ``git index-pack --stdin`` reads every object back (inflates and hashes it), writes the pack
     and its ``.idx`` and moves them into place index last, as a fetch does.
     """
-    env = {**os.environ, "GIT_DIR": str(objects_dir.parent), "GIT_OBJECT_DIRECTORY": str(objects_dir),
-           "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0"}
-    done = subprocess.run(["git", "index-pack", "--stdin"], input=pack_stream(objects), env=env,
-                          capture_output=True, check=False)
+    env = {
+        **os.environ,
+        "GIT_DIR": str(objects_dir.parent),
+        "GIT_OBJECT_DIRECTORY": str(objects_dir),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_TERMINAL_PROMPT": "0",
+    }
+    done = subprocess.run(
+        ["git", "index-pack", "--stdin"],
+        input=pack_stream(objects),
+        env=env,
+        capture_output=True,
+        check=False,
+    )
     kind, _, name = done.stdout.decode(errors="replace").strip().partition("\t")
     if done.returncode != 0 or kind != "pack" or not re.fullmatch(r"[0-9a-f]{40}", name):
         lines = done.stderr.decode(errors="replace").strip().splitlines()
-        raise GitFailure(f"cannot write a pack of {len(objects)} objects: "
-                         + (lines[-1] if lines else f"git index-pack exited {done.returncode}"))
+        raise GitFailure(
+            f"cannot write a pack of {len(objects)} objects: "
+            + (lines[-1] if lines else f"git index-pack exited {done.returncode}")
+        )
     return name
 
 
@@ -134,8 +146,13 @@ class ObjectWriter:
     def _missing(self, shas: list[str]) -> list[str]:
         """The ids among ``shas`` that the repository does not have (one git process)."""
         env = {**os.environ, "GIT_DIR": str(self.objects.parent)}
-        done = subprocess.run(["git", "cat-file", "--batch-check=%(objectname)"], input="\n".join(shas).encode() + b"\n",
-                              env=env, capture_output=True, check=False)
+        done = subprocess.run(
+            ["git", "cat-file", "--batch-check=%(objectname)"],
+            input="\n".join(shas).encode() + b"\n",
+            env=env,
+            capture_output=True,
+            check=False,
+        )
         if done.returncode != 0:  # cannot tell: write them all (a duplicate object is harmless)
             return shas
         have = {line for line in done.stdout.decode().splitlines() if not line.endswith(" missing")}
@@ -200,7 +217,13 @@ class ObjectWriter:
         stamp = f"{int(now.timestamp())} +0000"
         lines = [f"tree {tree}"]
         lines += [f"parent {p}" for p in parents]
-        lines += [f"author {HUB_AUTHOR} {stamp}", f"committer {HUB_AUTHOR} {stamp}", "", message.rstrip("\n"), ""]
+        lines += [
+            f"author {HUB_AUTHOR} {stamp}",
+            f"committer {HUB_AUTHOR} {stamp}",
+            "",
+            message.rstrip("\n"),
+            "",
+        ]
         return self._store("commit", "\n".join(lines).encode())
 
 
@@ -212,8 +235,13 @@ def parse_tree(data: bytes) -> list[tuple[str, str, str]]:
     while pos < len(data):
         space = data.index(b" ", pos)
         nul = data.index(b"\0", space)
-        out.append((data[pos:space].decode(), data[space + 1:nul].decode(errors="surrogateescape"),
-                    data[nul + 1:nul + 21].hex()))
+        out.append(
+            (
+                data[pos:space].decode(),
+                data[space + 1 : nul].decode(errors="surrogateescape"),
+                data[nul + 1 : nul + 21].hex(),
+            )
+        )
         pos = nul + 21
     return out
 
@@ -226,7 +254,9 @@ def parse_ls_tree(out: bytes) -> list[tuple[str, str, str, int, str]]:
             continue
         head, _, path = record.partition(b"\t")
         mode, kind, sha, size = head.decode().split()
-        entries.append((mode, kind, sha, int(size) if size.isdigit() else 0, path.decode(errors="surrogateescape")))
+        entries.append(
+            (mode, kind, sha, int(size) if size.isdigit() else 0, path.decode(errors="surrogateescape"))
+        )
     return entries
 
 
@@ -240,6 +270,6 @@ def parse_batch(raw: bytes) -> dict[str, bytes]:
         if len(fields) != 3 or fields[1] != "blob":
             raise ValueError(f"cat-file gave {raw[pos:eol][:80]!r} where a blob was expected")
         start = eol + 1
-        blobs[fields[0]] = raw[start:start + int(fields[2])]
+        blobs[fields[0]] = raw[start : start + int(fields[2])]
         pos = start + int(fields[2]) + 1
     return blobs

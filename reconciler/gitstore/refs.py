@@ -62,7 +62,7 @@ def check_branch(name: str) -> str:
 def _check_ref(ref: str) -> str:
     if not ref.startswith(HUB_REF_PREFIXES):
         raise ValueError(f"the hub writes only its own refs, not {ref!r}")
-    for part in ref[len("refs/"):].split("/"):
+    for part in ref[len("refs/") :].split("/"):
         check_ref_component(part)
     return ref
 

@@ -120,7 +120,7 @@ class HubRepo(TreeReader):
         """
         if self.hub_remote is None or self.source is None:
             return
-        hub_specs = [f"+{p}*:{_HUB_NS}{p[len('refs/'):]}*" for p in HUB_REF_PREFIXES]
+        hub_specs = [f"+{p}*:{_HUB_NS}{p[len('refs/') :]}*" for p in HUB_REF_PREFIXES]
         source_spec = f"+refs/heads/{self.branch}:{_SOURCE_NS}{self.branch}"
         if not source:
             self._fetch(self.hub_remote, hub_specs)
@@ -147,7 +147,7 @@ class HubRepo(TreeReader):
             raw = self._for_each_ref(list(HUB_REF_PREFIXES))
             return {r: s for r, s in raw.items() if r.startswith(HUB_REF_PREFIXES)}
         raw = self._for_each_ref([_HUB_NS])
-        return {"refs/" + r[len(_HUB_NS):]: s for r, s in raw.items()}
+        return {"refs/" + r[len(_HUB_NS) :]: s for r, s in raw.items()}
 
     def _for_each_ref(self, patterns: list[str]) -> dict[str, str]:
         try:
@@ -224,7 +224,9 @@ class HubRepo(TreeReader):
         leases = [f"--force-with-lease={u.ref}:{u.old or ''}" for u in updates]
         specs = [f"{u.new}:{u.ref}" for u in updates]
         try:
-            self._repo.git.push("--atomic", "--porcelain", "--no-verify", *leases, "--", self.hub_remote, *specs)
+            self._repo.git.push(
+                "--atomic", "--porcelain", "--no-verify", *leases, "--", self.hub_remote, *specs
+            )
         except GitCommandError as e:
             try:
                 actual = self._ls_remote(self.hub_remote)
@@ -233,7 +235,7 @@ class HubRepo(TreeReader):
             self._raise_if_moved(updates, actual)
             raise GitFailure(f"cannot push to {self.hub_remote}: {_stderr(e)}") from e
         for u in updates:  # keep the cache's copies current for the next read
-            self._repo.git.update_ref(_HUB_NS + u.ref[len("refs/"):], u.new)
+            self._repo.git.update_ref(_HUB_NS + u.ref[len("refs/") :], u.new)
 
     def _ls_remote(self, remote: str) -> dict[str, str]:
         try:
@@ -253,8 +255,9 @@ class HubRepo(TreeReader):
             raise RefRace(moved)
 
 
-def open_hub_repo(location: str, *, branch: str = "main", hub_remote: str | None = None,
-                  cache_root: Path | None = None) -> HubRepo:
+def open_hub_repo(
+    location: str, *, branch: str = "main", hub_remote: str | None = None, cache_root: Path | None = None
+) -> HubRepo:
     """``--repo URL|PATH [--hub-remote URL]`` → a HubRepo.
 
     A local repository without ``--hub-remote`` is worked on in place (refs move by a local

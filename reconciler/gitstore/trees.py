@@ -70,8 +70,9 @@ class TreeReader:
         ``path`` is repo content, so it must be repo-relative (no leading ``-`` or ``/``, no
         ``..``); ``commit`` must be a commit id; at most ``MAX_PATH_HISTORY`` commits.
         """
-        if path is not None and (not path or path.startswith(("-", "/")) or "\0" in path
-                                 or ".." in path.split("/")):
+        if path is not None and (
+            not path or path.startswith(("-", "/")) or "\0" in path or ".." in path.split("/")
+        ):
             raise ValueError(f"not a repo-relative path: {path!r}")
         if not 1 <= max_count <= MAX_PATH_HISTORY or "\0" in fmt:
             raise ValueError(f"git log of {max_count} commits in format {fmt!r} is not allowed")
@@ -91,7 +92,9 @@ class TreeReader:
         if not shas:
             return {}
         try:
-            return parse_batch(self._git(["cat-file", "--batch"], "".join(f"{_check_sha(s)}\n" for s in shas).encode()))
+            return parse_batch(
+                self._git(["cat-file", "--batch"], "".join(f"{_check_sha(s)}\n" for s in shas).encode())
+            )
         except ValueError as e:
             raise GitFailure(str(e)) from e
 
@@ -137,7 +140,9 @@ class TreeReader:
         A few files are read through the long-lived cat-file process; many (a status branch
         of a big fleet) with one ``ls-tree`` and one ``cat-file --batch`` process.
         """
-        regular = [(sha, path) for mode, sha, path in self._walk(commit, prefix) if mode in ("100644", "100755")]
+        regular = [
+            (sha, path) for mode, sha, path in self._walk(commit, prefix) if mode in ("100644", "100755")
+        ]
         if len(regular) > 32:
             entries = [e for e in self._ls_tree(commit, prefix) if e[1] == "blob" and e[0] != "120000"]
             if sum(e[3] for e in entries) > max_bytes:

@@ -43,31 +43,48 @@ class Identity:
 
     def env(self) -> dict[str, str]:
         return {
-            "GIT_AUTHOR_NAME": self.name, "GIT_AUTHOR_EMAIL": self.email,
-            "GIT_COMMITTER_NAME": self.name, "GIT_COMMITTER_EMAIL": self.email,
-            "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_AUTHOR_NAME": self.name,
+            "GIT_AUTHOR_EMAIL": self.email,
+            "GIT_COMMITTER_NAME": self.name,
+            "GIT_COMMITTER_EMAIL": self.email,
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
         }
 
 
-def _run(cwd: Path, args: Sequence[str], *, stdin: bytes | None = None,
-         env: Mapping[str, str] | None = None) -> str:
+def _run(
+    cwd: Path, args: Sequence[str], *, stdin: bytes | None = None, env: Mapping[str, str] | None = None
+) -> str:
     full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})}
     try:
-        done = subprocess.run(["git", "-C", str(cwd), *args], input=stdin, capture_output=True, env=full_env,
-                              timeout=GIT_TIMEOUT, check=False)
+        done = subprocess.run(
+            ["git", "-C", str(cwd), *args],
+            input=stdin,
+            capture_output=True,
+            env=full_env,
+            timeout=GIT_TIMEOUT,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired) as e:
         raise WorkTreeError(f"cannot run git: {e}") from e
     if done.returncode != 0:
         lines = done.stderr.decode(errors="replace").strip().splitlines()
-        raise WorkTreeError(f"git {args[0]} failed: {lines[-1] if lines else 'exit code ' + str(done.returncode)}")
+        raise WorkTreeError(
+            f"git {args[0]} failed: {lines[-1] if lines else 'exit code ' + str(done.returncode)}"
+        )
     return done.stdout.decode(errors="replace").strip()
 
 
 def _relative(path: str) -> str:
     """``path`` if it is a plain repo-relative path (no leading ``-`` or ``/``, no ``..``)."""
     parts = PurePosixPath(path).parts
-    if (not path or path.startswith(("-", "/")) or "\0" in path or "\\" in path
-            or any(p in ("..", ".git") for p in parts)):
+    if (
+        not path
+        or path.startswith(("-", "/"))
+        or "\0" in path
+        or "\\" in path
+        or any(p in ("..", ".git") for p in parts)
+    ):
         raise UserError(f"{path!r} is not a path inside the repository")
     return path
 
@@ -75,8 +92,11 @@ def _relative(path: str) -> str:
 def init_bare(path: Path) -> None:
     """An empty bare repository at ``path`` (a local stand-in for a hosted remote)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    _run(path.parent, ["init", "-q", "--bare", str(path)], env={"GIT_CONFIG_NOSYSTEM": "1",
-                                                                "GIT_CONFIG_GLOBAL": os.devnull})
+    _run(
+        path.parent,
+        ["init", "-q", "--bare", str(path)],
+        env={"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull},
+    )
 
 
 class WorkTree:
@@ -138,8 +158,14 @@ class WorkTree:
         return bool(self._git("status", "--porcelain", "--", *(_relative(p) for p in paths)))
 
     # -- committing ---------------------------------------------------------------------------
-    def commit(self, files: Mapping[str, bytes | None], message: bytes, *, everything: bool = False,
-               sign: bool = False) -> str:
+    def commit(
+        self,
+        files: Mapping[str, bytes | None],
+        message: bytes,
+        *,
+        everything: bool = False,
+        sign: bool = False,
+    ) -> str:
         """Write (bytes) or delete (None) ``files`` in the work tree and commit them on the
         checked-out branch; the new commit id.
 
@@ -167,8 +193,9 @@ class WorkTree:
             self._git("commit", "--quiet", *signing, "--file=-", "--", *paths, stdin=message)
         return self.head()
 
-    def commit_to_new_branch(self, branch: str, base: str, files: Mapping[str, bytes], message: bytes,
-                             *, sign: bool = False) -> str:
+    def commit_to_new_branch(
+        self, branch: str, base: str, files: Mapping[str, bytes], message: bytes, *, sign: bool = False
+    ) -> str:
         """A commit on top of ``base`` that adds or replaces ``files``, as the new branch
         ``branch`` (WorkTreeError if it exists); the work tree and index stay untouched."""
         ref = f"refs/heads/{check_branch(branch)}"
@@ -177,12 +204,18 @@ class WorkTree:
             self._git("read-tree", _check_sha(base), env=env)
             for rel, data in sorted(files.items()):
                 blob = self._git("hash-object", "-w", "--stdin", stdin=data)
-                self._git("update-index", "--add", "--cacheinfo", f"100644,{_check_sha(blob)},{_relative(rel)}",
-                          env=env)
+                self._git(
+                    "update-index",
+                    "--add",
+                    "--cacheinfo",
+                    f"100644,{_check_sha(blob)},{_relative(rel)}",
+                    env=env,
+                )
             tree = self._git("write-tree", env=env)
         signing = ["-S"] if sign else []
-        commit = _check_sha(self._git("commit-tree", *signing, _check_sha(tree), "-p", base, "-F", "-",
-                                      stdin=message))
+        commit = _check_sha(
+            self._git("commit-tree", *signing, _check_sha(tree), "-p", base, "-F", "-", stdin=message)
+        )
         self._git("update-ref", ref, commit, ZERO)
         return commit
 

@@ -38,8 +38,14 @@ def prior_binding(record: BindingRecord) -> Binding:
 
 
 def next_binding(
-    *, binding: Binding, record: BindingRecord | None, policy_hash: str, policy_index: int,
-    removed: bool, move: Move | None, stamp: str,
+    *,
+    binding: Binding,
+    record: BindingRecord | None,
+    policy_hash: str,
+    policy_index: int,
+    removed: bool,
+    move: Move | None,
+    stamp: str,
 ) -> BindingRecord | None:
     """What ``binding`` (this reconcile's schedule for one cluster) leaves in the hub memory.
 
@@ -55,8 +61,11 @@ def next_binding(
         index = policy_index
     else:
         index = record.policy_index if record is not None else 0
-    score = {"affinityScore": binding.score.affinity, "priorityScore": binding.score.topology_spread} \
-        if binding.score else {}
+    score = (
+        {"affinityScore": binding.score.affinity, "priorityScore": binding.score.topology_spread}
+        if binding.score
+        else {}
+    )
     return BindingRecord(
         cluster=binding.cluster,
         state=BindingState.BOUND if move is not None else binding.state,
@@ -74,5 +83,6 @@ def next_binding(
 def _score(record: BindingRecord) -> ClusterScore | None:
     if not record.score:
         return None
-    return ClusterScore(topology_spread=record.score.get("priorityScore", 0),
-                        affinity=record.score.get("affinityScore", 0))
+    return ClusterScore(
+        topology_spread=record.score.get("priorityScore", 0), affinity=record.score.get("affinityScore", 0)
+    )

@@ -90,8 +90,11 @@ class Ineligibility:
             return f"{self.summary} (last received {_minutes(self.since)} minutes ago)"
         if self.reason is IneligibleReason.UNHEALTHY_TOO_LONG:
             # KubeFleet would measure from Go's zero time: unhealthy since forever.
-            when = "last transition unknown" if self.since is None else \
-                f"last transitioned {_minutes(self.since)} minutes ago"
+            when = (
+                "last transition unknown"
+                if self.since is None
+                else f"last transitioned {_minutes(self.since)} minutes ago"
+            )
             return f"{self.summary} ({when})"
         return self.summary
 
@@ -147,7 +150,9 @@ def _time(text: str) -> datetime | None:
         return None
 
 
-def observation_from_report(report: ClusterReport | None, heartbeat: Heartbeat | None = None) -> ClusterObservation:
+def observation_from_report(
+    report: ClusterReport | None, heartbeat: Heartbeat | None = None
+) -> ClusterObservation:
     """What the hub observes from a cluster's report branch and heartbeat ref (docs/formats.md §2-§3).
 
     The last heartbeat is the newer of the heartbeat's time and the report's ``observedTime``;
@@ -309,7 +314,11 @@ def cluster_states(
     """The fleet as the scheduler sees it, sorted by name; reports of unknown clusters are ignored."""
     states = [
         cluster_state(
-            m, observations.get(m.name), now, heartbeat_timeout=heartbeat_timeout, health_timeout=health_timeout
+            m,
+            observations.get(m.name),
+            now,
+            heartbeat_timeout=heartbeat_timeout,
+            health_timeout=health_timeout,
         )
         for m in members
     ]

@@ -52,7 +52,9 @@ class Evicted:
 class PlacementEvictions:
     """The evict stage's result for one placement."""
 
-    bindings: tuple[Binding, ...]  # what the scheduler starts from: the remembered bindings, evicted ones gone
+    bindings: tuple[
+        Binding, ...
+    ]  # what the scheduler starts from: the remembered bindings, evicted ones gone
     records: Mapping[str, BindingRecord]  # cluster -> remembered record, evicted ones gone (off the bundle)
     executed: tuple[str, ...]  # names of evictions executed (now or before)
     docs: Mapping[str, Mapping[str, Any]]  # status path -> eviction document
@@ -63,15 +65,22 @@ def _previous_conditions(doc: Mapping[str, Any] | None) -> tuple[EvictionConditi
     for c in ((doc or {}).get("status") or {}).get("conditions") or []:
         if isinstance(c, Mapping):
             try:
-                out.append(EvictionCondition(str(c.get("type")), Status(str(c.get("status"))), str(c.get("reason", "")),
-                                             str(c.get("message", ""))))
+                out.append(
+                    EvictionCondition(
+                        str(c.get("type")),
+                        Status(str(c.get("status"))),
+                        str(c.get("reason", "")),
+                        str(c.get("message", "")),
+                    )
+                )
             except ValueError:
                 continue
     return tuple(out)
 
 
-def _doc(e: Eviction, conditions: Sequence[EvictionCondition], previous: Mapping[str, Any] | None,
-         now: datetime) -> dict[str, Any]:
+def _doc(
+    e: Eviction, conditions: Sequence[EvictionCondition], previous: Mapping[str, Any] | None, now: datetime
+) -> dict[str, Any]:
     conds = [Condition(c.type, c.status, c.reason, c.message) for c in conditions]
     before = ((previous or {}).get("status") or {}).get("conditions") or []
     return {
@@ -99,7 +108,9 @@ def apply_evictions(
     for e in sorted(evictions, key=lambda e: e.name):
         path = eviction_path(e.name)
         before = previous(path)
-        result = evaluate_eviction(e.cluster_name, placement, current, health, budget, _previous_conditions(before))
+        result = evaluate_eviction(
+            e.cluster_name, placement, current, health, budget, _previous_conditions(before)
+        )
         if result.executed:
             executed.append(e.name)
             if not any(c.type == EXECUTED for c in _previous_conditions(before)):
@@ -109,7 +120,12 @@ def apply_evictions(
 
 
 def evict(
-    *, key: str, placement: Placement, spec: FleetSpec, inputs: HubInputs, previous: PlacementMemory | None,
+    *,
+    key: str,
+    placement: Placement,
+    spec: FleetSpec,
+    inputs: HubInputs,
+    previous: PlacementMemory | None,
     now: datetime,
 ) -> PlacementEvictions:
     """Every eviction of the placement ``key`` against its remembered bindings, judged by what the
@@ -117,11 +133,25 @@ def evict(
     (a ResourcePlacement has none)."""
     records = {b.cluster: b for b in previous.bindings} if previous is not None else {}
     prior = [prior_binding(r) for r in records.values()]
-    health = {c: BindingHealth(**{k: v for k, v in ready_facts(current_report(inputs, c, key, r)).items()
-                                  if k in ("available", "failed", "diff_reported")}) for c, r in records.items()}
-    evicted = apply_evictions([e for e in spec.evictions.values() if e.placement_key == key], placement, prior,
-                              health, spec.budgets.get(placement.name) if not placement.namespaced else None,
-                              inputs.previous_doc, now)
+    health = {
+        c: BindingHealth(
+            **{
+                k: v
+                for k, v in ready_facts(current_report(inputs, c, key, r)).items()
+                if k in ("available", "failed", "diff_reported")
+            }
+        )
+        for c, r in records.items()
+    }
+    evicted = apply_evictions(
+        [e for e in spec.evictions.values() if e.placement_key == key],
+        placement,
+        prior,
+        health,
+        spec.budgets.get(placement.name) if not placement.namespaced else None,
+        inputs.previous_doc,
+        now,
+    )
     gone = {b.cluster for b in prior} - {b.cluster for b in evicted.bindings}
     return PlacementEvictions(
         bindings=evicted.bindings,
@@ -131,8 +161,9 @@ def evict(
     )
 
 
-def eviction_files(spec: FleetSpec, docs: Sequence[Mapping[str, Mapping[str, Any]]], previous: PreviousDoc,
-                   now: datetime) -> dict[str, bytes]:
+def eviction_files(
+    spec: FleetSpec, docs: Sequence[Mapping[str, Mapping[str, Any]]], previous: PreviousDoc, now: datetime
+) -> dict[str, bytes]:
     """Every eviction document for fleet/status; an eviction of a placement not in the commit is
     invalid (KubeFleet: the placement is missing)."""
     merged: dict[str, Mapping[str, Any]] = {path: doc for group in docs for path, doc in group.items()}

@@ -36,14 +36,18 @@ class Gate:
     """The gate of one reconcile or plan; ``cache`` is the session's (kept across passes), or a
     fresh one that lives as long as this gate."""
 
-    def __init__(self, policies: PolicySet | None, previous: PreviousRender, cache: PolicyCache | None = None):
+    def __init__(
+        self, policies: PolicySet | None, previous: PreviousRender, cache: PolicyCache | None = None
+    ):
         self.policies = policies
         self.previous = previous
         cache = cache if cache is not None else PolicyCache()
         cache.new_pass()
         self.cache = cache
 
-    def check(self, state: ClusterState, key: str, result: OverrideResult, changing: bool) -> tuple[Violation, ...]:
+    def check(
+        self, state: ClusterState, key: str, result: OverrideResult, changing: bool
+    ) -> tuple[Violation, ...]:
         if self.policies is None or not self.policies.bindings:
             return ()
         rendered = {o.identity: o.manifest for o in result.objects}
@@ -60,9 +64,17 @@ def reported_violations(doc: Mapping[str, Any] | None) -> dict[str, tuple[Violat
         found: list[Violation] = []
         for v in entry.get("policyViolations") or []:
             try:
-                found.append(Violation(str(v["policy"]), str(v["binding"]), Action(str(v["action"])),
-                                       str(v["cluster"]), str(v["identity"]), str(v["message"]),
-                                       str(v.get("reason", "Invalid"))))
+                found.append(
+                    Violation(
+                        str(v["policy"]),
+                        str(v["binding"]),
+                        Action(str(v["action"])),
+                        str(v["cluster"]),
+                        str(v["identity"]),
+                        str(v["message"]),
+                        str(v.get("reason", "Invalid")),
+                    )
+                )
             except (KeyError, TypeError, ValueError):
                 continue
         out[str(entry["clusterName"])] = tuple(found)
@@ -81,8 +93,9 @@ class PreviousRenders:
         self.repo, self.inputs = repo, inputs
         self._blobs: dict[str, Mapping[str, Any] | None] = {}
 
-    def __call__(self, cluster: str, key: str, rendered: Mapping[str, Mapping[str, Any]]
-                 ) -> dict[str, Mapping[str, Any]]:
+    def __call__(
+        self, cluster: str, key: str, rendered: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, Mapping[str, Any]]:
         prev = self.inputs.bundles.get(cluster)
         if prev is None:
             return {}

@@ -155,7 +155,7 @@ def _bundle_reader(repo: HubRepo, commit: str) -> Callable[[], Bundle]:
 
 
 def _cluster_of(ref: str, prefix: str) -> str | None:
-    name = ref[len(prefix):]
+    name = ref[len(prefix) :]
     try:
         return check_ref_component(name)
     except UserError:
@@ -163,8 +163,14 @@ def _cluster_of(ref: str, prefix: str) -> str | None:
         return None
 
 
-def _parsed(memo: InputMemo | None, ref: str, commit: str, parse: Callable[[HubRepo, str, str, str], T],
-            repo: HubRepo, cluster: str) -> T:
+def _parsed(
+    memo: InputMemo | None,
+    ref: str,
+    commit: str,
+    parse: Callable[[HubRepo, str, str, str], T],
+    repo: HubRepo,
+    cluster: str,
+) -> T:
     """``parse`` of what ``ref`` holds at ``commit``, once per commit with a memo."""
     if memo is None:
         return parse(repo, ref, commit, cluster)
@@ -174,7 +180,9 @@ def _parsed(memo: InputMemo | None, ref: str, commit: str, parse: Callable[[HubR
     return cast(T, hit[1])
 
 
-def _report(repo: HubRepo, ref: str, commit: str, cluster: str) -> tuple[ClusterReport, dict[str, ObjectDrift]] | None:
+def _report(
+    repo: HubRepo, ref: str, commit: str, cluster: str
+) -> tuple[ClusterReport, dict[str, ObjectDrift]] | None:
     try:
         report, drifts = parse_report_tree(repo.read_files(commit))
     except (ReportFormatError, UserError) as e:
@@ -195,7 +203,9 @@ def _heartbeat(repo: HubRepo, ref: str, commit: str, cluster: str) -> Heartbeat 
     return beat if beat.cluster == cluster else None
 
 
-def read_agents(repo: HubRepo, refs: Mapping[str, str], memo: InputMemo | None = None) -> dict[str, AgentView]:
+def read_agents(
+    repo: HubRepo, refs: Mapping[str, str], memo: InputMemo | None = None
+) -> dict[str, AgentView]:
     """Every agent's newest report and heartbeat among ``refs`` (malformed ones left out)."""
     reports: dict[str, tuple[ClusterReport, dict[str, ObjectDrift]]] = {}
     beats: dict[str, Heartbeat] = {}
@@ -254,8 +264,13 @@ def read_inputs(repo: HubRepo, memo: InputMemo | None = None) -> HubInputs:
                 bundles[cluster] = PreviousBundle(commit, prev.bundle.bundle_id, read)
     agents = read_agents(repo, refs, memo)
     return HubInputs(
-        MappingProxyType(refs), status_commit, MappingProxyType(dict(status_files)), memory,
-        MappingProxyType(bundles), MappingProxyType(agents), memo,
+        MappingProxyType(refs),
+        status_commit,
+        MappingProxyType(dict(status_files)),
+        memory,
+        MappingProxyType(bundles),
+        MappingProxyType(agents),
+        memo,
     )
 
 
@@ -282,15 +297,18 @@ def observation(agent: AgentView) -> ClusterObservation:
     if report is not None:
         ru = report.resource_usage
         usage = ResourceUsage(
-            MappingProxyType(dict(ru.capacity)), MappingProxyType(dict(ru.allocatable)),
-            MappingProxyType(dict(ru.available)), ru.observation_time or None,
+            MappingProxyType(dict(ru.capacity)),
+            MappingProxyType(dict(ru.allocatable)),
+            MappingProxyType(dict(ru.available)),
+            ru.observation_time or None,
         )
     return ClusterObservation(
         heartbeat_time=heartbeat_time,
         healthy=None if health is None else health.healthy,
         health_transition_time=None if health is None else _time(health.last_transition_time),
-        properties=MappingProxyType({k: v.value for k, v in report.properties.items()}) if report else
-        MappingProxyType({}),
+        properties=MappingProxyType({k: v.value for k, v in report.properties.items()})
+        if report
+        else MappingProxyType({}),
         resource_usage=usage,
     )
 
@@ -316,15 +334,20 @@ class LoadCache:
             with tempfile.TemporaryDirectory(prefix="fleetsync-hub-") as tmp:
                 skipped = repo.export(commit, Path(tmp))
                 loaded = load_directory(Path(tmp))
-            notes = tuple(Finding(s.path, 0, 0, "", f"not read: {s.reason}", severity="warning") for s in skipped)
+            notes = tuple(
+                Finding(s.path, 0, 0, "", f"not read: {s.reason}", severity="warning") for s in skipped
+            )
             policies = None
             if loaded.ok:
                 key = _policy_key(loaded)
                 if key is not None and key == self._policy_key:
                     policies = self._policies  # compiling CEL costs more than the rest of a load
                 else:
-                    policies = load_policies(loaded.documents.values(), enabled=loaded.spec.settings.policies,
-                                             library=library_paths())
+                    policies = load_policies(
+                        loaded.documents.values(),
+                        enabled=loaded.spec.settings.policies,
+                        library=library_paths(),
+                    )
                     self._policy_key, self._policies = key, policies
             hit = Loaded(loaded, notes + (policies.findings if policies else ()), policies)
         if self.size > 0:

@@ -119,20 +119,36 @@ def reconcile_once(
             say(f"publishing {len(updates)} ref(s)")
             repo.publish(updates)
         except RefRace as race:
-            log.warning("another hub moved refs; re-reading", extra={"refs": list(race.refs), "attempt": attempt})
+            log.warning(
+                "another hub moved refs; re-reading", extra={"refs": list(race.refs), "attempt": attempt}
+            )
             if attempt == max_attempts or not refresh:
                 raise
             continue
-        session.settled(repo, commit, inputs, now, bool(updates), result.loaded, result.requeue_after,
-                        result.findings)
-        log.info("reconciled", extra={"commit": commit, "written": [u.ref for u in updates], "attempt": attempt})
-        return ReconcileResult(result.source_commit, result.loaded, result.findings,
-                               tuple(u.ref for u in updates), attempt, result.requeue_after)
+        session.settled(
+            repo, commit, inputs, now, bool(updates), result.loaded, result.requeue_after, result.findings
+        )
+        log.info(
+            "reconciled", extra={"commit": commit, "written": [u.ref for u in updates], "attempt": attempt}
+        )
+        return ReconcileResult(
+            result.source_commit,
+            result.loaded,
+            result.findings,
+            tuple(u.ref for u in updates),
+            attempt,
+            result.requeue_after,
+        )
     raise AssertionError("unreachable")
 
 
 def _reconcile(
-    repo: HubRepo, inputs: HubInputs, commit: str, now: datetime, schedule: ScheduleFn, say: Progress,
+    repo: HubRepo,
+    inputs: HubInputs,
+    commit: str,
+    now: datetime,
+    schedule: ScheduleFn,
+    say: Progress,
     session: HubSession,
 ) -> tuple[list[RefUpdate], ReconcileResult]:
     say(f"loading {commit[:12]}")
@@ -153,20 +169,31 @@ def _reconcile(
     by_name = {s.name: s for s in states}
     gate = Gate(hit.policies, PreviousRenders(repo, inputs), session.policies)
     approvers = git_approvers(repo, commit, spec.settings.verify_approvals)  # who approved staged runs
-    placed = place_all(spec, inputs, states, commit, now, gate, schedule, approvers, session.snapshot_reader(repo))
+    placed = place_all(
+        spec, inputs, states, commit, now, gate, schedule, approvers, session.snapshot_reader(repo)
+    )
     say(f"rendering {len(by_name)} cluster bundle(s)")
     bundle_ids, records, updates = _render_bundles(repo, inputs, placed, by_name, spec, commit, now)
     say("writing status")
     placement_docs = [
-        placement_doc(placement_view(p, inputs, bundle_ids), inputs.previous_doc(placement_path(p.memory.key)), now)
+        placement_doc(
+            placement_view(p, inputs, bundle_ids), inputs.previous_doc(placement_path(p.memory.key)), now
+        )
         for p in placed
     ]
     cluster_docs = [
-        cluster_doc(s, inputs.agents[s.name].report if s.name in inputs.agents else None,
-                    spec.members[s.name].heartbeat_period_seconds, inputs.previous_doc(cluster_path(s.name)), now)
+        cluster_doc(
+            s,
+            inputs.agents[s.name].report if s.name in inputs.agents else None,
+            spec.members[s.name].heartbeat_period_seconds,
+            inputs.previous_doc(cluster_path(s.name)),
+            now,
+        )
         for s in states
     ]
-    memory = HubMemory(commit, LoadRecord(commit, True, ()), {p.memory.key: p.memory for p in placed}, records)
+    memory = HubMemory(
+        commit, LoadRecord(commit, True, ()), {p.memory.key: p.memory for p in placed}, records
+    )
     files = status_files(memory, placement_docs, cluster_docs)
     files.update(eviction_files(spec, [p.eviction_docs for p in placed], inputs.previous_doc, now))
     for p in placed:
@@ -190,8 +217,10 @@ def _refused_update(
     try:
         before = session.load(repo, last).result
     except (UserError, TransientError, ValueError) as e:
-        log.warning("last rendered commit unreadable; update rules not checked",
-                    extra={"commit": last, "error": str(e)})
+        log.warning(
+            "last rendered commit unreadable; update rules not checked",
+            extra={"commit": last, "error": str(e)},
+        )
         return ()
     if not before.ok:
         return ()
@@ -211,7 +240,9 @@ def _status_update(
 
 
 # -- per cluster: render and compare --------------------------------------------------------------
-def _carried(repo: HubRepo, inputs: HubInputs, cluster: str, p: Placement, key: str) -> PlacementOnCluster | None:
+def _carried(
+    repo: HubRepo, inputs: HubInputs, cluster: str, p: Placement, key: str
+) -> PlacementOnCluster | None:
     """This placement's share of the cluster's current bundle, exactly as it is on the branch."""
     prev = inputs.bundles.get(cluster)
     if prev is None:
@@ -232,8 +263,13 @@ def _carried(repo: HubRepo, inputs: HubInputs, cluster: str, p: Placement, key: 
 
 
 def _render_bundles(
-    repo: HubRepo, inputs: HubInputs, placed: Sequence[Placed], states: Mapping[str, ClusterState],
-    spec: FleetSpec, commit: str, now: datetime,
+    repo: HubRepo,
+    inputs: HubInputs,
+    placed: Sequence[Placed],
+    states: Mapping[str, ClusterState],
+    spec: FleetSpec,
+    commit: str,
+    now: datetime,
 ) -> tuple[dict[str, str], dict[str, BundleRecord], list[RefUpdate]]:
     cache = ManifestCache()
     keys = {p.memory.key for p in placed}
@@ -265,10 +301,16 @@ def _render_bundles(
                 continue
             result = p.results.get(cluster)
             older = p.older.get(cluster)
-            if older is not None and rec.version == older.version:  # a staged run's other render (older snapshot, frozen overrides)
+            if (
+                older is not None and rec.version == older.version
+            ):  # a staged run's other render (older snapshot, frozen overrides)
                 shares.append(PlacementOnCluster(p.placement, older.index, older.result.objects))
                 by_override[key] = older.result.deleted
-            elif rec.version == p.desired.get(cluster) and result is not None and rec.resource_index is not None:
+            elif (
+                rec.version == p.desired.get(cluster)
+                and result is not None
+                and rec.resource_index is not None
+            ):
                 shares.append(PlacementOnCluster(p.placement, rec.resource_index, result.objects))
                 by_override[key] = result.deleted
             else:
@@ -283,17 +325,26 @@ def _render_bundles(
         if prev is not None and prev.bundle_id == rendered.bundle_id:
             records[cluster] = BundleRecord(prev.commit, prev.bundle_id, period)
             continue
-        removals = removals_since(prev.bundle if prev else None, shares, deleted_by_override=by_override,
-                                  unselected=unselected, deleted_placements=deleted)
+        removals = removals_since(
+            prev.bundle if prev else None,
+            shares,
+            deleted_by_override=by_override,
+            unselected=unselected,
+            deleted_placements=deleted,
+        )
         if removals:
             rendered = render_cluster(cluster, commit, shares, removals, cache, period)
         message = _bundle_message(cluster, rendered, prev.bundle.files if prev else (), commit)
         new = repo.write_commit(repo.write_tree(rendered.files), [prev.commit] if prev else [], message, now)
-        updates.append(RefUpdate(f"refs/heads/{BUNDLE_REF_PREFIX}{cluster}", new, prev.commit if prev else None))
+        updates.append(
+            RefUpdate(f"refs/heads/{BUNDLE_REF_PREFIX}{cluster}", new, prev.commit if prev else None)
+        )
         records[cluster] = BundleRecord(new, rendered.bundle_id, period)
     for cluster, prev in inputs.bundles.items():  # left the fleet: branch untouched, id as it is
         last = inputs.memory.bundles.get(cluster)
-        records.setdefault(cluster, BundleRecord(prev.commit, prev.bundle_id, last.heartbeat_period if last else None))
+        records.setdefault(
+            cluster, BundleRecord(prev.commit, prev.bundle_id, last.heartbeat_period if last else None)
+        )
     return {c: r.bundle_id for c, r in records.items()}, records, updates
 
 
@@ -305,9 +356,16 @@ def _unchanged(
     its bundle carries: the bundle would render to the same bytes."""
     if inputs.memory.bundles.get(cluster) != BundleRecord(commit, bundle_id, period):
         return False
-    before = {(k, b.version) for k, p in inputs.memory.placements.items()
-              if (b := p.binding(cluster)) is not None and b.version}
-    after = {(p.memory.key, b.version) for p in placed if (b := p.memory.binding(cluster)) is not None and b.version}
+    before = {
+        (k, b.version)
+        for k, p in inputs.memory.placements.items()
+        if (b := p.binding(cluster)) is not None and b.version
+    }
+    after = {
+        (p.memory.key, b.version)
+        for p in placed
+        if (b := p.memory.binding(cluster)) is not None and b.version
+    }
     return before == after
 
 
@@ -317,5 +375,7 @@ def _bundle_message(cluster: str, rendered: RenderedBundle, before: Sequence[Fil
     added = sum(1 for p in new if p not in old)
     changed = sum(1 for p in new if p in old and old[p] != new[p])
     removed = sum(1 for p in old if p not in new)
-    return (f"{cluster}: {rendered.bundle_id[:19]} from {commit[:12]} "
-            f"(+{added} ~{changed} -{removed}, {len(new)} objects)")
+    return (
+        f"{cluster}: {rendered.bundle_id[:19]} from {commit[:12]} "
+        f"(+{added} ~{changed} -{removed}, {len(new)} objects)"
+    )

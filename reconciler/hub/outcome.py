@@ -55,10 +55,14 @@ class Placed:
     run_files: Mapping[str, bytes] = field(default_factory=dict)  # staged runs' status files
     violations: Mapping[str, tuple[Violation, ...]] = field(default_factory=dict)  # cluster -> policy gate
     older: Mapping[str, OlderShare] = field(default_factory=dict)  # staged runs: cluster -> its other render
-    observed_selected: Sequence[SelectedObject] | None = None  # External, all on one older snapshot: its objects
+    observed_selected: Sequence[SelectedObject] | None = (
+        None  # External, all on one older snapshot: its objects
+    )
 
 
-def current_report(inputs: HubInputs, cluster: str, key: str, record: BindingRecord | None) -> PlacementReport | None:
+def current_report(
+    inputs: HubInputs, cluster: str, key: str, record: BindingRecord | None
+) -> PlacementReport | None:
     """The agent's result for this placement, if it is about the bundle now on the cluster's branch."""
     agent = inputs.agents.get(cluster)
     bundle = inputs.bundles.get(cluster)
@@ -66,7 +70,11 @@ def current_report(inputs: HubInputs, cluster: str, key: str, record: BindingRec
         return None
     for p in agent.report.placements:
         if p.key == key and p.bundle_id == bundle.bundle_id:
-            if record is not None and record.resource_index is not None and p.resource_index != record.resource_index:
+            if (
+                record is not None
+                and record.resource_index is not None
+                and p.resource_index != record.resource_index
+            ):
                 return None
             return p
     return None
@@ -102,9 +110,19 @@ def placement_view(p: Placed, inputs: HubInputs, bundle_ids: Mapping[str, str]) 
     report_diff = str(placement.strategy.apply_strategy.type) == "ReportDiff"
     external = placement.strategy.type == RolloutStrategyType.EXTERNAL
     if p.schedule is None:
-        scheduled = Condition("Scheduled", Status.FALSE, "InvalidResourceSelectors", "; ".join(p.selection_errors))
-        return PlacementView(placement.kind, placement.namespace, placement.name, key, scheduled,
-                             _selected(p.selected), report_diff=report_diff, external=external)
+        scheduled = Condition(
+            "Scheduled", Status.FALSE, "InvalidResourceSelectors", "; ".join(p.selection_errors)
+        )
+        return PlacementView(
+            placement.kind,
+            placement.namespace,
+            placement.name,
+            key,
+            scheduled,
+            _selected(p.selected),
+            report_diff=report_diff,
+            external=external,
+        )
     sc = p.schedule.condition
     scheduled = Condition("Scheduled", sc.status, sc.reason, sc.message)
     decision = p.decision or RolloutDecision()
@@ -131,25 +149,37 @@ def placement_view(p: Placed, inputs: HubInputs, bundle_ids: Mapping[str, str]) 
         if blocking and rollout != Status.TRUE:
             rollout = Status.FALSE
         decision_text = next((d.reason for d in p.schedule.decisions if d.cluster_name == b.cluster), "")
-        views.append(ClusterView(
-            cluster=b.cluster,
-            scheduled_message=decision_text,
-            rollout=rollout,
-            rollout_message="" if rollout == Status.TRUE else (
-                f"blocked by policy {blocking[0].policy}: {blocking[0].message}" if blocking
-                else "waiting for a staged update run to roll it out" if external
-                else "held by the rollout strategy"),
-            policy_violations=tuple(v.to_dict() for v in violations),
-            overridden=Status.TRUE if result is None or result.ok else Status.FALSE,
-            override_message=result.error if result is not None else "",
-            applicable_cluster_overrides=result.applicable_cros if result is not None else (),
-            applicable_resource_overrides=result.applicable_ros if result is not None else (),
-            bound_index=rec.resource_index if bound and rec is not None else None,
-            bundle_id=bundle_ids.get(b.cluster, "") if bound else "",
-            report=_report_for(inputs, b.cluster, key, bundle_ids.get(b.cluster, "")),
-            drifts={path: d for path, d in (inputs.agents[b.cluster].drifts.items()
-                                            if b.cluster in inputs.agents else ()) if d.placement == key},
-        ))
+        views.append(
+            ClusterView(
+                cluster=b.cluster,
+                scheduled_message=decision_text,
+                rollout=rollout,
+                rollout_message=""
+                if rollout == Status.TRUE
+                else (
+                    f"blocked by policy {blocking[0].policy}: {blocking[0].message}"
+                    if blocking
+                    else "waiting for a staged update run to roll it out"
+                    if external
+                    else "held by the rollout strategy"
+                ),
+                policy_violations=tuple(v.to_dict() for v in violations),
+                overridden=Status.TRUE if result is None or result.ok else Status.FALSE,
+                override_message=result.error if result is not None else "",
+                applicable_cluster_overrides=result.applicable_cros if result is not None else (),
+                applicable_resource_overrides=result.applicable_ros if result is not None else (),
+                bound_index=rec.resource_index if bound and rec is not None else None,
+                bundle_id=bundle_ids.get(b.cluster, "") if bound else "",
+                report=_report_for(inputs, b.cluster, key, bundle_ids.get(b.cluster, "")),
+                drifts={
+                    path: d
+                    for path, d in (
+                        inputs.agents[b.cluster].drifts.items() if b.cluster in inputs.agents else ()
+                    )
+                    if d.placement == key
+                },
+            )
+        )
     policy = placement.effective_policy
     if policy.placement_type == PlacementType.PICK_N and policy.number_of_clusters is not None:
         for _ in range(max(policy.number_of_clusters - len(views), 0)):
@@ -160,8 +190,18 @@ def placement_view(p: Placed, inputs: HubInputs, bundle_ids: Mapping[str, str]) 
         indexes = {v.bound_index for v in views if v.cluster}
         observed = str(indexes.pop()) if len(indexes) == 1 and None not in indexes else ""
     selected = p.observed_selected if p.observed_selected is not None else p.selected
-    return PlacementView(placement.kind, placement.namespace, placement.name, key, scheduled,
-                         _selected(selected), observed, report_diff, external, tuple(views))
+    return PlacementView(
+        placement.kind,
+        placement.namespace,
+        placement.name,
+        key,
+        scheduled,
+        _selected(selected),
+        observed,
+        report_diff,
+        external,
+        tuple(views),
+    )
 
 
 def _report_for(inputs: HubInputs, cluster: str, key: str, bundle_id: str) -> PlacementReport | None:

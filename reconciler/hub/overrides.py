@@ -118,13 +118,19 @@ def prepare_overrides(
     warnings: list[str] = []
     for obj in _unwrap(objects):
         if obj.identity in seen:
-            env = f" (from {obj.envelope.kind} {obj.envelope.namespace}/{obj.envelope.name})" if obj.envelope else ""
+            env = (
+                f" (from {obj.envelope.kind} {obj.envelope.namespace}/{obj.envelope.name})"
+                if obj.envelope
+                else ""
+            )
             warnings.append(f"{obj.identity}{env} is selected twice; the first one is placed")
             continue
         seen.add(obj.identity)
         if obj.namespace:
             cro_key = OverrideSelector("", "v1", "Namespace", obj.namespace)
-            ro_list = ro_index.get((obj.namespace, OverrideSelector(obj.group, obj.version, obj.kind, obj.name)), [])
+            ro_list = ro_index.get(
+                (obj.namespace, OverrideSelector(obj.group, obj.version, obj.kind, obj.name)), []
+            )
         else:
             cro_key = OverrideSelector(obj.group, obj.version, obj.kind, obj.name)
             ro_list = []
@@ -132,7 +138,9 @@ def prepare_overrides(
     return PreparedOverrides(tuple(targets), tuple(warnings))
 
 
-def apply_prepared(prepared: PreparedOverrides, cluster_name: str, cluster_labels: Mapping[str, str]) -> OverrideResult:
+def apply_prepared(
+    prepared: PreparedOverrides, cluster_name: str, cluster_labels: Mapping[str, str]
+) -> OverrideResult:
     """The objects one cluster gets, or the first override failure for that cluster."""
     out: list[OverriddenObject] = []
     deleted: list[str] = []
@@ -161,7 +169,11 @@ def apply_prepared(prepared: PreparedOverrides, cluster_name: str, cluster_label
                 error = _patch(manifest, o, i, rule, cluster_name, cluster_labels, obj.identity)
                 if error:
                     return OverrideResult(
-                        (), tuple(deleted), tuple(sorted(applicable_cros)), tuple(sorted(applicable_ros)), error
+                        (),
+                        tuple(deleted),
+                        tuple(sorted(applicable_cros)),
+                        tuple(sorted(applicable_ros)),
+                        error,
                     )
             if dropped:
                 break
@@ -169,7 +181,9 @@ def apply_prepared(prepared: PreparedOverrides, cluster_name: str, cluster_label
             deleted.append(obj.identity)
             continue
         out.append(obj if not copied else _with_manifest(obj, manifest))
-    return OverrideResult(tuple(out), tuple(deleted), tuple(sorted(applicable_cros)), tuple(sorted(applicable_ros)))
+    return OverrideResult(
+        tuple(out), tuple(deleted), tuple(sorted(applicable_cros)), tuple(sorted(applicable_ros))
+    )
 
 
 # -- variables -----------------------------------------------------------------------------------
@@ -224,7 +238,9 @@ def _unwrap(objects: Sequence[SelectedObject]) -> list[OverriddenObject]:
     out: list[OverriddenObject] = []
     for obj in objects:
         if not obj.is_envelope:
-            out.append(OverriddenObject(obj.group, obj.version, obj.kind, obj.namespace, obj.name, obj.manifest))
+            out.append(
+                OverriddenObject(obj.group, obj.version, obj.kind, obj.namespace, obj.name, obj.manifest)
+            )
             continue
         ref = EnvelopeRef(obj.kind, obj.namespace, obj.name)
         for _key, inner in envelope_manifests(obj.manifest):
@@ -240,11 +256,19 @@ def _unwrap(objects: Sequence[SelectedObject]) -> list[OverriddenObject]:
             group, _, version = api_version.rpartition("/")
             out.append(
                 OverriddenObject(
-                    group, version, kind, str(meta.get("namespace") or ""), str(meta.get("name")), manifest, ref
+                    group,
+                    version,
+                    kind,
+                    str(meta.get("namespace") or ""),
+                    str(meta.get("name")),
+                    manifest,
+                    ref,
                 )
             )
     return out
 
 
 def _with_manifest(obj: OverriddenObject, manifest: Mapping[str, Any]) -> OverriddenObject:
-    return OverriddenObject(obj.group, obj.version, obj.kind, obj.namespace, obj.name, manifest, obj.envelope, True)
+    return OverriddenObject(
+        obj.group, obj.version, obj.kind, obj.namespace, obj.name, manifest, obj.envelope, True
+    )

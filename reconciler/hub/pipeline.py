@@ -66,19 +66,30 @@ log = logging.getLogger(__name__)
 ScheduleFn = Callable[[Placement, Sequence[ClusterState], Sequence[Binding], int, datetime], Schedule]
 
 
-def fleet_states(spec: FleetSpec, observations: Mapping[str, ClusterObservation], now: datetime,
-                 ) -> tuple[ClusterState, ...]:
+def fleet_states(
+    spec: FleetSpec,
+    observations: Mapping[str, ClusterObservation],
+    now: datetime,
+) -> tuple[ClusterState, ...]:
     """Every MemberCluster of ``spec`` with what its agent last said (the scheduler's view)."""
     return cluster_states(
-        spec.members.values(), observations, now,
+        spec.members.values(),
+        observations,
+        now,
         heartbeat_timeout=spec.settings.heartbeat_timeout,
         health_timeout=spec.settings.unhealthy_window,
     )
 
 
 def place_all(
-    spec: FleetSpec, inputs: HubInputs, states: Sequence[ClusterState], commit: str, now: datetime,
-    gate: Gate, schedule: ScheduleFn = default_schedule, approvers: ApproverLookup | None = None,
+    spec: FleetSpec,
+    inputs: HubInputs,
+    states: Sequence[ClusterState],
+    commit: str,
+    now: datetime,
+    gate: Gate,
+    schedule: ScheduleFn = default_schedule,
+    approvers: ApproverLookup | None = None,
     older: SnapshotObjects | None = None,
 ) -> list[Placed]:
     """Every placement of ``spec`` through the stages, sorted by placement key.
@@ -88,9 +99,19 @@ def place_all(
     (reconciler/hub/snapshots.py) reads an older resource snapshot back for staged runs that
     roll one out; without it such a run fails, saying so.
     """
-    ctx = Reconcile(spec=spec, inputs=inputs, states=states, by_name={s.name: s for s in states},
-                    labels={s.name: s.labels for s in states}, commit=commit, now=now, gate=gate,
-                    schedule=schedule, approvers=approvers, older=older)
+    ctx = Reconcile(
+        spec=spec,
+        inputs=inputs,
+        states=states,
+        by_name={s.name: s for s in states},
+        labels={s.name: s.labels for s in states},
+        commit=commit,
+        now=now,
+        gate=gate,
+        schedule=schedule,
+        approvers=approvers,
+        older=older,
+    )
     return [place(placement=spec.placements[k], key=k, ctx=ctx) for k in sorted(spec.placements)]
 
 
@@ -115,7 +136,9 @@ def desired_shares(placed: Sequence[Placed], cluster: str) -> list[PlacementOnCl
     return out
 
 
-def placement_version(placement: Placement, index: int, result: OverrideResult, digests: dict[str, str]) -> str:
+def placement_version(
+    placement: Placement, index: int, result: OverrideResult, digests: dict[str, str]
+) -> str:
     """Everything a placement puts in one cluster's bundle, as a hash: its bundle.yaml entry
     (snapshot index, apply strategy) and the overridden objects. Equal versions, equal files.
 
@@ -204,30 +227,66 @@ def place(*, placement: Placement, key: str, ctx: Reconcile) -> Placed:
     previous = ctx.inputs.memory.placements.get(key)
     selection = select_resources(placement, ctx.spec.resources)
     if selection.errors:  # KubeFleet: InvalidResourceSelectors, nothing moves
-        return Placed(placement=placement, memory=previous or PlacementMemory(key), schedule=None,
-                      selection_errors=selection.errors, selected=selection.objects)
+        return Placed(
+            placement=placement,
+            memory=previous or PlacementMemory(key),
+            schedule=None,
+            selection_errors=selection.errors,
+            selected=selection.objects,
+        )
     snapshot = take_snapshots(placement=placement, previous=previous, selection=selection, commit=ctx.commit)
-    evicted = evict(key=key, placement=placement, spec=ctx.spec, inputs=ctx.inputs, previous=previous,
-                    now=ctx.now)
+    evicted = evict(
+        key=key, placement=placement, spec=ctx.spec, inputs=ctx.inputs, previous=previous, now=ctx.now
+    )
     sched = ctx.schedule(placement, ctx.states, list(evicted.bindings), snapshot.policy_index, ctx.now)
     digests: dict[str, str] = {}
-    overridden = override(placement=placement, ctx=ctx, selection=selection, sched=sched,
-                          latest=snapshot.latest, digests=digests)
+    overridden = override(
+        placement=placement,
+        ctx=ctx,
+        selection=selection,
+        sched=sched,
+        latest=snapshot.latest,
+        digests=digests,
+    )
     gated = check_policies(key=key, ctx=ctx, overridden=overridden, records=evicted.records)
-    rolled = roll_out(placement=placement, key=key, ctx=ctx, selection=selection, snapshot=snapshot,
-                      evicted=evicted, sched=sched, overridden=overridden, gated=gated, digests=digests)
-    memory = bind(key=key, sched=sched, snapshot=snapshot, evicted=evicted, gated=gated, rolled=rolled,
-                  now=ctx.now)
+    rolled = roll_out(
+        placement=placement,
+        key=key,
+        ctx=ctx,
+        selection=selection,
+        snapshot=snapshot,
+        evicted=evicted,
+        sched=sched,
+        overridden=overridden,
+        gated=gated,
+        digests=digests,
+    )
+    memory = bind(
+        key=key, sched=sched, snapshot=snapshot, evicted=evicted, gated=gated, rolled=rolled, now=ctx.now
+    )
     return Placed(
-        placement=placement, memory=memory, schedule=sched, selection_errors=(), selected=selection.objects,
-        results=overridden.results, desired=gated.desired, decision=rolled.decision, eviction_docs=evicted.docs,
-        run_files=rolled.run_files, violations=rolled.violations, older=rolled.older,
+        placement=placement,
+        memory=memory,
+        schedule=sched,
+        selection_errors=(),
+        selected=selection.objects,
+        results=overridden.results,
+        desired=gated.desired,
+        decision=rolled.decision,
+        eviction_docs=evicted.docs,
+        run_files=rolled.run_files,
+        violations=rolled.violations,
+        older=rolled.older,
         observed_selected=rolled.observed_selected,
     )
 
 
 def take_snapshots(
-    *, placement: Placement, previous: PlacementMemory | None, selection: Selection, commit: str,
+    *,
+    placement: Placement,
+    previous: PlacementMemory | None,
+    selection: Selection,
+    commit: str,
 ) -> Snapshots:
     """KubeFleet's snapshots: a new resource snapshot index when the selection's hash changed, a
     new policy snapshot index when the scheduling policy's did."""
@@ -240,12 +299,21 @@ def take_snapshots(
 
 
 def override(
-    *, placement: Placement, ctx: Reconcile, selection: Selection, sched: Schedule, latest: int,
+    *,
+    placement: Placement,
+    ctx: Reconcile,
+    selection: Selection,
+    sched: Schedule,
+    latest: int,
     digests: dict[str, str],
 ) -> Overridden:
     """This commit's overrides on every selected cluster (envelopes unwrapped once per placement)."""
-    prepared = prepare_overrides(selection.objects, list(ctx.spec.cluster_overrides.values()),
-                                 list(ctx.spec.resource_overrides.values()), placement)
+    prepared = prepare_overrides(
+        selection.objects,
+        list(ctx.spec.cluster_overrides.values()),
+        list(ctx.spec.resource_overrides.values()),
+        placement,
+    )
     results: dict[str, OverrideResult] = {}
     versions: dict[str, str] = {}
     for b in sched.bindings:
@@ -257,7 +325,11 @@ def override(
 
 
 def check_policies(
-    *, key: str, ctx: Reconcile, overridden: Overridden, records: Mapping[str, BindingRecord],
+    *,
+    key: str,
+    ctx: Reconcile,
+    overridden: Overridden,
+    records: Mapping[str, BindingRecord],
 ) -> Gated:
     """The policy gate on every render that overrides produced. A commit judged before keeps its
     verdicts; a blocking violation holds a *changing* cluster on its previous bundle for this
@@ -272,7 +344,9 @@ def check_policies(
         if judged and cluster in earlier:  # judged this commit before
             violations[cluster] = earlier[cluster]
         else:
-            violations[cluster] = ctx.gate.check(ctx.by_name[cluster], key, overridden.results[cluster], changing)
+            violations[cluster] = ctx.gate.check(
+                ctx.by_name[cluster], key, overridden.results[cluster], changing
+            )
         if changing and any(v.blocking for v in violations[cluster]):
             continue  # held on its previous bundle for this placement
         desired[cluster] = version
@@ -280,13 +354,29 @@ def check_policies(
 
 
 def roll_out(
-    *, placement: Placement, key: str, ctx: Reconcile, selection: Selection, snapshot: Snapshots,
-    evicted: PlacementEvictions, sched: Schedule, overridden: Overridden, gated: Gated, digests: dict[str, str],
+    *,
+    placement: Placement,
+    key: str,
+    ctx: Reconcile,
+    selection: Selection,
+    snapshot: Snapshots,
+    evicted: PlacementEvictions,
+    sched: Schedule,
+    overridden: Overridden,
+    gated: Gated,
+    digests: dict[str, str],
 ) -> RolledOut:
     """Which clusters move now: RollingUpdate, or External with the placement's staged runs (which
     may move a cluster to an older snapshot or with the overrides of the commit they began at)."""
     spec, inputs, commit, now, gate, approvers, older = (
-        ctx.spec, ctx.inputs, ctx.commit, ctx.now, ctx.gate, ctx.approvers, ctx.older)
+        ctx.spec,
+        ctx.inputs,
+        ctx.commit,
+        ctx.now,
+        ctx.gate,
+        ctx.approvers,
+        ctx.older,
+    )
     snapshots, latest = snapshot.history, snapshot.latest
     policy_hash, policy_index = snapshot.policy_hash, snapshot.policy_index
     records, by_name, labels = evicted.records, ctx.by_name, ctx.labels
@@ -306,9 +396,18 @@ def roll_out(
             if k not in shares:
                 shares[k] = None
                 if older is not None and cluster in by_name and index in snaps:
-                    shares[k] = _run_share(placement, key, spec, snaps[index],
-                                           selection.objects if index == latest else None, frozen, older,
-                                           by_name[cluster], gate, digests)
+                    shares[k] = _run_share(
+                        placement,
+                        key,
+                        spec,
+                        snaps[index],
+                        selection.objects if index == latest else None,
+                        frozen,
+                        older,
+                        by_name[cluster],
+                        gate,
+                        digests,
+                    )
             return shares[k]
 
         same: dict[str, bool] = {}
@@ -328,12 +427,23 @@ def roll_out(
             share = share_of(cluster, index, frozen)
             return share.version if share is not None else None
 
-        external = step(staged_inputs(
-            placement, sched, PlacementMemory(key, policy_hash, policy_index, snapshots, tuple(records.values())),
-            spec, labels, results,
-            lambda c, r: current_report(inputs, c, key, r), inputs.previous_doc, now,
-            approvers=approvers, older=older, commit=commit, target=run_version,
-        ))
+        external = step(
+            staged_inputs(
+                placement,
+                sched,
+                PlacementMemory(key, policy_hash, policy_index, snapshots, tuple(records.values())),
+                spec,
+                labels,
+                results,
+                lambda c, r: current_report(inputs, c, key, r),
+                inputs.previous_doc,
+                now,
+                approvers=approvers,
+                older=older,
+                commit=commit,
+                target=run_version,
+            )
+        )
         decision, run_files = external.decision, external.files
         for cluster, run_target in sorted(external.targets.items()):
             frozen = overrides_from(run_target.override_commit)
@@ -347,15 +457,34 @@ def roll_out(
                 violations[cluster] = share.violations
         observed = _observed_selection(key, snapshots, records.values(), latest, older)
     else:
-        decision = _rolling_decision(placement=placement, key=key, inputs=inputs, sched=sched, records=records,
-                                     desired=desired, now=now)
-    return RolledOut(decision=decision, violations=violations, older=others, unrendered=frozenset(unrendered),
-                     run_files=run_files, observed_selected=observed)
+        decision = _rolling_decision(
+            placement=placement,
+            key=key,
+            inputs=inputs,
+            sched=sched,
+            records=records,
+            desired=desired,
+            now=now,
+        )
+    return RolledOut(
+        decision=decision,
+        violations=violations,
+        older=others,
+        unrendered=frozenset(unrendered),
+        run_files=run_files,
+        observed_selected=observed,
+    )
 
 
 def _rolling_decision(
-    *, placement: Placement, key: str, inputs: HubInputs, sched: Schedule, records: Mapping[str, BindingRecord],
-    desired: Mapping[str, str], now: datetime,
+    *,
+    placement: Placement,
+    key: str,
+    inputs: HubInputs,
+    sched: Schedule,
+    records: Mapping[str, BindingRecord],
+    desired: Mapping[str, str],
+    now: datetime,
 ) -> RolloutDecision:
     """RollingUpdate over every binding, gated by the readiness its agent reports."""
     rollout: list[RolloutBinding] = []
@@ -368,14 +497,24 @@ def _rolling_decision(
         facts = ready_facts(current_report(inputs, b.cluster, key, rec))
         rollout.append(RolloutBinding(b.cluster, b.state, current, wanted, **facts))
     policy = placement.effective_policy
-    target = target_number(policy.placement_type, len(policy.cluster_names), policy.number_of_clusters,
-                           sum(1 for b in sched.bindings if b.selected))
+    target = target_number(
+        policy.placement_type,
+        len(policy.cluster_names),
+        policy.number_of_clusters,
+        sum(1 for b in sched.bindings if b.selected),
+    )
     return plan_rolling_update(rollout, placement.strategy.rolling_update, target, now)
 
 
 def bind(
-    *, key: str, sched: Schedule, snapshot: Snapshots, evicted: PlacementEvictions, gated: Gated,
-    rolled: RolledOut, now: datetime,
+    *,
+    key: str,
+    sched: Schedule,
+    snapshot: Snapshots,
+    evicted: PlacementEvictions,
+    gated: Gated,
+    rolled: RolledOut,
+    now: datetime,
 ) -> PlacementMemory:
     """The placement's hub memory after this reconcile: every cluster's binding transition
     (reconciler/hub/bindings.py), moved to what the rollout moves it to."""
@@ -390,19 +529,33 @@ def bind(
                 move = Move(resource_index=share.index, version=share.version)
             elif b.cluster not in rolled.unrendered and b.cluster in gated.desired:
                 move = Move(resource_index=snapshot.latest, version=gated.desired[b.cluster])
-        record = next_binding(binding=b, record=evicted.records.get(b.cluster), policy_hash=snapshot.policy_hash,
-                              policy_index=snapshot.policy_index, removed=b.cluster in removed, move=move,
-                              stamp=stamp)
+        record = next_binding(
+            binding=b,
+            record=evicted.records.get(b.cluster),
+            policy_hash=snapshot.policy_hash,
+            policy_index=snapshot.policy_index,
+            removed=b.cluster in removed,
+            move=move,
+            stamp=stamp,
+        )
         if record is not None:
             bindings.append(record)
-    return PlacementMemory(key, snapshot.policy_hash, snapshot.policy_index, snapshot.history, tuple(bindings),
-                           evicted.executed)
+    return PlacementMemory(
+        key, snapshot.policy_hash, snapshot.policy_index, snapshot.history, tuple(bindings), evicted.executed
+    )
 
 
 def _run_share(
-    placement: Placement, key: str, spec: FleetSpec, record: SnapshotRecord,
-    objects: Sequence[SelectedObject] | None, override_commit: str, older: SnapshotObjects,
-    state: ClusterState, gate: Gate, digests: dict[str, str],
+    placement: Placement,
+    key: str,
+    spec: FleetSpec,
+    record: SnapshotRecord,
+    objects: Sequence[SelectedObject] | None,
+    override_commit: str,
+    older: SnapshotObjects,
+    state: ClusterState,
+    gate: Gate,
+    digests: dict[str, str],
 ) -> OlderShare | None:
     """What a staged run moving ``state`` puts in its bundle when that is not this commit's
     newest render: the objects of snapshot ``record`` (``objects`` when it is the newest) with
@@ -420,8 +573,10 @@ def _run_share(
         try:
             cros, ros = older.overrides(override_commit)
         except SnapshotUnavailable as e:
-            log.warning("a staged run's frozen overrides cannot be read; applying this commit's",
-                        extra={"placement": key, "commit": override_commit, "error": str(e)})
+            log.warning(
+                "a staged run's frozen overrides cannot be read; applying this commit's",
+                extra={"placement": key, "commit": override_commit, "error": str(e)},
+            )
     result = apply_prepared(prepare_overrides(objects, cros, ros, placement), state.name, state.labels)
     if not result.ok:
         return None
@@ -433,7 +588,10 @@ def _run_share(
 
 
 def _observed_selection(
-    key: str, snapshots: Sequence[SnapshotRecord], records: Iterable[BindingRecord], latest: int,
+    key: str,
+    snapshots: Sequence[SnapshotRecord],
+    records: Iterable[BindingRecord],
+    latest: int,
     older: SnapshotObjects | None,
 ) -> Sequence[SelectedObject] | None:
     """KubeFleet's selectedResources for an External placement whose bound clusters all hold one
@@ -461,4 +619,6 @@ def _same_overrides(older: SnapshotObjects, commit: str, spec: FleetSpec) -> boo
     def bare(items: Iterable[Override]) -> list[Override]:
         return sorted((replace(o, origin=Origin("", 0)) for o in items), key=lambda o: o.label)
 
-    return bare(cros) == bare(spec.cluster_overrides.values()) and bare(ros) == bare(spec.resource_overrides.values())
+    return bare(cros) == bare(spec.cluster_overrides.values()) and bare(ros) == bare(
+        spec.resource_overrides.values()
+    )

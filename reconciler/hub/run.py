@@ -38,8 +38,13 @@ MAX_WEBHOOK_BODY = 1024 * 1024
 def is_hub_internal(path: str) -> bool:
     """Changes the hub itself makes (its own refs, objects) must not re-trigger it."""
     p = path.replace("\\", "/")
-    return "/objects/" in p or "/refs/heads/fleet/bundles/" in p or p.endswith("/refs/heads/fleet/status") \
-        or "/logs/" in p or p.endswith(".lock")
+    return (
+        "/objects/" in p
+        or "/refs/heads/fleet/bundles/" in p
+        or p.endswith("/refs/heads/fleet/status")
+        or "/logs/" in p
+        or p.endswith(".lock")
+    )
 
 
 class Runner:
@@ -124,14 +129,27 @@ class Runner:
         threading.Thread(target=self._server.serve_forever, name="webhook", daemon=True).start()
 
     def start(self) -> None:
-        self.scheduler.add_job(self.tick, "interval", seconds=self.interval, id=JOB_ID, max_instances=1,
-                               coalesce=True, next_run_time=datetime.now(UTC))
+        self.scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=self.interval,
+            id=JOB_ID,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
         if self.watch is not None:
             threading.Thread(target=self._watch, name="watch", daemon=True).start()
         if self.webhook is not None:
             self._serve_webhook()
-        log.info("hub running", extra={"interval": self.interval, "watch": str(self.watch or ""),
-                                       "webhook_port": self.webhook_port or ""})
+        log.info(
+            "hub running",
+            extra={
+                "interval": self.interval,
+                "watch": str(self.watch or ""),
+                "webhook_port": self.webhook_port or "",
+            },
+        )
         try:
             self.scheduler.start()
         finally:
@@ -165,8 +183,11 @@ def result_text(result: ReconcileResult) -> str:
     head = f"commit {result.source_commit[:12]}: "
     if not result.loaded:
         errors = [f for f in result.findings if f.severity == "error"]
-        return head + f"does not load ({len(errors)} error(s)); recorded in fleet/status, bundles unchanged\n" + \
-            "".join(f"  {f}\n" for f in errors[:20])
+        return (
+            head
+            + f"does not load ({len(errors)} error(s)); recorded in fleet/status, bundles unchanged\n"
+            + "".join(f"  {f}\n" for f in errors[:20])
+        )
     if result.noop:
         return head + "nothing to write\n"
     return head + f"wrote {len(result.written)} ref(s)\n" + "".join(f"  {r}\n" for r in result.written)
@@ -182,12 +203,21 @@ def cli_reconcile(repo: HubRepo, now: datetime) -> tuple[str, int]:
     return result_text(result), 0 if result.loaded else 1
 
 
-def cli_run(repo: HubRepo, *, interval: float, watch: Path | None, webhook_port: int | None,
-            webhook_host: str = "127.0.0.1") -> None:
-    runner = Runner(repo, interval=interval, watch=watch,
-                    webhook=(webhook_host, webhook_port) if webhook_port is not None else None,
-                    on_result=lambda r: log.info(result_text(r).splitlines()[0],
-                                                 extra={"written": len(r.written)}))
+def cli_run(
+    repo: HubRepo,
+    *,
+    interval: float,
+    watch: Path | None,
+    webhook_port: int | None,
+    webhook_host: str = "127.0.0.1",
+) -> None:
+    runner = Runner(
+        repo,
+        interval=interval,
+        watch=watch,
+        webhook=(webhook_host, webhook_port) if webhook_port is not None else None,
+        on_result=lambda r: log.info(result_text(r).splitlines()[0], extra={"written": len(r.written)}),
+    )
     try:
         runner.start()
     except KeyboardInterrupt:

@@ -40,22 +40,56 @@ KIND_RANK: Mapping[str, int] = {
     k: i
     for i, k in enumerate(
         (
-            "PriorityClass", "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange",
-            "PodDisruptionBudget", "ServiceAccount", "Secret", "ConfigMap", "StorageClass",
-            "PersistentVolume", "PersistentVolumeClaim", "CustomResourceDefinition", "ClusterRole",
-            "ClusterRoleBinding", "Role", "RoleBinding", "Service", "DaemonSet", "Pod",
-            "ReplicationController", "ReplicaSet", "Deployment", "HorizontalPodAutoscaler",
-            "StatefulSet", "Job", "CronJob", "IngressClass", "Ingress", "APIService",
-            "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+            "PriorityClass",
+            "Namespace",
+            "NetworkPolicy",
+            "ResourceQuota",
+            "LimitRange",
+            "PodDisruptionBudget",
+            "ServiceAccount",
+            "Secret",
+            "ConfigMap",
+            "StorageClass",
+            "PersistentVolume",
+            "PersistentVolumeClaim",
+            "CustomResourceDefinition",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
+            "Service",
+            "DaemonSet",
+            "Pod",
+            "ReplicationController",
+            "ReplicaSet",
+            "Deployment",
+            "HorizontalPodAutoscaler",
+            "StatefulSet",
+            "Job",
+            "CronJob",
+            "IngressClass",
+            "Ingress",
+            "APIService",
+            "MutatingWebhookConfiguration",
+            "ValidatingWebhookConfiguration",
         )
     )
 }
 
 _DROPPED_METADATA = (
-    "resourceVersion", "generation", "uid", "selfLink", "deletionTimestamp", "managedFields",
-    "ownerReferences", "creationTimestamp",
+    "resourceVersion",
+    "generation",
+    "uid",
+    "selfLink",
+    "deletionTimestamp",
+    "managedFields",
+    "ownerReferences",
+    "creationTimestamp",
 )
-_DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration", "deployment.kubernetes.io/revision")
+_DROPPED_ANNOTATIONS = (
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "deployment.kubernetes.io/revision",
+)
 _JOB_UID_LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid")
 
 
@@ -255,7 +289,9 @@ def _describe(sel: ResourceSelector) -> str:
 def _select_crp(placement: Placement, index: _Index, picked: dict[str, Resource], errors: list[str]) -> None:
     selectors = placement.resource_selectors
     ns_selectors = [s for s in selectors if _is_namespace(s)]
-    scoped = [s for s in ns_selectors if s.selection_scope == SelectionScope.NAMESPACE_WITH_RESOURCE_SELECTORS]
+    scoped = [
+        s for s in ns_selectors if s.selection_scope == SelectionScope.NAMESPACE_WITH_RESOURCE_SELECTORS
+    ]
     if scoped:
         if len(ns_selectors) != 1 or scoped[0].name is None:
             errors.append(
@@ -306,7 +342,9 @@ def _select_crp(placement: Placement, index: _Index, picked: dict[str, Resource]
 def _select_rp(placement: Placement, index: _Index, picked: dict[str, Resource], errors: list[str]) -> None:
     ns = placement.namespace
     if is_reserved_namespace(ns):
-        errors.append(f"namespace {ns} is reserved (kube-*, fleet-*): a ResourcePlacement there selects nothing")
+        errors.append(
+            f"namespace {ns} is reserved (kube-*, fleet-*): a ResourcePlacement there selects nothing"
+        )
         return
     for sel in placement.resource_selectors:
         if _is_namespace(sel) or index.is_namespaced(sel.group, sel.kind) is False:

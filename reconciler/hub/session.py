@@ -44,8 +44,11 @@ def _facts(states: tuple[ClusterState, ...]) -> tuple[ClusterState, ...]:
     """The cluster states as the stages see them: whether an agent ever beat, not when it did,
     and why a cluster is ineligible, not for how many minutes already."""
     return tuple(
-        replace(s, heartbeat_time=None if s.heartbeat_time is None else datetime.min,
-                ineligibility=None if s.ineligibility is None else Ineligibility(s.ineligibility.reason))
+        replace(
+            s,
+            heartbeat_time=None if s.heartbeat_time is None else datetime.min,
+            ineligibility=None if s.ineligibility is None else Ineligibility(s.ineligibility.reason),
+        )
         for s in states
     )
 
@@ -85,24 +88,35 @@ class HubSession:
             self._snapshots = SnapshotReader(repo)
         return self._snapshots
 
-    def _states(self, repo: HubRepo, commit: str, refs: Mapping[str, str], inputs: HubInputs | None,
-                now: datetime) -> tuple[ClusterState, ...] | None:
+    def _states(
+        self, repo: HubRepo, commit: str, refs: Mapping[str, str], inputs: HubInputs | None, now: datetime
+    ) -> tuple[ClusterState, ...] | None:
         hit = self.load(repo, commit)
         if not hit.result.ok:
             return None
         agents = inputs.agents if inputs is not None else read_agents(repo, refs, self.inputs)
-        return _facts(tuple(fleet_states(hit.result.spec, {c: observation(a) for c, a in agents.items()}, now)))
+        return _facts(
+            tuple(fleet_states(hit.result.spec, {c: observation(a) for c, a in agents.items()}, now))
+        )
 
     def quiet(self, repo: HubRepo, commit: str, now: datetime) -> tuple[Finding, ...] | None:
         """The last full pass's findings when a full pass at ``now`` is known to write nothing
         (see the module docstring); None when a full pass must run."""
         last = self._quiet
-        if last is None or last.commit != commit or now - last.verified >= FULL_PASS_EVERY or now < last.verified:
+        if (
+            last is None
+            or last.commit != commit
+            or now - last.verified >= FULL_PASS_EVERY
+            or now < last.verified
+        ):
             return None
         if last.until is not None and now >= last.until:
             return None
         refs = repo.hub_refs()
-        if _without_heartbeats(refs) != last.refs or self._states(repo, commit, refs, None, now) != last.states:
+        if (
+            _without_heartbeats(refs) != last.refs
+            or self._states(repo, commit, refs, None, now) != last.states
+        ):
             return None
         return last.findings
 
@@ -111,8 +125,17 @@ class HubSession:
         until = self._quiet.until if self._quiet is not None else None
         return until - now if until is not None else None
 
-    def settled(self, repo: HubRepo, commit: str, inputs: HubInputs, now: datetime, wrote: bool, loaded: bool,
-                requeue_after: timedelta | None, findings: tuple[Finding, ...]) -> None:
+    def settled(
+        self,
+        repo: HubRepo,
+        commit: str,
+        inputs: HubInputs,
+        now: datetime,
+        wrote: bool,
+        loaded: bool,
+        requeue_after: timedelta | None,
+        findings: tuple[Finding, ...],
+    ) -> None:
         """Record a full pass: one that wrote nothing may let the next passes be quiet."""
         self.inputs.forget_unused_docs()
         if wrote or not loaded:

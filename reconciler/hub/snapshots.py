@@ -101,8 +101,9 @@ class SnapshotReader:
 
     def _load(self, commit: str) -> FleetSpec:
         if self.repo.resolve(commit) != commit:
-            raise SnapshotUnavailable(f"fleet commit {commit[:12]} is no longer in the repository "
-                                      "(history rewritten?)")
+            raise SnapshotUnavailable(
+                f"fleet commit {commit[:12]} is no longer in the repository (history rewritten?)"
+            )
         try:
             with tempfile.TemporaryDirectory(prefix="fleetsync-snapshot-") as tmp:
                 self.repo.export(commit, Path(tmp))
@@ -111,8 +112,9 @@ class SnapshotReader:
             raise SnapshotUnavailable(f"fleet commit {commit[:12]} cannot be read: {e}") from e
         if not loaded.ok:
             first = next((f for f in loaded.findings if f.severity == "error"), None)
-            raise SnapshotUnavailable(f"fleet commit {commit[:12]} no longer loads"
-                                      + (f" ({first})" if first is not None else ""))
+            raise SnapshotUnavailable(
+                f"fleet commit {commit[:12]} no longer loads" + (f" ({first})" if first is not None else "")
+            )
         return loaded.spec
 
     def __call__(self, placement_key: str, record: SnapshotRecord) -> Sequence[SelectedObject]:
@@ -122,19 +124,27 @@ class SnapshotReader:
     def _read(self, placement_key: str, record: SnapshotRecord) -> Sequence[SelectedObject]:
         what = f"resource snapshot `{record.index}`"
         if not record.commit:
-            raise SnapshotUnavailable(f"{what} was recorded without its fleet commit (by an older fleetsync), "
-                                      "so its objects cannot be read back")
+            raise SnapshotUnavailable(
+                f"{what} was recorded without its fleet commit (by an older fleetsync), "
+                "so its objects cannot be read back"
+            )
         try:
             spec = self._spec(record.commit)
         except SnapshotUnavailable as e:
             raise SnapshotUnavailable(f"{what}: {e}") from e
         placement = spec.placements.get(placement_key)
         if placement is None:
-            raise SnapshotUnavailable(f"{what}: fleet commit {record.commit[:12]} has no placement {placement_key}")
+            raise SnapshotUnavailable(
+                f"{what}: fleet commit {record.commit[:12]} has no placement {placement_key}"
+            )
         selection = select_resources(placement, spec.resources)
         if selection.errors or selection.hash != record.hash:
-            raise SnapshotUnavailable(f"{what}: fleet commit {record.commit[:12]} no longer selects the objects "
-                                      "recorded for it (the loader or kustomize reads it differently now)")
-        log.info("read an older resource snapshot",
-                 extra={"placement": placement_key, "index": record.index, "commit": record.commit})
+            raise SnapshotUnavailable(
+                f"{what}: fleet commit {record.commit[:12]} no longer selects the objects "
+                "recorded for it (the loader or kustomize reads it differently now)"
+            )
+        log.info(
+            "read an older resource snapshot",
+            extra={"placement": placement_key, "index": record.index, "commit": record.commit},
+        )
         return selection.objects

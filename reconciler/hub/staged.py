@@ -63,7 +63,10 @@ def staged_inputs(
         if p is not None:
             progress[b.cluster] = p
     return StagedInputs(
-        placement, sched, memory, now,
+        placement,
+        sched,
+        memory,
+        now,
         runs=tuple(spec.runs.values()),
         strategies=spec.strategies,
         approvals=tuple(spec.approvals.values()),

@@ -86,7 +86,9 @@ def inside(root: Path, path: Path) -> bool:
     return True
 
 
-def walk(root: Path, include: Iterable[str] = (), exclude: Iterable[str] = (), limits: Limits = DEFAULT_LIMITS) -> RepoInputs:
+def walk(
+    root: Path, include: Iterable[str] = (), exclude: Iterable[str] = (), limits: Limits = DEFAULT_LIMITS
+) -> RepoInputs:
     """Sorted walk of ``root`` (already resolved) → the YAML files and kustomize roots to load."""
     files: list[str] = []
     kdirs: list[str] = []
@@ -112,7 +114,9 @@ def walk(root: Path, include: Iterable[str] = (), exclude: Iterable[str] = (), l
             path = here / name
             if path.is_symlink():
                 if not inside(root, path):
-                    findings.append(Finding(rel, 0, 0, "", "symlinked directory leaves the repo; refusing to read it"))
+                    findings.append(
+                        Finding(rel, 0, 0, "", "symlinked directory leaves the repo; refusing to read it")
+                    )
                 continue  # a link to a directory inside the repo would load it twice: not followed
             keep.append(name)
         dirnames[:] = keep
@@ -124,7 +128,15 @@ def walk(root: Path, include: Iterable[str] = (), exclude: Iterable[str] = (), l
                 continue
             count += 1
             if count > limits.max_files:
-                findings.append(Finding(rel, 0, 0, "", f"the repo has more than {limits.max_files} YAML files; refusing the rest"))
+                findings.append(
+                    Finding(
+                        rel,
+                        0,
+                        0,
+                        "",
+                        f"the repo has more than {limits.max_files} YAML files; refusing the rest",
+                    )
+                )
                 return RepoInputs(tuple(files), tuple(kdirs), tuple(findings))
             files.append(rel)
     return RepoInputs(tuple(files), tuple(_roots_only(root, kdirs)), tuple(findings))
@@ -172,12 +184,20 @@ def read_file(root: Path, rel: str, limits: Limits, budget: list[int]) -> tuple[
     except OSError as e:
         return None, Finding(rel, 0, 0, "", f"cannot read: {e.strerror}")
     if not stat.S_ISREG(st.st_mode):
-        return None, Finding(rel, 0, 0, "", "not a regular file (a FIFO, device or socket); refusing to read it")
+        return None, Finding(
+            rel, 0, 0, "", "not a regular file (a FIFO, device or socket); refusing to read it"
+        )
     if st.st_size > limits.max_file_bytes:
-        return None, Finding(rel, 0, 0, "", f"file is {st.st_size} bytes; the limit is {limits.max_file_bytes}")
+        return None, Finding(
+            rel, 0, 0, "", f"file is {st.st_size} bytes; the limit is {limits.max_file_bytes}"
+        )
     if st.st_size > budget[0]:
         return None, Finding(
-            rel, 0, 0, "", f"the repo's YAML exceeds {limits.max_total_bytes} bytes in total; refusing the rest"
+            rel,
+            0,
+            0,
+            "",
+            f"the repo's YAML exceeds {limits.max_total_bytes} bytes in total; refusing the rest",
         )
     try:
         with open(path, "rb") as fh:
@@ -190,4 +210,13 @@ def read_file(root: Path, rel: str, limits: Limits, budget: list[int]) -> tuple[
     return data, None
 
 
-__all__ = ["DEFAULT_LIMITS", "KUSTOMIZATION_FILES", "Limits", "RepoInputs", "glob_regex", "read_file", "selected", "walk"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "KUSTOMIZATION_FILES",
+    "Limits",
+    "RepoInputs",
+    "glob_regex",
+    "read_file",
+    "selected",
+    "walk",
+]

@@ -130,10 +130,20 @@ class _Loader:
         data = doc.data
         if not isinstance(data, dict):
             self.findings.add(
-                Finding(doc.file, doc.line, 1, "", f"a Kubernetes object must be a YAML mapping, got {type_name(data)}")
+                Finding(
+                    doc.file,
+                    doc.line,
+                    1,
+                    "",
+                    f"a Kubernetes object must be a YAML mapping, got {type_name(data)}",
+                )
             )
             return
-        if data.get("apiVersion") == "v1" and data.get("kind") == "List" and isinstance(data.get("items"), list):
+        if (
+            data.get("apiVersion") == "v1"
+            and data.get("kind") == "List"
+            and isinstance(data.get("items"), list)
+        ):
             for i, item in enumerate(data["items"]):
                 prefix = ("items", i)
                 locs = {p[2:]: loc for p, loc in doc.locations.items() if p[:2] == prefix}
@@ -187,10 +197,20 @@ class _Loader:
         label = f"{kind}" if isinstance(kind, str) else ""
         if not isinstance(api_version, str) or not api_version:
             what = "missing" if api_version is None else f"a {type_name(api_version)}, not a string"
-            self.error(doc, ("apiVersion",), f"apiVersion is {what}: every object needs one, e.g. 'v1' or 'apps/v1'", label)
+            self.error(
+                doc,
+                ("apiVersion",),
+                f"apiVersion is {what}: every object needs one, e.g. 'v1' or 'apps/v1'",
+                label,
+            )
             ok = False
         elif api_version.count("/") > 1 or api_version.startswith("/") or api_version.endswith("/"):
-            self.error(doc, ("apiVersion",), f"{api_version!r} is not an apiVersion: use 'version' or 'group/version'", label)
+            self.error(
+                doc,
+                ("apiVersion",),
+                f"{api_version!r} is not an apiVersion: use 'version' or 'group/version'",
+                label,
+            )
             ok = False
         if not isinstance(kind, str) or not kind:
             what = "missing" if kind is None else f"a {type_name(kind)}, not a string"
@@ -203,14 +223,23 @@ class _Loader:
         name = meta.get("name")
         if not isinstance(name, str) or not name:
             what = "missing" if name is None else f"{name!r}, not a non-empty string"
-            hint = " (generateName is not supported: objects in a fleet repo need a fixed name)" if "generateName" in meta else ""
+            hint = (
+                " (generateName is not supported: objects in a fleet repo need a fixed name)"
+                if "generateName" in meta
+                else ""
+            )
             self.error(doc, ("metadata", "name"), f"metadata.name is {what}{hint}", label)
             return None
         namespace = meta.get("namespace", "")
         if namespace is None:
             namespace = ""
         if not isinstance(namespace, str):
-            self.error(doc, ("metadata", "namespace"), f"metadata.namespace must be a string, got {type_name(namespace)}", label)
+            self.error(
+                doc,
+                ("metadata", "namespace"),
+                f"metadata.namespace must be a string, got {type_name(namespace)}",
+                label,
+            )
             return None
         if not ok:
             return None
@@ -220,14 +249,20 @@ class _Loader:
         # group, version and kind become path segments of bundle files: keep them to their grammar.
         if (group and check_dns_subdomain(group)) or not _VERSION.match(version):
             self.error(
-                doc, ("apiVersion",),
+                doc,
+                ("apiVersion",),
                 f"{api_version!r} is not an apiVersion: 'version' or 'group/version' with a DNS-subdomain group "
                 "and a lowercase alphanumeric version (e.g. 'apps/v1')",
                 label,
             )
             return None
         if not _KIND.match(kind):
-            self.error(doc, ("kind",), f"{kind!r} is not a kind: letters and digits starting with a letter (e.g. 'ConfigMap')", label)
+            self.error(
+                doc,
+                ("kind",),
+                f"{kind!r} is not a kind: letters and digits starting with a letter (e.g. 'ConfigMap')",
+                label,
+            )
             return None
         if namespace:
             why = check_dns_label(namespace)
@@ -274,7 +309,9 @@ def _sort_key(f: Finding) -> tuple[str, int, int, str, str]:
     return (f.file, f.line, f.column, f.field, f.message)
 
 
-def load_directory(root: Path, settings: Settings | None = None, *, limits: Limits = DEFAULT_LIMITS) -> LoadResult:
+def load_directory(
+    root: Path, settings: Settings | None = None, *, limits: Limits = DEFAULT_LIMITS
+) -> LoadResult:
     """Load a checked-out fleet repo. ``settings`` overrides the repo's own ``fleetsync.yaml``."""
     root = root.resolve()
     pre: list[Finding] = []
@@ -304,14 +341,18 @@ def load_directory(root: Path, settings: Settings | None = None, *, limits: Limi
     spec = loader.spec()
     # KubeFleet's webhook refuses a second override of the same kind for one resource.
     loader.findings.extend(
-        check_override_conflicts(list(spec.cluster_overrides.values()), list(spec.resource_overrides.values()))
+        check_override_conflicts(
+            list(spec.cluster_overrides.values()), list(spec.resource_overrides.values())
+        )
     )
     findings = tuple(sorted(loader.findings.items, key=_sort_key))
     docs = MappingProxyType({k: loader.documents[k] for k in sorted(loader.documents)})
     return LoadResult(spec, findings, docs)
 
 
-def _add_text(loader: _Loader, data: bytes | str, label: str, limits: Limits, max_bytes: int | None = None) -> None:
+def _add_text(
+    loader: _Loader, data: bytes | str, label: str, limits: Limits, max_bytes: int | None = None
+) -> None:
     try:
         docs = parse_documents(data, label, max_bytes=max_bytes or limits.max_file_bytes)
     except YamlError as e:
@@ -326,7 +367,9 @@ def _repo_settings(root: Path) -> tuple[Settings, tuple[Finding, ...]]:
     if not path.exists() and not path.is_symlink():
         return Settings(), ()
     if not inside(root, path):
-        return Settings(), (Finding(SETTINGS_FILE, 0, 0, "", "fleetsync.yaml is a symlink that leaves the repo"),)
+        return Settings(), (
+            Finding(SETTINGS_FILE, 0, 0, "", "fleetsync.yaml is a symlink that leaves the repo"),
+        )
     data, problem = read_file(root, SETTINGS_FILE, Limits(max_file_bytes=64 * 1024), [64 * 1024])
     if problem is not None:
         return Settings(), (problem,)

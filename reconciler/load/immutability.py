@@ -81,9 +81,12 @@ def check_update(
     """
     findings: list[Finding] = []
     findings += _updates(old.placements, new.placements, lambda p: p.kind, placement_changes, documents)
-    findings += _updates(old.cluster_overrides, new.cluster_overrides, lambda o: o.kind, override_changes, documents)
-    findings += _updates(old.resource_overrides, new.resource_overrides, lambda o: o.kind, override_changes,
-                         documents)
+    findings += _updates(
+        old.cluster_overrides, new.cluster_overrides, lambda o: o.kind, override_changes, documents
+    )
+    findings += _updates(
+        old.resource_overrides, new.resource_overrides, lambda o: o.kind, override_changes, documents
+    )
     findings += _updates(old.runs, new.runs, lambda r: r.kind, run_changes, documents)
     findings += _updates(old.approvals, new.approvals, lambda a: a.kind, approval_changes, documents)
     findings += _updates(old.evictions, new.evictions, lambda _e: EVICTION_KIND, eviction_changes, documents)
@@ -102,7 +105,9 @@ def _updates(
         kind = kind_of(after)
         meta = after.meta
         label = f"{kind}/{meta.namespace}/{meta.name}" if meta.namespace else f"{kind}/{meta.name}"
-        doc = documents.get(identity(GROUP, kind, meta.namespace, meta.name)) if documents is not None else None
+        doc = (
+            documents.get(identity(GROUP, kind, meta.namespace, meta.name)) if documents is not None else None
+        )
         for refusal in rule(before, after):
             line, column = doc.locate(refusal.path) if doc is not None else (after.origin.line, 0)
             yield Finding(after.origin.file, line, column, dotted(refusal.path), refusal.message, label)
@@ -120,30 +125,43 @@ def placement_changes(old: Placement, new: Placement) -> Iterator[Refusal]:
             todo = "put it back: write policy: {placementType: PickAll} to place on every cluster"
         else:
             todo = f"put it back (placementType {was} cannot change either), or {_NEW_PLACEMENT}"
-        yield Refusal(("spec", "policy"), f"policy cannot be removed once set (was placementType {was}, now "
-                      f"unset): {todo}")
+        yield Refusal(
+            ("spec", "policy"),
+            f"policy cannot be removed once set (was placementType {was}, now unset): {todo}",
+        )
     else:
         if was != now:
             unset = " (no policy means PickAll)" if old.policy is None else ""
-            yield Refusal(("spec", "policy", "placementType"),
-                          f"placementType is immutable (was {was}{unset}, now {now}): {_NEW_PLACEMENT}")
+            yield Refusal(
+                ("spec", "policy", "placementType"),
+                f"placementType is immutable (was {was}{unset}, now {now}): {_NEW_PLACEMENT}",
+            )
         kept = set(new.effective_policy.tolerations)
         gone = [t for t in old.effective_policy.tolerations if t not in kept]
         if gone:
             listed = ", ".join(_toleration(t) for t in gone[:_MAX_LISTED])
             more = f" and {len(gone) - _MAX_LISTED} more" if len(gone) > _MAX_LISTED else ""
-            yield Refusal(("spec", "policy", "tolerations"),
-                          f"existing tolerations cannot be updated or deleted, only appended (changed or removed: "
-                          f"{listed}{more}): restore them as they were and add new tolerations after them; to drop "
-                          f"or change one, {_NEW_PLACEMENT}")
-    if old.strategy.type == RolloutStrategyType.EXTERNAL and new.strategy.type != RolloutStrategyType.EXTERNAL:
-        yield Refusal(("spec", "strategy", "type"),
-                      f"strategy type cannot change from External (now {new.strategy.type}): this placement is "
-                      f"rolled out by staged update runs; keep type External, or {_NEW_PLACEMENT}")
+            yield Refusal(
+                ("spec", "policy", "tolerations"),
+                f"existing tolerations cannot be updated or deleted, only appended (changed or removed: "
+                f"{listed}{more}): restore them as they were and add new tolerations after them; to drop "
+                f"or change one, {_NEW_PLACEMENT}",
+            )
+    if (
+        old.strategy.type == RolloutStrategyType.EXTERNAL
+        and new.strategy.type != RolloutStrategyType.EXTERNAL
+    ):
+        yield Refusal(
+            ("spec", "strategy", "type"),
+            f"strategy type cannot change from External (now {new.strategy.type}): this placement is "
+            f"rolled out by staged update runs; keep type External, or {_NEW_PLACEMENT}",
+        )
     if old.status_reporting_scope != new.status_reporting_scope:
-        yield Refusal(("spec", "statusReportingScope"),
-                      f"statusReportingScope is immutable (was {old.status_reporting_scope}, now "
-                      f"{new.status_reporting_scope}): {_NEW_PLACEMENT}")
+        yield Refusal(
+            ("spec", "statusReportingScope"),
+            f"statusReportingScope is immutable (was {old.status_reporting_scope}, now "
+            f"{new.status_reporting_scope}): {_NEW_PLACEMENT}",
+        )
 
 
 def _toleration(t: Toleration) -> str:
@@ -161,9 +179,11 @@ def override_changes(old: Override, new: Override) -> Iterator[Refusal]:
     """``spec.placement`` cannot be added, removed or changed."""
     if placement_ref_change(old, new) is None:
         return
-    yield Refusal(("spec", "placement"),
-                  f"the placement field is immutable (was {_ref(old.placement)}, now {_ref(new.placement)}): "
-                  f"create a new {new.kind} with another name and delete this one")
+    yield Refusal(
+        ("spec", "placement"),
+        f"the placement field is immutable (was {_ref(old.placement)}, now {_ref(new.placement)}): "
+        f"create a new {new.kind} with another name and delete this one",
+    )
 
 
 def _ref(ref: PlacementRef | None) -> str:
@@ -182,12 +202,17 @@ def run_changes(old: StagedUpdateRun, new: StagedUpdateRun) -> Iterator[Refusal]
         ("stagedRolloutStrategyName", old.strategy_name, new.strategy_name),
     ):
         if was != now:
-            yield Refusal(("spec", key), f"{key} is immutable (was {_text(was)}, now {_text(now)}): create a new "
-                          f"{new.kind} with another name for the new value")
+            yield Refusal(
+                ("spec", key),
+                f"{key} is immutable (was {_text(was)}, now {_text(now)}): create a new "
+                f"{new.kind} with another name for the new value",
+            )
     todo = FORBIDDEN_TRANSITIONS.get((old.state, new.state))
     if todo is not None:
-        yield Refusal(("spec", "state"),
-                      f"invalid state transition: cannot transition from {old.state} to {new.state}: {todo}")
+        yield Refusal(
+            ("spec", "state"),
+            f"invalid state transition: cannot transition from {old.state} to {new.state}: {todo}",
+        )
 
 
 def approval_changes(old: ApprovalRequest, new: ApprovalRequest) -> Iterator[Refusal]:
@@ -197,9 +222,12 @@ def approval_changes(old: ApprovalRequest, new: ApprovalRequest) -> Iterator[Ref
         ("targetStage", old.target_stage, new.target_stage),
     ):
         if was != now:
-            yield Refusal(("spec", key), f"the spec field is immutable ({key} was {_text(was)}, now {_text(now)}): "
-                          "put it back; to approve another stage, approve the request the hub made for that "
-                          "stage (fleetsync approve)")
+            yield Refusal(
+                ("spec", key),
+                f"the spec field is immutable ({key} was {_text(was)}, now {_text(now)}): "
+                "put it back; to approve another stage, approve the request the hub made for that "
+                "stage (fleetsync approve)",
+            )
 
 
 # -- evictions (KubeFleet §11) --------------------------------------------------------------------
@@ -212,8 +240,11 @@ def eviction_changes(old: Eviction, new: Eviction) -> Iterator[Refusal]:
         ("clusterName", old.cluster_name, new.cluster_name),
     ):
         if was != now:
-            yield Refusal(("spec", key), f"{key} is immutable (was {_text(was)}, now {_text(now)}): an eviction "
-                          "runs once; create a new eviction with another name")
+            yield Refusal(
+                ("spec", key),
+                f"{key} is immutable (was {_text(was)}, now {_text(now)}): an eviction "
+                "runs once; create a new eviction with another name",
+            )
 
 
 def _text(value: str) -> str:

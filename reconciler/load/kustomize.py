@@ -32,7 +32,13 @@ _MAX_NESTING = 20
 
 # Keys whose values name files or directories, and what shape they have.
 _PATH_LISTS = ("resources", "bases", "components", "crds")
-_INLINE_OR_PATH_LISTS = ("patchesStrategicMerge", "generators", "transformers", "validators", "configurations")
+_INLINE_OR_PATH_LISTS = (
+    "patchesStrategicMerge",
+    "generators",
+    "transformers",
+    "validators",
+    "configurations",
+)
 _OBJECT_LISTS_WITH_PATH = ("patches", "patchesJson6902", "replacements")
 _GENERATORS = ("configMapGenerator", "secretGenerator")
 _REFUSED = ("helmCharts", "helmGlobals", "helmChartInflationGenerator")
@@ -135,7 +141,9 @@ def _check(root: Path, directory: Path, findings: list[Finding], seen: set[Path]
         return
     rel = _rel(root, file)
     if not _inside(root, file):
-        findings.append(Finding(rel, 0, 0, "", "kustomization file is a symlink that leaves the repo; refusing"))
+        findings.append(
+            Finding(rel, 0, 0, "", "kustomization file is a symlink that leaves the repo; refusing")
+        )
         return
     if depth > _MAX_NESTING:
         findings.append(Finding(rel, 0, 0, "", f"kustomizations nest deeper than {_MAX_NESTING} levels"))
@@ -167,14 +175,20 @@ def _check_doc(
             fail((key,), "Helm chart inflation is not supported: render the chart and commit its output")
     for path, entry, may_be_dir in path_entries(doc.data):
         if _looks_remote(entry):
-            fail(path, f"remote kustomize target {entry!r} is refused: vendor it into the repo (paths must stay inside the repo)")
+            fail(
+                path,
+                f"remote kustomize target {entry!r} is refused: vendor it into the repo (paths must stay inside the repo)",
+            )
             continue
         if not entry or os.path.isabs(entry):
             fail(path, f"{entry!r} must be a path relative to the kustomization directory, inside the repo")
             continue
         target = directory / entry
         if not _inside(root, target):
-            fail(path, f"{entry!r} leaves the repo (after following symlinks); only paths inside the repo are allowed")
+            fail(
+                path,
+                f"{entry!r} leaves the repo (after following symlinks); only paths inside the repo are allowed",
+            )
             continue
         if may_be_dir and target.is_dir():
             _check(root, target, findings, seen, depth + 1)
@@ -201,13 +215,20 @@ def render(
     label = _rel(root, file) if file else rel
     if exe is None:
         return KustomizeResult(
-            None, (Finding(label, 0, 0, "", "kubectl is not installed: it is needed to render kustomize directories"),)
+            None,
+            (
+                Finding(
+                    label, 0, 0, "", "kubectl is not installed: it is needed to render kustomize directories"
+                ),
+            ),
         )
     args = [exe, "kustomize", str(directory.resolve())]
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/nonexistent")}
     with tempfile.TemporaryFile() as err:
         try:
-            proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, env=env)
+            proc = subprocess.Popen(
+                args, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, env=env
+            )
         except OSError as e:
             return KustomizeResult(None, (Finding(label, 0, 0, "", f"cannot run kubectl: {e.strerror}"),))
         timed_out = threading.Event()
@@ -231,10 +252,13 @@ def render(
         err.seek(0)
         stderr = err.read(4096).decode("utf-8", "replace").strip()
     if timed_out.is_set():
-        return KustomizeResult(None, (Finding(label, 0, 0, "", f"kubectl kustomize took longer than {timeout:g}s"),))
+        return KustomizeResult(
+            None, (Finding(label, 0, 0, "", f"kubectl kustomize took longer than {timeout:g}s"),)
+        )
     if too_big:
         return KustomizeResult(
-            None, (Finding(label, 0, 0, "", f"kubectl kustomize printed more than {max_bytes} bytes; refusing"),)
+            None,
+            (Finding(label, 0, 0, "", f"kubectl kustomize printed more than {max_bytes} bytes; refusing"),),
         )
     if code != 0:
         message = stderr.splitlines()[-1] if stderr else f"exit code {code}"
@@ -242,4 +266,6 @@ def render(
     try:
         return KustomizeResult(out.decode("utf-8"))
     except UnicodeDecodeError:
-        return KustomizeResult(None, (Finding(label, 0, 0, "", "kubectl kustomize printed non-UTF-8 output"),))
+        return KustomizeResult(
+            None, (Finding(label, 0, 0, "", "kubectl kustomize printed non-UTF-8 output"),)
+        )

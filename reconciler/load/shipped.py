@@ -29,15 +29,17 @@ def install_prefixes() -> list[Path]:
     return prefixes
 
 
-def candidates(name: str, *, source_root: Path = SOURCE_ROOT,
-               prefixes: Sequence[Path] | None = None) -> list[Path]:
+def candidates(
+    name: str, *, source_root: Path = SOURCE_ROOT, prefixes: Sequence[Path] | None = None
+) -> list[Path]:
     """Every place the shipped directory ``name`` may be, in the order they are tried."""
     roots = install_prefixes() if prefixes is None else list(prefixes)
     return [source_root / name, *(prefix / SHARE / name for prefix in roots)]
 
 
-def find_shipped(name: str, *, source_root: Path = SOURCE_ROOT,
-                 prefixes: Sequence[Path] | None = None) -> Path | None:
+def find_shipped(
+    name: str, *, source_root: Path = SOURCE_ROOT, prefixes: Sequence[Path] | None = None
+) -> Path | None:
     """The shipped directory ``name``: beside the source tree, else under an install prefix;
     None when neither holds it (a wheel built without its data-files, or a broken install)."""
     return next((p for p in candidates(name, source_root=source_root, prefixes=prefixes) if p.is_dir()), None)

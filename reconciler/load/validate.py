@@ -57,7 +57,9 @@ class ValidateResult:
 
 
 def _placement(kind: str, namespace: str, name: str) -> str:
-    return identity(PLACEMENT_GROUP, kind, namespace if kind.startswith(("Resource", "Staged", "Approval")) else "", name)
+    return identity(
+        PLACEMENT_GROUP, kind, namespace if kind.startswith(("Resource", "Staged", "Approval")) else "", name
+    )
 
 
 class _Refs:
@@ -74,11 +76,15 @@ class _Refs:
             data = data.get(key)
         return data
 
-    def report(self, doc: Document, label: str, path: tuple[str | int, ...], message: str, severity: str = "error") -> None:
+    def report(
+        self, doc: Document, label: str, path: tuple[str | int, ...], message: str, severity: str = "error"
+    ) -> None:
         line, col = doc.locate(path)
         self.findings.append(Finding(doc.file, line, col, dotted(path), message, label, severity))
 
-    def need(self, doc: Document, label: str, path: tuple[str, ...], target: str, what: str) -> Document | None:
+    def need(
+        self, doc: Document, label: str, path: tuple[str, ...], target: str, what: str
+    ) -> Document | None:
         """The document ``target`` names, or a finding at ``path`` saying it does not exist."""
         found = self.documents.get(target)
         if found is None:
@@ -93,7 +99,9 @@ class _Refs:
         data = doc.data
         if group == CLUSTER_GROUP and kind == "MemberCluster" and len(name) > MAX_MEMBER_NAME:
             self.report(
-                doc, label, ("metadata", "name"),
+                doc,
+                label,
+                ("metadata", "name"),
                 f"MemberCluster names must be at most {MAX_MEMBER_NAME} characters (KubeFleet); it also names the cluster's bundle branch",
             )
         if group != PLACEMENT_GROUP:
@@ -104,7 +112,9 @@ class _Refs:
             ref = self._get(data, ("spec", "placement"))
             if isinstance(ref, dict) and isinstance(ref.get("name"), str) and ref["name"]:
                 rp = kind == "ResourceOverride" and ref.get("scope") == "Namespaced"
-                target = _placement("ResourcePlacement" if rp else "ClusterResourcePlacement", ns, ref["name"])
+                target = _placement(
+                    "ResourcePlacement" if rp else "ClusterResourcePlacement", ns, ref["name"]
+                )
                 self.need(doc, label, ("spec", "placement", "name"), target, "the override's placement")
         elif kind in ("ClusterStagedUpdateRun", "StagedUpdateRun"):
             self._run(doc, label, scope_ns, namespaced)
@@ -112,38 +122,61 @@ class _Refs:
             pname = self._get(data, ("spec", "placementName"))
             if isinstance(pname, str) and pname:
                 placement = self.need(
-                    doc, label, ("spec", "placementName"), _placement("ClusterResourcePlacement", "", pname),
+                    doc,
+                    label,
+                    ("spec", "placementName"),
+                    _placement("ClusterResourcePlacement", "", pname),
                     "the eviction's placement",
                 )
                 ptype = self._get(placement.data if placement else None, ("spec", "policy", "placementType"))
                 if ptype == "PickFixed":
                     self.report(
-                        doc, label, ("spec", "placementName"),
+                        doc,
+                        label,
+                        ("spec", "placementName"),
                         f"placement {pname!r} is PickFixed: KubeFleet refuses evictions from PickFixed placements "
                         "(remove the cluster from clusterNames instead)",
                     )
             cname = self._get(data, ("spec", "clusterName"))
             if isinstance(cname, str) and cname:
-                self.need(doc, label, ("spec", "clusterName"), identity(CLUSTER_GROUP, "MemberCluster", "", cname),
-                          "the eviction's cluster")
+                self.need(
+                    doc,
+                    label,
+                    ("spec", "clusterName"),
+                    identity(CLUSTER_GROUP, "MemberCluster", "", cname),
+                    "the eviction's cluster",
+                )
         elif kind == "ClusterResourcePlacementDisruptionBudget":
             self.need(
-                doc, label, ("metadata", "name"), _placement("ClusterResourcePlacement", "", name),
+                doc,
+                label,
+                ("metadata", "name"),
+                _placement("ClusterResourcePlacement", "", name),
                 "a disruption budget protects the placement of the same name",
             )
         elif kind in ("ClusterApprovalRequest", "ApprovalRequest"):
             run_name = self._get(data, ("spec", "parentStageRollout"))
             if isinstance(run_name, str) and run_name:
                 run_kind = "StagedUpdateRun" if namespaced else "ClusterStagedUpdateRun"
-                self.need(doc, label, ("spec", "parentStageRollout"), identity(PLACEMENT_GROUP, run_kind, scope_ns, run_name),
-                          "the approval's update run")
+                self.need(
+                    doc,
+                    label,
+                    ("spec", "parentStageRollout"),
+                    identity(PLACEMENT_GROUP, run_kind, scope_ns, run_name),
+                    "the approval's update run",
+                )
         elif kind in ("ClusterResourcePlacement", "ResourcePlacement"):
             policy = self._get(data, ("spec", "policy"))
             if isinstance(policy, dict) and policy.get("placementType") == "PickFixed":
                 for i, cname in enumerate(policy.get("clusterNames") or []):
-                    if isinstance(cname, str) and identity(CLUSTER_GROUP, "MemberCluster", "", cname) not in self.documents:
+                    if (
+                        isinstance(cname, str)
+                        and identity(CLUSTER_GROUP, "MemberCluster", "", cname) not in self.documents
+                    ):
                         self.report(
-                            doc, label, ("spec", "policy", "clusterNames", i),
+                            doc,
+                            label,
+                            ("spec", "policy", "clusterNames", i),
                             f"no MemberCluster {cname!r} in this repo: the placement will report it as not scheduled",
                             "warning",
                         )
@@ -153,19 +186,34 @@ class _Refs:
         pname = self._get(data, ("spec", "placementName"))
         if isinstance(pname, str) and pname:
             pkind = "ResourcePlacement" if namespaced else "ClusterResourcePlacement"
-            placement = self.need(doc, label, ("spec", "placementName"), identity(PLACEMENT_GROUP, pkind, ns, pname),
-                                  "the run's placement")
-            if placement is not None and self._get(placement.data, ("spec", "strategy", "type")) != "External":
+            placement = self.need(
+                doc,
+                label,
+                ("spec", "placementName"),
+                identity(PLACEMENT_GROUP, pkind, ns, pname),
+                "the run's placement",
+            )
+            if (
+                placement is not None
+                and self._get(placement.data, ("spec", "strategy", "type")) != "External"
+            ):
                 self.report(
-                    doc, label, ("spec", "placementName"),
+                    doc,
+                    label,
+                    ("spec", "placementName"),
                     f"placement {pname!r} does not use strategy.type External: KubeFleet fails to initialize "
                     "a staged update run for it (set spec.strategy.type: External on the placement)",
                 )
         sname = self._get(data, ("spec", "stagedRolloutStrategyName"))
         if isinstance(sname, str) and sname:
             skind = "StagedUpdateStrategy" if namespaced else "ClusterStagedUpdateStrategy"
-            self.need(doc, label, ("spec", "stagedRolloutStrategyName"), identity(PLACEMENT_GROUP, skind, ns, sname),
-                      "the run's strategy")
+            self.need(
+                doc,
+                label,
+                ("spec", "stagedRolloutStrategyName"),
+                identity(PLACEMENT_GROUP, skind, ns, sname),
+                "the run's strategy",
+            )
 
 
 def check_references(result: LoadResult) -> list[Finding]:
@@ -214,7 +262,10 @@ def render(result: ValidateResult, output: str = "text") -> str:
         return json.dumps(doc, indent=2) + "\n"
     if output != "text":
         raise ValueError(f"unknown output format {output!r}")
-    lines = [str(f) if f.severity == "error" else str(replace(f, message=f"{f.severity}: {f.message}")) for f in result.findings]
+    lines = [
+        str(f) if f.severity == "error" else str(replace(f, message=f"{f.severity}: {f.message}"))
+        for f in result.findings
+    ]
     status = "valid" if result.ok else "invalid"
     lines.append(
         f"{result.path}: {status}: {result.errors} error(s), {result.warnings} warning(s) in {result.objects} object(s)"

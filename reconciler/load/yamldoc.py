@@ -42,7 +42,9 @@ MAX_DEPTH = 64
 MAX_ALIAS_NODES = 10_000
 
 _STD = "tag:yaml.org,2002:"
-_ALLOWED_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "merge")}
+_ALLOWED_TAGS = {
+    _STD + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "merge")
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +198,9 @@ class _Builder:
             self.alias_nodes += 1
             if self.alias_nodes > self.max_alias_nodes:
                 raise self.fail(
-                    node, path, f"YAML aliases expand past {self.max_alias_nodes} nodes; refusing (alias bomb?)"
+                    node,
+                    path,
+                    f"YAML aliases expand past {self.max_alias_nodes} nodes; refusing (alias bomb?)",
                 )
         if path not in self.locations:
             self.locations[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
@@ -240,7 +244,9 @@ class _Builder:
                 raise self.fail(knode, path, "mapping keys must be plain strings")
             if key is None:
                 if ktag not in _ALLOWED_TAGS:
-                    raise self.fail(knode, path, f"YAML tag {ktag!r} is not allowed; only plain YAML data is accepted")
+                    raise self.fail(
+                        knode, path, f"YAML tag {ktag!r} is not allowed; only plain YAML data is accepted"
+                    )
                 key = _key_text(self._scalar(knode, ktag, path))
             kpath = (*path, key)
             if key in out:
@@ -355,12 +361,16 @@ def parse_documents(
     try:
         if yaml.__with_libyaml__ and _libyaml_reads_it_alike(text):
             try:
-                return _build_all(yaml.compose_all(text, Loader=_LibyamlComposer), file, max_alias_nodes, max_depth)
+                return _build_all(
+                    yaml.compose_all(text, Loader=_LibyamlComposer), file, max_alias_nodes, max_depth
+                )
             except (yaml.YAMLError, UnicodeEncodeError):  # the latter: a str with a lone surrogate
                 pass  # the reference composer below reports it as it always did, or accepts it
         return _ruamel_documents(text, file, max_alias_nodes, max_depth)
     except RecursionError as e:
-        raise YamlError(Finding(file, 0, 0, "", f"nesting deeper than {max_depth} levels is not accepted")) from e
+        raise YamlError(
+            Finding(file, 0, 0, "", f"nesting deeper than {max_depth} levels is not accepted")
+        ) from e
 
 
 def _build_all(nodes: Iterable[Any], file: str, max_alias_nodes: int, max_depth: int) -> list[Document]:

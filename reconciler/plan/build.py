@@ -65,8 +65,9 @@ class ExitCode(IntEnum):
     RUNTIME_ERROR = 3
 
 
-EMPTY_INPUTS = HubInputs(MappingProxyType({}), None, MappingProxyType({}), HubMemory(),
-                         MappingProxyType({}), MappingProxyType({}))
+EMPTY_INPUTS = HubInputs(
+    MappingProxyType({}), None, MappingProxyType({}), HubMemory(), MappingProxyType({}), MappingProxyType({})
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +82,23 @@ def read_cluster_state(repo: HubRepo | None, where: str) -> ClusterStateSource:
     if repo is not None and repo.hub_refs():
         inputs = read_inputs(repo)
         if inputs.agents:
-            return ClusterStateSource(inputs, False, f"cluster state: reports of {len(inputs.agents)} cluster(s) "
-                                      f"and the hub memory from {where}")
-        return ClusterStateSource(inputs, True, f"cluster state: hub memory from {where} but no agent reports; "
-                                  "every MemberCluster is treated as eligible")
-    return ClusterStateSource(EMPTY_INPUTS, True, "cluster state: no reports reachable; every MemberCluster is "
-                              "treated as eligible (as `fleetsync schedule --assume-healthy`)")
+            return ClusterStateSource(
+                inputs,
+                False,
+                f"cluster state: reports of {len(inputs.agents)} cluster(s) and the hub memory from {where}",
+            )
+        return ClusterStateSource(
+            inputs,
+            True,
+            f"cluster state: hub memory from {where} but no agent reports; "
+            "every MemberCluster is treated as eligible",
+        )
+    return ClusterStateSource(
+        EMPTY_INPUTS,
+        True,
+        "cluster state: no reports reachable; every MemberCluster is "
+        "treated as eligible (as `fleetsync schedule --assume-healthy`)",
+    )
 
 
 @dataclass(slots=True)
@@ -110,8 +122,9 @@ class Side:
         return {"rev": self.rev, "commit": self.commit, "loaded": self.ok}
 
 
-def _render(side: Side, state: ClusterStateSource, now: datetime, gate: Gate,
-            older: SnapshotObjects | None = None) -> None:
+def _render(
+    side: Side, state: ClusterStateSource, now: datetime, gate: Gate, older: SnapshotObjects | None = None
+) -> None:
     assert side.loaded is not None
     spec = side.loaded.spec
     observations: dict[str, ClusterObservation] = {c: observation(a) for c, a in state.inputs.agents.items()}
@@ -119,12 +132,17 @@ def _render(side: Side, state: ClusterStateSource, now: datetime, gate: Gate,
         for name in spec.members:
             observations.setdefault(name, ClusterObservation(heartbeat_time=now, healthy=True))
     side.states = fleet_states(spec, observations, now)
-    side.placed = {p.memory.key: p for p in place_all(spec, state.inputs, side.states, side.commit, now, gate,
-                                                      older=older)}
+    side.placed = {
+        p.memory.key: p
+        for p in place_all(spec, state.inputs, side.states, side.commit, now, gate, older=older)
+    }
     placed = list(side.placed.values())
     for s in side.states:
-        side.objects[s.name] = {(key_of(sh.placement), o.identity): o.manifest
-                                for sh in desired_shares(placed, s.name) for o in sh.objects}
+        side.objects[s.name] = {
+            (key_of(sh.placement), o.identity): o.manifest
+            for sh in desired_shares(placed, s.name)
+            for o in sh.objects
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,11 +176,14 @@ class FleetPlan:
 
     @property
     def failed(self) -> bool:
-        return (not self.head.ok or bool(self.refusals)
-                or any(f.severity == "error" for f in self.validation)
-                or any(v.blocking and new for v, _, new in self.violations)
-                or any(v.blocking for v in self.blast)
-                or any(p.blocking for p in self.prune))
+        return (
+            not self.head.ok
+            or bool(self.refusals)
+            or any(f.severity == "error" for f in self.validation)
+            or any(v.blocking and new for v, _, new in self.violations)
+            or any(v.blocking for v in self.blast)
+            or any(p.blocking for p in self.prune)
+        )
 
     @property
     def exit_code(self) -> ExitCode:
@@ -172,9 +193,15 @@ class FleetPlan:
 
     def summary(self) -> dict[str, Any]:
         counts = self.object_counts
-        return {"clustersInFleet": len(self.head.states or self.base.states), "clustersTouched": self.clusters_touched,
-                "objectsTouched": sum(counts.values()), **counts, "groups": len(self.groups),
-                "checksPassed": not self.failed, "exitCode": int(self.exit_code)}
+        return {
+            "clustersInFleet": len(self.head.states or self.base.states),
+            "clustersTouched": self.clusters_touched,
+            "objectsTouched": sum(counts.values()),
+            **counts,
+            "groups": len(self.groups),
+            "checksPassed": not self.failed,
+            "exitCode": int(self.exit_code),
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -189,7 +216,10 @@ class FleetPlan:
             "violations": [{**v.to_dict(), "placement": key, "new": new} for v, key, new in self.violations],
             "blastRadius": [v.to_dict() for v in self.blast],
             "validation": [f.to_dict() for f in self.validation],
-            "immutability": {"checked": self.immutability_checked, "refusals": [f.to_dict() for f in self.refusals]},
+            "immutability": {
+                "checked": self.immutability_checked,
+                "refusals": [f.to_dict() for f in self.refusals],
+            },
             "prune": {"maxShare": self.prune_max_share, "clusters": [p.to_dict() for p in self.prune]},
             "notes": list(self.notes),
         }
@@ -212,22 +242,34 @@ def _runs(base: Side, head: Side) -> dict[str, list[dict[str, Any]]]:
     for key, run in sorted(head.loaded.spec.runs.items()):
         was = old.get(key)
         fields = (run.placement_name, run.strategy_name, run.resource_snapshot_index, run.state)
-        if was is not None and (was.placement_name, was.strategy_name, was.resource_snapshot_index,
-                                was.state) == fields:
+        if (
+            was is not None
+            and (was.placement_name, was.strategy_name, was.resource_snapshot_index, was.state) == fields
+        ):
             continue
-        doc: dict[str, Any] = {"run": f"{run.kind}/{run.namespace + '/' if run.namespace else ''}{run.name}",
-                               "change": "new" if was is None else "changed", "state": str(run.state),
-                               "strategy": run.strategy_name, "stages": []}
+        doc: dict[str, Any] = {
+            "run": f"{run.kind}/{run.namespace + '/' if run.namespace else ''}{run.name}",
+            "change": "new" if was is None else "changed",
+            "state": str(run.state),
+            "strategy": run.strategy_name,
+            "stages": [],
+        }
         placed = head.placed.get(run.placement_key)
         data = placed.run_files.get(run_path(run.kind, run.namespace, run.name)) if placed else None
         status = ((load_hub_yaml(data) or {}).get("status") or {}) if data else {}
         for stage in status.get("stagesStatus") or []:
-            doc["stages"].append({"name": str(stage.get("stageName", "")),
-                                  "clusters": [str(c.get("clusterName", "")) for c in stage.get("clusters") or []]})
+            doc["stages"].append(
+                {
+                    "name": str(stage.get("stageName", "")),
+                    "clusters": [str(c.get("clusterName", "")) for c in stage.get("clusters") or []],
+                }
+            )
         if status.get("resourceSnapshotIndexUsed"):
             doc["resourceSnapshotIndex"] = str(status["resourceSnapshotIndexUsed"])
-        failed = next((c for c in status.get("conditions") or []
-                       if isinstance(c, dict) and c.get("status") == "False"), None)
+        failed = next(
+            (c for c in status.get("conditions") or [] if isinstance(c, dict) and c.get("status") == "False"),
+            None,
+        )
         if failed is not None:
             doc["error"] = str(failed.get("message", ""))
         out.setdefault(run.placement_key, []).append(doc)
@@ -249,8 +291,16 @@ def _placement_plans(base: Side, head: Side, changes: Sequence[ClusterChange]) -
         if not (picked or dropped or key in touched or key in runs or settings):
             continue
         if h is None:
-            out.append(PlacementPlan(key, picked, dropped, "", removed=tuple(sorted(dropped)),
-                                     note="the placement is deleted: its objects leave every cluster"))
+            out.append(
+                PlacementPlan(
+                    key,
+                    picked,
+                    dropped,
+                    "",
+                    removed=tuple(sorted(dropped)),
+                    note="the placement is deleted: its objects leave every cluster",
+                )
+            )
             continue
         strategy = h.placement.strategy
         decision = h.decision
@@ -258,37 +308,83 @@ def _placement_plans(base: Side, head: Side, changes: Sequence[ClusterChange]) -
         held = tuple(sorted(decision.held)) if decision else ()
         removed = tuple(sorted(decision.remove)) if decision else ()
         if str(strategy.type) == "External":
-            note = ("External: clusters move only as a staged update run moves them" if key in runs or first
-                    else "External: waits for a staged update run; nothing moves until one is created")
-            out.append(PlacementPlan(key, picked, dropped, "External", first, held, removed, note=note,
-                                     runs=tuple(runs.get(key, ())), settings_diff=settings))
+            note = (
+                "External: clusters move only as a staged update run moves them"
+                if key in runs or first
+                else "External: waits for a staged update run; nothing moves until one is created"
+            )
+            out.append(
+                PlacementPlan(
+                    key,
+                    picked,
+                    dropped,
+                    "External",
+                    first,
+                    held,
+                    removed,
+                    note=note,
+                    runs=tuple(runs.get(key, ())),
+                    settings_diff=settings,
+                )
+            )
         else:
             ru = strategy.rolling_update
-            out.append(PlacementPlan(key, picked, dropped, "RollingUpdate", first, held, removed,
-                                     str(ru.max_surge), str(ru.max_unavailable), runs=tuple(runs.get(key, ())),
-                                     settings_diff=settings))
+            out.append(
+                PlacementPlan(
+                    key,
+                    picked,
+                    dropped,
+                    "RollingUpdate",
+                    first,
+                    held,
+                    removed,
+                    str(ru.max_surge),
+                    str(ru.max_unavailable),
+                    runs=tuple(runs.get(key, ())),
+                    settings_diff=settings,
+                )
+            )
     return out
 
 
-def make_plan(repo: HubRepo, base_rev: str, head_rev: str, now: datetime, state: ClusterStateSource,
-              labels: Sequence[str] = (), session: HubSession | None = None) -> FleetPlan:
+def make_plan(
+    repo: HubRepo,
+    base_rev: str,
+    head_rev: str,
+    now: datetime,
+    state: ClusterStateSource,
+    labels: Sequence[str] = (),
+    session: HubSession | None = None,
+) -> FleetPlan:
     """Render ``base_rev`` and ``head_rev`` of ``repo`` and compare them (nothing is written);
     ``session`` holds the caches (a fresh one by default)."""
     session = session if session is not None else HubSession()
     base, head = _load(repo, base_rev, session), _load(repo, head_rev, session)
     notes: list[str] = []
     if base.ok:
-        _render(base, state, now, Gate(base.policies, lambda _c, _k, rendered: rendered, session.policies),
-                session.snapshot_reader(repo))
+        _render(
+            base,
+            state,
+            now,
+            Gate(base.policies, lambda _c, _k, rendered: rendered, session.policies),
+            session.snapshot_reader(repo),
+        )
     else:
-        notes.append(f"base {base.commit[:12]} does not load: everything head renders is shown as added, "
-                     "and the update rules (immutability) were not checked")
-    validation = tuple(f for f in (head.loaded.findings if head.loaded else ()) + head.notes
-                       if f.severity in ("error", "warning"))
+        notes.append(
+            f"base {base.commit[:12]} does not load: everything head renders is shown as added, "
+            "and the update rules (immutability) were not checked"
+        )
+    validation = tuple(
+        f
+        for f in (head.loaded.findings if head.loaded else ()) + head.notes
+        if f.severity in ("error", "warning")
+    )
     if not head.ok:
         return FleetPlan(base, head, state, (), (), (), (), (), validation, False, (), tuple(notes))
 
-    def previous(cluster: str, key: str, rendered: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    def previous(
+        cluster: str, key: str, rendered: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, Mapping[str, Any]]:
         objs = base.objects.get(cluster, {})
         return {ident: m for (k, ident), m in objs.items() if k == key}
 
@@ -307,12 +403,29 @@ def make_plan(repo: HubRepo, base_rev: str, head_rev: str, now: datetime, state:
     touched = {c.cluster: labels_of.get(c.cluster, {}) for c in changes if c.objects or c.placements}
     blast = tuple(check_change(head.policies, touched, labels)) if head.policies is not None else ()
     share = head.loaded.spec.settings.prune_max_share
-    prune = prune_checks({c: {i for _, i in objs} for c, objs in base.objects.items()},
-                         {c: {i for _, i in objs} for c, objs in head.objects.items()},
-                         {s.name for s in head.states}, share, labels)
-    return FleetPlan(base, head, state, tuple(group_changes(changes)), changes,
-                     tuple(_placement_plans(base, head, changes)), tuple(violations), blast, validation,
-                     base.ok, refusals, tuple(notes), prune, share)
+    prune = prune_checks(
+        {c: {i for _, i in objs} for c, objs in base.objects.items()},
+        {c: {i for _, i in objs} for c, objs in head.objects.items()},
+        {s.name for s in head.states},
+        share,
+        labels,
+    )
+    return FleetPlan(
+        base,
+        head,
+        state,
+        tuple(group_changes(changes)),
+        changes,
+        tuple(_placement_plans(base, head, changes)),
+        tuple(violations),
+        blast,
+        validation,
+        base.ok,
+        refusals,
+        tuple(notes),
+        prune,
+        share,
+    )
 
 
 def _cluster_changes(base: Side, head: Side) -> tuple[ClusterChange, ...]:
@@ -327,11 +440,19 @@ def _cluster_changes(base: Side, head: Side) -> tuple[ClusterChange, ...]:
             picks.setdefault(c, []).append(PlacementChange(key, "dropped", r))
     for cluster in sorted(base.objects.keys() | head.objects.keys()):
         objects = cluster_changes(cluster, base.objects.get(cluster, {}), head.objects.get(cluster, {}))
-        overrides = [o for key in sorted(base.placed.keys() | head.placed.keys())
-                     for o in override_changes(key, base.placed.get(key), head.placed.get(key), cluster)]
-        violations = [v for key in sorted(head.placed)
-                      for v in new_violations(base.placed.get(key), head.placed[key], cluster)]
-        change = ClusterChange(cluster, objects, tuple(picks.get(cluster, ())), tuple(overrides), tuple(violations))
+        overrides = [
+            o
+            for key in sorted(base.placed.keys() | head.placed.keys())
+            for o in override_changes(key, base.placed.get(key), head.placed.get(key), cluster)
+        ]
+        violations = [
+            v
+            for key in sorted(head.placed)
+            for v in new_violations(base.placed.get(key), head.placed[key], cluster)
+        ]
+        change = ClusterChange(
+            cluster, objects, tuple(picks.get(cluster, ())), tuple(overrides), tuple(violations)
+        )
         if not change.empty:
             out.append(change)
     return tuple(out)

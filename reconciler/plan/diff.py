@@ -35,20 +35,30 @@ class ObjectChange:
     diff: str
 
     def to_dict(self) -> dict[str, str]:
-        return {"placement": self.placement, "identity": self.identity, "action": self.action, "diff": self.diff}
+        return {
+            "placement": self.placement,
+            "identity": self.identity,
+            "action": self.action,
+            "diff": self.diff,
+        }
 
 
 def _is_secret(manifest: Mapping[str, Any] | None) -> bool:
-    return manifest is not None and manifest.get("kind") == "Secret" and str(manifest.get("apiVersion")) == "v1"
+    return (
+        manifest is not None and manifest.get("kind") == "Secret" and str(manifest.get("apiVersion")) == "v1"
+    )
 
 
-def masked_pair(base: Mapping[str, Any] | None, head: Mapping[str, Any] | None
-                ) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
+def masked_pair(
+    base: Mapping[str, Any] | None, head: Mapping[str, Any] | None
+) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
     """Both sides with Secret values replaced; a head value that differs from base says so."""
     if not _is_secret(base) and not _is_secret(head):
         return base, head
 
-    def mask(obj: Mapping[str, Any] | None, other: Mapping[str, Any] | None, mark: bool) -> Mapping[str, Any] | None:
+    def mask(
+        obj: Mapping[str, Any] | None, other: Mapping[str, Any] | None, mark: bool
+    ) -> Mapping[str, Any] | None:
         if obj is None:
             return None
         out = dict(obj)
@@ -60,8 +70,10 @@ def masked_pair(base: Mapping[str, Any] | None, head: Mapping[str, Any] | None
                 continue
             theirs = other.get(field) if other is not None else None
             theirs = theirs if isinstance(theirs, Mapping) else {}
-            out[field] = {k: f"{MASK} (changed)" if mark and k in theirs and theirs[k] != v else MASK
-                          for k, v in values.items()}
+            out[field] = {
+                k: f"{MASK} (changed)" if mark and k in theirs and theirs[k] != v else MASK
+                for k, v in values.items()
+            }
         return out
 
     return mask(base, head, False), mask(head, base, True)
@@ -78,7 +90,9 @@ def generalise(text: str, cluster: str) -> str:
     return re.sub(pattern, CLUSTER_PLACEHOLDER, text)
 
 
-def object_diff(identity: str, base: Mapping[str, Any] | None, head: Mapping[str, Any] | None, cluster: str) -> str:
+def object_diff(
+    identity: str, base: Mapping[str, Any] | None, head: Mapping[str, Any] | None, cluster: str
+) -> str:
     """A unified diff of the rendered YAML of one object, Secret values masked."""
     b, h = masked_pair(base, head)
     lines = list(difflib.unified_diff(_text(b), _text(h), f"base {identity}", f"head {identity}", n=3))
@@ -88,8 +102,9 @@ def object_diff(identity: str, base: Mapping[str, Any] | None, head: Mapping[str
     return generalise(text, cluster)
 
 
-def cluster_changes(cluster: str, base: Mapping[ObjectKey, Mapping[str, Any]],
-                    head: Mapping[ObjectKey, Mapping[str, Any]]) -> tuple[ObjectChange, ...]:
+def cluster_changes(
+    cluster: str, base: Mapping[ObjectKey, Mapping[str, Any]], head: Mapping[ObjectKey, Mapping[str, Any]]
+) -> tuple[ObjectChange, ...]:
     """Every object added, changed or removed on ``cluster``, sorted by placement and identity.
 
     A removed object has no diff (all of it goes; its name says which). An object equal on

@@ -60,8 +60,10 @@ class ClusterChange:
             "o": [o.to_dict() for o in self.objects],
             "p": [{**p.to_dict(), "reason": generalise(p.reason, self.cluster)} for p in self.placements],
             "r": [r.to_dict() for r in self.overrides],
-            "v": [{**v.to_dict(), "cluster": "", "message": generalise(v.message, self.cluster)}
-                  for v in self.violations],
+            "v": [
+                {**v.to_dict(), "cluster": "", "message": generalise(v.message, self.cluster)}
+                for v in self.violations
+            ],
         }
         return json.dumps(doc, sort_keys=True)
 
@@ -78,8 +80,10 @@ class Group:
             "objects": [o.to_dict() for o in c.objects],
             "placements": [{**p.to_dict(), "reason": generalise(p.reason, c.cluster)} for p in c.placements],
             "overrides": [r.to_dict() for r in c.overrides],
-            "violations": [{**v.to_dict(), "cluster": "", "message": generalise(v.message, c.cluster)}
-                           for v in c.violations],
+            "violations": [
+                {**v.to_dict(), "cluster": "", "message": generalise(v.message, c.cluster)}
+                for v in c.violations
+            ],
         }
 
 
@@ -110,8 +114,12 @@ class PlacementPlan:
     settings_diff: str = ""  # the placement's entry in every bundle.yaml (apply strategy, ...)
 
     def to_dict(self) -> dict[str, Any]:
-        rollout: dict[str, Any] = {"strategy": self.strategy, "first": list(self.first), "held": list(self.held),
-                                   "removed": list(self.removed)}
+        rollout: dict[str, Any] = {
+            "strategy": self.strategy,
+            "first": list(self.first),
+            "held": list(self.held),
+            "removed": list(self.removed),
+        }
         if self.strategy == "RollingUpdate":
             rollout["maxSurge"], rollout["maxUnavailable"] = self.max_surge, self.max_unavailable
         if self.note:
@@ -130,6 +138,7 @@ def settings_diff(base: Placed | None, head: Placed | None) -> str:
     """How the placement's entry in its clusters' bundle.yaml changes (apply strategy, the
     unavailable period): not an object, but the agents act on it. The snapshot index is left
     out: it moves with every object change, which the objects already show."""
+
     def text(p: Placed | None) -> list[str]:
         if p is None:
             return []
@@ -155,8 +164,9 @@ def reasons(p: Placed | None) -> dict[str, str]:
     return {d.cluster_name: d.reason for d in p.schedule.decisions}
 
 
-def schedule_changes(key: str, base: Placed | None, head: Placed | None, members: Sequence[str]
-                     ) -> tuple[dict[str, str], dict[str, str]]:
+def schedule_changes(
+    key: str, base: Placed | None, head: Placed | None, members: Sequence[str]
+) -> tuple[dict[str, str], dict[str, str]]:
     """(picked, dropped): clusters head selects and base does not, and the reverse, each with
     the scheduler's reason (head's decision for both: why it is now in, or now out)."""
     before, after, why = selected(base), selected(head), reasons(head)
@@ -176,7 +186,9 @@ def schedule_changes(key: str, base: Placed | None, head: Placed | None, members
     return picked, dropped
 
 
-def override_changes(key: str, base: Placed | None, head: Placed | None, cluster: str) -> list[OverrideChange]:
+def override_changes(
+    key: str, base: Placed | None, head: Placed | None, cluster: str
+) -> list[OverrideChange]:
     """Overrides that start or stop applying to this placement's objects on ``cluster``, when
     the placement selects the cluster in both commits (a pick or a drop says enough)."""
     if base is None or head is None or cluster not in base.results or cluster not in head.results:
@@ -186,17 +198,24 @@ def override_changes(key: str, base: Placed | None, head: Placed | None, cluster
         r = p.results.get(cluster) if p is not None else None
         if r is None:
             return set()
-        return ({f"ClusterResourceOverride/{n}" for n in r.applicable_cros}
-                | {f"ResourceOverride/{ns}/{n}" for ns, n in r.applicable_ros})
+        return {f"ClusterResourceOverride/{n}" for n in r.applicable_cros} | {
+            f"ResourceOverride/{ns}/{n}" for ns, n in r.applicable_ros
+        }
 
     before, after = names(base), names(head)
-    return ([OverrideChange(key, o, "starts") for o in sorted(after - before)]
-            + [OverrideChange(key, o, "stops") for o in sorted(before - after)])
+    return [OverrideChange(key, o, "starts") for o in sorted(after - before)] + [
+        OverrideChange(key, o, "stops") for o in sorted(before - after)
+    ]
 
 
 def new_violations(base: Placed | None, head: Placed | None, cluster: str) -> list[Violation]:
     """Head's violations on ``cluster`` that base did not have (same policy, object, message)."""
     if head is None:
         return []
-    old = {(v.policy, v.binding, v.identity, v.message) for v in (base.violations.get(cluster, ()) if base else ())}
-    return [v for v in head.violations.get(cluster, ()) if (v.policy, v.binding, v.identity, v.message) not in old]
+    old = {
+        (v.policy, v.binding, v.identity, v.message)
+        for v in (base.violations.get(cluster, ()) if base else ())
+    }
+    return [
+        v for v in head.violations.get(cluster, ()) if (v.policy, v.binding, v.identity, v.message) not in old
+    ]

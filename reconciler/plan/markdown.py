@@ -36,9 +36,11 @@ def _headline(plan: FleetPlan) -> str:
     verdict = "checks pass" if s["checksPassed"] else "CHECKS FAIL"
     if not plan.head.ok:
         return f"fleetsync plan {base} -> {head}: head does not load ({verdict})"
-    return (f"fleetsync plan {base} -> {head}: {s['clustersTouched']} of {s['clustersInFleet']} cluster(s) "
-            f"touched, {s['objectsTouched']} object change(s) (+{s['added']} ~{s['changed']} -{s['removed']}) "
-            f"in {s['groups']} group(s); {verdict}")
+    return (
+        f"fleetsync plan {base} -> {head}: {s['clustersTouched']} of {s['clustersInFleet']} cluster(s) "
+        f"touched, {s['objectsTouched']} object change(s) (+{s['added']} ~{s['changed']} -{s['removed']}) "
+        f"in {s['groups']} group(s); {verdict}"
+    )
 
 
 def _by_reason(mapping: dict[str, str]) -> list[tuple[str, list[str]]]:
@@ -70,12 +72,19 @@ def _placement_lines(p: PlacementPlan, code: Callable[[str], str], md: bool) -> 
         lines.append(f"  - {p.note}")
     if p.settings_diff:
         lines.append("  - its entry in every cluster's bundle.yaml changes:")
-        lines += ["", "```diff", p.settings_diff.rstrip("\n"), "```", ""] if md else \
-            ["    " + line for line in p.settings_diff.rstrip("\n").splitlines()]
+        lines += (
+            ["", "```diff", p.settings_diff.rstrip("\n"), "```", ""]
+            if md
+            else ["    " + line for line in p.settings_diff.rstrip("\n").splitlines()]
+        )
     for run in p.runs:
-        index = f", resource snapshot {run['resourceSnapshotIndex']}" if run.get("resourceSnapshotIndex") else ""
-        lines.append(f"  - {run['change']} run {code(str(run['run']))} (state {run['state']}, strategy "
-                     f"{run['strategy']}{index}) would start:")
+        index = (
+            f", resource snapshot {run['resourceSnapshotIndex']}" if run.get("resourceSnapshotIndex") else ""
+        )
+        lines.append(
+            f"  - {run['change']} run {code(str(run['run']))} (state {run['state']}, strategy "
+            f"{run['strategy']}{index}) would start:"
+        )
         for stage in run["stages"]:
             lines.append(f"    - stage {stage['name']}: {names(stage['clusters']) or '(no clusters)'}")
         if run.get("error"):
@@ -90,8 +99,10 @@ def _violation_lines(items: Sequence[tuple[Violation, str]], code: Callable[[str
     for v, key in items:
         k = (str(v.action), v.policy, key, v.identity, generalise(v.message, v.cluster))
         grouped.setdefault(k, []).append(v.cluster)
-    return [f"- {action} {code(policy)} on {code(ident)} ({key}) in {names(sorted(set(cs)))}: {msg}"
-            for (action, policy, key, ident, msg), cs in sorted(grouped.items())]
+    return [
+        f"- {action} {code(policy)} on {code(ident)} ({key}) in {names(sorted(set(cs)))}: {msg}"
+        for (action, policy, key, ident, msg), cs in sorted(grouped.items())
+    ]
 
 
 def _prune_lines(checks: Sequence[PruneCheck]) -> list[str]:
@@ -111,16 +122,25 @@ def _group_block(g: Group, md: bool, budget: list[int] | None) -> list[str]:
     title = f"{names(g.clusters)}: same change" if len(g.clusters) > 1 else g.clusters[0]
 
     def gen(text: str) -> str:  # a group of one names its cluster; of many, the placeholder
-        return generalise(text, c.cluster) if len(g.clusters) > 1 else text.replace(CLUSTER_PLACEHOLDER, c.cluster)
+        return (
+            generalise(text, c.cluster)
+            if len(g.clusters) > 1
+            else text.replace(CLUSTER_PLACEHOLDER, c.cluster)
+        )
 
     count = f"{len(c.objects)} object(s)"
-    lines = [f"<details><summary><b>{title}</b> ({len(g.clusters)} cluster(s), {count})</summary>", ""] if md \
+    lines = (
+        [f"<details><summary><b>{title}</b> ({len(g.clusters)} cluster(s), {count})</summary>", ""]
+        if md
         else [f"== {title} ({len(g.clusters)} cluster(s), {count})"]
+    )
     for pc in c.placements:
         lines.append(f"- {pc.change} by {pc.placement}: {gen(pc.reason)}")
     for oc in c.overrides:
-        lines.append(f"- override {oc.override} {'starts' if oc.change == 'starts' else 'stops'} applying "
-                     f"({oc.placement})")
+        lines.append(
+            f"- override {oc.override} {'starts' if oc.change == 'starts' else 'stops'} applying "
+            f"({oc.placement})"
+        )
     for v in c.violations:
         lines.append(f"- new {v.action} violation of {v.policy} on {v.identity}: {gen(v.message)}")
     left_out = 0
@@ -147,6 +167,7 @@ def _group_block(g: Group, md: bool, budget: list[int] | None) -> list[str]:
 
 def render(plan: FleetPlan, md: bool = True, max_chars: int = MAX_CHARS) -> str:
     """The plan as Markdown (``md``) or plain text, within ``max_chars`` when Markdown."""
+
     def code(s: str) -> str:
         return f"`{s}`" if md else s
 
@@ -172,8 +193,12 @@ def render(plan: FleetPlan, md: bool = True, max_chars: int = MAX_CHARS) -> str:
         head += [heading("Prune refused: a cluster would be emptied"), "", *_prune_lines(blocked), ""]
     warned = [c for c in plan.prune if not c.blocking]
     if warned:
-        head += [heading(f"WARNING: large removals (more than {plan.prune_max_share:.0%} of a cluster's objects)"),
-                 "", *_prune_lines(warned), ""]
+        head += [
+            heading(f"WARNING: large removals (more than {plan.prune_max_share:.0%} of a cluster's objects)"),
+            "",
+            *_prune_lines(warned),
+            "",
+        ]
     new = [(v, k) for v, k, is_new in plan.violations if is_new]
     old = [(v, k) for v, k, is_new in plan.violations if not is_new]
     if new or plan.blast:

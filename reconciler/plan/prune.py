@@ -43,19 +43,36 @@ class PruneCheck:
 
     def message(self) -> str:
         if self.empties:
-            tail = (f"approved by the label {APPROVE_PRUNE_LABEL}" if not self.blocking else
-                    f"add the label {APPROVE_PRUNE_LABEL} to the pull request if this is intended")
+            tail = (
+                f"approved by the label {APPROVE_PRUNE_LABEL}"
+                if not self.blocking
+                else f"add the label {APPROVE_PRUNE_LABEL} to the pull request if this is intended"
+            )
             return f"removes all {self.removed} object(s): the cluster is left with none; {tail}"
-        return (f"removes {self.removed} of {self.before} object(s) (more than {self.max_share:.0%}); "
-                f"{self.after} remain")
+        return (
+            f"removes {self.removed} of {self.before} object(s) (more than {self.max_share:.0%}); "
+            f"{self.after} remain"
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cluster": self.cluster, "before": self.before, "removed": self.removed, "after": self.after,
-                "empties": self.empties, "blocking": self.blocking, "message": self.message()}
+        return {
+            "cluster": self.cluster,
+            "before": self.before,
+            "removed": self.removed,
+            "after": self.after,
+            "empties": self.empties,
+            "blocking": self.blocking,
+            "message": self.message(),
+        }
 
 
-def prune_checks(base: Mapping[str, Iterable[str]], head: Mapping[str, Iterable[str]], members: Collection[str],
-                 max_share: float, labels: Collection[str]) -> tuple[PruneCheck, ...]:
+def prune_checks(
+    base: Mapping[str, Iterable[str]],
+    head: Mapping[str, Iterable[str]],
+    members: Collection[str],
+    max_share: float,
+    labels: Collection[str],
+) -> tuple[PruneCheck, ...]:
     """``base``/``head``: cluster -> the identities each commit puts on it; ``members``: the
     clusters still in the fleet at head. Sorted by cluster."""
     approved = APPROVE_PRUNE_LABEL in labels
@@ -68,8 +85,11 @@ def prune_checks(base: Mapping[str, Iterable[str]], head: Mapping[str, Iterable[
         if not before or not removed:
             continue
         if not after or removed / len(before) > max_share:
-            out.append(PruneCheck(cluster, len(before), removed, len(after), max_share,
-                                  blocking=not after and not approved))
+            out.append(
+                PruneCheck(
+                    cluster, len(before), removed, len(after), max_share, blocking=not after and not approved
+                )
+            )
     return tuple(out)
 
 

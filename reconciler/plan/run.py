@@ -23,28 +23,47 @@ from reconciler.plan.markdown import render
 MAX_LABELS = 100
 
 
-def _plan(path: Path, base: str, head: str, now: datetime, reports_from: str | None, labels: Sequence[str]
-          ) -> FleetPlan:
+def _plan(
+    path: Path, base: str, head: str, now: datetime, reports_from: str | None, labels: Sequence[str]
+) -> FleetPlan:
     session = HubSession()  # this plan's caches: both commits' loads, policy results, older snapshots
     with HubRepo.local(path) as repo:
         if reports_from is None:
             return make_plan(repo, base, head, now, read_cluster_state(repo, "this repo"), labels, session)
-        remote = reports_from if is_url(reports_from) or Path(reports_from).exists() else repo.remote_url(reports_from)
+        remote = (
+            reports_from
+            if is_url(reports_from) or Path(reports_from).exists()
+            else repo.remote_url(reports_from)
+        )
         if remote is None:
             raise FleetsyncError(f"--reports-from {reports_from!r}: not a URL, a path or a remote of {path}")
         if not is_url(remote):
             remote = str(Path(remote).resolve())
-        with tempfile.TemporaryDirectory(prefix="fleetsync-plan-") as tmp, \
-                HubRepo.cached(Path(tmp), str(path.resolve()), remote) as hub:
+        with (
+            tempfile.TemporaryDirectory(prefix="fleetsync-plan-") as tmp,
+            HubRepo.cached(Path(tmp), str(path.resolve()), remote) as hub,
+        ):
             hub.refresh(source=False)
             return make_plan(repo, base, head, now, read_cluster_state(hub, reports_from), labels, session)
 
 
-def run(path: Path, base: str, head: str, output: str, now: datetime, *, reports_from: str | None = None,
-        labels: Sequence[str] = ()) -> tuple[str, str, int]:
+def run(
+    path: Path,
+    base: str,
+    head: str,
+    output: str,
+    now: datetime,
+    *,
+    reports_from: str | None = None,
+    labels: Sequence[str] = (),
+) -> tuple[str, str, int]:
     """(stdout, stderr, exit code) — see ``ExitCode``."""
     if len(labels) > MAX_LABELS or any(len(x) > 256 for x in labels):
-        return "", f"error: at most {MAX_LABELS} labels of at most 256 characters\n", int(ExitCode.RUNTIME_ERROR)
+        return (
+            "",
+            f"error: at most {MAX_LABELS} labels of at most 256 characters\n",
+            int(ExitCode.RUNTIME_ERROR),
+        )
     try:
         plan = _plan(path, base, head, now, reports_from, labels)
     except FleetsyncError as e:

@@ -59,7 +59,8 @@ def policy_fingerprint(policy: Policy) -> tuple[Any, ...]:
         return e.text if e is not None else None
 
     return (
-        policy.name, policy.failure_policy,
+        policy.name,
+        policy.failure_policy,
         [(n, text(e)) for n, e in policy.variables],
         [(n, text(e)) for n, e in policy.match_conditions],
         [(text(v.expression), v.message, text(v.message_expression), v.reason) for v in policy.validations],
@@ -136,8 +137,9 @@ class PolicyCache:
             self._cel[key] = to_cel(obj)
         return self._cel[key]
 
-    def fingerprints(self, holder: Any, bindings: Sequence[Binding],
-                     policies: Mapping[str, Policy]) -> tuple[str, tuple[str, ...]]:
+    def fingerprints(
+        self, holder: Any, bindings: Sequence[Binding], policies: Mapping[str, Policy]
+    ) -> tuple[str, tuple[str, ...]]:
         """(digest of what decides matching for the whole set, digest of each binding's policy).
 
         Matching is plain frozen data, so its ``repr`` is exact; computed once per ``holder``
@@ -147,7 +149,14 @@ class PolicyCache:
         hit = self._sets.get(key)
         if hit is None:
             per_policy = {name: _digest(policy_fingerprint(p)) for name, p in policies.items()}
-            matching = [(b.policy, repr(b.match), repr(b.param_ref),
-                         repr(policies[b.policy].match) if b.policy in policies else None) for b in bindings]
+            matching = [
+                (
+                    b.policy,
+                    repr(b.match),
+                    repr(b.param_ref),
+                    repr(policies[b.policy].match) if b.policy in policies else None,
+                )
+                for b in bindings
+            ]
             hit = self._sets[key] = (_digest(matching), tuple(per_policy.get(b.policy, "") for b in bindings))
         return hit

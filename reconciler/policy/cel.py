@@ -70,7 +70,9 @@ class _Counter:
         self.budget = budget
         self.steps = 0
         self.deadline = (
-            budget.clock() + budget.time_limit if budget.clock is not None and budget.time_limit is not None else None
+            budget.clock() + budget.time_limit
+            if budget.clock is not None and budget.time_limit is not None
+            else None
         )
 
     def tick(self) -> None:
@@ -126,7 +128,9 @@ def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _split(s: Any, sep: Any, limit: Any = None) -> ct.ListType:
-    parts = _text(s, "split").split(_text(sep, "split"), -1 if limit is None or int(limit) < 0 else int(limit) - 1)
+    parts = _text(s, "split").split(
+        _text(sep, "split"), -1 if limit is None or int(limit) < 0 else int(limit) - 1
+    )
     return ct.ListType([ct.StringType(p) for p in parts])
 
 
@@ -215,7 +219,9 @@ def compile_expression(text: str, declared_variables: Iterable[str] = ()) -> Com
     except CELParseError as e:
         where = f" at line {e.line}, column {e.column}" if getattr(e, "line", None) else ""
         first = str(e).strip().splitlines()
-        raise CompileError(f"CEL syntax error{where}: {' | '.join(first[-2:]) if first else 'invalid'}") from e
+        raise CompileError(
+            f"CEL syntax error{where}: {' | '.join(first[-2:]) if first else 'invalid'}"
+        ) from e
     except RecursionError as e:
         raise CompileError("expression is nested too deeply") from e
     roots, bound, used_vars = _names(ast)
@@ -238,8 +244,21 @@ def _ident(tree: Any) -> str | None:
     while isinstance(tree, lark.Tree):
         if tree.data == "ident":
             return str(tree.children[0])
-        if tree.data not in ("member", "primary", "expr", "conditionalor", "conditionaland", "relation",
-                             "addition", "multiplication", "unary") or len(tree.children) != 1:
+        if (
+            tree.data
+            not in (
+                "member",
+                "primary",
+                "expr",
+                "conditionalor",
+                "conditionaland",
+                "relation",
+                "addition",
+                "multiplication",
+                "unary",
+            )
+            or len(tree.children) != 1
+        ):
             return None
         tree = tree.children[0]
     return None
@@ -258,7 +277,9 @@ def _names(ast: lark.Tree[Any]) -> tuple[set[str], set[str], set[str]]:
                 name = _ident(args.children[0])
                 if name:
                     bound.add(name)
-        elif node.data == "member_dot" and len(node.children) == 2 and _ident(node.children[0]) == "variables":
+        elif (
+            node.data == "member_dot" and len(node.children) == 2 and _ident(node.children[0]) == "variables"
+        ):
             used_vars.add(str(node.children[1]))
     return roots, bound, used_vars
 

@@ -20,6 +20,8 @@ from reconciler.policy.gate import DEFAULT_BUDGET, ClusterInfo, PolicySet, Viola
 CHANGE_GROUP = "fleetsync.io"
 CHANGE_RESOURCE = "fleetchanges"
 CHANGE_IDENTITY = "fleetsync.io/FleetChange//change"
+
+
 def change_object(changed: Mapping[str, Mapping[str, str]], pr_labels: Iterable[str]) -> dict[str, Any]:
     """The ``FleetChange`` object blast-radius policies see: the clusters a change touches."""
     return {
@@ -48,9 +50,15 @@ def check_change(
     """
     if not changed:
         return []
-    explicit = {n for n, p in policy_set.policies.items()
-                if any(r.names_explicitly(CHANGE_GROUP, CHANGE_RESOURCE) for r in p.match.rules)}
-    subset = PolicySet({n: p for n, p in policy_set.policies.items() if n in explicit},
-                       tuple(b for b in policy_set.bindings if b.policy in explicit), policy_set.params)
+    explicit = {
+        n
+        for n, p in policy_set.policies.items()
+        if any(r.names_explicitly(CHANGE_GROUP, CHANGE_RESOURCE) for r in p.match.rules)
+    }
+    subset = PolicySet(
+        {n: p for n, p in policy_set.policies.items() if n in explicit},
+        tuple(b for b in policy_set.bindings if b.policy in explicit),
+        policy_set.params,
+    )
     obj = change_object(changed, pr_labels)
     return evaluate(subset, ClusterInfo(""), {CHANGE_IDENTITY: obj}, budget=budget)

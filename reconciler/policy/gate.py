@@ -109,8 +109,15 @@ class Violation:
         return self.action is Action.DENY
 
     def to_dict(self) -> dict[str, str]:
-        return {"policy": self.policy, "binding": self.binding, "action": str(self.action),
-                "cluster": self.cluster, "identity": self.identity, "message": self.message, "reason": self.reason}
+        return {
+            "policy": self.policy,
+            "binding": self.binding,
+            "action": str(self.action),
+            "cluster": self.cluster,
+            "identity": self.identity,
+            "message": self.message,
+            "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,9 +190,16 @@ def load_policies(
                     continue
                 prior = policies.get(policy.name)
                 if prior is not None and not prior[1]:
-                    findings.add(Finding(doc.file, doc.line, 1, "metadata.name",
-                                         f"policy {policy.name!r} is declared twice (first at {prior[0].origin})",
-                                         f"{POLICY_KIND}/{policy.name}"))
+                    findings.add(
+                        Finding(
+                            doc.file,
+                            doc.line,
+                            1,
+                            "metadata.name",
+                            f"policy {policy.name!r} is declared twice (first at {prior[0].origin})",
+                            f"{POLICY_KIND}/{policy.name}",
+                        )
+                    )
                     continue
                 policies[policy.name] = (policy, from_library)
             elif is_admission and kind == BINDING_KIND and gate:
@@ -198,20 +212,36 @@ def load_policies(
     for b in bindings:
         bound.add(b.policy)
         if b.policy not in policies and b.policy not in broken and b.origin is not None:
-            findings.add(Finding(b.origin.file, b.origin.line, 1, "spec.policyName",
-                                 f"no policy named {b.policy!r} (known: {', '.join(sorted(policies)) or 'none'})",
-                                 f"{BINDING_KIND}/{b.name}"))
+            findings.add(
+                Finding(
+                    b.origin.file,
+                    b.origin.line,
+                    1,
+                    "spec.policyName",
+                    f"no policy named {b.policy!r} (known: {', '.join(sorted(policies)) or 'none'})",
+                    f"{BINDING_KIND}/{b.name}",
+                )
+            )
     for name in enabled or ():
         if name not in policies and name not in broken:
-            findings.add(Finding(SETTINGS_BINDING, 0, 0, "policies",
-                                 f"no policy named {name!r} (known: {', '.join(sorted(policies)) or 'none'})"))
+            findings.add(
+                Finding(
+                    SETTINGS_BINDING,
+                    0,
+                    0,
+                    "policies",
+                    f"no policy named {name!r} (known: {', '.join(sorted(policies)) or 'none'})",
+                )
+            )
     implicit = [
         Binding(SETTINGS_BINDING, name, (p.default_action,))
         for name, (p, _) in sorted(policies.items())
         if name not in bound and (enabled is None or name in enabled)
     ]
     ordered = sorted(bindings, key=lambda b: (b.policy, b.name)) + implicit
-    return PolicySet({k: v[0] for k, v in sorted(policies.items())}, tuple(ordered), params, tuple(findings.items))
+    return PolicySet(
+        {k: v[0] for k, v in sorted(policies.items())}, tuple(ordered), params, tuple(findings.items)
+    )
 
 
 # -- evaluation ---------------------------------------------------------------------------------
@@ -242,8 +272,9 @@ def _bind_variables(policy: Policy, activation: dict[str, Any], budget: Budget) 
         activation["variables"] = to_cel_map(variables)
 
 
-def _judge(policy: Policy, activation: dict[str, Any], masked: dict[str, Any] | None,
-           budget: Budget) -> list[tuple[str, str]]:
+def _judge(
+    policy: Policy, activation: dict[str, Any], masked: dict[str, Any] | None, budget: Budget
+) -> list[tuple[str, str]]:
     """Every failed validation of one object as (message, reason); [] when it passes or is not matched.
 
     ``masked`` is the activation with Secret values masked, for messageExpression (None: no Secret).
@@ -253,7 +284,11 @@ def _judge(policy: Policy, activation: dict[str, Any], masked: dict[str, Any] | 
     for cname, expr in policy.match_conditions:
         value, why = _run(expr, activation, budget)
         if why or not is_bool(value):
-            return [(f"matchCondition {cname!r} could not be evaluated: {why or 'not a bool'}", "Invalid")] if fail else []
+            return (
+                [(f"matchCondition {cname!r} could not be evaluated: {why or 'not a bool'}", "Invalid")]
+                if fail
+                else []
+            )
         if not value:
             return []
     if masked is None:
@@ -295,7 +330,11 @@ def evaluate(
     ``cache`` by content (reconciler/policy/cache.py), so pass one cache for many clusters.
     """
     cache = cache if cache is not None else PolicyCache()
-    cluster_data = {"name": cluster.name, "labels": dict(cluster.labels), "properties": dict(cluster.properties)}
+    cluster_data = {
+        "name": cluster.name,
+        "labels": dict(cluster.labels),
+        "properties": dict(cluster.properties),
+    }
     judge = _Judge(policy_set, cluster_data, budget, cache)
     set_digest, _ = judge.fingerprints
     buckets: list[list[Violation]] = [[] for _ in policy_set.bindings]
@@ -312,7 +351,9 @@ def evaluate(
             policy = policy_set.policies[b.policy]
             action = max(b.actions, key=_STRENGTH.__getitem__)
             for message, reason in judge.results(i, policy, b, t, ns_obj):
-                buckets[i].append(Violation(policy.name, b.name, action, cluster.name, t.identity, message, reason))
+                buckets[i].append(
+                    Violation(policy.name, b.name, action, cluster.name, t.identity, message, reason)
+                )
     return [v for bucket in buckets for v in bucket]
 
 
@@ -333,9 +374,19 @@ def _matching(policy_set: PolicySet, t: Target, ns_obj: Mapping[str, Any] | None
 class _Judge:
     """One cluster's evaluation context: the cluster variable, converted and digested lazily."""
 
-    __slots__ = ("_cluster_cel", "_cluster_digest", "budget", "cache", "cluster_data", "fingerprints", "policy_set")
+    __slots__ = (
+        "_cluster_cel",
+        "_cluster_digest",
+        "budget",
+        "cache",
+        "cluster_data",
+        "fingerprints",
+        "policy_set",
+    )
 
-    def __init__(self, policy_set: PolicySet, cluster_data: dict[str, Any], budget: Budget, cache: PolicyCache):
+    def __init__(
+        self, policy_set: PolicySet, cluster_data: dict[str, Any], budget: Budget, cache: PolicyCache
+    ):
         self.policy_set, self.cluster_data, self.budget, self.cache = policy_set, cluster_data, budget, cache
         self.fingerprints = cache.fingerprints(policy_set, policy_set.bindings, policy_set.policies)
         self._cluster_cel: Any = None
@@ -351,8 +402,9 @@ class _Judge:
             self._cluster_digest = self.cache.digest(self.cluster_data)
         return self._cluster_digest
 
-    def results(self, index: int, policy: Policy, b: Binding, t: Target,
-                ns_obj: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    def results(
+        self, index: int, policy: Policy, b: Binding, t: Target, ns_obj: Mapping[str, Any] | None
+    ) -> list[tuple[str, str]]:
         params: Mapping[str, Any] | None = None
         if policy.param_kind is not None and b.param_ref is not None:
             api_version, kind = policy.param_kind
@@ -365,29 +417,56 @@ class _Judge:
         cache, roots = self.cache, policy.roots
         key = None
         if self.budget.time_limit is None:  # a time limit makes a result depend on the machine's load
-            key = (self.fingerprints[1][index], cache.digest(params), cache.digest(t.obj), cache.digest(t.old),
-                   cache.digest(ns_obj) if "namespaceObject" in roots else None,
-                   self.cluster_digest() if "cluster" in roots else None, self.budget.max_steps)
+            key = (
+                self.fingerprints[1][index],
+                cache.digest(params),
+                cache.digest(t.obj),
+                cache.digest(t.old),
+                cache.digest(ns_obj) if "namespaceObject" in roots else None,
+                self.cluster_digest() if "cluster" in roots else None,
+                self.budget.max_steps,
+            )
             hit = cache.results(key)
             if hit is not None:
                 return hit
-        results = _evaluate_one(policy, t, params, ns_obj, self.cluster_cel() if "cluster" in roots else None,
-                                self.budget, cache)
+        results = _evaluate_one(
+            policy, t, params, ns_obj, self.cluster_cel() if "cluster" in roots else None, self.budget, cache
+        )
         if key is not None:
             cache.keep(key, results)
         return results
 
 
-def _evaluate_one(policy: Policy, t: Target, params: Mapping[str, Any] | None, ns_obj: Mapping[str, Any] | None,
-                  cluster_cel: Any, budget: Budget, cache: PolicyCache) -> list[tuple[str, str]]:
+def _evaluate_one(
+    policy: Policy,
+    t: Target,
+    params: Mapping[str, Any] | None,
+    ns_obj: Mapping[str, Any] | None,
+    cluster_cel: Any,
+    budget: Budget,
+    cache: PolicyCache,
+) -> list[tuple[str, str]]:
     secrets = secret_values(t.obj, t.old)
     try:
-        activation = {"object": cache.cel(t.obj), "oldObject": cache.cel(t.old), "params": cache.cel(params),
-                      "cluster": cluster_cel, "namespaceObject": cache.cel(ns_obj), "request": to_cel(request(t))}
+        activation = {
+            "object": cache.cel(t.obj),
+            "oldObject": cache.cel(t.old),
+            "params": cache.cel(params),
+            "cluster": cluster_cel,
+            "namespaceObject": cache.cel(ns_obj),
+            "request": to_cel(request(t)),
+        }
         masked = None
         if secrets:
-            masked = activation | {"object": to_cel(mask_secret(t.obj)), "oldObject": to_cel(mask_secret(t.old))}
+            masked = activation | {
+                "object": to_cel(mask_secret(t.obj)),
+                "oldObject": to_cel(mask_secret(t.old)),
+            }
         results = _judge(policy, activation, masked, budget)
     except ObjectTooLarge as e:
-        results = [(f"object too large to check: {e}", "RequestEntityTooLarge")] if policy.failure_policy == "Fail" else []
+        results = (
+            [(f"object too large to check: {e}", "RequestEntityTooLarge")]
+            if policy.failure_policy == "Fail"
+            else []
+        )
     return [(scrub(m, secrets), r) for m, r in results]

@@ -47,7 +47,11 @@ def target(identity: str, obj: Mapping[str, Any] | None, old: Mapping[str, Any] 
     api_version = body.get("apiVersion")
     group, version = split_api_version(api_version if isinstance(api_version, str) else "")
     labels = field_map(meta, "labels")
-    kind, namespace, name = (str(body.get("kind") or ""), str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+    kind, namespace, name = (
+        str(body.get("kind") or ""),
+        str(meta.get("namespace") or ""),
+        str(meta.get("name") or ""),
+    )
     return Target(identity, obj, old, group, version, kind, namespace, name, labels)
 
 
@@ -72,7 +76,10 @@ def matches(m: MatchResources, t: Target, ns_labels: Mapping[str, str] | None, i
 def request(t: Target) -> dict[str, Any]:
     """The ``request`` variable: what an API server's admission request would say of this object."""
     return {
-        "operation": t.operation, "name": t.name, "namespace": t.namespace, "dryRun": True,
+        "operation": t.operation,
+        "name": t.name,
+        "namespace": t.namespace,
+        "dryRun": True,
         "kind": {"group": t.group, "version": t.version, "kind": t.kind},
         "resource": {"group": t.group, "version": t.version, "resource": plural_of(t.kind)},
         "userInfo": {"username": "fleetsync"},

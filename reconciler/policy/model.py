@@ -42,17 +42,35 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # kind → plural resource for the kinds policies usually name; others fall back to plural_of's rule.
 PLURALS: Mapping[str, str] = MappingProxyType(
     {
-        "Pod": "pods", "Deployment": "deployments", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets",
-        "ReplicaSet": "replicasets", "Job": "jobs", "CronJob": "cronjobs", "Service": "services",
-        "ConfigMap": "configmaps", "Secret": "secrets", "Namespace": "namespaces",
-        "ServiceAccount": "serviceaccounts", "Role": "roles", "RoleBinding": "rolebindings",
-        "ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings", "Ingress": "ingresses",
-        "NetworkPolicy": "networkpolicies", "PersistentVolumeClaim": "persistentvolumeclaims",
-        "PersistentVolume": "persistentvolumes", "StorageClass": "storageclasses",
-        "ResourceQuota": "resourcequotas", "LimitRange": "limitranges",
-        "HorizontalPodAutoscaler": "horizontalpodautoscalers", "PodDisruptionBudget": "poddisruptionbudgets",
-        "CustomResourceDefinition": "customresourcedefinitions", "Endpoints": "endpoints",
-        "PriorityClass": "priorityclasses", "ValidatingAdmissionPolicy": "validatingadmissionpolicies",
+        "Pod": "pods",
+        "Deployment": "deployments",
+        "StatefulSet": "statefulsets",
+        "DaemonSet": "daemonsets",
+        "ReplicaSet": "replicasets",
+        "Job": "jobs",
+        "CronJob": "cronjobs",
+        "Service": "services",
+        "ConfigMap": "configmaps",
+        "Secret": "secrets",
+        "Namespace": "namespaces",
+        "ServiceAccount": "serviceaccounts",
+        "Role": "roles",
+        "RoleBinding": "rolebindings",
+        "ClusterRole": "clusterroles",
+        "ClusterRoleBinding": "clusterrolebindings",
+        "Ingress": "ingresses",
+        "NetworkPolicy": "networkpolicies",
+        "PersistentVolumeClaim": "persistentvolumeclaims",
+        "PersistentVolume": "persistentvolumes",
+        "StorageClass": "storageclasses",
+        "ResourceQuota": "resourcequotas",
+        "LimitRange": "limitranges",
+        "HorizontalPodAutoscaler": "horizontalpodautoscalers",
+        "PodDisruptionBudget": "poddisruptionbudgets",
+        "CustomResourceDefinition": "customresourcedefinitions",
+        "Endpoints": "endpoints",
+        "PriorityClass": "priorityclasses",
+        "ValidatingAdmissionPolicy": "validatingadmissionpolicies",
         "ValidatingAdmissionPolicyBinding": "validatingadmissionpolicybindings",
         "MutatingWebhookConfiguration": "mutatingwebhookconfigurations",
         "ValidatingWebhookConfiguration": "validatingwebhookconfigurations",
@@ -211,7 +229,9 @@ def _rules(f: Fields, key: str) -> tuple[ResourceRule, ...]:
         ops = r.str_list("operations")
         for i, op in enumerate(ops):
             if op not in _OPERATIONS:
-                r.ctx.error((*r.at("operations"), i), f"unsupported operation {op!r}: use {', '.join(_OPERATIONS)}")
+                r.ctx.error(
+                    (*r.at("operations"), i), f"unsupported operation {op!r}: use {', '.join(_OPERATIONS)}"
+                )
         scope = r.str("scope", "*", enum=("*", "Cluster", "Namespaced")) or "*"
         names = tuple(r.str_list("resourceNames"))
         r.done()
@@ -292,7 +312,9 @@ def parse_policy(doc: Document, findings: Findings) -> Policy | None:
             if "\n" in message:
                 v.error("message", "message must be a single line")
             me = _expr(v, "messageExpression", tuple(declared), required=False)
-            reason = v.str("reason", "Invalid", enum=("Unauthorized", "Forbidden", "Invalid", "RequestEntityTooLarge"))
+            reason = v.str(
+                "reason", "Invalid", enum=("Unauthorized", "Forbidden", "Invalid", "RequestEntityTooLarge")
+            )
             v.done()
             if e is not None:
                 validations.append(Validation(e, message, me, reason or "Invalid"))
@@ -300,12 +322,24 @@ def parse_policy(doc: Document, findings: Findings) -> Policy | None:
         spec.done()
         default = meta.annotations.get(DEFAULT_ACTION_ANNOTATION, "Deny")
         if default not in Action.__members__.values():
-            f.ctx.error(("metadata", "annotations", DEFAULT_ACTION_ANNOTATION),
-                        f"unsupported value {default!r}: supported values: 'Deny', 'Warn', 'Audit'")
+            f.ctx.error(
+                ("metadata", "annotations", DEFAULT_ACTION_ANNOTATION),
+                f"unsupported value {default!r}: supported values: 'Deny', 'Warn', 'Audit'",
+            )
             default = "Deny"
         gate = meta.annotations.get(GATE_ANNOTATION, "true") != "false"
-        policy = Policy(name, Origin(doc.file, doc.line), match, tuple(validations), tuple(variables),
-                        tuple(conditions), failure, param_kind, Action(default), gate)
+        policy = Policy(
+            name,
+            Origin(doc.file, doc.line),
+            match,
+            tuple(validations),
+            tuple(variables),
+            tuple(conditions),
+            failure,
+            param_kind,
+            Action(default),
+            gate,
+        )
     f.done()
     findings.extend(mine.items)
     return None if mine or not name else policy
@@ -360,5 +394,3 @@ def _name(doc: Document) -> str:
     meta = doc.data.get("metadata") if isinstance(doc.data, dict) else None
     name = meta.get("name") if isinstance(meta, dict) else None
     return name if isinstance(name, str) else "?"
-
-

@@ -104,9 +104,7 @@ class EvictionResult:
 
 def is_terminal(conditions: Sequence[EvictionCondition]) -> bool:
     """KubeFleet never re-evaluates an eviction that is invalid or has an Executed condition."""
-    return any(
-        (c.type == VALID and c.status == Status.FALSE) or c.type == EXECUTED for c in conditions
-    )
+    return any((c.type == VALID and c.status == Status.FALSE) or c.type == EXECUTED for c in conditions)
 
 
 def _valid() -> EvictionCondition:
@@ -128,9 +126,7 @@ def _placed(b: Binding) -> bool:
     )
 
 
-def disruptions_allowed(
-    placement: Placement, total: int, available: int, budget: Budget
-) -> int:
+def disruptions_allowed(placement: Placement, total: int, available: int, budget: Budget) -> int:
     policy = placement.effective_policy
     desired = (policy.number_of_clusters or 0) if policy.placement_type == PlacementType.PICK_N else 0
     allowed = 0
@@ -162,9 +158,13 @@ def evaluate_eviction(
     if is_terminal(previous):
         return EvictionResult(tuple(previous), current)
     if placement is None:
-        return EvictionResult((EvictionCondition(VALID, Status.FALSE, INVALID_REASON, INVALID_MISSING_CRP),), current)
+        return EvictionResult(
+            (EvictionCondition(VALID, Status.FALSE, INVALID_REASON, INVALID_MISSING_CRP),), current
+        )
     if placement.placement_type == PlacementType.PICK_FIXED:
-        return EvictionResult((EvictionCondition(VALID, Status.FALSE, INVALID_REASON, INVALID_PICK_FIXED),), current)
+        return EvictionResult(
+            (EvictionCondition(VALID, Status.FALSE, INVALID_REASON, INVALID_PICK_FIXED),), current
+        )
     target = next((b for b in current if b.cluster == cluster), None)
     if target is None:
         return EvictionResult(

@@ -48,7 +48,10 @@ class DecisionBuilder:
             score = t.stored()
             self._out.append(
                 ClusterDecision(
-                    name, False, score, NOT_PICKED_BY_SCORE.format(c=name, a=score.affinity, t=score.topology_spread)
+                    name,
+                    False,
+                    score,
+                    NOT_PICKED_BY_SCORE.format(c=name, a=score.affinity, t=score.topology_spread),
                 )
             )
             self._slots -= 1

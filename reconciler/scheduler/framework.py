@@ -99,7 +99,9 @@ class _Static:
     static_score: dict[str, ClusterScore]
 
 
-def _static_pass(profile: Profile, call: CallState, cycle_plugins: Sequence[CyclePlugin], scoring: bool) -> _Static:
+def _static_pass(
+    profile: Profile, call: CallState, cycle_plugins: Sequence[CyclePlugin], scoring: bool
+) -> _Static:
     filters = [p for p in profile.filters if p.pre_filter(call)]
     scorers = [p for p in profile.scorers if p.pre_score(call)] if scoring else []
     filtered: list[tuple[str, str]] = []
@@ -244,7 +246,9 @@ def _cross_reference(
     return created, patched
 
 
-def _downscale(bindings: dict[str, Binding], c: Classified, count: int) -> tuple[list[Binding], list[Binding]]:
+def _downscale(
+    bindings: dict[str, Binding], c: Classified, count: int
+) -> tuple[list[Binding], list[Binding]]:
     """KubeFleet ``downscale``; returns the (scheduled, bound) bindings that remain."""
 
     def order(bs: list[Binding]) -> list[Binding]:

@@ -23,7 +23,9 @@ from reconciler.status.conditions import Status
 
 FULLY_SCHEDULED_REASON = "SchedulingPolicyFulfilled"
 NOT_FULLY_SCHEDULED_REASON = "SchedulingPolicyUnfulfilled"
-FULLY_SCHEDULED_MESSAGE = "found all cluster needed as specified by the scheduling policy, found {n} cluster(s)"
+FULLY_SCHEDULED_MESSAGE = (
+    "found all cluster needed as specified by the scheduling policy, found {n} cluster(s)"
+)
 NOT_FULLY_SCHEDULED_MESSAGE = (
     "could not find all clusters needed as specified by the scheduling policy, found {n} cluster(s) instead"
 )
@@ -32,7 +34,9 @@ PICKED_WITH_SCORE_MESSAGE = (
     'Successfully scheduled resources for placement in "{c}" (affinity score: {a}, '
     "topology spread score: {t}): picked by scheduling policy"
 )
-NOT_PICKED_BY_SCORE = 'Cluster "{c}" does not score high enough (affinity score: {a}, topology spread score: {t})'
+NOT_PICKED_BY_SCORE = (
+    'Cluster "{c}" does not score high enough (affinity score: {a}, topology spread score: {t})'
+)
 PICK_FIXED_INELIGIBLE = 'Cluster "{c}" is not eligible for resource placement yet: {r}'
 PICK_FIXED_NOT_FOUND = 'Specified cluster "{c}" is not found'
 # A filtered cluster's reason is the plugin Status's String(): code name, then the reasons.
@@ -89,7 +93,9 @@ class Binding:
             self.cluster,
             True,
             self.score,
-            PICKED_WITH_SCORE_MESSAGE.format(c=self.cluster, a=self.score.affinity, t=self.score.topology_spread),
+            PICKED_WITH_SCORE_MESSAGE.format(
+                c=self.cluster, a=self.score.affinity, t=self.score.topology_spread
+            ),
         )
 
     @staticmethod
@@ -114,7 +120,11 @@ class Binding:
             raise ValueError(f"malformed binding {dict(doc)!r}: {e}") from e
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"cluster": self.cluster, "state": str(self.state), "policyHash": self.policy_hash}
+        out: dict[str, Any] = {
+            "cluster": self.cluster,
+            "state": str(self.state),
+            "policyHash": self.policy_hash,
+        }
         if self.score is not None:
             out["score"] = {"affinityScore": self.score.affinity, "priorityScore": self.score.topology_spread}
         if self.previous_state is not None:
@@ -132,7 +142,10 @@ class ClusterDecision:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"clusterName": self.cluster_name, "selected": self.selected}
         if self.score is not None:
-            out["clusterScore"] = {"affinityScore": self.score.affinity, "priorityScore": self.score.topology_spread}
+            out["clusterScore"] = {
+                "affinityScore": self.score.affinity,
+                "priorityScore": self.score.topology_spread,
+            }
         out["reason"] = self.reason
         return out
 
@@ -149,10 +162,17 @@ class ScheduledCondition:
             return ScheduledCondition(
                 Status.FALSE, NOT_FULLY_SCHEDULED_REASON, NOT_FULLY_SCHEDULED_MESSAGE.format(n=found)
             )
-        return ScheduledCondition(Status.TRUE, FULLY_SCHEDULED_REASON, FULLY_SCHEDULED_MESSAGE.format(n=found))
+        return ScheduledCondition(
+            Status.TRUE, FULLY_SCHEDULED_REASON, FULLY_SCHEDULED_MESSAGE.format(n=found)
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": "Scheduled", "status": str(self.status), "reason": self.reason, "message": self.message}
+        return {
+            "type": "Scheduled",
+            "status": str(self.status),
+            "reason": self.reason,
+            "message": self.message,
+        }
 
 
 @dataclass(frozen=True, slots=True)

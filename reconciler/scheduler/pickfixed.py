@@ -49,7 +49,9 @@ def pick_fixed(
             not_found.append(ClusterDecision(name, False, None, PICK_FIXED_NOT_FOUND.format(c=name)))
         elif not cluster.eligible:
             invalid.append(
-                ClusterDecision(name, False, None, PICK_FIXED_INELIGIBLE.format(c=name, r=cluster.ineligible_reason))
+                ClusterDecision(
+                    name, False, None, PICK_FIXED_INELIGIBLE.format(c=name, r=cluster.ineligible_reason)
+                )
             )
         else:
             valid.append(name)

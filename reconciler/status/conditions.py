@@ -53,47 +53,76 @@ REPORT_DIFF_ORDER = (
 # (reason, message format) per condition type and status, at placement level; {n} = cluster count.
 _PLACEMENT: dict[ResourceCondition, dict[Status, tuple[str, str]]] = {
     ResourceCondition.ROLLOUT_STARTED: {
-        Status.UNKNOWN: ("RolloutStartedUnknown",
-                         "There are still {n} cluster(s) in the process of deciding whether to roll out the latest "
-                         "resources or not"),
-        Status.FALSE: ("RolloutNotStartedYet", "The rollout is being blocked by the rollout strategy in {n} cluster(s)"),
+        Status.UNKNOWN: (
+            "RolloutStartedUnknown",
+            "There are still {n} cluster(s) in the process of deciding whether to roll out the latest "
+            "resources or not",
+        ),
+        Status.FALSE: (
+            "RolloutNotStartedYet",
+            "The rollout is being blocked by the rollout strategy in {n} cluster(s)",
+        ),
         Status.TRUE: ("RolloutStarted", "All {n} cluster(s) start rolling out the latest resource"),
     },
     ResourceCondition.OVERRIDDEN: {
-        Status.UNKNOWN: ("OverriddenPending",
-                         "There are still {n} cluster(s) in the process of overriding the selected resources if "
-                         "there is any override defined"),
+        Status.UNKNOWN: (
+            "OverriddenPending",
+            "There are still {n} cluster(s) in the process of overriding the selected resources if "
+            "there is any override defined",
+        ),
         Status.FALSE: ("OverriddenFailed", "Failed to override resources in {n} cluster(s)"),
-        Status.TRUE: ("OverriddenSucceeded", "The selected resources are successfully overridden in {n} cluster(s)"),
+        Status.TRUE: (
+            "OverriddenSucceeded",
+            "The selected resources are successfully overridden in {n} cluster(s)",
+        ),
     },
     ResourceCondition.WORK_SYNCHRONIZED: {
-        Status.UNKNOWN: ("WorkSynchronizedUnknown",
-                         "There are still {n} cluster(s) in the process of creating or updating the work object(s) "
-                         "in the hub cluster"),
-        Status.FALSE: ("WorkNotSynchronizedYet",
-                       "There are {n} cluster(s) which have not finished creating or updating work(s) yet"),
-        Status.TRUE: ("WorkSynchronized", "Works(s) are succcesfully created or updated in {n} target cluster(s)' "
-                                          "namespaces"),
+        Status.UNKNOWN: (
+            "WorkSynchronizedUnknown",
+            "There are still {n} cluster(s) in the process of creating or updating the work object(s) "
+            "in the hub cluster",
+        ),
+        Status.FALSE: (
+            "WorkNotSynchronizedYet",
+            "There are {n} cluster(s) which have not finished creating or updating work(s) yet",
+        ),
+        Status.TRUE: (
+            "WorkSynchronized",
+            "Works(s) are succcesfully created or updated in {n} target cluster(s)' namespaces",
+        ),
     },
     ResourceCondition.APPLIED: {
-        Status.UNKNOWN: ("ApplyPending",
-                         "There are still {n} cluster(s) in the process of applying the resources on the member "
-                         "cluster"),
-        Status.FALSE: ("ApplyFailed",
-                       "Failed to apply resources to {n} cluster(s), please check the `failedPlacements` status"),
+        Status.UNKNOWN: (
+            "ApplyPending",
+            "There are still {n} cluster(s) in the process of applying the resources on the member cluster",
+        ),
+        Status.FALSE: (
+            "ApplyFailed",
+            "Failed to apply resources to {n} cluster(s), please check the `failedPlacements` status",
+        ),
         Status.TRUE: ("ApplySucceeded", "The selected resources are successfully applied to {n} cluster(s)"),
     },
     ResourceCondition.AVAILABLE: {
-        Status.UNKNOWN: ("ResourceAvailableUnknown",
-                         "There are still {n} cluster(s) in the process of checking the availability of the "
-                         "selected resources"),
-        Status.FALSE: ("ResourceNotAvailableYet", "The selected resources in {n} cluster(s) are still not available yet"),
+        Status.UNKNOWN: (
+            "ResourceAvailableUnknown",
+            "There are still {n} cluster(s) in the process of checking the availability of the "
+            "selected resources",
+        ),
+        Status.FALSE: (
+            "ResourceNotAvailableYet",
+            "The selected resources in {n} cluster(s) are still not available yet",
+        ),
         Status.TRUE: ("ResourceAvailable", "The selected resources in {n} cluster(s) are available now"),
     },
     ResourceCondition.DIFF_REPORTED: {
-        Status.UNKNOWN: ("DiffReportingPending",
-                         "There are still {n} cluster(s) in the process of checking for configuration differences"),
-        Status.FALSE: ("DiffReportingIncompleteOrFailed", "Diff reporting in {n} clusters is still in progress or has failed"),
+        Status.UNKNOWN: (
+            "DiffReportingPending",
+            "There are still {n} cluster(s) in the process of checking for configuration differences",
+        ),
+        Status.FALSE: (
+            "DiffReportingIncompleteOrFailed",
+            "Diff reporting in {n} clusters is still in progress or has failed",
+        ),
         Status.TRUE: ("DiffReportingCompleted", "Diff reporting in {n} cluster(s) has been completed"),
     },
 }

@@ -153,7 +153,7 @@ def next_snapshots(
         return history
     index = history[-1].index + 1 if history else 0
     kept = (*history, SnapshotRecord(index, resource_hash, commit))
-    return kept[-max(limit, 1):]
+    return kept[-max(limit, 1) :]
 
 
 # -- serialising ----------------------------------------------------------------------------------
@@ -194,9 +194,7 @@ def memory_doc(m: HubMemory) -> dict[str, Any]:
             "findings": [f.to_dict() for f in m.last_load.findings[:MAX_FINDINGS]],
         },
         "placements": [_placement_doc(m.placements[k]) for k in sorted(m.placements)],
-        "bundles": [
-            _bundle_doc(c, m.bundles[c]) for c in sorted(m.bundles)
-        ],
+        "bundles": [_bundle_doc(c, m.bundles[c]) for c in sorted(m.bundles)],
     }
 
 

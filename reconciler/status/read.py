@@ -36,7 +36,9 @@ def objects(files: Mapping[str, bytes], kind: str, name: str | None = None) -> l
     return status_docs(files, kind + "/", kind, name)
 
 
-def status_docs(files: Mapping[str, bytes], prefix: str, what: str, name: str | None = None) -> list[dict[str, Any]]:
+def status_docs(
+    files: Mapping[str, bytes], prefix: str, what: str, name: str | None = None
+) -> list[dict[str, Any]]:
     """The documents under ``prefix`` of the status branch, optionally only NAME (or
     NAMESPACE/NAME); unreadable files are skipped; UserError when NAME is not there."""
     out: list[dict[str, Any]] = []
@@ -68,8 +70,15 @@ def _placement_row(doc: Mapping[str, Any]) -> list[str]:
     meta, status = doc.get("metadata") or {}, doc.get("status") or {}
     name = f"{meta['namespace']}/{meta.get('name')}" if meta.get("namespace") else str(meta.get("name"))
     clusters = [s for s in status.get("placementStatuses") or [] if s.get("clusterName")]
-    return [name, str(doc.get("kind", "")), _cond(doc, "Scheduled"), _cond(doc, "Applied"), _cond(doc, "Available"),
-            str(status.get("observedResourceIndex", "")), str(len(clusters))]
+    return [
+        name,
+        str(doc.get("kind", "")),
+        _cond(doc, "Scheduled"),
+        _cond(doc, "Applied"),
+        _cond(doc, "Available"),
+        str(status.get("observedResourceIndex", "")),
+        str(len(clusters)),
+    ]
 
 
 def _cluster_row(doc: Mapping[str, Any]) -> list[str]:
@@ -79,8 +88,14 @@ def _cluster_row(doc: Mapping[str, Any]) -> list[str]:
     props = status.get("properties") or {}
     nodes = (props.get("kubernetes-fleet.io/node-count") or {}).get("value", "")
     eligible = (meta.get("annotations") or {}).get("fleetsync.io/eligible", "")
-    return [str(meta.get("name")), str(agent_conds.get("Joined", "")), str(agent_conds.get("Healthy", "")),
-            eligible, str(nodes), str(agent.get("lastReceivedHeartbeat", ""))]
+    return [
+        str(meta.get("name")),
+        str(agent_conds.get("Joined", "")),
+        str(agent_conds.get("Healthy", "")),
+        eligible,
+        str(nodes),
+        str(agent.get("lastReceivedHeartbeat", "")),
+    ]
 
 
 HEADERS = {
@@ -92,13 +107,17 @@ HEADERS = {
 def table(kind: str, docs: Sequence[Mapping[str, Any]]) -> str:
     rows = [HEADERS[kind]] + [(_placement_row if kind == "placements" else _cluster_row)(d) for d in docs]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "".join("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n" for r in rows)
+    return "".join(
+        "   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n" for r in rows
+    )
 
 
 def render(kind: str, docs: Sequence[dict[str, Any]], output: str, single: bool) -> str:
     if output == "table":
         return table(kind, docs)
-    data: Any = docs[0] if single and len(docs) == 1 else {"apiVersion": "v1", "kind": "List", "items": list(docs)}
+    data: Any = (
+        docs[0] if single and len(docs) == 1 else {"apiVersion": "v1", "kind": "List", "items": list(docs)}
+    )
     if output == "json":
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
     return dump(data).decode()

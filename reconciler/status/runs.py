@@ -57,9 +57,13 @@ def stage_waits(run: Mapping[str, Any], st: StageStatus, config: StageConfig | N
     for t in st.before_tasks:
         created = find(t.conditions, APPROVAL_CREATED)
         if created is not None and not is_true(t.conditions, APPROVAL_APPROVED):
-            return (f"approval {t.approval_request_name} ({_approval_hint(run, st.name, True)})",
-                    _t(created.last_transition_time))
-    flight = [c for c in st.clusters if is_true(c.conditions, STARTED) and find(c.conditions, SUCCEEDED) is None]
+            return (
+                f"approval {t.approval_request_name} ({_approval_hint(run, st.name, True)})",
+                _t(created.last_transition_time),
+            )
+    flight = [
+        c for c in st.clusters if is_true(c.conditions, STARTED) and find(c.conditions, SUCCEEDED) is None
+    ]
     if flight:
         since = min(find(c.conditions, STARTED).last_transition_time for c in flight)  # type: ignore[union-attr]
         verb = "to be removed" if st.name == DELETE_STAGE else "to become available"
@@ -73,7 +77,9 @@ def stage_waits(run: Mapping[str, Any], st: StageStatus, config: StageConfig | N
     for i, t in enumerate(st.after_tasks):
         if t.type == StageTaskType.APPROVAL and not is_true(t.conditions, APPROVAL_APPROVED):
             waits.append(f"approval {t.approval_request_name} ({_approval_hint(run, st.name, False)})")
-        elif t.type == StageTaskType.TIMED_WAIT and not is_true(t.conditions, WAIT_ELAPSED) and i < len(tasks):
+        elif (
+            t.type == StageTaskType.TIMED_WAIT and not is_true(t.conditions, WAIT_ELAPSED) and i < len(tasks)
+        ):
             wait = tasks[i].wait_time
             if wait is not None:
                 waits.append(f"TimedWait until {format_time(end + wait)}")
@@ -90,7 +96,8 @@ def _stage_state(st: StageStatus) -> str:
 
 def _all_stages(status: RunStatus) -> list[tuple[StageStatus, StageConfig | None]]:
     out: list[tuple[StageStatus, StageConfig | None]] = [
-        (st, status.strategy[i] if i < len(status.strategy) else None) for i, st in enumerate(status.stages)]
+        (st, status.strategy[i] if i < len(status.strategy) else None) for i, st in enumerate(status.stages)
+    ]
     if status.deletion_stage is not None:
         out.append((status.deletion_stage, None))
     return out
@@ -100,8 +107,12 @@ def summary(doc: Mapping[str, Any]) -> list[str]:
     meta, spec = doc.get("metadata") or {}, doc.get("spec") or {}
     name = f"{meta['namespace']}/{meta.get('name')}" if meta.get("namespace") else str(meta.get("name"))
     status = parse_run_status(doc.get("status") or {})
-    row = [name, str(spec.get("placementName", "")), str(spec.get("state", "")),
-           status.resource_snapshot_index_used]
+    row = [
+        name,
+        str(spec.get("placementName", "")),
+        str(spec.get("state", "")),
+        status.resource_snapshot_index_used,
+    ]
     init = find(status.conditions, INITIALIZED)
     if init is None or not status.initialized:
         return [*row, init.reason if init else "NotInitialized", "", init.message if init else "", ""]
@@ -127,7 +138,9 @@ def stage_rows(doc: Mapping[str, Any]) -> list[list[str]]:
 
 def _table(rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "".join("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n" for r in rows)
+    return "".join(
+        "   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n" for r in rows
+    )
 
 
 def table(docs: Sequence[Mapping[str, Any]], single: bool) -> str:
@@ -140,5 +153,7 @@ def table(docs: Sequence[Mapping[str, Any]], single: bool) -> str:
 def cli_get_runs(repo: HubRepo, name: str | None, output: str) -> str:
     docs = run_docs(read_status(repo), name)
     if output == "table":
-        return table(docs, single=name is not None) if docs else "No staged update runs on the status branch.\n"
+        return (
+            table(docs, single=name is not None) if docs else "No staged update runs on the status branch.\n"
+        )
     return render("runs", docs, output, single=name is not None)

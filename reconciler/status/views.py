@@ -55,25 +55,44 @@ INELIGIBLE_REASON_ANNOTATION = "fleetsync.io/ineligible-reason"
 
 _CLUSTER_REASONS: dict[ResourceCondition, dict[Status, str]] = {
     ResourceCondition.ROLLOUT_STARTED: {
-        Status.TRUE: "RolloutStarted", Status.FALSE: "RolloutNotStartedYet", Status.UNKNOWN: "RolloutStartedUnknown"},
+        Status.TRUE: "RolloutStarted",
+        Status.FALSE: "RolloutNotStartedYet",
+        Status.UNKNOWN: "RolloutStartedUnknown",
+    },
     ResourceCondition.OVERRIDDEN: {
-        Status.TRUE: "OverriddenSucceeded", Status.FALSE: "OverriddenFailed", Status.UNKNOWN: "OverriddenPending"},
+        Status.TRUE: "OverriddenSucceeded",
+        Status.FALSE: "OverriddenFailed",
+        Status.UNKNOWN: "OverriddenPending",
+    },
     ResourceCondition.WORK_SYNCHRONIZED: {
-        Status.TRUE: "WorkSynchronized", Status.FALSE: "WorkNotSynchronizedYet",
-        Status.UNKNOWN: "WorkSynchronizedUnknown"},
+        Status.TRUE: "WorkSynchronized",
+        Status.FALSE: "WorkNotSynchronizedYet",
+        Status.UNKNOWN: "WorkSynchronizedUnknown",
+    },
     ResourceCondition.APPLIED: {
-        Status.TRUE: "ApplySucceeded", Status.FALSE: "ApplyFailed", Status.UNKNOWN: "ApplyPending"},
+        Status.TRUE: "ApplySucceeded",
+        Status.FALSE: "ApplyFailed",
+        Status.UNKNOWN: "ApplyPending",
+    },
     ResourceCondition.AVAILABLE: {
-        Status.TRUE: "ResourceAvailable", Status.FALSE: "ResourceNotAvailableYet",
-        Status.UNKNOWN: "ResourceAvailableUnknown"},
+        Status.TRUE: "ResourceAvailable",
+        Status.FALSE: "ResourceNotAvailableYet",
+        Status.UNKNOWN: "ResourceAvailableUnknown",
+    },
     ResourceCondition.DIFF_REPORTED: {
-        Status.TRUE: "DiffReportingCompleted", Status.FALSE: "DiffReportingIncompleteOrFailed",
-        Status.UNKNOWN: "DiffReportingPending"},
+        Status.TRUE: "DiffReportingCompleted",
+        Status.FALSE: "DiffReportingIncompleteOrFailed",
+        Status.UNKNOWN: "DiffReportingPending",
+    },
 }
 _FAILED_OUTCOMES = frozenset(
     {
-        Outcome.FAILED_TO_APPLY, Outcome.FAILED_TO_TAKE_OVER, Outcome.APPLY_CONFLICT_BETWEEN_PLACEMENTS,
-        Outcome.MANIFESTS_ALREADY_OWNED_BY_OTHERS, Outcome.WAITING_FOR_CRD, Outcome.SKIPPED_TAKE_OVER_NEVER,
+        Outcome.FAILED_TO_APPLY,
+        Outcome.FAILED_TO_TAKE_OVER,
+        Outcome.APPLY_CONFLICT_BETWEEN_PLACEMENTS,
+        Outcome.MANIFESTS_ALREADY_OWNED_BY_OTHERS,
+        Outcome.WAITING_FOR_CRD,
+        Outcome.SKIPPED_TAKE_OVER_NEVER,
         Outcome.DRIFTED,
     }
 )
@@ -91,12 +110,20 @@ class SelectedResource:
     envelope: EnvelopeRef | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"group": self.group, "version": self.version, "kind": self.kind, "name": self.name}
+        out: dict[str, Any] = {
+            "group": self.group,
+            "version": self.version,
+            "kind": self.kind,
+            "name": self.name,
+        }
         if self.namespace:
             out["namespace"] = self.namespace
         if self.envelope is not None:
-            out["envelope"] = {"name": self.envelope.name, "namespace": self.envelope.namespace,
-                               "type": self.envelope.kind}
+            out["envelope"] = {
+                "name": self.envelope.name,
+                "namespace": self.envelope.namespace,
+                "type": self.envelope.kind,
+            }
         return out
 
 
@@ -148,8 +175,12 @@ def _report_condition(report: PlacementReport, ctype: str) -> tuple[Status, str]
 def cluster_conditions(view: ClusterView, report_diff: bool, external: bool) -> list[Condition]:
     """The per-cluster pipeline conditions, up to and including the first that is not True."""
     out: list[Condition] = [
-        Condition("Scheduled", view.scheduled, "ScheduleSucceeded" if view.scheduled == Status.TRUE
-                  else "ScheduleFailed", view.scheduled_message)
+        Condition(
+            "Scheduled",
+            view.scheduled,
+            "ScheduleSucceeded" if view.scheduled == Status.TRUE else "ScheduleFailed",
+            view.scheduled_message,
+        )
     ]
     if view.scheduled != Status.TRUE or not view.cluster:
         return out
@@ -161,7 +192,9 @@ def cluster_conditions(view: ClusterView, report_diff: bool, external: bool) -> 
             status, message = view.rollout, view.rollout_message
         elif ctype == ResourceCondition.OVERRIDDEN:
             status, message = view.overridden, view.override_message
-            if status == Status.TRUE and not (view.applicable_cluster_overrides or view.applicable_resource_overrides):
+            if status == Status.TRUE and not (
+                view.applicable_cluster_overrides or view.applicable_resource_overrides
+            ):
                 reason = "NoOverrideSpecified"
         elif ctype == ResourceCondition.WORK_SYNCHRONIZED:
             status = Status.TRUE if view.bundle_id else Status.FALSE
@@ -171,7 +204,11 @@ def cluster_conditions(view: ClusterView, report_diff: bool, external: bool) -> 
         else:
             assert view.report is not None
             status, reported = _report_condition(view.report, str(ctype))
-            if ctype == ResourceCondition.AVAILABLE and status == Status.TRUE and reported == "WorkNotTrackable":
+            if (
+                ctype == ResourceCondition.AVAILABLE
+                and status == Status.TRUE
+                and reported == "WorkNotTrackable"
+            ):
                 reason = "WorkNotTrackable"
         out.append(Condition(str(ctype), status, reason or _CLUSTER_REASONS[ctype][status], message))
         if status != Status.TRUE:
@@ -219,8 +256,15 @@ def _drifted(view: ClusterView, kind: DriftType) -> list[dict[str, Any]]:
         entry["targetClusterObservedGeneration"] = d.observed_generation
         entry[f"first{word}ObservedTime"] = d.first_observed_time
         entry["observedDrifts" if kind == DriftType.DRIFT else "observedDiffs"] = [
-            {k: v for k, v in (("path", x.path), ("valueInHub", x.value_in_hub),
-                               ("valueInMember", x.value_in_member)) if v is not None}
+            {
+                k: v
+                for k, v in (
+                    ("path", x.path),
+                    ("valueInHub", x.value_in_hub),
+                    ("valueInMember", x.value_in_member),
+                )
+                if v is not None
+            }
             for x in d.details
         ]
         out.append(entry)
@@ -245,16 +289,23 @@ def _external_rollout(view: PlacementView) -> str | None:
         return None
     indexes = {cv.bound_index for cv in clusters}
     if len(indexes) > 1:
-        return "Rollout is controlled by an external controller and different resource snapshot versions are " \
-               "observed across clusters"
+        return (
+            "Rollout is controlled by an external controller and different resource snapshot versions are "
+            "observed across clusters"
+        )
     if indexes == {None}:
-        return "Rollout is controlled by an external controller and no resource snapshot name is observed " \
-               "across clusters, probably rollout has not started yet"
-    waiting = next((cv.cluster for cv in sorted(clusters, key=lambda c: c.cluster) if cv.rollout == Status.UNKNOWN),
-                   None)
+        return (
+            "Rollout is controlled by an external controller and no resource snapshot name is observed "
+            "across clusters, probably rollout has not started yet"
+        )
+    waiting = next(
+        (cv.cluster for cv in sorted(clusters, key=lambda c: c.cluster) if cv.rollout == Status.UNKNOWN), None
+    )
     if waiting is not None:
-        return f"Rollout is controlled by an external controller and cluster {waiting} is in RolloutStarted " \
-               "Unknown state"
+        return (
+            f"Rollout is controlled by an external controller and cluster {waiting} is in RolloutStarted "
+            "Unknown state"
+        )
     return None
 
 
@@ -296,7 +347,9 @@ def placement_doc(view: PlacementView, previous: Mapping[str, Any] | None, now: 
             entry["policyViolations"] = [dict(v) for v in cv.policy_violations[:MAX_LISTED]]
         statuses.append(entry)
     scheduled = Condition(
-        placement_condition_type(view.kind, "Scheduled"), view.scheduled.status, view.scheduled.reason,
+        placement_condition_type(view.kind, "Scheduled"),
+        view.scheduled.status,
+        view.scheduled.reason,
         view.scheduled.message,
     )
     conditions = [scheduled]
@@ -304,12 +357,20 @@ def placement_doc(view: PlacementView, previous: Mapping[str, Any] | None, now: 
     if view.scheduled.status == Status.TRUE:
         external = _external_rollout(view) if view.external else None
         if external is not None:  # the clusters do not agree on one snapshot: nothing more is said
-            conditions.append(Condition(placement_condition_type(view.kind, "RolloutStarted"), Status.UNKNOWN,
-                                        "RolloutControlledByExternalController", external))
+            conditions.append(
+                Condition(
+                    placement_condition_type(view.kind, "RolloutStarted"),
+                    Status.UNKNOWN,
+                    "RolloutControlledByExternalController",
+                    external,
+                )
+            )
             if not view.observed_index:
                 selected = []
         else:
-            conditions += aggregate(view.kind, per_cluster, report_diff=view.report_diff, any_override=any_override)
+            conditions += aggregate(
+                view.kind, per_cluster, report_diff=view.report_diff, any_override=any_override
+            )
     prev_status = (previous or {}).get("status") or {}
     metadata: dict[str, Any] = {"name": view.name}
     if view.namespace:
@@ -336,17 +397,25 @@ def cluster_doc(
     prev_agent = [a for a in prev_status.get("agentStatus") or [] if isinstance(a, Mapping)]
     joined = state.heartbeat_time is not None
     agent_conditions = [
-        Condition("Joined", Status.TRUE if joined else Status.UNKNOWN,
-                  "MemberAgentJoined" if joined else "MemberAgentNotReported", ""),
+        Condition(
+            "Joined",
+            Status.TRUE if joined else Status.UNKNOWN,
+            "MemberAgentJoined" if joined else "MemberAgentNotReported",
+            "",
+        ),
     ]
     if state.healthy is not None:
         agent_conditions.append(
-            Condition("Healthy", Status.TRUE if state.healthy else Status.FALSE,
-                      "MemberAgentHealthy" if state.healthy else "MemberAgentUnhealthy",
-                      report.health.message if report is not None else "")
+            Condition(
+                "Healthy",
+                Status.TRUE if state.healthy else Status.FALSE,
+                "MemberAgentHealthy" if state.healthy else "MemberAgentUnhealthy",
+                report.health.message if report is not None else "",
+            )
         )
-    rendered = with_transition_times(agent_conditions, prev_agent[0].get("conditions") or [] if prev_agent else [],
-                                     now)
+    rendered = with_transition_times(
+        agent_conditions, prev_agent[0].get("conditions") or [] if prev_agent else [], now
+    )
     if report is not None and report.health.last_transition_time and len(rendered) > 1:
         rendered[1]["lastTransitionTime"] = report.health.last_transition_time
     # No lastReceivedHeartbeat here: it moves with every beat, and status must change only when
@@ -356,16 +425,26 @@ def cluster_doc(
     status: dict[str, Any] = {
         "agentStatus": [agent],
         "conditions": with_transition_times(
-            [Condition("Joined", Status.TRUE if joined else Status.UNKNOWN,
-                       "MemberClusterJoined" if joined else "MemberClusterJoinUnknown", "")],
-            prev_status.get("conditions") or [], now),
+            [
+                Condition(
+                    "Joined",
+                    Status.TRUE if joined else Status.UNKNOWN,
+                    "MemberClusterJoined" if joined else "MemberClusterJoinUnknown",
+                    "",
+                )
+            ],
+            prev_status.get("conditions") or [],
+            now,
+        ),
         "properties": _properties(state, report),
     }
     usage = state.resource_usage
     if usage is not None:
         status["resourceUsage"] = {
-            "capacity": dict(usage.capacity), "allocatable": dict(usage.allocatable),
-            "available": dict(usage.available), "observationTime": usage.observation_time or "",
+            "capacity": dict(usage.capacity),
+            "allocatable": dict(usage.allocatable),
+            "available": dict(usage.available),
+            "observationTime": usage.observation_time or "",
         }
     reason = state.ineligibility.summary if state.ineligibility is not None else ""  # no "N minutes ago"
     annotations = {ELIGIBLE_ANNOTATION: "true" if state.eligible else "false"}
@@ -408,10 +487,12 @@ def status_files(
     files = {STATUS_FILE: dump_memory(memory)}
     for doc in placements:
         meta = doc["metadata"]
-        key = f"{doc['kind']}/{meta['namespace']}/{meta['name']}" if meta.get("namespace") else \
-            f"{doc['kind']}/{meta['name']}"
+        key = (
+            f"{doc['kind']}/{meta['namespace']}/{meta['name']}"
+            if meta.get("namespace")
+            else f"{doc['kind']}/{meta['name']}"
+        )
         files[placement_path(key)] = dump(doc)
     for doc in clusters:
         files[cluster_path(doc["metadata"]["name"])] = dump(doc)
     return files
-

@@ -11,13 +11,23 @@ from agent.runner import Runner, allowed_protected
 from fleetsync_contract.bundle import BundleObject, build_bundle_with_id, parse_bundle, verify
 from tests.support.agentfixtures import AgentFactory, Hub, Member, placement
 
-CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "default"}, "data": {"k": "v"}}
+CM = {
+    "apiVersion": "v1",
+    "kind": "ConfigMap",
+    "metadata": {"name": "x", "namespace": "default"},
+    "data": {"k": "v"},
+}
 
 
 def build(heartbeat: int | None) -> tuple[str, dict[str, bytes]]:
     p = placement()
-    return build_bundle_with_id("c1", "0" * 40, [p], [BundleObject(p.key, "/ConfigMap/default/x", manifest=CM)],
-                                heartbeat_period_seconds=heartbeat)
+    return build_bundle_with_id(
+        "c1",
+        "0" * 40,
+        [p],
+        [BundleObject(p.key, "/ConfigMap/default/x", manifest=CM)],
+        heartbeat_period_seconds=heartbeat,
+    )
 
 
 def test_a_changed_heartbeat_period_is_a_new_bundle_and_old_bundles_keep_their_id() -> None:
@@ -34,7 +44,9 @@ def test_a_changed_heartbeat_period_is_a_new_bundle_and_old_bundles_keep_their_i
 @pytest.mark.parametrize("bad", [b"0", b"601", b"'30'"])
 def test_a_heartbeat_period_out_of_bounds_is_refused(bad: bytes) -> None:
     _, files = build(30)
-    files["bundle.yaml"] = files["bundle.yaml"].replace(b"heartbeatPeriodSeconds: 30", b"heartbeatPeriodSeconds: " + bad)
+    files["bundle.yaml"] = files["bundle.yaml"].replace(
+        b"heartbeatPeriodSeconds: 30", b"heartbeatPeriodSeconds: " + bad
+    )
     assert verify(files, "c1")
 
 
@@ -55,12 +67,16 @@ def test_heartbeats_follow_the_bundle_period_unless_overridden(
 
 def test_allow_prune_names_only_the_protected_kinds() -> None:
     assert allowed_protected(["Namespace", "persistentvolumeclaim"]) == {
-        ("", "Namespace"), ("", "PersistentVolumeClaim")}
+        ("", "Namespace"),
+        ("", "PersistentVolumeClaim"),
+    }
     with pytest.raises(ValueError, match="ConfigMap"):
         allowed_protected(["ConfigMap"])
 
 
-def test_the_hub_carries_the_member_clusters_heartbeat_period_and_a_change_reaches_the_bundle(tmp_path: Any) -> None:
+def test_the_hub_carries_the_member_clusters_heartbeat_period_and_a_change_reaches_the_bundle(
+    tmp_path: Any,
+) -> None:
     from datetime import UTC, datetime, timedelta
 
     from reconciler.gitstore.repo import HubRepo
@@ -84,12 +100,19 @@ def test_the_hub_carries_the_member_clusters_heartbeat_period_and_a_change_reach
     reconcile(now)
     assert period() == 60
     path = f"clusters/{cluster}.yaml"
-    work.commit({**files, path: files[path].replace("heartbeatPeriodSeconds: 60", "heartbeatPeriodSeconds: 20")})
+    work.commit(
+        {**files, path: files[path].replace("heartbeatPeriodSeconds: 60", "heartbeatPeriodSeconds: 20")}
+    )
     assert ref in reconcile(now + timedelta(seconds=10))  # only the period changed: still a new bundle
     assert period() == 20
     others = [f"refs/heads/fleet/bundles/{c}" for c in CLUSTERS if c != cluster]
-    work.commit({**files, path: files[path].replace("heartbeatPeriodSeconds: 60", "heartbeatPeriodSeconds: 20"),
-                 "README.md": "unrelated\n"})
+    work.commit(
+        {
+            **files,
+            path: files[path].replace("heartbeatPeriodSeconds: 60", "heartbeatPeriodSeconds: 20"),
+            "README.md": "unrelated\n",
+        }
+    )
     assert not {*others, ref} & set(reconcile(now + timedelta(seconds=20)))
 
 
@@ -111,16 +134,47 @@ def test_agent_run_flags_reach_the_agent_config(
 
     monkeypatch.setattr(runner, "AgentConfig", recording)
     hub.publish([])
-    base = ["agent", "run", "--repo", str(hub.bare), "--cluster", hub.cluster, "--kubeconfig",
-            str(sim_member.kubeconfig), "--once", "--state-dir", str(tmp_path / "s"),
-            "--namespace", f"fs-{sim_member.prefix}"]
-    result = CliRunner().invoke(app, [*base, "--workers", "3", "--max-prune-share", "0.9",
-                                      "--allow-prune", "Namespace", "--allow-prune", "CustomResourceDefinition"])
+    base = [
+        "agent",
+        "run",
+        "--repo",
+        str(hub.bare),
+        "--cluster",
+        hub.cluster,
+        "--kubeconfig",
+        str(sim_member.kubeconfig),
+        "--once",
+        "--state-dir",
+        str(tmp_path / "s"),
+        "--namespace",
+        f"fs-{sim_member.prefix}",
+    ]
+    result = CliRunner().invoke(
+        app,
+        [
+            *base,
+            "--workers",
+            "3",
+            "--max-prune-share",
+            "0.9",
+            "--allow-prune",
+            "Namespace",
+            "--allow-prune",
+            "CustomResourceDefinition",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert (seen[0].workers, seen[0].max_prune_share) == (3, 0.9)
-    assert seen[0].allow_protected == {("", "Namespace"), ("apiextensions.k8s.io", "CustomResourceDefinition")}
+    assert seen[0].allow_protected == {
+        ("", "Namespace"),
+        ("apiextensions.k8s.io", "CustomResourceDefinition"),
+    }
     result = CliRunner().invoke(app, base)
-    assert (seen[1].workers, seen[1].max_prune_share, seen[1].allow_protected) == (loop.WORKERS, 0.5, frozenset())
+    assert (seen[1].workers, seen[1].max_prune_share, seen[1].allow_protected) == (
+        loop.WORKERS,
+        0.5,
+        frozenset(),
+    )
     refused = CliRunner().invoke(app, [*base, "--allow-prune", "ConfigMap"])
     assert refused.exit_code == 2 and "ConfigMap" in refused.output
 

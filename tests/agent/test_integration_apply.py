@@ -15,18 +15,28 @@ def ns(member: Member, suffix: str = "app") -> dict[str, Any]:
 
 
 def cm(member: Member, name: str = "settings", **data: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": name, "namespace": f"{member.prefix}-app"}, "data": data or {"mode": "on"}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": f"{member.prefix}-app"},
+        "data": data or {"mode": "on"},
+    }
 
 
 def deployment(member: Member, replicas: int = 2) -> dict[str, Any]:
     labels = {"app": "web"}
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": "web", "namespace": f"{member.prefix}-app"},
-        "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                 "template": {"metadata": {"labels": labels},
-                              "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
+            },
+        },
     }
 
 
@@ -35,10 +45,16 @@ def outcomes(hub: Hub) -> dict[str, Outcome]:
     return {o.identity: o.outcome for p in report.placements for o in p.objects}
 
 
-def test_applies_a_bundle_and_reports_every_object(member: Member, hub: Hub, make_agent: AgentFactory) -> None:
+def test_applies_a_bundle_and_reports_every_object(
+    member: Member, hub: Hub, make_agent: AgentFactory
+) -> None:
     p = placement()
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds", "namespace": f"{member.prefix}-app"},
-              "stringData": {"password": "hunter2"}}
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "creds", "namespace": f"{member.prefix}-app"},
+        "stringData": {"password": "hunter2"},
+    }
     commit = hub.publish([(p, ns(member)), (p, cm(member)), (p, deployment(member)), (p, secret)])
     agent = make_agent(member, hub)
     summary = agent.sync()
@@ -68,7 +84,9 @@ def test_a_second_sync_changes_nothing_and_commits_nothing(
     assert again.report_commit is None and hub.report_commits() == commits
 
 
-def test_yaml11_lookalike_values_are_applied_as_strings(member: Member, hub: Hub, make_agent: AgentFactory) -> None:
+def test_yaml11_lookalike_values_are_applied_as_strings(
+    member: Member, hub: Hub, make_agent: AgentFactory
+) -> None:
     p = placement()
     hub.publish([(p, ns(member)), (p, cm(member, n="n", off="off", yes="y", ver="1.20"))])
     make_agent(member, hub).sync()
@@ -81,21 +99,38 @@ def test_a_crd_and_its_custom_resources_apply_in_one_bundle(
 ) -> None:
     group = f"{member.prefix}.example.com"
     crd = {
-        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
         "metadata": {"name": f"widgets.{group}"},
-        "spec": {"group": group, "scope": "Namespaced",
-                 "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
-                 "versions": [{"name": "v1", "served": True, "storage": True,
-                               "schema": {"openAPIV3Schema": {"type": "object",
-                                                              "x-kubernetes-preserve-unknown-fields": True}}}]},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                    },
+                }
+            ],
+        },
     }
-    widget = {"apiVersion": f"{group}/v1", "kind": "Widget",
-              "metadata": {"name": "w1", "namespace": f"{member.prefix}-app"}, "spec": {"size": 3}}
+    widget = {
+        "apiVersion": f"{group}/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w1", "namespace": f"{member.prefix}-app"},
+        "spec": {"size": 3},
+    }
     p = placement()
     hub.publish([(p, widget), (p, crd), (p, ns(member))])
     summary = make_agent(member, hub).sync()
     assert {r.identity.split("/")[1]: r.outcome for r in summary.results} == {
-        "Namespace": Outcome.APPLIED, "CustomResourceDefinition": Outcome.APPLIED, "Widget": Outcome.APPLIED,
+        "Namespace": Outcome.APPLIED,
+        "CustomResourceDefinition": Outcome.APPLIED,
+        "Widget": Outcome.APPLIED,
     }
     assert member.get(f"{group}/v1", "Widget", f"{member.prefix}-app", "w1") is not None
 
@@ -108,8 +143,14 @@ def test_server_side_apply_without_force_reports_a_conflict_on_a_taken_field(
     hub.publish([(p, ns(member)), (p, deployment(member, 2))])
     agent = make_agent(member, hub)
     agent.sync()
-    member.sim.edit("apps/v1", "Deployment", f"{member.prefix}-app", "web",
-                    lambda o: o["spec"].update(replicas=5), manager="hpa")
+    member.sim.edit(
+        "apps/v1",
+        "Deployment",
+        f"{member.prefix}-app",
+        "web",
+        lambda o: o["spec"].update(replicas=5),
+        manager="hpa",
+    )
     summary = agent.sync()
     by_kind = {r.identity.split("/")[1]: r for r in summary.results}
     # an Update manager took spec.replicas; SSA without force conflicts → reported as drift
@@ -127,7 +168,9 @@ def test_client_side_apply_overwrites_out_of_band_changes(
     hub.publish([(p, ns(member)), (p, cm(member))])
     agent = make_agent(member, hub)
     agent.sync()
-    member.sim.edit("v1", "ConfigMap", f"{member.prefix}-app", "settings", lambda o: o["data"].update(mode="off"))
+    member.sim.edit(
+        "v1", "ConfigMap", f"{member.prefix}-app", "settings", lambda o: o["data"].update(mode="off")
+    )
     assert {r.outcome for r in agent.sync().results} == {Outcome.UNCHANGED, Outcome.APPLIED}
     live = member.get("v1", "ConfigMap", f"{member.prefix}-app", "settings")
     assert live is not None and live["data"]["mode"] == "on"
@@ -141,7 +184,9 @@ def test_if_not_drifted_reports_out_of_band_drift_and_keeps_it(
     hub.publish([(p, ns(member)), (p, cm(member))])
     agent = make_agent(member, hub)
     agent.sync()
-    member.sim.edit("v1", "ConfigMap", f"{member.prefix}-app", "settings", lambda o: o["data"].update(mode="off"))
+    member.sim.edit(
+        "v1", "ConfigMap", f"{member.prefix}-app", "settings", lambda o: o["data"].update(mode="off")
+    )
     agent.sync()
     ident = f"/ConfigMap/{member.prefix}-app/settings"
     assert outcomes(hub)[ident] == Outcome.DRIFTED
@@ -156,7 +201,9 @@ def test_if_not_drifted_reports_out_of_band_drift_and_keeps_it(
     assert live is not None and live["data"]["mode"] == "off"
 
 
-def test_report_diff_never_modifies_the_member(sim_member: Member, hub: Hub, make_agent: AgentFactory) -> None:
+def test_report_diff_never_modifies_the_member(
+    sim_member: Member, hub: Hub, make_agent: AgentFactory
+) -> None:
     member = sim_member
     member.sim.create(ns(member))
     member.sim.create(cm(member, mode="off"), manager="kubectl")
@@ -183,13 +230,22 @@ def test_report_diff_never_modifies_the_member(sim_member: Member, hub: Hub, mak
         ({"whenToTakeOver": "IfNoDiff"}, "on", Outcome.TAKEN_OVER, "on"),
         ({"whenToTakeOver": "Always"}, "off", Outcome.TAKEN_OVER, "on"),
         ({"whenToTakeOver": "Always", "type": "ServerSideApply"}, "off", Outcome.FAILED_TO_TAKE_OVER, "off"),
-        ({"whenToTakeOver": "Always", "type": "ServerSideApply", "serverSideApplyConfig": {"force": True}}, "off",
-         Outcome.TAKEN_OVER, "on"),
+        (
+            {"whenToTakeOver": "Always", "type": "ServerSideApply", "serverSideApplyConfig": {"force": True}},
+            "off",
+            Outcome.TAKEN_OVER,
+            "on",
+        ),
     ],
 )
 def test_takeover_of_existing_objects(
-    sim_member: Member, hub: Hub, make_agent: AgentFactory, strategy: dict[str, Any], existing_data: str,
-    outcome: Outcome, final: str,
+    sim_member: Member,
+    hub: Hub,
+    make_agent: AgentFactory,
+    strategy: dict[str, Any],
+    existing_data: str,
+    outcome: Outcome,
+    final: str,
 ) -> None:
     member = sim_member
     member.sim.create(ns(member))
@@ -212,7 +268,9 @@ def test_an_object_placed_by_another_placement_is_a_conflict(
     make_agent(member, hub, state="state2").sync()
     report, _ = hub.report()
     by_key = {p.key: {o.identity: o.outcome for o in p.objects} for p in report.placements}
-    assert by_key[b.key][f"/ConfigMap/{member.prefix}-app/settings"] == Outcome.APPLY_CONFLICT_BETWEEN_PLACEMENTS
+    assert (
+        by_key[b.key][f"/ConfigMap/{member.prefix}-app/settings"] == Outcome.APPLY_CONFLICT_BETWEEN_PLACEMENTS
+    )
 
 
 def test_full_comparison_reports_defaulted_fields_as_drift_after_apply(
@@ -236,10 +294,17 @@ def test_objects_unwrapped_from_an_envelope_report_their_envelope(
     p = placement()
     env = EnvelopeRef("ResourceEnvelope", f"{member.prefix}-app", "hooks")
     objs = [ns(member), cm(member)]
-    files = build_bundle(hub.cluster, "0" * 40, [p], [
-        BundleObject(p.key, manifest_identity(o), manifest=o, envelope=env if o["kind"] == "ConfigMap" else None)
-        for o in objs
-    ])
+    files = build_bundle(
+        hub.cluster,
+        "0" * 40,
+        [p],
+        [
+            BundleObject(
+                p.key, manifest_identity(o), manifest=o, envelope=env if o["kind"] == "ConfigMap" else None
+            )
+            for o in objs
+        ],
+    )
     hub.publish([], files=files)
     make_agent(member, hub).sync()
     report, _ = hub.report()

@@ -21,8 +21,12 @@ def ns(member: Member) -> dict[str, Any]:
 
 
 def cm(member: Member, name: str, value: str = "v") -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": f"{member.prefix}-app"},
-            "data": {"k": value}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": f"{member.prefix}-app"},
+        "data": {"k": value},
+    }
 
 
 @contextmanager
@@ -93,8 +97,9 @@ def _bundle_files(hub: Hub) -> dict[str, bytes]:
 
     names = git(hub.bare, "ls-tree", "-r", "--name-only", hub.branch).splitlines()
     return {
-        n: subprocess.run(["git", "show", f"{hub.branch}:{n}"], cwd=hub.bare, env=ENV, check=True,
-                          capture_output=True).stdout
+        n: subprocess.run(
+            ["git", "show", f"{hub.branch}:{n}"], cwd=hub.bare, env=ENV, check=True, capture_output=True
+        ).stdout
         for n in names
     }
 
@@ -113,7 +118,9 @@ def test_heartbeats_move_a_parentless_ref(member: Member, hub: Hub, make_agent: 
     assert git(hub.bare, "rev-parse", ref) == second
     assert git(hub.bare, "rev-list", "--count", ref) == "1"
     beat = parse_heartbeat(git(hub.bare, "show", f"{ref}:heartbeat.yaml").encode())
-    assert beat.cluster == hub.cluster and beat.health.healthy and beat.applied_bundle_id.startswith("sha256:")
+    assert (
+        beat.cluster == hub.cluster and beat.health.healthy and beat.applied_bundle_id.startswith("sha256:")
+    )
 
 
 def test_properties_come_from_nodes_and_the_price_table(
@@ -121,8 +128,12 @@ def test_properties_come_from_nodes_and_the_price_table(
 ) -> None:
     member = sim_member
     for i, sku in enumerate(("Standard_D4s_v3", "Standard_D4s_v3", "Standard_D8s_v3")):
-        member.sim.add_node(f"{member.prefix}-n{i}", cpu="4" if i < 2 else "8", memory="16Gi" if i < 2 else "32Gi",
-                            labels={"node.kubernetes.io/instance-type": sku})
+        member.sim.add_node(
+            f"{member.prefix}-n{i}",
+            cpu="4" if i < 2 else "8",
+            memory="16Gi" if i < 2 else "32Gi",
+            labels={"node.kubernetes.io/instance-type": sku},
+        )
     prices = PriceTableProvider({"Standard_D4s_v3": 0.192, "Standard_D8s_v3": 0.384})
     hub.publish([(placement(), ns(member))])
     make_agent(member, hub, providers=(DefaultProvider(), prices)).sync()
@@ -151,8 +162,9 @@ def test_run_syncs_on_the_scheduler_until_stopped(member: Member, hub: Hub, make
     assert {o.outcome for pl in report.placements for o in pl.objects} == {Outcome.APPLIED}
 
 
-def test_backoff_grows_with_failures_and_is_jittered(member: Member, hub: Hub, make_agent: AgentFactory,
-                                                     tmp_path: Path) -> None:
+def test_backoff_grows_with_failures_and_is_jittered(
+    member: Member, hub: Hub, make_agent: AgentFactory, tmp_path: Path
+) -> None:
     runner = Runner(make_agent(member, hub), interval=10, heartbeat=60, max_backoff=300)
     assert runner.backoff() == 10
     runner.failures = 1
@@ -169,10 +181,24 @@ def test_the_cli_runs_one_sync_with_once(sim_member: Member, hub: Hub, tmp_path:
     member = sim_member
     p = placement()
     hub.publish([(p, ns(member)), (p, cm(member, "a"))])
-    result = CliRunner().invoke(app, [
-        "agent", "run", "--repo", str(hub.bare), "--cluster", hub.cluster, "--kubeconfig", str(member.kubeconfig),
-        "--once", "--state-dir", str(tmp_path / "cli-state"), "--namespace", f"fs-{member.prefix}",
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "agent",
+            "run",
+            "--repo",
+            str(hub.bare),
+            "--cluster",
+            hub.cluster,
+            "--kubeconfig",
+            str(member.kubeconfig),
+            "--once",
+            "--state-dir",
+            str(tmp_path / "cli-state"),
+            "--namespace",
+            f"fs-{member.prefix}",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert member.get("v1", "ConfigMap", f"{member.prefix}-app", "a") is not None
     assert git(hub.bare, "rev-parse", "--verify", f"refs/fleet/heartbeats/{hub.cluster}")
@@ -183,10 +209,24 @@ def test_the_cli_refuses_an_unknown_property_provider(sim_member: Member, hub: H
 
     from fleetsync.cli import app
 
-    result = CliRunner().invoke(app, [
-        "agent", "run", "--repo", str(hub.bare), "--cluster", hub.cluster, "--kubeconfig",
-        str(sim_member.kubeconfig), "--once", "--state-dir", str(tmp_path / "s"), "--property-provider", "nope",
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "agent",
+            "run",
+            "--repo",
+            str(hub.bare),
+            "--cluster",
+            hub.cluster,
+            "--kubeconfig",
+            str(sim_member.kubeconfig),
+            "--once",
+            "--state-dir",
+            str(tmp_path / "s"),
+            "--property-provider",
+            "nope",
+        ],
+    )
     assert result.exit_code == 2
     assert "unknown property provider" in result.output
 
@@ -229,8 +269,20 @@ def test_the_cli_exits_3_when_the_member_is_unreachable(hub: Hub, tmp_path: Path
         ' "users": [{"name": "x", "user": {"token": "t"}}],'
         ' "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}]}'
     )
-    result = CliRunner().invoke(app, [
-        "agent", "run", "--repo", str(hub.bare), "--cluster", hub.cluster, "--kubeconfig", str(kubeconfig),
-        "--once", "--state-dir", str(tmp_path / "s"),
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "agent",
+            "run",
+            "--repo",
+            str(hub.bare),
+            "--cluster",
+            hub.cluster,
+            "--kubeconfig",
+            str(kubeconfig),
+            "--once",
+            "--state-dir",
+            str(tmp_path / "s"),
+        ],
+    )
     assert result.exit_code == 3, result.output

@@ -18,16 +18,24 @@ def ns(member: Member) -> dict[str, Any]:
 
 
 def cm(member: Member, name: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": f"{member.prefix}-app"},
-            "data": {"k": name}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": f"{member.prefix}-app"},
+        "data": {"k": name},
+    }
 
 
 def names(member: Member) -> set[str]:
     ref = member.kube.kind("v1", "ConfigMap")
-    return {o["metadata"]["name"] for o in member.kube.list(ref, f"{member.prefix}-app")} - {"kube-root-ca.crt"}
+    return {o["metadata"]["name"] for o in member.kube.list(ref, f"{member.prefix}-app")} - {
+        "kube-root-ca.crt"
+    }
 
 
-def test_an_object_dropped_from_the_bundle_is_pruned(member: Member, hub: Hub, make_agent: AgentFactory) -> None:
+def test_an_object_dropped_from_the_bundle_is_pruned(
+    member: Member, hub: Hub, make_agent: AgentFactory
+) -> None:
     p = placement()
     hub.publish([(p, ns(member))] + [(p, cm(member, f"c{i}")) for i in range(4)])
     agent = make_agent(member, hub)
@@ -38,7 +46,9 @@ def test_an_object_dropped_from_the_bundle_is_pruned(member: Member, hub: Hub, m
     assert names(member) == {"c0", "c1", "c2"}
     report, _ = hub.report()
     assert report.prune.deleted == summary.deleted
-    assert f"/ConfigMap/{member.prefix}-app/c3" not in {f"/{i.kind}/{i.namespace}/{i.name}" for i in report.inventory}
+    assert f"/ConfigMap/{member.prefix}-app/c3" not in {
+        f"/{i.kind}/{i.namespace}/{i.name}" for i in report.inventory
+    }
 
 
 def test_an_object_no_longer_carrying_our_marks_is_kept(
@@ -84,7 +94,9 @@ def test_a_bundle_that_became_empty_deletes_nothing_unless_every_removal_is_list
     assert set(summary.deleted) == {f"/ConfigMap/{member.prefix}-app/a", f"/ConfigMap/{member.prefix}-app/b"}
     report, _ = hub.report()
     # the Namespace is protected: kept (and still ours) unless explicitly allowed
-    assert [(k.identity, k.verdict) for k in report.prune.kept] == [(f"/Namespace//{member.prefix}-app", "KeepProtected")]
+    assert [(k.identity, k.verdict) for k in report.prune.kept] == [
+        (f"/Namespace//{member.prefix}-app", "KeepProtected")
+    ]
     assert [i.kind for i in report.inventory] == ["Namespace"]
 
 
@@ -147,8 +159,9 @@ def test_a_failed_inventory_write_fails_the_sync_before_the_report_is_pushed(
     agent.sync()
     commits = hub.report_commits()
     hub.publish([(p, ns(member)), (p, cm(member, "a")), (p, cm(member, "b"))])  # the inventory must grow
-    member.sim.faults.add(verb="patch", kind="ConfigMap", name="fleetsync-inventory", status=403,
-                          message="denied", times=100)
+    member.sim.faults.add(
+        verb="patch", kind="ConfigMap", name="fleetsync-inventory", status=403, message="denied", times=100
+    )
     with pytest.raises(KubeError):
         agent.sync()
     assert hub.report_commits() == commits  # no report claims objects the inventory does not hold

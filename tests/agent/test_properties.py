@@ -23,14 +23,23 @@ NOW = datetime(2026, 11, 25, tzinfo=UTC)
 
 def node(name: str, cpu: str, memory: str, sku: str = "", alloc_cpu: str | None = None) -> dict[str, Any]:
     labels = {"node.kubernetes.io/instance-type": sku} if sku else {}
-    return {"metadata": {"name": name, "labels": labels},
-            "status": {"capacity": {"cpu": cpu, "memory": memory},
-                       "allocatable": {"cpu": alloc_cpu or cpu, "memory": memory}}}
+    return {
+        "metadata": {"name": name, "labels": labels},
+        "status": {
+            "capacity": {"cpu": cpu, "memory": memory},
+            "allocatable": {"cpu": alloc_cpu or cpu, "memory": memory},
+        },
+    }
 
 
 def pod(cpu: str, memory: str, *, node_name: str = "n1", phase: str = "Running") -> dict[str, Any]:
-    return {"spec": {"nodeName": node_name, "containers": [{"resources": {"requests": {"cpu": cpu, "memory": memory}}}]},
-            "status": {"phase": phase}}
+    return {
+        "spec": {
+            "nodeName": node_name,
+            "containers": [{"resources": {"requests": {"cpu": cpu, "memory": memory}}}],
+        },
+        "status": {"phase": phase},
+    }
 
 
 def test_a_node_value_the_hub_would_not_read_is_left_out_of_the_sums() -> None:
@@ -38,12 +47,19 @@ def test_a_node_value_the_hub_would_not_read_is_left_out_of_the_sums() -> None:
     # which Kubernetes refuses; the agent once read it as 1 core.
     nodes = [node("n1", "4", "16Gi"), node("n2", "1e3m", "1e3Ki")]
     c = DefaultProvider().collect(nodes, [], NOW)
-    assert (c.capacity, c.properties) == ({"cpu": "4", "memory": "16Gi"}, {"kubernetes-fleet.io/node-count": "2"})
+    assert (c.capacity, c.properties) == (
+        {"cpu": "4", "memory": "16Gi"},
+        {"kubernetes-fleet.io/node-count": "2"},
+    )
 
 
 def test_quantities_format_canonically() -> None:
     assert [format_cpu(Fraction(x)) for x in ("12", "0.5", "1.25")] == ["12", "500m", "1250m"]
-    assert [format_memory(Fraction(x)) for x in (48 * 1024**3, 1536 * 1024**2, 1000)] == ["48Gi", "1536Mi", "1000"]
+    assert [format_memory(Fraction(x)) for x in (48 * 1024**3, 1536 * 1024**2, 1000)] == [
+        "48Gi",
+        "1536Mi",
+        "1000",
+    ]
 
 
 def test_default_provider_counts_nodes_and_subtracts_requests_of_bound_unfinished_pods() -> None:
@@ -73,7 +89,9 @@ def test_price_table_costs_per_core_and_per_gib_with_three_decimals() -> None:
 
 
 def test_a_node_without_a_price_makes_costs_unavailable() -> None:
-    c = PriceTableProvider({"D4": 0.192}).collect([node("a", "4", "16Gi", "D4"), node("b", "4", "16Gi", "X")], [], NOW)
+    c = PriceTableProvider({"D4": 0.192}).collect(
+        [node("a", "4", "16Gi", "D4"), node("b", "4", "16Gi", "X")], [], NOW
+    )
     assert "kubernetes.azure.com/per-cpu-core-cost" not in c.properties
     assert c.problems == ("node b: no price for instance type X",)
 

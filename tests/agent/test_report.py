@@ -27,17 +27,30 @@ def live(kind: str = "ConfigMap", api_version: str = "v1", **extra: Any) -> dict
     return {"apiVersion": api_version, "kind": kind, "metadata": {"name": "x", "generation": 1}, **extra}
 
 
-def res(ident: str, outcome: Outcome = Outcome.APPLIED, obj: dict[str, Any] | None = None, **kw: Any) -> Result:
+def res(
+    ident: str, outcome: Outcome = Outcome.APPLIED, obj: dict[str, Any] | None = None, **kw: Any
+) -> Result:
     o = obj if obj is not None else live()
     return Result(P, ident, o["apiVersion"], outcome, live=o, owned=True, **kw)
 
 
-def inp(results: list[Result], now: datetime = T0, report_diff: bool = False, period: int = 60) -> ReportInput:
+def inp(
+    results: list[Result], now: datetime = T0, report_diff: bool = False, period: int = 60
+) -> ReportInput:
     return ReportInput(
-        cluster="c1", agent_version="0.1.0", now=now, bundle_id="sha256:b", bundle_commit="abc",
-        placements=[PlacementInfo(P, 1, report_diff, period)], results=results, inventory=[],
-        prune=PruneSummary(), properties={"kubernetes-fleet.io/node-count": "1"}, usage=ResourceUsage(),
-        source=SourceState(), health=Health(True, ""),
+        cluster="c1",
+        agent_version="0.1.0",
+        now=now,
+        bundle_id="sha256:b",
+        bundle_commit="abc",
+        placements=[PlacementInfo(P, 1, report_diff, period)],
+        results=results,
+        inventory=[],
+        prune=PruneSummary(),
+        properties={"kubernetes-fleet.io/node-count": "1"},
+        usage=ResourceUsage(),
+        source=SourceState(),
+        health=Health(True, ""),
     )
 
 
@@ -48,12 +61,15 @@ def conditions(results: list[Result], **kw: Any) -> list[tuple[str, str, str]]:
 
 def test_all_data_objects_applied_are_applied_and_available() -> None:
     assert conditions([res("/ConfigMap/a/x")]) == [
-        ("Applied", "True", "AllManifestsApplied"), ("Available", "True", "AllManifestsAvailable")]
+        ("Applied", "True", "AllManifestsApplied"),
+        ("Available", "True", "AllManifestsAvailable"),
+    ]
 
 
 def test_one_failure_makes_the_work_not_applied() -> None:
     assert conditions([res("/ConfigMap/a/x"), res("/ConfigMap/a/y", Outcome.FAILED_TO_APPLY)]) == [
-        ("Applied", "False", "SomeManifestsAreNotApplied")]
+        ("Applied", "False", "SomeManifestsAreNotApplied")
+    ]
 
 
 def test_untrackable_objects_become_available_after_the_unavailable_period() -> None:
@@ -63,18 +79,27 @@ def test_untrackable_objects_become_available_after_the_unavailable_period() -> 
     later = replace(job, wrote=False)
     second, _ = build_report(inp([later], now=T0 + timedelta(seconds=61)), first, {})
     assert [(c.type, c.status, c.reason) for c in second.placements[0].conditions][1] == (
-        "Available", "True", "WorkNotTrackable")
+        "Available",
+        "True",
+        "WorkNotTrackable",
+    )
     assert second.placements[0].objects[0].availability == Availability.NOT_TRACKABLE
     assert second.placements[0].objects[0].available_since == "2026-11-25T03:00:00Z"
 
 
 def test_report_diff_placements_report_diff_reported_only() -> None:
     assert conditions([res("/ConfigMap/a/x", Outcome.NO_DIFF)], report_diff=True) == [
-        ("DiffReported", "True", "AllManifestsDiffReported")]
+        ("DiffReported", "True", "AllManifestsDiffReported")
+    ]
 
 
 def test_transition_times_and_first_drift_times_are_kept_while_the_state_holds() -> None:
-    d = res("/ConfigMap/a/x", Outcome.DRIFTED, details=(PatchDetail("/data/k", "a", "b"),), drift_type=DriftType.DRIFT)
+    d = res(
+        "/ConfigMap/a/x",
+        Outcome.DRIFTED,
+        details=(PatchDetail("/data/k", "a", "b"),),
+        drift_type=DriftType.DRIFT,
+    )
     first, drifts1 = build_report(inp([d]), None, {})
     second, drifts2 = build_report(inp([d], now=T0 + timedelta(minutes=5)), first, drifts1)
     [path] = drifts2
@@ -90,8 +115,12 @@ def test_unchanged_after_applied_needs_no_commit_but_a_new_drift_does() -> None:
     same = res("/ConfigMap/a/x", Outcome.UNCHANGED, reason="ManifestAlreadyUpToDate")
     second, _ = build_report(inp([same], now=T0 + timedelta(minutes=1)), first, {})
     assert fingerprint(first, {}) == fingerprint(second, {})
-    drifted = res("/ConfigMap/a/x", Outcome.DRIFTED, details=(PatchDetail("/data/k", "3", "5"),),
-                  drift_type=DriftType.DRIFT)
+    drifted = res(
+        "/ConfigMap/a/x",
+        Outcome.DRIFTED,
+        details=(PatchDetail("/data/k", "3", "5"),),
+        drift_type=DriftType.DRIFT,
+    )
     third, drifts = build_report(inp([drifted]), second, {})
     assert fingerprint(third, drifts) != fingerprint(second, {})
     message = commit_message(third, drifts, second, {})
@@ -113,13 +142,20 @@ def test_the_first_report_before_any_bundle_says_the_agent_joined() -> None:
 
 
 def deployment(ready: bool) -> dict[str, Any]:
-    status = {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "availableReplicas": 1 if ready else 0}
+    status = {
+        "observedGeneration": 1,
+        "replicas": 1,
+        "updatedReplicas": 1,
+        "availableReplicas": 1 if ready else 0,
+    }
     return live("Deployment", "apps/v1", spec={"replicas": 1}, status=status)
 
 
 def test_a_commit_made_because_an_object_became_available_is_headed_by_that_change() -> None:
     ident = "apps/Deployment/a/x"
-    waiting = replace(inp([res(ident, obj=deployment(False), wrote=True)]), source=SourceState(False, "fetch failed"))
+    waiting = replace(
+        inp([res(ident, obj=deployment(False), wrote=True)]), source=SourceState(False, "fetch failed")
+    )
     first, _ = build_report(waiting, None, {})
     assert first.placements[0].objects[0].availability == Availability.NOT_YET_AVAILABLE
     # The same pass also sees the source come back: an unrelated change that must not head the commit.

@@ -89,8 +89,9 @@ def test_a_bundle_that_fails_verification_is_refused(hub: Hub, tmp_path: Path) -
     def verify(files: Mapping[str, bytes]) -> list[str]:
         return ["manifests/x.yaml: hash mismatch"]
 
-    with GitSource(str(hub.bare), "prod-eu-1", tmp_path / "agent2", verify) as s, pytest.raises(
-        BundleRefused, match="hash mismatch"
+    with (
+        GitSource(str(hub.bare), "prod-eu-1", tmp_path / "agent2", verify) as s,
+        pytest.raises(BundleRefused, match="hash mismatch"),
     ):
         s.fetch_bundle(None)
 

@@ -39,13 +39,15 @@ DEPLOYMENT: dict[str, Any] = {
         "template": {
             "metadata": {"labels": {"app": "web"}},
             "spec": {
-                "containers": [{
-                    "name": "web",
-                    "image": "nginx:1.27",
-                    "ports": [{"containerPort": 80}],
-                    "resources": {"requests": {"cpu": "250m", "memory": "128Mi"}},
-                    "env": [{"name": "RATIO", "value": "0.5"}, {"name": "DEBUG", "value": None}],
-                }],
+                "containers": [
+                    {
+                        "name": "web",
+                        "image": "nginx:1.27",
+                        "ports": [{"containerPort": 80}],
+                        "resources": {"requests": {"cpu": "250m", "memory": "128Mi"}},
+                        "env": [{"name": "RATIO", "value": "0.5"}, {"name": "DEBUG", "value": None}],
+                    }
+                ],
                 "terminationGracePeriodSeconds": 30.5,
                 "hostNetwork": False,
             },
@@ -55,7 +57,11 @@ DEPLOYMENT: dict[str, Any] = {
 CONFIGMAP: dict[str, Any] = {
     "apiVersion": "v1",
     "kind": "ConfigMap",
-    "metadata": {"name": "greetings", "namespace": "shop", "annotations": {"note": "déjà vu \u2028 \"quoted\""}},
+    "metadata": {
+        "name": "greetings",
+        "namespace": "shop",
+        "annotations": {"note": 'déjà vu \u2028 "quoted"'},
+    },
     "data": {"de": "Grüße", "ja": "こんにちは", "emoji": "🚀", "multi": "a\nb\tc\\d", "empty": ""},
 }
 NAMESPACE: dict[str, Any] = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}

@@ -50,7 +50,13 @@ def test_both_readers_read_plain_yaml_to_the_same_typed_data(text: str) -> None:
 @pytest.mark.parametrize("libyaml", READERS)
 @pytest.mark.parametrize(
     "text",
-    ["a: &x [1]\nb: *x\n", "a: &x 1\nb: *x\n", "a: &x {k: v}\nb: [*x]\n", "a: &x [*x]\n", "- &x k\n- {*x : v}\n"],
+    [
+        "a: &x [1]\nb: *x\n",
+        "a: &x 1\nb: *x\n",
+        "a: &x {k: v}\nb: [*x]\n",
+        "a: &x [*x]\n",
+        "- &x k\n- {*x : v}\n",
+    ],
 )
 def test_both_readers_refuse_aliases(libyaml: bool, text: str) -> None:
     with pytest.raises(yaml.YAMLError, match="aliases are not allowed"):
@@ -70,12 +76,20 @@ def test_load_reports_absurd_nesting_as_invalid_yaml() -> None:
 
 
 _scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30),
-    st.sampled_from(["on", "0777", "1:20", "2026-11-25", "&a", "*a", "a&b", "x\u2028y", "\ufeffbom", "tab\t"]),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=30),
+    st.sampled_from(
+        ["on", "0777", "1:20", "2026-11-25", "&a", "*a", "a&b", "x\u2028y", "\ufeffbom", "tab\t"]
+    ),
 )
 _data = st.recursive(
     _scalars,
-    lambda kids: st.one_of(st.lists(kids, max_size=4), st.dictionaries(st.text(max_size=10), kids, max_size=4)),
+    lambda kids: st.one_of(
+        st.lists(kids, max_size=4), st.dictionaries(st.text(max_size=10), kids, max_size=4)
+    ),
     max_leaves=20,
 )
 

@@ -22,8 +22,14 @@ from fleetsync_contract.bundle import (
 )
 from fleetsync_contract.canonical import CanonicalError, dump, load
 
-STRATEGY = {"type": "ClientSideApply", "comparisonOption": "PartialComparison", "whenToApply": "Always",
-            "whenToTakeOver": "Always", "allowCoOwnership": False, "serverSideApplyConfig": {"force": False}}
+STRATEGY = {
+    "type": "ClientSideApply",
+    "comparisonOption": "PartialComparison",
+    "whenToApply": "Always",
+    "whenToTakeOver": "Always",
+    "allowCoOwnership": False,
+    "serverSideApplyConfig": {"force": False},
+}
 WEB = BundlePlacement("ClusterResourcePlacement", "", "web", 3, STRATEGY)
 APP = BundlePlacement("ResourcePlacement", "team", "app", 0, STRATEGY, 30)
 
@@ -45,8 +51,12 @@ def sample(**overrides: Any) -> dict[str, bytes]:
         "objects": [
             BundleObject(WEB.key, "/Namespace//web", NS),
             BundleObject(WEB.key, "apps/Deployment/web/frontend", DEPLOY),
-            BundleObject(APP.key, "/ConfigMap/team/c", manifest("v1", "ConfigMap", "c", "team"),
-                         envelope=EnvelopeRef("ResourceEnvelope", "team", "hooks")),
+            BundleObject(
+                APP.key,
+                "/ConfigMap/team/c",
+                manifest("v1", "ConfigMap", "c", "team"),
+                envelope=EnvelopeRef("ResourceEnvelope", "team", "hooks"),
+            ),
         ],
         "removals": [Removal("/ConfigMap/web/old", WEB.key, "ResourceRemoved")],
     }
@@ -61,12 +71,21 @@ def bundle_id(files: dict[str, bytes]) -> str:
 @pytest.mark.parametrize(
     ("placement", "identity", "path"),
     [
-        ("ClusterResourcePlacement/web", "apps/Deployment/web/frontend",
-         "manifests/ClusterResourcePlacement/web/apps/Deployment/web/frontend.yaml"),
-        ("ClusterResourcePlacement/web", "/Namespace//web",
-         "manifests/ClusterResourcePlacement/web/core/Namespace/_cluster/web.yaml"),
-        ("ResourcePlacement/team/app", "/ConfigMap/team/c",
-         "manifests/ResourcePlacement/team/app/core/ConfigMap/team/c.yaml"),
+        (
+            "ClusterResourcePlacement/web",
+            "apps/Deployment/web/frontend",
+            "manifests/ClusterResourcePlacement/web/apps/Deployment/web/frontend.yaml",
+        ),
+        (
+            "ClusterResourcePlacement/web",
+            "/Namespace//web",
+            "manifests/ClusterResourcePlacement/web/core/Namespace/_cluster/web.yaml",
+        ),
+        (
+            "ResourcePlacement/team/app",
+            "/ConfigMap/team/c",
+            "manifests/ResourcePlacement/team/app/core/ConfigMap/team/c.yaml",
+        ),
     ],
 )
 def test_manifest_paths_follow_the_documented_layout(placement: str, identity: str, path: str) -> None:
@@ -75,8 +94,12 @@ def test_manifest_paths_follow_the_documented_layout(placement: str, identity: s
 
 @pytest.mark.parametrize(
     ("placement", "identity"),
-    [("ClusterResourcePlacement/web", "/ConfigMap/web/.."), ("ClusterResourcePlacement/..", "/ConfigMap/web/c"),
-     ("Other/web", "/ConfigMap/web/c"), ("ClusterResourcePlacement/web", "not-an-identity")],
+    [
+        ("ClusterResourcePlacement/web", "/ConfigMap/web/.."),
+        ("ClusterResourcePlacement/..", "/ConfigMap/web/c"),
+        ("Other/web", "/ConfigMap/web/c"),
+        ("ClusterResourcePlacement/web", "not-an-identity"),
+    ],
 )
 def test_paths_that_could_escape_or_collide_are_refused(placement: str, identity: str) -> None:
     with pytest.raises(BundleError):
@@ -88,12 +111,21 @@ def test_the_bundle_index_has_the_documented_shape() -> None:
     index = load(files[BUNDLE_FILE])
     assert index["apiVersion"] == "fleetsync.io/v1alpha1" and index["kind"] == "Bundle"
     assert index["cluster"] == "prod-eu-1" and index["sourceCommit"] == "abc123"
-    assert [p["key"] for p in index["placements"]] == ["ClusterResourcePlacement/web", "ResourcePlacement/team/app"]
+    assert [p["key"] for p in index["placements"]] == [
+        "ClusterResourcePlacement/web",
+        "ResourcePlacement/team/app",
+    ]
     assert index["placements"][0]["resourceIndex"] == 3
     assert [f["path"] for f in index["files"]] == sorted(f["path"] for f in index["files"])
     assert set(files) == {BUNDLE_FILE, *(f["path"] for f in index["files"])}
-    assert index["files"][-1]["envelope"] == {"kind": "ResourceEnvelope", "namespace": "team", "name": "hooks"}
-    assert index["removals"] == [{"identity": "/ConfigMap/web/old", "placement": WEB.key, "reason": "ResourceRemoved"}]
+    assert index["files"][-1]["envelope"] == {
+        "kind": "ResourceEnvelope",
+        "namespace": "team",
+        "name": "hooks",
+    }
+    assert index["removals"] == [
+        {"identity": "/ConfigMap/web/old", "placement": WEB.key, "reason": "ResourceRemoved"}
+    ]
     assert index["bundleId"].startswith("sha256:") and len(index["bundleId"]) == 71
 
 
@@ -108,11 +140,22 @@ def test_the_bundle_id_is_stable_and_ignores_commit_removals_and_input_order() -
 @pytest.mark.parametrize(
     "change",
     [
-        {"objects": [BundleObject(WEB.key, "apps/Deployment/web/frontend",
-                                  manifest("apps/v1", "Deployment", "frontend", "web", spec={"replicas": 4}))]},
+        {
+            "objects": [
+                BundleObject(
+                    WEB.key,
+                    "apps/Deployment/web/frontend",
+                    manifest("apps/v1", "Deployment", "frontend", "web", spec={"replicas": 4}),
+                )
+            ]
+        },
         {"placements": [BundlePlacement("ClusterResourcePlacement", "", "web", 4, STRATEGY), APP]},
-        {"placements": [BundlePlacement("ClusterResourcePlacement", "", "web", 3, {**STRATEGY, "type": "ReportDiff"}),
-                        APP]},
+        {
+            "placements": [
+                BundlePlacement("ClusterResourcePlacement", "", "web", 3, {**STRATEGY, "type": "ReportDiff"}),
+                APP,
+            ]
+        },
     ],
     ids=["manifest-content", "resource-index", "apply-strategy"],
 )
@@ -137,7 +180,8 @@ def _tamper(files: dict[str, bytes], how: str) -> dict[str, bytes]:
         del out[path]
     elif how == "extra":
         out["manifests/ClusterResourcePlacement/web/core/Secret/web/sneaky.yaml"] = dump(
-            manifest("v1", "Secret", "sneaky", "web"))
+            manifest("v1", "Secret", "sneaky", "web")
+        )
     elif how == "tampered":
         out[path] = out[path].replace(b"replicas: 3", b"replicas: 300")
     elif how == "index-edited":
@@ -161,13 +205,17 @@ def _tamper(files: dict[str, bytes], how: str) -> dict[str, bytes]:
         ("garbage-index", "prod-eu-1", "invalid YAML"),
     ],
 )
-def test_verify_refuses_wrong_cluster_missing_extra_and_tampered_files(how: str, cluster: str, problem: str) -> None:
+def test_verify_refuses_wrong_cluster_missing_extra_and_tampered_files(
+    how: str, cluster: str, problem: str
+) -> None:
     problems = verify(_tamper(sample(), how), cluster)
     assert any(problem in p for p in problems), problems
 
 
 def test_verify_refuses_a_manifest_that_declares_another_identity() -> None:
-    files = sample(objects=[BundleObject(WEB.key, "apps/Deployment/web/frontend", manifest("v1", "Namespace", "x"))])
+    files = sample(
+        objects=[BundleObject(WEB.key, "apps/Deployment/web/frontend", manifest("v1", "Namespace", "x"))]
+    )
     assert any("declares /Namespace//x" in p for p in verify(files, "prod-eu-1"))
 
 
@@ -180,8 +228,34 @@ def test_build_refuses_an_object_of_an_unlisted_placement_or_placed_twice() -> N
 
 @pytest.mark.parametrize(
     "text",
-    ["on", "off", "yes", "no", "y", "n", "Y", "N", "true", "True", "null", "~", "1:20", "2026-11-25", "0x1F",
-     "1e3", "0o17", "12", "1.5", ".5", "", "-", "a: b", "- x", "#x", "multi\nline\n"],
+    [
+        "on",
+        "off",
+        "yes",
+        "no",
+        "y",
+        "n",
+        "Y",
+        "N",
+        "true",
+        "True",
+        "null",
+        "~",
+        "1:20",
+        "2026-11-25",
+        "0x1F",
+        "1e3",
+        "0o17",
+        "12",
+        "1.5",
+        ".5",
+        "",
+        "-",
+        "a: b",
+        "- x",
+        "#x",
+        "multi\nline\n",
+    ],
 )
 def test_canonical_yaml_round_trips_strings_any_yaml_reader_would_misread(text: str) -> None:
     data = {"value": text, text or "empty": 1}
@@ -205,16 +279,51 @@ def test_the_reader_refuses_aliases_and_oversized_input() -> None:
 
 
 _scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**63), max_value=2**63),
-    st.floats(allow_nan=False), st.text(max_size=40),
-    st.sampled_from(["on", "No", "y", "~", "1:20", "0x1F", "1e3", "2026-11-25", "a: b", " lead", "trail ",
-                     "multi\nline\n", "multi\nline", "\nlead", "x\n\n", "tab\there", "\u2028", "caf\u00e9 \U0001f600",
-                     "- item", "#c", "key:", "a:b", "{x}", "[y]", "*ref", "&anchor", "!tag", "%p", "@at", "`t"]),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63),
+    st.floats(allow_nan=False),
+    st.text(max_size=40),
+    st.sampled_from(
+        [
+            "on",
+            "No",
+            "y",
+            "~",
+            "1:20",
+            "0x1F",
+            "1e3",
+            "2026-11-25",
+            "a: b",
+            " lead",
+            "trail ",
+            "multi\nline\n",
+            "multi\nline",
+            "\nlead",
+            "x\n\n",
+            "tab\there",
+            "\u2028",
+            "caf\u00e9 \U0001f600",
+            "- item",
+            "#c",
+            "key:",
+            "a:b",
+            "{x}",
+            "[y]",
+            "*ref",
+            "&anchor",
+            "!tag",
+            "%p",
+            "@at",
+            "`t",
+        ]
+    ),
 )
 _documents = st.recursive(
     _scalars,
-    lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(st.text(max_size=12), children,
-                                                                                 max_size=4)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
     max_leaves=25,
 )
 

@@ -54,11 +54,26 @@ REPORT = ClusterReport(
             "sha256:" + "a" * 64,
             (Condition("Applied", "True", "AllManifestsApplied", "", T),),
             (
-                ObjectResult("/ConfigMap/web/hooks", "v1", Outcome.APPLIED, envelope=Envelope("ResourceEnvelope", "web", "e"),
-                             availability=Availability.AVAILABLE, available_since=T),
-                ObjectResult("apps/Deployment/web/frontend", "apps/v1", Outcome.DRIFTED, "FoundDrifts", "m",
-                             Availability.NOT_YET_AVAILABLE, "", 4, None,
-                             "drift/ClusterResourcePlacement/web/apps/Deployment/web/frontend.yaml"),
+                ObjectResult(
+                    "/ConfigMap/web/hooks",
+                    "v1",
+                    Outcome.APPLIED,
+                    envelope=Envelope("ResourceEnvelope", "web", "e"),
+                    availability=Availability.AVAILABLE,
+                    available_since=T,
+                ),
+                ObjectResult(
+                    "apps/Deployment/web/frontend",
+                    "apps/v1",
+                    Outcome.DRIFTED,
+                    "FoundDrifts",
+                    "m",
+                    Availability.NOT_YET_AVAILABLE,
+                    "",
+                    4,
+                    None,
+                    "drift/ClusterResourcePlacement/web/apps/Deployment/web/frontend.yaml",
+                ),
             ),
         ),
     ),
@@ -66,8 +81,15 @@ REPORT = ClusterReport(
     prune=PruneSummary("", ("/ConfigMap/web/old",), (KeptItem("/Namespace//web", "KeepProtected"),)),
 )
 
-DRIFT = ObjectDrift("apps/Deployment/web/frontend", "ClusterResourcePlacement/web", DriftType.DRIFT, T, T, 7,
-                    (PatchDetail("/spec/replicas", "3", "5"), PatchDetail("/spec/paused", None, "true")))
+DRIFT = ObjectDrift(
+    "apps/Deployment/web/frontend",
+    "ClusterResourcePlacement/web",
+    DriftType.DRIFT,
+    T,
+    T,
+    7,
+    (PatchDetail("/spec/replicas", "3", "5"), PatchDetail("/spec/paused", None, "true")),
+)
 
 
 def test_report_round_trips_byte_for_byte() -> None:
@@ -91,7 +113,10 @@ def test_drift_paths_follow_the_manifest_layout() -> None:
     assert drift_path("ClusterResourcePlacement/web", "apps/Deployment/web/frontend") == (
         "drift/ClusterResourcePlacement/web/apps/Deployment/web/frontend.yaml"
     )
-    assert drift_path("ResourcePlacement/ns/rp", "/Namespace//web") == "drift/ResourcePlacement/ns/rp/core/Namespace/_cluster/web.yaml"
+    assert (
+        drift_path("ResourcePlacement/ns/rp", "/Namespace//web")
+        == "drift/ResourcePlacement/ns/rp/core/Namespace/_cluster/web.yaml"
+    )
 
 
 def test_the_hub_reads_the_whole_report_tree() -> None:
@@ -105,7 +130,10 @@ def test_the_hub_reads_the_whole_report_tree() -> None:
     [
         (b"apiVersion: fleetsync.io/v1alpha1\nkind: Bundle\n", "kind ClusterReport"),
         (b"- a list\n", "mapping"),
-        (dump_report(REPORT).replace(b"outcome: Drifted", b"outcome: Exploded"), "placements[0].objects[1].outcome"),
+        (
+            dump_report(REPORT).replace(b"outcome: Drifted", b"outcome: Exploded"),
+            "placements[0].objects[1].outcome",
+        ),
         (dump_report(REPORT).replace(b"resourceIndex: 3", b"resourceIndex: three"), "resourceIndex"),
     ],
 )
@@ -115,6 +143,13 @@ def test_malformed_reports_name_the_field(text: bytes, error: str) -> None:
 
 
 def test_details_are_capped_at_one_hundred() -> None:
-    many = ObjectDrift("/ConfigMap/a/b", "ClusterResourcePlacement/x", DriftType.DIFF, T, T, None,
-                       tuple(PatchDetail(f"/data/k{i}", "a", "b") for i in range(150)))
+    many = ObjectDrift(
+        "/ConfigMap/a/b",
+        "ClusterResourcePlacement/x",
+        DriftType.DIFF,
+        T,
+        T,
+        None,
+        tuple(PatchDetail(f"/data/k{i}", "a", "b") for i in range(150)),
+    )
     assert len(parse_drift(dump_drift(many)).details) == 100

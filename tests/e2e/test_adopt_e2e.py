@@ -77,24 +77,36 @@ def rounds(fleet: LocalFleet, clock: Clock, until: object) -> None:
     raise AssertionError(f"not reached in {MAX_ROUNDS} rounds")
 
 
-def test_an_adopted_drift_merged_and_reconciled_is_no_longer_reported(fleet: LocalFleet, clock: Clock,
-                                                                       tmp_path: Path) -> None:
+def test_an_adopted_drift_merged_and_reconciled_is_no_longer_reported(
+    fleet: LocalFleet, clock: Clock, tmp_path: Path
+) -> None:
     rounds(fleet, clock, lambda: all(replicas(fleet, c) == 2 for c in CLUSTERS))
     sim = fleet.members["eu-1"].sim
     assert sim is not None and fleet.repo is not None
-    sim.edit("apps/v1", "Deployment", "web", "frontend", lambda o: o["spec"].__setitem__("replicas", 5),
-             manager="kubectl-scale")
+    sim.edit(
+        "apps/v1",
+        "Deployment",
+        "web",
+        "frontend",
+        lambda o: o["spec"].__setitem__("replicas", 5),
+        manager="kubectl-scale",
+    )
     clock.now += timedelta(minutes=1)
     fleet.sync(["eu-1"])
     assert drifted(fleet, "eu-1") == [DEPLOY]
 
     work = fleet.repo.work
     git_identity(work)
-    out = adopt(work, AdoptOptions("eu-1", DEPLOY, mode=Mode.OVERRIDE, reports=str(fleet.repo.remote),
-                                   state_dir=tmp_path / "cache"))
+    out = adopt(
+        work,
+        AdoptOptions(
+            "eu-1", DEPLOY, mode=Mode.OVERRIDE, reports=str(fleet.repo.remote), state_dir=tmp_path / "cache"
+        ),
+    )
     assert "new branch drift/eu-1/frontend" in out
-    subprocess.run(["git", "-C", str(work), "push", "-q", str(fleet.repo.remote), "drift/eu-1/frontend:main"],
-                   check=True)  # the pull request is merged
+    subprocess.run(
+        ["git", "-C", str(work), "push", "-q", str(fleet.repo.remote), "drift/eu-1/frontend:main"], check=True
+    )  # the pull request is merged
 
     rounds(fleet, clock, lambda: drifted(fleet, "eu-1") == [])
     assert (replicas(fleet, "eu-1"), replicas(fleet, "eu-2")) == (5, 2)

@@ -78,17 +78,27 @@ def test_a_committed_change_reaches_every_cluster_that_places_it_after_hub_and_a
     web = web_clusters(fleet)
     platform_file = fleet.repo.work / "platform" / "platform-config.yaml"
     web_file = fleet.repo.work / "apps" / "web" / "base" / "configmap.yaml"
-    fleet.repo.commit({
-        "platform/platform-config.yaml": platform_file.read_text().replace("log-level: info", "log-level: debug"),
-        "apps/web/base/configmap.yaml": web_file.read_text().replace('CACHE_TTL_SECONDS: "60"',
-                                                                     'CACHE_TTL_SECONDS: "120"'),
-    }, "platform: debug logging; web: longer cache")
+    fleet.repo.commit(
+        {
+            "platform/platform-config.yaml": platform_file.read_text().replace(
+                "log-level: info", "log-level: debug"
+            ),
+            "apps/web/base/configmap.yaml": web_file.read_text().replace(
+                'CACHE_TTL_SECONDS: "60"', 'CACHE_TTL_SECONDS: "120"'
+            ),
+        },
+        "platform: debug logging; web: longer cache",
+    )
 
     def arrived() -> bool:
-        platform_done = all(configmap(m.sim, PLATFORM_CM)["data"]["log-level"] == "debug"  # type: ignore[index]
-                            for m in fleet.members.values())
-        web_done = all(configmap(fleet.members[c].sim, WEB_CM)["data"]["CACHE_TTL_SECONDS"] == "120"  # type: ignore[index]
-                       for c in web)
+        platform_done = all(
+            configmap(m.sim, PLATFORM_CM)["data"]["log-level"] == "debug"  # type: ignore[index]
+            for m in fleet.members.values()
+        )
+        web_done = all(
+            configmap(fleet.members[c].sim, WEB_CM)["data"]["CACHE_TTL_SECONDS"] == "120"  # type: ignore[index]
+            for c in web
+        )
         return platform_done and web_done
 
     rounds = 0

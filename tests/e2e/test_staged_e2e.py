@@ -28,8 +28,14 @@ from tests.support.simfleet import EXTERNAL_SHOP, T0, Clock, deployment_app, mem
 pytestmark = pytest.mark.slow
 
 MAX_ROUNDS = 12
-RINGS = {"dev-1": ("dev", 1), "dev-2": ("dev", 2), "canary-1": ("canary", 1), "canary-2": ("canary", 2),
-         "prod-1": ("prod", 1), "prod-2": ("prod", 2)}
+RINGS = {
+    "dev-1": ("dev", 1),
+    "dev-2": ("dev", 2),
+    "canary-1": ("canary", 1),
+    "canary-2": ("canary", 2),
+    "prod-1": ("prod", 1),
+    "prod-2": ("prod", 2),
+}
 KEY = "ClusterResourcePlacement/shop"
 FILES = {
     "apps/shop.yaml": deployment_app("shop", "cart", replicas=1, container="cart"),
@@ -51,7 +57,10 @@ kind: ClusterStagedUpdateRun
 metadata: {name: shop-v1}
 spec: {placementName: shop, stagedRolloutStrategyName: rings, state: Run}
 """,
-    **{f"clusters/{c}.yaml": member(c, {"ring": ring, "order": str(order)}) for c, (ring, order) in RINGS.items()},
+    **{
+        f"clusters/{c}.yaml": member(c, {"ring": ring, "order": str(order)})
+        for c, (ring, order) in RINGS.items()
+    },
 }
 
 
@@ -106,12 +115,16 @@ def waiting_for(doc: dict[str, Any]) -> list[str]:
     return summary(doc)[4:7]
 
 
-def test_a_three_stage_run_with_an_approval_puts_every_cluster_on_the_new_bundle(fleet: LocalFleet,
-                                                                                   clock: Clock) -> None:
+def test_a_three_stage_run_with_an_approval_puts_every_cluster_on_the_new_bundle(
+    fleet: LocalFleet, clock: Clock
+) -> None:
     moved = rounds(fleet, clock, lambda d: waiting_for(d)[0] == "UpdateRunWaiting")
     assert [m for m in moved if m] == [["dev-1", "dev-2"], ["canary-1"], ["canary-2"]]
     assert waiting_for(run_status(fleet)) == [
-        "UpdateRunWaiting", "canary", "approval shop-v1-after-canary (fleetsync approve shop-v1 canary --after)"]
+        "UpdateRunWaiting",
+        "canary",
+        "approval shop-v1-after-canary (fleetsync approve shop-v1 canary --after)",
+    ]
     assert not has_cart(fleet, "prod-1")
     approve_and_push(fleet, "canary")
     moved = rounds(fleet, clock, lambda d: waiting_for(d)[0] == "UpdateRunSucceeded")
@@ -125,12 +138,15 @@ def test_a_three_stage_run_with_an_approval_puts_every_cluster_on_the_new_bundle
         report = inputs.agents[cluster].report
         assert report is not None and report.applied_bundle_id == inputs.bundles[cluster].bundle_id, cluster
     assert fleet.hub is not None
-    placement = load(fleet.hub.read_file(fleet.hub.hub_refs()["refs/heads/fleet/status"], f"placements/{KEY}.yaml")
-                     or b"")
+    placement = load(
+        fleet.hub.read_file(fleet.hub.hub_refs()["refs/heads/fleet/status"], f"placements/{KEY}.yaml") or b""
+    )
     assert placement["status"]["observedResourceIndex"] == str(index)
 
 
-def test_a_cluster_that_never_becomes_available_stops_the_run_at_its_stage(tmp_path: Path, clock: Clock) -> None:
+def test_a_cluster_that_never_becomes_available_stops_the_run_at_its_stage(
+    tmp_path: Path, clock: Clock
+) -> None:
     with sim_fleet(tmp_path, FILES, clock) as fleet:
         sim = fleet.members["prod-1"].sim
         assert sim is not None
@@ -147,5 +163,6 @@ def test_a_cluster_that_never_becomes_available_stops_the_run_at_its_stage(tmp_p
         progressing = next(c for c in run_status(fleet)["status"]["conditions"] if c["type"] == "Progressing")
         assert progressing["message"] == (
             "The updateRun is stuck waiting for prod-1 cluster(s) in stage prod to finish updating, please check "
-            "placement status for potential errors")
+            "placement status for potential errors"
+        )
         assert not has_cart(fleet, "prod-2")

@@ -34,12 +34,18 @@ MAX_ROUNDS = 10
 V1, V2 = "nginx:1.26", "nginx:1.27"
 KEY = "ClusterResourcePlacement/shop"
 RINGS = {"canary-1": ("canary", 1), "prod-1": ("prod", 1), "prod-2": ("prod", 2)}
-NOTES = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "oncall-notes", "namespace": "shop"},
-         "data": {"who": "alice"}}
+NOTES = {
+    "apiVersion": "v1",
+    "kind": "ConfigMap",
+    "metadata": {"name": "oncall-notes", "namespace": "shop"},
+    "data": {"who": "alice"},
+}
 
 
 def config_map(name: str) -> str:
-    return f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: shop}}\ndata: {{on: \"yes\"}}\n"
+    return (
+        f'apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: shop}}\ndata: {{on: "yes"}}\n'
+    )
 
 
 def run(name: str, index: str | None = None) -> str:
@@ -64,11 +70,16 @@ spec:
     - {name: prod, labelSelector: {matchLabels: {ring: prod}}, sortingLabelKey: order, maxConcurrency: 1}
 """,
     "rollouts/v1.yaml": run("v1"),
-    **{f"clusters/{c}.yaml": member(c, {"ring": ring, "order": str(order)}) for c, (ring, order) in RINGS.items()},
+    **{
+        f"clusters/{c}.yaml": member(c, {"ring": ring, "order": str(order)})
+        for c, (ring, order) in RINGS.items()
+    },
 }
 V2_FILES: dict[str, str | None] = {
     "apps/shop.yaml": deployment_app("shop", "cart", replicas=3, container="cart", image=V2).replace(
-        "metadata: {name: cart, namespace: shop}", "metadata: {name: cart, namespace: shop, labels: {release: two}}"),
+        "metadata: {name: cart, namespace: shop}",
+        "metadata: {name: cart, namespace: shop, labels: {release: two}}",
+    ),
     "apps/legacy.yaml": None,
     "apps/flags.yaml": config_map("cart-flags"),
     "rollouts/v2.yaml": run("v2"),
@@ -105,8 +116,11 @@ def cart(fleet: LocalFleet, cluster: str) -> dict[str, Any]:
 
 def images(fleet: LocalFleet) -> dict[str, str]:
     """The image of each cluster's live cart Deployment (clusters that have one)."""
-    return {c: d["spec"]["template"]["spec"]["containers"][0]["image"]
-            for c in RINGS if (d := live(fleet, c, "Deployment", "cart")) is not None}
+    return {
+        c: d["spec"]["template"]["spec"]["containers"][0]["image"]
+        for c in RINGS
+        if (d := live(fleet, c, "Deployment", "cart")) is not None
+    }
 
 
 def has(fleet: LocalFleet, name: str) -> dict[str, bool]:
@@ -137,7 +151,9 @@ def roll(fleet: LocalFleet, name: str) -> list[dict[str, str]]:
         if verdict[4] == "UpdateRunSucceeded":
             return states[1:]
         assert "Failed" not in verdict[4], verdict
-    raise AssertionError(f"run {name} did not succeed in {MAX_ROUNDS} rounds: {summary(run_doc(fleet, name))}")
+    raise AssertionError(
+        f"run {name} did not succeed in {MAX_ROUNDS} rounds: {summary(run_doc(fleet, name))}"
+    )
 
 
 def restart_hub(fleet: LocalFleet, cache: Path) -> None:
@@ -148,25 +164,37 @@ def restart_hub(fleet: LocalFleet, cache: Path) -> None:
 
 
 def test_a_rollback_run_puts_v1_back_in_place_stage_by_stage_and_a_new_run_rolls_forward(
-        fleet: LocalFleet, tmp_path: Path) -> None:
+    fleet: LocalFleet, tmp_path: Path
+) -> None:
     roll(fleet, "v1")
     assert images(fleet) == dict.fromkeys(RINGS, V1)
     first = uids(fleet)
-    theirs: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # not the agent's: a ConfigMap, an annotation
+    theirs: dict[
+        str, tuple[dict[str, Any], dict[str, Any]]
+    ] = {}  # not the agent's: a ConfigMap, an annotation
     for c in RINGS:
         sim = fleet.members[c].sim
         assert sim is not None
         notes = sim.create(NOTES, manager="kubectl")
-        annotated = sim.edit("apps/v1", "Deployment", "shop", "cart",
-                             lambda d: d["metadata"].setdefault("annotations", {}).update({"oncall": "alice"}))
+        annotated = sim.edit(
+            "apps/v1",
+            "Deployment",
+            "shop",
+            "cart",
+            lambda d: d["metadata"].setdefault("annotations", {}).update({"oncall": "alice"}),
+        )
         theirs[c] = (notes, annotated)
     assert fleet.repo is not None
     fleet.repo.commit(V2_FILES, "cart v2")
     roll(fleet, "v2")
     assert images(fleet) == dict.fromkeys(RINGS, V2)
-    assert {c: cart(fleet, c)["metadata"]["labels"].get("release") for c in RINGS} == dict.fromkeys(RINGS, "two")
-    assert (has(fleet, "cart-flags"), has(fleet, "cart-legacy")) == (dict.fromkeys(RINGS, True),
-                                                                     dict.fromkeys(RINGS, False))
+    assert {c: cart(fleet, c)["metadata"]["labels"].get("release") for c in RINGS} == dict.fromkeys(
+        RINGS, "two"
+    )
+    assert (has(fleet, "cart-flags"), has(fleet, "cart-legacy")) == (
+        dict.fromkeys(RINGS, True),
+        dict.fromkeys(RINGS, False),
+    )
     restart_hub(fleet, tmp_path / "hub-restarted")
 
     fleet.repo.commit({"rollouts/back.yaml": run("back", "0")}, "roll cart back to snapshot 0")
@@ -178,8 +206,10 @@ def test_a_rollback_run_puts_v1_back_in_place_stage_by_stage_and_a_new_run_rolls
         {"canary-1": V1, "prod-1": V1, "prod-2": V1},
     ]
     assert uids(fleet) == first  # updated in place: never deleted and re-created
-    assert (has(fleet, "cart-flags"), has(fleet, "cart-legacy")) == (dict.fromkeys(RINGS, False),
-                                                                     dict.fromkeys(RINGS, True))
+    assert (has(fleet, "cart-flags"), has(fleet, "cart-legacy")) == (
+        dict.fromkeys(RINGS, False),
+        dict.fromkeys(RINGS, True),
+    )
     for c in RINGS:
         deployment = cart(fleet, c)
         assert "release" not in deployment["metadata"]["labels"], c  # what only v2 set is gone
@@ -205,5 +235,7 @@ def test_a_rollback_run_puts_v1_back_in_place_stage_by_stage_and_a_new_run_rolls
     roll(fleet, "forward")
     assert images(fleet) == dict.fromkeys(RINGS, V2)
     assert uids(fleet) == first
-    assert (has(fleet, "cart-flags"), has(fleet, "cart-legacy")) == (dict.fromkeys(RINGS, True),
-                                                                     dict.fromkeys(RINGS, False))
+    assert (has(fleet, "cart-flags"), has(fleet, "cart-legacy")) == (
+        dict.fromkeys(RINGS, True),
+        dict.fromkeys(RINGS, False),
+    )

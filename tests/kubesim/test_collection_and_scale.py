@@ -32,17 +32,28 @@ def _cm(name: str, labels: dict[str, str], finalizers: list[str] | None = None) 
 
 
 def _deployment(replicas: int = 2) -> dict[str, Any]:
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default"},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web", "tier": "front"}},
-                     "template": {"metadata": {"labels": {"app": "web", "tier": "front"}},
-                                  "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "web", "tier": "front"}},
+            "template": {
+                "metadata": {"labels": {"app": "web", "tier": "front"}},
+                "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]},
+            },
+        },
+    }
 
 
 def _names(sim: KubeSim) -> list[str]:
     return sorted(k[3] for k in sim.store.keys("", "configmaps", "default"))
 
 
-def test_deletecollection_deletes_what_the_selector_matches_and_answers_the_list(sim: KubeSim, tmp_path: Path) -> None:
+def test_deletecollection_deletes_what_the_selector_matches_and_answers_the_list(
+    sim: KubeSim, tmp_path: Path
+) -> None:
     dyn, _, _ = _clients(sim, tmp_path)
     for name, team in (("a", "x"), ("b", "x"), ("c", "y")):
         sim.apply(_cm(name, {"team": team}))
@@ -69,9 +80,12 @@ def test_deletecollection_with_dry_run_deletes_nothing(sim: KubeSim, tmp_path: P
     assert sim.get_object("v1", "ConfigMap", "default", "a") is not None
 
 
-@pytest.mark.parametrize("kind", ["Namespace", "ConfigMap"], ids=["a-kind-without-the-verb", "all-namespaces"])
-def test_deletecollection_where_it_is_not_served_is_method_not_allowed(sim: KubeSim, tmp_path: Path,
-                                                                        kind: str) -> None:
+@pytest.mark.parametrize(
+    "kind", ["Namespace", "ConfigMap"], ids=["a-kind-without-the-verb", "all-namespaces"]
+)
+def test_deletecollection_where_it_is_not_served_is_method_not_allowed(
+    sim: KubeSim, tmp_path: Path, kind: str
+) -> None:
     dyn, _, _ = _clients(sim, tmp_path)
     with pytest.raises(ApiException) as e:
         dyn.resources.get(api_version="v1", kind=kind).delete(label_selector="team")
@@ -90,8 +104,15 @@ def test_scale_reads_show_replicas_and_the_selector_string(sim: KubeSim, tmp_pat
 @pytest.mark.parametrize(
     ("how", "body"),
     [
-        ("replace", {"apiVersion": "autoscaling/v1", "kind": "Scale",
-                     "metadata": {"name": "web", "namespace": "default"}, "spec": {"replicas": 5}}),
+        (
+            "replace",
+            {
+                "apiVersion": "autoscaling/v1",
+                "kind": "Scale",
+                "metadata": {"name": "web", "namespace": "default"},
+                "spec": {"replicas": 5},
+            },
+        ),
         ("patch", {"spec": {"replicas": 5}}),
     ],
 )
@@ -102,16 +123,26 @@ def test_a_scale_write_changes_only_replicas_and_takes_the_field_from_the_applie
     sim.apply(_deployment(), manager=FM)
     before = sim.get_object("apps/v1", "Deployment", "default", "web")
     assert before is not None
-    write = apps.replace_namespaced_deployment_scale if how == "replace" else apps.patch_namespaced_deployment_scale
+    write = (
+        apps.replace_namespaced_deployment_scale
+        if how == "replace"
+        else apps.patch_namespaced_deployment_scale
+    )
     out = write("web", "default", body, field_manager="scaler")  # type: ignore[arg-type]  # a dict body goes as it is
     assert out.spec.replicas == 5
     after = sim.get_object("apps/v1", "Deployment", "default", "web")
     assert after is not None
-    assert after["spec"]["replicas"] == 5 and after["metadata"]["generation"] == before["metadata"]["generation"] + 1
+    assert (
+        after["spec"]["replicas"] == 5
+        and after["metadata"]["generation"] == before["metadata"]["generation"] + 1
+    )
     assert after["spec"]["template"] == before["spec"]["template"]
     [entry] = [m for m in after["metadata"]["managedFields"] if m["manager"] == "scaler"]
     assert (entry["operation"], entry.get("subresource"), entry["fieldsV1"]) == (
-        "Update", "scale", {"f:spec": {"f:replicas": {}}})
+        "Update",
+        "scale",
+        {"f:spec": {"f:replicas": {}}},
+    )
     res = dyn.resources.get(api_version="apps/v1", kind="Deployment")
     with pytest.raises(ApiException) as e:
         dyn.server_side_apply(res, body=_deployment(), field_manager=FM, namespace="default")
@@ -124,14 +155,19 @@ def test_a_scale_write_with_a_stale_resource_version_conflicts_and_negative_repl
 ) -> None:
     _, _, apps = _clients(sim, tmp_path)
     sim.apply(_deployment(), manager=FM)
-    stale = {"metadata": {"name": "web", "namespace": "default", "resourceVersion": "1"}, "spec": {"replicas": 3}}
+    stale = {
+        "metadata": {"name": "web", "namespace": "default", "resourceVersion": "1"},
+        "spec": {"replicas": 3},
+    }
     with pytest.raises(ApiException) as e:
         apps.replace_namespaced_deployment_scale("web", "default", stale)  # type: ignore[arg-type]  # a dict goes as it is
     assert e.value.status == 409
     with pytest.raises(ApiException) as e:
         apps.patch_namespaced_deployment_scale("web", "default", {"spec": {"replicas": -1}})
     assert e.value.body is not None
-    assert e.value.status == 422 and json.loads(e.value.body)["details"]["causes"][0]["field"] == "spec.replicas"
+    assert (
+        e.value.status == 422 and json.loads(e.value.body)["details"]["causes"][0]["field"] == "spec.replicas"
+    )
 
 
 def test_scaling_to_the_same_value_is_a_no_op(sim: KubeSim, tmp_path: Path) -> None:
@@ -139,5 +175,7 @@ def test_scaling_to_the_same_value_is_a_no_op(sim: KubeSim, tmp_path: Path) -> N
     sim.apply(_deployment(), manager=FM)
     before = sim.get_object("apps/v1", "Deployment", "default", "web")
     assert before is not None
-    apps.patch_namespaced_deployment_scale("web", "default", {"spec": {"replicas": 2}}, field_manager="scaler")
+    apps.patch_namespaced_deployment_scale(
+        "web", "default", {"spec": {"replicas": 2}}, field_manager="scaler"
+    )
     assert sim.get_object("apps/v1", "Deployment", "default", "web") == before

@@ -27,40 +27,44 @@ DATA = TEST_DATA / "kube-golden"
 RECORDINGS = sorted(p.name for p in DATA.glob("*.json"))
 
 # Known limits: recording -> why it differs (the same text is in docs/kubesim.md).
-_RS_HASH = ("the Deployment controller's status names the ReplicaSet by its pod-template-hash, a hash of the Go "
-            "struct dump of the pod template, which kubesim does not reproduce (it runs no ReplicaSet controller)")
+_RS_HASH = (
+    "the Deployment controller's status names the ReplicaSet by its pod-template-hash, a hash of the Go "
+    "struct dump of the pod template, which kubesim does not reproduce (it runs no ReplicaSet controller)"
+)
 KNOWN_LIMITS: dict[str, str] = {
     "02-ssa-deployment.json": _RS_HASH,
     "03-ssa-dryrun.json": _RS_HASH,
     "04-ssa-two-managers.json": _RS_HASH,
     "13-patch-types.json": _RS_HASH,
     "02-ssa-statefulset.json": "StatefulSet currentRevision/updateRevision are ControllerRevision names derived from a "
-                               "hash of the Go struct dump of the template; kubesim names them differently",
+    "hash of the Go struct dump of the template; kubesim names them differently",
     "02-ssa-poddisruptionbudget.json": "the disruption controller counts the namespace's pods (expectedPods 2); "
-                                       "kubesim runs no pods",
+    "kubesim runs no pods",
     "02-ssa-resourcequota.json": "the quota controller counts OpenShift's extra ConfigMap and pods that kubesim "
-                                 "does not have; kubesim runs no quota controller",
+    "does not have; kubesim runs no quota controller",
     "06-error-forbidden.json": "no users, RBAC, impersonation or TokenRequest: every request with the cluster token is "
-                               "allowed (inject 403s with faults instead)",
+    "allowed (inject 403s with faults instead)",
     "06-error-immutable-clusterip.json": "the recording's placeholders are inconsistent (the allocated IP is "
-                                         "<cluster-ip-2> in the first answer and <cluster-ip-1> afterwards)",
+    "<cluster-ip-2> in the first answer and <cluster-ip-1> afterwards)",
     "09-workload-status-progression.json": "no ReplicaSets, Pods, ControllerRevisions or Events are simulated, and "
-                                           "Deployment status names the ReplicaSet by its pod-template-hash",
+    "Deployment status names the ReplicaSet by its pod-template-hash",
     "10-kubectl-interop.json": "the recorded GETs follow kubectl runs the replay cannot interleave, Table column "
-                               "descriptions are not reproduced, and Deployment status needs the ReplicaSet "
-                               "controller (tests/kubesim/test_kubectl.py drives kubectl instead)",
+    "descriptions are not reproduced, and Deployment status needs the ReplicaSet "
+    "controller (tests/kubesim/test_kubectl.py drives kubectl instead)",
     "11-list-selectors.json": "the listed objects were created outside the recorded requests, and cluster-wide lists "
-                              "include the fork's per-namespace ConfigMaps",
+    "include the fork's per-namespace ConfigMaps",
     "12-delete-foreground.json": "no ReplicaSets or Pods exist, so there are no dependents for the garbage "
-                                 "collector to delete first",
+    "collector to delete first",
     "12-delete-orphan-background.json": "no ReplicaSets exist, so there is no orphaned dependent to list",
     "14-watch.json": "the recorded initial events include the fork's per-namespace ConfigMaps, and the watch cache's "
-                     "history across an etcd compaction is not modelled",
+    "history across an etcd compaction is not modelled",
     "15-watch-too-old-410.json": "recorded after an API server restart; kubesim's event log starts when it starts",
 }
 
-_PLACEHOLDER = re.compile(r"<(uid|rv|cluster-ip|nodeport|continue|suffix|event-suffix|kube-api-access)-(\d+)>"
-                          r"|<(time|token|ca-data|http-date|age|port)>")
+_PLACEHOLDER = re.compile(
+    r"<(uid|rv|cluster-ip|nodeport|continue|suffix|event-suffix|kube-api-access)-(\d+)>"
+    r"|<(time|token|ca-data|http-date|age|port)>"
+)
 _LATER = re.compile(r"later|settled|~[1-9]\d* s|after deletion finished")
 _ANY = {"time", "token", "ca-data", "http-date", "age", "port"}
 
@@ -92,7 +96,7 @@ class Bindings:
         names: list[str] = []
         pos = 0
         for m in _PLACEHOLDER.finditer(expected):
-            pattern += re.escape(expected[pos:m.start()])
+            pattern += re.escape(expected[pos : m.start()])
             token = m.group(0)
             if m.group(3) in _ANY:
                 pattern += "(.+?)"
@@ -148,7 +152,9 @@ def _namespaces_to_create(rec: dict[str, Any]) -> list[str]:
     return [ns for ns in seen if ns not in created and ns not in missing]
 
 
-def _send(sim: KubeSim, ctx: ssl.SSLContext, q: dict[str, Any], b: Bindings) -> tuple[int, dict[str, str], Any]:
+def _send(
+    sim: KubeSim, ctx: ssl.SSLContext, q: dict[str, Any], b: Bindings
+) -> tuple[int, dict[str, str], Any]:
     path = b.substitute(q["path"])
     body = q.get("body")
     seen = b.objects.get(path.removesuffix("/status"))
@@ -186,9 +192,13 @@ def _send(sim: KubeSim, ctx: ssl.SSLContext, q: dict[str, Any], b: Bindings) -> 
 def replay(name: str) -> None:
     rec = json.loads((DATA / name).read_text())
     # Controllers act only when the recording's step says time passed ("later", "settled", "~N s").
-    sim = KubeSim(controllers="never", status_delay=3600, crd_establish_delay=3600, namespace_delete_delay=3600)
+    sim = KubeSim(
+        controllers="never", status_delay=3600, crd_establish_delay=3600, namespace_delete_delay=3600
+    )
     for ns in _namespaces_to_create(rec):
-        sim.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}, manager="golden-recorder")
+        sim.apply(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}, manager="golden-recorder"
+        )
     ctx = ssl.create_default_context(cafile=None)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -214,8 +224,15 @@ def replay(name: str) -> None:
             _check(sim, ctx, q, r, expected, b, where)
 
 
-def _check(sim: KubeSim, ctx: ssl.SSLContext, q: dict[str, Any], r: dict[str, Any], expected: Any, b: Bindings,
-           where: str) -> None:
+def _check(
+    sim: KubeSim,
+    ctx: ssl.SSLContext,
+    q: dict[str, Any],
+    r: dict[str, Any],
+    expected: Any,
+    b: Bindings,
+    where: str,
+) -> None:
     status, headers, body = _send(sim, ctx, q, b)
     if status != r["status"]:
         raise Mismatch(f"{where}: status {status} != recorded {r['status']}: {json.dumps(body)[:600]}")
@@ -229,8 +246,12 @@ def _check(sim: KubeSim, ctx: ssl.SSLContext, q: dict[str, Any], r: dict[str, An
 
 @pytest.mark.parametrize(
     "recording",
-    [pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_LIMITS[n], strict=True, raises=Mismatch))
-     if n in KNOWN_LIMITS else n for n in RECORDINGS],
+    [
+        pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_LIMITS[n], strict=True, raises=Mismatch))
+        if n in KNOWN_LIMITS
+        else n
+        for n in RECORDINGS
+    ],
 )
 def test_recording_replays_identically(recording: str) -> None:
     replay(recording)

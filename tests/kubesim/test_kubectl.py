@@ -38,8 +38,14 @@ spec:
 
 
 def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *args], input=stdin, capture_output=True,
-                          text=True, timeout=60, check=False)
+    return subprocess.run(
+        ["kubectl", "--kubeconfig", str(kubeconfig), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_kubectl_create_get_and_delete(sim: KubeSim, kubeconfig: Path) -> None:
@@ -72,16 +78,30 @@ def test_kubectl_client_side_apply_keeps_the_last_applied_annotation(sim: KubeSi
 
 
 def test_kubectl_server_side_apply_uses_the_kubectl_field_manager(sim: KubeSim, kubeconfig: Path) -> None:
-    out = kubectl(kubeconfig, "apply", "--server-side", "-f", "-", stdin=DEPLOYMENT.format(name="ssa", replicas=2))
+    out = kubectl(
+        kubeconfig, "apply", "--server-side", "-f", "-", stdin=DEPLOYMENT.format(name="ssa", replicas=2)
+    )
     assert out.returncode == 0 and out.stdout == "deployment.apps/ssa serverside-applied\n", out.stderr
     live = sim.get_object("apps/v1", "Deployment", "default", "ssa")
     assert live is not None
-    assert next((m["manager"], m["operation"]) for m in live["metadata"]["managedFields"]) == ("kubectl", "Apply")
+    assert next((m["manager"], m["operation"]) for m in live["metadata"]["managedFields"]) == (
+        "kubectl",
+        "Apply",
+    )
     sim.edit("apps/v1", "Deployment", "default", "ssa", lambda o: o["spec"].__setitem__("replicas", 7))
-    conflict = kubectl(kubeconfig, "apply", "--server-side", "-f", "-", stdin=DEPLOYMENT.format(name="ssa", replicas=2))
+    conflict = kubectl(
+        kubeconfig, "apply", "--server-side", "-f", "-", stdin=DEPLOYMENT.format(name="ssa", replicas=2)
+    )
     assert conflict.returncode == 1 and 'conflict with "kubectl-edit": .spec.replicas' in conflict.stderr
-    forced = kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", "-",
-                     stdin=DEPLOYMENT.format(name="ssa", replicas=2))
+    forced = kubectl(
+        kubeconfig,
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "-f",
+        "-",
+        stdin=DEPLOYMENT.format(name="ssa", replicas=2),
+    )
     assert forced.returncode == 0, forced.stderr
 
 
@@ -92,9 +112,11 @@ def test_kubectl_patch_and_diff(sim: KubeSim, kubeconfig: Path) -> None:
     assert patched.returncode == 0, patched.stderr
     live = sim.get_object("v1", "ConfigMap", "default", "cfg")
     assert live is not None and live["data"] == {"a": "1", "b": "2"}
-    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n  namespace: default\ndata:\n  a: '9'\n"
+    manifest = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n  namespace: default\ndata:\n  a: '9'\n"
+    )
     diff = kubectl(kubeconfig, "diff", "--server-side", "--force-conflicts", "-f", "-", stdin=manifest)
-    assert diff.returncode == 1 and "-  a: \"1\"" in diff.stdout and "+  a: \"9\"" in diff.stdout
+    assert diff.returncode == 1 and '-  a: "1"' in diff.stdout and '+  a: "9"' in diff.stdout
 
 
 CRD = """\
@@ -124,15 +146,22 @@ def test_kubectl_finds_a_custom_resource_through_aggregated_discovery(sim: KubeS
     assert kubectl(kubeconfig, "apply", "--server-side", "-f", "-", stdin=CRD).returncode == 0
     gadget = "apiVersion: example.com/v1\nkind: Gadget\nmetadata:\n  name: g1\n  namespace: default\nspec:\n  a: 1\n"
     applied = kubectl(kubeconfig, "apply", "--server-side", "-f", "-", stdin=gadget)
-    assert applied.returncode == 0 and applied.stdout == "gadget.example.com/g1 serverside-applied\n", applied.stderr
+    assert applied.returncode == 0 and applied.stdout == "gadget.example.com/g1 serverside-applied\n", (
+        applied.stderr
+    )
     listed = kubectl(kubeconfig, "get", "gdg", "-n", "default", "-o", "name")
     assert listed.stdout == "gadget.example.com/g1\n", listed.stderr
 
 
-def test_kubectl_scale_then_get_events_and_describe_show_the_controllers_events(sim: KubeSim,
-                                                                              kubeconfig: Path) -> None:
-    assert kubectl(kubeconfig, "apply", "--server-side", "-f", "-",
-                   stdin=DEPLOYMENT.format(name="web", replicas=2)).returncode == 0
+def test_kubectl_scale_then_get_events_and_describe_show_the_controllers_events(
+    sim: KubeSim, kubeconfig: Path
+) -> None:
+    assert (
+        kubectl(
+            kubeconfig, "apply", "--server-side", "-f", "-", stdin=DEPLOYMENT.format(name="web", replicas=2)
+        ).returncode
+        == 0
+    )
     scaled = kubectl(kubeconfig, "scale", "deployment/web", "--replicas=4", "-n", "default")
     assert scaled.returncode == 0 and scaled.stdout == "deployment.apps/web scaled\n", scaled.stderr
     events = kubectl(kubeconfig, "get", "events", "-n", "default")
@@ -143,7 +172,9 @@ def test_kubectl_scale_then_get_events_and_describe_show_the_controllers_events(
     assert "deployment-controller  Scaled up replica set web-" in described.stdout
 
 
-def test_kubectl_delete_all_leaves_the_namespace_defaults_to_come_back(sim: KubeSim, kubeconfig: Path) -> None:
+def test_kubectl_delete_all_leaves_the_namespace_defaults_to_come_back(
+    sim: KubeSim, kubeconfig: Path
+) -> None:
     deleted = kubectl(kubeconfig, "delete", "configmaps,serviceaccounts", "--all", "-n", "default")
     assert deleted.returncode == 0, deleted.stderr
     listed = kubectl(kubeconfig, "get", "configmaps,serviceaccounts", "-n", "default", "-o", "name")

@@ -19,10 +19,14 @@ from kubesim.__main__ import main
 def test_serves_until_terminated_after_writing_its_kubeconfig(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "sim.kubeconfig"
     log = tmp_path / "log"
-    with log.open("w") as out, subprocess.Popen(
-        [sys.executable, "-m", "kubesim", "--kubeconfig", str(kubeconfig), "--controllers", "delay:1"],
-        stdout=out, stderr=subprocess.STDOUT,
-    ) as proc:
+    with (
+        log.open("w") as out,
+        subprocess.Popen(
+            [sys.executable, "-m", "kubesim", "--kubeconfig", str(kubeconfig), "--controllers", "delay:1"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        ) as proc,
+    ):
         try:
             deadline = time.monotonic() + 20
             while not (kubeconfig.exists() and kubeconfig.stat().st_size):

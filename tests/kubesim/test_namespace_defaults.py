@@ -55,7 +55,9 @@ def test_a_new_namespace_gets_the_root_ca_configmap_and_the_default_service_acco
     assert sa is not None and "managedFields" not in sa["metadata"]
 
 
-def test_the_root_ca_configmap_is_shaped_as_recorded_and_carries_the_cluster_ca(sim: KubeSim, tmp_path: Path) -> None:
+def test_the_root_ca_configmap_is_shaped_as_recorded_and_carries_the_cluster_ca(
+    sim: KubeSim, tmp_path: Path
+) -> None:
     ours = sim.get_object("v1", "ConfigMap", "default", "kube-root-ca.crt")
     recorded = _recorded_root_ca()
     assert ours is not None
@@ -63,7 +65,8 @@ def test_the_root_ca_configmap_is_shaped_as_recorded_and_carries_the_cluster_ca(
     assert ours["metadata"]["annotations"] == recorded["metadata"]["annotations"]
     [entry] = ours["metadata"]["managedFields"]
     assert {k: v for k, v in entry.items() if k != "time"} == {
-        k: v for k, v in recorded["metadata"]["managedFields"][0].items() if k != "time"}
+        k: v for k, v in recorded["metadata"]["managedFields"][0].items() if k != "time"
+    }
     path = tmp_path / "kc"
     sim.write_kubeconfig(path)
     ca = yaml.safe_load(path.read_text())["clusters"][0]["cluster"].get("certificate-authority-data")
@@ -78,11 +81,15 @@ def test_the_built_in_namespaces_have_them_too(sim: KubeSim, namespace: str) -> 
 
 
 @pytest.mark.parametrize(("kind", "name"), [("ConfigMap", "kube-root-ca.crt"), ("ServiceAccount", "default")])
-def test_the_controllers_recreate_them_when_deleted(sim: KubeSim, tmp_path: Path, kind: str, name: str) -> None:
+def test_the_controllers_recreate_them_when_deleted(
+    sim: KubeSim, tmp_path: Path, kind: str, name: str
+) -> None:
     core = _core(sim, tmp_path)
     before = sim.get_object("v1", kind, "default", name)
     assert before is not None
-    delete = core.delete_namespaced_config_map if kind == "ConfigMap" else core.delete_namespaced_service_account
+    delete = (
+        core.delete_namespaced_config_map if kind == "ConfigMap" else core.delete_namespaced_service_account
+    )
     delete(name, "default")
     after = sim.get_object("v1", kind, "default", name)
     assert after is not None and after["metadata"]["uid"] != before["metadata"]["uid"]
@@ -91,9 +98,16 @@ def test_the_controllers_recreate_them_when_deleted(sim: KubeSim, tmp_path: Path
 def test_an_edited_root_ca_is_restored_and_other_edits_stay(sim: KubeSim) -> None:
     original = sim.get_object("v1", "ConfigMap", "default", "kube-root-ca.crt")
     assert original is not None
-    sim.edit("v1", "ConfigMap", "default", "kube-root-ca.crt", lambda o: o["data"].update({"ca.crt": "forged"}))
-    sim.edit("v1", "ConfigMap", "default", "kube-root-ca.crt",
-             lambda o: o["metadata"].setdefault("labels", {}).update({"team": "x"}))
+    sim.edit(
+        "v1", "ConfigMap", "default", "kube-root-ca.crt", lambda o: o["data"].update({"ca.crt": "forged"})
+    )
+    sim.edit(
+        "v1",
+        "ConfigMap",
+        "default",
+        "kube-root-ca.crt",
+        lambda o: o["metadata"].setdefault("labels", {}).update({"team": "x"}),
+    )
     now = sim.get_object("v1", "ConfigMap", "default", "kube-root-ca.crt")
     assert now is not None
     assert now["data"] == original["data"] and now["metadata"]["labels"] == {"team": "x"}

@@ -55,23 +55,39 @@ def client(slow_sim: KubeSim, tmp_path: Path) -> Iterator[DynamicClient]:
 
 def web(**extra_meta: Any) -> dict[str, Any]:
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": "web", "namespace": "default", **extra_meta},
         "spec": {
             "replicas": 2,
             "selector": {"matchLabels": {"app": "web"}},
-            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{
-                "name": "web", "image": "nginx:1.27", "ports": [{"containerPort": 8080}],
-                "resources": {"requests": {"cpu": "100m"}},
-                "readinessProbe": {"httpGet": {"path": "/", "port": 8080}}}]}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "web",
+                            "image": "nginx:1.27",
+                            "ports": [{"containerPort": 8080}],
+                            "resources": {"requests": {"cpu": "100m"}},
+                            "readinessProbe": {"httpGet": {"path": "/", "port": 8080}},
+                        }
+                    ]
+                },
+            },
         },
     }
 
 
 def _apply(dyn: DynamicClient, body: dict[str, Any], manager: str = FM) -> dict[str, Any]:
     res = dyn.resources.get(api_version=body["apiVersion"], kind=body["kind"])
-    out: dict[str, Any] = dyn.server_side_apply(res, body=body, field_manager=manager, force_conflicts=True,
-                                                namespace=body["metadata"].get("namespace")).to_dict()
+    out: dict[str, Any] = dyn.server_side_apply(
+        res,
+        body=body,
+        field_manager=manager,
+        force_conflicts=True,
+        namespace=body["metadata"].get("namespace"),
+    ).to_dict()
     return out
 
 
@@ -92,7 +108,9 @@ def _settle(sim: KubeSim) -> dict[str, Any]:
     "meta",
     [
         pytest.param({}, id="no-labels-or-annotations"),
-        pytest.param({"labels": {"app": "web"}, "annotations": {"fleetsync.io/spec-hash": "abc"}}, id="annotated"),
+        pytest.param(
+            {"labels": {"app": "web"}, "annotations": {"fleetsync.io/spec-hash": "abc"}}, id="annotated"
+        ),
     ],
 )
 def test_reapplying_after_the_controller_wrote_status_keeps_resource_version_and_times(
@@ -107,7 +125,9 @@ def test_reapplying_after_the_controller_wrote_status_keeps_resource_version_and
     assert _live(slow_sim) == settled
 
 
-def test_reapplying_after_a_spec_change_and_its_status_is_a_no_op(slow_sim: KubeSim, client: DynamicClient) -> None:
+def test_reapplying_after_a_spec_change_and_its_status_is_a_no_op(
+    slow_sim: KubeSim, client: DynamicClient
+) -> None:
     _apply(client, web())
     _settle(slow_sim)
     changed = web()
@@ -116,7 +136,9 @@ def test_reapplying_after_a_spec_change_and_its_status_is_a_no_op(slow_sim: Kube
     settled = _settle(slow_sim)
     again = _apply(client, changed)
     assert (again["metadata"]["resourceVersion"], again["metadata"]["generation"]) == (
-        settled["metadata"]["resourceVersion"], 2)
+        settled["metadata"]["resourceVersion"],
+        2,
+    )
     assert again["metadata"]["managedFields"] == settled["metadata"]["managedFields"]
 
 
@@ -136,18 +158,22 @@ def test_an_update_with_the_body_just_read_is_a_no_op(slow_sim: KubeSim, client:
     [
         ("application/merge-patch+json", {}),
         ("application/merge-patch+json", {"spec": {"replicas": 2}}),
-        ("application/strategic-merge-patch+json", {"spec": {"template": {"spec": {"containers": [
-            {"name": "web", "image": "nginx:1.27"}]}}}}),
+        (
+            "application/strategic-merge-patch+json",
+            {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}},
+        ),
         ("application/json-patch+json", [{"op": "replace", "path": "/spec/replicas", "value": 2}]),
     ],
 )
-def test_a_patch_that_changes_nothing_is_a_no_op(slow_sim: KubeSim, client: DynamicClient, content_type: str,
-                                                 patch: Any) -> None:
+def test_a_patch_that_changes_nothing_is_a_no_op(
+    slow_sim: KubeSim, client: DynamicClient, content_type: str, patch: Any
+) -> None:
     _apply(client, web())
     settled = _settle(slow_sim)
     res = client.resources.get(api_version="apps/v1", kind="Deployment")
-    out = res.patch(name="web", namespace="default", body=patch, content_type=content_type,
-                    field_manager="patcher").to_dict()
+    out = res.patch(
+        name="web", namespace="default", body=patch, content_type=content_type, field_manager="patcher"
+    ).to_dict()
     assert out["metadata"]["resourceVersion"] == settled["metadata"]["resourceVersion"]
     assert out["metadata"]["managedFields"] == settled["metadata"]["managedFields"]
     assert _live(slow_sim) == settled

@@ -8,27 +8,51 @@ import pytest
 
 from kubesim.patch import PatchError, json_patch, merge_patch, strategic_merge_patch
 
-LIVE = {"spec": {"containers": [{"name": "app", "image": "1", "env": [{"name": "A", "value": "1"}]},
-                                {"name": "side", "image": "2"}],
-                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}}}
+LIVE = {
+    "spec": {
+        "containers": [
+            {"name": "app", "image": "1", "env": [{"name": "A", "value": "1"}]},
+            {"name": "side", "image": "2"},
+        ],
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}},
+    }
+}
 
 
 @pytest.mark.parametrize(
     ("patch", "expected_containers"),
     [
-        ({"spec": {"containers": [{"name": "app", "image": "9"}]}},
-         [{"name": "app", "image": "9", "env": [{"name": "A", "value": "1"}]}, {"name": "side", "image": "2"}]),
-        ({"spec": {"containers": [{"name": "side", "$patch": "delete"}]}},
-         [{"name": "app", "image": "1", "env": [{"name": "A", "value": "1"}]}]),
-        ({"spec": {"containers": [{"name": "app", "env": [{"name": "B", "value": "2"}]}]}},
-         [{"name": "app", "image": "1", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]},
-          {"name": "side", "image": "2"}]),
-        ({"spec": {"containers": [{"name": "new", "image": "3"}]}},
-         [*LIVE["spec"]["containers"], {"name": "new", "image": "3"}]),
+        (
+            {"spec": {"containers": [{"name": "app", "image": "9"}]}},
+            [
+                {"name": "app", "image": "9", "env": [{"name": "A", "value": "1"}]},
+                {"name": "side", "image": "2"},
+            ],
+        ),
+        (
+            {"spec": {"containers": [{"name": "side", "$patch": "delete"}]}},
+            [{"name": "app", "image": "1", "env": [{"name": "A", "value": "1"}]}],
+        ),
+        (
+            {"spec": {"containers": [{"name": "app", "env": [{"name": "B", "value": "2"}]}]}},
+            [
+                {
+                    "name": "app",
+                    "image": "1",
+                    "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+                },
+                {"name": "side", "image": "2"},
+            ],
+        ),
+        (
+            {"spec": {"containers": [{"name": "new", "image": "3"}]}},
+            [*LIVE["spec"]["containers"], {"name": "new", "image": "3"}],
+        ),
     ],
 )
-def test_strategic_merge_patch_merges_containers_and_env_by_name(patch: dict[str, Any],
-                                                                 expected_containers: list[Any]) -> None:
+def test_strategic_merge_patch_merges_containers_and_env_by_name(
+    patch: dict[str, Any], expected_containers: list[Any]
+) -> None:
     assert strategic_merge_patch(LIVE, patch)["spec"]["containers"] == expected_containers
 
 

@@ -27,7 +27,7 @@ def _drawn() -> list[tuple[str, str | None]]:
         m = re.search(r"[A-Z]\w*", line)
         if m is None or (m.start() > 0 and line[m.start() - 1] not in " "):
             continue
-        names_text = re.match(r"[A-Z]\w*(?:, [A-Z]\w*)*", line[m.start():])
+        names_text = re.match(r"[A-Z]\w*(?:, [A-Z]\w*)*", line[m.start() :])
         assert names_text is not None
         column = m.start()
         while stack and stack[-1][0] >= column:
@@ -61,7 +61,9 @@ def test_every_hub_exception_sits_where_the_drawing_puts_it() -> None:
     for name, parent in drawn[1:]:
         assert name in classes, f"{name} is drawn but no such exception exists"
         assert parent is not None
-        assert classes[parent] in classes[name].__bases__, f"{name} derives from {classes[name].__bases__}, drawn under {parent}"
+        assert classes[parent] in classes[name].__bases__, (
+            f"{name} derives from {classes[name].__bases__}, drawn under {parent}"
+        )
     assert sorted(classes) == sorted(n for n, _ in drawn), "every exception of the hub is drawn"
 
 

@@ -98,8 +98,9 @@ class Hub:
         ref = f"fleet/reports/{self.cluster}"
         names = git(self.bare, "ls-tree", "-r", "--name-only", ref).splitlines()
         files = {
-            n: subprocess.run(["git", "show", f"{ref}:{n}"], cwd=self.bare, env=ENV, check=True,
-                              capture_output=True).stdout
+            n: subprocess.run(
+                ["git", "show", f"{ref}:{n}"], cwd=self.bare, env=ENV, check=True, capture_output=True
+            ).stdout
             for n in names
         }
         return parse_report_tree(files)

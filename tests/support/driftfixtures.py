@@ -139,12 +139,14 @@ CLUSTERS = ("eu-1", "eu-2", "us-1")
 
 def base_files() -> dict[str, str]:
     files = {f"clusters/{c}.yaml": member(c) for c in CLUSTERS}
-    files.update({
-        "apps/web/namespace.yaml": NAMESPACE,
-        "apps/web/deployment.yaml": DEPLOYMENT,
-        "apps/web/secret.yaml": SECRET,
-        "placements/web.yaml": CRP,
-    })
+    files.update(
+        {
+            "apps/web/namespace.yaml": NAMESPACE,
+            "apps/web/deployment.yaml": DEPLOYMENT,
+            "apps/web/secret.yaml": SECRET,
+            "placements/web.yaml": CRP,
+        }
+    )
     return files
 
 
@@ -162,29 +164,54 @@ def make_repo(path: Path, files: dict[str, str]) -> Path:
     return path
 
 
-def drift(identity: str, *details: tuple[str, str | None, str | None], kind: DriftType = DriftType.DRIFT,
-          placement: str = CRP_KEY) -> ObjectDrift:
-    return ObjectDrift(identity, placement, kind, T_LAST, T_FIRST, 7,
-                       tuple(PatchDetail(p, hub, mem) for p, hub, mem in details))
+def drift(
+    identity: str,
+    *details: tuple[str, str | None, str | None],
+    kind: DriftType = DriftType.DRIFT,
+    placement: str = CRP_KEY,
+) -> ObjectDrift:
+    return ObjectDrift(
+        identity,
+        placement,
+        kind,
+        T_LAST,
+        T_FIRST,
+        7,
+        tuple(PatchDetail(p, hub, mem) for p, hub, mem in details),
+    )
 
 
 def push_report(repo: Path, cluster: str, drifts: list[ObjectDrift], placement: str = CRP_KEY) -> None:
     """What an agent commits to fleet/reports/<cluster>: report.yaml plus one file per drift."""
     objects = tuple(
-        ObjectResult(d.identity, "apps/v1", Outcome.DRIFTED, observed_generation=7,
-                     drift=drift_path(d.placement, d.identity))
+        ObjectResult(
+            d.identity,
+            "apps/v1",
+            Outcome.DRIFTED,
+            observed_generation=7,
+            drift=drift_path(d.placement, d.identity),
+        )
         for d in drifts
     )
-    report = ClusterReport(cluster, "0.1.0", T_LAST, placements=(PlacementReport(placement, 0, "sha256:x", (), objects),))
+    report = ClusterReport(
+        cluster, "0.1.0", T_LAST, placements=(PlacementReport(placement, 0, "sha256:x", (), objects),)
+    )
     files = report_files(report, {drift_path(d.placement, d.identity): d for d in drifts})
     with_index = {"GIT_INDEX_FILE": str(repo / ".git" / f"report-{cluster}.index")}
     env = {**with_index, "PATH": "/usr/bin:/bin", "HOME": str(repo)}
     for rel, data in files.items():
         blob = git(repo, "hash-object", "-w", "--stdin", stdin=data)
-        subprocess.run(["git", "-C", str(repo), "update-index", "--add", "--cacheinfo", f"100644,{blob},{rel}"],
-                       check=True, env=env, capture_output=True)
-    tree = subprocess.run(["git", "-C", str(repo), "write-tree"], check=True, env=env, capture_output=True
-                          ).stdout.decode().strip()
+        subprocess.run(
+            ["git", "-C", str(repo), "update-index", "--add", "--cacheinfo", f"100644,{blob},{rel}"],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
+    tree = (
+        subprocess.run(["git", "-C", str(repo), "write-tree"], check=True, env=env, capture_output=True)
+        .stdout.decode()
+        .strip()
+    )
     commit = git(repo, "commit-tree", tree, "-m", f"report {cluster}")
     git(repo, "update-ref", f"refs/heads/fleet/reports/{cluster}", commit)
     (repo / ".git" / f"report-{cluster}.index").unlink()
@@ -202,9 +229,12 @@ def rendered(loaded: LoadResult, cluster: str, identity: str = DEPLOY) -> dict[s
     """The manifest the hub renders for ``cluster``: selection plus every override that applies there."""
     spec = loaded.spec
     placement = spec.placements[CRP_KEY]
-    prepared = prepare_overrides(select_resources(placement, spec.resources).objects,
-                                 list(spec.cluster_overrides.values()), list(spec.resource_overrides.values()),
-                                 placement)
+    prepared = prepare_overrides(
+        select_resources(placement, spec.resources).objects,
+        list(spec.cluster_overrides.values()),
+        list(spec.resource_overrides.values()),
+        placement,
+    )
     result = apply_prepared(prepared, cluster, spec.members[cluster].labels)
     assert result.ok, result.error
     return next(dict(o.manifest) for o in result.objects if o.identity == identity)

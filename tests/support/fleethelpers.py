@@ -100,7 +100,9 @@ spec:
 CLUSTERS = {"eu-1": "europe", "eu-2": "europe", "us-1": "america", "us-2": "america"}
 
 
-def base_files(version: str = "1", clusters: dict[str, str] | None = None, placement: str | None = None) -> dict[str, str]:
+def base_files(
+    version: str = "1", clusters: dict[str, str] | None = None, placement: str | None = None
+) -> dict[str, str]:
     files = {f"clusters/{c}.yaml": member(c, r) for c, r in (clusters or CLUSTERS).items()}
     files["apps/web/namespace.yaml"] = NAMESPACE
     files["apps/web/settings.yaml"] = CONFIGMAP.format(version=version)
@@ -157,16 +159,38 @@ class FleetWork:
         """The agent applied the bundle now on its branch and says so."""
         bundle = self.bundle(cluster)
         placements = tuple(
-            PlacementReport(p.key, p.resource_index, bundle.bundle_id, (
-                Condition("Applied", "True" if applied else "False", "AllManifestsApplied", "",
-                          "2026-01-01T00:00:00Z"),
-                Condition("Available", "True" if available else "False", "AllManifestsAvailable", "",
-                          "2026-01-01T00:00:00Z"),
-            ), ())
+            PlacementReport(
+                p.key,
+                p.resource_index,
+                bundle.bundle_id,
+                (
+                    Condition(
+                        "Applied",
+                        "True" if applied else "False",
+                        "AllManifestsApplied",
+                        "",
+                        "2026-01-01T00:00:00Z",
+                    ),
+                    Condition(
+                        "Available",
+                        "True" if available else "False",
+                        "AllManifestsAvailable",
+                        "",
+                        "2026-01-01T00:00:00Z",
+                    ),
+                ),
+                (),
+            )
             for p in bundle.placements
         )
-        rep = ClusterReport(cluster, "0.1.0", format_time(now), bundle.bundle_id,
-                            health=Health(True, "", "2026-01-01T00:00:00Z"), placements=placements)
+        rep = ClusterReport(
+            cluster,
+            "0.1.0",
+            format_time(now),
+            bundle.bundle_id,
+            health=Health(True, "", "2026-01-01T00:00:00Z"),
+            placements=placements,
+        )
         self._put(f"refs/heads/fleet/reports/{cluster}", "report.yaml", dump_report(rep))
 
 

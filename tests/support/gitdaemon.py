@@ -32,15 +32,17 @@ START_DEADLINE_S = 10.0
 
 def git(cwd: Path, *args: str, input: bytes | None = None) -> str:
     """Run git with a clean environment (no user or system config) and return its stdout."""
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, env=GIT_ENV, check=True, capture_output=True, input=input
-    )
+    done = subprocess.run(["git", *args], cwd=cwd, env=GIT_ENV, check=True, capture_output=True, input=input)
     return done.stdout.decode().strip()
 
 
 def git_identity(repo: Path) -> None:
     """Commits made in ``repo`` by code under test are Ada Lovelace's and unsigned, whoever runs the tests."""
-    for key, value in (("user.name", "Ada Lovelace"), ("user.email", "ada@example.com"), ("commit.gpgsign", "false")):
+    for key, value in (
+        ("user.name", "Ada Lovelace"),
+        ("user.email", "ada@example.com"),
+        ("commit.gpgsign", "false"),
+    ):
         subprocess.run(["git", "-C", str(repo), "config", key, value], check=True)
 
 
@@ -82,9 +84,16 @@ class GitDaemon:
             self.port = _free_port()
             proc = subprocess.Popen(
                 [
-                    "git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack",
-                    "--informative-errors", f"--base-path={self.root}", "--listen=127.0.0.1",
-                    f"--port={self.port}", str(self.root),
+                    "git",
+                    "daemon",
+                    "--reuseaddr",
+                    "--export-all",
+                    "--enable=receive-pack",
+                    "--informative-errors",
+                    f"--base-path={self.root}",
+                    "--listen=127.0.0.1",
+                    f"--port={self.port}",
+                    str(self.root),
                 ],
                 env=GIT_ENV,
                 stdin=subprocess.DEVNULL,

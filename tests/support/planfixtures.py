@@ -80,9 +80,13 @@ def override_subset(t: Template) -> None:
 
 def privileged(t: Template) -> None:
     """checkout's container becomes privileged: the Deny policy no-privileged-containers fires."""
-    t.edit("apps/checkout/checkout.yaml", lambda s: s.replace(
-        "          image: ghcr.io/example/checkout:2.8.1\n",
-        "          image: ghcr.io/example/checkout:2.8.1\n          securityContext: {privileged: true}\n"))
+    t.edit(
+        "apps/checkout/checkout.yaml",
+        lambda s: s.replace(
+            "          image: ghcr.io/example/checkout:2.8.1\n",
+            "          image: ghcr.io/example/checkout:2.8.1\n          securityContext: {privileged: true}\n",
+        ),
+    )
 
 
 def invalid(t: Template) -> None:
@@ -125,11 +129,16 @@ class PlanRepo:
         git(self.path, "commit", "-qm", message, "--allow-empty")
         return git(self.path, "rev-parse", "HEAD")
 
-    def plan_text(self, output: str = "markdown", labels: tuple[str, ...] = (APPROVE,),
-                  reports_from: str | None = None) -> tuple[str, str, int]:
-        return plan_cmd.run(self.path, "HEAD~1", "HEAD", output, NOW, labels=labels, reports_from=reports_from)
+    def plan_text(
+        self, output: str = "markdown", labels: tuple[str, ...] = (APPROVE,), reports_from: str | None = None
+    ) -> tuple[str, str, int]:
+        return plan_cmd.run(
+            self.path, "HEAD~1", "HEAD", output, NOW, labels=labels, reports_from=reports_from
+        )
 
-    def plan(self, labels: tuple[str, ...] = (APPROVE,), reports_from: str | None = None) -> tuple[dict[str, Any], int]:
+    def plan(
+        self, labels: tuple[str, ...] = (APPROVE,), reports_from: str | None = None
+    ) -> tuple[dict[str, Any], int]:
         out, err, code = self.plan_text("json", labels, reports_from)
         assert code < 3, err
         doc: dict[str, Any] = json.loads(out)
@@ -145,8 +154,10 @@ def init_repo(path: Path) -> PlanRepo:
 
 def member(name: str, labels: dict[str, str]) -> str:
     lab = ", ".join(f"{k}: {v}" for k, v in sorted(labels.items()))
-    return (f"apiVersion: cluster.kubernetes-fleet.io/v1beta1\nkind: MemberCluster\nmetadata:\n  name: {name}\n"
-            f"  labels: {{{lab}}}\nspec:\n  heartbeatPeriodSeconds: 60\n")
+    return (
+        f"apiVersion: cluster.kubernetes-fleet.io/v1beta1\nkind: MemberCluster\nmetadata:\n  name: {name}\n"
+        f"  labels: {{{lab}}}\nspec:\n  heartbeatPeriodSeconds: 60\n"
+    )
 
 
 APP = """apiVersion: v1

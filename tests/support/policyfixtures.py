@@ -20,8 +20,17 @@ def docs(text: str, file: str = "policies/local.yaml") -> list[Document]:
     return parse_documents(text, file)
 
 
-def policy(name: str, expression: str, *, resources: str = "[configmaps]", operations: str = "[CREATE, UPDATE]",
-           extra: str = "", message: str = "", action: str = "Deny", failure: str = "Fail") -> str:
+def policy(
+    name: str,
+    expression: str,
+    *,
+    resources: str = "[configmaps]",
+    operations: str = "[CREATE, UPDATE]",
+    extra: str = "",
+    message: str = "",
+    action: str = "Deny",
+    failure: str = "Fail",
+) -> str:
     msg = f"\n      message: {message}" if message else ""
     return f"""apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicy
@@ -53,8 +62,9 @@ spec:
 {extra}"""
 
 
-def cm(name: str = "settings", namespace: str = "web", labels: dict[str, str] | None = None,
-       **data: str) -> dict[str, Any]:
+def cm(
+    name: str = "settings", namespace: str = "web", labels: dict[str, str] | None = None, **data: str
+) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name, "namespace": namespace}
     if labels:
         meta["labels"] = labels

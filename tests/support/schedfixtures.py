@@ -136,7 +136,9 @@ def sorter(name: str, order: SortOrder = SortOrder.DESCENDING) -> PropertySorter
     return PropertySorter(name, order)
 
 
-def spread(key: str, max_skew: int = 1, when: WhenUnsatisfiable = WhenUnsatisfiable.DO_NOT_SCHEDULE) -> TopologySpreadConstraint:
+def spread(
+    key: str, max_skew: int = 1, when: WhenUnsatisfiable = WhenUnsatisfiable.DO_NOT_SCHEDULE
+) -> TopologySpreadConstraint:
     return TopologySpreadConstraint(key, max_skew, when)
 
 
@@ -173,7 +175,12 @@ def pick_fixed(*names: str) -> PlacementPolicy:
 
 def crp(policy: PlacementPolicy | None, name: str = "web") -> Placement:
     return Placement(
-        "ClusterResourcePlacement", "placement.kubernetes-fleet.io/v1beta1", ObjectMeta(name), ORIGIN, SELECTORS, policy
+        "ClusterResourcePlacement",
+        "placement.kubernetes-fleet.io/v1beta1",
+        ObjectMeta(name),
+        ORIGIN,
+        SELECTORS,
+        policy,
     )
 
 

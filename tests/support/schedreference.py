@@ -67,8 +67,11 @@ def reference(placement: Placement, clusters: Sequence[ClusterState], previous: 
         desired = wanted - held
         limit = 1 if (pick_n and policy.topology_spread_constraints) else desired
         call = CallState(placement, policy, fleet)
-        filters = [p for p in (ClusterAffinity(), ClusterEligibility(), NamespaceAffinity(), TaintToleration())
-                   if p.pre_filter(call)]
+        filters = [
+            p
+            for p in (ClusterAffinity(), ClusterEligibility(), NamespaceAffinity(), TaintToleration())
+            if p.pre_filter(call)
+        ]
         scorer = ClusterAffinity()
         scoring = pick_n and scorer.pre_score(call)
         constraints = policy.topology_spread_constraints if pick_n else ()
@@ -87,8 +90,10 @@ def reference(placement: Placement, clusters: Sequence[ClusterState], previous: 
                 continue  # already selected
             topo = 0
             if reason is None:
-                for i in sorted(range(len(constraints)),
-                                key=lambda i: constraints[i].when_unsatisfiable != WhenUnsatisfiable.DO_NOT_SCHEDULE):
+                for i in sorted(
+                    range(len(constraints)),
+                    key=lambda i: constraints[i].when_unsatisfiable != WhenUnsatisfiable.DO_NOT_SCHEDULE,
+                ):
                     k = constraints[i]
                     if k.topology_key not in cl.labels:
                         continue
@@ -110,7 +115,7 @@ def reference(placement: Placement, clusters: Sequence[ClusterState], previous: 
         if pick_n:
             scored.sort(reverse=True)
             picked = scored[: min(desired, limit)]
-            rest = scored[len(picked):]
+            rest = scored[len(picked) :]
         else:
             picked, rest = sorted(scored, key=lambda r: r[1]), []
         created, patched = _cross_reference(bindings, picked, c, h, scoring=pick_n)

@@ -33,12 +33,15 @@ def member(name: str, labels: Mapping[str, str] | None = None) -> str:
     label_line = ""
     if labels:
         label_line = "  labels: {" + ", ".join(f"{k}: {json.dumps(v)}" for k, v in labels.items()) + "}\n"
-    return (f"apiVersion: cluster.kubernetes-fleet.io/v1beta1\nkind: MemberCluster\nmetadata:\n  name: {name}\n"
-            f"{label_line}spec: {{heartbeatPeriodSeconds: 60}}\n")
+    return (
+        f"apiVersion: cluster.kubernetes-fleet.io/v1beta1\nkind: MemberCluster\nmetadata:\n  name: {name}\n"
+        f"{label_line}spec: {{heartbeatPeriodSeconds: 60}}\n"
+    )
 
 
-def deployment_app(namespace: str, name: str, replicas: int, container: str,
-                   image: str = "nginx:1.27") -> str:
+def deployment_app(
+    namespace: str, name: str, replicas: int, container: str, image: str = "nginx:1.27"
+) -> str:
     """A Namespace and a Deployment of ``image`` in it (selector ``app: <name>``), made available by kubesim."""
     return f"""apiVersion: v1
 kind: Namespace

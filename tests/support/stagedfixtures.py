@@ -31,8 +31,14 @@ from tests.support.gitdaemon import git_identity
 
 T0 = datetime(2026, 11, 25, 3, 0, 0, tzinfo=UTC)
 EXAMPLES = DATA / "kubefleet-examples"  # copied from shared/
-APPLY = {"type": "ClientSideApply", "comparisonOption": "PartialComparison", "whenToApply": "Always",
-         "whenToTakeOver": "Always", "allowCoOwnership": False, "serverSideApplyConfig": {"force": False}}
+APPLY = {
+    "type": "ClientSideApply",
+    "comparisonOption": "PartialComparison",
+    "whenToApply": "Always",
+    "whenToTakeOver": "Always",
+    "allowCoOwnership": False,
+    "serverSideApplyConfig": {"force": False},
+}
 
 
 def parse(text: str, file: str = "fleet/staged.yaml") -> Any:
@@ -51,8 +57,10 @@ def example(name: str) -> Any:
 
 def strategy(stages: str, name: str = "s") -> StagedUpdateStrategy:
     body = textwrap.indent(textwrap.dedent(stages).strip("\n"), "    ")
-    s = parse(f"apiVersion: placement.kubernetes-fleet.io/v1beta1\nkind: ClusterStagedUpdateStrategy\n"
-              f"metadata:\n  name: {name}\nspec:\n  stages:\n{body}\n")
+    s = parse(
+        f"apiVersion: placement.kubernetes-fleet.io/v1beta1\nkind: ClusterStagedUpdateStrategy\n"
+        f"metadata:\n  name: {name}\nspec:\n  stages:\n{body}\n"
+    )
     assert isinstance(s, StagedUpdateStrategy)
     return s
 
@@ -77,7 +85,9 @@ RING_LABELS = {"a": {"ring": "1"}, "b": {"ring": "2"}}
 
 def git(repo: Path, *args: str) -> str:
     """git in ``repo`` with the user's environment and the repo's own config (its identity)."""
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def fleet_checkout(path: Path) -> Path:
@@ -91,28 +101,41 @@ def fleet_checkout(path: Path) -> Path:
     return path
 
 
-def run(name: str = "r1", placement: str = "web", strategy_name: str = "s", index: str = "",
-        state: str = "Run") -> StagedUpdateRun:
+def run(
+    name: str = "r1", placement: str = "web", strategy_name: str = "s", index: str = "", state: str = "Run"
+) -> StagedUpdateRun:
     idx = f'  resourceSnapshotIndex: "{index}"\n' if index else ""
-    r = parse(f"apiVersion: placement.kubernetes-fleet.io/v1beta1\nkind: ClusterStagedUpdateRun\n"
-              f"metadata:\n  name: {name}\nspec:\n  placementName: {placement}\n{idx}"
-              f"  stagedRolloutStrategyName: {strategy_name}\n  state: {state}\n")
+    r = parse(
+        f"apiVersion: placement.kubernetes-fleet.io/v1beta1\nkind: ClusterStagedUpdateRun\n"
+        f"metadata:\n  name: {name}\nspec:\n  placementName: {placement}\n{idx}"
+        f"  stagedRolloutStrategyName: {strategy_name}\n  state: {state}\n"
+    )
     assert isinstance(r, StagedUpdateRun)
     return r
 
 
 def approval(name: str, run_name: str, stage: str, approved: bool = True) -> ApprovalRequest:
-    status = '\nstatus:\n  conditions:\n  - {type: Approved, status: "True", reason: Ok, message: lgtm}' if approved \
+    status = (
+        '\nstatus:\n  conditions:\n  - {type: Approved, status: "True", reason: Ok, message: lgtm}'
+        if approved
         else ""
-    a = parse(f"apiVersion: placement.kubernetes-fleet.io/v1beta1\nkind: ClusterApprovalRequest\n"
-              f"metadata:\n  name: {name}\nspec:\n  parentStageRollout: {run_name}\n  targetStage: {stage}{status}\n")
+    )
+    a = parse(
+        f"apiVersion: placement.kubernetes-fleet.io/v1beta1\nkind: ClusterApprovalRequest\n"
+        f"metadata:\n  name: {name}\nspec:\n  parentStageRollout: {run_name}\n  targetStage: {stage}{status}\n"
+    )
     assert isinstance(a, ApprovalRequest)
     return a
 
 
 def facts(scheduled: Iterable[str], obsolete: Iterable[str] = (), **kw: Any) -> PlacementFacts:
-    base: dict[str, Any] = {"key": "ClusterResourcePlacement/web", "name": "web", "apply_strategy": APPLY,
-                            "snapshot_indexes": (0, 1), "policy_index": 0}
+    base: dict[str, Any] = {
+        "key": "ClusterResourcePlacement/web",
+        "name": "web",
+        "apply_strategy": APPLY,
+        "snapshot_indexes": (0, 1),
+        "policy_index": 0,
+    }
     base.update(kw)
     return PlacementFacts(scheduled=tuple(sorted(scheduled)), obsolete=tuple(sorted(obsolete)), **base)
 
@@ -120,14 +143,20 @@ def facts(scheduled: Iterable[str], obsolete: Iterable[str] = (), **kw: Any) -> 
 class Fleet:
     """Clusters at snapshot 0, available; a run initialized over them; a clock."""
 
-    def __init__(self, strat: StagedUpdateStrategy, labels: Mapping[str, Mapping[str, str]],
-                 the_run: StagedUpdateRun | None = None, obsolete: Iterable[str] = (),
-                 overrides: Mapping[str, ClusterOverrides] | None = None):
+    def __init__(
+        self,
+        strat: StagedUpdateStrategy,
+        labels: Mapping[str, Mapping[str, str]],
+        the_run: StagedUpdateRun | None = None,
+        obsolete: Iterable[str] = (),
+        overrides: Mapping[str, ClusterOverrides] | None = None,
+    ):
         self.run = the_run or run()
         self.now = T0
         self.facts = facts(labels, obsolete)
         self.progress: dict[str, ClusterProgress] = {
-            c: ClusterProgress(resource_index=0, bound=True, available=True) for c in [*labels, *obsolete]}
+            c: ClusterProgress(resource_index=0, bound=True, available=True) for c in [*labels, *obsolete]
+        }
         self.approvals: list[ApprovalRequest] = []
         status = initialize_run(self.run, strat, self.facts, labels, overrides or {}, self.now)
         assert status is not None and status.initialized, status
@@ -138,8 +167,14 @@ class Fleet:
         self.now += after
         if restart:  # what a new hub process reads back from fleet/status
             self.status = parse_run_status(run_status_doc(self.status))
-        result = advance_run(self.run, self.status, self.facts, self.progress,
-                             approvals_for(self.run, self.approvals), self.now)
+        result = advance_run(
+            self.run,
+            self.status,
+            self.facts,
+            self.progress,
+            approvals_for(self.run, self.approvals),
+            self.now,
+        )
         self.status = result.status
         for c in result.bind:
             self.progress[c] = ClusterProgress(resource_index=self.status.resource_index, bound=True)
@@ -166,7 +201,9 @@ class Fleet:
         return str(c.status), c.reason, c.message
 
     def stage_reason(self, name: str) -> str:
-        st = next(s for s in [*self.status.stages, self.status.deletion_stage] if s is not None and s.name == name)
+        st = next(
+            s for s in [*self.status.stages, self.status.deletion_stage] if s is not None and s.name == name
+        )
         done = next((c for c in st.conditions if c.type == "Succeeded"), None)
         if done is not None:
             return done.reason

@@ -53,7 +53,9 @@ class Approval:
 
     def __post_init__(self) -> None:
         if not _RUN_NAME.match(self.run):
-            raise UserError(f"{self.run!r} is not a staged update run name (lowercase DNS name, under 64 characters)")
+            raise UserError(
+                f"{self.run!r} is not a staged update run name (lowercase DNS name, under 64 characters)"
+            )
         if not _STAGE.match(self.stage):
             raise UserError(f"{self.stage!r} is not a stage name (lowercase letters and digits, ^[a-z0-9]+$)")
         if self.namespace and not _NAMESPACE.match(self.namespace):
@@ -81,8 +83,9 @@ class Approval:
 def approval_document(a: Approval, approver: str, now: datetime) -> dict[str, Any]:
     """The approval request with ``Approved=True``, as KubeFleet's controller would have created it."""
     when = now.replace(microsecond=0)
-    cond = RunCondition(APPROVED, Status.TRUE, APPROVED_REASON,
-                        f"approved by {approver} with fleetsync approve", when)
+    cond = RunCondition(
+        APPROVED, Status.TRUE, APPROVED_REASON, f"approved by {approver} with fleetsync approve", when
+    )
     return approval_request_doc(a.run_kind, a.namespace, a.run, a.stage, a.before, [cond])
 
 
@@ -100,7 +103,12 @@ def _message(a: Approval, who: str, text: str | None) -> bytes:
 
 
 def approve(
-    repo: Path, a: Approval, now: datetime, *, branch: str | None = None, message: str | None = None,
+    repo: Path,
+    a: Approval,
+    now: datetime,
+    *,
+    branch: str | None = None,
+    message: str | None = None,
     sign: bool = False,
 ) -> str:
     """Commit the approval; returns what to tell the user (including how to open a pull request)."""
@@ -114,8 +122,10 @@ def approve(
             return f"{a.path} already approves {a.name}; nothing to commit\n"
         commit = work.short(work.commit({a.path: content}, commit_message, sign=sign))
         current = work.current_branch()
-        return (f"approved {a.kind} {a.name} by {who}: committed {a.path} on {current} ({commit})\n"
-                f"push it (git push) so the hub sees it\n")
+        return (
+            f"approved {a.kind} {a.name} by {who}: committed {a.path} on {current} ({commit})\n"
+            f"push it (git push) so the hub sees it\n"
+        )
     check_branch(branch)
     if work.has_branch(branch):
         raise UserError(f"branch {branch!r} already exists: choose another --branch")
@@ -123,8 +133,10 @@ def approve(
     current = work.current_branch()
     commit = work.commit_to_new_branch(branch, base, {a.path: content}, commit_message, sign=sign)
     remote = work.default_remote()
-    return (f"approved {a.kind} {a.name} by {who}: committed {a.path} on new branch {branch} ({commit[:12]})\n"
-            f"open a pull request from {branch} into {current}:\n"
-            f"  git push -u {remote} {branch}\n"
-            f"  gh pr create --head {branch} --base {current} --title \"approve {a.name}\"   (or your forge's UI)\n"
-            "the run proceeds once the pull request is merged\n")
+    return (
+        f"approved {a.kind} {a.name} by {who}: committed {a.path} on new branch {branch} ({commit[:12]})\n"
+        f"open a pull request from {branch} into {current}:\n"
+        f"  git push -u {remote} {branch}\n"
+        f'  gh pr create --head {branch} --base {current} --title "approve {a.name}"   (or your forge\'s UI)\n'
+        "the run proceeds once the pull request is merged\n"
+    )

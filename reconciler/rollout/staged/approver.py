@@ -33,7 +33,10 @@ _WHY = {
     "N": ("UnsignedApproval", "the approval commit {c} is not signed"),
     "U": ("UnknownSigner", "the approval commit {c} is signed by a key that is not an allowed signer"),
     "B": ("BadSignature", "the approval commit {c} has a bad signature"),
-    "E": ("UnverifiableSignature", "the approval commit {c}'s signature cannot be checked (key not allowed or missing)"),
+    "E": (
+        "UnverifiableSignature",
+        "the approval commit {c}'s signature cannot be checked (key not allowed or missing)",
+    ),
     "X": ("ExpiredSignature", "the approval commit {c} has a good signature that has expired"),
     "Y": ("ExpiredKey", "the approval commit {c} is signed by an expired key"),
     "R": ("RevokedKey", "the approval commit {c} is signed by a revoked key"),
@@ -69,16 +72,31 @@ def judge(commit: PathCommit | None, verify: bool) -> ApprovalVerdict:
     """The verdict on an approval whose file was introduced by ``commit`` (None: not found)."""
     if commit is None:
         if verify:
-            return ApprovalVerdict(False, None, True, "ApprovalCommitNotFound",
-                                   "no commit in the fleet repo's history introduced this approval")
+            return ApprovalVerdict(
+                False,
+                None,
+                True,
+                "ApprovalCommitNotFound",
+                "no commit in the fleet repo's history introduced this approval",
+            )
         return ApprovalVerdict(True, None, False)
     if not verify:
         return ApprovalVerdict(True, commit, False)
     if commit.signature == "G" or (commit.signature == "U" and commit.signer):
-        return ApprovalVerdict(True, commit, True, "GoodSignature",
-                               f"the approval commit {commit.commit[:12]} is signed by {commit.signer or commit.key}")
-    reason, text = _WHY.get(commit.signature, ("UnverifiableSignature", "the approval commit {c}'s signature is "
-                                               f"not good (git says {commit.signature!r})"))
+        return ApprovalVerdict(
+            True,
+            commit,
+            True,
+            "GoodSignature",
+            f"the approval commit {commit.commit[:12]} is signed by {commit.signer or commit.key}",
+        )
+    reason, text = _WHY.get(
+        commit.signature,
+        (
+            "UnverifiableSignature",
+            f"the approval commit {{c}}'s signature is not good (git says {commit.signature!r})",
+        ),
+    )
     return ApprovalVerdict(False, commit, True, reason, text.format(c=commit.commit[:12]))
 
 
@@ -93,8 +111,11 @@ def says_approved(req: ApprovalRequest) -> Callable[[bytes], bool]:
         for doc in docs:
             d: dict[str, Any] = doc.data if isinstance(doc.data, dict) else {}
             meta: dict[str, Any] = d["metadata"] if isinstance(d.get("metadata"), dict) else {}
-            if d.get("kind") != req.kind or meta.get("name") != req.name or \
-                    (meta.get("namespace") or "") != req.namespace:
+            if (
+                d.get("kind") != req.kind
+                or meta.get("name") != req.name
+                or (meta.get("namespace") or "") != req.namespace
+            ):
                 continue
             status: dict[str, Any] = d["status"] if isinstance(d.get("status"), dict) else {}
             for c in status.get("conditions") or []:
@@ -128,7 +149,9 @@ def request_key(kind: str, namespace: str, name: str) -> tuple[str, str, str]:
     return kind, namespace, name
 
 
-def annotate(files: Mapping[str, bytes], verdicts: Mapping[tuple[str, str, str], ApprovalVerdict]) -> dict[str, bytes]:
+def annotate(
+    files: Mapping[str, bytes], verdicts: Mapping[tuple[str, str, str], ApprovalVerdict]
+) -> dict[str, bytes]:
     """The run's status files with each recorded approval request's ``approvedBy`` (accepted)
     or ``ApprovalVerified=False`` condition (not accepted) added."""
     out = dict(files)
@@ -137,7 +160,9 @@ def annotate(files: Mapping[str, bytes], verdicts: Mapping[tuple[str, str, str],
             continue
         doc: Any = load(data)
         meta = doc.get("metadata") or {}
-        verdict = verdicts.get(request_key(str(doc.get("kind")), str(meta.get("namespace", "")), str(meta.get("name"))))
+        verdict = verdicts.get(
+            request_key(str(doc.get("kind")), str(meta.get("namespace", "")), str(meta.get("name")))
+        )
         if verdict is None:
             continue
         status = doc.setdefault("status", {})
@@ -155,7 +180,12 @@ def annotate(files: Mapping[str, bytes], verdicts: Mapping[tuple[str, str, str],
 
 
 def _condition(status: str, verdict: ApprovalVerdict, when: str | None) -> dict[str, Any]:
-    cond: dict[str, Any] = {"type": VERIFIED, "status": status, "reason": verdict.reason, "message": verdict.message}
+    cond: dict[str, Any] = {
+        "type": VERIFIED,
+        "status": status,
+        "reason": verdict.reason,
+        "message": verdict.message,
+    }
     if when:
         cond["lastTransitionTime"] = when
     return cond

@@ -109,8 +109,11 @@ def _selector(doc: Any) -> LabelSelector | None:
         return None
     labels = {str(k): str(v) for k, v in (doc.get("matchLabels") or {}).items()}
     reqs = tuple(
-        Requirement(str(e.get("key", "")), str(e.get("operator", "")), tuple(str(v) for v in e.get("values") or ()))
-        for e in doc.get("matchExpressions") or () if isinstance(e, Mapping)
+        Requirement(
+            str(e.get("key", "")), str(e.get("operator", "")), tuple(str(v) for v in e.get("values") or ())
+        )
+        for e in doc.get("matchExpressions") or ()
+        if isinstance(e, Mapping)
     )
     return LabelSelector(MappingProxyType(labels), reqs)
 
@@ -137,14 +140,29 @@ def stage_config_from_doc(doc: Mapping[str, Any]) -> StageConfig:
 
 # -- status <-> document ------------------------------------------------------------------------
 def _cond_docs(conds: Sequence[RunCondition]) -> list[dict[str, Any]]:
-    return [{"type": c.type, "status": str(c.status), "reason": c.reason, "message": c.message,
-             "lastTransitionTime": format_time(c.last_transition_time)} for c in conds]
+    return [
+        {
+            "type": c.type,
+            "status": str(c.status),
+            "reason": c.reason,
+            "message": c.message,
+            "lastTransitionTime": format_time(c.last_transition_time),
+        }
+        for c in conds
+    ]
 
 
 def _conds(docs: Any) -> tuple[RunCondition, ...]:
-    return tuple(RunCondition(str(c["type"]), Status(str(c["status"])), str(c.get("reason", "")),
-                              str(c.get("message", "")), parse_time(str(c["lastTransitionTime"])))
-                 for c in docs or ())
+    return tuple(
+        RunCondition(
+            str(c["type"]),
+            Status(str(c["status"])),
+            str(c.get("reason", "")),
+            str(c.get("message", "")),
+            parse_time(str(c["lastTransitionTime"])),
+        )
+        for c in docs or ()
+    )
 
 
 def _stage_doc(s: StageStatus) -> dict[str, Any]:
@@ -161,9 +179,14 @@ def _stage_doc(s: StageStatus) -> dict[str, Any]:
     out: dict[str, Any] = {"stageName": s.name, "clusters": clusters}
     for key, tasks in (("beforeStageTaskStatus", s.before_tasks), ("afterStageTaskStatus", s.after_tasks)):
         if tasks:
-            out[key] = [{"type": str(t.type), **({"approvalRequestName": t.approval_request_name}
-                                                  if t.approval_request_name else {}),
-                         "conditions": _cond_docs(t.conditions)} for t in tasks]
+            out[key] = [
+                {
+                    "type": str(t.type),
+                    **({"approvalRequestName": t.approval_request_name} if t.approval_request_name else {}),
+                    "conditions": _cond_docs(t.conditions),
+                }
+                for t in tasks
+            ]
     if s.start_time is not None:
         out["startTime"] = format_time(s.start_time)
     if s.end_time is not None:
@@ -177,20 +200,35 @@ def _stage(doc: Mapping[str, Any]) -> StageStatus:
         ClusterStatus(
             str(c["clusterName"]),
             tuple(str(x) for x in c.get("clusterResourceOverrideSnapshots") or ()),
-            tuple((str(x.get("namespace", "")), str(x["name"])) for x in c.get("resourceOverrideSnapshots") or ()),
+            tuple(
+                (str(x.get("namespace", "")), str(x["name"]))
+                for x in c.get("resourceOverrideSnapshots") or ()
+            ),
             _conds(c.get("conditions")),
         )
         for c in doc.get("clusters") or ()
     )
 
     def tasks(key: str) -> tuple[TaskStatus, ...]:
-        return tuple(TaskStatus(StageTaskType(str(t["type"])), str(t.get("approvalRequestName", "")),
-                                _conds(t.get("conditions"))) for t in doc.get(key) or ())
+        return tuple(
+            TaskStatus(
+                StageTaskType(str(t["type"])),
+                str(t.get("approvalRequestName", "")),
+                _conds(t.get("conditions")),
+            )
+            for t in doc.get(key) or ()
+        )
 
     start, end = doc.get("startTime"), doc.get("endTime")
-    return StageStatus(str(doc["stageName"]), clusters, tasks("beforeStageTaskStatus"), tasks("afterStageTaskStatus"),
-                       parse_time(str(start)) if start else None, parse_time(str(end)) if end else None,
-                       _conds(doc.get("conditions")))
+    return StageStatus(
+        str(doc["stageName"]),
+        clusters,
+        tasks("beforeStageTaskStatus"),
+        tasks("afterStageTaskStatus"),
+        parse_time(str(start)) if start else None,
+        parse_time(str(end)) if end else None,
+        _conds(doc.get("conditions")),
+    )
 
 
 def run_status_doc(s: RunStatus) -> dict[str, Any]:
@@ -198,14 +236,16 @@ def run_status_doc(s: RunStatus) -> dict[str, Any]:
     out: dict[str, Any] = {"conditions": _cond_docs(s.conditions)}
     if not s.initialized and not s.stages:
         return out
-    out.update({
-        "policySnapshotIndexUsed": s.policy_snapshot_index_used,
-        "policyObservedClusterCount": s.policy_observed_cluster_count,
-        "resourceSnapshotIndexUsed": s.resource_snapshot_index_used,
-        "appliedStrategy": dict(s.applied_strategy),
-        "stagedUpdateStrategySnapshot": {"stages": [stage_config_doc(c) for c in s.strategy]},
-        "stagesStatus": [_stage_doc(st) for st in s.stages],
-    })
+    out.update(
+        {
+            "policySnapshotIndexUsed": s.policy_snapshot_index_used,
+            "policyObservedClusterCount": s.policy_observed_cluster_count,
+            "resourceSnapshotIndexUsed": s.resource_snapshot_index_used,
+            "appliedStrategy": dict(s.applied_strategy),
+            "stagedUpdateStrategySnapshot": {"stages": [stage_config_doc(c) for c in s.strategy]},
+            "stagesStatus": [_stage_doc(st) for st in s.stages],
+        }
+    )
     if s.deletion_stage is not None:
         out["deletionStageStatus"] = _stage_doc(s.deletion_stage)
     if s.fleet_commit_used:
@@ -243,10 +283,19 @@ def run_doc(run: StagedUpdateRun, status: RunStatus) -> dict[str, Any]:
     metadata: dict[str, Any] = {"name": run.name}
     if run.namespace:
         metadata["namespace"] = run.namespace
-    spec = {"placementName": run.placement_name, "resourceSnapshotIndex": run.resource_snapshot_index,
-            "stagedRolloutStrategyName": run.strategy_name, "state": str(run.state)}
-    return {"apiVersion": API_VERSION, "kind": run.kind, "metadata": metadata, "spec": spec,
-            "status": run_status_doc(status)}
+    spec = {
+        "placementName": run.placement_name,
+        "resourceSnapshotIndex": run.resource_snapshot_index,
+        "stagedRolloutStrategyName": run.strategy_name,
+        "state": str(run.state),
+    }
+    return {
+        "apiVersion": API_VERSION,
+        "kind": run.kind,
+        "metadata": metadata,
+        "spec": spec,
+        "status": run_status_doc(status),
+    }
 
 
 def approval_kind(run_kind: str) -> str:
@@ -262,15 +311,22 @@ def approval_labels(run: str, stage: str, before: bool) -> dict[str, str]:
     }
 
 
-def approval_request_doc(run_kind: str, namespace: str, run: str, stage: str, before: bool,
-                         conditions: Sequence[RunCondition] = ()) -> dict[str, Any]:
+def approval_request_doc(
+    run_kind: str, namespace: str, run: str, stage: str, before: bool, conditions: Sequence[RunCondition] = ()
+) -> dict[str, Any]:
     """A ClusterApprovalRequest / ApprovalRequest as KubeFleet's controller creates it."""
-    metadata: dict[str, Any] = {"name": approval_name(run, stage, before),
-                                "labels": approval_labels(run, stage, before)}
+    metadata: dict[str, Any] = {
+        "name": approval_name(run, stage, before),
+        "labels": approval_labels(run, stage, before),
+    }
     if namespace:
         metadata["namespace"] = namespace
-    doc: dict[str, Any] = {"apiVersion": API_VERSION, "kind": approval_kind(run_kind), "metadata": metadata,
-                           "spec": {"parentStageRollout": run, "targetStage": stage}}
+    doc: dict[str, Any] = {
+        "apiVersion": API_VERSION,
+        "kind": approval_kind(run_kind),
+        "metadata": metadata,
+        "spec": {"parentStageRollout": run, "targetStage": stage},
+    }
     if conditions:
         doc["status"] = {"conditions": _cond_docs(conditions)}
     return doc
@@ -285,7 +341,8 @@ def _keep(old: tuple[RunCondition, ...], new: tuple[RunCondition, ...]) -> tuple
     prev = {c.type: c for c in old}
     return tuple(
         replace(c, last_transition_time=p.last_transition_time)
-        if (p := prev.get(c.type)) is not None and p.status == c.status else c
+        if (p := prev.get(c.type)) is not None and p.status == c.status
+        else c
         for c in new
     )
 
@@ -293,29 +350,48 @@ def _keep(old: tuple[RunCondition, ...], new: tuple[RunCondition, ...]) -> tuple
 def _keep_stage(old: StageStatus | None, new: StageStatus) -> StageStatus:
     if old is None or old.name != new.name:
         return new
-    clusters = tuple(replace(c, conditions=_keep(o.conditions, c.conditions)) if o.name == c.name else c
-                     for o, c in zip(old.clusters, new.clusters, strict=False)) + new.clusters[len(old.clusters):]
-    before = tuple(replace(t, conditions=_keep(o.conditions, t.conditions))
-                   for o, t in zip(old.before_tasks, new.before_tasks, strict=False))
-    after = tuple(replace(t, conditions=_keep(o.conditions, t.conditions))
-                  for o, t in zip(old.after_tasks, new.after_tasks, strict=False))
-    return replace(new, clusters=clusters, before_tasks=before or new.before_tasks,
-                   after_tasks=after or new.after_tasks, conditions=_keep(old.conditions, new.conditions))
+    clusters = (
+        tuple(
+            replace(c, conditions=_keep(o.conditions, c.conditions)) if o.name == c.name else c
+            for o, c in zip(old.clusters, new.clusters, strict=False)
+        )
+        + new.clusters[len(old.clusters) :]
+    )
+    before = tuple(
+        replace(t, conditions=_keep(o.conditions, t.conditions))
+        for o, t in zip(old.before_tasks, new.before_tasks, strict=False)
+    )
+    after = tuple(
+        replace(t, conditions=_keep(o.conditions, t.conditions))
+        for o, t in zip(old.after_tasks, new.after_tasks, strict=False)
+    )
+    return replace(
+        new,
+        clusters=clusters,
+        before_tasks=before or new.before_tasks,
+        after_tasks=after or new.after_tasks,
+        conditions=_keep(old.conditions, new.conditions),
+    )
 
 
 def keep_transition_times(old: RunStatus, new: RunStatus) -> RunStatus:
     """A condition's time moves only when its status differs from the stored one (one reconcile
     may pass through other states in between, e.g. Waiting → Progressing → Waiting)."""
-    stages = tuple(_keep_stage(o, n) for o, n in zip(old.stages, new.stages, strict=False)) + \
-        new.stages[len(old.stages):]
+    stages = (
+        tuple(_keep_stage(o, n) for o, n in zip(old.stages, new.stages, strict=False))
+        + new.stages[len(old.stages) :]
+    )
     deletion = new.deletion_stage
     if deletion is not None:
         deletion = _keep_stage(old.deletion_stage, deletion)
-    return replace(new, conditions=_keep(old.conditions, new.conditions), stages=stages, deletion_stage=deletion)
+    return replace(
+        new, conditions=_keep(old.conditions, new.conditions), stages=stages, deletion_stage=deletion
+    )
 
 
-def approval_requests(run: StagedUpdateRun, status: RunStatus,
-                      approvals: Mapping[str, ApprovalRequest]) -> tuple[dict[str, Any], ...]:
+def approval_requests(
+    run: StagedUpdateRun, status: RunStatus, approvals: Mapping[str, ApprovalRequest]
+) -> tuple[dict[str, Any], ...]:
     """Every approval request the run has created, as KubeFleet's objects (for fleet/status).
 
     An accepted approval carries the approver's ``Approved`` condition (from the committed file)
@@ -334,10 +410,27 @@ def approval_requests(run: StagedUpdateRun, status: RunStatus,
                 req = approvals.get(t.approval_request_name)
                 if approved is not None and approved.status == Status.TRUE:
                     given = next((c for c in req.conditions if c.type == APPROVED), None) if req else None
-                    conds.append(RunCondition(APPROVED, Status.TRUE, given.reason if given else "",
-                                              given.message if given else "", approved.last_transition_time))
-                    conds.append(RunCondition(APPROVAL_ACCEPTED, Status.TRUE, Reason.APPROVAL_ACCEPTED,
-                                              "The approval request has been approved and cannot be reverted",
-                                              approved.last_transition_time))
-                out.append(approval_request_doc(run.kind or CSUR_KIND, run.namespace, run.name, st.name, before, conds))
+                    conds.append(
+                        RunCondition(
+                            APPROVED,
+                            Status.TRUE,
+                            given.reason if given else "",
+                            given.message if given else "",
+                            approved.last_transition_time,
+                        )
+                    )
+                    conds.append(
+                        RunCondition(
+                            APPROVAL_ACCEPTED,
+                            Status.TRUE,
+                            Reason.APPROVAL_ACCEPTED,
+                            "The approval request has been approved and cannot be reverted",
+                            approved.last_transition_time,
+                        )
+                    )
+                out.append(
+                    approval_request_doc(
+                        run.kind or CSUR_KIND, run.namespace, run.name, st.name, before, conds
+                    )
+                )
     return tuple(out)

@@ -63,7 +63,9 @@ from reconciler.status.conditions import Status
 @dataclass(frozen=True, slots=True)
 class RunStep:
     status: RunStatus
-    bind: tuple[str, ...] = ()  # move these clusters to the run's snapshot, frozen overrides and apply strategy
+    bind: tuple[
+        str, ...
+    ] = ()  # move these clusters to the run's snapshot, frozen overrides and apply strategy
     remove: tuple[str, ...] = ()  # deletion stage: drop the placement from these clusters
     approval_requests: tuple[dict[str, Any], ...] = ()  # to record on fleet/status
     wake_at: datetime | None = None  # reconcile again then, even if nothing else changed
@@ -88,7 +90,9 @@ def _execute_stage(w: Work, idx: int) -> bool:
         message = "Stage skipped because it has no clusters"
         st = replace(st, start_time=st.start_time or w.now, end_time=st.end_time or w.now)
         st = w.stage_cond(st, Status.FALSE, Reason.STAGE_SKIPPED, message)
-        st = replace(st, conditions=w.cond(st.conditions, SUCCEEDED, Status.TRUE, Reason.STAGE_SKIPPED, message))
+        st = replace(
+            st, conditions=w.cond(st.conditions, SUCCEEDED, Status.TRUE, Reason.STAGE_SKIPPED, message)
+        )
         put_stage(w, idx, st)
         return True
     before = list(st.before_tasks)
@@ -99,8 +103,16 @@ def _execute_stage(w: Work, idx: int) -> bool:
         st = replace(st, before_tasks=tuple(before))
         put_stage(w, idx, st)
         if not approved:
-            put_stage(w, idx, w.stage_cond(st, Status.FALSE, Reason.STAGE_WAITING,
-                                      "Not all before-stage tasks are completed, waiting for approval"))
+            put_stage(
+                w,
+                idx,
+                w.stage_cond(
+                    st,
+                    Status.FALSE,
+                    Reason.STAGE_WAITING,
+                    "Not all before-stage tasks are completed, waiting for approval",
+                ),
+            )
             w.waiting("before-stage", st.name)
             return False
     limit = max_concurrency(config.max_concurrency, len(st.clusters))
@@ -122,8 +134,10 @@ def _execute_stage(w: Work, idx: int) -> bool:
             continue
         obs = w.progress(c.name)
         if obs is None:
-            errors.append(f"{ABORTED}: the binding for cluster `{c.name}` in stage `{st.name}` is not found in the "
-                          "toBeUpdatedBindings map")
+            errors.append(
+                f"{ABORTED}: the binding for cluster `{c.name}` in stage `{st.name}` is not found in the "
+                "toBeUpdatedBindings map"
+            )
             continue
         if not is_true(c.conditions, STARTED):
             if obs.resource_index != index or not obs.bound:
@@ -134,10 +148,12 @@ def _execute_stage(w: Work, idx: int) -> bool:
             st = w.stage_started(replace(st, clusters=tuple(clusters)))
             continue
         if obs.resource_index != index or not obs.bound:
-            message = (f"the binding of the updating cluster `{c.name}` in the stage `{st.name}` is not up-to-date "
-                       f"with the desired status, please check the status of binding `{w.run.placement_name}-"
-                       f"{c.name}` and see if there is a concurrent updateRun referencing the same placement and "
-                       "updating the same cluster")
+            message = (
+                f"the binding of the updating cluster `{c.name}` in the stage `{st.name}` is not up-to-date "
+                f"with the desired status, please check the status of binding `{w.run.placement_name}-"
+                f"{c.name}` and see if there is a concurrent updateRun referencing the same placement and "
+                "updating the same cluster"
+            )
             clusters[i - 1] = w.cluster(c, SUCCEEDED, Status.FALSE, Reason.CLUSTER_FAILED, message)
             errors.append(f"{ABORTED}: {message}")
             continue
@@ -151,9 +167,13 @@ def _execute_stage(w: Work, idx: int) -> bool:
     st = replace(st, clusters=tuple(clusters))
     put_stage(w, idx, st)
     if stuck:
-        w.set_run(PROGRESSING, Status.FALSE, Reason.STUCK,
-                  f"The updateRun is stuck waiting for {stuck_names(stuck)} cluster(s) in stage {st.name} to finish "
-                  "updating, please check placement status for potential errors")
+        w.set_run(
+            PROGRESSING,
+            Status.FALSE,
+            Reason.STUCK,
+            f"The updateRun is stuck waiting for {stuck_names(stuck)} cluster(s) in stage {st.name} to finish "
+            "updating, please check placement status for potential errors",
+        )
     elif w.run.state == RunState.RUN:
         w.progressing()
     if errors:
@@ -162,8 +182,12 @@ def _execute_stage(w: Work, idx: int) -> bool:
         return False
     # handleStageCompletion
     w.waiting("after-stage", st.name)
-    st = w.stage_cond(st, Status.FALSE, Reason.STAGE_WAITING,
-                      "All clusters in the stage are updated, waiting for after-stage tasks to complete")
+    st = w.stage_cond(
+        st,
+        Status.FALSE,
+        Reason.STAGE_WAITING,
+        "All clusters in the stage are updated, waiting for after-stage tasks to complete",
+    )
     passed, st = _after_tasks(w, st, config.after_stage_tasks)
     if not passed:
         put_stage(w, idx, st)
@@ -183,8 +207,16 @@ def _after_tasks(w: Work, st: StageStatus, tasks: Iterable[Any]) -> tuple[bool, 
                 passed = False
                 w.waits.append(end)
             else:
-                after[i] = replace(after[i], conditions=w.cond(after[i].conditions, WAIT_ELAPSED, Status.TRUE,
-                                                               Reason.WAIT_ELAPSED, "Wait time elapsed"))
+                after[i] = replace(
+                    after[i],
+                    conditions=w.cond(
+                        after[i].conditions,
+                        WAIT_ELAPSED,
+                        Status.TRUE,
+                        Reason.WAIT_ELAPSED,
+                        "Wait time elapsed",
+                    ),
+                )
         else:
             after[i], approved = w.approval(after[i], st.name)
             passed = passed and approved
@@ -212,7 +244,9 @@ def _execute_delete(w: Work) -> bool:
     for i, c in enumerate(clusters):
         if has_binding(w, c.name):
             if is_true(c.conditions, SUCCEEDED):
-                raise Aborted(f"{ABORTED}: the deleted cluster `{c.name}` in the deleting stage still has a binding")
+                raise Aborted(
+                    f"{ABORTED}: the deleted cluster `{c.name}` in the deleting stage still has a binding"
+                )
             if c.name not in w.remove:
                 w.remove.append(c.name)
             clusters[i] = w.started(c)
@@ -232,9 +266,13 @@ def _stop(w: Work) -> None:
     progressing = find(w.status.conditions, PROGRESSING)
     if progressing is not None and progressing.reason == Reason.STOPPED:
         return
-    w.set_run(PROGRESSING, Status.UNKNOWN, Reason.STOPPING,
-              "The update run is the process of stopping, waiting for all the updating clusters to finish updating "
-              "before completing the stop process")
+    w.set_run(
+        PROGRESSING,
+        Status.UNKNOWN,
+        Reason.STOPPING,
+        "The update run is the process of stopping, waiting for all the updating clusters to finish updating "
+        "before completing the stop process",
+    )
     idx = current_stage(w.status)
     if idx < len(w.status.stages):
         st = w.status.stages[idx]
@@ -256,33 +294,54 @@ def _stop(w: Work) -> None:
         st = replace(st, clusters=tuple(clusters))
         put_stage(w, idx, st)
         if stuck:
-            w.set_run(PROGRESSING, Status.FALSE, Reason.STUCK,
-                      f"The updateRun is stuck waiting for {stuck_names(stuck)} cluster(s) in stage {st.name} to "
-                      "finish updating, please check placement status for potential errors")
+            w.set_run(
+                PROGRESSING,
+                Status.FALSE,
+                Reason.STUCK,
+                f"The updateRun is stuck waiting for {stuck_names(stuck)} cluster(s) in stage {st.name} to "
+                "finish updating, please check placement status for potential errors",
+            )
         if errors:
             raise Aborted(aggregate(errors))
         if updating:
-            put_stage(w, idx, w.stage_cond(st, Status.UNKNOWN, Reason.STAGE_STOPPING,
-                                      "Waiting for all the updating clusters to finish updating before completing "
-                                      "the stop process"))
+            put_stage(
+                w,
+                idx,
+                w.stage_cond(
+                    st,
+                    Status.UNKNOWN,
+                    Reason.STAGE_STOPPING,
+                    "Waiting for all the updating clusters to finish updating before completing "
+                    "the stop process",
+                ),
+            )
             return
         put_stage(w, idx, _stopped(w, st))
     else:
         d = w.status.deletion_stage or StageStatus(DELETE_STAGE)
         pending = [c for c in d.clusters if has_binding(w, c.name) and is_true(c.conditions, STARTED)]
         if pending:
-            w.status = replace(w.status, deletion_stage=w.stage_cond(
-                d, Status.UNKNOWN, Reason.STAGE_STOPPING,
-                "Waiting for all the updating clusters to finish updating before completing the stop process"))
+            w.status = replace(
+                w.status,
+                deletion_stage=w.stage_cond(
+                    d,
+                    Status.UNKNOWN,
+                    Reason.STAGE_STOPPING,
+                    "Waiting for all the updating clusters to finish updating before completing the stop process",
+                ),
+            )
             return
         w.status = replace(w.status, deletion_stage=_stopped(w, d))
     w.set_run(PROGRESSING, Status.FALSE, Reason.STOPPED, "The update run has been stopped")
 
 
 def _stopped(w: Work, st: StageStatus) -> StageStatus:
-    return w.stage_cond(st, Status.FALSE, Reason.STAGE_STOPPED,
-                        "All the updating clusters have finished updating, the stage is now stopped, waiting to be "
-                        "resumed")
+    return w.stage_cond(
+        st,
+        Status.FALSE,
+        Reason.STAGE_STOPPED,
+        "All the updating clusters have finished updating, the stage is now stopped, waiting to be resumed",
+    )
 
 
 def _step(w: Work) -> None:
@@ -290,8 +349,11 @@ def _step(w: Work) -> None:
         _stop(w)
         return
     progressing = find(w.status.conditions, PROGRESSING)
-    if not (progressing is not None and progressing.status == Status.FALSE
-            and progressing.reason in (Reason.WAITING, Reason.STUCK)):
+    if not (
+        progressing is not None
+        and progressing.status == Status.FALSE
+        and progressing.reason in (Reason.WAITING, Reason.STUCK)
+    ):
         w.progressing()
     idx = current_stage(w.status)
     if idx < len(w.status.stages):
@@ -351,4 +413,6 @@ def advance_run(
             break
     wake = min(w.waits) if w.waits and not w.status.finished else None
     w.status = keep_transition_times(status, w.status)
-    return RunStep(w.status, tuple(w.bind), tuple(w.remove), approval_requests(run, w.status, approvals), wake)
+    return RunStep(
+        w.status, tuple(w.bind), tuple(w.remove), approval_requests(run, w.status, approvals), wake
+    )

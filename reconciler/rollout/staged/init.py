@@ -82,8 +82,11 @@ def placement_facts(placement: Placement, schedule: Schedule, memory: PlacementM
 
 def initialize_failed(message: str, now: datetime) -> RunStatus:
     """The status of a run that failed to initialize (terminal): ``Initialized=False``."""
-    return RunStatus(conditions=set_condition((), INITIALIZED, Status.FALSE, Reason.INIT_FAILED, message,
-                                              now.replace(microsecond=0)))
+    return RunStatus(
+        conditions=set_condition(
+            (), INITIALIZED, Status.FALSE, Reason.INIT_FAILED, message, now.replace(microsecond=0)
+        )
+    )
 
 
 def _key(namespace: str, name: str) -> str:
@@ -111,8 +114,16 @@ def initialize_run(
         return initialize_failed(f"{INIT_FAILED}: {e}", now)
     if result is None:
         return None
-    return result.with_conditions(set_condition(
-        (), INITIALIZED, Status.TRUE, Reason.INIT_OK, "ClusterStagedUpdateRun initialized successfully", now))
+    return result.with_conditions(
+        set_condition(
+            (),
+            INITIALIZED,
+            Status.TRUE,
+            Reason.INIT_OK,
+            "ClusterStagedUpdateRun initialized successfully",
+            now,
+        )
+    )
 
 
 def _initialize(
@@ -126,8 +137,10 @@ def _initialize(
     if placement is None:
         raise InitFailed("parent placement not found")
     if not placement.external:
-        raise InitFailed("parent placement does not have an external rollout strategy, current strategy: "
-                         + placement.strategy_type)
+        raise InitFailed(
+            "parent placement does not have an external rollout strategy, current strategy: "
+            + placement.strategy_type
+        )
     placement_key = _key(placement.namespace, placement.name)
     # determinePolicySnapshot
     if placement.policy_index < 0:
@@ -140,13 +153,17 @@ def _initialize(
         return None  # KubeFleet: "we might observe a transient state, need retry"
     selected, obsolete = placement.scheduled, placement.obsolete
     if not selected and not obsolete:
-        raise InitFailed("no scheduled or to-be-deleted bindings found for the latest policy snapshot "
-                         f"{_key(placement.namespace, placement.policy_snapshot_name)}")
+        raise InitFailed(
+            "no scheduled or to-be-deleted bindings found for the latest policy snapshot "
+            f"{_key(placement.namespace, placement.policy_snapshot_name)}"
+        )
     if count == -1:
         count = len(selected)
     elif count != len(selected):
-        raise InitFailed(f"the number of selected bindings {len(selected)} is not equal to the observed cluster "
-                         f"count {count}")
+        raise InitFailed(
+            f"the number of selected bindings {len(selected)} is not equal to the observed cluster "
+            f"count {count}"
+        )
     # generateStagesByStrategy
     if strategy is None:
         raise InitFailed(f"referenced updateStrategy not found: `{_key(run.namespace, run.strategy_name)}`")
@@ -164,8 +181,12 @@ def _initialize(
     if index not in placement.snapshot_indexes:
         raise InitFailed(f"no resourceSnapshots with index `{index}` found for placement `{placement_key}`")
     frozen = tuple(
-        StageStatus(s.name, tuple(_with_overrides(c, overrides.get(c.name)) for c in s.clusters), s.before_tasks,
-                    s.after_tasks)
+        StageStatus(
+            s.name,
+            tuple(_with_overrides(c, overrides.get(c.name)) for c in s.clusters),
+            s.before_tasks,
+            s.after_tasks,
+        )
         for s in stages
     )
     return RunStatus(
@@ -207,20 +228,32 @@ def _stages(
                 key = stage.sorting_label_key
                 if key is not None and not _GO_INT.match(labels.get(key, "")):
                     value = labels.get(key, "")
-                    raise InitFailed(f"the sorting label `{key}:{value}` on cluster `{name}` is not valid: "
-                                     f'strconv.Atoi: parsing "{value}": invalid syntax')
+                    raise InitFailed(
+                        f"the sorting label `{key}:{value}` on cluster `{name}` is not valid: "
+                        f'strconv.Atoi: parsing "{value}": invalid syntax'
+                    )
                 members.append(name)
                 placed.add(name)
         key = stage.sorting_label_key
         if key is not None:
             members.sort(key=lambda n: (int(cluster_labels[n][key]), n))
-        before = tuple(TaskStatus(t.type, approval_name(run.name, stage.name, True)
-                                  if t.type == StageTaskType.APPROVAL else "") for t in stage.before_stage_tasks)
-        after = tuple(TaskStatus(t.type, approval_name(run.name, stage.name, False)
-                                 if t.type == StageTaskType.APPROVAL else "") for t in stage.after_stage_tasks)
+        before = tuple(
+            TaskStatus(
+                t.type, approval_name(run.name, stage.name, True) if t.type == StageTaskType.APPROVAL else ""
+            )
+            for t in stage.before_stage_tasks
+        )
+        after = tuple(
+            TaskStatus(
+                t.type, approval_name(run.name, stage.name, False) if t.type == StageTaskType.APPROVAL else ""
+            )
+            for t in stage.after_stage_tasks
+        )
         out.append(StageStatus(stage.name, tuple(ClusterStatus(n) for n in members), before, after))
     missing = sorted(selected - placed)
     if missing:
-        raise InitFailed(f"some clusters are not placed in any stage, total {len(missing)}, showing up to "
-                         f"{MAX_NAMES_SHOWN}: {', '.join(missing[:MAX_NAMES_SHOWN])}")
+        raise InitFailed(
+            f"some clusters are not placed in any stage, total {len(missing)}, showing up to "
+            f"{MAX_NAMES_SHOWN}: {', '.join(missing[:MAX_NAMES_SHOWN])}"
+        )
     return out

@@ -45,7 +45,11 @@ AFTER_STAGE = "afterStage"
 
 # Condition types.
 INITIALIZED, PROGRESSING, SUCCEEDED, STARTED = "Initialized", "Progressing", "Succeeded", "Started"
-APPROVAL_CREATED, APPROVAL_APPROVED, WAIT_ELAPSED = "ApprovalRequestCreated", "ApprovalRequestApproved", "WaitTimeElapsed"
+APPROVAL_CREATED, APPROVAL_APPROVED, WAIT_ELAPSED = (
+    "ApprovalRequestCreated",
+    "ApprovalRequestApproved",
+    "WaitTimeElapsed",
+)
 APPROVED, APPROVAL_ACCEPTED = "Approved", "ApprovalAccepted"
 
 # Error prefixes: KubeFleet's errStagedUpdatedAborted and errInitializedFailed wrapping it.

@@ -149,7 +149,9 @@ def step(inputs: StagedInputs) -> StagedResult:
     placement, schedule, memory, now = inputs.placement, inputs.schedule, inputs.memory, inputs.now
     mine = sorted((r for r in inputs.runs if r.placement_key == placement.key), key=lambda r: r.name)
     if not mine:
-        return StagedResult(RolloutDecision(up_to_date=tuple(b.cluster for b in schedule.bindings if b.selected)))
+        return StagedResult(
+            RolloutDecision(up_to_date=tuple(b.cluster for b in schedule.bindings if b.selected))
+        )
     approvals, verdicts = _judged(inputs.approvals, inputs.approvers)
     facts = placement_facts(placement, schedule, memory)
     # Every binding of the schedule exists, including those created by this very reconcile,
@@ -166,8 +168,10 @@ def step(inputs: StagedInputs) -> StagedResult:
         if index == latest:
             return None
         if index not in kept:
-            return (f"resource snapshot `{index}` is no longer in the placement's history "
-                    f"(revisionHistoryLimit: {placement.revision_history_limit})")
+            return (
+                f"resource snapshot `{index}` is no longer in the placement's history "
+                f"(revisionHistoryLimit: {placement.revision_history_limit})"
+            )
         return inputs.unavailable(index)
 
     for run in mine:
@@ -176,8 +180,15 @@ def step(inputs: StagedInputs) -> StagedResult:
             waits.append(now + RETRY)
             continue
         seen = progress
-        if inputs.target is not None and status.initialized and not status.finished and status.fleet_commit_used:
-            seen = _against_target(progress, status, inputs.target)  # (a run from before fleetCommitUsed: as then)
+        if (
+            inputs.target is not None
+            and status.initialized
+            and not status.finished
+            and status.fleet_commit_used
+        ):
+            seen = _against_target(
+                progress, status, inputs.target
+            )  # (a run from before fleetCommitUsed: as then)
         stepped = advance_run(run, status, facts, seen, approvals_for(run, approvals), now)  # execute.py
         for c in stepped.bind:
             targets[c] = RunTarget(stepped.status.resource_index, stepped.status.fleet_commit_used)
@@ -186,16 +197,27 @@ def step(inputs: StagedInputs) -> StagedResult:
             waits.append(stepped.wake_at)
         files.update(_files(run, stepped.status, stepped.approval_requests))
     if any(t.index != latest for t in targets.values()):
-        log.info("staged run moves clusters to an older snapshot",
-                 extra={"placement": placement.key, "latest": latest,
-                        "clusters": sorted(c for c, t in targets.items() if t.index != latest)})
+        log.info(
+            "staged run moves clusters to an older snapshot",
+            extra={
+                "placement": placement.key,
+                "latest": latest,
+                "clusters": sorted(c for c, t in targets.items() if t.index != latest),
+            },
+        )
     requeue = max(min(waits) - now, timedelta(0)) if waits else None
-    return StagedResult(_decision(facts, schedule, targets, removed, requeue), targets,
-                        annotate(files, verdicts) if verdicts else files)
+    return StagedResult(
+        _decision(facts, schedule, targets, removed, requeue),
+        targets,
+        annotate(files, verdicts) if verdicts else files,
+    )
 
 
 def step_orphans(
-    runs: Iterable[StagedUpdateRun], placement_keys: Iterable[str], previous: PreviousDoc, now: datetime,
+    runs: Iterable[StagedUpdateRun],
+    placement_keys: Iterable[str],
+    previous: PreviousDoc,
+    now: datetime,
 ) -> dict[str, bytes]:
     """Files for runs whose placement is not in the fleet commit: KubeFleet's "parent placement not found"."""
     keys = set(placement_keys)
@@ -220,8 +242,11 @@ def progress_of(record: BindingRecord | None, report: PlacementReport | None) ->
     if record is None:
         return None
     conds = {c.type: c.status for c in report.conditions} if report is not None else {}
-    message = next((c.message for c in report.conditions if c.status == "False" and c.message), "") \
-        if report is not None else ""
+    message = (
+        next((c.message for c in report.conditions if c.status == "False" and c.message), "")
+        if report is not None
+        else ""
+    )
     return ClusterProgress(
         resource_index=record.resource_index if record.version else None,
         bound=record.state == BindingState.BOUND,
@@ -233,8 +258,9 @@ def progress_of(record: BindingRecord | None, report: PlacementReport | None) ->
     )
 
 
-def _current(run: StagedUpdateRun, inputs: StagedInputs, facts: PlacementFacts,
-             older_problem: Unavailable) -> RunStatus | None:
+def _current(
+    run: StagedUpdateRun, inputs: StagedInputs, facts: PlacementFacts, older_problem: Unavailable
+) -> RunStatus | None:
     """The run's status before this reconcile's step: read back from ``fleet/status``, or made by
     initializing the run the first time it is seen (None: not yet, a transient state). A run
     whose snapshot cannot be rolled out (``older_problem``) fails, at initialization or mid-run."""
@@ -244,7 +270,9 @@ def _current(run: StagedUpdateRun, inputs: StagedInputs, facts: PlacementFacts,
             return fail_run(run, status, f"{ABORTED}: {problem}", inputs.now)
         return status
     overrides = {c: ClusterOverrides(r.applicable_cros, r.applicable_ros) for c, r in inputs.results.items()}
-    status = initialize_run(run, _strategy(run, inputs.strategies), facts, inputs.labels, overrides, inputs.now)
+    status = initialize_run(
+        run, _strategy(run, inputs.strategies), facts, inputs.labels, overrides, inputs.now
+    )
     if status is None or not status.initialized:
         return status
     if (problem := older_problem(status.resource_index)) is not None:
@@ -253,7 +281,8 @@ def _current(run: StagedUpdateRun, inputs: StagedInputs, facts: PlacementFacts,
 
 
 def _judged(
-    approvals: Iterable[ApprovalRequest], approvers: ApproverLookup | None,
+    approvals: Iterable[ApprovalRequest],
+    approvers: ApproverLookup | None,
 ) -> tuple[list[ApprovalRequest], dict[tuple[str, str, str], ApprovalVerdict]]:
     """The approval requests that count, and the verdict on each approved one (approver.py)."""
     requests = list(approvals)
@@ -264,12 +293,17 @@ def _judged(
         verdict = approvers(a)
         if verdict is not None:
             verdicts[request_key(a.kind, a.namespace, a.name)] = verdict
-    counted = [a for a in requests if (v := verdicts.get(request_key(a.kind, a.namespace, a.name))) is None
-               or v.accepted]
+    counted = [
+        a
+        for a in requests
+        if (v := verdicts.get(request_key(a.kind, a.namespace, a.name))) is None or v.accepted
+    ]
     return counted, verdicts
 
 
-def _strategy(run: StagedUpdateRun, strategies: Mapping[str, StagedUpdateStrategy]) -> StagedUpdateStrategy | None:
+def _strategy(
+    run: StagedUpdateRun, strategies: Mapping[str, StagedUpdateStrategy]
+) -> StagedUpdateStrategy | None:
     kind = SUS_KIND if run.kind == SUR_KIND else CSUS_KIND
     return strategies.get(f"{kind}/{run.namespace}/{run.strategy_name}")
 
@@ -282,16 +316,21 @@ def _stored(run: StagedUpdateRun, previous: PreviousDoc) -> RunStatus | None:
     return parse_run_status(status)
 
 
-def _files(run: StagedUpdateRun, status: RunStatus, requests: Iterable[Mapping[str, Any]]) -> dict[str, bytes]:
+def _files(
+    run: StagedUpdateRun, status: RunStatus, requests: Iterable[Mapping[str, Any]]
+) -> dict[str, bytes]:
     out = {run_path(run.kind, run.namespace, run.name): dump(run_doc(run, status))}
     for r in requests:
         meta = r["metadata"]
-        out[approval_request_path(str(r["kind"]), str(meta.get("namespace", "")), str(meta["name"]))] = dump(r)
+        out[approval_request_path(str(r["kind"]), str(meta.get("namespace", "")), str(meta["name"]))] = dump(
+            r
+        )
     return out
 
 
-def _against_target(progress: Mapping[str, ClusterProgress], status: RunStatus,
-                    target: TargetVersion) -> dict[str, ClusterProgress]:
+def _against_target(
+    progress: Mapping[str, ClusterProgress], status: RunStatus, target: TargetVersion
+) -> dict[str, ClusterProgress]:
     """``progress`` as this run sees it: a binding on its index whose content is not what the run
     rolls out counts as not on its index (so the run updates it)."""
     index = status.resource_index
@@ -304,11 +343,17 @@ def _against_target(progress: Mapping[str, ClusterProgress], status: RunStatus,
     return out
 
 
-def _decision(facts: PlacementFacts, schedule: Schedule, moved: Mapping[str, RunTarget], removed: list[str],
-              requeue: timedelta | None) -> RolloutDecision:
+def _decision(
+    facts: PlacementFacts,
+    schedule: Schedule,
+    moved: Mapping[str, RunTarget],
+    removed: list[str],
+    requeue: timedelta | None,
+) -> RolloutDecision:
     state = {b.cluster: b.state for b in schedule.bindings}
     bind = tuple(c for c in sorted(moved) if state.get(c) == BindingState.SCHEDULED)
     update = tuple(c for c in sorted(moved) if state.get(c) == BindingState.BOUND)
     rest = tuple(c for c in facts.scheduled if c not in moved)
-    return RolloutDecision(bind=bind, update=update, remove=tuple(sorted(removed)), up_to_date=rest,
-                           requeue_after=requeue)
+    return RolloutDecision(
+        bind=bind, update=update, remove=tuple(sorted(removed)), up_to_date=rest, requeue_after=requeue
+    )

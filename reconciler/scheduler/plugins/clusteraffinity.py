@@ -45,7 +45,7 @@ def compile_selector(selector: LabelSelector | None) -> Matcher | None:
     pairs = tuple(selector.match_labels.items())
     reqs = tuple((r.key, r.operator, frozenset(r.values)) for r in selector.match_expressions)
     if len(pairs) == 1 and not reqs:  # the common `matchLabels: {env: prod}`
-        (key, value), = pairs
+        ((key, value),) = pairs
         return lambda labels: labels.get(key) == value
 
     def matches(labels: Mapping[str, str]) -> bool:
@@ -191,7 +191,11 @@ class ClusterAffinity(Plugin):
                 if sorter.name not in extremes:
                     # float() rounding is monotone, so min/max of the floats are the floats of
                     # KubeFleet's exact min/max, without comparing 5,000 fractions.
-                    found = {c.name: float(q) for c in call.clusters if (q := c.quantities.get(sorter.name)) is not None}
+                    found = {
+                        c.name: float(q)
+                        for c in call.clusters
+                        if (q := c.quantities.get(sorter.name)) is not None
+                    }
                     if found:
                         extremes[sorter.name] = (min(found.values()), max(found.values()), found)
                     else:

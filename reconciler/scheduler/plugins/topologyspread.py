@@ -129,5 +129,3 @@ class TopologySpreadConstraints(CyclePlugin):
             return result
 
         return verdict
-
-

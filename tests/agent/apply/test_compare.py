@@ -119,9 +119,20 @@ def test_type_change_is_a_replace_and_empty_renderings_are_omitted() -> None:
 
 
 def test_secret_data_is_redacted_in_every_detail() -> None:
-    hub = {"apiVersion": "v1", "kind": "Secret", "metadata": {}, "data": {"password": "aHVi"}, "type": "Opaque"}
-    member = {"apiVersion": "v1", "kind": "Secret", "metadata": {}, "data": {"password": "bWVt", "extra": "eA=="},
-              "type": "kubernetes.io/tls"}
+    hub = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {},
+        "data": {"password": "aHVi"},
+        "type": "Opaque",
+    }
+    member = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {},
+        "data": {"password": "bWVt", "extra": "eA=="},
+        "type": "kubernetes.io/tls",
+    }
     details = patch_details(hub, member)
     assert PatchDetail("/data/extra", None, REDACTED) in details
     assert PatchDetail("/data/password", REDACTED, REDACTED) in details
@@ -130,8 +141,18 @@ def test_secret_data_is_redacted_in_every_detail() -> None:
 
 
 def test_at_most_one_hundred_details_per_object() -> None:
-    hub = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}, "data": {f"k{i:03}": "a" for i in range(150)}}
-    member = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}, "data": {f"k{i:03}": "b" for i in range(150)}}
+    hub = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {},
+        "data": {f"k{i:03}": "a" for i in range(150)},
+    }
+    member = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {},
+        "data": {f"k{i:03}": "b" for i in range(150)},
+    }
     assert len(patch_details(hub, member)) == 100
 
 
@@ -178,6 +199,17 @@ def test_a_secrets_string_data_is_compared_as_the_base64_data_the_server_keeps(
 ) -> None:
     from agent.apply.compare import satisfies
 
-    body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"password": "s3cret"}}
-    live = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "type": "Opaque", "data": live_data}
+    body = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s"},
+        "stringData": {"password": "s3cret"},
+    }
+    live = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s"},
+        "type": "Opaque",
+        "data": live_data,
+    }
     assert satisfies(live, body) is expected

@@ -28,7 +28,9 @@ class StatusWriterBetweenReadAndApply:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._kube, name)
 
-    def apply(self, manifest: dict[str, Any], *, force: bool = False, dry_run: bool = False) -> dict[str, Any]:
+    def apply(
+        self, manifest: dict[str, Any], *, force: bool = False, dry_run: bool = False
+    ) -> dict[str, Any]:
         if not dry_run:
             self.applies += 1
             self._write_status()
@@ -38,10 +40,17 @@ class StatusWriterBetweenReadAndApply:
 def deployment(namespace: str) -> dict[str, Any]:
     labels = {"app": "web"}
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": namespace},
-        "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": {
-            "metadata": {"labels": labels},
-            "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": namespace},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
+            },
+        },
     }
 
 
@@ -63,9 +72,13 @@ def test_a_status_write_between_read_and_apply_leaves_a_no_op_apply_unchanged(
         if before is None:
             return
         after = member.sim.edit(
-            "apps/v1", "Deployment", namespace, "web",
+            "apps/v1",
+            "Deployment",
+            namespace,
+            "web",
             lambda o: o.setdefault("status", {}).update(collisionCount=len(versions) + 1),
-            manager="kube-controller-manager", subresource="status",
+            manager="kube-controller-manager",
+            subresource="status",
         )
         versions.append((before["metadata"]["resourceVersion"], after["metadata"]["resourceVersion"]))
 

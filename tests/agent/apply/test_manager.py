@@ -79,8 +79,12 @@ def _strip_rv(o: Obj) -> Obj:
 
 
 def cm(name: str = "settings", **data: str) -> Obj:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "app"},
-            "data": data or {"k": "v"}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": "app"},
+        "data": data or {"k": "v"},
+    }
 
 
 def work(manifest: Obj, placement: str = P, **strategy: Any) -> Work:
@@ -134,12 +138,21 @@ def test_reapplying_an_identical_manifest_is_unchanged() -> None:
         (cm(k="other"), {"whenToTakeOver": "IfNoDiff"}, Outcome.DIFF_REPORTED),
         (cm(), {"whenToTakeOver": "IfNoDiff"}, Outcome.TAKEN_OVER),
         (cm(k="other"), {"whenToTakeOver": "Always"}, Outcome.TAKEN_OVER),
-        (ours(cm(), OTHER), {"whenToTakeOver": "Always", "allowCoOwnership": True},
-         Outcome.APPLY_CONFLICT_BETWEEN_PLACEMENTS),
-        (_merge(cm(), {"metadata": {"ownerReferences": [{"kind": "Foo", "name": "f"}]}}), {},
-         Outcome.MANIFESTS_ALREADY_OWNED_BY_OTHERS),
-        (_merge(cm(), {"metadata": {"ownerReferences": [{"kind": "Foo", "name": "f"}]}}), {"allowCoOwnership": True},
-         Outcome.TAKEN_OVER),
+        (
+            ours(cm(), OTHER),
+            {"whenToTakeOver": "Always", "allowCoOwnership": True},
+            Outcome.APPLY_CONFLICT_BETWEEN_PLACEMENTS,
+        ),
+        (
+            _merge(cm(), {"metadata": {"ownerReferences": [{"kind": "Foo", "name": "f"}]}}),
+            {},
+            Outcome.MANIFESTS_ALREADY_OWNED_BY_OTHERS,
+        ),
+        (
+            _merge(cm(), {"metadata": {"ownerReferences": [{"kind": "Foo", "name": "f"}]}}),
+            {"allowCoOwnership": True},
+            Outcome.TAKEN_OVER,
+        ),
     ],
 )
 def test_takeover_of_existing_objects(existing: Obj, strategy: dict[str, Any], outcome: Outcome) -> None:
@@ -237,9 +250,18 @@ def _failing(err: KubeError, times: int = 1) -> Callable[[FakeCluster], None]:
 @pytest.mark.parametrize(
     ("setup", "existing", "strategy", "outcome"),
     [
-        (_failing(Conflict("conflict with kubectl", status=409)), cm(k="x"), {"type": "ServerSideApply"},
-         Outcome.FAILED_TO_TAKE_OVER),
-        (_failing(Conflict("conflict", status=409)), ours(cm(k="x")), {"type": "ServerSideApply"}, Outcome.DRIFTED),
+        (
+            _failing(Conflict("conflict with kubectl", status=409)),
+            cm(k="x"),
+            {"type": "ServerSideApply"},
+            Outcome.FAILED_TO_TAKE_OVER,
+        ),
+        (
+            _failing(Conflict("conflict", status=409)),
+            ours(cm(k="x")),
+            {"type": "ServerSideApply"},
+            Outcome.DRIFTED,
+        ),
         (_failing(Forbidden("forbidden by RBAC", status=403)), None, {}, Outcome.FAILED_TO_APPLY),
         (_failing(Invalid("admission webhook denied", status=400)), None, {}, Outcome.FAILED_TO_APPLY),
         (_failing(Retryable("slow down", status=429)), None, {}, Outcome.APPLIED),
@@ -271,10 +293,19 @@ def test_a_kind_the_server_does_not_serve_waits_for_its_crd() -> None:
 
 def test_secret_errors_never_carry_the_server_message() -> None:
     c = FakeCluster()
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "settings", "namespace": "app"},
-              "data": {"password": "c2VjcmV0"}}
-    c.fail["settings"] = [Invalid("data[password]: Invalid value: c2VjcmV0", status=422,
-                                  causes=("data[password]: Invalid value: c2VjcmV0",))]
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "settings", "namespace": "app"},
+        "data": {"password": "c2VjcmV0"},
+    }
+    c.fail["settings"] = [
+        Invalid(
+            "data[password]: Invalid value: c2VjcmV0",
+            status=422,
+            causes=("data[password]: Invalid value: c2VjcmV0",),
+        )
+    ]
     r = run(c, work(secret))
     assert r.outcome == Outcome.FAILED_TO_APPLY
     assert "c2VjcmV0" not in r.message and "data[password]" in r.message

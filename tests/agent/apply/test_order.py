@@ -43,8 +43,10 @@ def test_waves_are_ascending_and_keep_input_order_within_a_wave() -> None:
 
 
 def test_crd_serves_and_is_established_only_with_both_conditions() -> None:
-    crd: dict[str, Any] = {"spec": {"group": "example.com", "names": {"kind": "Widget"}},
-           "status": {"conditions": [{"type": "Established", "status": "True"}]}}
+    crd: dict[str, Any] = {
+        "spec": {"group": "example.com", "names": {"kind": "Widget"}},
+        "status": {"conditions": [{"type": "Established", "status": "True"}]},
+    }
     assert crd_serves(crd, "example.com/v1", "Widget")
     assert not crd_serves(crd, "other.com/v1", "Widget")
     assert not crd_established(crd)

@@ -28,7 +28,11 @@ class DeletingCluster:
         return KindRef(api_version, kind, kind.lower() + "s", kind != "Namespace")
 
     def get(self, ref: KindRef, name: str, namespace: str = "") -> dict[str, Any]:
-        manifest: dict[str, Any] = {"apiVersion": ref.api_version, "kind": ref.kind, "metadata": {"name": name, "uid": f"u-{name}"}}
+        manifest: dict[str, Any] = {
+            "apiVersion": ref.api_version,
+            "kind": ref.kind,
+            "metadata": {"name": name, "uid": f"u-{name}"},
+        }
         if namespace:
             manifest["metadata"]["namespace"] = namespace
         out = stamped(manifest, "c1", P, "sha256:b")
@@ -56,8 +60,16 @@ ENTRIES = (
 
 
 def run(cluster: DeletingCluster) -> Any:
-    return prune(cast(Kube, cluster), Inventory(ENTRIES), set(), {e.identity for e in ENTRIES}, cluster="c1",
-                 policy=PrunePolicy(allow_protected=frozenset({("", "Namespace")})), source_fresh=True, workers=8)
+    return prune(
+        cast(Kube, cluster),
+        Inventory(ENTRIES),
+        set(),
+        {e.identity for e in ENTRIES},
+        cluster="c1",
+        policy=PrunePolicy(allow_protected=frozenset({("", "Namespace")})),
+        source_fresh=True,
+        workers=8,
+    )
 
 
 def test_parallel_deletions_go_wave_by_wave_in_reverse_order() -> None:

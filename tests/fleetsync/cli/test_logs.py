@@ -25,7 +25,10 @@ TOKEN = "ghp_s3cr3tT0ken"
     [
         (f"https://user:{TOKEN}@git.example.com/fleet.git", "https://***@git.example.com/fleet.git"),
         (f"https://{TOKEN}@github.com/o/r", "https://***@github.com/o/r"),
-        (f"git fetch https://x-access-token:{TOKEN}@github.com/o/r.git main", "git fetch https://***@github.com/o/r.git main"),
+        (
+            f"git fetch https://x-access-token:{TOKEN}@github.com/o/r.git main",
+            "git fetch https://***@github.com/o/r.git main",
+        ),
         (f"ssh://git:{TOKEN}@host:22/r and http://a:b@c/d", "ssh://***@host:22/r and http://***@c/d"),
         (f"https://bot:p@ss{TOKEN}@git.example.com/f", "https://***@git.example.com/f"),
         ("https://github.com/o/r", "https://github.com/o/r"),
@@ -58,7 +61,9 @@ def test_no_part_of_a_record_logs_a_url_token(fmt: LogFormat, capsys: pytest.Cap
 def test_json_format_is_one_object_per_line_with_the_extra_fields(capsys: pytest.CaptureFixture[str]) -> None:
     undo = setup_logging(LogLevel.info, LogFormat.json)
     try:
-        logging.getLogger("reconciler.hub.loop").info("reconciled", extra={"commit": "abc123", "written": ["r"]})
+        logging.getLogger("reconciler.hub.loop").info(
+            "reconciled", extra={"commit": "abc123", "written": ["r"]}
+        )
         logging.getLogger("reconciler.hub.loop").debug("not at info")
     finally:
         undo()
@@ -66,7 +71,11 @@ def test_json_format_is_one_object_per_line_with_the_extra_fields(capsys: pytest
     assert len(lines) == 1
     doc = json.loads(lines[0])
     assert {k: doc[k] for k in ("level", "logger", "message", "commit", "written")} == {
-        "level": "info", "logger": "reconciler.hub.loop", "message": "reconciled", "commit": "abc123", "written": ["r"],
+        "level": "info",
+        "logger": "reconciler.hub.loop",
+        "message": "reconciled",
+        "commit": "abc123",
+        "written": ["r"],
     }
     assert doc["time"].endswith("+00:00")
 
@@ -75,7 +84,9 @@ def test_text_format_is_one_line_with_sorted_key_values(capsys: pytest.CaptureFi
     undo = setup_logging(LogLevel.warning, LogFormat.text)
     try:
         logging.getLogger("fleetsync.agent").info("below the level")
-        logging.getLogger("fleetsync.agent").warning("cannot prune", extra={"object": "v1/ConfigMap/a/b", "attempt": 2})
+        logging.getLogger("fleetsync.agent").warning(
+            "cannot prune", extra={"object": "v1/ConfigMap/a/b", "attempt": 2}
+        )
     finally:
         undo()
     (line,) = capsys.readouterr().err.splitlines()
@@ -91,14 +102,30 @@ def test_agent_run_logs_through_the_one_setup(tmp_path: Path) -> None:
         ' "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}]}'
     )
     handlers = list(logging.getLogger().handlers)
-    result = CliRunner().invoke(app, [
-        "--log-format", "json", "agent", "run", "--repo", str(tmp_path / "fleet.git"), "--cluster", "c1",
-        "--kubeconfig", str(kubeconfig), "--once", "--state-dir", str(tmp_path / "s"),
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "--log-format",
+            "json",
+            "agent",
+            "run",
+            "--repo",
+            str(tmp_path / "fleet.git"),
+            "--cluster",
+            "c1",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--once",
+            "--state-dir",
+            str(tmp_path / "s"),
+        ],
+    )
     assert result.exit_code == 3, result.output
     records = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
-    assert any(r["logger"] == "fleetsync.agent" and r["level"] == "error" and "unreachable" in r["message"]
-               for r in records), result.output
+    assert any(
+        r["logger"] == "fleetsync.agent" and r["level"] == "error" and "unreachable" in r["message"]
+        for r in records
+    ), result.output
     assert logging.getLogger().handlers == handlers, "the command's logging setup outlived the command"
 
 
@@ -106,4 +133,3 @@ def test_log_options_are_validated_and_version_is_a_root_option() -> None:
     bad = CliRunner().invoke(app, ["--log-level", "loud", "version"])
     assert bad.exit_code == 2
     assert CliRunner().invoke(app, ["--version"]).output == CliRunner().invoke(app, ["version"]).output
-

@@ -75,7 +75,9 @@ def repo(tmp_path: Path) -> tuple[Path, Path]:
         target = reports / "big" / "report.yaml" if name == "big" else reports / f"{name}.yaml"
         target.write_bytes(dump_report(report))
     # a fresh heartbeat keeps "small" current even though its report is older
-    (reports / "small-beat.yaml").write_bytes(dump_heartbeat(Heartbeat("small", format_time(NOW), "", Health())))
+    (reports / "small-beat.yaml").write_bytes(
+        dump_heartbeat(Heartbeat("small", format_time(NOW), "", Health()))
+    )
     return root, reports
 
 
@@ -103,6 +105,8 @@ def test_schedule_cli_table_and_assume_healthy(tmp_path: Path) -> None:
 
 
 def test_schedule_reports_a_repo_that_does_not_load(tmp_path: Path) -> None:
-    (tmp_path / "bad.yaml").write_text("apiVersion: placement.kubernetes-fleet.io/v1beta1\nkind: ClusterResourcePlacement\n")
+    (tmp_path / "bad.yaml").write_text(
+        "apiVersion: placement.kubernetes-fleet.io/v1beta1\nkind: ClusterResourcePlacement\n"
+    )
     out, err, code = schedule_cmd.run(tmp_path, None, NOW, "table")
     assert code == 1 and out == "" and "error:" in err

@@ -39,20 +39,28 @@ def load(path: Path) -> dict[str, Any]:
 
 def github_steps() -> dict[str, str]:
     """step name -> its ``run`` script, over every job."""
-    return {str(s.get("name", "")): str(s["run"]) for job in load(GITHUB)["jobs"].values()
-            for s in job["steps"] if "run" in s}
+    return {
+        str(s.get("name", "")): str(s["run"])
+        for job in load(GITHUB)["jobs"].values()
+        for s in job["steps"]
+        if "run" in s
+    }
 
 
 def gitlab_job() -> dict[str, Any]:
-    jobs = [v for k, v in load(GITLAB).items() if isinstance(v, dict) and "script" in v and not k.startswith(".")]
+    jobs = [
+        v for k, v in load(GITLAB).items() if isinstance(v, dict) and "script" in v and not k.startswith(".")
+    ]
     assert len(jobs) == 1
     return jobs[0]
 
 
 def shell_texts() -> dict[str, str]:
     job = gitlab_job()
-    return {"github": "\n".join(github_steps().values()),
-            "gitlab": "\n".join(job.get("before_script", []) + job["script"])}
+    return {
+        "github": "\n".join(github_steps().values()),
+        "gitlab": "\n".join(job.get("before_script", []) + job["script"]),
+    }
 
 
 def invocations(script: str) -> list[list[str]]:
@@ -79,8 +87,12 @@ def check_invocation(tokens: list[str], workdir: Path) -> set[str]:
     Flags are looked up in the command's parameters, then the command is run through typer's
     CliRunner in an empty directory (shell variables replaced by placeholders) so that values
     the parser checks (``-o`` formats) are checked too: a usage error prints "Usage:"."""
-    options = {opt: p for p in params(tokens[0]) if not p.opts[0].isidentifier()
-               for opt in (*p.opts, *p.secondary_opts)}
+    options = {
+        opt: p
+        for p in params(tokens[0])
+        if not p.opts[0].isidentifier()
+        for opt in (*p.opts, *p.secondary_opts)
+    }
     used: set[str] = set()
     argv = [tokens[0]]
     rest = iter(tokens[1:])
@@ -123,12 +135,16 @@ def test_labels_reach_plan_through_an_option_the_cli_has(ci: str, tmp_path: Path
     assert check_invocation(["plan", ".", *built, "team-a"], tmp_path) == {"--label"}
 
 
-@pytest.mark.parametrize(("tokens", "message"), [
-    (["plan", ".", "--base-rev", "x"], "has no option --base-rev"),
-    (["plan", ".", "-o", "html"], "Usage:"),
-    (["validate", ".", ".", "."], "Usage:"),
-    (["plans", "."], "no command 'plans'"),
-], ids=["renamed-flag", "unknown-format", "extra-argument", "renamed-command"])
+@pytest.mark.parametrize(
+    ("tokens", "message"),
+    [
+        (["plan", ".", "--base-rev", "x"], "has no option --base-rev"),
+        (["plan", ".", "-o", "html"], "Usage:"),
+        (["validate", ".", ".", "."], "Usage:"),
+        (["plans", "."], "no command 'plans'"),
+    ],
+    ids=["renamed-flag", "unknown-format", "extra-argument", "renamed-command"],
+)
 def test_a_command_the_cli_would_reject_is_caught(tokens: list[str], message: str, tmp_path: Path) -> None:
     with pytest.raises(AssertionError, match=message):
         check_invocation(tokens, tmp_path)
@@ -139,7 +155,7 @@ def test_both_ci_files_pin_the_same_fleetsync_release_and_install_it() -> None:
     gitlab = gitlab_job()["variables"]["FLEETSYNC_VERSION"]
     assert github == gitlab and re.fullmatch(r"\d+\.\d+\.\d+", github)
     for text in shell_texts().values():
-        assert 'pip install' in text and '"fleetsync==${FLEETSYNC_VERSION}"' in text
+        assert "pip install" in text and '"fleetsync==${FLEETSYNC_VERSION}"' in text
 
 
 def test_gitlab_job_runs_only_for_merge_requests_with_full_history() -> None:
@@ -175,14 +191,26 @@ def run_script(tmp_path: Path, script: str, env: dict[str, str]) -> tuple[int, l
     log = tmp_path / "calls.log"
     log.write_text("")
     full = {"PATH": f"{stubs}:/usr/bin:/bin", "STUB_LOG": str(log), "HOME": str(tmp_path), **env}
-    proc = subprocess.run(["bash", "-c", "set -eo pipefail\n" + script], cwd=tmp_path, env=full,
-                          capture_output=True, text=True, timeout=30, check=False)
+    proc = subprocess.run(
+        ["bash", "-c", "set -eo pipefail\n" + script],
+        cwd=tmp_path,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     return proc.returncode, log.read_text().splitlines()
 
 
-GITLAB_ENV = {"CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main", "CI_MERGE_REQUEST_DIFF_BASE_SHA": "b" * 40,
-              "CI_API_V4_URL": "https://gitlab.example/api/v4", "CI_PROJECT_ID": "7", "CI_MERGE_REQUEST_IID": "12",
-              "NOTES_JSON": "[]"}
+GITLAB_ENV = {
+    "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main",
+    "CI_MERGE_REQUEST_DIFF_BASE_SHA": "b" * 40,
+    "CI_API_V4_URL": "https://gitlab.example/api/v4",
+    "CI_PROJECT_ID": "7",
+    "CI_MERGE_REQUEST_IID": "12",
+    "NOTES_JSON": "[]",
+}
 
 
 def gitlab(tmp_path: Path, **env: str) -> tuple[int, list[str]]:
@@ -191,14 +219,26 @@ def gitlab(tmp_path: Path, **env: str) -> tuple[int, list[str]]:
 
 def github_plan(tmp_path: Path, **env: str) -> tuple[int, list[str]]:
     out = tmp_path / "github_output"
-    return run_script(tmp_path, github_steps()["Plan"],
-                      {"BASE_SHA": "b" * 40, "LABELS_JSON": "[]", "GITHUB_OUTPUT": str(out), **env})
+    return run_script(
+        tmp_path,
+        github_steps()["Plan"],
+        {"BASE_SHA": "b" * 40, "LABELS_JSON": "[]", "GITHUB_OUTPUT": str(out), **env},
+    )
 
 
-@pytest.mark.parametrize(("plan_exit", "validate_exit", "job_exit"),
-                         [(0, 0, 0), (1, 0, 0), (2, 0, 2), (3, 0, 3), (4, 0, 4), (2, 1, 2), (1, 1, 1)],
-                         ids=["no-change", "changes", "checks-fail", "runtime-error", "runtime-error-4",
-                              "invalid-head", "validate-findings"])
+@pytest.mark.parametrize(
+    ("plan_exit", "validate_exit", "job_exit"),
+    [(0, 0, 0), (1, 0, 0), (2, 0, 2), (3, 0, 3), (4, 0, 4), (2, 1, 2), (1, 1, 1)],
+    ids=[
+        "no-change",
+        "changes",
+        "checks-fail",
+        "runtime-error",
+        "runtime-error-4",
+        "invalid-head",
+        "validate-findings",
+    ],
+)
 def test_gitlab_job_fails_on_plan_exit_2_or_more_and_on_validate_findings(
     tmp_path: Path, plan_exit: int, validate_exit: int, job_exit: int
 ) -> None:
@@ -206,7 +246,9 @@ def test_gitlab_job_fails_on_plan_exit_2_or_more_and_on_validate_findings(
     assert code == job_exit
 
 
-@pytest.mark.skipif(not Path("/usr/bin/jq").exists(), reason="the GitHub step uses jq, as ubuntu-latest has it")
+@pytest.mark.skipif(
+    not Path("/usr/bin/jq").exists(), reason="the GitHub step uses jq, as ubuntu-latest has it"
+)
 @pytest.mark.parametrize(("plan_exit", "step_exit"), [(0, 0), (1, 0), (2, 2), (3, 3)])
 def test_github_plan_step_fails_on_exit_2_or_more(tmp_path: Path, plan_exit: int, step_exit: int) -> None:
     code, _ = github_plan(tmp_path, PLAN_EXIT=str(plan_exit))
@@ -214,7 +256,9 @@ def test_github_plan_step_fails_on_exit_2_or_more(tmp_path: Path, plan_exit: int
     assert (tmp_path / "github_output").read_text() == f"exit-code={plan_exit}\n"
 
 
-@pytest.mark.skipif(not Path("/usr/bin/jq").exists(), reason="the GitHub step uses jq, as ubuntu-latest has it")
+@pytest.mark.skipif(
+    not Path("/usr/bin/jq").exists(), reason="the GitHub step uses jq, as ubuntu-latest has it"
+)
 def test_github_passes_every_pr_label_to_plan(tmp_path: Path) -> None:
     _, calls = github_plan(tmp_path, LABELS_JSON=json.dumps(["team a", "fleetsync/approve-blast-radius"]))
     plan = next(c for c in calls if c.startswith("fleetsync plan"))
@@ -225,8 +269,10 @@ def test_github_passes_every_pr_label_to_plan(tmp_path: Path) -> None:
 def test_gitlab_passes_every_mr_label_to_plan_against_the_mr_base(tmp_path: Path) -> None:
     _, calls = gitlab(tmp_path, CI_MERGE_REQUEST_LABELS="team a,fleetsync/approve-blast-radius")
     plan = next(c for c in calls if c.startswith("fleetsync plan"))
-    assert plan == (f"fleetsync plan . --base {'b' * 40} --head HEAD -o markdown "
-                    "--label team a --label fleetsync/approve-blast-radius")
+    assert plan == (
+        f"fleetsync plan . --base {'b' * 40} --head HEAD -o markdown "
+        "--label team a --label fleetsync/approve-blast-radius"
+    )
     assert calls[0].startswith("git fetch --no-tags origin main +refs/heads/fleet/*:refs/heads/fleet/*")
 
 
@@ -242,7 +288,9 @@ def test_gitlab_posts_the_plan_as_a_new_note_the_first_time(tmp_path: Path) -> N
 
 def test_gitlab_updates_its_own_note_on_a_new_push_and_still_fails_a_failed_check(tmp_path: Path) -> None:
     notes = [{"id": 5, "body": "LGTM"}, {"id": 42, "body": f"{MARKER}\n### old plan"}]
-    code, calls = gitlab(tmp_path, FLEETSYNC_GITLAB_TOKEN="t0ken", PLAN_EXIT="2", NOTES_JSON=json.dumps(notes))
+    code, calls = gitlab(
+        tmp_path, FLEETSYNC_GITLAB_TOKEN="t0ken", PLAN_EXIT="2", NOTES_JSON=json.dumps(notes)
+    )
     assert code == 2
     writes = [c for c in calls if c.startswith("curl") and " -X " in c]
     assert len(writes) == 1 and "-X PUT" in writes[0] and writes[0].endswith("/merge_requests/12/notes/42")

@@ -40,8 +40,9 @@ EXTERNAL = external_placements(TEMPLATE)
 
 
 def git(remote: Path, *args: str) -> str:
-    return subprocess.run(["git", "--git-dir", str(remote), *args], check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "--git-dir", str(remote), *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def yaml_at(text: str) -> dict[str, Any]:
@@ -98,8 +99,10 @@ def test_the_demo_passes_every_stage_and_exits_zero(demo: Run) -> None:
 def test_every_template_cluster_got_a_verified_bundle_branch(demo: Run) -> None:
     for cluster in CLUSTERS:
         tree = git(demo.remote, "ls-tree", "-r", "--name-only", f"fleet/bundles/{cluster}").splitlines()
-        files = {p: git(demo.remote, "cat-file", "blob", f"fleet/bundles/{cluster}:{p}").encode() + b"\n"
-                 for p in tree}
+        files = {
+            p: git(demo.remote, "cat-file", "blob", f"fleet/bundles/{cluster}:{p}").encode() + b"\n"
+            for p in tree
+        }
         assert verify(files, cluster) == [], cluster
 
 
@@ -128,7 +131,9 @@ def test_each_agent_reported_what_its_cluster_declares_and_the_hub_published_it(
 
 
 @pytest.mark.slow
-def test_placement_status_showed_applied_and_available_on_every_picked_cluster_before_the_drift(demo: Run) -> None:
+def test_placement_status_showed_applied_and_available_on_every_picked_cluster_before_the_drift(
+    demo: Run,
+) -> None:
     # The demo's last reconcile folds the drift in; the status commit before it is the converged fleet.
     rolled_out = [k for k in SPEC.placements if k not in EXTERNAL]
     assert rolled_out
@@ -156,7 +161,9 @@ def test_every_cluster_got_what_its_placements_picked(demo: Run) -> None:
 
 @pytest.mark.slow
 def test_the_drift_commit_names_the_scaled_field_on_that_clusters_report_branch(demo: Run) -> None:
-    scaled = re.search(r"^(\S+): (apps/Deployment/\S+) spec\.replicas (\d+) -> (\d+)", demo.output, re.MULTILINE)
+    scaled = re.search(
+        r"^(\S+): (apps/Deployment/\S+) spec\.replicas (\d+) -> (\d+)", demo.output, re.MULTILINE
+    )
     assert scaled, demo.output
     cluster, ident, hub, member = scaled.groups()
     message = git(demo.remote, "log", "-1", "--format=%B", f"fleet/reports/{cluster}")
@@ -166,7 +173,9 @@ def test_the_drift_commit_names_the_scaled_field_on_that_clusters_report_branch(
     path = f"drift/{placement}/apps/Deployment/{namespace}/{name}.yaml"
     drift = parse_drift(git(demo.remote, "show", f"fleet/reports/{cluster}:{path}").encode() + b"\n")
     assert drift.identity == ident and drift.placement == placement
-    assert [(d.path, d.value_in_hub, d.value_in_member) for d in drift.details] == [("/spec/replicas", hub, member)]
+    assert [(d.path, d.value_in_hub, d.value_in_member) for d in drift.details] == [
+        ("/spec/replicas", hub, member)
+    ]
     # ... and the hub folded it into the placement's status
     entry = per_cluster(status_doc(demo.remote, placement))[cluster]
     assert [(d["kind"], d["name"]) for d in entry["driftedPlacements"]] == [("Deployment", name)]
@@ -176,7 +185,9 @@ def test_the_drift_commit_names_the_scaled_field_on_that_clusters_report_branch(
 def test_the_demo_prints_where_everything_landed(demo: Run) -> None:
     table = demo.output.split("where everything landed", 1)[1]
     for cluster in CLUSTERS:
-        assert re.search(rf"^{re.escape(cluster)}\s+platform\s+\d+\s+True\s+True", table, re.MULTILINE), cluster
+        assert re.search(rf"^{re.escape(cluster)}\s+platform\s+\d+\s+True\s+True", table, re.MULTILINE), (
+            cluster
+        )
     assert "ClusterResourcePlacementAvailable" in table
 
 
@@ -247,14 +258,22 @@ def test_the_drift_target_is_none_when_no_placed_deployment_reports_drift() -> N
 def test_the_demo_runs_on_contexts_of_a_kubeconfig_instead_of_its_own_simulators(tmp_path: Path) -> None:
     # Clusters the demo did not start, reachable only through one kubeconfig with a context each:
     # to the demo they are real clusters (so the drift is made with kubectl, not through kubesim).
-    merged: dict[str, Any] = {"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [], "contexts": []}
+    merged: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [],
+        "users": [],
+        "contexts": [],
+    }
     with ExitStack() as stack:
         for cluster in CLUSTERS:
             sim = stack.enter_context(KubeSim())
             plan = node_plan(SPEC.members[cluster])
             for i in range(plan.count):
                 sim.add_node(f"{cluster}-{i}", cpu=plan.cpu, memory=plan.memory)
-            doc = json.loads(sim.write_kubeconfig(tmp_path / f"{cluster}.json", context=f"ctx-{cluster}").read_text())
+            doc = json.loads(
+                sim.write_kubeconfig(tmp_path / f"{cluster}.json", context=f"ctx-{cluster}").read_text()
+            )
             for section in ("clusters", "users", "contexts"):
                 merged[section] += doc[section]
         kubeconfig = tmp_path / "kubeconfig"
@@ -267,17 +286,27 @@ def test_the_demo_runs_on_contexts_of_a_kubeconfig_instead_of_its_own_simulators
     for cluster in CLUSTERS:
         assert f"  {cluster}: context ctx-{cluster}" in result.output
     assert "kubesim https://" not in result.output
-    assert re.search(r"^  drift: \S+ apps/Deployment/\S+ /spec/replicas \d+→\d+$", result.output, re.MULTILINE)
+    assert re.search(
+        r"^  drift: \S+ apps/Deployment/\S+ /spec/replicas \d+→\d+$", result.output, re.MULTILINE
+    )
 
 
 @pytest.mark.e2e
-@pytest.mark.skipif(not os.environ.get("FLEETSYNC_E2E_KUBECONFIG"),
-                    reason="FLEETSYNC_E2E_KUBECONFIG does not name a real cluster's kubeconfig")
+@pytest.mark.skipif(
+    not os.environ.get("FLEETSYNC_E2E_KUBECONFIG"),
+    reason="FLEETSYNC_E2E_KUBECONFIG does not name a real cluster's kubeconfig",
+)
 def test_the_demo_runs_with_one_template_cluster_on_a_real_cluster() -> None:
     kubeconfig = os.environ["FLEETSYNC_E2E_KUBECONFIG"]
-    context = os.environ.get("FLEETSYNC_E2E_CONTEXT") or subprocess.run(
-        ["kubectl", f"--kubeconfig={kubeconfig}", "config", "current-context"],
-        check=True, capture_output=True, text=True).stdout.strip()
+    context = (
+        os.environ.get("FLEETSYNC_E2E_CONTEXT")
+        or subprocess.run(
+            ["kubectl", f"--kubeconfig={kubeconfig}", "config", "current-context"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
     result = CliRunner().invoke(app, ["demo", "--kubeconfig", kubeconfig, "--map", f"prod-eu-1={context}"])
     assert result.exit_code == 0, result.output
     assert f"prod-eu-1: context {context}" in result.output
@@ -286,16 +315,16 @@ def test_the_demo_runs_with_one_template_cluster_on_a_real_cluster() -> None:
 # -- failing stages ------------------------------------------------------------------------------
 SMALL_FLEET = {
     "clusters/a.yaml": "apiVersion: cluster.kubernetes-fleet.io/v1beta1\nkind: MemberCluster\n"
-                       "metadata: {name: a, labels: {environment: test}}\nspec: {}\n",
+    "metadata: {name: a, labels: {environment: test}}\nspec: {}\n",
     "placements/app.yaml": "apiVersion: placement.kubernetes-fleet.io/v1beta1\nkind: ClusterResourcePlacement\n"
-                           "metadata: {name: app}\nspec:\n  resourceSelectors:\n"
-                           "  - {group: '', version: v1, kind: Namespace, name: app}\n"
-                           "  policy: {placementType: PickAll}\n",
+    "metadata: {name: app}\nspec:\n  resourceSelectors:\n"
+    "  - {group: '', version: v1, kind: Namespace, name: app}\n"
+    "  policy: {placementType: PickAll}\n",
     "app.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n---\n"
-                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app, namespace: app}\nspec:\n"
-                "  replicas: 1\n  selector: {matchLabels: {app: app}}\n  template:\n"
-                "    metadata: {labels: {app: app}}\n"
-                "    spec: {containers: [{name: app, image: 'nginx:1.27'}]}\n",
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app, namespace: app}\nspec:\n"
+    "  replicas: 1\n  selector: {matchLabels: {app: app}}\n  template:\n"
+    "    metadata: {labels: {app: app}}\n"
+    "    spec: {containers: [{name: app, image: 'nginx:1.27'}]}\n",
 }
 
 

@@ -76,10 +76,17 @@ def test_shared_accessors_are_not_dataclass_fields(o: Any) -> None:
 @pytest.mark.parametrize(
     ("kind", "spec", "hint"),
     [
-        ("ResourcePlacement", "{resourceSelectors: [{group: apps, version: v1, kind: Deployment}]}",
-         "it selects resources in that namespace"),
+        (
+            "ResourcePlacement",
+            "{resourceSelectors: [{group: apps, version: v1, kind: Deployment}]}",
+            "it selects resources in that namespace",
+        ),
         ("StagedUpdateStrategy", "{stages: [{name: canary}]}", "that of its ResourcePlacement"),
-        ("StagedUpdateRun", "{placementName: web, stagedRolloutStrategyName: s}", "that of its ResourcePlacement"),
+        (
+            "StagedUpdateRun",
+            "{placementName: web, stagedRolloutStrategyName: s}",
+            "that of its ResourcePlacement",
+        ),
         ("ApprovalRequest", "{parentStageRollout: r, targetStage: canary}", "that of its ResourcePlacement"),
     ],
 )

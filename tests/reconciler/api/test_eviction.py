@@ -16,13 +16,17 @@ def load(text: str) -> tuple[Any, list[Finding]]:
 
 
 def eviction(spec: str, version: str = "v1beta1") -> str:
-    return (f"apiVersion: placement.kubernetes-fleet.io/{version}\nkind: ClusterResourcePlacementEviction\n"
-            f"metadata:\n  name: evict-1\nspec:\n{spec}\n")
+    return (
+        f"apiVersion: placement.kubernetes-fleet.io/{version}\nkind: ClusterResourcePlacementEviction\n"
+        f"metadata:\n  name: evict-1\nspec:\n{spec}\n"
+    )
 
 
 def budget(spec: str, version: str = "v1beta1") -> str:
-    return (f"apiVersion: placement.kubernetes-fleet.io/{version}\nkind: ClusterResourcePlacementDisruptionBudget\n"
-            f"metadata:\n  name: web\nspec:\n{spec}\n")
+    return (
+        f"apiVersion: placement.kubernetes-fleet.io/{version}\nkind: ClusterResourcePlacementDisruptionBudget\n"
+        f"metadata:\n  name: web\nspec:\n{spec}\n"
+    )
 
 
 @pytest.mark.parametrize("version", ["v1alpha1", "v1beta1", "v1"])
@@ -35,32 +39,77 @@ def test_an_eviction_names_a_placement_and_a_cluster_in_every_served_version(ver
 
 @pytest.mark.parametrize(
     ("spec", "max_unavailable", "min_available"),
-    [("  maxUnavailable: 1", 1, None), ("  minAvailable: 50%", None, "50%"), ("  maxUnavailable: 0", 0, None)],
+    [
+        ("  maxUnavailable: 1", 1, None),
+        ("  minAvailable: 50%", None, "50%"),
+        ("  maxUnavailable: 0", 0, None),
+    ],
 )
-def test_a_budget_takes_exactly_one_int_or_percentage(spec: str, max_unavailable: Any, min_available: Any) -> None:
+def test_a_budget_takes_exactly_one_int_or_percentage(
+    spec: str, max_unavailable: Any, min_available: Any
+) -> None:
     b, findings = load(budget(spec))
     assert findings == []
     assert isinstance(b, DisruptionBudget)
     assert (b.max_unavailable, b.min_available, b.placement_key) == (
-        max_unavailable, min_available, "ClusterResourcePlacement/web")
+        max_unavailable,
+        min_available,
+        "ClusterResourcePlacement/web",
+    )
 
 
 INVALID = [
-    ("eviction-needs-placement", eviction("  clusterName: member-1"), "spec", 5, "required field 'placementName'"),
+    (
+        "eviction-needs-placement",
+        eviction("  clusterName: member-1"),
+        "spec",
+        5,
+        "required field 'placementName'",
+    ),
     ("eviction-needs-cluster", eviction("  placementName: web"), "spec", 5, "required field 'clusterName'"),
-    ("eviction-name-length", eviction("  placementName: web\n  clusterName: " + "c" * 256),
-     "spec.clusterName", 7, "no more than 255"),
-    ("eviction-placement-length", eviction("  placementName: " + "p" * 256 + "\n  clusterName: c"),
-     "spec.placementName", 6, "no more than 255"),
+    (
+        "eviction-name-length",
+        eviction("  placementName: web\n  clusterName: " + "c" * 256),
+        "spec.clusterName",
+        7,
+        "no more than 255",
+    ),
+    (
+        "eviction-placement-length",
+        eviction("  placementName: " + "p" * 256 + "\n  clusterName: c"),
+        "spec.placementName",
+        6,
+        "no more than 255",
+    ),
     ("budget-not-both", budget("  maxUnavailable: 1\n  minAvailable: 1"), "spec", 5, "not both"),
     ("budget-one-needed", budget("  {}").replace("spec:\n  {}", "spec: {}"), "spec", 5, "set exactly one"),
-    ("budget-percent", budget("  minAvailable: 101%"), "spec.minAvailable", 6, "a percentage from 0% to 100%"),
-    ("budget-non-negative", budget("  maxUnavailable: -1"), "spec.maxUnavailable", 6, "greater than or equal to 0"),
-    ("budget-unknown-field", budget("  maxUnavailable: 1\n  maxSurge: 1"), "spec.maxSurge", 7, "unknown field"),
+    (
+        "budget-percent",
+        budget("  minAvailable: 101%"),
+        "spec.minAvailable",
+        6,
+        "a percentage from 0% to 100%",
+    ),
+    (
+        "budget-non-negative",
+        budget("  maxUnavailable: -1"),
+        "spec.maxUnavailable",
+        6,
+        "greater than or equal to 0",
+    ),
+    (
+        "budget-unknown-field",
+        budget("  maxUnavailable: 1\n  maxSurge: 1"),
+        "spec.maxSurge",
+        7,
+        "unknown field",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("text", "field", "line", "fragment"), [c[1:] for c in INVALID], ids=[c[0] for c in INVALID])
+@pytest.mark.parametrize(
+    ("text", "field", "line", "fragment"), [c[1:] for c in INVALID], ids=[c[0] for c in INVALID]
+)
 def test_each_invalid_eviction_object_is_reported_at_its_field_and_line(
     text: str, field: str, line: int, fragment: str
 ) -> None:

@@ -78,7 +78,10 @@ def test_a_valid_cro_parses_into_the_model() -> None:
     [
         ("{jsonPatchOverrides: [{op: remove, path: /spec/x}]}", None),
         ("{clusterSelector: {}, jsonPatchOverrides: [{op: remove, path: /spec/x}]}", ()),
-        ("{clusterSelector: {clusterSelectorTerms: []}, jsonPatchOverrides: [{op: remove, path: /spec/x}]}", ()),
+        (
+            "{clusterSelector: {clusterSelectorTerms: []}, jsonPatchOverrides: [{op: remove, path: /spec/x}]}",
+            (),
+        ),
     ],
     ids=["absent-is-none", "empty-object-is-all", "empty-terms-is-all"],
 )
@@ -91,23 +94,48 @@ def test_cluster_selector_absent_and_empty_are_kept_apart(rule: str, terms: tupl
 @pytest.mark.parametrize(
     ("rule", "message"),
     [
-        ("{clusterSelector: {}, overrideType: Delete, jsonPatchOverrides: [{op: remove, path: /spec/x}]}",
-         "must not be set when overrideType is Delete"),
+        (
+            "{clusterSelector: {}, overrideType: Delete, jsonPatchOverrides: [{op: remove, path: /spec/x}]}",
+            "must not be set when overrideType is Delete",
+        ),
         ("{clusterSelector: {}}", "1 to 20 patches"),
         ("{clusterSelector: {}, jsonPatchOverrides: []}", "1 to 20 patches"),
-        ("{clusterSelector: {}, jsonPatchOverrides: [" + ", ".join(["{op: remove, path: /spec/x}"] * 21) + "]}",
-         "at most 20"),
-        ("{clusterSelector: {}, jsonPatchOverrides: [{op: move, path: /spec/x}]}", "unsupported value 'move'"),
-        ("{clusterSelector: {}, jsonPatchOverrides: [{op: remove, path: /spec/x, value: 1}]}",
-         "value must be empty when op is remove"),
+        (
+            "{clusterSelector: {}, jsonPatchOverrides: ["
+            + ", ".join(["{op: remove, path: /spec/x}"] * 21)
+            + "]}",
+            "at most 20",
+        ),
+        (
+            "{clusterSelector: {}, jsonPatchOverrides: [{op: move, path: /spec/x}]}",
+            "unsupported value 'move'",
+        ),
+        (
+            "{clusterSelector: {}, jsonPatchOverrides: [{op: remove, path: /spec/x, value: 1}]}",
+            "value must be empty when op is remove",
+        ),
         ("{clusterSelector: {}, overrideType: Replace}", "unsupported value 'Replace'"),
-        ("{clusterSelector: {clusterSelectorTerms: [{propertySelector: {matchExpressions: []}}]}, "
-         "jsonPatchOverrides: [{op: remove, path: /spec/x}]}", "propertySelector is not supported"),
-        ("{clusterSelector: {clusterSelectorTerms: [{}]}, jsonPatchOverrides: [{op: remove, path: /spec/x}]}",
-         "labelSelector is required"),
+        (
+            "{clusterSelector: {clusterSelectorTerms: [{propertySelector: {matchExpressions: []}}]}, "
+            "jsonPatchOverrides: [{op: remove, path: /spec/x}]}",
+            "propertySelector is not supported",
+        ),
+        (
+            "{clusterSelector: {clusterSelectorTerms: [{}]}, jsonPatchOverrides: [{op: remove, path: /spec/x}]}",
+            "labelSelector is required",
+        ),
     ],
-    ids=["delete-with-patches", "jsonpatch-without-patches", "jsonpatch-empty", "too-many-patches", "bad-op",
-         "remove-with-value", "bad-type", "property-selector", "term-without-label-selector"],
+    ids=[
+        "delete-with-patches",
+        "jsonpatch-without-patches",
+        "jsonpatch-empty",
+        "too-many-patches",
+        "bad-op",
+        "remove-with-value",
+        "bad-type",
+        "property-selector",
+        "term-without-label-selector",
+    ],
 )
 def test_rule_validation_follows_the_kubefleet_webhook(rule: str, message: str) -> None:
     _, errors = cro_rule(rule)
@@ -143,10 +171,16 @@ def test_patch_paths_follow_the_kubefleet_webhook(path: str, why: str | None) ->
     [
         ("[{group: apps, version: v1, kind: Deployment}]", "name is required"),
         ("[]", "at least 1"),
-        ("[" + ", ".join(f"{{group: '', version: v1, kind: ConfigMap, name: c{i}}}" for i in range(21)) + "]",
-         "at most 20"),
-        ("[{group: '', version: v1, kind: ConfigMap, name: c}, {group: '', version: v1, kind: ConfigMap, name: c}]",
-         "duplicate selector"),
+        (
+            "["
+            + ", ".join(f"{{group: '', version: v1, kind: ConfigMap, name: c{i}}}" for i in range(21))
+            + "]",
+            "at most 20",
+        ),
+        (
+            "[{group: '', version: v1, kind: ConfigMap, name: c}, {group: '', version: v1, kind: ConfigMap, name: c}]",
+            "duplicate selector",
+        ),
     ],
     ids=["name-required", "at-least-one", "at-most-twenty", "duplicates"],
 )
@@ -162,9 +196,9 @@ def test_a_ro_selecting_a_cluster_scoped_kind_is_warned_about_as_never_matching(
 
 
 def test_cro_selectors_refuse_label_selectors() -> None:
-    text = CRO.format(rule="{clusterSelector: {}, jsonPatchOverrides: [{op: remove, path: /spec/x}]}").replace(
-        "name: web}", "labelSelector: {matchLabels: {a: b}}}"
-    )
+    text = CRO.format(
+        rule="{clusterSelector: {}, jsonPatchOverrides: [{op: remove, path: /spec/x}]}"
+    ).replace("name: web}", "labelSelector: {matchLabels: {a: b}}}")
     _, errors = parse(text)
     assert any("labelSelector is not supported" in e for e in errors), errors
     assert any("name is required" in e for e in errors), errors
@@ -175,16 +209,25 @@ def test_cro_selectors_refuse_label_selectors() -> None:
     [
         ("ResourceOverride", "placement: {name: app, scope: Namespaced}", PlacementScope.NAMESPACED, None),
         ("ResourceOverride", "placement: {name: web}", PlacementScope.CLUSTER, None),
-        ("ClusterResourceOverride", "placement: {name: app, scope: Namespaced}", PlacementScope.NAMESPACED,
-         "can only reference a ClusterResourcePlacement"),
+        (
+            "ClusterResourceOverride",
+            "placement: {name: app, scope: Namespaced}",
+            PlacementScope.NAMESPACED,
+            "can only reference a ClusterResourcePlacement",
+        ),
     ],
 )
-def test_placement_reference_scope_rules(kind: str, placement: str, scope: PlacementScope, error: str | None) -> None:
+def test_placement_reference_scope_rules(
+    kind: str, placement: str, scope: PlacementScope, error: str | None
+) -> None:
     text = RO.format(placement=placement, selectors="[{group: '', version: v1, kind: ConfigMap, name: c}]")
     if kind == "ClusterResourceOverride":
-        text = text.replace("kind: ResourceOverride", "kind: ClusterResourceOverride").replace(
-            ", namespace: web", "").replace("  resourceSelectors:", "  clusterResourceSelectors:").replace(
-            "kind: ConfigMap, name: c", "kind: Namespace, name: c")
+        text = (
+            text.replace("kind: ResourceOverride", "kind: ClusterResourceOverride")
+            .replace(", namespace: web", "")
+            .replace("  resourceSelectors:", "  clusterResourceSelectors:")
+            .replace("kind: ConfigMap, name: c", "kind: Namespace, name: c")
+        )
     model, errors = parse(text)
     assert model.placement.scope == scope
     assert (errors == []) if error is None else any(error in e for e in errors), errors
@@ -211,7 +254,9 @@ def test_one_resource_selected_by_two_overrides_of_a_kind_is_reported_on_the_lat
     assert check_override_conflicts([], [a, other_ns]) == []
 
 
-@pytest.mark.parametrize("path", sorted((EXAMPLES / "fleet").glob("*Override.yaml")), ids=lambda p: p.name[:60])
+@pytest.mark.parametrize(
+    "path", sorted((EXAMPLES / "fleet").glob("*Override.yaml")), ids=lambda p: p.name[:60]
+)
 def test_every_upstream_override_example_parses_cleanly(path: Path) -> None:
     model, errors = parse(path.read_text())
     assert errors == []
@@ -231,23 +276,64 @@ data:
 @pytest.mark.parametrize(
     ("kind", "ns", "data", "message"),
     [
-        ("ResourceEnvelope", ", namespace: app", "  a: {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}", None),
-        ("ResourceEnvelope", ", namespace: app",
-         "  a: {apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: other}}", "its own namespace"),
-        ("ResourceEnvelope", ", namespace: app",
-         "  a: {apiVersion: rbac.authorization.k8s.io/v1, kind: ClusterRole, metadata: {name: r}}", "cluster-scoped"),
-        ("ClusterResourceEnvelope", "",
-         "  a: {apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: app}}", "wraps cluster-scoped"),
+        (
+            "ResourceEnvelope",
+            ", namespace: app",
+            "  a: {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}",
+            None,
+        ),
+        (
+            "ResourceEnvelope",
+            ", namespace: app",
+            "  a: {apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: other}}",
+            "its own namespace",
+        ),
+        (
+            "ResourceEnvelope",
+            ", namespace: app",
+            "  a: {apiVersion: rbac.authorization.k8s.io/v1, kind: ClusterRole, metadata: {name: r}}",
+            "cluster-scoped",
+        ),
+        (
+            "ClusterResourceEnvelope",
+            "",
+            "  a: {apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: app}}",
+            "wraps cluster-scoped",
+        ),
         ("ClusterResourceEnvelope", "", "  a: [1, 2]", "must be a Kubernetes object"),
-        ("ClusterResourceEnvelope", "", "  a: {kind: ClusterRole, metadata: {name: r}}", "needs apiVersion and kind"),
-        ("ClusterResourceEnvelope", "", "  a: {apiVersion: v1, kind: Namespace, metadata: {}}", "metadata.name"),
+        (
+            "ClusterResourceEnvelope",
+            "",
+            "  a: {kind: ClusterRole, metadata: {name: r}}",
+            "needs apiVersion and kind",
+        ),
+        (
+            "ClusterResourceEnvelope",
+            "",
+            "  a: {apiVersion: v1, kind: Namespace, metadata: {}}",
+            "metadata.name",
+        ),
         ("ClusterResourceEnvelope", "", "  {}", "1 to 50 entries"),
-        ("ClusterResourceEnvelope", "",
-         "\n".join(f"  k{i}: {{apiVersion: v1, kind: Namespace, metadata: {{name: n{i}}}}}" for i in range(51)),
-         "1 to 50 entries"),
+        (
+            "ClusterResourceEnvelope",
+            "",
+            "\n".join(
+                f"  k{i}: {{apiVersion: v1, kind: Namespace, metadata: {{name: n{i}}}}}" for i in range(51)
+            ),
+            "1 to 50 entries",
+        ),
     ],
-    ids=["ok", "other-namespace", "cluster-kind-in-resource-envelope", "namespaced-in-cluster-envelope",
-         "not-an-object", "no-api-version", "no-name", "empty", "too-many"],
+    ids=[
+        "ok",
+        "other-namespace",
+        "cluster-kind-in-resource-envelope",
+        "namespaced-in-cluster-envelope",
+        "not-an-object",
+        "no-api-version",
+        "no-name",
+        "empty",
+        "too-many",
+    ],
 )
 def test_envelope_validation(kind: str, ns: str, data: str, message: str | None) -> None:
     text = ENV.format(kind=kind, ns=ns, data=data)

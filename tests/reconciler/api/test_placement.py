@@ -33,7 +33,9 @@ def crp(*spec: str, version: str = "v1beta1", kind: str = "ClusterResourcePlacem
     meta = meta or "  name: web\n" + ("  namespace: team-a\n" if kind == "ResourcePlacement" else "")
     text = "\n".join(textwrap.dedent(part).strip("\n") for part in spec)
     body = textwrap.indent(text, "  ")
-    return f"apiVersion: placement.kubernetes-fleet.io/{version}\nkind: {kind}\nmetadata:\n{meta}spec:\n{body}\n"
+    return (
+        f"apiVersion: placement.kubernetes-fleet.io/{version}\nkind: {kind}\nmetadata:\n{meta}spec:\n{body}\n"
+    )
 
 
 NS = """\
@@ -63,11 +65,19 @@ def test_a_minimal_crp_gets_kubefleet_defaults_and_its_placement_key() -> None:
     assert (p.strategy.delete_propagation_policy, p.strategy.report_back_type) == ("Delete", "Disabled")
     assert (p.revision_history_limit, p.status_reporting_scope) == (10, "ClusterScopeOnly")
     [sel] = p.resource_selectors
-    assert (sel.kind, sel.name, sel.selection_scope) == ("Namespace", "web", SelectionScope.NAMESPACE_WITH_RESOURCES)
+    assert (sel.kind, sel.name, sel.selection_scope) == (
+        "Namespace",
+        "web",
+        SelectionScope.NAMESPACE_WITH_RESOURCES,
+    )
 
 
 def test_a_resource_placement_key_carries_its_namespace() -> None:
-    p = valid(crp("resourceSelectors:\n  - {group: apps, version: v1, kind: Deployment}\n", kind="ResourcePlacement"))
+    p = valid(
+        crp(
+            "resourceSelectors:\n  - {group: apps, version: v1, kind: Deployment}\n", kind="ResourcePlacement"
+        )
+    )
     assert p.key == "ResourcePlacement/team-a/web"
     assert p.namespaced and p.namespace == "team-a"
 
@@ -80,7 +90,10 @@ def test_v1_and_v1beta1_parse_into_the_same_model() -> None:
 
 
 def test_a_pickn_policy_keeps_affinity_terms_spread_and_tolerations() -> None:
-    p = valid(crp(NS, """
+    p = valid(
+        crp(
+            NS,
+            """
         policy:
           placementType: PickN
           numberOfClusters: 3
@@ -102,7 +115,9 @@ def test_a_pickn_policy_keeps_affinity_terms_spread_and_tolerations() -> None:
           tolerations:
             - {key: gpu, operator: Exists}
             - {operator: Exists}
-    """))
+    """,
+        )
+    )
     pol = p.policy
     assert pol is not None and pol.number_of_clusters == 3 and pol.affinity is not None
     [term] = pol.affinity.required or ()
@@ -117,13 +132,18 @@ def test_a_pickn_policy_keeps_affinity_terms_spread_and_tolerations() -> None:
 
 def test_absent_and_empty_affinity_parts_stay_distinct() -> None:
     none = valid(crp(NS + "policy:\n  affinity:\n    clusterAffinity: {}\n"))
-    empty = valid(crp(NS, """
+    empty = valid(
+        crp(
+            NS,
+            """
         policy:
           affinity:
             clusterAffinity:
               requiredDuringSchedulingIgnoredDuringExecution:
                 clusterSelectorTerms: [{}]
-    """))
+    """,
+        )
+    )
     assert none.policy is not None and none.policy.affinity is not None
     assert none.policy.affinity.required is None
     assert empty.policy is not None and empty.policy.affinity is not None
@@ -132,7 +152,10 @@ def test_absent_and_empty_affinity_parts_stay_distinct() -> None:
 
 
 def test_external_strategy_with_apply_delete_and_report_back_settings() -> None:
-    p = valid(crp(NS, """
+    p = valid(
+        crp(
+            NS,
+            """
         policy: {placementType: PickFixed, clusterNames: [member-1]}
         strategy:
           type: External
@@ -140,34 +163,49 @@ def test_external_strategy_with_apply_delete_and_report_back_settings() -> None:
           deleteStrategy: {propagationPolicy: Abandon}
           reportBackStrategy: {type: Mirror, destination: OriginalResource}
         revisionHistoryLimit: 1000
-    """))
+    """,
+        )
+    )
     s = p.strategy
     assert s.type == RolloutStrategyType.EXTERNAL and s.apply_strategy.server_side_apply_force
     assert s.apply_strategy.to_dict()["serverSideApplyConfig"] == {"force": True}
     assert (s.delete_propagation_policy, s.report_back_type, s.report_back_destination) == (
-        "Abandon", "Mirror", "OriginalResource")
+        "Abandon",
+        "Mirror",
+        "OriginalResource",
+    )
     assert p.revision_history_limit == 1000
 
 
 def test_namespace_with_resource_selectors_lets_a_crp_select_namespaced_kinds() -> None:
-    p = valid(crp("""
+    p = valid(
+        crp("""
         resourceSelectors:
           - {group: "", version: v1, kind: Namespace, name: prod, selectionScope: NamespaceWithResourceSelectors}
           - {group: apps, version: v1, kind: Deployment, labelSelector: {matchLabels: {tier: web}}}
           - {group: rbac.authorization.k8s.io, version: v1, kind: ClusterRole, name: admin}
         statusReportingScope: NamespaceAccessible
-    """))
+    """)
+    )
     assert [s.kind for s in p.resource_selectors] == ["Namespace", "Deployment", "ClusterRole"]
     assert p.status_reporting_scope == "NamespaceAccessible"
 
 
 def test_kinds_fleetsync_does_not_know_are_never_rejected_for_scope() -> None:
     valid(crp("resourceSelectors:\n  - {group: example.com, version: v1, kind: Widget}\n"))
-    valid(crp("resourceSelectors:\n  - {group: example.com, version: v1, kind: Widget}\n", kind="ResourcePlacement"))
+    valid(
+        crp(
+            "resourceSelectors:\n  - {group: example.com, version: v1, kind: Widget}\n",
+            kind="ResourcePlacement",
+        )
+    )
 
 
 def test_server_output_status_and_metadata_are_accepted_and_ignored() -> None:
-    text = crp(NS, meta="  name: web\n  uid: 1234\n  generation: 3\n  finalizers: [kubernetes-fleet.io/crp-cleanup]\n")
+    text = crp(
+        NS,
+        meta="  name: web\n  uid: 1234\n  generation: 3\n  finalizers: [kubernetes-fleet.io/crp-cleanup]\n",
+    )
     valid(text + "status:\n  observedResourceIndex: '0'\n")
 
 
@@ -176,65 +214,149 @@ def test_server_output_status_and_metadata_are_accepted_and_ignored() -> None:
 PICKN = NS + "policy:\n  placementType: PickN\n  numberOfClusters: 2\n"
 INVALID: list[tuple[str, str, str, str]] = [
     # (id, YAML, field path, message fragment)
-    ("pickn-needs-number", crp(NS + "policy:  #!\n  placementType: PickN\n"),
-     "spec.policy", "numberOfClusters is required when placementType is PickN"),
-    ("number-only-for-pickn", crp(NS + "policy:\n  numberOfClusters: 2  #!\n"),
-     "spec.policy.numberOfClusters", "only valid for PickN, not PickAll"),
-    ("names-only-for-pickfixed", crp(PICKN + "  clusterNames: [a]  #!\n"),
-     "spec.policy.clusterNames", "only valid for PickFixed"),
-    ("pickfixed-needs-names", crp(NS + "policy:  #!\n  placementType: PickFixed\n"),
-     "spec.policy", "clusterNames must list at least one"),
-    ("pickfixed-unique-names", crp(NS + "policy:\n  placementType: PickFixed\n  clusterNames:\n  - a\n  - a  #!\n"),
-     "spec.policy.clusterNames[1]", "listed twice"),
-    ("pickfixed-valid-names", crp(NS + "policy:\n  placementType: PickFixed\n  clusterNames:\n  - Bad_Name  #!\n"),
-     "spec.policy.clusterNames[0]", "not a valid MemberCluster name"),
-    ("pickfixed-no-affinity", crp(NS + "policy:\n  placementType: PickFixed\n  clusterNames: [a]\n  affinity: {}  #!\n"),
-     "spec.policy.affinity", "affinity must not be set for PickFixed"),
-    ("pickfixed-no-tolerations",
-     crp(NS + "policy:\n  placementType: PickFixed\n  clusterNames: [a]\n  tolerations: []  #!\n"),
-     "spec.policy.tolerations", "tolerations must not be set for PickFixed"),
-    ("spread-only-pickn", crp(NS + "policy:\n  topologySpreadConstraints:  #!\n  - topologyKey: region\n"),
-     "spec.policy.topologySpreadConstraints", "only valid for PickN, not PickAll"),
-    ("spread-min-skew", crp(PICKN + "  topologySpreadConstraints:\n  - topologyKey: region\n    maxSkew: 0  #!\n"),
-     "spec.policy.topologySpreadConstraints[0].maxSkew", "greater than or equal to 1"),
-    ("spread-when", crp(PICKN + "  topologySpreadConstraints:\n  - topologyKey: r\n    whenUnsatisfiable: Never  #!\n"),
-     "spec.policy.topologySpreadConstraints[0].whenUnsatisfiable", "'DoNotSchedule', 'ScheduleAnyway'"),
-    ("no-preferred-for-pickall", crp(NS + """
+    (
+        "pickn-needs-number",
+        crp(NS + "policy:  #!\n  placementType: PickN\n"),
+        "spec.policy",
+        "numberOfClusters is required when placementType is PickN",
+    ),
+    (
+        "number-only-for-pickn",
+        crp(NS + "policy:\n  numberOfClusters: 2  #!\n"),
+        "spec.policy.numberOfClusters",
+        "only valid for PickN, not PickAll",
+    ),
+    (
+        "names-only-for-pickfixed",
+        crp(PICKN + "  clusterNames: [a]  #!\n"),
+        "spec.policy.clusterNames",
+        "only valid for PickFixed",
+    ),
+    (
+        "pickfixed-needs-names",
+        crp(NS + "policy:  #!\n  placementType: PickFixed\n"),
+        "spec.policy",
+        "clusterNames must list at least one",
+    ),
+    (
+        "pickfixed-unique-names",
+        crp(NS + "policy:\n  placementType: PickFixed\n  clusterNames:\n  - a\n  - a  #!\n"),
+        "spec.policy.clusterNames[1]",
+        "listed twice",
+    ),
+    (
+        "pickfixed-valid-names",
+        crp(NS + "policy:\n  placementType: PickFixed\n  clusterNames:\n  - Bad_Name  #!\n"),
+        "spec.policy.clusterNames[0]",
+        "not a valid MemberCluster name",
+    ),
+    (
+        "pickfixed-no-affinity",
+        crp(NS + "policy:\n  placementType: PickFixed\n  clusterNames: [a]\n  affinity: {}  #!\n"),
+        "spec.policy.affinity",
+        "affinity must not be set for PickFixed",
+    ),
+    (
+        "pickfixed-no-tolerations",
+        crp(NS + "policy:\n  placementType: PickFixed\n  clusterNames: [a]\n  tolerations: []  #!\n"),
+        "spec.policy.tolerations",
+        "tolerations must not be set for PickFixed",
+    ),
+    (
+        "spread-only-pickn",
+        crp(NS + "policy:\n  topologySpreadConstraints:  #!\n  - topologyKey: region\n"),
+        "spec.policy.topologySpreadConstraints",
+        "only valid for PickN, not PickAll",
+    ),
+    (
+        "spread-min-skew",
+        crp(PICKN + "  topologySpreadConstraints:\n  - topologyKey: region\n    maxSkew: 0  #!\n"),
+        "spec.policy.topologySpreadConstraints[0].maxSkew",
+        "greater than or equal to 1",
+    ),
+    (
+        "spread-when",
+        crp(PICKN + "  topologySpreadConstraints:\n  - topologyKey: r\n    whenUnsatisfiable: Never  #!\n"),
+        "spec.policy.topologySpreadConstraints[0].whenUnsatisfiable",
+        "'DoNotSchedule', 'ScheduleAnyway'",
+    ),
+    (
+        "no-preferred-for-pickall",
+        crp(
+            NS
+            + """
 policy:
   affinity:
     clusterAffinity:
       preferredDuringSchedulingIgnoredDuringExecution:  #!
       - {weight: 10, preference: {labelSelector: {matchLabels: {a: b}}}}
-"""), "spec.policy.affinity.clusterAffinity.preferredDuringSchedulingIgnoredDuringExecution", "ignored for PickAll"),
-    ("unknown-type-only-reports-the-enum", crp(NS + "policy:\n  placementType: PickSome  #!\n  numberOfClusters: 2\n"),
-     "spec.policy.placementType", "supported values: 'PickAll', 'PickN', 'PickFixed'"),
-    ("terms-max-10", crp(NS + "policy:\n  affinity:\n    clusterAffinity:\n"
-                         "      requiredDuringSchedulingIgnoredDuringExecution:\n"
-                         "        clusterSelectorTerms:  #!\n" + "        - {}\n" * 11),
-     "spec.policy.affinity.clusterAffinity.requiredDuringSchedulingIgnoredDuringExecution.clusterSelectorTerms",
-     "at most 10 items"),
-    ("weight-required", crp(PICKN + "  affinity:\n    clusterAffinity:\n"
-                            "      preferredDuringSchedulingIgnoredDuringExecution:\n      - preference: {}  #!\n"),
-     "spec.policy.affinity.clusterAffinity.preferredDuringSchedulingIgnoredDuringExecution[0]",
-     "required field 'weight'"),
-    ("weight-range", crp(PICKN + """
+"""
+        ),
+        "spec.policy.affinity.clusterAffinity.preferredDuringSchedulingIgnoredDuringExecution",
+        "ignored for PickAll",
+    ),
+    (
+        "unknown-type-only-reports-the-enum",
+        crp(NS + "policy:\n  placementType: PickSome  #!\n  numberOfClusters: 2\n"),
+        "spec.policy.placementType",
+        "supported values: 'PickAll', 'PickN', 'PickFixed'",
+    ),
+    (
+        "terms-max-10",
+        crp(
+            NS + "policy:\n  affinity:\n    clusterAffinity:\n"
+            "      requiredDuringSchedulingIgnoredDuringExecution:\n"
+            "        clusterSelectorTerms:  #!\n" + "        - {}\n" * 11
+        ),
+        "spec.policy.affinity.clusterAffinity.requiredDuringSchedulingIgnoredDuringExecution.clusterSelectorTerms",
+        "at most 10 items",
+    ),
+    (
+        "weight-required",
+        crp(
+            PICKN + "  affinity:\n    clusterAffinity:\n"
+            "      preferredDuringSchedulingIgnoredDuringExecution:\n      - preference: {}  #!\n"
+        ),
+        "spec.policy.affinity.clusterAffinity.preferredDuringSchedulingIgnoredDuringExecution[0]",
+        "required field 'weight'",
+    ),
+    (
+        "weight-range",
+        crp(
+            PICKN
+            + """
   affinity:
     clusterAffinity:
       preferredDuringSchedulingIgnoredDuringExecution:
       - weight: 101  #!
         preference: {}
-"""), "spec.policy.affinity.clusterAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight",
-     "less than or equal to 100"),
-    ("sorter-only-preferred", crp(NS + """
+"""
+        ),
+        "spec.policy.affinity.clusterAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight",
+        "less than or equal to 100",
+    ),
+    (
+        "sorter-only-preferred",
+        crp(
+            NS
+            + """
 policy:
   affinity:
     clusterAffinity:
       requiredDuringSchedulingIgnoredDuringExecution:
         clusterSelectorTerms:
         - propertySorter: {name: kubernetes-fleet.io/node-count, sortOrder: Descending}  #!
-"""), "spec.policy.affinity.clusterAffinity.requiredDuringSchedulingIgnoredDuringExecution"
-     ".clusterSelectorTerms[0].propertySorter", "only allowed in preferred"),
-    ("selector-only-required", crp(PICKN + """
+"""
+        ),
+        "spec.policy.affinity.clusterAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+        ".clusterSelectorTerms[0].propertySorter",
+        "only allowed in preferred",
+    ),
+    (
+        "selector-only-required",
+        crp(
+            PICKN
+            + """
   affinity:
     clusterAffinity:
       preferredDuringSchedulingIgnoredDuringExecution:
@@ -242,8 +364,12 @@ policy:
         preference:
           propertySelector:  #!
             matchExpressions: [{name: kubernetes-fleet.io/node-count, operator: Gt, values: ["1"]}]
-"""), "spec.policy.affinity.clusterAffinity.preferredDuringSchedulingIgnoredDuringExecution[0]"
-     ".preference.propertySelector", "only allowed in required"),
+"""
+        ),
+        "spec.policy.affinity.clusterAffinity.preferredDuringSchedulingIgnoredDuringExecution[0]"
+        ".preference.propertySelector",
+        "only allowed in required",
+    ),
 ]
 
 REQ = "spec.policy.affinity.clusterAffinity.requiredDuringSchedulingIgnoredDuringExecution.clusterSelectorTerms[0]"
@@ -251,7 +377,9 @@ REQ = "spec.policy.affinity.clusterAffinity.requiredDuringSchedulingIgnoredDurin
 
 def _props(*exprs: str) -> str:
     lines = "\n".join(f"            - {e}" for e in exprs)
-    return crp(NS + f"""
+    return crp(
+        NS
+        + f"""
 policy:
   affinity:
     clusterAffinity:
@@ -260,24 +388,53 @@ policy:
         - propertySelector:
             matchExpressions:
 {lines}
-""")
+"""
+    )
 
 
 INVALID += [
-    ("property-operator", _props("{name: a, operator: Gte, values: ['1']}  #!"),
-     REQ + ".propertySelector.matchExpressions[0].operator", "supported values: 'Gt', 'Ge'"),
-    ("property-one-value", _props("{name: a, operator: Gt, values: ['1', '2']}  #!"),
-     REQ + ".propertySelector.matchExpressions[0].values", "exactly one value"),
-    ("property-quantity", _props("{name: a, operator: Gt, values: [lots]}  #!"),
-     REQ + ".propertySelector.matchExpressions[0].values[0]", "not a Kubernetes quantity"),
-    ("property-bounds", _props("{name: a, operator: Gt, values: ['10']}", "{name: a, operator: Lt, values: ['5']}  #!"),
-     REQ + ".propertySelector.matchExpressions[1]", "lower bound 10 and upper bound 5 exclude every value"),
-    ("property-two-eq", _props("{name: a, operator: Eq, values: ['3']}", "{name: a, operator: Eq, values: ['4']}  #!"),
-     REQ + ".propertySelector.matchExpressions[1]", "Eq 3 and Eq 4"),
-    ("property-eq-ne", _props("{name: a, operator: Eq, values: ['1k']}", "{name: a, operator: Ne, values: ['1000']}  #!"),
-     REQ + ".propertySelector.matchExpressions[1]", "Eq and Ne on the same value"),
-    ("property-capacity", _props("{name: resources.kubernetes-fleet.io/used-cpu, operator: Gt, values: ['1']}  #!"),
-     REQ + ".propertySelector.matchExpressions[0].name", "invalid capacity type 'used'"),
+    (
+        "property-operator",
+        _props("{name: a, operator: Gte, values: ['1']}  #!"),
+        REQ + ".propertySelector.matchExpressions[0].operator",
+        "supported values: 'Gt', 'Ge'",
+    ),
+    (
+        "property-one-value",
+        _props("{name: a, operator: Gt, values: ['1', '2']}  #!"),
+        REQ + ".propertySelector.matchExpressions[0].values",
+        "exactly one value",
+    ),
+    (
+        "property-quantity",
+        _props("{name: a, operator: Gt, values: [lots]}  #!"),
+        REQ + ".propertySelector.matchExpressions[0].values[0]",
+        "not a Kubernetes quantity",
+    ),
+    (
+        "property-bounds",
+        _props("{name: a, operator: Gt, values: ['10']}", "{name: a, operator: Lt, values: ['5']}  #!"),
+        REQ + ".propertySelector.matchExpressions[1]",
+        "lower bound 10 and upper bound 5 exclude every value",
+    ),
+    (
+        "property-two-eq",
+        _props("{name: a, operator: Eq, values: ['3']}", "{name: a, operator: Eq, values: ['4']}  #!"),
+        REQ + ".propertySelector.matchExpressions[1]",
+        "Eq 3 and Eq 4",
+    ),
+    (
+        "property-eq-ne",
+        _props("{name: a, operator: Eq, values: ['1k']}", "{name: a, operator: Ne, values: ['1000']}  #!"),
+        REQ + ".propertySelector.matchExpressions[1]",
+        "Eq and Ne on the same value",
+    ),
+    (
+        "property-capacity",
+        _props("{name: resources.kubernetes-fleet.io/used-cpu, operator: Gt, values: ['1']}  #!"),
+        REQ + ".propertySelector.matchExpressions[0].name",
+        "invalid capacity type 'used'",
+    ),
 ]
 
 
@@ -286,46 +443,117 @@ def _tol(*items: str) -> str:
 
 
 INVALID += [
-    ("toleration-exists-no-value", _tol("{key: a, operator: Exists, value: b}  #!"),
-     "spec.policy.tolerations[0].value", "value must be empty when operator is Exists"),
-    ("toleration-empty-key-exists", _tol("{value: b}  #!"),
-     "spec.policy.tolerations[0]", "without a key must use operator Exists"),
-    ("toleration-unique", _tol("{key: a, value: b}", "{key: a, value: b}  #!"),
-     "spec.policy.tolerations[1]", "tolerations must be unique"),
-    ("toleration-effect", _tol("{key: a, effect: NoExecute}  #!"),
-     "spec.policy.tolerations[0].effect", "supported values: '', 'NoSchedule'"),
-    ("selectors-required", crp("policy: {}\n").replace("spec:", "spec:  #!"),
-     "spec", "required field 'resourceSelectors'"),
+    (
+        "toleration-exists-no-value",
+        _tol("{key: a, operator: Exists, value: b}  #!"),
+        "spec.policy.tolerations[0].value",
+        "value must be empty when operator is Exists",
+    ),
+    (
+        "toleration-empty-key-exists",
+        _tol("{value: b}  #!"),
+        "spec.policy.tolerations[0]",
+        "without a key must use operator Exists",
+    ),
+    (
+        "toleration-unique",
+        _tol("{key: a, value: b}", "{key: a, value: b}  #!"),
+        "spec.policy.tolerations[1]",
+        "tolerations must be unique",
+    ),
+    (
+        "toleration-effect",
+        _tol("{key: a, effect: NoExecute}  #!"),
+        "spec.policy.tolerations[0].effect",
+        "supported values: '', 'NoSchedule'",
+    ),
+    (
+        "selectors-required",
+        crp("policy: {}\n").replace("spec:", "spec:  #!"),
+        "spec",
+        "required field 'resourceSelectors'",
+    ),
     ("selectors-min", crp("resourceSelectors: []  #!\n"), "spec.resourceSelectors", "at least 1 item"),
-    ("selectors-max", crp("resourceSelectors:  #!\n" + "  - {group: '', version: v1, kind: Namespace}\n" * 101),
-     "spec.resourceSelectors", "at most 100 items"),
-    ("name-xor-label", crp("resourceSelectors:\n  - group: ''  #!\n    version: v1\n    kind: Namespace\n"
-                           "    name: web\n    labelSelector: {matchLabels: {a: b}}\n"),
-     "spec.resourceSelectors[0]", "mutually exclusive"),
-    ("scope-only-namespace", crp("resourceSelectors:\n  - group: ''\n    version: v1\n    kind: Namespace\n"
-                                 "  - group: rbac.authorization.k8s.io\n    version: v1\n    kind: ClusterRole\n"
-                                 "    selectionScope: NamespaceOnly  #!\n"),
-     "spec.resourceSelectors[1].selectionScope", "applies only to selectors of kind Namespace"),
-    ("crp-cluster-scoped-only", crp("resourceSelectors:\n  - group: apps\n    version: v1\n    kind: Deployment  #!\n"),
-     "spec.resourceSelectors[0].kind", "Deployment (apps group) is namespaced"),
-    ("rp-namespaced-only", crp("resourceSelectors:\n  - group: rbac.authorization.k8s.io\n    version: v1\n"
-                               "    kind: ClusterRole  #!\n", kind="ResourcePlacement"),
-     "spec.resourceSelectors[0].kind", "ClusterRole (rbac.authorization.k8s.io group) is cluster-scoped"),
-    ("rp-no-namespaces", crp("resourceSelectors:\n  - group: ''\n    version: v1\n    kind: Namespace  #!\n",
-                             kind="ResourcePlacement"),
-     "spec.resourceSelectors[0].kind", "cannot select Namespaces"),
-    ("nwrs-by-name", crp("resourceSelectors:\n  - group: ''  #!\n    version: v1\n    kind: Namespace\n"
-                         "    labelSelector: {}\n    selectionScope: NamespaceWithResourceSelectors\n"),
-     "spec.resourceSelectors[0]", "must select its namespace by name"),
-    ("nwrs-alone", crp("resourceSelectors:\n  - {group: '', version: v1, kind: Namespace, name: a, "
-                       "selectionScope: NamespaceWithResourceSelectors}\n"
-                       "  - {group: '', version: v1, kind: Namespace, name: b}  #!\n"),
-     "spec.resourceSelectors[1]", "no other Namespace selector is allowed"),
-    ("nwrs-once", crp("resourceSelectors:\n  - {group: '', version: v1, kind: Namespace, name: a, "
-                      "selectionScope: NamespaceWithResourceSelectors}\n"
-                      "  - group: ''\n    version: v1\n    kind: Namespace\n    name: b\n"
-                      "    selectionScope: NamespaceWithResourceSelectors  #!\n"),
-     "spec.resourceSelectors[1].selectionScope", "only one Namespace selector may use"),
+    (
+        "selectors-max",
+        crp("resourceSelectors:  #!\n" + "  - {group: '', version: v1, kind: Namespace}\n" * 101),
+        "spec.resourceSelectors",
+        "at most 100 items",
+    ),
+    (
+        "name-xor-label",
+        crp(
+            "resourceSelectors:\n  - group: ''  #!\n    version: v1\n    kind: Namespace\n"
+            "    name: web\n    labelSelector: {matchLabels: {a: b}}\n"
+        ),
+        "spec.resourceSelectors[0]",
+        "mutually exclusive",
+    ),
+    (
+        "scope-only-namespace",
+        crp(
+            "resourceSelectors:\n  - group: ''\n    version: v1\n    kind: Namespace\n"
+            "  - group: rbac.authorization.k8s.io\n    version: v1\n    kind: ClusterRole\n"
+            "    selectionScope: NamespaceOnly  #!\n"
+        ),
+        "spec.resourceSelectors[1].selectionScope",
+        "applies only to selectors of kind Namespace",
+    ),
+    (
+        "crp-cluster-scoped-only",
+        crp("resourceSelectors:\n  - group: apps\n    version: v1\n    kind: Deployment  #!\n"),
+        "spec.resourceSelectors[0].kind",
+        "Deployment (apps group) is namespaced",
+    ),
+    (
+        "rp-namespaced-only",
+        crp(
+            "resourceSelectors:\n  - group: rbac.authorization.k8s.io\n    version: v1\n"
+            "    kind: ClusterRole  #!\n",
+            kind="ResourcePlacement",
+        ),
+        "spec.resourceSelectors[0].kind",
+        "ClusterRole (rbac.authorization.k8s.io group) is cluster-scoped",
+    ),
+    (
+        "rp-no-namespaces",
+        crp(
+            "resourceSelectors:\n  - group: ''\n    version: v1\n    kind: Namespace  #!\n",
+            kind="ResourcePlacement",
+        ),
+        "spec.resourceSelectors[0].kind",
+        "cannot select Namespaces",
+    ),
+    (
+        "nwrs-by-name",
+        crp(
+            "resourceSelectors:\n  - group: ''  #!\n    version: v1\n    kind: Namespace\n"
+            "    labelSelector: {}\n    selectionScope: NamespaceWithResourceSelectors\n"
+        ),
+        "spec.resourceSelectors[0]",
+        "must select its namespace by name",
+    ),
+    (
+        "nwrs-alone",
+        crp(
+            "resourceSelectors:\n  - {group: '', version: v1, kind: Namespace, name: a, "
+            "selectionScope: NamespaceWithResourceSelectors}\n"
+            "  - {group: '', version: v1, kind: Namespace, name: b}  #!\n"
+        ),
+        "spec.resourceSelectors[1]",
+        "no other Namespace selector is allowed",
+    ),
+    (
+        "nwrs-once",
+        crp(
+            "resourceSelectors:\n  - {group: '', version: v1, kind: Namespace, name: a, "
+            "selectionScope: NamespaceWithResourceSelectors}\n"
+            "  - group: ''\n    version: v1\n    kind: Namespace\n    name: b\n"
+            "    selectionScope: NamespaceWithResourceSelectors  #!\n"
+        ),
+        "spec.resourceSelectors[1].selectionScope",
+        "only one Namespace selector may use",
+    ),
 ]
 
 
@@ -334,66 +562,161 @@ def _ru(line: str) -> str:
 
 
 INVALID += [
-    ("max-unavailable-pattern", _ru("maxUnavailable: 120%  #!"),
-     "spec.strategy.rollingUpdate.maxUnavailable", "a percentage from 0% to 100%"),
-    ("max-surge-negative", _ru("maxSurge: -1  #!"),
-     "spec.strategy.rollingUpdate.maxSurge", "greater than or equal to 0"),
-    ("max-surge-quoted-int", _ru("maxSurge: '5'  #!"),
-     "spec.strategy.rollingUpdate.maxSurge", "write the integer without quotes"),
-    ("unavailable-period", _ru("unavailablePeriodSeconds: -1  #!"),
-     "spec.strategy.rollingUpdate.unavailablePeriodSeconds", "greater than or equal to 0"),
-    ("rolling-not-external", crp(NS + "strategy:\n  type: External\n  rollingUpdate: {}  #!\n"),
-     "spec.strategy.rollingUpdate", "only valid with strategy type RollingUpdate"),
-    ("ssa-config-only-ssa", crp(NS + "strategy:\n  applyStrategy:\n    serverSideApplyConfig: {force: true}  #!\n"),
-     "spec.strategy.applyStrategy.serverSideApplyConfig", "only valid with type ServerSideApply"),
-    ("apply-type", crp(NS + "strategy:\n  applyStrategy:\n    type: Replace  #!\n"),
-     "spec.strategy.applyStrategy.type", "'ClientSideApply', 'ServerSideApply', 'ReportDiff'"),
-    ("mirror-needs-destination", crp(NS + "strategy:\n  reportBackStrategy:  #!\n    type: Mirror\n"),
-     "spec.strategy.reportBackStrategy", "needs a destination"),
-    ("delete-policy", crp(NS + "strategy:\n  deleteStrategy:\n    propagationPolicy: Orphan  #!\n"),
-     "spec.strategy.deleteStrategy.propagationPolicy", "'Delete', 'Abandon'"),
-    ("v1-has-no-delete-strategy", crp(NS + "strategy:\n  deleteStrategy: {}  #!\n", version="v1"),
-     "spec.strategy.deleteStrategy", "not served by placement.kubernetes-fleet.io/v1"),
-    ("history-min", crp(NS + "revisionHistoryLimit: 0  #!\n"), "spec.revisionHistoryLimit", "greater than or equal to 1"),
-    ("history-max", crp(NS + "revisionHistoryLimit: 1001  #!\n"), "spec.revisionHistoryLimit", "less than or equal to 1000"),
-    ("status-scope-needs-one-namespace",
-     crp("resourceSelectors:\n  - {group: rbac.authorization.k8s.io, version: v1, kind: ClusterRole}\n"
-         "statusReportingScope: NamespaceAccessible  #!\n"),
-     "spec.statusReportingScope", "exactly one resourceSelector of kind Namespace"),
-    ("status-scope-crp-only", crp("resourceSelectors:\n  - {group: '', version: v1, kind: ConfigMap}\n"
-                                  "statusReportingScope: NamespaceAccessible  #!\n", kind="ResourcePlacement"),
-     "spec.statusReportingScope", "ClusterResourcePlacements only"),
+    (
+        "max-unavailable-pattern",
+        _ru("maxUnavailable: 120%  #!"),
+        "spec.strategy.rollingUpdate.maxUnavailable",
+        "a percentage from 0% to 100%",
+    ),
+    (
+        "max-surge-negative",
+        _ru("maxSurge: -1  #!"),
+        "spec.strategy.rollingUpdate.maxSurge",
+        "greater than or equal to 0",
+    ),
+    (
+        "max-surge-quoted-int",
+        _ru("maxSurge: '5'  #!"),
+        "spec.strategy.rollingUpdate.maxSurge",
+        "write the integer without quotes",
+    ),
+    (
+        "unavailable-period",
+        _ru("unavailablePeriodSeconds: -1  #!"),
+        "spec.strategy.rollingUpdate.unavailablePeriodSeconds",
+        "greater than or equal to 0",
+    ),
+    (
+        "rolling-not-external",
+        crp(NS + "strategy:\n  type: External\n  rollingUpdate: {}  #!\n"),
+        "spec.strategy.rollingUpdate",
+        "only valid with strategy type RollingUpdate",
+    ),
+    (
+        "ssa-config-only-ssa",
+        crp(NS + "strategy:\n  applyStrategy:\n    serverSideApplyConfig: {force: true}  #!\n"),
+        "spec.strategy.applyStrategy.serverSideApplyConfig",
+        "only valid with type ServerSideApply",
+    ),
+    (
+        "apply-type",
+        crp(NS + "strategy:\n  applyStrategy:\n    type: Replace  #!\n"),
+        "spec.strategy.applyStrategy.type",
+        "'ClientSideApply', 'ServerSideApply', 'ReportDiff'",
+    ),
+    (
+        "mirror-needs-destination",
+        crp(NS + "strategy:\n  reportBackStrategy:  #!\n    type: Mirror\n"),
+        "spec.strategy.reportBackStrategy",
+        "needs a destination",
+    ),
+    (
+        "delete-policy",
+        crp(NS + "strategy:\n  deleteStrategy:\n    propagationPolicy: Orphan  #!\n"),
+        "spec.strategy.deleteStrategy.propagationPolicy",
+        "'Delete', 'Abandon'",
+    ),
+    (
+        "v1-has-no-delete-strategy",
+        crp(NS + "strategy:\n  deleteStrategy: {}  #!\n", version="v1"),
+        "spec.strategy.deleteStrategy",
+        "not served by placement.kubernetes-fleet.io/v1",
+    ),
+    (
+        "history-min",
+        crp(NS + "revisionHistoryLimit: 0  #!\n"),
+        "spec.revisionHistoryLimit",
+        "greater than or equal to 1",
+    ),
+    (
+        "history-max",
+        crp(NS + "revisionHistoryLimit: 1001  #!\n"),
+        "spec.revisionHistoryLimit",
+        "less than or equal to 1000",
+    ),
+    (
+        "status-scope-needs-one-namespace",
+        crp(
+            "resourceSelectors:\n  - {group: rbac.authorization.k8s.io, version: v1, kind: ClusterRole}\n"
+            "statusReportingScope: NamespaceAccessible  #!\n"
+        ),
+        "spec.statusReportingScope",
+        "exactly one resourceSelector of kind Namespace",
+    ),
+    (
+        "status-scope-crp-only",
+        crp(
+            "resourceSelectors:\n  - {group: '', version: v1, kind: ConfigMap}\n"
+            "statusReportingScope: NamespaceAccessible  #!\n",
+            kind="ResourcePlacement",
+        ),
+        "spec.statusReportingScope",
+        "ClusterResourcePlacements only",
+    ),
     ("name-max-63", crp(NS, meta="  name: " + "a" * 64 + "  #!\n"), "metadata.name", "no more than 63"),
-    ("rp-needs-namespace", crp(NS, kind="ResourcePlacement", meta="  name: web\n").replace("metadata:", "metadata:  #!"),
-     "metadata", "set metadata.namespace"),
-    ("typo-required", crp(NS + "policy:\n  affinity:\n    clusterAffinity:\n"
-                          "      requiredDuringSchedulingIgnoredDuringExection: {}  #!\n"),
-     "spec.policy.affinity.clusterAffinity.requiredDuringSchedulingIgnoredDuringExection",
-     'did you mean "requiredDuringSchedulingIgnoredDuringExecution"'),
-    ("typo-perference", crp(PICKN + "  affinity:\n    clusterAffinity:\n"
-                            "      preferredDuringSchedulingIgnoredDuringExecution:\n"
-                            "      - weight: 1\n        preference: {}\n        perference: {}  #!\n"),
-     "spec.policy.affinity.clusterAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].perference",
-     'did you mean "preference"'),
-    ("old-metric-sorter", crp(PICKN + "  affinity:\n    clusterAffinity:\n"
-                              "      preferredDuringSchedulingIgnoredDuringExecution:\n"
-                              "      - weight: 1\n        preference:\n"
-                              "          metricSorter: {name: a, sortOrder: Ascending}  #!\n"),
-     "spec.policy.affinity.clusterAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].preference.metricSorter",
-     "is called propertySorter"),
-    ("preferred-is-a-list", crp(PICKN + "  affinity:\n    clusterAffinity:\n"
-                                "      preferredDuringSchedulingIgnoredDuringExecution:  #!\n        weight: 1\n"),
-     "spec.policy.affinity.clusterAffinity.preferredDuringSchedulingIgnoredDuringExecution", "expected an array"),
-    ("label-key-under-selector", crp(NS + "policy:\n  affinity:\n    clusterAffinity:\n"
-                                     "      requiredDuringSchedulingIgnoredDuringExecution:\n"
-                                     "        clusterSelectorTerms:\n        - labelSelector:\n"
-                                     "            region: east  #!\n"),
-     REQ + ".labelSelector.region", "valid fields here: matchExpressions, matchLabels"),
+    (
+        "rp-needs-namespace",
+        crp(NS, kind="ResourcePlacement", meta="  name: web\n").replace("metadata:", "metadata:  #!"),
+        "metadata",
+        "set metadata.namespace",
+    ),
+    (
+        "typo-required",
+        crp(
+            NS + "policy:\n  affinity:\n    clusterAffinity:\n"
+            "      requiredDuringSchedulingIgnoredDuringExection: {}  #!\n"
+        ),
+        "spec.policy.affinity.clusterAffinity.requiredDuringSchedulingIgnoredDuringExection",
+        'did you mean "requiredDuringSchedulingIgnoredDuringExecution"',
+    ),
+    (
+        "typo-perference",
+        crp(
+            PICKN + "  affinity:\n    clusterAffinity:\n"
+            "      preferredDuringSchedulingIgnoredDuringExecution:\n"
+            "      - weight: 1\n        preference: {}\n        perference: {}  #!\n"
+        ),
+        "spec.policy.affinity.clusterAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].perference",
+        'did you mean "preference"',
+    ),
+    (
+        "old-metric-sorter",
+        crp(
+            PICKN + "  affinity:\n    clusterAffinity:\n"
+            "      preferredDuringSchedulingIgnoredDuringExecution:\n"
+            "      - weight: 1\n        preference:\n"
+            "          metricSorter: {name: a, sortOrder: Ascending}  #!\n"
+        ),
+        "spec.policy.affinity.clusterAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].preference.metricSorter",
+        "is called propertySorter",
+    ),
+    (
+        "preferred-is-a-list",
+        crp(
+            PICKN + "  affinity:\n    clusterAffinity:\n"
+            "      preferredDuringSchedulingIgnoredDuringExecution:  #!\n        weight: 1\n"
+        ),
+        "spec.policy.affinity.clusterAffinity.preferredDuringSchedulingIgnoredDuringExecution",
+        "expected an array",
+    ),
+    (
+        "label-key-under-selector",
+        crp(
+            NS + "policy:\n  affinity:\n    clusterAffinity:\n"
+            "      requiredDuringSchedulingIgnoredDuringExecution:\n"
+            "        clusterSelectorTerms:\n        - labelSelector:\n"
+            "            region: east  #!\n"
+        ),
+        REQ + ".labelSelector.region",
+        "valid fields here: matchExpressions, matchLabels",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("text", "field", "fragment"), [c[1:] for c in INVALID], ids=[c[0] for c in INVALID])
-def test_each_invalid_placement_is_reported_at_its_field_and_line(text: str, field: str, fragment: str) -> None:
+def test_each_invalid_placement_is_reported_at_its_field_and_line(
+    text: str, field: str, fragment: str
+) -> None:
     _, findings = load(text)
     found = finding_at([f for f in findings if f.severity == "error"], field, fragment)
     assert found.line == marked_line(text)

@@ -44,14 +44,21 @@ def repo(tmp_path: Path) -> Path:
     return path
 
 
-def test_adopt_as_override_commits_a_resource_override_for_that_cluster_only(repo: Path, tmp_path: Path) -> None:
+def test_adopt_as_override_commits_a_resource_override_for_that_cluster_only(
+    repo: Path, tmp_path: Path
+) -> None:
     head = git(repo, "rev-parse", "HEAD")
     code, out = adopt(repo, "eu-1", DEPLOY)
     assert code == 0, out
-    assert "new branch drift/eu-1/frontend" in out and "gh pr create --head drift/eu-1/frontend --base main" in out
+    assert (
+        "new branch drift/eu-1/frontend" in out
+        and "gh pr create --head drift/eu-1/frontend --base main" in out
+    )
     # The user's branch, index and work tree are untouched.
     assert git(repo, "rev-parse", "HEAD") == head and git(repo, "status", "--porcelain") == ""
-    assert git(repo, "diff", "--name-only", "main", "drift/eu-1/frontend") == "apps/web/drift-eu-1-frontend.yaml"
+    assert (
+        git(repo, "diff", "--name-only", "main", "drift/eu-1/frontend") == "apps/web/drift-eu-1-frontend.yaml"
+    )
     loaded = load_ref(repo, "drift/eu-1/frontend", tmp_path / "after")
     assert loaded.ok, loaded.errors
     ro = loaded.spec.resource_overrides["web/drift-eu-1-frontend"]
@@ -61,7 +68,9 @@ def test_adopt_as_override_commits_a_resource_override_for_that_cluster_only(rep
     assert eu1["spec"]["replicas"] == 5 and eu1["metadata"]["labels"] == {"app": "frontend", "tier": "gold"}
     assert eu2["spec"]["replicas"] == 3 and eu2["metadata"]["labels"] == {"app": "frontend"}
     body = git(repo, "log", "-1", "--format=%B", "drift/eu-1/frontend")
-    assert body.startswith("drift: adopt eu-1 apps/Deployment/web/frontend as ResourceOverride web/drift-eu-1-frontend")
+    assert body.startswith(
+        "drift: adopt eu-1 apps/Deployment/web/frontend as ResourceOverride web/drift-eu-1-frontend"
+    )
     assert "/spec/replicas: 3 -> 5" in body
 
 
@@ -74,13 +83,19 @@ def test_adopt_of_a_cluster_scoped_object_writes_a_cluster_resource_override(tmp
     assert loaded.ok, loaded.errors
     cro = loaded.spec.cluster_overrides["drift-us-1-web"]
     assert [(s.kind, s.name) for s in cro.selectors] == [("Namespace", "web")]
-    labels = {c: rendered(loaded, c, "/Namespace//web")["metadata"].get("labels", {}) for c in ("us-1", "eu-1")}
+    labels = {
+        c: rendered(loaded, c, "/Namespace//web")["metadata"].get("labels", {}) for c in ("us-1", "eu-1")
+    }
     assert labels["us-1"]["team"] == "storefront" and "team" not in labels["eu-1"]
 
 
 def test_adopt_into_an_existing_override_adds_a_rule_and_keeps_its_file_as_written(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "fleet", {**base_files(), "apps/web/pins.yaml": EXISTING_RO})
-    push_report(repo, "eu-1", [drift(DEPLOY, ("/spec/template/spec/containers/0/image", "nginx:1.27-prod", "nginx:1.28"))])
+    push_report(
+        repo,
+        "eu-1",
+        [drift(DEPLOY, ("/spec/template/spec/containers/0/image", "nginx:1.27-prod", "nginx:1.28"))],
+    )
     code, out = adopt(repo, "eu-1", "Deployment/web/frontend")
     assert code == 0, out
     assert "ResourceOverride/web/frontend-pins (rule added to apps/web/pins.yaml)" in out
@@ -91,7 +106,9 @@ def test_adopt_into_an_existing_override_adds_a_rule_and_keeps_its_file_as_writt
     assert loaded.ok, loaded.errors
     assert list(loaded.spec.resource_overrides) == ["web/frontend-pins"]
     assert len(loaded.spec.resource_overrides["web/frontend-pins"].rules) == 2
-    images = [rendered(loaded, c)["spec"]["template"]["spec"]["containers"][0]["image"] for c in ("eu-1", "eu-2")]
+    images = [
+        rendered(loaded, c)["spec"]["template"]["spec"]["containers"][0]["image"] for c in ("eu-1", "eu-2")
+    ]
     assert images == ["nginx:1.28", "nginx:1.27-prod"]
 
 
@@ -103,7 +120,10 @@ def test_adopt_as_source_edits_only_the_drifted_line_and_keeps_comments(repo: Pa
     assert "reaches every cluster that has this object: eu-1, eu-2, us-1" in out
     diff = git(repo, "diff", "-U0", "main", "drift/eu-1/frontend")
     changed = [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
-    assert changed == ["-  replicas: 3  # sized for the default region", "+  replicas: 5  # sized for the default region"]
+    assert changed == [
+        "-  replicas: 3  # sized for the default region",
+        "+  replicas: 5  # sized for the default region",
+    ]
     loaded = load_ref(repo, "drift/eu-1/frontend", tmp_path / "after")
     assert loaded.ok and rendered(loaded, "us-1")["spec"]["replicas"] == 5
 
@@ -120,18 +140,38 @@ def test_adopt_on_the_current_branch_only_when_branch_names_it(repo: Path) -> No
 @pytest.mark.parametrize(
     ("drifted", "args", "message"),
     [
-        (drift("/Secret/web/creds", ("/stringData/password", "(redacted for security reasons)",
-                                     "(redacted for security reasons)")),
-         ("Secret/web/creds",), "Secret values are redacted"),
+        (
+            drift(
+                "/Secret/web/creds",
+                (
+                    "/stringData/password",
+                    "(redacted for security reasons)",
+                    "(redacted for security reasons)",
+                ),
+            ),
+            ("Secret/web/creds",),
+            "Secret values are redacted",
+        ),
         (drift(DEPLOY, ("/status/replicas", "3", "5")), (DEPLOY,), "cannot override /status"),
         (drift(DEPLOY, ("/metadata/name", "frontend", "front")), (DEPLOY,), "cannot override /metadata/name"),
         (drift(DEPLOY, ("/spec/replicas", "3", "five")), (DEPLOY,), "the hub's value is an integer"),
-        (drift(DEPLOY, REPLICAS), (DEPLOY, "--as", "source"),
-         "would also change it on eu-2, us-1, which do not have these values; adopt --as override"),
+        (
+            drift(DEPLOY, REPLICAS),
+            (DEPLOY, "--as", "source"),
+            "would also change it on eu-2, us-1, which do not have these values; adopt --as override",
+        ),
         (drift(DEPLOY, REPLICAS), (DEPLOY, "--path", "/spec/paused"), "not among the drifted paths"),
         (drift(DEPLOY, REPLICAS), (DEPLOY, "--as", "both"), "use override or source"),
     ],
-    ids=["secret", "status", "metadata-name", "untyped-value", "source-reaches-others", "unknown-path", "bad-mode"],
+    ids=[
+        "secret",
+        "status",
+        "metadata-name",
+        "untyped-value",
+        "source-reaches-others",
+        "unknown-path",
+        "bad-mode",
+    ],
 )
 def test_adopt_refuses_with_a_clear_message_and_exit_code_2(
     repo: Path, drifted: object, args: tuple[str, ...], message: str
@@ -145,7 +185,11 @@ def test_adopt_refuses_with_a_clear_message_and_exit_code_2(
 
 
 def test_adopt_refuses_to_edit_a_kustomize_rendered_source(tmp_path: Path) -> None:
-    files = {**base_files(), "apps/kust/kustomization.yaml": KUSTOMIZATION, "apps/kust/settings.yaml": KUSTOMIZED_CM}
+    files = {
+        **base_files(),
+        "apps/kust/kustomization.yaml": KUSTOMIZATION,
+        "apps/kust/settings.yaml": KUSTOMIZED_CM,
+    }
     repo = make_repo(tmp_path / "fleet", files)
     for c in ("eu-1", "eu-2", "us-1"):
         push_report(repo, c, [drift("/ConfigMap/web/settings", ("/data/MODE", "fast", "safe"))])
@@ -158,7 +202,11 @@ def test_adopt_refuses_to_edit_a_kustomize_rendered_source(tmp_path: Path) -> No
 
 @pytest.mark.parametrize(
     ("cluster", "obj", "expected"),
-    [("eu-2", DEPLOY, "no drift of"), ("us-9", DEPLOY, "no report branch"), ("eu-1", "ConfigMap/web/none", "no drift of")],
+    [
+        ("eu-2", DEPLOY, "no drift of"),
+        ("us-9", DEPLOY, "no report branch"),
+        ("eu-1", "ConfigMap/web/none", "no drift of"),
+    ],
     ids=["no-drift", "no-report", "unknown-object"],
 )
 def test_adopt_with_nothing_to_adopt_exits_1(repo: Path, cluster: str, obj: str, expected: str) -> None:
@@ -169,7 +217,11 @@ def test_adopt_with_nothing_to_adopt_exits_1(repo: Path, cluster: str, obj: str,
 
 def test_adopt_checks_names_before_they_reach_git(repo: Path) -> None:
     branches = git(repo, "branch", "--list")
-    for args in (("eu-1", DEPLOY, "--branch=--upload-pack=x"), ("eu-1", DEPLOY, "--branch=a..b"), ("../eu-1", DEPLOY)):
+    for args in (
+        ("eu-1", DEPLOY, "--branch=--upload-pack=x"),
+        ("eu-1", DEPLOY, "--branch=a..b"),
+        ("../eu-1", DEPLOY),
+    ):
         code, out = adopt(repo, *args)
         assert code == 2 and "cannot be used in a Git ref name" in out, out
     assert git(repo, "branch", "--list") == branches
@@ -183,7 +235,11 @@ def test_adopt_refuses_an_existing_branch(repo: Path) -> None:
 
 def test_adopt_of_several_new_fields_under_one_missing_parent_keeps_them_all(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "fleet", base_files())
-    push_report(repo, "eu-1", [drift(DEPLOY, ("/metadata/annotations/a", None, "1"), ("/metadata/annotations/b", None, "2"))])
+    push_report(
+        repo,
+        "eu-1",
+        [drift(DEPLOY, ("/metadata/annotations/a", None, "1"), ("/metadata/annotations/b", None, "2"))],
+    )
     code, out = adopt(repo, "eu-1", DEPLOY)
     assert code == 0, out
     assert "add /metadata/annotations\n  add /metadata/annotations/b" in out
@@ -193,8 +249,12 @@ def test_adopt_of_several_new_fields_under_one_missing_parent_keeps_them_all(tmp
 
 def test_adopt_of_a_drift_whose_placement_is_gone_has_nothing_to_adopt(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "fleet", base_files())
-    push_report(repo, "eu-1", [drift(DEPLOY, REPLICAS, placement="ClusterResourcePlacement/old")],
-                placement="ClusterResourcePlacement/old")
+    push_report(
+        repo,
+        "eu-1",
+        [drift(DEPLOY, REPLICAS, placement="ClusterResourcePlacement/old")],
+        placement="ClusterResourcePlacement/old",
+    )
     result = CliRunner().invoke(app, ["drift", "adopt", "eu-1", DEPLOY, "--repo", str(repo)])
     assert result.exit_code == 1
     assert isinstance(result.exception, DriftNotFound) and "the drift is stale" in str(result.exception)

@@ -36,7 +36,14 @@ def repo(tmp_path: Path) -> Path:
         (("--into-source",), "apps/web/deployment.yaml"),
         (("--into-source", "--as", "source"), "apps/web/deployment.yaml"),
     ],
-    ids=["default", "as-override-long", "as-override", "as-source-long", "into-source", "both-spellings-agree"],
+    ids=[
+        "default",
+        "as-override-long",
+        "as-override",
+        "as-source-long",
+        "into-source",
+        "both-spellings-agree",
+    ],
 )
 def test_both_spellings_of_the_mode_commit_the_same_kind_of_change(
     repo: Path, flags: tuple[str, ...], changed_file: str
@@ -48,10 +55,16 @@ def test_both_spellings_of_the_mode_commit_the_same_kind_of_change(
 
 @pytest.mark.parametrize(
     "flags",
-    [("--as-override", "--into-source"), ("--as", "source", "--as-override"), ("--as", "override", "--into-source")],
+    [
+        ("--as-override", "--into-source"),
+        ("--as", "source", "--as-override"),
+        ("--as", "override", "--into-source"),
+    ],
     ids=["both-aliases", "as-source-with-as-override", "as-override-with-into-source"],
 )
-def test_contradicting_mode_flags_are_a_usage_error_and_commit_nothing(repo: Path, flags: tuple[str, ...]) -> None:
+def test_contradicting_mode_flags_are_a_usage_error_and_commit_nothing(
+    repo: Path, flags: tuple[str, ...]
+) -> None:
     branches = git(repo, "branch", "--list")
     code, out = adopt(repo, *flags)
     assert code == 2

@@ -17,10 +17,16 @@ from tests.support.driftfixtures import DEPLOY, T_FIRST, T_LAST, base_files, dri
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     path = make_repo(tmp_path / "fleet", base_files())
-    push_report(path, "eu-1", [
-        drift(DEPLOY, ("/spec/replicas", "3", "5"), ("/metadata/labels/tier", None, "gold")),
-        drift("/Secret/web/creds", ("/stringData/password", "from-the-vault", "leaked"), kind=DriftType.DIFF),
-    ])
+    push_report(
+        path,
+        "eu-1",
+        [
+            drift(DEPLOY, ("/spec/replicas", "3", "5"), ("/metadata/labels/tier", None, "gold")),
+            drift(
+                "/Secret/web/creds", ("/stringData/password", "from-the-vault", "leaked"), kind=DriftType.DIFF
+            ),
+        ],
+    )
     push_report(path, "eu-2", [])
     return path
 
@@ -34,13 +40,43 @@ def test_get_drift_table_shows_each_drifted_path_with_hub_and_member_values(repo
     code, out = get(repo)
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["CLUSTER", "PLACEMENT", "OBJECT", "TYPE", "PATH", "HUB", "MEMBER",
-                                "FIRST-OBSERVED", "LAST-OBSERVED", "GENERATION"]
+    assert lines[0].split() == [
+        "CLUSTER",
+        "PLACEMENT",
+        "OBJECT",
+        "TYPE",
+        "PATH",
+        "HUB",
+        "MEMBER",
+        "FIRST-OBSERVED",
+        "LAST-OBSERVED",
+        "GENERATION",
+    ]
     rows = [line.split() for line in lines[1:]]
-    assert ["eu-1", "ClusterResourcePlacement/web", DEPLOY, "Drift", "/spec/replicas", "3", "5",
-            T_FIRST, T_LAST, "7"] in rows
-    assert ["eu-1", "ClusterResourcePlacement/web", DEPLOY, "Drift", "/metadata/labels/tier", "<absent>", "gold",
-            T_FIRST, T_LAST, "7"] in rows
+    assert [
+        "eu-1",
+        "ClusterResourcePlacement/web",
+        DEPLOY,
+        "Drift",
+        "/spec/replicas",
+        "3",
+        "5",
+        T_FIRST,
+        T_LAST,
+        "7",
+    ] in rows
+    assert [
+        "eu-1",
+        "ClusterResourcePlacement/web",
+        DEPLOY,
+        "Drift",
+        "/metadata/labels/tier",
+        "<absent>",
+        "gold",
+        T_FIRST,
+        T_LAST,
+        "7",
+    ] in rows
 
 
 def test_get_drift_never_shows_secret_data_even_if_a_report_carries_it(repo: Path) -> None:
@@ -49,7 +85,9 @@ def test_get_drift_never_shows_secret_data_even_if_a_report_carries_it(repo: Pat
     assert "leaked" not in out and "from-the-vault" not in out
     items = json.loads(out)["items"]
     secret = next(i for i in items if i["identity"] == "/Secret/web/creds")
-    assert secret["details"] == [{"path": "/stringData/password", "valueInHub": REDACTED, "valueInMember": REDACTED}]
+    assert secret["details"] == [
+        {"path": "/stringData/password", "valueInHub": REDACTED, "valueInMember": REDACTED}
+    ]
     assert secret["type"] == "Diff"
 
 
@@ -60,10 +98,17 @@ def test_get_drift_json_lists_items_per_object_for_one_cluster(repo: Path) -> No
     assert doc["kind"] == "DriftList"
     deploy = next(i for i in doc["items"] if i["identity"] == DEPLOY)
     assert deploy == {
-        "cluster": "eu-1", "placement": "ClusterResourcePlacement/web", "identity": DEPLOY, "type": "Drift",
-        "firstObservedTime": T_FIRST, "observationTime": T_LAST, "observedGeneration": 7,
-        "details": [{"path": "/spec/replicas", "valueInHub": "3", "valueInMember": "5"},
-                    {"path": "/metadata/labels/tier", "valueInHub": None, "valueInMember": "gold"}],
+        "cluster": "eu-1",
+        "placement": "ClusterResourcePlacement/web",
+        "identity": DEPLOY,
+        "type": "Drift",
+        "firstObservedTime": T_FIRST,
+        "observationTime": T_LAST,
+        "observedGeneration": 7,
+        "details": [
+            {"path": "/spec/replicas", "valueInHub": "3", "valueInMember": "5"},
+            {"path": "/metadata/labels/tier", "valueInHub": None, "valueInMember": "gold"},
+        ],
     }
 
 
@@ -88,7 +133,9 @@ def test_get_drift_yaml_round_trips_the_same_items_as_json(repo: Path) -> None:
 
 def test_get_drift_table_escapes_control_characters_from_reports(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "fleet", base_files())
-    push_report(repo, "eu-1", [drift(DEPLOY, ("/spec/template/spec/containers/0/image", "nginx", "\x1b[2Jevil\nx"))])
+    push_report(
+        repo, "eu-1", [drift(DEPLOY, ("/spec/template/spec/containers/0/image", "nginx", "\x1b[2Jevil\nx"))]
+    )
     code, out = get(repo, "eu-1")
     assert code == 0
     assert "\x1b" not in out and "\\x1b[2Jevil\\nx" in out
@@ -98,8 +145,14 @@ def test_drift_list_is_get_drift_and_drift_show_prints_one_object(repo: Path) ->
     runner = CliRunner()
     listed = runner.invoke(app, ["drift", "list", "eu-1", "--repo", str(repo)])
     assert (listed.exit_code, listed.output) == get(repo, "eu-1")
-    shown = runner.invoke(app, ["drift", "show", "eu-1", "Deployment/web/frontend", "--repo", str(repo), "-o", "json"])
+    shown = runner.invoke(
+        app, ["drift", "show", "eu-1", "Deployment/web/frontend", "--repo", str(repo), "-o", "json"]
+    )
     assert shown.exit_code == 0
-    assert json.loads(shown.output)["details"][0] == {"path": "/spec/replicas", "valueInHub": "3", "valueInMember": "5"}
+    assert json.loads(shown.output)["details"][0] == {
+        "path": "/spec/replicas",
+        "valueInHub": "3",
+        "valueInMember": "5",
+    }
     missing = runner.invoke(app, ["drift", "show", "eu-2", "Deployment/web/frontend", "--repo", str(repo)])
     assert missing.exit_code == 1 and isinstance(missing.exception, DriftNotFound)

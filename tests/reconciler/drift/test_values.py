@@ -13,8 +13,13 @@ HUB: dict[str, Any] = {
     "apiVersion": "apps/v1",
     "kind": "Deployment",
     "metadata": {"name": "frontend", "labels": {"app": "frontend"}},
-    "spec": {"replicas": 3, "paused": False, "ratio": 0.5, "strategy": {"type": "RollingUpdate"},
-             "template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}},
+    "spec": {
+        "replicas": 3,
+        "paused": False,
+        "ratio": 0.5,
+        "strategy": {"type": "RollingUpdate"},
+        "template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}},
+    },
 }
 
 
@@ -24,23 +29,47 @@ HUB: dict[str, Any] = {
         ("/spec/replicas", "3", "5", PatchOp("replace", "/spec/replicas", 5)),
         ("/spec/paused", "false", "true", PatchOp("replace", "/spec/paused", True)),
         ("/spec/ratio", "0.5", "0.75", PatchOp("replace", "/spec/ratio", 0.75)),
-        ("/spec/strategy/type", "RollingUpdate", "Recreate", PatchOp("replace", "/spec/strategy/type", "Recreate")),
-        ("/spec/template/spec/containers/0/image", "nginx:1.27", "nginx:1.28",
-         PatchOp("replace", "/spec/template/spec/containers/0/image", "nginx:1.28")),
+        (
+            "/spec/strategy/type",
+            "RollingUpdate",
+            "Recreate",
+            PatchOp("replace", "/spec/strategy/type", "Recreate"),
+        ),
+        (
+            "/spec/template/spec/containers/0/image",
+            "nginx:1.27",
+            "nginx:1.28",
+            PatchOp("replace", "/spec/template/spec/containers/0/image", "nginx:1.28"),
+        ),
         # absent on the hub: labels and annotations are strings even when they look like numbers
         ("/metadata/labels/tier", None, "5", PatchOp("add", "/metadata/labels/tier", "5")),
         ("/metadata/annotations/note", None, "hot", PatchOp("add", "/metadata/annotations", {"note": "hot"})),
         ("/spec/minReadySeconds", None, "10", PatchOp("add", "/spec/minReadySeconds", 10)),
-        ("/spec/strategy/rollingUpdate/maxSurge", None, "25%",
-         PatchOp("add", "/spec/strategy/rollingUpdate", {"maxSurge": "25%"})),
+        (
+            "/spec/strategy/rollingUpdate/maxSurge",
+            None,
+            "25%",
+            PatchOp("add", "/spec/strategy/rollingUpdate", {"maxSurge": "25%"}),
+        ),
         # absent on the member: removed
         ("/metadata/labels/app", "frontend", None, PatchOp("remove", "/metadata/labels/app")),
     ],
-    ids=["int", "bool", "float", "string", "list-item", "label-looks-numeric", "missing-parent", "new-int",
-         "new-nested", "removed"],
+    ids=[
+        "int",
+        "bool",
+        "float",
+        "string",
+        "list-item",
+        "label-looks-numeric",
+        "missing-parent",
+        "new-int",
+        "new-nested",
+        "removed",
+    ],
 )
-def test_patch_op_types_the_member_value_like_the_hub_value(path: str, hub: str | None, member: str | None,
-                                                            expected: PatchOp) -> None:
+def test_patch_op_types_the_member_value_like_the_hub_value(
+    path: str, hub: str | None, member: str | None, expected: PatchOp
+) -> None:
     assert patch_op(PatchDetail(path, hub, member), HUB) == expected
 
 
@@ -73,8 +102,9 @@ def test_patch_op_refuses_values_it_cannot_type_faithfully(path: str, member: st
         ("apps", "Deployment", "/apiVersion", "cannot override /apiVersion"),
     ],
 )
-def test_check_path_refuses_secret_data_and_paths_an_override_may_not_touch(group: str, kind: str, path: str,
-                                                                            message: str) -> None:
+def test_check_path_refuses_secret_data_and_paths_an_override_may_not_touch(
+    group: str, kind: str, path: str, message: str
+) -> None:
     with pytest.raises(AdoptionRefused, match=message):
         check_path(group, kind, PatchDetail(path, "a", "b"))
 

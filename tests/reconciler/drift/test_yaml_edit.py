@@ -49,13 +49,25 @@ items:
 """
 
 
-@pytest.mark.parametrize("text", [INDENTED, FLUSH, FOUR, MULTI, LIST], ids=["indented", "flush", "four", "multi", "list"])
+@pytest.mark.parametrize(
+    "text", [INDENTED, FLUSH, FOUR, MULTI, LIST], ids=["indented", "flush", "four", "multi", "list"]
+)
 def test_edit_object_changes_only_the_adopted_line(text: str) -> None:
     assert roundtrip_clean(text)
-    new = edit_object(text, "f.yaml", "apps", "Deployment", "web", "frontend",
-                      lambda o: apply_ops(o, [PatchOp("replace", "/spec/replicas", 5)]))
-    changed = [line for line in difflib.unified_diff(text.splitlines(), new.splitlines(), lineterm="", n=0)
-               if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    new = edit_object(
+        text,
+        "f.yaml",
+        "apps",
+        "Deployment",
+        "web",
+        "frontend",
+        lambda o: apply_ops(o, [PatchOp("replace", "/spec/replicas", 5)]),
+    )
+    changed = [
+        line
+        for line in difflib.unified_diff(text.splitlines(), new.splitlines(), lineterm="", n=0)
+        if line[:1] in "+-" and line[:3] not in ("+++", "---")
+    ]
     assert [c.replace(" ", "") for c in changed] == ["-replicas:3#default", "+replicas:5#default"]
 
 

@@ -26,9 +26,12 @@ from tests.support.gitdaemon import GIT_ENV
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 
 
-def run_git(git_dir: Path, *args: str, data: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["git", *args], input=data, env={**GIT_ENV, "GIT_DIR": str(git_dir)},
-                          capture_output=True, check=check)
+def run_git(
+    git_dir: Path, *args: str, data: bytes | None = None, check: bool = True
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        ["git", *args], input=data, env={**GIT_ENV, "GIT_DIR": str(git_dir)}, capture_output=True, check=check
+    )
 
 
 @pytest.fixture(params=["bare", "work-tree"])
@@ -46,8 +49,10 @@ def git_id(kind: str, data: bytes) -> str:
 
 def filler(n: int, tag: str = "") -> dict[str, bytes]:
     """``n`` small distinct YAML files, so a batch reaches PACK_MIN_OBJECTS."""
-    return {f"cm/settings-{tag}{i}.yaml": f"kind: ConfigMap\nmetadata: {{name: s-{tag}{i}}}\n".encode()
-            for i in range(n)}
+    return {
+        f"cm/settings-{tag}{i}.yaml": f"kind: ConfigMap\nmetadata: {{name: s-{tag}{i}}}\n".encode()
+        for i in range(n)
+    }
 
 
 def packs(git_dir: Path) -> list[Path]:
@@ -60,7 +65,9 @@ def loose(git_dir: Path) -> set[str]:
 
 def packed(pack: Path) -> dict[str, tuple[str, int]]:
     """``git verify-pack -v``: every object in the pack (id -> (type, size)); fails on any error."""
-    out = run_git(pack.parent.parent.parent, "verify-pack", "-v", str(pack.with_suffix(".idx"))).stdout.decode()
+    out = run_git(
+        pack.parent.parent.parent, "verify-pack", "-v", str(pack.with_suffix(".idx"))
+    ).stdout.decode()
     objs: dict[str, tuple[str, int]] = {}
     for line in out.splitlines():
         fields = line.split()
@@ -86,7 +93,7 @@ def assert_sound(git_dir: Path, written: dict[str, tuple[str, bytes]]) -> None:
     for sha, (kind, data) in written.items():
         eol = raw.index(b"\n", pos)
         assert raw[pos:eol].decode() == f"{sha} {kind} {len(data)}"
-        assert raw[eol + 1:eol + 1 + len(data)] == data, f"{kind} {sha} reads back different bytes"
+        assert raw[eol + 1 : eol + 1 + len(data)] == data, f"{kind} {sha} reads back different bytes"
         pos = eol + 1 + len(data) + 1
     assert pos == len(raw)
 
@@ -129,9 +136,13 @@ def test_trees_and_commits_in_a_pack_pass_fsck_strict(git_dir: Path) -> None:
     """Entry order is git's ("a.b" < "a/" < "a0"), nested trees, a root commit and its child."""
     writer = Recording(git_dir / "objects")
     files = {
-        "a.b": b"dot\n", "a/x.yaml": b"x: 1\n", "a0": b"zero\n", "a/b/c/d.yaml": b"deep: true\n",
+        "a.b": b"dot\n",
+        "a/x.yaml": b"x: 1\n",
+        "a0": b"zero\n",
+        "a/b/c/d.yaml": b"deep: true\n",
         "manifests/ClusterResourcePlacement/web/apps/Deployment/web/app.yaml": b"kind: Deployment\n",
-        "empty.yaml": b"", **filler(PACK_MIN_OBJECTS),
+        "empty.yaml": b"",
+        **filler(PACK_MIN_OBJECTS),
     }
     with writer.batch():
         tree = writer.write_tree(files)
@@ -177,7 +188,9 @@ def test_objects_the_repository_has_are_not_written_again(git_dir: Path) -> None
     assert loose(git_dir) == set(outside.stored)
     third = Recording(git_dir / "objects")  # some present (packed or loose), the rest new
     with third.batch():
-        third.write_tree({**shared, "loose.yaml": b"written outside a batch\n", **filler(PACK_MIN_OBJECTS, "n")})
+        third.write_tree(
+            {**shared, "loose.yaml": b"written outside a batch\n", **filler(PACK_MIN_OBJECTS, "n")}
+        )
     [pack2] = [p for p in packs(git_dir) if p != pack1]
     assert set(packed(pack2)) == set(third.stored) - set(first) - set(outside.stored)
     assert len(packed(pack2)) == PACK_MIN_OBJECTS + 2  # the new blobs, cm/ and the root tree
@@ -224,7 +237,7 @@ def reseal(pack: Path, n: int, fix_crcs: bool) -> None:
     if fix_crcs:
         offsets = list(struct.unpack_from(f">{n}I", idx, crcs + 4 * n))
         ends = dict(zip(sorted(offsets), [*sorted(offsets)[1:], len(body)], strict=True))
-        struct.pack_into(f">{n}I", idx, crcs, *(zlib.crc32(body[off:ends[off]]) for off in offsets))
+        struct.pack_into(f">{n}I", idx, crcs, *(zlib.crc32(body[off : ends[off]]) for off in offsets))
     pack_sum = hashlib.sha1(body).digest()
     idx[-40:-20] = pack_sum
     idx[-20:] = hashlib.sha1(idx[:-20]).digest()
@@ -260,8 +273,12 @@ def test_the_checks_catch_a_wrong_index_or_entry(tmp_path: Path, where: str) -> 
     crcs = 8 + 256 * 4 + 20 * n
     target = pack.with_suffix(".idx") if where.startswith("idx") else pack
     data = bytearray(target.read_bytes())
-    at = {"idx-crc": crcs + 4 * (n // 2), "idx-offset": crcs + 4 * n + 4 * (n // 2) + 3,
-          "pack-size-header": 12, "pack-data": 12 + 6}[where]
+    at = {
+        "idx-crc": crcs + 4 * (n // 2),
+        "idx-offset": crcs + 4 * n + 4 * (n // 2) + 3,
+        "pack-size-header": 12,
+        "pack-data": 12 + 6,
+    }[where]
     data[at] ^= 0x01
     target.chmod(0o644)
     target.write_bytes(bytes(data))

@@ -41,7 +41,9 @@ def fleet(tmp_path: Path) -> Path:
     return work
 
 
-def publish_files(repo: HubRepo, files: dict[str, dict[str, bytes]], olds: Mapping[str, str | None]) -> dict[str, str]:
+def publish_files(
+    repo: HubRepo, files: dict[str, dict[str, bytes]], olds: Mapping[str, str | None]
+) -> dict[str, str]:
     news = {ref: repo.write_commit(repo.write_tree(f), [], f"write {ref}", NOW) for ref, f in files.items()}
     repo.publish([RefUpdate(ref, new, olds.get(ref)) for ref, new in news.items()])
     return news
@@ -72,8 +74,14 @@ def test_only_safe_names_become_ref_components(name: str, ok: bool) -> None:
 
 @pytest.mark.parametrize(
     ("location", "url"),
-    [("git://h/r.git", True), ("https://h/r", True), ("git@host:org/r.git", True), ("/srv/r.git", False),
-     ("relative/dir", False), ("C:/x", False)],
+    [
+        ("git://h/r.git", True),
+        ("https://h/r", True),
+        ("git@host:org/r.git", True),
+        ("/srv/r.git", False),
+        ("relative/dir", False),
+        ("C:/x", False),
+    ],
 )
 def test_urls_and_local_paths_are_told_apart(location: str, url: bool) -> None:
     assert is_url(location) is url
@@ -154,7 +162,9 @@ def test_export_refuses_a_commit_larger_than_the_bound(fleet: Path, tmp_path: Pa
         repo.export(head, tmp_path / "export", max_bytes=1024)
 
 
-def test_remote_publish_is_atomic_and_a_stale_hub_loses_the_race(git_daemon: GitDaemon, tmp_path: Path) -> None:
+def test_remote_publish_is_atomic_and_a_stale_hub_loses_the_race(
+    git_daemon: GitDaemon, tmp_path: Path
+) -> None:
     bare = git_daemon.create("fleet.git")
     work = tmp_path / "w"
     git(tmp_path, "clone", "-q", str(bare), str(work))
@@ -217,7 +227,9 @@ def test_a_skipped_path_with_a_colon_is_named_whole_in_the_warning(fleet: Path) 
     ]
 
 
-@pytest.mark.parametrize("path", ["../escape.yaml", "/tmp/escape.yaml", ".git/hooks/pre-commit", "-n", "a/../../b"])
+@pytest.mark.parametrize(
+    "path", ["../escape.yaml", "/tmp/escape.yaml", ".git/hooks/pre-commit", "-n", "a/../../b"]
+)
 def test_a_work_tree_commit_never_writes_outside_the_checkout_or_into_git(fleet: Path, path: str) -> None:
     work = WorkTree.open(fleet / "clusters")
     head = work.head()
@@ -226,7 +238,9 @@ def test_a_work_tree_commit_never_writes_outside_the_checkout_or_into_git(fleet:
     with pytest.raises(UserError):
         work.commit_to_new_branch("escape", head, {path: b"x\n"}, b"escape\n")
     assert work.head() == head and not work.has_branch("escape")
-    assert not (fleet / ".git" / "hooks" / "pre-commit").exists() and not (fleet.parent / "escape.yaml").exists()
+    assert (
+        not (fleet / ".git" / "hooks" / "pre-commit").exists() and not (fleet.parent / "escape.yaml").exists()
+    )
 
 
 def test_a_work_tree_commit_takes_only_the_named_files(fleet: Path) -> None:
@@ -236,5 +250,7 @@ def test_a_work_tree_commit_takes_only_the_named_files(fleet: Path) -> None:
     commit = work.commit({"apps/web.yaml": b"kind: ConfigMap\n", "clusters/a.yaml": None}, b"web\n")
     assert commit == work.head() == git(fleet, "rev-parse", "HEAD")
     assert git(fleet, "show", "--name-status", "--format=", "HEAD").splitlines() == [
-        "A\tapps/web.yaml", "D\tclusters/a.yaml"]
+        "A\tapps/web.yaml",
+        "D\tclusters/a.yaml",
+    ]
     assert git(fleet, "diff", "--cached", "--name-only") == "other.yaml"

@@ -44,8 +44,16 @@ from tests.support.schedfixtures import NOW, healthy, member, unhealthy
             "(last transitioned 7.50 minutes ago)",
         ),
     ],
-    ids=["never-reported", "no-heartbeat", "fresh", "heartbeat-at-timeout", "stale-heartbeat", "no-health",
-         "short-unhealthy-blip-tolerated", "unhealthy-too-long"],
+    ids=[
+        "never-reported",
+        "no-heartbeat",
+        "fresh",
+        "heartbeat-at-timeout",
+        "stale-heartbeat",
+        "no-health",
+        "short-unhealthy-blip-tolerated",
+        "unhealthy-too-long",
+    ],
 )
 def test_eligibility_follows_kubefleet_checker_order(
     observation: ClusterObservation | None, eligible: bool, reason: str
@@ -61,11 +69,16 @@ def test_heartbeat_timeout_is_a_parameter() -> None:
 
 
 def test_an_ineligibility_is_data_and_its_status_text_does_not_move_with_the_clock() -> None:
-    six, seven = eligibility(healthy(age=timedelta(minutes=6)), NOW), eligibility(healthy(age=timedelta(minutes=7)), NOW)
+    six, seven = (
+        eligibility(healthy(age=timedelta(minutes=6)), NOW),
+        eligibility(healthy(age=timedelta(minutes=7)), NOW),
+    )
     assert six is not None and seven is not None
     assert six.reason == seven.reason == IneligibleReason.NO_RECENT_HEARTBEAT
     assert (six.since, seven.since) == (timedelta(minutes=6), timedelta(minutes=7))
-    assert six.summary == seven.summary == "cluster is not connected to the fleet: no recent heartbeat signals"
+    assert (
+        six.summary == seven.summary == "cluster is not connected to the fleet: no recent heartbeat signals"
+    )
     assert six.message != seven.message  # the scheduler's reason keeps KubeFleet's minutes
     state = cluster_state(member("c1"), healthy(age=timedelta(minutes=6)), NOW)
     assert not state.eligible and state.ineligibility == six and state.ineligible_reason == six.message
@@ -94,7 +107,11 @@ USAGE = ResourceUsage(
 )
 def test_property_lookup_derives_resources_and_parses_quantities(name: str, value: Fraction | None) -> None:
     obs = healthy(
-        properties={"kubernetes-fleet.io/node-count": "3", "example.com/cost": "0.042", "k8s.io/k8s-version": "v1.32.1"},
+        properties={
+            "kubernetes-fleet.io/node-count": "3",
+            "example.com/cost": "0.042",
+            "k8s.io/k8s-version": "v1.32.1",
+        },
         usage=USAGE,
     )
     assert cluster_state(member("c1"), obs, NOW).quantity(name) == value
@@ -117,7 +134,9 @@ def test_observation_wins_over_what_the_repo_declares() -> None:
 
 
 def test_resource_names_in_status_properties_are_ignored() -> None:
-    state = cluster_state(member("c1"), healthy(properties={"resources.kubernetes-fleet.io/total-cpu": "99"}), NOW)
+    state = cluster_state(
+        member("c1"), healthy(properties={"resources.kubernetes-fleet.io/total-cpu": "99"}), NOW
+    )
     assert state.quantity("resources.kubernetes-fleet.io/total-cpu") is None
 
 
@@ -133,8 +152,13 @@ def test_observation_takes_the_newer_of_report_and_heartbeat() -> None:
     from reconciler.hub.clusters import observation_from_report
 
     old, new = format_time(NOW - timedelta(minutes=10)), format_time(NOW - timedelta(seconds=5))
-    report = ClusterReport("c1", "0.1.0", old, health=Health(False, "readyz failed", old),
-                           properties={"kubernetes-fleet.io/node-count": PropertyValue("4", old)})
+    report = ClusterReport(
+        "c1",
+        "0.1.0",
+        old,
+        health=Health(False, "readyz failed", old),
+        properties={"kubernetes-fleet.io/node-count": PropertyValue("4", old)},
+    )
     obs = observation_from_report(report, Heartbeat("c1", new, "", Health(True, "", new)))
     assert obs.heartbeat_time == NOW - timedelta(seconds=5)
     assert obs.healthy is True

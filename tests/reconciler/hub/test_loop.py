@@ -60,11 +60,15 @@ def hub_refs(work: FleetWork) -> dict[str, str]:
     return {r: s for r, s in work.refs().items() if r.startswith(("refs/heads/fleet/bundles/", STATUS))}
 
 
-def test_a_fleet_reconciles_into_one_verified_bundle_branch_per_cluster_with_overrides(fleet: FleetWork) -> None:
+def test_a_fleet_reconciles_into_one_verified_bundle_branch_per_cluster_with_overrides(
+    fleet: FleetWork,
+) -> None:
     written = reconcile(fleet)
     assert sorted(written) == sorted([STATUS, *(bundle_ref(c) for c in CLUSTERS)])
     for cluster, region in CLUSTERS.items():
-        files = {p: fleet.read(bundle_ref(cluster), p).encode() + b"\n" for p in fleet.tree(bundle_ref(cluster))}
+        files = {
+            p: fleet.read(bundle_ref(cluster), p).encode() + b"\n" for p in fleet.tree(bundle_ref(cluster))
+        }
         assert verify(files, cluster) == []
         assert sorted(p for p in files if p.startswith("manifests/")) == [
             f"manifests/{KEY}/core/ConfigMap/web/settings.yaml",
@@ -112,7 +116,9 @@ def test_a_rolling_update_moves_clusters_in_batches_as_agents_report_available(f
     assert "RolloutNotStartedYet" in status
 
 
-def test_a_placement_that_stops_selecting_a_cluster_removes_its_objects_with_removals(fleet: FleetWork) -> None:
+def test_a_placement_that_stops_selecting_a_cluster_removes_its_objects_with_removals(
+    fleet: FleetWork,
+) -> None:
     reconcile(fleet)
     fleet.commit(base_files(placement=crp(affinity_region="europe", max_unavailable="100%")))
     for c in CLUSTERS:
@@ -123,7 +129,9 @@ def test_a_placement_that_stops_selecting_a_cluster_removes_its_objects_with_rem
     us = fleet.bundle("us-1")
     assert us.files == ()
     assert {(r.identity, r.reason) for r in us.removals} == {
-        ("/ConfigMap/web/settings", "ClusterUnselected"), ("/Namespace//web", "ClusterUnselected")}
+        ("/ConfigMap/web/settings", "ClusterUnselected"),
+        ("/Namespace//web", "ClusterUnselected"),
+    }
 
 
 def test_a_cluster_that_leaves_the_fleet_keeps_its_last_bundle(fleet: FleetWork) -> None:
@@ -166,7 +174,9 @@ def test_a_force_pushed_fleet_repo_is_followed_and_bundle_history_only_grows(fle
     git(fleet.path, "merge-base", "--is-ancestor", old_bundle, bundle_ref("eu-1"))
 
 
-def test_two_hubs_racing_one_wins_the_other_rereads_and_converges(git_daemon: GitDaemon, tmp_path: Path) -> None:
+def test_two_hubs_racing_one_wins_the_other_rereads_and_converges(
+    git_daemon: GitDaemon, tmp_path: Path
+) -> None:
     bare = git_daemon.create("fleet.git")
     work = joined_fleet(tmp_path / "fleet", NOW)
     git(work.path, "push", "-q", str(bare), "main", "refs/fleet/heartbeats/*:refs/fleet/heartbeats/*")
@@ -183,9 +193,17 @@ def test_two_hubs_racing_one_wins_the_other_rereads_and_converges(git_daemon: Gi
         assert result.attempts == 2 and result.written == ()  # B re-read and found A's identical work
         assert reconcile_once(a, NOW).noop
         with pytest.raises(RefRace):  # without re-reading, a stale hub cannot overwrite
+
             def again(message: str) -> None:
                 if message.startswith("publishing"):
-                    git(work.path, "push", "-qf", str(bare), f"{work.refs()['refs/heads/main']}:refs/heads/fleet/status")
+                    git(
+                        work.path,
+                        "push",
+                        "-qf",
+                        str(bare),
+                        f"{work.refs()['refs/heads/main']}:refs/heads/fleet/status",
+                    )
+
             work.commit(base_files(version="3"))
             git(work.path, "push", "-q", str(bare), "main")
             reconcile_once(b, LATER, progress=again, max_attempts=1)
@@ -214,8 +232,11 @@ def test_the_template_fleet_reconciles_as_a_kubefleet_user_would_predict(templat
     written = reconcile(template)
     clusters = sorted(p.stem for p in (template.path / "clusters").glob("*.yaml"))
     assert sorted(written) == sorted([STATUS, *(bundle_ref(c) for c in clusters)])
-    platform = {"platform /Namespace//platform", "platform /ConfigMap/platform/cluster-defaults",
-                "platform rbac.authorization.k8s.io/ClusterRole//fleet-team-viewer"}
+    platform = {
+        "platform /Namespace//platform",
+        "platform /ConfigMap/platform/cluster-defaults",
+        "platform rbac.authorization.k8s.io/ClusterRole//fleet-team-viewer",
+    }
     monitoring = {o for o in placed(template, "prod-eu-1") if o.startswith("monitoring ")}
     assert "monitoring /Namespace//monitoring" in monitoring
     for c in clusters:
@@ -228,7 +249,9 @@ def test_the_template_fleet_reconciles_as_a_kubefleet_user_would_predict(templat
     assert reconcile(template, NOW + timedelta(seconds=30)) == []
 
 
-def test_the_template_web_app_lands_on_three_production_clusters_with_its_overrides(template: FleetWork) -> None:
+def test_the_template_web_app_lands_on_three_production_clusters_with_its_overrides(
+    template: FleetWork,
+) -> None:
     reconcile(template)
     with_web = [c for c in PROD if any(o.startswith("web ") for o in placed(template, c))]
     assert len(with_web) == 3
@@ -286,12 +309,22 @@ def test_get_reads_placements_and_clusters_from_the_status_branch_like_kubectl(f
     reconcile(fleet)
     with HubRepo.local(fleet.path) as repo:
         table = cli_get(repo, "placements", None, "table").splitlines()
-        assert table[0].split() == ["NAME", "KIND", "SCHEDULED", "APPLIED", "AVAILABLE", "RESOURCE-INDEX", "CLUSTERS"]
+        assert table[0].split() == [
+            "NAME",
+            "KIND",
+            "SCHEDULED",
+            "APPLIED",
+            "AVAILABLE",
+            "RESOURCE-INDEX",
+            "CLUSTERS",
+        ]
         assert table[1].split() == ["web", "ClusterResourcePlacement", "True", "Unknown", "0", "4"]
         one = json.loads(cli_get(repo, "placements", "web", "json"))
         assert one["kind"] == "ClusterResourcePlacement" and one["status"]["observedResourceIndex"] == "0"
         listed = json.loads(cli_get(repo, "clusters", None, "json"))
-        assert listed["kind"] == "List" and [c["metadata"]["name"] for c in listed["items"]] == sorted(CLUSTERS)
+        assert listed["kind"] == "List" and [c["metadata"]["name"] for c in listed["items"]] == sorted(
+            CLUSTERS
+        )
         with pytest.raises(UserError, match="not found"):
             cli_get(repo, "clusters", "nope", "yaml")
 
@@ -314,11 +347,16 @@ data:
 def test_a_cluster_held_back_for_one_placement_keeps_its_old_files_while_another_placement_moves(
     fleet: FleetWork,
 ) -> None:
-    platform_crp = crp(name="platform", max_unavailable="100%").replace("name: web\n  policy", "name: platform\n  policy")
+    platform_crp = crp(name="platform", max_unavailable="100%").replace(
+        "name: web\n  policy", "name: platform\n  policy"
+    )
 
     def files(version: str, level: str) -> dict[str, str]:
-        return {**base_files(version=version), "apps/platform.yaml": PLATFORM.format(level=level),
-                "placements/platform.yaml": platform_crp}
+        return {
+            **base_files(version=version),
+            "apps/platform.yaml": PLATFORM.format(level=level),
+            "placements/platform.yaml": platform_crp,
+        }
 
     fleet.commit(files("1", "a"))
     reconcile(fleet)
@@ -332,7 +370,7 @@ def test_a_cluster_held_back_for_one_placement_keeps_its_old_files_while_another
     assert 'VERSION: "2"' in fleet.read(bundle_ref("eu-1"), settings)  # web: the one cluster of this batch
     assert 'VERSION: "1"' in fleet.read(bundle_ref("us-2"), settings)  # web: held, files as they were
     for c in CLUSTERS:
-        assert 'LEVEL: b' in fleet.read(bundle_ref(c), defaults)  # platform: maxUnavailable 100%
+        assert "LEVEL: b" in fleet.read(bundle_ref(c), defaults)  # platform: maxUnavailable 100%
     web = {bp.key: bp.resource_index for bp in fleet.bundle("us-2").placements}
     assert web == {KEY: 0, "ClusterResourcePlacement/platform": 1}
 
@@ -374,29 +412,46 @@ spec:
   validationActions: [Deny]
   paramRef: {name: banned, namespace: web}
 """
-BANNED = "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: banned, namespace: web}}\ndata: {{banned: '{v}'}}\n"
+BANNED = (
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: banned, namespace: web}}\ndata: {{banned: '{v}'}}\n"
+)
 
 
 def test_a_policy_set_is_compiled_once_while_the_repo_policies_stay_even_if_a_message_says_paramref(
     fleet: FleetWork,
 ) -> None:
-    mentions = DENY_BIG_CONFIGMAPS.replace('"VERSION must not be forbidden"',
-                                           '"VERSION must not be forbidden (this policy has no paramRef)"')
+    mentions = DENY_BIG_CONFIGMAPS.replace(
+        '"VERSION must not be forbidden"', '"VERSION must not be forbidden (this policy has no paramRef)"'
+    )
     loads = LoadCache()
     with HubRepo.local(fleet.path) as repo:
         first = loads.load(repo, fleet.commit({**base_files(), "policies/deny.yaml": mentions})).policies
-        second = loads.load(repo, fleet.commit({**base_files(version="2"), "policies/deny.yaml": mentions})).policies
+        second = loads.load(
+            repo, fleet.commit({**base_files(version="2"), "policies/deny.yaml": mentions})
+        ).policies
     assert first is not None and second is first  # compiling CEL is most of a load: not again
 
 
-def test_a_binding_with_a_param_ref_sees_its_parameter_object_change_in_the_next_commit(fleet: FleetWork) -> None:
+def test_a_binding_with_a_param_ref_sees_its_parameter_object_change_in_the_next_commit(
+    fleet: FleetWork,
+) -> None:
     loads = LoadCache()
     with HubRepo.local(fleet.path) as repo:
-        commit = fleet.commit({**base_files(), "policies/banned.yaml": PARAM_POLICY, "apps/web/banned.yaml":
-                               BANNED.format(v="1")})
+        commit = fleet.commit(
+            {
+                **base_files(),
+                "policies/banned.yaml": PARAM_POLICY,
+                "apps/web/banned.yaml": BANNED.format(v="1"),
+            }
+        )
         first = loads.load(repo, commit).policies
-        commit = fleet.commit({**base_files(), "policies/banned.yaml": PARAM_POLICY, "apps/web/banned.yaml":
-                               BANNED.format(v="2")})
+        commit = fleet.commit(
+            {
+                **base_files(),
+                "policies/banned.yaml": PARAM_POLICY,
+                "apps/web/banned.yaml": BANNED.format(v="2"),
+            }
+        )
         second = loads.load(repo, commit).policies
     assert first is not None and second is not None
     assert first.params[("v1", "ConfigMap", "web", "banned")]["data"] == {"banned": "1"}
@@ -404,7 +459,8 @@ def test_a_binding_with_a_param_ref_sees_its_parameter_object_change_in_the_next
 
 
 def test_a_reconcile_without_a_session_remembers_nothing_and_one_with_a_session_loads_a_tree_once(
-    fleet: FleetWork, monkeypatch: pytest.MonkeyPatch,
+    fleet: FleetWork,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import reconciler.hub.inputs as inputs
 
@@ -435,13 +491,34 @@ def test_a_placement_version_follows_content_whatever_digests_earlier_clusters_l
     from reconciler.hub.overrides import OverriddenObject, OverrideResult
     from reconciler.hub.pipeline import placement_version
 
-    web = Placement("ClusterResourcePlacement", "placement.kubernetes-fleet.io/v1beta1", ObjectMeta("web", ""),
-                    Origin("fleet.yaml", 1), (ResourceSelector("", "v1", "Namespace", "web"),))
-    ns = OverriddenObject("", "v1", "Namespace", "", "web", {"apiVersion": "v1", "kind": "Namespace",
-                                                             "metadata": {"name": "web"}})
-    cm = OverriddenObject("", "v1", "ConfigMap", "web", "settings", {
-        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "web"},
-        "data": {"mode": "on"}})
+    web = Placement(
+        "ClusterResourcePlacement",
+        "placement.kubernetes-fleet.io/v1beta1",
+        ObjectMeta("web", ""),
+        Origin("fleet.yaml", 1),
+        (ResourceSelector("", "v1", "Namespace", "web"),),
+    )
+    ns = OverriddenObject(
+        "",
+        "v1",
+        "Namespace",
+        "",
+        "web",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "web"}},
+    )
+    cm = OverriddenObject(
+        "",
+        "v1",
+        "ConfigMap",
+        "web",
+        "settings",
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "settings", "namespace": "web"},
+            "data": {"mode": "on"},
+        },
+    )
 
     def version(index: int, *objects: Any, digests: dict[str, str]) -> str:
         return placement_version(web, index, OverrideResult(tuple(objects)), digests)
@@ -497,7 +574,9 @@ def test_an_executed_eviction_takes_the_placement_off_a_tainted_cluster_once(fle
     written = reconcile(fleet, LATER)
     assert sorted(written) == [bundle_ref("us-1"), STATUS]
     assert {(r.identity, r.reason) for r in fleet.bundle("us-1").removals} == {
-        ("/ConfigMap/web/settings", "ClusterUnselected"), ("/Namespace//web", "ClusterUnselected")}
+        ("/ConfigMap/web/settings", "ClusterUnselected"),
+        ("/Namespace//web", "ClusterUnselected"),
+    }
     doc = fleet.read(STATUS, "evictions/evict-us-1.yaml")
     assert "reason: ClusterResourcePlacementEvictionExecuted" in doc
     assert "- evict-us-1" in fleet.read(STATUS, "status.yaml")
@@ -523,11 +602,17 @@ spec:
 
 
 def test_a_deny_policy_violation_holds_the_cluster_on_its_previous_bundle(fleet: FleetWork) -> None:
-    fleet.commit({**base_files(placement=crp(max_unavailable="100%")), "policies/deny.yaml": DENY_BIG_CONFIGMAPS})
+    fleet.commit(
+        {**base_files(placement=crp(max_unavailable="100%")), "policies/deny.yaml": DENY_BIG_CONFIGMAPS}
+    )
     reconcile(fleet)
     before = {c: fleet.bundle(c).bundle_id for c in CLUSTERS}
-    fleet.commit({**base_files(version="forbidden", placement=crp(max_unavailable="100%")),
-                  "policies/deny.yaml": DENY_BIG_CONFIGMAPS})
+    fleet.commit(
+        {
+            **base_files(version="forbidden", placement=crp(max_unavailable="100%")),
+            "policies/deny.yaml": DENY_BIG_CONFIGMAPS,
+        }
+    )
     for c in CLUSTERS:
         fleet.report(c, LATER)
         fleet.beat(c, LATER)
@@ -580,8 +665,13 @@ def test_get_clusters_shows_the_last_heartbeat_read_live_from_the_heartbeat_refs
     fleet.beat("eu-1", LATER)
     with HubRepo.local(fleet.path) as repo:
         listed = json.loads(cli_get(repo, "clusters", None, "json"))
-        beats = {c["metadata"]["name"]: c["status"]["agentStatus"][0]["lastReceivedHeartbeat"] for c in listed["items"]}
-        assert beats == {c: "2026-11-25T03:01:00Z" if c == "eu-1" else "2026-11-25T03:00:00Z" for c in CLUSTERS}
+        beats = {
+            c["metadata"]["name"]: c["status"]["agentStatus"][0]["lastReceivedHeartbeat"]
+            for c in listed["items"]
+        }
+        assert beats == {
+            c: "2026-11-25T03:01:00Z" if c == "eu-1" else "2026-11-25T03:00:00Z" for c in CLUSTERS
+        }
         assert "LAST-HEARTBEAT" in cli_get(repo, "clusters", None, "table").splitlines()[0]
         assert "2026-11-25T03:01:00Z" in cli_get(repo, "clusters", "eu-1", "table")
     assert "lastReceivedHeartbeat" not in fleet.read(STATUS, "clusters/eu-1.yaml")
@@ -608,14 +698,16 @@ def test_reading_earlier_commits_inside_a_pass_does_not_split_its_pack(fleet: Fl
         before = repo.write_commit(repo.write_tree({"old.yaml": b"v: 0\n"}), [], "before", NOW)
         packs = set((fleet.path / ".git" / "objects" / "pack").glob("pack-*.idx"))
         with repo.batch():  # a and b together: 106 objects, written as one pack when first read
-            first = repo.write_commit(repo.write_tree({f"a/f{i}.yaml": f"a: {i}\n".encode() for i in range(50)}),
-                                      [], "a", NOW)
+            first = repo.write_commit(
+                repo.write_tree({f"a/f{i}.yaml": f"a: {i}\n".encode() for i in range(50)}), [], "a", NOW
+            )
             assert repo.read_file(before, "old.yaml") == b"v: 0\n"
             assert repo.read_files(before) == {"old.yaml": b"v: 0\n"}
             assert repo.tree_id(before)
             assert not stored(fleet, first)  # still pending: the reads above wrote nothing
-            second = repo.write_commit(repo.write_tree({f"b/f{i}.yaml": f"b: {i}\n".encode() for i in range(50)}),
-                                       [first], "b", NOW)
+            second = repo.write_commit(
+                repo.write_tree({f"b/f{i}.yaml": f"b: {i}\n".encode() for i in range(50)}), [first], "b", NOW
+            )
             assert repo.read_file(first, "a/f7.yaml") == b"a: 7\n"  # a pending commit is readable
             assert stored(fleet, first) and stored(fleet, second)  # ...by writing what is pending
         assert repo.read_file(second, "b/f3.yaml") == b"b: 3\n"
@@ -632,14 +724,21 @@ def report_untrackable(work: FleetWork, cluster: str, since: datetime) -> None:
     bundle = work.bundle(cluster)
     stamp = format_time(since)
     placements = tuple(
-        PlacementReport(p.key, p.resource_index, bundle.bundle_id, (
-            Condition("Applied", "True", "AllManifestsApplied", "", stamp),
-            Condition("Available", "True", "WorkNotTrackable", "", stamp),
-        ), ())
+        PlacementReport(
+            p.key,
+            p.resource_index,
+            bundle.bundle_id,
+            (
+                Condition("Applied", "True", "AllManifestsApplied", "", stamp),
+                Condition("Available", "True", "WorkNotTrackable", "", stamp),
+            ),
+            (),
+        )
         for p in bundle.placements
     )
-    rep = ClusterReport(cluster, "0.1.0", stamp, bundle.bundle_id, health=Health(True, "", stamp),
-                        placements=placements)
+    rep = ClusterReport(
+        cluster, "0.1.0", stamp, bundle.bundle_id, health=Health(True, "", stamp), placements=placements
+    )
     work._put(f"refs/heads/fleet/reports/{cluster}", "report.yaml", dump_report(rep))
 
 

@@ -36,13 +36,24 @@ def obj(api_version: str, kind: str, name: str, namespace: str = "", **extra: An
     group, _, version = api_version.rpartition("/")
     meta: dict[str, Any] = {"name": name, **({"namespace": namespace} if namespace else {})}
     meta.update(extra.pop("metadata", {}))
-    return SelectedObject(group, version, kind, namespace, name,
-                          {"apiVersion": api_version, "kind": kind, "metadata": meta, **extra})
+    return SelectedObject(
+        group,
+        version,
+        kind,
+        namespace,
+        name,
+        {"apiVersion": api_version, "kind": kind, "metadata": meta, **extra},
+    )
 
 
 def placement(kind: str = "ClusterResourcePlacement", name: str = "web", namespace: str = "") -> Placement:
-    return Placement(kind, "placement.kubernetes-fleet.io/v1beta1", ObjectMeta(name, namespace), ORIGIN,
-                     (ResourceSelector("", "v1", "Namespace", "web"),))
+    return Placement(
+        kind,
+        "placement.kubernetes-fleet.io/v1beta1",
+        ObjectMeta(name, namespace),
+        ORIGIN,
+        (ResourceSelector("", "v1", "Namespace", "web"),),
+    )
 
 
 def patch(path: str, value: Any = None, op: PatchOp = PatchOp.REPLACE) -> JsonPatch:
@@ -57,15 +68,30 @@ def delete(terms: tuple[LabelSelector, ...] | None = ALL) -> OverrideRule:
     return OverrideRule(terms, OverrideType.DELETE)
 
 
-def cro(name: str, selector: OverrideSelector, *rules: OverrideRule, ref: PlacementRef | None = None) -> Override:
-    return Override(CRO_KIND, "placement.kubernetes-fleet.io/v1beta1", ObjectMeta(name), ORIGIN, (selector,),
-                    rules, ref)
+def cro(
+    name: str, selector: OverrideSelector, *rules: OverrideRule, ref: PlacementRef | None = None
+) -> Override:
+    return Override(
+        CRO_KIND, "placement.kubernetes-fleet.io/v1beta1", ObjectMeta(name), ORIGIN, (selector,), rules, ref
+    )
 
 
-def ro(name: str, namespace: str, selector: OverrideSelector, *rules: OverrideRule,
-       ref: PlacementRef | None = None) -> Override:
-    return Override(RO_KIND, "placement.kubernetes-fleet.io/v1beta1", ObjectMeta(name, namespace), ORIGIN,
-                    (selector,), rules, ref)
+def ro(
+    name: str,
+    namespace: str,
+    selector: OverrideSelector,
+    *rules: OverrideRule,
+    ref: PlacementRef | None = None,
+) -> Override:
+    return Override(
+        RO_KIND,
+        "placement.kubernetes-fleet.io/v1beta1",
+        ObjectMeta(name, namespace),
+        ORIGIN,
+        (selector,),
+        rules,
+        ref,
+    )
 
 
 NS = obj("v1", "Namespace", "web")
@@ -92,8 +118,15 @@ def by_id(result: Any) -> dict[str, Any]:
         ((LabelSelector({"env": "prod"}), LabelSelector({"tier": "1"})), {"tier": "1"}, True),
         ((LabelSelector(),), {"env": "dev"}, True),
     ],
-    ids=["nil-selects-no-cluster", "empty-selects-all", "empty-selects-unlabelled", "term-matches",
-         "term-does-not-match", "terms-are-ored", "empty-label-selector-matches-all"],
+    ids=[
+        "nil-selects-no-cluster",
+        "empty-selects-all",
+        "empty-selects-unlabelled",
+        "term-matches",
+        "term-does-not-match",
+        "terms-are-ored",
+        "empty-label-selector-matches-all",
+    ],
 )
 def test_cluster_selector_nil_selects_none_and_empty_selects_all(
     terms: tuple[LabelSelector, ...] | None, labels: dict[str, str], patched: bool
@@ -112,7 +145,10 @@ def test_rules_apply_in_order_and_the_last_writer_wins() -> None:
 
 
 def test_cros_run_in_name_order_then_ros_so_the_ro_wins() -> None:
-    cros = [cro("b", WEB_NS, rule(patch("/spec/replicas", 2))), cro("a", WEB_NS, rule(patch("/spec/replicas", 9)))]
+    cros = [
+        cro("b", WEB_NS, rule(patch("/spec/replicas", 2))),
+        cro("a", WEB_NS, rule(patch("/spec/replicas", 9))),
+    ]
     ros = [ro("r", "web", DEPLOY_SEL, rule(patch("/spec/replicas", 4)))]
     objects = [DEPLOY]  # the Namespace has no /spec/replicas: patching it would fail (as in KubeFleet)
     result = apply_prepared(prepare_overrides(objects, cros, ros, placement()), "c1", {})
@@ -151,8 +187,12 @@ def test_delete_removes_the_object_for_matching_clusters_only(where: str) -> Non
 
 
 def test_a_cro_delete_wins_over_a_later_ro_patch() -> None:
-    prepared = prepare_overrides(OBJECTS, [cro("drop", WEB_NS, delete())],
-                                 [ro("scale", "web", DEPLOY_SEL, rule(patch("/spec/replicas", 5)))], placement())
+    prepared = prepare_overrides(
+        OBJECTS,
+        [cro("drop", WEB_NS, delete())],
+        [ro("scale", "web", DEPLOY_SEL, rule(patch("/spec/replicas", 5)))],
+        placement(),
+    )
     result = apply_prepared(prepared, "c1", {})
     assert DEPLOY.identity not in by_id(result)
     assert result.ok
@@ -165,13 +205,18 @@ def test_a_cro_delete_wins_over_a_later_ro_patch() -> None:
         ("cluster-${MEMBER-CLUSTER-NAME}-x", {}, "cluster-prod-eu-1-x"),
         ("${MEMBER-CLUSTER-LABEL-KEY-region}", {"region": "eu"}, "eu"),
         ("${MEMBER-CLUSTER-LABEL-KEY-region}/${MEMBER-CLUSTER-LABEL-KEY-region}", {"region": "eu"}, "eu/eu"),
-        ({"n": "${MEMBER-CLUSTER-NAME}", "r": "${MEMBER-CLUSTER-LABEL-KEY-a/b}"}, {"a/b": "v"},
-         {"n": "prod-eu-1", "r": "v"}),
+        (
+            {"n": "${MEMBER-CLUSTER-NAME}", "r": "${MEMBER-CLUSTER-LABEL-KEY-a/b}"},
+            {"a/b": "v"},
+            {"n": "prod-eu-1", "r": "v"},
+        ),
         ("${member-cluster-name}", {}, "${member-cluster-name}"),
     ],
     ids=["name", "embedded", "label", "repeated", "inside-objects", "case-sensitive"],
 )
-def test_member_cluster_variables_are_substituted_in_values(value: Any, labels: dict[str, str], expected: Any) -> None:
+def test_member_cluster_variables_are_substituted_in_values(
+    value: Any, labels: dict[str, str], expected: Any
+) -> None:
     o = ro("v", "web", DEPLOY_SEL, rule(patch("/metadata/annotations", value, PatchOp.ADD)))
     result = apply_prepared(prepare_overrides(OBJECTS, [], [o], placement()), "prod-eu-1", labels)
     assert result.ok, result.error
@@ -198,7 +243,9 @@ def test_substitute_leaves_text_without_variables_alone() -> None:
 
 
 def test_a_failing_patch_fails_only_the_clusters_it_matches_and_names_override_rule_and_path() -> None:
-    o = ro("bad", "web", DEPLOY_SEL, rule(patch("/spec/missing/deep", 1), terms=(LabelSelector({"env": "dev"}),)))
+    o = ro(
+        "bad", "web", DEPLOY_SEL, rule(patch("/spec/missing/deep", 1), terms=(LabelSelector({"env": "dev"}),))
+    )
     prepared = prepare_overrides(OBJECTS, [], [o], placement())
     dev = apply_prepared(prepared, "dev", {"env": "dev"})
     prod = apply_prepared(prepared, "prod", {"env": "prod"})
@@ -215,10 +262,21 @@ def test_a_failing_patch_fails_only_the_clusters_it_matches_and_names_override_r
         (PlacementRef("other"), placement(), False),
         (PlacementRef("web", PlacementScope.NAMESPACED), placement(), False),
         (PlacementRef("app", PlacementScope.NAMESPACED), placement("ResourcePlacement", "app", "web"), True),
-        (PlacementRef("app", PlacementScope.NAMESPACED), placement("ResourcePlacement", "app", "other"), False),
+        (
+            PlacementRef("app", PlacementScope.NAMESPACED),
+            placement("ResourcePlacement", "app", "other"),
+            False,
+        ),
     ],
-    ids=["global-crp", "global-rp", "scoped-to-this-crp", "scoped-to-another", "namespaced-scope-not-a-crp",
-         "scoped-to-this-rp", "rp-in-another-namespace"],
+    ids=[
+        "global-crp",
+        "global-rp",
+        "scoped-to-this-crp",
+        "scoped-to-another",
+        "namespaced-scope-not-a-crp",
+        "scoped-to-this-rp",
+        "rp-in-another-namespace",
+    ],
 )
 def test_placement_scoped_overrides_serve_only_their_placement(
     ref: PlacementRef | None, target: Placement, applies: bool
@@ -233,24 +291,39 @@ def test_untouched_objects_share_one_manifest_across_clusters_and_inputs_are_not
     prepared = prepare_overrides(OBJECTS, [], [o], placement())
     a, b = apply_prepared(prepared, "a", {}), apply_prepared(prepared, "b", {})
     assert by_id(a)[ROLE.identity] is by_id(b)[ROLE.identity]
-    assert {o.identity: o.patched for o in a.objects} == {NS.identity: False, ROLE.identity: False,
-                                                          DEPLOY.identity: True}
+    assert {o.identity: o.patched for o in a.objects} == {
+        NS.identity: False,
+        ROLE.identity: False,
+        DEPLOY.identity: True,
+    }
     assert DEPLOY.manifest["spec"] == {"replicas": 1}
 
 
 ENVELOPE = obj(
-    "placement.kubernetes-fleet.io/v1beta1", "ResourceEnvelope", "hooks", "web",
+    "placement.kubernetes-fleet.io/v1beta1",
+    "ResourceEnvelope",
+    "hooks",
+    "web",
     data={
-        "quota.yaml": {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"},
-                       "spec": {"hard": {"cpu": "1"}}},
-        "pdb.yaml": {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-                     "metadata": {"name": "p", "namespace": "web"}},
+        "quota.yaml": {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "q"},
+            "spec": {"hard": {"cpu": "1"}},
+        },
+        "pdb.yaml": {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": "p", "namespace": "web"},
+        },
     },
 )
 
 
 def test_envelopes_are_unwrapped_with_their_identity_and_reached_by_overrides() -> None:
-    o = ro("quota", "web", OverrideSelector("", "v1", "ResourceQuota", "q"), rule(patch("/spec/hard/cpu", "4")))
+    o = ro(
+        "quota", "web", OverrideSelector("", "v1", "ResourceQuota", "q"), rule(patch("/spec/hard/cpu", "4"))
+    )
     result = apply_prepared(prepare_overrides([NS, ENVELOPE], [], [o], placement()), "c1", {})
     got = {x.identity: x for x in result.objects}
     assert set(got) == {NS.identity, "/ResourceQuota/web/q", "policy/PodDisruptionBudget/web/p"}
@@ -258,7 +331,11 @@ def test_envelopes_are_unwrapped_with_their_identity_and_reached_by_overrides() 
     assert quota.manifest["spec"]["hard"]["cpu"] == "4"
     assert quota.manifest["metadata"]["namespace"] == "web", "namespace defaults to the envelope's"
     assert quota.envelope is not None
-    assert (quota.envelope.kind, quota.envelope.namespace, quota.envelope.name) == ("ResourceEnvelope", "web", "hooks")
+    assert (quota.envelope.kind, quota.envelope.namespace, quota.envelope.name) == (
+        "ResourceEnvelope",
+        "web",
+        "hooks",
+    )
 
 
 def _example(name: str) -> Any:
@@ -280,21 +357,30 @@ def test_the_upstream_region_label_cro_applies_to_every_cluster_with_its_region(
     assert by_id(eu)[role.identity]["metadata"]["labels"] == {"cluster-region": "eu"}
     unlabelled = apply_prepared(prepared, "m2", {})
     assert "label key 'region' is not found on cluster m2" in unlabelled.error
-    other = apply_prepared(prepare_overrides([role], [o], [], placement(name="other")), "m1", {"region": "eu"})
+    other = apply_prepared(
+        prepare_overrides([role], [o], [], placement(name="other")), "m1", {"region": "eu"}
+    )
     assert other.ok and by_id(other)[role.identity]["metadata"]["labels"] == {}, "scoped to crp-example"
 
 
 def test_the_upstream_namespaced_envelope_unwraps_into_its_objects() -> None:
     _, body = _example("kubefleet.examples_envelopes_namespacescoped")
-    env = SelectedObject("placement.kubernetes-fleet.io", "v1beta1", "ResourceEnvelope", "app", "example", body)
+    env = SelectedObject(
+        "placement.kubernetes-fleet.io", "v1beta1", "ResourceEnvelope", "app", "example", body
+    )
     result = apply_prepared(prepare_overrides([env], [], [], placement()), "m1", {})
-    assert sorted(o.identity for o in result.objects) == ["/ConfigMap/app/config", "apps/Deployment/app/ingress"]
+    assert sorted(o.identity for o in result.objects) == [
+        "/ConfigMap/app/config",
+        "apps/Deployment/app/ingress",
+    ]
     assert all(o.envelope and o.envelope.name == "example" for o in result.objects)
 
 
 def test_the_upstream_v1alpha1_cluster_envelope_unwraps_from_spec_manifests() -> None:
     _, body = _example("azure-fleet@62f0d28b.examples_envelopes_clusterscoped")
-    env = SelectedObject("placement.kubernetes-fleet.io", "v1alpha1", "ClusterResourceEnvelope", "", "example", body)
+    env = SelectedObject(
+        "placement.kubernetes-fleet.io", "v1alpha1", "ClusterResourceEnvelope", "", "example", body
+    )
     result = apply_prepared(prepare_overrides([env], [], [], placement()), "m1", {})
     assert sorted(o.identity for o in result.objects) == [
         "admissionregistration.k8s.io/ValidatingWebhookConfiguration//guard",

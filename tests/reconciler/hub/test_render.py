@@ -21,18 +21,41 @@ from reconciler.hub.render import ManifestCache, PlacementOnCluster, removals_si
 ORIGIN = Origin("fleet.yaml", 1)
 
 
-def placement(name: str, kind: str = "ClusterResourcePlacement", namespace: str = "",
-              strategy: RolloutStrategy | None = None) -> Placement:
-    return Placement(kind, "placement.kubernetes-fleet.io/v1beta1", ObjectMeta(name, namespace), ORIGIN,
-                     (ResourceSelector("", "v1", "Namespace", "web"),), strategy=strategy or RolloutStrategy())
+def placement(
+    name: str,
+    kind: str = "ClusterResourcePlacement",
+    namespace: str = "",
+    strategy: RolloutStrategy | None = None,
+) -> Placement:
+    return Placement(
+        kind,
+        "placement.kubernetes-fleet.io/v1beta1",
+        ObjectMeta(name, namespace),
+        ORIGIN,
+        (ResourceSelector("", "v1", "Namespace", "web"),),
+        strategy=strategy or RolloutStrategy(),
+    )
 
 
-def obj(api_version: str, kind: str, name: str, namespace: str = "", envelope: EnvelopeRef | None = None,
-        **extra: Any) -> OverriddenObject:
+def obj(
+    api_version: str,
+    kind: str,
+    name: str,
+    namespace: str = "",
+    envelope: EnvelopeRef | None = None,
+    **extra: Any,
+) -> OverriddenObject:
     group, _, version = api_version.rpartition("/")
     meta = {"name": name, **({"namespace": namespace} if namespace else {})}
-    return OverriddenObject(group, version, kind, namespace, name,
-                            {"apiVersion": api_version, "kind": kind, "metadata": meta, **extra}, envelope)
+    return OverriddenObject(
+        group,
+        version,
+        kind,
+        namespace,
+        name,
+        {"apiVersion": api_version, "kind": kind, "metadata": meta, **extra},
+        envelope,
+    )
 
 
 NS = obj("v1", "Namespace", "web")
@@ -41,17 +64,24 @@ WEB = placement("web")
 
 
 def test_a_rendered_bundle_verifies_and_carries_placement_index_and_full_apply_strategy() -> None:
-    ssa = RolloutStrategy(apply_strategy=ApplyStrategy(type=ApplyType.SERVER_SIDE_APPLY, server_side_apply_force=True),
-                          rolling_update=RollingUpdateConfig(unavailable_period_seconds=15))
+    ssa = RolloutStrategy(
+        apply_strategy=ApplyStrategy(type=ApplyType.SERVER_SIDE_APPLY, server_side_apply_force=True),
+        rolling_update=RollingUpdateConfig(unavailable_period_seconds=15),
+    )
     rendered = render_cluster("c1", "abc", [PlacementOnCluster(placement("web", strategy=ssa), 4, [NS, CM])])
     assert verify(dict(rendered.files), "c1") == []
     bundle = parse_bundle(rendered.files)
     assert bundle.bundle_id == rendered.bundle_id
     [p] = bundle.placements
     assert (p.key, p.resource_index, p.unavailable_period_seconds) == ("ClusterResourcePlacement/web", 4, 15)
-    assert p.apply_strategy == {"type": "ServerSideApply", "comparisonOption": "PartialComparison",
-                                "whenToApply": "Always", "whenToTakeOver": "Always", "allowCoOwnership": False,
-                                "serverSideApplyConfig": {"force": True}}
+    assert p.apply_strategy == {
+        "type": "ServerSideApply",
+        "comparisonOption": "PartialComparison",
+        "whenToApply": "Always",
+        "whenToTakeOver": "Always",
+        "allowCoOwnership": False,
+        "serverSideApplyConfig": {"force": True},
+    }
     default = parse_bundle(render_cluster("c1", "abc", [PlacementOnCluster(WEB, 0, [])]).files).placements[0]
     assert default.apply_strategy["serverSideApplyConfig"] == {"force": False}
 
@@ -70,11 +100,14 @@ def test_rendering_is_deterministic_whatever_the_object_order() -> None:
 
 
 def test_two_placements_placing_one_object_keep_a_file_each_for_the_agent_to_report() -> None:
-    rendered = render_cluster("c1", "abc", [PlacementOnCluster(WEB, 0, [CM]),
-                                            PlacementOnCluster(placement("other"), 2, [CM])])
+    rendered = render_cluster(
+        "c1", "abc", [PlacementOnCluster(WEB, 0, [CM]), PlacementOnCluster(placement("other"), 2, [CM])]
+    )
     entries = parse_bundle(rendered.files).files
     assert [(e.placement, e.identity) for e in entries] == [
-        ("ClusterResourcePlacement/other", CM.identity), ("ClusterResourcePlacement/web", CM.identity)]
+        ("ClusterResourcePlacement/other", CM.identity),
+        ("ClusterResourcePlacement/web", CM.identity),
+    ]
     assert verify(dict(rendered.files), "c1") == []
 
 
@@ -105,15 +138,25 @@ def test_removals_name_why_each_object_left_the_cluster() -> None:
     gone = placement("gone")
     extra = obj("v1", "ConfigMap", "old", "web")
     dropped = obj("v1", "ConfigMap", "dropped", "web")
-    previous = parse_bundle(render_cluster("c1", "abc", [
-        PlacementOnCluster(WEB, 0, [NS, CM, extra, dropped]),
-        PlacementOnCluster(other, 0, [NS]),
-        PlacementOnCluster(gone, 0, [NS]),
-    ]).files)
+    previous = parse_bundle(
+        render_cluster(
+            "c1",
+            "abc",
+            [
+                PlacementOnCluster(WEB, 0, [NS, CM, extra, dropped]),
+                PlacementOnCluster(other, 0, [NS]),
+                PlacementOnCluster(gone, 0, [NS]),
+            ],
+        ).files
+    )
     now = [PlacementOnCluster(WEB, 1, [NS, CM])]
-    removals = removals_since(previous, now, deleted_by_override={"ClusterResourcePlacement/web": [dropped.identity]},
-                              unselected=["ClusterResourcePlacement/other"],
-                              deleted_placements=["ClusterResourcePlacement/gone"])
+    removals = removals_since(
+        previous,
+        now,
+        deleted_by_override={"ClusterResourcePlacement/web": [dropped.identity]},
+        unselected=["ClusterResourcePlacement/other"],
+        deleted_placements=["ClusterResourcePlacement/gone"],
+    )
     assert [(r.placement, r.identity, r.reason) for r in removals] == [
         ("ClusterResourcePlacement/gone", NS.identity, "PlacementDeleted"),
         ("ClusterResourcePlacement/other", NS.identity, "ClusterUnselected"),

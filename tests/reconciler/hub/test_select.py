@@ -31,17 +31,28 @@ def repo(*items: Resource) -> dict[str, Resource]:
 
 
 def crp(*selectors: ResourceSelector) -> Placement:
-    return Placement("ClusterResourcePlacement", "placement.kubernetes-fleet.io/v1beta1",
-                     ObjectMeta("web"), ORIGIN, tuple(selectors))
+    return Placement(
+        "ClusterResourcePlacement",
+        "placement.kubernetes-fleet.io/v1beta1",
+        ObjectMeta("web"),
+        ORIGIN,
+        tuple(selectors),
+    )
 
 
 def rp(namespace: str, *selectors: ResourceSelector) -> Placement:
-    return Placement("ResourcePlacement", "placement.kubernetes-fleet.io/v1beta1",
-                     ObjectMeta("app", namespace), ORIGIN, tuple(selectors))
+    return Placement(
+        "ResourcePlacement",
+        "placement.kubernetes-fleet.io/v1beta1",
+        ObjectMeta("app", namespace),
+        ORIGIN,
+        tuple(selectors),
+    )
 
 
-def ns_sel(name: str | None = None, scope: SelectionScope = NS_WITH, labels: dict[str, str] | None = None
-           ) -> ResourceSelector:
+def ns_sel(
+    name: str | None = None, scope: SelectionScope = NS_WITH, labels: dict[str, str] | None = None
+) -> ResourceSelector:
     ls = LabelSelector(labels) if labels is not None else None
     return ResourceSelector("", "v1", "Namespace", name, ls, scope)
 
@@ -63,24 +74,63 @@ FLEET = repo(
         (crp(ns_sel("web")), ["/Namespace//web", "/ConfigMap/web/settings", "apps/Deployment/web/frontend"]),
         (crp(ns_sel("web", NS_ONLY)), ["/Namespace//web"]),
         (crp(ns_sel(labels={"team": "api"})), ["/Namespace//api", "/ConfigMap/api/other"]),
-        (crp(ns_sel()), ["/Namespace//api", "/Namespace//web", "/ConfigMap/api/other", "/ConfigMap/web/settings",
-                         "apps/Deployment/web/frontend"]),
-        (crp(ResourceSelector("rbac.authorization.k8s.io", "v1", "ClusterRole", "writer")),
-         ["rbac.authorization.k8s.io/ClusterRole//writer"]),
-        (crp(ResourceSelector("rbac.authorization.k8s.io", "v1", "ClusterRole", None, LabelSelector({"team": "web"}))),
-         ["rbac.authorization.k8s.io/ClusterRole//reader"]),
-        (crp(ResourceSelector("rbac.authorization.k8s.io", "v1", "ClusterRole")),
-         ["rbac.authorization.k8s.io/ClusterRole//reader", "rbac.authorization.k8s.io/ClusterRole//writer"]),
-        (crp(ns_sel("web", NS_SEL), ResourceSelector("", "v1", "ConfigMap", "settings"),
-             ResourceSelector("rbac.authorization.k8s.io", "v1", "ClusterRole", "writer")),
-         ["/Namespace//web", "/ConfigMap/web/settings", "rbac.authorization.k8s.io/ClusterRole//writer"]),
+        (
+            crp(ns_sel()),
+            [
+                "/Namespace//api",
+                "/Namespace//web",
+                "/ConfigMap/api/other",
+                "/ConfigMap/web/settings",
+                "apps/Deployment/web/frontend",
+            ],
+        ),
+        (
+            crp(ResourceSelector("rbac.authorization.k8s.io", "v1", "ClusterRole", "writer")),
+            ["rbac.authorization.k8s.io/ClusterRole//writer"],
+        ),
+        (
+            crp(
+                ResourceSelector(
+                    "rbac.authorization.k8s.io", "v1", "ClusterRole", None, LabelSelector({"team": "web"})
+                )
+            ),
+            ["rbac.authorization.k8s.io/ClusterRole//reader"],
+        ),
+        (
+            crp(ResourceSelector("rbac.authorization.k8s.io", "v1", "ClusterRole")),
+            [
+                "rbac.authorization.k8s.io/ClusterRole//reader",
+                "rbac.authorization.k8s.io/ClusterRole//writer",
+            ],
+        ),
+        (
+            crp(
+                ns_sel("web", NS_SEL),
+                ResourceSelector("", "v1", "ConfigMap", "settings"),
+                ResourceSelector("rbac.authorization.k8s.io", "v1", "ClusterRole", "writer"),
+            ),
+            ["/Namespace//web", "/ConfigMap/web/settings", "rbac.authorization.k8s.io/ClusterRole//writer"],
+        ),
         (rp("web", ResourceSelector("", "v1", "ConfigMap")), ["/ConfigMap/web/settings"]),
-        (rp("web", ResourceSelector("apps", "v1", "Deployment", "frontend")), ["apps/Deployment/web/frontend"]),
+        (
+            rp("web", ResourceSelector("apps", "v1", "Deployment", "frontend")),
+            ["apps/Deployment/web/frontend"],
+        ),
         (crp(ns_sel("missing")), []),
     ],
-    ids=["ns-with-resources", "ns-only", "ns-by-label", "all-namespaces", "cluster-kind-by-name",
-         "cluster-kind-by-label", "cluster-kind-all", "ns-with-resource-selectors", "rp-kind-all",
-         "rp-by-name", "missing-namespace-selects-nothing"],
+    ids=[
+        "ns-with-resources",
+        "ns-only",
+        "ns-by-label",
+        "all-namespaces",
+        "cluster-kind-by-name",
+        "cluster-kind-by-label",
+        "cluster-kind-all",
+        "ns-with-resource-selectors",
+        "rp-kind-all",
+        "rp-by-name",
+        "missing-namespace-selects-nothing",
+    ],
 )
 def test_selectors_pick_what_kubefleet_picks(placement: Placement, expected: list[str]) -> None:
     selection = select_resources(placement, FLEET)
@@ -98,8 +148,14 @@ def test_selectors_pick_what_kubefleet_picks(placement: Placement, expected: lis
         (crp(ns_sel("kube-system")), "reserved"),
         (crp(ns_sel("gone", NS_SEL)), "does not exist"),
     ],
-    ids=["crp-namespaced-kind", "rp-namespace", "rp-cluster-kind", "two-ns-with-selectors", "reserved-by-name",
-         "scoped-namespace-missing"],
+    ids=[
+        "crp-namespaced-kind",
+        "rp-namespace",
+        "rp-cluster-kind",
+        "two-ns-with-selectors",
+        "reserved-by-name",
+        "scoped-namespace-missing",
+    ],
 )
 def test_invalid_selectors_are_reported_not_guessed(placement: Placement, message: str) -> None:
     selection = select_resources(placement, FLEET)
@@ -108,8 +164,14 @@ def test_invalid_selectors_are_reported_not_guessed(placement: Placement, messag
 
 @pytest.mark.parametrize(
     ("namespace", "selected"),
-    [("kube-system", False), ("kube-public", False), ("fleet-system", False), ("fleet-member-a", False),
-     ("default", True), ("kubeflow", True)],
+    [
+        ("kube-system", False),
+        ("kube-public", False),
+        ("fleet-system", False),
+        ("fleet-member-a", False),
+        ("default", True),
+        ("kubeflow", True),
+    ],
 )
 def test_reserved_namespaces_are_kube_and_fleet_prefixes_not_default(namespace: str, selected: bool) -> None:
     fleet = repo(res("v1", "Namespace", namespace), res("v1", "ConfigMap", "c", namespace))
@@ -125,14 +187,33 @@ def test_reserved_namespaces_are_kube_and_fleet_prefixes_not_default(namespace: 
         res("v1", "ServiceAccount", "default", "web"),
         res("v1", "Secret", "sa-token", "web", type="kubernetes.io/service-account-token"),
         res("v1", "Endpoints", "svc", "web"),
-        res("discovery.k8s.io/v1", "EndpointSlice", "svc-abc", "web",
-            metadata={"labels": {"endpointslice.kubernetes.io/managed-by": "endpointslice-controller"}}),
+        res(
+            "discovery.k8s.io/v1",
+            "EndpointSlice",
+            "svc-abc",
+            "web",
+            metadata={"labels": {"endpointslice.kubernetes.io/managed-by": "endpointslice-controller"}},
+        ),
         res("apps/v1", "ReplicaSet", "rs", "web", metadata={"ownerReferences": [{"kind": "Deployment"}]}),
-        res("apps/v1", "ControllerRevision", "cr", "web", metadata={"ownerReferences": [{"kind": "StatefulSet"}]}),
+        res(
+            "apps/v1",
+            "ControllerRevision",
+            "cr",
+            "web",
+            metadata={"ownerReferences": [{"kind": "StatefulSet"}]},
+        ),
         res("v1", "ConfigMap", "going", "web", metadata={"deletionTimestamp": "2026-11-25T00:00:00Z"}),
     ],
-    ids=["kube-root-ca", "default-sa", "sa-token-secret", "endpoints-of-service", "managed-endpointslice",
-         "owned-replicaset", "owned-controllerrevision", "being-deleted"],
+    ids=[
+        "kube-root-ca",
+        "default-sa",
+        "sa-token-secret",
+        "endpoints-of-service",
+        "managed-endpointslice",
+        "owned-replicaset",
+        "owned-controllerrevision",
+        "being-deleted",
+    ],
 )
 def test_objects_a_hub_creates_by_itself_are_never_selected(skipped: Resource) -> None:
     fleet = repo(res("v1", "Namespace", "web"), res("v1", "Service", "svc", "web"), skipped)
@@ -149,7 +230,14 @@ def test_objects_a_hub_creates_by_itself_are_never_selected(skipped: Resource) -
         res("apps/v1", "ReplicaSet", "bare", "web"),
         res("v1", "PersistentVolumeClaim", "data", "web"),
     ],
-    ids=["other-sa", "opaque-secret", "endpoints-without-service", "user-endpointslice", "unowned-replicaset", "pvc"],
+    ids=[
+        "other-sa",
+        "opaque-secret",
+        "endpoints-without-service",
+        "user-endpointslice",
+        "unowned-replicaset",
+        "pvc",
+    ],
 )
 def test_user_objects_that_resemble_generated_ones_are_selected(kept: Resource) -> None:
     fleet = repo(res("v1", "Namespace", "web"), res("v1", "Service", "svc", "web"), kept)
@@ -158,19 +246,33 @@ def test_user_objects_that_resemble_generated_ones_are_selected(kept: Resource) 
 
 def test_fleet_crds_are_never_selected() -> None:
     fleet = repo(
-        res("apiextensions.k8s.io/v1", "CustomResourceDefinition", "works.placement.kubernetes-fleet.io",
-            spec={"group": "placement.kubernetes-fleet.io", "names": {"kind": "Work"}, "scope": "Namespaced"}),
-        res("apiextensions.k8s.io/v1", "CustomResourceDefinition", "widgets.example.com",
-            spec={"group": "example.com", "names": {"kind": "Widget"}, "scope": "Namespaced"}),
+        res(
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            "works.placement.kubernetes-fleet.io",
+            spec={"group": "placement.kubernetes-fleet.io", "names": {"kind": "Work"}, "scope": "Namespaced"},
+        ),
+        res(
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            "widgets.example.com",
+            spec={"group": "example.com", "names": {"kind": "Widget"}, "scope": "Namespaced"},
+        ),
     )
-    got = select_resources(crp(ResourceSelector("apiextensions.k8s.io", "v1", "CustomResourceDefinition")), fleet)
+    got = select_resources(
+        crp(ResourceSelector("apiextensions.k8s.io", "v1", "CustomResourceDefinition")), fleet
+    )
     assert got.identities == ("apiextensions.k8s.io/CustomResourceDefinition//widgets.example.com",)
 
 
 def test_a_crd_in_the_repo_decides_whether_its_kind_is_namespaced() -> None:
     fleet = repo(
-        res("apiextensions.k8s.io/v1", "CustomResourceDefinition", "widgets.example.com",
-            spec={"group": "example.com", "names": {"kind": "Widget"}, "scope": "Namespaced"}),
+        res(
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            "widgets.example.com",
+            spec={"group": "example.com", "names": {"kind": "Widget"}, "scope": "Namespaced"},
+        ),
     )
     got = select_resources(crp(ResourceSelector("example.com", "v1", "Widget")), fleet)
     assert any("not a cluster scoped resource" in e for e in got.errors)
@@ -190,15 +292,30 @@ def test_selection_is_sorted_by_kubefleet_kind_rank_then_group_version_then_name
     )
     got = select_resources(crp(ns_sel("web")), fleet).identities
     assert got == (
-        "/Namespace//web", "/ServiceAccount/web/sa", "/Secret/web/s", "/ConfigMap/web/c", "/Service/web/s",
-        "apps/Deployment/web/a", "apps/Deployment/web/b", "aaa.io/Zeta/web/z", "example.com/Widget/web/w",
+        "/Namespace//web",
+        "/ServiceAccount/web/sa",
+        "/Secret/web/s",
+        "/ConfigMap/web/c",
+        "/Service/web/s",
+        "apps/Deployment/web/a",
+        "apps/Deployment/web/b",
+        "aaa.io/Zeta/web/z",
+        "example.com/Widget/web/w",
     )
 
 
 def test_service_cluster_ip_and_node_ports_are_dropped_unless_headless() -> None:
-    svc: dict[str, Any] = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
-           "spec": {"clusterIP": "10.0.0.1", "clusterIPs": ["10.0.0.1"], "healthCheckNodePort": 31000,
-                    "ports": [{"port": 80, "nodePort": 30080}]}}
+    svc: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "s"},
+        "spec": {
+            "clusterIP": "10.0.0.1",
+            "clusterIPs": ["10.0.0.1"],
+            "healthCheckNodePort": 31000,
+            "ports": [{"port": 80, "nodePort": 30080}],
+        },
+    }
     assert sanitize("", "Service", svc)["spec"] == {"ports": [{"port": 80}]}
     headless = {**svc, "spec": {"clusterIP": "None", "clusterIPs": ["None"]}}
     assert sanitize("", "Service", headless)["spec"] == {"clusterIP": "None", "clusterIPs": ["None"]}
@@ -206,13 +323,19 @@ def test_service_cluster_ip_and_node_ports_are_dropped_unless_headless() -> None
 
 
 @pytest.mark.parametrize(("manual", "kept"), [(None, False), (False, False), (True, True)])
-def test_job_controller_uid_labels_are_dropped_unless_manual_selector(manual: bool | None, kept: bool) -> None:
+def test_job_controller_uid_labels_are_dropped_unless_manual_selector(
+    manual: bool | None, kept: bool
+) -> None:
     uid = {"controller-uid": "x", "batch.kubernetes.io/controller-uid": "x", "app": "j"}
-    spec: dict[str, Any] = {"selector": {"matchLabels": dict(uid)},
-                            "template": {"metadata": {"labels": dict(uid), "creationTimestamp": None}}}
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": dict(uid)},
+        "template": {"metadata": {"labels": dict(uid), "creationTimestamp": None}},
+    }
     if manual is not None:
         spec["manualSelector"] = manual
-    out = sanitize("batch", "Job", {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": spec})
+    out = sanitize(
+        "batch", "Job", {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": spec}
+    )
     expected = uid if kept else {"app": "j"}
     assert out["spec"]["selector"]["matchLabels"] == expected
     assert out["spec"]["template"]["metadata"]["labels"] == expected
@@ -220,14 +343,30 @@ def test_job_controller_uid_labels_are_dropped_unless_manual_selector(manual: bo
 
 
 def test_server_fields_status_and_kubectl_annotations_are_dropped_labels_and_finalizers_kept() -> None:
-    body = {"apiVersion": "v1", "kind": "ConfigMap", "status": {"x": 1},
-            "metadata": {"name": "c", "uid": "u", "resourceVersion": "1", "generation": 2, "selfLink": "/x",
-                         "creationTimestamp": "t", "managedFields": [{}], "ownerReferences": [{}],
-                         "finalizers": ["f"], "labels": {"a": "b"},
-                         "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}",
-                                         "deployment.kubernetes.io/revision": "3"}}}
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "status": {"x": 1},
+        "metadata": {
+            "name": "c",
+            "uid": "u",
+            "resourceVersion": "1",
+            "generation": 2,
+            "selfLink": "/x",
+            "creationTimestamp": "t",
+            "managedFields": [{}],
+            "ownerReferences": [{}],
+            "finalizers": ["f"],
+            "labels": {"a": "b"},
+            "annotations": {
+                "kubectl.kubernetes.io/last-applied-configuration": "{}",
+                "deployment.kubernetes.io/revision": "3",
+            },
+        },
+    }
     assert sanitize("", "ConfigMap", body) == {
-        "apiVersion": "v1", "kind": "ConfigMap",
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
         "metadata": {"name": "c", "finalizers": ["f"], "labels": {"a": "b"}},
     }
 
@@ -254,14 +393,26 @@ def test_the_hash_moves_with_content_and_ignores_server_fields() -> None:
         ([{"index": i, "hash": str(i)} for i in range(3)], "new", 3, 3, [1, 2, 3]),
         ([{"index": 7, "hash": "x"}], "y", 1, 8, [8]),
     ],
-    ids=["first", "same-hash-same-index", "new-hash-next-index", "back-to-old-content-is-a-new-index",
-         "history-trimmed-to-limit", "limit-one-keeps-latest"],
+    ids=[
+        "first",
+        "same-hash-same-index",
+        "new-hash-next-index",
+        "back-to-old-content-is-a-new-index",
+        "history-trimmed-to-limit",
+        "limit-one-keeps-latest",
+    ],
 )
 def test_snapshot_index_is_monotonic_and_history_honours_revision_history_limit(
     history: list[dict[str, Any]], hash: str, limit: int, index: int, kept: list[int]
 ) -> None:
-    previous = PlacementMemory("ClusterResourcePlacement/web", snapshots=tuple(
-        SnapshotRecord(h["index"], h["hash"], "c0") for h in history)) if history else None
+    previous = (
+        PlacementMemory(
+            "ClusterResourcePlacement/web",
+            snapshots=tuple(SnapshotRecord(h["index"], h["hash"], "c0") for h in history),
+        )
+        if history
+        else None
+    )
     got = next_snapshots(previous, hash, limit, "c1")
     assert [s.index for s in got] == kept
     assert (got[-1].index, got[-1].hash) == (index, hash)
@@ -270,9 +421,15 @@ def test_snapshot_index_is_monotonic_and_history_honours_revision_history_limit(
 
 
 def test_envelopes_are_selected_like_any_object() -> None:
-    env = res("placement.kubernetes-fleet.io/v1beta1", "ResourceEnvelope", "hooks", "web",
-              data={"q.yaml": {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"}}})
+    env = res(
+        "placement.kubernetes-fleet.io/v1beta1",
+        "ResourceEnvelope",
+        "hooks",
+        "web",
+        data={"q.yaml": {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"}}},
+    )
     fleet = {**FLEET, env.identity: env}
     assert env.identity in select_resources(crp(ns_sel("web")), fleet).identities
-    assert select_resources(rp("web", ResourceSelector("placement.kubernetes-fleet.io", "v1beta1",
-                                                       "ResourceEnvelope")), fleet).identities == (env.identity,)
+    assert select_resources(
+        rp("web", ResourceSelector("placement.kubernetes-fleet.io", "v1beta1", "ResourceEnvelope")), fleet
+    ).identities == (env.identity,)

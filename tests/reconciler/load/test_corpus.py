@@ -29,8 +29,14 @@ REJECTED: dict[str, tuple[str, str]] = {
         "spec.resourceSelectors[0]",
         _ELIDED + "; also misspells 'perference' and writes preferred terms as a map",
     ),
-    "fleet/azure-fleet@8660a942.docs_howtos_crp.L150.ClusterResourcePlacement.yaml": ("spec.resourceSelectors[0]", _ELIDED),
-    "fleet/azure-fleet@8660a942.docs_howtos_crp.L191.ClusterResourcePlacement.yaml": ("spec.resourceSelectors[0]", _ELIDED),
+    "fleet/azure-fleet@8660a942.docs_howtos_crp.L150.ClusterResourcePlacement.yaml": (
+        "spec.resourceSelectors[0]",
+        _ELIDED,
+    ),
+    "fleet/azure-fleet@8660a942.docs_howtos_crp.L191.ClusterResourcePlacement.yaml": (
+        "spec.resourceSelectors[0]",
+        _ELIDED,
+    ),
     "fleet/azure-fleet@8660a942.docs_howtos_crp.L248.ClusterResourcePlacement.yaml": (
         "spec.resourceSelectors[0]",
         _ELIDED + "; also gives 'preference' as a list instead of one term",
@@ -49,7 +55,10 @@ REJECTED: dict[str, tuple[str, str]] = {
         "spec.resourceSelectors[0]",
         _ELIDED + "; also gives 'preference' as a list instead of one term",
     ),
-    "fleet/website.how-tos_crp.L444.ClusterResourcePlacement.yaml": ("spec.resourceSelectors[0]", _ELIDED + " and the policy"),
+    "fleet/website.how-tos_crp.L444.ClusterResourcePlacement.yaml": (
+        "spec.resourceSelectors[0]",
+        _ELIDED + " and the policy",
+    ),
     "fleet/website.how-tos_crp.L655.ClusterResourcePlacement.yaml": (
         "spec.resourceSelectors[0]",
         _ELIDED + ", the policy and the strategy",
@@ -58,10 +67,22 @@ REJECTED: dict[str, tuple[str, str]] = {
         "spec.state",
         "old example: 'spec.state: Join' is not a v1beta1 MemberCluster field (joining = committing it)",
     ),
-    "fleet/cookbook.multi-cluster-ai-with-kaito_kubefleet_placement.L130.ClusterResourcePlacement.yaml": ("metadata.name", _SHELL),
-    "fleet/cookbook.multi-cluster-ai-with-kaito_kubefleet_placement.L160.ResourcePlacement.yaml": ("metadata.name", _SHELL),
-    "fleet/cookbook.multi-cluster-ai-with-kaito_kubefleet_placement.L65.ResourcePlacement.yaml": ("metadata.name", _SHELL),
-    "fleet/cookbook.multi-cluster-ai-with-kaito_kubefleet_setup.L84.MemberCluster.yaml": ("metadata.name", _SHELL),
+    "fleet/cookbook.multi-cluster-ai-with-kaito_kubefleet_placement.L130.ClusterResourcePlacement.yaml": (
+        "metadata.name",
+        _SHELL,
+    ),
+    "fleet/cookbook.multi-cluster-ai-with-kaito_kubefleet_placement.L160.ResourcePlacement.yaml": (
+        "metadata.name",
+        _SHELL,
+    ),
+    "fleet/cookbook.multi-cluster-ai-with-kaito_kubefleet_placement.L65.ResourcePlacement.yaml": (
+        "metadata.name",
+        _SHELL,
+    ),
+    "fleet/cookbook.multi-cluster-ai-with-kaito_kubefleet_setup.L84.MemberCluster.yaml": (
+        "metadata.name",
+        _SHELL,
+    ),
     "fleet/kubefleet.hack_loadtest_test-crp3.d1.ClusterResourcePlacement.yaml": (
         "spec.policy.affinity.clusterAffinity.requiredDuringSchedulingIgnoredDuringExecution",
         "load-test file writes weighted preferred terms under the required affinity (must be clusterSelectorTerms)",
@@ -84,25 +105,37 @@ REJECTED: dict[str, tuple[str, str]] = {
     ),
     # --- server-output/: `kubectl get -o yaml` of hub-internal kinds, or invalid specs ----------
     "server-output/azure-fleet@331ec9c0.docs_concepts_ClusterResourcePlacement_README.L101.ClusterResourceSnapshot.yaml": (
-        "kind", "hub-internal snapshot: fleetsync computes it",
+        "kind",
+        "hub-internal snapshot: fleetsync computes it",
     ),
     "server-output/azure-fleet@331ec9c0.docs_concepts_ClusterResourcePlacement_README.L154.ClusterSchedulingPolicySnapshot.yaml": (
-        "kind", "hub-internal snapshot: fleetsync computes it",
+        "kind",
+        "hub-internal snapshot: fleetsync computes it",
     ),
     "server-output/azure-fleet@8660a942.docs_concepts_ClusterResourcePlacement_README.L109.ClusterResourceSnapshot.yaml": (
-        "kind", "hub-internal snapshot: fleetsync computes it",
+        "kind",
+        "hub-internal snapshot: fleetsync computes it",
     ),
     "server-output/azure-fleet@8660a942.docs_concepts_ClusterResourcePlacement_README.L162.ClusterSchedulingPolicySnapshot.yaml": (
-        "kind", "hub-internal snapshot: fleetsync computes it",
+        "kind",
+        "hub-internal snapshot: fleetsync computes it",
     ),
     "server-output/azure-fleet@8660a942.docs_concepts_Scheduler_README.L32.ClusterResourceBinding.yaml": (
-        "kind", "hub-internal binding: fleetsync computes it",
+        "kind",
+        "hub-internal binding: fleetsync computes it",
     ),
-    "server-output/website.concepts_crp.L117.ClusterResourceSnapshot.yaml": ("kind", "hub-internal snapshot: fleetsync computes it"),
+    "server-output/website.concepts_crp.L117.ClusterResourceSnapshot.yaml": (
+        "kind",
+        "hub-internal snapshot: fleetsync computes it",
+    ),
     "server-output/website.concepts_crp.L171.ClusterSchedulingPolicySnapshot.yaml": (
-        "kind", "hub-internal snapshot: fleetsync computes it",
+        "kind",
+        "hub-internal snapshot: fleetsync computes it",
     ),
-    "server-output/website.concepts_scheduler.L38.ClusterResourceBinding.yaml": ("kind", "hub-internal binding: fleetsync computes it"),
+    "server-output/website.concepts_scheduler.L38.ClusterResourceBinding.yaml": (
+        "kind",
+        "hub-internal binding: fleetsync computes it",
+    ),
     "server-output/ms-learn.howto-understand-placement.L1088.ResourcePlacement.yaml": (
         "spec.policy.affinity.clusterAffinity.requiredDuringSchedulingIgnoredDuringExecution.clusterSelectorTerms[0].matchLabels",
         "doc error: matchLabels directly under a cluster selector term (must be inside labelSelector)",
@@ -113,24 +146,47 @@ REJECTED: dict[str, tuple[str, str]] = {
     ),
     # --- templated/: placeholders that are not valid names -------------------------------------
     "templated/cookbook.multi-cluster-ai-with-kaito_kubefleet_placement.L220.ResourcePlacement.yaml": (
-        "spec.policy.clusterNames[0]", _SHELL + " (a PickFixed cluster name)",
+        "spec.policy.clusterNames[0]",
+        _SHELL + " (a PickFixed cluster name)",
     ),
-    "templated/cookbook.multi-cluster-ai-with-kaito_kubefleet_placement.L272.Gateway.yaml": ("metadata.name", _SHELL),
-    "templated/cookbook.multi-cluster-ai-with-kaito_kubefleet_placement.L286.HTTPRoute.yaml": ("metadata.name", _SHELL),
-    "templated/cookbook.multi-cluster-ai-with-kaito_kubefleet_placement.L306.ResourcePlacement.yaml": ("metadata.name", _SHELL),
-    "templated/cookbook.multi-cluster-ai-with-kaito_kubefleet_placement.L342.Gateway.yaml": ("metadata.name", _SHELL),
+    "templated/cookbook.multi-cluster-ai-with-kaito_kubefleet_placement.L272.Gateway.yaml": (
+        "metadata.name",
+        _SHELL,
+    ),
+    "templated/cookbook.multi-cluster-ai-with-kaito_kubefleet_placement.L286.HTTPRoute.yaml": (
+        "metadata.name",
+        _SHELL,
+    ),
+    "templated/cookbook.multi-cluster-ai-with-kaito_kubefleet_placement.L306.ResourcePlacement.yaml": (
+        "metadata.name",
+        _SHELL,
+    ),
+    "templated/cookbook.multi-cluster-ai-with-kaito_kubefleet_placement.L342.Gateway.yaml": (
+        "metadata.name",
+        _SHELL,
+    ),
     "templated/cookbook.multi-cluster-ai-with-kaito_kubefleet_placement.L392.ResourcePlacement.yaml": (
-        "spec.policy.clusterNames[0]", _SHELL + " (a PickFixed cluster name)",
+        "spec.policy.clusterNames[0]",
+        _SHELL + " (a PickFixed cluster name)",
     ),
-    "templated/cookbook.multi-cluster-ai-with-kaito_kubefleet_placement.L45.Workspace.yaml": ("metadata.name", _SHELL),
+    "templated/cookbook.multi-cluster-ai-with-kaito_kubefleet_placement.L45.Workspace.yaml": (
+        "metadata.name",
+        _SHELL,
+    ),
     "templated/kubefleet.hack_Azure_property-based-scheduling.L152.Secret.yaml": ("metadata.name", _SHELL),
-    "templated/kubefleet.hack_Azure_property-based-scheduling.L212.MemberCluster.yaml": ("metadata.name", _SHELL),
+    "templated/kubefleet.hack_Azure_property-based-scheduling.L212.MemberCluster.yaml": (
+        "metadata.name",
+        _SHELL,
+    ),
     "templated/kubefleet.hack_Azure_setup_joinMC.L42.MemberCluster.yaml": ("metadata.name", _SHELL),
     "templated/kubefleet.hack_membership_join.L103.MemberCluster.yaml": ("metadata.name", _SHELL),
     "templated/kubefleet.hack_membership_joinMC.L80.MemberCluster.yaml": ("metadata.name", _SHELL),
     "templated/kubefleet.test_e2e_join.L51.MemberCluster.yaml": ("metadata.name", _SHELL),
     # --- workloads/ --------------------------------------------------------------------------
-    "workloads/cookbook.multi-cluster-ai-with-kaito_kubefleet_placement.L115.DestinationRule.yaml": ("metadata.name", _SHELL),
+    "workloads/cookbook.multi-cluster-ai-with-kaito_kubefleet_placement.L115.DestinationRule.yaml": (
+        "metadata.name",
+        _SHELL,
+    ),
 }
 
 
@@ -139,7 +195,11 @@ def _unparsed_fleet_kind(rel: str) -> str | None:
     for doc in parse_documents((CORPUS / rel).read_bytes(), rel):
         api_version, kind = str(doc.data.get("apiVersion", "")), str(doc.data.get("kind", ""))
         group = api_version.rpartition("/")[0]
-        if registry.is_fleet_group(group) and kind not in registry.HUB_INTERNAL_KINDS and registry.kind_info(group, kind) is None:
+        if (
+            registry.is_fleet_group(group)
+            and kind not in registry.HUB_INTERNAL_KINDS
+            and registry.kind_info(group, kind) is None
+        ):
             return kind
     return None
 

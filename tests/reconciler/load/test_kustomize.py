@@ -16,8 +16,13 @@ def _write(root: Path, files: dict[str, str]) -> None:
 
 
 def test_render_returns_kubectl_kustomize_output(tmp_path: Path) -> None:
-    _write(tmp_path, {"app/kustomization.yaml": "namespace: x\nresources: [cm.yaml]\n",
-                      "app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"})
+    _write(
+        tmp_path,
+        {
+            "app/kustomization.yaml": "namespace: x\nresources: [cm.yaml]\n",
+            "app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+        },
+    )
     result = render(tmp_path, tmp_path / "app")
     assert result.findings == ()
     assert result.text is not None and "namespace: x" in result.text
@@ -32,8 +37,18 @@ def test_render_returns_kubectl_kustomize_output(tmp_path: Path) -> None:
         ("components:\n  - https://example.com/c\n", 2, "components[0]", "remote"),
         ("patches:\n  - path: ../../p.yaml\n", 2, "patches[0].path", "leaves the repo"),
         ("patchesStrategicMerge:\n  - ../../p.yaml\n", 2, "patchesStrategicMerge[0]", "leaves the repo"),
-        ("configMapGenerator:\n  - name: c\n    files: [key=../../../etc/passwd]\n", 3, "configMapGenerator[0].files[0]", "leaves the repo"),
-        ("secretGenerator:\n  - name: s\n    envs: [../../.env]\n", 3, "secretGenerator[0].envs[0]", "leaves the repo"),
+        (
+            "configMapGenerator:\n  - name: c\n    files: [key=../../../etc/passwd]\n",
+            3,
+            "configMapGenerator[0].files[0]",
+            "leaves the repo",
+        ),
+        (
+            "secretGenerator:\n  - name: s\n    envs: [../../.env]\n",
+            3,
+            "secretGenerator[0].envs[0]",
+            "leaves the repo",
+        ),
         ("helmCharts:\n  - name: x\n", 1, "helmCharts", "Helm"),
         ("transformers:\n  - https://example.com/t.yaml\n", 2, "transformers[0]", "remote"),
         ("configurations:\n  - ../../c.yaml\n", 2, "configurations[0]", "leaves the repo"),
@@ -53,8 +68,13 @@ def test_paths_that_leave_the_repo_or_the_machine_are_refused_before_running(
 
 def test_an_included_kustomization_is_checked_too(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
-    _write(repo, {"base/kustomization.yaml": "resources:\n  - ../../outside\n",
-                  "prod/kustomization.yaml": "resources: [../base]\n"})
+    _write(
+        repo,
+        {
+            "base/kustomization.yaml": "resources:\n  - ../../outside\n",
+            "prod/kustomization.yaml": "resources: [../base]\n",
+        },
+    )
     [finding] = check_kustomization(repo, repo / "prod")
     assert (finding.file, finding.field) == ("base/kustomization.yaml", "resources[0]")
 
@@ -69,9 +89,14 @@ def test_a_symlink_out_of_the_repo_is_refused(tmp_path: Path) -> None:
 
 
 def test_kustomize_failures_and_oversized_output_are_findings(tmp_path: Path) -> None:
-    _write(tmp_path, {"app/kustomization.yaml": "resources: [missing.yaml]\n",
-                      "ok/kustomization.yaml": "resources: [cm.yaml]\n",
-                      "ok/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"})
+    _write(
+        tmp_path,
+        {
+            "app/kustomization.yaml": "resources: [missing.yaml]\n",
+            "ok/kustomization.yaml": "resources: [cm.yaml]\n",
+            "ok/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+        },
+    )
     [failed] = render(tmp_path, tmp_path / "app").findings
     assert "kubectl kustomize failed" in failed.message
     [big] = render(tmp_path, tmp_path / "ok", max_bytes=10).findings

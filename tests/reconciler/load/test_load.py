@@ -48,7 +48,9 @@ def _repo(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def test_objects_in_any_layout_and_multi_document_files_are_indexed_by_kind_and_identity(tmp_path: Path) -> None:
+def test_objects_in_any_layout_and_multi_document_files_are_indexed_by_kind_and_identity(
+    tmp_path: Path,
+) -> None:
     repo = _repo(
         tmp_path,
         {
@@ -109,7 +111,9 @@ def test_include_and_exclude_globs_choose_the_files_read(tmp_path: Path) -> None
         ("a/?.yaml", "a/bb.yaml", False),
     ],
 )
-def test_globs_keep_star_inside_one_segment_and_double_star_across(pattern: str, path: str, matches: bool) -> None:
+def test_globs_keep_star_inside_one_segment_and_double_star_across(
+    pattern: str, path: str, matches: bool
+) -> None:
     assert bool(glob_regex(pattern).match(path)) is matches
 
 
@@ -127,7 +131,9 @@ def test_two_fleet_objects_with_one_identity_are_duplicates_too(tmp_path: Path) 
     assert err.file == "b.yaml" and "also defined at a.yaml:1" in err.message
 
 
-def test_a_kustomize_directory_contributes_its_output_and_a_base_loads_only_through_its_overlay(tmp_path: Path) -> None:
+def test_a_kustomize_directory_contributes_its_output_and_a_base_loads_only_through_its_overlay(
+    tmp_path: Path,
+) -> None:
     repo = _repo(
         tmp_path,
         {
@@ -140,7 +146,9 @@ def test_a_kustomize_directory_contributes_its_output_and_a_base_loads_only_thro
     result = load_directory(repo)
     assert result.ok, result.findings
     assert list(result.spec.resources) == ["/ConfigMap/prod/prod-web"]
-    assert result.spec.resources["/ConfigMap/prod/prod-web"].origin.file == "app/prod/kustomization.yaml#output"
+    assert (
+        result.spec.resources["/ConfigMap/prod/prod-web"].origin.file == "app/prod/kustomization.yaml#output"
+    )
 
 
 def test_findings_in_kustomize_output_name_the_kustomization(tmp_path: Path) -> None:
@@ -185,7 +193,9 @@ def test_a_kubernetes_list_is_unwrapped_into_its_items(tmp_path: Path) -> None:
         ("apiVersion: v1\nkind: ../Secret\nmetadata: {name: a}\n", 2, "kind", "not a kind"),
     ],
 )
-def test_objects_without_a_usable_header_are_refused_at_the_field(tmp_path: Path, text: str, line: int, field: str, message: str) -> None:
+def test_objects_without_a_usable_header_are_refused_at_the_field(
+    tmp_path: Path, text: str, line: int, field: str, message: str
+) -> None:
     [err] = load_directory(_repo(tmp_path, {"x.yaml": text})).errors
     assert (err.file, err.line, err.field) == ("x.yaml", line, field)
     assert message in err.message

@@ -41,11 +41,19 @@ def test_malformed_repo_fails_validate_at_the_exact_file_line_and_field(case: st
     assert result.exit_code == 1, result.output
     report = json.loads(result.output)
     assert report["ok"] is False
-    found = [(f["file"], f["line"], f["field"], f["message"]) for f in report["findings"] if f["severity"] == "error"]
+    found = [
+        (f["file"], f["line"], f["field"], f["message"])
+        for f in report["findings"]
+        if f["severity"] == "error"
+    ]
     for want in expect["findings"]:
         matches = [
-            f for f in found
-            if f[0] == want["file"] and f[1] == want["line"] and f[2] == want["field"] and want["message"] in f[3]
+            f
+            for f in found
+            if f[0] == want["file"]
+            and f[1] == want["line"]
+            and f[2] == want["field"]
+            and want["message"] in f[3]
         ]
         assert matches, f"{case}: no finding {want}\nfound:\n" + "\n".join(map(str, found))
     expected = {(w["file"], w["line"], w["field"]) for w in expect["findings"]}

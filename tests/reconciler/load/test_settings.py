@@ -55,7 +55,9 @@ pruneMaxShare: 0.25
         ("x: !!python/name:os.system\n", 1, "x", "YAML tag"),
     ],
 )
-def test_a_bad_setting_is_a_located_finding_and_keeps_its_default(text: str, line: int, field: str, message: str) -> None:
+def test_a_bad_setting_is_a_located_finding_and_keeps_its_default(
+    text: str, line: int, field: str, message: str
+) -> None:
     settings, findings = read_settings(text.encode())
     assert [(f.file, f.line, f.field) for f in findings][:1] == [("fleetsync.yaml", line, field)]
     assert message in findings[0].message
@@ -65,7 +67,9 @@ def test_a_bad_setting_is_a_located_finding_and_keeps_its_default(text: str, lin
     )
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("5m", 300), ("1h30m", 5400), ("45s", 45), ("", None), ("5", None), ("1d", None)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("5m", 300), ("1h30m", 5400), ("45s", 45), ("", None), ("5", None), ("1d", None)]
+)
 def test_durations_use_go_style_units(text: str, seconds: int | None) -> None:
     value = parse_duration(text)
     assert (None if value is None else value.total_seconds()) == seconds

@@ -40,7 +40,9 @@ PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input",
 def checkout_files(root: Path, under: str = "") -> list[str]:
     """Files of the checkout a build would see: tracked or new-and-not-ignored, still on disk."""
     args = ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
-    out = subprocess.run([*args, *([under] if under else [])], check=True, capture_output=True, timeout=30).stdout
+    out = subprocess.run(
+        [*args, *([under] if under else [])], check=True, capture_output=True, timeout=30
+    ).stdout
     return sorted({p for p in out.decode().split("\0") if p and (root / p).is_file()})
 
 
@@ -60,19 +62,27 @@ def unshipped(root: Path) -> list[str]:
 
 def test_pyproject_ships_every_template_file_git_knows_at_its_own_path() -> None:
     template = checkout_files(ROOT, TEMPLATE_NAME)
-    assert {".gitlab-ci.yml", ".github/workflows/fleetsync.yaml", "apps/web/overlays/production/replicas.yaml"} <= {
-        f.removeprefix(TEMPLATE_NAME + "/") for f in template}
+    assert {
+        ".gitlab-ci.yml",
+        ".github/workflows/fleetsync.yaml",
+        "apps/web/overlays/production/replicas.yaml",
+    } <= {f.removeprefix(TEMPLATE_NAME + "/") for f in template}
     assert unshipped(ROOT) == [], "add a [tool.setuptools.data-files] entry in pyproject.toml for these"
 
 
-@pytest.mark.parametrize(("new_file", "caught"), [
-    ("apps/payments/payments.yaml", True),  # a new directory needs its own data-files entry
-    (".env.example", True),  # hidden files are not matched by the root's glob
-    ("Makefile", True),  # nor files without an extension at the root
-    ("clusters/prod-ap-1.yaml", False),  # a new file in a listed directory ships by the glob
-    ("fleetsync-notes.md", False),
-])
-def test_a_new_template_file_the_data_files_miss_is_reported(tmp_path: Path, new_file: str, caught: bool) -> None:
+@pytest.mark.parametrize(
+    ("new_file", "caught"),
+    [
+        ("apps/payments/payments.yaml", True),  # a new directory needs its own data-files entry
+        (".env.example", True),  # hidden files are not matched by the root's glob
+        ("Makefile", True),  # nor files without an extension at the root
+        ("clusters/prod-ap-1.yaml", False),  # a new file in a listed directory ships by the glob
+        ("fleetsync-notes.md", False),
+    ],
+)
+def test_a_new_template_file_the_data_files_miss_is_reported(
+    tmp_path: Path, new_file: str, caught: bool
+) -> None:
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     shutil.copytree(ROOT / TEMPLATE_NAME, tmp_path / TEMPLATE_NAME)
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, timeout=30)
@@ -91,8 +101,12 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (src / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, src / rel)
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([*PIP, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(out), str(src)],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [*PIP, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(out), str(src)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     [built] = out.glob("fleetsync-*.whl")
     return built
 
@@ -122,17 +136,40 @@ def test_the_installed_wheel_finds_its_template_under_the_prefix(wheel: Path, tm
     prefix = tmp_path / "prefix"
     # --ignore-installed: without it pip uninstalls the running environment's own (editable)
     # fleetsync before installing into the prefix, and the `fleetsync` command is gone
-    subprocess.run([*PIP, "install", "--no-deps", "--no-index", "--no-warn-script-location", "--ignore-installed",
-                    "--prefix", str(prefix), str(wheel)], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            *PIP,
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--no-warn-script-location",
+            "--ignore-installed",
+            "--prefix",
+            str(prefix),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     [site] = prefix.glob("lib/python*/site-packages")
-    run = subprocess.run([sys.executable, "-c", _PROBE, str(prefix)], capture_output=True, text=True, timeout=60,
-                         check=False, cwd=tmp_path, env={"PYTHONPATH": str(site), "PATH": os.environ["PATH"]})
+    run = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(prefix)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(site), "PATH": os.environ["PATH"]},
+    )
     assert run.returncode == 0, run.stderr
     probe = json.loads(run.stdout)
     assert Path(probe["module"]).is_relative_to(site)  # the installed copy, not the checkout
     assert not (site / TEMPLATE_NAME).exists()
     assert probe["found"] == str(prefix / SHARE / TEMPLATE_NAME)
-    still = subprocess.run([*PIP, "show", "fleetsync"], capture_output=True, text=True, timeout=60, check=False)
+    still = subprocess.run(
+        [*PIP, "show", "fleetsync"], capture_output=True, text=True, timeout=60, check=False
+    )
     assert still.returncode == 0, "installing into a prefix must leave this environment's fleetsync alone"
     assert probe["ok"]
 
@@ -142,24 +179,31 @@ def _template_in(directory: Path) -> Path:
     return directory / TEMPLATE_NAME
 
 
-@pytest.mark.parametrize(("in_source", "in_prefix", "expected"), [
-    (True, True, "source"),  # a checkout runs what is being edited
-    (True, False, "source"),
-    (False, True, "prefix"),  # an installed wheel: the data-files copy
-])
+@pytest.mark.parametrize(
+    ("in_source", "in_prefix", "expected"),
+    [
+        (True, True, "source"),  # a checkout runs what is being edited
+        (True, False, "source"),
+        (False, True, "prefix"),  # an installed wheel: the data-files copy
+    ],
+)
 def test_default_template_prefers_the_checkout_then_the_install_prefix(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_source: bool, in_prefix: bool, expected: str) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_source: bool, in_prefix: bool, expected: str
+) -> None:
     source, prefix = tmp_path / "site-packages", tmp_path / "venv"
     source.mkdir()
-    places = {"source": _template_in(source) if in_source else None,
-              "prefix": _template_in(prefix / SHARE) if in_prefix else None}
+    places = {
+        "source": _template_in(source) if in_source else None,
+        "prefix": _template_in(prefix / SHARE) if in_prefix else None,
+    }
     monkeypatch.setattr(sys, "prefix", str(prefix))
     monkeypatch.setattr("site.ENABLE_USER_SITE", False)
     assert default_template(source_root=source) == places[expected]
 
 
 def test_default_template_finds_a_user_install_when_the_user_site_is_on(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     user = tmp_path / "user"
     installed = _template_in(user / SHARE)
     monkeypatch.setattr(sys, "prefix", str(tmp_path / "venv"))
@@ -175,9 +219,13 @@ def test_without_a_shipped_template_the_user_is_told_to_pass_template(tmp_path: 
 
 
 def test_demo_without_a_shipped_template_exits_2_naming_template(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fleetsync.demo.story, "default_template",
-                        lambda: default_template(source_root=tmp_path, prefixes=[tmp_path]))
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        fleetsync.demo.story,
+        "default_template",
+        lambda: default_template(source_root=tmp_path, prefixes=[tmp_path]),
+    )
     result = CliRunner().invoke(app, ["demo"])
     assert result.exit_code == 2
     assert "--template DIR" in result.output

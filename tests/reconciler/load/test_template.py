@@ -33,12 +33,25 @@ def test_the_template_shows_what_its_readme_teaches() -> None:
     assert policy.topology_spread_constraints
     assert spec.cluster_overrides and spec.resource_overrides and spec.strategies and spec.runs
     kinds = {r.kind for r in spec.resources.values()}
-    assert {"Namespace", "ClusterRole", "RoleBinding", "ResourceQuota", "NetworkPolicy", "Deployment", "Service", "ConfigMap"} <= kinds
+    assert {
+        "Namespace",
+        "ClusterRole",
+        "RoleBinding",
+        "ResourceQuota",
+        "NetworkPolicy",
+        "Deployment",
+        "Service",
+        "ConfigMap",
+    } <= kinds
     # the kustomize overlay is rendered (its base is not loaded on its own)
-    assert spec.resources["apps/Deployment/team-web/web"].origin.file == "apps/web/overlays/production/kustomization.yaml#output"
+    assert (
+        spec.resources["apps/Deployment/team-web/web"].origin.file
+        == "apps/web/overlays/production/kustomization.yaml#output"
+    )
     images = [
         c["image"]
-        for r in spec.resources.values() if r.kind == "Deployment"
+        for r in spec.resources.values()
+        if r.kind == "Deployment"
         for c in r.body["spec"]["template"]["spec"]["containers"]
     ]
     assert images and not any(i.endswith(":latest") or ":" not in i for i in images)

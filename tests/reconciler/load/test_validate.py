@@ -31,7 +31,10 @@ def _repo(root: Path, files: dict[str, str]) -> Path:
 
 
 def test_a_clean_repo_exits_zero_with_a_summary_line(tmp_path: Path) -> None:
-    repo = _repo(tmp_path, {"crp.yaml": CRP.format(name="web", ptype="PickAll", extra=""), "mc.yaml": MC.format(name="a")})
+    repo = _repo(
+        tmp_path,
+        {"crp.yaml": CRP.format(name="web", ptype="PickAll", extra=""), "mc.yaml": MC.format(name="a")},
+    )
     result = validate_path(repo)
     assert exit_code(result) == 0
     text = render(result, "text")
@@ -98,11 +101,20 @@ def test_a_pickfixed_cluster_missing_from_the_repo_is_a_warning_that_does_not_fa
     [warning] = result.findings
     assert (warning.severity, warning.field, warning.line) == ("warning", "spec.policy.clusterNames[1]", 10)
     assert exit_code(result) == 0
-    assert "crp.yaml:10:23: ClusterResourcePlacement/fixed: spec.policy.clusterNames[1]: warning: no MemberCluster 'b'" in render(result)
+    assert (
+        "crp.yaml:10:23: ClusterResourcePlacement/fixed: spec.policy.clusterNames[1]: warning: no MemberCluster 'b'"
+        in render(result)
+    )
 
 
 def test_json_output_is_the_documented_stable_document(tmp_path: Path) -> None:
-    repo = _repo(tmp_path, {"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad\n", "mc.yaml": MC.format(name="a")})
+    repo = _repo(
+        tmp_path,
+        {
+            "a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad\n",
+            "mc.yaml": MC.format(name="a"),
+        },
+    )
     doc = json.loads(render(validate_path(repo), "json"))
     assert list(doc) == ["apiVersion", "kind", "path", "ok", "findings", "summary"]
     assert (doc["apiVersion"], doc["kind"], doc["ok"]) == ("fleetsync.io/v1alpha1", "ValidationResult", False)

@@ -93,12 +93,33 @@ def test_folded_block_scalars_read_as_yaml_defines_them() -> None:
 @pytest.mark.parametrize(
     ("plain", "value"),
     [
-        ("on", "on"), ("off", "off"), ("yes", "yes"), ("no", "no"), ("y", "y"), ("N", "N"),
-        ("True", True), ("FALSE", False), ("null", None), ("~", None), ("", None),
-        ("0777", 777), ("0o17", 15), ("0x1F", 31), ("0b101", 5), ("1_000", 1000), ("-12", -12),
-        ("1:20", "1:20"), ("190:20:30", "190:20:30"), ("1e3", 1000.0), (".5", 0.5), ("-.inf", float("-inf")),
-        ("2024-01-01", "2024-01-01"), ("2024-01-01T10:20:30Z", "2024-01-01T10:20:30Z"),
-        ("128Mi", "128Mi"), ("1.2.3", "1.2.3"), ("=", "="),
+        ("on", "on"),
+        ("off", "off"),
+        ("yes", "yes"),
+        ("no", "no"),
+        ("y", "y"),
+        ("N", "N"),
+        ("True", True),
+        ("FALSE", False),
+        ("null", None),
+        ("~", None),
+        ("", None),
+        ("0777", 777),
+        ("0o17", 15),
+        ("0x1F", 31),
+        ("0b101", 5),
+        ("1_000", 1000),
+        ("-12", -12),
+        ("1:20", "1:20"),
+        ("190:20:30", "190:20:30"),
+        ("1e3", 1000.0),
+        (".5", 0.5),
+        ("-.inf", float("-inf")),
+        ("2024-01-01", "2024-01-01"),
+        ("2024-01-01T10:20:30Z", "2024-01-01T10:20:30Z"),
+        ("128Mi", "128Mi"),
+        ("1.2.3", "1.2.3"),
+        ("=", "="),
     ],
 )
 def test_plain_scalars_resolve_by_yaml_1_2_not_by_libyamls_1_1(plain: str, value: object) -> None:
@@ -183,7 +204,13 @@ def test_a_tab_after_a_value_is_whitespace_as_for_kubectl() -> None:
 
 @pytest.mark.parametrize(
     ("text", "line", "column"),
-    [("a: [\n", 2, 1), ("a: 1\n b: 2\n", 2, 3), ("a: 'x\n", 2, 1), ("- a\nb: 1\n", 2, 1), ("a: *nope\n", 1, 4)],
+    [
+        ("a: [\n", 2, 1),
+        ("a: 1\n b: 2\n", 2, 3),
+        ("a: 'x\n", 2, 1),
+        ("- a\nb: 1\n", 2, 1),
+        ("a: *nope\n", 1, 4),
+    ],
 )
 def test_syntax_errors_are_located_as_before(text: str, line: int, column: int) -> None:
     with pytest.raises(YamlError) as err:

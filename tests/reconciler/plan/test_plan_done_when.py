@@ -19,55 +19,94 @@ CHECKOUT = "canary-us-1, prod-eu-1, prod-eu-2, prod-us-1, prod-us-2, staging-eu-
 
 
 CASES: list[tuple[Callable[[Any], None], ExitCode, list[str], list[str]]] = [
-    (new_pickn, ExitCode.CHANGES, [
-        "2 of 8 cluster(s) touched, 4 object change(s) (+4 ~0 -0) in 1 group(s); checks pass",
-        "`ClusterResourcePlacement/batch`: RollingUpdate",
-        "  - picks dev-eu-1, staging-eu-1: ",
-        "<b>dev-eu-1, staging-eu-1: same change</b> (2 cluster(s), 2 object(s))",
-        "- added /Namespace//batch (ClusterResourcePlacement/batch)",
-        "- added /ConfigMap/batch/batch-config (ClusterResourcePlacement/batch)",
-        "+  QUEUE: jobs",
-    ], ["drops", "CHECKS FAIL"]),
-    (label_moves, ExitCode.CHANGES, [
-        "  - drops prod-eu-2: ClusterUnschedulable",
-        "  - picks prod-us-1: ",
-        "picked by scheduling policy",
-        "<b>prod-eu-2</b>",
-        "- dropped by ClusterResourcePlacement/web: ClusterUnschedulable",
-        "- removed apps/Deployment/team-web/web (ClusterResourcePlacement/web)",
-        "<b>prod-us-1</b>",
-        "- picked by ClusterResourcePlacement/web: ",
-        "- added apps/Deployment/team-web/web (ClusterResourcePlacement/web)",
-        "- prod-eu-2: removes 8 of 15 object(s) (more than 50%); 7 remain",  # the prune warning
-    ], ["CHECKS FAIL", "Prune refused"]),
-    (override_subset, ExitCode.CHANGES, [
-        "2 of 8 cluster(s) touched, 2 object change(s) (+0 ~2 -0) in 1 group(s); checks pass",
-        "<b>prod-eu-1, prod-eu-2: same change</b> (2 cluster(s), 1 object(s))",
-        "-  replicas: 5\n+  replicas: 7",
-    ], ["<b>prod-us-2", "prod-us-2: same change", "picks", "drops"]),
-    (privileged, ExitCode.CHECKS_FAILED, [
-        "CHECKS FAIL",
-        "#### Policy violations (new in head)",
-        f"- Deny `no-privileged-containers` on `apps/Deployment/checkout/checkout` "
-        f"(ClusterResourcePlacement/checkout) in {CHECKOUT}: privileged containers are not allowed: checkout",
-        "- new Deny violation of no-privileged-containers on apps/Deployment/checkout/checkout: "
-        "privileged containers are not allowed: checkout",
-    ], []),
-    (invalid, ExitCode.CHECKS_FAILED, [
-        "head does not load (CHECKS FAIL)",
-        "#### Validation of head",
-        "- error: `placements/web.yaml:16:",
-    ], ["Changes by cluster"]),
-    (no_change, ExitCode.NO_CHANGE, [
-        "0 of 8 cluster(s) touched, 0 object change(s) (+0 ~0 -0) in 0 group(s); checks pass",
-        "No cluster's rendered objects change.",
-    ], ["#### Placements", "Changes by cluster", "Policy violations (new in head)"]),
+    (
+        new_pickn,
+        ExitCode.CHANGES,
+        [
+            "2 of 8 cluster(s) touched, 4 object change(s) (+4 ~0 -0) in 1 group(s); checks pass",
+            "`ClusterResourcePlacement/batch`: RollingUpdate",
+            "  - picks dev-eu-1, staging-eu-1: ",
+            "<b>dev-eu-1, staging-eu-1: same change</b> (2 cluster(s), 2 object(s))",
+            "- added /Namespace//batch (ClusterResourcePlacement/batch)",
+            "- added /ConfigMap/batch/batch-config (ClusterResourcePlacement/batch)",
+            "+  QUEUE: jobs",
+        ],
+        ["drops", "CHECKS FAIL"],
+    ),
+    (
+        label_moves,
+        ExitCode.CHANGES,
+        [
+            "  - drops prod-eu-2: ClusterUnschedulable",
+            "  - picks prod-us-1: ",
+            "picked by scheduling policy",
+            "<b>prod-eu-2</b>",
+            "- dropped by ClusterResourcePlacement/web: ClusterUnschedulable",
+            "- removed apps/Deployment/team-web/web (ClusterResourcePlacement/web)",
+            "<b>prod-us-1</b>",
+            "- picked by ClusterResourcePlacement/web: ",
+            "- added apps/Deployment/team-web/web (ClusterResourcePlacement/web)",
+            "- prod-eu-2: removes 8 of 15 object(s) (more than 50%); 7 remain",  # the prune warning
+        ],
+        ["CHECKS FAIL", "Prune refused"],
+    ),
+    (
+        override_subset,
+        ExitCode.CHANGES,
+        [
+            "2 of 8 cluster(s) touched, 2 object change(s) (+0 ~2 -0) in 1 group(s); checks pass",
+            "<b>prod-eu-1, prod-eu-2: same change</b> (2 cluster(s), 1 object(s))",
+            "-  replicas: 5\n+  replicas: 7",
+        ],
+        ["<b>prod-us-2", "prod-us-2: same change", "picks", "drops"],
+    ),
+    (
+        privileged,
+        ExitCode.CHECKS_FAILED,
+        [
+            "CHECKS FAIL",
+            "#### Policy violations (new in head)",
+            f"- Deny `no-privileged-containers` on `apps/Deployment/checkout/checkout` "
+            f"(ClusterResourcePlacement/checkout) in {CHECKOUT}: privileged containers are not allowed: checkout",
+            "- new Deny violation of no-privileged-containers on apps/Deployment/checkout/checkout: "
+            "privileged containers are not allowed: checkout",
+        ],
+        [],
+    ),
+    (
+        invalid,
+        ExitCode.CHECKS_FAILED,
+        [
+            "head does not load (CHECKS FAIL)",
+            "#### Validation of head",
+            "- error: `placements/web.yaml:16:",
+        ],
+        ["Changes by cluster"],
+    ),
+    (
+        no_change,
+        ExitCode.NO_CHANGE,
+        [
+            "0 of 8 cluster(s) touched, 0 object change(s) (+0 ~0 -0) in 0 group(s); checks pass",
+            "No cluster's rendered objects change.",
+        ],
+        ["#### Placements", "Changes by cluster", "Policy violations (new in head)"],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("change", "exit_code", "present", "absent"), CASES,
-                         ids=["new-pickn", "label-moves-clusters", "override-subset-grouped", "policy-violation",
-                              "invalid-commit", "no-change"])
+@pytest.mark.parametrize(
+    ("change", "exit_code", "present", "absent"),
+    CASES,
+    ids=[
+        "new-pickn",
+        "label-moves-clusters",
+        "override-subset-grouped",
+        "policy-violation",
+        "invalid-commit",
+        "no-change",
+    ],
+)
 def test_the_pull_request_comment_says_what_the_change_does(
     template: Any, change: Callable[[Any], None], exit_code: ExitCode, present: list[str], absent: list[str]
 ) -> None:

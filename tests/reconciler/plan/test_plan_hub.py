@@ -48,7 +48,8 @@ def test_plan_uses_the_hub_memory_and_reports_to_say_which_clusters_move_first(r
 
 
 def test_reports_from_a_remote_name_reads_its_report_branches_into_a_throwaway_cache(
-        rendered: FleetWork, tmp_path: Path) -> None:
+    rendered: FleetWork, tmp_path: Path
+) -> None:
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(rendered.path), str(clone))
     work = FleetWork.__new__(FleetWork)
@@ -68,7 +69,8 @@ def test_the_hub_refuses_an_immutable_change_like_a_commit_that_does_not_load(re
     bundles = {r: s for r, s in rendered.refs().items() if r.startswith("refs/heads/fleet/bundles/")}
     files = base_files()
     files["placements/web.yaml"] = files["placements/web.yaml"].replace(
-        "placementType: PickAll", "placementType: PickN\n    numberOfClusters: 2")
+        "placementType: PickAll", "placementType: PickN\n    numberOfClusters: 2"
+    )
     bad = rendered.commit(files)
     with HubRepo.local(rendered.path) as repo:
         result = reconcile_once(repo, LATER)
@@ -81,13 +83,22 @@ def test_the_hub_refuses_an_immutable_change_like_a_commit_that_does_not_load(re
 
 
 def test_reports_from_a_git_url_reads_the_served_hub_refs(
-        rendered: FleetWork, git_daemon: GitDaemon, tmp_path: Path) -> None:
+    rendered: FleetWork, git_daemon: GitDaemon, tmp_path: Path
+) -> None:
     bare = git_daemon.create("fleet.git")
-    git(rendered.path, "push", "-q", str(bare), "main", "refs/heads/fleet/*:refs/heads/fleet/*",
-        "refs/fleet/*:refs/fleet/*")
+    git(
+        rendered.path,
+        "push",
+        "-q",
+        str(bare),
+        "main",
+        "refs/heads/fleet/*:refs/heads/fleet/*",
+        "refs/fleet/*:refs/fleet/*",
+    )
     rendered.commit(base_files(version="2"))
-    out, err, code = plan_cmd.run(rendered.path, "HEAD~1", "HEAD", "json", LATER,
-                                  reports_from=git_daemon.url("fleet.git"))
+    out, err, code = plan_cmd.run(
+        rendered.path, "HEAD~1", "HEAD", "json", LATER, reports_from=git_daemon.url("fleet.git")
+    )
     assert code == ExitCode.CHANGES, err
     doc = json.loads(out)
     assert doc["clusterState"]["assumedEligible"] is False

@@ -36,16 +36,28 @@ def _b64(text: str) -> str:
 
 def test_secret_change_shows_which_key_changed_but_never_a_value(make_fleet: Callable[[int], Any]) -> None:
     fleet = make_fleet(3)
-    fleet.edit("apps/app.yaml", lambda t: t + SECRET.format(password=_b64("hunter2-old"), user=_b64("admin"),
-                                                             token="tok-old-123"))
+    fleet.edit(
+        "apps/app.yaml",
+        lambda t: t + SECRET.format(password=_b64("hunter2-old"), user=_b64("admin"), token="tok-old-123"),
+    )
     fleet.commit("add secret")
-    fleet.edit("apps/app.yaml", lambda t: t.replace(_b64("hunter2-old"), _b64("hunter2-new"))
-               .replace("tok-old-123", "tok-new-456"))
+    fleet.edit(
+        "apps/app.yaml",
+        lambda t: t.replace(_b64("hunter2-old"), _b64("hunter2-new")).replace("tok-old-123", "tok-new-456"),
+    )
     fleet.commit("rotate")
     outputs = [fleet.plan_text(o)[0] for o in ("json", "markdown", "text")]
     for out in outputs:
-        for value in ("hunter2-old", "hunter2-new", "tok-old-123", "tok-new-456", "admin",
-                      _b64("hunter2-old"), _b64("hunter2-new"), _b64("admin")):
+        for value in (
+            "hunter2-old",
+            "hunter2-new",
+            "tok-old-123",
+            "tok-new-456",
+            "admin",
+            _b64("hunter2-old"),
+            _b64("hunter2-new"),
+            _b64("admin"),
+        ):
             assert value not in out
     doc, code = fleet.plan()
     assert code == ExitCode.CHANGES
@@ -57,10 +69,33 @@ def test_secret_change_shows_which_key_changed_but_never_a_value(make_fleet: Cal
     assert "+  user:" not in obj["diff"]  # unchanged: at most a context line
 
 
-TOP_KEYS = ["apiVersion", "kind", "base", "head", "clusterState", "summary", "groups", "placements",
-            "violations", "blastRadius", "validation", "immutability", "prune", "notes"]
-SUMMARY_KEYS = ["clustersInFleet", "clustersTouched", "objectsTouched", "added", "changed", "removed", "groups",
-                "checksPassed", "exitCode"]
+TOP_KEYS = [
+    "apiVersion",
+    "kind",
+    "base",
+    "head",
+    "clusterState",
+    "summary",
+    "groups",
+    "placements",
+    "violations",
+    "blastRadius",
+    "validation",
+    "immutability",
+    "prune",
+    "notes",
+]
+SUMMARY_KEYS = [
+    "clustersInFleet",
+    "clustersTouched",
+    "objectsTouched",
+    "added",
+    "changed",
+    "removed",
+    "groups",
+    "checksPassed",
+    "exitCode",
+]
 
 
 def test_json_shape_is_stable(make_fleet: Callable[[int], Any]) -> None:
@@ -80,7 +115,14 @@ def test_json_shape_is_stable(make_fleet: Callable[[int], Any]) -> None:
     assert list(group["objects"][0]) == ["placement", "identity", "action", "diff"]
     [placement] = doc["placements"]
     assert list(placement) == ["placement", "picked", "dropped", "rollout", "runs", "settingsDiff"]
-    assert list(placement["rollout"]) == ["strategy", "first", "held", "removed", "maxSurge", "maxUnavailable"]
+    assert list(placement["rollout"]) == [
+        "strategy",
+        "first",
+        "held",
+        "removed",
+        "maxSurge",
+        "maxUnavailable",
+    ]
     assert list(doc["immutability"]) == ["checked", "refusals"]
 
 
@@ -101,7 +143,8 @@ def test_markdown_renders_checks_placements_and_collapsible_diffs(make_fleet: Ca
 
 
 def test_a_500_cluster_change_is_one_group_and_fits_a_pull_request_comment(
-        make_fleet: Callable[[int], Any]) -> None:
+    make_fleet: Callable[[int], Any],
+) -> None:
     fleet = make_fleet(500)
     fleet.edit("apps/app.yaml", lambda t: t.replace('VERSION: "1"', 'VERSION: "2"'))
     fleet.commit()
@@ -114,22 +157,30 @@ def test_a_500_cluster_change_is_one_group_and_fits_a_pull_request_comment(
 
 
 @pytest.mark.parametrize("rev", ["no-such-branch", "--upload-pack=evil"])
-def test_an_unknown_or_option_like_revision_is_a_runtime_error(make_fleet: Callable[[int], Any], rev: str) -> None:
+def test_an_unknown_or_option_like_revision_is_a_runtime_error(
+    make_fleet: Callable[[int], Any], rev: str
+) -> None:
     out, err, code = plan_cmd.run(make_fleet(2).path, rev, "HEAD", "json", datetime(2026, 5, 1, tzinfo=UTC))
     assert code == ExitCode.RUNTIME_ERROR and out == "" and "not a commit" in err
 
 
 def test_markdown_over_budget_keeps_every_group_and_points_to_json_for_left_out_diffs(
-        make_fleet: Callable[[int], Any]) -> None:
+    make_fleet: Callable[[int], Any],
+) -> None:
     fleet = make_fleet(3)
-    extra = "".join(f"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\n  namespace: app\n"
-                    f"data:\n  V: \"{{v}}\"\n" for i in range(20))
+    extra = "".join(
+        f"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\n  namespace: app\n"
+        f'data:\n  V: "{{v}}"\n'
+        for i in range(20)
+    )
     fleet.edit("apps/app.yaml", lambda t: t + extra.replace("{v}", "1"))
     fleet.commit()
     fleet.edit("apps/app.yaml", lambda t: t.replace('V: "1"', 'V: "2"'))
     fleet.commit()
     with HubRepo.local(fleet.path) as repo:
-        plan = make_plan(repo, "HEAD~1", "HEAD", datetime(2026, 5, 1, tzinfo=UTC), read_cluster_state(None, ""))
+        plan = make_plan(
+            repo, "HEAD~1", "HEAD", datetime(2026, 5, 1, tzinfo=UTC), read_cluster_state(None, "")
+        )
     full = render(plan)
     short = render(plan, max_chars=len(full) // 2)
     assert len(short) <= len(full) // 2

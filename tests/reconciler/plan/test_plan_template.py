@@ -20,7 +20,9 @@ def _objects(doc: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def test_app_change_diffs_exactly_the_clusters_that_place_it_in_one_group(template: Any) -> None:
-    template.edit("apps/checkout/checkout.yaml", lambda t: t.replace("payments.example.com", "pay.example.com"))
+    template.edit(
+        "apps/checkout/checkout.yaml", lambda t: t.replace("payments.example.com", "pay.example.com")
+    )
     template.commit()
     doc, code = template.plan()
     assert code == ExitCode.CHANGES
@@ -85,7 +87,9 @@ def test_override_change_on_a_subset_groups_clusters_by_their_change(template: A
 
 
 def test_override_that_starts_applying_is_named_per_cluster(template: Any) -> None:
-    template.write("overrides/checkout-canary.yaml", """apiVersion: placement.kubernetes-fleet.io/v1beta1
+    template.write(
+        "overrides/checkout-canary.yaml",
+        """apiVersion: placement.kubernetes-fleet.io/v1beta1
 kind: ClusterResourceOverride
 metadata:
   name: checkout-canary
@@ -102,13 +106,19 @@ spec:
                 matchLabels: {environment: canary}
         jsonPatchOverrides:
           - {op: add, path: /metadata/labels/canary, value: "true"}
-""")
+""",
+    )
     template.commit()
     doc, _ = template.plan()
     [group] = doc["groups"]
     assert group["clusters"] == ["canary-us-1"]
-    assert group["overrides"] == [{"placement": "ClusterResourcePlacement/checkout",
-                                   "override": "ClusterResourceOverride/checkout-canary", "change": "starts"}]
+    assert group["overrides"] == [
+        {
+            "placement": "ClusterResourcePlacement/checkout",
+            "override": "ClusterResourceOverride/checkout-canary",
+            "change": "starts",
+        }
+    ]
 
 
 def test_invalid_head_exits_2_with_file_and_line(template: Any) -> None:
@@ -135,7 +145,9 @@ def test_deny_policy_violation_exits_2_naming_object_cluster_and_message(templat
 
 
 def test_blast_radius_needs_the_pull_request_label_on_production_clusters(template: Any) -> None:
-    template.edit("apps/checkout/checkout.yaml", lambda t: t.replace("payments.example.com", "pay.example.com"))
+    template.edit(
+        "apps/checkout/checkout.yaml", lambda t: t.replace("payments.example.com", "pay.example.com")
+    )
     template.commit()
     doc, code = template.plan(labels=())
     assert code == ExitCode.CHECKS_FAILED
@@ -144,8 +156,10 @@ def test_blast_radius_needs_the_pull_request_label_on_production_clusters(templa
 
 
 def test_immutability_refusal_exits_2(template: Any) -> None:
-    template.edit("placements/checkout.yaml", lambda t: t.replace(
-        "placementType: PickAll", "placementType: PickN\n    numberOfClusters: 6"))
+    template.edit(
+        "placements/checkout.yaml",
+        lambda t: t.replace("placementType: PickAll", "placementType: PickN\n    numberOfClusters: 6"),
+    )
     template.commit()
     doc, code = template.plan()
     assert code == ExitCode.CHECKS_FAILED
@@ -165,7 +179,9 @@ def test_no_change_exits_0(template: Any) -> None:
 def test_base_that_does_not_load_skips_the_update_rules_and_says_so(template: Any) -> None:
     invalid(template)
     template.commit("broken")
-    template.edit("placements/web.yaml", lambda t: t.replace("placementType: PickSome", "placementType: PickN"))
+    template.edit(
+        "placements/web.yaml", lambda t: t.replace("placementType: PickSome", "placementType: PickN")
+    )
     template.commit("fixed")
     doc, _ = template.plan()
     assert doc["base"]["loaded"] is False and doc["immutability"]["checked"] is False
@@ -173,12 +189,17 @@ def test_base_that_does_not_load_skips_the_update_rules_and_says_so(template: An
 
 
 def test_apply_strategy_change_is_a_change_of_every_cluster_bundle_entry(template: Any) -> None:
-    template.edit("placements/web.yaml", lambda t: t.replace("whenToApply: IfNotDrifted", "whenToApply: Always"))
+    template.edit(
+        "placements/web.yaml", lambda t: t.replace("whenToApply: IfNotDrifted", "whenToApply: Always")
+    )
     template.commit()
     doc, code = template.plan()
     assert code == ExitCode.CHANGES and doc["groups"] == []
     [web] = doc["placements"]
-    assert "-  whenToApply: IfNotDrifted" in web["settingsDiff"] and "+  whenToApply: Always" in web["settingsDiff"]
+    assert (
+        "-  whenToApply: IfNotDrifted" in web["settingsDiff"]
+        and "+  whenToApply: Always" in web["settingsDiff"]
+    )
 
 
 def test_new_pickn_placement_picks_its_clusters_with_reasons_and_adds_its_objects(template: Any) -> None:
@@ -192,5 +213,8 @@ def test_new_pickn_placement_picks_its_clusters_with_reasons_and_adds_its_object
     assert all("picked by scheduling policy" in p["reason"] for p in batch["picked"])
     [group] = doc["groups"]
     assert group["clusters"] == ["dev-eu-1", "staging-eu-1"]
-    assert sorted(o["identity"] for o in group["objects"]) == ["/ConfigMap/batch/batch-config", "/Namespace//batch"]
+    assert sorted(o["identity"] for o in group["objects"]) == [
+        "/ConfigMap/batch/batch-config",
+        "/Namespace//batch",
+    ]
     assert all(o["action"] == "added" for o in group["objects"])

@@ -14,7 +14,9 @@ APPROVE = "fleetsync/approve-blast-radius"
 
 
 def clusters(n: int, **labels: str) -> dict[str, dict[str, str]]:
-    return {f"dev-{i:02d}": {"env": "dev"} for i in range(n)} | {f"x-{k}-{v}": {k: v} for k, v in labels.items()}
+    return {f"dev-{i:02d}": {"env": "dev"} for i in range(n)} | {
+        f"x-{k}-{v}": {k: v} for k, v in labels.items()
+    }
 
 
 def test_a_small_change_to_non_production_clusters_passes() -> None:
@@ -23,14 +25,23 @@ def test_a_small_change_to_non_production_clusters_passes() -> None:
 
 def test_a_change_touching_more_than_ten_clusters_needs_the_label() -> None:
     vs = check_change(LIBRARY, clusters(11))
-    assert [(v.policy, v.action, v.cluster, v.identity) for v in vs] == [("blast-radius", Action.DENY, "", CHANGE_IDENTITY)]
-    assert vs[0].message == f"this change touches 11 clusters, more than 10: add the pull request label {APPROVE}"
+    assert [(v.policy, v.action, v.cluster, v.identity) for v in vs] == [
+        ("blast-radius", Action.DENY, "", CHANGE_IDENTITY)
+    ]
+    assert (
+        vs[0].message
+        == f"this change touches 11 clusters, more than 10: add the pull request label {APPROVE}"
+    )
 
 
-@pytest.mark.parametrize(("key", "value"), [("env", "prod"), ("environment", "production"), ("env", "production")])
+@pytest.mark.parametrize(
+    ("key", "value"), [("env", "prod"), ("environment", "production"), ("env", "production")]
+)
 def test_a_change_touching_any_production_cluster_needs_the_label(key: str, value: str) -> None:
     vs = check_change(LIBRARY, {"eu-1": {key: value}, "dev-1": {"env": "dev"}})
-    assert [v.message for v in vs] == [f"this change touches production clusters (eu-1): add the pull request label {APPROVE}"]
+    assert [v.message for v in vs] == [
+        f"this change touches production clusters (eu-1): add the pull request label {APPROVE}"
+    ]
 
 
 def test_the_approval_label_on_the_pull_request_lets_both_through() -> None:
@@ -59,7 +70,8 @@ data: {maxClusters: "3", approvalLabel: big-change-ok}
     assert ps.findings == ()
     vs = check_change(ps, clusters(4))
     assert [(v.action, v.message) for v in vs] == [
-        (Action.WARN, "this change touches 4 clusters, more than 3: add the pull request label big-change-ok")]
+        (Action.WARN, "this change touches 4 clusters, more than 3: add the pull request label big-change-ok")
+    ]
     assert check_change(ps, clusters(4), ["big-change-ok"]) == []
 
 
@@ -75,7 +87,16 @@ spec:
     ps = load_policies(parse_documents(wildcard, "p.yaml"), library=library_paths())
     assert {v.policy for v in check_change(ps, clusters(11))} == {"blast-radius"}
     change = change_object(clusters(11), [])
-    on_objects = evaluate(ps, ClusterInfo("eu-1"), {"/ConfigMap/web/x": {
-        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "web"}}})
+    on_objects = evaluate(
+        ps,
+        ClusterInfo("eu-1"),
+        {
+            "/ConfigMap/web/x": {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "x", "namespace": "web"},
+            }
+        },
+    )
     assert {v.policy for v in on_objects} == {"everything"}
     assert change["spec"]["clusters"][0] == {"name": "dev-00", "labels": {"env": "dev"}}

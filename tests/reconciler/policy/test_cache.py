@@ -24,7 +24,9 @@ def counting(monkeypatch: Any) -> list[int]:
     return calls
 
 
-def test_equal_objects_in_different_mappings_are_judged_once_across_clusters_and_passes(monkeypatch: Any) -> None:
+def test_equal_objects_in_different_mappings_are_judged_once_across_clusters_and_passes(
+    monkeypatch: Any,
+) -> None:
     ps = gate(policy("by-object", "object.data.ok == 'yes'"))
     calls = counting(monkeypatch)
     cache = PolicyCache()
@@ -32,7 +34,9 @@ def test_equal_objects_in_different_mappings_are_judged_once_across_clusters_and
     cache.new_pass()
     again = [evaluate(ps, ClusterInfo(f"c{i}"), rendered(cm("b", ok="no")), cache=cache) for i in range(5)]
     assert calls[0] == 1
-    assert [[(v.identity, v.message) for v in vs] for vs in again] == [[(v.identity, v.message) for v in first]] * 5
+    assert [[(v.identity, v.message) for v in vs] for vs in again] == [
+        [(v.identity, v.message) for v in first]
+    ] * 5
     assert {v.cluster for vs in again for v in vs} == {f"c{i}" for i in range(5)}
 
 
@@ -47,13 +51,17 @@ def test_a_changed_object_or_policy_with_the_same_name_is_judged_anew() -> None:
     assert len(evaluate(new_rule, EU, good, cache=cache)) == 1
 
 
-def test_a_policy_reading_cluster_is_judged_per_cluster_value_and_shared_between_equal_ones(monkeypatch: Any) -> None:
+def test_a_policy_reading_cluster_is_judged_per_cluster_value_and_shared_between_equal_ones(
+    monkeypatch: Any,
+) -> None:
     ps = gate(policy("by-cluster", "cluster.labels.env != 'prod'"))
     calls = counting(monkeypatch)
     cache = PolicyCache()
     obj = rendered(cm("x"))
-    got = [len(evaluate(ps, ClusterInfo(n, {"env": e}), obj, cache=cache))
-           for n, e in (("a", "prod"), ("a", "dev"), ("a", "prod"))]
+    got = [
+        len(evaluate(ps, ClusterInfo(n, {"env": e}), obj, cache=cache))
+        for n, e in (("a", "prod"), ("a", "dev"), ("a", "prod"))
+    ]
     assert got == [1, 0, 1] and calls[0] == 2
 
 
@@ -67,9 +75,15 @@ def test_the_cache_is_bounded() -> None:
 
 def test_the_library_gives_the_same_violations_with_a_warm_cache_as_without_one() -> None:
     ps = load_policies([], library=library_paths())
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "kube-system"},
-           "spec": {"hostNetwork": True, "containers": [{"name": "c", "image": "nginx:latest",
-                                                         "securityContext": {"privileged": True}}]}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "kube-system"},
+        "spec": {
+            "hostNetwork": True,
+            "containers": [{"name": "c", "image": "nginx:latest", "securityContext": {"privileged": True}}],
+        },
+    }
     objs = rendered(pod, cm("x"))
     cache = PolicyCache()
     cold = evaluate(ps, EU, objs, cache=cache)

@@ -91,8 +91,15 @@ def test_the_step_budget_counts_work_inside_macros() -> None:
 
 @pytest.mark.parametrize(
     ("expr", "expected"),
-    [("object != null", True), ("null != object", True), ("object.l != null", True), ("object == null", False),
-     ("null == null", True), ("null != null", False), ("object.l == [1]", True)],
+    [
+        ("object != null", True),
+        ("null != object", True),
+        ("object.l != null", True),
+        ("object == null", False),
+        ("null == null", True),
+        ("null != null", False),
+        ("object.l == [1]", True),
+    ],
 )
 def test_comparing_a_map_or_list_with_null_is_defined_as_cel_says(expr: str, expected: bool) -> None:
     assert run(expr, object={"l": [1]}) == expected

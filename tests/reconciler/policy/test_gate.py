@@ -30,22 +30,56 @@ from tests.support.policyfixtures import EU, binding, cm, docs, gate, messages, 
     ("text", "line", "field", "fragment"),
     [
         (policy("p", "object.data.size( > 1"), 16, "spec.validations[0].expression", "CEL syntax error"),
-        (policy("p", "objekt.data.size() > 1"), 16, "spec.validations[0].expression", "undeclared reference 'objekt'"),
-        (policy("p", "variables.limit > 1"), 16, "spec.validations[0].expression",
-         "variables.limit is not declared in spec.variables"),
-        (policy("p", "true", extra="  validation: []\n"), 15, "spec.validation", 'did you mean "validations"'),
-        (policy("p", "true", operations="[CREATE, PATCH]"), 14, "spec.matchConstraints.resourceRules[0].operations[1]",
-         "unsupported operation 'PATCH'"),
-        (policy("p", "true", action="Block"), 6, "metadata.annotations.fleetsync.io/default-action",
-         "unsupported value 'Block'"),
+        (
+            policy("p", "objekt.data.size() > 1"),
+            16,
+            "spec.validations[0].expression",
+            "undeclared reference 'objekt'",
+        ),
+        (
+            policy("p", "variables.limit > 1"),
+            16,
+            "spec.validations[0].expression",
+            "variables.limit is not declared in spec.variables",
+        ),
+        (
+            policy("p", "true", extra="  validation: []\n"),
+            15,
+            "spec.validation",
+            'did you mean "validations"',
+        ),
+        (
+            policy("p", "true", operations="[CREATE, PATCH]"),
+            14,
+            "spec.matchConstraints.resourceRules[0].operations[1]",
+            "unsupported operation 'PATCH'",
+        ),
+        (
+            policy("p", "true", action="Block"),
+            6,
+            "metadata.annotations.fleetsync.io/default-action",
+            "unsupported value 'Block'",
+        ),
         (policy("p", "true", failure="Sometimes"), 8, "spec.failurePolicy", "unsupported value 'Sometimes'"),
-        (policy("p", "true").replace("  matchConstraints:\n    resourceRules:\n", "  matchConstraints:\n    rules:\n"),
-         10, "spec.matchConstraints.rules", 'unknown field'),
-        (policy("p", "true", extra="  variables:\n    - name: 9lives\n      expression: '1'\n"), 16,
-         "spec.variables[0].name", "a CEL identifier"),
+        (
+            policy("p", "true").replace(
+                "  matchConstraints:\n    resourceRules:\n", "  matchConstraints:\n    rules:\n"
+            ),
+            10,
+            "spec.matchConstraints.rules",
+            "unknown field",
+        ),
+        (
+            policy("p", "true", extra="  variables:\n    - name: 9lives\n      expression: '1'\n"),
+            16,
+            "spec.variables[0].name",
+            "a CEL identifier",
+        ),
     ],
 )
-def test_a_broken_policy_is_a_located_finding_and_is_not_used(text: str, line: int, field: str, fragment: str) -> None:
+def test_a_broken_policy_is_a_located_finding_and_is_not_used(
+    text: str, line: int, field: str, fragment: str
+) -> None:
     ps = gate(text)
     assert not ps.ok
     found = [f for f in ps.findings if f.field == field]
@@ -63,7 +97,11 @@ def test_a_broken_policy_is_a_located_finding_and_is_not_used(text: str, line: i
         (binding("b", "p", "[Deny, Warn]"), "spec.validationActions", "may not be used together"),
         (binding("b", "p", "[]"), "spec.validationActions", "at least 1"),
         (binding("b", "nope", "[Deny]"), "spec.policyName", "no policy named 'nope'"),
-        (binding("b", "p", "[Deny]", "  paramRef:\n    selector: {}\n"), "spec.paramRef.selector", "not supported"),
+        (
+            binding("b", "p", "[Deny]", "  paramRef:\n    selector: {}\n"),
+            "spec.paramRef.selector",
+            "not supported",
+        ),
     ],
 )
 def test_a_broken_binding_is_a_located_finding(text: str, field: str, fragment: str) -> None:
@@ -94,7 +132,9 @@ def test_a_runtime_error_is_a_violation_under_fail_and_nothing_under_ignore() ->
 
 def test_a_non_bool_expression_is_reported_not_crashed_on() -> None:
     vs = evaluate(gate(policy("p", "'yes'")), EU, rendered(cm()))
-    assert messages(vs) == ["expression \"'yes'\" could not be evaluated: the expression must be a bool, got string"]
+    assert messages(vs) == [
+        "expression \"'yes'\" could not be evaluated: the expression must be a bool, got string"
+    ]
 
 
 # -- which policies apply, and how ----------------------------------------------------------------
@@ -115,15 +155,24 @@ def test_a_binding_replaces_the_default_action_and_the_strongest_action_wins() -
 
 def test_each_binding_of_a_policy_reports_on_its_own() -> None:
     ps = gate(policy("p", "false", message="no"), binding("a", "p", "[Deny]"), binding("b", "p", "[Audit]"))
-    assert [(v.binding, v.action) for v in evaluate(ps, EU, rendered(cm()))] == [("a", Action.DENY), ("b", Action.AUDIT)]
+    assert [(v.binding, v.action) for v in evaluate(ps, EU, rendered(cm()))] == [
+        ("a", Action.DENY),
+        ("b", Action.AUDIT),
+    ]
 
 
 def test_fleetsync_yaml_enables_only_listed_policies_but_a_binding_enables_its_policy_anyway() -> None:
-    texts = (policy("listed", "false"), policy("unlisted", "false"), policy("bound", "false"),
-             binding("b", "bound", "[Warn]"))
+    texts = (
+        policy("listed", "false"),
+        policy("unlisted", "false"),
+        policy("bound", "false"),
+        binding("b", "bound", "[Warn]"),
+    )
     ps = gate(*texts, enabled=["listed"])
     assert sorted((v.policy, v.action) for v in evaluate(ps, EU, rendered(cm()))) == [
-        ("bound", Action.WARN), ("listed", Action.DENY)]
+        ("bound", Action.WARN),
+        ("listed", Action.DENY),
+    ]
 
 
 def test_an_enabled_name_that_is_no_policy_is_a_finding() -> None:
@@ -142,7 +191,9 @@ def test_a_repo_policy_with_a_library_name_replaces_the_library_policy() -> None
 
 def test_a_policy_marked_not_a_gate_is_for_members_only() -> None:
     text = policy("member-only", "false").replace(
-        "    fleetsync.io/default-action: Deny\n", "    fleetsync.io/default-action: Deny\n    fleetsync.io/gate: 'false'\n")
+        "    fleetsync.io/default-action: Deny\n",
+        "    fleetsync.io/default-action: Deny\n    fleetsync.io/gate: 'false'\n",
+    )
     ps = gate(text)
     assert ps.policies == {} and ps.findings == ()
 
@@ -151,44 +202,73 @@ def test_resource_rules_operations_and_exclusions_choose_the_objects() -> None:
     deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "web"}}
     ps = gate(policy("p", "false", resources="[deployments]"))
     assert [v.identity for v in evaluate(ps, EU, rendered(cm(), deploy))] == ["apps/Deployment/web/d"]
-    kinds = policy("k", "false", resources="[]").replace("        resources: []\n", "        kinds: [ConfigMap]\n")
-    assert [v.identity for v in evaluate(gate(kinds), EU, rendered(cm(), deploy))] == ["/ConfigMap/web/settings"]
-    excluded = policy("x", "false", resources="['*']", extra="") .replace(
-        "  validations:", "  validations:").replace(
-        "        operations: [CREATE, UPDATE]\n",
-        "        operations: [CREATE, UPDATE]\n    excludeResourceRules:\n      - apiGroups: [apps]\n"
-        "        apiVersions: ['*']\n        resources: ['*']\n        operations: ['*']\n")
-    assert [v.identity for v in evaluate(gate(excluded), EU, rendered(cm(), deploy))] == ["/ConfigMap/web/settings"]
+    kinds = policy("k", "false", resources="[]").replace(
+        "        resources: []\n", "        kinds: [ConfigMap]\n"
+    )
+    assert [v.identity for v in evaluate(gate(kinds), EU, rendered(cm(), deploy))] == [
+        "/ConfigMap/web/settings"
+    ]
+    excluded = (
+        policy("x", "false", resources="['*']", extra="")
+        .replace("  validations:", "  validations:")
+        .replace(
+            "        operations: [CREATE, UPDATE]\n",
+            "        operations: [CREATE, UPDATE]\n    excludeResourceRules:\n      - apiGroups: [apps]\n"
+            "        apiVersions: ['*']\n        resources: ['*']\n        operations: ['*']\n",
+        )
+    )
+    assert [v.identity for v in evaluate(gate(excluded), EU, rendered(cm(), deploy))] == [
+        "/ConfigMap/web/settings"
+    ]
 
 
 def test_a_binding_namespace_selector_exempts_namespaces_by_their_rendered_labels() -> None:
-    exempt = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "legacy", "labels": {"exempt": "yes"}}}
-    sel = "  matchResources:\n    namespaceSelector:\n      matchExpressions:\n" \
-          "        - {key: exempt, operator: DoesNotExist}\n"
+    exempt = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": "legacy", "labels": {"exempt": "yes"}},
+    }
+    sel = (
+        "  matchResources:\n    namespaceSelector:\n      matchExpressions:\n"
+        "        - {key: exempt, operator: DoesNotExist}\n"
+    )
     ps = gate(policy("p", "false"), binding("b", "p", "[Deny]", sel))
     vs = evaluate(ps, EU, rendered(exempt, cm(namespace="legacy"), cm(namespace="web")))
     assert [v.identity for v in vs] == ["/ConfigMap/web/settings"]
 
 
 def test_an_object_selector_and_match_conditions_narrow_what_is_checked() -> None:
-    extra = "  matchConditions:\n    - name: not-generated\n      expression: \"!has(object.data.generated)\"\n"
-    ps = gate(policy("p", "false", extra=extra),
-              binding("b", "p", "[Deny]", "  matchResources:\n    objectSelector:\n      matchLabels: {team: web}\n"))
-    objs = rendered(cm("a", labels={"team": "web"}), cm("b", labels={"team": "db"}),
-                    cm("c", labels={"team": "web"}, generated="yes"))
+    extra = '  matchConditions:\n    - name: not-generated\n      expression: "!has(object.data.generated)"\n'
+    ps = gate(
+        policy("p", "false", extra=extra),
+        binding(
+            "b", "p", "[Deny]", "  matchResources:\n    objectSelector:\n      matchLabels: {team: web}\n"
+        ),
+    )
+    objs = rendered(
+        cm("a", labels={"team": "web"}),
+        cm("b", labels={"team": "db"}),
+        cm("c", labels={"team": "web"}, generated="yes"),
+    )
     assert [v.identity for v in evaluate(ps, EU, objs)] == ["/ConfigMap/web/a"]
 
 
 def test_params_come_from_the_binding_param_ref_and_a_missing_one_denies_or_is_allowed() -> None:
-    pol = policy("p", "int(object.data.size) <= int(params.data.max)", message="too big",
-                 extra="  paramKind: {apiVersion: v1, kind: ConfigMap}\n")
+    pol = policy(
+        "p",
+        "int(object.data.size) <= int(params.data.max)",
+        message="too big",
+        extra="  paramKind: {apiVersion: v1, kind: ConfigMap}\n",
+    )
     ref = "  paramRef: {{name: limits, namespace: policy, parameterNotFoundAction: {action}}}\n"
     param = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: limits, namespace: policy}\ndata: {max: '3'}\n"
     small, big = cm("small", size="2"), cm("big", size="9")
     ps = gate(pol, binding("b", "p", "[Deny]", ref.format(action="Deny")), param)
     assert [v.identity for v in evaluate(ps, EU, rendered(small, big))] == ["/ConfigMap/web/big"]
     missing = gate(pol, binding("b", "p", "[Deny]", ref.format(action="Deny")))
-    assert messages(evaluate(missing, EU, rendered(small))) == ["no ConfigMap policy/limits found for the binding's paramRef"]
+    assert messages(evaluate(missing, EU, rendered(small))) == [
+        "no ConfigMap policy/limits found for the binding's paramRef"
+    ]
     allowed = gate(pol, binding("b", "p", "[Deny]", ref.format(action="Allow")))
     assert evaluate(allowed, EU, rendered(small)) == []
 
@@ -201,17 +281,22 @@ def test_old_object_is_the_previous_render_and_sets_the_operation() -> None:
     ps = gate(policy("owner-is-immutable", expr, message="owner may not change"))
     assert evaluate(ps, EU, rendered(cm(owner="a")), {}) == []  # CREATE: no oldObject
     assert evaluate(ps, EU, rendered(cm(owner="a")), rendered(cm(owner="a"))) == []
-    assert messages(evaluate(ps, EU, rendered(cm(owner="b")), rendered(cm(owner="a")))) == ["owner may not change"]
+    assert messages(evaluate(ps, EU, rendered(cm(owner="b")), rendered(cm(owner="a")))) == [
+        "owner may not change"
+    ]
 
 
 @pytest.mark.parametrize(
     ("before", "after", "operation"),
     [({}, {"x": "1"}, "CREATE"), ({"x": "1"}, {"x": "2"}, "UPDATE"), ({"x": "1"}, None, "DELETE")],
 )
-def test_request_operation_and_object_null_on_delete(before: dict[str, str], after: dict[str, str] | None,
-                                                     operation: str) -> None:
-    expr = "request.operation == 'CREATE' && oldObject == null || request.operation == 'UPDATE' " \
-           "|| request.operation == 'DELETE' && object == null && oldObject.data.x == '1'"
+def test_request_operation_and_object_null_on_delete(
+    before: dict[str, str], after: dict[str, str] | None, operation: str
+) -> None:
+    expr = (
+        "request.operation == 'CREATE' && oldObject == null || request.operation == 'UPDATE' "
+        "|| request.operation == 'DELETE' && object == null && oldObject.data.x == '1'"
+    )
     seen = policy("seen", "false", operations="['*']", message=operation)
     ps = gate(policy("p", expr, operations="['*']"), seen)
     prev = rendered(cm("settings", "web", None, **before)) if before else {}
@@ -223,11 +308,16 @@ def test_request_operation_and_object_null_on_delete(before: dict[str, str], aft
 def test_a_delete_only_policy_sees_only_objects_that_leave_the_render() -> None:
     ps = gate(policy("keep-configs", "false", operations="[DELETE]", message="may not delete"))
     assert evaluate(ps, EU, rendered(cm("kept"), cm("new")), rendered(cm("kept"), cm("gone"))) == [
-        Violation("keep-configs", SETTINGS_BINDING, Action.DENY, "eu-1", "/ConfigMap/web/gone", "may not delete")]
+        Violation(
+            "keep-configs", SETTINGS_BINDING, Action.DENY, "eu-1", "/ConfigMap/web/gone", "may not delete"
+        )
+    ]
 
 
 def test_the_cluster_variable_holds_name_labels_and_properties() -> None:
-    expr = "!(cluster.labels.env == 'prod' && cluster.properties.nodeCount < 10) || object.data.replicas == '3'"
+    expr = (
+        "!(cluster.labels.env == 'prod' && cluster.properties.nodeCount < 10) || object.data.replicas == '3'"
+    )
     ps = gate(policy("prod-ha", expr, message="prod"))
     obj = rendered(cm(replicas="1"))
     assert [v.cluster for v in evaluate(ps, EU, obj)] == ["eu-1"]
@@ -248,9 +338,11 @@ def test_a_shared_cache_never_mixes_up_clusters_or_objects() -> None:
 
 
 def test_variables_compose_in_order_and_a_failed_variable_fails_only_what_reads_it() -> None:
-    extra = ("  variables:\n    - name: a\n      expression: object.data.a\n"
-             "    - name: b\n      expression: variables.a + '!'\n"
-             "    - name: broken\n      expression: object.data.nope\n")
+    extra = (
+        "  variables:\n    - name: a\n      expression: object.data.a\n"
+        "    - name: b\n      expression: variables.a + '!'\n"
+        "    - name: broken\n      expression: object.data.nope\n"
+    )
     ok = gate(policy("p", "variables.b == 'x!'", extra=extra))
     assert evaluate(ok, EU, rendered(cm(a="x"))) == []
     bad = gate(policy("p", "variables.broken == 'x'", extra=extra))
@@ -261,9 +353,13 @@ def test_variables_compose_in_order_and_a_failed_variable_fails_only_what_reads_
 
 
 def secret(**data: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds", "namespace": "web"},
-            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
-            "stringData": {"token": "tok-3b1f9e"}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "creds", "namespace": "web"},
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+        "stringData": {"token": "tok-3b1f9e"},
+    }
 
 
 SECRET_POLICIES = [
@@ -293,7 +389,9 @@ def test_secret_values_never_reach_a_message(expr: str, message_expression: str)
 
 
 def test_validation_expressions_still_see_secret_values() -> None:
-    ps = gate(policy("min-length", "object.stringData.token.size() >= 20", resources="[secrets]", message="short"))
+    ps = gate(
+        policy("min-length", "object.stringData.token.size() >= 20", resources="[secrets]", message="short")
+    )
     assert messages(evaluate(ps, EU, rendered(secret(password="x")))) == ["short"]
 
 
@@ -319,7 +417,9 @@ def test_an_injected_clock_bounds_evaluation_time() -> None:
 def test_an_oversized_object_is_refused_before_any_expression_runs() -> None:
     ps = gate(policy("p", "true"))
     vs = evaluate(ps, EU, rendered(cm(blob="x" * (MAX_OBJECT_BYTES + 1))))
-    assert [(v.reason, v.message.split(":")[0]) for v in vs] == [("RequestEntityTooLarge", "object too large to check")]
+    assert [(v.reason, v.message.split(":")[0]) for v in vs] == [
+        ("RequestEntityTooLarge", "object too large to check")
+    ]
 
 
 def test_a_broken_policy_is_reported_once_not_again_by_its_binding_or_the_settings() -> None:
@@ -329,15 +429,29 @@ def test_a_broken_policy_is_reported_once_not_again_by_its_binding_or_the_settin
 
 @pytest.mark.parametrize(
     ("kind", "plural"),
-    [("Deployment", "deployments"), ("Ingress", "ingresses"), ("NetworkPolicy", "networkpolicies"),
-     ("Endpoints", "endpoints"), ("Gateway", "gateways"), ("GatewayClass", "gatewayclasses"),
-     ("Policy", "policies"), ("FleetChange", "fleetchanges")],
+    [
+        ("Deployment", "deployments"),
+        ("Ingress", "ingresses"),
+        ("NetworkPolicy", "networkpolicies"),
+        ("Endpoints", "endpoints"),
+        ("Gateway", "gateways"),
+        ("GatewayClass", "gatewayclasses"),
+        ("Policy", "policies"),
+        ("FleetChange", "fleetchanges"),
+    ],
 )
 def test_kinds_map_to_plural_resources_as_kubernetes_names_them(kind: str, plural: str) -> None:
     assert plural_of(kind) == plural
 
 
 def test_cluster_info_comes_from_the_scheduler_cluster_state() -> None:
-    info = cluster_info(ClusterState("eu-1", {"env": "prod"}, properties={"kubernetes-fleet.io/node-count": "3"}))
-    ps = gate(policy("p", "int(cluster.properties['kubernetes-fleet.io/node-count']) >= 3 && cluster.labels.env == 'prod'"))
+    info = cluster_info(
+        ClusterState("eu-1", {"env": "prod"}, properties={"kubernetes-fleet.io/node-count": "3"})
+    )
+    ps = gate(
+        policy(
+            "p",
+            "int(cluster.properties['kubernetes-fleet.io/node-count']) >= 3 && cluster.labels.env == 'prod'",
+        )
+    )
     assert evaluate(ps, info, rendered(cm())) == []

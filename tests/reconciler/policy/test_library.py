@@ -28,8 +28,11 @@ def workload(kind: str = "Deployment", namespace: str = "web", **pod: Any) -> di
     """A workload of ``kind`` whose pod spec is one good container, updated with ``pod``."""
     spec: dict[str, Any] = {"containers": [copy.deepcopy(GOOD_CONTAINER)]}
     spec.update(copy.deepcopy(pod))
-    body: dict[str, Any] = {"apiVersion": API_VERSIONS.get(kind, "apps/v1"), "kind": kind,
-                            "metadata": {"name": "app", "namespace": namespace}}
+    body: dict[str, Any] = {
+        "apiVersion": API_VERSIONS.get(kind, "apps/v1"),
+        "kind": kind,
+        "metadata": {"name": "app", "namespace": namespace},
+    }
     if kind == "Pod":
         body["spec"] = spec
     elif kind == "CronJob":
@@ -51,8 +54,11 @@ def ident(obj: dict[str, Any]) -> str:
 
 
 def only(policy: str, policy_set: PolicySet = LIBRARY) -> PolicySet:
-    return PolicySet({policy: policy_set.policies[policy]},
-                     tuple(b for b in policy_set.bindings if b.policy == policy), policy_set.params)
+    return PolicySet(
+        {policy: policy_set.policies[policy]},
+        tuple(b for b in policy_set.bindings if b.policy == policy),
+        policy_set.params,
+    )
 
 
 def check(policy: str, obj: dict[str, Any]) -> list[Violation]:
@@ -76,8 +82,15 @@ def test_every_library_file_is_one_policy_named_as_its_file() -> None:
 
 def test_security_policies_deny_and_hygiene_policies_warn_by_default() -> None:
     actions = {b.policy: b.actions for b in LIBRARY.bindings}
-    for name in ("no-kube-namespaces", "no-cluster-admin-binding", "no-privileged-containers", "no-host-path",
-                 "no-host-network", "no-latest-tag", "blast-radius"):
+    for name in (
+        "no-kube-namespaces",
+        "no-cluster-admin-binding",
+        "no-privileged-containers",
+        "no-host-path",
+        "no-host-network",
+        "no-latest-tag",
+        "blast-radius",
+    ):
         assert actions[name] == (Action.DENY,), name
     for name in ("require-resources", "allowed-registries", "namespace-owner-label"):
         assert actions[name] == (Action.WARN,), name
@@ -85,32 +98,58 @@ def test_security_policies_deny_and_hygiene_policies_warn_by_default() -> None:
 
 POD_CASES = [
     # policy, pod spec fields that violate it, a fragment of the message
-    ("no-privileged-containers", {"containers": [container(securityContext={"privileged": True})]},
-     "privileged containers are not allowed: app"),
-    ("no-privileged-containers", {"initContainers": [container(name="init", securityContext={"privileged": True})]},
-     "privileged containers are not allowed: init"),
-    ("no-host-path", {"volumes": [{"name": "root", "hostPath": {"path": "/"}}]}, "hostPath volumes are not allowed: root"),
+    (
+        "no-privileged-containers",
+        {"containers": [container(securityContext={"privileged": True})]},
+        "privileged containers are not allowed: app",
+    ),
+    (
+        "no-privileged-containers",
+        {"initContainers": [container(name="init", securityContext={"privileged": True})]},
+        "privileged containers are not allowed: init",
+    ),
+    (
+        "no-host-path",
+        {"volumes": [{"name": "root", "hostPath": {"path": "/"}}]},
+        "hostPath volumes are not allowed: root",
+    ),
     ("no-host-network", {"hostNetwork": True}, "hostNetwork is not allowed"),
     ("no-host-network", {"hostPID": True}, "hostPID is not allowed"),
-    ("require-resources", {"containers": [container(resources={"limits": {"memory": "1Gi"}})]},
-     "containers without resource requests (cpu, memory) and limits (memory): app"),
-    ("require-resources", {"containers": [container(resources={"requests": {"cpu": "1", "memory": "1Gi"}})]},
-     "and limits (memory): app"),
-    ("no-latest-tag", {"containers": [container(image="ghcr.io/example/app:latest")]},
-     "to a digest: app (ghcr.io/example/app:latest)"),
+    (
+        "require-resources",
+        {"containers": [container(resources={"limits": {"memory": "1Gi"}})]},
+        "containers without resource requests (cpu, memory) and limits (memory): app",
+    ),
+    (
+        "require-resources",
+        {"containers": [container(resources={"requests": {"cpu": "1", "memory": "1Gi"}})]},
+        "and limits (memory): app",
+    ),
+    (
+        "no-latest-tag",
+        {"containers": [container(image="ghcr.io/example/app:latest")]},
+        "to a digest: app (ghcr.io/example/app:latest)",
+    ),
     ("no-latest-tag", {"containers": [container(image="ghcr.io/example/app")]}, "app (ghcr.io/example/app)"),
     ("no-latest-tag", {"containers": [container(image="localhost:5000/app")]}, "app (localhost:5000/app)"),
-    ("allowed-registries", {"containers": [container(image="nginx:1.27")]},
-     "not allowed: docker.io/library/nginx:1.27 (allowed: registry.k8s.io/, ghcr.io/"),
-    ("allowed-registries", {"containers": [container(image="evil.example.com/ghcr.io/app:1")]},
-     "not allowed: evil.example.com/ghcr.io/app:1"),
+    (
+        "allowed-registries",
+        {"containers": [container(image="nginx:1.27")]},
+        "not allowed: docker.io/library/nginx:1.27 (allowed: registry.k8s.io/, ghcr.io/",
+    ),
+    (
+        "allowed-registries",
+        {"containers": [container(image="evil.example.com/ghcr.io/app:1")]},
+        "not allowed: evil.example.com/ghcr.io/app:1",
+    ),
 ]
 
 
 @pytest.mark.parametrize("kind", WORKLOAD_KINDS)
 @pytest.mark.parametrize(("policy", "pod", "message"), POD_CASES)
-def test_a_pod_spec_policy_fails_a_violating_workload_of_every_kind(kind: str, policy: str, pod: dict[str, Any],
-                                                                     message: str) -> None:
+def test_a_pod_spec_policy_fails_a_violating_workload_of_every_kind(
+    kind: str, policy: str, pod: dict[str, Any], message: str
+) -> None:
     violations = check(policy, workload(kind, **pod))
     assert len(violations) == 1, violations
     assert message in violations[0].message
@@ -130,8 +169,19 @@ def test_a_pod_spec_policy_passes_a_good_workload_of_every_kind(kind: str, polic
         ("no-host-network", {"hostNetwork": False}),
         ("no-latest-tag", {"containers": [container(image="ghcr.io/example/app@sha256:" + "a" * 64)]}),
         ("no-latest-tag", {"containers": [container(image="localhost:5000/app:2.0")]}),
-        ("require-resources", {"containers": [container(resources={
-            "requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "1Gi"}})]}),
+        (
+            "require-resources",
+            {
+                "containers": [
+                    container(
+                        resources={
+                            "requests": {"cpu": "1", "memory": "1Gi"},
+                            "limits": {"cpu": "2", "memory": "1Gi"},
+                        }
+                    )
+                ]
+            },
+        ),
         ("allowed-registries", {"containers": [container(image="registry.k8s.io/pause:3.9")]}),
     ],
 )
@@ -148,11 +198,22 @@ def test_a_workload_without_a_pod_template_is_not_an_error() -> None:
 @pytest.mark.parametrize(
     ("obj", "message"),
     [
-        ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "kube-system"}},
-         "objects may not be placed into the reserved namespace kube-system"),
-        (workload(namespace="kube-public"), "objects may not be placed into the reserved namespace kube-public"),
-        ({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system", "labels": {"owner": "x"}}},
-         "the reserved namespace kube-system may not be managed by the fleet"),
+        (
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "kube-system"}},
+            "objects may not be placed into the reserved namespace kube-system",
+        ),
+        (
+            workload(namespace="kube-public"),
+            "objects may not be placed into the reserved namespace kube-public",
+        ),
+        (
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": "kube-system", "labels": {"owner": "x"}},
+            },
+            "the reserved namespace kube-system may not be managed by the fleet",
+        ),
     ],
 )
 def test_no_kube_namespaces_fails_objects_in_reserved_namespaces(obj: dict[str, Any], message: str) -> None:
@@ -166,20 +227,28 @@ def test_no_kube_namespaces_passes_other_namespaces(namespace: str) -> None:
 
 def rbac(kind: str, role_kind: str, role: str) -> dict[str, Any]:
     meta = {"name": "grant"} | ({"namespace": "web"} if kind == "RoleBinding" else {})
-    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": meta,
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role},
-            "subjects": [{"kind": "Group", "name": "devs"}]}
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": kind,
+        "metadata": meta,
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role},
+        "subjects": [{"kind": "Group", "name": "devs"}],
+    }
 
 
 @pytest.mark.parametrize("kind", ["ClusterRoleBinding", "RoleBinding"])
 def test_no_cluster_admin_binding_fails_a_binding_to_cluster_admin(kind: str) -> None:
     violations = check("no-cluster-admin-binding", rbac(kind, "ClusterRole", "cluster-admin"))
-    assert [v.message for v in violations] == [f"{kind} grant binds the cluster-admin ClusterRole; bind a narrower role"]
+    assert [v.message for v in violations] == [
+        f"{kind} grant binds the cluster-admin ClusterRole; bind a narrower role"
+    ]
     assert violations[0].reason == "Forbidden"
 
 
-@pytest.mark.parametrize(("kind", "role_kind", "role"), [("ClusterRoleBinding", "ClusterRole", "view"),
-                                                          ("RoleBinding", "Role", "cluster-admin")])
+@pytest.mark.parametrize(
+    ("kind", "role_kind", "role"),
+    [("ClusterRoleBinding", "ClusterRole", "view"), ("RoleBinding", "Role", "cluster-admin")],
+)
 def test_no_cluster_admin_binding_passes_other_roles(kind: str, role_kind: str, role: str) -> None:
     assert check("no-cluster-admin-binding", rbac(kind, role_kind, role)) == []
 
@@ -194,7 +263,8 @@ def test_namespace_owner_label_requires_a_non_empty_owner(labels: dict[str, str]
         ns["metadata"]["labels"] = labels
     violations = check("namespace-owner-label", ns)
     assert [v.message for v in violations] == (
-        [] if ok else ["namespace web needs a non-empty owner label naming the team that owns it"])
+        [] if ok else ["namespace web needs a non-empty owner label naming the team that owns it"]
+    )
 
 
 def test_the_template_fleet_passes_every_deny_policy() -> None:

@@ -32,7 +32,9 @@ def scheduled(cluster: str) -> RolloutBinding:
     ("value", "total", "expected"),
     [("25%", 4, 1), ("25%", 5, 2), ("0%", 7, 0), ("100%", 3, 3), (2, 10, 2), ("10%", 0, 0)],
 )
-def test_percentages_scale_against_the_target_rounding_up(value: int | str, total: int, expected: int) -> None:
+def test_percentages_scale_against_the_target_rounding_up(
+    value: int | str, total: int, expected: int
+) -> None:
     assert scaled(value, total) == expected
 
 

@@ -49,7 +49,11 @@ def clusters(draw: st.DrawFn) -> list[ClusterState]:
         cost = draw(st.sampled_from([None, "0", "5", "7", "10", "20", "2500m", "bad"]))
         props = {} if cost is None else {COST: cost}
         health = draw(st.sampled_from(["ok", "ok", "ok", "never", "sick"]))
-        obs = None if health == "never" else (unhealthy(timedelta(hours=1), props) if health == "sick" else "healthy")
+        obs = (
+            None
+            if health == "never"
+            else (unhealthy(timedelta(hours=1), props) if health == "sick" else "healthy")
+        )
         taints = [Taint("gpu")] if draw(st.booleans()) and draw(st.booleans()) else []
         out.append(cluster(name, labels, taints=taints, properties=props, observation=obs))
     return out
@@ -59,18 +63,46 @@ def clusters(draw: st.DrawFn) -> list[ClusterState]:
 def placements(draw: st.DrawFn):  # type: ignore[no-untyped-def]
     if draw(st.integers(0, 5)) == 0:
         return crp(pick_all(required=draw(st.sampled_from([None, [term(selector(env="prod"))]]))))
-    spreads = draw(st.lists(st.sampled_from([
-        spread("zone"), spread("region", 2), spread("zone", 1, WhenUnsatisfiable.SCHEDULE_ANYWAY), spread("rack"),
-    ]), unique_by=lambda s: s.topology_key, max_size=2))
-    preferred = draw(st.lists(st.sampled_from([
-        prefer(10, term(selector(env="prod"))),
-        prefer(draw(st.integers(-20, 20)), term(sorter=sorter(COST, draw(st.sampled_from(list(SortOrder)))))),
-        prefer(7, term(selector(region="x"), sorter=sorter(COST))),
-    ]), max_size=2))
+    spreads = draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    spread("zone"),
+                    spread("region", 2),
+                    spread("zone", 1, WhenUnsatisfiable.SCHEDULE_ANYWAY),
+                    spread("rack"),
+                ]
+            ),
+            unique_by=lambda s: s.topology_key,
+            max_size=2,
+        )
+    )
+    preferred = draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    prefer(10, term(selector(env="prod"))),
+                    prefer(
+                        draw(st.integers(-20, 20)),
+                        term(sorter=sorter(COST, draw(st.sampled_from(list(SortOrder))))),
+                    ),
+                    prefer(7, term(selector(region="x"), sorter=sorter(COST))),
+                ]
+            ),
+            max_size=2,
+        )
+    )
     required = draw(st.sampled_from([None, [term(selector(env="prod")), term(selector(zone="a"))]]))
     tolerations = draw(st.sampled_from([[], [Toleration("gpu", "Exists")]]))
-    return crp(pick_n(draw(st.integers(0, 8)), required=required, preferred=preferred, spreads=spreads,
-                      tolerations=tolerations))
+    return crp(
+        pick_n(
+            draw(st.integers(0, 8)),
+            required=required,
+            preferred=preferred,
+            spreads=spreads,
+            tolerations=tolerations,
+        )
+    )
 
 
 @st.composite
@@ -78,7 +110,11 @@ def previous(draw: st.DrawFn, current: str) -> list[Binding]:
     out = []
     for name in draw(st.lists(st.sampled_from([*NAMES, "left"]), max_size=6)):
         state = draw(st.sampled_from(list(BindingState)))
-        prev = draw(st.sampled_from([None, BindingState.BOUND, BindingState.SCHEDULED])) if state == BindingState.UNSCHEDULED else None
+        prev = (
+            draw(st.sampled_from([None, BindingState.BOUND, BindingState.SCHEDULED]))
+            if state == BindingState.UNSCHEDULED
+            else None
+        )
         score = draw(st.sampled_from([None, ClusterScore(0, 3), ClusterScore(-1, 0)]))
         out.append(Binding(name, state, draw(st.sampled_from([current, "0ld"])), score, prev))
     return out
@@ -109,4 +145,3 @@ def test_fast_path_equals_the_naive_kubefleet_cycle_loop(data: st.DataObject) ->
     prev = data.draw(previous(scheduling_policy_hash(placement)))
     got = schedule(placement, fleet, prev, 0, NOW)
     assert (got.bindings, got.decisions, got.condition) == reference(placement, fleet, prev)
-

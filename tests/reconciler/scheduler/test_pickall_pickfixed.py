@@ -48,10 +48,18 @@ def test_nil_policy_is_pickall_of_every_eligible_cluster() -> None:
     assert reasons(s)["sick"].startswith(
         "ClusterUnschedulable, cluster is not connected to the fleet: unhealthy for a prolonged period of time"
     )
-    assert reasons(s)["silent"].startswith("ClusterUnschedulable, cluster is not connected to the fleet: no recent heartbeat")
-    assert reasons(s)["new"] == "ClusterUnschedulable, cluster is not connected to the fleet: member agent not online yet"
+    assert reasons(s)["silent"].startswith(
+        "ClusterUnschedulable, cluster is not connected to the fleet: no recent heartbeat"
+    )
+    assert (
+        reasons(s)["new"]
+        == "ClusterUnschedulable, cluster is not connected to the fleet: member agent not online yet"
+    )
     assert s.condition.status == Status.TRUE
-    assert s.condition.message == "found all cluster needed as specified by the scheduling policy, found 3 cluster(s)"
+    assert (
+        s.condition.message
+        == "found all cluster needed as specified by the scheduling policy, found 3 cluster(s)"
+    )
 
 
 def test_pickall_with_required_affinity_is_fulfilled_even_when_nothing_matches() -> None:
@@ -71,7 +79,9 @@ def test_pickall_policy_change_unschedules_clusters_that_no_longer_match() -> No
     new = crp(pick_all(required=[term(selector(env="prod"))]))
     s = run(new, fleet_with_trouble(), bound(old, "dev", "healthy"))
     assert s.binding("dev").state == BindingState.UNSCHEDULED  # type: ignore[union-attr]
-    assert s.binding("healthy") == Binding("healthy", BindingState.BOUND, scheduling_policy_hash(new), s.binding("healthy").score)  # type: ignore[union-attr]
+    healthy = s.binding("healthy")
+    assert healthy is not None
+    assert healthy == Binding("healthy", BindingState.BOUND, scheduling_policy_hash(new), healthy.score)
 
 
 def test_pickfixed_reports_not_found_and_ineligible_and_ignores_taints_and_affinity() -> None:
@@ -79,10 +89,16 @@ def test_pickfixed_reports_not_found_and_ineligible_and_ignores_taints_and_affin
     s = run(crp(pick_fixed("tainted", "sick", "gone", "dev")), fleet)
     assert s.selected == ("dev", "tainted")
     assert [(d.cluster_name, d.selected) for d in s.decisions] == [
-        ("tainted", True), ("dev", True), ("sick", False), ("gone", False)
+        ("tainted", True),
+        ("dev", True),
+        ("sick", False),
+        ("gone", False),
     ]
     r = reasons(s)
-    assert r["tainted"] == 'Successfully scheduled resources for placement in "tainted": picked by scheduling policy'
+    assert (
+        r["tainted"]
+        == 'Successfully scheduled resources for placement in "tainted": picked by scheduling policy'
+    )
     assert r["sick"].startswith(
         'Cluster "sick" is not eligible for resource placement yet: cluster is not connected to the fleet: unhealthy'
     )

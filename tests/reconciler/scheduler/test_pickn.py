@@ -43,7 +43,10 @@ def test_pickn_breaks_ties_by_descending_name() -> None:
         'Successfully scheduled resources for placement in "cluster-7" (affinity score: 0, topology spread score: 0): '
         "picked by scheduling policy"
     )
-    assert reasons(s)["cluster-4"] == 'Cluster "cluster-4" does not score high enough (affinity score: 0, topology spread score: 0)'
+    assert (
+        reasons(s)["cluster-4"]
+        == 'Cluster "cluster-4" does not score high enough (affinity score: 0, topology spread score: 0)'
+    )
     assert s.condition.to_dict() == {
         "type": "Scheduled",
         "status": "True",
@@ -62,7 +65,11 @@ def test_pickn_prefers_higher_affinity_then_name() -> None:
 
 def test_score_is_lexicographic_topology_before_affinity() -> None:
     # x: affinity 100 but in an already-used zone; y: affinity 0 in an empty zone.
-    fleet = [cluster("held", {"zone": "z1"}), cluster("x", {"zone": "z1", "fast": "yes"}), cluster("y", {"zone": "z2"})]
+    fleet = [
+        cluster("held", {"zone": "z1"}),
+        cluster("x", {"zone": "z1", "fast": "yes"}),
+        cluster("y", {"zone": "z2"}),
+    ]
     p = crp(pick_n(2, preferred=[prefer(100, term(selector(fast="yes")))], spreads=[spread("zone", 2)]))
     s = run(p, fleet, bound(p, "held"))
     assert s.selected == ("held", "y")
@@ -108,8 +115,11 @@ def test_sorter_gives_zero_when_all_values_equal_or_nobody_reports() -> None:
 
 
 def test_preferred_label_selector_gates_the_sorter_weight() -> None:
-    fleet = [cluster("a", {"env": "prod"}, properties={COST: "10"}), cluster("b", properties={COST: "20"}),
-             cluster("c", {"env": "prod"}, properties={COST: "0"})]
+    fleet = [
+        cluster("a", {"env": "prod"}, properties={COST: "10"}),
+        cluster("b", properties={COST: "20"}),
+        cluster("c", {"env": "prod"}, properties={COST: "0"}),
+    ]
     s = run(crp(pick_n(1, preferred=[prefer(-20, term(selector(env="prod"), sorter=sorter(COST)))])), fleet)
     got = {d.cluster_name: d.score.affinity for d in s.decisions if d.score is not None}
     assert got == {"a": -10, "b": 0, "c": 0}  # negative weight: expensive prod clusters are avoided
@@ -118,9 +128,14 @@ def test_preferred_label_selector_gates_the_sorter_weight() -> None:
 
 def test_bad_input_gives_kubefleet_outcomes_never_exceptions() -> None:
     fleet = [cluster("a", properties={COST: "cheap"}), cluster("b", properties={COST: "4"})]
-    s = run(crp(pick_n(3, required=[term(None, prop(COST, Op.LT, "5"))], spreads=[spread("no-such-key")])), fleet)
+    s = run(
+        crp(pick_n(3, required=[term(None, prop(COST, Op.LT, "5"))], spreads=[spread("no-such-key")])), fleet
+    )
     assert s.selected == ("b",)
-    assert reasons(s)["a"] == "ClusterUnschedulable, none of the nonempty required cluster affinity term (total number: 1) is matched"
+    assert (
+        reasons(s)["a"]
+        == "ClusterUnschedulable, none of the nonempty required cluster affinity term (total number: 1) is matched"
+    )
     assert s.condition.status == Status.FALSE
 
 
@@ -137,13 +152,19 @@ def test_pickn_is_sticky_and_never_re_evaluates_held_clusters() -> None:
     fleet = [*numbered(2), cluster("cluster-9", {"tier": "gold"})]
     s = run(p, fleet, previous)
     assert s.selected == ("cluster-1", "cluster-2")
-    assert [d.cluster_name for d in s.decisions] == ["cluster-1", "cluster-2"]  # no not-picked/filtered entries
+    assert [d.cluster_name for d in s.decisions] == [
+        "cluster-1",
+        "cluster-2",
+    ]  # no not-picked/filtered entries
 
 
 def test_selected_cluster_that_goes_unhealthy_or_tainted_keeps_its_binding() -> None:
     p = crp(pick_n(2))
-    fleet = [cluster("cluster-1", observation=unhealthy(timedelta(hours=2))),
-             cluster("cluster-2", taints=[Taint("maint")]), cluster("cluster-3")]
+    fleet = [
+        cluster("cluster-1", observation=unhealthy(timedelta(hours=2))),
+        cluster("cluster-2", taints=[Taint("maint")]),
+        cluster("cluster-3"),
+    ]
     s = run(p, fleet, bound(p, "cluster-1", "cluster-2"))
     assert s.selected == ("cluster-1", "cluster-2")
 
@@ -152,7 +173,11 @@ def test_dangling_binding_is_unscheduled_and_replaced() -> None:
     p = crp(pick_n(2))
     s = run(p, numbered(3), bound(p, "cluster-3", "left-the-fleet"))
     assert s.binding("left-the-fleet") == Binding(
-        "left-the-fleet", BindingState.UNSCHEDULED, scheduling_policy_hash(p), ClusterScore(), BindingState.BOUND
+        "left-the-fleet",
+        BindingState.UNSCHEDULED,
+        scheduling_policy_hash(p),
+        ClusterScore(),
+        BindingState.BOUND,
     )
     assert s.selected == ("cluster-2", "cluster-3")
 
@@ -223,7 +248,10 @@ def test_tainted_clusters_are_filtered_unless_tolerated() -> None:
     fleet = [cluster("a", taints=[Taint("gpu", "true")]), cluster("b")]
     s = run(crp(pick_n(2)), fleet)
     assert s.selected == ("b",)
-    assert reasons(s)["a"] == "ClusterUnschedulable, taint &{Key:gpu Value:true Effect:NoSchedule} cannot be tolerated"
+    assert (
+        reasons(s)["a"]
+        == "ClusterUnschedulable, taint &{Key:gpu Value:true Effect:NoSchedule} cannot be tolerated"
+    )
     s = run(crp(pick_n(2, tolerations=[Toleration("gpu", "Exists")])), fleet)
     assert s.selected == ("a", "b")
 
@@ -231,9 +259,14 @@ def test_tainted_clusters_are_filtered_unless_tolerated() -> None:
 def test_filter_reason_comes_from_the_first_failing_plugin_in_profile_order() -> None:
     stale = cluster("a", {"env": "dev"}, observation=None)  # fails affinity AND eligibility
     s = run(crp(pick_n(1, required=[term(selector(env="prod"))])), [stale, cluster("b")])
-    assert reasons(s)["a"].startswith("ClusterUnschedulable, none of the nonempty required cluster affinity term")
+    assert reasons(s)["a"].startswith(
+        "ClusterUnschedulable, none of the nonempty required cluster affinity term"
+    )
     s = run(crp(pick_n(1)), [stale, cluster("b")])
-    assert reasons(s)["a"] == "ClusterUnschedulable, cluster is not connected to the fleet: member agent not online yet"
+    assert (
+        reasons(s)["a"]
+        == "ClusterUnschedulable, cluster is not connected to the fleet: member agent not online yet"
+    )
 
 
 def test_bindings_round_trip_through_their_status_form() -> None:

@@ -67,12 +67,17 @@ def test_required_property_expressions(expr: PropertySelectorRequirement, matche
 
 
 def test_required_terms_are_ored_and_label_and_properties_anded() -> None:
-    policy = pick_n(1, required=[term(selector(env="dev")), term(selector(env="prod"), prop(NODES, Op.GT, "10"))])
+    policy = pick_n(
+        1, required=[term(selector(env="dev")), term(selector(env="prod"), prop(NODES, Op.GT, "10"))]
+    )
     c = cluster("c1", {"env": "prod"}, properties={NODES: "5"})
     call = CallState(crp(policy), policy, [c])
     plugin = ClusterAffinity()
     assert plugin.pre_filter(call)
-    assert plugin.filter(call, c) == "none of the nonempty required cluster affinity term (total number: 2) is matched"
+    assert (
+        plugin.filter(call, c)
+        == "none of the nonempty required cluster affinity term (total number: 2) is matched"
+    )
 
 
 @pytest.mark.parametrize(
@@ -95,7 +100,9 @@ def test_go_round_is_half_away_from_zero(x: float, rounded: int) -> None:
         ({"a": 3}, "a", 1, (False, 1)),  # one domain: always "all equal"
     ],
 )
-def test_topology_skew_change(counts: dict[str, int], domain: str, max_skew: int, result: tuple[bool, int]) -> None:
+def test_topology_skew_change(
+    counts: dict[str, int], domain: str, max_skew: int, result: tuple[bool, int]
+) -> None:
     assert will_violate(counts, domain, max_skew) == result
 
 

@@ -36,14 +36,23 @@ def test_spread_picks_one_cluster_per_cycle_and_converges_in_one_call() -> None:
     assert s.selected == ("cluster-2", "cluster-4", "cluster-6")
     assert s.cycles == 3
     assert {b.cluster: b.score for b in s.bindings} == {
-        "cluster-6": ClusterScore(-1, 0, 0), "cluster-4": ClusterScore(0, 0, 0), "cluster-2": ClusterScore(1, 0, 0)
+        "cluster-6": ClusterScore(-1, 0, 0),
+        "cluster-4": ClusterScore(0, 0, 0),
+        "cluster-2": ClusterScore(1, 0, 0),
     }
     # decisions come from the last cycle, as KubeFleet writes them only when it stops requeueing
     assert [(d.cluster_name, d.selected) for d in s.decisions] == [
-        ("cluster-2", True), ("cluster-4", True), ("cluster-6", True), ("cluster-1", False), ("cluster-3", False),
+        ("cluster-2", True),
+        ("cluster-4", True),
+        ("cluster-6", True),
+        ("cluster-1", False),
+        ("cluster-3", False),
         ("cluster-5", False),
     ]
-    assert reasons(s)["cluster-1"] == 'Cluster "cluster-1" does not score high enough (affinity score: 0, topology spread score: 1)'
+    assert (
+        reasons(s)["cluster-1"]
+        == 'Cluster "cluster-1" does not score high enough (affinity score: 0, topology spread score: 1)'
+    )
     assert reasons(s)["cluster-3"] == VIOLATED
 
 
@@ -100,9 +109,15 @@ def test_obsolete_preference_only_lasts_the_first_cycle_under_spread() -> None:
 
 
 def test_two_constraints_and_affinity_combine_lexicographically() -> None:
-    fleet = [cluster(f"c{i}", {"zone": z, "region": r, **({"gold": "1"} if i % 2 else {})})
-             for i, (z, r) in enumerate([("a", "x"), ("a", "y"), ("b", "x"), ("b", "y"), ("c", "x"), ("c", "y")])]
-    p = crp(pick_n(4, preferred=[prefer(10, term(selector(gold="1")))], spreads=[spread("zone"), spread("region")]))
+    fleet = [
+        cluster(f"c{i}", {"zone": z, "region": r, **({"gold": "1"} if i % 2 else {})})
+        for i, (z, r) in enumerate([("a", "x"), ("a", "y"), ("b", "x"), ("b", "y"), ("c", "x"), ("c", "y")])
+    ]
+    p = crp(
+        pick_n(
+            4, preferred=[prefer(10, term(selector(gold="1")))], spreads=[spread("zone"), spread("region")]
+        )
+    )
     s = run(p, fleet)
     assert len(s.selected) == 4
     assert s.condition.status == Status.TRUE

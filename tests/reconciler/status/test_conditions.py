@@ -50,14 +50,17 @@ def test_report_diff_placements_end_with_diff_reported() -> None:
 
 
 def test_a_missing_cluster_condition_counts_as_unknown() -> None:
-    conds = aggregate("ClusterResourcePlacement", [{RC.ROLLOUT_STARTED: T}], report_diff=False, any_override=True)
+    conds = aggregate(
+        "ClusterResourcePlacement", [{RC.ROLLOUT_STARTED: T}], report_diff=False, any_override=True
+    )
     assert types(conds)[-1] == ("ClusterResourcePlacementOverridden", "Unknown", "OverriddenPending")
 
 
 def test_transition_times_move_only_when_the_status_changes() -> None:
     then, now = "2026-01-01T00:00:00Z", datetime(2026, 2, 2, tzinfo=UTC)
-    conds = aggregate("ClusterResourcePlacement", [{**ALL_TRUE, RC.AVAILABLE: F}], report_diff=False,
-                      any_override=True)
+    conds = aggregate(
+        "ClusterResourcePlacement", [{**ALL_TRUE, RC.AVAILABLE: F}], report_diff=False, any_override=True
+    )
     previous = [
         {"type": "ClusterResourcePlacementApplied", "status": "True", "lastTransitionTime": then},
         {"type": "ClusterResourcePlacementAvailable", "status": "True", "lastTransitionTime": then},

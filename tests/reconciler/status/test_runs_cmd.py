@@ -29,16 +29,26 @@ LABELS = {"can-1": {"ring": "canary"}, "prod-1": {"ring": "prod"}, "prod-2": {"r
 
 
 def files(fleet: Fleet) -> dict[str, bytes]:
-    return {run_path(fleet.run.kind, fleet.run.namespace, fleet.run.name): dump(run_doc(fleet.run, fleet.status)),
-            "placements/ClusterResourcePlacement/web.yaml": b"kind: ClusterResourcePlacement\n"}
+    return {
+        run_path(fleet.run.kind, fleet.run.namespace, fleet.run.name): dump(run_doc(fleet.run, fleet.status)),
+        "placements/ClusterResourcePlacement/web.yaml": b"kind: ClusterResourcePlacement\n",
+    }
 
 
 def test_a_run_waiting_for_its_clusters_names_them_and_when_they_started() -> None:
     fleet = Fleet(strategy(STAGES), LABELS)
     fleet.step()
     (doc,) = run_docs(files(fleet))
-    assert summary(doc) == ["r1", "web", "Run", "1", "UpdateRunProgressing", "canary",
-                            "can-1 to become available", "2026-11-25T03:00:00Z"]
+    assert summary(doc) == [
+        "r1",
+        "web",
+        "Run",
+        "1",
+        "UpdateRunProgressing",
+        "canary",
+        "can-1 to become available",
+        "2026-11-25T03:00:00Z",
+    ]
 
 
 def test_after_stage_tasks_show_the_wait_end_and_the_approve_command() -> None:
@@ -48,17 +58,27 @@ def test_after_stage_tasks_show_the_wait_end_and_the_approve_command() -> None:
     fleet.step(timedelta(minutes=2))
     (doc,) = run_docs(files(fleet), "r1")
     assert summary(doc)[4:] == [
-        "UpdateRunWaiting", "canary",
+        "UpdateRunWaiting",
+        "canary",
         "TimedWait until 2026-11-25T04:02:00Z; approval r1-after-canary (fleetsync approve r1 canary --after)",
-        "2026-11-25T03:02:00Z"]
+        "2026-11-25T03:02:00Z",
+    ]
     assert stage_rows(doc) == [
         ["canary", "StageUpdatingWaiting", "1/1", summary(doc)[6], "2026-11-25T03:02:00Z"],
         ["prod", "NotStarted", "0/2", "", ""],
         ["kubernetes-fleet.io/deleteStage", "NotStarted", "0/0", "", ""],
     ]
     text = table([doc], single=True)
-    assert text.splitlines()[0].split() == ["NAME", "PLACEMENT", "STATE", "RESOURCE-INDEX", "STATUS", "STAGE",
-                                            "WAITING-FOR", "SINCE"]
+    assert text.splitlines()[0].split() == [
+        "NAME",
+        "PLACEMENT",
+        "STATE",
+        "RESOURCE-INDEX",
+        "STATUS",
+        "STAGE",
+        "WAITING-FOR",
+        "SINCE",
+    ]
     assert any(line.split()[:3] == ["STAGE", "STATUS", "CLUSTERS"] for line in text.splitlines() if line)
 
 
@@ -80,8 +100,11 @@ def test_a_failed_run_says_why() -> None:
     fleet.fail("can-1")
     fleet.step(timedelta(minutes=1))
     (doc,) = run_docs(files(fleet))
-    assert summary(doc)[4:7] == ["UpdateRunFailed", "canary",
-                                 "cannot continue the updateRun: the cluster `can-1` in the stage canary has failed"]
+    assert summary(doc)[4:7] == [
+        "UpdateRunFailed",
+        "canary",
+        "cannot continue the updateRun: the cluster `can-1` in the stage canary has failed",
+    ]
 
 
 def test_an_unknown_run_is_an_error() -> None:
@@ -90,8 +113,9 @@ def test_an_unknown_run_is_an_error() -> None:
 
 
 def git(repo: Path, *args: str, stdin: str | None = None) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True,
-                          input=stdin).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, input=stdin
+    ).stdout.strip()
 
 
 def test_get_runs_reads_the_status_branch(tmp_path: Path) -> None:
@@ -107,13 +131,40 @@ def test_get_runs_reads_the_status_branch(tmp_path: Path) -> None:
     index = tmp_path / "index"
     env_git = ["env", f"GIT_INDEX_FILE={index}"]
     for path, blob in entries:
-        subprocess.run([*env_git, "git", "-C", str(repo), "update-index", "--add", "--cacheinfo",
-                        f"100644,{blob},{path}"], check=True)
-    tree = subprocess.run([*env_git, "git", "-C", str(repo), "write-tree"], check=True, capture_output=True,
-                          text=True).stdout.strip()
-    commit = subprocess.run(["git", "-C", str(repo), "-c", "user.name=hub", "-c", "user.email=hub@example.com",
-                             "commit-tree", tree, "-m", "status"], check=True, capture_output=True,
-                            text=True).stdout.strip()
+        subprocess.run(
+            [
+                *env_git,
+                "git",
+                "-C",
+                str(repo),
+                "update-index",
+                "--add",
+                "--cacheinfo",
+                f"100644,{blob},{path}",
+            ],
+            check=True,
+        )
+    tree = subprocess.run(
+        [*env_git, "git", "-C", str(repo), "write-tree"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    commit = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(repo),
+            "-c",
+            "user.name=hub",
+            "-c",
+            "user.email=hub@example.com",
+            "commit-tree",
+            tree,
+            "-m",
+            "status",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     git(repo, "update-ref", "refs/heads/fleet/status", commit)
     result = CliRunner().invoke(app, ["get", "runs", "r1", "--repo", str(repo)])
     assert result.exit_code == 0, result.output

@@ -27,7 +27,10 @@ def test_approve_commits_an_approved_request_authored_by_the_approver(repo: Path
     out = approve(repo, Approval("rollout-1", "canary"), T0, message="canary metrics look fine")
     assert "approved ClusterApprovalRequest rollout-1-after-canary by Ada Lovelace <ada@example.com>" in out
     assert git(repo, "show", "--name-only", "--format=%an <%ae>", "HEAD").splitlines() == [
-        "Ada Lovelace <ada@example.com>", "", "approvals/rollout-1-after-canary.yaml"]
+        "Ada Lovelace <ada@example.com>",
+        "",
+        "approvals/rollout-1-after-canary.yaml",
+    ]
     body = git(repo, "log", "-1", "--format=%B")
     assert "canary metrics look fine" in body and "Approved-by: Ada Lovelace <ada@example.com>" in body
     assert git(repo, "diff", "--cached", "--name-only") == "staged.yaml"
@@ -50,7 +53,9 @@ def test_approving_twice_commits_nothing_new(repo: Path) -> None:
 
 def test_branch_mode_commits_on_a_new_branch_without_touching_the_checkout(repo: Path) -> None:
     head = git(repo, "rev-parse", "HEAD")
-    out = approve(repo, Approval("rollout-1", "prod", namespace="team-a"), T0, branch="approve/rollout-1-prod")
+    out = approve(
+        repo, Approval("rollout-1", "prod", namespace="team-a"), T0, branch="approve/rollout-1-prod"
+    )
     assert git(repo, "rev-parse", "HEAD") == head and git(repo, "status", "--porcelain") == ""
     assert git(repo, "rev-parse", "--abbrev-ref", "HEAD") == "main"
     assert "git push -u origin approve/rollout-1-prod" in out and "--base main" in out
@@ -67,11 +72,18 @@ def test_branch_mode_commits_on_a_new_branch_without_touching_the_checkout(repo:
 
 @pytest.mark.parametrize(
     ("run", "stage", "namespace", "branch"),
-    [("Rollout", "canary", "", None), ("r1", "can-ary", "", None), ("r1", "canary", "Team", None),
-     ("r1", "canary", "", "-x"), ("r1", "canary", "", "a/../b"), ("-r1", "canary", "", None)],
+    [
+        ("Rollout", "canary", "", None),
+        ("r1", "can-ary", "", None),
+        ("r1", "canary", "Team", None),
+        ("r1", "canary", "", "-x"),
+        ("r1", "canary", "", "a/../b"),
+        ("-r1", "canary", "", None),
+    ],
 )
-def test_names_are_checked_before_they_reach_git(repo: Path, run: str, stage: str, namespace: str,
-                                                 branch: str | None) -> None:
+def test_names_are_checked_before_they_reach_git(
+    repo: Path, run: str, stage: str, namespace: str, branch: str | None
+) -> None:
     with pytest.raises(UserError):
         approve(repo, Approval(run, stage, namespace=namespace), T0, branch=branch)
     assert git(repo, "log", "--oneline").count("\n") == 0

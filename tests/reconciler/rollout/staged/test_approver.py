@@ -65,31 +65,63 @@ def committed_approval(repo: Path) -> ApprovalRequest:
     return req
 
 
-def drive(approvals: Mapping[str, ApprovalRequest], approvers: ApproverLookup | None) -> tuple[StagedResult, bool]:
+def drive(
+    approvals: Mapping[str, ApprovalRequest], approvers: ApproverLookup | None
+) -> tuple[StagedResult, bool]:
     """Reconciles of a run whose stage one (cluster a) is done: (last pass, whether b was bound)."""
     placement = parse(WEB_CRP)
     assert isinstance(placement, Placement)
     store: dict[str, bytes] = {}
-    records = (BindingRecord("a", BindingState.BOUND, 0, "h0", 1, "v1"), BindingRecord("b", BindingState.SCHEDULED, 0, "h0"))
-    memory = PlacementMemory("ClusterResourcePlacement/web", "h0", 0, (SnapshotRecord(0, "x"), SnapshotRecord(1, "y")),
-                             records)
-    sched = Schedule("ClusterResourcePlacement/web", "h0", 0,
-                     (Binding("a", BindingState.BOUND, "h0"), Binding("b", BindingState.SCHEDULED, "h0")), (),
-                     ScheduledCondition.from_count(2, 2), 2)
-    ok = PlacementReport("ClusterResourcePlacement/web", 1, "sha256:x",
-                         (Condition("Applied", "True", "AllManifestsApplied"),
-                          Condition("Available", "True", "AllManifestsAvailable")), ())
+    records = (
+        BindingRecord("a", BindingState.BOUND, 0, "h0", 1, "v1"),
+        BindingRecord("b", BindingState.SCHEDULED, 0, "h0"),
+    )
+    memory = PlacementMemory(
+        "ClusterResourcePlacement/web", "h0", 0, (SnapshotRecord(0, "x"), SnapshotRecord(1, "y")), records
+    )
+    sched = Schedule(
+        "ClusterResourcePlacement/web",
+        "h0",
+        0,
+        (Binding("a", BindingState.BOUND, "h0"), Binding("b", BindingState.SCHEDULED, "h0")),
+        (),
+        ScheduledCondition.from_count(2, 2),
+        2,
+    )
+    ok = PlacementReport(
+        "ClusterResourcePlacement/web",
+        1,
+        "sha256:x",
+        (
+            Condition("Applied", "True", "AllManifestsApplied"),
+            Condition("Available", "True", "AllManifestsAvailable"),
+        ),
+        (),
+    )
 
     def previous(path: str) -> Mapping[str, Any] | None:
         return load(store[path]) if path in store else None
 
-    spec = FleetSpec(strategies={"ClusterStagedUpdateStrategy//s": RINGS_STRATEGY}, runs={"r1": run()},
-                     approvals=approvals)
+    spec = FleetSpec(
+        strategies={"ClusterStagedUpdateStrategy//s": RINGS_STRATEGY}, runs={"r1": run()}, approvals=approvals
+    )
     bound = False
     out: StagedResult | None = None
     for minute in range(4):
-        out = step(staged_inputs(placement, sched, memory, spec, RING_LABELS, {}, lambda c, r: ok if c == "a" else None,
-                                 previous, T0 + timedelta(minutes=minute), approvers=approvers))
+        out = step(
+            staged_inputs(
+                placement,
+                sched,
+                memory,
+                spec,
+                RING_LABELS,
+                {},
+                lambda c, r: ok if c == "a" else None,
+                previous,
+                T0 + timedelta(minutes=minute),
+                approvers=approvers,
+            )
+        )
         store.update(out.files)
         bound = bound or "b" in out.decision.bind
     assert out is not None
@@ -108,7 +140,9 @@ def test_the_hub_records_the_author_of_the_commit_that_approved(repo: Path) -> N
     (repo / "README.md").write_text("later\n")
     git(repo, "commit", "-q", "-am", "unrelated later commit", "--author", "Bob <bob@example.com>")
     with HubRepo.local(repo) as hub:
-        out, bound = drive({"a": committed_approval(repo)}, git_approvers(hub, git(repo, "rev-parse", "HEAD"), False))
+        out, bound = drive(
+            {"a": committed_approval(repo)}, git_approvers(hub, git(repo, "rev-parse", "HEAD"), False)
+        )
     assert bound
     by = recorded(out)["status"]["approvedBy"]
     assert (by["name"], by["email"], by["commit"]) == ("Ada Lovelace", "ada@example.com", head)
@@ -122,14 +156,18 @@ def test_an_edit_that_keeps_the_approval_does_not_change_who_approved(repo: Path
         f.write("# reformatted\n")
     git(repo, "commit", "-q", "-am", "tidy", "--author", "Bob <bob@example.com>")
     with HubRepo.local(repo) as hub:
-        out, _ = drive({"a": committed_approval(repo)}, git_approvers(hub, git(repo, "rev-parse", "HEAD"), False))
+        out, _ = drive(
+            {"a": committed_approval(repo)}, git_approvers(hub, git(repo, "rev-parse", "HEAD"), False)
+        )
     assert recorded(out)["status"]["approvedBy"]["commit"] == first
 
 
 def test_under_verification_an_unsigned_approval_does_not_count_and_status_says_why(repo: Path) -> None:
     approve(repo, Approval("r1", "one"), T0)
     with HubRepo.local(repo) as hub:
-        out, bound = drive({"a": committed_approval(repo)}, git_approvers(hub, git(repo, "rev-parse", "HEAD"), True))
+        out, bound = drive(
+            {"a": committed_approval(repo)}, git_approvers(hub, git(repo, "rev-parse", "HEAD"), True)
+        )
     assert not bound
     status = recorded(out)["status"]
     (verified,) = [c for c in status["conditions"] if c["type"] == "ApprovalVerified"]
@@ -138,11 +176,15 @@ def test_under_verification_an_unsigned_approval_does_not_count_and_status_says_
     assert not any(c["type"] == "Approved" for c in status["conditions"]) and "approvedBy" not in status
 
 
-def test_under_verification_a_signed_approval_counts_and_records_the_signer(repo: Path, tmp_path: Path) -> None:
+def test_under_verification_a_signed_approval_counts_and_records_the_signer(
+    repo: Path, tmp_path: Path
+) -> None:
     ssh_signing(repo, tmp_path)
     approve(repo, Approval("r1", "one"), T0, sign=True)
     with HubRepo.local(repo) as hub:
-        out, bound = drive({"a": committed_approval(repo)}, git_approvers(hub, git(repo, "rev-parse", "HEAD"), True))
+        out, bound = drive(
+            {"a": committed_approval(repo)}, git_approvers(hub, git(repo, "rev-parse", "HEAD"), True)
+        )
     assert bound
     status = recorded(out)["status"]
     by = status["approvedBy"]
@@ -156,14 +198,18 @@ def test_a_signature_by_a_key_that_is_not_allowed_does_not_count(repo: Path, tmp
     (tmp_path / "allowed_signers").write_text("")
     approve(repo, Approval("r1", "one"), T0, sign=True)
     with HubRepo.local(repo) as hub:
-        out, bound = drive({"a": committed_approval(repo)}, git_approvers(hub, git(repo, "rev-parse", "HEAD"), True))
+        out, bound = drive(
+            {"a": committed_approval(repo)}, git_approvers(hub, git(repo, "rev-parse", "HEAD"), True)
+        )
     assert not bound
     (verified,) = [c for c in recorded(out)["status"]["conditions"] if c["type"] == "ApprovalVerified"]
     assert (verified["status"], verified["reason"]) == ("False", "UnknownSigner")
 
 
-@pytest.mark.parametrize(("text", "expected"), [("", False), ("verifyApprovals: true\n", True),
-                                                ("verifyApprovals: false\n", False)])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("", False), ("verifyApprovals: true\n", True), ("verifyApprovals: false\n", False)],
+)
 def test_verify_approvals_is_a_repo_setting_off_by_default(text: str, expected: bool) -> None:
     settings, findings = read_settings(text.encode())
     assert (settings.verify_approvals, findings) == (expected, ())

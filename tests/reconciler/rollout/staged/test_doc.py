@@ -33,8 +33,11 @@ STAGES = """
 
 
 def mid_flight() -> Fleet:
-    fleet = Fleet(strategy(STAGES), {"a": {"ring": "1", "zone": "a", "order": "2"},
-                                     "b": {"ring": "1", "zone": "b", "order": "1"}}, obsolete=["old"])
+    fleet = Fleet(
+        strategy(STAGES),
+        {"a": {"ring": "1", "zone": "a", "order": "2"}, "b": {"ring": "1", "zone": "b", "order": "1"}},
+        obsolete=["old"],
+    )
     fleet.step()
     fleet.approve("r1-before-first", "first")
     fleet.step(timedelta(minutes=1))
@@ -52,16 +55,27 @@ def test_a_status_reads_back_exactly_through_its_canonical_file() -> None:
 
 def test_the_status_uses_kubefleets_field_names() -> None:
     doc = run_status_doc(mid_flight().status)
-    assert list(doc) == ["conditions", "policySnapshotIndexUsed", "policyObservedClusterCount",
-                         "resourceSnapshotIndexUsed", "appliedStrategy", "stagedUpdateStrategySnapshot",
-                         "stagesStatus", "deletionStageStatus"]
+    assert list(doc) == [
+        "conditions",
+        "policySnapshotIndexUsed",
+        "policyObservedClusterCount",
+        "resourceSnapshotIndexUsed",
+        "appliedStrategy",
+        "stagedUpdateStrategySnapshot",
+        "stagesStatus",
+        "deletionStageStatus",
+    ]
     first = doc["stagesStatus"][0]
-    assert first["stageName"] == "first" and first["beforeStageTaskStatus"][0]["approvalRequestName"] == \
-        "r1-before-first"
+    assert (
+        first["stageName"] == "first"
+        and first["beforeStageTaskStatus"][0]["approvalRequestName"] == "r1-before-first"
+    )
     assert first["clusters"][0]["clusterName"] == "b"  # order 1 before order 2
     assert {c["type"] for c in first["clusters"][0]["conditions"]} == {"Started", "Succeeded"}
     assert doc["stagedUpdateStrategySnapshot"]["stages"][0]["afterStageTasks"][0] == {
-        "type": "TimedWait", "waitTime": "1h30m0s"}
+        "type": "TimedWait",
+        "waitTime": "1h30m0s",
+    }
     assert doc["deletionStageStatus"]["stageName"] == "kubernetes-fleet.io/deleteStage"
 
 
@@ -70,7 +84,9 @@ def test_an_initialization_failure_is_only_its_condition() -> None:
     assert doc == {"conditions": []}
 
 
-@pytest.mark.parametrize(("seconds", "text"), [(3600, "1h0m0s"), (5400, "1h30m0s"), (90, "1m30s"), (45, "45s")])
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(3600, "1h0m0s"), (5400, "1h30m0s"), (90, "1m30s"), (45, "45s")]
+)
 def test_durations_are_written_as_go_writes_them_and_read_back(seconds: int, text: str) -> None:
     assert format_duration(timedelta(seconds=seconds)) == text
     assert parse_duration(text) == timedelta(seconds=seconds)
@@ -96,5 +112,9 @@ def test_a_run_document_reads_like_kubectl_get_csur() -> None:
     assert isinstance(run, StagedUpdateRun)
     doc = run_doc(run, RunStatus())
     assert doc["kind"] == "ClusterStagedUpdateRun" and doc["metadata"] == {"name": "rollback-run"}
-    assert doc["spec"] == {"placementName": "example-placement", "resourceSnapshotIndex": "0",
-                           "stagedRolloutStrategyName": "example-strategy", "state": "Run"}
+    assert doc["spec"] == {
+        "placementName": "example-placement",
+        "resourceSnapshotIndex": "0",
+        "stagedRolloutStrategyName": "example-strategy",
+        "state": "Run",
+    }

@@ -60,7 +60,9 @@ def reconcile(work: FleetWork, now: datetime) -> list[str]:
 
 def has_web(work: FleetWork, cluster: str) -> bool:
     ref = f"refs/heads/fleet/bundles/{cluster}"
-    return ref in work.refs() and any(p.key == "ClusterResourcePlacement/web" for p in work.bundle(cluster).placements)
+    return ref in work.refs() and any(
+        p.key == "ClusterResourcePlacement/web" for p in work.bundle(cluster).placements
+    )
 
 
 def test_a_two_stage_run_with_an_approval_commit_moves_every_cluster(tmp_path: Path) -> None:
@@ -79,18 +81,23 @@ def test_a_two_stage_run_with_an_approval_commit_moves_every_cluster(tmp_path: P
         if step == 0:
             assert has_web(work, "eu-2") and not has_web(work, "us-1")
     status = load(work.read("refs/heads/fleet/status", RUN_FILE).encode())
-    assert summary(status)[4:7] == ["UpdateRunWaiting", "europe",
-                                    "approval web-v2-after-europe (fleetsync approve web-v2 europe --after)"]
+    assert summary(status)[4:7] == [
+        "UpdateRunWaiting",
+        "europe",
+        "approval web-v2-after-europe (fleetsync approve web-v2 europe --after)",
+    ]
     assert "approvalrequests/ClusterApprovalRequest/_cluster/web-v2-after-europe.yaml" in work.tree(
-        "refs/heads/fleet/status")
+        "refs/heads/fleet/status"
+    )
     git_identity(work.path)
     approve(work.path, Approval("web-v2", "europe"), now)
     now += timedelta(minutes=1)
     reconcile(work, now)
     assert has_web(work, "us-1") and has_web(work, "us-2")  # maxConcurrency 100%
     # The hub records who approved: the author of the commit that made the approval say so.
-    request = work.read("refs/heads/fleet/status",
-                        "approvalrequests/ClusterApprovalRequest/_cluster/web-v2-after-europe.yaml")
+    request = work.read(
+        "refs/heads/fleet/status", "approvalrequests/ClusterApprovalRequest/_cluster/web-v2-after-europe.yaml"
+    )
     approved_by = load(request.encode())["status"]["approvedBy"]
     assert "Ada Lovelace" in str(approved_by) and "ada@example.com" in str(approved_by)
     for cluster in ("us-1", "us-2"):
@@ -113,8 +120,11 @@ def test_the_template_checkout_run_starts_with_its_staging_cluster(tmp_path: Pat
     reconcile(work, NOW)
     checkout = sorted(c.stem for c in (work.path / "clusters").glob("*.yaml") if has_placement(work, c.stem))
     assert checkout == ["staging-eu-1"]
-    doc = load(work.read("refs/heads/fleet/status", "runs/ClusterStagedUpdateRun/_cluster/checkout-2-8-1.yaml")
-               .encode())
+    doc = load(
+        work.read(
+            "refs/heads/fleet/status", "runs/ClusterStagedUpdateRun/_cluster/checkout-2-8-1.yaml"
+        ).encode()
+    )
     assert summary(doc)[4:7] == ["UpdateRunProgressing", "staging", "staging-eu-1 to become available"]
 
 

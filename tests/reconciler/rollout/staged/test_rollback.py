@@ -81,7 +81,9 @@ def roll_out(work: FleetWork, files: dict[str, str], name: str, now: datetime) -
         work.report(c, now)
     now += timedelta(minutes=1)
     reconcile(work, now)
-    doc = load(work.read("refs/heads/fleet/status", f"runs/ClusterStagedUpdateRun/_cluster/{name}.yaml").encode())
+    doc = load(
+        work.read("refs/heads/fleet/status", f"runs/ClusterStagedUpdateRun/_cluster/{name}.yaml").encode()
+    )
     assert summary(doc)[4] == "UpdateRunSucceeded", doc["status"]["conditions"]
     return now + timedelta(minutes=1)
 
@@ -92,7 +94,11 @@ def v1_then_v2(tmp_path: Path) -> tuple[FleetWork, dict[str, str], datetime]:
     work = FleetWork(tmp_path / "fleet")
     for c in CLUSTERS:
         work.beat(c, NOW)
-    v1 = {**base_files("1", placement=external()), "rollouts/strategy.yaml": STRATEGY, "rollouts/v1.yaml": run("v1")}
+    v1 = {
+        **base_files("1", placement=external()),
+        "rollouts/strategy.yaml": STRATEGY,
+        "rollouts/v1.yaml": run("v1"),
+    }
     now = roll_out(work, v1, "v1", NOW)
     assert {version_on(work, c)[:2] for c in CLUSTERS} == {(0, "1")}
     v2 = {**v1, **base_files("2", placement=external()), "rollouts/v2.yaml": run("v2")}
@@ -136,16 +142,29 @@ def test_clusters_on_different_snapshots_make_the_placement_say_so(tmp_path: Pat
     work = FleetWork(tmp_path / "fleet")
     for c in CLUSTERS:
         work.beat(c, NOW)
-    v1 = {**base_files("1", placement=external()), "rollouts/strategy.yaml": STRATEGY, "rollouts/v1.yaml": run("v1")}
+    v1 = {
+        **base_files("1", placement=external()),
+        "rollouts/strategy.yaml": STRATEGY,
+        "rollouts/v1.yaml": run("v1"),
+    }
     now = roll_out(work, v1, "v1", NOW)
     europe = STRATEGY.replace("labelSelector: {}", "labelSelector: {matchLabels: {region: europe}}")
     # v2 goes to Europe first; America's stage waits for an approval, still on snapshot 0
-    two = europe + """    - name: later
+    two = (
+        europe
+        + """    - name: later
       labelSelector: {matchLabels: {region: america}}
       beforeStageTasks: [{type: Approval}]
 """
-    work.commit({**v1, **base_files("2", placement=external()), "rollouts/strategy.yaml": two,
-                 "rollouts/v2.yaml": run("v2")})
+    )
+    work.commit(
+        {
+            **v1,
+            **base_files("2", placement=external()),
+            "rollouts/strategy.yaml": two,
+            "rollouts/v2.yaml": run("v2"),
+        }
+    )
     reconcile(work, now)
     indexes = {c: version_on(work, c)[0] for c in CLUSTERS}
     assert indexes == {"eu-1": 1, "eu-2": 1, "us-1": 0, "us-2": 0}
@@ -183,29 +202,42 @@ def _hash_of(repo: HubRepo, commit: str, key: str = KEY) -> str:
 
 
 def test_a_run_applies_the_overrides_of_the_commit_it_started_at_and_a_new_run_takes_new_ones(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     work = FleetWork(tmp_path / "fleet")
     for c in CLUSTERS:
         work.beat(c, NOW)
-    regions = STRATEGY.replace("""    - name: everyone
+    regions = STRATEGY.replace(
+        """    - name: everyone
       labelSelector: {}
-""", """    - name: europe
+""",
+        """    - name: europe
       labelSelector: {matchLabels: {region: europe}}
       maxConcurrency: 100%
     - name: america
       labelSelector: {matchLabels: {region: america}}
-""")
-    v1 = {**base_files("1", placement=external()), "rollouts/strategy.yaml": regions, "rollouts/v1.yaml": run("v1")}
+""",
+    )
+    v1 = {
+        **base_files("1", placement=external()),
+        "rollouts/strategy.yaml": regions,
+        "rollouts/v1.yaml": run("v1"),
+    }
     work.commit(v1)
     reconcile(work, NOW)
     assert [c for c in sorted(CLUSTERS) if version_on_or_none(work, c)] == ["eu-1", "eu-2"]
-    howdy = {**v1, "apps/web/override.yaml": v1["apps/web/override.yaml"].replace('"hello from', '"howdy from')}
+    howdy = {
+        **v1,
+        "apps/web/override.yaml": v1["apps/web/override.yaml"].replace('"hello from', '"howdy from'),
+    }
     work.commit(howdy)  # the override changes while the run is in its first stage
     for c in ("eu-1", "eu-2"):
         work.report(c, NOW)
     reconcile(work, NOW + timedelta(minutes=1))
     assert version_on(work, "us-1") == (0, "1", "hello from us-1 in america")  # the run's overrides, frozen
-    status = load(work.read("refs/heads/fleet/status", "runs/ClusterStagedUpdateRun/_cluster/v1.yaml").encode())
+    status = load(
+        work.read("refs/heads/fleet/status", "runs/ClusterStagedUpdateRun/_cluster/v1.yaml").encode()
+    )
     assert status["status"]["fleetCommitUsed"] == git_rev(work, "HEAD~1")
 
     # a new run for the same snapshot rolls the changed override out, stage by stage
@@ -217,7 +249,9 @@ def test_a_run_applies_the_overrides_of_the_commit_it_started_at_and_a_new_run_t
             work.report(c, now)
         now += timedelta(minutes=1)
     reconcile(work, now)
-    doc = load(work.read("refs/heads/fleet/status", "runs/ClusterStagedUpdateRun/_cluster/again.yaml").encode())
+    doc = load(
+        work.read("refs/heads/fleet/status", "runs/ClusterStagedUpdateRun/_cluster/again.yaml").encode()
+    )
     assert summary(doc)[4] == "UpdateRunSucceeded", doc["status"]["conditions"]
     assert {c: version_on(work, c)[2].split()[0] for c in CLUSTERS} == dict.fromkeys(CLUSTERS, "howdy")
 
@@ -248,4 +282,6 @@ spec:
     key = "ResourcePlacement/web/web-settings"
     with HubRepo.local(work.path) as repo:
         objects = SnapshotReader(repo)(key, SnapshotRecord(0, _hash_of(repo, commit, key), commit))
-    assert [(o.identity, o.manifest["data"]["VERSION"]) for o in objects] == [("/ConfigMap/web/settings", "1")]
+    assert [(o.identity, o.manifest["data"]["VERSION"]) for o in objects] == [
+        ("/ConfigMap/web/settings", "1")
+    ]
