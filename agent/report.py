@@ -231,7 +231,7 @@ def fingerprint(report: ClusterReport, drifts: Mapping[str, ObjectDrift]) -> byt
     return canonical_yaml(blanked)
 
 
-def commit_message(
+def commit_message(  # noqa: C901
     report: ClusterReport,
     drifts: Mapping[str, ObjectDrift],
     previous: ClusterReport | None,

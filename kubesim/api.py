@@ -108,7 +108,7 @@ class Objects:
     def _status_reset(self, res: Resource) -> bool:
         return "status" in res.subresources
 
-    def _finish(self, c: Call, old: Obj | None, new: Obj) -> Obj:
+    def _finish(self, c: Call, old: Obj | None, new: Obj) -> Obj:  # noqa: C901
         """Defaulting, validation and generation for a candidate object."""
         res = c.res
         meta = new.setdefault("metadata", {})
@@ -273,7 +273,7 @@ class Objects:
         return 200, self._store(c, key, old, new), warnings
 
     # -- patch ---------------------------------------------------------------------------------------
-    def patch(self, c: Call) -> Result:
+    def patch(self, c: Call) -> Result:  # noqa: C901
         if c.subresource == "scale":
             return scale.write(self, c, is_patch=True)
         ctype = c.content_type.split(";")[0].strip()

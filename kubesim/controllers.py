@@ -48,7 +48,7 @@ def _cond(ctype: str, st: str, reason: str, message: str, now: str, update: bool
     return out
 
 
-def workload_status(kind: str, obj: Obj, available: bool, nodes: int, now: str) -> Obj | None:
+def workload_status(kind: str, obj: Obj, available: bool, nodes: int, now: str) -> Obj | None:  # noqa: C901
     spec = obj.get("spec", {})
     gen = obj.get("metadata", {}).get("generation", 1)
     name = obj.get("metadata", {}).get("name", "")

@@ -82,7 +82,7 @@ def _fmt(value: Any) -> str:
     return json.dumps(value) if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
-def validate(schema: Obj | None, obj: Any, path: str = "") -> list[Obj]:
+def validate(schema: Obj | None, obj: Any, path: str = "") -> list[Obj]:  # noqa: C901
     if not isinstance(schema, dict):
         return []
     causes: list[Obj] = []

@@ -24,7 +24,7 @@ Obj = dict[str, Any]
 Result = tuple[int, Obj, list[str]]
 
 
-def delete(objs: Objects, c: Call) -> Result:
+def delete(objs: Objects, c: Call) -> Result:  # noqa: C901
     opts: Obj = {}
     if c.body:
         try:

@@ -160,7 +160,7 @@ def apply_set(obj: Obj, *, skip_status: bool) -> FieldSet:
     return {p for p in out if p}
 
 
-def changed_set(old: Any, new: Any, *, skip_status: bool) -> tuple[FieldSet, FieldSet]:
+def changed_set(old: Any, new: Any, *, skip_status: bool) -> tuple[FieldSet, FieldSet]:  # noqa: C901
     """(added or modified, removed) paths between two objects, as an Update manager is credited."""
     added: FieldSet = set()
     removed: FieldSet = set()

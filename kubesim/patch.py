@@ -74,7 +74,7 @@ def _merge_key(field: str, parent_is_container: bool) -> str | None:
     return _SMP_KEYS.get(field)
 
 
-def strategic_merge_patch(target: Any, patch: Any, *, in_container: bool = False) -> Any:
+def strategic_merge_patch(target: Any, patch: Any, *, in_container: bool = False) -> Any:  # noqa: C901
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
     if patch.get("$patch") == "replace":

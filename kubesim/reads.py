@@ -20,7 +20,7 @@ Obj = dict[str, Any]
 Result = tuple[int, Obj, list[str]]
 
 
-def list_objects(store: Store, res: Resource, namespace: str | None, query: dict[str, str]) -> Result:
+def list_objects(store: Store, res: Resource, namespace: str | None, query: dict[str, str]) -> Result:  # noqa: C901
     match_label = label_selector(query["labelSelector"]) if query.get("labelSelector") else None
     match_field = field_selector(query["fieldSelector"], res.kind) if query.get("fieldSelector") else None
     limit = int(query.get("limit") or 0)

@@ -332,7 +332,7 @@ class KubeSim:
                 return doc
         return self._object_route(method, path, query, headers, body)
 
-    def _discovery(self, path: str, accept: str) -> tuple[int, Any, dict[str, str]] | None:
+    def _discovery(self, path: str, accept: str) -> tuple[int, Any, dict[str, str]] | None:  # noqa: C901
         json_ct = {"Content-Type": "application/json"}
         if path == "/version":
             return 200, self.discovery.version(), json_ct
@@ -369,7 +369,7 @@ class KubeSim:
             return 200, doc, json_ct
         return None
 
-    def _object_route(
+    def _object_route(  # noqa: C901
         self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
     ) -> tuple[int, Any, dict[str, str]]:
         segs = path.strip("/").split("/")

@@ -134,7 +134,7 @@ def _same(a: Obj, b: Obj, path: Path) -> bool:
     return True
 
 
-def apply(
+def apply(  # noqa: C901
     live: Obj | None,
     config: Obj,
     manager: str,

@@ -24,7 +24,7 @@ Emit = Callable[[Obj], None]
 MAX_TIMEOUT = 1800
 
 
-def serve_watch(
+def serve_watch(  # noqa: C901
     store: Store, res: Resource, namespace: str | None, query: dict[str, str]
 ) -> Callable[[Emit], None]:
     match_label = label_selector(query["labelSelector"]) if query.get("labelSelector") else None

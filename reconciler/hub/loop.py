@@ -262,7 +262,7 @@ def _carried(
     return PlacementOnCluster(p, entry.resource_index, objects)
 
 
-def _render_bundles(
+def _render_bundles(  # noqa: C901
     repo: HubRepo,
     inputs: HubInputs,
     placed: Sequence[Placed],

@@ -353,7 +353,7 @@ def check_policies(
     return Gated(violations=violations, desired=desired)
 
 
-def roll_out(
+def roll_out(  # noqa: C901
     *,
     placement: Placement,
     key: str,

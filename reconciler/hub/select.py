@@ -161,7 +161,7 @@ def sort_key(obj: SelectedObject) -> tuple[int, str, str]:
     return (rank, gv, f"{obj.namespace}/{obj.name}")
 
 
-def sanitize(group: str, kind: str, manifest: Mapping[str, Any]) -> dict[str, Any]:
+def sanitize(group: str, kind: str, manifest: Mapping[str, Any]) -> dict[str, Any]:  # noqa: C901
     """A copy of ``manifest`` without what a hub server adds (§2.3, ``generateRawContent``)."""
     obj: dict[str, Any] = _copy(manifest)
     obj.pop("status", None)
@@ -201,7 +201,7 @@ def sanitize(group: str, kind: str, manifest: Mapping[str, Any]) -> dict[str, An
     return obj
 
 
-def should_propagate(res: Resource, resources: Mapping[str, Resource]) -> bool:
+def should_propagate(res: Resource, resources: Mapping[str, Resource]) -> bool:  # noqa: C901
     """False for what a hub never places: reserved namespaces, objects being deleted, fleet's own
     CRDs and objects, and what controllers create by themselves (``ShouldPropagateObj``)."""
     meta = res.body.get("metadata") or {}
@@ -286,7 +286,7 @@ def _describe(sel: ResourceSelector) -> str:
     return f"{gvk} {sel.name}" if sel.name else gvk
 
 
-def _select_crp(placement: Placement, index: _Index, picked: dict[str, Resource], errors: list[str]) -> None:
+def _select_crp(placement: Placement, index: _Index, picked: dict[str, Resource], errors: list[str]) -> None:  # noqa: C901
     selectors = placement.resource_selectors
     ns_selectors = [s for s in selectors if _is_namespace(s)]
     scoped = [

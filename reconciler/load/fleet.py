@@ -188,7 +188,7 @@ class _Loader:
         self.documents[ident] = doc
         return True
 
-    def _header(self, doc: Document, data: dict[str, Any]) -> tuple[str, str, str, str, str] | None:
+    def _header(self, doc: Document, data: dict[str, Any]) -> tuple[str, str, str, str, str] | None:  # noqa: C901
         """apiVersion, kind and metadata checked → (group, version, kind, namespace, name)."""
         ok = True
         api_version = data.get("apiVersion")

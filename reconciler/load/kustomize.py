@@ -84,7 +84,7 @@ def _looks_remote(entry: str) -> bool:
     )
 
 
-def path_entries(data: dict[str, Any]) -> Iterator[tuple[tuple[str | int, ...], str, bool]]:
+def path_entries(data: dict[str, Any]) -> Iterator[tuple[tuple[str | int, ...], str, bool]]:  # noqa: C901
     """Every path-like entry of a kustomization: (field path, text, may_be_directory)."""
     for key in _PATH_LISTS:
         for i, entry in enumerate(_as_list(data.get(key))):

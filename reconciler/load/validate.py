@@ -93,7 +93,7 @@ class _Refs:
             self.report(doc, label, path, f"{what}: {kind} {name!r}{where} is not defined in this repo")
         return found
 
-    def check(self, ident: str, doc: Document) -> None:
+    def check(self, ident: str, doc: Document) -> None:  # noqa: C901
         group, kind, ns, name = parse_identity(ident)
         label = f"{kind}/{name}"
         data = doc.data

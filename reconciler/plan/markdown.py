@@ -53,7 +53,7 @@ def _by_reason(mapping: dict[str, str]) -> list[tuple[str, list[str]]]:
     return sorted(items, key=lambda kv: (-len(kv[1]), kv[0]))
 
 
-def _placement_lines(p: PlacementPlan, code: Callable[[str], str], md: bool) -> list[str]:
+def _placement_lines(p: PlacementPlan, code: Callable[[str], str], md: bool) -> list[str]:  # noqa: C901
     how = p.strategy or "deleted"
     if p.strategy == "RollingUpdate":
         how += f" (maxSurge {p.max_surge}, maxUnavailable {p.max_unavailable})"
@@ -165,7 +165,7 @@ def _group_block(g: Group, md: bool, budget: list[int] | None) -> list[str]:
     return lines
 
 
-def render(plan: FleetPlan, md: bool = True, max_chars: int = MAX_CHARS) -> str:
+def render(plan: FleetPlan, md: bool = True, max_chars: int = MAX_CHARS) -> str:  # noqa: C901
     """The plan as Markdown (``md``) or plain text, within ``max_chars`` when Markdown."""
 
     def code(s: str) -> str:

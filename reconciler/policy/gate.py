@@ -162,7 +162,7 @@ def _header(doc: Document) -> tuple[str, str, str, str, bool]:
     return api_version, kind, namespace, name, ann.get(GATE_ANNOTATION) != "false"
 
 
-def load_policies(
+def load_policies(  # noqa: C901
     sources: Iterable[Path | Document],
     *,
     enabled: Sequence[str] | None = None,
@@ -272,7 +272,7 @@ def _bind_variables(policy: Policy, activation: dict[str, Any], budget: Budget) 
         activation["variables"] = to_cel_map(variables)
 
 
-def _judge(
+def _judge(  # noqa: C901
     policy: Policy, activation: dict[str, Any], masked: dict[str, Any] | None, budget: Budget
 ) -> list[tuple[str, str]]:
     """Every failed validation of one object as (message, reason); [] when it passes or is not matched.

@@ -309,7 +309,7 @@ def _external_rollout(view: PlacementView) -> str | None:
     return None
 
 
-def placement_doc(view: PlacementView, previous: Mapping[str, Any] | None, now: datetime) -> dict[str, Any]:
+def placement_doc(view: PlacementView, previous: Mapping[str, Any] | None, now: datetime) -> dict[str, Any]:  # noqa: C901
     """The placement object with a KubeFleet ``status``; times carried over from ``previous``."""
     before = _previous_cluster_conditions(previous)
     statuses: list[dict[str, Any]] = []

@@ -35,7 +35,7 @@ from reconciler.scheduler.plugins.topologyspread import SCHEDULE_ANYWAY_PENALTY,
 Result = tuple[tuple[Binding, ...], tuple[ClusterDecision, ...], ScheduledCondition]
 
 
-def reference(placement: Placement, clusters: Sequence[ClusterState], previous: Sequence[Binding]) -> Result:
+def reference(placement: Placement, clusters: Sequence[ClusterState], previous: Sequence[Binding]) -> Result:  # noqa: C901
     policy = placement.effective_policy
     assert policy.placement_type != PlacementType.PICK_FIXED
     h = scheduling_policy_hash(placement)

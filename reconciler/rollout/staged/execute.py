@@ -83,7 +83,7 @@ def approvals_for(run: StagedUpdateRun, requests: Iterable[ApprovalRequest]) -> 
     return {r.name: r for r in requests if r.kind == kind and r.namespace == run.namespace}
 
 
-def _execute_stage(w: Work, idx: int) -> bool:
+def _execute_stage(w: Work, idx: int) -> bool:  # noqa: C901
     """One stage under ``Run``; True when it completed and the next one may start now."""
     st, config = w.status.stages[idx], w.status.strategy[idx]
     if not st.clusters:

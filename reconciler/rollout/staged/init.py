@@ -126,7 +126,7 @@ def initialize_run(
     )
 
 
-def _initialize(
+def _initialize(  # noqa: C901
     run: StagedUpdateRun,
     strategy: StagedUpdateStrategy | None,
     placement: PlacementFacts | None,

@@ -34,7 +34,7 @@ _Expr = tuple[str, PropertyOperator, Fraction | None]
 Matcher = Callable[[Mapping[str, str]], bool]
 
 
-def compile_selector(selector: LabelSelector | None) -> Matcher | None:
+def compile_selector(selector: LabelSelector | None) -> Matcher | None:  # noqa: C901
     """A label selector as one closure (Kubernetes semantics, as ``LabelSelector.matches``).
 
     The scheduler evaluates selectors on every cluster of the fleet; flattening them once per
