@@ -20,7 +20,7 @@ from reconciler.status.memory import BindingRecord
 @dataclass(frozen=True, slots=True)
 class Move:
     """What the rollout moves a cluster to in this reconcile: a resource snapshot and the
-    version (reconciler/hub/pipeline.py ``placement_version``) of its render there."""
+    version (reconciler/hub/render.py ``placement_version``) of its render there."""
 
     resource_index: int
     version: str

@@ -39,7 +39,7 @@ from reconciler.hub.gate import Gate, PreviousRenders
 from reconciler.hub.inputs import STATUS_HEAD, HubInputs, observation, read_inputs
 from reconciler.hub.outcome import Placed, placement_view
 from reconciler.hub.overrides import OverriddenObject
-from reconciler.hub.pipeline import ScheduleFn, fleet_states, place_all
+from reconciler.hub.pipeline import fleet_states, place_all
 from reconciler.hub.render import (
     ManifestCache,
     PlacementOnCluster,
@@ -48,6 +48,7 @@ from reconciler.hub.render import (
     render_cluster,
 )
 from reconciler.hub.session import HubSession
+from reconciler.hub.stages import ScheduleFn
 from reconciler.load.fleet import FleetSpec, LoadResult
 from reconciler.load.immutability import check_update
 from reconciler.rollout.staged.approver import git_approvers

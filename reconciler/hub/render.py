@@ -9,10 +9,14 @@ Speed comes from ``ManifestCache``: an object that no override touched is the sa
 every cluster (reconciler/hub/overrides.py keeps it shared and marks the others ``patched``), so it
 is serialised once per reconcile rather than once per cluster; patched manifests are serialised
 directly and never cached, so the cache stays as small as the placements' selections.
+``placement_version`` is the same content as a hash, computed before any bundle is rendered: the
+rollout compares versions, and equal versions render equal files.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +31,7 @@ from fleetsync_contract.bundle import (
 )
 from fleetsync_contract.canonical import dump
 from reconciler.api.placement import ApplyStrategy, Placement
-from reconciler.hub.overrides import OverriddenObject
+from reconciler.hub.overrides import OverriddenObject, OverrideResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,33 @@ def bundle_placement(placement: Placement, resource_index: int) -> BundlePlaceme
         apply_strategy=apply_strategy_doc(placement.strategy.apply_strategy),
         unavailable_period_seconds=placement.strategy.rolling_update.unavailable_period_seconds,
     )
+
+
+def placement_version(
+    placement: Placement, index: int, result: OverrideResult, digests: dict[str, str]
+) -> str:
+    """Everything a placement puts in one cluster's bundle, as a hash: its bundle.yaml entry
+    (snapshot index, apply strategy) and the overridden objects. Equal versions, equal files.
+
+    ``digests`` (one per placement per pass) keeps the digest of each object no override
+    touched, by its snapshot index and identity: within a placement those name its content,
+    so every cluster after the first reuses it. A patched manifest is digested directly."""
+    entry = bundle_placement(placement, index).to_dict()
+    h = hashlib.sha256(json.dumps(entry, sort_keys=True, default=str).encode() + b"\0")
+    for obj in result.objects:
+        envelope = f"{obj.envelope.kind}/{obj.envelope.namespace}/{obj.envelope.name}" if obj.envelope else ""
+        key = f"{index}\0{obj.identity}\0{envelope}"
+        d = None if obj.patched else digests.get(key)
+        if d is None:
+            text = json.dumps(obj.manifest, sort_keys=True, separators=(",", ":"), default=str)
+            d = hashlib.sha256(text.encode()).hexdigest()
+            if not obj.patched:
+                digests[key] = d
+        h.update(f"{obj.identity}\0{d}\0".encode())
+        if obj.envelope is not None:
+            h.update(f"{obj.envelope.kind}/{obj.envelope.namespace}/{obj.envelope.name}\0".encode())
+    h.update("\0".join(result.deleted).encode())
+    return h.hexdigest()[:16]
 
 
 def render_cluster(

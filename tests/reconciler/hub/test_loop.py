@@ -489,7 +489,7 @@ def test_a_placement_version_follows_content_whatever_digests_earlier_clusters_l
     from reconciler.api.meta import ObjectMeta, Origin
     from reconciler.api.placement import Placement, ResourceSelector
     from reconciler.hub.overrides import OverriddenObject, OverrideResult
-    from reconciler.hub.pipeline import placement_version
+    from reconciler.hub.render import placement_version
 
     web = Placement(
         "ClusterResourcePlacement",
