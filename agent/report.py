@@ -231,19 +231,41 @@ def fingerprint(report: ClusterReport, drifts: Mapping[str, ObjectDrift]) -> byt
     return canonical_yaml(blanked)
 
 
-def commit_message(  # noqa: C901
+def commit_message(
     report: ClusterReport,
     drifts: Mapping[str, ObjectDrift],
     previous: ClusterReport | None,
     previous_drifts: Mapping[str, ObjectDrift],
 ) -> str:
     """One summary line saying what changed, then details (bounded)."""
-    lines: list[str] = []
-    objects = sum(len(p.objects) for p in report.placements)
+    lines = _bundle_lines(report, previous)
+    lines.extend(_drift_lines(report.cluster, drifts, previous_drifts))
+    lines.extend(_outcome_changes(report, previous))
+    lines.extend(_availability_changes(report, previous))  # before prune and source: often the reason
+    lines.extend(_prune_and_source_lines(report, previous))
+    if not lines:
+        lines.append(f"status: {report.cluster} availability, inventory or properties changed")
+    head = lines[0][:200]
+    body = "\n".join(x[:300] for x in lines[1:51])
+    return f"{head}\n\n{body}\n" if body else head + "\n"
+
+
+def _bundle_lines(report: ClusterReport, previous: ClusterReport | None) -> list[str]:
+    """``joined`` for a first report without a bundle, ``applied`` when the bundle id moved."""
     if previous is None and not report.applied_bundle_id:
-        lines.append(f"joined: {report.cluster} has no bundle yet")
-    elif previous is None or previous.applied_bundle_id != report.applied_bundle_id:
-        lines.append(f"applied {report.applied_bundle_id or '(no bundle)'} ({objects} objects)")
+        return [f"joined: {report.cluster} has no bundle yet"]
+    if previous is None or previous.applied_bundle_id != report.applied_bundle_id:
+        objects = sum(len(p.objects) for p in report.placements)
+        return [f"applied {report.applied_bundle_id or '(no bundle)'} ({objects} objects)"]
+    return []
+
+
+def _drift_lines(
+    cluster: str, drifts: Mapping[str, ObjectDrift], previous_drifts: Mapping[str, ObjectDrift]
+) -> list[str]:
+    """A line per new or changed drift (its first field, hub value → member value), then one per
+    drift that is gone."""
+    lines: list[str] = []
     for path, d in sorted(drifts.items()):
         old = previous_drifts.get(path)
         if old is not None and old.details == d.details:
@@ -254,29 +276,37 @@ def commit_message(  # noqa: C901
             change = f" {first.path} {first.value_in_hub or '(unset)'}→{first.value_in_member or '(unset)'}"
             if len(d.details) > 1:
                 change += f" (+{len(d.details) - 1} more)"
-        lines.append(f"{d.type.value.lower()}: {report.cluster} {d.identity}{change}")
+        lines.append(f"{d.type.value.lower()}: {cluster} {d.identity}{change}")
     for path in sorted(set(previous_drifts) - set(drifts)):
-        lines.append(f"resolved: {report.cluster} {previous_drifts[path].identity}")
-    prev_outcomes = {
-        o.identity: o.outcome for p in (previous.placements if previous else ()) for o in p.objects
-    }
+        lines.append(f"resolved: {cluster} {previous_drifts[path].identity}")
+    return lines
+
+
+def _outcome_changes(report: ClusterReport, previous: ClusterReport | None) -> list[str]:
+    """``<identity>: <before> → <now>`` for each object whose apply outcome moved (Unchanged and
+    Applied are one)."""
+    if previous is None:
+        return []
+    prev_outcomes = {o.identity: o.outcome for p in previous.placements for o in p.objects}
+    lines: list[str] = []
     for p in report.placements:
         for o in p.objects:
             before = prev_outcomes.get(o.identity)
-            if previous is not None and before is not None and _settled(before) != _settled(o.outcome):
+            if before is not None and _settled(before) != _settled(o.outcome):
                 lines.append(f"{o.identity}: {before.value} → {o.outcome.value}")
-    lines.extend(_availability_changes(report, previous))  # before prune and source: often the reason
+    return lines
+
+
+def _prune_and_source_lines(report: ClusterReport, previous: ClusterReport | None) -> list[str]:
+    """What pruning did or refused, and the bundle source turning fresh or stale."""
+    lines: list[str] = []
     if report.prune.deleted:
         lines.append(f"pruned {len(report.prune.deleted)} objects")
     if previous is not None and report.prune.refused and report.prune.refused != previous.prune.refused:
         lines.append(f"prune refused: {report.prune.refused}")
     if previous is not None and previous.source != report.source:
         lines.append("source fresh" if report.source.fresh else f"source stale: {report.source.message}")
-    if not lines:
-        lines.append(f"status: {report.cluster} availability, inventory or properties changed")
-    head = lines[0][:200]
-    body = "\n".join(x[:300] for x in lines[1:51])
-    return f"{head}\n\n{body}\n" if body else head + "\n"
+    return lines
 
 
 def _availability_changes(report: ClusterReport, previous: ClusterReport | None) -> list[str]:

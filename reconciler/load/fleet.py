@@ -188,13 +188,25 @@ class _Loader:
         self.documents[ident] = doc
         return True
 
-    def _header(self, doc: Document, data: dict[str, Any]) -> tuple[str, str, str, str, str] | None:  # noqa: C901
+    def _header(self, doc: Document, data: dict[str, Any]) -> tuple[str, str, str, str, str] | None:
         """apiVersion, kind and metadata checked → (group, version, kind, namespace, name)."""
-        ok = True
         api_version = data.get("apiVersion")
         kind = data.get("kind")
-        meta = data.get("metadata")
         label = f"{kind}" if isinstance(kind, str) else ""
+        typed = self._typed(doc, api_version, kind, label)  # reports both fields' problems
+        named = self._named(doc, data.get("metadata"), label)
+        if named is None or not typed:
+            return None
+        assert isinstance(api_version, str) and isinstance(kind, str)
+        namespace, name = named
+        group, version = split_api_version(api_version)
+        if not self._well_formed(doc, api_version, group, version, kind, namespace, name):
+            return None
+        return group, version, kind, namespace, name
+
+    def _typed(self, doc: Document, api_version: Any, kind: Any, label: str) -> bool:
+        """apiVersion and kind present as strings (each problem reported); False on any."""
+        ok = True
         if not isinstance(api_version, str) or not api_version:
             what = "missing" if api_version is None else f"a {type_name(api_version)}, not a string"
             self.error(
@@ -216,6 +228,10 @@ class _Loader:
             what = "missing" if kind is None else f"a {type_name(kind)}, not a string"
             self.error(doc, ("kind",), f"kind is {what}: every object needs one, e.g. 'ConfigMap'", label)
             ok = False
+        return ok
+
+    def _named(self, doc: Document, meta: Any, label: str) -> tuple[str, str] | None:
+        """metadata with a name and a string namespace → (namespace, name); None after a finding."""
         if not isinstance(meta, dict):
             what = "missing" if meta is None else f"a {type_name(meta)}, not an object"
             self.error(doc, ("metadata",), f"metadata is {what}: every object needs metadata.name", label)
@@ -241,10 +257,13 @@ class _Loader:
                 label,
             )
             return None
-        if not ok:
-            return None
-        assert isinstance(api_version, str) and isinstance(kind, str)
-        group, version = split_api_version(api_version)
+        return namespace, name
+
+    def _well_formed(
+        self, doc: Document, api_version: str, group: str, version: str, kind: str, namespace: str, name: str
+    ) -> bool:
+        """Group, version, kind, namespace and name within their grammars (the first problem is
+        reported): they become path segments of bundle files."""
         label = f"{kind}/{name}"
         # group, version and kind become path segments of bundle files: keep them to their grammar.
         if (group and check_dns_subdomain(group)) or not _VERSION.match(version):
@@ -255,7 +274,7 @@ class _Loader:
                 "and a lowercase alphanumeric version (e.g. 'apps/v1')",
                 label,
             )
-            return None
+            return False
         if not _KIND.match(kind):
             self.error(
                 doc,
@@ -263,17 +282,17 @@ class _Loader:
                 f"{kind!r} is not a kind: letters and digits starting with a letter (e.g. 'ConfigMap')",
                 label,
             )
-            return None
+            return False
         if namespace:
             why = check_dns_label(namespace)
             if why:
                 self.error(doc, ("metadata", "namespace"), f"invalid namespace {namespace!r}: {why}", label)
-                return None
+                return False
         why = self._name_problem(group, kind, name)
         if why:
             self.error(doc, ("metadata", "name"), f"invalid name {name!r}: {why}", label)
-            return None
-        return group, version, kind, namespace, name
+            return False
+        return True
 
     @staticmethod
     def _name_problem(group: str, kind: str, name: str) -> str | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -93,10 +93,9 @@ class _Refs:
             self.report(doc, label, path, f"{what}: {kind} {name!r}{where} is not defined in this repo")
         return found
 
-    def check(self, ident: str, doc: Document) -> None:  # noqa: C901
+    def check(self, ident: str, doc: Document) -> None:
         group, kind, ns, name = parse_identity(ident)
         label = f"{kind}/{name}"
-        data = doc.data
         if group == CLUSTER_GROUP and kind == "MemberCluster" and len(name) > MAX_MEMBER_NAME:
             self.report(
                 doc,
@@ -106,80 +105,88 @@ class _Refs:
             )
         if group != PLACEMENT_GROUP:
             return
+        checker = _CHECKS.get(kind)
+        if checker is not None:
+            checker(self, doc, label, kind, ns, name)
+
+    def _override(self, doc: Document, label: str, kind: str, ns: str, name: str) -> None:
+        ref = self._get(doc.data, ("spec", "placement"))
+        if isinstance(ref, dict) and isinstance(ref.get("name"), str) and ref["name"]:
+            rp = kind == "ResourceOverride" and ref.get("scope") == "Namespaced"
+            target = _placement("ResourcePlacement" if rp else "ClusterResourcePlacement", ns, ref["name"])
+            self.need(doc, label, ("spec", "placement", "name"), target, "the override's placement")
+
+    def _staged_run(self, doc: Document, label: str, kind: str, ns: str, name: str) -> None:
         namespaced = not kind.startswith("Cluster")
-        scope_ns = ns if namespaced else ""
-        if kind in ("ClusterResourceOverride", "ResourceOverride"):
-            ref = self._get(data, ("spec", "placement"))
-            if isinstance(ref, dict) and isinstance(ref.get("name"), str) and ref["name"]:
-                rp = kind == "ResourceOverride" and ref.get("scope") == "Namespaced"
-                target = _placement(
-                    "ResourcePlacement" if rp else "ClusterResourcePlacement", ns, ref["name"]
-                )
-                self.need(doc, label, ("spec", "placement", "name"), target, "the override's placement")
-        elif kind in ("ClusterStagedUpdateRun", "StagedUpdateRun"):
-            self._run(doc, label, scope_ns, namespaced)
-        elif kind == "ClusterResourcePlacementEviction":
-            pname = self._get(data, ("spec", "placementName"))
-            if isinstance(pname, str) and pname:
-                placement = self.need(
+        self._run(doc, label, ns if namespaced else "", namespaced)
+
+    def _eviction(self, doc: Document, label: str, kind: str, ns: str, name: str) -> None:
+        data = doc.data
+        pname = self._get(data, ("spec", "placementName"))
+        if isinstance(pname, str) and pname:
+            placement = self.need(
+                doc,
+                label,
+                ("spec", "placementName"),
+                _placement("ClusterResourcePlacement", "", pname),
+                "the eviction's placement",
+            )
+            ptype = self._get(placement.data if placement else None, ("spec", "policy", "placementType"))
+            if ptype == "PickFixed":
+                self.report(
                     doc,
                     label,
                     ("spec", "placementName"),
-                    _placement("ClusterResourcePlacement", "", pname),
-                    "the eviction's placement",
+                    f"placement {pname!r} is PickFixed: KubeFleet refuses evictions from PickFixed placements "
+                    "(remove the cluster from clusterNames instead)",
                 )
-                ptype = self._get(placement.data if placement else None, ("spec", "policy", "placementType"))
-                if ptype == "PickFixed":
-                    self.report(
-                        doc,
-                        label,
-                        ("spec", "placementName"),
-                        f"placement {pname!r} is PickFixed: KubeFleet refuses evictions from PickFixed placements "
-                        "(remove the cluster from clusterNames instead)",
-                    )
-            cname = self._get(data, ("spec", "clusterName"))
-            if isinstance(cname, str) and cname:
-                self.need(
-                    doc,
-                    label,
-                    ("spec", "clusterName"),
-                    identity(CLUSTER_GROUP, "MemberCluster", "", cname),
-                    "the eviction's cluster",
-                )
-        elif kind == "ClusterResourcePlacementDisruptionBudget":
+        cname = self._get(data, ("spec", "clusterName"))
+        if isinstance(cname, str) and cname:
             self.need(
                 doc,
                 label,
-                ("metadata", "name"),
-                _placement("ClusterResourcePlacement", "", name),
-                "a disruption budget protects the placement of the same name",
+                ("spec", "clusterName"),
+                identity(CLUSTER_GROUP, "MemberCluster", "", cname),
+                "the eviction's cluster",
             )
-        elif kind in ("ClusterApprovalRequest", "ApprovalRequest"):
-            run_name = self._get(data, ("spec", "parentStageRollout"))
-            if isinstance(run_name, str) and run_name:
-                run_kind = "StagedUpdateRun" if namespaced else "ClusterStagedUpdateRun"
-                self.need(
-                    doc,
-                    label,
-                    ("spec", "parentStageRollout"),
-                    identity(PLACEMENT_GROUP, run_kind, scope_ns, run_name),
-                    "the approval's update run",
-                )
-        elif kind in ("ClusterResourcePlacement", "ResourcePlacement"):
-            policy = self._get(data, ("spec", "policy"))
-            if isinstance(policy, dict) and policy.get("placementType") == "PickFixed":
-                for i, cname in enumerate(policy.get("clusterNames") or []):
-                    if (
-                        isinstance(cname, str)
-                        and identity(CLUSTER_GROUP, "MemberCluster", "", cname) not in self.documents
-                    ):
-                        self.report(
-                            doc,
-                            label,
-                            ("spec", "policy", "clusterNames", i),
-                            f"no MemberCluster {cname!r} in this repo: the placement will report it as not scheduled",
-                            "warning",
-                        )
+
+    def _budget(self, doc: Document, label: str, kind: str, ns: str, name: str) -> None:
+        self.need(
+            doc,
+            label,
+            ("metadata", "name"),
+            _placement("ClusterResourcePlacement", "", name),
+            "a disruption budget protects the placement of the same name",
+        )
+
+    def _approval(self, doc: Document, label: str, kind: str, ns: str, name: str) -> None:
+        run_name = self._get(doc.data, ("spec", "parentStageRollout"))
+        if isinstance(run_name, str) and run_name:
+            namespaced = not kind.startswith("Cluster")
+            run_kind = "StagedUpdateRun" if namespaced else "ClusterStagedUpdateRun"
+            self.need(
+                doc,
+                label,
+                ("spec", "parentStageRollout"),
+                identity(PLACEMENT_GROUP, run_kind, ns if namespaced else "", run_name),
+                "the approval's update run",
+            )
+
+    def _fixed_clusters(self, doc: Document, label: str, kind: str, ns: str, name: str) -> None:
+        policy = self._get(doc.data, ("spec", "policy"))
+        if isinstance(policy, dict) and policy.get("placementType") == "PickFixed":
+            for i, cname in enumerate(policy.get("clusterNames") or []):
+                if (
+                    isinstance(cname, str)
+                    and identity(CLUSTER_GROUP, "MemberCluster", "", cname) not in self.documents
+                ):
+                    self.report(
+                        doc,
+                        label,
+                        ("spec", "policy", "clusterNames", i),
+                        f"no MemberCluster {cname!r} in this repo: the placement will report it as not scheduled",
+                        "warning",
+                    )
 
     def _run(self, doc: Document, label: str, ns: str, namespaced: bool) -> None:
         data = doc.data
@@ -214,6 +221,22 @@ class _Refs:
                 identity(PLACEMENT_GROUP, skind, ns, sname),
                 "the run's strategy",
             )
+
+
+# The reference checks of each fleet kind (a kind not listed names nothing that must exist).
+_Check = Callable[[_Refs, Document, str, str, str, str], None]
+_CHECKS: dict[str, _Check] = {
+    "ClusterResourceOverride": _Refs._override,
+    "ResourceOverride": _Refs._override,
+    "ClusterStagedUpdateRun": _Refs._staged_run,
+    "StagedUpdateRun": _Refs._staged_run,
+    "ClusterResourcePlacementEviction": _Refs._eviction,
+    "ClusterResourcePlacementDisruptionBudget": _Refs._budget,
+    "ClusterApprovalRequest": _Refs._approval,
+    "ApprovalRequest": _Refs._approval,
+    "ClusterResourcePlacement": _Refs._fixed_clusters,
+    "ResourcePlacement": _Refs._fixed_clusters,
+}
 
 
 def check_references(result: LoadResult) -> list[Finding]:

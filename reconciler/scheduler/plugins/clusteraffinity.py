@@ -34,7 +34,7 @@ _Expr = tuple[str, PropertyOperator, Fraction | None]
 Matcher = Callable[[Mapping[str, str]], bool]
 
 
-def compile_selector(selector: LabelSelector | None) -> Matcher | None:  # noqa: C901
+def compile_selector(selector: LabelSelector | None) -> Matcher | None:
     """A label selector as one closure (Kubernetes semantics, as ``LabelSelector.matches``).
 
     The scheduler evaluates selectors on every cluster of the fleet; flattening them once per
@@ -52,22 +52,20 @@ def compile_selector(selector: LabelSelector | None) -> Matcher | None:  # noqa:
         for k, v in pairs:
             if labels.get(k) != v:
                 return False
-        for key, op, values in reqs:
-            present = key in labels
-            if op == "In":
-                if not present or labels[key] not in values:
-                    return False
-            elif op == "NotIn":
-                if present and labels[key] in values:
-                    return False
-            elif op == "Exists":
-                if not present:
-                    return False
-            elif present:  # DoesNotExist
-                return False
-        return True
+        return all(_requirement_holds(labels, key, op, values) for key, op, values in reqs)
 
     return matches
+
+
+def _requirement_holds(labels: Mapping[str, str], key: str, op: str, values: frozenset[str]) -> bool:
+    """One matchExpressions requirement (In, NotIn, Exists, DoesNotExist) on a cluster's labels."""
+    if op == "In":
+        return key in labels and labels[key] in values
+    if op == "NotIn":
+        return not (key in labels and labels[key] in values)
+    if op == "Exists":
+        return key in labels
+    return key not in labels  # DoesNotExist
 
 
 @dataclass(frozen=True, slots=True)
