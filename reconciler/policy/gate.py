@@ -58,6 +58,7 @@ from reconciler.policy.model import (
     Binding,
     Expr,
     Policy,
+    Validation,
     parse_binding,
     parse_policy,
 )
@@ -162,7 +163,7 @@ def _header(doc: Document) -> tuple[str, str, str, str, bool]:
     return api_version, kind, namespace, name, ann.get(GATE_ANNOTATION) != "false"
 
 
-def load_policies(  # noqa: C901
+def load_policies(
     sources: Iterable[Path | Document],
     *,
     enabled: Sequence[str] | None = None,
@@ -175,41 +176,76 @@ def load_policies(  # noqa: C901
     shipped policies (``library_paths()``); ``enabled`` fleetsync.yaml's ``policies`` (None: all).
     """
     findings = Findings()
-    policies: dict[str, tuple[Policy, bool]] = {}
-    bindings: list[Binding] = []
-    params: dict[tuple[str, str, str, str], Mapping[str, Any]] = {}
-    broken: set[str] = set()  # names of policies with findings: already reported, not again
+    declared = _Declarations()
     for from_library, group in ((True, library), (False, sources)):
         for doc in _documents(group, findings):
-            api_version, kind, namespace, name, gate = _header(doc)
-            is_admission = api_version.startswith("admissionregistration.k8s.io/")
-            if is_admission and kind == POLICY_KIND and gate:
-                policy = parse_policy(doc, findings)
-                if policy is None:
-                    broken.add(name)
-                    continue
-                prior = policies.get(policy.name)
-                if prior is not None and not prior[1]:
-                    findings.add(
-                        Finding(
-                            doc.file,
-                            doc.line,
-                            1,
-                            "metadata.name",
-                            f"policy {policy.name!r} is declared twice (first at {prior[0].origin})",
-                            f"{POLICY_KIND}/{policy.name}",
-                        )
-                    )
-                    continue
-                policies[policy.name] = (policy, from_library)
-            elif is_admission and kind == BINDING_KIND and gate:
-                binding = parse_binding(doc, findings)
-                if binding is not None:
-                    bindings.append(binding)
-            elif not from_library and kind and name and isinstance(doc.data, dict):
-                params[(api_version, kind, namespace, name)] = doc.data
+            declared.read(doc, from_library, findings)
+    policies, bindings = declared.policies, declared.bindings
+    bound = _check_policy_names(declared, enabled, findings)
+    implicit = [
+        Binding(SETTINGS_BINDING, name, (p.default_action,))
+        for name, (p, _) in sorted(policies.items())
+        if name not in bound and (enabled is None or name in enabled)
+    ]
+    ordered = sorted(bindings, key=lambda b: (b.policy, b.name)) + implicit
+    return PolicySet(
+        {k: v[0] for k, v in sorted(policies.items())}, tuple(ordered), declared.params, tuple(findings.items)
+    )
+
+
+@dataclass(slots=True)
+class _Declarations:
+    """What the library's and the repo's documents declare, gathered in reading order (an
+    accumulator that ``load_policies`` turns into the frozen ``PolicySet``)."""
+
+    policies: dict[str, tuple[Policy, bool]] = field(default_factory=dict)  # name -> (policy, from library)
+    bindings: list[Binding] = field(default_factory=list)
+    params: dict[tuple[str, str, str, str], Mapping[str, Any]] = field(default_factory=dict)
+    broken: set[str] = field(default_factory=set)  # names of policies with findings: already reported
+
+    def read(self, doc: Document, from_library: bool, findings: Findings) -> None:
+        """One document: a policy, a binding, or (from the repo) a candidate parameter object."""
+        api_version, kind, namespace, name, gate = _header(doc)
+        is_admission = api_version.startswith("admissionregistration.k8s.io/")
+        if is_admission and kind == POLICY_KIND and gate:
+            self._policy(doc, name, from_library, findings)
+        elif is_admission and kind == BINDING_KIND and gate:
+            binding = parse_binding(doc, findings)
+            if binding is not None:
+                self.bindings.append(binding)
+        elif not from_library and kind and name and isinstance(doc.data, dict):
+            self.params[(api_version, kind, namespace, name)] = doc.data
+
+    def _policy(self, doc: Document, name: str, from_library: bool, findings: Findings) -> None:
+        """A policy; a repo policy replaces a shipped one of its name, a second repo one is a finding."""
+        policy = parse_policy(doc, findings)
+        if policy is None:
+            self.broken.add(name)
+            return
+        prior = self.policies.get(policy.name)
+        if prior is not None and not prior[1]:
+            findings.add(
+                Finding(
+                    doc.file,
+                    doc.line,
+                    1,
+                    "metadata.name",
+                    f"policy {policy.name!r} is declared twice (first at {prior[0].origin})",
+                    f"{POLICY_KIND}/{policy.name}",
+                )
+            )
+            return
+        self.policies[policy.name] = (policy, from_library)
+
+
+def _check_policy_names(
+    declared: _Declarations, enabled: Sequence[str] | None, findings: Findings
+) -> set[str]:
+    """A finding for each binding and each fleetsync.yaml entry naming no policy (a policy that
+    failed to parse was reported already); → the names of the policies some binding binds."""
+    policies, broken = declared.policies, declared.broken
     bound: set[str] = set()
-    for b in bindings:
+    for b in declared.bindings:
         bound.add(b.policy)
         if b.policy not in policies and b.policy not in broken and b.origin is not None:
             findings.add(
@@ -233,15 +269,7 @@ def load_policies(  # noqa: C901
                     f"no policy named {name!r} (known: {', '.join(sorted(policies)) or 'none'})",
                 )
             )
-    implicit = [
-        Binding(SETTINGS_BINDING, name, (p.default_action,))
-        for name, (p, _) in sorted(policies.items())
-        if name not in bound and (enabled is None or name in enabled)
-    ]
-    ordered = sorted(bindings, key=lambda b: (b.policy, b.name)) + implicit
-    return PolicySet(
-        {k: v[0] for k, v in sorted(policies.items())}, tuple(ordered), params, tuple(findings.items)
-    )
+    return bound
 
 
 # -- evaluation ---------------------------------------------------------------------------------
@@ -272,7 +300,7 @@ def _bind_variables(policy: Policy, activation: dict[str, Any], budget: Budget) 
         activation["variables"] = to_cel_map(variables)
 
 
-def _judge(  # noqa: C901
+def _judge(
     policy: Policy, activation: dict[str, Any], masked: dict[str, Any] | None, budget: Budget
 ) -> list[tuple[str, str]]:
     """Every failed validation of one object as (message, reason); [] when it passes or is not matched.
@@ -281,6 +309,26 @@ def _judge(  # noqa: C901
     """
     fail = policy.failure_policy == "Fail"
     _bind_variables(policy, activation, budget)
+    unmatched = _unmatched(policy, activation, budget, fail)
+    if unmatched is not None:
+        return unmatched
+    if masked is None:
+        masked = activation
+    elif any(v.message_expression is not None for v in policy.validations):
+        _bind_variables(policy, masked, budget)  # variables derived from a Secret's values, masked too
+    out: list[tuple[str, str]] = []
+    for v in policy.validations:
+        failed = _failed(v, activation, masked, budget, fail)
+        if failed is not None:
+            out.append(failed)
+    return out
+
+
+def _unmatched(
+    policy: Policy, activation: dict[str, Any], budget: Budget, fail: bool
+) -> list[tuple[str, str]] | None:
+    """None when every matchCondition holds; otherwise ``_judge``'s answer: nothing for an object
+    not matched, and under failurePolicy Fail a finding for a condition that could not be evaluated."""
     for cname, expr in policy.match_conditions:
         value, why = _run(expr, activation, budget)
         if why or not is_bool(value):
@@ -291,28 +339,27 @@ def _judge(  # noqa: C901
             )
         if not value:
             return []
-    if masked is None:
-        masked = activation
-    elif any(v.message_expression is not None for v in policy.validations):
-        _bind_variables(policy, masked, budget)  # variables derived from a Secret's values, masked too
-    out: list[tuple[str, str]] = []
-    for v in policy.validations:
-        value, why = _run(v.expression, activation, budget)
-        if not why and not is_bool(value):
-            why = f"the expression must be a bool, got {describe(value)}"
-        if why:
-            if fail:
-                out.append((f"expression {v.expression.text!r} could not be evaluated: {why}", v.reason))
-            continue
-        if value:
-            continue
-        message = v.message or f"failed expression: {v.expression.text}"
-        if v.message_expression is not None:
-            text, why = _run(v.message_expression, masked, budget)
-            if not why and is_string(text) and text.strip() and "\n" not in text:
-                message = str(text)[:1024]
-        out.append((message, v.reason))
-    return out
+    return None
+
+
+def _failed(
+    v: Validation, activation: dict[str, Any], masked: dict[str, Any], budget: Budget, fail: bool
+) -> tuple[str, str] | None:
+    """One validation's (message, reason) when it fails, or (under failurePolicy Fail) cannot be
+    evaluated; the message from messageExpression (over ``masked``) when that gives one line."""
+    value, why = _run(v.expression, activation, budget)
+    if not why and not is_bool(value):
+        why = f"the expression must be a bool, got {describe(value)}"
+    if why:
+        return (f"expression {v.expression.text!r} could not be evaluated: {why}", v.reason) if fail else None
+    if value:
+        return None
+    message = v.message or f"failed expression: {v.expression.text}"
+    if v.message_expression is not None:
+        text, why = _run(v.message_expression, masked, budget)
+        if not why and is_string(text) and text.strip() and "\n" not in text:
+            message = str(text)[:1024]
+    return (message, v.reason)
 
 
 def evaluate(
