@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from reconciler.api.staged import ApprovalRequest, RunState, StagedUpdateRun, StageTaskType
+from reconciler.api.staged import ApprovalRequest, RunState, StageConfig, StagedUpdateRun, StageTaskType
 from reconciler.rollout.staged.documents import approval_kind, approval_requests, keep_transition_times
 from reconciler.rollout.staged.model import (
     ABORTED,
@@ -38,6 +38,7 @@ from reconciler.rollout.staged.model import (
     SUCCEEDED,
     WAIT_ELAPSED,
     ClusterProgress,
+    ClusterStatus,
     PlacementFacts,
     Reason,
     RunStatus,
@@ -83,18 +84,45 @@ def approvals_for(run: StagedUpdateRun, requests: Iterable[ApprovalRequest]) -> 
     return {r.name: r for r in requests if r.kind == kind and r.namespace == run.namespace}
 
 
-def _execute_stage(w: Work, idx: int) -> bool:  # noqa: C901
+def _execute_stage(w: Work, idx: int) -> bool:
     """One stage under ``Run``; True when it completed and the next one may start now."""
     st, config = w.status.stages[idx], w.status.strategy[idx]
     if not st.clusters:
-        message = "Stage skipped because it has no clusters"
-        st = replace(st, start_time=st.start_time or w.now, end_time=st.end_time or w.now)
-        st = w.stage_cond(st, Status.FALSE, Reason.STAGE_SKIPPED, message)
-        st = replace(
-            st, conditions=w.cond(st.conditions, SUCCEEDED, Status.TRUE, Reason.STAGE_SKIPPED, message)
-        )
-        put_stage(w, idx, st)
+        _skip_stage(w, idx, st)
         return True
+    st, approved = _before_tasks(w, idx, st)
+    if not approved:
+        return False
+    st, finished, stuck, errors = _update_clusters(w, st, config)
+    put_stage(w, idx, st)
+    if stuck:
+        w.set_run(
+            PROGRESSING,
+            Status.FALSE,
+            Reason.STUCK,
+            f"The updateRun is stuck waiting for {stuck_names(stuck)} cluster(s) in stage {st.name} to finish "
+            "updating, please check placement status for potential errors",
+        )
+    elif w.run.state == RunState.RUN:
+        w.progressing()
+    if errors:
+        raise Aborted(aggregate(errors))
+    if finished != len(st.clusters):
+        return False
+    return _complete_stage(w, idx, st, config)
+
+
+def _skip_stage(w: Work, idx: int, st: StageStatus) -> None:
+    """A stage without clusters succeeds at once, marked skipped."""
+    message = "Stage skipped because it has no clusters"
+    st = replace(st, start_time=st.start_time or w.now, end_time=st.end_time or w.now)
+    st = w.stage_cond(st, Status.FALSE, Reason.STAGE_SKIPPED, message)
+    st = replace(st, conditions=w.cond(st.conditions, SUCCEEDED, Status.TRUE, Reason.STAGE_SKIPPED, message))
+    put_stage(w, idx, st)
+
+
+def _before_tasks(w: Work, idx: int, st: StageStatus) -> tuple[StageStatus, bool]:
+    """The before-stage tasks (Approval only, as upstream) in order; False while one waits."""
     before = list(st.before_tasks)
     for i, t in enumerate(before):
         if t.type != StageTaskType.APPROVAL:
@@ -114,7 +142,15 @@ def _execute_stage(w: Work, idx: int) -> bool:  # noqa: C901
                 ),
             )
             w.waiting("before-stage", st.name)
-            return False
+            return st, False
+    return st, True
+
+
+def _update_clusters(
+    w: Work, st: StageStatus, config: StageConfig
+) -> tuple[StageStatus, int, list[str], list[str]]:
+    """Start or check up to maxConcurrency clusters of the stage, in its order → the stage, how
+    many clusters finished, the stuck ones and the errors that abort the run."""
     limit = max_concurrency(config.max_concurrency, len(st.clusters))
     index = w.status.resource_index
     clusters = list(st.clusters)
@@ -140,22 +176,11 @@ def _execute_stage(w: Work, idx: int) -> bool:  # noqa: C901
             )
             continue
         if not is_true(c.conditions, STARTED):
-            if obs.resource_index != index or not obs.bound:
-                w.bind.append(c.name)
-            else:
-                c, _ = w.check_result(c, st.name, obs, errors)
-            clusters[i - 1] = w.started(c)
+            clusters[i - 1] = _start_cluster(w, c, st.name, obs, index, errors)
             st = w.stage_started(replace(st, clusters=tuple(clusters)))
             continue
         if obs.resource_index != index or not obs.bound:
-            message = (
-                f"the binding of the updating cluster `{c.name}` in the stage `{st.name}` is not up-to-date "
-                f"with the desired status, please check the status of binding `{w.run.placement_name}-"
-                f"{c.name}` and see if there is a concurrent updateRun referencing the same placement and "
-                "updating the same cluster"
-            )
-            clusters[i - 1] = w.cluster(c, SUCCEEDED, Status.FALSE, Reason.CLUSTER_FAILED, message)
-            errors.append(f"{ABORTED}: {message}")
+            clusters[i - 1] = _overtaken(w, c, st.name, errors)
             continue
         c, done = w.check_result(c, st.name, obs, errors)
         clusters[i - 1] = c
@@ -164,23 +189,36 @@ def _execute_stage(w: Work, idx: int) -> bool:  # noqa: C901
             updating -= 1
         elif not is_false(c.conditions, SUCCEEDED):
             w.stuck_check(c, stuck)
-    st = replace(st, clusters=tuple(clusters))
-    put_stage(w, idx, st)
-    if stuck:
-        w.set_run(
-            PROGRESSING,
-            Status.FALSE,
-            Reason.STUCK,
-            f"The updateRun is stuck waiting for {stuck_names(stuck)} cluster(s) in stage {st.name} to finish "
-            "updating, please check placement status for potential errors",
-        )
-    elif w.run.state == RunState.RUN:
-        w.progressing()
-    if errors:
-        raise Aborted(aggregate(errors))
-    if finished != len(clusters):
-        return False
-    # handleStageCompletion
+    return replace(st, clusters=tuple(clusters)), finished, stuck, errors
+
+
+def _start_cluster(
+    w: Work, c: ClusterStatus, stage: str, obs: ClusterProgress, index: int, errors: list[str]
+) -> ClusterStatus:
+    """A cluster starts: its binding moves to the run's snapshot (or, already there, its result
+    is checked at once)."""
+    if obs.resource_index != index or not obs.bound:
+        w.bind.append(c.name)
+    else:
+        c, _ = w.check_result(c, stage, obs, errors)
+    return w.started(c)
+
+
+def _overtaken(w: Work, c: ClusterStatus, stage: str, errors: list[str]) -> ClusterStatus:
+    """An updating cluster whose binding no longer points at the run's snapshot fails."""
+    message = (
+        f"the binding of the updating cluster `{c.name}` in the stage `{stage}` is not up-to-date "
+        f"with the desired status, please check the status of binding `{w.run.placement_name}-"
+        f"{c.name}` and see if there is a concurrent updateRun referencing the same placement and "
+        "updating the same cluster"
+    )
+    failed = w.cluster(c, SUCCEEDED, Status.FALSE, Reason.CLUSTER_FAILED, message)
+    errors.append(f"{ABORTED}: {message}")
+    return failed
+
+
+def _complete_stage(w: Work, idx: int, st: StageStatus, config: StageConfig) -> bool:
+    """handleStageCompletion: every cluster is updated; the after-stage tasks decide."""
     w.waiting("after-stage", st.name)
     st = w.stage_cond(
         st,

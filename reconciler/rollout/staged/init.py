@@ -126,60 +126,27 @@ def initialize_run(
     )
 
 
-def _initialize(  # noqa: C901
+def _initialize(
     run: StagedUpdateRun,
     strategy: StagedUpdateStrategy | None,
     placement: PlacementFacts | None,
     cluster_labels: Mapping[str, Mapping[str, str]],
     overrides: Mapping[str, ClusterOverrides],
 ) -> RunStatus | None:
-    # validatePlacement
-    if placement is None:
-        raise InitFailed("parent placement not found")
-    if not placement.external:
-        raise InitFailed(
-            "parent placement does not have an external rollout strategy, current strategy: "
-            + placement.strategy_type
-        )
+    """KubeFleet's initialize, step by step (each helper is named after upstream's function);
+    None when the placement's scheduling is in a transient state and the run must wait."""
+    placement = _validate_placement(placement)
     placement_key = _key(placement.namespace, placement.name)
-    # determinePolicySnapshot
-    if placement.policy_index < 0:
-        raise InitFailed(f"no latest policy snapshot associated with the placement: `{placement_key}`")
-    count = placement.cluster_count if placement.cluster_count is not None else -1
-    if not placement.fully_scheduled:
-        raise InitFailed(f"policy snapshot `{placement.policy_snapshot_name}` not fully scheduled yet")
-    # collectScheduledClusters
-    if placement.stale_selected:
+    count = _policy_snapshot_count(placement, placement_key)
+    if placement.stale_selected:  # collectScheduledClusters
         return None  # KubeFleet: "we might observe a transient state, need retry"
-    selected, obsolete = placement.scheduled, placement.obsolete
-    if not selected and not obsolete:
-        raise InitFailed(
-            "no scheduled or to-be-deleted bindings found for the latest policy snapshot "
-            f"{_key(placement.namespace, placement.policy_snapshot_name)}"
-        )
-    if count == -1:
-        count = len(selected)
-    elif count != len(selected):
-        raise InitFailed(
-            f"the number of selected bindings {len(selected)} is not equal to the observed cluster "
-            f"count {count}"
-        )
+    count = _scheduled_count(placement, count)
     # generateStagesByStrategy
     if strategy is None:
         raise InitFailed(f"referenced updateStrategy not found: `{_key(run.namespace, run.strategy_name)}`")
-    stages = _stages(run, strategy, set(selected), cluster_labels)
-    deletion = StageStatus(DELETE_STAGE, tuple(ClusterStatus(c) for c in sorted(obsolete)))
-    # recordOverrideSnapshots
-    index_text = run.resource_snapshot_index
-    if not index_text:
-        if not placement.snapshot_indexes:
-            raise InitFailed(f"no resourceSnapshots with index `0` found for placement `{placement_key}`")
-        index_text = str(placement.snapshot_indexes[-1])
-    if not _GO_INT.match(index_text) or int(index_text) < 0:
-        raise InitFailed(f"invalid resource snapshot index `{index_text}` provided, expected an integer >= 0")
-    index = int(index_text)
-    if index not in placement.snapshot_indexes:
-        raise InitFailed(f"no resourceSnapshots with index `{index}` found for placement `{placement_key}`")
+    stages = _stages(run, strategy, set(placement.scheduled), cluster_labels)
+    deletion = StageStatus(DELETE_STAGE, tuple(ClusterStatus(c) for c in sorted(placement.obsolete)))
+    index = _resource_snapshot_index(run, placement, placement_key)  # recordOverrideSnapshots
     frozen = tuple(
         StageStatus(
             s.name,
@@ -198,6 +165,63 @@ def _initialize(  # noqa: C901
         stages=frozen,
         deletion_stage=deletion,
     )
+
+
+def _validate_placement(placement: PlacementFacts | None) -> PlacementFacts:
+    """validatePlacement: the run's placement exists and rolls out through External."""
+    if placement is None:
+        raise InitFailed("parent placement not found")
+    if not placement.external:
+        raise InitFailed(
+            "parent placement does not have an external rollout strategy, current strategy: "
+            + placement.strategy_type
+        )
+    return placement
+
+
+def _policy_snapshot_count(placement: PlacementFacts, placement_key: str) -> int:
+    """determinePolicySnapshot: the latest policy snapshot, fully scheduled → its cluster count
+    (-1 for PickAll, which has none)."""
+    if placement.policy_index < 0:
+        raise InitFailed(f"no latest policy snapshot associated with the placement: `{placement_key}`")
+    count = placement.cluster_count if placement.cluster_count is not None else -1
+    if not placement.fully_scheduled:
+        raise InitFailed(f"policy snapshot `{placement.policy_snapshot_name}` not fully scheduled yet")
+    return count
+
+
+def _scheduled_count(placement: PlacementFacts, count: int) -> int:
+    """collectScheduledClusters: some binding to update or delete, and as many selected clusters
+    as the policy snapshot observed (PickAll: as many as there are)."""
+    selected, obsolete = placement.scheduled, placement.obsolete
+    if not selected and not obsolete:
+        raise InitFailed(
+            "no scheduled or to-be-deleted bindings found for the latest policy snapshot "
+            f"{_key(placement.namespace, placement.policy_snapshot_name)}"
+        )
+    if count == -1:
+        return len(selected)
+    if count != len(selected):
+        raise InitFailed(
+            f"the number of selected bindings {len(selected)} is not equal to the observed cluster "
+            f"count {count}"
+        )
+    return count
+
+
+def _resource_snapshot_index(run: StagedUpdateRun, placement: PlacementFacts, placement_key: str) -> int:
+    """The run's resourceSnapshotIndex (empty: the placement's latest), which must exist."""
+    index_text = run.resource_snapshot_index
+    if not index_text:
+        if not placement.snapshot_indexes:
+            raise InitFailed(f"no resourceSnapshots with index `0` found for placement `{placement_key}`")
+        index_text = str(placement.snapshot_indexes[-1])
+    if not _GO_INT.match(index_text) or int(index_text) < 0:
+        raise InitFailed(f"invalid resource snapshot index `{index_text}` provided, expected an integer >= 0")
+    index = int(index_text)
+    if index not in placement.snapshot_indexes:
+        raise InitFailed(f"no resourceSnapshots with index `{index}` found for placement `{placement_key}`")
+    return index
 
 
 def _with_overrides(c: ClusterStatus, o: ClusterOverrides | None) -> ClusterStatus:
