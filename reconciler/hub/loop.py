@@ -56,6 +56,7 @@ from reconciler.rollout.staged.step import step_orphans
 from reconciler.scheduler.framework import schedule as default_schedule
 from reconciler.status.memory import (
     STATUS_FILE,
+    BindingRecord,
     BundleRecord,
     HubMemory,
     LoadRecord,
@@ -263,7 +264,7 @@ def _carried(
     return PlacementOnCluster(p, entry.resource_index, objects)
 
 
-def _render_bundles(  # noqa: C901
+def _render_bundles(
     repo: HubRepo,
     inputs: HubInputs,
     placed: Sequence[Placed],
@@ -284,42 +285,7 @@ def _render_bundles(  # noqa: C901
         if prev is not None and _unchanged(inputs, placed, cluster, prev.commit, prev.bundle_id, period):
             records[cluster] = BundleRecord(prev.commit, prev.bundle_id, period)  # nothing to read or render
             continue
-        shares: list[PlacementOnCluster] = []
-        by_override: dict[str, tuple[str, ...]] = {}
-        unselected: list[str] = []
-        for p in placed:
-            key = p.memory.key
-            rec = p.memory.binding(cluster)
-            if p.schedule is None:  # selection failed: the placement stays as it is everywhere
-                share = _carried(repo, inputs, cluster, p.placement, key)
-                if share is not None:
-                    shares.append(share)
-                continue
-            if rec is None or not rec.version:
-                previous = inputs.memory.placements.get(key)
-                if previous is not None and (old := previous.binding(cluster)) is not None and old.version:
-                    unselected.append(key)
-                continue
-            result = p.results.get(cluster)
-            older = p.older.get(cluster)
-            if (
-                older is not None and rec.version == older.version
-            ):  # a staged run's other render (older snapshot, frozen overrides)
-                shares.append(PlacementOnCluster(p.placement, older.index, older.result.objects))
-                by_override[key] = older.result.deleted
-            elif (
-                rec.version == p.desired.get(cluster)
-                and result is not None
-                and rec.resource_index is not None
-            ):
-                shares.append(PlacementOnCluster(p.placement, rec.resource_index, result.objects))
-                by_override[key] = result.deleted
-            else:
-                share = _carried(repo, inputs, cluster, p.placement, key)
-                if share is None and result is not None and result.ok and rec.resource_index is not None:
-                    share = PlacementOnCluster(p.placement, rec.resource_index, result.objects)
-                if share is not None:
-                    shares.append(share)
+        shares, by_override, unselected = _cluster_shares(repo, inputs, placed, cluster)
         if prev is None and not shares:
             continue
         rendered = render_cluster(cluster, commit, shares, (), cache, period)  # removals are not in the id
@@ -347,6 +313,59 @@ def _render_bundles(  # noqa: C901
             cluster, BundleRecord(prev.commit, prev.bundle_id, last.heartbeat_period if last else None)
         )
     return {c: r.bundle_id for c, r in records.items()}, records, updates
+
+
+def _cluster_shares(
+    repo: HubRepo, inputs: HubInputs, placed: Sequence[Placed], cluster: str
+) -> tuple[list[PlacementOnCluster], dict[str, tuple[str, ...]], list[str]]:
+    """What each placement puts in ``cluster``'s bundle now → the shares, the identities each
+    placement's overrides delete, and the placements that stopped selecting the cluster."""
+    shares: list[PlacementOnCluster] = []
+    by_override: dict[str, tuple[str, ...]] = {}
+    unselected: list[str] = []
+    for p in placed:
+        key = p.memory.key
+        rec = p.memory.binding(cluster)
+        if p.schedule is None:  # selection failed: the placement stays as it is everywhere
+            share = _carried(repo, inputs, cluster, p.placement, key)
+        elif rec is None or not rec.version:
+            previous = inputs.memory.placements.get(key)
+            if previous is not None and (old := previous.binding(cluster)) is not None and old.version:
+                unselected.append(key)
+            continue
+        else:
+            share = _bound_share(repo, inputs, p, cluster, rec, by_override)
+        if share is not None:
+            shares.append(share)
+    return shares, by_override, unselected
+
+
+def _bound_share(
+    repo: HubRepo,
+    inputs: HubInputs,
+    p: Placed,
+    cluster: str,
+    rec: BindingRecord,
+    by_override: dict[str, tuple[str, ...]],
+) -> PlacementOnCluster | None:
+    """A bound placement's share: the render its binding's version names (a staged run's other
+    render, or this commit's), else what its branch already holds (failing that, this commit's
+    render at the binding's snapshot)."""
+    key = p.memory.key
+    result = p.results.get(cluster)
+    older = p.older.get(cluster)
+    if (
+        older is not None and rec.version == older.version
+    ):  # a staged run's other render (older snapshot, frozen overrides)
+        by_override[key] = older.result.deleted
+        return PlacementOnCluster(p.placement, older.index, older.result.objects)
+    if rec.version == p.desired.get(cluster) and result is not None and rec.resource_index is not None:
+        by_override[key] = result.deleted
+        return PlacementOnCluster(p.placement, rec.resource_index, result.objects)
+    share = _carried(repo, inputs, cluster, p.placement, key)
+    if share is None and result is not None and result.ok and rec.resource_index is not None:
+        share = PlacementOnCluster(p.placement, rec.resource_index, result.objects)
+    return share
 
 
 def _unchanged(

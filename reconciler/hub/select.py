@@ -21,7 +21,7 @@ Choices where KubeFleet's docs and code disagree (docs/overrides.md records them
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,80 +161,126 @@ def sort_key(obj: SelectedObject) -> tuple[int, str, str]:
     return (rank, gv, f"{obj.namespace}/{obj.name}")
 
 
-def sanitize(group: str, kind: str, manifest: Mapping[str, Any]) -> dict[str, Any]:  # noqa: C901
+def sanitize(group: str, kind: str, manifest: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``manifest`` without what a hub server adds (§2.3, ``generateRawContent``)."""
     obj: dict[str, Any] = _copy(manifest)
     obj.pop("status", None)
     meta = obj.get("metadata")
     if isinstance(meta, dict):
-        for key in _DROPPED_METADATA:
-            meta.pop(key, None)
-        annotations = meta.get("annotations")
-        if isinstance(annotations, dict):
-            for key in _DROPPED_ANNOTATIONS:
-                annotations.pop(key, None)
-            if not annotations:
-                meta.pop("annotations")
+        _sanitize_metadata(meta)
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         return obj
-    if group == "" and kind == "Service":
-        if spec.get("clusterIP") != "None":
-            spec.pop("clusterIP", None)
-            spec.pop("clusterIPs", None)
-        spec.pop("healthCheckNodePort", None)
-        for port in spec.get("ports") or []:
-            if isinstance(port, dict):
-                port.pop("nodePort", None)
-    elif group == "batch" and kind == "Job" and spec.get("manualSelector") is not True:
-        selector = spec.get("selector")
-        labels = selector.get("matchLabels") if isinstance(selector, dict) else None
-        template = spec.get("template")
-        tmeta = template.get("metadata") if isinstance(template, dict) else None
-        tlabels = tmeta.get("labels") if isinstance(tmeta, dict) else None
-        for m in (labels, tlabels):
-            if isinstance(m, dict):
-                for key in _JOB_UID_LABELS:
-                    m.pop(key, None)
-        if isinstance(tmeta, dict):
-            tmeta.pop("creationTimestamp", None)
+    sanitize_spec = _SPEC_SANITIZERS.get((group, kind))
+    if sanitize_spec is not None:
+        sanitize_spec(spec)
     return obj
 
 
-def should_propagate(res: Resource, resources: Mapping[str, Resource]) -> bool:  # noqa: C901
+def _sanitize_metadata(meta: dict[str, Any]) -> None:
+    for key in _DROPPED_METADATA:
+        meta.pop(key, None)
+    annotations = meta.get("annotations")
+    if isinstance(annotations, dict):
+        for key in _DROPPED_ANNOTATIONS:
+            annotations.pop(key, None)
+        if not annotations:
+            meta.pop("annotations")
+
+
+def _sanitize_service(spec: dict[str, Any]) -> None:
+    """What the API server allocates: cluster IPs (unless headless), node ports."""
+    if spec.get("clusterIP") != "None":
+        spec.pop("clusterIP", None)
+        spec.pop("clusterIPs", None)
+    spec.pop("healthCheckNodePort", None)
+    for port in spec.get("ports") or []:
+        if isinstance(port, dict):
+            port.pop("nodePort", None)
+
+
+def _sanitize_job(spec: dict[str, Any]) -> None:
+    """The controller-uid labels the API server adds to a Job's selector and template (unless
+    the Job chose its own selector)."""
+    if spec.get("manualSelector") is True:
+        return
+    selector = spec.get("selector")
+    labels = selector.get("matchLabels") if isinstance(selector, dict) else None
+    template = spec.get("template")
+    tmeta = template.get("metadata") if isinstance(template, dict) else None
+    tlabels = tmeta.get("labels") if isinstance(tmeta, dict) else None
+    for m in (labels, tlabels):
+        if isinstance(m, dict):
+            for key in _JOB_UID_LABELS:
+                m.pop(key, None)
+    if isinstance(tmeta, dict):
+        tmeta.pop("creationTimestamp", None)
+
+
+_SPEC_SANITIZERS: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
+    ("", "Service"): _sanitize_service,
+    ("batch", "Job"): _sanitize_job,
+}
+
+
+def should_propagate(res: Resource, resources: Mapping[str, Resource]) -> bool:
     """False for what a hub never places: reserved namespaces, objects being deleted, fleet's own
     CRDs and objects, and what controllers create by themselves (``ShouldPropagateObj``)."""
     meta = res.body.get("metadata") or {}
     if not isinstance(meta, Mapping) or meta.get("deletionTimestamp"):
         return False
+    return not any(never(res, meta, resources) for never in _NEVER_PLACED)
+
+
+def _in_reserved_namespace(res: Resource, meta: Mapping[str, Any], resources: Mapping[str, Resource]) -> bool:
     if is_reserved_namespace(res.namespace):
-        return False
+        return True
+    return res.group == "" and res.kind == "Namespace" and is_reserved_namespace(res.name)
+
+
+def _fleet_own(res: Resource, meta: Mapping[str, Any], resources: Mapping[str, Resource]) -> bool:
+    """Fleet's own objects (envelopes excepted: they carry what is placed) and CRDs."""
     g, k = res.group, res.kind
-    if g == "" and k == "Namespace" and is_reserved_namespace(res.name):
-        return False
     if g in FLEET_GROUPS and not (g == PLACEMENT_GROUP and k in ENVELOPE_KINDS):
-        return False
+        return True
     if g == "apiextensions.k8s.io" and k == "CustomResourceDefinition":
         spec = res.body.get("spec") or {}
         crd_group = spec.get("group", "") if isinstance(spec, Mapping) else ""
-        if isinstance(crd_group, str) and crd_group.endswith("kubernetes-fleet.io"):
-            return False
-    if g == "apps" and k in ("ReplicaSet", "ControllerRevision") and meta.get("ownerReferences"):
+        return isinstance(crd_group, str) and crd_group.endswith("kubernetes-fleet.io")
+    return False
+
+
+def _core_default(res: Resource, meta: Mapping[str, Any], resources: Mapping[str, Resource]) -> bool:
+    """What every cluster makes for itself in a namespace, and a Service's Endpoints."""
+    if res.group != "":
         return False
-    if g == "":
-        if k == "ConfigMap" and res.name == "kube-root-ca.crt":
-            return False
-        if k == "ServiceAccount" and res.name == "default":
-            return False
-        if k == "Secret" and res.body.get("type") == "kubernetes.io/service-account-token":
-            return False
-        if k == "Endpoints" and identity("", "Service", res.namespace, res.name) in resources:
-            return False
+    k = res.kind
+    return (
+        (k == "ConfigMap" and res.name == "kube-root-ca.crt")
+        or (k == "ServiceAccount" and res.name == "default")
+        or (k == "Secret" and res.body.get("type") == "kubernetes.io/service-account-token")
+        or (k == "Endpoints" and identity("", "Service", res.namespace, res.name) in resources)
+    )
+
+
+def _controller_made(res: Resource, meta: Mapping[str, Any], resources: Mapping[str, Resource]) -> bool:
+    """Owned ReplicaSets and ControllerRevisions, and EndpointSlices a controller manages."""
+    g, k = res.group, res.kind
+    if g == "apps" and k in ("ReplicaSet", "ControllerRevision") and meta.get("ownerReferences"):
+        return True
     if g == "discovery.k8s.io" and k == "EndpointSlice":
         labels = meta.get("labels") or {}
-        if isinstance(labels, Mapping) and "endpointslice.kubernetes.io/managed-by" in labels:
-            return False
-    return True
+        return isinstance(labels, Mapping) and "endpointslice.kubernetes.io/managed-by" in labels
+    return False
+
+
+# Each is a reason a hub never places an object (ShouldPropagateObj's checks, grouped by subject).
+_NEVER_PLACED: tuple[Callable[[Resource, Mapping[str, Any], Mapping[str, Resource]], bool], ...] = (
+    _in_reserved_namespace,
+    _fleet_own,
+    _controller_made,
+    _core_default,
+)
 
 
 # -- internals -----------------------------------------------------------------------------------
@@ -286,7 +332,7 @@ def _describe(sel: ResourceSelector) -> str:
     return f"{gvk} {sel.name}" if sel.name else gvk
 
 
-def _select_crp(placement: Placement, index: _Index, picked: dict[str, Resource], errors: list[str]) -> None:  # noqa: C901
+def _select_crp(placement: Placement, index: _Index, picked: dict[str, Resource], errors: list[str]) -> None:
     selectors = placement.resource_selectors
     ns_selectors = [s for s in selectors if _is_namespace(s)]
     scoped = [
@@ -299,44 +345,62 @@ def _select_crp(placement: Placement, index: _Index, picked: dict[str, Resource]
                 "and no other Namespace selectors"
             )
             return
-        ns_name = scoped[0].name
-        if is_reserved_namespace(ns_name):
-            errors.append(f"namespace {ns_name} is reserved (kube-*, fleet-*) and cannot be selected")
-            return
-        ns = index.resources.get(identity("", "Namespace", "", ns_name))
-        if ns is None:
-            errors.append(f"namespace {ns_name} selected with NamespaceWithResourceSelectors does not exist")
-            return
-        picked[ns.identity] = ns
-        for sel in selectors:
-            if sel is scoped[0]:
-                continue
-            within = ns_name if index.is_namespaced(sel.group, sel.kind) else None
-            for res in index.matching(sel, within):
-                if within is None and res.namespace:
-                    continue
-                picked[res.identity] = res
+        _select_within_namespace(scoped[0], scoped[0].name, selectors, index, picked, errors)
         return
     for sel in selectors:
         if _is_namespace(sel):
-            if sel.name is not None and is_reserved_namespace(sel.name):
-                errors.append(f"namespace {sel.name} is reserved (kube-*, fleet-*) and cannot be selected")
-                continue
-            for ns in index.matching(sel, None):
-                picked[ns.identity] = ns
-                if sel.selection_scope == SelectionScope.NAMESPACE_WITH_RESOURCES:
-                    for res in index.by_namespace.get(ns.name, ()):
-                        if should_propagate(res, index.resources):
-                            picked[res.identity] = res
-            continue
-        if index.is_namespaced(sel.group, sel.kind):
+            _select_namespaces(sel, index, picked, errors)
+        elif index.is_namespaced(sel.group, sel.kind):
             errors.append(
                 f"{_describe(sel)}: {sel.kind} is not a cluster scoped resource; a ClusterResourcePlacement "
                 "selects namespaced objects through their Namespace"
             )
+        else:
+            for res in index.matching(sel, None):
+                picked[res.identity] = res
+
+
+def _select_within_namespace(
+    ns_selector: ResourceSelector,
+    ns_name: str,
+    selectors: Sequence[ResourceSelector],
+    index: _Index,
+    picked: dict[str, Resource],
+    errors: list[str],
+) -> None:
+    """NamespaceWithResourceSelectors: the one named namespace, and what the other selectors pick
+    in it (cluster-scoped kinds as they are)."""
+    if is_reserved_namespace(ns_name):
+        errors.append(f"namespace {ns_name} is reserved (kube-*, fleet-*) and cannot be selected")
+        return
+    ns = index.resources.get(identity("", "Namespace", "", ns_name))
+    if ns is None:
+        errors.append(f"namespace {ns_name} selected with NamespaceWithResourceSelectors does not exist")
+        return
+    picked[ns.identity] = ns
+    for sel in selectors:
+        if sel is ns_selector:
             continue
-        for res in index.matching(sel, None):
+        within = ns_name if index.is_namespaced(sel.group, sel.kind) else None
+        for res in index.matching(sel, within):
+            if within is None and res.namespace:
+                continue
             picked[res.identity] = res
+
+
+def _select_namespaces(
+    sel: ResourceSelector, index: _Index, picked: dict[str, Resource], errors: list[str]
+) -> None:
+    """A Namespace selector: the namespaces it picks, with everything in them (NamespaceWithResources)."""
+    if sel.name is not None and is_reserved_namespace(sel.name):
+        errors.append(f"namespace {sel.name} is reserved (kube-*, fleet-*) and cannot be selected")
+        return
+    for ns in index.matching(sel, None):
+        picked[ns.identity] = ns
+        if sel.selection_scope == SelectionScope.NAMESPACE_WITH_RESOURCES:
+            for res in index.by_namespace.get(ns.name, ()):
+                if should_propagate(res, index.resources):
+                    picked[res.identity] = res
 
 
 def _select_rp(placement: Placement, index: _Index, picked: dict[str, Resource], errors: list[str]) -> None:
