@@ -10,7 +10,8 @@ budget lasts, the rest left out with a pointer to the full JSON (``-o json``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from reconciler.plan.build import FleetPlan
 from reconciler.plan.diff import CLUSTER_PLACEHOLDER, generalise
@@ -53,7 +54,7 @@ def _by_reason(mapping: dict[str, str]) -> list[tuple[str, list[str]]]:
     return sorted(items, key=lambda kv: (-len(kv[1]), kv[0]))
 
 
-def _placement_lines(p: PlacementPlan, code: Callable[[str], str], md: bool) -> list[str]:  # noqa: C901
+def _placement_lines(p: PlacementPlan, code: Callable[[str], str], md: bool) -> list[str]:
     how = p.strategy or "deleted"
     if p.strategy == "RollingUpdate":
         how += f" (maxSurge {p.max_surge}, maxUnavailable {p.max_unavailable})"
@@ -62,14 +63,7 @@ def _placement_lines(p: PlacementPlan, code: Callable[[str], str], md: bool) -> 
         lines.append(f"  - picks {names(cs)}: {reason}")
     for reason, cs in _by_reason(dict(p.dropped)):
         lines.append(f"  - drops {names(cs)}: {reason}")
-    if p.first:
-        lines.append(f"  - rollout moves first: {names(p.first)}")
-    if p.held:
-        lines.append(f"  - then, as those become available: {names(p.held)}")
-    if p.removed:
-        lines.append(f"  - removes from: {names(p.removed)}")
-    if p.note:
-        lines.append(f"  - {p.note}")
+    lines += _rollout_lines(p)
     if p.settings_diff:
         lines.append("  - its entry in every cluster's bundle.yaml changes:")
         lines += (
@@ -78,19 +72,37 @@ def _placement_lines(p: PlacementPlan, code: Callable[[str], str], md: bool) -> 
             else ["    " + line for line in p.settings_diff.rstrip("\n").splitlines()]
         )
     for run in p.runs:
-        index = (
-            f", resource snapshot {run['resourceSnapshotIndex']}" if run.get("resourceSnapshotIndex") else ""
-        )
-        lines.append(
-            f"  - {run['change']} run {code(str(run['run']))} (state {run['state']}, strategy "
-            f"{run['strategy']}{index}) would start:"
-        )
-        for stage in run["stages"]:
-            lines.append(f"    - stage {stage['name']}: {names(stage['clusters']) or '(no clusters)'}")
-        if run.get("error"):
-            lines.append(f"    - fails: {run['error']}")
-        elif not run["stages"]:
-            lines.append("    - (no stages: the run cannot initialize; see `fleetsync get runs`)")
+        lines += _run_lines(run, code)
+    return lines
+
+
+def _rollout_lines(p: PlacementPlan) -> list[str]:
+    """Who the rollout moves first, who follows, where the placement is removed, and its note."""
+    lines: list[str] = []
+    if p.first:
+        lines.append(f"  - rollout moves first: {names(p.first)}")
+    if p.held:
+        lines.append(f"  - then, as those become available: {names(p.held)}")
+    if p.removed:
+        lines.append(f"  - removes from: {names(p.removed)}")
+    if p.note:
+        lines.append(f"  - {p.note}")
+    return lines
+
+
+def _run_lines(run: Mapping[str, Any], code: Callable[[str], str]) -> list[str]:
+    """A staged run the change would start: its stages, or why it cannot."""
+    index = f", resource snapshot {run['resourceSnapshotIndex']}" if run.get("resourceSnapshotIndex") else ""
+    lines = [
+        f"  - {run['change']} run {code(str(run['run']))} (state {run['state']}, strategy "
+        f"{run['strategy']}{index}) would start:"
+    ]
+    for stage in run["stages"]:
+        lines.append(f"    - stage {stage['name']}: {names(stage['clusters']) or '(no clusters)'}")
+    if run.get("error"):
+        lines.append(f"    - fails: {run['error']}")
+    elif not run["stages"]:
+        lines.append("    - (no stages: the run cannot initialize; see `fleetsync get runs`)")
     return lines
 
 
@@ -165,7 +177,7 @@ def _group_block(g: Group, md: bool, budget: list[int] | None) -> list[str]:
     return lines
 
 
-def render(plan: FleetPlan, md: bool = True, max_chars: int = MAX_CHARS) -> str:  # noqa: C901
+def render(plan: FleetPlan, md: bool = True, max_chars: int = MAX_CHARS) -> str:
     """The plan as Markdown (``md``) or plain text, within ``max_chars`` when Markdown."""
 
     def code(s: str) -> str:
@@ -179,35 +191,8 @@ def render(plan: FleetPlan, md: bool = True, max_chars: int = MAX_CHARS) -> str:
     for n in plan.notes:
         head.append(("> " if md else "") + n)
     head.append("")
-    if plan.validation:
-        head += [heading("Validation of head"), ""]
-        head += [f"- {f.severity}: {code(str(f))}" for f in plan.validation] + [""]
-    if plan.refusals:
-        head += [heading("Refused updates (KubeFleet's update rules)"), ""]
-        head += [f"- {code(str(f))}" for f in plan.refusals] + [""]
-    elif not plan.immutability_checked:
-        which = "base" if not plan.base.ok else "head"
-        head += [f"Update rules (immutability): not checked, {which} does not load.", ""]
-    blocked = [c for c in plan.prune if c.blocking]
-    if blocked:
-        head += [heading("Prune refused: a cluster would be emptied"), "", *_prune_lines(blocked), ""]
-    warned = [c for c in plan.prune if not c.blocking]
-    if warned:
-        head += [
-            heading(f"WARNING: large removals (more than {plan.prune_max_share:.0%} of a cluster's objects)"),
-            "",
-            *_prune_lines(warned),
-            "",
-        ]
-    new = [(v, k) for v, k, is_new in plan.violations if is_new]
-    old = [(v, k) for v, k, is_new in plan.violations if not is_new]
-    if new or plan.blast:
-        head += [heading("Policy violations (new in head)"), ""]
-        head += [f"- {v.action} {code(v.policy)}: {v.message}" for v in plan.blast]
-        head += [*_violation_lines(new, code), ""]
-    if old:
-        head += [heading("Policy violations already in base (not blocking this change)"), ""]
-        head += [*_violation_lines(old, code), ""]
+    head += _check_sections(plan, code, heading)
+    head += _violation_sections(plan, code, heading)
     if plan.placements:
         head += [heading("Placements"), ""]
         for p in plan.placements:
@@ -220,7 +205,55 @@ def render(plan: FleetPlan, md: bool = True, max_chars: int = MAX_CHARS) -> str:
     out = "\n".join(head) + "\n"
     if not md:
         return out + "".join("\n".join(_group_block(g, md, None)) + "\n" for g in plan.groups)
-    shorts = ["\n".join(_group_block(g, md, [0])) + "\n" for g in plan.groups]
+    return _with_groups(out, plan.groups, max_chars)
+
+
+def _check_sections(plan: FleetPlan, code: Callable[[str], str], heading: Callable[[str], str]) -> list[str]:
+    """Validation of head, KubeFleet's update rules, and what prune would refuse or warn about."""
+    lines: list[str] = []
+    if plan.validation:
+        lines += [heading("Validation of head"), ""]
+        lines += [f"- {f.severity}: {code(str(f))}" for f in plan.validation] + [""]
+    if plan.refusals:
+        lines += [heading("Refused updates (KubeFleet's update rules)"), ""]
+        lines += [f"- {code(str(f))}" for f in plan.refusals] + [""]
+    elif not plan.immutability_checked:
+        which = "base" if not plan.base.ok else "head"
+        lines += [f"Update rules (immutability): not checked, {which} does not load.", ""]
+    blocked = [c for c in plan.prune if c.blocking]
+    if blocked:
+        lines += [heading("Prune refused: a cluster would be emptied"), "", *_prune_lines(blocked), ""]
+    warned = [c for c in plan.prune if not c.blocking]
+    if warned:
+        lines += [
+            heading(f"WARNING: large removals (more than {plan.prune_max_share:.0%} of a cluster's objects)"),
+            "",
+            *_prune_lines(warned),
+            "",
+        ]
+    return lines
+
+
+def _violation_sections(
+    plan: FleetPlan, code: Callable[[str], str], heading: Callable[[str], str]
+) -> list[str]:
+    """Policy violations new in head (with the blast-radius checks), then those already in base."""
+    lines: list[str] = []
+    new = [(v, k) for v, k, is_new in plan.violations if is_new]
+    old = [(v, k) for v, k, is_new in plan.violations if not is_new]
+    if new or plan.blast:
+        lines += [heading("Policy violations (new in head)"), ""]
+        lines += [f"- {v.action} {code(v.policy)}: {v.message}" for v in plan.blast]
+        lines += [*_violation_lines(new, code), ""]
+    if old:
+        lines += [heading("Policy violations already in base (not blocking this change)"), ""]
+        lines += [*_violation_lines(old, code), ""]
+    return lines
+
+
+def _with_groups(out: str, groups: Sequence[Group], max_chars: int) -> str:
+    """Markdown: every group's list, then diffs while ``max_chars`` lasts (see the module docstring)."""
+    shorts = ["\n".join(_group_block(g, True, [0])) + "\n" for g in groups]
     spare = max_chars - len(out) - sum(len(x) for x in shorts) - 200  # 200: the notes the diffs leave out
     if spare < 0:  # not even every group's list fits: as many groups as do, then a pointer
         for i, short in enumerate(shorts):
@@ -229,4 +262,4 @@ def render(plan: FleetPlan, md: bool = True, max_chars: int = MAX_CHARS) -> str:
             out += short
         return out
     budget = [spare]
-    return out + "".join("\n".join(_group_block(g, md, budget)) + "\n" for g in plan.groups)
+    return out + "".join("\n".join(_group_block(g, True, budget)) + "\n" for g in groups)

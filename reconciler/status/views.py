@@ -309,7 +309,7 @@ def _external_rollout(view: PlacementView) -> str | None:
     return None
 
 
-def placement_doc(view: PlacementView, previous: Mapping[str, Any] | None, now: datetime) -> dict[str, Any]:  # noqa: C901
+def placement_doc(view: PlacementView, previous: Mapping[str, Any] | None, now: datetime) -> dict[str, Any]:
     """The placement object with a KubeFleet ``status``; times carried over from ``previous``."""
     before = _previous_cluster_conditions(previous)
     statuses: list[dict[str, Any]] = []
@@ -317,60 +317,12 @@ def placement_doc(view: PlacementView, previous: Mapping[str, Any] | None, now: 
     any_override = False
     for i, cv in enumerate(sorted(view.clusters, key=lambda c: (c.cluster == "", c.cluster))):
         conds = cluster_conditions(cv, view.report_diff, view.external)
-        entry: dict[str, Any] = {
-            "conditions": with_transition_times(conds, before.get(cv.cluster or f"#{i}", []), now),
-        }
+        statuses.append(_placement_status(cv, conds, before.get(cv.cluster or f"#{i}", []), now))
         if cv.cluster:
-            entry["clusterName"] = cv.cluster
             per_cluster.append({ResourceCondition(c.type): c.status for c in conds if c.type != "Scheduled"})
-        if cv.bound_index is not None:
-            entry["observedResourceIndex"] = str(cv.bound_index)
-        if cv.applicable_cluster_overrides:
-            entry["applicableClusterResourceOverrides"] = sorted(cv.applicable_cluster_overrides)
+        if cv.applicable_cluster_overrides or cv.applicable_resource_overrides:
             any_override = True
-        if cv.applicable_resource_overrides:
-            entry["applicableResourceOverrides"] = [
-                {"namespace": ns, "name": n} for ns, n in sorted(cv.applicable_resource_overrides)
-            ]
-            any_override = True
-        current = cv.report is not None and cv.report.bundle_id == cv.bundle_id != ""
-        if current and cv.report is not None:
-            failed = _failed(cv.report)
-            if failed:
-                entry["failedPlacements"] = failed
-        drifted, diffed = _drifted(cv, DriftType.DRIFT), _drifted(cv, DriftType.DIFF)
-        if drifted:
-            entry["driftedPlacements"] = drifted
-        if diffed:
-            entry["diffedPlacements"] = diffed
-        if cv.policy_violations:  # fleetsync's gate (design.md step 6); not a KubeFleet field
-            entry["policyViolations"] = [dict(v) for v in cv.policy_violations[:MAX_LISTED]]
-        statuses.append(entry)
-    scheduled = Condition(
-        placement_condition_type(view.kind, "Scheduled"),
-        view.scheduled.status,
-        view.scheduled.reason,
-        view.scheduled.message,
-    )
-    conditions = [scheduled]
-    selected = [r.to_dict() for r in view.selected]
-    if view.scheduled.status == Status.TRUE:
-        external = _external_rollout(view) if view.external else None
-        if external is not None:  # the clusters do not agree on one snapshot: nothing more is said
-            conditions.append(
-                Condition(
-                    placement_condition_type(view.kind, "RolloutStarted"),
-                    Status.UNKNOWN,
-                    "RolloutControlledByExternalController",
-                    external,
-                )
-            )
-            if not view.observed_index:
-                selected = []
-        else:
-            conditions += aggregate(
-                view.kind, per_cluster, report_diff=view.report_diff, any_override=any_override
-            )
+    conditions, selected = _placement_conditions(view, per_cluster, any_override)
     prev_status = (previous or {}).get("status") or {}
     metadata: dict[str, Any] = {"name": view.name}
     if view.namespace:
@@ -383,6 +335,70 @@ def placement_doc(view: PlacementView, previous: Mapping[str, Any] | None, now: 
     if view.observed_index:
         status["observedResourceIndex"] = view.observed_index
     return {"apiVersion": PLACEMENT_API_VERSION, "kind": view.kind, "metadata": metadata, "status": status}
+
+
+def _placement_status(
+    cv: ClusterView, conds: list[Condition], before: list[Any], now: datetime
+) -> dict[str, Any]:
+    """One entry of ``placementStatuses``: the cluster's conditions, snapshot, overrides, failed,
+    drifted and diffed objects, and the policy gate's findings."""
+    entry: dict[str, Any] = {"conditions": with_transition_times(conds, before, now)}
+    if cv.cluster:
+        entry["clusterName"] = cv.cluster
+    if cv.bound_index is not None:
+        entry["observedResourceIndex"] = str(cv.bound_index)
+    if cv.applicable_cluster_overrides:
+        entry["applicableClusterResourceOverrides"] = sorted(cv.applicable_cluster_overrides)
+    if cv.applicable_resource_overrides:
+        entry["applicableResourceOverrides"] = [
+            {"namespace": ns, "name": n} for ns, n in sorted(cv.applicable_resource_overrides)
+        ]
+    current = cv.report is not None and cv.report.bundle_id == cv.bundle_id != ""
+    if current and cv.report is not None:
+        failed = _failed(cv.report)
+        if failed:
+            entry["failedPlacements"] = failed
+    drifted, diffed = _drifted(cv, DriftType.DRIFT), _drifted(cv, DriftType.DIFF)
+    if drifted:
+        entry["driftedPlacements"] = drifted
+    if diffed:
+        entry["diffedPlacements"] = diffed
+    if cv.policy_violations:  # fleetsync's gate (design.md step 6); not a KubeFleet field
+        entry["policyViolations"] = [dict(v) for v in cv.policy_violations[:MAX_LISTED]]
+    return entry
+
+
+def _placement_conditions(
+    view: PlacementView, per_cluster: list[dict[ResourceCondition, Status]], any_override: bool
+) -> tuple[list[Condition], list[dict[str, Any]]]:
+    """The placement's conditions (Scheduled, then the aggregate of its clusters') and its
+    selectedResources (emptied while an External rollout has not settled on one snapshot)."""
+    scheduled = Condition(
+        placement_condition_type(view.kind, "Scheduled"),
+        view.scheduled.status,
+        view.scheduled.reason,
+        view.scheduled.message,
+    )
+    conditions = [scheduled]
+    selected = [r.to_dict() for r in view.selected]
+    if view.scheduled.status != Status.TRUE:
+        return conditions, selected
+    external = _external_rollout(view) if view.external else None
+    if external is None:
+        conditions += aggregate(
+            view.kind, per_cluster, report_diff=view.report_diff, any_override=any_override
+        )
+        return conditions, selected
+    # the clusters do not agree on one snapshot: nothing more is said
+    conditions.append(
+        Condition(
+            placement_condition_type(view.kind, "RolloutStarted"),
+            Status.UNKNOWN,
+            "RolloutControlledByExternalController",
+            external,
+        )
+    )
+    return conditions, selected if view.observed_index else []
 
 
 def cluster_doc(
