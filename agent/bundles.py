@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped]
 
-from fleetsync_contract.bundle import BundleError, verify
+from fleetsync_contract.bundle import BundleError
+from fleetsync_contract.integrity import verify
 
 
 class _VerifiedLoader(yaml.CSafeLoader):  # type: ignore[misc]

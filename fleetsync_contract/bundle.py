@@ -1,4 +1,5 @@
-"""The bundle branch format (docs/formats.md §1): build on the hub, parse and verify on the agent.
+"""The bundle branch format (docs/formats.md §1): build on the hub, parse on the agent (which
+verifies the files against the index with fleetsync_contract/integrity.py).
 
 A bundle is a set of files: ``bundle.yaml`` and one canonical YAML file per object under
 ``manifests/<placement key>/<group or core>/<Kind>/<namespace or _cluster>/<name>.yaml``.
@@ -322,10 +323,11 @@ def _envelope(value: Any, where: str) -> EnvelopeRef | None:
     )
 
 
-def parse_bundle(files: Mapping[str, bytes]) -> Bundle:  # noqa: C901
+def parse_bundle(files: Mapping[str, bytes]) -> Bundle:
     """Read ``bundle.yaml`` of a bundle branch; raises BundleError when it is not a bundle.
 
-    This reads the index only; ``verify`` checks it against the manifest files.
+    This reads the index only; ``verify`` (fleetsync_contract/integrity.py) checks it against
+    the manifest files.
     """
     raw = files.get(BUNDLE_FILE)
     if raw is None:
@@ -338,65 +340,13 @@ def parse_bundle(files: Mapping[str, bytes]) -> Bundle:  # noqa: C901
         raise BundleError(f"{BUNDLE_FILE} is not a mapping")
     if doc.get("apiVersion") != CONTRACT_API_VERSION or doc.get("kind") != BUNDLE_KIND:
         raise BundleError(f"{BUNDLE_FILE} is not a {CONTRACT_API_VERSION} {BUNDLE_KIND}")
-    placements: list[BundlePlacement] = []
-    for i, p in enumerate(doc.get("placements") or []):
-        where = f"placements[{i}]"
-        if not isinstance(p, Mapping):
-            raise BundleError(f"{where} must be a mapping")
-        index = p.get("resourceIndex")
-        period = p.get("unavailablePeriodSeconds", 60)
-        strategy = p.get("applyStrategy") or {}
-        if not isinstance(index, int) or not isinstance(period, int) or not isinstance(strategy, Mapping):
-            raise BundleError(f"{where}: resourceIndex/unavailablePeriodSeconds/applyStrategy malformed")
-        bp = BundlePlacement(
-            _str(p, "kind", where),
-            _str(p, "namespace", where),
-            _str(p, "name", where),
-            index,
-            strategy,
-            period,
-        )
-        if bp.key != p.get("key"):
-            raise BundleError(f"{where}: key {p.get('key')!r} does not match kind/namespace/name")
-        placements.append(bp)
-    entries: list[FileEntry] = []
+    placements = [_placement(p, f"placements[{i}]") for i, p in enumerate(doc.get("placements") or [])]
     raw_files = doc.get("files") or []
     if not isinstance(raw_files, list) or len(raw_files) > MAX_FILES:
         raise BundleError(f"files must be a list of at most {MAX_FILES} entries")
-    for i, f in enumerate(raw_files):
-        where = f"files[{i}]"
-        if not isinstance(f, Mapping):
-            raise BundleError(f"{where} must be a mapping")
-        entries.append(
-            FileEntry(
-                _str(f, "path", where),
-                _str(f, "sha256", where),
-                _str(f, "placement", where),
-                _str(f, "identity", where),
-                _envelope(f.get("envelope"), where),
-            )
-        )
-    heartbeat: int | None = None
-    member = doc.get("memberCluster")
-    if member is not None:
-        period = member.get("heartbeatPeriodSeconds") if isinstance(member, Mapping) else None
-        if (
-            not isinstance(period, int)
-            or isinstance(period, bool)
-            or not 1 <= period <= MAX_HEARTBEAT_PERIOD_SECONDS
-        ):
-            raise BundleError(
-                f"memberCluster.heartbeatPeriodSeconds must be an integer in 1..{MAX_HEARTBEAT_PERIOD_SECONDS}"
-            )
-        heartbeat = period
-    removals: list[Removal] = []
-    for i, r in enumerate(doc.get("removals") or []):
-        where = f"removals[{i}]"
-        if not isinstance(r, Mapping):
-            raise BundleError(f"{where} must be a mapping")
-        removals.append(
-            Removal(_str(r, "identity", where), _str(r, "placement", where), _str(r, "reason", where))
-        )
+    entries = [_file_entry(f, f"files[{i}]") for i, f in enumerate(raw_files)]
+    heartbeat = _heartbeat_period(doc.get("memberCluster"))
+    removals = [_removal(r, f"removals[{i}]") for i, r in enumerate(doc.get("removals") or [])]
     return Bundle(
         cluster=_str(doc, "cluster", BUNDLE_FILE),
         bundle_id=_str(doc, "bundleId", BUNDLE_FILE),
@@ -409,61 +359,59 @@ def parse_bundle(files: Mapping[str, bytes]) -> Bundle:  # noqa: C901
     )
 
 
-def verify(files: Mapping[str, bytes], cluster: str) -> list[str]:  # noqa: C901
-    """Every reason to refuse this bundle for ``cluster``; an empty list means apply it.
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise BundleError(f"{where} must be a mapping")
+    return value
 
-    Checks: the index parses and names this cluster; every listed file exists with its hash,
-    sits at the path its placement and identity give, and declares that identity; no unlisted
-    file under ``manifests/``; every entry's placement is listed; the bundle id recomputes.
-    """
-    try:
-        bundle = parse_bundle(files)
-    except BundleError as e:
-        return [str(e)]
-    problems: list[str] = []
-    if bundle.cluster != cluster:
-        problems.append(f"bundle is for cluster {bundle.cluster!r}, not {cluster!r}")
-    placement_keys = {p.key for p in bundle.placements}
-    listed: set[str] = set()
-    for entry in bundle.files:
-        if entry.path in listed:
-            problems.append(f"{entry.path} is listed twice")
-            continue
-        listed.add(entry.path)
-        if entry.placement not in placement_keys:
-            problems.append(f"{entry.path}: placement {entry.placement!r} is not in the bundle")
-        try:
-            expected = manifest_path(entry.placement, entry.identity)
-        except BundleError as e:
-            problems.append(f"{entry.path}: {e}")
-            continue
-        if expected != entry.path:
-            problems.append(f"{entry.path}: should be at {expected}")
-        data = files.get(entry.path)
-        if data is None:
-            problems.append(f"{entry.path} is missing")
-            continue
-        if sha256_hex(data) != entry.sha256:
-            problems.append(f"{entry.path}: content does not match its sha256")
-            continue
-        try:
-            manifest = load(data, max_bytes=MAX_MANIFEST_BYTES)
-            if not isinstance(manifest, Mapping):
-                raise BundleError("not a mapping")
-            declared = manifest_identity(manifest)
-        except (CanonicalError, BundleError) as e:
-            problems.append(f"{entry.path}: not a manifest: {e}")
-            continue
-        if declared != entry.identity:
-            problems.append(f"{entry.path}: declares {declared}, listed as {entry.identity}")
-    for path in sorted(files):
-        if path.startswith(MANIFEST_DIR) and path not in listed:
-            problems.append(f"{path} is not listed in {BUNDLE_FILE}")
-    recomputed = bundle_id(
-        [p.to_dict() for p in bundle.placements],
-        [e.to_dict() for e in bundle.files],
-        member_cluster_doc(bundle.heartbeat_period_seconds),
+
+def _placement(value: Any, where: str) -> BundlePlacement:
+    p = _mapping(value, where)
+    index = p.get("resourceIndex")
+    period = p.get("unavailablePeriodSeconds", 60)
+    strategy = p.get("applyStrategy") or {}
+    if not isinstance(index, int) or not isinstance(period, int) or not isinstance(strategy, Mapping):
+        raise BundleError(f"{where}: resourceIndex/unavailablePeriodSeconds/applyStrategy malformed")
+    bp = BundlePlacement(
+        _str(p, "kind", where),
+        _str(p, "namespace", where),
+        _str(p, "name", where),
+        index,
+        strategy,
+        period,
     )
-    if recomputed != bundle.bundle_id:
-        problems.append(f"bundleId {bundle.bundle_id} does not match the content ({recomputed})")
-    return problems
+    if bp.key != p.get("key"):
+        raise BundleError(f"{where}: key {p.get('key')!r} does not match kind/namespace/name")
+    return bp
+
+
+def _file_entry(value: Any, where: str) -> FileEntry:
+    f = _mapping(value, where)
+    return FileEntry(
+        _str(f, "path", where),
+        _str(f, "sha256", where),
+        _str(f, "placement", where),
+        _str(f, "identity", where),
+        _envelope(f.get("envelope"), where),
+    )
+
+
+def _heartbeat_period(member: Any) -> int | None:
+    """``memberCluster.heartbeatPeriodSeconds`` (None: no ``memberCluster``)."""
+    if member is None:
+        return None
+    period = member.get("heartbeatPeriodSeconds") if isinstance(member, Mapping) else None
+    if (
+        not isinstance(period, int)
+        or isinstance(period, bool)
+        or not 1 <= period <= MAX_HEARTBEAT_PERIOD_SECONDS
+    ):
+        raise BundleError(
+            f"memberCluster.heartbeatPeriodSeconds must be an integer in 1..{MAX_HEARTBEAT_PERIOD_SECONDS}"
+        )
+    return period
+
+
+def _removal(value: Any, where: str) -> Removal:
+    r = _mapping(value, where)
+    return Removal(_str(r, "identity", where), _str(r, "placement", where), _str(r, "reason", where))

@@ -31,7 +31,7 @@ from agent.apply.kube import KubeClient
 from agent.loop import Agent, AgentConfig, SyncSummary
 from agent.properties import DefaultProvider, PriceTableProvider, PropertyProvider
 from agent.source import GitSource
-from fleetsync_contract.bundle import verify
+from fleetsync_contract.integrity import verify
 from fleetsync_contract.quantity import QuantityError, parse_quantity
 from kubesim.server import KubeSim
 from reconciler.api.membercluster import MemberCluster

@@ -15,7 +15,7 @@ from agent.apply.kube import KubeClient
 from agent.loop import Agent, AgentConfig
 from agent.properties import DefaultProvider, PropertyProvider
 from agent.source import GitSource
-from fleetsync_contract.bundle import verify
+from fleetsync_contract.integrity import verify
 from tests.support.agentfixtures import E2E_ENV, AgentFactory, Hub, Member, new_prefix, short_sleep
 
 

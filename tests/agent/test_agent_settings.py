@@ -8,7 +8,8 @@ import pytest
 
 from agent.loop import DEFAULT_HEARTBEAT_SECONDS
 from agent.runner import Runner, allowed_protected
-from fleetsync_contract.bundle import BundleObject, build_bundle_with_id, parse_bundle, verify
+from fleetsync_contract.bundle import BundleObject, build_bundle_with_id, parse_bundle
+from fleetsync_contract.integrity import verify
 from tests.support.agentfixtures import AgentFactory, Hub, Member, placement
 
 CM = {

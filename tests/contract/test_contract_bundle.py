@@ -18,9 +18,9 @@ from fleetsync_contract.bundle import (
     build_bundle,
     manifest_path,
     parse_bundle,
-    verify,
 )
 from fleetsync_contract.canonical import CanonicalError, dump, load
+from fleetsync_contract.integrity import verify
 
 STRATEGY = {
     "type": "ClientSideApply",

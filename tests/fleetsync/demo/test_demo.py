@@ -27,8 +27,8 @@ from typer.testing import CliRunner
 from fleetsync.cli import app
 from fleetsync.demo.fleet import Target, node_plan
 from fleetsync.demo.story import TEMPLATE, detects_drift, drift_target, external_placements, resolve_targets
-from fleetsync_contract.bundle import verify
 from fleetsync_contract.canonical import load
+from fleetsync_contract.integrity import verify
 from fleetsync_contract.report import parse_drift
 from kubesim.server import KubeSim
 from reconciler.errors import UserError

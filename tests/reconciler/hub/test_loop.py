@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from fleetsync_contract.bundle import verify
+from fleetsync_contract.integrity import verify
 from fleetsync_contract.report import (
     ClusterReport,
     Condition,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetsync_contract.bundle import BUNDLE_FILE, EnvelopeRef, parse_bundle, verify
+from fleetsync_contract.bundle import BUNDLE_FILE, EnvelopeRef, parse_bundle
 from fleetsync_contract.canonical import load
+from fleetsync_contract.integrity import verify
 from reconciler.api.meta import ObjectMeta, Origin
 from reconciler.api.placement import (
     ApplyStrategy,
