@@ -7,8 +7,9 @@ agent commits only when content — not just a time — changed.
 
 The hub reads a report branch with ``parse_report_tree(files)`` (the whole tree of the branch's
 tip: ``report.yaml`` plus ``drift/…``) and a heartbeat with ``parse_heartbeat(data)``; single
-files parse with ``parse_report`` and ``parse_drift``. Parsers raise ``ReportFormatError``
-(a ValueError) naming the file and field; every input is size-bounded.
+files parse with ``parse_report`` and ``parse_drift`` (the drift files' own module is
+fleetsync_contract/drift.py). Parsers raise ``ReportFormatError`` (a ValueError) naming the file
+and field; every input is size-bounded.
 """
 
 from __future__ import annotations
@@ -19,8 +20,20 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from fleetsync_contract import CONTRACT_API_VERSION, parse_identity
+from fleetsync_contract import CONTRACT_API_VERSION
 from fleetsync_contract.canonical import dump
+
+# The drift files' names, re-exported: they were split out of this module (fleetsync_contract/drift.py).
+from fleetsync_contract.drift import DRIFT_DIR as DRIFT_DIR
+from fleetsync_contract.drift import MAX_DETAILS as MAX_DETAILS
+from fleetsync_contract.drift import REDACTED as REDACTED
+from fleetsync_contract.drift import DriftType as DriftType
+from fleetsync_contract.drift import ObjectDrift as ObjectDrift
+from fleetsync_contract.drift import PatchDetail as PatchDetail
+from fleetsync_contract.drift import drift_doc as drift_doc
+from fleetsync_contract.drift import drift_path as drift_path
+from fleetsync_contract.drift import dump_drift as dump_drift
+from fleetsync_contract.drift import parse_drift as parse_drift
 from fleetsync_contract.reading import MAX_FILE_BYTES as MAX_FILE_BYTES  # re-exported
 from fleetsync_contract.reading import FieldReader, load_document
 from fleetsync_contract.reading import (
@@ -29,9 +42,6 @@ from fleetsync_contract.reading import (
 
 REPORT_FILE = "report.yaml"
 HEARTBEAT_FILE = "heartbeat.yaml"
-DRIFT_DIR = "drift/"
-MAX_DETAILS = 100
-REDACTED = "(redacted for security reasons)"
 
 
 class Outcome(StrEnum):
@@ -62,31 +72,6 @@ class Availability(StrEnum):
     NOT_YET_AVAILABLE = "NotYetAvailable"
     NOT_TRACKABLE = "NotTrackable"
     UNKNOWN = "Unknown"
-
-
-class DriftType(StrEnum):
-    DRIFT = "Drift"  # whenToApply: IfNotDrifted / FullComparison post-apply
-    DIFF = "Diff"  # ReportDiff, or an IfNoDiff takeover that found differences
-
-
-@dataclass(frozen=True, slots=True)
-class PatchDetail:
-    """KubeFleet's PatchDetail: a JSON pointer and Go ``%v`` renderings of both sides."""
-
-    path: str
-    value_in_hub: str | None = None
-    value_in_member: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectDrift:
-    identity: str
-    placement: str
-    type: DriftType
-    observation_time: str
-    first_observed_time: str
-    observed_generation: int | None
-    details: tuple[PatchDetail, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,62 +197,10 @@ def parse_time(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
-def drift_path(placement: str, identity: str) -> str:
-    """``drift/<placement key>/<group or core>/<Kind>/<namespace or _cluster>/<name>.yaml``."""
-    group, kind, namespace, name = parse_identity(identity)
-    return f"{DRIFT_DIR}{placement}/{group or 'core'}/{kind}/{namespace or '_cluster'}/{name}.yaml"
-
-
 # -- canonical YAML -------------------------------------------------------------------------------
 def canonical_yaml(doc: Mapping[str, Any]) -> bytes:
     """The contract's one canonical YAML writer (fleetsync_contract.canonical)."""
     return dump(dict(doc))
-
-
-# -- drift files ----------------------------------------------------------------------------------
-def _detail_doc(d: PatchDetail) -> dict[str, Any]:
-    out: dict[str, Any] = {"path": d.path}
-    if d.value_in_hub is not None:
-        out["valueInHub"] = d.value_in_hub
-    if d.value_in_member is not None:
-        out["valueInMember"] = d.value_in_member
-    return out
-
-
-def drift_doc(d: ObjectDrift) -> dict[str, Any]:
-    return {
-        "apiVersion": CONTRACT_API_VERSION,
-        "kind": "ObjectDrift",
-        "identity": d.identity,
-        "placement": d.placement,
-        "type": d.type.value,
-        "observationTime": d.observation_time,
-        "firstObservedTime": d.first_observed_time,
-        "observedGeneration": d.observed_generation,
-        "details": [_detail_doc(x) for x in d.details[:MAX_DETAILS]],
-    }
-
-
-def dump_drift(d: ObjectDrift) -> bytes:
-    return canonical_yaml(drift_doc(d))
-
-
-def parse_drift(data: bytes, what: str = "drift file") -> ObjectDrift:
-    r = FieldReader(what, load_document(data, what))
-    r.header("ObjectDrift")
-    details = tuple(
-        PatchDetail(x.text("path"), x.opt_str("valueInHub"), x.opt_str("valueInMember"))
-        for x in r.items("details")[:MAX_DETAILS]
-    )
-    return ObjectDrift(
-        r.text("identity"),
-        r.text("placement"),
-        r.enum("type", DriftType),
-        r.text("observationTime"),
-        r.text("firstObservedTime"),
-        r.number("observedGeneration"),
-        details,
-    )
 
 
 # -- report.yaml ----------------------------------------------------------------------------------
