@@ -84,8 +84,18 @@ def _looks_remote(entry: str) -> bool:
     )
 
 
-def path_entries(data: dict[str, Any]) -> Iterator[tuple[tuple[str | int, ...], str, bool]]:  # noqa: C901
+def path_entries(data: dict[str, Any]) -> Iterator[tuple[tuple[str | int, ...], str, bool]]:
     """Every path-like entry of a kustomization: (field path, text, may_be_directory)."""
+    yield from _listed_paths(data)
+    yield from _generator_paths(data)
+    openapi = data.get("openapi")
+    if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
+        yield ("openapi", "path"), openapi["path"], False
+
+
+def _listed_paths(data: dict[str, Any]) -> Iterator[tuple[tuple[str | int, ...], str, bool]]:
+    """Lists of paths (resources, components, ...), of inline-or-path entries, and of objects
+    with a ``path``."""
     for key in _PATH_LISTS:
         for i, entry in enumerate(_as_list(data.get(key))):
             if isinstance(entry, str):
@@ -98,6 +108,10 @@ def path_entries(data: dict[str, Any]) -> Iterator[tuple[tuple[str | int, ...], 
         for i, entry in enumerate(_as_list(data.get(key))):
             if isinstance(entry, dict) and isinstance(entry.get("path"), str):
                 yield (key, i, "path"), entry["path"], False
+
+
+def _generator_paths(data: dict[str, Any]) -> Iterator[tuple[tuple[str | int, ...], str, bool]]:
+    """The files and env files of ConfigMap and Secret generators (``key=path`` reads as path)."""
     for key in _GENERATORS:
         for i, gen in enumerate(_as_list(data.get(key))):
             if not isinstance(gen, dict):
@@ -108,9 +122,6 @@ def path_entries(data: dict[str, Any]) -> Iterator[tuple[tuple[str | int, ...], 
                         yield (key, i, field, j), entry.split("=", 1)[-1], False
             if isinstance(gen.get("env"), str):
                 yield (key, i, "env"), gen["env"], False
-    openapi = data.get("openapi")
-    if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
-        yield ("openapi", "path"), openapi["path"], False
 
 
 def _inline(entry: str) -> bool:
