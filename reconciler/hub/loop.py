@@ -54,6 +54,7 @@ from reconciler.load.immutability import check_update
 from reconciler.rollout.staged.approver import git_approvers
 from reconciler.rollout.staged.step import step_orphans
 from reconciler.scheduler.framework import schedule as default_schedule
+from reconciler.status.members import cluster_doc
 from reconciler.status.memory import (
     STATUS_FILE,
     BindingRecord,
@@ -64,7 +65,7 @@ from reconciler.status.memory import (
     load_hub_yaml,
     with_failed_load,
 )
-from reconciler.status.views import cluster_doc, cluster_path, placement_doc, placement_path, status_files
+from reconciler.status.views import cluster_path, placement_doc, placement_path, status_files
 
 log = logging.getLogger(__name__)
 

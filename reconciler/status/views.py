@@ -3,10 +3,9 @@
 A user who knows ``kubectl get crp web -o yaml`` should read ``placements/<key>.yaml`` without a
 manual: the same ``status`` shape (conditions with KubeFleet's types and reasons,
 ``selectedResources``, ``observedResourceIndex``, ``placementStatuses`` with failed / drifted /
-diffed lists capped at 100 and the applicable overrides), and ``clusters/<name>.yaml`` reads like
-a MemberCluster (``properties``, ``resourceUsage``, ``agentStatus``, eligibility) but without the
-last heartbeat time, which would rewrite the branch at heartbeat rate (``fleetsync get``
-adds it from the heartbeat refs).
+diffed lists capped at 100 and the applicable overrides); ``clusters/<name>.yaml`` reads like a
+MemberCluster (reconciler/status/members.py writes it). This module also names the branch's
+files and writes them all (``status_files``).
 
 The inputs are small views the loop assembles (``PlacementView``, ``ClusterView``) so that this
 module depends on the stages' *results*, not on how they are computed. Everything is pure and
@@ -27,14 +26,12 @@ from fleetsync_contract.canonical import dump
 from fleetsync_contract.report import (
     APPLIED_OUTCOMES,
     Availability,
-    ClusterReport,
     DriftType,
     ObjectDrift,
     ObjectResult,
     Outcome,
     PlacementReport,
 )
-from reconciler.hub.clusters import ClusterState
 from reconciler.status.conditions import (
     APPLY_ORDER,
     REPORT_DIFF_ORDER,
@@ -48,10 +45,7 @@ from reconciler.status.conditions import (
 from reconciler.status.memory import STATUS_FILE, HubMemory, dump_memory
 
 MAX_LISTED = 100  # failedPlacements / driftedPlacements / diffedPlacements (KubeFleet's cap)
-CLUSTER_API_VERSION = "cluster.kubernetes-fleet.io/v1beta1"
 PLACEMENT_API_VERSION = "placement.kubernetes-fleet.io/v1beta1"
-ELIGIBLE_ANNOTATION = "fleetsync.io/eligible"
-INELIGIBLE_REASON_ANNOTATION = "fleetsync.io/ineligible-reason"
 
 _CLUSTER_REASONS: dict[ResourceCondition, dict[Status, str]] = {
     ResourceCondition.ROLLOUT_STARTED: {
@@ -399,92 +393,6 @@ def _placement_conditions(
         )
     )
     return conditions, selected if view.observed_index else []
-
-
-def cluster_doc(
-    state: ClusterState,
-    report: ClusterReport | None,
-    heartbeat_period_seconds: int,
-    previous: Mapping[str, Any] | None,
-    now: datetime,
-) -> dict[str, Any]:
-    """A MemberCluster-shaped document: labels, properties, resource usage, agent status."""
-    prev_status = (previous or {}).get("status") or {}
-    prev_agent = [a for a in prev_status.get("agentStatus") or [] if isinstance(a, Mapping)]
-    joined = state.heartbeat_time is not None
-    agent_conditions = [
-        Condition(
-            "Joined",
-            Status.TRUE if joined else Status.UNKNOWN,
-            "MemberAgentJoined" if joined else "MemberAgentNotReported",
-            "",
-        ),
-    ]
-    if state.healthy is not None:
-        agent_conditions.append(
-            Condition(
-                "Healthy",
-                Status.TRUE if state.healthy else Status.FALSE,
-                "MemberAgentHealthy" if state.healthy else "MemberAgentUnhealthy",
-                report.health.message if report is not None else "",
-            )
-        )
-    rendered = with_transition_times(
-        agent_conditions, prev_agent[0].get("conditions") or [] if prev_agent else [], now
-    )
-    if report is not None and report.health.last_transition_time and len(rendered) > 1:
-        rendered[1]["lastTransitionTime"] = report.health.last_transition_time
-    # No lastReceivedHeartbeat here: it moves with every beat, and status must change only when
-    # something real does (design.md §3). `fleetsync get clusters` reads it live from the
-    # heartbeat refs (reconciler/status/read.py); a beat going stale flips `eligible` above.
-    agent: dict[str, Any] = {"type": "MemberAgent", "conditions": rendered}
-    status: dict[str, Any] = {
-        "agentStatus": [agent],
-        "conditions": with_transition_times(
-            [
-                Condition(
-                    "Joined",
-                    Status.TRUE if joined else Status.UNKNOWN,
-                    "MemberClusterJoined" if joined else "MemberClusterJoinUnknown",
-                    "",
-                )
-            ],
-            prev_status.get("conditions") or [],
-            now,
-        ),
-        "properties": _properties(state, report),
-    }
-    usage = state.resource_usage
-    if usage is not None:
-        status["resourceUsage"] = {
-            "capacity": dict(usage.capacity),
-            "allocatable": dict(usage.allocatable),
-            "available": dict(usage.available),
-            "observationTime": usage.observation_time or "",
-        }
-    reason = state.ineligibility.summary if state.ineligibility is not None else ""  # no "N minutes ago"
-    annotations = {ELIGIBLE_ANNOTATION: "true" if state.eligible else "false"}
-    if reason:
-        annotations[INELIGIBLE_REASON_ANNOTATION] = reason
-    return {
-        "apiVersion": CLUSTER_API_VERSION,
-        "kind": "MemberCluster",
-        "metadata": {"name": state.name, "labels": dict(state.labels), "annotations": annotations},
-        "spec": {
-            "heartbeatPeriodSeconds": heartbeat_period_seconds,
-            "taints": [{"key": t.key, "value": t.value, "effect": t.effect} for t in state.taints],
-        },
-        "status": status,
-    }
-
-
-def _properties(state: ClusterState, report: ClusterReport | None) -> dict[str, Any]:
-    observed = report.properties if report is not None else {}
-    out: dict[str, Any] = {}
-    for name in sorted(state.properties):
-        pv = observed.get(name)
-        out[name] = {"value": state.properties[name], "observationTime": pv.observation_time if pv else ""}
-    return out
 
 
 # -- the branch's files --------------------------------------------------------------------------

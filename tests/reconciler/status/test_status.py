@@ -26,6 +26,7 @@ from reconciler.hub.clusters import ClusterState, Ineligibility, IneligibleReaso
 from reconciler.rollout.rolling import BindingState
 from reconciler.status.conditions import Condition as Cond
 from reconciler.status.conditions import Status
+from reconciler.status.members import cluster_doc
 from reconciler.status.memory import (
     BindingRecord,
     HubMemory,
@@ -43,7 +44,6 @@ from reconciler.status.views import (
     ClusterView,
     PlacementView,
     SelectedResource,
-    cluster_doc,
     placement_doc,
     status_files,
 )

@@ -1,0 +1,109 @@
+"""``clusters/<name>.yaml`` on ``fleet/status`` (docs/formats.md §4): a MemberCluster-shaped document.
+
+It reads like ``kubectl get membercluster NAME -o yaml`` (labels, taints, ``properties``,
+``resourceUsage``, ``agentStatus``, plus fleetsync's eligibility annotations) but without the
+last heartbeat time, which would rewrite the branch at heartbeat rate (``fleetsync get`` adds it
+from the heartbeat refs). It is apart from the placement documents (reconciler/status/views.py)
+because it reads other inputs, a cluster's state and its agent's report, and shares with them
+only the conditions' transition times (reconciler/status/conditions.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from fleetsync_contract.report import ClusterReport
+from reconciler.hub.clusters import ClusterState
+from reconciler.status.conditions import Condition, Status, with_transition_times
+
+CLUSTER_API_VERSION = "cluster.kubernetes-fleet.io/v1beta1"
+ELIGIBLE_ANNOTATION = "fleetsync.io/eligible"
+INELIGIBLE_REASON_ANNOTATION = "fleetsync.io/ineligible-reason"
+
+
+def cluster_doc(
+    state: ClusterState,
+    report: ClusterReport | None,
+    heartbeat_period_seconds: int,
+    previous: Mapping[str, Any] | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """A MemberCluster-shaped document: labels, properties, resource usage, agent status."""
+    prev_status = (previous or {}).get("status") or {}
+    prev_agent = [a for a in prev_status.get("agentStatus") or [] if isinstance(a, Mapping)]
+    joined = state.heartbeat_time is not None
+    agent_conditions = [
+        Condition(
+            "Joined",
+            Status.TRUE if joined else Status.UNKNOWN,
+            "MemberAgentJoined" if joined else "MemberAgentNotReported",
+            "",
+        ),
+    ]
+    if state.healthy is not None:
+        agent_conditions.append(
+            Condition(
+                "Healthy",
+                Status.TRUE if state.healthy else Status.FALSE,
+                "MemberAgentHealthy" if state.healthy else "MemberAgentUnhealthy",
+                report.health.message if report is not None else "",
+            )
+        )
+    rendered = with_transition_times(
+        agent_conditions, prev_agent[0].get("conditions") or [] if prev_agent else [], now
+    )
+    if report is not None and report.health.last_transition_time and len(rendered) > 1:
+        rendered[1]["lastTransitionTime"] = report.health.last_transition_time
+    # No lastReceivedHeartbeat here: it moves with every beat, and status must change only when
+    # something real does (design.md §3). `fleetsync get clusters` reads it live from the
+    # heartbeat refs (reconciler/status/read.py); a beat going stale flips `eligible` above.
+    agent: dict[str, Any] = {"type": "MemberAgent", "conditions": rendered}
+    status: dict[str, Any] = {
+        "agentStatus": [agent],
+        "conditions": with_transition_times(
+            [
+                Condition(
+                    "Joined",
+                    Status.TRUE if joined else Status.UNKNOWN,
+                    "MemberClusterJoined" if joined else "MemberClusterJoinUnknown",
+                    "",
+                )
+            ],
+            prev_status.get("conditions") or [],
+            now,
+        ),
+        "properties": _properties(state, report),
+    }
+    usage = state.resource_usage
+    if usage is not None:
+        status["resourceUsage"] = {
+            "capacity": dict(usage.capacity),
+            "allocatable": dict(usage.allocatable),
+            "available": dict(usage.available),
+            "observationTime": usage.observation_time or "",
+        }
+    reason = state.ineligibility.summary if state.ineligibility is not None else ""  # no "N minutes ago"
+    annotations = {ELIGIBLE_ANNOTATION: "true" if state.eligible else "false"}
+    if reason:
+        annotations[INELIGIBLE_REASON_ANNOTATION] = reason
+    return {
+        "apiVersion": CLUSTER_API_VERSION,
+        "kind": "MemberCluster",
+        "metadata": {"name": state.name, "labels": dict(state.labels), "annotations": annotations},
+        "spec": {
+            "heartbeatPeriodSeconds": heartbeat_period_seconds,
+            "taints": [{"key": t.key, "value": t.value, "effect": t.effect} for t in state.taints],
+        },
+        "status": status,
+    }
+
+
+def _properties(state: ClusterState, report: ClusterReport | None) -> dict[str, Any]:
+    observed = report.properties if report is not None else {}
+    out: dict[str, Any] = {}
+    for name in sorted(state.properties):
+        pv = observed.get(name)
+        out[name] = {"value": state.properties[name], "observationTime": pv.observation_time if pv else ""}
+    return out
