@@ -9,7 +9,8 @@ import pytest
 from reconciler.api.meta import LabelSelector, ObjectMeta, Origin
 from reconciler.api.placement import Placement, ResourceSelector, SelectionScope
 from reconciler.api.resource import Resource
-from reconciler.hub.select import sanitize, select_resources
+from reconciler.hub.propagation import sanitize
+from reconciler.hub.select import select_resources
 from reconciler.status.memory import PlacementMemory, SnapshotRecord, next_snapshots
 
 ORIGIN = Origin("fleet.yaml", 1)
