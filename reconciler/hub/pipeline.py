@@ -10,8 +10,8 @@ the hub's scheduler, override engine, policy gate and rollout planner decide bot
 ``place`` reads as the stage list of design.md §6 — select → snapshot → evict → schedule →
 override, then the policy gate, the rollout and the binding transition — each stage a function
 called with keyword arguments that returns a frozen result, and the next stage reads only those
-results and ``Reconcile`` (the inputs shared by every placement of one reconcile; both are in
-reconciler/hub/stages.py). Nothing is filled in behind a stage's back, so a stage can be read,
+results and ``Reconcile`` (the inputs shared by every placement of one reconcile; it and the
+results of the stages before the rollout are in reconciler/hub/stages.py). Nothing is filled in behind a stage's back, so a stage can be read,
 tested and profiled alone, and the only per-placement state that crosses stages, the version
 digests, is passed in the open. The rollout stage, the one that reads older snapshots back for
 staged runs, is reconciler/hub/rollout.py; a render's version is ``placement_version`` in
