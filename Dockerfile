@@ -57,7 +57,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=kubectl /kubectl /usr/local/bin/kubectl
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+RUN pip install --no-cache-dir --no-index /wheels/*.whl && rm -rf /wheels
 # A fixed numeric non-root user, so Kubernetes can verify runAsNonRoot; ssh needs the uid in /etc/passwd.
 RUN useradd --uid 65532 --user-group --create-home --home-dir /home/fleetsync fleetsync
 USER 65532:65532
