@@ -55,10 +55,10 @@ def samples(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
     return out
 
 
-def value(found: Mapping[str, list[tuple[dict[str, str], float]]], name: str, **labels: str) -> float:
-    """The one sample ``name`` whose labels include ``labels``."""
-    hits = [v for got, v in found.get(name, []) if all(got.get(k) == w for k, w in labels.items())]
-    assert len(hits) == 1, f"{name}{labels}: {len(hits)} samples in {found.get(name)}"
+def value(found: Mapping[str, list[tuple[dict[str, str], float]]], metric: str, /, **labels: str) -> float:
+    """The one sample ``metric`` whose labels include ``labels``."""
+    hits = [v for got, v in found.get(metric, []) if all(got.get(k) == w for k, w in labels.items())]
+    assert len(hits) == 1, f"{metric}{labels}: {len(hits)} samples in {found.get(metric)}"
     return hits[0]
 
 
