@@ -86,8 +86,10 @@ class HubRecorder:
             registry=metrics.registry,
         )
         self._status: str | None = None  # the status commit whose conditions the gauges hold
-        for operation in ("fetch", "push"):  # both series exist from the start, at 0
+        for operation in ("fetch", "push"):  # every series exists from the start, at 0
             metrics.git_failures.labels(operation)
+        for result in ("success", "invalid", "error"):
+            metrics.reconciles.labels(*self.labels, result)
         count_git_failures(repo, metrics.git_failures)
 
     def __call__(self, done: HubPass) -> None:

@@ -126,6 +126,8 @@ class AgentRecorder:
         self.agent = AgentMetrics(metrics, cluster)
         self.labels = (KIND, cluster, "")
         self.wall = wall
+        for result in ("success", "error"):  # every series exists from the start, at 0
+            metrics.reconciles.labels(*self.labels, result)
 
     def __call__(self, done: SyncPass) -> None:
         try:
