@@ -51,12 +51,7 @@ class HttpServer:
         self.health = health
         self.registry = registry
         self.webhook = webhook
-        self.hooks = Counter(
-            "fleetsync_webhook_requests",
-            "Webhook requests by HTTP answer (202 accepted, 401/403 refused, 429 rate-limited, ...).",
-            ("code",),
-            registry=registry,
-        )
+        self.hooks: Counter | None = None  # only a process that serves a webhook counts requests
         self._server: ThreadingHTTPServer | None = None
         self._serving = False
 
@@ -75,6 +70,13 @@ class HttpServer:
 
     def serve(self) -> None:
         assert self._server is not None, "bind() first"
+        if self.webhook is not None:
+            self.hooks = Counter(
+                "fleetsync_webhook_requests",
+                "Webhook requests by HTTP answer (202 accepted, 401/403 refused, 429 rate-limited, ...).",
+                ("code",),
+                registry=self.registry,
+            )
         threading.Thread(target=self._server.serve_forever, args=(0.1,), name="http", daemon=True).start()
         self._serving = True
         what = "health, metrics" + (", webhook" if self.webhook else "")
@@ -152,7 +154,8 @@ class _Handler(BaseHTTPRequestHandler):
         log.log(level, "webhook", extra={"client": self.client_address[0], "code": answer.code})
 
     def _answer(self, answer: Answer) -> None:
-        self.app.hooks.labels(str(answer.code)).inc()
+        if self.app.hooks is not None:
+            self.app.hooks.labels(str(answer.code)).inc()
         if answer.code >= 400:
             self.close_connection = True  # an unread body must not be taken for a next request
         extra = {"Retry-After": str(answer.retry_after)} if answer.retry_after is not None else {}

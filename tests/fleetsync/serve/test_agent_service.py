@@ -150,3 +150,13 @@ def test_pass_records_reach_the_observer_even_when_a_sync_raises(tmp_path: Path)
     runner._sync_job()
     runner.scheduler.remove_all_jobs()
     assert len(seen) == 1 and seen[0].summary is None and seen[0].seconds >= 0
+
+
+def test_agent_run_refuses_a_bad_http_address_before_touching_git_or_the_cluster(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from fleetsync.cli import app
+
+    args = ["agent", "run", "--repo", str(tmp_path / "none.git"), "--cluster", "c", "--http-address", "8080"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "[HOST]:PORT" in result.output
