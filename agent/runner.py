@@ -3,7 +3,9 @@
 ``Runner`` runs ``Agent.sync`` every ``--interval`` seconds on apscheduler's blocking scheduler
 (backing off with jitter while passes fail) and beats the heartbeat ref at the MemberCluster's
 ``heartbeatPeriodSeconds`` as the bundle carries it (or ``--heartbeat-period``). ``run_agent`` is
-``fleetsync agent run``: the real clock, sleep, git and cluster wired into an ``Agent``.
+``fleetsync agent run``: the real clock, sleep, git and cluster wired into an ``Agent``. The agent
+serves nothing: ``Runner`` hands a ``SyncPass`` of every sync to ``on_pass``, and ``run_agent``'s
+``attach`` gives the runner to the composition root (fleetsync/serve/: health and metrics).
 """
 
 from __future__ import annotations
@@ -13,16 +15,26 @@ import random
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from agent.apply.inventory import PROTECTED_KINDS
 from agent.bundles import MemoVerifier
 from agent.errors import AgentError
-from agent.loop import WORKERS, Agent, AgentConfig
+from agent.loop import WORKERS, Agent, AgentConfig, SyncSummary
 
 log = logging.getLogger("fleetsync.agent")
+
+
+@dataclass(frozen=True, slots=True)
+class SyncPass:
+    """One sync pass as an observer sees it (fleetsync/serve: readiness, metrics)."""
+
+    seconds: float
+    summary: SyncSummary | None  # None: the pass raised (logged)
 
 
 class Runner:
@@ -41,6 +53,7 @@ class Runner:
         heartbeat: float | None = None,
         max_backoff: float = 300.0,
         rng: random.Random | None = None,
+        on_pass: Callable[[SyncPass], None] | None = None,
     ):
         from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -50,6 +63,7 @@ class Runner:
         self.heartbeat_period = heartbeat or agent.heartbeat_period()
         self.max_backoff = max_backoff
         self.rng = rng or random.Random()
+        self.on_pass = on_pass
         self.failures = 0
         self.passes = 0
         self.scheduler = BlockingScheduler(timezone=UTC)
@@ -61,6 +75,8 @@ class Runner:
         return float(min(self.max_backoff, self.interval * 2**self.failures) * (0.5 + self.rng.random() / 2))
 
     def _sync_job(self) -> None:
+        started = time.monotonic()
+        summary: SyncSummary | None = None
         try:
             summary = self.agent.sync()
             ok = not summary.errors
@@ -69,10 +85,19 @@ class Runner:
         except Exception:  # the loop must survive anything one pass throws; it is logged and retried
             log.exception("sync failed")
             ok = False
+        self._observe(SyncPass(time.monotonic() - started, summary))
         self.passes += 1
         self.failures = 0 if ok else self.failures + 1
         self._retune_heartbeat()
         self._schedule_sync(self.backoff())
+
+    def _observe(self, done: SyncPass) -> None:
+        if self.on_pass is None:
+            return
+        try:
+            self.on_pass(done)
+        except Exception:  # an observer's bug must not stop the agent
+            log.exception("pass observer failed")
 
     def _retune_heartbeat(self) -> None:
         want = self.heartbeat_override or self.agent.heartbeat_period()
@@ -147,12 +172,15 @@ def run_agent(
     workers: int = WORKERS,
     max_prune_share: float = 0.5,
     allow_prune: Sequence[str] = (),
+    attach: Callable[[Runner], None] | None = None,
 ) -> int:
     """The composition root of ``fleetsync agent run``: real clock, sleep, git and cluster.
 
     ``workers``: objects applied at once within a wave (and the client's pooled connections).
     ``heartbeat``: seconds between heartbeats; None follows the bundle (the MemberCluster's period).
     ``max_prune_share`` / ``allow_prune``: the prune policy (docs/agent.md, "Prune").
+    ``attach``: called with the runner before it starts (not with ``once``): the composition
+    root hooks its health and metrics there (``runner.on_pass``, ``runner.agent.source``).
     Returns the process exit code: 0, or 3 when ``--once`` saw errors."""
     import time
 
@@ -186,7 +214,10 @@ def run_agent(
                 providers=chosen,
             )
             if not once:
-                Runner(agent, interval=interval, heartbeat=heartbeat).start()
+                runner = Runner(agent, interval=interval, heartbeat=heartbeat)
+                if attach is not None:
+                    attach(runner)
+                runner.start()
                 return 0
             summary = agent.sync()
             agent.heartbeat()

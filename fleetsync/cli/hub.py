@@ -2,17 +2,26 @@
 
 Both commands open the fleet repo through the hub's git door (``reconciler.gitstore``) and hand
 it to ``reconciler.hub.run``; the only decision made here is what ``hub run`` watches: a local
-repository's ``.git`` when the hub writes to the same repository, nothing for a URL.
+repository's ``.git`` when the hub writes to the same repository, nothing for a URL. ``hub run``'s
+HTTP port (health, metrics, the webhook) is fleetsync/serve/, attached to the runner.
 """
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from fleetsync.cli.conventions import BranchOpt, HubRemoteOpt, RepoOpt, StateDirOpt, utcnow
+from fleetsync.cli.conventions import EXIT_USAGE, BranchOpt, HubRemoteOpt, RepoOpt, StateDirOpt, fail, utcnow
+from fleetsync.serve.options import (
+    HttpAddressOpt,
+    HttpPortOpt,
+    ReadinessOpt,
+    WebhookInsecureOpt,
+    WebhookSecretFileOpt,
+)
 
 app = typer.Typer(
     help="The hub: fleet repo commit + agent reports → bundle branches and status.", no_args_is_help=True
@@ -47,19 +56,27 @@ def hub_run(
     hub_remote: HubRemoteOpt = None,
     state_dir: StateDirOpt = None,
     interval: Annotated[float, typer.Option("--interval", min=1, help="Seconds between polls.")] = 30.0,
+    http_address: HttpAddressOpt = None,
+    http_port: HttpPortOpt = None,
+    readiness_intervals: ReadinessOpt = 3,
+    webhook_secret_file: WebhookSecretFileOpt = None,
+    webhook_insecure: WebhookInsecureOpt = False,
     webhook_port: Annotated[
-        int | None, typer.Option("--webhook-port", help="Serve POST / on this port; a push there polls now.")
+        int | None,
+        typer.Option("--webhook-port", help="Old name of --http-address HOST:PORT (HOST: --webhook-host)."),
     ] = None,
     webhook_host: Annotated[
-        str, typer.Option("--webhook-host", help="Address the webhook binds.")
+        str, typer.Option("--webhook-host", help="The HOST of --webhook-port.")
     ] = "127.0.0.1",
 ) -> None:
     """Run the hub: poll every --interval seconds, watch a local repo, and poll on webhook pokes.
 
     fleetsync hub run --repo /srv/fleet --interval 10
 
-    fleetsync hub run --repo https://git.example.com/fleet.git --webhook-port 8080
+    fleetsync hub run --repo https://git.example.com/fleet.git --http-address :8080 --webhook-secret-file /etc/fleetsync/webhook-secret
     """
+    from fleetsync.serve.webhook import load_secret
+    from fleetsync.serve.wiring import hub_address, serving_hub
     from reconciler.gitstore.refs import is_url
     from reconciler.gitstore.repo import open_hub_repo
     from reconciler.hub.run import cli_run
@@ -68,5 +85,24 @@ def hub_run(
     if not is_url(repo) and hub_remote is None:
         git_dir = Path(repo) / ".git"
         watch = git_dir if git_dir.is_dir() else Path(repo)
-    with open_hub_repo(repo, branch=branch, hub_remote=hub_remote, cache_root=state_dir) as r:
-        cli_run(r, interval=interval, watch=watch, webhook_port=webhook_port, webhook_host=webhook_host)
+    with ExitStack() as stack:
+        try:  # the port is taken before any git work: a bad flag fails at once
+            secret = load_secret(webhook_secret_file)
+            address = hub_address(
+                http_address, http_port, webhook_port, webhook_host, secret=secret, insecure=webhook_insecure
+            )
+            service = stack.enter_context(
+                serving_hub(
+                    address,
+                    interval=interval,
+                    intervals=readiness_intervals,
+                    secret=secret,
+                    insecure=webhook_insecure,
+                )
+            )
+        except ValueError as e:
+            raise fail(str(e), EXIT_USAGE) from e
+        r = stack.enter_context(
+            open_hub_repo(repo, branch=branch, hub_remote=hub_remote, cache_root=state_dir)
+        )
+        cli_run(r, interval=interval, watch=watch, attach=service.attach if service else None)

@@ -3,9 +3,11 @@
 Three triggers, one job: apscheduler's ``BlockingScheduler`` runs ``reconcile_once`` every
 ``interval`` seconds (one instance at a time; missed runs coalesce); a watchfiles thread on a
 local repository's ``.git`` (its branch refs, report branches and heartbeat refs, never the
-hub's own bundle/status refs) and an optional webhook endpoint for a Git host both just *poke*
-that job so it runs now. Nothing here computes anything, so the loop stays testable with a fixed
-clock, and a poke during a running reconcile is folded into the next run.
+hub's own bundle/status refs) and a Git host's webhook both just *poke* that job so it runs now.
+Nothing here computes anything, so the loop stays testable with a fixed clock, and a poke during
+a running reconcile is folded into the next run. The hub serves no HTTP itself: the webhook,
+health and metrics live in the composition root (fleetsync/serve/), which gets the runner
+through ``cli_run``'s ``attach`` and a ``HubPass`` record of every pass through ``on_pass``.
 
 When a rollout waits on time (``unavailablePeriodSeconds``) the loop says when to come back
 (``requeue_after``) and the next run is brought forward to then. Logs are structured
@@ -16,11 +18,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -32,7 +34,15 @@ from reconciler.hub.session import HubSession
 log = logging.getLogger(__name__)
 
 JOB_ID = "reconcile"
-MAX_WEBHOOK_BODY = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class HubPass:
+    """One pass of the loop as an observer sees it (fleetsync/serve: readiness, metrics)."""
+
+    seconds: float
+    result: ReconcileResult | None  # None: the pass failed, ``error`` says why
+    error: FleetsyncError | None = None
 
 
 def is_hub_internal(path: str) -> bool:
@@ -57,37 +67,47 @@ class Runner:
         interval: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         watch: Path | None = None,
-        webhook: tuple[str, int] | None = None,
         progress: Progress | None = None,
         on_result: Callable[[ReconcileResult], None] | None = None,
+        on_pass: Callable[[HubPass], None] | None = None,
     ):
         self.repo = repo
         self.interval = interval
         self.clock = clock
         self.watch = watch
-        self.webhook = webhook
         self.progress = progress
         self.on_result = on_result
+        self.on_pass = on_pass
         self.scheduler = BlockingScheduler(timezone=UTC)
         self.session = HubSession()  # every cache of this hub process, for its lifetime
         self._stop = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self.webhook_port: int | None = None
 
     # -- the one job -------------------------------------------------------------------------
     def tick(self) -> None:
+        started = time.monotonic()
         try:
             result = reconcile_once(self.repo, self.clock(), progress=self.progress, session=self.session)
         except TransientError as e:
             log.warning("reconcile failed; will retry", extra={"error": str(e)})
+            self._observe(HubPass(time.monotonic() - started, None, e))
             return
         except FleetsyncError as e:
             log.error("reconcile failed", extra={"error": str(e)})
+            self._observe(HubPass(time.monotonic() - started, None, e))
             return
+        self._observe(HubPass(time.monotonic() - started, result))
         if self.on_result is not None:
             self.on_result(result)
         if result.requeue_after is not None and result.requeue_after < timedelta(seconds=self.interval):
             self.poke(result.requeue_after)
+
+    def _observe(self, done: HubPass) -> None:
+        if self.on_pass is None:
+            return
+        try:
+            self.on_pass(done)
+        except Exception:  # an observer's bug must not stop the hub
+            log.exception("pass observer failed")
 
     def poke(self, after: timedelta = timedelta(0)) -> None:
         """Run the job ``after`` from now (sooner than its next interval), never twice at once."""
@@ -106,28 +126,6 @@ class Runner:
             if any(not is_hub_internal(path) for _, path in changes):
                 self.poke()
 
-    def _serve_webhook(self) -> None:
-        runner = self
-
-        class Hook(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > MAX_WEBHOOK_BODY:
-                    self.send_error(413)
-                    return
-                self.rfile.read(length)  # the body is not trusted or needed: any push means "look"
-                runner.poke()
-                self.send_response(202)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                log.info("webhook", extra={"client": self.client_address[0], "line": format % args})
-
-        assert self.webhook is not None
-        self._server = ThreadingHTTPServer(self.webhook, Hook)
-        self.webhook_port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, name="webhook", daemon=True).start()
-
     def start(self) -> None:
         self.scheduler.add_job(
             self.tick,
@@ -140,16 +138,7 @@ class Runner:
         )
         if self.watch is not None:
             threading.Thread(target=self._watch, name="watch", daemon=True).start()
-        if self.webhook is not None:
-            self._serve_webhook()
-        log.info(
-            "hub running",
-            extra={
-                "interval": self.interval,
-                "watch": str(self.watch or ""),
-                "webhook_port": self.webhook_port or "",
-            },
-        )
+        log.info("hub running", extra={"interval": self.interval, "watch": str(self.watch or "")})
         try:
             self.scheduler.start()
         finally:
@@ -157,10 +146,6 @@ class Runner:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
@@ -208,16 +193,18 @@ def cli_run(
     *,
     interval: float,
     watch: Path | None,
-    webhook_port: int | None,
-    webhook_host: str = "127.0.0.1",
+    attach: Callable[[Runner], None] | None = None,
 ) -> None:
+    """``attach`` is called with the runner before it starts: the composition root hooks its
+    webhook (``runner.poke``), health and metrics (``runner.on_pass``) there."""
     runner = Runner(
         repo,
         interval=interval,
         watch=watch,
-        webhook=(webhook_host, webhook_port) if webhook_port is not None else None,
         on_result=lambda r: log.info(result_text(r).splitlines()[0], extra={"written": len(r.written)}),
     )
+    if attach is not None:
+        attach(runner)
     try:
         runner.start()
     except KeyboardInterrupt:
