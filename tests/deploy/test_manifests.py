@@ -191,12 +191,26 @@ def test_pods_meet_the_restricted_pod_security_standard_on_a_read_only_root(rel:
     assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"] == {"type": "Recreate"}
 
 
-@pytest.mark.parametrize("rel", BASES)
-def test_the_bases_probe_healthz_and_readyz_on_the_named_port_http(rel: str) -> None:
+@pytest.mark.parametrize("rel", ALL)
+def test_every_deployment_probes_healthz_and_readyz_on_the_port_it_serves(rel: str) -> None:
     c = container(of_kind(render(rel), "Deployment")[0])
     assert [p["name"] for p in c["ports"]] == ["http"]
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    served = [a.removeprefix("--http-address=") for a in c["args"] if a.startswith("--http-address=")]
+    assert served == [f":{c['ports'][0]['containerPort']}"]  # all addresses of the pod, that port
+
+
+def test_the_github_hub_verifies_its_webhook_with_the_mounted_secret() -> None:
+    deployment = of_kind(render("overlays/hub-github"), "Deployment")[0]
+    c = container(deployment)
+    assert "--webhook-secret-file=/etc/fleetsync/webhook/secret" in c["args"]
+    mount = next(m for m in c["volumeMounts"] if m["name"] == "webhook-secret")
+    assert mount["mountPath"] == "/etc/fleetsync/webhook" and mount["readOnly"] is True
+    volume = next(
+        v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "webhook-secret"
+    )
+    assert volume["secret"]["secretName"] == "fleetsync-webhook"
 
 
 def _options(command: Any) -> set[str]:  # typer's (vendored) click Command
@@ -240,7 +254,7 @@ def test_every_variable_an_arg_uses_is_set_from_the_configmap_or_the_pod(rel: st
 def test_git_credentials_are_only_a_reference_to_the_users_secret(rel: str) -> None:
     [deployment] = of_kind(render(rel), "Deployment")
     pod = deployment["spec"]["template"]["spec"]
-    [creds] = [v for v in pod["volumes"] if "secret" in v]
+    [creds] = [v for v in pod["volumes"] if v.get("secret", {}).get("secretName") == SECRET]
     assert creds["secret"] == {"secretName": SECRET, "optional": True, "defaultMode": 0o440}
     [mount] = [m for m in container(deployment)["volumeMounts"] if m["name"] == creds["name"]]
     assert mount == {"name": creds["name"], "mountPath": GIT_MOUNT, "readOnly": True}
