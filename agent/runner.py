@@ -21,6 +21,7 @@ from agent.apply.inventory import PROTECTED_KINDS
 from agent.bundles import MemoVerifier
 from agent.errors import AgentError
 from agent.loop import WORKERS, Agent, AgentConfig
+from fleetsync_contract.gitauth import NO_CREDENTIALS, GitCredentials
 
 log = logging.getLogger("fleetsync.agent")
 
@@ -147,12 +148,14 @@ def run_agent(
     workers: int = WORKERS,
     max_prune_share: float = 0.5,
     allow_prune: Sequence[str] = (),
+    credentials: GitCredentials = NO_CREDENTIALS,
 ) -> int:
     """The composition root of ``fleetsync agent run``: real clock, sleep, git and cluster.
 
     ``workers``: objects applied at once within a wave (and the client's pooled connections).
     ``heartbeat``: seconds between heartbeats; None follows the bundle (the MemberCluster's period).
     ``max_prune_share`` / ``allow_prune``: the prune policy (docs/agent.md, "Prune").
+    ``credentials``: how git authenticates to the fleet repo (docs/operations.md, "Git credentials").
     Returns the process exit code: 0, or 3 when ``--once`` saw errors."""
     import time
 
@@ -169,7 +172,9 @@ def run_agent(
     try:
         with (
             KubeClient.from_kubeconfig(kubeconfig, context, connections=workers) as kube,
-            GitSource(repo, cluster, state_dir, verify=MemoVerifier(cluster)) as source,
+            GitSource(
+                repo, cluster, state_dir, verify=MemoVerifier(cluster), credentials=credentials
+            ) as source,
         ):
             agent = Agent(
                 AgentConfig(

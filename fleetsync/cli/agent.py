@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from fleetsync.cli.conventions import EXIT_USAGE, fail
+from fleetsync.cli.gitauth import KnownHostsOpt, SshKeyOpt, TokenFileOpt, UsernameOpt, git_credentials
 
 app = typer.Typer(
     help="The member agent: pull this cluster's bundle, apply it, report back.", no_args_is_help=True
@@ -70,6 +71,10 @@ def agent_run(
             "--allow-prune", help="Namespace, CustomResourceDefinition or PersistentVolumeClaim (repeatable)."
         ),
     ] = None,
+    git_token_file: TokenFileOpt = None,
+    git_username: UsernameOpt = None,
+    git_ssh_key_file: SshKeyOpt = None,
+    git_known_hosts_file: KnownHostsOpt = None,
 ) -> None:
     """Run the member agent: fetch fleet/bundles/CLUSTER, apply it, prune, report to fleet/reports/CLUSTER.
 
@@ -80,6 +85,7 @@ def agent_run(
     from agent.loop import WORKERS
     from agent.runner import run_agent
 
+    auth = git_credentials(git_token_file, git_username, git_ssh_key_file, git_known_hosts_file)
     try:
         code = run_agent(
             repo=repo,
@@ -95,6 +101,7 @@ def agent_run(
             workers=workers or WORKERS,
             max_prune_share=max_prune_share,
             allow_prune=allow_prune or [],
+            credentials=auth,
         )
     except ValueError as e:
         raise fail(str(e), EXIT_USAGE) from e

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from fleetsync.cli.conventions import BranchOpt, HubRemoteOpt, RepoOpt, StateDirOpt, utcnow
+from fleetsync.cli.gitauth import KnownHostsOpt, SshKeyOpt, TokenFileOpt, UsernameOpt, git_credentials
 
 app = typer.Typer(
     help="The hub: fleet repo commit + agent reports → bundle branches and status.", no_args_is_help=True
@@ -21,7 +22,14 @@ app = typer.Typer(
 
 @app.command("reconcile")
 def hub_reconcile(
-    repo: RepoOpt, branch: BranchOpt = "main", hub_remote: HubRemoteOpt = None, state_dir: StateDirOpt = None
+    repo: RepoOpt,
+    branch: BranchOpt = "main",
+    hub_remote: HubRemoteOpt = None,
+    state_dir: StateDirOpt = None,
+    git_token_file: TokenFileOpt = None,
+    git_username: UsernameOpt = None,
+    git_ssh_key_file: SshKeyOpt = None,
+    git_known_hosts_file: KnownHostsOpt = None,
 ) -> None:
     """Reconcile once: render changed bundles and status, publish them in one atomic update.
 
@@ -34,7 +42,10 @@ def hub_reconcile(
     from reconciler.gitstore.repo import open_hub_repo
     from reconciler.hub.run import cli_reconcile
 
-    with open_hub_repo(repo, branch=branch, hub_remote=hub_remote, cache_root=state_dir) as r:
+    auth = git_credentials(git_token_file, git_username, git_ssh_key_file, git_known_hosts_file)
+    with open_hub_repo(
+        repo, branch=branch, hub_remote=hub_remote, cache_root=state_dir, credentials=auth
+    ) as r:
         text, code = cli_reconcile(r, utcnow())
     typer.echo(text, nl=False)
     raise typer.Exit(code)
@@ -53,6 +64,10 @@ def hub_run(
     webhook_host: Annotated[
         str, typer.Option("--webhook-host", help="Address the webhook binds.")
     ] = "127.0.0.1",
+    git_token_file: TokenFileOpt = None,
+    git_username: UsernameOpt = None,
+    git_ssh_key_file: SshKeyOpt = None,
+    git_known_hosts_file: KnownHostsOpt = None,
 ) -> None:
     """Run the hub: poll every --interval seconds, watch a local repo, and poll on webhook pokes.
 
@@ -64,9 +79,12 @@ def hub_run(
     from reconciler.gitstore.repo import open_hub_repo
     from reconciler.hub.run import cli_run
 
+    auth = git_credentials(git_token_file, git_username, git_ssh_key_file, git_known_hosts_file)
     watch = None
     if not is_url(repo) and hub_remote is None:
         git_dir = Path(repo) / ".git"
         watch = git_dir if git_dir.is_dir() else Path(repo)
-    with open_hub_repo(repo, branch=branch, hub_remote=hub_remote, cache_root=state_dir) as r:
+    with open_hub_repo(
+        repo, branch=branch, hub_remote=hub_remote, cache_root=state_dir, credentials=auth
+    ) as r:
         cli_run(r, interval=interval, watch=watch, webhook_port=webhook_port, webhook_host=webhook_host)
