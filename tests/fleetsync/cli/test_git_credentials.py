@@ -57,6 +57,24 @@ def test_hub_reconcile_reads_the_token_file_and_never_prints_the_token(
     assert TOKEN not in output
 
 
+def test_get_reads_status_from_a_private_host_with_the_token_file(host: GitHttpHost, tmp_path: Path) -> None:
+    (tmp_path / "token").write_text(TOKEN)
+    assert reconcile(host, tmp_path, "--git-token-file", str(tmp_path / "token"))[0] == 0
+    args = [
+        "get",
+        "placements",
+        "-o",
+        "json",
+        "--repo",
+        host.url("fleet.git"),
+        "--state-dir",
+        str(tmp_path / "get"),
+    ]
+    result = CliRunner().invoke(app, [*args, "--git-token-file", str(tmp_path / "token")])
+    assert result.exit_code == 0, result.output
+    assert '"web"' in result.output and TOKEN not in result.output
+
+
 def test_hub_reconcile_takes_the_token_from_the_environment(host: GitHttpHost, tmp_path: Path) -> None:
     code, output = reconcile(host, tmp_path, env={"FLEETSYNC_GIT_TOKEN": TOKEN})
     assert code == 0, output
@@ -77,6 +95,8 @@ def test_hub_reconcile_without_a_token_fails_and_says_where_to_look(
         ["hub", "reconcile", "--repo", "https://git.example.com/fleet.git"],
         ["hub", "run", "--repo", "https://git.example.com/fleet.git"],
         ["agent", "run", "--repo", "git@git.example.com:fleet.git", "--cluster", "c1"],
+        ["get", "placements", "--repo", "https://git.example.com/fleet.git"],
+        ["drift", "list", "--repo", "https://git.example.com/fleet.git"],
     ],
 )
 @pytest.mark.parametrize("flag", ["--git-ssh-key-file", "--git-known-hosts-file", "--git-token-file"])
