@@ -17,6 +17,10 @@ If any ref moved since it was read (another hub won a race) nothing moves and ``
 raised, so the loop re-reads and recomputes. A crash after objects are written but before refs
 move leaves the old refs in place; the stray objects are unreachable and harmless.
 
+Credentials (fleetsync_contract/gitauth.py) reach git only as the environment of this door's
+gitpython calls; a password in a URL is taken out of it before git sees it (``with_url``), and
+every error raised here is redacted, because its text reaches logs and the CLI.
+
 Two classifications happen here and nowhere else: a failed update is a race exactly when a ref
 no longer has its expected value (re-read after the failure, not guessed from git's message);
 every other git failure is a ``TransientError``. Repo content never reaches a command line
