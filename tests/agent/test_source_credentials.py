@@ -10,13 +10,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from agent.errors import SourceError
 from agent.source import GitSource
-from fleetsync_contract.bundle import verify
+from fleetsync.cli import app
+from fleetsync_contract.bundle import parse_bundle, verify
 from fleetsync_contract.gitauth import credentials_from
 from reconciler.gitstore.repo import open_hub_repo
 from reconciler.hub.loop import reconcile_once
+from tests.support.agentfixtures import Member
 from tests.support.fleethelpers import joined_fleet
 from tests.support.gitdaemon import git
 from tests.support.githttp import GitHttpHost
@@ -136,3 +139,38 @@ def test_ssh_runs_with_our_key_and_the_pinned_known_hosts(
     assert f"UserKnownHostsFile={secrets / 'known_hosts'}" in options
     assert "git@git.example.com" in argv
     assert shlex.split(argv[-1])[0] == "git-upload-pack"
+
+
+def test_agent_run_once_with_a_token_file_applies_its_bundle_and_reports(
+    host: GitHttpHost,
+    tmp_path: Path,
+    token_file: Path,
+    sim_member: Member,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The whole way a user runs it: `hub reconcile` and `agent run --once` against a private host."""
+    monkeypatch.setenv("FLEETSYNC_GIT_USERNAME", USER)  # the flags' environment fallbacks
+    monkeypatch.setenv("FLEETSYNC_GIT_TOKEN_FILE", str(token_file))
+    fresh = joined_fleet(tmp_path / "fresh", datetime.now(UTC))  # the CLI runs on the wall clock
+    git(
+        fresh.path,
+        "push",
+        "-qf",
+        str(host.root / "fleet.git"),
+        "refs/fleet/heartbeats/*:refs/fleet/heartbeats/*",
+    )
+    url = host.url("fleet.git")
+    hub = CliRunner().invoke(app, ["hub", "reconcile", "--repo", url, "--state-dir", str(tmp_path / "hub")])
+    assert hub.exit_code == 0, hub.output
+    args = ["agent", "run", "--repo", url, "--cluster", CLUSTER, "--once"]
+    args += ["--kubeconfig", str(sim_member.kubeconfig), "--state-dir", str(tmp_path / "agent")]
+    agent = CliRunner().invoke(app, args)
+    assert agent.exit_code == 0, agent.output
+    assert sim_member.get("v1", "ConfigMap", "web", "settings") is not None
+    report = git(host.root / "fleet.git", "show", f"fleet/reports/{CLUSTER}:report.yaml")
+    bundle = parse_bundle(
+        {"bundle.yaml": git(host.root / "fleet.git", "show", f"fleet/bundles/{CLUSTER}:bundle.yaml").encode()}
+    )
+    assert f"appliedBundleId: {bundle.bundle_id}" in report
+    for text in (hub.output, agent.output, report):
+        assert TOKEN not in text
