@@ -8,7 +8,8 @@ choice is that a secret never reaches a command line, a log, an error or a file 
 token goes to git through a credential helper given in ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/
 ``GIT_CONFIG_VALUE_n`` (the helper is a shell function that *reads* the mounted token file, or
 the ``FLEETSYNC_GIT_TOKEN`` variable, each time git asks, so a rotated Secret is picked up and
-the token is in no argv, not even the helper's); the SSH key goes through ``GIT_SSH_COMMAND``
+the token is in no argv, not even the helper's), and only for the hosts of the URLs the door
+was given, so a redirect elsewhere never receives it; the SSH key goes through ``GIT_SSH_COMMAND``
 with the host key pinned (``StrictHostKeyChecking=yes`` against the given known_hosts file). A
 URL with credentials in it (``https://user:token@host/x``) is accepted: ``with_url`` splits them
 off, so git sees the bare URL and the token travels like any other. Whatever is printed goes
@@ -67,6 +68,7 @@ class GitCredentials:
     token: str | None = field(default=None, repr=False)
     ssh_key_file: Path | None = None
     known_hosts_file: Path | None = None
+    hosts: tuple[str, ...] = ()  # ``scheme://host[:port]`` the token is for; () any that asks
 
     @property
     def login(self) -> str:
@@ -84,14 +86,15 @@ class GitCredentials:
         """The environment every git process of a door gets (merged over its own)."""
         out: dict[str, str] = {}
         if self.has_token:
-            # An empty helper first resets any helper of the user's or the image's config.
-            out |= {
-                "GIT_CONFIG_COUNT": "2",
-                "GIT_CONFIG_KEY_0": "credential.helper",
-                "GIT_CONFIG_VALUE_0": "",
-                "GIT_CONFIG_KEY_1": "credential.helper",
-                "GIT_CONFIG_VALUE_1": self._helper(),
-            }
+            # An empty helper first resets any helper of the user's or the image's config; ours
+            # then answers only for the hosts the door was given (``with_url``), so a redirect
+            # to another host is never handed the token.
+            keys = [f"credential.{h}.helper" for h in self.hosts] or ["credential.helper"]
+            config = [("credential.helper", ""), *((k, self._helper()) for k in keys)]
+            out["GIT_CONFIG_COUNT"] = str(len(config))
+            for i, (key, value) in enumerate(config):
+                out[f"GIT_CONFIG_KEY_{i}"] = key
+                out[f"GIT_CONFIG_VALUE_{i}"] = value
             if self.token_file is None and self.token:
                 out[TOKEN_ENV] = self.token
         if self.uses_ssh:
@@ -163,12 +166,19 @@ def split_url_credentials(url: str) -> tuple[str, str | None, str | None]:
 def with_url(url: str, credentials: GitCredentials) -> tuple[str, GitCredentials]:
     """The URL git is given and the credentials it authenticates with: a password in ``url`` is
     taken out of it and used as the token unless one is configured; its user is the login unless
-    one is configured. Every door passes each URL it is given through here."""
+    one is configured; an http(s) URL's host joins the hosts the token is handed to. Every door
+    passes each URL it is given through here."""
     clean, user, token = split_url_credentials(url)
+    parts = urlsplit(clean)
+    hosts = credentials.hosts
+    if parts.scheme in ("http", "https"):
+        origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+        hosts = hosts if origin in hosts else (*hosts, origin)
     return clean, replace(
         credentials,
         username=credentials.username or user,
         token=credentials.token if credentials.has_token else token,
+        hosts=hosts,
     )
 
 

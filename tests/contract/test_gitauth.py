@@ -67,6 +67,23 @@ def test_a_token_value_travels_in_the_environment_not_in_the_helper_text() -> No
     assert run_helper(creds, "get") == f"username=x-access-token\npassword={TOKEN}\n"
 
 
+def test_the_helper_answers_only_for_the_hosts_the_door_was_given(tmp_path: Path) -> None:
+    (tmp_path / "t").write_text(TOKEN)
+    creds = credentials_from(token_file=tmp_path / "t")
+    _, creds = with_url("https://git.example.com/fleet.git", creds)
+    _, creds = with_url("https://bot:x@git.example.com/other.git", creds)  # the same host once
+    _, creds = with_url("http://127.0.0.1:8080/hub.git", creds)
+    _, creds = with_url("ssh://git@git.example.com/fleet.git", creds)  # no helper for ssh
+    env = creds.env()
+    keys = [env[f"GIT_CONFIG_KEY_{i}"] for i in range(int(env["GIT_CONFIG_COUNT"]))]
+    assert keys == [
+        "credential.helper",  # reset, empty
+        "credential.https://git.example.com.helper",
+        "credential.http://127.0.0.1:8080.helper",
+    ]
+    assert env["GIT_CONFIG_VALUE_0"] == ""
+
+
 def test_a_token_file_wins_over_a_token_value(tmp_path: Path) -> None:
     (tmp_path / "t").write_text("from-file")
     creds = credentials_from(token_file=tmp_path / "t", token="from-env")

@@ -4,13 +4,15 @@ the token is never in a log, an error, a hub ref, the cache's config or a git pr
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from fleetsync_contract.gitauth import credentials_from
+from fleetsync_contract.gitauth import credentials_from, with_url
 from reconciler.gitstore.refs import GitFailure
 from reconciler.gitstore.repo import HubRepo, open_hub_repo
 from reconciler.hub.loop import reconcile_once
@@ -112,6 +114,21 @@ def test_with_a_token_file_the_hub_reconciles_and_the_token_never_leaks(
     for where, text in places.items():
         assert TOKEN not in text, f"the token leaked into {where}"
     assert host.seen.count(host.expected_authorization) >= 2  # it was sent, in the header only
+
+
+def test_the_token_is_handed_only_to_the_host_it_was_given_for(
+    host: GitHttpHost, tmp_path: Path, token_file: Path
+) -> None:
+    (tmp_path / "other").mkdir()
+    with GitHttpHost(tmp_path / "other", USER, TOKEN) as other:  # would accept it, were it sent
+        other.create("fleet.git")
+        _, creds = with_url(host.url("fleet.git"), credentials_from(token_file=token_file))
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", **creds.env()}
+        asked = subprocess.run(["git", "ls-remote", other.url("fleet.git")], env=env, capture_output=True)
+        assert asked.returncode != 0 and other.denied >= 1
+        assert other.expected_authorization not in other.seen
+        mine = subprocess.run(["git", "ls-remote", host.url("fleet.git")], env=env, capture_output=True)
+        assert mine.returncode == 0, mine.stderr
 
 
 def test_a_url_with_credentials_works_and_is_masked_everywhere(
