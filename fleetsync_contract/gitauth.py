@@ -122,7 +122,11 @@ class GitCredentials:
         if self.ssh_key_file is not None:
             argv += ["-i", str(self.ssh_key_file), "-o", "IdentitiesOnly=yes"]
         if self.known_hosts_file is not None:
-            argv += ["-o", f"UserKnownHostsFile={self.known_hosts_file}"]
+            # ssh reads this option's value as a whitespace-separated list of files unless it
+            # is in double quotes (ssh_config(5)); credentials_from refuses a '"' in the path
+            path = str(self.known_hosts_file)
+            quoted = f'"{path}"' if any(c.isspace() for c in path) else path
+            argv += ["-o", f"UserKnownHostsFile={quoted}"]
         return shlex.join(argv)
 
     def redact(self, text: str) -> str:
@@ -197,8 +201,10 @@ def credentials_from(
     if token_file is not None:
         _readable(token_file, "--git-token-file")
         token = None
-    if username is not None and not username.strip():
-        raise CredentialsError("--git-username is empty")
+    if username is not None and (not username.strip() or any(ord(c) < 32 for c in username)):
+        raise CredentialsError(f"--git-username {username!r}: not a user name")
+    if known_hosts_file is not None and '"' in str(known_hosts_file):
+        raise CredentialsError(f"--git-known-hosts-file {known_hosts_file}: ssh cannot read a path with '\"'")
     for path, flag in ((ssh_key_file, "--git-ssh-key-file"), (known_hosts_file, "--git-known-hosts-file")):
         if path is not None:
             _readable(path, flag)

@@ -136,7 +136,7 @@ def test_ssh_runs_with_our_key_and_the_pinned_known_hosts(
     options = [argv[i + 1] for i, a in enumerate(argv) if a == "-o"]
     assert argv[argv.index("-i") + 1] == str(secrets / "identity")
     assert "IdentitiesOnly=yes" in options and "StrictHostKeyChecking=yes" in options
-    assert f"UserKnownHostsFile={secrets / 'known_hosts'}" in options
+    assert f'UserKnownHostsFile="{secrets / "known_hosts"}"' in options  # one file for ssh, not two
     assert "git@git.example.com" in argv
     assert shlex.split(argv[-1])[0] == "git-upload-pack"
 

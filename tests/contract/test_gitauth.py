@@ -102,7 +102,7 @@ def test_ssh_command_pins_the_host_key_and_uses_only_the_given_key(tmp_path: Pat
     options = [argv[i + 1] for i, a in enumerate(argv) if a == "-o"]
     assert "StrictHostKeyChecking=yes" in options
     assert "IdentitiesOnly=yes" in options
-    assert f"UserKnownHostsFile={known}" in options
+    assert f'UserKnownHostsFile="{known}"' in options  # quoted for ssh: one file, not a list
     assert "BatchMode=yes" in options  # never a passphrase or host-key prompt
     assert "GIT_CONFIG_COUNT" not in creds.env()  # no token, no helper
 
@@ -122,6 +122,18 @@ def test_a_missing_file_is_a_one_line_error_naming_flag_and_path(
     with pytest.raises(CredentialsError) as e:
         credentials_from(**{kwargs: missing})  # type: ignore[arg-type]
     assert str(e.value) == f"{flag} {missing}: No such file or directory"
+
+
+def test_a_known_hosts_path_without_whitespace_is_not_quoted(tmp_path: Path) -> None:
+    (tmp_path / "kh").write_text("h")
+    argv = shlex.split(credentials_from(known_hosts_file=tmp_path / "kh").ssh_command())
+    assert f"UserKnownHostsFile={tmp_path / 'kh'}" in argv and "-i" not in argv
+
+
+@pytest.mark.parametrize("name", ["", "  ", "bot\npassword=x"])
+def test_a_username_that_is_not_one_is_refused(name: str) -> None:
+    with pytest.raises(CredentialsError, match="--git-username"):
+        credentials_from(username=name)
 
 
 def test_an_empty_token_variable_is_an_error_not_anonymous_access() -> None:
