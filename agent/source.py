@@ -81,7 +81,7 @@ class GitSource:
             repo = git.Repo.init(self.path, bare=True)
             repo.close()
         self._repo = git.Repo(self.path)
-        self._repo.git.update_environment(**_git_env(), **self._auth.env())
+        self._repo.git.update_environment(**{**_git_env(), **self._auth.env()})
 
     def close(self) -> None:
         self._repo.close()
