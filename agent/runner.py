@@ -25,6 +25,7 @@ from agent.apply.inventory import PROTECTED_KINDS
 from agent.bundles import MemoVerifier
 from agent.errors import AgentError
 from agent.loop import WORKERS, Agent, AgentConfig, SyncSummary
+from fleetsync_contract.gitauth import NO_CREDENTIALS, GitCredentials
 
 log = logging.getLogger("fleetsync.agent")
 
@@ -173,6 +174,7 @@ def run_agent(
     max_prune_share: float = 0.5,
     allow_prune: Sequence[str] = (),
     attach: Callable[[Runner], None] | None = None,
+    credentials: GitCredentials = NO_CREDENTIALS,
 ) -> int:
     """The composition root of ``fleetsync agent run``: real clock, sleep, git and cluster.
 
@@ -181,6 +183,7 @@ def run_agent(
     ``max_prune_share`` / ``allow_prune``: the prune policy (docs/agent.md, "Prune").
     ``attach``: called with the runner before it starts (not with ``once``): the composition
     root hooks its health and metrics there (``runner.on_pass``, ``runner.agent.source``).
+    ``credentials``: how git authenticates to the fleet repo (docs/operations.md, "Git credentials").
     Returns the process exit code: 0, or 3 when ``--once`` saw errors."""
     import time
 
@@ -197,7 +200,9 @@ def run_agent(
     try:
         with (
             KubeClient.from_kubeconfig(kubeconfig, context, connections=workers) as kube,
-            GitSource(repo, cluster, state_dir, verify=MemoVerifier(cluster)) as source,
+            GitSource(
+                repo, cluster, state_dir, verify=MemoVerifier(cluster), credentials=credentials
+            ) as source,
         ):
             agent = Agent(
                 AgentConfig(

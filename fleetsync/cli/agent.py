@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from fleetsync.cli.conventions import EXIT_USAGE, fail
+from fleetsync.cli.gitauth import KnownHostsOpt, SshKeyOpt, TokenFileOpt, UsernameOpt, git_credentials
 from fleetsync.serve.options import HttpAddressOpt, HttpPortOpt, ReadinessOpt
 
 app = typer.Typer(
@@ -76,6 +77,10 @@ def agent_run(
     http_address: HttpAddressOpt = None,
     http_port: HttpPortOpt = None,
     readiness_intervals: ReadinessOpt = 3,
+    git_token_file: TokenFileOpt = None,
+    git_username: UsernameOpt = None,
+    git_ssh_key_file: SshKeyOpt = None,
+    git_known_hosts_file: KnownHostsOpt = None,
 ) -> None:
     """Run the member agent: fetch fleet/bundles/CLUSTER, apply it, prune, report to fleet/reports/CLUSTER.
 
@@ -89,6 +94,7 @@ def agent_run(
     from fleetsync.serve.wiring import serving_agent
 
     serving = ExitStack()  # the HTTP port, closed when the agent stops
+    auth = git_credentials(git_token_file, git_username, git_ssh_key_file, git_known_hosts_file)
     try:
         service = serving.enter_context(
             serving_agent(
@@ -113,6 +119,7 @@ def agent_run(
             max_prune_share=max_prune_share,
             allow_prune=allow_prune or [],
             attach=service.attach if service else None,
+            credentials=auth,
         )
     except ValueError as e:
         raise fail(str(e), EXIT_USAGE) from e

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from fleetsync.cli.conventions import EXIT_USAGE, BranchOpt, HubRemoteOpt, RepoOpt, StateDirOpt, fail, utcnow
+from fleetsync.cli.gitauth import KnownHostsOpt, SshKeyOpt, TokenFileOpt, UsernameOpt, git_credentials
 from fleetsync.serve.options import (
     HttpAddressOpt,
     HttpPortOpt,
@@ -30,7 +31,14 @@ app = typer.Typer(
 
 @app.command("reconcile")
 def hub_reconcile(
-    repo: RepoOpt, branch: BranchOpt = "main", hub_remote: HubRemoteOpt = None, state_dir: StateDirOpt = None
+    repo: RepoOpt,
+    branch: BranchOpt = "main",
+    hub_remote: HubRemoteOpt = None,
+    state_dir: StateDirOpt = None,
+    git_token_file: TokenFileOpt = None,
+    git_username: UsernameOpt = None,
+    git_ssh_key_file: SshKeyOpt = None,
+    git_known_hosts_file: KnownHostsOpt = None,
 ) -> None:
     """Reconcile once: render changed bundles and status, publish them in one atomic update.
 
@@ -43,7 +51,10 @@ def hub_reconcile(
     from reconciler.gitstore.repo import open_hub_repo
     from reconciler.hub.run import cli_reconcile
 
-    with open_hub_repo(repo, branch=branch, hub_remote=hub_remote, cache_root=state_dir) as r:
+    auth = git_credentials(git_token_file, git_username, git_ssh_key_file, git_known_hosts_file)
+    with open_hub_repo(
+        repo, branch=branch, hub_remote=hub_remote, cache_root=state_dir, credentials=auth
+    ) as r:
         text, code = cli_reconcile(r, utcnow())
     typer.echo(text, nl=False)
     raise typer.Exit(code)
@@ -68,6 +79,10 @@ def hub_run(
     webhook_host: Annotated[
         str, typer.Option("--webhook-host", help="The HOST of --webhook-port.")
     ] = "127.0.0.1",
+    git_token_file: TokenFileOpt = None,
+    git_username: UsernameOpt = None,
+    git_ssh_key_file: SshKeyOpt = None,
+    git_known_hosts_file: KnownHostsOpt = None,
 ) -> None:
     """Run the hub: poll every --interval seconds, watch a local repo, and poll on webhook pokes.
 
@@ -81,6 +96,7 @@ def hub_run(
     from reconciler.gitstore.repo import open_hub_repo
     from reconciler.hub.run import cli_run
 
+    auth = git_credentials(git_token_file, git_username, git_ssh_key_file, git_known_hosts_file)
     watch = None
     if not is_url(repo) and hub_remote is None:
         git_dir = Path(repo) / ".git"
@@ -103,6 +119,6 @@ def hub_run(
         except ValueError as e:
             raise fail(str(e), EXIT_USAGE) from e
         r = stack.enter_context(
-            open_hub_repo(repo, branch=branch, hub_remote=hub_remote, cache_root=state_dir)
+            open_hub_repo(repo, branch=branch, hub_remote=hub_remote, cache_root=state_dir, credentials=auth)
         )
         cli_run(r, interval=interval, watch=watch, attach=service.attach if service else None)
