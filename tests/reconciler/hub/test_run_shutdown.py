@@ -17,7 +17,7 @@ import pytest
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.loop import ReconcileResult
 from reconciler.hub.run import Runner, log_result
-from tests.support.fleethelpers import FleetWork, base_files, joined_fleet
+from tests.support.fleethelpers import CLUSTERS, FleetWork, base_files, joined_fleet
 from tests.support.gitdaemon import git
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
@@ -130,3 +130,18 @@ def test_sigterm_on_hub_run_exits_0_and_never_records_a_false_failure(tmp_path: 
     if refs != before:
         status = git(work.path, "show", f"{STATUS}:status.yaml")
         assert "ok: false" not in status and "exit code" not in status, status
+
+
+def test_polls_that_find_nothing_to_write_log_nothing_at_info(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    work = joined_fleet(tmp_path / "fleet", NOW)
+    with HubRepo.local(work.path) as repo:
+        runner = Runner(repo, clock=lambda: NOW, on_result=log_result)
+        runner.tick()
+        caplog.set_level(logging.INFO)
+        caplog.clear()
+        runner.tick()  # nothing changed: the session answers early
+        work.beat(next(iter(CLUSTERS)), NOW)
+        runner.tick()  # an input moved, but nothing to write
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []
