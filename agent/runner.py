@@ -120,6 +120,7 @@ class Runner:
         max_backoff: float = 300.0,
         rng: random.Random | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        stop: threading.Event | None = None,
     ):
         from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -134,7 +135,7 @@ class Runner:
         self.clock = clock
         self.problems = Problems()
         self.scheduler = BackgroundScheduler(timezone=UTC)
-        self._stop = threading.Event()
+        self._stop = stop or threading.Event()  # given: the caller's signal handler sets it
 
     def backoff(self) -> float:
         """Seconds until the next pass: the interval, or after failures an exponential delay with jitter."""
@@ -359,11 +360,8 @@ def run_agent(
                     rng=rng,
                 )
                 if not once:
-                    runner = Runner(agent, interval=interval, heartbeat=heartbeat, rng=rng)
-                    if stop.is_set():
-                        runner.stop()
-                    with stop_on_signals(runner.stop):
-                        runner.start(install_signals=False)
+                    runner = Runner(agent, interval=interval, heartbeat=heartbeat, rng=rng, stop=stop)
+                    runner.start(install_signals=False)  # the handlers above set ``stop``
                     return 0
                 summary = agent.sync()
                 agent.heartbeat()

@@ -2,17 +2,39 @@
 
 Both commands open the fleet repo through the hub's git door (``reconciler.gitstore``) and hand
 it to ``reconciler.hub.run``; the only decision made here is what ``hub run`` watches: a local
-repository's ``.git`` when the hub writes to the same repository, nothing for a URL.
+repository's ``.git`` when the hub writes to the same repository, nothing for a URL. A stop
+(SIGTERM, Ctrl-C) while the repo is still being opened unwinds at once and exits 0; after that
+``cli_run`` owns the signals (docs/operations.md, "Stopping and starting").
 """
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from fleetsync.cli.conventions import BranchOpt, HubRemoteOpt, RepoOpt, StateDirOpt, utcnow
+
+
+@contextmanager
+def interrupt_on_sigterm() -> Iterator[None]:
+    """While the hub opens its repo (a clone may take long), SIGTERM acts like Ctrl-C: nothing is
+    written yet, so unwinding at once is safe. ``cli_run`` then installs handlers that only set a
+    stop event, and this one comes back when it returns."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
 
 app = typer.Typer(
     help="The hub: fleet repo commit + agent reports → bundle branches and status.", no_args_is_help=True
@@ -68,5 +90,11 @@ def hub_run(
     if not is_url(repo) and hub_remote is None:
         git_dir = Path(repo) / ".git"
         watch = git_dir if git_dir.is_dir() else Path(repo)
-    with open_hub_repo(repo, branch=branch, hub_remote=hub_remote, cache_root=state_dir) as r:
-        cli_run(r, interval=interval, watch=watch, webhook_port=webhook_port, webhook_host=webhook_host)
+    try:
+        with (
+            interrupt_on_sigterm(),
+            open_hub_repo(repo, branch=branch, hub_remote=hub_remote, cache_root=state_dir) as r,
+        ):
+            cli_run(r, interval=interval, watch=watch, webhook_port=webhook_port, webhook_host=webhook_host)
+    except KeyboardInterrupt:  # stopped while opening the repo (nothing written yet) or on the way out
+        typer.echo("stopped", err=True)

@@ -239,3 +239,50 @@ def test_an_agent_waiting_for_its_api_server_retries_and_stops_cleanly_on_a_sign
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert "urllib3" not in lines[0] + err  # its per-retry warnings would repeat what we said once
+
+
+def test_a_running_agent_logs_its_sync_and_stops_with_exit_0_on_sigterm(
+    sim_member: Member, hub: Hub, tmp_path: Path
+) -> None:
+    ns = f"{sim_member.prefix}-app"
+    hub.publish([(placement(), {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})])
+    command = [sys.executable, "-c", "from fleetsync.cli import main; main()", "agent", "run"]
+    proc = subprocess.Popen(
+        [
+            *command,
+            "--repo",
+            str(hub.bare),
+            "--cluster",
+            hub.cluster,
+            "--kubeconfig",
+            str(sim_member.kubeconfig),
+            "--state-dir",
+            str(tmp_path / "s"),
+            "--namespace",
+            f"fs-{sim_member.prefix}",
+            "--interval",
+            "0.2",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "FLEETSYNC_LOG_LEVEL": "info"},
+        start_new_session=True,
+    )
+    try:
+        assert proc.stderr is not None
+        lines = [proc.stderr.readline()]
+        while " sync " not in lines[-1]:  # the first sync applies the namespace: one INFO line
+            assert lines[-1], "".join(lines)
+            lines.append(proc.stderr.readline())
+        time.sleep(1.0)  # several idle passes: DEBUG only
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    text = "".join(lines) + err
+    assert proc.returncode == 0, text
+    assert "bundle_id=" in lines[-1] and "applied=1" in lines[-1], lines[-1]
+    assert text.count(" sync ") == 1, text  # idle passes are not INFO
+    assert "agent stopped" in err and "Traceback" not in text, text
