@@ -45,7 +45,12 @@ def test_a_child_killed_by_a_stopping_hub_is_interrupted_not_a_finding(tmp_path:
     started = tmp_path / "started"
     kubectl = _fake_kubectl(tmp_path, f"touch {started}\nexec sleep 30\n")
     repo = _repo(tmp_path)
-    killer = threading.Thread(target=lambda: (_wait_for(started), interrupt_children()))
+
+    def kill_when_started() -> None:
+        _wait_for(started)
+        interrupt_children()
+
+    killer = threading.Thread(target=kill_when_started)
     killer.start()
     with pytest.raises(Interrupted, match="interrupted"):
         render(repo, repo / "app", kubectl=kubectl, timeout=20)
