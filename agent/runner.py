@@ -1,6 +1,6 @@
 """Running the agent as a process: the scheduler, the heartbeat's period, and the composition root.
 
-``Runner`` runs ``Agent.sync`` every ``--interval`` seconds on apscheduler's blocking scheduler
+``Runner`` runs ``Agent.sync`` every ``--interval`` seconds on apscheduler's background scheduler
 (backing off with jitter while passes fail) and beats the heartbeat ref at the MemberCluster's
 ``heartbeatPeriodSeconds`` as the bundle carries it (or ``--heartbeat-period``). ``run_agent`` is
 ``fleetsync agent run``: the real clock, sleep, git and cluster wired into an ``Agent``.
@@ -105,8 +105,8 @@ def log_sync(summary: SyncSummary) -> None:
 
 class Runner:
     """Runs ``agent.sync`` every ``interval`` seconds and ``agent.heartbeat`` every ``heartbeat``
-    seconds on apscheduler's blocking scheduler; a failing pass backs off exponentially with
-    jitter up to ``max_backoff``. ``stop()`` may be called from any thread or a signal.
+    seconds on apscheduler's background scheduler (``start()`` waits for a stop); a failing pass
+    backs off exponentially with jitter up to ``max_backoff``. ``stop()`` may be called from any thread or a signal.
 
     ``heartbeat`` None (no ``--heartbeat-period``) follows the bundle's memberCluster period: after
     each pass the heartbeat job is rescheduled when the period the agent holds changed."""

@@ -1,7 +1,8 @@
 """``fleetsync hub run``: when to reconcile (the loop decides what).
 
-Three triggers, one job: apscheduler's ``BlockingScheduler`` runs ``reconcile_once`` every
-``interval`` seconds (one instance at a time; missed runs coalesce); a watchfiles thread on a
+Three triggers, one job: apscheduler's scheduler (on a thread of its own, so the caller's
+thread only waits for a stop) runs ``reconcile_once`` every ``interval`` seconds (one instance
+at a time; missed runs coalesce); a watchfiles thread on a
 local repository's ``.git`` (its branch refs, report branches and heartbeat refs, never the
 hub's own bundle/status refs) and an optional webhook endpoint for a Git host both just *poke*
 that job so it runs now. Nothing here computes anything, so the loop stays testable with a fixed
