@@ -3,12 +3,17 @@
 Both commands open the fleet repo through the hub's git door (``reconciler.gitstore``) and hand
 it to ``reconciler.hub.run``; the only decision made here is what ``hub run`` watches: a local
 repository's ``.git`` when the hub writes to the same repository, nothing for a URL. ``hub run``'s
-HTTP port (health, metrics, the webhook) is fleetsync/serve/, attached to the runner.
+HTTP port (health, metrics, the webhook) is fleetsync/serve/, attached to the runner. A stop
+(SIGTERM, Ctrl-C) while the repo is still being opened unwinds at once and exits 0; after that
+``cli_run`` owns the signals (docs/operations.md, "Stopping and starting").
 """
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +28,22 @@ from fleetsync.serve.options import (
     WebhookInsecureOpt,
     WebhookSecretFileOpt,
 )
+
+
+@contextmanager
+def interrupt_on_sigterm() -> Iterator[None]:
+    """While the hub opens its repo (a clone may take long), SIGTERM acts like Ctrl-C: nothing is
+    written yet, so unwinding at once is safe. ``cli_run`` then installs handlers that only set a
+    stop event, and this one comes back when it returns."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
 
 app = typer.Typer(
     help="The hub: fleet repo commit + agent reports → bundle branches and status.", no_args_is_help=True
@@ -118,7 +139,13 @@ def hub_run(
             )
         except ValueError as e:
             raise fail(str(e), EXIT_USAGE) from e
-        r = stack.enter_context(
-            open_hub_repo(repo, branch=branch, hub_remote=hub_remote, cache_root=state_dir, credentials=auth)
-        )
-        cli_run(r, interval=interval, watch=watch, attach=service.attach if service else None)
+        try:
+            stack.enter_context(interrupt_on_sigterm())
+            r = stack.enter_context(
+                open_hub_repo(
+                    repo, branch=branch, hub_remote=hub_remote, cache_root=state_dir, credentials=auth
+                )
+            )
+            cli_run(r, interval=interval, watch=watch, attach=service.attach if service else None)
+        except KeyboardInterrupt:  # stopped while opening the repo (nothing written yet) or on the way out
+            typer.echo("stopped", err=True)

@@ -135,15 +135,19 @@ def setup_logging(level: LogLevel, fmt: LogFormat) -> Callable[[], None]:
     handler.setFormatter(JsonFormatter() if fmt is LogFormat.json else TextFormatter())
     handler.addFilter(MaskCredentials())
     root = logging.getLogger()
-    scheduler = logging.getLogger("apscheduler")
-    before = (root.level, scheduler.level)
+    # apscheduler: one line per job run; urllib3: one line per connection retry, which the agent
+    # reports itself once per failure (agent/runner.py)
+    quiet = {"apscheduler": logging.WARNING, "urllib3": logging.ERROR}
+    before = (root.level, {name: logging.getLogger(name).level for name in quiet})
     root.addHandler(handler)
     root.setLevel(numeric)
-    scheduler.setLevel(max(numeric, logging.WARNING))  # one line per job run is noise
+    for name, least in quiet.items():
+        logging.getLogger(name).setLevel(max(numeric, least))
 
     def undo() -> None:
         root.removeHandler(handler)
         root.setLevel(before[0])
-        scheduler.setLevel(before[1])
+        for name, level in before[1].items():
+            logging.getLogger(name).setLevel(level)
 
     return undo

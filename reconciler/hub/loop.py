@@ -129,8 +129,10 @@ def reconcile_once(
         session.settled(
             repo, commit, inputs, now, bool(updates), result.loaded, result.requeue_after, result.findings
         )
-        log.info(
-            "reconciled", extra={"commit": commit, "written": [u.ref for u in updates], "attempt": attempt}
+        log.log(
+            logging.INFO if updates else logging.DEBUG,  # an idle poll is no news
+            "reconciled",
+            extra={"commit": commit, "written": [u.ref for u in updates], "attempt": attempt},
         )
         return ReconcileResult(
             result.source_commit,
