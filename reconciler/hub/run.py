@@ -26,6 +26,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from reconciler.errors import FleetsyncError, TransientError
 from reconciler.gitstore.repo import HubRepo
+from reconciler.hub.lease import Elector
 from reconciler.hub.loop import Progress, ReconcileResult, reconcile_once
 from reconciler.hub.session import HubSession
 
@@ -60,8 +61,10 @@ class Runner:
         webhook: tuple[str, int] | None = None,
         progress: Progress | None = None,
         on_result: Callable[[ReconcileResult], None] | None = None,
+        leading: Callable[[], bool] | None = None,
     ):
         self.repo = repo
+        self.leading = leading  # leader election (reconciler/hub/lease.py): reconcile only while True
         self.interval = interval
         self.clock = clock
         self.watch = watch
@@ -76,6 +79,8 @@ class Runner:
 
     # -- the one job -------------------------------------------------------------------------
     def tick(self) -> None:
+        if self.leading is not None and not self.leading():
+            return  # another replica leads: it reconciles, this one only stands by
         try:
             result = reconcile_once(self.repo, self.clock(), progress=self.progress, session=self.session)
         except TransientError as e:
@@ -210,6 +215,7 @@ def cli_run(
     watch: Path | None,
     webhook_port: int | None,
     webhook_host: str = "127.0.0.1",
+    elector: Elector | None = None,
 ) -> None:
     runner = Runner(
         repo,
@@ -217,8 +223,15 @@ def cli_run(
         watch=watch,
         webhook=(webhook_host, webhook_port) if webhook_port is not None else None,
         on_result=lambda r: log.info(result_text(r).splitlines()[0], extra={"written": len(r.written)}),
+        leading=elector.is_leading if elector is not None else None,
     )
+    if elector is not None:  # a new leader reconciles at once; the lease is released on the way out
+        elector.on_change = lambda leading: runner.poke() if leading else None
+        elector.start()
     try:
         runner.start()
     except KeyboardInterrupt:
         runner.stop()
+    finally:
+        if elector is not None:
+            elector.stop()
