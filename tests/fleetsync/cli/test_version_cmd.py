@@ -29,9 +29,12 @@ SCM: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool
 
 
 def scm_version(repo: Path) -> str:
-    """The version setuptools-scm gives ``repo`` under this project's own settings."""
+    """The version setuptools-scm gives ``repo`` under this project's own settings (a copy of
+    pyproject.toml in ``repo``: the config's directory is where the search for git starts)."""
+    config = repo / "pyproject.toml"
+    config.write_bytes((ROOT / "pyproject.toml").read_bytes())
     done = subprocess.run(
-        [sys.executable, "-m", "setuptools_scm", "-r", str(repo), "-c", str(ROOT / "pyproject.toml")],
+        [sys.executable, "-m", "setuptools_scm", "-r", str(repo), "-c", str(config)],
         check=True,
         capture_output=True,
         text=True,
