@@ -5,7 +5,9 @@ it to ``reconciler.hub.run``; the only decision made here is what ``hub run`` wa
 repository's ``.git`` when the hub writes to the same repository, nothing for a URL. ``hub run``'s
 HTTP port (health, metrics, the webhook) is fleetsync/serve/, attached to the runner. A stop
 (SIGTERM, Ctrl-C) while the repo is still being opened unwinds at once and exits 0; after that
-``cli_run`` owns the signals (docs/operations.md, "Stopping and starting").
+``cli_run`` owns the signals (docs/operations.md, "Stopping and starting"). With
+``--leader-elect``, a Lease in the hub's own cluster gates the reconciles (the election itself is
+reconciler/hub/lease.py, the hub's one module that talks to a Kubernetes API).
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -28,6 +31,9 @@ from fleetsync.serve.options import (
     WebhookInsecureOpt,
     WebhookSecretFileOpt,
 )
+
+if TYPE_CHECKING:
+    from reconciler.hub.lease import Elector
 
 
 @contextmanager
@@ -104,12 +110,41 @@ def hub_run(
     git_username: UsernameOpt = None,
     git_ssh_key_file: SshKeyOpt = None,
     git_known_hosts_file: KnownHostsOpt = None,
+    leader_elect: Annotated[
+        bool,
+        typer.Option(
+            "--leader-elect",
+            help="Reconcile only while holding a coordination.k8s.io Lease in the hub's own cluster"
+            " (several replicas: one leads). Without it the hub runs alone.",
+        ),
+    ] = False,
+    leader_elect_namespace: Annotated[
+        str | None,
+        typer.Option(
+            "--leader-elect-namespace", help="The Lease's namespace [default: the pod's, else default]."
+        ),
+    ] = None,
+    leader_elect_name: Annotated[
+        str, typer.Option("--leader-elect-name", help="The Lease's name.")
+    ] = "fleetsync-hub",
+    lease_duration: Annotated[
+        float, typer.Option("--leader-elect-lease-duration", min=1, help="Seconds a lease holds unrenewed.")
+    ] = 15.0,
+    renew_deadline: Annotated[
+        float,
+        typer.Option("--leader-elect-renew-deadline", min=1, help="Seconds a leader may fail to renew."),
+    ] = 10.0,
+    retry_period: Annotated[
+        float, typer.Option("--leader-elect-retry-period", min=0.1, help="Seconds between election rounds.")
+    ] = 2.0,
 ) -> None:
     """Run the hub: poll every --interval seconds, watch a local repo, and poll on webhook pokes.
 
     fleetsync hub run --repo /srv/fleet --interval 10
 
     fleetsync hub run --repo https://git.example.com/fleet.git --http-address :8080 --webhook-secret-file /etc/fleetsync/webhook-secret
+
+    fleetsync hub run --repo https://git.example.com/fleet.git --leader-elect
     """
     from fleetsync.serve.webhook import load_secret
     from fleetsync.serve.wiring import hub_address, serving_hub
@@ -122,6 +157,11 @@ def hub_run(
     if not is_url(repo) and hub_remote is None:
         git_dir = Path(repo) / ".git"
         watch = git_dir if git_dir.is_dir() else Path(repo)
+    elector = None
+    if leader_elect:
+        elector = _elector(
+            leader_elect_namespace, leader_elect_name, (lease_duration, renew_deadline, retry_period)
+        )
     with ExitStack() as stack:
         try:  # the port is taken before any git work: a bad flag fails at once
             secret = load_secret(webhook_secret_file)
@@ -146,6 +186,38 @@ def hub_run(
                     repo, branch=branch, hub_remote=hub_remote, cache_root=state_dir, credentials=auth
                 )
             )
-            cli_run(r, interval=interval, watch=watch, attach=service.attach if service else None)
+            cli_run(
+                r, interval=interval, watch=watch, attach=service.attach if service else None, elector=elector
+            )
         except KeyboardInterrupt:  # stopped while opening the repo (nothing written yet) or on the way out
             typer.echo("stopped", err=True)
+
+
+def _elector(namespace: str | None, name: str, seconds: tuple[float, float, float]) -> Elector:
+    """The Lease candidate of ``hub run --leader-elect`` (reconciler/hub/lease.py)."""
+    from reconciler.hub.lease import (
+        ElectionConfig,
+        Elector,
+        KubeLeaseApi,
+        LeaseUnavailable,
+        default_identity,
+        default_namespace,
+    )
+
+    duration, deadline, retry = (timedelta(seconds=s) for s in seconds)
+    try:
+        config = ElectionConfig(
+            default_identity(),
+            name=name,
+            namespace=namespace or default_namespace(),
+            lease_duration=duration,
+            renew_deadline=deadline,
+            retry_period=retry,
+        )
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--leader-elect-*") from e
+    try:
+        api = KubeLeaseApi.from_environment(config.name, config.namespace)
+    except LeaseUnavailable as e:
+        raise typer.BadParameter(str(e), param_hint="--leader-elect") from e
+    return Elector(api, config)

@@ -40,6 +40,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from reconciler.errors import FleetsyncError, TransientError
 from reconciler.gitstore.repo import HubRepo
+from reconciler.hub.lease import Elector
 from reconciler.hub.loop import Progress, ReconcileResult, reconcile_once
 from reconciler.hub.session import HubSession
 from reconciler.load.kustomize import Interrupted, interrupt_children
@@ -88,6 +89,7 @@ class Runner:
         progress: Progress | None = None,
         on_result: Callable[[ReconcileResult], None] | None = None,
         on_pass: Callable[[HubPass], None] | None = None,
+        leading: Callable[[], bool] | None = None,
     ):
         self.repo = repo
         self.interval = interval
@@ -96,6 +98,7 @@ class Runner:
         self.progress = progress
         self.on_result = on_result
         self.on_pass = on_pass
+        self.leading = leading  # leader election (reconciler/hub/lease.py): reconcile only while True
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self.session = HubSession()  # every cache of this hub process, for its lifetime
         self._stop = threading.Event()
@@ -111,6 +114,8 @@ class Runner:
     def tick(self) -> None:
         if self._stop.is_set():
             return
+        if self.leading is not None and not self.leading():
+            return  # another replica leads: it reconciles, this one only stands by
         started = time.monotonic()
         try:
             result = reconcile_once(self.repo, self.clock(), progress=self._stage, session=self.session)
@@ -241,15 +246,31 @@ def cli_run(
     interval: float,
     watch: Path | None,
     attach: Callable[[Runner], None] | None = None,
+    elector: Elector | None = None,
 ) -> None:
     """``hub run``: returns (exit 0) after SIGTERM or SIGINT once the running reconcile ended.
     ``attach`` is called with the runner before it starts: the composition root hooks its
-    webhook (``runner.poke``), health and metrics (``runner.on_pass``) there."""
-    runner = Runner(repo, interval=interval, watch=watch, on_result=log_result)
+    webhook (``runner.poke``), health and metrics (``runner.on_pass``) there. With an
+    ``elector`` the runner reconciles only while it holds the Lease; a new leader reconciles at
+    once, and the Lease is released on the way out."""
+    runner = Runner(
+        repo,
+        interval=interval,
+        watch=watch,
+        on_result=log_result,
+        leading=elector.is_leading if elector is not None else None,
+    )
     if attach is not None:
         attach(runner)
-    with stop_on_signals(runner.stop):
-        runner.start()
+    if elector is not None:
+        elector.on_change = lambda leading: runner.poke() if leading else None
+        elector.start()
+    try:
+        with stop_on_signals(runner.stop):
+            runner.start()
+    finally:
+        if elector is not None:
+            elector.stop()
 
 
 def log_result(result: ReconcileResult) -> None:
