@@ -28,6 +28,10 @@ COPY agent ./agent
 COPY fleetsync_contract ./fleetsync_contract
 COPY policies ./policies
 COPY fleet-repo-template ./fleet-repo-template
+# The build context has no .git, so setuptools-scm cannot read the release tag: say it
+# (docker build --build-arg FLEETSYNC_VERSION=0.1.0 .); without it the image says 0.1.0.dev0.
+ARG FLEETSYNC_VERSION=0.1.0.dev0
+ENV SETUPTOOLS_SCM_PRETEND_VERSION=${FLEETSYNC_VERSION}
 # fleetsync's wheel and a wheel of each runtime dependency (never the [test] extra).
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 

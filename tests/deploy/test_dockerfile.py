@@ -124,6 +124,13 @@ def context(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def build_version() -> str:
+    """What the build stage hands setuptools-scm: its ENV from the FLEETSYNC_VERSION build arg."""
+    args = dict(a.split("=", 1) for a in BUILD.all("ARG") if "=" in a)
+    assert "SETUPTOOLS_SCM_PRETEND_VERSION=${FLEETSYNC_VERSION}" in BUILD.all("ENV")
+    return args["FLEETSYNC_VERSION"]
+
+
 @pytest.fixture(scope="module")
 def wheel(context: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
@@ -133,6 +140,7 @@ def wheel(context: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         text=True,
         timeout=180,
         check=False,
+        env={**os.environ, "SETUPTOOLS_SCM_PRETEND_VERSION": build_version()},  # the stage's ENV
     )
     assert run.returncode == 0, f"pip wheel on the Dockerfile's build context failed:\n{run.stderr}"
     [built] = out.glob("fleetsync-*.whl")
@@ -339,3 +347,8 @@ def test_the_parser_joins_continuations_and_names_stages() -> None:
     assert [s.name for s in stages] == ["one", ""]
     assert stages[0].all("RUN") == ["x && y"]
     assert copy_sources(stages[1]) == ["p", "q"]
+
+
+def test_the_image_says_the_version_it_was_built_as(wheel: Path) -> None:
+    """The context has no .git for setuptools-scm: the version comes from the build arg."""
+    assert wheel.name.startswith(f"fleetsync-{build_version()}-")
