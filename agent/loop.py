@@ -266,7 +266,8 @@ class Agent:
         try:
             fetched = self.source.fetch_bundle(last)
         except SourceError as e:
-            log.warning("keeping the last good bundle: %s", e)
+            # in the pass's errors: the runner logs it once, not once per pass while it persists
+            log.debug("keeping the last good bundle: %s", e)
             if st.bundle is None and last:
                 self._load_cached(last)
             return SourceState(False, str(e)[:1024])

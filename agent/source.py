@@ -12,6 +12,11 @@ clone by deepening the fetch step by step up to a bound; a branch whose history 
 followed back within the bound is refused too, with a message that says so.
 
 The local clone lives in a cache directory of the agent's own (``--state-dir``).
+
+Credentials (an HTTPS token or an SSH key, fleetsync_contract/gitauth.py) reach git only through
+the environment of this door's gitpython calls; a password in ``--repo`` is taken out of the URL
+before git sees it, and every message this door makes goes through ``redact``, because a
+``SourceError``'s text ends up in the agent's log and in its report.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from gitdb.base import IStream
 
 from agent.errors import BundleRefused, SourceError
 from fleetsync_contract import BUNDLE_REF_PREFIX, HEARTBEAT_REF_PREFIX, REPORT_REF_PREFIX
+from fleetsync_contract.gitauth import NO_CREDENTIALS, GitCredentials, with_url
 
 Verifier = Callable[[Mapping[str, bytes]], list[str]]
 
@@ -55,8 +61,15 @@ def _git_env() -> dict[str, str]:
 class GitSource:
     """Fetches one cluster's bundle and writes that cluster's reports."""
 
-    def __init__(self, url: str, cluster: str, state_dir: Path, verify: Verifier = _no_verify):
-        self.url = url
+    def __init__(
+        self,
+        url: str,
+        cluster: str,
+        state_dir: Path,
+        verify: Verifier = _no_verify,
+        credentials: GitCredentials = NO_CREDENTIALS,
+    ):
+        self.url, self._auth = with_url(url, credentials)
         self.cluster = cluster
         self.verify = verify
         self.path = state_dir / "source.git"
@@ -68,7 +81,7 @@ class GitSource:
             repo = git.Repo.init(self.path, bare=True)
             repo.close()
         self._repo = git.Repo(self.path)
-        self._repo.git.update_environment(**_git_env())
+        self._repo.git.update_environment(**{**_git_env(), **self._auth.env()})
 
     def close(self) -> None:
         self._repo.close()
@@ -78,6 +91,10 @@ class GitSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _error(self, what: str, e: GitCommandError) -> SourceError:
+        """``what: git's last line``, credentials masked (the text reaches logs and the report)."""
+        return SourceError(self._auth.redact(f"{what}: {_stderr(e)}"))
 
     # -- bundles ----------------------------------------------------------------------------
     def fetch_bundle(self, last_accepted: str | None) -> FetchedBundle | None:
@@ -92,7 +109,7 @@ class GitSource:
         except GitCommandError as e:
             if "couldn't find remote ref" in (e.stderr or ""):
                 return None
-            raise SourceError(f"cannot fetch {self.bundle_ref} from the fleet repo: {_stderr(e)}") from e
+            raise self._error(f"cannot fetch {self.bundle_ref} from the fleet repo", e) from e
         tip = self._repo.git.rev_parse(local)
         if last_accepted and tip != last_accepted:
             self._prove_descent(last_accepted, tip)
@@ -164,7 +181,7 @@ class GitSource:
                     f"--deepen={depth}", "--no-tags", self.url, f"refs/heads/{self.bundle_ref}"
                 )
             except GitCommandError as e:
-                raise SourceError(f"cannot deepen {self.bundle_ref}: {_stderr(e)}") from e
+                raise self._error(f"cannot deepen {self.bundle_ref}", e) from e
 
     def _read_tree(self, commit: str) -> dict[str, bytes]:
         files: dict[str, bytes] = {}
@@ -193,7 +210,7 @@ class GitSource:
             parent = self._repo.git.rev_parse(local)
         except GitCommandError as e:
             if "couldn't find remote ref" not in (e.stderr or ""):
-                raise SourceError(f"cannot fetch {self.report_ref}: {_stderr(e)}") from e
+                raise self._error(f"cannot fetch {self.report_ref}", e) from e
         tree = self._write_tree(files)
         if parent and self._repo.git.rev_parse(f"{parent}^{{tree}}") == tree:
             return None
@@ -202,7 +219,7 @@ class GitSource:
         try:
             self._repo.git.push(self.url, lease, f"{commit}:refs/heads/{self.report_ref}")
         except GitCommandError as e:
-            raise SourceError(f"cannot push {self.report_ref}: {_stderr(e)}") from e
+            raise self._error(f"cannot push {self.report_ref}", e) from e
         return commit
 
     def beat(self, files: Mapping[str, bytes], message: str, author: str) -> str:
@@ -211,7 +228,7 @@ class GitSource:
         try:
             self._repo.git.push("--force", self.url, f"{commit}:{self.heartbeat_ref}")
         except GitCommandError as e:
-            raise SourceError(f"cannot push {self.heartbeat_ref}: {_stderr(e)}") from e
+            raise self._error(f"cannot push {self.heartbeat_ref}", e) from e
         return commit
 
     def _write_tree(self, files: Mapping[str, bytes]) -> str:
@@ -243,4 +260,7 @@ class GitSource:
 
 def _stderr(e: GitCommandError) -> str:
     text = (e.stderr or str(e)).strip()
-    return text.splitlines()[-1] if text else "git failed"
+    line = text.splitlines()[-1] if text else "git failed"
+    if "Authentication failed" in line or "could not read Username" in line:
+        line += " (give the agent credentials: docs/operations.md, 'Git credentials')"
+    return line

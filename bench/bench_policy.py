@@ -185,7 +185,7 @@ def new_cache() -> PolicyCache:
 
 
 def keep(cache: PolicyCache) -> PolicyCache:
-    """The cache the next reconcile of a long-running hub uses (hubgate keeps one per hub)."""
+    """The cache the next reconcile of a long-running hub uses (the HubSession keeps one per hub process)."""
     begin = getattr(cache, "new_pass", None)
     if begin is None:  # a PolicyCache that lives for one reconcile only
         return PolicyCache()

@@ -16,7 +16,10 @@
      ├── TransientError         retry later (a remote is unreachable, an API server says 429/5xx)
      │    ├── RefRace           another writer moved a ref: re-read, try again (gitstore/refs.py)
      │    ├── GitFailure        git could not do what was asked (gitstore/refs.py)
-     │    └── DemoGitError      git failed in the demo's fleet repo (fleetsync/demo/fleet.py)
+     │    ├── LeaseConflict     another replica wrote the leader-election Lease first (hub/lease.py)
+     │    ├── LeaseUnavailable  the hub's own API server cannot be asked about the Lease (hub/lease.py)
+     │    ├── DemoGitError      git failed in the demo's fleet repo (fleetsync/demo/fleet.py)
+     │    └── Interrupted       kubectl kustomize stopped by a stopping hub or a signal (load/kustomize.py)
      ├── StageFailed            the demo's story: a stage did not reach its goal (fleetsync/demo/story.py)
      └── InternalError          a bug in fleetsync
           └── StageSignal       control flow inside one pure stage, never an error to its caller:

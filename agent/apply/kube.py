@@ -95,6 +95,35 @@ def _classified() -> Iterator[None]:
         raise Retryable(f"API server unreachable: {e}") from e
 
 
+class KubeconfigError(ValueError):
+    """A kubeconfig that cannot be used (missing, not YAML, no such context): the user must fix
+    it, so it is a usage error (exit 2) and never retried."""
+
+
+def load_configuration(path: str | None, context: str | None) -> k8s_client.Configuration:
+    """The client configuration of a kubeconfig file (and context), or of the in-cluster service
+    account when ``path`` is None and we run in a pod. Touches no network, so whatever fails here
+    is the file's fault: a ``KubeconfigError``, one line."""
+    configuration = k8s_client.Configuration()
+    try:
+        if path is None:
+            try:
+                k8s_config.load_incluster_config(client_configuration=configuration)
+            except k8s_config.ConfigException:
+                k8s_config.load_kube_config(context=context, client_configuration=configuration)
+        else:
+            k8s_config.load_kube_config(config_file=path, context=context, client_configuration=configuration)
+    except Exception as e:
+        where = f"kubeconfig {path or '(default)'}" + (f" context {context!r}" if context else "")
+        raise KubeconfigError(f"{where}: {' '.join(str(e).split())[:300]}") from e
+    return configuration
+
+
+def check_kubeconfig(path: str | None, context: str | None) -> None:
+    """Raise ``KubeconfigError`` when the kubeconfig (and context) cannot be used; no network."""
+    load_configuration(path, context)
+
+
 class KubeClient:
     """A member cluster's API, as the agent uses it. Construct with ``from_kubeconfig``."""
 
@@ -124,15 +153,8 @@ class KubeClient:
         pools: give at least the number of threads that call it at once, or the extra threads
         open a new TLS connection per request and throw it away (the library's default is five
         per CPU)."""
-        configuration = k8s_client.Configuration()
+        configuration = load_configuration(path, context)
         configuration.connection_pool_maxsize = max(connections, 1)
-        if path is None:
-            try:
-                k8s_config.load_incluster_config(client_configuration=configuration)
-            except k8s_config.ConfigException:
-                k8s_config.load_kube_config(context=context, client_configuration=configuration)
-        else:
-            k8s_config.load_kube_config(config_file=path, context=context, client_configuration=configuration)
         return cls(k8s_client.ApiClient(configuration))
 
     def close(self) -> None:

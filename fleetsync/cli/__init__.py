@@ -33,7 +33,7 @@ app = typer.Typer(
         "bundle and report back."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # fleetsync --install-completion [bash|zsh|fish|powershell]
     pretty_exceptions_enable=False,
 )
 

@@ -3,16 +3,20 @@
 Flags become the arguments of ``agent.runner.run_agent``, the agent's own composition root
 (real clock, git and cluster); a ValueError it raises for a bad flag value is a usage error
 (exit 2), and the exit code it returns is passed through (3 when ``--once`` saw errors).
+``--http-address`` serves health and metrics (fleetsync/serve/), attached to the runner.
 """
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from fleetsync.cli.conventions import EXIT_USAGE, fail
+from fleetsync.cli.gitauth import KnownHostsOpt, SshKeyOpt, TokenFileOpt, UsernameOpt, git_credentials
+from fleetsync.serve.options import HttpAddressOpt, HttpPortOpt, ReadinessOpt
 
 app = typer.Typer(
     help="The member agent: pull this cluster's bundle, apply it, report back.", no_args_is_help=True
@@ -70,6 +74,13 @@ def agent_run(
             "--allow-prune", help="Namespace, CustomResourceDefinition or PersistentVolumeClaim (repeatable)."
         ),
     ] = None,
+    http_address: HttpAddressOpt = None,
+    http_port: HttpPortOpt = None,
+    readiness_intervals: ReadinessOpt = 3,
+    git_token_file: TokenFileOpt = None,
+    git_username: UsernameOpt = None,
+    git_ssh_key_file: SshKeyOpt = None,
+    git_known_hosts_file: KnownHostsOpt = None,
 ) -> None:
     """Run the member agent: fetch fleet/bundles/CLUSTER, apply it, prune, report to fleet/reports/CLUSTER.
 
@@ -79,8 +90,20 @@ def agent_run(
     """
     from agent.loop import WORKERS
     from agent.runner import run_agent
+    from fleetsync.serve.wiring import http_address as parse_http
+    from fleetsync.serve.wiring import serving_agent
 
+    serving = ExitStack()  # the HTTP port, closed when the agent stops
+    auth = git_credentials(git_token_file, git_username, git_ssh_key_file, git_known_hosts_file)
     try:
+        service = serving.enter_context(
+            serving_agent(
+                None if once else parse_http(http_address, http_port),
+                cluster=cluster,
+                interval=interval,
+                intervals=readiness_intervals,
+            )
+        )
         code = run_agent(
             repo=repo,
             cluster=cluster,
@@ -95,7 +118,11 @@ def agent_run(
             workers=workers or WORKERS,
             max_prune_share=max_prune_share,
             allow_prune=allow_prune or [],
+            attach=service.attach if service else None,
+            credentials=auth,
         )
     except ValueError as e:
         raise fail(str(e), EXIT_USAGE) from e
+    finally:
+        serving.close()
     raise typer.Exit(code)

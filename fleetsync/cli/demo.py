@@ -66,6 +66,7 @@ def demo_command(
         if not sep or not cluster or not ctx:
             raise fail(f"--map {item!r}: expected CLUSTER=CONTEXT", EXIT_USAGE)
         pairs.append((cluster, ctx))
+    _check_kubeconfig(kubeconfig, [*(context or ()), *(ctx for _, ctx in pairs)])
     try:
         source = template or default_template()
     except UserError as e:
@@ -78,3 +79,17 @@ def demo_command(
     )
     result = run_demo(options, out, clock=utcnow, sleep=time.sleep)
     raise typer.Exit(EXIT_OK if result.ok else EXIT_RUNTIME)
+
+
+def _check_kubeconfig(kubeconfig: str | None, contexts: list[str]) -> None:
+    """A kubeconfig or context that cannot be used is a usage error (exit 2), before any member starts."""
+    if kubeconfig is None and not contexts:
+        return
+    from agent.apply.kube import KubeconfigError, check_kubeconfig
+
+    targets: list[str | None] = [*contexts] or [None]
+    try:
+        for ctx in targets:
+            check_kubeconfig(kubeconfig, ctx)
+    except KubeconfigError as e:
+        raise fail(str(e), EXIT_USAGE) from e

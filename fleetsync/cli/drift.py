@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from fleetsync.cli.conventions import EXIT_USAGE, RepoOpt, StateDirOpt, TableOutput, fail
+from fleetsync.cli.gitauth import KnownHostsOpt, SshKeyOpt, TokenFileOpt, UsernameOpt, git_credentials
 
 app = typer.Typer(help="Drift observed by agents: adopt it as a reviewable commit.", no_args_is_help=True)
 
@@ -24,6 +25,10 @@ def drift_list_command(
     repo: RepoOpt = ".",
     state_dir: StateDirOpt = None,
     output: Annotated[TableOutput, typer.Option("--output", "-o", help="Output format.")] = TableOutput.table,
+    git_token_file: TokenFileOpt = None,
+    git_username: UsernameOpt = None,
+    git_ssh_key_file: SshKeyOpt = None,
+    git_known_hosts_file: KnownHostsOpt = None,
 ) -> None:
     """Every drifted or diffed object, from the report branches (the same as `fleetsync get drift`).
 
@@ -32,7 +37,8 @@ def drift_list_command(
     from reconciler.drift.reports import cli_get_drift
     from reconciler.gitstore.repo import open_hub_repo
 
-    with open_hub_repo(repo, cache_root=state_dir) as r:
+    auth = git_credentials(git_token_file, git_username, git_ssh_key_file, git_known_hosts_file)
+    with open_hub_repo(repo, cache_root=state_dir, credentials=auth) as r:
         typer.echo(cli_get_drift(r, cluster, output.value), nl=False)
 
 
@@ -46,6 +52,10 @@ def drift_show_command(
     repo: RepoOpt = ".",
     state_dir: StateDirOpt = None,
     output: Annotated[TableOutput, typer.Option("--output", "-o", help="Output format.")] = TableOutput.yaml,
+    git_token_file: TokenFileOpt = None,
+    git_username: UsernameOpt = None,
+    git_ssh_key_file: SshKeyOpt = None,
+    git_known_hosts_file: KnownHostsOpt = None,
 ) -> None:
     """One object's drift on one cluster, every path with the hub's and the member's value.
 
@@ -54,7 +64,8 @@ def drift_show_command(
     from reconciler.drift.reports import UsageError, cli_show_drift
     from reconciler.gitstore.repo import open_hub_repo
 
-    with open_hub_repo(repo, cache_root=state_dir) as r:
+    auth = git_credentials(git_token_file, git_username, git_ssh_key_file, git_known_hosts_file)
+    with open_hub_repo(repo, cache_root=state_dir, credentials=auth) as r:
         try:
             typer.echo(cli_show_drift(r, cluster, obj, placement, output.value), nl=False)
         except UsageError as e:

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from fleetsync.cli.conventions import HubRemoteOpt, RepoOpt, StateDirOpt, TableOutput
+from fleetsync.cli.gitauth import KnownHostsOpt, SshKeyOpt, TokenFileOpt, UsernameOpt, git_credentials
 
 
 def get(
@@ -23,6 +24,10 @@ def get(
     hub_remote: HubRemoteOpt = None,
     state_dir: StateDirOpt = None,
     output: Annotated[TableOutput, typer.Option("--output", "-o", help="Output format.")] = TableOutput.table,
+    git_token_file: TokenFileOpt = None,
+    git_username: UsernameOpt = None,
+    git_ssh_key_file: SshKeyOpt = None,
+    git_known_hosts_file: KnownHostsOpt = None,
 ) -> None:
     """Show placement, cluster or staged-run status from fleet/status, like `kubectl get crp -o yaml`.
 
@@ -39,7 +44,8 @@ def get(
     from reconciler.gitstore.repo import open_hub_repo
     from reconciler.status.read import cli_get
 
-    with open_hub_repo(repo, hub_remote=hub_remote, cache_root=state_dir) as r:
+    auth = git_credentials(git_token_file, git_username, git_ssh_key_file, git_known_hosts_file)
+    with open_hub_repo(repo, hub_remote=hub_remote, cache_root=state_dir, credentials=auth) as r:
         if kind == "runs":
             from reconciler.status.runs import cli_get_runs
 

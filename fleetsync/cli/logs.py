@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TextIO
 
+from fleetsync_contract.gitauth import mask_url_credentials
+
+# the one rule for URL credentials, shared with the hub's and the agent's git doors
+mask_credentials = mask_url_credentials
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
-# scheme://userinfo@ up to the last "@" before the path (a password may hold a raw "@"); the
-# userinfo has no "/", so a path with an "@" is left alone
-_URL_CREDENTIALS = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/\s]+@")
 
 
 class LogLevel(StrEnum):
@@ -40,11 +40,6 @@ class LogLevel(StrEnum):
 class LogFormat(StrEnum):
     text = "text"
     json = "json"
-
-
-def mask_credentials(text: str) -> str:
-    """``https://user:token@host/x`` → ``https://***@host/x``; anything else unchanged."""
-    return _URL_CREDENTIALS.sub(r"\1***@", text)
 
 
 def _mask(value: Any) -> Any:
@@ -140,15 +135,19 @@ def setup_logging(level: LogLevel, fmt: LogFormat) -> Callable[[], None]:
     handler.setFormatter(JsonFormatter() if fmt is LogFormat.json else TextFormatter())
     handler.addFilter(MaskCredentials())
     root = logging.getLogger()
-    scheduler = logging.getLogger("apscheduler")
-    before = (root.level, scheduler.level)
+    # apscheduler: one line per job run; urllib3: one line per connection retry, which the agent
+    # reports itself once per failure (agent/runner.py)
+    quiet = {"apscheduler": logging.WARNING, "urllib3": logging.ERROR}
+    before = (root.level, {name: logging.getLogger(name).level for name in quiet})
     root.addHandler(handler)
     root.setLevel(numeric)
-    scheduler.setLevel(max(numeric, logging.WARNING))  # one line per job run is noise
+    for name, least in quiet.items():
+        logging.getLogger(name).setLevel(max(numeric, least))
 
     def undo() -> None:
         root.removeHandler(handler)
         root.setLevel(before[0])
-        scheduler.setLevel(before[1])
+        for name, level in before[1].items():
+            logging.getLogger(name).setLevel(level)
 
     return undo

@@ -2,7 +2,7 @@
 
 The change is computed against the committed ``HEAD`` (exported, never the work tree, so what is
 validated is exactly what is committed), reloaded with reconciler/load/fleet.py and checked by
-``drift_adopt.verify``; only then is anything written. The commit goes on a new branch
+``drift.adopt.verify``; only then is anything written. The commit goes on a new branch
 (``drift/<cluster>/<name>`` unless ``--branch`` names another) built from ``HEAD`` with a
 temporary index, so the user's work tree and index are untouched; ``--branch`` naming the
 checked-out branch commits there instead (only the adopted files, and only when they have no

@@ -17,6 +17,10 @@ If any ref moved since it was read (another hub won a race) nothing moves and ``
 raised, so the loop re-reads and recomputes. A crash after objects are written but before refs
 move leaves the old refs in place; the stray objects are unreachable and harmless.
 
+Credentials (fleetsync_contract/gitauth.py) reach git only as the environment of this door's
+gitpython calls; a password in a URL is taken out of it before git sees it (``with_url``), and
+every error raised here is redacted, because its text reaches logs and the CLI.
+
 Two classifications happen here and nowhere else: a failed update is a race exactly when a ref
 no longer has its expected value (re-read after the failure, not guessed from git's message);
 every other git failure is a ``TransientError``. Repo content never reaches a command line
@@ -42,6 +46,7 @@ from pathlib import Path
 import git
 from git.exc import GitCommandError
 
+from fleetsync_contract.gitauth import NO_CREDENTIALS, GitCredentials, with_url
 from reconciler.errors import UserError
 from reconciler.gitstore.refs import (
     HUB_REF_PREFIXES,
@@ -65,7 +70,10 @@ _HUB_NS = "refs/fleetsync/hub/"
 
 def _stderr(e: GitCommandError) -> str:
     text = str(e.stderr or e).strip()
-    return text.splitlines()[-1] if text else "git failed"
+    line = text.splitlines()[-1] if text else "git failed"
+    if "Authentication failed" in line or "could not read Username" in line:
+        line += " (give the hub credentials: docs/operations.md, 'Git credentials')"
+    return line
 
 
 class HubRepo(TreeReader):
@@ -76,11 +84,23 @@ class HubRepo(TreeReader):
     their full remote names (``refs/heads/fleet/status``) in both modes.
     """
 
-    def __init__(self, repo: git.Repo, *, branch: str, source: str | None, hub_remote: str | None):
+    def __init__(
+        self,
+        repo: git.Repo,
+        *,
+        branch: str,
+        source: str | None,
+        hub_remote: str | None,
+        credentials: GitCredentials = NO_CREDENTIALS,
+    ):
         super().__init__(repo)
         self.branch = check_branch(branch)
         self.source = source  # None: the fleet branch is read from this repository itself
         self.hub_remote = hub_remote  # None: hub refs live in this repository itself
+        # Every fetch, push and ls-remote is a gitpython call: they all get the credentials'
+        # environment (reconciler/gitstore/refs.py keeps prompts off, this adds the helper/ssh).
+        self._auth = credentials
+        self._repo.git.update_environment(**credentials.env())
 
     @classmethod
     def local(cls, path: Path, branch: str = "main") -> HubRepo:
@@ -91,12 +111,31 @@ class HubRepo(TreeReader):
         return cls(repo, branch=branch, source=None, hub_remote=None)
 
     @classmethod
-    def cached(cls, cache: Path, source: str, hub_remote: str | None = None, branch: str = "main") -> HubRepo:
-        """A bare cache under ``cache`` of ``source`` (URL or path); hub refs go to ``hub_remote``."""
+    def cached(
+        cls,
+        cache: Path,
+        source: str,
+        hub_remote: str | None = None,
+        branch: str = "main",
+        credentials: GitCredentials = NO_CREDENTIALS,
+    ) -> HubRepo:
+        """A bare cache under ``cache`` of ``source`` (URL or path); hub refs go to ``hub_remote``.
+
+        A password in either URL is taken out of it (``with_url``): git is given bare URLs and
+        the token through ``credentials``' environment, never on its command line."""
+        source, credentials = with_url(source, credentials)
+        if hub_remote is not None:
+            hub_remote, credentials = with_url(hub_remote, credentials)
         if not (cache / "HEAD").exists():
             cache.mkdir(parents=True, exist_ok=True)
             git.Repo.init(cache, bare=True).close()
-        return cls(git.Repo(cache), branch=branch, source=source, hub_remote=hub_remote or source)
+        return cls(
+            git.Repo(cache),
+            branch=branch,
+            source=source,
+            hub_remote=hub_remote or source,
+            credentials=credentials,
+        )
 
     def close(self) -> None:
         self._repo.close()
@@ -134,7 +173,7 @@ class HubRepo(TreeReader):
         try:
             self._repo.git.fetch("--prune", "--no-tags", "--quiet", "--", remote, *specs)
         except GitCommandError as e:
-            raise GitFailure(f"cannot fetch from {remote}: {_stderr(e)}") from e
+            raise GitFailure(self._auth.redact(f"cannot fetch from {remote}: {_stderr(e)}")) from e
 
     def source_commit(self) -> str | None:
         """The newest commit of the fleet branch (None when the branch does not exist)."""
@@ -231,9 +270,9 @@ class HubRepo(TreeReader):
             try:
                 actual = self._ls_remote(self.hub_remote)
             except GitFailure:
-                raise GitFailure(f"cannot push to {self.hub_remote}: {_stderr(e)}") from e
+                raise GitFailure(self._auth.redact(f"cannot push to {self.hub_remote}: {_stderr(e)}")) from e
             self._raise_if_moved(updates, actual)
-            raise GitFailure(f"cannot push to {self.hub_remote}: {_stderr(e)}") from e
+            raise GitFailure(self._auth.redact(f"cannot push to {self.hub_remote}: {_stderr(e)}")) from e
         for u in updates:  # keep the cache's copies current for the next read
             self._repo.git.update_ref(_HUB_NS + u.ref[len("refs/") :], u.new)
 
@@ -241,7 +280,7 @@ class HubRepo(TreeReader):
         try:
             out = self._repo.git.ls_remote("--", remote, *(p + "*" for p in HUB_REF_PREFIXES))
         except GitCommandError as e:
-            raise GitFailure(f"cannot list refs of {remote}: {_stderr(e)}") from e
+            raise GitFailure(self._auth.redact(f"cannot list refs of {remote}: {_stderr(e)}")) from e
         refs: dict[str, str] = {}
         for line in str(out).splitlines():
             sha, _, ref = line.partition("\t")
@@ -256,18 +295,31 @@ class HubRepo(TreeReader):
 
 
 def open_hub_repo(
-    location: str, *, branch: str = "main", hub_remote: str | None = None, cache_root: Path | None = None
+    location: str,
+    *,
+    branch: str = "main",
+    hub_remote: str | None = None,
+    cache_root: Path | None = None,
+    credentials: GitCredentials = NO_CREDENTIALS,
 ) -> HubRepo:
     """``--repo URL|PATH [--hub-remote URL]`` → a HubRepo.
 
     A local repository without ``--hub-remote`` is worked on in place (refs move by a local
     transaction); anything else goes through a bare cache under ``cache_root`` (default
-    ``~/.cache/fleetsync/hub``), one per (source, hub remote) pair.
+    ``~/.cache/fleetsync/hub``), one per (source, hub remote) pair, named by their URLs without
+    credentials (a rotated token keeps its cache). ``credentials`` authenticate every remote.
     """
     if hub_remote is None and not is_url(location):
         return HubRepo.local(Path(location), branch)
-    source = location if is_url(location) else str(Path(location).resolve())
-    remote = hub_remote if hub_remote is None or is_url(hub_remote) else str(Path(hub_remote).resolve())
+    if is_url(location):
+        source, credentials = with_url(location, credentials)
+    else:
+        source = str(Path(location).resolve())
+    remote = hub_remote
+    if remote is not None and is_url(remote):
+        remote, credentials = with_url(remote, credentials)
+    elif remote is not None:
+        remote = str(Path(remote).resolve())
     root = cache_root or Path.home() / ".cache" / "fleetsync" / "hub"
     digest = hashlib.sha256(f"{source}\0{remote or ''}".encode()).hexdigest()[:16]
-    return HubRepo.cached(root / digest, source, remote, branch)
+    return HubRepo.cached(root / digest, source, remote, branch, credentials)

@@ -3,10 +3,11 @@
 ``reconcile_once`` reads (reconciler/hub/inputs.py) the newest fleet commit, the status branch
 (the hub's memory), every bundle branch, report branch and heartbeat ref; then runs the stages
 (their pure part is reconciler/hub/pipeline.py, shared with ``fleetsync plan``) in order —
-load → clusters → per placement: select + snapshot → evictions (hub/evict.py) →
-schedule → overrides → policy gate (hub/gate.py) → rollout (RollingUpdate, or the staged runs
-of hub/staged.py for External) — then render per cluster and status — and publishes only the bundle branches whose bundle id changed plus the status branch,
-in ONE atomic update (reconciler/gitstore/repo.py). When no input changed nothing is written: every
+load → clusters → per placement: select → snapshot → evict (hub/evict.py) → schedule →
+override → policy gate (hub/gate.py) → rollout (RollingUpdate, or the staged runs behind
+rollout/staged/step.py for External) → bindings — then render per cluster and status — and
+publishes only the bundle branches whose bundle id changed plus the status branch, in ONE
+atomic update (reconciler/gitstore/repo.py). When no input changed nothing is written: every
 stage is deterministic and status times move only on change, so the rendered bytes are equal
 and the comparison against what is on the branches finds nothing to do.
 
@@ -131,8 +132,10 @@ def reconcile_once(
         session.settled(
             repo, commit, inputs, now, bool(updates), result.loaded, result.requeue_after, result.findings
         )
-        log.info(
-            "reconciled", extra={"commit": commit, "written": [u.ref for u in updates], "attempt": attempt}
+        log.log(
+            logging.INFO if updates else logging.DEBUG,  # an idle poll is no news
+            "reconciled",
+            extra={"commit": commit, "written": [u.ref for u in updates], "attempt": attempt},
         )
         return ReconcileResult(
             result.source_commit,

@@ -1,38 +1,62 @@
 """``fleetsync hub run``: when to reconcile (the loop decides what).
 
-Three triggers, one job: apscheduler's ``BlockingScheduler`` runs ``reconcile_once`` every
-``interval`` seconds (one instance at a time; missed runs coalesce); a watchfiles thread on a
+Three triggers, one job: apscheduler's scheduler (on a thread of its own, so the caller's
+thread only waits for a stop) runs ``reconcile_once`` every ``interval`` seconds (one instance
+at a time; missed runs coalesce); a watchfiles thread on a
 local repository's ``.git`` (its branch refs, report branches and heartbeat refs, never the
-hub's own bundle/status refs) and an optional webhook endpoint for a Git host both just *poke*
-that job so it runs now. Nothing here computes anything, so the loop stays testable with a fixed
-clock, and a poke during a running reconcile is folded into the next run.
+hub's own bundle/status refs) and a Git host's webhook both just *poke* that job so it runs
+now. Nothing here computes anything, so the loop stays testable with a fixed clock, and a poke
+during a running reconcile is folded into the next run. The hub serves no HTTP itself: the
+webhook, health and metrics live in the composition root (fleetsync/serve/), which gets the
+runner through ``cli_run``'s ``attach`` and a ``HubPass`` record of every pass through ``on_pass``.
 
 When a rollout waits on time (``unavailablePeriodSeconds``) the loop says when to come back
 (``requeue_after``) and the next run is brought forward to then. Logs are structured
-(``key=value`` extras on every record), progress goes to a rich spinner on a terminal.
+(``key=value`` extras on every record), progress goes to a rich spinner on a terminal; a poll
+that finds nothing to do logs at DEBUG only.
+
+Stopping: SIGTERM and SIGINT only set a stop event (a handler that raises would land anywhere,
+e.g. inside apscheduler's job submission, which swallows it). The thread that called
+``start()`` then removes the job (so nothing new is submitted), kills any running
+``kubectl kustomize`` child and waits for the running reconcile, which checks the event at
+every stage boundary and is abandoned before it publishes. A reconcile therefore either
+completes (its refs move in one atomic update) or writes nothing; it is never recorded as a
+failed load, and a requested stop exits 0.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from reconciler.errors import FleetsyncError, TransientError
 from reconciler.gitstore.repo import HubRepo
+from reconciler.hub.lease import Elector
 from reconciler.hub.loop import Progress, ReconcileResult, reconcile_once
 from reconciler.hub.session import HubSession
+from reconciler.load.kustomize import Interrupted, interrupt_children
 
 log = logging.getLogger(__name__)
 
 JOB_ID = "reconcile"
-MAX_WEBHOOK_BODY = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class HubPass:
+    """One pass of the loop as an observer sees it (fleetsync/serve: readiness, metrics)."""
+
+    seconds: float
+    result: ReconcileResult | None  # None: the pass failed, ``error`` says why
+    error: FleetsyncError | None = None
 
 
 def is_hub_internal(path: str) -> bool:
@@ -47,8 +71,13 @@ def is_hub_internal(path: str) -> bool:
     )
 
 
+class Stopping(Exception):
+    """Raised at a stage boundary of a reconcile once a stop was requested: abandon, write nothing."""
+
+
 class Runner:
-    """Owns the scheduler and the triggers; ``start()`` blocks until ``stop()`` or Ctrl-C."""
+    """Owns the scheduler and the triggers; ``start()`` blocks until ``stop()`` (or a signal,
+    when ``cli_run`` installed the handlers), then waits for the running reconcile."""
 
     def __init__(
         self,
@@ -57,37 +86,66 @@ class Runner:
         interval: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         watch: Path | None = None,
-        webhook: tuple[str, int] | None = None,
         progress: Progress | None = None,
         on_result: Callable[[ReconcileResult], None] | None = None,
+        on_pass: Callable[[HubPass], None] | None = None,
+        leading: Callable[[], bool] | None = None,
     ):
         self.repo = repo
         self.interval = interval
         self.clock = clock
         self.watch = watch
-        self.webhook = webhook
         self.progress = progress
         self.on_result = on_result
-        self.scheduler = BlockingScheduler(timezone=UTC)
+        self.on_pass = on_pass
+        self.leading = leading  # leader election (reconciler/hub/lease.py): reconcile only while True
+        self.scheduler = BackgroundScheduler(timezone=UTC)
         self.session = HubSession()  # every cache of this hub process, for its lifetime
         self._stop = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self.webhook_port: int | None = None
 
     # -- the one job -------------------------------------------------------------------------
+    def _stage(self, message: str) -> None:
+        """Every stage boundary of a reconcile: abandon it when a stop was requested."""
+        if self._stop.is_set():
+            raise Stopping(message)
+        if self.progress is not None:
+            self.progress(message)
+
     def tick(self) -> None:
+        if self._stop.is_set():
+            return
+        if self.leading is not None and not self.leading():
+            return  # another replica leads: it reconciles, this one only stands by
+        started = time.monotonic()
         try:
-            result = reconcile_once(self.repo, self.clock(), progress=self.progress, session=self.session)
+            result = reconcile_once(self.repo, self.clock(), progress=self._stage, session=self.session)
+        except (Stopping, Interrupted) as e:
+            if not self._stop.is_set():  # a kustomize child killed by someone else: retry later
+                log.warning("reconcile interrupted; will retry", extra={"error": str(e)})
+                return
+            log.info("reconcile abandoned: stopping", extra={"stage": str(e)})
+            return
         except TransientError as e:
             log.warning("reconcile failed; will retry", extra={"error": str(e)})
+            self._observe(HubPass(time.monotonic() - started, None, e))
             return
         except FleetsyncError as e:
             log.error("reconcile failed", extra={"error": str(e)})
+            self._observe(HubPass(time.monotonic() - started, None, e))
             return
+        self._observe(HubPass(time.monotonic() - started, result))
         if self.on_result is not None:
             self.on_result(result)
         if result.requeue_after is not None and result.requeue_after < timedelta(seconds=self.interval):
             self.poke(result.requeue_after)
+
+    def _observe(self, done: HubPass) -> None:
+        if self.on_pass is None:
+            return
+        try:
+            self.on_pass(done)
+        except Exception:  # an observer's bug must not stop the hub
+            log.exception("pass observer failed")
 
     def poke(self, after: timedelta = timedelta(0)) -> None:
         """Run the job ``after`` from now (sooner than its next interval), never twice at once."""
@@ -106,28 +164,6 @@ class Runner:
             if any(not is_hub_internal(path) for _, path in changes):
                 self.poke()
 
-    def _serve_webhook(self) -> None:
-        runner = self
-
-        class Hook(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > MAX_WEBHOOK_BODY:
-                    self.send_error(413)
-                    return
-                self.rfile.read(length)  # the body is not trusted or needed: any push means "look"
-                runner.poke()
-                self.send_response(202)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                log.info("webhook", extra={"client": self.client_address[0], "line": format % args})
-
-        assert self.webhook is not None
-        self._server = ThreadingHTTPServer(self.webhook, Hook)
-        self.webhook_port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, name="webhook", daemon=True).start()
-
     def start(self) -> None:
         self.scheduler.add_job(
             self.tick,
@@ -140,29 +176,30 @@ class Runner:
         )
         if self.watch is not None:
             threading.Thread(target=self._watch, name="watch", daemon=True).start()
-        if self.webhook is not None:
-            self._serve_webhook()
-        log.info(
-            "hub running",
-            extra={
-                "interval": self.interval,
-                "watch": str(self.watch or ""),
-                "webhook_port": self.webhook_port or "",
-            },
-        )
+        log.info("hub running", extra={"interval": self.interval, "watch": str(self.watch or "")})
         try:
             self.scheduler.start()
+            while not self._stop.wait(1.0):  # a timeout keeps the wait interruptible by signals
+                pass
         finally:
-            self.stop()
+            self._shutdown()
 
     def stop(self) -> None:
+        """Request a stop; safe from any thread and from a signal handler (it only sets an event)."""
         self._stop.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+
+    def _shutdown(self) -> None:
+        self._stop.set()
+        if not self.scheduler.running:
+            return
+        try:  # takes the job store's lock: once removed, no run of the job can be submitted
+            self.scheduler.remove_job(JOB_ID)
+        except Exception:  # never added (start failed early)
+            log.debug("no job to remove")
+        if interrupt_children():
+            log.info("stopping: interrupted kubectl kustomize")
+        self.scheduler.shutdown(wait=True)  # the running reconcile ends at its next stage boundary
+        log.info("hub stopped")
 
 
 # -- what the CLI calls --------------------------------------------------------------------------
@@ -208,17 +245,58 @@ def cli_run(
     *,
     interval: float,
     watch: Path | None,
-    webhook_port: int | None,
-    webhook_host: str = "127.0.0.1",
+    attach: Callable[[Runner], None] | None = None,
+    elector: Elector | None = None,
 ) -> None:
+    """``hub run``: returns (exit 0) after SIGTERM or SIGINT once the running reconcile ended.
+    ``attach`` is called with the runner before it starts: the composition root hooks its
+    webhook (``runner.poke``), health and metrics (``runner.on_pass``) there. With an
+    ``elector`` the runner reconciles only while it holds the Lease; a new leader reconciles at
+    once, and the Lease is released on the way out."""
     runner = Runner(
         repo,
         interval=interval,
         watch=watch,
-        webhook=(webhook_host, webhook_port) if webhook_port is not None else None,
-        on_result=lambda r: log.info(result_text(r).splitlines()[0], extra={"written": len(r.written)}),
+        on_result=log_result,
+        leading=elector.is_leading if elector is not None else None,
     )
+    if attach is not None:
+        attach(runner)
+    if elector is not None:
+        elector.on_change = lambda leading: runner.poke() if leading else None
+        elector.start()
     try:
-        runner.start()
-    except KeyboardInterrupt:
-        runner.stop()
+        with stop_on_signals(runner.stop):
+            runner.start()
+    finally:
+        if elector is not None:
+            elector.stop()
+
+
+def log_result(result: ReconcileResult) -> None:
+    """INFO when a reconcile wrote something or the commit does not load; DEBUG for an idle poll."""
+    level = logging.DEBUG if result.noop and result.loaded else logging.INFO
+    log.log(level, result_text(result).splitlines()[0], extra={"written": len(result.written)})
+
+
+class stop_on_signals:
+    """SIGTERM and SIGINT call ``stop`` (which must only set an event) while inside; the previous
+    handlers come back on exit. Off the main thread (tests) it does nothing."""
+
+    def __init__(self, stop: Callable[[], None]):
+        self._stop = stop
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        log.info("stop requested", extra={"signal": signal.Signals(signum).name})
+        self._stop()
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)

@@ -7,6 +7,12 @@ resolves — symlinks followed — inside the repo. Remote URLs are refused (a r
 depend on the network, and a fleet repo commit must say everything). Helm inflation is refused
 (kubectl would need --enable-helm and a network). The command is a fixed argument list with no
 shell, a timeout, and a bound on how much output we read.
+
+The child runs in a session of its own, so a terminal's Ctrl-C reaches only the hub, which then
+decides: a stopping hub calls ``interrupt_children()``, and a render whose child we killed raises
+``Interrupted`` (a transient error: nothing is recorded) instead of returning a finding. A child
+killed by any signal is not the repo's fault either, so it is transient too; only an exit code
+kubectl chose is the user's mistake.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import Finding
+from reconciler.errors import Finding, TransientError
 from reconciler.load.yamldoc import Document, YamlError, dotted, parse_documents
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -42,6 +48,48 @@ _INLINE_OR_PATH_LISTS = (
 _OBJECT_LISTS_WITH_PATH = ("patches", "patchesJson6902", "replacements")
 _GENERATORS = ("configMapGenerator", "secretGenerator")
 _REFUSED = ("helmCharts", "helmGlobals", "helmChartInflationGenerator")
+
+
+class Interrupted(TransientError):
+    """``kubectl kustomize`` was stopped by us (the hub is shutting down) or killed by a signal:
+    the commit was not judged, so nothing may be recorded about it."""
+
+
+class _Children:
+    """The running kustomize children, so that a stopping hub can kill them and say it did."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen[bytes]] = set()
+        self._killed: set[int] = set()
+
+    def add(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._running.add(proc)
+
+    def remove(self, proc: subprocess.Popen[bytes]) -> bool:
+        """Forget ``proc``; whether we killed it."""
+        with self._lock:
+            self._running.discard(proc)
+            killed = proc.pid in self._killed
+            self._killed.discard(proc.pid)
+            return killed
+
+    def interrupt(self) -> int:
+        with self._lock:
+            for proc in self._running:
+                self._killed.add(proc.pid)
+                proc.kill()
+            return len(self._running)
+
+
+_CHILDREN = _Children()
+
+
+def interrupt_children() -> int:
+    """Kill every running ``kubectl kustomize`` (a hub shutting down); their renders raise
+    ``Interrupted``. Returns how many were running."""
+    return _CHILDREN.interrupt()
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,31 +286,25 @@ def render(
     with tempfile.TemporaryFile() as err:
         try:
             proc = subprocess.Popen(
-                args, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, env=env
+                args,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,  # the terminal's Ctrl-C is the hub's to handle, not kubectl's
             )
         except OSError as e:
             return KustomizeResult(None, (Finding(label, 0, 0, "", f"cannot run kubectl: {e.strerror}"),))
-        timed_out = threading.Event()
-
-        def kill() -> None:
-            timed_out.set()
-            proc.kill()
-
-        timer = threading.Timer(timeout, kill)
-        timer.start()
+        _CHILDREN.add(proc)
         try:
-            assert proc.stdout is not None
-            out = proc.stdout.read(max_bytes + 1)
-            too_big = len(out) > max_bytes
-            if too_big:
-                proc.kill()
-            proc.stdout.close()
-            code = proc.wait()
+            out, code, timed_out, too_big = _collect(proc, timeout, max_bytes)
         finally:
-            timer.cancel()
+            killed_by_us = _CHILDREN.remove(proc)
         err.seek(0)
         stderr = err.read(4096).decode("utf-8", "replace").strip()
-    if timed_out.is_set():
+    if killed_by_us:
+        raise Interrupted("kubectl kustomize interrupted: the hub is stopping")
+    if timed_out:
         return KustomizeResult(
             None, (Finding(label, 0, 0, "", f"kubectl kustomize took longer than {timeout:g}s"),)
         )
@@ -271,6 +313,8 @@ def render(
             None,
             (Finding(label, 0, 0, "", f"kubectl kustomize printed more than {max_bytes} bytes; refusing"),),
         )
+    if code < 0:
+        raise Interrupted(f"kubectl kustomize was killed by signal {-code}")
     if code != 0:
         message = stderr.splitlines()[-1] if stderr else f"exit code {code}"
         return KustomizeResult(None, (Finding(label, 0, 0, "", f"kubectl kustomize failed: {message}"),))
@@ -280,3 +324,26 @@ def render(
         return KustomizeResult(
             None, (Finding(label, 0, 0, "", "kubectl kustomize printed non-UTF-8 output"),)
         )
+
+
+def _collect(proc: subprocess.Popen[bytes], timeout: float, max_bytes: int) -> tuple[bytes, int, bool, bool]:
+    """(stdout, exit code, timed out, too big), killing the child at the timeout or the bound."""
+    timed_out = threading.Event()
+
+    def kill() -> None:
+        timed_out.set()
+        proc.kill()
+
+    timer = threading.Timer(timeout, kill)
+    timer.start()
+    try:
+        assert proc.stdout is not None
+        out = proc.stdout.read(max_bytes + 1)
+        too_big = len(out) > max_bytes
+        if too_big:
+            proc.kill()
+        proc.stdout.close()
+        code = proc.wait()
+    finally:
+        timer.cancel()
+    return out, code, timed_out.is_set(), too_big

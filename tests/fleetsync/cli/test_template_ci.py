@@ -150,12 +150,51 @@ def test_a_command_the_cli_would_reject_is_caught(tokens: list[str], message: st
         check_invocation(tokens, tmp_path)
 
 
+def ci_pins() -> dict[str, dict[str, str]]:
+    """FLEETSYNC_VERSION and FLEETSYNC_SOURCE of each CI file."""
+    github = load(GITHUB)["jobs"]["validate-and-plan"]["env"]
+    gitlab = gitlab_job()["variables"]
+    keys = ("FLEETSYNC_VERSION", "FLEETSYNC_SOURCE")
+    return {"github": {k: github[k] for k in keys}, "gitlab": {k: gitlab[k] for k in keys}}
+
+
+INSTALL = 'pip install "fleetsync @ git+${FLEETSYNC_SOURCE}@v${FLEETSYNC_VERSION}"'
+CHECK = 'test "$(fleetsync --version)" = "$FLEETSYNC_VERSION"'
+
+
 def test_both_ci_files_pin_the_same_fleetsync_release_and_install_it() -> None:
-    github = load(GITHUB)["jobs"]["validate-and-plan"]["env"]["FLEETSYNC_VERSION"]
-    gitlab = gitlab_job()["variables"]["FLEETSYNC_VERSION"]
-    assert github == gitlab and re.fullmatch(r"\d+\.\d+\.\d+", github)
-    for text in shell_texts().values():
-        assert "pip install" in text and '"fleetsync==${FLEETSYNC_VERSION}"' in text
+    pins = ci_pins()
+    assert pins["github"] == pins["gitlab"] and re.fullmatch(
+        r"\d+\.\d+\.\d+", pins["github"]["FLEETSYNC_VERSION"]
+    )
+    for text in shell_texts().values():  # from the release's tag, then checked to be that release
+        assert INSTALL in text.replace("pip install --quiet", "pip install")
+        assert CHECK in text and text.index("fleetsync @ git+") < text.index(CHECK)
+
+
+def install_script(ci: str) -> str:
+    if ci == "github":
+        return github_steps()["Install fleetsync"]
+    return "\n".join(line for line in gitlab_job()["before_script"] if "fleetsync" in line)
+
+
+@pytest.mark.parametrize("ci", ["github", "gitlab"])
+@pytest.mark.parametrize(
+    ("installed", "ok"),
+    [("0.1.0", True), ("0.1.0.dev7+gabc1234", False), ("", False)],
+    ids=["release", "dev", "none"],
+)
+def test_the_install_step_fails_unless_the_pinned_release_is_what_got_installed(
+    tmp_path: Path, ci: str, installed: str, ok: bool
+) -> None:
+    pip = tmp_path / "bin" / "pip"
+    pip.parent.mkdir()
+    pip.write_text('#!/bin/bash\necho "pip $*" >> "$STUB_LOG"\n')
+    pip.chmod(0o755)
+    code, calls = run_script(tmp_path, install_script(ci), {**ci_pins()[ci], "STUB_VERSION": installed})
+    assert (code == 0) is ok
+    [install] = [c for c in calls if c.startswith("pip install ")]
+    assert install.endswith(" fleetsync @ git+https://github.com/example/fleetsync@v0.1.0")
 
 
 def test_gitlab_job_runs_only_for_merge_requests_with_full_history() -> None:
@@ -168,6 +207,7 @@ def test_gitlab_job_runs_only_for_merge_requests_with_full_history() -> None:
 STUB_FLEETSYNC = """#!/bin/bash
 echo "fleetsync $*" >> "$STUB_LOG"
 case "$1" in
+  --version) echo "$STUB_VERSION" ;;
   validate) exit "${VALIDATE_EXIT:-0}" ;;
   plan) echo "### fleetsync plan"; exit "${PLAN_EXIT:-1}" ;;
 esac

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import threading
 from collections.abc import Callable
@@ -281,22 +280,6 @@ def run_hub_until(runner: Runner, action: Callable[[], str]) -> list[ReconcileRe
         runner.stop()
         thread.join(timeout=10)
     return results
-
-
-def test_a_webhook_poke_reconciles_now_instead_of_at_the_next_interval(fleet: FleetWork) -> None:
-    with HubRepo.local(fleet.path) as repo:
-        runner = Runner(repo, interval=3600, clock=lambda: NOW, webhook=("127.0.0.1", 0))
-
-        def push_and_poke() -> str:
-            commit = fleet.commit(base_files(version="2"))
-            assert runner.webhook_port is not None
-            with socket.create_connection(("127.0.0.1", runner.webhook_port), timeout=5) as s:
-                s.sendall(b"POST / HTTP/1.0\r\nContent-Length: 2\r\n\r\n{}")
-                assert s.recv(64).startswith(b"HTTP/1.0 202")
-            return commit
-
-        results = run_hub_until(runner, push_and_poke)
-    assert results[0].written
 
 
 def test_a_commit_in_a_watched_local_repo_triggers_a_reconcile(fleet: FleetWork) -> None:
