@@ -96,3 +96,25 @@ def test_an_orphan_does_not_hold_back_the_prune_of_its_neighbours(
     assert agent.sync().deleted == (f"/ConfigMap/{member.prefix}-app/c",)
     assert names(member) == {"a", "b", "keep"}
     assert_orphaned(member, hub, "keep")
+
+
+def test_an_orphan_put_back_in_the_bundle_is_owned_and_inventoried_again(
+    member: Member, hub: Hub, make_agent: AgentFactory
+) -> None:
+    p = placement()
+    full = [(p, ns(member)), (p, cm(member, "a")), (p, cm(member, "b")), (p, cm(member, "keep"))]
+    hub.publish(full)
+    agent = make_agent(member, hub)
+    agent.sync()
+    annotate(member, "keep", {"fleetsync.io/prune": "disabled"})
+    hub.publish(full[:3])
+    agent.sync()
+    assert_orphaned(member, hub, "keep")
+    hub.publish(full)
+    summary = agent.sync()
+    assert not summary.errors
+    report, _ = hub.report()
+    assert f"/ConfigMap/{member.prefix}-app/keep" in {
+        f"/{i.kind}/{i.namespace}/{i.name}" for i in report.inventory
+    }
+    assert report.prune.kept == ()
