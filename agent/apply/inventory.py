@@ -16,6 +16,14 @@ bundle says the deletion is intended; Namespaces, CustomResourceDefinitions and
 PersistentVolumeClaims are kept (and reported) unless explicitly allowed, because deleting them
 destroys data that Git cannot bring back. While the Git source is unreachable or stale nothing
 is pruned at all: absence of news is not a decision to delete.
+
+A user keeps one object with an opt-out annotation on it (ours, ``fleetsync.io/prune:
+disabled``, or the ones people bring from Flux and Argo CD, see ``prune_opted_out``), read from
+the live object, so it works whether the last bundle's manifest carried it or someone added it on
+the member. Such an object is *orphaned*: kept, reported as ``KeepOrphaned``, and dropped from the
+inventory, so that no later sync deletes it once the annotation is gone. Values are read
+case-insensitively, more leniently than Flux and Argo CD do: a misspelt opt-out should keep an
+object, never delete it.
 """
 
 from __future__ import annotations
@@ -29,6 +37,9 @@ from typing import Any
 from fleetsync_contract import identity
 
 INVENTORY_FORMAT = "fleetsync.io/inventory-v1"
+PRUNE_ANNOTATION = "fleetsync.io/prune"  # "disabled": never prune this object
+FLUX_PRUNE_ANNOTATION = "kustomize.toolkit.fluxcd.io/prune"  # "disabled", as Flux reads it
+ARGO_SYNC_OPTIONS = "argocd.argoproj.io/sync-options"  # a comma-separated list holding "Prune=false"
 PROTECTED_KINDS = frozenset(
     {("", "Namespace"), ("apiextensions.k8s.io", "CustomResourceDefinition"), ("", "PersistentVolumeClaim")}
 )
@@ -101,6 +112,7 @@ class PruneVerdict(StrEnum):
     DELETE = "Delete"
     KEEP_NOT_OURS = "KeepNotOwned"  # the live object does not carry our ownership (or its uid changed)
     KEEP_PROTECTED = "KeepProtected"  # Namespace / CRD / PVC without explicit permission
+    KEEP_ORPHANED = "KeepOrphaned"  # opted out of pruning: kept, and dropped from the inventory
     ALREADY_GONE = "AlreadyGone"
 
 
@@ -135,6 +147,23 @@ class LiveOwnership:
 
     owner: str  # the value of our ownership annotation ('' when absent)
     uid: str
+    opted_out: bool = False  # it carries a prune opt-out annotation (prune_opted_out)
+
+
+def prune_opted_out(annotations: Mapping[str, Any] | None) -> bool:
+    """Whether an object's annotations opt it out of pruning: ``fleetsync.io/prune: disabled``,
+    Flux's ``kustomize.toolkit.fluxcd.io/prune: disabled``, or Argo CD's
+    ``argocd.argoproj.io/sync-options`` listing ``Prune=false`` (spaces around items and ``=``
+    allowed). Keys are exact; values ignore case."""
+    ann = annotations or {}
+    for key in (PRUNE_ANNOTATION, FLUX_PRUNE_ANNOTATION):
+        if str(ann.get(key, "")).strip().lower() == "disabled":
+            return True
+    for option in str(ann.get(ARGO_SYNC_OPTIONS, "")).split(","):
+        name, _, value = option.partition("=")
+        if name.strip().lower() == "prune" and value.strip().lower() == "false":
+            return True
+    return False
 
 
 def plan_prune(
@@ -157,20 +186,10 @@ def plan_prune(
         return PrunePlan(refused="the Git source is unreachable or stale: nothing is pruned until it is back")
     wanted = set(desired)
     gone = [e for e in inventory.entries if e.identity not in wanted]
-    items: list[PruneItem] = []
-    for entry in sorted(gone, key=lambda e: e.identity):
-        own = live.get(entry.identity)
-        if own is None:
-            items.append(PruneItem(entry, PruneVerdict.ALREADY_GONE))
-        elif not own.owner.startswith(our_owner_prefix) or (entry.uid and own.uid and own.uid != entry.uid):
-            items.append(PruneItem(entry, PruneVerdict.KEEP_NOT_OURS))
-        elif (entry.group, entry.kind) in PROTECTED_KINDS and (
-            entry.group,
-            entry.kind,
-        ) not in policy.allow_protected:
-            items.append(PruneItem(entry, PruneVerdict.KEEP_PROTECTED))
-        else:
-            items.append(PruneItem(entry, PruneVerdict.DELETE))
+    items = [
+        PruneItem(e, _verdict(e, live.get(e.identity), our_owner_prefix, policy))
+        for e in sorted(gone, key=lambda e: e.identity)
+    ]
     deleting = sum(1 for i in items if i.verdict == PruneVerdict.DELETE)
     total = len(inventory.entries)
     intended = deletion_intended or policy.allow_empty
@@ -191,6 +210,22 @@ def plan_prune(
             ),
         )
     return PrunePlan(tuple(items))
+
+
+def _verdict(
+    entry: InventoryEntry, own: LiveOwnership | None, our_owner_prefix: str, policy: PrunePolicy
+) -> PruneVerdict:
+    """One candidate's verdict; an opt-out counts only on an object that is still ours."""
+    if own is None:
+        return PruneVerdict.ALREADY_GONE
+    if not own.owner.startswith(our_owner_prefix) or (entry.uid and own.uid and own.uid != entry.uid):
+        return PruneVerdict.KEEP_NOT_OURS
+    if own.opted_out:
+        return PruneVerdict.KEEP_ORPHANED
+    kind = (entry.group, entry.kind)
+    if kind in PROTECTED_KINDS and kind not in policy.allow_protected:
+        return PruneVerdict.KEEP_PROTECTED
+    return PruneVerdict.DELETE
 
 
 def updated_inventory(

@@ -8,7 +8,10 @@ we recorded as a precondition, so an object re-created by someone else is never 
 reads, and the deletions of one wave, go out at once on ``workers`` threads (each is a round trip
 to the API server). A deletion that fails keeps its entry in the inventory for the next pass.
 Deletion counts as intended (lifting the share and empty-bundle caps) only when every candidate
-is listed in the bundle's ``removals``.
+is listed in the bundle's ``removals``. The prune opt-out is read from the live object
+(inventory.prune_opted_out): a user may add it on the member, and one set in the last bundle's
+manifest reached the live object when that bundle was applied. An orphaned object is left out of
+``kept``, so it leaves the inventory.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from agent.apply.inventory import (
     Inventory,
@@ -25,6 +29,7 @@ from agent.apply.inventory import (
     PrunePolicy,
     PruneVerdict,
     plan_prune,
+    prune_opted_out,
 )
 from agent.apply.kube import KindRef
 from agent.apply.manager import Kube
@@ -41,6 +46,13 @@ class Pruned:
     deleted: tuple[str, ...]
     summary: PruneSummary
     kept: set[str]  # identities that stay in the inventory although not in the bundle
+
+
+def _ownership(obj: dict[str, Any]) -> LiveOwnership:
+    meta = obj.get("metadata") or {}
+    return LiveOwnership(
+        marks(obj).owner(), str(meta.get("uid", "")), prune_opted_out(meta.get("annotations"))
+    )
 
 
 def prune(
@@ -67,8 +79,7 @@ def prune(
             obj = None  # its CRD is gone, and with it the object
         except KubeError:
             return LiveOwnership("", "")  # cannot tell: never delete blind
-        meta = (obj or {}).get("metadata") or {}
-        return None if obj is None else LiveOwnership(marks(obj).owner(), str(meta.get("uid", "")))
+        return None if obj is None else _ownership(obj)
 
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="prune") as pool:
         live = dict(zip([e.identity for e in gone], pool.map(read, gone), strict=True))
