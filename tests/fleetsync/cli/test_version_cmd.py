@@ -63,10 +63,15 @@ def test_version_and_dash_dash_version_print_the_installed_version() -> None:
     Version(flag.output.strip())  # PEP 440, so pip and the template's CI check can compare it
 
 
-def test_shell_completion_is_on() -> None:
+def test_shell_completion_is_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    # typer detects the user's shell from the parent processes; a test run with no parent shell
+    # (CI, setsid) has none, so say it is bash as a terminal would.
+    import typer.completion
+
+    monkeypatch.setattr(typer.completion, "_get_shell_name", lambda: "bash")
     runner = CliRunner()
     assert "--install-completion" in runner.invoke(app, ["--help"]).output
-    script = runner.invoke(app, ["--show-completion", "bash"])
+    script = runner.invoke(app, ["--show-completion"])
     assert script.exit_code == 0 and "_FLEETSYNC_COMPLETE" in script.output
 
 
