@@ -35,7 +35,7 @@ from agent.apply.inventory import PROTECTED_KINDS
 from agent.bundles import MemoVerifier
 from agent.errors import AgentError
 from agent.loop import WORKERS, Agent, AgentConfig, SyncSummary
-from fleetsync_contract.gitauth import NO_CREDENTIALS, GitCredentials
+from fleetsync_contract.gitauth import GIT_TIMEOUT_SECONDS, NO_CREDENTIALS, GitCredentials
 from fleetsync_contract.report import Outcome
 
 log = logging.getLogger("fleetsync.agent")
@@ -334,6 +334,7 @@ def run_agent(
     allow_prune: Sequence[str] = (),
     attach: Callable[[Runner], None] | None = None,
     credentials: GitCredentials = NO_CREDENTIALS,
+    git_timeout: float = GIT_TIMEOUT_SECONDS,
 ) -> int:
     """The composition root of ``fleetsync agent run``: real clock, sleep, git and cluster.
 
@@ -343,6 +344,7 @@ def run_agent(
     ``attach``: called with the runner before it starts (not with ``once``): the composition
     root hooks its health and metrics there (``runner.on_pass``, ``runner.agent.source``).
     ``credentials``: how git authenticates to the fleet repo (docs/operations.md, "Git credentials").
+    ``git_timeout``: seconds one git fetch or push may take (docs/operations.md, "Timeouts").
     Returns the process exit code: 0, or 3 when ``--once`` saw errors."""
     from agent.apply.kube import KubeClient
     from agent.properties import provider
@@ -375,7 +377,12 @@ def run_agent(
             with (
                 kube,
                 GitSource(
-                    repo, cluster, state_dir, verify=MemoVerifier(cluster), credentials=credentials
+                    repo,
+                    cluster,
+                    state_dir,
+                    verify=MemoVerifier(cluster),
+                    credentials=credentials,
+                    timeout=git_timeout,
                 ) as source,
             ):
                 agent = Agent(

@@ -17,12 +17,21 @@ Credentials (an HTTPS token or an SSH key, fleetsync_contract/gitauth.py) reach 
 the environment of this door's gitpython calls; a password in ``--repo`` is taken out of the URL
 before git sees it, and every message this door makes goes through ``redact``, because a
 ``SourceError``'s text ends up in the agent's log and in its report.
+
+No fetch or push can hang the agent: each is one git process in its own process group with a
+wall-clock deadline (``timeout``, default ``GIT_TIMEOUT_SECONDS``, ``--git-timeout``), plus git's
+HTTP low-speed limits in its environment (``remote_env``). On expiry the whole group is killed
+and a ``SourceError`` names the remote and the deadline; the loop keeps the last good bundle and
+goes on with its pass.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import signal
+import subprocess
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,7 +44,13 @@ from gitdb.base import IStream
 
 from agent.errors import BundleRefused, SourceError
 from fleetsync_contract import BUNDLE_REF_PREFIX, HEARTBEAT_REF_PREFIX, REPORT_REF_PREFIX
-from fleetsync_contract.gitauth import NO_CREDENTIALS, GitCredentials, with_url
+from fleetsync_contract.gitauth import (
+    GIT_TIMEOUT_SECONDS,
+    NO_CREDENTIALS,
+    GitCredentials,
+    remote_env,
+    with_url,
+)
 
 Verifier = Callable[[Mapping[str, bytes]], list[str]]
 
@@ -68,8 +83,10 @@ class GitSource:
         state_dir: Path,
         verify: Verifier = _no_verify,
         credentials: GitCredentials = NO_CREDENTIALS,
+        timeout: float = GIT_TIMEOUT_SECONDS,
     ):
         self.url, self._auth = with_url(url, credentials)
+        self.timeout = timeout
         self.cluster = cluster
         self.verify = verify
         self.path = state_dir / "source.git"
@@ -81,7 +98,7 @@ class GitSource:
             repo = git.Repo.init(self.path, bare=True)
             repo.close()
         self._repo = git.Repo(self.path)
-        self._repo.git.update_environment(**{**_git_env(), **self._auth.env()})
+        self._repo.git.update_environment(**{**_git_env(), **remote_env(self._auth)})
 
     def close(self) -> None:
         self._repo.close()
@@ -105,7 +122,14 @@ class GitSource:
         """
         local = f"refs/remotes/hub/{self.cluster}"
         try:
-            self._repo.git.fetch("--depth=1", "--no-tags", self.url, f"+refs/heads/{self.bundle_ref}:{local}")
+            self._remote(
+                f"cannot fetch {self.bundle_ref} from {self.url}",
+                "fetch",
+                "--depth=1",
+                "--no-tags",
+                self.url,
+                f"+refs/heads/{self.bundle_ref}:{local}",
+            )
         except GitCommandError as e:
             if "couldn't find remote ref" in (e.stderr or ""):
                 return None
@@ -177,8 +201,13 @@ class GitSource:
                 )
             depth *= 2
             try:
-                self._repo.git.fetch(
-                    f"--deepen={depth}", "--no-tags", self.url, f"refs/heads/{self.bundle_ref}"
+                self._remote(
+                    f"cannot deepen {self.bundle_ref} from {self.url}",
+                    "fetch",
+                    f"--deepen={depth}",
+                    "--no-tags",
+                    self.url,
+                    f"refs/heads/{self.bundle_ref}",
                 )
             except GitCommandError as e:
                 raise self._error(f"cannot deepen {self.bundle_ref}", e) from e
@@ -206,7 +235,14 @@ class GitSource:
         local = f"refs/remotes/hub/report-{self.cluster}"
         parent: str | None = None
         try:
-            self._repo.git.fetch("--depth=1", "--no-tags", self.url, f"+refs/heads/{self.report_ref}:{local}")
+            self._remote(
+                f"cannot fetch {self.report_ref} from {self.url}",
+                "fetch",
+                "--depth=1",
+                "--no-tags",
+                self.url,
+                f"+refs/heads/{self.report_ref}:{local}",
+            )
             parent = self._repo.git.rev_parse(local)
         except GitCommandError as e:
             if "couldn't find remote ref" not in (e.stderr or ""):
@@ -217,7 +253,13 @@ class GitSource:
         commit = self._commit(tree, parent, message, author)
         lease = f"--force-with-lease=refs/heads/{self.report_ref}:{parent or ''}"
         try:
-            self._repo.git.push(self.url, lease, f"{commit}:refs/heads/{self.report_ref}")
+            self._remote(
+                f"cannot push {self.report_ref} to {self.url}",
+                "push",
+                self.url,
+                lease,
+                f"{commit}:refs/heads/{self.report_ref}",
+            )
         except GitCommandError as e:
             raise self._error(f"cannot push {self.report_ref}", e) from e
         return commit
@@ -226,10 +268,44 @@ class GitSource:
         """Move the heartbeat ref to a new parentless commit, so beats never grow history."""
         commit = self._commit(self._write_tree(files), None, message, author)
         try:
-            self._repo.git.push("--force", self.url, f"{commit}:{self.heartbeat_ref}")
+            self._remote(
+                f"cannot push {self.heartbeat_ref} to {self.url}",
+                "push",
+                "--force",
+                self.url,
+                f"{commit}:{self.heartbeat_ref}",
+            )
         except GitCommandError as e:
             raise self._error(f"cannot push {self.heartbeat_ref}", e) from e
         return commit
+
+    def _remote(self, what: str, *args: str) -> None:
+        """``git ARGS`` against the fleet repo, in its own process group, killed as a group after
+        ``self.timeout`` seconds: then a SourceError ``what: no answer within N s`` (redacted).
+        A non-zero exit is a GitCommandError, as gitpython raises it."""
+        env = {**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **self._repo.git.environment()}
+        argv = ["git", *args]
+        proc = subprocess.Popen(
+            argv,
+            cwd=self.path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own group: git-remote-http and ssh die with it
+        )
+        try:
+            _, err = proc.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            raise SourceError(
+                self._auth.redact(f"{what}: no answer within {self.timeout:g} s (--git-timeout)")
+            ) from None
+        except BaseException:  # a stop (KeyboardInterrupt) must not leave git running
+            _kill_group(proc)
+            raise
+        if proc.returncode != 0:
+            raise GitCommandError(argv, proc.returncode, err.decode(errors="replace").rstrip("\n"))
 
     def _write_tree(self, files: Mapping[str, bytes]) -> str:
         # One index per call: a heartbeat and a report may be written at once from two threads.
@@ -256,6 +332,13 @@ class GitSource:
         if parent:
             args[1:1] = ["-p", parent]
         return str(self._repo.git.commit_tree(*args, env=env))
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL ``proc``'s whole process group (it leads one), then reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
 
 
 def _stderr(e: GitCommandError) -> str:

@@ -15,12 +15,19 @@ URL with credentials in it (``https://user:token@host/x``) is accepted: ``with_u
 off, so git sees the bare URL and the token travels like any other. Whatever is printed goes
 through ``redact`` (URL userinfo and the token's value masked). This module is a leaf of the wire
 contract: it reads files and builds strings, it never starts a process.
+
+``remote_env`` is the whole environment a door gives a git process that talks to a remote: the
+credentials' entries plus git's own HTTP low-speed limits, appended to the same
+``GIT_CONFIG_COUNT`` list (never replacing it), so a stalled HTTP transfer ends by itself. The
+wall-clock deadline per git process (``GIT_TIMEOUT_SECONDS``, every transport) is each door's
+to enforce: it starts the processes.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -28,6 +35,9 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 DEFAULT_USERNAME = "x-access-token"  # GitHub (PATs and App tokens); GitLab accepts any, or oauth2
 TOKEN_ENV = "FLEETSYNC_GIT_TOKEN"  # the token's value; the child git reads it, never its argv
 MASK = "***"
+GIT_TIMEOUT_SECONDS = 120.0  # default wall-clock bound of one fetch / push / ls-remote
+LOW_SPEED_LIMIT = 1000  # bytes a second: an HTTP transfer slower than this ...
+LOW_SPEED_SECONDS = 30  # ... for this long is aborted by git (http.lowSpeedLimit/lowSpeedTime)
 
 # scheme://userinfo@ up to the last "@" before the path (a password may hold a raw "@"); the
 # userinfo has no "/", so a path with an "@" is left alone
@@ -214,4 +224,26 @@ def credentials_from(
         token=token.strip() if token else None,
         ssh_key_file=ssh_key_file,
         known_hosts_file=known_hosts_file,
+    )
+
+
+def with_git_config(env: Mapping[str, str], config: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """``env`` with ``config`` appended as further ``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n``
+    entries after the ones ``env`` already holds (``GIT_CONFIG_COUNT`` grows, nothing is lost)."""
+    out = dict(env)
+    start = int(out.get("GIT_CONFIG_COUNT", "0") or "0")
+    for i, (key, value) in enumerate(config, start):
+        out[f"GIT_CONFIG_KEY_{i}"] = key
+        out[f"GIT_CONFIG_VALUE_{i}"] = value
+    out["GIT_CONFIG_COUNT"] = str(start + len(config))
+    return out
+
+
+def remote_env(credentials: GitCredentials) -> dict[str, str]:
+    """The environment of a git process that talks to a remote: ``credentials.env()`` plus
+    git's HTTP low-speed limits (a transfer below ``LOW_SPEED_LIMIT`` bytes/s for
+    ``LOW_SPEED_SECONDS`` is aborted by git itself)."""
+    return with_git_config(
+        credentials.env(),
+        [("http.lowSpeedLimit", str(LOW_SPEED_LIMIT)), ("http.lowSpeedTime", str(LOW_SPEED_SECONDS))],
     )

@@ -15,8 +15,16 @@ from typing import Annotated
 import typer
 
 from fleetsync.cli.conventions import EXIT_USAGE, fail
-from fleetsync.cli.gitauth import KnownHostsOpt, SshKeyOpt, TokenFileOpt, UsernameOpt, git_credentials
+from fleetsync.cli.gitauth import (
+    KnownHostsOpt,
+    SshKeyOpt,
+    TimeoutOpt,
+    TokenFileOpt,
+    UsernameOpt,
+    git_credentials,
+)
 from fleetsync.serve.options import HttpAddressOpt, HttpPortOpt, ReadinessOpt
+from fleetsync_contract.gitauth import GIT_TIMEOUT_SECONDS
 
 app = typer.Typer(
     help="The member agent: pull this cluster's bundle, apply it, report back.", no_args_is_help=True
@@ -81,6 +89,7 @@ def agent_run(
     git_username: UsernameOpt = None,
     git_ssh_key_file: SshKeyOpt = None,
     git_known_hosts_file: KnownHostsOpt = None,
+    git_timeout: TimeoutOpt = GIT_TIMEOUT_SECONDS,
 ) -> None:
     """Run the member agent: fetch fleet/bundles/CLUSTER, apply it, prune, report to fleet/reports/CLUSTER.
 
@@ -120,6 +129,7 @@ def agent_run(
             allow_prune=allow_prune or [],
             attach=service.attach if service else None,
             credentials=auth,
+            git_timeout=git_timeout,
         )
     except ValueError as e:
         raise fail(str(e), EXIT_USAGE) from e

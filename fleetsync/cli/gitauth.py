@@ -18,7 +18,12 @@ from typing import Annotated
 import typer
 
 from fleetsync.cli.conventions import EXIT_USAGE, fail
-from fleetsync_contract.gitauth import TOKEN_ENV, CredentialsError, GitCredentials, credentials_from
+from fleetsync_contract.gitauth import (
+    TOKEN_ENV,
+    CredentialsError,
+    GitCredentials,
+    credentials_from,
+)
 
 TokenFileOpt = Annotated[
     Path | None,
@@ -50,6 +55,16 @@ KnownHostsOpt = Annotated[
         "--git-known-hosts-file",
         envvar="FLEETSYNC_GIT_KNOWN_HOSTS_FILE",
         help="known_hosts pinning the SSH server's host key (checked strictly).",
+    ),
+]
+
+TimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--git-timeout",
+        envvar="FLEETSYNC_GIT_TIMEOUT",
+        min=1,
+        help="Seconds one git fetch or push may take before it is killed and retried later.",
     ),
 ]
 

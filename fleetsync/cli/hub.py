@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from fleetsync.cli.conventions import EXIT_USAGE, BranchOpt, HubRemoteOpt, RepoOpt, StateDirOpt, fail, utcnow
-from fleetsync.cli.gitauth import KnownHostsOpt, SshKeyOpt, TokenFileOpt, UsernameOpt, git_credentials
+from fleetsync.cli.gitauth import (
+    KnownHostsOpt,
+    SshKeyOpt,
+    TimeoutOpt,
+    TokenFileOpt,
+    UsernameOpt,
+    git_credentials,
+)
 from fleetsync.serve.options import (
     HttpAddressOpt,
     HttpPortOpt,
@@ -31,6 +38,7 @@ from fleetsync.serve.options import (
     WebhookInsecureOpt,
     WebhookSecretFileOpt,
 )
+from fleetsync_contract.gitauth import GIT_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
     from reconciler.hub.lease import Elector
@@ -66,6 +74,7 @@ def hub_reconcile(
     git_username: UsernameOpt = None,
     git_ssh_key_file: SshKeyOpt = None,
     git_known_hosts_file: KnownHostsOpt = None,
+    git_timeout: TimeoutOpt = GIT_TIMEOUT_SECONDS,
 ) -> None:
     """Reconcile once: render changed bundles and status, publish them in one atomic update.
 
@@ -80,7 +89,12 @@ def hub_reconcile(
 
     auth = git_credentials(git_token_file, git_username, git_ssh_key_file, git_known_hosts_file)
     with open_hub_repo(
-        repo, branch=branch, hub_remote=hub_remote, cache_root=state_dir, credentials=auth
+        repo,
+        branch=branch,
+        hub_remote=hub_remote,
+        cache_root=state_dir,
+        credentials=auth,
+        timeout=git_timeout,
     ) as r:
         text, code = cli_reconcile(r, utcnow())
     typer.echo(text, nl=False)
@@ -110,6 +124,7 @@ def hub_run(
     git_username: UsernameOpt = None,
     git_ssh_key_file: SshKeyOpt = None,
     git_known_hosts_file: KnownHostsOpt = None,
+    git_timeout: TimeoutOpt = GIT_TIMEOUT_SECONDS,
     leader_elect: Annotated[
         bool,
         typer.Option(
@@ -183,7 +198,12 @@ def hub_run(
             stack.enter_context(interrupt_on_sigterm())
             r = stack.enter_context(
                 open_hub_repo(
-                    repo, branch=branch, hub_remote=hub_remote, cache_root=state_dir, credentials=auth
+                    repo,
+                    branch=branch,
+                    hub_remote=hub_remote,
+                    cache_root=state_dir,
+                    credentials=auth,
+                    timeout=git_timeout,
                 )
             )
             cli_run(

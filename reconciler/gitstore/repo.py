@@ -21,6 +21,12 @@ Credentials (fleetsync_contract/gitauth.py) reach git only as the environment of
 gitpython calls; a password in a URL is taken out of it before git sees it (``with_url``), and
 every error raised here is redacted, because its text reaches logs and the CLI.
 
+No call to a remote can hang: every fetch, push and ls-remote is one git process in its own
+process group with a wall-clock deadline (``timeout``, default ``GIT_TIMEOUT_SECONDS``, the CLI's
+``--git-timeout``), plus git's HTTP low-speed limits in its environment (``remote_env``). On
+expiry the whole group (git, git-remote-http, ssh) is killed and a ``GitFailure`` names the
+remote and the deadline, so the loop retries on its next tick instead of waiting forever.
+
 Two classifications happen here and nowhere else: a failed update is a race exactly when a ref
 no longer has its expected value (re-read after the failure, not guessed from git's message);
 every other git failure is a ``TransientError``. Repo content never reaches a command line
@@ -38,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import signal
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -46,7 +53,13 @@ from pathlib import Path
 import git
 from git.exc import GitCommandError
 
-from fleetsync_contract.gitauth import NO_CREDENTIALS, GitCredentials, with_url
+from fleetsync_contract.gitauth import (
+    GIT_TIMEOUT_SECONDS,
+    NO_CREDENTIALS,
+    GitCredentials,
+    remote_env,
+    with_url,
+)
 from reconciler.errors import UserError
 from reconciler.gitstore.refs import (
     HUB_REF_PREFIXES,
@@ -92,15 +105,18 @@ class HubRepo(TreeReader):
         source: str | None,
         hub_remote: str | None,
         credentials: GitCredentials = NO_CREDENTIALS,
+        timeout: float = GIT_TIMEOUT_SECONDS,
     ):
         super().__init__(repo)
         self.branch = check_branch(branch)
         self.source = source  # None: the fleet branch is read from this repository itself
         self.hub_remote = hub_remote  # None: hub refs live in this repository itself
-        # Every fetch, push and ls-remote is a gitpython call: they all get the credentials'
-        # environment (reconciler/gitstore/refs.py keeps prompts off, this adds the helper/ssh).
+        # Every git process gets the credentials' environment and the HTTP low-speed limits
+        # (reconciler/gitstore/refs.py keeps prompts off, this adds the helper/ssh); every one
+        # that talks to a remote is bounded by ``timeout`` seconds (``_remote``).
         self._auth = credentials
-        self._repo.git.update_environment(**credentials.env())
+        self.timeout = timeout
+        self._repo.git.update_environment(**remote_env(credentials))
 
     @classmethod
     def local(cls, path: Path, branch: str = "main") -> HubRepo:
@@ -118,6 +134,7 @@ class HubRepo(TreeReader):
         hub_remote: str | None = None,
         branch: str = "main",
         credentials: GitCredentials = NO_CREDENTIALS,
+        timeout: float = GIT_TIMEOUT_SECONDS,
     ) -> HubRepo:
         """A bare cache under ``cache`` of ``source`` (URL or path); hub refs go to ``hub_remote``.
 
@@ -135,6 +152,7 @@ class HubRepo(TreeReader):
             source=source,
             hub_remote=hub_remote or source,
             credentials=credentials,
+            timeout=timeout,
         )
 
     def close(self) -> None:
@@ -171,7 +189,16 @@ class HubRepo(TreeReader):
 
     def _fetch(self, remote: str, specs: list[str]) -> None:
         try:
-            self._repo.git.fetch("--prune", "--no-tags", "--quiet", "--", remote, *specs)
+            self._remote(
+                f"cannot fetch from {remote}",
+                "fetch",
+                "--prune",
+                "--no-tags",
+                "--quiet",
+                "--",
+                remote,
+                *specs,
+            )
         except GitCommandError as e:
             raise GitFailure(self._auth.redact(f"cannot fetch from {remote}: {_stderr(e)}")) from e
 
@@ -263,8 +290,16 @@ class HubRepo(TreeReader):
         leases = [f"--force-with-lease={u.ref}:{u.old or ''}" for u in updates]
         specs = [f"{u.new}:{u.ref}" for u in updates]
         try:
-            self._repo.git.push(
-                "--atomic", "--porcelain", "--no-verify", *leases, "--", self.hub_remote, *specs
+            self._remote(
+                f"cannot push to {self.hub_remote}",
+                "push",
+                "--atomic",
+                "--porcelain",
+                "--no-verify",
+                *leases,
+                "--",
+                self.hub_remote,
+                *specs,
             )
         except GitCommandError as e:
             try:
@@ -278,7 +313,13 @@ class HubRepo(TreeReader):
 
     def _ls_remote(self, remote: str) -> dict[str, str]:
         try:
-            out = self._repo.git.ls_remote("--", remote, *(p + "*" for p in HUB_REF_PREFIXES))
+            out = self._remote(
+                f"cannot list refs of {remote}",
+                "ls-remote",
+                "--",
+                remote,
+                *(p + "*" for p in HUB_REF_PREFIXES),
+            )
         except GitCommandError as e:
             raise GitFailure(self._auth.redact(f"cannot list refs of {remote}: {_stderr(e)}")) from e
         refs: dict[str, str] = {}
@@ -287,11 +328,47 @@ class HubRepo(TreeReader):
             refs[ref] = sha
         return refs
 
+    def _remote(self, what: str, *args: str) -> str:
+        """``git ARGS`` against a remote, in its own process group, killed as a group after
+        ``self.timeout`` seconds: then a GitFailure ``what: no answer within N s`` (redacted).
+        A non-zero exit is a GitCommandError, as gitpython raises it; stdout is returned."""
+        env = {**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **self._repo.git.environment()}
+        argv = ["git", *args]
+        proc = subprocess.Popen(
+            argv,
+            cwd=self.path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own group: git-remote-http and ssh die with it
+        )
+        try:
+            out, err = proc.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            raise GitFailure(
+                self._auth.redact(f"{what}: no answer within {self.timeout:g} s (--git-timeout)")
+            ) from None
+        except BaseException:  # a stop (KeyboardInterrupt) must not leave git running
+            _kill_group(proc)
+            raise
+        if proc.returncode != 0:
+            raise GitCommandError(argv, proc.returncode, err.decode(errors="replace").rstrip("\n"))
+        return out.decode(errors="replace").rstrip("\n")
+
     @staticmethod
     def _raise_if_moved(updates: Sequence[RefUpdate], actual: Mapping[str, str]) -> None:
         moved = [u.ref for u in updates if actual.get(u.ref) != u.old]
         if moved:
             raise RefRace(moved)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL ``proc``'s whole process group (it leads one), then reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
 
 
 def open_hub_repo(
@@ -301,13 +378,15 @@ def open_hub_repo(
     hub_remote: str | None = None,
     cache_root: Path | None = None,
     credentials: GitCredentials = NO_CREDENTIALS,
+    timeout: float = GIT_TIMEOUT_SECONDS,
 ) -> HubRepo:
     """``--repo URL|PATH [--hub-remote URL]`` → a HubRepo.
 
     A local repository without ``--hub-remote`` is worked on in place (refs move by a local
     transaction); anything else goes through a bare cache under ``cache_root`` (default
     ``~/.cache/fleetsync/hub``), one per (source, hub remote) pair, named by their URLs without
-    credentials (a rotated token keeps its cache). ``credentials`` authenticate every remote.
+    credentials (a rotated token keeps its cache). ``credentials`` authenticate every remote;
+    ``timeout`` bounds every git process that talks to one (seconds).
     """
     if hub_remote is None and not is_url(location):
         return HubRepo.local(Path(location), branch)
@@ -322,4 +401,4 @@ def open_hub_repo(
         remote = str(Path(remote).resolve())
     root = cache_root or Path.home() / ".cache" / "fleetsync" / "hub"
     digest = hashlib.sha256(f"{source}\0{remote or ''}".encode()).hexdigest()[:16]
-    return HubRepo.cached(root / digest, source, remote, branch, credentials)
+    return HubRepo.cached(root / digest, source, remote, branch, credentials, timeout)
