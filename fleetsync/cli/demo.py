@@ -57,6 +57,9 @@ def demo_command(
     """
     import time
 
+    from fleetsync.cli.dev import require_kubesim
+
+    require_kubesim("fleetsync demo")
     from fleetsync.demo.story import DemoOptions, default_template, run_demo
     from fleetsync.demo.view import Output, PlainOutput, RichOutput
 

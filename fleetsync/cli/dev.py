@@ -11,7 +11,23 @@ from typing import Annotated
 
 import typer
 
+from fleetsync.cli.conventions import EXIT_RUNTIME, fail
+
 app = typer.Typer(help="Development tools: the Kubernetes API test server.", no_args_is_help=True)
+
+
+def require_kubesim(command: str) -> None:
+    """One line, not a traceback, where kubesim is left out (the image ships without it)."""
+    try:
+        import kubesim  # noqa: F401
+    except ModuleNotFoundError as e:
+        if e.name != "kubesim":
+            raise
+        raise fail(
+            f"{command} needs kubesim, the Kubernetes API simulator, which this installation leaves out"
+            " (the container image does); run it from a checkout (./dev demo) or an install of the wheel",
+            EXIT_RUNTIME,
+        ) from None
 
 
 @app.command("kube-server")
@@ -29,6 +45,7 @@ def kube_server(
       fleetsync dev kube-server --kubeconfig /tmp/sim.kubeconfig &
       kubectl --kubeconfig /tmp/sim.kubeconfig get namespaces
     """
+    require_kubesim("fleetsync dev kube-server")
     from kubesim.__main__ import main as kubesim_main
 
     raise typer.Exit(kubesim_main(["--kubeconfig", str(kubeconfig), "--controllers", controllers]))

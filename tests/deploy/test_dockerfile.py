@@ -234,6 +234,17 @@ def image_fleetsync(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.parametrize("args", [["demo"], ["dev", "kube-server", "--kubeconfig", "sim.kubeconfig"]])
+def test_the_simulator_commands_of_that_wheel_say_in_one_line_that_kubesim_is_left_out(
+    installed: Path, args: list[str]
+) -> None:
+    run = image_fleetsync(installed, *args)
+    assert run.returncode == 3, run.stderr
+    assert "Traceback" not in run.stderr
+    [line] = [x for x in run.stderr.splitlines() if x.strip()]
+    assert "needs kubesim" in line and "leaves out" in line
+
+
 @pytest.mark.parametrize(
     "args", [["--help"], ["hub", "run", "--help"], ["agent", "run", "--help"], ["--version"]]
 )
