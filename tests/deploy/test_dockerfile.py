@@ -28,9 +28,9 @@ import pytest
 
 from kubesim.testing import running_sim
 from tests.support import REPO_ROOT
+from tests.support.wheels import PIP, install_into_prefix
 
 DOCKERFILE = REPO_ROOT / "Dockerfile"
-PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input", "-q"]
 TEMPLATE = "fleet-repo-template"
 
 
@@ -199,26 +199,7 @@ fleetsync.cli.main()
 def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """site-packages of a prefix the image's wheel was installed into (its dependencies are this
     environment's: --no-deps)."""
-    prefix = tmp_path_factory.mktemp("prefix")
-    # --ignore-installed: leave this environment's own (editable) fleetsync alone
-    subprocess.run(
-        [
-            *PIP,
-            "install",
-            "--no-deps",
-            "--no-index",
-            "--no-warn-script-location",
-            "--ignore-installed",
-            "--prefix",
-            str(prefix),
-            str(wheel),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
-    [site] = prefix.glob("lib/python*/site-packages")
-    return site
+    return install_into_prefix(wheel, tmp_path_factory.mktemp("prefix"))
 
 
 def image_fleetsync(site: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -31,10 +31,10 @@ from fleetsync.demo.story import TEMPLATE_NAME, default_template
 from reconciler.errors import UserError
 from reconciler.load.shipped import SHARE
 from tests.support import REPO_ROOT
+from tests.support.wheels import PIP, install_into_prefix
 
 ROOT = REPO_ROOT
 DATA = PurePosixPath(SHARE.as_posix())  # where data-files land under the install prefix
-PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input", "-q"]
 
 
 def checkout_files(root: Path, under: str = "") -> list[str]:
@@ -134,25 +134,7 @@ print(json.dumps({"module": reconciler.load.shipped.__file__, "found": str(found
 
 def test_the_installed_wheel_finds_its_template_under_the_prefix(wheel: Path, tmp_path: Path) -> None:
     prefix = tmp_path / "prefix"
-    # --ignore-installed: without it pip uninstalls the running environment's own (editable)
-    # fleetsync before installing into the prefix, and the `fleetsync` command is gone
-    subprocess.run(
-        [
-            *PIP,
-            "install",
-            "--no-deps",
-            "--no-index",
-            "--no-warn-script-location",
-            "--ignore-installed",
-            "--prefix",
-            str(prefix),
-            str(wheel),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    [site] = prefix.glob("lib/python*/site-packages")
+    site = install_into_prefix(wheel, prefix)
     run = subprocess.run(
         [sys.executable, "-c", _PROBE, str(prefix)],
         capture_output=True,
