@@ -1,4 +1,5 @@
-"""Shared fixtures: a real ``git daemon`` on 127.0.0.1 (tests/support/gitdaemon.py)."""
+"""Shared fixtures: a real ``git daemon`` on 127.0.0.1 (tests/support/gitdaemon.py), and a Git
+remote that accepts connections and never answers (tests/support/hangingpeer.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.gitdaemon import GitDaemon
+from tests.support.hangingpeer import HangingPeer
 
 
 @pytest.fixture
@@ -17,3 +19,10 @@ def git_daemon(tmp_path: Path) -> Iterator[GitDaemon]:
     root.mkdir()
     with GitDaemon(root) as daemon:
         yield daemon
+
+
+@pytest.fixture
+def peer() -> Iterator[HangingPeer]:
+    """A silent remote on 127.0.0.1: git's fetch and push to it hang until their deadline."""
+    with HangingPeer() as p:
+        yield p

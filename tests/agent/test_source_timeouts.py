@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +24,11 @@ TOKEN = "glpat-silent-T0ken-9d2e"
 GUARD_S = 60  # the test fails (instead of hanging) if the CLI has not exited by then
 
 
-@pytest.fixture
-def peer() -> Iterator[HangingPeer]:
-    with HangingPeer() as p:
-        yield p
-
-
 @pytest.mark.parametrize("scheme", ["git", "http"])
 def test_a_fetch_from_a_silent_remote_fails_within_the_timeout_naming_the_remote(
     peer: HangingPeer, tmp_path: Path, scheme: str
 ) -> None:
-    url = peer.url(scheme).replace("://", f"://oauth2:{TOKEN}@") if scheme == "http" else peer.url(scheme)
+    url = peer.url(scheme, token=TOKEN)
     with GitSource(url, "eu-1", tmp_path, timeout=1) as source, pytest.raises(SourceError) as caught:
         source.fetch_bundle(None)
     message = str(caught.value)

@@ -28,8 +28,10 @@ class HangingPeer:
         self._thread = threading.Thread(target=self._accept, name="hanging-peer", daemon=True)
         self._thread.start()
 
-    def url(self, scheme: str, path: str = "fleet.git") -> str:
-        return f"{scheme}://127.0.0.1:{self.port}/{path}"
+    def url(self, scheme: str, path: str = "fleet.git", *, token: str | None = None) -> str:
+        """The peer as a remote; ``token`` goes into an http URL's userinfo (git:// has none)."""
+        auth = f"oauth2:{token}@" if token and scheme == "http" else ""
+        return f"{scheme}://{auth}127.0.0.1:{self.port}/{path}"
 
     def _accept(self) -> None:
         while True:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,17 +27,11 @@ NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 GUARD_S = 60  # the test fails (instead of hanging) if the CLI has not exited by then
 
 
-@pytest.fixture
-def peer() -> Iterator[HangingPeer]:
-    with HangingPeer() as p:
-        yield p
-
-
 @pytest.mark.parametrize("scheme", ["git", "http"])
 def test_a_fetch_from_a_silent_remote_fails_within_the_timeout_naming_the_remote(
     peer: HangingPeer, tmp_path: Path, scheme: str
 ) -> None:
-    url = peer.url(scheme).replace("://", f"://oauth2:{TOKEN}@") if scheme == "http" else peer.url(scheme)
+    url = peer.url(scheme, token=TOKEN)
     with open_hub_repo(url, cache_root=tmp_path, timeout=1) as repo, pytest.raises(GitFailure) as caught:
         repo.refresh()
     message = str(caught.value)
