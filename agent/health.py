@@ -5,6 +5,13 @@ StatefulSets, DaemonSets, Services, CRDs and PodDisruptionBudgets are judged fro
 status; a fixed list of "data" kinds is available at once; everything else (Jobs, Pods, custom
 resources, …) is not trackable and counts as available ``unavailablePeriodSeconds`` after it was
 applied. The functions are pure: the live object and the clock are passed in.
+
+One verdict goes beyond KubeFleet (docs/agent.md, "Availability"): a Deployment whose
+``Progressing`` condition is False with reason ``ProgressDeadlineExceeded`` for the spec the
+controller has observed is ``Failed``, not "not yet available". KubeFleet would wait for it forever
+and hold every later change of its placement; a terminal verdict lets the hub roll a fix out to it
+the way it updates any failed binding. The check reads only the controller's own condition, so a
+Deployment without a deadline (or one that is paused) is never called failed.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from fleetsync_contract.report import Availability
+from fleetsync_contract.report import PROGRESS_DEADLINE_EXCEEDED, Availability
 
 DATA_KINDS = frozenset(
     {
@@ -56,15 +63,28 @@ def _generation_observed(obj: Mapping[str, Any]) -> bool:
     return _int(_get(obj, "status", "observedGeneration")) == _int(_get(obj, "metadata", "generation"))
 
 
-def _deployment(obj: Mapping[str, Any]) -> bool:
+def _deployment(obj: Mapping[str, Any]) -> Availability:
     want = _int(_get(obj, "spec", "replicas"), 1)
     st = _get(obj, "status") or {}
-    return (
+    if (
         _generation_observed(obj)
         and _int(st.get("availableReplicas")) == want
         and _int(st.get("updatedReplicas")) == want
         and _int(st.get("replicas")) == want
         and _int(st.get("unavailableReplicas")) == 0
+    ):
+        return Availability.AVAILABLE
+    return Availability.FAILED if _progress_deadline_exceeded(obj) else Availability.NOT_YET_AVAILABLE
+
+
+def _progress_deadline_exceeded(obj: Mapping[str, Any]) -> bool:
+    """Beyond KubeFleet: the Deployment controller gave up on the current spec
+    (``Progressing=False``, reason ``ProgressDeadlineExceeded``, for the observed generation)."""
+    cond = _conditions(obj).get("Progressing") or {}
+    return (
+        _generation_observed(obj)
+        and cond.get("status") == "False"
+        and cond.get("reason") == PROGRESS_DEADLINE_EXCEEDED
     )
 
 
@@ -124,7 +144,6 @@ def availability(obj: Mapping[str, Any]) -> Availability:
     """The availability of a live object (KubeFleet's trackInMemberClusterObjAvailabilityByGVR)."""
     key = (str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
     checks = {
-        ("apps/v1", "Deployment"): _deployment,
         ("apps/v1", "StatefulSet"): _statefulset,
         ("apps/v1", "DaemonSet"): _daemonset,
         ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): _crd,
@@ -132,6 +151,8 @@ def availability(obj: Mapping[str, Any]) -> Availability:
     }
     if key == ("v1", "Service"):
         return _service(obj)
+    if key == ("apps/v1", "Deployment"):
+        return _deployment(obj)
     if key in checks:
         return Availability.AVAILABLE if checks[key](obj) else Availability.NOT_YET_AVAILABLE
     if key in DATA_KINDS:

@@ -11,7 +11,8 @@ and the agent commits only when the fingerprint, which blanks those, changed.
 Work-level conditions follow KubeFleet (kubefleet-api.md §5.1, §7): ``Applied`` is
 AllManifestsApplied / SomeManifestsAreNotApplied; ``Available`` is AllManifestsAvailable,
 WorkNotTrackable (untrackable objects past ``unavailablePeriodSeconds``) or
-SomeManifestsAreNotAvailable; a ReportDiff placement has ``DiffReported`` only.
+SomeManifestsAreNotAvailable, and beyond KubeFleet ProgressDeadlineExceeded when an object failed
+to become available (agent/health.py); a ReportDiff placement has ``DiffReported`` only.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from agent.health import availability
 from fleetsync_contract.report import (
     APPLIED_OUTCOMES,
     DIFF_OUTCOMES,
+    PROGRESS_DEADLINE_EXCEEDED,
     Availability,
     ClusterReport,
     Condition,
@@ -141,7 +143,11 @@ def _conditions(
     period = timedelta(seconds=p.unavailable_period_seconds)
     untracked = [o for o in objects if o.availability == Availability.NOT_TRACKABLE]
     young = [o for o in untracked if not o.available_since or now - parse_time(o.available_since) < period]
-    if waiting or young:
+    failed = [o.identity for o in objects if o.availability == Availability.FAILED]
+    if failed:  # beyond KubeFleet: terminal, the hub may roll a fix out (docs/agent.md)
+        msg = f"{len(failed)} of {len(objects)} objects failed to become available: {', '.join(failed[:5])}"
+        available = _condition("Available", False, PROGRESS_DEADLINE_EXCEEDED, msg, now, prev)
+    elif waiting or young:
         msg = f"{len(waiting) + len(young)} of {len(objects)} objects are not available yet"
         available = _condition("Available", False, "SomeManifestsAreNotAvailable", msg, now, prev)
     elif untracked:

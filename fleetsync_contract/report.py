@@ -14,7 +14,7 @@ and field; every input is size-bounded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -72,6 +72,16 @@ class Availability(StrEnum):
     NOT_YET_AVAILABLE = "NotYetAvailable"
     NOT_TRACKABLE = "NotTrackable"
     UNKNOWN = "Unknown"
+    # Beyond KubeFleet: it will not become available without a change (a Deployment past its
+    # progress deadline); the placement's Available condition then carries a terminal reason.
+    FAILED = "Failed"
+
+
+# Available=False reasons that say the content failed rather than "not yet": fleetsync's own, on
+# top of KubeFleet's (kubefleet-api.md §7 has SomeManifestsAreNotAvailable / ResourceNotAvailableYet
+# for "not yet"). The hub treats such a binding as failed, as KubeFleet's HasBindingFailed does.
+PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
+TERMINAL_AVAILABLE_REASONS = frozenset({PROGRESS_DEADLINE_EXCEEDED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +91,15 @@ class Condition:
     reason: str
     message: str = ""
     last_transition_time: str = ""
+
+
+def availability_failed(conditions: Iterable[Condition]) -> bool:
+    """True when ``Available`` is False with a terminal reason (``TERMINAL_AVAILABLE_REASONS``):
+    the content failed to become available and waiting will not change that."""
+    return any(
+        c.type == "Available" and c.status == "False" and c.reason in TERMINAL_AVAILABLE_REASONS
+        for c in conditions
+    )
 
 
 @dataclass(frozen=True, slots=True)

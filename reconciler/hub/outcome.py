@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleetsync_contract.report import PlacementReport, parse_time
+from fleetsync_contract.report import PlacementReport, availability_failed, parse_time
 from reconciler.api.placement import Placement, PlacementType, RolloutStrategyType
 from reconciler.hub.inputs import HubInputs
 from reconciler.hub.overrides import OverrideResult
@@ -97,7 +97,8 @@ def ready_facts(report: PlacementReport | None) -> dict[str, Any]:
         "trackable": available is None or available.reason != "WorkNotTrackable",
         "available_since": since,
         "diff_reported": diff is not None and diff.status == "True",
-        "failed": applied is not None and applied.status == "False",
+        "failed": (applied is not None and applied.status == "False")
+        or availability_failed(report.conditions),
     }
 
 

@@ -21,6 +21,14 @@ placement from a bundle is immediate in the hub's memory; the agent prunes on it
 and candidates are taken in cluster-name order, where KubeFleet takes its list order, so the
 same inputs always give the same decision. A cluster whose agent reports nothing is neither
 ready nor failed, so it holds its batch; one whose agent reports failure does not block.
+
+"Failed" is KubeFleet's ``HasBindingFailed``: ``Applied=False``, or ``Available=False`` with a
+terminal reason. KubeFleet's agent never reports a terminal availability reason, so there a
+Deployment that never becomes available holds every later change of its placement (with
+``maxUnavailable: 100%`` nothing moves at all). Beyond KubeFleet, fleetsync's agent reports a
+Deployment past its progress deadline as ``Available=False`` with reason ``ProgressDeadlineExceeded``
+(fleetsync_contract.report.TERMINAL_AVAILABLE_REASONS): the binding has failed, takes the path of
+any failed binding here, and the fix committed to Git reaches it (docs/agent.md, "Availability").
 """
 
 from __future__ import annotations
@@ -51,7 +59,7 @@ class RolloutBinding:
     available: bool = False  # Available=True for the current version
     trackable: bool = True  # False when availability is only "applied a while ago"
     available_since: datetime | None = None
-    failed: bool = False  # the agent reports apply or availability failure for the current version
+    failed: bool = False  # Applied=False, or Available=False with a terminal reason, for the current version
 
     @property
     def needs_update(self) -> bool:

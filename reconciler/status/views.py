@@ -25,6 +25,8 @@ from fleetsync_contract.bundle import EnvelopeRef
 from fleetsync_contract.canonical import dump
 from fleetsync_contract.report import (
     APPLIED_OUTCOMES,
+    PROGRESS_DEADLINE_EXCEEDED,
+    TERMINAL_AVAILABLE_REASONS,
     Availability,
     DriftType,
     ObjectDrift,
@@ -166,6 +168,18 @@ def _report_condition(report: PlacementReport, ctype: str) -> tuple[Status, str]
     return Status.UNKNOWN, ""
 
 
+def _kept_reason(ctype: ResourceCondition, status: Status, reported: str) -> str:
+    """The agent's own reason where it says more than the status: WorkNotTrackable, and beyond
+    KubeFleet a terminal availability failure such as ProgressDeadlineExceeded ("" otherwise)."""
+    if ctype != ResourceCondition.AVAILABLE:
+        return ""
+    if status == Status.TRUE and reported == "WorkNotTrackable":
+        return reported
+    if status == Status.FALSE and reported in TERMINAL_AVAILABLE_REASONS:
+        return reported
+    return ""
+
+
 def cluster_conditions(view: ClusterView, report_diff: bool, external: bool) -> list[Condition]:
     """The per-cluster pipeline conditions, up to and including the first that is not True."""
     out: list[Condition] = [
@@ -198,12 +212,7 @@ def cluster_conditions(view: ClusterView, report_diff: bool, external: bool) -> 
         else:
             assert view.report is not None
             status, reported = _report_condition(view.report, str(ctype))
-            if (
-                ctype == ResourceCondition.AVAILABLE
-                and status == Status.TRUE
-                and reported == "WorkNotTrackable"
-            ):
-                reason = "WorkNotTrackable"
+            reason = _kept_reason(ctype, status, reported)
         out.append(Condition(str(ctype), status, reason or _CLUSTER_REASONS[ctype][status], message))
         if status != Status.TRUE:
             break
@@ -229,6 +238,9 @@ def _failed(report: PlacementReport) -> list[dict[str, Any]]:
             ctype, reason = "Applied", o.reason or str(o.outcome)
         elif o.outcome in APPLIED_OUTCOMES and o.availability == Availability.NOT_YET_AVAILABLE:
             ctype, reason = "Available", o.reason or "ManifestNotAvailableYet"
+        elif o.outcome in APPLIED_OUTCOMES and o.availability == Availability.FAILED:
+            # beyond KubeFleet: the one terminal availability verdict (agent/health.py)
+            ctype, reason = "Available", PROGRESS_DEADLINE_EXCEEDED
         else:
             continue
         entry = _identifier(o, o.api_version)

@@ -155,7 +155,14 @@ class FleetWork:
         hb = Heartbeat(cluster, format_time(now), "", Health(healthy, "", "2026-01-01T00:00:00Z"))
         self._put(f"refs/fleet/heartbeats/{cluster}", "heartbeat.yaml", dump_heartbeat(hb))
 
-    def report(self, cluster: str, now: datetime, available: bool = True, applied: bool = True) -> None:
+    def report(
+        self,
+        cluster: str,
+        now: datetime,
+        available: bool = True,
+        applied: bool = True,
+        available_reason: str = "AllManifestsAvailable",
+    ) -> None:
         """The agent applied the bundle now on its branch and says so."""
         bundle = self.bundle(cluster)
         placements = tuple(
@@ -174,7 +181,7 @@ class FleetWork:
                     Condition(
                         "Available",
                         "True" if available else "False",
-                        "AllManifestsAvailable",
+                        available_reason,
                         "",
                         "2026-01-01T00:00:00Z",
                     ),
