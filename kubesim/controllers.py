@@ -4,7 +4,10 @@ Workload controllers write Deployment / StatefulSet / DaemonSet / Job status as 
 ``kube-controller-manager`` field manager on the status subresource. ``instant`` makes them
 available in the same request that changed them; ``delay:N`` after N seconds (a timer per object);
 ``never`` writes the status a cluster without kubelets converges to (observed, but unavailable), so
-availability timeouts can be tested; a LoadBalancer Service gets an ingress IP (instant or after the
+availability timeouts can be tested — and, as in a real cluster, a Deployment whose rollout has not
+completed ``spec.progressDeadlineSeconds`` of real time later gets ``Progressing=False
+ProgressDeadlineExceeded`` (a timer ``run_pending`` leaves alone, since it stands for a few seconds
+passing); a LoadBalancer Service gets an ingress IP (instant or after the
 delay; never under ``never``, like a cluster without a cloud controller). A spec change to an available Deployment or StatefulSet first
 shows a rolling update in progress (old pods available, none updated) under ``delay`` and ``never``. The namespace controller empties a terminating namespace and
 removes it, and the CRD controller accepts names and establishes a CRD (after a configurable delay),
@@ -191,6 +194,27 @@ def workload_status(kind: str, obj: Obj, available: bool, nodes: int, now: str) 
     return None
 
 
+def deadline_status(obj: Obj, generation: int, now: str) -> Obj | None:
+    """The Deployment controller giving up: ``Progressing=False ProgressDeadlineExceeded`` when the
+    rollout of ``generation`` has not completed (None: it has, or the spec moved on since)."""
+    spec, st = obj.get("spec") or {}, obj.get("status") or {}
+    n = int(spec.get("replicas", 1))
+    if obj.get("metadata", {}).get("generation") != generation or st.get("observedGeneration") != generation:
+        return None
+    if st.get("updatedReplicas", 0) == n and st.get("availableReplicas", 0) == n:
+        return None
+    name = obj.get("metadata", {}).get("name", "")
+    gave_up = _cond(
+        "Progressing",
+        "False",
+        "ProgressDeadlineExceeded",
+        f'ReplicaSet "{name}" has timed out progressing.',
+        now,
+    )
+    conds = [c for c in st.get("conditions") or [] if c.get("type") != "Progressing"] + [gave_up]
+    return {**st, "conditions": _keep_times(st.get("conditions"), conds)}
+
+
 def _keep_times(old: Any, new: list[Obj]) -> list[Obj]:
     prev = {c.get("type"): c for c in old or [] if isinstance(c, dict)}
     for c in new:
@@ -234,6 +258,7 @@ class Controllers:
         self.ns_delay = namespace_delete_delay
         self.status_delay = status_delay
         self._timers: list[tuple[threading.Timer, Callable[[], None]]] = []
+        self._deadlines: list[threading.Timer] = []  # real time only: run_pending() leaves them
         self._stopped = False
         self._lb_count = 0
         store.listeners.append(self.on_change)
@@ -241,6 +266,8 @@ class Controllers:
     def stop(self) -> None:
         self._stopped = True
         for t, _ in self._timers:
+            t.cancel()
+        for t in self._deadlines:
             t.cancel()
 
     def run_pending(self) -> None:
@@ -344,6 +371,32 @@ class Controllers:
         ssa.record_update(cur, new, _MANAGER, key[0] + "/v1", now=self.now(), subresource="status")
         self.store.put(key, new)
         self.events.workload(kind, cur, old_status, status)
+        if kind == "Deployment" and not available:
+            self._progress_deadline(key, new)
+
+    def _progress_deadline(self, key: Key, obj: Obj) -> None:
+        """After ``spec.progressDeadlineSeconds`` (default 600) of real time, a rollout that has
+        not completed is marked ``ProgressDeadlineExceeded``, as kube-controller-manager does."""
+        seconds = (obj.get("spec") or {}).get("progressDeadlineSeconds", 600)
+        generation = obj["metadata"].get("generation", 1)
+        if not isinstance(seconds, int) or isinstance(seconds, bool):
+            return
+
+        def give_up() -> None:
+            cur = self.store.get(key)
+            status = deadline_status(cur, generation, self.now()) if cur is not None else None
+            if cur is None or status is None or status == cur.get("status"):
+                return
+            new = {**cur, "status": status}
+            ssa.record_update(cur, new, _MANAGER, "apps/v1", now=self.now(), subresource="status")
+            self.store.put(key, new)
+
+        t = threading.Timer(seconds, self._guarded(give_up))
+        t.daemon = True
+        with self.store.lock:
+            self._deadlines = [x for x in self._deadlines if x.is_alive()]
+            self._deadlines.append(t)
+        t.start()
 
     def _load_balancer(self, key: Key) -> None:
         """A cloud controller assigning an ingress IP (not under ``never``, as with no cloud at all)."""
