@@ -106,14 +106,14 @@ def round_trip(fleet: LocalFleet, clock: Clock) -> list[str]:
     return moved
 
 
-def cluster_available(fleet: LocalFleet) -> dict[str, Any]:
+def cluster_status(fleet: LocalFleet) -> dict[str, Any]:
     assert fleet.hub is not None
     fleet.hub.refresh()
     doc = load(
         fleet.hub.read_file(fleet.hub.hub_refs()["refs/heads/fleet/status"], f"placements/{KEY}.yaml") or b""
     )
     (entry,) = doc["status"]["placementStatuses"]
-    return next(c for c in entry["conditions"] if c["type"] == "Available")
+    return dict(entry)
 
 
 def test_a_fix_reaches_a_cluster_whose_deployment_exceeded_its_progress_deadline(
@@ -124,8 +124,15 @@ def test_a_fix_reaches_a_cluster_whose_deployment_exceeded_its_progress_deadline
     round_trip(fleet, clock)  # the agent reports it; the hub reads it on its next pass
     clock.now += timedelta(minutes=1)
     fleet.reconcile()
-    available = cluster_available(fleet)
+    status = cluster_status(fleet)
+    available = next(c for c in status["conditions"] if c["type"] == "Available")
     assert (available["status"], available["reason"]) == ("False", "ProgressDeadlineExceeded")
+    (failed,) = status["failedPlacements"]
+    assert (failed["kind"], failed["name"], failed["condition"]["reason"]) == (
+        "Deployment",
+        "cart",
+        "ProgressDeadlineExceeded",
+    )
 
     assert fleet.repo is not None
     fleet.repo.commit({"apps/shop.yaml": app("shop:2")}, "shop: fix the crash loop")
