@@ -29,7 +29,7 @@ from kubernetes.config.kube_config import KUBE_CONFIG_DEFAULT_LOCATION, KubeConf
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
-from agent.apply.kubeconfig import Entry, Impersonation, Kubeconfig, Refused, resolve
+from agent.apply.kubeconfig import Entry, Impersonation, Kubeconfig, Refused, check_exec, resolve
 from agent.errors import Conflict, Forbidden, Invalid, KindNotServed, KubeError, NotFound, Retryable
 
 FIELD_MANAGER = "fleetsync"
@@ -117,15 +117,18 @@ def load_configuration(
                 k8s_config.load_incluster_config(client_configuration=configuration)
                 return configuration, None
             except k8s_config.ConfigException:
-                k8s_config.load_kube_config(context=context, client_configuration=configuration)
-        else:
-            k8s_config.load_kube_config(config_file=path, context=context, client_configuration=configuration)
-        identity = resolve(
-            _merged(path),
-            context,
-            authenticated=bool(configuration.api_key.get("BearerToken") or configuration.cert_file),
-            socks=importlib.util.find_spec("socks") is not None,
+                pass
+        merged = _merged(path)  # None without a file: load_kube_config says so below
+        identity = (
+            resolve(merged, context, socks=importlib.util.find_spec("socks") is not None) if merged else None
         )
+        k8s_config.load_kube_config(config_file=path, context=context, client_configuration=configuration)
+        if merged:  # the client only logs a failed exec plugin, and goes on anonymously
+            check_exec(
+                merged,
+                context,
+                authenticated=bool(configuration.api_key.get("BearerToken") or configuration.cert_file),
+            )
     except Refused as e:
         raise KubeconfigError(str(e)) from e
     except Exception as e:
@@ -134,10 +137,13 @@ def load_configuration(
     return configuration, identity
 
 
-def _merged(path: str | None) -> Kubeconfig:
-    """The kubeconfig as the client merged it (first entry of a name wins), each entry with the
-    file it came from."""
-    root = KubeConfigMerger(path or KUBE_CONFIG_DEFAULT_LOCATION).config.value
+def _merged(path: str | None) -> Kubeconfig | None:
+    """The kubeconfig as the client merges it (first entry of a name wins), each entry with the
+    file it came from; None when there is no file."""
+    merged = KubeConfigMerger(path or KUBE_CONFIG_DEFAULT_LOCATION).config
+    if merged is None:
+        return None
+    root = merged.value
 
     def entries(kind: str) -> tuple[Entry, ...]:
         return tuple(Entry(str(n.value.get("name")), n.value, str(n.path)) for n in root.get(kind) or [])

@@ -93,24 +93,13 @@ def _named(entries: Sequence[Entry], name: str) -> Entry | None:
     return next((e for e in entries if e.name == name), None)
 
 
-def resolve(
-    config: Kubeconfig, context: str | None, *, authenticated: bool, socks: bool
-) -> Impersonation | None:
-    """The impersonation the chosen context's user asks for (None: act as the credential itself),
-    or ``Refused`` when a field that decides the identity cannot be honoured.
-
-    ``authenticated``: whether the client came out of loading with a credential (a bearer token
-    or a client certificate); it does not when an exec plugin failed, which the client only logs.
-    ``socks``: whether a SOCKS ``proxy-url`` can be used (the client needs PySocks for it).
-    """
+def _user(config: Kubeconfig, context: str | None) -> tuple[Entry, Mapping[str, Any]] | None:
+    """The chosen context's user entry and its ``user`` body; None when the context names no
+    user (anonymous, as intended) or does not exist (the client refuses that itself)."""
     ctx = _named(config.contexts, context or config.current_context)
-    if ctx is None:  # the client has already refused a missing context
+    if ctx is None:
         return None
-    ctx_body = ctx.body.get("context") or {}
-    cluster = _named(config.clusters, str(ctx_body.get("cluster") or ""))
-    _check_cluster(cluster, socks)
-    cluster_body: Mapping[str, Any] = (cluster.body.get("cluster") or {}) if cluster else {}
-    user_name = str(ctx_body.get("user") or "")
+    user_name = str((ctx.body.get("context") or {}).get("user") or "")
     if not user_name:
         return None
     user = _named(config.users, user_name)
@@ -122,11 +111,47 @@ def resolve(
     body = user.body.get("user") or {}
     if not isinstance(body, Mapping):
         raise _refuse(user, "user", "is not a mapping")
-    _check_credentials(user, body, authenticated)
+    return user, body
+
+
+def resolve(config: Kubeconfig, context: str | None, *, socks: bool) -> Impersonation | None:
+    """The impersonation the chosen context's user asks for (None: act as the credential itself),
+    or ``Refused`` when a field that decides the identity cannot be honoured. Run it before the
+    client loads the file: the client fails on some of these with a message that helps nobody.
+
+    ``socks``: whether a SOCKS ``proxy-url`` can be used (the client needs PySocks for it).
+    """
+    ctx = _named(config.contexts, context or config.current_context)
+    if ctx is None:
+        return None
+    cluster = _named(config.clusters, str((ctx.body.get("context") or {}).get("cluster") or ""))
+    _check_cluster(cluster, socks)
+    found = _user(config, context)
+    if found is None:
+        return None
+    user, body = found
+    _check_credentials(user, body)
     identity = _impersonation(user, body)
-    if identity is not None:
-        _check_proxy(user, identity, cluster_body)
+    if identity is not None and cluster is not None:
+        _check_proxy(user, identity, cluster.body.get("cluster") or {})
     return identity
+
+
+def check_exec(config: Kubeconfig, context: str | None, *, authenticated: bool) -> None:
+    """``Refused`` when the user has an exec plugin and the client came out of loading without a
+    credential (no bearer token, no client certificate): the plugin failed, which the client
+    only logs before going on anonymously."""
+    found = _user(config, context)
+    if found is None or "exec" not in found[1] or authenticated:
+        return
+    user, body = found
+    command = body["exec"].get("command") if isinstance(body["exec"], Mapping) else None
+    raise _refuse(
+        user,
+        f"exec plugin {str(command or '')!r}",
+        "gave no credential (its error is logged above), and the client would connect"
+        " anonymously; fix the plugin or its environment",
+    )
 
 
 def _check_cluster(cluster: Entry | None, socks: bool) -> None:
@@ -151,7 +176,7 @@ def _refuse(user: Entry, field: str, why: str) -> Refused:
     return Refused(f"kubeconfig {user.file}: user {user.name!r}: {field} {why}")
 
 
-def _check_credentials(user: Entry, body: Mapping[str, Any], authenticated: bool) -> None:
+def _check_credentials(user: Entry, body: Mapping[str, Any]) -> None:
     provider = body.get("auth-provider")
     if provider is not None:
         name = str(provider.get("name") or "") if isinstance(provider, Mapping) else ""
@@ -170,18 +195,6 @@ def _check_credentials(user: Entry, body: Mapping[str, Any], authenticated: bool
             "token",
             "and username/password are both set: more than one authentication method"
             " (kubectl refuses this too); keep one",
-        )
-    if "exec" in body and not authenticated:
-        command = (
-            str((body.get("exec") or {}).get("command") or "")
-            if isinstance(body.get("exec"), Mapping)
-            else ""
-        )
-        raise _refuse(
-            user,
-            f"exec plugin {command!r}",
-            "gave no credential (its error is logged above), and the client would connect"
-            " anonymously; fix the plugin or its environment",
         )
 
 

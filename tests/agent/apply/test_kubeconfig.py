@@ -13,6 +13,7 @@ from agent.apply.kubeconfig import (
     Impersonation,
     Kubeconfig,
     Refused,
+    check_exec,
     header_key_escape,
     resolve,
 )
@@ -31,7 +32,7 @@ def config(user: dict[str, Any] | None, cluster: dict[str, Any] | None = None, *
 
 
 def identity(user: dict[str, Any] | None, **kw: Any) -> Impersonation | None:
-    return resolve(config(user, **kw), None, authenticated=True, socks=False)
+    return resolve(config(user, **kw), None, socks=False)
 
 
 CERT = {"client-certificate-data": "Y2VydA==", "client-key-data": "a2V5"}
@@ -172,8 +173,11 @@ def test_a_context_naming_a_missing_user_is_refused_not_anonymous() -> None:
 
 def test_an_exec_plugin_that_gave_no_credential_is_refused_not_anonymous() -> None:
     exec_user = {"exec": {"command": "aws-iam-authenticator", "apiVersion": "v"}}
+    assert resolve(config(exec_user), None, socks=False) is None
+    check_exec(config(exec_user), None, authenticated=True)
     with pytest.raises(Refused, match="exec plugin 'aws-iam-authenticator' gave no credential"):
-        resolve(config(exec_user), None, authenticated=False, socks=False)
+        check_exec(config(exec_user), None, authenticated=False)
+    check_exec(config({"token": "t"}), None, authenticated=False)  # no exec: the client's own business
 
 
 def test_honoured_fields_pass() -> None:
@@ -190,7 +194,6 @@ def test_honoured_fields_pass() -> None:
     got = resolve(
         config(CERT, {"server": "https://h", "proxy-url": "socks5h://p:1"}),
         None,
-        authenticated=True,
         socks=True,
     )
     assert got is None
@@ -200,6 +203,6 @@ def test_the_named_context_is_the_one_checked() -> None:
     cfg = config({"token": "t"})
     other = Entry("other", {"name": "other", "context": {"cluster": "c", "user": "ghost"}}, "/b")
     cfg = Kubeconfig(cfg.current_context, (*cfg.contexts, other), cfg.clusters, cfg.users)
-    assert resolve(cfg, None, authenticated=True, socks=False) is None
-    with pytest.raises(Refused, match="^kubeconfig /b: context 'other' names user 'ghost'"):
-        resolve(cfg, "other", authenticated=True, socks=False)
+    assert resolve(cfg, None, socks=False) is None
+    with pytest.raises(Refused, match=r"^kubeconfig /b: context 'other' names user 'ghost'"):
+        resolve(cfg, "other", socks=False)
