@@ -3,6 +3,9 @@ silently ignored (issue 14, point 1): the pure functions of agent/apply/kubeconf
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -206,3 +209,28 @@ def test_the_named_context_is_the_one_checked() -> None:
     assert resolve(cfg, None, socks=False) is None
     with pytest.raises(Refused, match=r"^kubeconfig /b: context 'other' names user 'ghost'"):
         resolve(cfg, "other", socks=False)
+
+
+def test_loading_a_kubeconfig_whose_exec_plugin_fails_is_refused_not_anonymous(tmp_path: Path) -> None:
+    from agent.apply.kube import KubeconfigError, check_kubeconfig
+
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "m",
+        "clusters": [{"name": "m", "cluster": {"server": "https://127.0.0.1:9"}}],
+        "users": [
+            {
+                "name": "agent",
+                "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": "false"}},
+            }
+        ],
+        "contexts": [{"name": "m", "context": {"cluster": "m", "user": "agent"}}],
+    }
+    path = tmp_path / "kubeconfig"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(
+        KubeconfigError,
+        match="^" + re.escape(f"kubeconfig {path}: user 'agent': exec plugin 'false' gave no credential"),
+    ):
+        check_kubeconfig(str(path), None)
