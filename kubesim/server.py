@@ -15,13 +15,13 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from kubesim import kubeconfig, nsdefaults, ssa, tables, tls
+from kubesim import authz, kubeconfig, nsdefaults, ssa, tables, tls
 from kubesim.api import Call, Objects
 from kubesim.controllers import Controllers, parse_mode
 from kubesim.discovery import Discovery, Resource
@@ -60,8 +60,10 @@ class KubeSim:
         port: int = 0,
         use_tls: bool | None = None,
         status_delay: float = 0.0,
+        authz_model: authz.Authz | None = None,
     ):
         parse_mode(controllers)
+        self.authz = authz_model  # None: the one token may do anything; else kubesim/authz.py
         self.token = token or secrets.token_urlsafe(24)
         self.now = clock
         self.store = Store()
@@ -313,8 +315,14 @@ class KubeSim:
 
     # -- HTTP dispatch -----------------------------------------------------------------------------
     def handle(
-        self, method: str, raw_path: str, headers: dict[str, str], body: bytes
+        self,
+        method: str,
+        raw_path: str,
+        headers: dict[str, str],
+        body: bytes,
+        lines: Sequence[tuple[str, str]] = (),
     ) -> tuple[int, Any, dict[str, str]]:
+        """``lines``: every header line as sent (repeated ``Impersonate-Group`` lines included)."""
         parts = urlsplit(raw_path)
         path = parts.path.rstrip("/") or "/"
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -323,14 +331,25 @@ class KubeSim:
             del self.request_log[:50_000]
         if path in ("/healthz", "/livez", "/readyz"):
             return 200, "ok", {"Content-Type": "text/plain; charset=utf-8"}
-        if headers.get("authorization", "") != f"Bearer {self.token}":
-            raise unauthorized()
+        user = self._authenticate(headers.get("authorization", ""), lines)
         accept = headers.get("accept", "")
         if method == "GET":
             doc = self._discovery(path, accept)
             if doc is not None:
                 return doc
-        return self._object_route(method, path, query, headers, body)
+        return self._object_route(method, path, query, headers, body, user)
+
+    def _authenticate(self, authorization: str, lines: Sequence[tuple[str, str]]) -> authz.UserInfo | None:
+        """None without an authorization model; else the user the request acts as."""
+        model = self.authz
+        if model is None:
+            if authorization != f"Bearer {self.token}":
+                raise unauthorized()
+            return None
+        user = authz.authenticate(model, self.token, authorization)
+        if user is None:
+            raise unauthorized()
+        return authz.impersonate(user, lines, lambda a: authz.allowed(self.store, a))
 
     def _discovery(self, path: str, accept: str) -> tuple[int, Any, dict[str, str]] | None:  # noqa: C901
         json_ct = {"Content-Type": "application/json"}
@@ -370,7 +389,13 @@ class KubeSim:
         return None
 
     def _object_route(  # noqa: C901
-        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        headers: dict[str, str],
+        body: bytes,
+        user: authz.UserInfo | None = None,
     ) -> tuple[int, Any, dict[str, str]]:
         segs = path.strip("/").split("/")
         if segs[0] == "api" and len(segs) >= 2 and segs[1] == "v1":
@@ -403,6 +428,11 @@ class KubeSim:
             verb = "watch" if query.get("watch") in ("1", "true") else "list"
         elif method == "DELETE" and not name:
             verb = "deletecollection"
+        if user is not None:
+            scope = name if plural == "namespaces" and name else namespace  # as kube's RequestInfo
+            asked = authz.Attributes(user, verb, group, plural, sub, scope, name)
+            if not authz.allowed(self.store, asked):
+                raise authz.forbidden(asked)
         fault = self.faults.take(verb, res.kind, name)
         if fault is not None:
             if fault.delay:
@@ -479,7 +509,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         try:
-            code, out, out_headers = self.sim.handle(self.command, self.path, headers, body)
+            lines = list(self.headers.items())  # every line, repeated ones too
+            code, out, out_headers = self.sim.handle(self.command, self.path, headers, body, lines)
         except ApiError as e:
             code, out, out_headers = e.code, e.body, {"Content-Type": "application/json", **e.headers}
         except Exception as e:  # a simulator bug must still answer, as kube-apiserver would with 500

@@ -13,20 +13,23 @@ serve raises ``KindNotServed`` so the applier can wait for its CRD.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import urllib3
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
+from kubernetes.config.kube_config import KUBE_CONFIG_DEFAULT_LOCATION, KubeConfigMerger
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
+from agent.apply.kubeconfig import Entry, Impersonation, Kubeconfig, Refused, check_exec, resolve
 from agent.errors import Conflict, Forbidden, Invalid, KindNotServed, KubeError, NotFound, Retryable
 
 FIELD_MANAGER = "fleetsync"
@@ -100,23 +103,73 @@ class KubeconfigError(ValueError):
     it, so it is a usage error (exit 2) and never retried."""
 
 
-def load_configuration(path: str | None, context: str | None) -> k8s_client.Configuration:
+def load_configuration(
+    path: str | None, context: str | None
+) -> tuple[k8s_client.Configuration, Impersonation | None]:
     """The client configuration of a kubeconfig file (and context), or of the in-cluster service
-    account when ``path`` is None and we run in a pod. Touches no network, so whatever fails here
-    is the file's fault: a ``KubeconfigError``, one line."""
+    account when ``path`` is None and we run in a pod, and whom to impersonate on every request
+    (``as``; agent/apply/kubeconfig.py refuses what the client would silently ignore). Touches no
+    network, so whatever fails here is the file's fault: a ``KubeconfigError``, one line."""
     configuration = k8s_client.Configuration()
     try:
         if path is None:
             try:
                 k8s_config.load_incluster_config(client_configuration=configuration)
+                return configuration, None
             except k8s_config.ConfigException:
-                k8s_config.load_kube_config(context=context, client_configuration=configuration)
-        else:
-            k8s_config.load_kube_config(config_file=path, context=context, client_configuration=configuration)
+                pass
+        merged = _merged(path)  # None without a file: load_kube_config says so below
+        identity = (
+            resolve(merged, context, socks=importlib.util.find_spec("socks") is not None) if merged else None
+        )
+        k8s_config.load_kube_config(config_file=path, context=context, client_configuration=configuration)
+        if merged:  # the client only logs a failed exec plugin, and goes on anonymously
+            check_exec(
+                merged,
+                context,
+                authenticated=bool(configuration.api_key.get("BearerToken") or configuration.cert_file),
+            )
+    except Refused as e:
+        raise KubeconfigError(str(e)) from e
     except Exception as e:
         where = f"kubeconfig {path or '(default)'}" + (f" context {context!r}" if context else "")
         raise KubeconfigError(f"{where}: {' '.join(str(e).split())[:300]}") from e
-    return configuration
+    return configuration, identity
+
+
+def _merged(path: str | None) -> Kubeconfig | None:
+    """The kubeconfig as the client merges it (first entry of a name wins), each entry with the
+    file it came from; None when there is no file."""
+    merged = KubeConfigMerger(path or KUBE_CONFIG_DEFAULT_LOCATION).config
+    if merged is None:
+        return None
+    root = merged.value
+
+    def entries(kind: str) -> tuple[Entry, ...]:
+        return tuple(Entry(str(n.value.get("name")), n.value, str(n.path)) for n in root.get(kind) or [])
+
+    return Kubeconfig(
+        str(root.get("current-context") or ""), entries("contexts"), entries("clusters"), entries("users")
+    )
+
+
+class _Impersonating:
+    """The client's urllib3 pool with the ``Impersonate-*`` headers added to every request. The
+    client builds headers as a plain dict, which cannot repeat ``Impersonate-Group``; urllib3's
+    HTTPHeaderDict sends each value on a line of its own, as kube-apiserver reads them."""
+
+    def __init__(self, pool: Any, headers: tuple[tuple[str, str], ...]):
+        self._pool = pool
+        self._headers = headers
+
+    def request(self, method: str, url: str, *args: Any, headers: Any = None, **kw: Any) -> Any:
+        merged = urllib3.HTTPHeaderDict(headers or {})
+        for name, value in self._headers:
+            merged.add(name, value)
+        return self._pool.request(method, url, *args, headers=merged, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pool, name)
 
 
 def check_kubeconfig(path: str | None, context: str | None) -> None:
@@ -153,9 +206,13 @@ class KubeClient:
         pools: give at least the number of threads that call it at once, or the extra threads
         open a new TLS connection per request and throw it away (the library's default is five
         per CPU)."""
-        configuration = load_configuration(path, context)
+        configuration, identity = load_configuration(path, context)
         configuration.connection_pool_maxsize = max(connections, 1)
-        return cls(k8s_client.ApiClient(configuration))
+        api = k8s_client.ApiClient(configuration)
+        if identity is not None:
+            impersonating = _Impersonating(api.rest_client.pool_manager, identity.headers())
+            api.rest_client.pool_manager = cast(urllib3.PoolManager, impersonating)  # duck-typed
+        return cls(api)
 
     def close(self) -> None:
         self._api.close()

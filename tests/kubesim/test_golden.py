@@ -42,8 +42,8 @@ KNOWN_LIMITS: dict[str, str] = {
     "kubesim runs no pods",
     "02-ssa-resourcequota.json": "the quota controller counts OpenShift's extra ConfigMap and pods that kubesim "
     "does not have; kubesim runs no quota controller",
-    "06-error-forbidden.json": "no users, RBAC, impersonation or TokenRequest: every request with the cluster token is "
-    "allowed (inject 403s with faults instead)",
+    "06-error-forbidden.json": "no TokenRequest or SelfSubjectAccessReview, and authorization is off in the replay "
+    "(its 403s are reproduced with kubesim/authz.py in test_authz.py)",
     "06-error-immutable-clusterip.json": "the recording's placeholders are inconsistent (the allocated IP is "
     "<cluster-ip-2> in the first answer and <cluster-ip-1> afterwards)",
     "09-workload-status-progression.json": "no ReplicaSets, Pods, ControllerRevisions or Events are simulated, and "
