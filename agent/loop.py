@@ -85,6 +85,22 @@ DEFAULT_HEARTBEAT_SECONDS = 60.0
 
 Obj = dict[str, Any]
 
+# Outcomes that leave an object other than the hub wants it, with nothing this agent will do about
+# it on its own: a finding (``agent run --once`` exits 1). Applied, Unchanged, TakenOver and
+# NoDiff are not, nor RemovedByOverride and Pruned (the hub wanted the object gone).
+FINDING_OUTCOMES = frozenset(
+    {
+        Outcome.FAILED_TO_APPLY,
+        Outcome.FAILED_TO_TAKE_OVER,
+        Outcome.SKIPPED_TAKE_OVER_NEVER,
+        Outcome.DRIFTED,
+        Outcome.DIFF_REPORTED,
+        Outcome.APPLY_CONFLICT_BETWEEN_PLACEMENTS,
+        Outcome.MANIFESTS_ALREADY_OWNED_BY_OTHERS,
+        Outcome.WAITING_FOR_CRD,
+    }
+)
+
 
 class Source(Protocol):
     def fetch_bundle(self, last_accepted: str | None) -> FetchedBundle | None: ...
@@ -117,6 +133,17 @@ class SyncSummary:
     deleted: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict)  # seconds per phase
+
+    def findings(self) -> tuple[Result, ...]:
+        """The objects a person must look at after this pass: not applied (failed, refused,
+        waiting for their CRD), or still differing from the hub — drift left in place
+        (IfNotDrifted, a conflict), a diff reported, or fields an apply could not set
+        (FullComparison). Drift the pass corrected is not one: the object is as the hub wants it."""
+        return tuple(
+            r
+            for r in self.results
+            if r.outcome in FINDING_OUTCOMES or (r.details and r.drift_type is not None)
+        )
 
 
 @dataclass
