@@ -5,6 +5,7 @@ it is this cluster's and describes the bundle this member's inventory records.""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +17,7 @@ from agent.loop import Agent, AgentConfig
 from agent.source import GitSource
 from fleetsync_contract.bundle import BundlePlacement
 from fleetsync_contract.integrity import verify
-from fleetsync_contract.report import Availability, report_files
+from fleetsync_contract.report import Availability, parse_time, report_files
 from tests.support.agentfixtures import Hub, Member, git, placement, short_sleep
 
 T0 = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
@@ -220,3 +221,32 @@ def test_a_restart_without_a_reachable_report_branch_publishes_nothing_that_woul
     summary = agent.sync()
     assert summary.errors == () and summary.report_commit is None
     assert hub.report_commits() == commits
+
+
+def test_two_once_runs_in_a_row_keep_first_observed_time_and_commit_one_report(
+    member: Member, hub: Hub, tmp_path: Path
+) -> None:
+    """The composition root end to end: each ``agent run --once`` is a new agent."""
+    from typer.testing import CliRunner
+
+    from fleetsync.cli import app
+
+    hub.publish([(placement(type="ReportDiff"), missing_cm(member))])
+    args = ["agent", "run", "--repo", str(hub.bare), "--cluster", hub.cluster, "--once"]
+    args += ["--kubeconfig", str(member.kubeconfig), "--namespace", f"fs-{member.prefix}"]
+
+    first = CliRunner().invoke(app, [*args, "--state-dir", str(tmp_path / "run-1")])
+    assert first.exit_code == 1, first.output  # the diff is a finding
+    [drift] = hub.report()[1].values()
+    commits = hub.report_commits()
+    # the next run must observe a later second, or an unchanged report would look the same anyway
+    observed = parse_time(drift.observation_time)
+    deadline = time.monotonic() + 5
+    while datetime.now(UTC).replace(microsecond=0) <= observed and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    second = CliRunner().invoke(app, [*args, "--state-dir", str(tmp_path / "run-2")])
+    assert second.exit_code == 1, second.output
+    assert hub.report_commits() == commits
+    [again] = hub.report()[1].values()
+    assert again.first_observed_time == drift.first_observed_time
