@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from agent.loop import Agent, AgentConfig
+from agent.report import not_our_report
 from agent.source import GitSource
 from fleetsync_contract.bundle import BundlePlacement
 from fleetsync_contract.integrity import verify
-from fleetsync_contract.report import Availability, parse_time, report_files
+from fleetsync_contract.report import Availability, ClusterReport, parse_time, report_files
 from tests.support.agentfixtures import Hub, Member, git, placement, short_sleep
 
 T0 = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
@@ -250,3 +251,21 @@ def test_two_once_runs_in_a_row_keep_first_observed_time_and_commit_one_report(
     assert hub.report_commits() == commits
     [again] = hub.report()[1].values()
     assert again.first_observed_time == drift.first_observed_time
+
+
+@pytest.mark.parametrize(
+    ("cluster", "commit", "inventory", "trusted"),
+    [
+        ("member-1", "a" * 40, "a" * 40, True),
+        ("member-1", "", "", True),  # a first report before any bundle, and no inventory yet
+        ("member-2", "a" * 40, "a" * 40, False),
+        ("member-1", "a" * 40, "b" * 40, False),  # another fleet, or another member
+        ("member-1", "a" * 40, "", False),  # the member's inventory is gone: a new member
+        ("member-1", "", "a" * 40, False),
+    ],
+)
+def test_only_this_clusters_report_of_the_inventorys_bundle_is_trusted(
+    cluster: str, commit: str, inventory: str, trusted: bool
+) -> None:
+    report = ClusterReport(cluster, "0.1.0", "2026-01-05T09:00:00Z", "sha256:x", commit)
+    assert (not_our_report(report, "member-1", inventory) == "") == trusted
