@@ -430,7 +430,8 @@ def once_exit_code(summary: SyncSummary) -> int:
         print(f"error: {problem}", file=sys.stderr)
     findings = summary.findings()
     for r in findings[:MAX_FINDING_LINES]:
-        print(f"finding: {r.identity}: {r.outcome.value}: {r.message or r.reason}"[:500], file=sys.stderr)
+        line = " ".join(f"{r.identity}: {r.outcome.value}: {r.message or r.reason}".split())
+        print(f"finding: {line[:500]}", file=sys.stderr)
     if len(findings) > MAX_FINDING_LINES:
         print(f"finding: {len(findings) - MAX_FINDING_LINES} more in the report", file=sys.stderr)
     if summary.errors:
