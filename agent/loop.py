@@ -12,6 +12,11 @@ While the Git source fails (unreachable, a bundle refused, a rewritten branch) t
 enforcing the last good bundle it holds and prunes nothing; after a restart without a reachable
 source it reads the last accepted bundle (the commit the inventory names) from its local clone,
 verifies it again and enforces it, still pruning nothing and reporting the source stale.
+The times a report carries over (a drift's firstObservedTime, an untrackable object's
+availableSince, conditions' lastTransitionTime) survive in the report branch itself: the first
+pass reads the agent's last report back and takes it as the previous report when it is this
+cluster's and names the bundle commit the inventory records, so a restart (or each ``--once``)
+neither restarts those clocks nor commits an identical report again (docs/agent.md, "Restarts").
 """
 
 from __future__ import annotations
@@ -38,7 +43,14 @@ from agent.bundles import load_verified
 from agent.errors import NotFound, SourceError
 from agent.observe import Observing, in_background
 from agent.properties import DefaultProvider, PropertyProvider
-from agent.report import PlacementInfo, ReportInput, build_report, commit_message, fingerprint
+from agent.report import (
+    PlacementInfo,
+    ReportInput,
+    build_report,
+    commit_message,
+    fingerprint,
+    not_our_report,
+)
 from agent.source import FetchedBundle
 from fleetsync_contract.bundle import Bundle, BundleError, parse_bundle
 from fleetsync_contract.report import (
@@ -55,6 +67,7 @@ from fleetsync_contract.report import (
     SourceState,
     dump_heartbeat,
     format_time,
+    parse_report_tree,
     report_files,
 )
 
@@ -72,11 +85,29 @@ DEFAULT_HEARTBEAT_SECONDS = 60.0
 
 Obj = dict[str, Any]
 
+# Outcomes that leave an object other than the hub wants it, with nothing this agent will do about
+# it on its own: a finding (``agent run --once`` exits 1). Applied, Unchanged, TakenOver and
+# NoDiff are not, nor RemovedByOverride and Pruned (the hub wanted the object gone).
+FINDING_OUTCOMES = frozenset(
+    {
+        Outcome.FAILED_TO_APPLY,
+        Outcome.FAILED_TO_TAKE_OVER,
+        Outcome.SKIPPED_TAKE_OVER_NEVER,
+        Outcome.DRIFTED,
+        Outcome.DIFF_REPORTED,
+        Outcome.APPLY_CONFLICT_BETWEEN_PLACEMENTS,
+        Outcome.MANIFESTS_ALREADY_OWNED_BY_OTHERS,
+        Outcome.WAITING_FOR_CRD,
+    }
+)
+
 
 class Source(Protocol):
     def fetch_bundle(self, last_accepted: str | None) -> FetchedBundle | None: ...
 
     def local_bundle(self, commit: str) -> FetchedBundle | None: ...
+
+    def last_report(self) -> Mapping[str, bytes] | None: ...
 
     def push_report(self, files: Mapping[str, bytes], message: str, author: str) -> str | None: ...
 
@@ -103,6 +134,17 @@ class SyncSummary:
     errors: tuple[str, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict)  # seconds per phase
 
+    def findings(self) -> tuple[Result, ...]:
+        """The objects a person must look at after this pass: not applied (failed, refused,
+        waiting for their CRD), or still differing from the hub — drift left in place
+        (IfNotDrifted, a conflict), a diff reported, or fields an apply could not set
+        (FullComparison). Drift the pass corrected is not one: the object is as the hub wants it."""
+        return tuple(
+            r
+            for r in self.results
+            if r.outcome in FINDING_OUTCOMES or (r.details and r.drift_type is not None)
+        )
+
 
 @dataclass
 class _State:
@@ -112,6 +154,7 @@ class _State:
     report: ClusterReport | None = None
     drifts: dict[str, ObjectDrift] = field(default_factory=dict)
     fingerprint: bytes = b""
+    report_read: bool = False  # the report branch was read back (once per process, at start)
     discovery_fresh: bool = True  # the client discovers on construction
     manifests: dict[str, dict[str, Any]] = field(default_factory=dict)  # sha256 → parsed manifest
 
@@ -193,6 +236,8 @@ class Agent:
             mark = now
 
         inventory, inv_commit, inv_exists = self._read_inventory()
+        if not st.report_read:
+            self._read_last_report(inv_commit, errors)
         source = self._fetch(st.commit or inv_commit or None)
         lap("fetch")
         if not source.fresh:
@@ -351,7 +396,7 @@ class Agent:
     ) -> str | None:
         st = self.state
         fp = fingerprint(report, drifts)
-        if fp == st.fingerprint:
+        if fp == st.fingerprint or not st.report_read:  # unread: its times would be lost
             return None
         message = commit_message(report, drifts, st.report, st.drifts)
         try:
@@ -361,6 +406,31 @@ class Agent:
             return None
         st.report, st.drifts, st.fingerprint = report, drifts, fp
         return commit
+
+    def _read_last_report(self, inventory_commit: str, errors: list[str]) -> None:
+        """Carry the times of this agent's last report over a restart (docs/agent.md, "Restarts"):
+        the report branch's tip becomes the previous report, when it is this cluster's and
+        describes the bundle commit this member's inventory records; anything else is ignored
+        with a warning, never trusted. Until the branch could be read nothing is published."""
+        st = self.state
+        try:
+            files = self.source.last_report()
+            last = parse_report_tree(files) if files is not None else None
+        except SourceError as e:
+            errors.append(f"cannot read the last report yet, so none is published: {e}")
+            return
+        except ValueError as e:  # ReportFormatError, or larger than the bound
+            log.warning("the last report is not readable, not carrying its times over: %s", e)
+            last = None
+        st.report_read = True
+        if last is None:
+            return
+        report, drifts = last
+        why = not_our_report(report, self.config.cluster, inventory_commit)
+        if why:
+            log.warning("not carrying the last report's times over: %s", why)
+            return
+        st.report, st.drifts, st.fingerprint = report, drifts, fingerprint(report, drifts)
 
     # -- heartbeat --------------------------------------------------------------------------
     def heartbeat_period(self) -> float:

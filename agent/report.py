@@ -6,7 +6,9 @@ report go in; the new report, its drift files, a fingerprint without times and a
 come out. Times that describe a *state* (a condition's lastTransitionTime, an object's
 availableSince, a drift's firstObservedTime) are carried over from the previous report while the
 state holds, so an unchanged cluster produces an unchanged report apart from observation times —
-and the agent commits only when the fingerprint, which blanks those, changed.
+and the agent commits only when the fingerprint, which blanks those, changed. The previous report
+outlives the process: a restarted agent reads it back from its report branch (agent/loop.py) and
+``not_our_report`` says when one read back must not be trusted.
 
 Work-level conditions follow KubeFleet (kubefleet-api.md §5.1, §7): ``Applied`` is
 AllManifestsApplied / SomeManifestsAreNotApplied; ``Available`` is AllManifestsAvailable,
@@ -204,6 +206,20 @@ def build_report(
         prune=inp.prune,
     )
     return report, drifts
+
+
+def not_our_report(report: ClusterReport, cluster: str, inventory_commit: str) -> str:
+    """Why a report read back from the report branch must not be carried over by this agent
+    ("" when it may): it is another cluster's, or it describes another bundle commit than the
+    one this member's inventory records (another fleet, another member, or a lost write)."""
+    if report.cluster != cluster:
+        return f"it is cluster {report.cluster[:253]!r}'s, not {cluster!r}'s"
+    if report.applied_bundle_commit != inventory_commit:
+        return (
+            f"it describes bundle commit {report.applied_bundle_commit[:12] or '(none)'}, this member's "
+            f"inventory records {inventory_commit[:12] or '(none)'} (another fleet or member)"
+        )
+    return ""
 
 
 # Applied and Unchanged (and their reasons) say the same about the cluster: the object is as the

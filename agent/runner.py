@@ -345,7 +345,9 @@ def run_agent(
     root hooks its health and metrics there (``runner.on_pass``, ``runner.agent.source``).
     ``credentials``: how git authenticates to the fleet repo (docs/operations.md, "Git credentials").
     ``git_timeout``: seconds one git fetch or push may take (docs/operations.md, "Timeouts").
-    Returns the process exit code: 0, or 3 when ``--once`` saw errors."""
+    Returns the process exit code (docs/agent.md, "Exit codes"): 0; with ``--once`` 1 when objects
+    failed or drift was left in place (``SyncSummary.findings``), 3 when Git or the cluster could not
+    be reached or the pass failed otherwise (3 wins over 1)."""
     from agent.apply.kube import KubeClient
     from agent.properties import provider
     from agent.source import GitSource
@@ -412,7 +414,26 @@ def run_agent(
             log.error("%s", e)
             print(f"error: {e}", file=sys.stderr)
             return 3
+    return once_exit_code(summary)
+
+
+# Findings printed by ``--once``; the report branch holds all of them.
+MAX_FINDING_LINES = 20
+
+
+def once_exit_code(summary: SyncSummary) -> int:
+    """``--once``'s exit code, each problem on stderr: 3 when the pass saw errors (Git or the
+    cluster unreachable, a bundle refused, the report not pushed), else 1 when it left findings
+    (objects failed, drifted or diffed; their messages never hold Secret values), else 0."""
     for problem in summary.errors:
         log.error("%s", problem)
         print(f"error: {problem}", file=sys.stderr)
-    return 3 if summary.errors else 0
+    findings = summary.findings()
+    for r in findings[:MAX_FINDING_LINES]:
+        line = " ".join(f"{r.identity}: {r.outcome.value}: {r.message or r.reason}".split())
+        print(f"finding: {line[:500]}", file=sys.stderr)
+    if len(findings) > MAX_FINDING_LINES:
+        print(f"finding: {len(findings) - MAX_FINDING_LINES} more in the report", file=sys.stderr)
+    if summary.errors:
+        return 3
+    return 1 if findings else 0

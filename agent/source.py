@@ -56,6 +56,7 @@ Verifier = Callable[[Mapping[str, bytes]], list[str]]
 
 MAX_DEEPEN = 512
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
+MAX_REPORT_BYTES = 64 * 1024 * 1024  # the last report read back at start (agent/loop.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +264,30 @@ class GitSource:
         except GitCommandError as e:
             raise self._error(f"cannot push {self.report_ref}", e) from e
         return commit
+
+    def last_report(self, max_bytes: int = MAX_REPORT_BYTES) -> dict[str, bytes] | None:
+        """The files at the tip of this cluster's report branch (what a restarted agent carries its
+        times over from); None when there is no report yet. SourceError when the remote cannot be
+        read; ValueError when the tree holds more than ``max_bytes`` (it is not read)."""
+        local = f"refs/remotes/hub/report-{self.cluster}"
+        try:
+            self._remote(
+                f"cannot fetch {self.report_ref} from {self.url}",
+                "fetch",
+                "--depth=1",
+                "--no-tags",
+                self.url,
+                f"+refs/heads/{self.report_ref}:{local}",
+            )
+        except GitCommandError as e:
+            if "couldn't find remote ref" in (e.stderr or ""):
+                return None
+            raise self._error(f"cannot fetch {self.report_ref}", e) from e
+        tip = self._repo.commit(self._repo.git.rev_parse(local))
+        blobs = [b for b in tip.tree.traverse() if isinstance(b, git.Blob) and b.mode != 0o120000]
+        if sum(b.size for b in blobs) > max_bytes:
+            raise ValueError(f"the report at {tip.hexsha[:12]} is larger than {max_bytes} bytes")
+        return {str(b.path): b.data_stream.read() for b in blobs}
 
     def beat(self, files: Mapping[str, bytes], message: str, author: str) -> str:
         """Move the heartbeat ref to a new parentless commit, so beats never grow history."""

@@ -2,7 +2,8 @@
 
 Flags become the arguments of ``agent.runner.run_agent``, the agent's own composition root
 (real clock, git and cluster); a ValueError it raises for a bad flag value is a usage error
-(exit 2), and the exit code it returns is passed through (3 when ``--once`` saw errors).
+(exit 2), and the exit code it returns is passed through: with ``--once`` 0 ok, 1 findings (objects
+failed or left drifted), 3 Git or the cluster unreachable (docs/agent.md, "Exit codes").
 ``--http-address`` serves health and metrics (fleetsync/serve/), attached to the runner.
 """
 
@@ -52,7 +53,12 @@ def agent_run(
         ),
     ] = None,
     once: Annotated[
-        bool, typer.Option("--once", help="Sync and beat once, then exit (3 on errors).")
+        bool,
+        typer.Option(
+            "--once",
+            help="Sync and beat once, then exit: 0 ok, 1 objects failed or drifted (not corrected), "
+            "2 usage, 3 Git or the cluster unreachable.",
+        ),
     ] = False,
     state_dir: Annotated[
         Path | None,

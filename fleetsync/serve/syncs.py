@@ -100,6 +100,13 @@ class CountedSource:
             self._failed("fetch", e)
             raise
 
+    def last_report(self) -> Mapping[str, bytes] | None:
+        try:
+            return self.inner.last_report()
+        except SourceError as e:
+            self._failed("fetch", e)
+            raise
+
     def push_report(self, files: Mapping[str, bytes], message: str, author: str) -> str | None:
         try:
             return self.inner.push_report(files, message, author)
