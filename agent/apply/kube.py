@@ -149,7 +149,8 @@ def classify(e: ApiException, request: Request | None = None) -> KubeError:
 def unreachable(e: BaseException) -> Retryable:
     """No answer from the API server, as one line with the cause and what to check."""
     cause = getattr(e, "reason", None)  # urllib3's MaxRetryError and ProtocolError wrap the cause
-    text = _line(str(cause if isinstance(cause, BaseException) else e))
+    text = _line(str(cause)) if isinstance(cause, BaseException) else ""
+    text = text or _line(str(e)) or type(e).__name__
     text = re.sub(r"<[^<>]*object at 0x[0-9a-f]+>: ", "", text)  # urllib3 names its connection object
     return Retryable(
         f"API server unreachable: {text[:300]}; check the kubeconfig's server address and that "
