@@ -204,10 +204,9 @@ class Runner:
         try:
             self.agent.heartbeat()
         except Exception as e:  # a missed beat is retried at the next period
-            if not isinstance(e, AgentError):
-                log.debug("heartbeat failed", exc_info=True)
             reason = " ".join(str(e).split())[:1024]
-            if not isinstance(e, AgentError):
+            if not isinstance(e, AgentError):  # not one of ours: say what it is, trace at DEBUG
+                log.debug("heartbeat failed", exc_info=True)
                 reason = f"{type(e).__name__}: {reason}"
             next_beat = self.clock() + timedelta(seconds=self.heartbeat_period)
             self.beat_problems.update({"heartbeat": reason}, next_beat)
