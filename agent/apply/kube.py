@@ -50,6 +50,8 @@ FIELD_MANAGER = "fleetsync"
 CONNECTIONS = 16  # kept-alive connections to the API server: at least the applier's threads
 # Where an operator grants the agent what an RBAC denial names.
 RBAC_HINT = 'deploy/agent/rbac-apply.yaml; docs/agent.md "Retries and backoff"'
+_RBAC_DENIAL = re.compile(r'User "[^"]*" cannot ')
+MAX_RETRY_AFTER = 3600.0  # a longer (or unreadable) Retry-After is read as an hour (or ignored)
 
 Obj = dict[str, Any]
 T = TypeVar("T")
@@ -124,9 +126,9 @@ def classify(e: ApiException, request: Request | None = None) -> KubeError:
     if status == 409:
         return Conflict(message, status=status, reason=reason, causes=causes)
     if status == 403:
-        # The authorizer's denial reads "User ... cannot VERB resource ..."; quota, a terminating
-        # namespace or an admission plugin answer 403 too, and keep their own message.
-        if request is not None and " cannot " in message:
+        # The authorizer's denial reads 'User "NAME" cannot VERB resource ...'; quota, a
+        # terminating namespace or an admission plugin answer 403 too, and keep their message.
+        if request is not None and _RBAC_DENIAL.search(message):
             return AccessDenied(denied(request), status=status, reason=reason)
         return Forbidden(message, status=status, reason=reason, causes=causes)
     if status in (400, 415, 422):
@@ -142,6 +144,8 @@ def classify(e: ApiException, request: Request | None = None) -> KubeError:
                 retry_after = float(raw)
             except ValueError:
                 retry_after = None
+            if retry_after is not None and not 0 <= retry_after <= MAX_RETRY_AFTER:  # bounded input
+                retry_after = MAX_RETRY_AFTER if retry_after > MAX_RETRY_AFTER else None
         return Retryable(message, status=status, reason=reason, retry_after=retry_after)
     return KubeError(message, status=status, reason=reason, causes=causes)
 
