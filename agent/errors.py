@@ -7,15 +7,17 @@
      │    └── BundleRefused     a bundle failed verification or does not descend from the last one
      └── KubeError              an API server answer, classified once at the client boundary
           ├── Conflict          409: a field manager conflict or a stale resourceVersion
-          ├── Forbidden         403 (RBAC, a terminating namespace)
+          ├── Forbidden         403 (quota, a terminating namespace, an admission plugin)
+          │    └── AccessDenied 403 from RBAC: names the verb and resource to grant
           ├── Invalid           422 / 400: the object is wrong (immutable field, schema), or a webhook denied it
           ├── NotFound          404 for an object
           ├── KindNotServed     the kind is not (yet) served: wait for its CRD
-          └── Retryable         429 / 5xx / timeouts / quota: back off and retry
+          └── Retryable         429 / 5xx / no answer: retried within the pass (agent/apply/backoff.py)
 
 Only agent/apply/kube.py raises KubeErrors (it owns the kubernetes client). Callers branch on
-the class, never on message text. ``message`` never contains Secret data: the API server's
-error messages name fields, not values, and we keep only the message and field causes.
+the class, never on message text. ``message`` is one line and never contains Secret data: the
+API server's error messages name fields, not values, and we keep only the message and field
+causes; an ``AccessDenied`` message is composed by the agent from its own request.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ class Forbidden(KubeError):
     """403: RBAC or admission refused; fails this object only."""
 
 
+class AccessDenied(Forbidden):
+    """403 from the RBAC authorizer. The message is the agent's own (verb, resource, namespace,
+    where to grant it), never the server's text: one line an operator can act on."""
+
+
 class Invalid(KubeError):
     """422/400: the object or the request is invalid; fails this object only."""
 
@@ -63,7 +70,7 @@ class KindNotServed(KubeError):
 
 
 class Retryable(KubeError):
-    """429, 5xx, timeouts: retry with backoff; ``retry_after`` seconds when the server said."""
+    """429, 5xx, no answer: retried with backoff; ``retry_after`` seconds when the server said."""
 
     def __init__(self, message: str, *, status: int = 0, reason: str = "", retry_after: float | None = None):
         super().__init__(message, status=status, reason=reason)

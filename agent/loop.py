@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from agent.apply.backoff import ObjectBackoff
 from agent.apply.inventory import (
     Inventory,
     PrunePolicy,
@@ -179,6 +180,7 @@ class Agent:
         self.providers = tuple(providers)
         self.rng = rng or random.Random()
         self.state = _State()
+        self.backoff = ObjectBackoff(clock=clock, rng=self.rng)  # objects held across passes
         self._lock = threading.Lock()  # one sync at a time; the heartbeat reads the result
 
     @property
@@ -365,6 +367,7 @@ class Agent:
             [p.key for p in bundle.placements],
             sleep=self.sleep,
             rng=self.rng,
+            backoff=self.backoff,
         )
         return apply_in_waves(
             self.kube,

@@ -149,6 +149,7 @@ class Runner:
         self.passes = 0
         self.clock = clock
         self.problems = Problems()
+        self.beat_problems = Problems()  # the heartbeat's, apart: each job clears only its own
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self._stop = stop or threading.Event()  # given: the caller's signal handler sets it
 
@@ -197,10 +198,20 @@ class Runner:
             self.scheduler.reschedule_job("heartbeat", trigger="interval", seconds=want, jitter=_jitter(want))
 
     def _beat_job(self) -> None:
+        """One beat. A failure is one line (the reason, squeezed onto it; a non-agent error's
+        traceback only at DEBUG), logged when it starts or its reason changes, with the next
+        beat's time, and one line when beats work again: a Git outage is not a dump per period."""
         try:
             self.agent.heartbeat()
         except Exception as e:  # a missed beat is retried at the next period
-            log.warning("heartbeat failed: %s", e, extra={"subject": "heartbeat"})
+            reason = " ".join(str(e).split())[:1024]
+            if not isinstance(e, AgentError):  # not one of ours: say what it is, trace at DEBUG
+                log.debug("heartbeat failed", exc_info=True)
+                reason = f"{type(e).__name__}: {reason}"
+            next_beat = self.clock() + timedelta(seconds=self.heartbeat_period)
+            self.beat_problems.update({"heartbeat": reason}, next_beat)
+            return
+        self.beat_problems.update({})
 
     def _schedule_sync(self, delay: float) -> None:
         if self._stop.is_set():

@@ -3,7 +3,8 @@
 A fault matches by verb, kind and name (``*`` for any) and fires ``times`` times (``0`` = until
 cleared). It answers with the Status body kube-apiserver would send for that situation — 429 with
 ``Retry-After``, 500/503, 403 (RBAC, quota exceeded), 422 (immutable field), 400 (admission webhook
-denial) — or, with ``status=0`` and a ``delay``, only slows the request down.
+denial), 403 as the RBAC authorizer words it (``rbac_denial``) — or, with ``status=0`` and a
+``delay``, only slows the request down.
 """
 
 from __future__ import annotations
@@ -105,6 +106,36 @@ class Faults:
             reason="BadRequest",
             times=times,
             message=f'admission webhook "{webhook}" denied the request: {message}',
+        )
+
+    def rbac_denial(
+        self,
+        verb: str,
+        kind: str,
+        name: str = "*",
+        *,
+        resource: str,
+        group: str = "",
+        namespace: str = "",
+        user: str = "system:serviceaccount:fleetsync-system:fleetsync-agent",
+        times: int = 1,
+    ) -> Fault:
+        """403 with kube-apiserver's RBAC wording: what ``kubectl auth can-i`` would say no to."""
+        qualified = f"{resource}.{group}" if group else resource
+        subject = f'{qualified} "{name}"' if name != "*" else qualified
+        where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
+        return self.add(
+            verb,
+            kind,
+            name,
+            status=403,
+            retry_after=None,
+            reason="Forbidden",
+            times=times,
+            message=(
+                f'{subject} is forbidden: User "{user}" cannot {verb} resource "{resource}"'
+                f' in API group "{group}"{where}'
+            ),
         )
 
     def quota_exceeded(

@@ -8,18 +8,25 @@ sidesteps that entirely (shared/kube-golden/05-ssa-yaml11-booleans.json).
 
 Errors are classified here, once, into agent/errors.py's tree by HTTP status and the Status
 object's ``reason`` — never by matching message text further up. A kind the server does not
-serve raises ``KindNotServed`` so the applier can wait for its CRD.
+serve raises ``KindNotServed`` so the applier can wait for its CRD. Every object request goes
+through ``_request``, which knows what it asked (verb, resource, namespace): a transient answer
+(429/5xx, a reset connection) is retried there, within the pass, as agent/apply/backoff.py
+decides (``Retry-After`` honoured, bounded), and an RBAC denial becomes an ``AccessDenied`` that
+names the verb and resource to grant, composed from the request rather than the server's text.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import random
+import re
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import urllib3
 from kubernetes import client as k8s_client
@@ -29,13 +36,28 @@ from kubernetes.config.kube_config import KUBE_CONFIG_DEFAULT_LOCATION, KubeConf
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
+from agent.apply.backoff import DEFAULT_RETRY, RetryPolicy, retrying
 from agent.apply.kubeconfig import Entry, Impersonation, Kubeconfig, Refused, check_exec, resolve
-from agent.errors import Conflict, Forbidden, Invalid, KindNotServed, KubeError, NotFound, Retryable
+from agent.errors import (
+    AccessDenied,
+    Conflict,
+    Forbidden,
+    Invalid,
+    KindNotServed,
+    KubeError,
+    NotFound,
+    Retryable,
+)
 
 FIELD_MANAGER = "fleetsync"
 CONNECTIONS = 16  # kept-alive connections to the API server: at least the applier's threads
+# Where an operator grants the agent what an RBAC denial names.
+RBAC_HINT = 'deploy/agent/rbac-apply.yaml; docs/agent.md "Retries and backoff"'
+_RBAC_DENIAL = re.compile(r'User "([^"]{0,256})" cannot ')
+MAX_RETRY_AFTER = 3600.0  # a longer (or unreadable) Retry-After is read as an hour (or ignored)
 
 Obj = dict[str, Any]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,28 +70,72 @@ class KindRef:
     namespaced: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What a request asked for, as RBAC names it: the verb, the kind (None: discovery) and the
+    namespace ("" for a cluster-scoped object or every namespace)."""
+
+    verb: str
+    ref: KindRef | None = None
+    namespace: str = ""
+
+
+def _line(text: str) -> str:
+    """One line: a server's or a library's message may span several."""
+    return " ".join(text.split())
+
+
 def _message(e: ApiException) -> tuple[str, str, tuple[str, ...]]:
     try:
         body = json.loads(e.body or "")
     except (TypeError, ValueError):
-        return (str(e.body or e.reason or "").strip() or f"HTTP {e.status}", "", ())
+        return (_line(str(e.body or e.reason or "")) or f"HTTP {e.status}", "", ())
     if not isinstance(body, dict):
-        return (str(body), "", ())
+        return (_line(str(body)), "", ())
     causes = tuple(
-        f"{c.get('field', '')}: {c.get('message', '')}".strip(": ")
+        _line(f"{c.get('field', '')}: {c.get('message', '')}".strip(": "))
         for c in (body.get("details") or {}).get("causes") or []
         if isinstance(c, dict)
     )
-    return (str(body.get("message") or e.reason or ""), str(body.get("reason") or ""), causes)
+    return (_line(str(body.get("message") or e.reason or "")), str(body.get("reason") or ""), causes)
 
 
-def classify(e: ApiException) -> KubeError:
-    """Map an ApiException onto the agent's error tree."""
+def denied(request: Request, user: str = "") -> str:
+    """The one line an operator needs for an RBAC denial: who (the user the API server named,
+    e.g. the impersonated account), which verb on which resource (``plural.group``), where, and
+    where to grant it."""
+    ref = request.ref
+    who = f'User "{user}"' if user else "the agent's identity"
+    if ref is None:
+        return (
+            f"forbidden: {who} cannot {request.verb} the API server's discovery "
+            f"documents; grant it in the agent's RBAC ({RBAC_HINT})"
+        )
+    group = ref.api_version.rpartition("/")[0]
+    resource = f"{ref.plural}.{group}" if group else ref.plural
+    if request.namespace:
+        where = f"in namespace {request.namespace}"
+    else:
+        where = "in all namespaces" if ref.namespaced else "(cluster-scoped)"
+    return (
+        f"forbidden: {who} cannot {request.verb} {resource} {where}; "
+        f"grant it in the agent's RBAC ({RBAC_HINT})"
+    )
+
+
+def classify(e: ApiException, request: Request | None = None) -> KubeError:
+    """Map an ApiException onto the agent's error tree; ``request`` names what was asked, so
+    that an RBAC denial can say what to grant."""
     status = int(e.status or 0)
     message, reason, causes = _message(e)
     if status == 409:
         return Conflict(message, status=status, reason=reason, causes=causes)
     if status == 403:
+        # The authorizer's denial reads 'User "NAME" cannot VERB resource ...'; quota, a
+        # terminating namespace or an admission plugin answer 403 too, and keep their message.
+        rbac = _RBAC_DENIAL.search(message)
+        if request is not None and rbac:
+            return AccessDenied(denied(request, rbac.group(1)), status=status, reason=reason)
         return Forbidden(message, status=status, reason=reason, causes=causes)
     if status in (400, 415, 422):
         return Invalid(message, status=status, reason=reason, causes=causes)
@@ -84,18 +150,32 @@ def classify(e: ApiException) -> KubeError:
                 retry_after = float(raw)
             except ValueError:
                 retry_after = None
+            if retry_after is not None and not 0 <= retry_after <= MAX_RETRY_AFTER:  # bounded input
+                retry_after = MAX_RETRY_AFTER if retry_after > MAX_RETRY_AFTER else None
         return Retryable(message, status=status, reason=reason, retry_after=retry_after)
     return KubeError(message, status=status, reason=reason, causes=causes)
 
 
+def unreachable(e: BaseException) -> Retryable:
+    """No answer from the API server, as one line with the cause and what to check."""
+    cause = getattr(e, "reason", None)  # urllib3's MaxRetryError and ProtocolError wrap the cause
+    text = _line(str(cause)) if isinstance(cause, BaseException) else ""
+    text = text or _line(str(e)) or type(e).__name__
+    text = re.sub(r"<[^<>]*object at 0x[0-9a-f]+>: ", "", text)  # urllib3 names its connection object
+    return Retryable(
+        f"API server unreachable: {text[:300]}; check the kubeconfig's server address and that "
+        "the API server is up"
+    )
+
+
 @contextmanager
-def _classified() -> Iterator[None]:
+def _classified(request: Request | None = None) -> Iterator[None]:
     try:
         yield
     except ApiException as e:
-        raise classify(e) from e
+        raise classify(e, request) from e
     except (urllib3.exceptions.HTTPError, OSError) as e:
-        raise Retryable(f"API server unreachable: {e}") from e
+        raise unreachable(e) from e
 
 
 class KubeconfigError(ValueError):
@@ -180,8 +260,20 @@ def check_kubeconfig(path: str | None, context: str | None) -> None:
 class KubeClient:
     """A member cluster's API, as the agent uses it. Construct with ``from_kubeconfig``."""
 
-    def __init__(self, api_client: k8s_client.ApiClient):
+    def __init__(
+        self,
+        api_client: k8s_client.ApiClient,
+        *,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ):
         self._api = api_client
+        # Transient answers are retried here, the one place that knows every request; tests
+        # inject the sleep and the random source.
+        self._retry = retry
+        self._sleep = sleep
+        self._rng = rng or random.Random()
         # Served kinds resolved once per discovery: the dynamic client's lookup searches its
         # whole cache on every call, and the applier asks for each object's kind several times.
         self._kinds: dict[tuple[str, str], tuple[KindRef, Any]] = {}
@@ -199,20 +291,27 @@ class KubeClient:
 
     @classmethod
     def from_kubeconfig(
-        cls, path: str | None = None, context: str | None = None, *, connections: int = CONNECTIONS
+        cls,
+        path: str | None = None,
+        context: str | None = None,
+        *,
+        connections: int = CONNECTIONS,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
     ) -> KubeClient:
         """A kubeconfig file (and context), or the in-cluster service account when ``path`` is None
         and the agent runs in a pod. ``connections`` is how many kept-alive connections the client
         pools: give at least the number of threads that call it at once, or the extra threads
         open a new TLS connection per request and throw it away (the library's default is five
-        per CPU)."""
+        per CPU). ``retry``, ``sleep`` and ``rng``: how transient answers are retried."""
         configuration, identity = load_configuration(path, context)
         configuration.connection_pool_maxsize = max(connections, 1)
         api = k8s_client.ApiClient(configuration)
         if identity is not None:
             impersonating = _Impersonating(api.rest_client.pool_manager, identity.headers())
             api.rest_client.pool_manager = cast(urllib3.PoolManager, impersonating)  # duck-typed
-        return cls(api)
+        return cls(api, retry=retry, sleep=sleep, rng=rng)
 
     def close(self) -> None:
         self._api.close()
@@ -224,6 +323,16 @@ class KubeClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- requests ---------------------------------------------------------------------------
+    def _request(self, call: Callable[[], T], request: Request) -> T:
+        """``call()`` with its errors classified, transient ones retried (agent/apply/backoff.py)."""
+
+        def once() -> T:
+            with _classified(request):
+                return call()
+
+        return retrying(once, policy=self._retry, sleep=self._sleep, rng=self._rng)
+
     # -- discovery --------------------------------------------------------------------------
     def kind(self, api_version: str, kind: str) -> KindRef:
         """The served kind, or ``KindNotServed`` (refresh discovery after a CRD is established)."""
@@ -234,8 +343,9 @@ class KubeClient:
         if found is not None:
             return found
         try:
-            with _classified():
-                r = self._dyn.resources.get(api_version=api_version, kind=kind)
+            r = self._request(
+                lambda: self._dyn.resources.get(api_version=api_version, kind=kind), Request("get")
+            )
         except ResourceNotFoundError as e:
             raise KindNotServed(f"the server does not serve {kind} in {api_version}") from e
         found = (KindRef(api_version, kind, str(r.name), bool(r.namespaced)), r)
@@ -244,8 +354,7 @@ class KubeClient:
 
     def refresh_discovery(self) -> None:
         self._kinds = {}
-        with _classified():
-            self._dyn.resources.invalidate_cache()
+        self._request(self._dyn.resources.invalidate_cache, Request("get"))
 
     def _resource(self, ref: KindRef) -> Any:
         return self._lookup(ref.api_version, ref.kind)[1]
@@ -253,7 +362,8 @@ class KubeClient:
     # -- health -----------------------------------------------------------------------------
     def ready(self) -> tuple[bool, str]:
         """The API server's ``/readyz`` (KubeFleet's member health probe); ``/version`` when the
-        server has no readyz endpoint. Returns (healthy, message)."""
+        server has no readyz endpoint. Returns (healthy, message). Not retried: a probe reports
+        what it sees."""
         for path in ("/readyz", "/version"):
             try:
                 with _classified():
@@ -267,23 +377,24 @@ class KubeClient:
 
     # -- objects ----------------------------------------------------------------------------
     def get(self, ref: KindRef, name: str, namespace: str = "") -> Obj | None:
+        resource = self._resource(ref)
         try:
-            with _classified():
-                out = self._dyn.get(
-                    self._resource(ref), name=name, namespace=namespace or None, serialize=False
-                )
+            out = self._request(
+                lambda: self._dyn.get(resource, name=name, namespace=namespace or None, serialize=False),
+                Request("get", ref, namespace),
+            )
         except NotFound:
             return None
         return _plain(out)
 
     def list(self, ref: KindRef, namespace: str = "", label_selector: str | None = None) -> list[Obj]:
-        with _classified():
-            out = self._dyn.get(
-                self._resource(ref),
-                namespace=namespace or None,
-                label_selector=label_selector,
-                serialize=False,
-            )
+        resource = self._resource(ref)
+        out = self._request(
+            lambda: self._dyn.get(
+                resource, namespace=namespace or None, label_selector=label_selector, serialize=False
+            ),
+            Request("list", ref, namespace),
+        )
         items = _plain(out).get("items") or []
         for item in items:
             item.setdefault("apiVersion", ref.api_version)
@@ -291,44 +402,55 @@ class KubeClient:
         return list(items)
 
     def apply(self, manifest: Obj, *, force: bool = False, dry_run: bool = False) -> Obj:
-        """Server-side apply ``manifest`` as field manager ``fleetsync``."""
+        """Server-side apply ``manifest`` as field manager ``fleetsync`` (idempotent, so a
+        transient answer is safely retried)."""
         ref, resource = self._lookup(manifest["apiVersion"], manifest["kind"])
         meta = manifest.get("metadata") or {}
-        with _classified():
-            out = self._dyn.server_side_apply(
+        namespace = meta.get("namespace") if ref.namespaced else None
+        out = self._request(
+            lambda: self._dyn.server_side_apply(
                 resource,
                 body=manifest,
                 name=meta.get("name"),
-                namespace=meta.get("namespace") if ref.namespaced else None,
+                namespace=namespace,
                 field_manager=FIELD_MANAGER,
                 force_conflicts=force,
                 dry_run="All" if dry_run else None,
                 serialize=False,
-            )
+            ),
+            Request("patch", ref, str(namespace or "")),
+        )
         return _plain(out)
 
     def merge_patch(self, ref: KindRef, name: str, namespace: str, patch: Obj) -> Obj:
-        with _classified():
-            out = self._dyn.patch(
-                self._resource(ref),
+        resource = self._resource(ref)
+        out = self._request(
+            lambda: self._dyn.patch(
+                resource,
                 body=patch,
                 name=name,
                 namespace=namespace or None,
                 content_type="application/merge-patch+json",
                 field_manager=FIELD_MANAGER,
-            )
+            ),
+            Request("patch", ref, namespace),
+        )
         return _plain(out)
 
     def delete(self, ref: KindRef, name: str, namespace: str = "", uid: str | None = None) -> bool:
         """Delete, only if the object still has ``uid`` (never someone else's re-created object).
 
-        Returns False when it was already gone."""
+        Returns False when it was already gone (also when a retried delete finds its first try
+        went through)."""
         body: Obj = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
         if uid:
             body["preconditions"] = {"uid": uid}
+        resource = self._resource(ref)
         try:
-            with _classified():
-                self._dyn.delete(self._resource(ref), name=name, namespace=namespace or None, body=body)
+            self._request(
+                lambda: self._dyn.delete(resource, name=name, namespace=namespace or None, body=body),
+                Request("delete", ref, namespace),
+            )
         except NotFound:
             return False
         return True

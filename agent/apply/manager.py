@@ -28,11 +28,13 @@ the manifest in an annotation (KubeFleet itself falls back to SSA past 256 KiB).
 With ``FullComparison`` the applied object is compared with the manifest after the apply and
 any difference (defaulted or foreign fields) is reported as drift, as KubeFleet does.
 
-Errors arrive classified (agent/errors.py): a 409 becomes ``FailedToTakeOver`` on a takeover and
-``Drifted`` on an object we own (someone else now manages a field we set); 403/422/400 and webhook
-denials fail this object only, with the server's message (only field names for a Secret);
-429/5xx are retried with backoff and jitter (``Retry-After`` honoured, capped); a kind the server
-does not serve yet is ``WaitingForCRD``. The sleep and the random source are injected.
+Errors arrive classified (agent/errors.py), transient ones already retried by the client
+(agent/apply/kube.py): a 409 becomes ``FailedToTakeOver`` on a takeover and ``Drifted`` on an
+object we own (someone else now manages a field we set); 403/422/400 and webhook denials fail
+this object only, with the server's message (only field names for a Secret), and hold it with
+exponential backoff across passes (``ObjectBackoff``, agent/apply/backoff.py) until its time
+comes or its desired content changes, the next retry time in its message; a kind the server
+does not serve yet is ``WaitingForCRD``. The sleep, the clock and the random source are injected.
 """
 
 from __future__ import annotations
@@ -42,16 +44,18 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from agent.apply.backoff import DEFAULT_RETRY, ObjectBackoff, RetryPolicy
 from agent.apply.compare import FULL, Comparison, compare, patch_details, satisfies
 from agent.apply.kube import FIELD_MANAGER, KindRef
 from agent.apply.takeover import BUNDLE_ID, SPEC_HASH, Ownership, marks, ownership, spec_hash, stamped
-from agent.errors import Conflict, KindNotServed, KubeError, NotFound, Retryable
+from agent.errors import AccessDenied, Conflict, KindNotServed, KubeError, NotFound
 from fleetsync_contract.report import DriftType, Envelope, Outcome, PatchDetail
 
 Obj = dict[str, Any]
 T = TypeVar("T")
 
 MAX_MESSAGE = 1024
+RETRY_NOTE = "; next retry after 2026-01-01T00:00:00Z"  # its length: room kept in a held message
 WHOLE_OBJECT = PatchDetail("/", "(the whole object)", None)
 
 
@@ -131,13 +135,6 @@ class Result:
         return gen if isinstance(gen, int) else None
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    attempts: int = 4
-    base: float = 0.2
-    cap: float = 5.0
-
-
 class Applier:
     """Processes one object at a time; safe to call from several threads at once."""
 
@@ -150,7 +147,8 @@ class Applier:
         *,
         sleep: Callable[[float], None],
         rng: random.Random | None = None,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy = DEFAULT_RETRY,
+        backoff: ObjectBackoff | None = None,
     ):
         self.cluster = cluster
         self.cluster_name = cluster_name
@@ -158,27 +156,25 @@ class Applier:
         self.placements = frozenset(placements)
         self.sleep = sleep
         self.rng = rng or random.Random()
-        self.retry = retry
+        self.retry = retry  # for a path that lags just after its namespace was created
+        self.backoff = backoff  # None: no memory of failures across passes
         # Live objects listed in bulk before a wave (identity → object, None = absent); an
         # identity not in here is read with a GET. KubeFleet reads through an informer cache too.
         self.prefetched: Mapping[str, Obj | None] = {}
 
     # -- plumbing ---------------------------------------------------------------------------
     def _call(self, fn: Callable[[], T], *, not_found_retries: bool = False) -> T:
-        """``fn()`` with retries on 429/5xx (and on 404 where a just-created path may lag)."""
+        """``fn()``, retried on a 404 where a just-created path may lag (``not_found_retries``).
+        Transient answers (429/5xx) were retried by the client already."""
         attempt = 0
         while True:
             try:
                 return fn()
-            except (Retryable, NotFound) as e:
-                if isinstance(e, NotFound) and not not_found_retries:
-                    raise
+            except NotFound:
                 attempt += 1
-                if attempt >= self.retry.attempts:
+                if not not_found_retries or attempt >= self.retry.attempts:
                     raise
                 delay = min(self.retry.cap, self.retry.base * 2 ** (attempt - 1))
-                if isinstance(e, Retryable) and e.retry_after:
-                    delay = min(self.retry.cap, max(delay, e.retry_after))
                 self.sleep(delay * (0.5 + self.rng.random()))
 
     def _result(self, w: Work, outcome: Outcome, **kw: Any) -> Result:
@@ -194,16 +190,35 @@ class Applier:
 
     # -- the decision table -----------------------------------------------------------------
     def process(self, w: Work) -> Result:
+        key = (w.placement, w.identity)
+        held = self.backoff.holding(key, lambda: _desired(w)) if self.backoff is not None else None
+        if held is not None:  # failed the same way before and its time has not come: not sent
+            return self._result(w, Outcome.FAILED_TO_APPLY, reason=held.reason, message=held.message)
         try:
-            return self._process(w)
+            result = self._process(w)
         except KindNotServed as e:
             return self._result(
                 w, Outcome.WAITING_FOR_CRD, reason="ManifestApplyFailed", message=_message(e, w)
             )
         except KubeError as e:
+            message = _message(e, w)
+            if self.backoff is not None:
+                held = self.backoff.failed(
+                    key,
+                    _desired(w),
+                    e,
+                    reason="ManifestApplyFailed",
+                    message=message[: MAX_MESSAGE - len(RETRY_NOTE)],
+                )
             return self._result(
-                w, Outcome.FAILED_TO_APPLY, reason="ManifestApplyFailed", message=_message(e, w)
+                w,
+                Outcome.FAILED_TO_APPLY,
+                reason="ManifestApplyFailed",
+                message=held.message if held is not None else message,
             )
+        if self.backoff is not None:
+            self.backoff.succeeded(key)
+        return result
 
     def _process(self, w: Work) -> Result:
         m, s = w.manifest, w.strategy
@@ -390,6 +405,12 @@ def _content(obj: Obj) -> Obj:
     }
 
 
+def _desired(w: Work) -> str:
+    """What the hub wants of an object: its manifest and its placement's strategy. When it
+    changes, a held object is tried at once."""
+    return f"{spec_hash(w.manifest)} {w.strategy}"
+
+
 def _delivered_by(live: Obj | None, manifest: Obj, bundle_id: str) -> str:
     """The bundle id to stamp: the one that first delivered this version of the manifest.
 
@@ -413,6 +434,8 @@ def _degraded(message: str, cmp: Comparison) -> str:
 def _message(e: KubeError, w: Work) -> str:
     """The server's message, bounded; for a Secret only the status and the fields it names."""
     m = w.manifest
+    if isinstance(e, AccessDenied):  # composed by the agent from its request: no server text
+        return e.message[:MAX_MESSAGE]
     if m.get("apiVersion") == "v1" and m.get("kind") == "Secret":
         fields = sorted({c.split(":", 1)[0] for c in e.causes if c})
         head = e.reason or (f"HTTP {e.status}" if e.status else type(e).__name__)

@@ -25,7 +25,7 @@ def _sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path, 
 
     with running_sim(crd_establish_delay=0.2) as sim:
         path = sim.write_kubeconfig(tmp_path_factory.mktemp("sim") / "kubeconfig")
-        with KubeClient.from_kubeconfig(str(path)) as kube:
+        with KubeClient.from_kubeconfig(str(path), sleep=short_sleep) as kube:
             yield sim, path, kube
 
 

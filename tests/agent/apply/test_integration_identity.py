@@ -108,10 +108,7 @@ def test_an_impersonated_service_account_cannot_create_a_cluster_role_and_the_ag
     role = results[f"rbac.authorization.k8s.io/ClusterRole//{denied}"]
     assert role.outcome == Outcome.FAILED_TO_APPLY
     assert f'User "{sa}" cannot ' in role.message
-    assert (
-        'resource "clusterroles" in API group "rbac.authorization.k8s.io" at the cluster scope'
-        in role.message
-    )
+    assert "clusterroles.rbac.authorization.k8s.io (cluster-scoped)" in role.message
     assert results[f"/ConfigMap/{ns}/ok"].outcome == Outcome.APPLIED
     assert member.get(RBAC, "ClusterRole", "", denied) is None  # never created, with any rights
     assert member.get("v1", "ConfigMap", ns, "ok") is not None
@@ -148,6 +145,6 @@ def test_every_request_carries_the_impersonation_headers(sim_member: Member, tmp
         ("Impersonate-Group", "ops"),
         ("Impersonate-Extra-team%2Fx", "a"),
     ]
-    assert 'User "jane" cannot list resource "namespaces"' in str(denied.value)
+    assert 'User "jane" cannot list namespaces (cluster-scoped)' in str(denied.value)
     assert len(seen) >= 2  # discovery, then the list
     assert all(lines == expected for lines in seen), seen
