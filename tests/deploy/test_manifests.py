@@ -85,6 +85,10 @@ def env_value(c: Obj, name: str) -> str | None:
     return next((e.get("value") for e in c.get("env", []) if e["name"] == name), None)
 
 
+def is_hub(rel: str) -> bool:
+    return rel == "hub" or rel.startswith("overlays/hub-")
+
+
 def test_the_bases_and_overlays_the_readme_names_are_all_rendered_here() -> None:
     assert set(BASES + OVERLAYS) <= set(ALL)
     readme = (REPO_ROOT / "README.md").read_text()
@@ -96,8 +100,7 @@ def test_kubectl_kustomize_renders_it(rel: str) -> None:
     objs = render(rel)
     kinds = {o["kind"] for o in objs}
     assert {"Deployment", "ServiceAccount", "PodDisruptionBudget", "ConfigMap"} <= kinds
-    is_hub = rel == "hub" or rel.startswith("overlays/hub-")
-    assert ("Service" in kinds) == is_hub  # the hub's webhook; nothing connects to an agent
+    assert ("Service" in kinds) == is_hub(rel)  # the hub's webhook; nothing connects to an agent
     assert "Secret" not in kinds, "credentials are a Secret the user creates, never a committed one"
     assert all(o["metadata"]["labels"]["app.kubernetes.io/part-of"] == "fleetsync" for o in objs)
 
@@ -188,7 +191,70 @@ def test_pods_meet_the_restricted_pod_security_standard_on_a_read_only_root(rel:
     for writable in ("/tmp", "/home/fleetsync"):  # TMPDIR and HOME of the image
         assert "emptyDir" in volumes[mounts[writable]], writable
     assert set(c["resources"]["requests"]) == set(c["resources"]["limits"]) == {"cpu", "memory"}
-    assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"] == {"type": "Recreate"}
+
+
+@pytest.mark.parametrize("rel", ALL)
+def test_an_agent_is_a_single_writer_and_hubs_are_two_leader_elected_replicas(rel: str) -> None:
+    [deployment] = of_kind(render(rel), "Deployment")
+    spec, args = deployment["spec"], container(deployment)["args"]
+    if not is_hub(rel):  # the only writer of its report branch: never two at once
+        assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+        assert "--leader-elect" not in args
+        return
+    assert spec["replicas"] == 2 and "--leader-elect" in args
+    # the new pod (a standby, ready at once) starts before an old one stops: never zero hubs
+    assert spec["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+
+
+def lease_name(deployment: Obj) -> str:
+    [name] = [
+        a.split("=", 1)[1] for a in container(deployment)["args"] if a.startswith("--leader-elect-name=")
+    ]
+    return name
+
+
+@pytest.mark.parametrize("rel", [r for r in ALL if is_hub(r)])
+def test_the_hub_elects_with_its_pod_name_in_its_own_namespace_with_a_mounted_token(rel: str) -> None:
+    [deployment] = of_kind(render(rel), "Deployment")
+    c, pod = container(deployment), deployment["spec"]["template"]["spec"]
+    assert "--leader-elect-namespace=$(POD_NAMESPACE)" in c["args"]
+    env = {e["name"]: e.get("valueFrom") for e in c["env"]}
+    assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}  # the holder identity
+    assert env["POD_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    assert pod["automountServiceAccountToken"] is True  # in-cluster config for the Lease
+    assert lease_name(deployment) == "fleetsync-hub-leader"  # not a name kustomize rewrites
+
+
+def _hub_rules(objs: list[Obj]) -> list[tuple[Obj, Obj]]:
+    """(binding, role) for every binding whose subject is the hub's ServiceAccount."""
+    found = []
+    for binding_kind, role_kind in (("RoleBinding", "Role"), ("ClusterRoleBinding", "ClusterRole")):
+        roles = {(r["metadata"].get("namespace"), r["metadata"]["name"]): r for r in of_kind(objs, role_kind)}
+        for b in of_kind(objs, binding_kind):
+            subject = {"kind": "ServiceAccount", "name": "fleetsync-hub", "namespace": "fleetsync-system"}
+            if subject in b["subjects"]:
+                ns = b["metadata"].get("namespace") if role_kind == "Role" else None
+                found.append((b, roles[(ns, b["roleRef"]["name"])]))
+    return found
+
+
+@pytest.mark.parametrize("rel", [r for r in ALL if is_hub(r)])
+def test_the_hubs_only_rights_are_its_one_lease_in_its_own_namespace(rel: str) -> None:
+    objs = render(rel)
+    [deployment] = of_kind(objs, "Deployment")
+    [(binding, role)] = _hub_rules(objs)
+    assert binding["kind"] == "RoleBinding" and role["kind"] == "Role"  # nothing cluster-wide
+    assert role["metadata"]["namespace"] == deployment["metadata"]["namespace"] == "fleetsync-system"
+    lease = {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"]}
+    # get/update by name; create cannot be limited by name in RBAC, so it is a rule of its own;
+    # no list, watch, patch, delete, and nothing but leases
+    assert role["rules"] == [
+        {**lease, "resourceNames": [lease_name(deployment)], "verbs": ["get", "update"]},
+        {**lease, "verbs": ["create"]},
+    ]
 
 
 @pytest.mark.parametrize("rel", ALL)
@@ -317,7 +383,7 @@ def test_the_service_and_the_disruption_budget_select_the_pods(rel: str) -> None
     [deployment] = of_kind(objs, "Deployment")
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     [pdb] = of_kind(objs, "PodDisruptionBudget")
-    assert pdb["spec"]["maxUnavailable"] == 1  # a single replica may still be drained
+    assert pdb["spec"]["maxUnavailable"] == 1  # one at a time: of two hubs one runs; one replica may go
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
     for service in of_kind(objs, "Service"):
         assert service["spec"]["selector"].items() <= labels.items()
