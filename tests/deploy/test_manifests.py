@@ -213,7 +213,7 @@ def lease_name(deployment: Obj) -> str:
     [name] = [
         a.split("=", 1)[1] for a in container(deployment)["args"] if a.startswith("--leader-elect-name=")
     ]
-    return name
+    return str(name)
 
 
 @pytest.mark.parametrize("rel", [r for r in ALL if is_hub(r)])
