@@ -5,8 +5,9 @@ checked against the Kubernetes v1.36 OpenAPI schema in its strict form (kubernet
 the schemas, so this runs offline) and then sent to kubesim as a server-side apply dry run
 (``kubectl apply --server-side --dry-run=server``: ``PATCH ?dryRun=All``), which stores nothing.
 The rest are the promises the manifests make to whoever deploys them: restricted Pod Security,
-flags the CLI really has, Git credentials only by reference to a Secret, selectors that match,
-and an agent that the namespaced overlay really confines.
+flags the CLI really has, Git credentials only by reference to a Secret and only through the
+CLI's own settings, selectors that match, an agent that the namespaced overlay really confines,
+and two hub replicas that elect a leader with no Kubernetes right beyond their one Lease.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import yaml  # type: ignore[import-untyped]
 from typer.core import TyperGroup
 
 from fleetsync.cli import app
+from fleetsync.cli.gitauth import git_credentials
+from fleetsync_contract.gitauth import GitCredentials
 from kubesim.server import KubeSim
 from kubesim.testing import running_sim
 from tests.support import REPO_ROOT
@@ -79,10 +82,6 @@ def container(deployment: Obj) -> Obj:
     [c] = deployment["spec"]["template"]["spec"]["containers"]
     assert isinstance(c, dict)
     return c
-
-
-def env_value(c: Obj, name: str) -> str | None:
-    return next((e.get("value") for e in c.get("env", []) if e["name"] == name), None)
 
 
 def is_hub(rel: str) -> bool:
@@ -326,55 +325,97 @@ def test_git_credentials_are_only_a_reference_to_the_users_secret(rel: str) -> N
     assert mount == {"name": creds["name"], "mountPath": GIT_MOUNT, "readOnly": True}
 
 
-def _kubelet_expand(value: str) -> str:
-    """What the kubelet makes of an env value with no $(VAR) it knows: ``$$`` is a literal ``$``."""
-    return value.replace("$$", "$")
+def _run_command(deployment: Obj) -> Any:
+    """The click command the container runs (``hub run``, ``agent run``)."""
+    root = typer.main.get_command(app)
+    assert isinstance(root, TyperGroup)
+    words = [a for a in container(deployment)["args"] if not a.startswith("-")]
+    group = root.commands[words[0]]
+    assert isinstance(group, TyperGroup)
+    return group.commands[words[1]]
 
 
-def test_the_https_credential_helper_answers_git_from_the_mounted_secret(tmp_path: Path) -> None:
-    c = container(of_kind(render("overlays/hub-github"), "Deployment")[0])
-    config = {
-        name: _kubelet_expand(env_value(c, name) or "")
-        for name in ("GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0")
-    }
-    (tmp_path / "username").write_text("x-access-token")
-    (tmp_path / "password").write_text("ghp_not-a-real-token")
-    config["GIT_CONFIG_VALUE_0"] = config["GIT_CONFIG_VALUE_0"].replace(GIT_MOUNT, str(tmp_path))
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_TERMINAL_PROMPT": "0",
-        **config,
-    }
+@pytest.mark.parametrize("rel", ALL)
+def test_git_is_configured_only_through_settings_the_cli_documents(rel: str) -> None:
+    """One way: the components set the CLI's FLEETSYNC_GIT_* variables (docs/operations.md "Git
+    credentials"), never git's own configuration beside fleetsync's (GIT_CONFIG_*, GIT_SSH_COMMAND)."""
+    [deployment] = of_kind(render(rel), "Deployment")
+    names = {e["name"] for e in container(deployment).get("env", [])}
+    assert not {n for n in names if n.startswith("GIT_")}, names
+    envvars = {p.envvar for p in _run_command(deployment).params if isinstance(p.envvar, str)}
+    assert {n for n in names if n.startswith("FLEETSYNC_GIT_")} <= envvars
+
+
+def _cli_credentials(
+    deployment: Obj, secret: dict[str, str], mount: Path, monkeypatch: pytest.MonkeyPatch
+) -> GitCredentials:
+    """What the container's command makes of its environment, as the kubelet would give it: the
+    Secret's keys as files in ``mount`` (standing for GIT_MOUNT) and as secretKeyRef values."""
+    for key, text in secret.items():
+        (mount / key).write_text(text)
+    for name in [n for n in os.environ if n.startswith("FLEETSYNC_")]:
+        monkeypatch.delenv(name)
+    for e in container(deployment)["env"]:
+        ref = e.get("valueFrom", {}).get("secretKeyRef")
+        if ref is not None and ref["name"] == SECRET and ref["key"] in secret:
+            monkeypatch.setenv(e["name"], secret[ref["key"]])
+        elif "value" in e and e["name"].startswith("FLEETSYNC_GIT_"):
+            monkeypatch.setenv(e["name"], e["value"].replace(GIT_MOUNT, str(mount)))
+    command = _run_command(deployment)
+    required = ["--repo", "https://git.example.com/fleet.git", "--cluster", "c1"]
+    args = required if "--cluster" in _options(command) else required[:2]
+    p = command.make_context(command.name, args).params
+    return git_credentials(
+        p["git_token_file"], p["git_username"], p["git_ssh_key_file"], p["git_known_hosts_file"]
+    )
+
+
+@pytest.mark.parametrize("rel", ["overlays/hub-github", "overlays/agent-github"])
+def test_the_https_component_hands_git_the_token_of_the_mounted_secret(
+    rel: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [deployment] = of_kind(render(rel), "Deployment")
+    secret = {"token": "ghp_not-a-real-token\n", "username": "oauth2"}
+    creds = _cli_credentials(deployment, secret, tmp_path, monkeypatch)
+    assert creds.token_file == tmp_path / "token" and creds.login == "oauth2"
     fill = subprocess.run(
         ["git", "credential", "fill"],
-        input="protocol=https\nhost=github.com\n\n",
+        input="protocol=https\nhost=git.example.com\n\n",
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
-        env=env,
+        env={
+            "PATH": os.environ["PATH"],
+            "HOME": str(tmp_path),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_TERMINAL_PROMPT": "0",
+            **creds.env(),
+        },
     )
     assert fill.returncode == 0, fill.stderr
-    assert "username=x-access-token\npassword=ghp_not-a-real-token\n" in fill.stdout
-    store = subprocess.run(
-        ["git", "credential", "approve"],  # git stores after a success: a no-op here
-        input="protocol=https\nhost=github.com\nusername=u\npassword=p\n\n",
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-        env=env,
+    assert "username=oauth2\npassword=ghp_not-a-real-token\n" in fill.stdout
+    assert "ghp_" not in repr(creds) and all("ghp_" not in v for v in creds.env().values())
+    (tmp_path / "username").unlink()  # the username is optional: git gets the default user
+    assert _cli_credentials(deployment, {"token": "t0ken"}, tmp_path, monkeypatch).login == "x-access-token"
+
+
+def test_the_ssh_component_gives_the_cli_the_key_and_pins_the_host_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [deployment] = of_kind(render("overlays/agent-namespaced"), "Deployment")
+    secret = {
+        "ssh-privatekey": "-----BEGIN OPENSSH PRIVATE KEY-----\n",
+        "known_hosts": "git.example.com ssh-ed25519 AAAA\n",
+    }
+    creds = _cli_credentials(deployment, secret, tmp_path, monkeypatch)
+    assert (creds.ssh_key_file, creds.known_hosts_file) == (
+        tmp_path / "ssh-privatekey",
+        tmp_path / "known_hosts",
     )
-    assert store.returncode == 0 and (tmp_path / "password").read_text() == "ghp_not-a-real-token"
-
-
-def test_the_ssh_overlay_pins_the_host_key_to_the_mounted_known_hosts() -> None:
-    c = container(of_kind(render("overlays/agent-namespaced"), "Deployment")[0])
-    command = env_value(c, "GIT_SSH_COMMAND") or ""
-    assert f"-i {GIT_MOUNT}/ssh-privatekey" in command
-    assert f"UserKnownHostsFile={GIT_MOUNT}/known_hosts" in command and "StrictHostKeyChecking=yes" in command
+    command = creds.env()["GIT_SSH_COMMAND"]
+    assert f"-i {tmp_path}/ssh-privatekey -o IdentitiesOnly=yes" in command
+    assert f"UserKnownHostsFile={tmp_path}/known_hosts" in command and "StrictHostKeyChecking=yes" in command
 
 
 @pytest.mark.parametrize("rel", ALL)
