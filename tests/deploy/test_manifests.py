@@ -486,3 +486,15 @@ def test_the_namespaced_agent_writes_only_in_its_listed_namespaces() -> None:
         for n in r.get("resourceNames", [])
     }
     assert writable | {"fleetsync-system"} == named  # it may patch those Namespace objects, and its own
+
+
+@pytest.mark.parametrize("rel", BASES)
+def test_the_bases_run_the_release_the_template_ci_pins(rel: str) -> None:
+    """One release everywhere: the hub and the agents run the image of the release whose rules the
+    fleet repo's CI checks pull requests with (docs/releasing.md)."""
+    workflow = yaml.safe_load(
+        (REPO_ROOT / "fleet-repo-template/.github/workflows/fleetsync.yaml").read_text()
+    )
+    pin = workflow["jobs"]["validate-and-plan"]["env"]["FLEETSYNC_VERSION"]
+    [deployment] = of_kind(render(rel), "Deployment")
+    assert container(deployment)["image"] == f"fleetsync:{pin}"
