@@ -6,6 +6,14 @@ ours to reach into). Ready means the last pass *finished* — whatever its outco
 works (the error is in the metrics), while a hung pass, a stopped scheduler or a loop that
 never got its first pass done leaves the process unready. The clock is monotonic and injected,
 so a test moves it instead of sleeping.
+
+A standby replica of a leader-elected hub (``hub run --leader-elect`` while another replica holds
+the Lease) reconciles nothing, so it could never pass that test; it is ready while its loop runs,
+as every replica of a controller-runtime or Flux manager is (their readiness check is a ping,
+leader or not). Without that a Deployment's rolling update would wait forever for its new,
+standby pod, and a PodDisruptionBudget would never let the leader be drained. A replica that is
+elected gets the same ``intervals`` to finish its first reconcile, counted from when it was last
+seen standing by.
 """
 
 from __future__ import annotations
@@ -41,11 +49,17 @@ class Health:
         self.clock = clock
         self._alive: Callable[[], bool] = lambda: False
         self._last: float | None = None
+        self._standby: Callable[[], bool] = lambda: False
+        self._standby_seen: float | None = None  # when ready() last saw a standby
         self._lock = threading.Lock()
 
     def watch(self, alive: Callable[[], bool]) -> None:
         """The loop is live while ``alive()`` says so (its scheduler is running)."""
         self._alive = alive
+
+    def standby(self, standing_by: Callable[[], bool]) -> None:
+        """Another replica leads while ``standing_by()`` says so (leader election)."""
+        self._standby = standing_by
 
     def finished(self) -> None:
         """A pass ended (successfully or not)."""
@@ -60,11 +74,20 @@ class Health:
     def ready(self) -> Verdict:
         if not (live := self.live()).ok:
             return live
+        now = self.clock()
         with self._lock:
-            last = self._last
+            if self._standby():
+                self._standby_seen = now
+                return Verdict(True, "ok: standing by, another replica leads")
+            last, seen = self._last, self._standby_seen
+        if seen is not None and (last is None or last < seen):  # elected since it last stood by
+            elected = now - seen
+            if elected <= self.intervals * self.interval:
+                return Verdict(True, f"ok: elected {elected:.0f}s ago, its first {self.what} is running")
+            return Verdict(False, f"elected {elected:.0f}s ago and no {self.what} has finished since")
         if last is None:
             return Verdict(False, f"no {self.what} has finished yet")
-        age = self.clock() - last
+        age = now - last
         limit = self.intervals * self.interval
         if age > limit:
             return Verdict(

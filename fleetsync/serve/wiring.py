@@ -78,6 +78,8 @@ class HubService(Service):
 
     def attach(self, runner: reconciler.hub.run.Runner) -> None:
         self.health.watch(lambda: bool(runner.scheduler.running))
+        if (leading := runner.leading) is not None:  # --leader-elect: a standby is ready too
+            self.health.standby(lambda: not leading())
         runner.on_pass = HubRecorder(self.metrics, self.health, runner.repo)
         if self.webhook is not None:
             secret, insecure = self.webhook

@@ -75,6 +75,11 @@ class Stopping(Exception):
     """Raised at a stage boundary of a reconcile once a stop was requested: abandon, write nothing."""
 
 
+class NotLeading(Stopping):
+    """Raised at a stage boundary once this replica no longer holds the Lease: the new leader
+    reconciles; this one must not publish, nor retry a publish git refused (``RefRace``)."""
+
+
 class Runner:
     """Owns the scheduler and the triggers; ``start()`` blocks until ``stop()`` (or a signal,
     when ``cli_run`` installed the handlers), then waits for the running reconcile."""
@@ -105,9 +110,12 @@ class Runner:
 
     # -- the one job -------------------------------------------------------------------------
     def _stage(self, message: str) -> None:
-        """Every stage boundary of a reconcile: abandon it when a stop was requested."""
+        """Every stage boundary of a reconcile: abandon it when a stop was requested or the Lease
+        was lost (leader election)."""
         if self._stop.is_set():
             raise Stopping(message)
+        if self.leading is not None and not self.leading():
+            raise NotLeading(message)
         if self.progress is not None:
             self.progress(message)
 
@@ -119,6 +127,9 @@ class Runner:
         started = time.monotonic()
         try:
             result = reconcile_once(self.repo, self.clock(), progress=self._stage, session=self.session)
+        except NotLeading as e:
+            log.info("reconcile abandoned: no longer leading", extra={"stage": str(e)})
+            return
         except (Stopping, Interrupted) as e:
             if not self._stop.is_set():  # a kustomize child killed by someone else: retry later
                 log.warning("reconcile interrupted; will retry", extra={"error": str(e)})

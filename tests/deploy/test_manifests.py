@@ -5,8 +5,9 @@ checked against the Kubernetes v1.36 OpenAPI schema in its strict form (kubernet
 the schemas, so this runs offline) and then sent to kubesim as a server-side apply dry run
 (``kubectl apply --server-side --dry-run=server``: ``PATCH ?dryRun=All``), which stores nothing.
 The rest are the promises the manifests make to whoever deploys them: restricted Pod Security,
-flags the CLI really has, Git credentials only by reference to a Secret, selectors that match,
-and an agent that the namespaced overlay really confines.
+flags the CLI really has, Git credentials only by reference to a Secret and only through the
+CLI's own settings, selectors that match, an agent that the namespaced overlay really confines,
+and two hub replicas that elect a leader with no Kubernetes right beyond their one Lease.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import yaml  # type: ignore[import-untyped]
 from typer.core import TyperGroup
 
 from fleetsync.cli import app
+from fleetsync.cli.gitauth import git_credentials
+from fleetsync_contract.gitauth import GitCredentials
 from kubesim.server import KubeSim
 from kubesim.testing import running_sim
 from tests.support import REPO_ROOT
@@ -81,8 +84,8 @@ def container(deployment: Obj) -> Obj:
     return c
 
 
-def env_value(c: Obj, name: str) -> str | None:
-    return next((e.get("value") for e in c.get("env", []) if e["name"] == name), None)
+def is_hub(rel: str) -> bool:
+    return rel == "hub" or rel.startswith("overlays/hub-")
 
 
 def test_the_bases_and_overlays_the_readme_names_are_all_rendered_here() -> None:
@@ -96,8 +99,7 @@ def test_kubectl_kustomize_renders_it(rel: str) -> None:
     objs = render(rel)
     kinds = {o["kind"] for o in objs}
     assert {"Deployment", "ServiceAccount", "PodDisruptionBudget", "ConfigMap"} <= kinds
-    is_hub = rel == "hub" or rel.startswith("overlays/hub-")
-    assert ("Service" in kinds) == is_hub  # the hub's webhook; nothing connects to an agent
+    assert ("Service" in kinds) == is_hub(rel)  # the hub's webhook; nothing connects to an agent
     assert "Secret" not in kinds, "credentials are a Secret the user creates, never a committed one"
     assert all(o["metadata"]["labels"]["app.kubernetes.io/part-of"] == "fleetsync" for o in objs)
 
@@ -188,7 +190,70 @@ def test_pods_meet_the_restricted_pod_security_standard_on_a_read_only_root(rel:
     for writable in ("/tmp", "/home/fleetsync"):  # TMPDIR and HOME of the image
         assert "emptyDir" in volumes[mounts[writable]], writable
     assert set(c["resources"]["requests"]) == set(c["resources"]["limits"]) == {"cpu", "memory"}
-    assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"] == {"type": "Recreate"}
+
+
+@pytest.mark.parametrize("rel", ALL)
+def test_an_agent_is_a_single_writer_and_hubs_are_two_leader_elected_replicas(rel: str) -> None:
+    [deployment] = of_kind(render(rel), "Deployment")
+    spec, args = deployment["spec"], container(deployment)["args"]
+    if not is_hub(rel):  # the only writer of its report branch: never two at once
+        assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+        assert "--leader-elect" not in args
+        return
+    assert spec["replicas"] == 2 and "--leader-elect" in args
+    # the new pod (a standby, ready at once) starts before an old one stops: never zero hubs
+    assert spec["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+
+
+def lease_name(deployment: Obj) -> str:
+    [name] = [
+        a.split("=", 1)[1] for a in container(deployment)["args"] if a.startswith("--leader-elect-name=")
+    ]
+    return str(name)
+
+
+@pytest.mark.parametrize("rel", [r for r in ALL if is_hub(r)])
+def test_the_hub_elects_with_its_pod_name_in_its_own_namespace_with_a_mounted_token(rel: str) -> None:
+    [deployment] = of_kind(render(rel), "Deployment")
+    c, pod = container(deployment), deployment["spec"]["template"]["spec"]
+    assert "--leader-elect-namespace=$(POD_NAMESPACE)" in c["args"]
+    env = {e["name"]: e.get("valueFrom") for e in c["env"]}
+    assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}  # the holder identity
+    assert env["POD_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    assert pod["automountServiceAccountToken"] is True  # in-cluster config for the Lease
+    assert lease_name(deployment) == "fleetsync-hub-leader"  # not a name kustomize rewrites
+
+
+def _hub_rules(objs: list[Obj]) -> list[tuple[Obj, Obj]]:
+    """(binding, role) for every binding whose subject is the hub's ServiceAccount."""
+    found = []
+    for binding_kind, role_kind in (("RoleBinding", "Role"), ("ClusterRoleBinding", "ClusterRole")):
+        roles = {(r["metadata"].get("namespace"), r["metadata"]["name"]): r for r in of_kind(objs, role_kind)}
+        for b in of_kind(objs, binding_kind):
+            subject = {"kind": "ServiceAccount", "name": "fleetsync-hub", "namespace": "fleetsync-system"}
+            if subject in b["subjects"]:
+                ns = b["metadata"].get("namespace") if role_kind == "Role" else None
+                found.append((b, roles[(ns, b["roleRef"]["name"])]))
+    return found
+
+
+@pytest.mark.parametrize("rel", [r for r in ALL if is_hub(r)])
+def test_the_hubs_only_rights_are_its_one_lease_in_its_own_namespace(rel: str) -> None:
+    objs = render(rel)
+    [deployment] = of_kind(objs, "Deployment")
+    [(binding, role)] = _hub_rules(objs)
+    assert binding["kind"] == "RoleBinding" and role["kind"] == "Role"  # nothing cluster-wide
+    assert role["metadata"]["namespace"] == deployment["metadata"]["namespace"] == "fleetsync-system"
+    lease = {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"]}
+    # get/update by name; create cannot be limited by name in RBAC, so it is a rule of its own;
+    # no list, watch, patch, delete, and nothing but leases
+    assert role["rules"] == [
+        {**lease, "resourceNames": [lease_name(deployment)], "verbs": ["get", "update"]},
+        {**lease, "verbs": ["create"]},
+    ]
 
 
 @pytest.mark.parametrize("rel", ALL)
@@ -260,55 +325,97 @@ def test_git_credentials_are_only_a_reference_to_the_users_secret(rel: str) -> N
     assert mount == {"name": creds["name"], "mountPath": GIT_MOUNT, "readOnly": True}
 
 
-def _kubelet_expand(value: str) -> str:
-    """What the kubelet makes of an env value with no $(VAR) it knows: ``$$`` is a literal ``$``."""
-    return value.replace("$$", "$")
+def _run_command(deployment: Obj) -> Any:
+    """The click command the container runs (``hub run``, ``agent run``)."""
+    root = typer.main.get_command(app)
+    assert isinstance(root, TyperGroup)
+    words = [a for a in container(deployment)["args"] if not a.startswith("-")]
+    group = root.commands[words[0]]
+    assert isinstance(group, TyperGroup)
+    return group.commands[words[1]]
 
 
-def test_the_https_credential_helper_answers_git_from_the_mounted_secret(tmp_path: Path) -> None:
-    c = container(of_kind(render("overlays/hub-github"), "Deployment")[0])
-    config = {
-        name: _kubelet_expand(env_value(c, name) or "")
-        for name in ("GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0")
-    }
-    (tmp_path / "username").write_text("x-access-token")
-    (tmp_path / "password").write_text("ghp_not-a-real-token")
-    config["GIT_CONFIG_VALUE_0"] = config["GIT_CONFIG_VALUE_0"].replace(GIT_MOUNT, str(tmp_path))
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_TERMINAL_PROMPT": "0",
-        **config,
-    }
+@pytest.mark.parametrize("rel", ALL)
+def test_git_is_configured_only_through_settings_the_cli_documents(rel: str) -> None:
+    """One way: the components set the CLI's FLEETSYNC_GIT_* variables (docs/operations.md "Git
+    credentials"), never git's own configuration beside fleetsync's (GIT_CONFIG_*, GIT_SSH_COMMAND)."""
+    [deployment] = of_kind(render(rel), "Deployment")
+    names = {e["name"] for e in container(deployment).get("env", [])}
+    assert not {n for n in names if n.startswith("GIT_")}, names
+    envvars = {p.envvar for p in _run_command(deployment).params if isinstance(p.envvar, str)}
+    assert {n for n in names if n.startswith("FLEETSYNC_GIT_")} <= envvars
+
+
+def _cli_credentials(
+    deployment: Obj, secret: dict[str, str], mount: Path, monkeypatch: pytest.MonkeyPatch
+) -> GitCredentials:
+    """What the container's command makes of its environment, as the kubelet would give it: the
+    Secret's keys as files in ``mount`` (standing for GIT_MOUNT) and as secretKeyRef values."""
+    for key, text in secret.items():
+        (mount / key).write_text(text)
+    for name in [n for n in os.environ if n.startswith("FLEETSYNC_")]:
+        monkeypatch.delenv(name)
+    for e in container(deployment)["env"]:
+        ref = e.get("valueFrom", {}).get("secretKeyRef")
+        if ref is not None and ref["name"] == SECRET and ref["key"] in secret:
+            monkeypatch.setenv(e["name"], secret[ref["key"]])
+        elif "value" in e and e["name"].startswith("FLEETSYNC_GIT_"):
+            monkeypatch.setenv(e["name"], e["value"].replace(GIT_MOUNT, str(mount)))
+    command = _run_command(deployment)
+    required = ["--repo", "https://git.example.com/fleet.git", "--cluster", "c1"]
+    args = required if "--cluster" in _options(command) else required[:2]
+    p = command.make_context(command.name, args).params
+    return git_credentials(
+        p["git_token_file"], p["git_username"], p["git_ssh_key_file"], p["git_known_hosts_file"]
+    )
+
+
+@pytest.mark.parametrize("rel", ["overlays/hub-github", "overlays/agent-github"])
+def test_the_https_component_hands_git_the_token_of_the_mounted_secret(
+    rel: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [deployment] = of_kind(render(rel), "Deployment")
+    secret = {"token": "ghp_not-a-real-token\n", "username": "oauth2"}
+    creds = _cli_credentials(deployment, secret, tmp_path, monkeypatch)
+    assert creds.token_file == tmp_path / "token" and creds.login == "oauth2"
     fill = subprocess.run(
         ["git", "credential", "fill"],
-        input="protocol=https\nhost=github.com\n\n",
+        input="protocol=https\nhost=git.example.com\n\n",
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
-        env=env,
+        env={
+            "PATH": os.environ["PATH"],
+            "HOME": str(tmp_path),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_TERMINAL_PROMPT": "0",
+            **creds.env(),
+        },
     )
     assert fill.returncode == 0, fill.stderr
-    assert "username=x-access-token\npassword=ghp_not-a-real-token\n" in fill.stdout
-    store = subprocess.run(
-        ["git", "credential", "approve"],  # git stores after a success: a no-op here
-        input="protocol=https\nhost=github.com\nusername=u\npassword=p\n\n",
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-        env=env,
+    assert "username=oauth2\npassword=ghp_not-a-real-token\n" in fill.stdout
+    assert "ghp_" not in repr(creds) and all("ghp_" not in v for v in creds.env().values())
+    (tmp_path / "username").unlink()  # the username is optional: git gets the default user
+    assert _cli_credentials(deployment, {"token": "t0ken"}, tmp_path, monkeypatch).login == "x-access-token"
+
+
+def test_the_ssh_component_gives_the_cli_the_key_and_pins_the_host_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [deployment] = of_kind(render("overlays/agent-namespaced"), "Deployment")
+    secret = {
+        "ssh-privatekey": "-----BEGIN OPENSSH PRIVATE KEY-----\n",
+        "known_hosts": "git.example.com ssh-ed25519 AAAA\n",
+    }
+    creds = _cli_credentials(deployment, secret, tmp_path, monkeypatch)
+    assert (creds.ssh_key_file, creds.known_hosts_file) == (
+        tmp_path / "ssh-privatekey",
+        tmp_path / "known_hosts",
     )
-    assert store.returncode == 0 and (tmp_path / "password").read_text() == "ghp_not-a-real-token"
-
-
-def test_the_ssh_overlay_pins_the_host_key_to_the_mounted_known_hosts() -> None:
-    c = container(of_kind(render("overlays/agent-namespaced"), "Deployment")[0])
-    command = env_value(c, "GIT_SSH_COMMAND") or ""
-    assert f"-i {GIT_MOUNT}/ssh-privatekey" in command
-    assert f"UserKnownHostsFile={GIT_MOUNT}/known_hosts" in command and "StrictHostKeyChecking=yes" in command
+    command = creds.env()["GIT_SSH_COMMAND"]
+    assert f"-i {tmp_path}/ssh-privatekey -o IdentitiesOnly=yes" in command
+    assert f"UserKnownHostsFile={tmp_path}/known_hosts" in command and "StrictHostKeyChecking=yes" in command
 
 
 @pytest.mark.parametrize("rel", ALL)
@@ -317,7 +424,7 @@ def test_the_service_and_the_disruption_budget_select_the_pods(rel: str) -> None
     [deployment] = of_kind(objs, "Deployment")
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     [pdb] = of_kind(objs, "PodDisruptionBudget")
-    assert pdb["spec"]["maxUnavailable"] == 1  # a single replica may still be drained
+    assert pdb["spec"]["maxUnavailable"] == 1  # one at a time: of two hubs one runs; one replica may go
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
     for service in of_kind(objs, "Service"):
         assert service["spec"]["selector"].items() <= labels.items()
@@ -379,3 +486,15 @@ def test_the_namespaced_agent_writes_only_in_its_listed_namespaces() -> None:
         for n in r.get("resourceNames", [])
     }
     assert writable | {"fleetsync-system"} == named  # it may patch those Namespace objects, and its own
+
+
+@pytest.mark.parametrize("rel", BASES)
+def test_the_bases_run_the_release_the_template_ci_pins(rel: str) -> None:
+    """One release everywhere: the hub and the agents run the image of the release whose rules the
+    fleet repo's CI checks pull requests with (docs/releasing.md)."""
+    workflow = yaml.safe_load(
+        (REPO_ROOT / "fleet-repo-template/.github/workflows/fleetsync.yaml").read_text()
+    )
+    pin = workflow["jobs"]["validate-and-plan"]["env"]["FLEETSYNC_VERSION"]
+    [deployment] = of_kind(render(rel), "Deployment")
+    assert container(deployment)["image"] == f"fleetsync:{pin}"
