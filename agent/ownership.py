@@ -35,6 +35,7 @@ COMMIT_KEY = "bundleCommit"
 HAND_OVER_DOC = "docs/agent.md, 'Ownership and hand-over'"
 
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@")
+_COMMIT = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +48,13 @@ class Claim:
 
     @classmethod
     def from_data(cls, data: Mapping[str, str]) -> Claim:
+        """The claim in a ConfigMap's data, bounded; a ``bundleCommit`` that is not a commit id
+        counts as none (it would reach git's command line)."""
+        commit = str(data.get(COMMIT_KEY, ""))
         return cls(
             str(data.get(CLUSTER_KEY, ""))[:253],
             str(data.get(FLEET_KEY, ""))[:2048],
-            str(data.get(COMMIT_KEY, ""))[:64],
+            commit if _COMMIT.fullmatch(commit) else "",
         )
 
     def to_data(self) -> dict[str, str]:

@@ -74,6 +74,7 @@ MAX_BUNDLE_BYTES = 64 * 1024 * 1024
 MAX_URL_CHARS = 4096
 MAX_LISTED = 30  # clusters named in a NotAMember message
 STATUS_CLUSTERS = "clusters/"  # fleet/status: clusters/<name>.yaml per MemberCluster (docs/formats.md §4)
+_COMMIT = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
@@ -90,7 +91,7 @@ def _no_verify(files: Mapping[str, bytes]) -> list[str]:
 def check_cluster_name(name: str) -> str:
     """``name`` if it can name a MemberCluster (a DNS-1123 subdomain, as Kubernetes names
     objects); ValueError otherwise. It becomes part of ref names and git arguments."""
-    if not name or len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name):
+    if not name or len(name) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(name):
         raise ValueError(
             f"--cluster {name!r}: not a MemberCluster name (a DNS-1123 subdomain: at most 253 of "
             "a-z, 0-9, '-' and '.', starting and ending with a letter or digit)"
@@ -104,6 +105,13 @@ def _check_url(url: str) -> str:
             "--repo: not a Git URL or path (empty, too long, a control character or a leading '-')"
         )
     return url
+
+
+def _check_commit(commit: str) -> str:
+    """A commit id read from the cluster (the inventory) before it reaches git's command line."""
+    if not _COMMIT.fullmatch(commit):
+        raise BundleRefused(f"{commit[:80]!r} is not a commit id; the inventory's bundleCommit is damaged")
+    return commit
 
 
 class _GitFailed(Exception):
@@ -248,6 +256,8 @@ class GitSource:
         Raises SourceError when the remote cannot be reached and BundleRefused when the bundle
         must not be applied; either way the caller keeps enforcing the last good bundle.
         """
+        if last_accepted:
+            _check_commit(last_accepted)
         local = f"refs/remotes/hub/{self.cluster}"
         try:
             self._remote(
@@ -278,7 +288,7 @@ class GitSource:
         What a restarted agent enforces while the remote is unreachable: the clone in the state
         directory still holds the last commit it accepted. Raises BundleRefused when it no longer
         verifies (a damaged cache is never applied)."""
-        if not commit or not self._has(commit):
+        if not commit or not self._has(_check_commit(commit)):
             return None
         files = self._read_tree(commit)
         problems = self.verify(files)

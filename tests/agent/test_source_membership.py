@@ -55,6 +55,7 @@ def _refs(bare: Path) -> list[str]:
     "name",
     [
         "--upload-pack=/x",
+        "eu-1\n",
         "-x",
         "EU-1",
         "eu_1",
