@@ -42,7 +42,7 @@ from agent.apply.manager import Applier, Kube, Result, Strategy, Work
 from agent.apply.prune import prune
 from agent.apply.waves import apply_in_waves
 from agent.bundles import load_verified
-from agent.errors import NotFound, SourceError, Unrelated
+from agent.errors import ClaimRefused, NotFound, SourceError, Unrelated
 from agent.observe import Observing, in_background
 from agent.ownership import Claim, Standing, judge, refusal
 from agent.properties import DefaultProvider, PropertyProvider
@@ -184,7 +184,7 @@ class Agent:
         """Whether the ConfigMap's claim must be written again (new owner or URL spelling)."""
         return (self._claim.cluster, self._claim.fleet) != (self.config.cluster, self.config.fleet)
 
-    def _refused(self, e: Exception | None = None) -> Exception:
+    def _refused(self, e: Exception | None = None) -> ClaimRefused:
         c = self.config
         return refusal(
             self._claim,
