@@ -22,7 +22,9 @@ cannot start with ``-``; every remote call puts ``--`` before it. Before anythin
 (``check_member``), the cluster is shown to be a MemberCluster of the fleet: the hub published a
 ``fleet/bundles/<cluster>`` branch for it (``git ls-remote``), or, for a member with no bundle yet,
 the hub's ``fleet/status`` names it (``clusters/<cluster>.yaml``, docs/formats.md §4); otherwise
-``NotAMember`` lists the clusters the fleet has. A git failure is reported as git's own reason
+``NotAMember`` lists the clusters the fleet has. Before the hub has published anything (agents
+deployed with, or before, their hub) there is nothing to check against: the push goes ahead and
+the check is made again before the next one. A git failure is reported as git's own reason
 (``git_reason``: the ``fatal:``/``error:`` line, not gitpython's last line) plus the fix.
 
 Credentials (an HTTPS token or an SSH key, fleetsync_contract/gitauth.py) reach git only through
@@ -42,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import logging
 import os
 import re
 import signal
@@ -67,6 +70,7 @@ from fleetsync_contract.gitauth import (
     with_url,
 )
 
+log = logging.getLogger("fleetsync.agent")
 Verifier = Callable[[Mapping[str, bytes]], list[str]]
 
 MAX_DEEPEN = 512
@@ -147,6 +151,7 @@ class GitSource:
         key = hashlib.sha256(fleet_key(self.url).encode()).hexdigest()[:16]
         self.path = state_dir / f"source-{key}.git"
         self._member = False
+        self._hub_has_run = False  # fleet/status exists (set by _status_clusters)
         self.bundle_ref = BUNDLE_REF_PREFIX + cluster
         self.report_ref = REPORT_REF_PREFIX + cluster
         self.heartbeat_ref = HEARTBEAT_REF_PREFIX + cluster
@@ -187,11 +192,13 @@ class GitSource:
             self._member = True
             return
         known = sorted(bundles | listed)
-        if not known:
-            has = "the fleet has no MemberCluster yet (no fleet/bundles/* branch, no fleet/status): has the hub run?"
-        else:
-            more = f" and {len(known) - MAX_LISTED} more" if len(known) > MAX_LISTED else ""
-            has = f"the fleet has {', '.join(known[:MAX_LISTED])}{more}"
+        if not known and not self._hub_has_run:
+            # The hub has published nothing yet (agents may start first): nothing to check
+            # against. Not remembered: asked again before the next push, until the hub has run.
+            log.debug("the fleet's hub has not published yet; %s is checked once it has", self.cluster)
+            return
+        more = f" and {len(known) - MAX_LISTED} more" if len(known) > MAX_LISTED else ""
+        has = f"the fleet has {', '.join(known[:MAX_LISTED])}{more}" if known else "the fleet has none"
         raise NotAMember(
             self._auth.redact(
                 f"{self.cluster} is not a MemberCluster of the fleet {self.fleet}: {has} "
@@ -237,8 +244,10 @@ class GitSource:
             )
         except _GitFailed as e:
             if "couldn't find remote ref" in e.stderr:
+                self._hub_has_run = False
                 return set()
             raise self._error(f"cannot fetch {STATUS_REF} from {self.fleet}", e) from e
+        self._hub_has_run = True
         try:
             out = str(self._repo.git.ls_tree("--name-only", local, STATUS_CLUSTERS))
         except GitCommandError:

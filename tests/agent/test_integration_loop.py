@@ -262,7 +262,6 @@ def test_the_cli_exits_3_when_the_member_is_unreachable(hub: Hub, tmp_path: Path
 
     from fleetsync.cli import app
 
-    hub.publish([])  # the cluster is a member of the fleet; its API server is what is down
     kubeconfig = tmp_path / "dead.kubeconfig"
     kubeconfig.write_text(
         '{"apiVersion": "v1", "kind": "Config", "current-context": "x",'

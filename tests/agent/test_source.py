@@ -97,7 +97,6 @@ def test_a_bundle_that_fails_verification_is_refused(hub: Hub, tmp_path: Path) -
 
 
 def test_reports_commit_only_when_something_changed(hub: Hub, source: GitSource) -> None:
-    hub.publish("fleet/bundles/prod-eu-1", {"bundle.yaml": "id: 1\n"})  # a member of the fleet
     first = source.push_report({"report.yaml": b"a: 1\n"}, "report: applied", "agent-prod-eu-1")
     assert first is not None
     assert source.push_report({"report.yaml": b"a: 1\n"}, "report: applied", "agent-prod-eu-1") is None
@@ -108,7 +107,6 @@ def test_reports_commit_only_when_something_changed(hub: Hub, source: GitSource)
 
 
 def test_heartbeats_never_grow_history(hub: Hub, source: GitSource) -> None:
-    hub.publish("fleet/bundles/prod-eu-1", {"bundle.yaml": "id: 1\n"})  # a member of the fleet
     for i in range(3):
         source.beat({"heartbeat.yaml": f"n: {i}\n".encode()}, "heartbeat", "agent-prod-eu-1")
     count = git(hub.bare, "rev-list", "--count", "refs/fleet/heartbeats/prod-eu-1")

@@ -188,3 +188,16 @@ def test_an_unreachable_http_host_keeps_its_token_out_and_its_reason_in(tmp_path
     assert "s3cret-T0KEN" not in message
     assert "Failed to connect" in message or "Couldn't connect" in message, message
     assert "stderr:" not in message and not message.endswith("'")
+
+
+def test_before_the_hub_has_published_anything_pushes_go_ahead_and_are_checked_once_it_has(
+    tmp_path: Path,
+) -> None:
+    """Agents may start before their hub's first reconcile: nothing to check against yet."""
+    bare = tmp_path / "fresh.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    with GitSource(str(bare), "eu-1", tmp_path / "agent") as source:
+        source.beat({"heartbeat.yaml": b"x: 1\n"}, "heartbeat", "agent")
+        _publish(bare, tmp_path / "hubwork", "fleet/status", {"clusters/us-2.yaml": "name: us-2\n"})
+        with pytest.raises(NotAMember, match="the fleet has us-2"):
+            source.beat({"heartbeat.yaml": b"x: 2\n"}, "heartbeat", "agent")
