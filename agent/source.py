@@ -1,7 +1,8 @@
 """The agent's only door to Git (the one agent module importing gitpython).
 
 One way only: the agent fetches its own ``fleet/bundles/<cluster>`` branch — shallow, one ref,
-never the fleet repo's main or another cluster's branch — and pushes to its own
+never the fleet repo's main or another cluster's branch (the hub's ``fleet/status`` only to find
+its MemberCluster before it has a bundle, below) — and pushes to its own
 ``fleet/reports/<cluster>`` branch and heartbeat ref. Nothing ever connects to the agent.
 
 A fetched bundle is accepted only if (1) its files verify against the bundle index (the
@@ -191,7 +192,7 @@ class GitSource:
         if self.cluster in listed:
             self._member = True
             return
-        known = sorted(bundles | listed)
+        known = sorted(n for n in bundles | listed if _DNS1123_SUBDOMAIN.fullmatch(n))
         if not known and not self._hub_has_run:
             # The hub has published nothing yet (agents may start first): nothing to check
             # against. Not remembered: asked again before the next push, until the hub has run.
