@@ -61,10 +61,6 @@ class Claim:
         return {CLUSTER_KEY: self.cluster, FLEET_KEY: self.fleet, COMMIT_KEY: self.commit}
 
     @property
-    def legacy(self) -> bool:
-        return not self.cluster and bool(self.commit)
-
-    @property
     def owner(self) -> str:
         """The owner as ``--take-over-from`` names it: its cluster name, or for a legacy claim
         the commit it last accepted (12 digits)."""
