@@ -182,3 +182,30 @@ def _write_old_format(member: Member, commit: str) -> None:
         },
         force=True,
     )
+
+
+def test_agent_run_once_on_a_member_claimed_by_another_cluster_exits_2_before_touching_it(
+    member: Member, hub: Hub, make_agent: AgentFactory, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from fleetsync.cli import app
+
+    _first_fleet(member, hub, make_agent)
+    other = other_hub(tmp_path, "member-2")
+    p = placement()
+    other.publish([(p, ns(member, "b")), (p, cm(member, "b", "from-b"))])
+    args = ["agent", "run", "--once", "--repo", str(other.bare), "--cluster", "member-2"]
+    args += ["--kubeconfig", str(member.kubeconfig), "--namespace", f"fs-{member.prefix}"]
+    result = CliRunner().invoke(app, [*args, "--state-dir", str(tmp_path / "cli")])
+    assert result.exit_code == 2, result.output
+    assert "claimed by cluster member-1 of fleet " + FLEET_A in result.output
+    assert "--take-over-from member-1" in result.output
+    assert other.report_commits() == 0
+    assert member.get("v1", "ConfigMap", f"{member.prefix}-b", "from-b") is None
+    handed = CliRunner().invoke(
+        app, [*args, "--state-dir", str(tmp_path / "cli"), "--take-over-from", "member-1"]
+    )
+    assert handed.exit_code == 0, handed.output
+    assert member.get("v1", "ConfigMap", f"{member.prefix}-b", "from-b") is not None
+    assert inventory(member)["cluster"] == "member-2" and inventory(member)["fleet"] == str(other.bare)
