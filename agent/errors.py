@@ -5,6 +5,9 @@
     AgentError
      ├── SourceError            the Git source: unreachable (transient) or a bad bundle (refused)
      │    └── BundleRefused     a bundle failed verification or does not descend from the last one
+     │         └── Unrelated    the bundle's history does not contain the last accepted commit
+     ├── NotAMember             ``--cluster`` names no MemberCluster of the fleet (a usage error)
+     ├── ClaimRefused           the member is claimed by another fleet or cluster name (hand it over)
      └── KubeError              an API server answer, classified once at the client boundary
           ├── Conflict          409: a field manager conflict or a stale resourceVersion
           ├── Forbidden         403 (quota, a terminating namespace, an admission plugin)
@@ -33,6 +36,20 @@ class SourceError(AgentError):
 
 class BundleRefused(SourceError):
     """A fetched bundle is not acceptable (bad hashes, missing files, rewritten history)."""
+
+
+class Unrelated(BundleRefused):
+    """The fetched bundle does not descend from the commit the member's inventory names: a
+    rewritten hub branch, or (the loop decides, agent/apply/inventory.py) another fleet's claim."""
+
+
+class NotAMember(AgentError):
+    """``--cluster`` is not a MemberCluster of the fleet: fix the flag; retrying will not help."""
+
+
+class ClaimRefused(AgentError):
+    """The member is owned by another (fleet, cluster name): nothing is applied, pruned or
+    reported until it is handed over (docs/agent.md, "Ownership and hand-over")."""
 
 
 class KubeError(AgentError):

@@ -17,6 +17,13 @@ availableSince, conditions' lastTransitionTime) survive in the report branch its
 pass reads the agent's last report back and takes it as the previous report when it is this
 cluster's and names the bundle commit the inventory records, so a restart (or each ``--once``)
 neither restarts those clocks nor commits an identical report again (docs/agent.md, "Restarts").
+
+The inventory also names its owner, one (fleet, cluster name) per member (agent/ownership.py):
+each pass judges that claim first, so an agent of another cluster name stops with
+``ClaimRefused`` before it touches anything, and a claim it cannot yet prove its own (another
+fleet URL, an inventory older than claims) lends it nothing — no last commit to keep, no cached
+bundle, no inventory entries to report — until its bundle is shown to descend from the claim's
+commit, or it is refused as another fleet's member.
 """
 
 from __future__ import annotations
@@ -41,8 +48,9 @@ from agent.apply.manager import Applier, Kube, Result, Strategy, Work
 from agent.apply.prune import prune
 from agent.apply.waves import apply_in_waves
 from agent.bundles import load_verified
-from agent.errors import NotFound, SourceError
+from agent.errors import ClaimRefused, NotFound, SourceError, Unrelated
 from agent.observe import Observing, in_background
+from agent.ownership import Claim, Standing, judge, refusal
 from agent.properties import DefaultProvider, PropertyProvider
 from agent.report import (
     PlacementInfo,
@@ -124,6 +132,8 @@ class AgentConfig:
     allow_protected: frozenset[tuple[str, str]] = frozenset()
     crd_wait_seconds: float = 60.0
     agent_version: str = AGENT_VERSION
+    fleet: str = ""  # the fleet repo URL, credentials removed: the inventory's claim names it
+    take_over_from: str = ""  # --take-over-from: the owner this agent may take the member from
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,17 +192,52 @@ class Agent:
         self.state = _State()
         self.backoff = ObjectBackoff(clock=clock, rng=self.rng)  # objects held across passes
         self._lock = threading.Lock()  # one sync at a time; the heartbeat reads the result
+        self._claim = Claim()  # the member's owner as this pass read it (agent/ownership.py)
+        self._standing = Standing.NONE
 
     @property
     def author(self) -> str:
         return f"fleetsync-agent-{self.config.cluster}"
 
     # -- inventory (in-cluster) -------------------------------------------------------------
+    @property
+    def inventory_name(self) -> str:
+        return f"ConfigMap {self.config.namespace}/{INVENTORY_NAME}"
+
+    def check_claim(self) -> None:
+        """Raise ClaimRefused when the member is claimed by another cluster name (a start-up
+        check: another fleet's claim on this name is known only once a bundle is fetched)."""
+        self._read_inventory()
+
     def _read_inventory(self) -> tuple[Inventory, str, bool]:
-        """(inventory, the bundle commit it was written for, whether the ConfigMap exists)."""
+        """(inventory, the bundle commit it was written for, whether the ConfigMap exists), as
+        far as this agent may use them: empty after a hand-over (``--take-over-from``); raises
+        ClaimRefused for another cluster name's claim."""
         cm = self.kube.get(self.kube.kind("v1", "ConfigMap"), INVENTORY_NAME, self.config.namespace)
         data = (cm or {}).get("data") or {}
-        return Inventory.from_data(data), str(data.get("bundleCommit", "")), cm is not None
+        c = self.config
+        self._claim = Claim.from_data(data)
+        self._standing = judge(
+            self._claim, c.cluster, c.fleet, c.take_over_from, inventory=self.inventory_name
+        )
+        if self._standing is Standing.NONE and self._claim.commit:
+            log.warning("taking this member over from %s (--take-over-from)", self._claim.owner)
+            return Inventory(), "", cm is not None
+        return Inventory.from_data(data), self._claim.commit, cm is not None
+
+    def _claim_outdated(self) -> bool:
+        """Whether the ConfigMap's claim must be written again (new owner or URL spelling)."""
+        return (self._claim.cluster, self._claim.fleet) != (self.config.cluster, self.config.fleet)
+
+    def _refused(self, e: Exception | None = None) -> ClaimRefused:
+        c = self.config
+        return refusal(
+            self._claim,
+            c.cluster,
+            c.fleet,
+            inventory=self.inventory_name,
+            branch=f"fleet/bundles/{c.cluster} of {c.fleet}" if e is not None else "",
+        )
 
     def _write_inventory(self, inv: Inventory, commit: str, *, exists: bool) -> None:
         """Apply the inventory ConfigMap; the agent's namespace first when the ConfigMap was absent
@@ -207,7 +252,7 @@ class Agent:
                 "namespace": ns,
                 "labels": {"app.kubernetes.io/managed-by": "fleetsync"},
             },
-            "data": {**inv.to_data(), "bundleCommit": commit},
+            "data": {**inv.to_data(), **Claim(self.config.cluster, self.config.fleet, commit).to_data()},
         }
         if not exists:
             self.kube.apply(namespace, force=True)
@@ -240,11 +285,14 @@ class Agent:
         inventory, inv_commit, inv_exists = self._read_inventory()
         if not st.report_read:
             self._read_last_report(inv_commit, errors)
-        source = self._fetch(st.commit or inv_commit or None)
+        unproven = self._standing is Standing.UNPROVEN
+        source = self._fetch(inv_commit if unproven else (st.commit or inv_commit or None))
         lap("fetch")
         if not source.fresh:
             errors.append(source.message)
-        bundle = st.bundle
+        if self._standing is Standing.UNPROVEN:  # not shown ours: nothing of the claim is used
+            inventory, inv_commit = Inventory(), ""
+        bundle = st.bundle if self._standing is not Standing.UNPROVEN else None
         results: tuple[Result, ...] = ()
         deleted: tuple[str, ...] = ()
         prune = PruneSummary()
@@ -265,7 +313,11 @@ class Agent:
                 a.identity for a in applied
             }
             new_inventory = updated_inventory(inventory, applied, deleted, kept | held, bundle.bundle_id)
-            if new_inventory.to_data() != inventory.to_data() or inv_commit != st.commit:
+            if (
+                new_inventory.to_data() != inventory.to_data()
+                or inv_commit != st.commit
+                or self._claim_outdated()
+            ):
                 # Written while the report is built; a failed write still fails the pass before
                 # the report is pushed.
                 writing = in_background(self._write_inventory, new_inventory, st.commit, exists=inv_exists)
@@ -310,16 +362,22 @@ class Agent:
 
     def _fetch(self, last: str | None) -> SourceState:
         st = self.state
+        unproven = self._standing is Standing.UNPROVEN
         try:
             fetched = self.source.fetch_bundle(last)
         except SourceError as e:
+            if unproven and isinstance(e, Unrelated):  # the claim's commit is not in our history
+                raise self._refused(e) from e
             # in the pass's errors: the runner logs it once, not once per pass while it persists
             log.debug("keeping the last good bundle: %s", e)
-            if st.bundle is None and last:
+            if st.bundle is None and last and not unproven:
                 self._load_cached(last)
             return SourceState(False, str(e)[:1024])
         if fetched is None:
+            if unproven:  # the fleet has no bundle for us, the claim names one: not ours
+                raise self._refused(None)
             return SourceState(True, "")
+        self._standing = Standing.OURS  # our bundle descends from the claim's commit (or no claim)
         if fetched.commit != st.commit or st.bundle is None:
             try:
                 bundle = parse_bundle(fetched.files)

@@ -14,6 +14,9 @@ is one line, not 240. Stopping: SIGTERM and SIGINT only set an event; the thread
 removes the jobs (nothing new is submitted) and waits for the sync in flight, whose applies are
 idempotent. At start-up an unreachable API server is retried with the same capped, jittered
 backoff (``connect``) while a kubeconfig that cannot be used is a usage error: one line, exit 2.
+So are the start-up checks (``startup_checks``), made before anything is pushed: ``--cluster``
+must be a MemberCluster name the fleet has (NotAMember lists the ones it has) and the member must
+not be claimed by another cluster name (ClaimRefused names the owner and the hand-over).
 """
 
 from __future__ import annotations
@@ -29,14 +32,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent.apply.inventory import PROTECTED_KINDS
 from agent.bundles import MemoVerifier
-from agent.errors import AgentError
+from agent.errors import AgentError, ClaimRefused, NotAMember, SourceError
 from agent.loop import WORKERS, Agent, AgentConfig, SyncSummary
 from fleetsync_contract.gitauth import GIT_TIMEOUT_SECONDS, NO_CREDENTIALS, GitCredentials
 from fleetsync_contract.report import Outcome
+
+if TYPE_CHECKING:  # imported when the agent runs (run_agent): gitpython stays out of a plain import
+    from agent.source import GitSource
 
 log = logging.getLogger("fleetsync.agent")
 T = TypeVar("T")
@@ -310,6 +316,18 @@ def connect(
         return client
 
 
+def check_membership(source: GitSource) -> None:
+    """``source.check_member()`` at start-up: NotAMember propagates (a usage error, exit 2); an
+    unreachable remote is not an error here: the source checks again before its first push, the
+    pass reports the unreachable remote, and the agent meanwhile keeps enforcing the bundle it holds."""
+    try:
+        source.check_member()
+    except NotAMember:
+        raise
+    except SourceError as e:
+        log.debug("membership not checked yet (checked again before the first push): %s", e)
+
+
 def _jitter(period: float) -> int:
     return max(1, int(period / 10))
 
@@ -346,6 +364,7 @@ def run_agent(
     attach: Callable[[Runner], None] | None = None,
     credentials: GitCredentials = NO_CREDENTIALS,
     git_timeout: float = GIT_TIMEOUT_SECONDS,
+    take_over_from: str = "",
 ) -> int:
     """The composition root of ``fleetsync agent run``: real clock, sleep, git and cluster.
 
@@ -356,12 +375,15 @@ def run_agent(
     root hooks its health and metrics there (``runner.on_pass``, ``runner.agent.source``).
     ``credentials``: how git authenticates to the fleet repo (docs/operations.md, "Git credentials").
     ``git_timeout``: seconds one git fetch or push may take (docs/operations.md, "Timeouts").
-    Returns the process exit code (docs/agent.md, "Exit codes"): 0; with ``--once`` 1 when objects
-    failed or drift was left in place (``SyncSummary.findings``), 3 when Git or the cluster could not
-    be reached or the pass failed otherwise (3 wins over 1)."""
-    from agent.apply.kube import KubeClient
+    ``take_over_from``: the owner this agent may take the member from (docs/agent.md, "Ownership
+    and hand-over").
+    Returns the process exit code (docs/agent.md, "Exit codes"): 0; 2 when a start-up check fails
+    (not a MemberCluster of the fleet, the member claimed by another owner); with ``--once`` 1 when
+    objects failed or drift was left in place (``SyncSummary.findings``), 3 when Git or the cluster
+    could not be reached or the pass failed otherwise (3 wins over 1)."""
+    from agent.apply.kube import KubeClient, check_kubeconfig
     from agent.properties import provider
-    from agent.source import GitSource
+    from agent.source import GitSource, check_cluster_name
 
     if workers < 1:
         raise ValueError(f"--workers {workers}: at least 1")
@@ -369,10 +391,25 @@ def run_agent(
         raise ValueError(f"--max-prune-share {max_prune_share}: a share in (0, 1]")
     protected = allowed_protected(allow_prune)
     chosen = [provider(p) for p in providers]
+    check_cluster_name(cluster)
+    check_kubeconfig(kubeconfig, context)  # a file that cannot be used: exit 2 before Git is touched
+    if len(take_over_from) > 253:
+        raise ValueError("--take-over-from: at most 253 characters (a cluster name or a commit)")
     stop = threading.Event()
     rng = random.Random()
-    with stop_on_signals(stop.set):
+    with (
+        stop_on_signals(stop.set),
+        GitSource(
+            repo,
+            cluster,
+            state_dir,
+            verify=MemoVerifier(cluster),
+            credentials=credentials,
+            timeout=git_timeout,
+        ) as source,
+    ):
         try:
+            check_membership(source)  # before anything is pushed, before the cluster is read
             if once:
                 kube = KubeClient.from_kubeconfig(kubeconfig, context, connections=workers)
             else:
@@ -387,17 +424,7 @@ def run_agent(
                     log.info("agent stopped before it connected")
                     return 0
                 kube = client
-            with (
-                kube,
-                GitSource(
-                    repo,
-                    cluster,
-                    state_dir,
-                    verify=MemoVerifier(cluster),
-                    credentials=credentials,
-                    timeout=git_timeout,
-                ) as source,
-            ):
+            with kube:
                 agent = Agent(
                     AgentConfig(
                         cluster,
@@ -405,6 +432,8 @@ def run_agent(
                         workers=workers,
                         max_prune_share=max_prune_share,
                         allow_protected=protected,
+                        fleet=source.fleet,
+                        take_over_from=take_over_from,
                     ),
                     kube,
                     source,
@@ -413,6 +442,7 @@ def run_agent(
                     providers=chosen,
                     rng=rng,
                 )
+                agent.check_claim()
                 if not once:
                     runner = Runner(agent, interval=interval, heartbeat=heartbeat, rng=rng, stop=stop)
                     if attach is not None:
@@ -421,6 +451,10 @@ def run_agent(
                     return 0
                 summary = agent.sync()
                 agent.heartbeat()
+        except (NotAMember, ClaimRefused) as e:  # a start-up check: fix the flags or hand over
+            log.error("%s", e)
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         except AgentError as e:  # --once: the cluster or Git unreachable (a running agent retries)
             log.error("%s", e)
             print(f"error: {e}", file=sys.stderr)

@@ -1,7 +1,8 @@
 """The agent's only door to Git (the one agent module importing gitpython).
 
 One way only: the agent fetches its own ``fleet/bundles/<cluster>`` branch — shallow, one ref,
-never the fleet repo's main or another cluster's branch — and pushes to its own
+never the fleet repo's main or another cluster's branch (the hub's ``fleet/status`` only to find
+its MemberCluster before it has a bundle, below) — and pushes to its own
 ``fleet/reports/<cluster>`` branch and heartbeat ref. Nothing ever connects to the agent.
 
 A fetched bundle is accepted only if (1) its files verify against the bundle index (the
@@ -11,7 +12,21 @@ history) is refused and the last good bundle stays in force. Descent is proved o
 clone by deepening the fetch step by step up to a bound; a branch whose history cannot be
 followed back within the bound is refused too, with a message that says so.
 
-The local clone lives in a cache directory of the agent's own (``--state-dir``).
+The local clone lives in a cache directory of the agent's own (``--state-dir``), one per fleet
+and cluster: the CLI gives each cluster name its own directory and the clone inside is named by
+the fleet URL (``fleet_key``, so a spelling that names the same repository shares it), so a
+wrong ``--repo`` never finds, and never enforces, another fleet's cached bundle.
+
+Every name that reaches git is checked first: the cluster name is a MemberCluster name (DNS-1123
+subdomain, ``check_cluster_name``), so it can be neither an option nor a ref trick, and the URL
+cannot start with ``-``; every remote call puts ``--`` before it. Before anything is pushed
+(``check_member``), the cluster is shown to be a MemberCluster of the fleet: the hub published a
+``fleet/bundles/<cluster>`` branch for it (``git ls-remote``), or, for a member with no bundle yet,
+the hub's ``fleet/status`` names it (``clusters/<cluster>.yaml``, docs/formats.md §4); otherwise
+``NotAMember`` lists the clusters the fleet has. Before the hub has published anything (agents
+deployed with, or before, their hub) there is nothing to check against: the push goes ahead and
+the check is made again before the next one. A git failure is reported as git's own reason
+(``git_reason``: the ``fatal:``/``error:`` line, not gitpython's last line) plus the fix.
 
 Credentials (an HTTPS token or an SSH key, fleetsync_contract/gitauth.py) reach git only through
 the environment of this door's gitpython calls; a password in ``--repo`` is taken out of the URL
@@ -28,8 +43,11 @@ goes on with its pass.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import logging
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -42,8 +60,9 @@ from git.exc import GitCommandError
 from git.objects import Blob
 from gitdb.base import IStream
 
-from agent.errors import BundleRefused, SourceError
-from fleetsync_contract import BUNDLE_REF_PREFIX, HEARTBEAT_REF_PREFIX, REPORT_REF_PREFIX
+from agent.errors import BundleRefused, NotAMember, SourceError, Unrelated
+from agent.ownership import fleet_key
+from fleetsync_contract import BUNDLE_REF_PREFIX, HEARTBEAT_REF_PREFIX, REPORT_REF_PREFIX, STATUS_REF
 from fleetsync_contract.gitauth import (
     GIT_TIMEOUT_SECONDS,
     NO_CREDENTIALS,
@@ -52,11 +71,17 @@ from fleetsync_contract.gitauth import (
     with_url,
 )
 
+log = logging.getLogger("fleetsync.agent")
 Verifier = Callable[[Mapping[str, bytes]], list[str]]
 
 MAX_DEEPEN = 512
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
 MAX_REPORT_BYTES = 64 * 1024 * 1024  # the last report read back at start (agent/loop.py)
+MAX_URL_CHARS = 4096
+MAX_LISTED = 30  # clusters named in a NotAMember message
+STATUS_CLUSTERS = "clusters/"  # fleet/status: clusters/<name>.yaml per MemberCluster (docs/formats.md §4)
+_COMMIT = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +92,40 @@ class FetchedBundle:
 
 def _no_verify(files: Mapping[str, bytes]) -> list[str]:
     return []
+
+
+def check_cluster_name(name: str) -> str:
+    """``name`` if it can name a MemberCluster (a DNS-1123 subdomain, as Kubernetes names
+    objects); ValueError otherwise. It becomes part of ref names and git arguments."""
+    if not name or len(name) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(name):
+        raise ValueError(
+            f"--cluster {name!r}: not a MemberCluster name (a DNS-1123 subdomain: at most 253 of "
+            "a-z, 0-9, '-' and '.', starting and ending with a letter or digit)"
+        )
+    return name
+
+
+def _check_url(url: str) -> str:
+    if not url or url.startswith("-") or len(url) > MAX_URL_CHARS or any(ord(c) < 32 for c in url):
+        raise ValueError(
+            "--repo: not a Git URL or path (empty, too long, a control character or a leading '-')"
+        )
+    return url
+
+
+def _check_commit(commit: str) -> str:
+    """A commit id read from the cluster (the inventory) before it reaches git's command line."""
+    if not _COMMIT.fullmatch(commit):
+        raise BundleRefused(f"{commit[:80]!r} is not a commit id; the inventory's bundleCommit is damaged")
+    return commit
+
+
+class _GitFailed(Exception):
+    """A remote git command exited non-zero; ``stderr`` is git's own text, undecorated."""
+
+    def __init__(self, argv: list[str], code: int, stderr: str):
+        super().__init__(f"{argv[:2]} exited {code}")
+        self.stderr = stderr
 
 
 def _git_env() -> dict[str, str]:
@@ -86,11 +145,15 @@ class GitSource:
         credentials: GitCredentials = NO_CREDENTIALS,
         timeout: float = GIT_TIMEOUT_SECONDS,
     ):
-        self.url, self._auth = with_url(url, credentials)
+        self.url, self._auth = with_url(_check_url(url), credentials)
+        self.fleet = self._auth.redact(self.url)  # the fleet as messages and the inventory name it
         self.timeout = timeout
-        self.cluster = cluster
+        self.cluster = check_cluster_name(cluster)
         self.verify = verify
-        self.path = state_dir / "source.git"
+        key = hashlib.sha256(fleet_key(self.url).encode()).hexdigest()[:16]
+        self.path = state_dir / f"source-{key}.git"
+        self._member = False
+        self._hub_has_run = False  # fleet/status exists (set by _status_clusters)
         self.bundle_ref = BUNDLE_REF_PREFIX + cluster
         self.report_ref = REPORT_REF_PREFIX + cluster
         self.heartbeat_ref = HEARTBEAT_REF_PREFIX + cluster
@@ -110,9 +173,92 @@ class GitSource:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _error(self, what: str, e: GitCommandError) -> SourceError:
-        """``what: git's last line``, credentials masked (the text reaches logs and the report)."""
-        return SourceError(self._auth.redact(f"{what}: {_stderr(e)}"))
+    def _error(self, what: str, e: _GitFailed) -> SourceError:
+        """``what: git's reason (the fix)`` in one line, credentials masked (the text reaches logs
+        and the report)."""
+        return SourceError(self._auth.redact(f"{what}: {git_reason(e.stderr)}"))
+
+    # -- membership -------------------------------------------------------------------------
+    def check_member(self) -> None:
+        """Raise NotAMember unless the fleet has a MemberCluster of this name: its bundle branch
+        exists, or the hub's status names it (a member with no bundle yet). Once shown, not asked
+        again. SourceError when the remote cannot be reached (nothing can be pushed then either)."""
+        if self._member:
+            return
+        bundles = self._bundle_clusters()
+        if self.cluster in bundles:
+            self._member = True
+            return
+        listed = self._status_clusters()
+        if self.cluster in listed:
+            self._member = True
+            return
+        known = sorted(n for n in bundles | listed if _DNS1123_SUBDOMAIN.fullmatch(n))
+        if not known and not self._hub_has_run:
+            # The hub has published nothing yet (agents may start first): nothing to check
+            # against. Not remembered: asked again before the next push, until the hub has run.
+            log.debug("the fleet's hub has not published yet; %s is checked once it has", self.cluster)
+            return
+        more = f" and {len(known) - MAX_LISTED} more" if len(known) > MAX_LISTED else ""
+        has = f"the fleet has {', '.join(known[:MAX_LISTED])}{more}" if known else "the fleet has none"
+        raise NotAMember(
+            self._auth.redact(
+                f"{self.cluster} is not a MemberCluster of the fleet {self.fleet}: {has} "
+                "(--cluster names this member's MemberCluster)"
+            )
+        )
+
+    def _member_before_push(self, ref: str) -> None:
+        try:
+            self.check_member()
+        except NotAMember:
+            raise
+        except SourceError as e:
+            raise SourceError(f"cannot push {ref} to {self.fleet}: {e}") from e
+
+    def _bundle_clusters(self) -> set[str]:
+        pattern = f"refs/heads/{BUNDLE_REF_PREFIX}"
+        try:
+            out = self._remote(
+                f"cannot list the branches of {self.fleet}", "ls-remote", "--", self.url, pattern + "*"
+            )
+        except _GitFailed as e:
+            raise self._error(f"cannot list the branches of {self.fleet}", e) from e
+        names = set()
+        for line in out.splitlines()[:100_000]:
+            ref = line.partition("\t")[2]
+            if ref.startswith(pattern):
+                names.add(ref[len(pattern) :])
+        return names
+
+    def _status_clusters(self) -> set[str]:
+        """The MemberClusters the hub's status names (``clusters/<name>.yaml``); empty without one."""
+        local = "refs/remotes/hub/status"
+        try:
+            self._remote(
+                f"cannot fetch {STATUS_REF} from {self.fleet}",
+                "fetch",
+                "--depth=1",
+                "--no-tags",
+                "--",
+                self.url,
+                f"+refs/heads/{STATUS_REF}:{local}",
+            )
+        except _GitFailed as e:
+            if "couldn't find remote ref" in e.stderr:
+                self._hub_has_run = False
+                return set()
+            raise self._error(f"cannot fetch {STATUS_REF} from {self.fleet}", e) from e
+        self._hub_has_run = True
+        try:
+            out = str(self._repo.git.ls_tree("--name-only", local, STATUS_CLUSTERS))
+        except GitCommandError:
+            return set()
+        return {
+            p[len(STATUS_CLUSTERS) : -len(".yaml")]
+            for p in out.splitlines()[:100_000]
+            if p.startswith(STATUS_CLUSTERS) and p.endswith(".yaml")
+        }
 
     # -- bundles ----------------------------------------------------------------------------
     def fetch_bundle(self, last_accepted: str | None) -> FetchedBundle | None:
@@ -121,20 +267,23 @@ class GitSource:
         Raises SourceError when the remote cannot be reached and BundleRefused when the bundle
         must not be applied; either way the caller keeps enforcing the last good bundle.
         """
+        if last_accepted:
+            _check_commit(last_accepted)
         local = f"refs/remotes/hub/{self.cluster}"
         try:
             self._remote(
-                f"cannot fetch {self.bundle_ref} from {self.url}",
+                f"cannot fetch {self.bundle_ref} from {self.fleet}",
                 "fetch",
                 "--depth=1",
                 "--no-tags",
+                "--",
                 self.url,
                 f"+refs/heads/{self.bundle_ref}:{local}",
             )
-        except GitCommandError as e:
-            if "couldn't find remote ref" in (e.stderr or ""):
+        except _GitFailed as e:
+            if "couldn't find remote ref" in e.stderr:
                 return None
-            raise self._error(f"cannot fetch {self.bundle_ref} from the fleet repo", e) from e
+            raise self._error(f"cannot fetch {self.bundle_ref} from {self.fleet}", e) from e
         tip = self._repo.git.rev_parse(local)
         if last_accepted and tip != last_accepted:
             self._prove_descent(last_accepted, tip)
@@ -150,7 +299,7 @@ class GitSource:
         What a restarted agent enforces while the remote is unreachable: the clone in the state
         directory still holds the last commit it accepted. Raises BundleRefused when it no longer
         verifies (a damaged cache is never applied)."""
-        if not commit or not self._has(commit):
+        if not commit or not self._has(_check_commit(commit)):
             return None
         files = self._read_tree(commit)
         problems = self.verify(files)
@@ -191,27 +340,28 @@ class GitSource:
         depth = 1
         while not (self._has(last) and self._is_ancestor(last, tip)):
             if not self._shallow(tip):
-                raise BundleRefused(
+                raise Unrelated(
                     f"the hub branch {self.bundle_ref} was rewritten: {tip[:12]} does not descend from the "
                     f"last applied bundle {last[:12]}; keeping the last good bundle"
                 )
             if depth >= MAX_DEEPEN:
-                raise BundleRefused(
+                raise Unrelated(
                     f"cannot prove that bundle {tip[:12]} descends from the last applied bundle {last[:12]} "
                     f"within {MAX_DEEPEN} commits; refusing it"
                 )
             depth *= 2
             try:
                 self._remote(
-                    f"cannot deepen {self.bundle_ref} from {self.url}",
+                    f"cannot deepen {self.bundle_ref} from {self.fleet}",
                     "fetch",
                     f"--deepen={depth}",
                     "--no-tags",
+                    "--",
                     self.url,
                     f"refs/heads/{self.bundle_ref}",
                 )
-            except GitCommandError as e:
-                raise self._error(f"cannot deepen {self.bundle_ref}", e) from e
+            except _GitFailed as e:
+                raise self._error(f"cannot deepen {self.bundle_ref} from {self.fleet}", e) from e
 
     def _read_tree(self, commit: str) -> dict[str, bytes]:
         files: dict[str, bytes] = {}
@@ -232,22 +382,25 @@ class GitSource:
     def push_report(self, files: Mapping[str, bytes], message: str, author: str) -> str | None:
         """Commit ``files`` as the whole report tree on top of the remote report branch; push.
 
-        Returns the new commit, or None when nothing changed (no commit is made)."""
+        Returns the new commit, or None when nothing changed (no commit is made). NotAMember
+        when the fleet has no such cluster (``check_member``): nothing is pushed then."""
+        self._member_before_push(self.report_ref)
         local = f"refs/remotes/hub/report-{self.cluster}"
         parent: str | None = None
         try:
             self._remote(
-                f"cannot fetch {self.report_ref} from {self.url}",
+                f"cannot fetch {self.report_ref} from {self.fleet}",
                 "fetch",
                 "--depth=1",
                 "--no-tags",
+                "--",
                 self.url,
                 f"+refs/heads/{self.report_ref}:{local}",
             )
             parent = self._repo.git.rev_parse(local)
-        except GitCommandError as e:
-            if "couldn't find remote ref" not in (e.stderr or ""):
-                raise self._error(f"cannot fetch {self.report_ref}", e) from e
+        except _GitFailed as e:
+            if "couldn't find remote ref" not in e.stderr:
+                raise self._error(f"cannot fetch {self.report_ref} from {self.fleet}", e) from e
         tree = self._write_tree(files)
         if parent and self._repo.git.rev_parse(f"{parent}^{{tree}}") == tree:
             return None
@@ -255,14 +408,15 @@ class GitSource:
         lease = f"--force-with-lease=refs/heads/{self.report_ref}:{parent or ''}"
         try:
             self._remote(
-                f"cannot push {self.report_ref} to {self.url}",
+                f"cannot push {self.report_ref} to {self.fleet}",
                 "push",
-                self.url,
                 lease,
+                "--",
+                self.url,
                 f"{commit}:refs/heads/{self.report_ref}",
             )
-        except GitCommandError as e:
-            raise self._error(f"cannot push {self.report_ref}", e) from e
+        except _GitFailed as e:
+            raise self._error(f"cannot push {self.report_ref} to {self.fleet}", e) from e
         return commit
 
     def last_report(self, max_bytes: int = MAX_REPORT_BYTES) -> dict[str, bytes] | None:
@@ -272,17 +426,18 @@ class GitSource:
         local = f"refs/remotes/hub/report-{self.cluster}"
         try:
             self._remote(
-                f"cannot fetch {self.report_ref} from {self.url}",
+                f"cannot fetch {self.report_ref} from {self.fleet}",
                 "fetch",
                 "--depth=1",
                 "--no-tags",
+                "--",
                 self.url,
                 f"+refs/heads/{self.report_ref}:{local}",
             )
-        except GitCommandError as e:
-            if "couldn't find remote ref" in (e.stderr or ""):
+        except _GitFailed as e:
+            if "couldn't find remote ref" in e.stderr:
                 return None
-            raise self._error(f"cannot fetch {self.report_ref}", e) from e
+            raise self._error(f"cannot fetch {self.report_ref} from {self.fleet}", e) from e
         tip = self._repo.commit(self._repo.git.rev_parse(local))
         blobs = [b for b in tip.tree.traverse() if isinstance(b, git.Blob) and b.mode != 0o120000]
         if sum(b.size for b in blobs) > max_bytes:
@@ -290,24 +445,27 @@ class GitSource:
         return {str(b.path): b.data_stream.read() for b in blobs}
 
     def beat(self, files: Mapping[str, bytes], message: str, author: str) -> str:
-        """Move the heartbeat ref to a new parentless commit, so beats never grow history."""
+        """Move the heartbeat ref to a new parentless commit, so beats never grow history
+        (NotAMember, and nothing pushed, when the fleet has no such cluster)."""
+        self._member_before_push(self.heartbeat_ref)
         commit = self._commit(self._write_tree(files), None, message, author)
         try:
             self._remote(
-                f"cannot push {self.heartbeat_ref} to {self.url}",
+                f"cannot push {self.heartbeat_ref} to {self.fleet}",
                 "push",
                 "--force",
+                "--",
                 self.url,
                 f"{commit}:{self.heartbeat_ref}",
             )
-        except GitCommandError as e:
-            raise self._error(f"cannot push {self.heartbeat_ref}", e) from e
+        except _GitFailed as e:
+            raise self._error(f"cannot push {self.heartbeat_ref} to {self.fleet}", e) from e
         return commit
 
-    def _remote(self, what: str, *args: str) -> None:
+    def _remote(self, what: str, *args: str) -> str:
         """``git ARGS`` against the fleet repo, in its own process group, killed as a group after
         ``self.timeout`` seconds: then a SourceError ``what: no answer within N s`` (redacted).
-        A non-zero exit is a GitCommandError, as gitpython raises it."""
+        A non-zero exit is a _GitFailed with git's stderr; stdout is returned."""
         env = {**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **self._repo.git.environment()}
         argv = ["git", *args]
         proc = subprocess.Popen(
@@ -315,12 +473,12 @@ class GitSource:
             cwd=self.path,
             env=env,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own group: git-remote-http and ssh die with it
         )
         try:
-            _, err = proc.communicate(timeout=self.timeout)
+            out, err = proc.communicate(timeout=self.timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             raise SourceError(
@@ -330,7 +488,8 @@ class GitSource:
             _kill_group(proc)
             raise
         if proc.returncode != 0:
-            raise GitCommandError(argv, proc.returncode, err.decode(errors="replace").rstrip("\n"))
+            raise _GitFailed(argv, proc.returncode, err.decode(errors="replace")[-65536:])
+        return out.decode(errors="replace")
 
     def _write_tree(self, files: Mapping[str, bytes]) -> str:
         # One index per call: a heartbeat and a report may be written at once from two threads.
@@ -366,9 +525,70 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     proc.communicate()
 
 
-def _stderr(e: GitCommandError) -> str:
-    text = (e.stderr or str(e)).strip()
-    line = text.splitlines()[-1] if text else "git failed"
-    if "Authentication failed" in line or "could not read Username" in line:
-        line += " (give the agent credentials: docs/operations.md, 'Git credentials')"
-    return line
+# What to do about a git failure, by what git said (first match wins; checked on all of stderr).
+_HINTS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (
+        (
+            "does not appear to be a git repository",
+            "repository not exported",
+            "no such repository",
+            "Repository not found",
+            "not found",
+            "does not exist",
+            "No such file or directory",
+        ),
+        "check --repo: it must name the fleet repo",
+    ),
+    (
+        (
+            "Authentication failed",
+            "could not read Username",
+            "could not read Password",
+            "returned error: 401",
+        ),
+        "give the agent credentials: docs/operations.md, 'Git credentials'",
+    ),
+    (
+        ("Permission denied", "returned error: 403", "access denied", "not allowed"),
+        "give the agent's credentials access to the fleet repo: docs/operations.md, 'Git credentials'",
+    ),
+    (
+        ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED"),
+        "add the Git host's key to --git-known-hosts-file",
+    ),
+    (
+        (
+            "Could not resolve host",
+            "Could not resolve hostname",
+            "Connection refused",
+            "unable to connect",
+            "Failed to connect",
+            "Couldn't connect",
+            "Network is unreachable",
+            "No route to host",
+            "timed out",
+        ),
+        "check that the Git host is reachable from the agent (address, DNS, firewall, proxy); retried",
+    ),
+    (("[rejected]", "stale info", "non-fast-forward"), "another writer moved the ref; retried"),
+)
+
+
+def git_reason(stderr: str) -> str:
+    """git's reason for a failure in one line, plus the fix when known: the first rejected-ref,
+    ``fatal:`` or ``error:`` line (continued by the next when it ends with ``:``), not the last
+    line, which is often advice or a fragment."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    if not lines:
+        return "git failed without saying why"
+    pick = next((i for i, ln in enumerate(lines) if "[rejected]" in ln or "[remote rejected]" in ln), None)
+    if pick is None:
+        pick = next((i for i, ln in enumerate(lines) if ln.startswith(("fatal:", "error:"))), len(lines) - 1)
+    reason = lines[pick]
+    if reason.endswith(":") and pick + 1 < len(lines):
+        reason += " " + lines[pick + 1]
+    for prefix in ("fatal: ", "error: "):
+        reason = reason.removeprefix(prefix)
+    reason = reason.lstrip("! ")[:400]
+    hint = next((fix for needles, fix in _HINTS if any(n in stderr for n in needles)), "")
+    return f"{reason} ({hint})" if hint else reason

@@ -2,8 +2,10 @@
 
 Flags become the arguments of ``agent.runner.run_agent``, the agent's own composition root
 (real clock, git and cluster); a ValueError it raises for a bad flag value is a usage error
-(exit 2), and the exit code it returns is passed through: with ``--once`` 0 ok, 1 findings (objects
-failed or left drifted), 3 Git or the cluster unreachable (docs/agent.md, "Exit codes").
+(exit 2), and the exit code it returns is passed through: 2 when a start-up check failed (the
+cluster is not a MemberCluster of the fleet, or the member is claimed by another owner); with
+``--once`` 0 ok, 1 findings (objects failed or left drifted), 3 Git or the cluster unreachable
+(docs/agent.md, "Exit codes").
 ``--http-address`` serves health and metrics (fleetsync/serve/), attached to the runner.
 """
 
@@ -37,7 +39,9 @@ def agent_run(
     repo: Annotated[
         str, typer.Option("--repo", help="Fleet repo URL or path (only its own branches are read).")
     ],
-    cluster: Annotated[str, typer.Option("--cluster", help="This member's name (its MemberCluster).")],
+    cluster: Annotated[
+        str, typer.Option("--cluster", help="This member's MemberCluster name (checked against the fleet).")
+    ],
     kubeconfig: Annotated[
         str | None,
         typer.Option("--kubeconfig", help="Kubeconfig of the member (default: in-cluster, then ~/.kube)."),
@@ -96,6 +100,13 @@ def agent_run(
     git_ssh_key_file: SshKeyOpt = None,
     git_known_hosts_file: KnownHostsOpt = None,
     git_timeout: TimeoutOpt = GIT_TIMEOUT_SECONDS,
+    take_over_from: Annotated[
+        str | None,
+        typer.Option(
+            "--take-over-from",
+            help="Take this member over from the owner the refusal names (docs/agent.md, 'Ownership and hand-over').",
+        ),
+    ] = None,
 ) -> None:
     """Run the member agent: fetch fleet/bundles/CLUSTER, apply it, prune, report to fleet/reports/CLUSTER.
 
@@ -136,6 +147,7 @@ def agent_run(
             attach=service.attach if service else None,
             credentials=auth,
             git_timeout=git_timeout,
+            take_over_from=take_over_from or "",
         )
     except ValueError as e:
         raise fail(str(e), EXIT_USAGE) from e

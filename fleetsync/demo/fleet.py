@@ -289,7 +289,7 @@ class LocalFleet:
                 sim.stop()
             raise
         agent = Agent(
-            AgentConfig(cluster, workers=self.agent_workers),
+            AgentConfig(cluster, workers=self.agent_workers, fleet=source.fleet),
             kube,
             source,
             clock=self.clock,

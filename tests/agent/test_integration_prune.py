@@ -141,8 +141,10 @@ def test_a_restarted_agent_without_git_enforces_the_cached_bundle_and_prunes_not
     make_agent(member, hub).sync()
     hub.publish([(p, ns(member)), (p, cm(member, "a"))])  # never fetched: the hub becomes unreachable
     member.kube.delete(member.kube.kind("v1", "ConfigMap"), "a", f"{member.prefix}-app")  # out of band
-    restarted = make_agent(member, hub, url=str(tmp_path / "nowhere.git"))  # same state dir and inventory
+    moved = hub.bare.rename(tmp_path / "gone.git")  # the hub is unreachable
+    restarted = make_agent(member, hub)  # same state dir and inventory
     summary = restarted.sync()
+    moved.rename(hub.bare)
     assert any("cannot fetch" in e for e in summary.errors)
     assert summary.deleted == ()
     assert restarted.state.bundle is not None and summary.bundle_id == restarted.state.bundle.bundle_id

@@ -55,7 +55,7 @@ def bundle_bytes(hub: Hub) -> int:
 @contextmanager
 def running_agent(
     kube: KubeClient, hub: Hub, tmp_path: Path, interval: float, clock: FakeClock
-) -> Iterator[tuple[Runner, AgentService, Passes]]:
+) -> Iterator[tuple[Runner, AgentService, Passes, threading.Thread]]:
     """An agent looping on its runner, its HTTP port on 127.0.0.1 wired as ``agent run`` wires it."""
     prefix = new_prefix()
     with (
@@ -79,7 +79,7 @@ def running_agent(
         thread = threading.Thread(target=runner.start, kwargs={"install_signals": False}, daemon=True)
         thread.start()
         try:
-            yield runner, service, passes
+            yield runner, service, passes, thread
         finally:
             runner.stop()
             thread.join(timeout=10)
@@ -89,7 +89,7 @@ def test_agent_readiness_follows_its_syncs(kube: KubeClient, tmp_path: Path) -> 
     hub = Hub(tmp_path, "member-1")
     hub.publish(objects(new_prefix(), "a"))
     clock = FakeClock()
-    with running_agent(kube, hub, tmp_path, 3600, clock) as (runner, service, passes):
+    with running_agent(kube, hub, tmp_path, 3600, clock) as (runner, service, passes, thread):
         port = service.server.port
         passes.wait(1)
         assert request(port, "GET", "/healthz").text == "ok: the sync loop is running\n"
@@ -97,7 +97,8 @@ def test_agent_readiness_follows_its_syncs(kube: KubeClient, tmp_path: Path) -> 
         clock.now += 3 * 3600 + 1
         reply = request(port, "GET", "/readyz")
         assert (reply.status, reply.text) == (503, "the last sync finished 10801s ago, more than 3 x 3600s\n")
-        runner.stop()
+        runner.stop()  # only asks: the loop shuts down on its thread
+        thread.join(timeout=30)
         assert request(port, "GET", "/healthz").status == 503
 
 
@@ -106,7 +107,7 @@ def test_agent_metrics_follow_real_syncs_against_kubesim(kube: KubeClient, tmp_p
     prefix = new_prefix()
     hub.publish(objects(prefix, "a", "b"))
     first_bytes = bundle_bytes(hub)
-    with running_agent(kube, hub, tmp_path, 0.1, FakeClock()) as (_runner, service, passes):
+    with running_agent(kube, hub, tmp_path, 0.1, FakeClock()) as (_runner, service, passes, _thread):
         port = service.server.port
         passes.wait(2)  # the first applies, the second finds everything as it is
         found = samples(port)

@@ -39,6 +39,14 @@ class Hub:
     passes: Passes
     clock: FakeClock
     results: list[ReconcileResult]
+    thread: threading.Thread | None = None
+
+    def stop(self) -> None:
+        """Stop the loop and wait until it has shut down (``Runner.stop`` only asks)."""
+        self.runner.stop()
+        assert self.thread is not None
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive()
 
     @property
     def port(self) -> int:
@@ -66,6 +74,7 @@ def running_hub(repo: HubRepo, secret: bytes | None = None) -> Iterator[Hub]:
         hub = Hub(runner, service, passes, clock, results)
         assert hub.get("/healthz")[0] == 503  # not started yet
         thread = threading.Thread(target=runner.start, daemon=True)
+        hub.thread = thread
         thread.start()
         try:
             yield hub
@@ -86,7 +95,7 @@ def test_readiness_follows_the_loop_as_it_runs_and_stalls(fleet: FleetWork) -> N
         hub.runner.poke()
         hub.passes.wait(2)
         assert hub.get("/readyz")[0] == 200
-        hub.runner.stop()
+        hub.stop()
         assert hub.get("/healthz") == (503, "the reconcile loop is not running\n")
         assert hub.get("/readyz")[0] == 503
 
