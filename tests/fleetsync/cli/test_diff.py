@@ -1,0 +1,310 @@
+"""``fleetsync diff`` offline: a bundle from disk against ``kubectl get -o yaml`` output.
+
+Each state of the vocabulary, the agent's partial and full comparisons, a Secret whose values
+never reach any output, and the exit codes of ``kubectl diff`` (0 none, 1 differences, 2 usage).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml  # type: ignore[import-untyped]
+from typer.testing import CliRunner
+
+from agent.apply.takeover import stamped
+from fleetsync.cli import app
+from fleetsync.cli import diff as diff_cmd
+from fleetsync_contract.bundle import BundleObject, BundlePlacement, build_bundle, manifest_identity
+
+CLUSTER = "member-1"
+WEB = BundlePlacement("ClusterResourcePlacement", "", "web", 1, {}, 60)
+FULL = BundlePlacement("ClusterResourcePlacement", "", "full", 1, {"comparisonOption": "FullComparison"}, 60)
+
+
+def deployment(name: str = "web", replicas: int = 3) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "shop"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
+            },
+        },
+    }
+
+
+def config_map(name: str = "settings", **data: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": "shop"},
+        "data": data or {"mode": "fast"},
+    }
+
+
+def secret(**data: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db", "namespace": "shop"},
+        "type": "Opaque",
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+    }
+
+
+def as_live(manifest: Mapping[str, Any], placement: BundlePlacement = WEB, **changes: Any) -> dict[str, Any]:
+    """The object as the API server returns it after the agent applied it: our marks, server
+    fields, defaults the server filled in, then ``changes`` (top-level keys) on top."""
+    out = stamped(manifest, CLUSTER, placement.key, "b" * 64)
+    out["metadata"].update(
+        {"uid": "u-1", "resourceVersion": "42", "creationTimestamp": "2026-01-01T00:00:00Z", "generation": 3}
+    )
+    out["metadata"]["managedFields"] = [{"manager": "fleetsync", "operation": "Apply"}]
+    if out["kind"] == "Deployment":
+        out["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = "IfNotPresent"
+        out["spec"]["progressDeadlineSeconds"] = 600
+        out["status"] = {"replicas": 3}
+    out.update(copy.deepcopy(changes))
+    return out
+
+
+def write_bundle(root: Path, objects: Sequence[tuple[BundlePlacement, Mapping[str, Any]]]) -> Path:
+    placements = {p.key: p for p, _ in objects} or {WEB.key: WEB}
+    files = build_bundle(
+        CLUSTER,
+        "c" * 40,
+        list(placements.values()),
+        [BundleObject(p.key, manifest_identity(m), manifest=m) for p, m in objects],
+    )
+    out = root / "bundle"
+    for name, data in files.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(data)
+    return out
+
+
+def write_live(root: Path, objects: Sequence[Mapping[str, Any]], *, as_list: bool = True) -> Path:
+    path = root / "live.yaml"
+    if as_list:
+        path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": list(objects)}))
+    else:
+        path.write_text(yaml.safe_dump_all(list(objects)))
+    return path
+
+
+def run(bundle: Path, live: Path, *args: str) -> Any:
+    return CliRunner().invoke(
+        app, ["diff", "--cluster", CLUSTER, "--bundle-dir", str(bundle), "--live", str(live), *args]
+    )
+
+
+def objects_of(result: Any) -> dict[str, dict[str, Any]]:
+    doc = json.loads(result.stdout)
+    return {o["identity"]: o for o in doc["objects"]}
+
+
+def test_an_applied_object_with_only_server_fields_and_defaults_is_in_sync_exit_0(tmp_path: Path) -> None:
+    bundle = write_bundle(tmp_path, [(WEB, deployment())])
+    live = write_live(tmp_path, [as_live(deployment())])
+
+    text = run(bundle, live)
+    js = run(bundle, live, "-o", "json")
+
+    assert text.exit_code == 0, text.output
+    assert text.stdout == ""
+    assert js.exit_code == 0
+    [obj] = objects_of(js).values()
+    assert obj["state"] == "in-sync"
+    assert obj["placement"] == "ClusterResourcePlacement/web"
+    assert obj["identity"] == "apps/Deployment/shop/web"
+    assert obj["differences"] == []
+
+
+def test_a_changed_field_is_drifted_with_its_path_and_a_kubectl_style_diff_exit_1(tmp_path: Path) -> None:
+    bundle = write_bundle(tmp_path, [(WEB, deployment(replicas=3))])
+    scaled = as_live(deployment(replicas=3))
+    scaled["spec"]["replicas"] = 5
+    live = write_live(tmp_path, [scaled])
+
+    text = run(bundle, live)
+    js = run(bundle, live, "-o", "json")
+
+    assert text.exit_code == 1, text.output
+    assert "--- live/apps.v1.Deployment.shop.web" in text.stdout
+    assert "+++ bundle/apps.v1.Deployment.shop.web" in text.stdout
+    assert "-  replicas: 5\n" in text.stdout
+    assert "+  replicas: 3\n" in text.stdout
+    assert "imagePullPolicy" not in "".join(
+        line
+        for line in text.stdout.splitlines(keepends=True)
+        if line[:1] in "+-" and line[:3] not in "---+++"
+    )
+    obj = objects_of(js)["apps/Deployment/shop/web"]
+    assert obj["state"] == "drifted"
+    assert obj["differences"] == [{"path": "/spec/replicas", "valueInHub": "3", "valueInMember": "5"}]
+    assert js.exit_code == 1
+
+
+def test_full_comparison_reports_the_fields_the_server_defaulted_as_the_agent_does(tmp_path: Path) -> None:
+    bundle = write_bundle(tmp_path, [(FULL, deployment())])
+    live = write_live(tmp_path, [as_live(deployment(), FULL)])
+
+    result = run(bundle, live, "-o", "json")
+
+    obj = objects_of(result)["apps/Deployment/shop/web"]
+    assert obj["state"] == "drifted"
+    assert obj["comparison"] == "FullComparison"
+    paths = {d["path"] for d in obj["differences"]}
+    assert paths == {"/spec/progressDeadlineSeconds", "/spec/template/spec/containers/0/imagePullPolicy"}
+    assert result.exit_code == 1
+
+
+def test_an_object_not_on_the_cluster_is_missing_and_shown_whole(tmp_path: Path) -> None:
+    bundle = write_bundle(tmp_path, [(WEB, deployment()), (WEB, config_map())])
+    live = write_live(tmp_path, [as_live(deployment())], as_list=False)
+
+    text = run(bundle, live)
+    js = run(bundle, live, "-o", "yaml")
+
+    assert text.exit_code == 1
+    assert "+++ bundle/v1.ConfigMap.shop.settings" in text.stdout
+    assert "+  mode: fast\n" in text.stdout
+    doc = yaml.safe_load(js.stdout)
+    states = {o["identity"]: o["state"] for o in doc["objects"]}
+    assert states == {"apps/Deployment/shop/web": "in-sync", "/ConfigMap/shop/settings": "missing"}
+
+
+def test_an_object_the_agent_did_not_place_is_not_owned_even_without_differences(tmp_path: Path) -> None:
+    bundle = write_bundle(tmp_path, [(WEB, config_map())])
+    foreign = {**config_map(), "metadata": {"name": "settings", "namespace": "shop", "uid": "u-9"}}
+    live = write_live(tmp_path, [foreign])
+
+    result = run(bundle, live, "-o", "json")
+
+    obj = objects_of(result)["/ConfigMap/shop/settings"]
+    assert obj["state"] == "not-owned"
+    assert obj["ownership"] == "TakeOver"
+    assert obj["differences"] == []
+    assert result.exit_code == 1
+
+
+def test_an_owned_object_no_longer_in_the_bundle_is_extra_and_shown_as_removed(tmp_path: Path) -> None:
+    bundle = write_bundle(tmp_path, [(WEB, deployment())])
+    left_behind = as_live(config_map("old"))
+    someone_elses = config_map("theirs")
+    live = write_live(tmp_path, [as_live(deployment()), left_behind, someone_elses])
+
+    text = run(bundle, live)
+    js = run(bundle, live, "-o", "json")
+
+    assert text.exit_code == 1
+    assert "--- live/v1.ConfigMap.shop.old" in text.stdout
+    assert "-  mode: fast\n" in text.stdout
+    assert "theirs" not in text.stdout
+    objs = objects_of(js)
+    assert objs["/ConfigMap/shop/old"]["state"] == "extra-owned-not-in-bundle"
+    assert objs["/ConfigMap/shop/old"]["placement"] == "ClusterResourcePlacement/web"
+    assert "/ConfigMap/shop/theirs" not in objs
+
+
+def test_a_secret_shows_which_data_key_differs_never_a_value(tmp_path: Path) -> None:
+    bundle = write_bundle(tmp_path, [(WEB, secret(password="hub-s3cret", user="admin"))])
+    changed = as_live(secret(password="member-s3cret", user="admin"))
+    live = write_live(tmp_path, [changed])
+
+    outputs = [run(bundle, live, "-o", fmt) for fmt in ("diff", "yaml", "json")]
+
+    for result in outputs:
+        assert result.exit_code == 1
+        for value in ("hub-s3cret", "member-s3cret", "admin"):
+            assert value not in result.output
+            assert base64.b64encode(value.encode()).decode() not in result.output
+    assert '-  password: "*** (before)"\n' in outputs[0].stdout
+    assert '+  password: "*** (after)"\n' in outputs[0].stdout
+    assert '   user: "***"\n' in outputs[0].stdout
+    [obj] = objects_of(outputs[2]).values()
+    assert obj["state"] == "drifted"
+    assert [d["path"] for d in obj["differences"]] == ["/data/password"]
+
+
+def test_a_missing_secret_is_shown_with_its_keys_and_masked_values(tmp_path: Path) -> None:
+    bundle = write_bundle(tmp_path, [(WEB, secret(token="t0ps3cret"))])
+    live = write_live(tmp_path, [])
+
+    result = run(bundle, live)
+
+    assert result.exit_code == 1
+    assert '+  token: "***"\n' in result.stdout
+    assert "t0ps3cret" not in result.output
+    assert base64.b64encode(b"t0ps3cret").decode() not in result.output
+
+
+def test_placement_limits_the_diff_to_that_placements_objects(tmp_path: Path) -> None:
+    bundle = write_bundle(tmp_path, [(WEB, deployment()), (FULL, config_map())])
+    live = write_live(tmp_path, [as_live(deployment())])
+
+    only_web = run(bundle, live, "--placement", "web", "-o", "json")
+    only_full = run(bundle, live, "--placement", "ClusterResourcePlacement/full", "-o", "json")
+
+    assert only_web.exit_code == 0
+    assert list(objects_of(only_web)) == ["apps/Deployment/shop/web"]
+    assert only_full.exit_code == 1
+    assert list(objects_of(only_full)) == ["/ConfigMap/shop/settings"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--placement", "nope"],  # no such placement in the bundle
+        ["--cluster", "../other"],  # not a cluster name: never reaches a ref
+        ["--repo", "/srv/fleet.git"],  # two bundle sources
+        ["--kubeconfig", "/dev/null"],  # a cluster and a file
+    ],
+)
+def test_usage_and_config_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
+    bundle = write_bundle(tmp_path, [(WEB, deployment())])
+    live = write_live(tmp_path, [])
+
+    result = run(bundle, live, *args)
+
+    assert result.exit_code == 2, result.output
+    assert "error:" in result.stderr
+
+
+def test_a_live_file_that_is_too_large_or_not_kubernetes_yaml_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle = write_bundle(tmp_path, [(WEB, deployment())])
+    live = write_live(tmp_path, [as_live(deployment())])
+    monkeypatch.setattr(diff_cmd, "MAX_LIVE_BYTES", 100)
+    too_large = run(bundle, live)
+    monkeypatch.undo()
+    live.write_text("- just\n- a list\n")
+    not_objects = run(bundle, live)
+    missing = run(bundle, tmp_path / "nowhere.yaml")
+
+    for result in (too_large, not_objects, missing):
+        assert result.exit_code == 2, result.output
+    assert "100 bytes" in too_large.stderr
+
+
+def test_a_bundle_that_does_not_verify_is_refused(tmp_path: Path) -> None:
+    bundle = write_bundle(tmp_path, [(WEB, deployment())])
+    [manifest] = (bundle / "manifests").rglob("*.yaml")
+    manifest.write_text(manifest.read_text().replace("replicas: 3", "replicas: 30"))
+    live = write_live(tmp_path, [])
+
+    result = run(bundle, live)
+
+    assert result.exit_code == 2
+    assert "verification" in result.stderr
