@@ -1,9 +1,8 @@
 """``fleetsync diff``: what the agent's comparison finds between a cluster's bundle and the cluster.
 
 The answer ``flux diff kustomization`` and ``argocd app diff`` give, for one member: the bundle
-is read as the agent reads it (``GitSource`` fetches ``fleet/bundles/<cluster>``, verifies it and
-proves it descends from the commit the member's inventory records; or ``--bundle-dir`` holds a
-copy), and every object goes through the agent's own pieces — ``ownership`` for who may manage
+is read as the agent reads it and the live objects through the agent's client, or from a file
+(fleetsync/cli/diffsources.py), and every object goes through the agent's own pieces — ``ownership`` for who may manage
 it, ``compare.hub_side`` and ``patch_details`` for the differences, per placement strategy — so
 the command cannot disagree with what the agent reports. States: in-sync, drifted, missing,
 not-owned (the agent did not place it; ``ownership`` says whether it would take it over) and
@@ -29,23 +28,20 @@ from __future__ import annotations
 import difflib
 import json
 import re
-import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 import typer
-import yaml  # type: ignore[import-untyped]
 
-from agent.apply.compare import hub_side, overlay, patch_details
-from agent.apply.inventory import Inventory
+from agent.apply.compare import hub_side, patch_details
 from agent.apply.manager import WHOLE_OBJECT, Strategy, Work
-from agent.apply.takeover import OWNED_BY, Ownership, marks, owner_label_value, ownership, stamped
+from agent.apply.takeover import Ownership, marks, ownership, stamped
 from agent.errors import AgentError, KindNotServed, KubeError
 from fleetsync.cli.conventions import EXIT_FINDINGS, EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, fail
+from fleetsync.cli.diffsources import Live, Usage, bundle_from_dir, bundle_from_repo, open_target
 from fleetsync.cli.gitauth import (
     KnownHostsOpt,
     SshKeyOpt,
@@ -54,21 +50,14 @@ from fleetsync.cli.gitauth import (
     UsernameOpt,
     git_credentials,
 )
-from fleetsync_contract.bundle import MAX_FILES, Bundle, BundleError, manifest_identity, parse_bundle
+from fleetsync_contract.bundle import Bundle, BundleError, manifest_identity, parse_bundle
 from fleetsync_contract.canonical import dump
-from fleetsync_contract.gitauth import GIT_TIMEOUT_SECONDS, GitCredentials
-from fleetsync_contract.integrity import verify
+from fleetsync_contract.gitauth import GIT_TIMEOUT_SECONDS
 from fleetsync_contract.report import Envelope, PatchDetail
 
 Obj = dict[str, Any]
-MAX_LIVE_BYTES = 64 * 1024 * 1024
-MAX_BUNDLE_DIR_BYTES = 64 * 1024 * 1024  # agent/source.py's MAX_BUNDLE_BYTES
 _CLUSTER = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")  # a MemberCluster name
 WHOLE_LIVE_OBJECT = PatchDetail("/", None, "(the whole object)")
-
-
-class Usage(ValueError):
-    """The user must fix an argument or an input file (exit 2)."""
 
 
 class State(StrEnum):
@@ -99,27 +88,21 @@ class ObjectDiff:
     degraded: bool = False
 
 
-class Live(Protocol):
-    """The cluster as the diff reads it: a real one (``ClusterLive``) or a file (``FileLive``)."""
-
-    dry_run_kind: str  # "server" or "offline"
-
-    def get(self, manifest: Obj) -> Obj | None: ...
-
-    def dry_run(self, body: Obj) -> Obj: ...
-
-    def owned(self, cluster: str, kinds: set[tuple[str, str]]) -> list[Obj]: ...
-
-    def inventory(self, namespace: str) -> tuple[Inventory, str]: ...
-
-
 # -- the comparison, one object at a time ------------------------------------------------------
 def diff_object(w: Work, live: Obj | None, cluster: str, placements: set[str], target: Live) -> ObjectDiff:
     """The agent's view of one bundle object: its ownership decision and its comparison."""
     api_version = str(w.manifest.get("apiVersion", ""))
     if live is None:
+        missing = (WHOLE_OBJECT,)
         return ObjectDiff(
-            w.identity, api_version, w.placement, State.MISSING, (WHOLE_OBJECT,), None, w.manifest
+            w.identity,
+            api_version,
+            w.placement,
+            State.MISSING,
+            missing,
+            None,
+            w.manifest,
+            w.strategy.comparison,
         )
     own = ownership(live, cluster, w.placement, placements, w.strategy.allow_co_ownership)
     body = stamped(w.manifest, cluster, w.placement, "")  # our marks are discarded when compared
@@ -201,153 +184,6 @@ def placement_key(bundle: Bundle, wanted: str | None) -> str | None:
     raise Usage(f"--placement {wanted!r}: not in the bundle for {bundle.cluster} (placements: {known})")
 
 
-# -- the cluster, and its stand-in ---------------------------------------------------------------
-class ClusterLive:
-    """A member cluster through the agent's ``KubeClient``: reads, and dry runs only."""
-
-    dry_run_kind = "server"
-
-    def __init__(self, kube: Any):
-        self.kube = kube
-
-    def get(self, manifest: Obj) -> Obj | None:
-        ref = self.kube.kind(str(manifest.get("apiVersion")), str(manifest.get("kind")))
-        meta = manifest.get("metadata") or {}
-        namespace = str(meta.get("namespace") or "") if ref.namespaced else ""
-        found: Obj | None = self.kube.get(ref, str(meta.get("name", "")), namespace)
-        return found
-
-    def dry_run(self, body: Obj) -> Obj:
-        """The Applier's dry run (``Applier._dry_run``): forced, ``dryRun=All``, never persisted."""
-        out: Obj = self.kube.apply(body, force=True, dry_run=True)
-        return out
-
-    def owned(self, cluster: str, kinds: set[tuple[str, str]]) -> list[Obj]:
-        selector = f"{OWNED_BY}={owner_label_value(cluster)}"
-        out: list[Obj] = []
-        for api_version, kind in sorted(kinds):
-            try:
-                found = self.kube.list(self.kube.kind(api_version, kind), label_selector=selector)
-            except KindNotServed:
-                continue
-            out += [o for o in found if marks(o).cluster == cluster]
-        return out
-
-    def inventory(self, namespace: str) -> tuple[Inventory, str]:
-        from agent.loop import INVENTORY_NAME
-
-        cm = self.kube.get(self.kube.kind("v1", "ConfigMap"), INVENTORY_NAME, namespace)
-        return _inventory(cm)
-
-
-class FileLive:
-    """``kubectl get -o yaml`` output standing in for the cluster; the dry run is ``overlay``."""
-
-    dry_run_kind = "offline"
-
-    def __init__(self, objects: Sequence[Obj]):
-        self.objects = {manifest_identity(o): o for o in objects}
-
-    def get(self, manifest: Obj) -> Obj | None:
-        return self.objects.get(manifest_identity(manifest))
-
-    def dry_run(self, body: Obj) -> Obj:
-        out: Obj = overlay(self.get(body), body)
-        return out
-
-    def owned(self, cluster: str, kinds: set[tuple[str, str]]) -> list[Obj]:
-        return [o for o in self.objects.values() if marks(o).cluster == cluster]
-
-    def inventory(self, namespace: str) -> tuple[Inventory, str]:
-        from agent.loop import INVENTORY_NAME
-
-        return _inventory(self.objects.get(f"/ConfigMap/{namespace}/{INVENTORY_NAME}"))
-
-
-def _inventory(cm: Mapping[str, Any] | None) -> tuple[Inventory, str]:
-    data = (cm or {}).get("data") or {}
-    try:
-        return Inventory.from_data(data), str(data.get("bundleCommit", ""))
-    except (ValueError, KeyError, TypeError):
-        return Inventory(), ""  # unreadable: no extra kinds to look at, no descent to prove
-
-
-def read_live_file(path: Path) -> list[Obj]:
-    """The objects of a List or multi-document YAML file, bounded and alias-free."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_LIVE_BYTES:
-            raise Usage(f"--live {path}: {size} bytes; the limit is {MAX_LIVE_BYTES} bytes")
-        docs = list(yaml.load_all(path.read_text(encoding="utf-8"), Loader=_LiveLoader))  # a SafeLoader
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise Usage(f"--live {path}: {' '.join(str(e).split())[:300]}") from e
-    objects: list[Obj] = []
-    for n, doc in enumerate(docs, 1):
-        items = (
-            doc.get("items") if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List") else [doc]
-        )
-        for item in items if isinstance(items, list) else [items]:
-            if item is None:
-                continue
-            try:
-                manifest_identity(item if isinstance(item, Mapping) else {})
-            except BundleError as e:
-                raise Usage(f"--live {path}: document {n}: {e}") from e
-            objects.append(item)
-    return objects
-
-
-class _LiveLoader(yaml.SafeLoader):  # type: ignore[misc]
-    """Safe, no aliases (a bounded file must not expand), timestamps kept as strings."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            raise yaml.composer.ComposerError(None, None, "aliases are not allowed")
-        return super().compose_node(parent, index)
-
-
-_LiveLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
-
-
-# -- the bundle ----------------------------------------------------------------------------------
-def bundle_from_dir(root: Path, cluster: str) -> tuple[str, dict[str, bytes]]:
-    """A checked-out bundle branch, verified as the agent verifies a fetched one."""
-    if not root.is_dir():
-        raise Usage(f"--bundle-dir {root}: not a directory")
-    files: dict[str, bytes] = {}
-    total = 0
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if rel == ".git" or rel.startswith(".git/") or path.is_dir():
-            continue
-        if path.is_symlink() or not path.is_file() or len(files) > MAX_FILES:
-            raise Usage(f"--bundle-dir {root}: {rel} is a link, special or one file too many")
-        total += path.stat().st_size
-        if total > MAX_BUNDLE_DIR_BYTES:
-            raise Usage(f"--bundle-dir {root}: larger than {MAX_BUNDLE_DIR_BYTES} bytes")
-        files[rel] = path.read_bytes()
-    problems = verify(files, cluster)
-    if problems:
-        raise Usage(f"--bundle-dir {root}: the bundle failed verification: " + "; ".join(problems[:5]))
-    return "", files
-
-
-def bundle_from_repo(
-    url: str, cluster: str, credentials: GitCredentials, timeout: float, last: str
-) -> tuple[str, dict[str, bytes]]:
-    """``fleet/bundles/<cluster>`` fetched, verified and proved to descend from ``last`` (the
-    commit the member's inventory records) by the agent's own Git door, in a throw-away clone."""
-    from agent.source import GitSource
-
-    with tempfile.TemporaryDirectory(prefix="fleetsync-diff-") as tmp:
-        verifier: Callable[[Mapping[str, bytes]], list[str]] = lambda f: verify(f, cluster)  # noqa: E731
-        with GitSource(url, cluster, Path(tmp), verifier, credentials, timeout) as source:
-            fetched = source.fetch_bundle(last or None)
-    if fetched is None:
-        raise Usage(f"the fleet repo has no branch fleet/bundles/{cluster}: is --cluster right?")
-    return fetched.commit, dict(fetched.files)
-
-
 # -- output --------------------------------------------------------------------------------------
 def _file_name(d: ObjectDiff) -> str:
     """kubectl diff's file name: ``apps.v1.Deployment.NAMESPACE.NAME``."""
@@ -377,10 +213,21 @@ def _masked(live: Obj | None, hub: Obj | None) -> tuple[Obj | None, Obj | None]:
     return live, hub
 
 
-def _text(d: ObjectDiff) -> str:
+def _shown(obj: Obj | None) -> Obj | None:
+    """``obj`` as compared (``discard_irrelevant``), named again and without empty label maps."""
     from agent.apply.compare import discard_irrelevant
 
-    live, hub = _masked(*(discard_irrelevant(o) if o is not None else None for o in (d.live, d.hub)))
+    if obj is None:
+        return None
+    out = discard_irrelevant(obj)
+    given = obj.get("metadata") or {}
+    meta = {k: given[k] for k in ("name", "namespace") if given.get(k)}
+    out["metadata"] = meta | {k: v for k, v in out["metadata"].items() if v != {}}
+    return out
+
+
+def _text(d: ObjectDiff) -> str:
+    live, hub = _masked(_shown(d.live), _shown(d.hub))
     before = dump(live).decode().splitlines(keepends=True) if live is not None else []
     after = dump(hub).decode().splitlines(keepends=True) if hub is not None else []
     name = _file_name(d)
@@ -420,22 +267,6 @@ def render(diffs: Sequence[ObjectDiff], output: DiffOutput, head: Mapping[str, A
     if output == DiffOutput.json:
         return json.dumps(doc, indent=2) + "\n"
     return dump(doc).decode()
-
-
-# -- the command ---------------------------------------------------------------------------------
-@contextmanager
-def _target(live: Path | None, kubeconfig: str | None, context: str | None) -> Iterator[Live]:
-    if live is not None:
-        yield FileLive(read_live_file(live))
-        return
-    from agent.apply.kube import KubeClient, KubeconfigError
-
-    try:
-        kube = KubeClient.from_kubeconfig(kubeconfig, context, connections=2)
-    except KubeconfigError as e:
-        raise Usage(str(e)) from e
-    with kube:
-        yield ClusterLive(kube)
 
 
 def diff_command(
@@ -480,7 +311,7 @@ def diff_command(
     auth = git_credentials(git_token_file, git_username, git_ssh_key_file, git_known_hosts_file)
     try:
         _check_flags(cluster, repo, bundle_dir, live, kubeconfig, context)
-        with _target(live, kubeconfig, context) as target:
+        with open_target(live, kubeconfig, context) as target:
             if repo is not None:
                 last = target.inventory(namespace)[1]
                 commit, files = bundle_from_repo(repo, cluster, auth, git_timeout, last)

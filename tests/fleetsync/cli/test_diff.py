@@ -18,8 +18,7 @@ import yaml  # type: ignore[import-untyped]
 from typer.testing import CliRunner
 
 from agent.apply.takeover import stamped
-from fleetsync.cli import app
-from fleetsync.cli import diff as diff_cmd
+from fleetsync.cli import app, diffsources
 from fleetsync_contract.bundle import BundleObject, BundlePlacement, build_bundle, manifest_identity
 
 CLUSTER = "member-1"
@@ -286,7 +285,7 @@ def test_a_live_file_that_is_too_large_or_not_kubernetes_yaml_is_a_usage_error(
 ) -> None:
     bundle = write_bundle(tmp_path, [(WEB, deployment())])
     live = write_live(tmp_path, [as_live(deployment())])
-    monkeypatch.setattr(diff_cmd, "MAX_LIVE_BYTES", 100)
+    monkeypatch.setattr(diffsources, "MAX_LIVE_BYTES", 100)
     too_large = run(bundle, live)
     monkeypatch.undo()
     live.write_text("- just\n- a list\n")
