@@ -37,6 +37,7 @@ from typing import Annotated, Any
 import typer
 
 from agent.apply.compare import hub_side, patch_details
+from agent.apply.inventory import Inventory, prune_opted_out
 from agent.apply.manager import WHOLE_OBJECT, Strategy, Work
 from agent.apply.takeover import Ownership, marks, ownership, stamped
 from agent.errors import AgentError, KindNotServed, KubeError
@@ -93,23 +94,16 @@ def diff_object(w: Work, live: Obj | None, cluster: str, placements: set[str], t
     """The agent's view of one bundle object: its ownership decision and its comparison."""
     api_version = str(w.manifest.get("apiVersion", ""))
     if live is None:
-        missing = (WHOLE_OBJECT,)
-        return ObjectDiff(
-            w.identity,
-            api_version,
-            w.placement,
-            State.MISSING,
-            missing,
-            None,
-            w.manifest,
-            w.strategy.comparison,
-        )
+        whole = (WHOLE_OBJECT,)
+        return ObjectDiff(w.identity, api_version, w.placement, State.MISSING, whole, None, w.manifest)
     own = ownership(live, cluster, w.placement, placements, w.strategy.allow_co_ownership)
     body = stamped(w.manifest, cluster, w.placement, "")  # our marks are discarded when compared
     hub, degraded = hub_side(w.manifest, w.strategy.comparison, lambda _m: target.dry_run(body))
     details = patch_details(hub, live)
     state = State.DRIFTED if details else State.IN_SYNC
-    if own != Ownership.OURS:
+    if own == Ownership.OURS or w.strategy.type == "ReportDiff":
+        own = Ownership.OURS  # ReportDiff never takes an object over: only its differences count
+    else:
         state = State.NOT_OWNED
     return ObjectDiff(
         w.identity,
@@ -126,28 +120,39 @@ def diff_object(w: Work, live: Obj | None, cluster: str, placements: set[str], t
 
 
 def diff_bundle(
-    bundle: Bundle, works: Sequence[Work], target: Live, cluster: str, placement: str | None, namespace: str
+    bundle: Bundle,
+    works: Sequence[Work],
+    target: Live,
+    cluster: str,
+    placement: str | None,
+    inventory: Inventory,
 ) -> list[ObjectDiff]:
-    """Every object of ``works``, then what this cluster's agent placed that the bundle lacks."""
+    """Every object of ``works``, then what this cluster's agent placed that the bundle lacks (of
+    the kinds in the bundle or the agent's inventory) and would prune."""
     placements = {p.key for p in bundle.placements}
-    out = [diff_object(w, _read(target, w), cluster, placements, target) for w in works]
+    out = [_diff_safely(w, target, cluster, placements) for w in works]
     kinds = {(str(w.manifest.get("apiVersion")), str(w.manifest.get("kind"))) for w in works}
-    kinds |= {(e.api_version, e.kind) for e in target.inventory(namespace)[0].entries}
+    kinds |= {(e.api_version, e.kind) for e in inventory.entries}
     in_bundle = {f.identity for f in bundle.files}
     extras: dict[str, ObjectDiff] = {}
     for obj in target.owned(cluster, kinds):
         ident, owner = manifest_identity(obj), marks(obj).placement
-        if ident not in in_bundle and (placement is None or owner == placement):
+        kept = prune_opted_out((obj.get("metadata") or {}).get("annotations"))  # the agent keeps it
+        if ident not in in_bundle and not kept and (placement is None or owner == placement):
             api = str(obj.get("apiVersion", ""))
             extras[ident] = ObjectDiff(ident, api, owner, State.EXTRA, (WHOLE_LIVE_OBJECT,), obj, None)
     return out + [extras[k] for k in sorted(extras)]
 
 
-def _read(target: Live, w: Work) -> Obj | None:
+def _diff_safely(w: Work, target: Live, cluster: str, placements: set[str]) -> ObjectDiff:
+    """``diff_object`` with the live object read; a server error names the object (never a
+    Secret's content: for a Secret only the status)."""
     try:
-        return target.get(w.manifest)
-    except KindNotServed:
-        return None  # its CRD is not there yet: the object is missing with it
+        try:
+            live = target.get(w.manifest)
+        except KindNotServed:
+            live = None  # its CRD is not there yet: the object is missing with it
+        return diff_object(w, live, cluster, placements, target)
     except KubeError as e:
         raise AgentError(f"{w.identity}: {_safe_message(e, w.manifest)}") from e
 
@@ -312,14 +317,14 @@ def diff_command(
     try:
         _check_flags(cluster, repo, bundle_dir, live, kubeconfig, context)
         with open_target(live, kubeconfig, context) as target:
+            inventory, last = target.inventory(namespace)
             if repo is not None:
-                last = target.inventory(namespace)[1]
                 commit, files = bundle_from_repo(repo, cluster, auth, git_timeout, last)
             else:
                 commit, files = bundle_from_dir(bundle_dir or Path(), cluster)
             bundle = parse_bundle(files)
             key = placement_key(bundle, placement)
-            diffs = diff_bundle(bundle, works_of(bundle, files, key), target, cluster, key, namespace)
+            diffs = diff_bundle(bundle, works_of(bundle, files, key), target, cluster, key, inventory)
     except (Usage, BundleError) as e:
         raise fail(str(e), EXIT_USAGE) from e
     except AgentError as e:  # Git or the cluster: unreachable, refused, a bundle refused

@@ -307,3 +307,35 @@ def test_a_bundle_that_does_not_verify_is_refused(tmp_path: Path) -> None:
 
     assert result.exit_code == 2
     assert "verification" in result.stderr
+
+
+REPORT = BundlePlacement("ClusterResourcePlacement", "", "watch", 1, {"type": "ReportDiff"}, 60)
+
+
+def test_report_diff_objects_are_never_owned_so_only_their_differences_count(tmp_path: Path) -> None:
+    bundle = write_bundle(tmp_path, [(REPORT, config_map()), (REPORT, config_map("other"))])
+    same = {**config_map(), "metadata": {"name": "settings", "namespace": "shop", "uid": "u-1"}}
+    changed = {**config_map("other", mode="slow"), "metadata": {"name": "other", "namespace": "shop"}}
+    live = write_live(tmp_path, [same, changed])
+
+    result = run(bundle, live, "-o", "json")
+
+    objs = objects_of(result)
+    assert objs["/ConfigMap/shop/settings"]["state"] == "in-sync"
+    assert objs["/ConfigMap/shop/other"]["state"] == "drifted"
+    assert objs["/ConfigMap/shop/other"]["differences"] == [
+        {"path": "/data/mode", "valueInHub": "fast", "valueInMember": "slow"}
+    ]
+    assert result.exit_code == 1
+
+
+def test_an_object_opted_out_of_prune_is_kept_by_the_agent_so_it_is_no_extra(tmp_path: Path) -> None:
+    bundle = write_bundle(tmp_path, [(WEB, deployment())])
+    kept = as_live(config_map("kept"))
+    kept["metadata"]["annotations"]["fleetsync.io/prune"] = "disabled"
+    live = write_live(tmp_path, [as_live(deployment()), kept])
+
+    result = run(bundle, live, "-o", "json")
+
+    assert list(objects_of(result)) == ["apps/Deployment/shop/web"]
+    assert result.exit_code == 0
