@@ -352,6 +352,8 @@ def _check_flags(
 ) -> None:
     if not _CLUSTER.match(cluster):
         raise Usage(f"--cluster {cluster!r}: not a cluster name (lower-case letters, digits, '-' and '.')")
+    if repo is not None and repo.startswith("-"):
+        raise Usage(f"--repo {repo!r}: a URL or a path, never an option to git")
     if (repo is None) == (bundle_dir is None):
         raise Usage("give the bundle with exactly one of --repo and --bundle-dir")
     if live is not None and (kubeconfig or context):

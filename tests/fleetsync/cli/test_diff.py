@@ -280,6 +280,18 @@ def test_usage_and_config_errors_exit_2(tmp_path: Path, args: list[str]) -> None
     assert "error:" in result.stderr
 
 
+def test_a_repo_that_git_would_read_as_an_option_is_refused(tmp_path: Path) -> None:
+    live = write_live(tmp_path, [])
+
+    result = CliRunner().invoke(
+        app, ["diff", "--cluster", CLUSTER, "--repo", "--upload-pack=touch pwned", "--live", str(live)]
+    )
+
+    assert result.exit_code == 2, result.output
+    assert "never an option" in result.stderr
+    assert not (Path.cwd() / "pwned").exists()
+
+
 def test_a_live_file_that_is_too_large_or_not_kubernetes_yaml_is_a_usage_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
