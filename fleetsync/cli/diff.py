@@ -135,7 +135,7 @@ def diff_bundle(
     kinds |= {(e.api_version, e.kind) for e in inventory.entries}
     in_bundle = {f.identity for f in bundle.files}
     extras: dict[str, ObjectDiff] = {}
-    for obj in target.owned(cluster, kinds):
+    for obj in target.owned(cluster, inventory, kinds):
         ident, owner = manifest_identity(obj), marks(obj).placement
         kept = prune_opted_out((obj.get("metadata") or {}).get("annotations"))  # the agent keeps it
         if ident not in in_bundle and not kept and (placement is None or owner == placement):

@@ -24,7 +24,7 @@ import yaml  # type: ignore[import-untyped]
 from agent.apply.compare import overlay
 from agent.apply.inventory import Inventory
 from agent.apply.takeover import OWNED_BY, marks, owner_label_value
-from agent.errors import KindNotServed
+from agent.errors import Forbidden, KindNotServed
 from fleetsync_contract.bundle import MAX_FILES, BundleError, manifest_identity
 from fleetsync_contract.gitauth import GitCredentials
 from fleetsync_contract.integrity import verify
@@ -47,7 +47,7 @@ class Live(Protocol):
 
     def dry_run(self, body: Obj) -> Obj: ...
 
-    def owned(self, cluster: str, kinds: set[tuple[str, str]]) -> list[Obj]: ...
+    def owned(self, cluster: str, inventory: Inventory, kinds: set[tuple[str, str]]) -> list[Obj]: ...
 
     def inventory(self, namespace: str) -> tuple[Inventory, str]: ...
 
@@ -73,12 +73,20 @@ class ClusterLive:
         out: Obj = self.kube.apply(body, force=True, dry_run=True)
         return out
 
-    def owned(self, cluster: str, kinds: set[tuple[str, str]]) -> list[Obj]:
+    def owned(self, cluster: str, inventory: Inventory, kinds: set[tuple[str, str]]) -> list[Obj]:
+        """Objects of ``kinds`` carrying this cluster's marks, listed cluster-wide by our label;
+        where listing a kind is forbidden (an agent confined to namespaces), the inventory's
+        objects of that kind, one GET each."""
         selector = f"{OWNED_BY}={owner_label_value(cluster)}"
         out: list[Obj] = []
         for api_version, kind in sorted(kinds):
             try:
-                found = self.kube.list(self.kube.kind(api_version, kind), label_selector=selector)
+                ref = self.kube.kind(api_version, kind)
+                try:
+                    found = self.kube.list(ref, label_selector=selector)
+                except Forbidden:
+                    listed = [e for e in inventory.entries if (e.api_version, e.kind) == (api_version, kind)]
+                    found = [o for e in listed if (o := self.kube.get(ref, e.name, e.namespace)) is not None]
             except KindNotServed:
                 continue
             out += [o for o in found if marks(o).cluster == cluster]
@@ -106,7 +114,7 @@ class FileLive:
         out: Obj = overlay(self.get(body), body)
         return out
 
-    def owned(self, cluster: str, kinds: set[tuple[str, str]]) -> list[Obj]:
+    def owned(self, cluster: str, inventory: Inventory, kinds: set[tuple[str, str]]) -> list[Obj]:
         return [o for o in self.objects.values() if marks(o).cluster == cluster]
 
     def inventory(self, namespace: str) -> tuple[Inventory, str]:

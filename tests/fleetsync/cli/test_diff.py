@@ -17,7 +17,10 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 from typer.testing import CliRunner
 
+from agent.apply.inventory import Inventory, InventoryEntry
+from agent.apply.kube import KindRef
 from agent.apply.takeover import stamped
+from agent.errors import Forbidden
 from fleetsync.cli import app, diffsources
 from fleetsync_contract.bundle import BundleObject, BundlePlacement, build_bundle, manifest_identity
 
@@ -351,3 +354,28 @@ def test_an_object_opted_out_of_prune_is_kept_by_the_agent_so_it_is_no_extra(tmp
 
     assert list(objects_of(result)) == ["apps/Deployment/shop/web"]
     assert result.exit_code == 0
+
+
+class ConfinedKube:
+    """A member where listing across namespaces is forbidden (an agent confined to namespaces)."""
+
+    def __init__(self, objects: Sequence[dict[str, Any]]):
+        self.objects = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in objects}
+
+    def kind(self, api_version: str, kind: str) -> KindRef:
+        return KindRef(api_version, kind, kind.lower() + "s", True)
+
+    def list(self, ref: KindRef, namespace: str = "", label_selector: str | None = None) -> list[Any]:
+        raise Forbidden("configmaps is forbidden: cannot list resource at the cluster scope", status=403)
+
+    def get(self, ref: KindRef, name: str, namespace: str = "") -> dict[str, Any] | None:
+        return self.objects.get((namespace, name))
+
+
+def test_where_listing_is_forbidden_extra_objects_are_read_from_the_inventory() -> None:
+    old = as_live(config_map("old"))
+    inventory = Inventory((InventoryEntry("v1", "ConfigMap", "shop", "old", WEB.key),))
+
+    found = diffsources.ClusterLive(ConfinedKube([old])).owned(CLUSTER, inventory, {("v1", "ConfigMap")})
+
+    assert found == [old]
