@@ -13,6 +13,7 @@ and ``FileLive`` stands in for it with ``kubectl get -o yaml`` output, its dry r
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -132,14 +133,20 @@ def _inventory(cm: Mapping[str, Any] | None) -> tuple[Inventory, str]:
 
 
 def read_live_file(path: Path) -> list[Obj]:
-    """The objects of a List or multi-document YAML file, bounded and alias-free."""
+    """The objects of a List or multi-document YAML file (``-``: stdin), bounded and alias-free.
+    A parse error names line and column only: the offending line may hold a Secret's value."""
     try:
-        size = path.stat().st_size
-        if size > MAX_LIVE_BYTES:
-            raise Usage(f"--live {path}: {size} bytes; the limit is {MAX_LIVE_BYTES} bytes")
-        docs = list(yaml.load_all(path.read_text(encoding="utf-8"), Loader=_LiveLoader))  # a SafeLoader
+        with sys.stdin.buffer if str(path) == "-" else path.open("rb") as f:
+            data = f.read(MAX_LIVE_BYTES + 1)
+        if len(data) > MAX_LIVE_BYTES:
+            raise Usage(f"--live {path}: larger than the limit of {MAX_LIVE_BYTES} bytes")
+        docs = list(yaml.load_all(data.decode("utf-8"), Loader=_LiveLoader))  # a SafeLoader
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise Usage(f"--live {path}: not YAML: {where}{e.problem or e.context}") from e
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise Usage(f"--live {path}: {' '.join(str(e).split())[:300]}") from e
+        raise Usage(f"--live {path}: {type(e).__name__}: {getattr(e, 'strerror', '') or 'unreadable'}") from e
     objects: list[Obj] = []
     for n, doc in enumerate(docs, 1):
         items = (

@@ -309,7 +309,30 @@ def test_a_live_file_that_is_too_large_or_not_kubernetes_yaml_is_a_usage_error(
 
     for result in (too_large, not_objects, missing):
         assert result.exit_code == 2, result.output
-    assert "100 bytes" in too_large.stderr
+    assert "limit of 100 bytes" in too_large.stderr
+
+
+def test_a_live_file_that_does_not_parse_is_named_by_line_never_by_its_content(tmp_path: Path) -> None:
+    bundle = write_bundle(tmp_path, [(WEB, secret(password="x"))])
+    live = tmp_path / "live.yaml"
+    live.write_text("kind: Secret\ndata:\n  password: 'hunter2-s3cret\n\tbroken: [\n")
+
+    result = run(bundle, live)
+
+    assert result.exit_code == 2
+    assert "line " in result.stderr
+    assert "hunter2" not in result.output
+
+
+def test_the_live_objects_can_come_from_stdin(tmp_path: Path) -> None:
+    bundle = write_bundle(tmp_path, [(WEB, deployment())])
+    text = yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": [as_live(deployment())]})
+
+    result = CliRunner().invoke(
+        app, ["diff", "--cluster", CLUSTER, "--bundle-dir", str(bundle), "--live", "-"], input=text
+    )
+
+    assert result.exit_code == 0, result.output
 
 
 def test_a_bundle_that_does_not_verify_is_refused(tmp_path: Path) -> None:
