@@ -319,7 +319,9 @@ def diff_command(
         with open_target(live, kubeconfig, context) as target:
             inventory, last = target.inventory(namespace)
             if repo is not None:
-                commit, files = bundle_from_repo(repo, cluster, auth, git_timeout, last)
+                local = Path(repo)  # git runs in the throw-away clone: a relative path must not move
+                url = str(local.resolve()) if "://" not in repo and local.exists() else repo
+                commit, files = bundle_from_repo(url, cluster, auth, git_timeout, last)
             else:
                 commit, files = bundle_from_dir(bundle_dir or Path(), cluster)
             bundle = parse_bundle(files)

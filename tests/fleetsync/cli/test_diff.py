@@ -23,6 +23,7 @@ from agent.apply.takeover import stamped
 from agent.errors import Forbidden
 from fleetsync.cli import app, diffsources
 from fleetsync_contract.bundle import BundleObject, BundlePlacement, build_bundle, manifest_identity
+from tests.support.agentfixtures import Hub
 
 CLUSTER = "member-1"
 WEB = BundlePlacement("ClusterResourcePlacement", "", "web", 1, {}, 60)
@@ -402,3 +403,24 @@ def test_where_listing_is_forbidden_extra_objects_are_read_from_the_inventory() 
     found = diffsources.ClusterLive(ConfinedKube([old])).owned(CLUSTER, inventory, {("v1", "ConfigMap")})
 
     assert found == [old]
+
+
+def test_the_bundle_comes_from_the_hub_branch_of_a_repo_given_by_a_relative_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = Hub(tmp_path, CLUSTER)
+    commit = hub.publish([(WEB, deployment())])
+    live = write_live(tmp_path, [as_live(deployment())])
+    monkeypatch.chdir(tmp_path)
+
+    result = CliRunner().invoke(
+        app, ["diff", "--cluster", CLUSTER, "--repo", "fleet.git", "--live", str(live), "-o", "json"]
+    )
+    other = CliRunner().invoke(
+        app, ["diff", "--cluster", "member-2", "--repo", "fleet.git", "--live", str(live)]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["bundleCommit"] == commit
+    assert other.exit_code == 2
+    assert "no branch fleet/bundles/member-2" in other.stderr
