@@ -182,11 +182,12 @@ def placement_key(bundle: Bundle, wanted: str | None) -> str | None:
     """``--placement``: a placement key, ``NAMESPACE/NAME`` or a name, as the bundle lists it."""
     if wanted is None:
         return None
-    for p in bundle.placements:
-        if wanted in (p.key, p.name, f"{p.namespace}/{p.name}"):
-            return p.key
-    known = ", ".join(p.key for p in bundle.placements) or "none"
-    raise Usage(f"--placement {wanted!r}: not in the bundle for {bundle.cluster} (placements: {known})")
+    found = {p.key for p in bundle.placements if wanted in (p.key, p.name, f"{p.namespace}/{p.name}")}
+    if wanted in found or len(found) == 1:
+        return wanted if wanted in found else found.pop()
+    known = ", ".join(sorted(found) or [p.key for p in bundle.placements]) or "none"
+    why = "names several placements" if found else f"not in the bundle for {bundle.cluster}"
+    raise Usage(f"--placement {wanted!r}: {why} (placements: {known})")
 
 
 # -- output --------------------------------------------------------------------------------------

@@ -424,3 +424,19 @@ def test_the_bundle_comes_from_the_hub_branch_of_a_repo_given_by_a_relative_path
     assert json.loads(result.stdout)["bundleCommit"] == commit
     assert other.exit_code == 2
     assert "no branch fleet/bundles/member-2" in other.stderr
+
+
+def test_a_resource_placement_is_chosen_by_its_key_or_namespace_and_name(tmp_path: Path) -> None:
+    rp = BundlePlacement("ResourcePlacement", "shop", "web", 1, {}, 60)
+    bundle = write_bundle(tmp_path, [(rp, config_map()), (WEB, deployment())])
+    live = write_live(tmp_path, [as_live(config_map(), rp), as_live(deployment())])
+
+    by_key = run(bundle, live, "--placement", "ResourcePlacement/shop/web", "-o", "json")
+    by_name = run(bundle, live, "--placement", "shop/web", "-o", "json")
+
+    ambiguous = run(bundle, live, "--placement", "web")
+
+    assert by_key.exit_code == by_name.exit_code == 0, by_key.output
+    assert list(objects_of(by_key)) == list(objects_of(by_name)) == ["/ConfigMap/shop/settings"]
+    assert ambiguous.exit_code == 2
+    assert "names several placements" in ambiguous.stderr
