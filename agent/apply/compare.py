@@ -17,7 +17,8 @@ compare them with KubeFleet's:
 
 PartialComparison diffs a server-side dry-run apply of the manifest against the live object (only
 fields the manifest sets can differ); a dry run refused as Invalid (an immutable field) falls back
-to a full comparison, flagged as degraded. The dry run is injected, so this module stays pure.
+to a full comparison, flagged as degraded. The dry run is injected, so this module stays pure;
+``overlay`` stands in for it where there is no server (``fleetsync diff --live``).
 
 Why not a general diff library (deepdiff was a dependency once): the details are a wire format
 users hold next to KubeFleet's, and a general differ answers a different question. deepdiff
