@@ -29,6 +29,7 @@ import difflib
 import json
 import re
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -42,7 +43,7 @@ from agent.apply.manager import WHOLE_OBJECT, Strategy, Work
 from agent.apply.takeover import Ownership, marks, ownership, stamped
 from agent.errors import AgentError, KindNotServed, KubeError
 from fleetsync.cli.conventions import EXIT_FINDINGS, EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, fail
-from fleetsync.cli.diffsources import Live, Usage, bundle_from_dir, bundle_from_repo, open_target
+from fleetsync.cli.diffsources import WORKERS, Live, Usage, bundle_from_dir, bundle_from_repo, open_target
 from fleetsync.cli.gitauth import (
     KnownHostsOpt,
     SshKeyOpt,
@@ -130,7 +131,8 @@ def diff_bundle(
     """Every object of ``works``, then what this cluster's agent placed that the bundle lacks (of
     the kinds in the bundle or the agent's inventory) and would prune."""
     placements = {p.key for p in bundle.placements}
-    out = [_diff_safely(w, target, cluster, placements) for w in works]
+    with ThreadPoolExecutor(WORKERS) as pool:  # a GET and a dry run per object: round trips add up
+        out = list(pool.map(lambda w: _diff_safely(w, target, cluster, placements), works))
     kinds = {(str(w.manifest.get("apiVersion")), str(w.manifest.get("kind"))) for w in works}
     kinds |= {(e.api_version, e.kind) for e in inventory.entries}
     in_bundle = {f.identity for f in bundle.files}

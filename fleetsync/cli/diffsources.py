@@ -33,6 +33,7 @@ from fleetsync_contract.integrity import verify
 Obj = dict[str, Any]
 MAX_LIVE_BYTES = 64 * 1024 * 1024
 MAX_BUNDLE_DIR_BYTES = 64 * 1024 * 1024  # agent/source.py's MAX_BUNDLE_BYTES
+WORKERS = 8  # objects compared at once; the client pools as many connections
 
 
 class Usage(ValueError):
@@ -223,7 +224,7 @@ def open_target(live: Path | None, kubeconfig: str | None, context: str | None) 
     from agent.apply.kube import KubeClient, KubeconfigError
 
     try:
-        kube = KubeClient.from_kubeconfig(kubeconfig, context, connections=2)
+        kube = KubeClient.from_kubeconfig(kubeconfig, context, connections=WORKERS)
     except KubeconfigError as e:
         raise Usage(str(e)) from e
     with kube:
