@@ -20,9 +20,16 @@ from typer.testing import CliRunner
 from agent.apply.inventory import Inventory, InventoryEntry
 from agent.apply.kube import KindRef
 from agent.apply.takeover import stamped
-from agent.errors import Forbidden
+from agent.errors import AgentError, Forbidden
 from fleetsync.cli import app, diffsources
-from fleetsync_contract.bundle import BundleObject, BundlePlacement, build_bundle, manifest_identity
+from fleetsync.cli import diff as diff_cmd
+from fleetsync_contract.bundle import (
+    BundleObject,
+    BundlePlacement,
+    build_bundle,
+    manifest_identity,
+    parse_bundle,
+)
 from tests.support.agentfixtures import Hub
 
 CLUSTER = "member-1"
@@ -440,3 +447,26 @@ def test_a_resource_placement_is_chosen_by_its_key_or_namespace_and_name(tmp_pat
     assert list(objects_of(by_key)) == list(objects_of(by_name)) == ["/ConfigMap/shop/settings"]
     assert ambiguous.exit_code == 2
     assert "names several placements" in ambiguous.stderr
+
+
+class RefusingLive(diffsources.FileLive):
+    """A cluster whose every dry run is refused, echoing the body as some webhooks do."""
+
+    def dry_run(self, body: dict[str, Any]) -> dict[str, Any]:
+        raise Forbidden(f"denied by webhook: {json.dumps(body)}", status=403, reason="Forbidden")
+
+
+def test_a_server_error_names_the_object_and_for_a_secret_only_its_status(tmp_path: Path) -> None:
+    bundle_dir = write_bundle(tmp_path, [(WEB, secret(password="t0ps3cret"))])
+    files = {
+        p.relative_to(bundle_dir).as_posix(): p.read_bytes() for p in bundle_dir.rglob("*") if p.is_file()
+    }
+    bundle = parse_bundle(files)
+    target = RefusingLive([as_live(secret(password="other"))])
+
+    with pytest.raises(AgentError) as refused:
+        diff_cmd.diff_bundle(
+            bundle, diff_cmd.works_of(bundle, files, None), target, CLUSTER, None, Inventory()
+        )
+
+    assert str(refused.value) == "/Secret/shop/db: Forbidden (Secret message withheld)"
