@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,7 @@ from agent.apply.inventory import Inventory, InventoryEntry
 from agent.apply.kube import KindRef
 from agent.apply.takeover import stamped
 from agent.errors import AgentError, Forbidden
-from fleetsync.cli import app, diffsources
-from fleetsync.cli import diff as diff_cmd
+from fleetsync.cli import app, diffsources, livediff
 from fleetsync_contract.bundle import (
     BundleObject,
     BundlePlacement,
@@ -465,8 +466,16 @@ def test_a_server_error_names_the_object_and_for_a_secret_only_its_status(tmp_pa
     target = RefusingLive([as_live(secret(password="other"))])
 
     with pytest.raises(AgentError) as refused:
-        diff_cmd.diff_bundle(
-            bundle, diff_cmd.works_of(bundle, files, None), target, CLUSTER, None, Inventory()
+        livediff.diff_bundle(
+            bundle, livediff.works_of(bundle, files, None), target, CLUSTER, None, Inventory()
         )
 
     assert str(refused.value) == "/Secret/shop/db: Forbidden (Secret message withheld)"
+
+
+def test_the_cli_loads_the_agent_and_its_kubernetes_client_only_when_diff_runs() -> None:
+    code = "import sys, fleetsync.cli; print(sorted(m for m in ('kubernetes', 'agent') if m in sys.modules))"
+
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    assert loaded.stdout.strip() == "[]"
