@@ -17,7 +17,8 @@ compare them with KubeFleet's:
 
 PartialComparison diffs a server-side dry-run apply of the manifest against the live object (only
 fields the manifest sets can differ); a dry run refused as Invalid (an immutable field) falls back
-to a full comparison, flagged as degraded. The dry run is injected, so this module stays pure.
+to a full comparison, flagged as degraded. The dry run is injected, so this module stays pure;
+``overlay`` stands in for it where there is no server (``fleetsync diff --live``).
 
 Why not a general diff library (deepdiff was a dependency once): the details are a wire format
 users hold next to KubeFleet's, and a general differ answers a different question. deepdiff
@@ -262,13 +263,40 @@ def compare(manifest: Obj, live: Obj, option: str, dry_run: DryRun) -> Compariso
 
     ``dry_run(manifest)`` is a server-side dry-run apply; raising ``Invalid`` degrades to a full
     comparison, any other error propagates (the caller classifies it)."""
+    hub, degraded = hub_side(manifest, option, dry_run)
+    return Comparison(patch_details(hub, live), degraded)
+
+
+def hub_side(manifest: Obj, option: str, dry_run: DryRun) -> tuple[Obj, bool]:
+    """The object ``compare`` holds the live object against, and whether it degraded: the manifest
+    itself (FullComparison, or a dry run refused as Invalid), else the dry run's answer.
+    ``fleetsync diff`` renders this side, so its text diff and its details never disagree."""
     if option == FULL:
-        return Comparison(patch_details(manifest, live))
+        return manifest, False
     try:
-        would_be = dry_run(manifest)
+        return dry_run(manifest), False
     except Invalid:
-        return Comparison(patch_details(manifest, live), degraded=True)
-    return Comparison(patch_details(would_be, live))
+        return manifest, True
+
+
+def overlay(live: Any, body: Any) -> Any:
+    """``body`` merged into ``live`` without a server: a stand-in for a dry-run apply where there is
+    no cluster (``fleetsync diff --live FILE``). Maps merge by key, lists of equal length element by
+    element (a container keeps its defaulted fields), anything else takes ``body``'s value; a
+    Secret's ``stringData`` is folded into ``data`` first, as the server stores it. Unlike the
+    server it knows no list-map keys, defaults nor webhooks: differences it shows in a list whose
+    length changed cover the whole list."""
+    if isinstance(body, Mapping):
+        body = as_stored(body)
+        if not isinstance(live, Mapping):
+            return copy.deepcopy(dict(body))
+        out = copy.deepcopy(dict(live))
+        for k, v in body.items():
+            out[k] = overlay(live.get(k), v)
+        return out
+    if isinstance(body, list) and isinstance(live, list) and len(body) == len(live):
+        return [overlay(a, b) for a, b in zip(live, body, strict=True)]
+    return copy.deepcopy(body)
 
 
 # -- the no-op test --------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from fleetsync.cli import agent, approve, demo, dev, drift, get, hub, plan, schedule, validate, version
+from fleetsync.cli import agent, approve, demo, dev, diff, drift, get, hub, plan, schedule, validate, version
 from fleetsync.cli.conventions import EXIT_FINDINGS, EXIT_RUNTIME
 from fleetsync.cli.logs import LogFormat, LogLevel, setup_logging
 from reconciler.errors import FleetsyncError, UserError
@@ -79,6 +79,7 @@ app.command()(version.version)
 app.command()(validate.validate)
 app.command("schedule")(schedule.schedule_command)
 app.command("plan")(plan.plan_command)
+app.command("diff")(diff.diff_command)
 app.command("get")(get.get)
 app.command("approve")(approve.approve_command)
 app.command("demo")(demo.demo_command)
