@@ -119,6 +119,13 @@ def test_agent_run_with_an_unknown_cluster_exits_2_before_pushing_anything(
     fleet: Path, tmp_path: Path
 ) -> None:
     before = _refs(fleet)
+    unreachable = tmp_path / "kubeconfig"  # a usable file whose server is never contacted
+    unreachable.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\n"
+    )
     result = CliRunner().invoke(
         app,
         [
@@ -130,7 +137,7 @@ def test_agent_run_with_an_unknown_cluster_exits_2_before_pushing_anything(
             "--cluster",
             "no-such-cluster",
             "--kubeconfig",
-            str(tmp_path / "no-kubeconfig"),
+            str(unreachable),
             "--state-dir",
             str(tmp_path / "state"),
         ],
