@@ -37,6 +37,7 @@ from reconciler.hub.snapshots import SnapshotObjects
 from reconciler.load.fleet import LoadResult
 from reconciler.load.immutability import check_update
 from reconciler.plan.diff import ObjectKey, cluster_changes
+from reconciler.plan.failures import PlacementFailure, keep_previous, placement_failures
 from reconciler.plan.group import (
     ClusterChange,
     Group,
@@ -48,6 +49,7 @@ from reconciler.plan.group import (
     schedule_changes,
     settings_diff,
 )
+from reconciler.plan.immutablefields import ImmutableChange, immutable_changes
 from reconciler.plan.prune import PruneCheck, prune_checks
 from reconciler.policy.change import check_change
 from reconciler.policy.gate import PolicySet, Violation
@@ -161,6 +163,8 @@ class FleetPlan:
     notes: tuple[str, ...]
     prune: tuple[PruneCheck, ...] = ()  # clusters losing most or all of their objects
     prune_max_share: float = 0.5
+    failures: tuple[PlacementFailure, ...] = ()  # placements that fail on a cluster in head
+    immutable: tuple[ImmutableChange, ...] = ()  # built-in fields the members' API servers refuse to change
 
     @property
     def clusters_touched(self) -> int:
@@ -183,6 +187,8 @@ class FleetPlan:
             or any(v.blocking and new for v, _, new in self.violations)
             or any(v.blocking for v in self.blast)
             or any(p.blocking for p in self.prune)
+            or any(f.new for f in self.failures)
+            or bool(self.immutable)
         )
 
     @property
@@ -222,6 +228,8 @@ class FleetPlan:
             },
             "prune": {"maxShare": self.prune_max_share, "clusters": [p.to_dict() for p in self.prune]},
             "notes": list(self.notes),
+            "failures": [f.to_dict() for f in self.failures],
+            "immutableFields": [c.to_dict() for c in self.immutable],
         }
 
 
@@ -389,6 +397,7 @@ def make_plan(
         return {ident: m for (k, ident), m in objs.items() if k == key}
 
     _render(head, state, now, Gate(head.policies, previous, session.policies), session.snapshot_reader(repo))
+    keep_previous(head.placed, base.objects, head.objects)  # where head fails, the hub keeps base's
     assert head.loaded is not None
     refusals: tuple[Finding, ...] = ()
     if base.ok and base.loaded is not None:
@@ -425,6 +434,8 @@ def make_plan(
         tuple(notes),
         prune,
         share,
+        placement_failures(base.placed, head.placed),
+        immutable_changes(base.objects, head.objects) if base.ok else (),
     )
 
 
