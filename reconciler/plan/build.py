@@ -11,7 +11,11 @@ The checks a pull request must pass are the hub's own: head loads (validation er
 file:line), KubeFleet's update rules between base and head (reconciler/load/immutability.py), no new
 Deny violation of the per-object policy gate on any cluster, the change-level gate
 (blast radius, reconciler/policy/change.py) given the pull request's labels, and the prune
-check (reconciler/plan/prune.py: no cluster emptied without the approving label). Exit codes are in
+check (reconciler/plan/prune.py: no cluster emptied, or losing more than ``pruneMaxShare`` of its
+objects, unless a commit of the change confirms it as the hub requires). Where a placement fails
+in head (an override, its selectors), the hub keeps the previous version, and so does the plan
+(reconciler/plan/failures.py); a field the members' API servers will not update is flagged from
+a table (reconciler/plan/immutablefields.py). Exit codes are in
 ``ExitCode``; the JSON is the stable interface (docs/plan.md).
 """
 
@@ -31,6 +35,7 @@ from reconciler.hub.gate import Gate
 from reconciler.hub.inputs import HubInputs, observation, read_inputs
 from reconciler.hub.outcome import Placed
 from reconciler.hub.pipeline import desired_shares, fleet_states, place_all
+from reconciler.hub.prunesafety import change_confirmations
 from reconciler.hub.render import key_of
 from reconciler.hub.session import HubSession
 from reconciler.hub.snapshots import SnapshotObjects
@@ -164,7 +169,10 @@ class FleetPlan:
     prune: tuple[PruneCheck, ...] = ()  # clusters losing most or all of their objects
     prune_max_share: float = 0.5
     failures: tuple[PlacementFailure, ...] = ()  # placements that fail on a cluster in head
-    immutable: tuple[ImmutableChange, ...] = ()  # built-in fields the members' API servers refuse to change
+    immutable: tuple[ImmutableChange, ...] = ()
+    labels: tuple[
+        str, ...
+    ] = ()  # the pull request's labels, as given  # built-in fields the members' API servers refuse to change
 
     @property
     def clusters_touched(self) -> int:
@@ -417,7 +425,7 @@ def make_plan(
         {c: {i for _, i in objs} for c, objs in head.objects.items()},
         {s.name for s in head.states},
         share,
-        labels,
+        change_confirmations(repo, base.commit, head.commit),  # the hub's confirmation: commit trailers
     )
     return FleetPlan(
         base,
@@ -436,6 +444,7 @@ def make_plan(
         share,
         placement_failures(base.placed, head.placed),
         immutable_changes(base.objects, head.objects) if base.ok else (),
+        tuple(labels),
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from reconciler.plan.build import FleetPlan
 from reconciler.plan.diff import CLUSTER_PLACEHOLDER, describe, generalise
 from reconciler.plan.group import Group, PlacementPlan
-from reconciler.plan.prune import PruneCheck, grouped
+from reconciler.plan.prune import APPROVE_PRUNE_LABEL, PruneCheck, confirmation_hint, grouped
 from reconciler.policy.gate import Violation
 
 MAX_CHARS = 60_000  # below GitHub's 65,536 per comment, with room for the workflow's header
@@ -261,13 +261,29 @@ def _check_sections(plan: FleetPlan, code: Callable[[str], str], heading: Callab
     if plan.failures:
         lines += [heading("Placements that would fail (the hub keeps their previous version)"), ""]
         lines += [*_failure_lines(plan, code), ""]
+    return lines + _prune_sections(plan, heading)
+
+
+def _prune_sections(plan: FleetPlan, heading: Callable[[str], str]) -> list[str]:
+    """Removals the hub would hold (blocking, with the trailer that confirms them), then the
+    confirmed ones as a loud warning."""
+    lines: list[str] = []
     blocked = [c for c in plan.prune if c.blocking]
     if blocked:
-        lines += [heading("Prune refused: a cluster would be emptied"), "", *_prune_lines(blocked), ""]
+        lines += [heading("Prune refused: removals the hub will not publish without confirmation"), ""]
+        lines += [*_prune_lines(blocked), "", confirmation_hint(blocked)]
+        if APPROVE_PRUNE_LABEL in plan.labels:
+            lines.append(
+                f"The label {APPROVE_PRUNE_LABEL} is not a confirmation: the hub reads only commits."
+            )
+        lines.append("")
     warned = [c for c in plan.prune if not c.blocking]
     if warned:
         lines += [
-            heading(f"WARNING: large removals (more than {plan.prune_max_share:.0%} of a cluster's objects)"),
+            heading(
+                f"WARNING: large removals (more than {plan.prune_max_share:.0%} of a cluster's objects, "
+                "or all), confirmed"
+            ),
             "",
             *_prune_lines(warned),
             "",
