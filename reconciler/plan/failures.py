@@ -78,9 +78,12 @@ def keep_previous(
     base_objects: Mapping[str, Mapping[ObjectKey, Mapping[str, Any]]],
     head_objects: dict[str, dict[ObjectKey, Mapping[str, Any]]],
 ) -> None:
-    """Put base's objects back where head's placement fails, as the hub keeps them."""
+    """Put base's objects back where head's placement fails, as the hub keeps them (except where
+    a staged run moves the cluster to another render, which ``desired_shares`` already shows)."""
     for key, p in head.items():
         for cluster, _stage in _failures(p):
             for c in list(head_objects) if cluster == EVERY_CLUSTER else [cluster]:
+                if c in p.older:  # a staged run's other render decides this cluster, not the failed one
+                    continue
                 kept = {k: m for k, m in base_objects.get(c, {}).items() if k[0] == key}
                 head_objects.setdefault(c, {}).update(kept)
