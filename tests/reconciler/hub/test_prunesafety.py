@@ -119,3 +119,21 @@ def test_the_verdict_follows_the_share_and_emptying(
     assert (verdict.refused if verdict else None) == refused
     confirmed = judge("c", names, names[:after], share, ("c",))
     assert confirmed is None or not confirmed.refused
+
+
+def test_removing_more_than_the_repo_share_is_held_too(tmp_path: Path) -> None:
+    settings = {
+        "fleetsync.yaml": "apiVersion: fleetsync.io/v1alpha1\nkind: FleetSettings\npruneMaxShare: 0.25\n"
+    }
+    work = joined_fleet(tmp_path / "fleet", NOW, {**base_files(), **settings})
+    reconcile(work)
+    files = {k: v for k, v in base_files().items() if k != "apps/web/settings.yaml"}
+    work.commit({**files, **settings}, "drop the ConfigMap")
+    for c in CLUSTERS:
+        work.report(c, LATER)
+        work.beat(c, LATER)
+    written = reconcile(work, LATER)
+    assert not any(r.startswith("refs/heads/fleet/bundles/") for r in written)
+    held = [p for p in work.tree(STATUS) if p.startswith("prune/")]
+    assert held  # the clusters the rollout moved first
+    assert "removes 1 of 2 object(s) (more than 25%); 1 remain" in work.read(STATUS, held[0])
