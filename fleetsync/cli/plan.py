@@ -30,16 +30,15 @@ def plan_command(
     ] = None,
     label: Annotated[
         list[str] | None,
-        typer.Option(
-            "--label", help="A pull-request label (approves a blast radius or a prune); repeatable."
-        ),
+        typer.Option("--label", help="A pull-request label (approves a blast radius); repeatable."),
     ] = None,
 ) -> None:
     """Show what a change does to every cluster: rendered diffs, scheduling, rollouts, checks.
 
     Renders both commits offline with the same cluster state; writes nothing. Exit codes: 0 no
     change, 1 changes and every check passes, 2 a check fails (head invalid, a Deny policy
-    violation, a refused update, a cluster emptied: prune refused), 3 runtime error. See docs/plan.md.
+    violation, a refused update, an immutable field changed, a placement that would fail, a
+    removal without its Fleetsync-Allow-Prune trailer), 3 runtime error. See docs/plan.md.
 
       fleetsync plan . --base origin/main --head HEAD --reports-from origin
 

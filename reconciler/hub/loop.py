@@ -41,6 +41,7 @@ from reconciler.hub.inputs import STATUS_HEAD, HubInputs, observation, read_inpu
 from reconciler.hub.outcome import Placed, placement_view
 from reconciler.hub.overrides import OverriddenObject
 from reconciler.hub.pipeline import fleet_states, place_all
+from reconciler.hub.prunesafety import PruneGuard
 from reconciler.hub.render import (
     ManifestCache,
     PlacementOnCluster,
@@ -179,7 +180,8 @@ def _reconcile(
         spec, inputs, states, commit, now, gate, schedule, approvers, session.snapshot_reader(repo)
     )
     say(f"rendering {len(by_name)} cluster bundle(s)")
-    bundle_ids, records, updates = _render_bundles(repo, inputs, placed, by_name, spec, commit, now)
+    guard = PruneGuard(repo, inputs, commit, spec.settings.prune_max_share)  # unconfirmed mass deletions wait
+    bundle_ids, records, updates = _render_bundles(repo, inputs, placed, by_name, spec, commit, now, guard)
     say("writing status")
     placement_docs = [
         placement_doc(
@@ -201,6 +203,7 @@ def _reconcile(
         commit, LoadRecord(commit, True, ()), {p.memory.key: p.memory for p in placed}, records
     )
     files = status_files(memory, placement_docs, cluster_docs)
+    files.update(guard.status_files())
     files.update(eviction_files(spec, [p.eviction_docs for p in placed], inputs.previous_doc, now))
     for p in placed:
         files.update(p.run_files)
@@ -276,6 +279,7 @@ def _render_bundles(
     spec: FleetSpec,
     commit: str,
     now: datetime,
+    guard: PruneGuard,
 ) -> tuple[dict[str, str], dict[str, BundleRecord], list[RefUpdate]]:
     cache = ManifestCache()
     keys = {p.memory.key for p in placed}
@@ -286,14 +290,18 @@ def _render_bundles(
         prev = inputs.bundles.get(cluster)
         member = spec.members.get(cluster)  # its heartbeat period travels in the bundle (memberCluster)
         period = member.heartbeat_period_seconds if member is not None else None
-        if prev is not None and _unchanged(inputs, placed, cluster, prev.commit, prev.bundle_id, period):
+        if (
+            prev is not None
+            and not guard.held_before(cluster)
+            and _unchanged(inputs, placed, cluster, prev.commit, prev.bundle_id, period)
+        ):
             records[cluster] = BundleRecord(prev.commit, prev.bundle_id, period)  # nothing to read or render
             continue
         shares, by_override, unselected = _cluster_shares(repo, inputs, placed, cluster)
         if prev is None and not shares:
             continue
         rendered = render_cluster(cluster, commit, shares, (), cache, period)  # removals are not in the id
-        if prev is not None and prev.bundle_id == rendered.bundle_id:
+        if prev is not None and (prev.bundle_id == rendered.bundle_id or guard.holds(cluster, prev, shares)):
             records[cluster] = BundleRecord(prev.commit, prev.bundle_id, period)
             continue
         removals = removals_since(

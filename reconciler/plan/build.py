@@ -11,7 +11,11 @@ The checks a pull request must pass are the hub's own: head loads (validation er
 file:line), KubeFleet's update rules between base and head (reconciler/load/immutability.py), no new
 Deny violation of the per-object policy gate on any cluster, the change-level gate
 (blast radius, reconciler/policy/change.py) given the pull request's labels, and the prune
-check (reconciler/plan/prune.py: no cluster emptied without the approving label). Exit codes are in
+check (reconciler/plan/prune.py: no cluster emptied, or losing more than ``pruneMaxShare`` of its
+objects, unless a commit of the change confirms it as the hub requires). Where a placement fails
+in head (an override, its selectors), the hub keeps the previous version, and so does the plan
+(reconciler/plan/failures.py); a field the members' API servers will not update is flagged from
+a table (reconciler/plan/immutablefields.py). Exit codes are in
 ``ExitCode``; the JSON is the stable interface (docs/plan.md).
 """
 
@@ -31,12 +35,14 @@ from reconciler.hub.gate import Gate
 from reconciler.hub.inputs import HubInputs, observation, read_inputs
 from reconciler.hub.outcome import Placed
 from reconciler.hub.pipeline import desired_shares, fleet_states, place_all
+from reconciler.hub.prunesafety import change_confirmations
 from reconciler.hub.render import key_of
 from reconciler.hub.session import HubSession
 from reconciler.hub.snapshots import SnapshotObjects
 from reconciler.load.fleet import LoadResult
 from reconciler.load.immutability import check_update
 from reconciler.plan.diff import ObjectKey, cluster_changes
+from reconciler.plan.failures import PlacementFailure, keep_previous, placement_failures
 from reconciler.plan.group import (
     ClusterChange,
     Group,
@@ -48,6 +54,7 @@ from reconciler.plan.group import (
     schedule_changes,
     settings_diff,
 )
+from reconciler.plan.immutablefields import ImmutableChange, immutable_changes
 from reconciler.plan.prune import PruneCheck, prune_checks
 from reconciler.policy.change import check_change
 from reconciler.policy.gate import PolicySet, Violation
@@ -161,6 +168,11 @@ class FleetPlan:
     notes: tuple[str, ...]
     prune: tuple[PruneCheck, ...] = ()  # clusters losing most or all of their objects
     prune_max_share: float = 0.5
+    failures: tuple[PlacementFailure, ...] = ()  # placements that fail on a cluster in head
+    immutable: tuple[ImmutableChange, ...] = ()
+    labels: tuple[
+        str, ...
+    ] = ()  # the pull request's labels, as given  # built-in fields the members' API servers refuse to change
 
     @property
     def clusters_touched(self) -> int:
@@ -183,6 +195,8 @@ class FleetPlan:
             or any(v.blocking and new for v, _, new in self.violations)
             or any(v.blocking for v in self.blast)
             or any(p.blocking for p in self.prune)
+            or any(f.new for f in self.failures)
+            or bool(self.immutable)
         )
 
     @property
@@ -222,6 +236,8 @@ class FleetPlan:
             },
             "prune": {"maxShare": self.prune_max_share, "clusters": [p.to_dict() for p in self.prune]},
             "notes": list(self.notes),
+            "failures": [f.to_dict() for f in self.failures],
+            "immutableFields": [c.to_dict() for c in self.immutable],
         }
 
 
@@ -389,6 +405,7 @@ def make_plan(
         return {ident: m for (k, ident), m in objs.items() if k == key}
 
     _render(head, state, now, Gate(head.policies, previous, session.policies), session.snapshot_reader(repo))
+    keep_previous(head.placed, base.objects, head.objects)  # where head fails, the hub keeps base's
     assert head.loaded is not None
     refusals: tuple[Finding, ...] = ()
     if base.ok and base.loaded is not None:
@@ -408,7 +425,7 @@ def make_plan(
         {c: {i for _, i in objs} for c, objs in head.objects.items()},
         {s.name for s in head.states},
         share,
-        labels,
+        change_confirmations(repo, base.commit, head.commit),  # the hub's confirmation: commit trailers
     )
     return FleetPlan(
         base,
@@ -425,6 +442,9 @@ def make_plan(
         tuple(notes),
         prune,
         share,
+        placement_failures(base.placed, head.placed),
+        immutable_changes(base.objects, head.objects) if base.ok else (),
+        tuple(labels),
     )
 
 

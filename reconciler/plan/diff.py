@@ -7,7 +7,9 @@ never *what* it is (not even a hash: short values would be guessable from one).
 
 Diff text names the cluster by the placeholder ``${MEMBER-CLUSTER-NAME}`` (as overrides write
 it), so two clusters whose objects differ only by their own name — a cluster-name label, say —
-show the same change and are grouped in one section.
+show the same change and are grouped in one section. Messages (a scheduler's reason, a policy's
+message) are generalised the same way to group clusters, but are shown in words (``describe``):
+a reader must never see a placeholder where the hub would write a name.
 """
 
 from __future__ import annotations
@@ -88,6 +90,15 @@ def generalise(text: str, cluster: str) -> str:
         return text
     pattern = r"(?<![A-Za-z0-9._-])" + re.escape(cluster) + r"(?![A-Za-z0-9_-]|\.[A-Za-z0-9])"
     return re.sub(pattern, CLUSTER_PLACEHOLDER, text)
+
+
+def describe(text: str) -> str:
+    """``text`` generalised over several clusters, in words: a message names no placeholder
+    (``placement in "${MEMBER-CLUSTER-NAME}"`` reads ``placement in each cluster``). Diffs keep
+    the placeholder, with a legend where they are shown."""
+    return text.replace(f'"{CLUSTER_PLACEHOLDER}"', "each cluster").replace(
+        CLUSTER_PLACEHOLDER, "(each cluster)"
+    )
 
 
 def object_diff(

@@ -19,7 +19,7 @@ from typing import Any
 from fleetsync_contract.canonical import dump
 from reconciler.hub.outcome import Placed
 from reconciler.hub.render import bundle_placement
-from reconciler.plan.diff import ObjectChange, generalise
+from reconciler.plan.diff import ObjectChange, describe, generalise
 from reconciler.policy.gate import Violation
 
 
@@ -78,13 +78,16 @@ class Group:
         return {
             "clusters": list(self.clusters),
             "objects": [o.to_dict() for o in c.objects],
-            "placements": [{**p.to_dict(), "reason": generalise(p.reason, c.cluster)} for p in c.placements],
+            "placements": [{**p.to_dict(), "reason": self._words(p.reason)} for p in c.placements],
             "overrides": [r.to_dict() for r in c.overrides],
             "violations": [
-                {**v.to_dict(), "cluster": "", "message": generalise(v.message, c.cluster)}
-                for v in c.violations
+                {**v.to_dict(), "cluster": "", "message": self._words(v.message)} for v in c.violations
             ],
         }
+
+    def _words(self, text: str) -> str:
+        """A message for every cluster of the group: its own name for a group of one."""
+        return text if len(self.clusters) == 1 else describe(generalise(text, self.change.cluster))
 
 
 def group_changes(changes: Sequence[ClusterChange]) -> list[Group]:

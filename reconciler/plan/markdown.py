@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from reconciler.plan.build import FleetPlan
-from reconciler.plan.diff import CLUSTER_PLACEHOLDER, generalise
+from reconciler.plan.diff import CLUSTER_PLACEHOLDER, describe, generalise
 from reconciler.plan.group import Group, PlacementPlan
-from reconciler.plan.prune import PruneCheck, grouped
+from reconciler.plan.prune import APPROVE_PRUNE_LABEL, PruneCheck, confirmation_hint, grouped
 from reconciler.policy.gate import Violation
 
 MAX_CHARS = 60_000  # below GitHub's 65,536 per comment, with room for the workflow's header
@@ -50,7 +50,7 @@ def _by_reason(mapping: dict[str, str]) -> list[tuple[str, list[str]]]:
     out: dict[str, list[str]] = {}
     for cluster, reason in sorted(mapping.items()):
         out.setdefault(generalise(reason, cluster), []).append(cluster)
-    items = [(mapping[cs[0]] if len(cs) == 1 else reason, cs) for reason, cs in out.items()]
+    items = [(mapping[cs[0]] if len(cs) == 1 else describe(reason), cs) for reason, cs in out.items()]
     return sorted(items, key=lambda kv: (-len(kv[1]), kv[0]))
 
 
@@ -112,9 +112,27 @@ def _violation_lines(items: Sequence[tuple[Violation, str]], code: Callable[[str
         k = (str(v.action), v.policy, key, v.identity, generalise(v.message, v.cluster))
         grouped.setdefault(k, []).append(v.cluster)
     return [
-        f"- {action} {code(policy)} on {code(ident)} ({key}) in {names(sorted(set(cs)))}: {msg}"
+        f"- {action} {code(policy)} on {code(ident)} ({key}) in {names(sorted(set(cs)))}: "
+        + (describe(msg) if len(set(cs)) > 1 else msg.replace(CLUSTER_PLACEHOLDER, cs[0]))
         for (action, policy, key, ident, msg), cs in sorted(grouped.items())
     ]
+
+
+def _failure_lines(plan: FleetPlan, code: Callable[[str], str]) -> list[str]:
+    """Placements that fail on a cluster: clusters with the same failure (up to their name) on one line."""
+    grouped: dict[tuple[bool, str, str, str], list[str]] = {}
+    for f in plan.failures:
+        k = (not f.new, f.placement, f.reason, generalise(f.message, f.cluster))
+        grouped.setdefault(k, []).append(f.cluster)
+    lines: list[str] = []
+    for (old, key, reason, msg), cs in sorted(grouped.items()):
+        where = "every cluster" if cs == [""] else names(cs)
+        text = describe(msg) if len(cs) > 1 else msg.replace(CLUSTER_PLACEHOLDER, cs[0])
+        tail = " (already in base: not blocking this change)" if old else ""
+        lines.append(
+            f"- {code(key)} on {where}: {reason}: {text}; the hub keeps its previous version there{tail}"
+        )
+    return lines
 
 
 def _prune_lines(checks: Sequence[PruneCheck]) -> list[str]:
@@ -127,13 +145,34 @@ def _prune_lines(checks: Sequence[PruneCheck]) -> list[str]:
     return lines
 
 
+def _group_facts(g: Group, gen: Callable[[str], str]) -> list[str]:
+    """A group's picks and drops, overrides and new violations: messages in words (a group of
+    one names its cluster), and the legend of the diffs' placeholder when they show it."""
+    c, many = g.change, len(g.clusters) > 1
+
+    def words(text: str) -> str:
+        return describe(gen(text)) if many else gen(text)
+
+    lines = [f"- {pc.change} by {pc.placement}: {words(pc.reason)}" for pc in c.placements]
+    lines += [
+        f"- override {oc.override} {'starts' if oc.change == 'starts' else 'stops'} applying ({oc.placement})"
+        for oc in c.overrides
+    ]
+    lines += [
+        f"- new {v.action} violation of {v.policy} on {v.identity}: {words(v.message)}" for v in c.violations
+    ]
+    if many and any(CLUSTER_PLACEHOLDER in gen(o.diff) for o in c.objects[:MAX_OBJECTS]):
+        lines.append(f"- in the diffs below, `{CLUSTER_PLACEHOLDER}` stands for each cluster's own name")
+    return lines
+
+
 def _group_block(g: Group, md: bool, budget: list[int] | None) -> list[str]:
     """One group's section. Diffs are added while ``budget`` (characters, shared by every
     group and spent here) lasts; None: every diff. At most ``MAX_OBJECTS`` objects are named."""
     c = g.change
     title = f"{names(g.clusters)}: same change" if len(g.clusters) > 1 else g.clusters[0]
 
-    def gen(text: str) -> str:  # a group of one names its cluster; of many, the placeholder
+    def gen(text: str) -> str:  # a diff: a group of one names its cluster; of many, the placeholder
         return (
             generalise(text, c.cluster)
             if len(g.clusters) > 1
@@ -146,15 +185,7 @@ def _group_block(g: Group, md: bool, budget: list[int] | None) -> list[str]:
         if md
         else [f"== {title} ({len(g.clusters)} cluster(s), {count})"]
     )
-    for pc in c.placements:
-        lines.append(f"- {pc.change} by {pc.placement}: {gen(pc.reason)}")
-    for oc in c.overrides:
-        lines.append(
-            f"- override {oc.override} {'starts' if oc.change == 'starts' else 'stops'} applying "
-            f"({oc.placement})"
-        )
-    for v in c.violations:
-        lines.append(f"- new {v.action} violation of {v.policy} on {v.identity}: {gen(v.message)}")
+    lines += _group_facts(g, gen)
     left_out = 0
     for o in c.objects[:MAX_OBJECTS]:
         lines.append(f"- {o.action} {o.identity} ({o.placement})")
@@ -220,13 +251,39 @@ def _check_sections(plan: FleetPlan, code: Callable[[str], str], heading: Callab
     elif not plan.immutability_checked:
         which = "base" if not plan.base.ok else "head"
         lines += [f"Update rules (immutability): not checked, {which} does not load.", ""]
+    if plan.immutable:
+        lines += [heading("Changes Kubernetes refuses (immutable fields)"), ""]
+        lines += [
+            f"- {code(c.identity)} ({c.placement}): {code(c.rule.field)} changes on {names(c.clusters)}; "
+            f"{c.rule.reason} ({c.rule.doc}). Fix: {c.rule.fix}"
+            for c in plan.immutable
+        ] + [""]
+    if plan.failures:
+        lines += [heading("Placements that would fail (the hub keeps their previous version)"), ""]
+        lines += [*_failure_lines(plan, code), ""]
+    return lines + _prune_sections(plan, heading)
+
+
+def _prune_sections(plan: FleetPlan, heading: Callable[[str], str]) -> list[str]:
+    """Removals the hub would hold (blocking, with the trailer that confirms them), then the
+    confirmed ones as a loud warning."""
+    lines: list[str] = []
     blocked = [c for c in plan.prune if c.blocking]
     if blocked:
-        lines += [heading("Prune refused: a cluster would be emptied"), "", *_prune_lines(blocked), ""]
+        lines += [heading("Prune refused: removals the hub will not publish without confirmation"), ""]
+        lines += [*_prune_lines(blocked), "", confirmation_hint(blocked)]
+        if APPROVE_PRUNE_LABEL in plan.labels:
+            lines.append(
+                f"The label {APPROVE_PRUNE_LABEL} is not a confirmation: the hub reads only commits."
+            )
+        lines.append("")
     warned = [c for c in plan.prune if not c.blocking]
     if warned:
         lines += [
-            heading(f"WARNING: large removals (more than {plan.prune_max_share:.0%} of a cluster's objects)"),
+            heading(
+                f"WARNING: large removals (more than {plan.prune_max_share:.0%} of a cluster's objects, "
+                "or all), confirmed"
+            ),
             "",
             *_prune_lines(warned),
             "",

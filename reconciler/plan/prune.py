@@ -1,17 +1,14 @@
 """``fleetsync plan``'s prune check: a change that takes most of a cluster's objects away.
 
-The agent keeps a safety net (agent/apply/inventory.py): in one sync it refuses to delete
-everything (the bundle became empty) or more than its prune share (``--max-prune-share``,
-default 0.5) of what it applied, unless the bundle says the deletion is intended. The hub always says so: every object that left a
-cluster's bundle is listed in the bundle's ``removals`` (reconciler/hub/render.py
-``removals_since``), so a merged change that empties a cluster *is* carried out by its agent.
-The net only catches what the hub did not decide (a bundle the agent skipped, a truncated
-render). The decision therefore has to be made before the merge, here:
-
-- a change that removes more than ``pruneMaxShare`` (the repo's fleetsync.yaml, default 0.5) of a
-  cluster's objects is a loud warning (it does not block: shrinking a fleet is normal work);
-- a change that leaves a cluster that had objects with none is a failed check (exit 2), unless
-  the pull request carries the label ``fleetsync/approve-prune`` (passed as ``--label``).
+The hub refuses to publish such a change (reconciler/hub/prunesafety.py, after Config Sync's
+KNV2006): a cluster that would lose all of its objects, or more than ``pruneMaxShare`` of them
+(the repo's fleetsync.yaml, default 0.5), keeps its previous bundle until a commit of the change
+confirms the removal with the trailer ``Fleetsync-Allow-Prune: <cluster>`` (or ``all``). Plan
+uses the hub's own verdict (``judge``) on what base and head put on every cluster, and the
+trailers of the pull request's commits (base..head, ``change_confirmations``), so it blocks the
+merge (exit 2) exactly when the hub would hold the removal, and says how to confirm it. The
+pull-request label ``fleetsync/approve-prune`` that once approved an emptying in plan alone is
+not a confirmation: the hub cannot see labels, so plan says so when it is given.
 
 Clusters that leave the fleet (their MemberCluster is deleted) are not counted: the hub stops
 writing their branch and their agent removes nothing.
@@ -23,7 +20,10 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-APPROVE_PRUNE_LABEL = "fleetsync/approve-prune"
+from reconciler.hub.prunesafety import ALL, TRAILER, judge
+
+APPROVE_PRUNE_LABEL = "fleetsync/approve-prune"  # no longer a confirmation (see above)
+MAX_TRAILER_NAMES = 30  # more blocked clusters than this: the suggested trailer is ``all``
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,24 +35,20 @@ class PruneCheck:
     removed: int  # of those, how many head no longer puts there
     after: int  # objects head puts on the cluster
     max_share: float
-    blocking: bool
+    blocking: bool  # not confirmed: the hub keeps the cluster's previous bundle
 
     @property
     def empties(self) -> bool:
         return self.after == 0
 
     def message(self) -> str:
-        if self.empties:
-            tail = (
-                f"approved by the label {APPROVE_PRUNE_LABEL}"
-                if not self.blocking
-                else f"add the label {APPROVE_PRUNE_LABEL} to the pull request if this is intended"
-            )
-            return f"removes all {self.removed} object(s): the cluster is left with none; {tail}"
-        return (
-            f"removes {self.removed} of {self.before} object(s) (more than {self.max_share:.0%}); "
+        what = (
+            f"removes all {self.removed} object(s): the cluster is left with none"
+            if self.empties
+            else f"removes {self.removed} of {self.before} object(s) (more than {self.max_share:.0%}); "
             f"{self.after} remain"
         )
+        return what if self.blocking else f"{what}; confirmed by a `{TRAILER}` trailer"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +59,7 @@ class PruneCheck:
             "empties": self.empties,
             "blocking": self.blocking,
             "message": self.message(),
+            "confirmWith": f"{TRAILER}: {self.cluster}" if self.blocking else "",
         }
 
 
@@ -71,26 +68,34 @@ def prune_checks(
     head: Mapping[str, Iterable[str]],
     members: Collection[str],
     max_share: float,
-    labels: Collection[str],
+    allowed: Collection[str],
 ) -> tuple[PruneCheck, ...]:
     """``base``/``head``: cluster -> the identities each commit puts on it; ``members``: the
-    clusters still in the fleet at head. Sorted by cluster."""
-    approved = APPROVE_PRUNE_LABEL in labels
+    clusters still in the fleet at head; ``allowed``: the clusters (or ``all``) the change's
+    trailers confirm. Sorted by cluster."""
     out: list[PruneCheck] = []
     for cluster in sorted(base):
         if cluster not in members:
             continue
         before, after = set(base[cluster]), set(head.get(cluster, ()))
-        removed = len(before - after)
-        if not before or not removed:
-            continue
-        if not after or removed / len(before) > max_share:
+        verdict = judge(cluster, before, after, max_share, allowed)
+        if verdict is not None:
             out.append(
                 PruneCheck(
-                    cluster, len(before), removed, len(after), max_share, blocking=not after and not approved
+                    cluster, verdict.before, verdict.removed, verdict.after, max_share, verdict.refused
                 )
             )
     return tuple(out)
+
+
+def confirmation_hint(checks: Iterable[PruneCheck]) -> str:
+    """The trailer that would confirm every blocking check, for the pull request's author."""
+    names = [c.cluster for c in checks if c.blocking]
+    value = ", ".join(names) if len(names) <= MAX_TRAILER_NAMES else ALL
+    return (
+        f"The hub keeps these clusters' bundles until a commit of the change confirms the removal with "
+        f"the commit-message trailer `{TRAILER}: {value}` (or `{TRAILER}: {ALL}`); see docs/plan.md."
+    )
 
 
 def grouped(checks: Iterable[PruneCheck]) -> list[tuple[str, list[str]]]:

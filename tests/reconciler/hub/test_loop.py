@@ -119,7 +119,10 @@ def test_a_placement_that_stops_selecting_a_cluster_removes_its_objects_with_rem
     fleet: FleetWork,
 ) -> None:
     reconcile(fleet)
-    fleet.commit(base_files(placement=crp(affinity_region="europe", max_unavailable="100%")))
+    fleet.commit(
+        base_files(placement=crp(affinity_region="europe", max_unavailable="100%")),
+        "europe only\n\nFleetsync-Allow-Prune: us-1, us-2",
+    )
     for c in CLUSTERS:
         fleet.report(c, LATER)
         fleet.beat(c, LATER)
@@ -519,7 +522,10 @@ def test_a_placement_version_follows_content_whatever_digests_earlier_clusters_l
 
 def test_a_deleted_placement_removes_its_objects_from_every_bundle(fleet: FleetWork) -> None:
     reconcile(fleet)
-    fleet.commit({k: v for k, v in base_files().items() if k != "placements/web.yaml"})
+    fleet.commit(
+        {k: v for k, v in base_files().items() if k != "placements/web.yaml"},
+        "delete web\n\nFleetsync-Allow-Prune: all",
+    )
     written = reconcile(fleet, LATER)
     assert sorted(written) == sorted([STATUS, *(bundle_ref(c) for c in CLUSTERS)])
     for c in CLUSTERS:
@@ -553,7 +559,7 @@ def test_an_executed_eviction_takes_the_placement_off_a_tainted_cluster_once(fle
     reconcile(fleet)
     files = base_files()
     files["clusters/us-1.yaml"] += TAINT
-    fleet.commit({**files, "evictions/us-1.yaml": EVICTION})
+    fleet.commit({**files, "evictions/us-1.yaml": EVICTION}, "evict\n\nFleetsync-Allow-Prune: us-1")
     written = reconcile(fleet, LATER)
     assert sorted(written) == [bundle_ref("us-1"), STATUS]
     assert {(r.identity, r.reason) for r in fleet.bundle("us-1").removals} == {

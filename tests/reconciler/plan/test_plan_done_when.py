@@ -35,7 +35,7 @@ CASES: list[tuple[Callable[[Any], None], ExitCode, list[str], list[str]]] = [
     ),
     (
         label_moves,
-        ExitCode.CHANGES,
+        ExitCode.CHECKS_FAILED,  # the hub holds an unconfirmed removal of more than half a cluster
         [
             "  - drops prod-eu-2: ClusterUnschedulable",
             "  - picks prod-us-1: ",
@@ -46,9 +46,12 @@ CASES: list[tuple[Callable[[Any], None], ExitCode, list[str], list[str]]] = [
             "<b>prod-us-1</b>",
             "- picked by ClusterResourcePlacement/web: ",
             "- added apps/Deployment/team-web/web (ClusterResourcePlacement/web)",
-            "- prod-eu-2: removes 8 of 15 object(s) (more than 50%); 7 remain",  # the prune warning
+            "- prod-eu-2: removes 8 of 15 object(s) (more than 50%); 7 remain\n",
+            "#### Prune refused: removals the hub will not publish without confirmation",
+            "`Fleetsync-Allow-Prune: prod-eu-2`",
+            "CHECKS FAIL",
         ],
-        ["CHECKS FAIL", "Prune refused"],
+        ["checks pass"],
     ),
     (
         override_subset,

@@ -84,6 +84,8 @@ TOP_KEYS = [
     "immutability",
     "prune",
     "notes",
+    "failures",
+    "immutableFields",
 ]
 SUMMARY_KEYS = [
     "clustersInFleet",
