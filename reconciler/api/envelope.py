@@ -26,7 +26,6 @@ GROUP = "placement.kubernetes-fleet.io"
 CRE_KIND = "ClusterResourceEnvelope"
 RE_KIND = "ResourceEnvelope"
 ENVELOPE_KINDS = (CRE_KIND, RE_KIND)
-VERSIONS = ("v1beta1", "v1alpha1")
 MAX_ENTRIES = 50
 
 
@@ -137,6 +136,6 @@ def parse_resource_envelope(f: Fields, api_version: str, origin: Origin) -> Enve
 
 
 KINDS: list[KindInfo] = [
-    KindInfo(GROUP, CRE_KIND, VERSIONS, False, parse_cluster_resource_envelope),
-    KindInfo(GROUP, RE_KIND, VERSIONS, True, parse_resource_envelope),
+    KindInfo(GROUP, CRE_KIND, False, parse_cluster_resource_envelope),
+    KindInfo(GROUP, RE_KIND, True, parse_resource_envelope),
 ]

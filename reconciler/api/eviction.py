@@ -20,7 +20,6 @@ from reconciler.api.registry import KindInfo
 GROUP = "placement.kubernetes-fleet.io"
 EVICTION_KIND = "ClusterResourcePlacementEviction"
 BUDGET_KIND = "ClusterResourcePlacementDisruptionBudget"
-VERSIONS = ("v1beta1", "v1", "v1alpha1")
 
 _PERCENT = re.compile(r"^(100|[0-9]{1,2})%$")
 
@@ -89,6 +88,6 @@ def parse_disruption_budget(f: Fields, api_version: str, origin: Origin) -> Disr
 
 
 KINDS: list[KindInfo] = [
-    KindInfo(GROUP, EVICTION_KIND, VERSIONS, False, parse_eviction, "crpe"),
-    KindInfo(GROUP, BUDGET_KIND, VERSIONS, False, parse_disruption_budget, "crpdb"),
+    KindInfo(GROUP, EVICTION_KIND, False, parse_eviction, "crpe"),
+    KindInfo(GROUP, BUDGET_KIND, False, parse_disruption_budget, "crpdb"),
 ]

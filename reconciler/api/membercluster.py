@@ -70,8 +70,6 @@ class MemberCluster(Named):
 
 # -- parsing ------------------------------------------------------------------------------------
 
-VERSIONS = ("v1beta1", "v1")
-
 
 def _check_name(name: str) -> str | None:
     """KubeFleet's CEL rule: ``size(metadata.name) < 64``, on top of Kubernetes' name rules."""
@@ -217,4 +215,4 @@ def _resource_list(ru: Fields, key: str) -> dict[str, str]:
     return out
 
 
-KINDS: list[KindInfo] = [KindInfo(GROUP, KIND, VERSIONS, False, parse_member_cluster, "cluster")]
+KINDS: list[KindInfo] = [KindInfo(GROUP, KIND, False, parse_member_cluster, "cluster")]

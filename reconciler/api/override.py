@@ -34,7 +34,6 @@ from reconciler.errors import Finding
 GROUP = "placement.kubernetes-fleet.io"
 CRO_KIND = "ClusterResourceOverride"
 RO_KIND = "ResourceOverride"
-VERSIONS = ("v1beta1", "v1alpha1")
 
 MAX_SELECTORS = 20
 MAX_RULES = 20
@@ -309,8 +308,8 @@ def parse_resource_override(f: Fields, api_version: str, origin: Origin) -> Over
 
 
 KINDS: list[KindInfo] = [
-    KindInfo(GROUP, CRO_KIND, VERSIONS, False, parse_cluster_resource_override, "cro"),
-    KindInfo(GROUP, RO_KIND, VERSIONS, True, parse_resource_override, "ro"),
+    KindInfo(GROUP, CRO_KIND, False, parse_cluster_resource_override, "cro"),
+    KindInfo(GROUP, RO_KIND, True, parse_resource_override, "ro"),
 ]
 
 

@@ -173,7 +173,6 @@ class Placement(NamespacedName):
 
 # -- parsing ------------------------------------------------------------------------------------
 
-VERSIONS = ("v1beta1", "v1")
 # Fields of PlacementSpec.strategy that placement.kubernetes-fleet.io/v1 does not serve.
 _V1BETA1_ONLY_STRATEGY = ("deleteStrategy", "reportBackStrategy")
 _INT_OR_PERCENT = re.compile(r"^((100|[0-9]{1,2})%|[0-9]+)$")
@@ -434,6 +433,6 @@ def _targets_one_cluster(policy: PlacementPolicy | None) -> bool:
 
 
 KINDS: list[KindInfo] = [
-    KindInfo(GROUP, CRP_KIND, VERSIONS, False, parse_placement, "crp"),
-    KindInfo(GROUP, RP_KIND, VERSIONS, True, parse_placement, "rp"),
+    KindInfo(GROUP, CRP_KIND, False, parse_placement, "crp"),
+    KindInfo(GROUP, RP_KIND, True, parse_placement, "rp"),
 ]

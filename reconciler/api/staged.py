@@ -38,8 +38,6 @@ CAREQ_KIND = "ClusterApprovalRequest"
 AREQ_KIND = "ApprovalRequest"
 NAMESPACED_KINDS = frozenset({SUS_KIND, SUR_KIND, AREQ_KIND})
 
-CLUSTER_VERSIONS = ("v1beta1", "v1", "v1alpha1")
-NAMESPACED_VERSIONS = ("v1beta1", "v1")
 
 MAX_STAGES = 31
 _STAGE_NAME = re.compile(r"^[a-z0-9]+$")
@@ -310,10 +308,10 @@ def _condition(c: Fields) -> ApprovalCondition | None:
 
 
 KINDS: list[KindInfo] = [
-    KindInfo(GROUP, CSUS_KIND, CLUSTER_VERSIONS, False, parse_update_strategy, "csus"),
-    KindInfo(GROUP, SUS_KIND, NAMESPACED_VERSIONS, True, parse_update_strategy, "sus"),
-    KindInfo(GROUP, CSUR_KIND, CLUSTER_VERSIONS, False, parse_update_run, "csur"),
-    KindInfo(GROUP, SUR_KIND, NAMESPACED_VERSIONS, True, parse_update_run, "sur"),
-    KindInfo(GROUP, CAREQ_KIND, CLUSTER_VERSIONS, False, parse_approval_request, "careq"),
-    KindInfo(GROUP, AREQ_KIND, NAMESPACED_VERSIONS, True, parse_approval_request, "areq"),
+    KindInfo(GROUP, CSUS_KIND, False, parse_update_strategy, "csus"),
+    KindInfo(GROUP, SUS_KIND, True, parse_update_strategy, "sus"),
+    KindInfo(GROUP, CSUR_KIND, False, parse_update_run, "csur"),
+    KindInfo(GROUP, SUR_KIND, True, parse_update_run, "sur"),
+    KindInfo(GROUP, CAREQ_KIND, False, parse_approval_request, "careq"),
+    KindInfo(GROUP, AREQ_KIND, True, parse_approval_request, "areq"),
 ]

@@ -310,7 +310,11 @@ def test_each_invalid_staged_object_is_reported_at_its_field_and_line(
 
 def test_namespaced_staged_kinds_are_not_served_as_v1alpha1() -> None:
     _, findings = load(
-        obj("StagedUpdateRun", "placementName: w\nstagedRolloutStrategyName: s", version="v1alpha1")
+        obj(
+            "StagedUpdateRun",
+            "placementName: w\nstagedRolloutStrategyName: s\nresourceSnapshotIndex: '1'",
+            version="v1alpha1",
+        )
     )
     [error] = findings
     assert error.field == "apiVersion" and "v1beta1" in error.message
