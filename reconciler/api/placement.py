@@ -42,7 +42,7 @@ from reconciler.api.policy import WhenUnsatisfiable as WhenUnsatisfiable
 from reconciler.api.policy import parse_policy
 from reconciler.api.policy import policy_digest as policy_digest
 from reconciler.api.registry import KindInfo
-from reconciler.api.scope import is_namespaced
+from reconciler.api.scope import is_namespaced, unmapped_kind
 
 GROUP = "placement.kubernetes-fleet.io"
 CRP_KIND = "ClusterResourcePlacement"
@@ -238,8 +238,9 @@ def _resource_selectors(spec: Fields, kind: str) -> tuple[ResourceSelector, ...]
         if name is not None and ls is not None:
             s.error(
                 None,
-                "name and labelSelector are mutually exclusive: select one object by name, "
-                "or objects by label (neither selects every object of the kind)",
+                "the labelSelector and name fields are mutually exclusive in selector "
+                f"{group}/{version}/{k} {name}: select one object by name, or objects by label "
+                "(neither selects every object of the kind)",
             )
         rs = ResourceSelector(
             group or "",
@@ -251,6 +252,8 @@ def _resource_selectors(spec: Fields, kind: str) -> tuple[ResourceSelector, ...]
         )
         if group is None or version is None or k is None:
             continue
+        if not _kind_is_mapped(s, rs):
+            continue
         if not _is_namespace(rs) and scope not in (None, SelectionScope.NAMESPACE_WITH_RESOURCES):
             s.error(
                 "selectionScope",
@@ -259,6 +262,25 @@ def _resource_selectors(spec: Fields, kind: str) -> tuple[ResourceSelector, ...]
         parsed.append((s, rs))
     _check_namespace_scopes(parsed, kind)
     return tuple(rs for _, rs in parsed)
+
+
+def _gvk(rs: ResourceSelector) -> str:
+    """A selector's kind as KubeFleet's messages print it (Go's ``GroupVersionKind.String``)."""
+    return f"{rs.group}/{rs.version}, Kind={rs.kind}"
+
+
+def _kind_is_mapped(s: Fields, rs: ResourceSelector) -> bool:
+    """KubeFleet's webhook refuses a selector whose kind has no REST mapping on the hub."""
+    unmapped, spelling = unmapped_kind(rs.group, rs.kind)
+    if not unmapped:
+        return True
+    gv = f"{rs.group}/{rs.version}" if rs.group else rs.version
+    hint = f"kinds are case-sensitive, did you mean {spelling}?" if spelling else "kinds are case-sensitive"
+    s.error(
+        "kind",
+        f'failed to get GVR of the selector: no matches for kind "{rs.kind}" in version "{gv}": {hint}',
+    )
+    return False
 
 
 def _check_namespace_scopes(parsed: list[tuple[Fields, ResourceSelector]], kind: str) -> None:
@@ -282,15 +304,17 @@ def _check_namespace_scopes(parsed: list[tuple[Fields, ResourceSelector]], kind:
         if kind == CRP_KIND and namespaced is True and not mode:
             s.error(
                 "kind",
-                f"{gk} is namespaced: a ClusterResourcePlacement selects cluster-scoped kinds and "
-                "Namespaces (which bring their contents); select its Namespace, add a Namespace selector with "
-                "selectionScope NamespaceWithResourceSelectors, or use a ResourcePlacement",
+                "the resource is not found in schema (please retry) or it is not a cluster scoped resource: "
+                f"{_gvk(rs)}: {gk} is namespaced; a ClusterResourcePlacement selects cluster-scoped kinds "
+                "and Namespaces (which bring their contents); select its Namespace, add a Namespace selector "
+                "with selectionScope NamespaceWithResourceSelectors, or use a ResourcePlacement",
             )
         if kind == RP_KIND and namespaced is False:
             s.error(
                 "kind",
-                f"{gk} is cluster-scoped: a ResourcePlacement selects namespaced resources in its own "
-                "namespace; use a ClusterResourcePlacement",
+                "the resource is not found in schema (please retry) or it is a cluster scoped resource: "
+                f"{_gvk(rs)}: {gk} is cluster-scoped; a ResourcePlacement selects namespaced resources in "
+                "its own namespace; use a ClusterResourcePlacement",
             )
     for s, _rs in scoped[1:]:
         s.error(
@@ -327,8 +351,10 @@ def _strategy(spec: Fields, version: str, policy: PlacementPolicy | None) -> Rol
         if stype == RolloutStrategyType.EXTERNAL:
             st.error(
                 "rollingUpdate",
-                "rollingUpdate is only valid with strategy type RollingUpdate; an External "
-                "rollout is driven by staged update runs: remove it",
+                # KubeFleet's words, its typo included, so that a search finds them.
+                "rollingUpdateConifg is not valid for ExternalRollout strategy type: rollingUpdate is only "
+                "valid with strategy type RollingUpdate; an External rollout is driven by staged update "
+                "runs, remove it",
             )
         rolling = _rolling_update(ru)
     af = st.map("applyStrategy")
@@ -393,8 +419,8 @@ def _apply_strategy(f: Fields) -> ApplyStrategy:
         if atype != ApplyType.SERVER_SIDE_APPLY:
             f.error(
                 "serverSideApplyConfig",
-                f"serverSideApplyConfig is only valid with type ServerSideApply, "
-                f"not {atype}: remove it or set type: ServerSideApply",
+                "serverSideApplyConfig is only valid for ServerSideApply strategy type: the type is "
+                f"{atype}; remove it or set type: ServerSideApply",
             )
     f.done()
     return ApplyStrategy(

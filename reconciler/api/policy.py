@@ -175,42 +175,67 @@ def _check_type_fields(f: Fields, policy: PlacementPolicy) -> None:
     if ptype == PlacementType.PICK_FIXED and not policy.cluster_names:
         f.error(
             None if not f.has("clusterNames") else "clusterNames",
-            "clusterNames must list at least one MemberCluster when placementType is PickFixed",
+            "cluster names cannot be empty for policy type PickFixed: list at least one MemberCluster "
+            "in clusterNames",
         )
     if ptype != PlacementType.PICK_FIXED and policy.cluster_names:
-        f.error("clusterNames", f"clusterNames is only valid for PickFixed, not {ptype}: remove it")
+        f.error(
+            "clusterNames",
+            f"cluster names needs to be empty for policy type {ptype}, only valid for PickFixed policy type: "
+            "remove clusterNames",
+        )
     if ptype == PlacementType.PICK_N and not f.has("numberOfClusters"):
-        f.error(None, "numberOfClusters is required when placementType is PickN (how many clusters to pick)")
+        f.error(
+            None,
+            "number of cluster cannot be nil for policy type PickN: set numberOfClusters (how many "
+            "clusters to pick)",
+        )
     if ptype != PlacementType.PICK_N and f.data.get("numberOfClusters") is not None:
-        f.error("numberOfClusters", f"numberOfClusters is only valid for PickN, not {ptype}: remove it")
+        f.error(
+            "numberOfClusters",
+            f"number of clusters must be nil for policy type {ptype}, only valid for PickN placement policy "
+            "type: remove numberOfClusters",
+        )
     if ptype == PlacementType.PICK_FIXED and f.data.get("affinity") is not None:
-        f.error("affinity", "affinity must not be set for PickFixed: list the clusters in clusterNames")
+        f.error(
+            "affinity",
+            "affinity must be nil for policy type PickFixed, only valid for PickAll/PickN placement policy "
+            "types: the clusters are the ones listed in clusterNames",
+        )
     if ptype == PlacementType.PICK_ALL and policy.affinity is not None and policy.affinity.preferred:
         f.ctx.error(
             (*f.at("affinity"), "clusterAffinity", PREFERRED),
-            "preferred affinity terms would be ignored for PickAll (every matching cluster is picked): "
-            f"use {REQUIRED}, or placementType PickN",
+            "PreferredDuringSchedulingIgnoredDuringExecution will be ignored for placement policy type "
+            f"PickAll: every matching cluster is picked; use {REQUIRED}, or placementType PickN",
         )
     if policy.topology_spread_constraints and ptype != PlacementType.PICK_N:
         f.error(
-            "topologySpreadConstraints", f"topologySpreadConstraints are only valid for PickN, not {ptype}"
+            "topologySpreadConstraints",
+            f"topology spread constraints needs to be empty for policy type {ptype}, only valid for PickN "
+            "policy type",
         )
     if ptype == PlacementType.PICK_FIXED and f.data.get("tolerations") is not None:
         f.error(
-            "tolerations", "tolerations must not be set for PickFixed (taints do not apply to named clusters)"
+            "tolerations",
+            "tolerations needs to be empty for policy type PickFixed, only valid for PickAll/PickN: "
+            "taints do not apply to named clusters",
         )
 
 
 def _cluster_names(f: Fields) -> tuple[str, ...]:
     names = f.str_list("clusterNames", max_items=100)
+    ptype = f.data.get("placementType") or "PickAll"
     seen: set[str] = set()
     for i, name in enumerate(names):
         why = check_dns_subdomain(name, 63)
         if why:
-            f.ctx.error((*f.at("clusterNames"), i), f"{name!r} is not a valid MemberCluster name: {why}")
+            f.ctx.error(
+                (*f.at("clusterNames"), i), f"PickFixed cluster name {name} is not a valid member name: {why}"
+            )
         if name in seen:
             f.ctx.error(
-                (*f.at("clusterNames"), i), f"cluster name {name!r} is listed twice; names must be unique"
+                (*f.at("clusterNames"), i),
+                f"cluster names must be unique for policy type {ptype}: {name!r} is listed twice",
             )
         seen.add(name)
     return tuple(names)
@@ -245,8 +270,8 @@ def _term(f: Fields, *, preferred: bool) -> ClusterSelectorTerm:
         if preferred:
             f.error(
                 "propertySelector",
-                "propertySelector is only allowed in required affinity terms; "
-                "in a preferred term use propertySorter",
+                "PropertySelector is not allowed for PreferredDuringSchedulingIgnoredDuringExecution "
+                "affinity: in a preferred term use propertySorter",
             )
         reqs = _property_selector(ps)
     sorter = None
@@ -255,8 +280,8 @@ def _term(f: Fields, *, preferred: bool) -> ClusterSelectorTerm:
         if not preferred:
             f.error(
                 "propertySorter",
-                "propertySorter is only allowed in preferred affinity terms; "
-                "in a required term use propertySelector",
+                "PropertySorter is not allowed for RequiredDuringSchedulingIgnoredDuringExecution "
+                "affinity: in a required term use propertySelector",
             )
         name = so.str("name", required=True) or ""
         if name:
@@ -317,13 +342,15 @@ def check_property_name(f: Fields, key: str, name: str) -> None:
         if not sep or not resource:
             f.error(
                 key,
-                f"invalid resource property name {name!r}: expected {RESOURCE_PROPERTY_PREFIX}"
-                "<capacity>-<resource>, e.g. resources.kubernetes-fleet.io/available-cpu",
+                f"invalid resource property name {name}, expected format is "
+                "[PREFIX]/[CAPACITY_TYPE]-[RESOURCE_NAME]: e.g. resources.kubernetes-fleet.io/available-cpu",
             )
             return
         if capacity not in CAPACITY_TYPES:
             f.error(
-                key, f"invalid capacity type {capacity!r} in {name!r}: supported: {', '.join(CAPACITY_TYPES)}"
+                key,
+                f"invalid capacity type in resource property name {name}, supported values are "
+                f"[{' '.join(sorted(CAPACITY_TYPES))}]: {capacity!r} is not one of them",
             )
             return
         why = check_label_key(name)
@@ -432,12 +459,17 @@ def _tolerations(f: Fields) -> tuple[Toleration, ...]:
             if why:
                 t.error("key", f"invalid toleration key {key!r}: {why}")
         if op == "Exists" and value:
-            t.error("value", "value must be empty when operator is Exists (Exists matches any value)")
+            t.error(
+                "value",
+                f"invalid toleration {_show(key, op, value, effect)}: toleration value needs to be empty, "
+                "when operator is Exists: Exists matches any value",
+            )
         if not key and op != "Exists":
             t.error(
                 None,
-                "a toleration without a key must use operator Exists (it then tolerates every taint); "
-                "operator Equal needs a key",
+                f"invalid toleration {_show(key, op, value, effect)}: toleration key cannot be empty, when "
+                "operator is Equal: a toleration without a key must use operator Exists (it then tolerates "
+                "every taint)",
             )
         if op == "Equal" and value:
             why = check_label_value(value)
@@ -446,9 +478,13 @@ def _tolerations(f: Fields) -> tuple[Toleration, ...]:
         tol = Toleration(key, op, value, effect)
         if tol in seen:
             t.error(
-                None,
-                f"duplicate toleration {key or '<any>'}/{op}/{value}/{effect or '<any>'}: tolerations must be unique",
+                None, f"toleration {_show(key, op, value, effect)} already exists, tolerations must be unique"
             )
         seen.add(tol)
         out.append(tol)
     return tuple(out)
+
+
+def _show(key: str, op: str, value: str, effect: str) -> str:
+    """A toleration as KubeFleet's messages print it (Go's ``%+v`` of the struct)."""
+    return f"{{Key:{key} Operator:{op} Value:{value} Effect:{effect}}}"
