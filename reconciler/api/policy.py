@@ -457,7 +457,7 @@ def _tolerations(f: Fields) -> tuple[Toleration, ...]:
         if key:
             why = check_label_key(key)
             if why:
-                t.error("key", f"invalid toleration key {key!r}: {why}")
+                t.error("key", f"invalid toleration key {_show(key, op, value, effect)}: {why}")
         if op == "Exists" and value:
             t.error(
                 "value",
@@ -474,7 +474,7 @@ def _tolerations(f: Fields) -> tuple[Toleration, ...]:
         if op == "Equal" and value:
             why = check_label_value(value)
             if why:
-                t.error("value", f"invalid toleration value {value!r}: {why}")
+                t.error("value", f"invalid toleration value {_show(key, op, value, effect)}: {why}")
         tol = Toleration(key, op, value, effect)
         if tol in seen:
             t.error(

@@ -459,7 +459,7 @@ INVALID += [
         "toleration-unique",
         _tol("{key: a, value: b}", "{key: a, value: b}  #!"),
         "spec.policy.tolerations[1]",
-        "already exists, tolerations must be unique",
+        "toleration {Key:a Operator:Equal Value:b Effect:} already exists, tolerations must be unique",
     ),
     (
         "toleration-effect",
