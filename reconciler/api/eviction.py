@@ -4,8 +4,8 @@ An eviction asks to remove one placement's resources from one cluster, once; a d
 budget (named like its placement) says how many clusters may be down for voluntary
 disruptions. Both are parsed here with KubeFleet's schema rules; whether an eviction is valid
 against the placement it names (exists, not PickFixed, has a binding there) is decided when it
-is executed, as KubeFleet's controller does, not here. All served versions (v1alpha1, v1beta1,
-v1) share one shape.
+is executed, as KubeFleet's controller does, not here. Both served versions (v1alpha1 and
+v1beta1; KubeFleet has no v1 of these kinds, reconciler/api/served.py) share one shape.
 """
 
 from __future__ import annotations

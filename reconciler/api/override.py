@@ -1,7 +1,9 @@
 """ClusterResourceOverride and ResourceOverride: model, parser and KubeFleet's webhook rules.
 
 Both kinds share one frozen model (upstream shares ``OverridePolicy``); ``kind`` tells them
-apart. The one distinction KubeFleet makes on purpose and users trip over is kept exactly:
+apart, and every served version (v1, v1beta1, v1alpha1) has the same shape. Messages start with
+the words of KubeFleet's webhook (pkg/utils/validator), so a search finds them, and our hint
+follows. The one distinction KubeFleet makes on purpose and users trip over is kept exactly:
 a rule's ``clusterSelector`` left out selects *no* cluster, while ``{}`` or an empty
 ``clusterSelectorTerms`` selects *every* cluster — so ``cluster_terms`` is ``None`` or a tuple.
 
@@ -29,6 +31,7 @@ from reconciler.api.meta import (
     parse_metadata,
 )
 from reconciler.api.registry import KindInfo
+from reconciler.api.scope import unmapped_kind
 from reconciler.errors import Finding
 
 GROUP = "placement.kubernetes-fleet.io"
@@ -269,6 +272,16 @@ def _parse_selector(item: Item, cro: bool) -> OverrideSelector | None:
         return None
     if group is None or not version or not kind:
         return None
+    unmapped, spelling = unmapped_kind(group, kind)
+    if unmapped:
+        gv = f"{group}/{version}" if group else version
+        hint = f"; did you mean {spelling}?" if spelling else ""
+        f.ctx.error(
+            (*f.path, "kind"),
+            f'no matches for kind "{kind}" in version "{gv}": kinds are case-sensitive, so this selector '
+            f"never matches{hint}",
+            severity="warning",
+        )
     if not cro and (group, kind) in CLUSTER_SCOPED_KINDS:
         f.ctx.error(
             f.path,

@@ -369,3 +369,11 @@ def test_every_upstream_envelope_example_parses_or_is_refused_only_for_its_versi
         return
     assert errors == []
     assert isinstance(model, Envelope) and model.manifests
+
+
+def test_an_override_selecting_a_kind_in_the_wrong_case_is_warned_it_never_matches() -> None:
+    text = RO.format(placement="", selectors="[{group: apps, version: v1, kind: deployment, name: web}]")
+    assert parse(text)[1] == [], "accepted, as KubeFleet's override webhook does not map kinds"
+    [warning] = warnings_of(text)
+    assert 'no matches for kind "deployment" in version "apps/v1"' in warning
+    assert "never matches" in warning and "did you mean Deployment?" in warning
