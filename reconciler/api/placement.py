@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from reconciler.api.fields import Fields
+from reconciler.api.fields import Fields, check_dns_subdomain
 from reconciler.api.meta import (
     LabelSelector,
     NamespacedName,
@@ -186,7 +186,12 @@ def parse_placement(f: Fields, api_version: str, origin: Origin) -> Placement:
     version = api_version.rpartition("/")[2]
     # The placement webhook caps names at 63 characters (a DNS-1035 label's length).
     meta = parse_namespaced_metadata(
-        f, kind, namespaced=namespaced, max_name=63, namespace_hint="it selects resources in that namespace"
+        f,
+        kind,
+        namespaced=namespaced,
+        max_name=63,
+        namespace_hint="it selects resources in that namespace",
+        name_check=_check_name,
     )
     spec = f.map("spec", required=True)
     f.ignore("status")  # server output (`kubectl get -o yaml`); fleetsync computes status itself
@@ -218,6 +223,14 @@ def parse_placement(f: Fields, api_version: str, origin: Origin) -> Placement:
     return Placement(
         kind, api_version, meta, origin, selectors, policy, strategy, limit, scope or "ClusterScopeOnly"
     )
+
+
+def _check_name(name: str) -> str | None:
+    """Kubernetes' name rule, then the placement webhook's length cap in its words."""
+    why = check_dns_subdomain(name)
+    if why is None and len(name) > 63:
+        why = f"the name field cannot have length exceeding 63: it has {len(name)} characters"
+    return why
 
 
 def _is_namespace(s: ResourceSelector) -> bool:

@@ -227,10 +227,16 @@ def _cluster_names(f: Fields) -> tuple[str, ...]:
     ptype = f.data.get("placementType") or "PickAll"
     seen: set[str] = set()
     for i, name in enumerate(names):
-        why = check_dns_subdomain(name, 63)
+        why = check_dns_subdomain(name)
         if why:
             f.ctx.error(
                 (*f.at("clusterNames"), i), f"PickFixed cluster name {name} is not a valid member name: {why}"
+            )
+        elif len(name) > 63:
+            f.ctx.error(
+                (*f.at("clusterNames"), i),
+                f"PickFixed cluster name {name} cannot have length exceeding 63: a MemberCluster name has at "
+                "most 63 characters",
             )
         if name in seen:
             f.ctx.error(

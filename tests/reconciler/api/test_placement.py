@@ -251,6 +251,12 @@ INVALID: list[tuple[str, str, str, str]] = [
         "PickFixed cluster name Bad_Name is not a valid member name",
     ),
     (
+        "pickfixed-name-max-63",
+        crp(NS + "policy:\n  placementType: PickFixed\n  clusterNames:\n  - " + "a" * 64 + "  #!\n"),
+        "spec.policy.clusterNames[0]",
+        "PickFixed cluster name " + "a" * 64 + " cannot have length exceeding 63",
+    ),
+    (
         "pickfixed-no-affinity",
         crp(NS + "policy:\n  placementType: PickFixed\n  clusterNames: [a]\n  affinity: {}  #!\n"),
         "spec.policy.affinity",
@@ -667,7 +673,12 @@ INVALID += [
         "spec.statusReportingScope",
         "ClusterResourcePlacements only",
     ),
-    ("name-max-63", crp(NS, meta="  name: " + "a" * 64 + "  #!\n"), "metadata.name", "no more than 63"),
+    (
+        "name-max-63",
+        crp(NS, meta="  name: " + "a" * 64 + "  #!\n"),
+        "metadata.name",
+        "the name field cannot have length exceeding 63",
+    ),
     (
         "rp-needs-namespace",
         crp(NS, kind="ResourcePlacement", meta="  name: web\n").replace("metadata:", "metadata:  #!"),
