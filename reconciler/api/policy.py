@@ -319,8 +319,8 @@ def _property_selector(f: Fields) -> tuple[PropertySelectorRequirement, ...]:
         if len(values) != 1:
             e.error(
                 "values" if e.has("values") else None,
-                f"operator {op or '?'} needs exactly one value in 'values' (a quantity such as 3, 250m, 16Gi), "
-                f"got {len(values)}",
+                f"invalid requirement on property {name}: operator {op or '?'} requires exactly one value, "
+                f"got {len(values)}: give one quantity in values, such as 3, 250m or 16Gi",
             )
         quantity: Fraction | None = None
         for i, v in enumerate(values):
@@ -367,17 +367,20 @@ def check_property_name(f: Fields, key: str, name: str) -> None:
     problems = []
     if rest_segments:
         if check_dns_subdomain(first) and check_label_key(first):
-            problems.append(f"first segment {first!r} is neither a DNS subdomain nor a qualified name")
+            problems.append(
+                f"property name first segment {first} is not valid: it is neither a valid DNS subdomain "
+                "nor a valid qualified name"
+            )
         for seg in rest_segments:
             why = check_label_key(seg)
             if why:
-                problems.append(f"segment {seg!r}: {why}")
+                problems.append(f"property name segment {seg} is not valid: {why}")
     else:
         why = check_label_key(name)
         if why:
-            problems.append(why)
+            problems.append(f"property name {name} is not valid: {why}")
     if problems:
-        f.error(key, f"invalid property name {name!r}: {problems[0]}")
+        f.error(key, f"invalid property name {name}: {problems[0]}")
 
 
 def _check_contradictions(
@@ -392,7 +395,10 @@ def _check_contradictions(
             continue
         why = _contradiction([(r.operator, q) for _, r, q in items])
         if why:
-            items[-1][0].error(None, f"expressions on property {name!r} contradict each other: {why}")
+            items[-1][0].error(
+                None,
+                f"inconsistent requirements on property {name}: {why}: no cluster can match these expressions",
+            )
 
 
 def _contradiction(exprs: list[tuple[PropertyOperator, Fraction]]) -> str | None:
@@ -403,7 +409,7 @@ def _contradiction(exprs: list[tuple[PropertyOperator, Fraction]]) -> str | None
     for op, q in exprs:
         if op == PropertyOperator.EQ:
             if eq is not None and eq != q:
-                return f"Eq {_fmt(eq)} and Eq {_fmt(q)}"
+                return f"conflicting Eq values {_fmt(eq)} and {_fmt(q)}"
             eq = q
         elif op == PropertyOperator.NE:
             ne.append(q)
@@ -416,17 +422,17 @@ def _contradiction(exprs: list[tuple[PropertyOperator, Fraction]]) -> str | None
             if upper is None or b[0] < upper[0] or (b[0] == upper[0] and b[1]):
                 upper = b
     if eq is not None and eq in ne:
-        return f"Eq and Ne on the same value {_fmt(eq)}"
+        return f"conflicting Eq and Ne on same value {_fmt(eq)}"
     if (
         lower is not None
         and upper is not None
         and (lower[0] > upper[0] or (lower[0] == upper[0] and (lower[1] or upper[1])))
     ):
-        return f"lower bound {_fmt(lower[0])} and upper bound {_fmt(upper[0])} exclude every value"
+        return f"lower bound ({_fmt(lower[0])}) and upper bound ({_fmt(upper[0])}) exclude all values"
     if eq is not None and lower is not None and (eq < lower[0] or (eq == lower[0] and lower[1])):
-        return f"Eq {_fmt(eq)} is below the lower bound {_fmt(lower[0])}"
+        return f"eq value {_fmt(eq)} violates lower bound {_fmt(lower[0])}"
     if eq is not None and upper is not None and (eq > upper[0] or (eq == upper[0] and upper[1])):
-        return f"Eq {_fmt(eq)} is above the upper bound {_fmt(upper[0])}"
+        return f"eq value {_fmt(eq)} violates upper bound {_fmt(upper[0])}"
     return None
 
 

@@ -409,7 +409,7 @@ INVALID += [
         "property-one-value",
         _props("{name: a, operator: Gt, values: ['1', '2']}  #!"),
         REQ + ".propertySelector.matchExpressions[0].values",
-        "exactly one value",
+        "invalid requirement on property a: operator Gt requires exactly one value, got 2",
     ),
     (
         "property-quantity",
@@ -421,19 +421,25 @@ INVALID += [
         "property-bounds",
         _props("{name: a, operator: Gt, values: ['10']}", "{name: a, operator: Lt, values: ['5']}  #!"),
         REQ + ".propertySelector.matchExpressions[1]",
-        "lower bound 10 and upper bound 5 exclude every value",
+        "inconsistent requirements on property a: lower bound (10) and upper bound (5) exclude all values",
     ),
     (
         "property-two-eq",
         _props("{name: a, operator: Eq, values: ['3']}", "{name: a, operator: Eq, values: ['4']}  #!"),
         REQ + ".propertySelector.matchExpressions[1]",
-        "Eq 3 and Eq 4",
+        "inconsistent requirements on property a: conflicting Eq values 3 and 4",
     ),
     (
         "property-eq-ne",
         _props("{name: a, operator: Eq, values: ['1k']}", "{name: a, operator: Ne, values: ['1000']}  #!"),
         REQ + ".propertySelector.matchExpressions[1]",
-        "Eq and Ne on the same value",
+        "inconsistent requirements on property a: conflicting Eq and Ne on same value 1000",
+    ),
+    (
+        "property-name-segment",
+        _props("{name: example.com/bad segment, operator: Gt, values: ['1']}  #!"),
+        REQ + ".propertySelector.matchExpressions[0].name",
+        "invalid property name example.com/bad segment: property name segment bad segment is not valid",
     ),
     (
         "property-capacity",
