@@ -449,10 +449,14 @@ def _spread(f: Fields | None) -> TopologySpreadConstraint | None:
         why = check_label_key(key)
         if why:
             f.error("topologyKey", f"topologyKey {key!r} is not a valid cluster label key: {why}")
-    when = (
-        f.str("whenUnsatisfiable", "DoNotSchedule", enum=[w.value for w in WhenUnsatisfiable])
-        or "DoNotSchedule"
-    )
+    # No enum in the CRD: KubeFleet's webhook refuses other values, in its words.
+    when = f.str("whenUnsatisfiable", "DoNotSchedule") or "DoNotSchedule"
+    if when not in {w.value for w in WhenUnsatisfiable}:
+        f.error(
+            "whenUnsatisfiable",
+            f"unknown unsatisfiable type {when}: supported values: 'DoNotSchedule', 'ScheduleAnyway'",
+        )
+        when = "DoNotSchedule"
     f.done()
     return TopologySpreadConstraint(key, skew, WhenUnsatisfiable(when))
 

@@ -284,7 +284,7 @@ INVALID: list[tuple[str, str, str, str]] = [
         "spread-when",
         crp(PICKN + "  topologySpreadConstraints:\n  - topologyKey: r\n    whenUnsatisfiable: Never  #!\n"),
         "spec.policy.topologySpreadConstraints[0].whenUnsatisfiable",
-        "'DoNotSchedule', 'ScheduleAnyway'",
+        "unknown unsatisfiable type Never: supported values: 'DoNotSchedule', 'ScheduleAnyway'",
     ),
     (
         "no-preferred-for-pickall",
