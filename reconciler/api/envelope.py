@@ -1,10 +1,12 @@
 """ClusterResourceEnvelope and ResourceEnvelope: objects that must reach members but not act on the hub.
 
 An envelope is a fleet object (validated here) *and* a hub resource (placements select it like
-any object; reconciler/hub/overrides.py unwraps it per cluster). v1beta1 keeps the wrapped objects
-in a top-level ``data`` map; the v1alpha1 shape in old Azure/fleet examples nests them under
-``spec.manifests.<key>.data``. ``envelope_manifests`` reads both, so the unwrapping code never
-needs the parsed model.
+any object; reconciler/hub/overrides.py unwraps it per cluster). v1beta1, the only version
+KubeFleet serves, keeps the wrapped objects in a top-level ``data`` map. The v1alpha1 shape of
+old Azure/fleet examples (``spec.manifests.<key>.data``) is still read, so such a file is told
+only that its version is not served (with the hint where v1beta1 keeps the objects), not a list
+of field errors; ``envelope_manifests`` reads both, so the unwrapping code never needs the
+parsed model.
 
 ``CLUSTER_SCOPED_KINDS`` (reconciler/api/scope.py, the one table of built-in cluster-scoped
 kinds) is what the envelope rules and resource selection need (CRDs in the repo add their own
@@ -26,7 +28,6 @@ GROUP = "placement.kubernetes-fleet.io"
 CRE_KIND = "ClusterResourceEnvelope"
 RE_KIND = "ResourceEnvelope"
 ENVELOPE_KINDS = (CRE_KIND, RE_KIND)
-VERSIONS = ("v1beta1", "v1alpha1")
 MAX_ENTRIES = 50
 
 
@@ -137,6 +138,6 @@ def parse_resource_envelope(f: Fields, api_version: str, origin: Origin) -> Enve
 
 
 KINDS: list[KindInfo] = [
-    KindInfo(GROUP, CRE_KIND, VERSIONS, False, parse_cluster_resource_envelope),
-    KindInfo(GROUP, RE_KIND, VERSIONS, True, parse_resource_envelope),
+    KindInfo(GROUP, CRE_KIND, False, parse_cluster_resource_envelope),
+    KindInfo(GROUP, RE_KIND, True, parse_resource_envelope),
 ]

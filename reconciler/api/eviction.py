@@ -4,8 +4,8 @@ An eviction asks to remove one placement's resources from one cluster, once; a d
 budget (named like its placement) says how many clusters may be down for voluntary
 disruptions. Both are parsed here with KubeFleet's schema rules; whether an eviction is valid
 against the placement it names (exists, not PickFixed, has a binding there) is decided when it
-is executed, as KubeFleet's controller does, not here. All served versions (v1alpha1, v1beta1,
-v1) share one shape.
+is executed, as KubeFleet's controller does, not here. Both served versions (v1alpha1 and
+v1beta1; KubeFleet has no v1 of these kinds, reconciler/api/served.py) share one shape.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from reconciler.api.registry import KindInfo
 GROUP = "placement.kubernetes-fleet.io"
 EVICTION_KIND = "ClusterResourcePlacementEviction"
 BUDGET_KIND = "ClusterResourcePlacementDisruptionBudget"
-VERSIONS = ("v1beta1", "v1", "v1alpha1")
 
 _PERCENT = re.compile(r"^(100|[0-9]{1,2})%$")
 
@@ -89,6 +88,6 @@ def parse_disruption_budget(f: Fields, api_version: str, origin: Origin) -> Disr
 
 
 KINDS: list[KindInfo] = [
-    KindInfo(GROUP, EVICTION_KIND, VERSIONS, False, parse_eviction, "crpe"),
-    KindInfo(GROUP, BUDGET_KIND, VERSIONS, False, parse_disruption_budget, "crpdb"),
+    KindInfo(GROUP, EVICTION_KIND, False, parse_eviction, "crpe"),
+    KindInfo(GROUP, BUDGET_KIND, False, parse_disruption_budget, "crpdb"),
 ]

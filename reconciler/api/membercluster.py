@@ -70,8 +70,6 @@ class MemberCluster(Named):
 
 # -- parsing ------------------------------------------------------------------------------------
 
-VERSIONS = ("v1beta1", "v1")
-
 
 def _check_name(name: str) -> str | None:
     """KubeFleet's CEL rule: ``size(metadata.name) < 64``, on top of Kubernetes' name rules."""
@@ -146,17 +144,18 @@ def _taints(spec: Fields) -> tuple[Taint, ...]:
         value = t.str("value", "") or ""
         effect = t.str("effect", required=True, enum=("NoSchedule",))
         t.done()
+        show = f"{{Key:{key} Value:{value} Effect:{effect or ''}}}"  # Go's %+v, as KubeFleet prints it
         if key:
             why = check_label_key(key)
             if why:
-                t.error("key", f"taint key {key!r} must be a valid qualified name: {why}")
+                t.error("key", f"invalid taint key {show}: {why} (a taint key is a qualified name)")
         if value:
             why = check_label_value(value)
             if why:
-                t.error("value", f"taint value {value!r} must be a valid label value: {why}")
+                t.error("value", f"invalid taint value {show}: {why} (a taint value is a label value)")
         taint = Taint(key, value, effect or "NoSchedule")
         if taint in out:
-            t.error(None, f"duplicate taint {key}={value}:{taint.effect}: taints must be unique")
+            t.error(None, f"taint {show} already exists, taints must be unique")
         out.append(taint)
     return tuple(out)
 
@@ -217,4 +216,4 @@ def _resource_list(ru: Fields, key: str) -> dict[str, str]:
     return out
 
 
-KINDS: list[KindInfo] = [KindInfo(GROUP, KIND, VERSIONS, False, parse_member_cluster, "cluster")]
+KINDS: list[KindInfo] = [KindInfo(GROUP, KIND, False, parse_member_cluster, "cluster")]

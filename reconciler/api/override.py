@@ -1,7 +1,9 @@
 """ClusterResourceOverride and ResourceOverride: model, parser and KubeFleet's webhook rules.
 
 Both kinds share one frozen model (upstream shares ``OverridePolicy``); ``kind`` tells them
-apart. The one distinction KubeFleet makes on purpose and users trip over is kept exactly:
+apart, and every served version (v1, v1beta1, v1alpha1) has the same shape. Messages start with
+the words of KubeFleet's webhook (pkg/utils/validator), so a search finds them, and our hint
+follows. The one distinction KubeFleet makes on purpose and users trip over is kept exactly:
 a rule's ``clusterSelector`` left out selects *no* cluster, while ``{}`` or an empty
 ``clusterSelectorTerms`` selects *every* cluster — so ``cluster_terms`` is ``None`` or a tuple.
 
@@ -29,12 +31,12 @@ from reconciler.api.meta import (
     parse_metadata,
 )
 from reconciler.api.registry import KindInfo
+from reconciler.api.scope import unmapped_kind
 from reconciler.errors import Finding
 
 GROUP = "placement.kubernetes-fleet.io"
 CRO_KIND = "ClusterResourceOverride"
 RO_KIND = "ResourceOverride"
-VERSIONS = ("v1beta1", "v1alpha1")
 
 MAX_SELECTORS = 20
 MAX_RULES = 20
@@ -137,24 +139,30 @@ class Override(NamespacedName):
 
 # -- parsing -------------------------------------------------------------------------------------
 def check_patch_path(path: str) -> str | None:
-    """Why a JSON patch path is refused (KubeFleet's webhook), or None."""
+    """Why a JSON patch path is refused, or None: KubeFleet's webhook words (in its order of
+    checks: the first segment, then empty segments after trimming spaces), then our hint."""
     if not path:
-        return "path must not be empty"
+        return "path cannot be empty: give a JSON pointer such as /spec/replicas"
     if not path.startswith("/"):
-        return "path must start with '/'"
+        return f"path must start with /: write /{path}"
     parts = path[1:].split("/")
-    if any(p == "" for p in parts):
-        return "path must not contain empty segments"
     first = parts[0]
     if first in ("kind", "apiVersion"):
-        return f"cannot override /{first}"
+        return f"cannot override typeMeta fields: /{first} is the same on every cluster"
     if first == "status":
-        return "cannot override /status"
+        return "cannot override status fields: the member cluster writes /status"
     if first == "metadata":
         if len(parts) == 1:
-            return "cannot override /metadata itself"
+            return "cannot override field metadata: patch /metadata/labels or /metadata/annotations"
         if parts[1] not in ("labels", "annotations"):
-            return f"cannot override /metadata/{parts[1]}: only /metadata/labels and /metadata/annotations"
+            return (
+                "cannot override metadata fields except annotations and labels: "
+                f"/metadata/{parts[1]} is neither"
+            )
+    for i, part in enumerate(parts, 1):
+        if not part.strip():
+            blank = "blank" if part else "empty"
+            return f"path cannot contain empty string: segment {i} of {path!r} is {blank}"
     return None
 
 
@@ -169,9 +177,9 @@ def _parse_patch(item: Item) -> JsonPatch | None:
     f.done()
     why = check_patch_path(path) if f.has("path") else None
     if why:
-        f.error("path", f"invalid JSON patch path {path!r}: {why}")
+        f.error("path", f"invalid JSONPatchOverride path {path!r}: {why}")
     if op == PatchOp.REMOVE and has_value:
-        f.error("value", "value must be empty when op is remove")
+        f.error("value", "remove operation cannot have value: drop value, or use op add or replace")
     if op is None or why:
         return None
     return JsonPatch(PatchOp(op), path, value if op != PatchOp.REMOVE else None)
@@ -187,10 +195,18 @@ def _parse_cluster_selector(f: Fields) -> tuple[LabelSelector, ...] | None:
         for bad in ("propertySelector", "propertySorter"):
             if term.has(bad):
                 term.ignore(bad)
-                term.error(bad, f"{bad} is not supported in an override's clusterSelector: use labelSelector")
+                term.error(
+                    bad,
+                    f"invalid clusterSelector: only labelSelector is supported: {bad} is not supported "
+                    "in an override's clusterSelectorTerm",
+                )
         term.done()
         if ls is None:
-            term.error(None, "labelSelector is required in each clusterSelectorTerm of an override")
+            term.error(
+                None,
+                "invalid clusterSelector: labelSelector is required: each clusterSelectorTerm of an "
+                "override selects clusters by label",
+            )
             continue
         terms.append(parse_label_selector(ls))
     sel.done()
@@ -207,12 +223,17 @@ def _parse_rule(item: Item) -> OverrideRule | None:
     patches: list[JsonPatch] = []
     if otype == OverrideType.DELETE:
         if patches_items:
-            f.error("jsonPatchOverrides", "jsonPatchOverrides must not be set when overrideType is Delete")
+            f.error(
+                "jsonPatchOverrides",
+                "invalid JSONPatchOverrides: JSONPatchOverrides cannot be set when the override type is "
+                "Delete: a Delete rule removes the object, remove the patches",
+            )
     else:
         if not patches_items:
             f.error(
                 None if patches_items is None else "jsonPatchOverrides",
-                "jsonPatchOverrides must have 1 to 20 patches when overrideType is JSONPatch",
+                "invalid JSONPatchOverrides: JSONPatchOverrides cannot be empty: a JSONPatch rule needs "
+                f"1 to {MAX_PATCHES} patches in jsonPatchOverrides (or overrideType Delete)",
             )
         elif len(patches_items) > MAX_PATCHES:
             f.error(
@@ -236,16 +257,31 @@ def _parse_selector(item: Item, cro: bool) -> OverrideSelector | None:
     name = f.str("name") or ""
     if cro and f.has("labelSelector"):
         f.ignore("labelSelector")
-        f.error("labelSelector", "labelSelector is not supported: select the resource by name")
+        f.error(
+            "labelSelector",
+            "label selector is not supported for resource selection: select the resource by name",
+        )
     if cro and f.has("selectionScope"):
         f.ignore("selectionScope")
         f.error("selectionScope", "selectionScope is not supported in an override's selectors")
     f.done()
     if not name:
-        f.error(None, "name is required: an override selects one named resource")
+        f.error(
+            None, "resource name is required for resource selection: an override selects one named resource"
+        )
         return None
     if group is None or not version or not kind:
         return None
+    unmapped, spelling = unmapped_kind(group, kind)
+    if unmapped:
+        gv = f"{group}/{version}" if group else version
+        hint = f"; did you mean {spelling}?" if spelling else ""
+        f.ctx.error(
+            (*f.path, "kind"),
+            f'no matches for kind "{kind}" in version "{gv}": kinds are case-sensitive, so this selector '
+            f"never matches{hint}",
+            severity="warning",
+        )
     if not cro and (group, kind) in CLUSTER_SCOPED_KINDS:
         f.ctx.error(
             f.path,
@@ -254,6 +290,12 @@ def _parse_selector(item: Item, cro: bool) -> OverrideSelector | None:
             severity="warning",
         )
     return OverrideSelector(group, version, kind, name)
+
+
+def _describe(sel: OverrideSelector) -> str:
+    """A selector as messages show it: ``group/version/Kind name`` (core group: ``version/Kind``)."""
+    gvk = f"{sel.group}/{sel.version}/{sel.kind}" if sel.group else f"{sel.version}/{sel.kind}"
+    return f"{gvk} {sel.name}"
 
 
 def _parse(f: Fields, api_version: str, origin: Origin, kind: str) -> Override:
@@ -284,7 +326,10 @@ def _parse(f: Fields, api_version: str, origin: Origin, kind: str) -> Override:
             if sel is None:
                 continue
             if sel in seen:
-                it.error(f"duplicate selector: the same resource is already selected at {key}[{seen[sel]}]")
+                it.error(
+                    f"resource selector {_describe(sel)} already exists, and must be unique: "
+                    f"the same resource is already selected at {key}[{seen[sel]}]"
+                )
                 continue
             seen[sel] = it.index
             selectors.append(sel)
@@ -309,8 +354,8 @@ def parse_resource_override(f: Fields, api_version: str, origin: Origin) -> Over
 
 
 KINDS: list[KindInfo] = [
-    KindInfo(GROUP, CRO_KIND, VERSIONS, False, parse_cluster_resource_override, "cro"),
-    KindInfo(GROUP, RO_KIND, VERSIONS, True, parse_resource_override, "ro"),
+    KindInfo(GROUP, CRO_KIND, False, parse_cluster_resource_override, "cro"),
+    KindInfo(GROUP, RO_KIND, True, parse_resource_override, "ro"),
 ]
 
 
@@ -318,8 +363,9 @@ KINDS: list[KindInfo] = [
 def check_override_conflicts(cros: Sequence[Override], ros: Sequence[Override]) -> list[Finding]:
     """A resource may be selected by only one ClusterResourceOverride and only one ResourceOverride.
 
-    KubeFleet's webhook rejects the second one ("the resource has been selected by both X and Y");
-    we report it on the later override in name order, so the message is stable.
+    KubeFleet's webhook rejects the second one in its words ("the resource has been selected by
+    both <this one> and <the other>, which is not supported"); we report it on the later override
+    in name order, so the message is stable.
     """
     findings: list[Finding] = []
     for group in (sorted(cros, key=lambda o: o.name), sorted(ros, key=lambda o: (o.namespace, o.name))):
@@ -331,16 +377,17 @@ def check_override_conflicts(cros: Sequence[Override], ros: Sequence[Override]) 
                 if first is None:
                     owner[key] = o
                     continue
-                target = f"{sel.group}/{sel.version}/{sel.kind}"
-                target += f" {o.namespace}/{sel.name}" if o.namespaced else f" {sel.name}"
+                target = _describe(sel)
+                target += f" in {o.namespace}" if o.namespaced else ""
                 findings.append(
                     Finding(
                         o.origin.file,
                         o.origin.line,
                         0,
                         "spec.clusterResourceSelectors" if not o.namespaced else "spec.resourceSelectors",
-                        f"the resource {target} has been selected by both {first.name} and {o.name}: "
-                        f"a resource may be selected by only one {o.kind}",
+                        f"invalid resource selector {target}: the resource has been selected by both "
+                        f"{o.name} and {first.name}, which is not supported: a resource may be selected by "
+                        f"only one {o.kind}",
                         o.label,
                     )
                 )

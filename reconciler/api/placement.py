@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from reconciler.api.fields import Fields
+from reconciler.api.fields import Fields, check_dns_subdomain
 from reconciler.api.meta import (
     LabelSelector,
     NamespacedName,
@@ -42,7 +42,7 @@ from reconciler.api.policy import WhenUnsatisfiable as WhenUnsatisfiable
 from reconciler.api.policy import parse_policy
 from reconciler.api.policy import policy_digest as policy_digest
 from reconciler.api.registry import KindInfo
-from reconciler.api.scope import is_namespaced
+from reconciler.api.scope import is_namespaced, unmapped_kind
 
 GROUP = "placement.kubernetes-fleet.io"
 CRP_KIND = "ClusterResourcePlacement"
@@ -173,7 +173,6 @@ class Placement(NamespacedName):
 
 # -- parsing ------------------------------------------------------------------------------------
 
-VERSIONS = ("v1beta1", "v1")
 # Fields of PlacementSpec.strategy that placement.kubernetes-fleet.io/v1 does not serve.
 _V1BETA1_ONLY_STRATEGY = ("deleteStrategy", "reportBackStrategy")
 _INT_OR_PERCENT = re.compile(r"^((100|[0-9]{1,2})%|[0-9]+)$")
@@ -187,7 +186,12 @@ def parse_placement(f: Fields, api_version: str, origin: Origin) -> Placement:
     version = api_version.rpartition("/")[2]
     # The placement webhook caps names at 63 characters (a DNS-1035 label's length).
     meta = parse_namespaced_metadata(
-        f, kind, namespaced=namespaced, max_name=63, namespace_hint="it selects resources in that namespace"
+        f,
+        kind,
+        namespaced=namespaced,
+        max_name=63,
+        namespace_hint="it selects resources in that namespace",
+        name_check=_check_name,
     )
     spec = f.map("spec", required=True)
     f.ignore("status")  # server output (`kubectl get -o yaml`); fleetsync computes status itself
@@ -221,6 +225,14 @@ def parse_placement(f: Fields, api_version: str, origin: Origin) -> Placement:
     )
 
 
+def _check_name(name: str) -> str | None:
+    """Kubernetes' name rule, then the placement webhook's length cap in its words."""
+    why = check_dns_subdomain(name)
+    if why is None and len(name) > 63:
+        why = f"the name field cannot have length exceeding 63: it has {len(name)} characters"
+    return why
+
+
 def _is_namespace(s: ResourceSelector) -> bool:
     return s.group == "" and s.kind == "Namespace"
 
@@ -239,8 +251,9 @@ def _resource_selectors(spec: Fields, kind: str) -> tuple[ResourceSelector, ...]
         if name is not None and ls is not None:
             s.error(
                 None,
-                "name and labelSelector are mutually exclusive: select one object by name, "
-                "or objects by label (neither selects every object of the kind)",
+                "the labelSelector and name fields are mutually exclusive in selector "
+                f"{group}/{version}/{k} {name}: select one object by name, or objects by label "
+                "(neither selects every object of the kind)",
             )
         rs = ResourceSelector(
             group or "",
@@ -252,6 +265,8 @@ def _resource_selectors(spec: Fields, kind: str) -> tuple[ResourceSelector, ...]
         )
         if group is None or version is None or k is None:
             continue
+        if not _kind_is_mapped(s, rs):
+            continue
         if not _is_namespace(rs) and scope not in (None, SelectionScope.NAMESPACE_WITH_RESOURCES):
             s.error(
                 "selectionScope",
@@ -260,6 +275,25 @@ def _resource_selectors(spec: Fields, kind: str) -> tuple[ResourceSelector, ...]
         parsed.append((s, rs))
     _check_namespace_scopes(parsed, kind)
     return tuple(rs for _, rs in parsed)
+
+
+def _gvk(rs: ResourceSelector) -> str:
+    """A selector's kind as KubeFleet's messages print it (Go's ``GroupVersionKind.String``)."""
+    return f"{rs.group}/{rs.version}, Kind={rs.kind}"
+
+
+def _kind_is_mapped(s: Fields, rs: ResourceSelector) -> bool:
+    """KubeFleet's webhook refuses a selector whose kind has no REST mapping on the hub."""
+    unmapped, spelling = unmapped_kind(rs.group, rs.kind)
+    if not unmapped:
+        return True
+    gv = f"{rs.group}/{rs.version}" if rs.group else rs.version
+    hint = f"kinds are case-sensitive, did you mean {spelling}?" if spelling else "kinds are case-sensitive"
+    s.error(
+        "kind",
+        f'failed to get GVR of the selector: no matches for kind "{rs.kind}" in version "{gv}": {hint}',
+    )
+    return False
 
 
 def _check_namespace_scopes(parsed: list[tuple[Fields, ResourceSelector]], kind: str) -> None:
@@ -283,15 +317,17 @@ def _check_namespace_scopes(parsed: list[tuple[Fields, ResourceSelector]], kind:
         if kind == CRP_KIND and namespaced is True and not mode:
             s.error(
                 "kind",
-                f"{gk} is namespaced: a ClusterResourcePlacement selects cluster-scoped kinds and "
-                "Namespaces (which bring their contents); select its Namespace, add a Namespace selector with "
-                "selectionScope NamespaceWithResourceSelectors, or use a ResourcePlacement",
+                "the resource is not found in schema (please retry) or it is not a cluster scoped resource: "
+                f"{_gvk(rs)}: {gk} is namespaced; a ClusterResourcePlacement selects cluster-scoped kinds "
+                "and Namespaces (which bring their contents); select its Namespace, add a Namespace selector "
+                "with selectionScope NamespaceWithResourceSelectors, or use a ResourcePlacement",
             )
         if kind == RP_KIND and namespaced is False:
             s.error(
                 "kind",
-                f"{gk} is cluster-scoped: a ResourcePlacement selects namespaced resources in its own "
-                "namespace; use a ClusterResourcePlacement",
+                "the resource is not found in schema (please retry) or it is a cluster scoped resource: "
+                f"{_gvk(rs)}: {gk} is cluster-scoped; a ResourcePlacement selects namespaced resources in "
+                "its own namespace; use a ClusterResourcePlacement",
             )
     for s, _rs in scoped[1:]:
         s.error(
@@ -328,8 +364,10 @@ def _strategy(spec: Fields, version: str, policy: PlacementPolicy | None) -> Rol
         if stype == RolloutStrategyType.EXTERNAL:
             st.error(
                 "rollingUpdate",
-                "rollingUpdate is only valid with strategy type RollingUpdate; an External "
-                "rollout is driven by staged update runs: remove it",
+                # KubeFleet's words, its typo included, so that a search finds them.
+                "rollingUpdateConifg is not valid for ExternalRollout strategy type: rollingUpdate is only "
+                "valid with strategy type RollingUpdate; an External rollout is driven by staged update "
+                "runs, remove it",
             )
         rolling = _rolling_update(ru)
     af = st.map("applyStrategy")
@@ -394,8 +432,8 @@ def _apply_strategy(f: Fields) -> ApplyStrategy:
         if atype != ApplyType.SERVER_SIDE_APPLY:
             f.error(
                 "serverSideApplyConfig",
-                f"serverSideApplyConfig is only valid with type ServerSideApply, "
-                f"not {atype}: remove it or set type: ServerSideApply",
+                "serverSideApplyConfig is only valid for ServerSideApply strategy type: the type is "
+                f"{atype}; remove it or set type: ServerSideApply",
             )
     f.done()
     return ApplyStrategy(
@@ -434,6 +472,6 @@ def _targets_one_cluster(policy: PlacementPolicy | None) -> bool:
 
 
 KINDS: list[KindInfo] = [
-    KindInfo(GROUP, CRP_KIND, VERSIONS, False, parse_placement, "crp"),
-    KindInfo(GROUP, RP_KIND, VERSIONS, True, parse_placement, "rp"),
+    KindInfo(GROUP, CRP_KIND, False, parse_placement, "crp"),
+    KindInfo(GROUP, RP_KIND, True, parse_placement, "rp"),
 ]

@@ -175,42 +175,73 @@ def _check_type_fields(f: Fields, policy: PlacementPolicy) -> None:
     if ptype == PlacementType.PICK_FIXED and not policy.cluster_names:
         f.error(
             None if not f.has("clusterNames") else "clusterNames",
-            "clusterNames must list at least one MemberCluster when placementType is PickFixed",
+            "cluster names cannot be empty for policy type PickFixed: list at least one MemberCluster "
+            "in clusterNames",
         )
     if ptype != PlacementType.PICK_FIXED and policy.cluster_names:
-        f.error("clusterNames", f"clusterNames is only valid for PickFixed, not {ptype}: remove it")
+        f.error(
+            "clusterNames",
+            f"cluster names needs to be empty for policy type {ptype}, only valid for PickFixed policy type: "
+            "remove clusterNames",
+        )
     if ptype == PlacementType.PICK_N and not f.has("numberOfClusters"):
-        f.error(None, "numberOfClusters is required when placementType is PickN (how many clusters to pick)")
+        f.error(
+            None,
+            "number of cluster cannot be nil for policy type PickN: set numberOfClusters (how many "
+            "clusters to pick)",
+        )
     if ptype != PlacementType.PICK_N and f.data.get("numberOfClusters") is not None:
-        f.error("numberOfClusters", f"numberOfClusters is only valid for PickN, not {ptype}: remove it")
+        f.error(
+            "numberOfClusters",
+            f"number of clusters must be nil for policy type {ptype}, only valid for PickN placement policy "
+            "type: remove numberOfClusters",
+        )
     if ptype == PlacementType.PICK_FIXED and f.data.get("affinity") is not None:
-        f.error("affinity", "affinity must not be set for PickFixed: list the clusters in clusterNames")
+        f.error(
+            "affinity",
+            "affinity must be nil for policy type PickFixed, only valid for PickAll/PickN placement policy "
+            "types: the clusters are the ones listed in clusterNames",
+        )
     if ptype == PlacementType.PICK_ALL and policy.affinity is not None and policy.affinity.preferred:
         f.ctx.error(
             (*f.at("affinity"), "clusterAffinity", PREFERRED),
-            "preferred affinity terms would be ignored for PickAll (every matching cluster is picked): "
-            f"use {REQUIRED}, or placementType PickN",
+            "PreferredDuringSchedulingIgnoredDuringExecution will be ignored for placement policy type "
+            f"PickAll: every matching cluster is picked; use {REQUIRED}, or placementType PickN",
         )
     if policy.topology_spread_constraints and ptype != PlacementType.PICK_N:
         f.error(
-            "topologySpreadConstraints", f"topologySpreadConstraints are only valid for PickN, not {ptype}"
+            "topologySpreadConstraints",
+            f"topology spread constraints needs to be empty for policy type {ptype}, only valid for PickN "
+            "policy type",
         )
     if ptype == PlacementType.PICK_FIXED and f.data.get("tolerations") is not None:
         f.error(
-            "tolerations", "tolerations must not be set for PickFixed (taints do not apply to named clusters)"
+            "tolerations",
+            "tolerations needs to be empty for policy type PickFixed, only valid for PickAll/PickN: "
+            "taints do not apply to named clusters",
         )
 
 
 def _cluster_names(f: Fields) -> tuple[str, ...]:
     names = f.str_list("clusterNames", max_items=100)
+    ptype = f.data.get("placementType") or "PickAll"
     seen: set[str] = set()
     for i, name in enumerate(names):
-        why = check_dns_subdomain(name, 63)
+        why = check_dns_subdomain(name)
         if why:
-            f.ctx.error((*f.at("clusterNames"), i), f"{name!r} is not a valid MemberCluster name: {why}")
+            f.ctx.error(
+                (*f.at("clusterNames"), i), f"PickFixed cluster name {name} is not a valid member name: {why}"
+            )
+        elif len(name) > 63:
+            f.ctx.error(
+                (*f.at("clusterNames"), i),
+                f"PickFixed cluster name {name} cannot have length exceeding 63: a MemberCluster name has at "
+                "most 63 characters",
+            )
         if name in seen:
             f.ctx.error(
-                (*f.at("clusterNames"), i), f"cluster name {name!r} is listed twice; names must be unique"
+                (*f.at("clusterNames"), i),
+                f"cluster names must be unique for policy type {ptype}: {name!r} is listed twice",
             )
         seen.add(name)
     return tuple(names)
@@ -245,8 +276,8 @@ def _term(f: Fields, *, preferred: bool) -> ClusterSelectorTerm:
         if preferred:
             f.error(
                 "propertySelector",
-                "propertySelector is only allowed in required affinity terms; "
-                "in a preferred term use propertySorter",
+                "PropertySelector is not allowed for PreferredDuringSchedulingIgnoredDuringExecution "
+                "affinity: in a preferred term use propertySorter",
             )
         reqs = _property_selector(ps)
     sorter = None
@@ -255,8 +286,8 @@ def _term(f: Fields, *, preferred: bool) -> ClusterSelectorTerm:
         if not preferred:
             f.error(
                 "propertySorter",
-                "propertySorter is only allowed in preferred affinity terms; "
-                "in a required term use propertySelector",
+                "PropertySorter is not allowed for RequiredDuringSchedulingIgnoredDuringExecution "
+                "affinity: in a required term use propertySelector",
             )
         name = so.str("name", required=True) or ""
         if name:
@@ -288,8 +319,8 @@ def _property_selector(f: Fields) -> tuple[PropertySelectorRequirement, ...]:
         if len(values) != 1:
             e.error(
                 "values" if e.has("values") else None,
-                f"operator {op or '?'} needs exactly one value in 'values' (a quantity such as 3, 250m, 16Gi), "
-                f"got {len(values)}",
+                f"invalid requirement on property {name}: operator {op or '?'} requires exactly one value, "
+                f"got {len(values)}: give one quantity in values, such as 3, 250m or 16Gi",
             )
         quantity: Fraction | None = None
         for i, v in enumerate(values):
@@ -317,13 +348,15 @@ def check_property_name(f: Fields, key: str, name: str) -> None:
         if not sep or not resource:
             f.error(
                 key,
-                f"invalid resource property name {name!r}: expected {RESOURCE_PROPERTY_PREFIX}"
-                "<capacity>-<resource>, e.g. resources.kubernetes-fleet.io/available-cpu",
+                f"invalid resource property name {name}, expected format is "
+                "[PREFIX]/[CAPACITY_TYPE]-[RESOURCE_NAME]: e.g. resources.kubernetes-fleet.io/available-cpu",
             )
             return
         if capacity not in CAPACITY_TYPES:
             f.error(
-                key, f"invalid capacity type {capacity!r} in {name!r}: supported: {', '.join(CAPACITY_TYPES)}"
+                key,
+                f"invalid capacity type in resource property name {name}, supported values are "
+                f"[{' '.join(sorted(CAPACITY_TYPES))}]: {capacity!r} is not one of them",
             )
             return
         why = check_label_key(name)
@@ -334,17 +367,20 @@ def check_property_name(f: Fields, key: str, name: str) -> None:
     problems = []
     if rest_segments:
         if check_dns_subdomain(first) and check_label_key(first):
-            problems.append(f"first segment {first!r} is neither a DNS subdomain nor a qualified name")
+            problems.append(
+                f"property name first segment {first} is not valid: it is neither a valid DNS subdomain "
+                "nor a valid qualified name"
+            )
         for seg in rest_segments:
             why = check_label_key(seg)
             if why:
-                problems.append(f"segment {seg!r}: {why}")
+                problems.append(f"property name segment {seg} is not valid: {why}")
     else:
         why = check_label_key(name)
         if why:
-            problems.append(why)
+            problems.append(f"property name {name} is not valid: {why}")
     if problems:
-        f.error(key, f"invalid property name {name!r}: {problems[0]}")
+        f.error(key, f"invalid property name {name}: {problems[0]}")
 
 
 def _check_contradictions(
@@ -359,7 +395,10 @@ def _check_contradictions(
             continue
         why = _contradiction([(r.operator, q) for _, r, q in items])
         if why:
-            items[-1][0].error(None, f"expressions on property {name!r} contradict each other: {why}")
+            items[-1][0].error(
+                None,
+                f"inconsistent requirements on property {name}: {why}: no cluster can match these expressions",
+            )
 
 
 def _contradiction(exprs: list[tuple[PropertyOperator, Fraction]]) -> str | None:
@@ -370,7 +409,7 @@ def _contradiction(exprs: list[tuple[PropertyOperator, Fraction]]) -> str | None
     for op, q in exprs:
         if op == PropertyOperator.EQ:
             if eq is not None and eq != q:
-                return f"Eq {_fmt(eq)} and Eq {_fmt(q)}"
+                return f"conflicting Eq values {_fmt(eq)} and {_fmt(q)}"
             eq = q
         elif op == PropertyOperator.NE:
             ne.append(q)
@@ -383,17 +422,17 @@ def _contradiction(exprs: list[tuple[PropertyOperator, Fraction]]) -> str | None
             if upper is None or b[0] < upper[0] or (b[0] == upper[0] and b[1]):
                 upper = b
     if eq is not None and eq in ne:
-        return f"Eq and Ne on the same value {_fmt(eq)}"
+        return f"conflicting Eq and Ne on same value {_fmt(eq)}"
     if (
         lower is not None
         and upper is not None
         and (lower[0] > upper[0] or (lower[0] == upper[0] and (lower[1] or upper[1])))
     ):
-        return f"lower bound {_fmt(lower[0])} and upper bound {_fmt(upper[0])} exclude every value"
+        return f"lower bound ({_fmt(lower[0])}) and upper bound ({_fmt(upper[0])}) exclude all values"
     if eq is not None and lower is not None and (eq < lower[0] or (eq == lower[0] and lower[1])):
-        return f"Eq {_fmt(eq)} is below the lower bound {_fmt(lower[0])}"
+        return f"eq value {_fmt(eq)} violates lower bound {_fmt(lower[0])}"
     if eq is not None and upper is not None and (eq > upper[0] or (eq == upper[0] and upper[1])):
-        return f"Eq {_fmt(eq)} is above the upper bound {_fmt(upper[0])}"
+        return f"eq value {_fmt(eq)} violates upper bound {_fmt(upper[0])}"
     return None
 
 
@@ -410,10 +449,14 @@ def _spread(f: Fields | None) -> TopologySpreadConstraint | None:
         why = check_label_key(key)
         if why:
             f.error("topologyKey", f"topologyKey {key!r} is not a valid cluster label key: {why}")
-    when = (
-        f.str("whenUnsatisfiable", "DoNotSchedule", enum=[w.value for w in WhenUnsatisfiable])
-        or "DoNotSchedule"
-    )
+    # No enum in the CRD: KubeFleet's webhook refuses other values, in its words.
+    when = f.str("whenUnsatisfiable", "DoNotSchedule") or "DoNotSchedule"
+    if when not in {w.value for w in WhenUnsatisfiable}:
+        f.error(
+            "whenUnsatisfiable",
+            f"unknown unsatisfiable type {when}: supported values: 'DoNotSchedule', 'ScheduleAnyway'",
+        )
+        when = "DoNotSchedule"
     f.done()
     return TopologySpreadConstraint(key, skew, WhenUnsatisfiable(when))
 
@@ -430,25 +473,34 @@ def _tolerations(f: Fields) -> tuple[Toleration, ...]:
         if key:
             why = check_label_key(key)
             if why:
-                t.error("key", f"invalid toleration key {key!r}: {why}")
+                t.error("key", f"invalid toleration key {_show(key, op, value, effect)}: {why}")
         if op == "Exists" and value:
-            t.error("value", "value must be empty when operator is Exists (Exists matches any value)")
+            t.error(
+                "value",
+                f"invalid toleration {_show(key, op, value, effect)}: toleration value needs to be empty, "
+                "when operator is Exists: Exists matches any value",
+            )
         if not key and op != "Exists":
             t.error(
                 None,
-                "a toleration without a key must use operator Exists (it then tolerates every taint); "
-                "operator Equal needs a key",
+                f"invalid toleration {_show(key, op, value, effect)}: toleration key cannot be empty, when "
+                "operator is Equal: a toleration without a key must use operator Exists (it then tolerates "
+                "every taint)",
             )
         if op == "Equal" and value:
             why = check_label_value(value)
             if why:
-                t.error("value", f"invalid toleration value {value!r}: {why}")
+                t.error("value", f"invalid toleration value {_show(key, op, value, effect)}: {why}")
         tol = Toleration(key, op, value, effect)
         if tol in seen:
             t.error(
-                None,
-                f"duplicate toleration {key or '<any>'}/{op}/{value}/{effect or '<any>'}: tolerations must be unique",
+                None, f"toleration {_show(key, op, value, effect)} already exists, tolerations must be unique"
             )
         seen.add(tol)
         out.append(tol)
     return tuple(out)
+
+
+def _show(key: str, op: str, value: str, effect: str) -> str:
+    """A toleration as KubeFleet's messages print it (Go's ``%+v`` of the struct)."""
+    return f"{{Key:{key} Operator:{op} Value:{value} Effect:{effect}}}"

@@ -1,10 +1,12 @@
-"""Which documents are fleet objects, which API versions are served, and who parses each kind.
+"""Which documents are fleet objects and who parses each kind.
 
 A document is a *fleet object* when its group is one of KubeFleet's
 (``placement.kubernetes-fleet.io``, ``cluster.kubernetes-fleet.io``); every other document is a
-hub resource. Each kind lists the apiVersions KubeFleet's CRDs serve; all of them are parsed
-into one internal model (v1 and v1alpha1 convert into the v1beta1 shape). Hub-internal kinds
-(bindings, snapshots, Works) are computed by fleetsync and refused with an explanation.
+hub resource. Which apiVersions of a kind are served is not decided here but read from the one
+table of reconciler/api/served.py; all served versions are parsed into one internal model (v1
+and v1alpha1 convert into the v1beta1 shape). An unserved version is reported *and* the object
+is still parsed, so its other errors are told at once (the object is then dropped). Hub-internal
+kinds (bindings, snapshots, Works) are computed by fleetsync and refused with an explanation.
 
 Envelopes are fleet objects *and* hub resources: they are validated here and selected by
 placements like any other object.
@@ -19,6 +21,7 @@ from typing import Any
 
 from reconciler.api.fields import Context, Fields
 from reconciler.api.meta import Origin
+from reconciler.api.served import groups_of, is_served, preferred_version, served_versions, unserved_message
 from reconciler.errors import Findings
 from reconciler.load.yamldoc import Document
 
@@ -32,10 +35,14 @@ ParseFn = Callable[[Fields, str, Origin], Any]
 class KindInfo:
     group: str
     kind: str
-    versions: tuple[str, ...]
     namespaced: bool
     parse: ParseFn
     short_name: str = ""
+
+    @property
+    def versions(self) -> tuple[str, ...]:
+        """The served versions, from the one table (reconciler/api/served.py)."""
+        return served_versions(self.group, self.kind)
 
 
 _KINDS: dict[tuple[str, str], KindInfo] = {}
@@ -107,13 +114,23 @@ def parse_fleet_object(doc: Document, group: str, version: str, kind: str, findi
         return None
     info = kind_info(group, kind)
     if info is None:
-        known = ", ".join(sorted(k.kind for k in all_kinds() if k.group == group))
-        ctx.error(("kind",), f"unknown kind {kind!r} in group {group}: known kinds are {known}")
+        ctx.error(("kind",), _unknown_kind_message(group, version, kind))
         return None
-    if version not in info.versions:
-        served = ", ".join(f"{group}/{v}" for v in info.versions)
-        ctx.error(("apiVersion",), f"{kind} is not served as {api_version}: use one of {served}")
-        return None
+    served = is_served(group, version, kind)
+    if not served:
+        ctx.error(("apiVersion",), unserved_message(group, version, kind))
     f = Fields(ctx, (), data)
     f.ignore("apiVersion", "kind")
-    return info.parse(f, api_version, Origin(doc.file, doc.line))
+    model = info.parse(f, api_version, Origin(doc.file, doc.line))
+    return model if served else None
+
+
+def _unknown_kind_message(group: str, version: str, kind: str) -> str:
+    """The API server's words for a kind the group does not have, then where the kind does belong."""
+    message = f'no matches for kind "{kind}" in version "{group}/{version}"'
+    homes = [g for g in groups_of(kind) if g != group]
+    if homes:
+        home = homes[0]
+        return f"{message}: {kind} belongs to {home}; use apiVersion {home}/{preferred_version(home, kind)}"
+    known = ", ".join(sorted(k.kind for k in all_kinds() if k.group == group))
+    return f"{message}: unknown kind {kind!r} in group {group}; known kinds are {known}"

@@ -5,6 +5,10 @@ cluster-scoped (a ClusterResourcePlacement may only select cluster-scoped kinds 
 Namespaces) or namespaced (a ResourcePlacement may only select namespaced kinds). fleetsync has
 no hub API server, so it answers from this table of built-in kinds; a kind it does not know
 (a CRD, an aggregated API) is never rejected, because only the cluster that serves it knows.
+
+The same table tells a kind the hub could not map at all (KubeFleet's webhook fails to find a
+REST mapping and refuses the selector): kinds are case-sensitive, so ``namespace`` in the core
+group, or any kind starting in lower case in a group the table knows, is no kind of that group.
 """
 
 from __future__ import annotations
@@ -84,6 +88,25 @@ _NAMESPACED = frozenset(
         ("placement.kubernetes-fleet.io", "ResourceEnvelope"),
     }
 )
+
+
+_KNOWN = CLUSTER_SCOPED_KINDS | _NAMESPACED
+_KNOWN_GROUPS = frozenset(g for g, _ in _KNOWN)
+
+
+def unmapped_kind(group: str, kind: str) -> tuple[bool, str]:
+    """(True, the right spelling or "") when ``kind`` cannot be a kind of ``group``; (False, "") otherwise.
+
+    Only groups the table knows are judged (in another group the kind may be a CRD's); there a
+    kind that differs from a known one only in case, or starts in lower case, is no kind.
+    """
+    if not kind or (group, kind) in _KNOWN:
+        return False, ""
+    folded = kind.casefold()
+    for g, k in _KNOWN:
+        if g == group and k.casefold() == folded:
+            return True, k
+    return (group in _KNOWN_GROUPS and not kind[0].isupper()), ""
 
 
 def is_namespaced(group: str, kind: str) -> bool | None:

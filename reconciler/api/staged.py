@@ -38,8 +38,6 @@ CAREQ_KIND = "ClusterApprovalRequest"
 AREQ_KIND = "ApprovalRequest"
 NAMESPACED_KINDS = frozenset({SUS_KIND, SUR_KIND, AREQ_KIND})
 
-CLUSTER_VERSIONS = ("v1beta1", "v1", "v1alpha1")
-NAMESPACED_VERSIONS = ("v1beta1", "v1")
 
 MAX_STAGES = 31
 _STAGE_NAME = re.compile(r"^[a-z0-9]+$")
@@ -195,9 +193,15 @@ def _stage(s: Fields, alpha: bool) -> StageConfig:
             "maxConcurrency",
             1,
             pattern=_PERCENT,
-            minimum=1,
             pattern_hint="an integer >= 1 or a percentage from 1% to 100%",
         )
+        if isinstance(value, int) and value < 1:  # KubeFleet's CEL rule and message
+            s.error(
+                "maxConcurrency",
+                f"maxConcurrency must be at least 1: got {value}; use an integer >= 1 or a percentage "
+                "from 1% to 100%",
+            )
+            value = None
         concurrency = value if value is not None else 1
     after = _tasks(s, "afterStageTasks", max_items=2)
     before = () if alpha else _tasks(s, "beforeStageTasks", max_items=1)
@@ -205,7 +209,8 @@ def _stage(s: Fields, alpha: bool) -> StageConfig:
         if task.type == StageTaskType.TIMED_WAIT:
             s.ctx.error(
                 (*s.at("beforeStageTasks"), i, "type"),
-                "a beforeStageTask can only be an Approval (TimedWait runs after a stage)",
+                "BeforeStageTaskType cannot be TimedWait: a beforeStageTask can only be an Approval "
+                "(TimedWait runs after a stage)",
             )
     s.done()
     return StageConfig(name, selector, sorting, concurrency, after, before)
@@ -221,10 +226,16 @@ def _tasks(s: Fields, key: str, *, max_items: int) -> tuple[StageTask, ...]:
             continue
         task_type = StageTaskType(ttype)
         if task_type == StageTaskType.APPROVAL and t.has("waitTime"):
-            t.error("waitTime", "an Approval task waits for a person, not a time: remove waitTime")
+            t.error(
+                "waitTime",
+                "AfterStageTaskType is Approval, waitTime is not allowed: an Approval task waits for a "
+                "person, not a time; remove waitTime",
+            )
             wait = None
         if task_type == StageTaskType.TIMED_WAIT and wait is None and not t.has("waitTime"):
-            t.error(None, "a TimedWait task needs waitTime, e.g. 1h, 30m or 1h30m")
+            t.error(
+                None, "AfterStageTaskType is TimedWait, waitTime is required: e.g. waitTime: 1h, 30m or 1h30m"
+            )
         if any(o.type == task_type for o in out):
             t.error("type", f"two {task_type} tasks in {key}: there can be at most one task of each type")
             continue
@@ -310,10 +321,10 @@ def _condition(c: Fields) -> ApprovalCondition | None:
 
 
 KINDS: list[KindInfo] = [
-    KindInfo(GROUP, CSUS_KIND, CLUSTER_VERSIONS, False, parse_update_strategy, "csus"),
-    KindInfo(GROUP, SUS_KIND, NAMESPACED_VERSIONS, True, parse_update_strategy, "sus"),
-    KindInfo(GROUP, CSUR_KIND, CLUSTER_VERSIONS, False, parse_update_run, "csur"),
-    KindInfo(GROUP, SUR_KIND, NAMESPACED_VERSIONS, True, parse_update_run, "sur"),
-    KindInfo(GROUP, CAREQ_KIND, CLUSTER_VERSIONS, False, parse_approval_request, "careq"),
-    KindInfo(GROUP, AREQ_KIND, NAMESPACED_VERSIONS, True, parse_approval_request, "areq"),
+    KindInfo(GROUP, CSUS_KIND, False, parse_update_strategy, "csus"),
+    KindInfo(GROUP, SUS_KIND, True, parse_update_strategy, "sus"),
+    KindInfo(GROUP, CSUR_KIND, False, parse_update_run, "csur"),
+    KindInfo(GROUP, SUR_KIND, True, parse_update_run, "sur"),
+    KindInfo(GROUP, CAREQ_KIND, False, parse_approval_request, "careq"),
+    KindInfo(GROUP, AREQ_KIND, True, parse_approval_request, "areq"),
 ]

@@ -200,10 +200,17 @@ def substitute(text: str, cluster_name: str, cluster_labels: Mapping[str, str]) 
             return text
         end = text.find("}", start)
         if end < 0:
-            raise VariableError(f"{LABEL_VAR_PREFIX}<key>}} is missing its closing '}}'")
+            # KubeFleet's words, naming the variable rather than the whole (possibly large) value.
+            raise VariableError(
+                f"input {text[start : start + 80]} is missing the closing bracket `}}`: "
+                f"write {LABEL_VAR_PREFIX}<key>}}"
+            )
         key = text[start + len(LABEL_VAR_PREFIX) : end]
         if key not in cluster_labels:
-            raise VariableError(f"label key {key!r} is not found on cluster {cluster_name}")
+            raise VariableError(
+                f"label key {key} not found on cluster {cluster_name}: add the label to its "
+                "MemberCluster, or select only clusters that have it in the rule's clusterSelector"
+            )
         text = text[:start] + cluster_labels[key] + text[end + 1 :]
 
 

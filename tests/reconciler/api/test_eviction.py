@@ -29,7 +29,7 @@ def budget(spec: str, version: str = "v1beta1") -> str:
     )
 
 
-@pytest.mark.parametrize("version", ["v1alpha1", "v1beta1", "v1"])
+@pytest.mark.parametrize("version", ["v1alpha1", "v1beta1"])
 def test_an_eviction_names_a_placement_and_a_cluster_in_every_served_version(version: str) -> None:
     e, findings = load(eviction("  placementName: web\n  clusterName: member-1", version))
     assert findings == []
@@ -115,3 +115,19 @@ def test_each_invalid_eviction_object_is_reported_at_its_field_and_line(
 ) -> None:
     _, findings = load(text)
     assert finding_at(findings, field, fragment).line == line
+
+
+@pytest.mark.parametrize(
+    "text",
+    [eviction("  placementName: web\n  clusterName: member-1", "v1"), budget("  minAvailable: 1", "v1")],
+    ids=["eviction", "budget"],
+)
+def test_evictions_and_budgets_are_not_served_as_v1(text: str) -> None:
+    e, findings = load(text)
+    assert e is None
+    [error] = findings
+    assert error.field == "apiVersion"
+    assert (
+        "KubeFleet serves" in error.message
+        and "v1alpha1, placement.kubernetes-fleet.io/v1beta1" in error.message
+    )

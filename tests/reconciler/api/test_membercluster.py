@@ -128,13 +128,13 @@ INVALID: list[tuple[str, str, str, str]] = [
         "taint-key-qualified",
         mc("spec:\n  taints:\n  - {key: 'a b', effect: NoSchedule}  #!\n"),
         "spec.taints[0].key",
-        "valid qualified name",
+        "invalid taint key {Key:a b Value: Effect:NoSchedule}: ",
     ),
     (
         "taint-unique",
         mc("spec:\n  taints:\n  - {key: a, effect: NoSchedule}\n  - {key: a, effect: NoSchedule}  #!\n"),
         "spec.taints[1]",
-        "taints must be unique",
+        "taint {Key:a Value: Effect:NoSchedule} already exists, taints must be unique",
     ),
     (
         "taints-max",

@@ -96,10 +96,13 @@ def test_cluster_selector_absent_and_empty_are_kept_apart(rule: str, terms: tupl
     [
         (
             "{clusterSelector: {}, overrideType: Delete, jsonPatchOverrides: [{op: remove, path: /spec/x}]}",
-            "must not be set when overrideType is Delete",
+            "invalid JSONPatchOverrides: JSONPatchOverrides cannot be set when the override type is Delete",
         ),
-        ("{clusterSelector: {}}", "1 to 20 patches"),
-        ("{clusterSelector: {}, jsonPatchOverrides: []}", "1 to 20 patches"),
+        ("{clusterSelector: {}}", "invalid JSONPatchOverrides: JSONPatchOverrides cannot be empty"),
+        (
+            "{clusterSelector: {}, jsonPatchOverrides: []}",
+            "invalid JSONPatchOverrides: JSONPatchOverrides cannot be empty",
+        ),
         (
             "{clusterSelector: {}, jsonPatchOverrides: ["
             + ", ".join(["{op: remove, path: /spec/x}"] * 21)
@@ -112,17 +115,17 @@ def test_cluster_selector_absent_and_empty_are_kept_apart(rule: str, terms: tupl
         ),
         (
             "{clusterSelector: {}, jsonPatchOverrides: [{op: remove, path: /spec/x, value: 1}]}",
-            "value must be empty when op is remove",
+            "remove operation cannot have value",
         ),
         ("{clusterSelector: {}, overrideType: Replace}", "unsupported value 'Replace'"),
         (
             "{clusterSelector: {clusterSelectorTerms: [{propertySelector: {matchExpressions: []}}]}, "
             "jsonPatchOverrides: [{op: remove, path: /spec/x}]}",
-            "propertySelector is not supported",
+            "invalid clusterSelector: only labelSelector is supported",
         ),
         (
             "{clusterSelector: {clusterSelectorTerms: [{}]}, jsonPatchOverrides: [{op: remove, path: /spec/x}]}",
-            "labelSelector is required",
+            "invalid clusterSelector: labelSelector is required",
         ),
     ],
     ids=[
@@ -145,17 +148,22 @@ def test_rule_validation_follows_the_kubefleet_webhook(rule: str, message: str) 
 @pytest.mark.parametrize(
     ("path", "why"),
     [
-        ("", "must not be empty"),
-        ("spec/replicas", "must start with '/'"),
-        ("/spec//replicas", "empty segments"),
-        ("/spec/", "empty segments"),
-        ("/kind", "cannot override /kind"),
-        ("/apiVersion", "cannot override /apiVersion"),
-        ("/metadata", "/metadata itself"),
-        ("/metadata/name", "only /metadata/labels and /metadata/annotations"),
-        ("/metadata/namespace", "only /metadata/labels"),
-        ("/status/phase", "cannot override /status"),
-        ("/status", "cannot override /status"),
+        ("", "path cannot be empty"),
+        ("spec/replicas", "path must start with /"),
+        ("/spec//replicas", "path cannot contain empty string"),
+        ("/spec/", "path cannot contain empty string"),
+        ("/spec/ ", "path cannot contain empty string"),
+        ("/spec/ /replicas", "path cannot contain empty string"),
+        ("/", "path cannot contain empty string"),
+        ("/////kind///", "path cannot contain empty string"),
+        ("/kind", "cannot override typeMeta fields"),
+        ("/apiVersion", "cannot override typeMeta fields"),
+        ("/metadata", "cannot override field metadata"),
+        ("/metadata/name", "cannot override metadata fields except annotations and labels"),
+        ("/metadata/namespace", "cannot override metadata fields except annotations and labels"),
+        ("/metadata/", "cannot override metadata fields except annotations and labels"),
+        ("/status/phase", "cannot override status fields"),
+        ("/status", "cannot override status fields"),
         ("/metadata/labels/app", None),
         ("/metadata/annotations", None),
         ("/spec/template/spec/containers/0/image", None),
@@ -169,7 +177,10 @@ def test_patch_paths_follow_the_kubefleet_webhook(path: str, why: str | None) ->
 @pytest.mark.parametrize(
     ("selectors", "message"),
     [
-        ("[{group: apps, version: v1, kind: Deployment}]", "name is required"),
+        (
+            "[{group: apps, version: v1, kind: Deployment}]",
+            "resource name is required for resource selection",
+        ),
         ("[]", "at least 1"),
         (
             "["
@@ -179,7 +190,7 @@ def test_patch_paths_follow_the_kubefleet_webhook(path: str, why: str | None) ->
         ),
         (
             "[{group: '', version: v1, kind: ConfigMap, name: c}, {group: '', version: v1, kind: ConfigMap, name: c}]",
-            "duplicate selector",
+            "already exists, and must be unique",
         ),
     ],
     ids=["name-required", "at-least-one", "at-most-twenty", "duplicates"],
@@ -200,8 +211,8 @@ def test_cro_selectors_refuse_label_selectors() -> None:
         rule="{clusterSelector: {}, jsonPatchOverrides: [{op: remove, path: /spec/x}]}"
     ).replace("name: web}", "labelSelector: {matchLabels: {a: b}}}")
     _, errors = parse(text)
-    assert any("labelSelector is not supported" in e for e in errors), errors
-    assert any("name is required" in e for e in errors), errors
+    assert any("label selector is not supported for resource selection" in e for e in errors), errors
+    assert any("resource name is required for resource selection" in e for e in errors), errors
 
 
 @pytest.mark.parametrize(
@@ -249,7 +260,7 @@ def test_one_resource_selected_by_two_overrides_of_a_kind_is_reported_on_the_lat
     b, _ = parse(RO.format(placement="", selectors=sel).replace("name: ro,", "name: b,"))
     other_ns, _ = parse(RO.format(placement="", selectors=sel).replace("namespace: web", "namespace: api"))
     [finding] = check_override_conflicts([], [b, a, other_ns])
-    assert "selected by both a and b" in finding.message
+    assert "the resource has been selected by both b and a, which is not supported" in finding.message
     assert finding.object == "ResourceOverride/web/b"
     assert check_override_conflicts([], [a, other_ns]) == []
 
@@ -347,7 +358,22 @@ def test_envelope_validation(kind: str, ns: str, data: str, message: str | None)
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*/*Envelope*.yaml")), ids=lambda p: p.name[:60])
-def test_every_upstream_envelope_example_parses_in_both_shapes(path: Path) -> None:
-    model, errors = parse(path.read_text())
+def test_every_upstream_envelope_example_parses_or_is_refused_only_for_its_version(path: Path) -> None:
+    """v1beta1 examples parse; the old v1alpha1 ones (spec.manifests) are refused for their version
+    alone (KubeFleet serves envelopes as v1beta1 only): their content is still read and valid."""
+    text = path.read_text()
+    model, errors = parse(text)
+    if "placement.kubernetes-fleet.io/v1alpha1" in text:
+        assert model is None
+        assert len(errors) == 1 and errors[0].startswith("apiVersion: no matches for kind"), errors
+        return
     assert errors == []
     assert isinstance(model, Envelope) and model.manifests
+
+
+def test_an_override_selecting_a_kind_in_the_wrong_case_is_warned_it_never_matches() -> None:
+    text = RO.format(placement="", selectors="[{group: apps, version: v1, kind: deployment, name: web}]")
+    assert parse(text)[1] == [], "accepted, as KubeFleet's override webhook does not map kinds"
+    [warning] = warnings_of(text)
+    assert 'no matches for kind "deployment" in version "apps/v1"' in warning
+    assert "never matches" in warning and "did you mean Deployment?" in warning

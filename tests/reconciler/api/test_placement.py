@@ -218,55 +218,61 @@ INVALID: list[tuple[str, str, str, str]] = [
         "pickn-needs-number",
         crp(NS + "policy:  #!\n  placementType: PickN\n"),
         "spec.policy",
-        "numberOfClusters is required when placementType is PickN",
+        "number of cluster cannot be nil for policy type PickN",
     ),
     (
         "number-only-for-pickn",
         crp(NS + "policy:\n  numberOfClusters: 2  #!\n"),
         "spec.policy.numberOfClusters",
-        "only valid for PickN, not PickAll",
+        "number of clusters must be nil for policy type PickAll, only valid for PickN placement policy type",
     ),
     (
         "names-only-for-pickfixed",
         crp(PICKN + "  clusterNames: [a]  #!\n"),
         "spec.policy.clusterNames",
-        "only valid for PickFixed",
+        "cluster names needs to be empty for policy type PickN, only valid for PickFixed policy type",
     ),
     (
         "pickfixed-needs-names",
         crp(NS + "policy:  #!\n  placementType: PickFixed\n"),
         "spec.policy",
-        "clusterNames must list at least one",
+        "cluster names cannot be empty for policy type PickFixed",
     ),
     (
         "pickfixed-unique-names",
         crp(NS + "policy:\n  placementType: PickFixed\n  clusterNames:\n  - a\n  - a  #!\n"),
         "spec.policy.clusterNames[1]",
-        "listed twice",
+        "cluster names must be unique for policy type PickFixed",
     ),
     (
         "pickfixed-valid-names",
         crp(NS + "policy:\n  placementType: PickFixed\n  clusterNames:\n  - Bad_Name  #!\n"),
         "spec.policy.clusterNames[0]",
-        "not a valid MemberCluster name",
+        "PickFixed cluster name Bad_Name is not a valid member name",
+    ),
+    (
+        "pickfixed-name-max-63",
+        crp(NS + "policy:\n  placementType: PickFixed\n  clusterNames:\n  - " + "a" * 64 + "  #!\n"),
+        "spec.policy.clusterNames[0]",
+        "PickFixed cluster name " + "a" * 64 + " cannot have length exceeding 63",
     ),
     (
         "pickfixed-no-affinity",
         crp(NS + "policy:\n  placementType: PickFixed\n  clusterNames: [a]\n  affinity: {}  #!\n"),
         "spec.policy.affinity",
-        "affinity must not be set for PickFixed",
+        "affinity must be nil for policy type PickFixed, only valid for PickAll/PickN placement policy types",
     ),
     (
         "pickfixed-no-tolerations",
         crp(NS + "policy:\n  placementType: PickFixed\n  clusterNames: [a]\n  tolerations: []  #!\n"),
         "spec.policy.tolerations",
-        "tolerations must not be set for PickFixed",
+        "tolerations needs to be empty for policy type PickFixed, only valid for PickAll/PickN",
     ),
     (
         "spread-only-pickn",
         crp(NS + "policy:\n  topologySpreadConstraints:  #!\n  - topologyKey: region\n"),
         "spec.policy.topologySpreadConstraints",
-        "only valid for PickN, not PickAll",
+        "topology spread constraints needs to be empty for policy type PickAll, only valid for PickN policy type",
     ),
     (
         "spread-min-skew",
@@ -278,7 +284,7 @@ INVALID: list[tuple[str, str, str, str]] = [
         "spread-when",
         crp(PICKN + "  topologySpreadConstraints:\n  - topologyKey: r\n    whenUnsatisfiable: Never  #!\n"),
         "spec.policy.topologySpreadConstraints[0].whenUnsatisfiable",
-        "'DoNotSchedule', 'ScheduleAnyway'",
+        "unknown unsatisfiable type Never: supported values: 'DoNotSchedule', 'ScheduleAnyway'",
     ),
     (
         "no-preferred-for-pickall",
@@ -293,7 +299,7 @@ policy:
 """
         ),
         "spec.policy.affinity.clusterAffinity.preferredDuringSchedulingIgnoredDuringExecution",
-        "ignored for PickAll",
+        "PreferredDuringSchedulingIgnoredDuringExecution will be ignored for placement policy type PickAll",
     ),
     (
         "unknown-type-only-reports-the-enum",
@@ -350,7 +356,7 @@ policy:
         ),
         "spec.policy.affinity.clusterAffinity.requiredDuringSchedulingIgnoredDuringExecution"
         ".clusterSelectorTerms[0].propertySorter",
-        "only allowed in preferred",
+        "PropertySorter is not allowed for RequiredDuringSchedulingIgnoredDuringExecution affinity",
     ),
     (
         "selector-only-required",
@@ -368,7 +374,7 @@ policy:
         ),
         "spec.policy.affinity.clusterAffinity.preferredDuringSchedulingIgnoredDuringExecution[0]"
         ".preference.propertySelector",
-        "only allowed in required",
+        "PropertySelector is not allowed for PreferredDuringSchedulingIgnoredDuringExecution affinity",
     ),
 ]
 
@@ -403,7 +409,7 @@ INVALID += [
         "property-one-value",
         _props("{name: a, operator: Gt, values: ['1', '2']}  #!"),
         REQ + ".propertySelector.matchExpressions[0].values",
-        "exactly one value",
+        "invalid requirement on property a: operator Gt requires exactly one value, got 2",
     ),
     (
         "property-quantity",
@@ -415,25 +421,31 @@ INVALID += [
         "property-bounds",
         _props("{name: a, operator: Gt, values: ['10']}", "{name: a, operator: Lt, values: ['5']}  #!"),
         REQ + ".propertySelector.matchExpressions[1]",
-        "lower bound 10 and upper bound 5 exclude every value",
+        "inconsistent requirements on property a: lower bound (10) and upper bound (5) exclude all values",
     ),
     (
         "property-two-eq",
         _props("{name: a, operator: Eq, values: ['3']}", "{name: a, operator: Eq, values: ['4']}  #!"),
         REQ + ".propertySelector.matchExpressions[1]",
-        "Eq 3 and Eq 4",
+        "inconsistent requirements on property a: conflicting Eq values 3 and 4",
     ),
     (
         "property-eq-ne",
         _props("{name: a, operator: Eq, values: ['1k']}", "{name: a, operator: Ne, values: ['1000']}  #!"),
         REQ + ".propertySelector.matchExpressions[1]",
-        "Eq and Ne on the same value",
+        "inconsistent requirements on property a: conflicting Eq and Ne on same value 1000",
+    ),
+    (
+        "property-name-segment",
+        _props("{name: example.com/bad segment, operator: Gt, values: ['1']}  #!"),
+        REQ + ".propertySelector.matchExpressions[0].name",
+        "invalid property name example.com/bad segment: property name segment bad segment is not valid",
     ),
     (
         "property-capacity",
         _props("{name: resources.kubernetes-fleet.io/used-cpu, operator: Gt, values: ['1']}  #!"),
         REQ + ".propertySelector.matchExpressions[0].name",
-        "invalid capacity type 'used'",
+        "invalid capacity type in resource property name resources.kubernetes-fleet.io/used-cpu, supported values are",
     ),
 ]
 
@@ -447,19 +459,19 @@ INVALID += [
         "toleration-exists-no-value",
         _tol("{key: a, operator: Exists, value: b}  #!"),
         "spec.policy.tolerations[0].value",
-        "value must be empty when operator is Exists",
+        "toleration value needs to be empty, when operator is Exists",
     ),
     (
         "toleration-empty-key-exists",
         _tol("{value: b}  #!"),
         "spec.policy.tolerations[0]",
-        "without a key must use operator Exists",
+        "toleration key cannot be empty, when operator is Equal",
     ),
     (
         "toleration-unique",
         _tol("{key: a, value: b}", "{key: a, value: b}  #!"),
         "spec.policy.tolerations[1]",
-        "tolerations must be unique",
+        "toleration {Key:a Operator:Equal Value:b Effect:} already exists, tolerations must be unique",
     ),
     (
         "toleration-effect",
@@ -487,7 +499,7 @@ INVALID += [
             "    name: web\n    labelSelector: {matchLabels: {a: b}}\n"
         ),
         "spec.resourceSelectors[0]",
-        "mutually exclusive",
+        "the labelSelector and name fields are mutually exclusive in selector",
     ),
     (
         "scope-only-namespace",
@@ -503,7 +515,7 @@ INVALID += [
         "crp-cluster-scoped-only",
         crp("resourceSelectors:\n  - group: apps\n    version: v1\n    kind: Deployment  #!\n"),
         "spec.resourceSelectors[0].kind",
-        "Deployment (apps group) is namespaced",
+        "the resource is not found in schema (please retry) or it is not a cluster scoped resource: apps/v1, Kind=Deployment",
     ),
     (
         "rp-namespaced-only",
@@ -513,7 +525,21 @@ INVALID += [
             kind="ResourcePlacement",
         ),
         "spec.resourceSelectors[0].kind",
-        "ClusterRole (rbac.authorization.k8s.io group) is cluster-scoped",
+        "the resource is not found in schema (please retry) or it is a cluster scoped resource: rbac.authorization.k8s.io/v1, Kind=ClusterRole",
+    ),
+    (
+        "selector-kind-not-mapped",
+        crp("resourceSelectors:\n  - group: ''\n    version: v1\n    kind: namespace  #!\n    name: web\n"),
+        "spec.resourceSelectors[0].kind",
+        'failed to get GVR of the selector: no matches for kind "namespace" in version "v1"',
+    ),
+    (
+        "selector-kind-not-mapped-in-a-group",
+        crp(
+            "resourceSelectors:\n  - group: rbac.authorization.k8s.io\n    version: v1\n    kind: clusterrole  #!\n"
+        ),
+        "spec.resourceSelectors[0].kind",
+        'no matches for kind "clusterrole" in version "rbac.authorization.k8s.io/v1"',
     ),
     (
         "rp-no-namespaces",
@@ -590,13 +616,13 @@ INVALID += [
         "rolling-not-external",
         crp(NS + "strategy:\n  type: External\n  rollingUpdate: {}  #!\n"),
         "spec.strategy.rollingUpdate",
-        "only valid with strategy type RollingUpdate",
+        "rollingUpdateConifg is not valid for ExternalRollout strategy type",
     ),
     (
         "ssa-config-only-ssa",
         crp(NS + "strategy:\n  applyStrategy:\n    serverSideApplyConfig: {force: true}  #!\n"),
         "spec.strategy.applyStrategy.serverSideApplyConfig",
-        "only valid with type ServerSideApply",
+        "serverSideApplyConfig is only valid for ServerSideApply strategy type",
     ),
     (
         "apply-type",
@@ -653,7 +679,12 @@ INVALID += [
         "spec.statusReportingScope",
         "ClusterResourcePlacements only",
     ),
-    ("name-max-63", crp(NS, meta="  name: " + "a" * 64 + "  #!\n"), "metadata.name", "no more than 63"),
+    (
+        "name-max-63",
+        crp(NS, meta="  name: " + "a" * 64 + "  #!\n"),
+        "metadata.name",
+        "the name field cannot have length exceeding 63",
+    ),
     (
         "rp-needs-namespace",
         crp(NS, kind="ResourcePlacement", meta="  name: web\n").replace("metadata:", "metadata:  #!"),
@@ -770,3 +801,15 @@ def test_policy_digest_of_a_parsed_selector_policy_is_stable_and_ignores_number_
     # KubeFleet keeps N out of the policy snapshot: changing it scales, it does not re-schedule.
     assert three.effective_policy.digest() == five.effective_policy.digest()
     assert three.effective_policy.digest() != other.effective_policy.digest()
+
+
+def test_a_selector_kind_in_the_wrong_case_is_refused_with_the_right_spelling() -> None:
+    _, findings = load(crp("resourceSelectors:\n  - {group: '', version: v1, kind: namespace, name: web}\n"))
+    [error] = [f for f in findings if f.severity == "error"]
+    assert error.field == "spec.resourceSelectors[0].kind"
+    assert error.message.startswith('failed to get GVR of the selector: no matches for kind "namespace"')
+    assert "did you mean Namespace?" in error.message
+
+
+def test_a_lower_case_kind_of_an_unknown_group_is_left_to_the_cluster_that_serves_it() -> None:
+    valid(crp("resourceSelectors:\n  - {group: example.com, version: v1, kind: widget, name: w}\n"))

@@ -160,7 +160,7 @@ INVALID: list[tuple[str, str, str, str]] = [
         "concurrency-zero",
         _stage("maxConcurrency: 0  #!"),
         S0 + ".maxConcurrency",
-        "greater than or equal to 1",
+        "maxConcurrency must be at least 1",
     ),
     ("concurrency-zero-percent", _stage("maxConcurrency: 0%  #!"), S0 + ".maxConcurrency", "1% to 100%"),
     ("concurrency-over-100", _stage("maxConcurrency: 150%  #!"), S0 + ".maxConcurrency", "1% to 100%"),
@@ -183,7 +183,7 @@ INVALID: list[tuple[str, str, str, str]] = [
         "timed-wait-needs-time",
         _stage("afterStageTasks:\n- type: TimedWait  #!"),
         S0 + ".afterStageTasks[0]",
-        "needs waitTime",
+        "AfterStageTaskType is TimedWait, waitTime is required",
     ),
     (
         "timed-wait-positive",
@@ -201,7 +201,7 @@ INVALID: list[tuple[str, str, str, str]] = [
         "approval-no-wait",
         _stage("afterStageTasks:\n- type: Approval\n  waitTime: 1h  #!"),
         S0 + ".afterStageTasks[0].waitTime",
-        "remove waitTime",
+        "AfterStageTaskType is Approval, waitTime is not allowed",
     ),
     (
         "task-type",
@@ -213,7 +213,7 @@ INVALID: list[tuple[str, str, str, str]] = [
         "before-approval-only",
         _stage("beforeStageTasks:\n- type: TimedWait  #!\n  waitTime: 1h"),
         S0 + ".beforeStageTasks[0].type",
-        "can only be an Approval",
+        "BeforeStageTaskType cannot be TimedWait",
     ),
     (
         "before-max-1",
@@ -310,7 +310,11 @@ def test_each_invalid_staged_object_is_reported_at_its_field_and_line(
 
 def test_namespaced_staged_kinds_are_not_served_as_v1alpha1() -> None:
     _, findings = load(
-        obj("StagedUpdateRun", "placementName: w\nstagedRolloutStrategyName: s", version="v1alpha1")
+        obj(
+            "StagedUpdateRun",
+            "placementName: w\nstagedRolloutStrategyName: s\nresourceSnapshotIndex: '1'",
+            version="v1alpha1",
+        )
     )
     [error] = findings
     assert error.field == "apiVersion" and "v1beta1" in error.message

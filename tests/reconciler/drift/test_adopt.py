@@ -152,8 +152,12 @@ def test_adopt_on_the_current_branch_only_when_branch_names_it(repo: Path) -> No
             ("Secret/web/creds",),
             "Secret values are redacted",
         ),
-        (drift(DEPLOY, ("/status/replicas", "3", "5")), (DEPLOY,), "cannot override /status"),
-        (drift(DEPLOY, ("/metadata/name", "frontend", "front")), (DEPLOY,), "cannot override /metadata/name"),
+        (drift(DEPLOY, ("/status/replicas", "3", "5")), (DEPLOY,), "cannot override status fields"),
+        (
+            drift(DEPLOY, ("/metadata/name", "frontend", "front")),
+            (DEPLOY,),
+            "cannot override metadata fields except annotations and labels",
+        ),
         (drift(DEPLOY, ("/spec/replicas", "3", "five")), (DEPLOY,), "the hub's value is an integer"),
         (
             drift(DEPLOY, REPLICAS),

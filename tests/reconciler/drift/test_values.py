@@ -96,10 +96,15 @@ def test_patch_op_refuses_values_it_cannot_type_faithfully(path: str, member: st
     [
         ("", "Secret", "/data/password", "Secret values are redacted"),
         ("", "Secret", "/stringData/token", "Secret values are redacted"),
-        ("apps", "Deployment", "/status/replicas", "cannot override /status"),
-        ("apps", "Deployment", "/metadata/namespace", "cannot override /metadata/namespace"),
-        ("apps", "Deployment", "/kind", "cannot override /kind"),
-        ("apps", "Deployment", "/apiVersion", "cannot override /apiVersion"),
+        ("apps", "Deployment", "/status/replicas", "cannot override status fields"),
+        (
+            "apps",
+            "Deployment",
+            "/metadata/namespace",
+            "cannot override metadata fields except annotations and labels",
+        ),
+        ("apps", "Deployment", "/kind", "cannot override typeMeta fields"),
+        ("apps", "Deployment", "/apiVersion", "cannot override typeMeta fields"),
     ],
 )
 def test_check_path_refuses_secret_data_and_paths_an_override_may_not_touch(

@@ -67,6 +67,14 @@ REJECTED: dict[str, tuple[str, str]] = {
         "spec.state",
         "old example: 'spec.state: Join' is not a v1beta1 MemberCluster field (joining = committing it)",
     ),
+    "fleet/azure-fleet@62f0d28b.examples_envelopes_clusterscoped.d1.ClusterResourceEnvelope.yaml": (
+        "apiVersion",
+        "old example: KubeFleet serves envelopes as v1beta1 only (a top-level data map)",
+    ),
+    "fleet/azure-fleet@62f0d28b.examples_envelopes_namespacescoped.d1.ResourceEnvelope.yaml": (
+        "apiVersion",
+        "old example: KubeFleet serves envelopes as v1beta1 only (a top-level data map)",
+    ),
     "fleet/cookbook.multi-cluster-ai-with-kaito_kubefleet_placement.L130.ClusterResourcePlacement.yaml": (
         "metadata.name",
         _SHELL,
