@@ -40,7 +40,7 @@ from agent.observe import Observing, in_background
 from agent.properties import DefaultProvider, PropertyProvider
 from agent.report import PlacementInfo, ReportInput, build_report, commit_message, fingerprint
 from agent.source import FetchedBundle
-from fleetsync_contract.bundle import Bundle, BundleError, parse_bundle
+from fleetsync_contract.bundle import Bundle, BundleError, parse_bundle, placement_digests
 from fleetsync_contract.report import (
     HEARTBEAT_FILE,
     ClusterReport,
@@ -225,6 +225,7 @@ class Agent:
             lap("prune")
         now = self.clock()
         collected, healthy, why = (observing or Observing(self.kube)).result(self.providers, now, errors)
+        digests = placement_digests(bundle.placements, bundle.files) if bundle else {}
         report, drifts = build_report(
             ReportInput(
                 cluster=self.config.cluster,
@@ -238,6 +239,7 @@ class Agent:
                         p.resource_index,
                         Strategy.parse(p.apply_strategy).type == "ReportDiff",
                         p.unavailable_period_seconds,
+                        digests.get(p.key, ""),
                     )
                     for p in (bundle.placements if bundle else ())
                 ],

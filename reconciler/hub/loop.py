@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fleetsync_contract import BUNDLE_REF_PREFIX
-from fleetsync_contract.bundle import MANIFEST_DIR, FileEntry
+from fleetsync_contract.bundle import MANIFEST_DIR, BundleError, FileEntry, parse_bundle, placement_digests
 from fleetsync_contract.canonical import sha256_hex
 from reconciler.api.placement import Placement
 from reconciler.errors import Finding, TransientError, UserError
@@ -179,11 +179,14 @@ def _reconcile(
         spec, inputs, states, commit, now, gate, schedule, approvers, session.snapshot_reader(repo)
     )
     say(f"rendering {len(by_name)} cluster bundle(s)")
-    bundle_ids, records, updates = _render_bundles(repo, inputs, placed, by_name, spec, commit, now)
+    bundle_ids, records, updates, fresh = _render_bundles(repo, inputs, placed, by_name, spec, commit, now)
     say("writing status")
+    digests = _digests(inputs, fresh)
     placement_docs = [
         placement_doc(
-            placement_view(p, inputs, bundle_ids), inputs.previous_doc(placement_path(p.memory.key)), now
+            placement_view(p, inputs, bundle_ids, digests),
+            inputs.previous_doc(placement_path(p.memory.key)),
+            now,
         )
         for p in placed
     ]
@@ -276,8 +279,11 @@ def _render_bundles(
     spec: FleetSpec,
     commit: str,
     now: datetime,
-) -> tuple[dict[str, str], dict[str, BundleRecord], list[RefUpdate]]:
+) -> tuple[dict[str, str], dict[str, BundleRecord], list[RefUpdate], dict[str, Mapping[str, bytes]]]:
+    """Render and write each cluster's bundle that changed: ids, records, ref updates, and the
+    files of the bundles written in this pass (for the placement digests status reads)."""
     cache = ManifestCache()
+    fresh: dict[str, Mapping[str, bytes]] = {}
     keys = {p.memory.key for p in placed}
     deleted = [k for k in inputs.memory.placements if k not in keys]
     records: dict[str, BundleRecord] = {}
@@ -311,12 +317,43 @@ def _render_bundles(
             RefUpdate(f"refs/heads/{BUNDLE_REF_PREFIX}{cluster}", new, prev.commit if prev else None)
         )
         records[cluster] = BundleRecord(new, rendered.bundle_id, period)
+        fresh[cluster] = rendered.files
     for cluster, prev in inputs.bundles.items():  # left the fleet: branch untouched, id as it is
         last = inputs.memory.bundles.get(cluster)
         records.setdefault(
             cluster, BundleRecord(prev.commit, prev.bundle_id, last.heartbeat_period if last else None)
         )
-    return {c: r.bundle_id for c, r in records.items()}, records, updates
+    return {c: r.bundle_id for c, r in records.items()}, records, updates, fresh
+
+
+def _digests(
+    inputs: HubInputs, fresh: Mapping[str, Mapping[str, bytes]]
+) -> Callable[[str], Mapping[str, str]]:
+    """A cluster -> the placement digests of the bundle now on its branch, each read once and
+    only when asked (a report about an older bundle: does it speak about the same share?)."""
+    memo: dict[str, Mapping[str, str]] = {}
+
+    def digests(cluster: str) -> Mapping[str, str]:
+        if cluster not in memo:
+            memo[cluster] = _read_digests(inputs, fresh, cluster)
+        return memo[cluster]
+
+    return digests
+
+
+def _read_digests(
+    inputs: HubInputs, fresh: Mapping[str, Mapping[str, bytes]], cluster: str
+) -> Mapping[str, str]:
+    try:
+        if cluster in fresh:
+            bundle = parse_bundle(fresh[cluster])
+        elif (prev := inputs.bundles.get(cluster)) is not None:
+            bundle = prev.bundle
+        else:
+            return {}
+    except BundleError:
+        return {}
+    return placement_digests(bundle.placements, bundle.files)
 
 
 def _cluster_shares(

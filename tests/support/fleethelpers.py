@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from fleetsync_contract.bundle import Bundle, parse_bundle
+from fleetsync_contract.bundle import Bundle, parse_bundle, placement_digests
 from fleetsync_contract.report import (
     ClusterReport,
     Condition,
@@ -158,6 +158,7 @@ class FleetWork:
     def report(self, cluster: str, now: datetime, available: bool = True, applied: bool = True) -> None:
         """The agent applied the bundle now on its branch and says so."""
         bundle = self.bundle(cluster)
+        digests = placement_digests(bundle.placements, bundle.files)
         placements = tuple(
             PlacementReport(
                 p.key,
@@ -180,6 +181,7 @@ class FleetWork:
                     ),
                 ),
                 (),
+                digests[p.key],
             )
             for p in bundle.placements
         )
