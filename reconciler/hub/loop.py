@@ -18,6 +18,12 @@ KubeFleet would refuse as an update of the last commit the hub rendered
 (reconciler/load/immutability.py). Rolling updates keep a held-back cluster on exactly the files
 its bundle already has for that placement (read back from its branch), so "old version" never
 needs an old commit to be re-rendered.
+
+A bundle branch whose tip no longer descends from the commit the hub last published there
+(someone reset or rewrote it) is held: building on that tip would make its agent refuse every
+bundle from then on. The hub writes nothing to it, records the published commit with an empty
+bundle id (so the bundle is rendered afresh once the branch is restored) and says so on the
+MemberCluster (reconciler/status/members.py).
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ from reconciler.load.immutability import check_update
 from reconciler.rollout.staged.approver import git_approvers
 from reconciler.rollout.staged.step import step_orphans
 from reconciler.scheduler.framework import schedule as default_schedule
-from reconciler.status.members import cluster_doc
+from reconciler.status.members import RewoundBranch, cluster_doc
 from reconciler.status.memory import (
     STATUS_FILE,
     BindingRecord,
@@ -197,6 +203,7 @@ def _reconcile(
             spec.members[s.name].heartbeat_period_seconds,
             inputs.previous_doc(cluster_path(s.name)),
             now,
+            _rewound(inputs, s.name),
         )
         for s in states
     ]
@@ -292,6 +299,9 @@ def _render_bundles(
         prev = inputs.bundles.get(cluster)
         member = spec.members.get(cluster)  # its heartbeat period travels in the bundle (memberCluster)
         period = member.heartbeat_period_seconds if member is not None else None
+        if prev is not None and prev.published:  # reset under the hub: hold it (module docstring)
+            records[cluster] = BundleRecord(prev.published, "", period)
+            continue
         if prev is not None and _unchanged(inputs, placed, cluster, prev.commit, prev.bundle_id, period):
             records[cluster] = BundleRecord(prev.commit, prev.bundle_id, period)  # nothing to read or render
             continue
@@ -324,6 +334,13 @@ def _render_bundles(
             cluster, BundleRecord(prev.commit, prev.bundle_id, last.heartbeat_period if last else None)
         )
     return {c: r.bundle_id for c, r in records.items()}, records, updates, fresh
+
+
+def _rewound(inputs: HubInputs, cluster: str) -> RewoundBranch | None:
+    prev = inputs.bundles.get(cluster)
+    if prev is None or not prev.published:
+        return None
+    return RewoundBranch(f"refs/heads/{BUNDLE_REF_PREFIX}{cluster}", prev.commit, prev.published)
 
 
 def _digests(
