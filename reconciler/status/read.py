@@ -16,7 +16,7 @@ from typing import Any
 
 from fleetsync_contract.canonical import CanonicalError, dump, load
 from fleetsync_contract.report import format_time
-from reconciler.errors import UserError
+from reconciler.errors import NotFound, UserError
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.inputs import STATUS_HEAD, observation, read_agents
 
@@ -55,7 +55,7 @@ def status_docs(
         if name is None or name in {meta.get("name"), f"{meta.get('namespace')}/{meta.get('name')}"}:
             out.append(doc)
     if name is not None and not out:
-        raise UserError(f"{what} {name!r} not found on the status branch")
+        raise NotFound(f"{what} {name!r} not found on the status branch")
     return out
 
 
