@@ -16,9 +16,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fleetsync_contract.bundle import placement_digests
 from fleetsync_contract.report import PlacementReport, parse_time
 from reconciler.api.placement import Placement, PlacementType, RolloutStrategyType
-from reconciler.hub.inputs import HubInputs
+from reconciler.hub.inputs import HubInputs, PreviousBundle
 from reconciler.hub.overrides import OverrideResult
 from reconciler.hub.select import SelectedObject
 from reconciler.policy.gate import Violation
@@ -71,7 +72,7 @@ def current_report(
     if agent is None or agent.report is None or bundle is None:
         return None
     for p in agent.report.placements:
-        if p.key == key and p.bundle_id == bundle.bundle_id:
+        if p.key == key and (p.bundle_id == bundle.bundle_id or _same_share(p, bundle)):
             if (
                 record is not None
                 and record.resource_index is not None
@@ -80,6 +81,15 @@ def current_report(
                 return None
             return p
     return None
+
+
+def _same_share(report: PlacementReport, bundle: PreviousBundle) -> bool:
+    """The report speaks about an older bundle whose share for this placement is the one on the
+    branch (another placement changed on the cluster since)."""
+    if not report.digest:
+        return False
+    b = bundle.bundle
+    return placement_digests(b.placements, b.files).get(report.key) == report.digest
 
 
 def ready_facts(report: PlacementReport | None) -> dict[str, Any]:

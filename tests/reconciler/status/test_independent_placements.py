@@ -10,7 +10,9 @@ from typing import Any
 from fleetsync_contract.bundle import placement_digests
 from fleetsync_contract.canonical import load
 from reconciler.gitstore.repo import HubRepo
+from reconciler.hub.inputs import read_inputs
 from reconciler.hub.loop import reconcile_once
+from reconciler.hub.outcome import current_report
 from tests.support.fleethelpers import CLUSTERS, NAMESPACE, FleetWork, base_files, crp, joined_fleet
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
@@ -57,3 +59,7 @@ def test_changing_one_placement_leaves_the_other_placements_applied_condition_al
         assert applied(fleet, "api") == everywhere  # untouched by web's change: still applied
         web = applied(fleet, "web")
         assert {web[c] for c in moved} == {"ApplyPending"}  # the changed one waits for its agent
+        inputs = read_inputs(repo)  # the rollout reads the same report entries as status
+        for c in moved:
+            assert current_report(inputs, c, "ClusterResourcePlacement/api", None) is not None
+            assert current_report(inputs, c, "ClusterResourcePlacement/web", None) is None
