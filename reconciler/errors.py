@@ -4,13 +4,14 @@
 
     FleetsyncError
      ├── UserError              the user must fix something (a file, a flag, a reference)
-     │    ├── NotFound          what was asked for does not exist: a finding, like kubectl's NotFound
      │    ├── ValidationError   one or more located Findings (file:line:col, field path)
      │    │    └── YamlError    a file is not safe YAML (load/yamldoc.py)
      │    ├── CompileError      a CEL expression does not compile (policy/cel.py)
      │    ├── StatusFormatError status.yaml is not a file this hub wrote (status/memory.py)
      │    ├── AdoptionRefused   a drift cannot be adopted as asked (drift/values.py)
+     │    ├── NotFound          what was asked for does not exist: a finding, like kubectl's NotFound
      │    │    └── DriftNotFound  no report or drift matches what was asked (drift/reports.py)
+     │    ├── NoSuchTarget      an approval names a run, stage or gate that does not exist (rollout/staged/approve.py)
      │    ├── UsageError        a drift command line is ambiguous or impossible (drift/reports.py)
      │    ├── Refused           a drift cannot be adopted as asked, at the command (drift/adopt.py)
      │    └── WorkTreeError     a person's work tree cannot take the commit asked for (gitstore/worktree.py)
