@@ -69,10 +69,15 @@ def _check(repo: Path, target: Approval) -> None:
     from reconciler.gitstore.repo import HubRepo
     from reconciler.gitstore.worktree import WorkTree
     from reconciler.load.fleet import load_directory
-    from reconciler.rollout.staged.approve import check_target, frozen_stages
+    from reconciler.rollout.staged.approve import NoSuchTarget, check_target, frozen_stages
 
     top = WorkTree.open(repo).top
-    spec = load_directory(top).spec
+    loaded = load_directory(top)
     with HubRepo.local(top) as hub:
         frozen = frozen_stages(hub, target)
-    check_target(target, spec.runs, spec.strategies, frozen)
+    try:
+        check_target(target, loaded.spec.runs, loaded.spec.strategies, frozen)
+    except NoSuchTarget as e:
+        if loaded.ok:
+            raise
+        raise NoSuchTarget(f"{e} (the fleet at {top} has errors: {loaded.errors[0]})") from e

@@ -5,6 +5,7 @@ is a usage error (exit 2) naming what does exist, and nothing is committed."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,48 @@ def test_approving_a_gate_the_stage_has_commits_it(repo: Path, args: list[str], 
     code, output = approve(repo, *args)
     assert code == 0, output
     assert git(repo, "log", "-1", "--name-only", "--format=") == path
+
+
+FROZEN = b"""apiVersion: placement.kubernetes-fleet.io/v1beta1
+kind: ClusterStagedUpdateRun
+metadata: {name: checkout-2-8-1}
+status:
+  stagedUpdateStrategySnapshot:
+    stages:
+      - name: canary
+        maxConcurrency: 1
+        afterStageTasks: [{type: Approval}]
+"""
+
+
+def test_the_strategy_a_run_froze_on_the_status_branch_decides_over_the_repo(repo: Path) -> None:
+    """The run executes the stages it froze at initialization, whatever the strategy says now."""
+    tree = _tree(repo, _blob(repo))
+    commit = git(repo, "commit-tree", tree, "-m", "status")
+    git(repo, "update-ref", "refs/heads/fleet/status", commit)
+    assert approve(repo, RUN, "canary")[0] == 0  # after-stage: frozen, though the repo's canary has none
+    code, output = approve(repo, RUN, "production")
+    assert code == 2 and "stages: canary" in output
+
+
+def _blob(repo: Path) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), "hash-object", "-w", "--stdin"],
+        input=FROZEN,
+        capture_output=True,
+        check=True,
+    )
+    return done.stdout.decode().strip()
+
+
+def _tree(repo: Path, blob: str) -> str:
+    def mktree(entry: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(repo), "mktree"], input=entry.encode(), capture_output=True, check=True
+        )
+        return done.stdout.decode().strip()
+
+    inner = mktree(f"100644 blob {blob}\tcheckout-2-8-1.yaml\n")
+    cluster = mktree(f"040000 tree {inner}\t_cluster\n")
+    kind = mktree(f"040000 tree {cluster}\tClusterStagedUpdateRun\n")
+    return mktree(f"040000 tree {kind}\truns\n")
