@@ -61,7 +61,7 @@ from agent.report import (
     not_our_report,
 )
 from agent.source import FetchedBundle
-from fleetsync_contract.bundle import Bundle, BundleError, parse_bundle
+from fleetsync_contract.bundle import Bundle, BundleError, parse_bundle, placement_digests
 from fleetsync_contract.report import (
     HEARTBEAT_FILE,
     ClusterReport,
@@ -324,6 +324,7 @@ class Agent:
             lap("prune")
         now = self.clock()
         collected, healthy, why = (observing or Observing(self.kube)).result(self.providers, now, errors)
+        digests = placement_digests(bundle.placements, bundle.files) if bundle else {}
         report, drifts = build_report(
             ReportInput(
                 cluster=self.config.cluster,
@@ -337,6 +338,7 @@ class Agent:
                         p.resource_index,
                         Strategy.parse(p.apply_strategy).type == "ReportDiff",
                         p.unavailable_period_seconds,
+                        digests.get(p.key, ""),
                     )
                     for p in (bundle.placements if bundle else ())
                 ],

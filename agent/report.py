@@ -61,6 +61,7 @@ class PlacementInfo:
     resource_index: int
     report_diff: bool
     unavailable_period_seconds: int
+    digest: str = ""  # fleetsync_contract.bundle.placement_digests: the hub keeps status by it
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +186,9 @@ def build_report(
                 )
             objects.append(_object(r, inp.now, prev_objects.get((p.key, r.identity)), path))
         conditions = _conditions(p, objects, inp.now, prev_conditions.get(p.key, ()))
-        placements.append(PlacementReport(p.key, p.resource_index, inp.bundle_id, conditions, tuple(objects)))
+        placements.append(
+            PlacementReport(p.key, p.resource_index, inp.bundle_id, conditions, tuple(objects), p.digest)
+        )
     health = inp.health
     if previous and previous.health.healthy == health.healthy and previous.health.last_transition_time:
         health = replace(health, last_transition_time=previous.health.last_transition_time)

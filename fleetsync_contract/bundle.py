@@ -200,6 +200,24 @@ def bundle_id(
     return "sha256:" + sha256_hex(dump(doc))
 
 
+def placement_digests(placements: Sequence[BundlePlacement], files: Sequence[FileEntry]) -> dict[str, str]:
+    """Per placement key, ``sha256:`` + sha256 of the canonical YAML of that placement's entry
+    and its file entries (paths and hashes): what the agent acts on for that placement alone.
+
+    A bundle is per cluster, so its id moves when any placement on the cluster changes; the
+    agent reports each placement's digest beside the bundle id, and the hub keeps a placement's
+    reported state while its digest is unchanged, so one placement's change never resets another
+    placement's status (each placement's status is independent, as in KubeFleet)."""
+    by_key: dict[str, list[dict[str, Any]]] = {p.key: [] for p in placements}
+    for f in sorted(files, key=lambda e: e.path):
+        if f.placement in by_key:
+            by_key[f.placement].append(f.to_dict())
+    return {
+        p.key: "sha256:" + sha256_hex(dump({"placement": p.to_dict(), "files": by_key[p.key]}))
+        for p in placements
+    }
+
+
 def member_cluster_doc(heartbeat_period_seconds: int | None) -> dict[str, Any] | None:
     """bundle.yaml's ``memberCluster`` section: settings of the MemberCluster the agent needs."""
     if heartbeat_period_seconds is None:

@@ -130,6 +130,8 @@ class PlacementReport:
     bundle_id: str
     conditions: tuple[Condition, ...]
     objects: tuple[ObjectResult, ...]
+    # fleetsync_contract.bundle.placement_digests of the applied bundle ("" from older agents)
+    digest: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,25 +271,7 @@ def report_doc(r: ClusterReport) -> dict[str, Any]:
             "available": dict(r.resource_usage.available),
             "observationTime": r.resource_usage.observation_time,
         },
-        "placements": [
-            {
-                "key": p.key,
-                "resourceIndex": p.resource_index,
-                "bundleId": p.bundle_id,
-                "conditions": [
-                    {
-                        "type": c.type,
-                        "status": c.status,
-                        "reason": c.reason,
-                        "message": c.message,
-                        "lastTransitionTime": c.last_transition_time,
-                    }
-                    for c in p.conditions
-                ],
-                "objects": [_object_doc(o) for o in sorted(p.objects, key=lambda o: o.identity)],
-            }
-            for p in sorted(r.placements, key=lambda p: p.key)
-        ],
+        "placements": [_placement_doc(p) for p in sorted(r.placements, key=lambda p: p.key)],
         "inventory": [
             {
                 "apiVersion": i.api_version,
@@ -335,6 +319,28 @@ def _parse_object(o: FieldReader) -> ObjectResult:
     )
 
 
+def _placement_doc(p: PlacementReport) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "key": p.key,
+        "resourceIndex": p.resource_index,
+        "bundleId": p.bundle_id,
+        "conditions": [
+            {
+                "type": c.type,
+                "status": c.status,
+                "reason": c.reason,
+                "message": c.message,
+                "lastTransitionTime": c.last_transition_time,
+            }
+            for c in p.conditions
+        ],
+        "objects": [_object_doc(o) for o in sorted(p.objects, key=lambda o: o.identity)],
+    }
+    if p.digest:  # absent from older agents' reports, which stay byte-identical
+        doc["digest"] = p.digest
+    return doc
+
+
 def parse_report(data: bytes, what: str = REPORT_FILE) -> ClusterReport:
     r = FieldReader(what, load_document(data, what))
     r.header("ClusterReport")
@@ -356,6 +362,7 @@ def parse_report(data: bytes, what: str = REPORT_FILE) -> ClusterReport:
                 for c in p.items("conditions")
             ),
             tuple(_parse_object(o) for o in p.items("objects")),
+            p.text("digest"),
         )
         for p in r.items("placements")
     )

@@ -9,7 +9,9 @@
      │    ├── CompileError      a CEL expression does not compile (policy/cel.py)
      │    ├── StatusFormatError status.yaml is not a file this hub wrote (status/memory.py)
      │    ├── AdoptionRefused   a drift cannot be adopted as asked (drift/values.py)
-     │    ├── DriftNotFound     no report or drift matches what was asked (drift/reports.py)
+     │    ├── NotFound          what was asked for does not exist: a finding, like kubectl's NotFound
+     │    │    └── DriftNotFound  no report or drift matches what was asked (drift/reports.py)
+     │    ├── NoSuchTarget      an approval names a run, stage or gate that does not exist (rollout/staged/approve.py)
      │    ├── UsageError        a drift command line is ambiguous or impossible (drift/reports.py)
      │    ├── Refused           a drift cannot be adopted as asked, at the command (drift/adopt.py)
      │    └── WorkTreeError     a person's work tree cannot take the commit asked for (gitstore/worktree.py)
@@ -90,6 +92,11 @@ class FleetsyncError(Exception):
 
 class UserError(FleetsyncError):
     """The input (a file, a flag, a reference) is wrong; retrying will not help."""
+
+
+class NotFound(UserError):
+    """The object asked for (a placement on the status branch, a drift) does not exist: the
+    command found something to say rather than being used wrongly (exit 1, not 2)."""
 
 
 class ValidationError(UserError):

@@ -3,12 +3,13 @@
 This is the only place that wires the stages to the outside world (paths, clocks, git, output
 formats, logging). The app below is the whole shape of the CLI in one screen: the root callback
 sets logging up once for every command (``--log-level``, ``--log-format``; fleetsync/cli/logs.py),
-then each command or group comes from its own module (validate, schedule, plan, get, approve,
+then each command or group comes from its own module (validate, schedule, plan, diff, get, approve,
 demo, version, and the groups dev, hub, agent, drift), registered in the order ``--help`` lists
 them. What every command shares (exit codes, output formats, the clock) is
-fleetsync/cli/conventions.py; ``main`` applies the exit-code rule to errors no command caught:
-a user's mistake is 1, anything else of ours 3. Command modules import the hub, the agent or
-kubesim only when their command runs, so ``fleetsync --help`` stays fast.
+fleetsync/cli/conventions.py; ``main`` applies the exit-code rule to errors no command caught
+(``exit_code_for``: something that does not exist is 1, a user's mistake 2, anything else 3).
+Command modules import the hub, the agent or kubesim only when their command runs, so
+``fleetsync --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from typing import Annotated
 import typer
 
 from fleetsync.cli import agent, approve, demo, dev, diff, drift, get, hub, plan, schedule, validate, version
-from fleetsync.cli.conventions import EXIT_FINDINGS, EXIT_RUNTIME
+from fleetsync.cli.conventions import exit_code_for
 from fleetsync.cli.logs import LogFormat, LogLevel, setup_logging
-from reconciler.errors import FleetsyncError, UserError
+from reconciler.errors import FleetsyncError
 
 app = typer.Typer(
     name="fleetsync",
@@ -92,9 +93,6 @@ app.add_typer(drift.app, name="drift")
 def main() -> None:
     try:
         app()
-    except UserError as e:
-        typer.echo(f"error: {e}", err=True)
-        sys.exit(EXIT_FINDINGS)
     except FleetsyncError as e:
         typer.echo(f"error: {e}", err=True)
-        sys.exit(EXIT_RUNTIME)
+        sys.exit(exit_code_for(e))

@@ -2,17 +2,23 @@
 
 An approval is a file in the fleet repo, so the command and a merged pull request that adds the
 same file are the same approval; the commit itself is made by
-``reconciler.rollout.staged.approve``.
+``reconciler.rollout.staged.approve``. First the target is checked against the fleet (the work
+tree's objects) and ``fleet/status`` (the strategy the run froze): a run, stage or gate that does
+not exist is a usage error (exit 2) that names what does, so no approval is committed that the
+hub would never read.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fleetsync.cli.conventions import utcnow
+from fleetsync.cli.conventions import EXIT_USAGE, fail, utcnow
+
+if TYPE_CHECKING:
+    from reconciler.rollout.staged.approve import Approval
 
 
 def approve_command(
@@ -43,9 +49,35 @@ def approve_command(
 
       fleetsync approve rollout-1 production --before --branch approve/rollout-1-production
     """
+    from reconciler.errors import UserError
     from reconciler.rollout.staged.approve import Approval, approve
 
-    text = approve(
-        repo, Approval(run, stage, before, namespace), utcnow(), branch=branch, message=message, sign=sign
-    )
+    if not repo.is_dir():
+        raise fail(f"{repo}: not a directory", EXIT_USAGE)
+    try:
+        target = Approval(run, stage, before, namespace)
+        _check(repo, target)
+    except UserError as e:
+        raise fail(str(e), EXIT_USAGE) from e
+    text = approve(repo, target, utcnow(), branch=branch, message=message, sign=sign)
     typer.echo(text, nl=False)
+
+
+def _check(repo: Path, target: Approval) -> None:
+    """NoSuchTarget unless the run, its stage and that gate exist (the fleet at the work tree,
+    the run's frozen strategy from fleet/status when the repository has it)."""
+    from reconciler.gitstore.repo import HubRepo
+    from reconciler.gitstore.worktree import WorkTree
+    from reconciler.load.fleet import load_directory
+    from reconciler.rollout.staged.approve import NoSuchTarget, check_target, frozen_stages
+
+    top = WorkTree.open(repo).top
+    loaded = load_directory(top)
+    with HubRepo.local(top) as hub:
+        frozen = frozen_stages(hub, target)
+    try:
+        check_target(target, loaded.spec.runs, loaded.spec.strategies, frozen)
+    except NoSuchTarget as e:
+        if loaded.ok:
+            raise
+        raise NoSuchTarget(f"{e} (the fleet at {top} has errors: {loaded.errors[0]})") from e

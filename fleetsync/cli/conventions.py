@@ -4,9 +4,16 @@ Commands follow kubectl/flux conventions so a CI job or a script can branch on t
 reading text: ``-o yaml|json|table`` (or ``text``), errors on stderr, and one exit-code rule:
 
   0  success / nothing to report
-  1  findings (validation errors, a plan with changes)
-  2  usage error (bad flags or arguments), or checks that block a merge (``plan``)
+  1  findings: validation errors, a plan with changes, failed or drifted objects, a status that
+     is not rendered, an object or drift that does not exist (``NotFound``)
+  2  usage or configuration error: bad flags or arguments, a path that is not a fleet repo, an
+     unknown kind, run or stage, a remote that does not exist; and checks that block a merge
+     (``plan``)
   3+ runtime failure (git unreachable, a bug)
+
+``exit_code_for`` applies the rule to an error no command caught (``fleetsync.cli.main``), so a
+missing path gives 2 whichever command was given it; tests/fleetsync/cli/test_exit_codes.py
+proves the rule over every command.
 
 They live in a leaf module, apart from the app that assembles the commands, so each command
 module can import them without importing its siblings.
@@ -55,6 +62,18 @@ HubRemoteOpt = Annotated[
 StateDirOpt = Annotated[
     Path | None, typer.Option("--state-dir", help="Cache for remote repos (default ~/.cache/fleetsync/hub).")
 ]
+
+
+def exit_code_for(error: BaseException) -> int:
+    """The exit code of an error no command caught: 1 for something that does not exist, 2 for
+    anything the user must fix (a path, a flag, a name), 3 for the rest."""
+    from reconciler.errors import NotFound, UserError
+
+    if isinstance(error, NotFound):
+        return EXIT_FINDINGS
+    if isinstance(error, UserError):
+        return EXIT_USAGE
+    return EXIT_RUNTIME
 
 
 def fail(message: str, code: int) -> typer.Exit:

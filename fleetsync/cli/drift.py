@@ -1,7 +1,11 @@
 """``fleetsync drift``: list, show and adopt the drift that agents observed.
 
 Reading (``list``, ``show``) goes through the hub's git door like ``get``; ``adopt`` turns a
-drift into a commit on a branch for review (``reconciler.drift.commit``). A refusal (Secret
+drift into a commit on a branch for review (``reconciler.drift.commit``). ``adopt`` runs in a
+person's checkout, usually an ordinary clone, while the hub writes the report branches to the
+shared remote: so the reports are read from the checkout itself only when it holds report
+branches (a hub's own repository), else from its default remote; ``--reports`` takes a URL, a
+path or a remote's name, as ``plan --reports-from`` does. A refusal (Secret
 data, /status, a kustomize-rendered source, a source change that would reach other clusters)
 is a usage error: the user must choose differently, nothing failed.
 """
@@ -94,8 +98,13 @@ def drift_adopt_command(
     repo: Annotated[Path, typer.Option("--repo", help="A checkout of the fleet repo.")] = Path("."),
     reports: Annotated[
         str | None,
-        typer.Option("--reports", help="Where the report branches are (URL or path; default --repo)."),
+        typer.Option(
+            "--reports",
+            help="Where the report branches are: a URL, a path or a remote's name (default: --repo if "
+            "it has report branches, else its remote).",
+        ),
     ] = None,
+    state_dir: StateDirOpt = None,
     branch: Annotated[
         str | None,
         typer.Option("--branch", help="Commit on this branch (default: new branch drift/CLUSTER/NAME)."),
@@ -122,9 +131,41 @@ def drift_adopt_command(
         mode = Mode(adopt_mode(adopt_as, as_override, into_source))
     except UsageError as e:
         raise fail(str(e), EXIT_USAGE) from e
-    options = AdoptOptions(cluster, obj, placement, mode, tuple(path or ()), branch, message, reports)
+    if not repo.is_dir():
+        raise fail(f"{repo}: not a directory", EXIT_USAGE)
+    try:
+        source = _reports_source(repo, reports)
+    except UsageError as e:
+        raise fail(str(e), EXIT_USAGE) from e
+    options = AdoptOptions(
+        cluster, obj, placement, mode, tuple(path or ()), branch, message, source, state_dir
+    )
     try:
         text = adopt(repo, options)
     except (Refused, UsageError) as e:
         raise fail(str(e), EXIT_USAGE) from e
     typer.echo(text, nl=False)
+
+
+def _reports_source(repo: Path, reports: str | None) -> str | None:
+    """Where ``adopt`` reads the report branches: ``reports`` as a URL or path, or the URL of
+    the remote it names; without it, the checkout itself when it has report branches, else its
+    default remote (None: the checkout)."""
+    from fleetsync_contract import REPORT_REF_PREFIX
+    from reconciler.drift.reports import UsageError
+    from reconciler.gitstore.refs import is_url
+    from reconciler.gitstore.repo import HubRepo
+    from reconciler.gitstore.worktree import WorkTree
+
+    if reports is not None and (is_url(reports) or Path(reports).exists()):
+        return reports
+    work = WorkTree.open(repo)
+    with HubRepo.local(work.top) as local:
+        if reports is None:
+            if any(r.startswith(f"refs/heads/{REPORT_REF_PREFIX}") for r in local.hub_refs()):
+                return None
+            return local.remote_url(work.default_remote())
+        url = local.remote_url(reports)
+    if url is None:
+        raise UsageError(f"--reports {reports!r}: not a URL, a path or a remote of {work.top}")
+    return url

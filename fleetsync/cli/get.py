@@ -2,7 +2,10 @@
 
 One command with a KIND argument (as kubectl has) rather than a group: each kind is rendered by
 the reconciler package that owns it (status, status.runs, drift.reports); this module only
-opens the repo and picks the renderer.
+opens the repo and picks the renderer. For the kinds read from ``fleet/status`` it first prints
+the load state on stderr (which commit is rendered; the newest one that failed to load, and
+why) and exits 1 when the newest commit the hub read is not rendered (conventions.py: a
+finding); stdout stays the table or the document, so ``-o json`` remains parseable.
 """
 
 from __future__ import annotations
@@ -11,8 +14,19 @@ from typing import Annotated
 
 import typer
 
-from fleetsync.cli.conventions import HubRemoteOpt, RepoOpt, StateDirOpt, TableOutput
+from fleetsync.cli.conventions import (
+    EXIT_FINDINGS,
+    EXIT_USAGE,
+    HubRemoteOpt,
+    RepoOpt,
+    StateDirOpt,
+    TableOutput,
+    fail,
+)
 from fleetsync.cli.gitauth import KnownHostsOpt, SshKeyOpt, TokenFileOpt, UsernameOpt, git_credentials
+
+STATUS_KINDS = ("placements", "clusters", "runs")
+KINDS = (*STATUS_KINDS, "drift")
 
 
 def get(
@@ -42,18 +56,20 @@ def get(
     fleetsync get drift prod-eu-1 --repo .    (drifted objects from the report branches; see docs/drift.md)
     """
     from reconciler.gitstore.repo import open_hub_repo
-    from reconciler.status.read import cli_get
+    from reconciler.status.read import cli_get, load_state
 
+    if kind not in KINDS:
+        raise fail(f"cannot get {kind!r}: use one of {', '.join(KINDS)}", EXIT_USAGE)
     auth = git_credentials(git_token_file, git_username, git_ssh_key_file, git_known_hosts_file)
     with open_hub_repo(repo, hub_remote=hub_remote, cache_root=state_dir, credentials=auth) as r:
-        if kind == "runs":
-            from reconciler.status.runs import cli_get_runs
-
-            typer.echo(cli_get_runs(r, name, output.value), nl=False)
-            return
         if kind == "drift":  # NAME is a cluster; see docs/drift.md
             from reconciler.drift.reports import cli_get_drift
 
             typer.echo(cli_get_drift(r, name, output.value), nl=False)
             return
-        typer.echo(cli_get(r, kind, name, output.value), nl=False)
+        text = cli_get(r, kind, name, output.value)  # fetches the hub refs (runs included)
+        state = load_state(r)
+    typer.echo(state.line, err=True)
+    typer.echo(text, nl=False)
+    if not state.rendered:
+        raise typer.Exit(EXIT_FINDINGS)

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from fleetsync.cli.conventions import PlanOutput, utcnow
+from fleetsync.cli.conventions import EXIT_USAGE, PlanOutput, fail, utcnow
 
 
 def plan_command(
@@ -38,7 +38,8 @@ def plan_command(
     Renders both commits offline with the same cluster state; writes nothing. Exit codes: 0 no
     change, 1 changes and every check passes, 2 a check fails (head invalid, a Deny policy
     violation, a refused update, an immutable field changed, a placement that would fail, a
-    removal without its Fleetsync-Allow-Prune trailer), 3 runtime error. See docs/plan.md.
+    removal without its Fleetsync-Allow-Prune trailer) or a usage error (a path that is not a git
+    repository, a revision or a remote that does not exist), 3 runtime error. See docs/plan.md.
 
       fleetsync plan . --base origin/main --head HEAD --reports-from origin
 
@@ -46,6 +47,8 @@ def plan_command(
     """
     from reconciler.plan import run as plan_cmd
 
+    if not path.is_dir():
+        raise fail(f"{path}: not a directory", EXIT_USAGE)
     out, err, code = plan_cmd.run(
         path, base, head, output.value, utcnow(), reports_from=reports_from, labels=label or ()
     )

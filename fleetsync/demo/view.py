@@ -3,7 +3,7 @@
 Everything the demo prints about where things landed is read from Git — the bundle branches
 (how many objects each cluster got per placement) and ``fleet/status`` (the KubeFleet-shaped
 placement conditions the hub folded from the agents' reports) — never from the in-process
-objects that produced them, so the demo shows exactly what a user of ``fleetsync status`` would
+objects that produced them, so the demo shows exactly what a user of ``fleetsync get`` would
 see. Output goes through a two-method ``Output``: rich on a terminal (a spinner per stage,
 tables), plain lines otherwise (CI logs, tests).
 """

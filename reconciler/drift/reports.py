@@ -29,7 +29,7 @@ from fleetsync_contract.report import (
     parse_report_tree,
 )
 from reconciler.drift.values import is_secret_data
-from reconciler.errors import UserError
+from reconciler.errors import NotFound, UserError
 from reconciler.gitstore.refs import check_ref_component
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.inputs import REPORT_HEAD, STATUS_HEAD
@@ -52,7 +52,7 @@ HEADERS = [
 ]
 
 
-class DriftNotFound(UserError):
+class DriftNotFound(NotFound):
     """No drift matches what was asked: the cluster has no report branch, the object no drift, or
     the drift is stale at HEAD. Named for what is missing: the agent's ``NotFound`` is an API 404."""
 

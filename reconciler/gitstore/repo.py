@@ -249,6 +249,14 @@ class HubRepo(TreeReader):
         except GitCommandError:
             return None
 
+    def is_ancestor(self, older: str, newer: str) -> bool:
+        """Whether commit ``older`` is ``newer`` or in its history; False when either is unknown."""
+        try:
+            self._repo.git.merge_base("--is-ancestor", _check_sha(older), _check_sha(newer))
+        except (GitCommandError, GitFailure):
+            return False
+        return True
+
     # -- writing ----------------------------------------------------------------------------
     def write_tree(self, files: Mapping[str, bytes]) -> str:
         """Blobs and trees for ``files`` (path → bytes) in the object store; the root tree id."""

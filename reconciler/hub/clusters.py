@@ -17,11 +17,13 @@ Eligibility is KubeFleet's checker, in its order, first failure wins, with fleet
 5. health never reported;
 6. unhealthy for longer than the health timeout (5 min); shorter blips are tolerated.
 
-The verdict is data, ``Ineligibility`` (a closed vocabulary of reasons plus how long ago the last
-heartbeat or health transition was), never a sentence: whoever writes it makes the text —
-``summary`` for status (stable, so status does not change with the clock), ``message`` for the
-scheduler's reasons (KubeFleet's wording, minutes included) — and the hub's quiet-pass check
-compares reasons without cutting a message apart.
+The verdict is data, ``Ineligibility`` (a closed vocabulary of reasons plus when the last
+heartbeat was received or the health last transitioned), never a sentence: whoever writes it
+makes the text — ``summary`` for the MemberCluster annotation, ``message`` for the scheduler's
+reasons — and the hub's quiet-pass check compares reasons without cutting a message apart.
+KubeFleet's message says "last received 6.00 minutes ago"; fleetsync's says "last received at"
+an RFC 3339 time instead, because the scheduler's reasons land in ``fleet/status`` and an age
+would make every poll a new status commit while a cluster stays silent (issue 15).
 
 Property values are parsed into exact quantities **once**, here, so a scheduling call never
 parses text: ``quantities`` holds every non-resource property that is a Kubernetes quantity and
@@ -41,7 +43,7 @@ from fractions import Fraction
 from types import MappingProxyType
 
 from fleetsync_contract.quantity import QuantityError, parse_quantity
-from fleetsync_contract.report import ClusterReport, Heartbeat, parse_time
+from fleetsync_contract.report import ClusterReport, Heartbeat, format_time, parse_time
 from reconciler.api.membercluster import MEMBER_NAME_LABEL, MemberCluster, ResourceUsage, Taint
 from reconciler.api.meta import empty_map
 
@@ -72,28 +74,29 @@ class IneligibleReason(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Ineligibility:
-    """A cluster's ineligibility: the reason, and for a stale heartbeat or a long unhealthiness how
-    long ago the last heartbeat was received or the health last transitioned (None: unknown)."""
+    """A cluster's ineligibility: the reason, and for a stale heartbeat or a long unhealthiness when
+    the last heartbeat was received or the health last transitioned (None: unknown)."""
 
     reason: IneligibleReason
-    since: timedelta | None = None
+    last: datetime | None = None
 
     @property
     def summary(self) -> str:
-        """The reason without the clock (what status carries: it must not change every pass)."""
+        """The reason alone (the MemberCluster annotation)."""
         return f"{NOT_CONNECTED}: {self.reason}"
 
     @property
     def message(self) -> str:
-        """KubeFleet's full message, minutes included (the scheduler's reason for not picking)."""
-        if self.reason is IneligibleReason.NO_RECENT_HEARTBEAT and self.since is not None:
-            return f"{self.summary} (last received {_minutes(self.since)} minutes ago)"
+        """KubeFleet's full message with an absolute time instead of an age (the scheduler's
+        reason for not picking): it lands in status, so it must not change with the clock."""
+        if self.reason is IneligibleReason.NO_RECENT_HEARTBEAT and self.last is not None:
+            return f"{self.summary} (last received at {format_time(self.last)})"
         if self.reason is IneligibleReason.UNHEALTHY_TOO_LONG:
             # KubeFleet would measure from Go's zero time: unhealthy since forever.
             when = (
                 "last transition unknown"
-                if self.since is None
-                else f"last transitioned {_minutes(self.since)} minutes ago"
+                if self.last is None
+                else f"last transitioned at {format_time(self.last)}"
             )
             return f"{self.summary} ({when})"
         return self.summary
@@ -191,10 +194,6 @@ def observation_from_report(
     )
 
 
-def _minutes(delta: timedelta) -> str:
-    return f"{delta.total_seconds() / 60:.2f}"
-
-
 def eligibility(
     observation: ClusterObservation | None,
     now: datetime,
@@ -204,17 +203,15 @@ def eligibility(
     """KubeFleet's eligibility checker over fleetsync's observation; None when eligible."""
     if observation is None or observation.heartbeat_time is None:
         return Ineligibility(IneligibleReason.NOT_ONLINE)
-    since = now - observation.heartbeat_time
-    if since > heartbeat_timeout:
-        return Ineligibility(IneligibleReason.NO_RECENT_HEARTBEAT, since)
+    if now - observation.heartbeat_time > heartbeat_timeout:
+        return Ineligibility(IneligibleReason.NO_RECENT_HEARTBEAT, observation.heartbeat_time)
     if observation.healthy is None:
         return Ineligibility(IneligibleReason.NO_HEALTH)
     if not observation.healthy:
         if observation.health_transition_time is None:
             return Ineligibility(IneligibleReason.UNHEALTHY_TOO_LONG)
-        since = now - observation.health_transition_time
-        if since > health_timeout:
-            return Ineligibility(IneligibleReason.UNHEALTHY_TOO_LONG, since)
+        if now - observation.health_transition_time > health_timeout:
+            return Ineligibility(IneligibleReason.UNHEALTHY_TOO_LONG, observation.health_transition_time)
     return None
 
 

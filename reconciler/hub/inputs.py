@@ -62,13 +62,17 @@ class PreviousBundle:
     """A cluster's bundle branch tip. Its ``bundle.yaml`` is parsed only when the loop needs the
     file list (the bundle changes): the id is known from status.yaml, so a no-op reads nothing."""
 
-    __slots__ = ("_bundle", "_read", "bundle_id", "commit")
+    __slots__ = ("_bundle", "_read", "bundle_id", "commit", "published")
 
-    def __init__(self, commit: str, bundle_id: str, read: Callable[[], Bundle]):
+    def __init__(self, commit: str, bundle_id: str, read: Callable[[], Bundle], published: str = ""):
         self.commit = commit
         self.bundle_id = bundle_id
         self._read = read
         self._bundle: Bundle | None = None
+        # The commit the hub last published on this branch, when the tip does not descend from
+        # it (someone reset or rewrote the branch): its agent would refuse anything built on
+        # the tip, so the hub writes nothing here until the branch is restored ("" in sync).
+        self.published = published
 
     @property
     def bundle(self) -> Bundle:
@@ -257,11 +261,13 @@ def read_inputs(repo: HubRepo, memo: InputMemo | None = None) -> HubInputs:
                 continue
             read = _bundle_reader(repo, commit)
             known = memory.bundles.get(cluster)
-            if known is not None and known.commit == commit:
+            if known is not None and known.commit == commit and known.bundle_id:
                 bundles[cluster] = PreviousBundle(commit, known.bundle_id, read)
             else:  # written by someone else (or before the hub recorded ids): read it now
                 prev = PreviousBundle(commit, "", read)
-                bundles[cluster] = PreviousBundle(commit, prev.bundle.bundle_id, read)
+                rewound = known is not None and not repo.is_ancestor(known.commit, commit)
+                published = known.commit if known is not None and rewound else ""
+                bundles[cluster] = PreviousBundle(commit, prev.bundle.bundle_id, read, published)
     agents = read_agents(repo, refs, memo)
     return HubInputs(
         MappingProxyType(refs),

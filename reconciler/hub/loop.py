@@ -18,6 +18,12 @@ KubeFleet would refuse as an update of the last commit the hub rendered
 (reconciler/load/immutability.py). Rolling updates keep a held-back cluster on exactly the files
 its bundle already has for that placement (read back from its branch), so "old version" never
 needs an old commit to be re-rendered.
+
+A bundle branch whose tip no longer descends from the commit the hub last published there
+(someone reset or rewrote it) is held: building on that tip would make its agent refuse every
+bundle from then on. The hub writes nothing to it, records the published commit with an empty
+bundle id (so the bundle is rendered afresh once the branch is restored) and says so on the
+MemberCluster (reconciler/status/members.py).
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fleetsync_contract import BUNDLE_REF_PREFIX
-from fleetsync_contract.bundle import MANIFEST_DIR, FileEntry
+from fleetsync_contract.bundle import MANIFEST_DIR, BundleError, FileEntry, parse_bundle, placement_digests
 from fleetsync_contract.canonical import sha256_hex
 from reconciler.api.placement import Placement
 from reconciler.errors import Finding, TransientError, UserError
@@ -56,7 +62,7 @@ from reconciler.load.immutability import check_update
 from reconciler.rollout.staged.approver import git_approvers
 from reconciler.rollout.staged.step import step_orphans
 from reconciler.scheduler.framework import schedule as default_schedule
-from reconciler.status.members import cluster_doc
+from reconciler.status.members import RewoundBranch, cluster_doc
 from reconciler.status.memory import (
     STATUS_FILE,
     BindingRecord,
@@ -181,11 +187,16 @@ def _reconcile(
     )
     say(f"rendering {len(by_name)} cluster bundle(s)")
     guard = PruneGuard(repo, inputs, commit, spec.settings.prune_max_share)  # unconfirmed mass deletions wait
-    bundle_ids, records, updates = _render_bundles(repo, inputs, placed, by_name, spec, commit, now, guard)
+    bundle_ids, records, updates, fresh = _render_bundles(
+        repo, inputs, placed, by_name, spec, commit, now, guard
+    )
     say("writing status")
+    digests = _digests(inputs, fresh)
     placement_docs = [
         placement_doc(
-            placement_view(p, inputs, bundle_ids), inputs.previous_doc(placement_path(p.memory.key)), now
+            placement_view(p, inputs, bundle_ids, digests),
+            inputs.previous_doc(placement_path(p.memory.key)),
+            now,
         )
         for p in placed
     ]
@@ -196,6 +207,7 @@ def _reconcile(
             spec.members[s.name].heartbeat_period_seconds,
             inputs.previous_doc(cluster_path(s.name)),
             now,
+            _rewound(inputs, s.name),
         )
         for s in states
     ]
@@ -280,8 +292,11 @@ def _render_bundles(
     commit: str,
     now: datetime,
     guard: PruneGuard,
-) -> tuple[dict[str, str], dict[str, BundleRecord], list[RefUpdate]]:
+) -> tuple[dict[str, str], dict[str, BundleRecord], list[RefUpdate], dict[str, Mapping[str, bytes]]]:
+    """Render and write each cluster's bundle that changed: ids, records, ref updates, and the
+    files of the bundles written in this pass (for the placement digests status reads)."""
     cache = ManifestCache()
+    fresh: dict[str, Mapping[str, bytes]] = {}
     keys = {p.memory.key for p in placed}
     deleted = [k for k in inputs.memory.placements if k not in keys]
     records: dict[str, BundleRecord] = {}
@@ -290,6 +305,9 @@ def _render_bundles(
         prev = inputs.bundles.get(cluster)
         member = spec.members.get(cluster)  # its heartbeat period travels in the bundle (memberCluster)
         period = member.heartbeat_period_seconds if member is not None else None
+        if prev is not None and prev.published:  # reset under the hub: hold it (module docstring)
+            records[cluster] = BundleRecord(prev.published, "", period)
+            continue
         if (
             prev is not None
             and not guard.held_before(cluster)
@@ -319,12 +337,50 @@ def _render_bundles(
             RefUpdate(f"refs/heads/{BUNDLE_REF_PREFIX}{cluster}", new, prev.commit if prev else None)
         )
         records[cluster] = BundleRecord(new, rendered.bundle_id, period)
+        fresh[cluster] = rendered.files
     for cluster, prev in inputs.bundles.items():  # left the fleet: branch untouched, id as it is
         last = inputs.memory.bundles.get(cluster)
         records.setdefault(
             cluster, BundleRecord(prev.commit, prev.bundle_id, last.heartbeat_period if last else None)
         )
-    return {c: r.bundle_id for c, r in records.items()}, records, updates
+    return {c: r.bundle_id for c, r in records.items()}, records, updates, fresh
+
+
+def _rewound(inputs: HubInputs, cluster: str) -> RewoundBranch | None:
+    prev = inputs.bundles.get(cluster)
+    if prev is None or not prev.published:
+        return None
+    return RewoundBranch(f"refs/heads/{BUNDLE_REF_PREFIX}{cluster}", prev.commit, prev.published)
+
+
+def _digests(
+    inputs: HubInputs, fresh: Mapping[str, Mapping[str, bytes]]
+) -> Callable[[str], Mapping[str, str]]:
+    """A cluster -> the placement digests of the bundle now on its branch, each read once and
+    only when asked (a report about an older bundle: does it speak about the same share?)."""
+    memo: dict[str, Mapping[str, str]] = {}
+
+    def digests(cluster: str) -> Mapping[str, str]:
+        if cluster not in memo:
+            memo[cluster] = _read_digests(inputs, fresh, cluster)
+        return memo[cluster]
+
+    return digests
+
+
+def _read_digests(
+    inputs: HubInputs, fresh: Mapping[str, Mapping[str, bytes]], cluster: str
+) -> Mapping[str, str]:
+    try:
+        if cluster in fresh:
+            bundle = parse_bundle(fresh[cluster])
+        elif (prev := inputs.bundles.get(cluster)) is not None:
+            bundle = prev.bundle
+        else:
+            return {}
+    except BundleError:
+        return {}
+    return placement_digests(bundle.placements, bundle.files)
 
 
 def _cluster_shares(

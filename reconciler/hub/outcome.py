@@ -4,19 +4,22 @@ The loop keeps, per placement, what each stage returned (``Placed``); this modul
 together with the agents' reports and turns it into ``PlacementView``/``ClusterView``: which
 clusters are scheduled (plus KubeFleet's empty entries for PickN slots that found no cluster),
 where each cluster's rollout stands, how overriding went, and which report entry speaks about
-the bundle that is now on the cluster's branch. It also gives the rollout planner its readiness
+the bundle that is now on the cluster's branch — or about an older bundle whose share for this
+placement is the same (its ``placement_digests`` entry), so another placement's change on the
+cluster does not reset this one's status. It also gives the rollout planner its readiness
 facts from the same report entry, so status and rollout never disagree about a cluster.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fleetsync_contract.bundle import placement_digests
 from fleetsync_contract.report import PlacementReport, availability_failed, parse_time
 from reconciler.api.placement import Placement, PlacementType, RolloutStrategyType
-from reconciler.hub.inputs import HubInputs
+from reconciler.hub.inputs import HubInputs, PreviousBundle
 from reconciler.hub.overrides import OverrideResult
 from reconciler.hub.select import SelectedObject
 from reconciler.policy.gate import Violation
@@ -69,7 +72,7 @@ def current_report(
     if agent is None or agent.report is None or bundle is None:
         return None
     for p in agent.report.placements:
-        if p.key == key and p.bundle_id == bundle.bundle_id:
+        if p.key == key and (p.bundle_id == bundle.bundle_id or _same_share(p, bundle)):
             if (
                 record is not None
                 and record.resource_index is not None
@@ -78,6 +81,15 @@ def current_report(
                 return None
             return p
     return None
+
+
+def _same_share(report: PlacementReport, bundle: PreviousBundle) -> bool:
+    """The report speaks about an older bundle whose share for this placement is the one on the
+    branch (another placement changed on the cluster since)."""
+    if not report.digest:
+        return False
+    b = bundle.bundle
+    return placement_digests(b.placements, b.files).get(report.key) == report.digest
 
 
 def ready_facts(report: PlacementReport | None) -> dict[str, Any]:
@@ -106,7 +118,14 @@ def _selected(objects: Sequence[SelectedObject]) -> tuple[SelectedResource, ...]
     return tuple(SelectedResource(o.group, o.version, o.kind, o.namespace, o.name) for o in objects)
 
 
-def placement_view(p: Placed, inputs: HubInputs, bundle_ids: Mapping[str, str]) -> PlacementView:
+def placement_view(
+    p: Placed,
+    inputs: HubInputs,
+    bundle_ids: Mapping[str, str],
+    digests: Callable[[str], Mapping[str, str]] | None = None,
+) -> PlacementView:
+    """``digests``: a cluster -> the placement digests of the bundle now on its branch (read
+    only when a report speaks about another bundle)."""
     placement, key = p.placement, p.memory.key
     report_diff = str(placement.strategy.apply_strategy.type) == "ReportDiff"
     external = placement.strategy.type == RolloutStrategyType.EXTERNAL
@@ -150,6 +169,7 @@ def placement_view(p: Placed, inputs: HubInputs, bundle_ids: Mapping[str, str]) 
         if blocking and rollout != Status.TRUE:
             rollout = Status.FALSE
         decision_text = next((d.reason for d in p.schedule.decisions if d.cluster_name == b.cluster), "")
+        report = _report_for(inputs, b.cluster, key, bundle_ids.get(b.cluster, ""), digests)
         views.append(
             ClusterView(
                 cluster=b.cluster,
@@ -171,7 +191,8 @@ def placement_view(p: Placed, inputs: HubInputs, bundle_ids: Mapping[str, str]) 
                 applicable_resource_overrides=result.applicable_ros if result is not None else (),
                 bound_index=rec.resource_index if bound and rec is not None else None,
                 bundle_id=bundle_ids.get(b.cluster, "") if bound else "",
-                report=_report_for(inputs, b.cluster, key, bundle_ids.get(b.cluster, "")),
+                report=report,
+                same_share=report is not None and report.bundle_id != bundle_ids.get(b.cluster, ""),
                 drifts={
                     path: d
                     for path, d in (
@@ -205,8 +226,21 @@ def placement_view(p: Placed, inputs: HubInputs, bundle_ids: Mapping[str, str]) 
     )
 
 
-def _report_for(inputs: HubInputs, cluster: str, key: str, bundle_id: str) -> PlacementReport | None:
+def _report_for(
+    inputs: HubInputs,
+    cluster: str,
+    key: str,
+    bundle_id: str,
+    digests: Callable[[str], Mapping[str, str]] | None,
+) -> PlacementReport | None:
+    """The agent's entry for this placement when it speaks about the bundle on the branch, or
+    about an older one with the same share for this placement (same digest)."""
     agent = inputs.agents.get(cluster)
     if agent is None or agent.report is None or not bundle_id:
         return None
-    return next((p for p in agent.report.placements if p.key == key and p.bundle_id == bundle_id), None)
+    entry = next((p for p in agent.report.placements if p.key == key), None)
+    if entry is None or entry.bundle_id == bundle_id:
+        return entry
+    if entry.digest and digests is not None and digests(cluster).get(key) == entry.digest:
+        return entry
+    return None

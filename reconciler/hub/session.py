@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from fleetsync_contract import HEARTBEAT_REF_PREFIX
 from reconciler.errors import Finding
 from reconciler.gitstore.repo import HubRepo
-from reconciler.hub.clusters import ClusterState, Ineligibility
+from reconciler.hub.clusters import ClusterState
 from reconciler.hub.inputs import HubInputs, InputMemo, LoadCache, Loaded, observation, read_agents
 from reconciler.hub.pipeline import fleet_states
 from reconciler.hub.snapshots import SnapshotReader
@@ -41,15 +41,11 @@ FULL_PASS_EVERY = timedelta(minutes=10)
 
 
 def _facts(states: tuple[ClusterState, ...]) -> tuple[ClusterState, ...]:
-    """The cluster states as the stages see them: whether an agent ever beat, not when it did,
-    and why a cluster is ineligible, not for how many minutes already."""
+    """The cluster states as the stages see them: whether an agent ever beat, not when it did.
+    An ineligibility is kept whole: it carries absolute times only (the time of the last beat of
+    a silent cluster), so it changes only when a stage would write something different."""
     return tuple(
-        replace(
-            s,
-            heartbeat_time=None if s.heartbeat_time is None else datetime.min,
-            ineligibility=None if s.ineligibility is None else Ineligibility(s.ineligibility.reason),
-        )
-        for s in states
+        replace(s, heartbeat_time=None if s.heartbeat_time is None else datetime.min) for s in states
     )
 
 

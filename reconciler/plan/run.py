@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from reconciler.errors import FleetsyncError
+from reconciler.errors import FleetsyncError, UserError
 from reconciler.gitstore.refs import is_url
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.session import HubSession
@@ -36,7 +36,7 @@ def _plan(
             else repo.remote_url(reports_from)
         )
         if remote is None:
-            raise FleetsyncError(f"--reports-from {reports_from!r}: not a URL, a path or a remote of {path}")
+            raise UserError(f"--reports-from {reports_from!r}: not a URL, a path or a remote of {path}")
         if not is_url(remote):
             remote = str(Path(remote).resolve())
         with (
@@ -66,6 +66,8 @@ def run(
         )
     try:
         plan = _plan(path, base, head, now, reports_from, labels)
+    except UserError as e:  # a path, a revision or a remote that is not there: a usage error
+        return "", f"error: {e}\n", int(ExitCode.CHECKS_FAILED)
     except FleetsyncError as e:
         return "", f"error: {e}\n", int(ExitCode.RUNTIME_ERROR)
     if output == "json":

@@ -6,11 +6,19 @@ last heartbeat time, which would rewrite the branch at heartbeat rate (``fleetsy
 from the heartbeat refs). It is apart from the placement documents (reconciler/status/views.py)
 because it reads other inputs, a cluster's state and its agent's report, and shares with them
 only the conditions' transition times (reconciler/status/conditions.py).
+
+A bundle branch that someone reset or rewrote under the hub (its tip no longer descends from
+the commit the hub last published) adds a ``BundlePublished=False`` condition, reason
+``BundleBranchRewritten``, whose message names both commits and the command that restores the
+branch: the agent refuses any bundle that does not descend from the one it applied, so the hub
+holds that cluster rather than build on the tip, and the condition is the only way a person
+learns why the cluster stopped moving (docs/hub.md, "A bundle branch that was reset").
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,12 +31,33 @@ ELIGIBLE_ANNOTATION = "fleetsync.io/eligible"
 INELIGIBLE_REASON_ANNOTATION = "fleetsync.io/ineligible-reason"
 
 
+@dataclass(frozen=True, slots=True)
+class RewoundBranch:
+    """A cluster's bundle branch whose tip does not descend from what the hub last published."""
+
+    ref: str  # refs/heads/fleet/bundles/<cluster>
+    tip: str
+    published: str
+
+    def condition(self) -> Condition:
+        return Condition(
+            "BundlePublished",
+            Status.FALSE,
+            "BundleBranchRewritten",
+            f"{self.ref} is at {self.tip}, which does not descend from {self.published}, the bundle "
+            "the hub last published there (the agent refuses anything built on the reset tip); "
+            "the hub writes nothing to it until it is restored: "
+            f"git push --force <hub remote> {self.published}:{self.ref}",
+        )
+
+
 def cluster_doc(
     state: ClusterState,
     report: ClusterReport | None,
     heartbeat_period_seconds: int,
     previous: Mapping[str, Any] | None,
     now: datetime,
+    rewound: RewoundBranch | None = None,
 ) -> dict[str, Any]:
     """A MemberCluster-shaped document: labels, properties, resource usage, agent status."""
     prev_status = (previous or {}).get("status") or {}
@@ -69,7 +98,8 @@ def cluster_doc(
                     Status.TRUE if joined else Status.UNKNOWN,
                     "MemberClusterJoined" if joined else "MemberClusterJoinUnknown",
                     "",
-                )
+                ),
+                *([rewound.condition()] if rewound is not None else []),
             ],
             prev_status.get("conditions") or [],
             now,

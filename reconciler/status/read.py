@@ -6,19 +6,27 @@ and ``-o json`` print them as they are (one object, or a ``List`` like kubectl's
 at first. Nothing here writes, and nothing needs the fleet branch: only the hub refs are
 fetched. A cluster's last heartbeat is not on the status branch (it would rewrite the branch at
 heartbeat rate): it is read live from the heartbeat and report refs, as the hub reads it.
+
+Status is only as good as the commit it was rendered from, so ``load_state`` says which one
+that is in one line, before any table: the commit rendered, and the newest commit the hub read
+when that one failed to load (with its first error), or that the hub never wrote status at all.
+``rendered`` is False in the last two cases, and ``fleetsync get`` exits 1: an empty or stale
+table must never pass for "all is well".
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fleetsync_contract.canonical import CanonicalError, dump, load
 from fleetsync_contract.report import format_time
-from reconciler.errors import UserError
+from reconciler.errors import NotFound, UserError
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.inputs import STATUS_HEAD, observation, read_agents
+from reconciler.status.memory import STATUS_FILE, parse_memory
 
 KINDS = ("placements", "clusters")
 
@@ -28,6 +36,37 @@ def read_status(repo: HubRepo) -> dict[str, bytes]:
     repo.refresh(source=False)
     commit = repo.hub_refs().get(STATUS_HEAD)
     return repo.read_files(commit) if commit else {}
+
+
+@dataclass(frozen=True, slots=True)
+class LoadState:
+    """Which fleet commit status is about (``line``) and whether it is the newest the hub read."""
+
+    line: str
+    rendered: bool
+
+
+def load_state(repo: HubRepo) -> LoadState:
+    """The load state from ``status.yaml`` on the status branch (call after ``read_status`` or
+    another read that fetched the hub refs: this one does not fetch)."""
+    commit = repo.hub_refs().get(STATUS_HEAD)
+    data = repo.read_file(commit, STATUS_FILE) if commit else None
+    if data is None:
+        return LoadState("status: the hub has not rendered any commit yet (no fleet/status)", False)
+    try:
+        memory = parse_memory(data)
+    except UserError as e:
+        return LoadState(f"status: {STATUS_FILE} cannot be read: {e}", False)
+    rendered = f"commit {memory.source_commit[:12]} rendered" if memory.source_commit else "nothing rendered"
+    last = memory.last_load
+    if last.ok:
+        return LoadState(f"status: {rendered} (the newest the hub read)", bool(memory.source_commit))
+    errors = last.findings
+    why = str(errors[0]) if errors else "no error recorded"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return LoadState(
+        f"status: {rendered}; the newest commit {last.commit[:12]} failed to load: {why[:300]}{more}", False
+    )
 
 
 def objects(files: Mapping[str, bytes], kind: str, name: str | None = None) -> list[dict[str, Any]]:
@@ -55,7 +94,7 @@ def status_docs(
         if name is None or name in {meta.get("name"), f"{meta.get('namespace')}/{meta.get('name')}"}:
             out.append(doc)
     if name is not None and not out:
-        raise UserError(f"{what} {name!r} not found on the status branch")
+        raise NotFound(f"{what} {name!r} not found on the status branch")
     return out
 
 

@@ -139,6 +139,8 @@ class ClusterView:
     bound_index: int | None = None  # resource index in the cluster's bundle
     bundle_id: str = ""  # the cluster's published bundle id ("" none)
     report: PlacementReport | None = None  # this placement's entry in the agent's report
+    # the report is about an older bundle whose share for this placement is the same (digest)
+    same_share: bool = False
     drifts: Mapping[str, ObjectDrift] = field(default_factory=dict)  # by drift path
     policy_violations: tuple[Mapping[str, str], ...] = ()  # the policy gate's, for the change it judged
 
@@ -180,6 +182,15 @@ def _kept_reason(ctype: ResourceCondition, status: Status, reported: str) -> str
     return ""
 
 
+def _current(view: ClusterView) -> bool:
+    """The report entry speaks about this placement's share of the bundle now on the branch:
+    the same bundle, or an older one with this placement's share unchanged (another placement's
+    change on the cluster does not make this one pending again)."""
+    if view.report is None or not view.bundle_id:
+        return False
+    return view.report.bundle_id == view.bundle_id or view.same_share
+
+
 def cluster_conditions(view: ClusterView, report_diff: bool, external: bool) -> list[Condition]:
     """The per-cluster pipeline conditions, up to and including the first that is not True."""
     out: list[Condition] = [
@@ -192,7 +203,7 @@ def cluster_conditions(view: ClusterView, report_diff: bool, external: bool) -> 
     ]
     if view.scheduled != Status.TRUE or not view.cluster:
         return out
-    current = view.report is not None and bool(view.bundle_id) and view.report.bundle_id == view.bundle_id
+    current = _current(view)
     for ctype in REPORT_DIFF_ORDER if report_diff else APPLY_ORDER:
         message = ""
         reason = ""
@@ -359,8 +370,7 @@ def _placement_status(
         entry["applicableResourceOverrides"] = [
             {"namespace": ns, "name": n} for ns, n in sorted(cv.applicable_resource_overrides)
         ]
-    current = cv.report is not None and cv.report.bundle_id == cv.bundle_id != ""
-    if current and cv.report is not None:
+    if _current(cv) and cv.report is not None:
         failed = _failed(cv.report)
         if failed:
             entry["failedPlacements"] = failed

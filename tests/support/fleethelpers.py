@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from fleetsync_contract.bundle import Bundle, parse_bundle
+from fleetsync_contract.bundle import Bundle, parse_bundle, placement_digests
 from fleetsync_contract.report import (
     ClusterReport,
     Condition,
@@ -165,6 +165,7 @@ class FleetWork:
     ) -> None:
         """The agent applied the bundle now on its branch and says so."""
         bundle = self.bundle(cluster)
+        digests = placement_digests(bundle.placements, bundle.files)
         placements = tuple(
             PlacementReport(
                 p.key,
@@ -187,6 +188,7 @@ class FleetWork:
                     ),
                 ),
                 (),
+                digests[p.key],
             )
             for p in bundle.placements
         )

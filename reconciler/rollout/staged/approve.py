@@ -12,6 +12,12 @@ Two ways to commit: on the checked-out branch (only the approval file is committ
 else is staged), or with ``--branch NAME`` onto a new branch made from HEAD without touching
 the work tree or index, for repositories whose main branch takes changes only by pull request.
 
+Before anything is committed the command checks the target (``check_target``): the run exists
+in the fleet, the stage is one of its strategy's stages (the strategy the run froze at
+initialization when ``fleet/status`` has it, else the strategy in the repo), and the stage has
+that gate, a before- or after-stage ``Approval`` task. An approval of anything else would be a
+commit the hub never reads, so it is refused with the names that do exist.
+
 The commits go through reconciler/gitstore/worktree.py (``WorkTree``), the hub side's one door
 to a person's work tree: fixed argument lists, names checked before they reach a command line,
 the file content and the message on stdin, and the user's own identity and signing setup.
@@ -20,19 +26,37 @@ the file content and the message on stdin, and the user's own identity and signi
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fleetsync_contract.canonical import dump
-from reconciler.api.staged import CSUR_KIND, SUR_KIND
+from fleetsync_contract.canonical import CanonicalError, dump, load
+from reconciler.api.staged import (
+    CSUR_KIND,
+    CSUS_KIND,
+    SUR_KIND,
+    SUS_KIND,
+    StageConfig,
+    StagedUpdateRun,
+    StagedUpdateStrategy,
+    StageTaskType,
+)
 from reconciler.errors import UserError
 from reconciler.gitstore.refs import check_branch
 from reconciler.gitstore.worktree import WorkTree
-from reconciler.rollout.staged.documents import approval_kind, approval_request_doc
+from reconciler.rollout.staged.documents import (
+    approval_kind,
+    approval_request_doc,
+    parse_run_status,
+    run_path,
+)
 from reconciler.rollout.staged.model import APPROVED, RunCondition, approval_name
 from reconciler.status.conditions import Status
+
+if TYPE_CHECKING:
+    from reconciler.gitstore.repo import HubRepo
 
 APPROVALS_DIR = "approvals"
 APPROVED_REASON = "ApprovedByCommit"
@@ -78,6 +102,81 @@ class Approval:
         """Where the approval lives in the fleet repo (relative to its root)."""
         folder = f"{APPROVALS_DIR}/{self.namespace}" if self.namespace else APPROVALS_DIR
         return f"{folder}/{self.name}.yaml"
+
+
+class NoSuchTarget(UserError):
+    """The run, the stage or the stage's gate an approval names does not exist (a usage error)."""
+
+
+def _shown(namespace: str, name: str) -> str:
+    return f"{namespace}/{name}" if namespace else name
+
+
+def _gates(stage: StageConfig) -> list[str]:
+    out = []
+    if any(t.type == StageTaskType.APPROVAL for t in stage.before_stage_tasks):
+        out.append("a before-stage approval (--before)")
+    if any(t.type == StageTaskType.APPROVAL for t in stage.after_stage_tasks):
+        out.append("an after-stage approval (--after)")
+    return out
+
+
+def check_target(
+    a: Approval,
+    runs: Mapping[str, StagedUpdateRun],
+    strategies: Mapping[str, StagedUpdateStrategy],
+    frozen: Sequence[StageConfig] = (),
+) -> None:
+    """NoSuchTarget unless ``a`` names a run of ``runs``, a stage of its strategy (``frozen``: the
+    stages the run froze at initialization, which win over the strategy in ``strategies``) and
+    a gate that stage has."""
+    run = runs.get(f"{a.run_kind}/{a.namespace}/{a.run}")
+    if run is None:
+        names = sorted(_shown(r.namespace, r.name) for r in runs.values())
+        raise NoSuchTarget(
+            f"no staged update run {_shown(a.namespace, a.run)!r}; runs: {', '.join(names) or 'none'}"
+        )
+    stages: Sequence[StageConfig] = frozen
+    if not stages:
+        kind = SUS_KIND if run.kind == SUR_KIND else CSUS_KIND
+        strategy = strategies.get(f"{kind}/{run.namespace}/{run.strategy_name}")
+        if strategy is None:
+            raise NoSuchTarget(f"run {a.run!r} names strategy {run.strategy_name!r}, which does not exist")
+        stages = strategy.stages
+    stage = next((s for s in stages if s.name == a.stage), None)
+    if stage is None:
+        raise NoSuchTarget(
+            f"run {a.run!r} has no stage {a.stage!r}; stages: {', '.join(s.name for s in stages) or 'none'}"
+        )
+    gates = _gates(stage)
+    wanted = "a before-stage approval" if a.before else "an after-stage approval"
+    if not any(g.startswith(wanted) for g in gates):
+        raise NoSuchTarget(
+            f"stage {a.stage} has no {'before' if a.before else 'after'}-stage approval; "
+            f"it has {' and '.join(gates) or 'none'}"
+        )
+
+
+STATUS_REFS = ("refs/heads/fleet/status", "refs/remotes/origin/fleet/status")
+
+
+def frozen_stages(repo: HubRepo, a: Approval) -> tuple[StageConfig, ...]:
+    """The stages run ``a.run`` froze at initialization, from ``fleet/status`` in ``repo`` (a hub
+    repository, or a clone of one); () when there is no status or the run has not initialized."""
+    for ref in STATUS_REFS:
+        commit = repo.resolve(ref)
+        if commit is None:
+            continue
+        data = repo.read_file(commit, run_path(a.run_kind, a.namespace, a.run))
+        if data is None:
+            return ()
+        try:
+            doc = load(data)
+            status = doc.get("status") if isinstance(doc, Mapping) else None
+            return parse_run_status(status).strategy if isinstance(status, Mapping) else ()
+        except (UserError, CanonicalError):
+            return ()
+    return ()
 
 
 def approval_document(a: Approval, approver: str, now: datetime) -> dict[str, Any]:

@@ -159,11 +159,11 @@ def test_a_500_cluster_change_is_one_group_and_fits_a_pull_request_comment(
 
 
 @pytest.mark.parametrize("rev", ["no-such-branch", "--upload-pack=evil"])
-def test_an_unknown_or_option_like_revision_is_a_runtime_error(
+def test_an_unknown_or_option_like_revision_is_a_usage_error(
     make_fleet: Callable[[int], Any], rev: str
 ) -> None:
     out, err, code = plan_cmd.run(make_fleet(2).path, rev, "HEAD", "json", datetime(2026, 5, 1, tzinfo=UTC))
-    assert code == ExitCode.RUNTIME_ERROR and out == "" and "not a commit" in err
+    assert code == 2 and out == "" and "not a commit" in err  # the exit-code rule: 2 usage
 
 
 def test_markdown_over_budget_keeps_every_group_and_points_to_json_for_left_out_diffs(

@@ -14,6 +14,7 @@ from fleetsync.cli import app
 from fleetsync_contract.canonical import dump
 from reconciler.errors import UserError
 from reconciler.rollout.staged.documents import run_doc, run_path
+from reconciler.status.memory import STATUS_FILE, HubMemory, LoadRecord, dump_memory
 from reconciler.status.runs import run_docs, stage_rows, summary, table
 from tests.support.stagedfixtures import Fleet, strategy
 
@@ -125,7 +126,8 @@ def test_get_runs_reads_the_status_branch(tmp_path: Path) -> None:
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
     entries = []
-    for path, data in files(fleet).items():
+    rendered = dump_memory(HubMemory("f" * 40, LoadRecord("f" * 40, True, ())))  # the hub rendered a commit
+    for path, data in {**files(fleet), STATUS_FILE: rendered}.items():
         blob = git(repo, "hash-object", "-w", "--stdin", stdin=data.decode())
         entries.append((path, blob))
     index = tmp_path / "index"
@@ -170,4 +172,4 @@ def test_get_runs_reads_the_status_branch(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "can-1 to become available" in result.output and "kubernetes-fleet.io/deleteStage" in result.output
     result = CliRunner().invoke(app, ["get", "runs", "-o", "json", "--repo", str(repo)])
-    assert json.loads(result.output)["items"][0]["status"]["resourceSnapshotIndexUsed"] == "1"
+    assert json.loads(result.stdout)["items"][0]["status"]["resourceSnapshotIndexUsed"] == "1"

@@ -275,7 +275,7 @@ def test_a_cluster_document_carries_health_properties_and_eligibility_stably() -
     state = ClusterState(
         "a",
         MappingProxyType({"env": "prod"}),
-        ineligibility=Ineligibility(IneligibleReason.NO_RECENT_HEARTBEAT, timedelta(minutes=5.1)),
+        ineligibility=Ineligibility(IneligibleReason.NO_RECENT_HEARTBEAT, T0 - timedelta(minutes=5.1)),
         properties=MappingProxyType({"kubernetes-fleet.io/node-count": "3"}),
         heartbeat_time=T0,
         healthy=True,
@@ -308,7 +308,7 @@ def test_a_cluster_document_carries_health_properties_and_eligibility_stably() -
             for s in ClusterState.__slots__
             if s not in ("ineligibility", "heartbeat_time")
         },
-        ineligibility=Ineligibility(IneligibleReason.NO_RECENT_HEARTBEAT, timedelta(minutes=6.2)),
+        ineligibility=Ineligibility(IneligibleReason.NO_RECENT_HEARTBEAT, T0 - timedelta(minutes=6.2)),
         heartbeat_time=T1,
     )
     assert dump(cluster_doc(later, rep, 60, doc, T1)) == dump(doc)

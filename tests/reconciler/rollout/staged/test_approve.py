@@ -89,7 +89,25 @@ def test_names_are_checked_before_they_reach_git(
     assert git(repo, "log", "--oneline").count("\n") == 0
 
 
+RUN_AND_STRATEGY = """apiVersion: placement.kubernetes-fleet.io/v1beta1
+kind: ClusterStagedUpdateRun
+metadata: {name: rollout-1}
+spec: {placementName: web, stagedRolloutStrategyName: s, state: Run}
+---
+apiVersion: placement.kubernetes-fleet.io/v1beta1
+kind: ClusterStagedUpdateStrategy
+metadata: {name: s}
+spec:
+  stages:
+    - name: prod
+      beforeStageTasks: [{type: Approval}]
+"""
+
+
 def test_the_cli_approves_the_before_stage_task(repo: Path) -> None:
+    (repo / "rollout.yaml").write_text(RUN_AND_STRATEGY)  # the CLI approves only gates that exist
+    git(repo, "add", "rollout.yaml")
+    git(repo, "commit", "-qm", "rollout-1")
     result = CliRunner().invoke(app, ["approve", "rollout-1", "prod", "--before", "--repo", str(repo)])
     assert result.exit_code == 0, result.output
     assert git(repo, "log", "-1", "--name-only", "--format=") == "approvals/rollout-1-before-prod.yaml"
