@@ -15,7 +15,9 @@ If another hub moved a ref meanwhile, the update is refused as a whole (``RefRac
 re-reads everything and recomputes, up to ``max_attempts`` times. A commit that does not load
 is recorded in ``status.yaml`` (``lastLoad``) and changes nothing else; so is a commit that
 KubeFleet would refuse as an update of the last commit the hub rendered
-(reconciler/load/immutability.py). Rolling updates keep a held-back cluster on exactly the files
+(reconciler/load/immutability.py). "Does not load" means a repo-wide error (settings, size
+limits, cluster membership): an object or a file that fails keeps its last good state and the
+rest of the commit renders (reconciler/load/lastgood.py, docs/hub.md "Failure isolation"). Rolling updates keep a held-back cluster on exactly the files
 its bundle already has for that placement (read back from its branch), so "old version" never
 needs an old commit to be re-rendered.
 """
@@ -37,7 +39,15 @@ from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.clusters import ClusterState
 from reconciler.hub.evict import eviction_files
 from reconciler.hub.gate import Gate, PreviousRenders
-from reconciler.hub.inputs import STATUS_HEAD, HubInputs, observation, read_inputs
+from reconciler.hub.inputs import (
+    STATUS_HEAD,
+    HubInputs,
+    commit_loader,
+    kept_files,
+    kept_objects,
+    observation,
+    read_inputs,
+)
 from reconciler.hub.outcome import Placed, placement_view
 from reconciler.hub.overrides import OverriddenObject
 from reconciler.hub.pipeline import fleet_states, place_all
@@ -52,6 +62,8 @@ from reconciler.hub.session import HubSession
 from reconciler.hub.stages import ScheduleFn
 from reconciler.load.fleet import FleetSpec, LoadResult
 from reconciler.load.immutability import check_update
+from reconciler.load.lastgood import keep_last_good
+from reconciler.load.validate import check_references
 from reconciler.rollout.staged.approver import git_approvers
 from reconciler.rollout.staged.step import step_orphans
 from reconciler.scheduler.framework import schedule as default_schedule
@@ -160,23 +172,34 @@ def _reconcile(
     say(f"loading {commit[:12]}")
     hit = session.load(repo, commit)
     loaded = hit.result
-    findings = loaded.findings + hit.notes
-    refused = _refused_update(repo, inputs.memory.source_commit, commit, loaded, session) if loaded.ok else ()
-    if not loaded.ok or refused:
+    findings = loaded.findings + tuple(check_references(loaded)) + hit.notes  # what validate says
+    base = inputs.memory.source_commit
+    isolated = keep_last_good(loaded, base, kept_objects(inputs), commit_loader(repo, session.loads))
+    spec = isolated.spec
+    refused = () if isolated.held else _refused_update(repo, base, commit, spec, loaded, session)
+    if isolated.held or refused:
         memory = with_failed_load(inputs.memory, commit, refused or loaded.findings)
         files = dict(inputs.status_files)
         files[STATUS_FILE] = dump_memory(memory)
         what = "is refused as an update" if refused else "does not load"
         updates = _status_update(repo, inputs, files, f"status: {commit[:12]} {what}", now)
         return updates, ReconcileResult(commit, False, findings + refused)
-    spec = loaded.spec
     say("scheduling")
     states = fleet_states(spec, {c: observation(a) for c, a in inputs.agents.items()}, now)
     by_name = {s.name: s for s in states}
     gate = Gate(hit.policies, PreviousRenders(repo, inputs), session.policies)
     approvers = git_approvers(repo, commit, spec.settings.verify_approvals)  # who approved staged runs
     placed = place_all(
-        spec, inputs, states, commit, now, gate, schedule, approvers, session.snapshot_reader(repo)
+        spec,
+        inputs,
+        states,
+        commit,
+        now,
+        gate,
+        schedule,
+        approvers,
+        session.snapshot_reader(repo),
+        frozen=isolated.frozen,
     )
     say(f"rendering {len(by_name)} cluster bundle(s)")
     bundle_ids, records, updates = _render_bundles(repo, inputs, placed, by_name, spec, commit, now)
@@ -197,10 +220,12 @@ def _reconcile(
         )
         for s in states
     ]
+    failed = tuple(f for f in findings if f.severity == "error")  # isolated: each kept its last good state
     memory = HubMemory(
-        commit, LoadRecord(commit, True, ()), {p.memory.key: p.memory for p in placed}, records
+        commit, LoadRecord(commit, True, failed), {p.memory.key: p.memory for p in placed}, records
     )
     files = status_files(memory, placement_docs, cluster_docs)
+    files.update(kept_files(isolated.kept))
     files.update(eviction_files(spec, [p.eviction_docs for p in placed], inputs.previous_doc, now))
     for p in placed:
         files.update(p.run_files)
@@ -212,7 +237,7 @@ def _reconcile(
 
 
 def _refused_update(
-    repo: HubRepo, last: str, commit: str, loaded: LoadResult, session: HubSession
+    repo: HubRepo, last: str, commit: str, spec: FleetSpec, loaded: LoadResult, session: HubSession
 ) -> tuple[Finding, ...]:
     """KubeFleet's update rules (reconciler/load/immutability.py) between the last commit the hub
     rendered and ``commit``. A refused commit is treated like one that does not load: recorded
@@ -228,9 +253,9 @@ def _refused_update(
             extra={"commit": last, "error": str(e)},
         )
         return ()
-    if not before.ok:
+    if before.held:
         return ()
-    return tuple(check_update(before.spec, loaded.spec, documents=loaded.documents))
+    return tuple(check_update(before.spec, spec, documents=loaded.documents))
 
 
 def _status_update(

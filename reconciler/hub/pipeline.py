@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from reconciler.api.placement import Placement
+from reconciler.errors import Finding
 from reconciler.hub.bindings import Move, next_binding
 from reconciler.hub.clusters import ClusterObservation, ClusterState, cluster_states
 from reconciler.hub.evict import PlacementEvictions, evict
@@ -39,6 +40,7 @@ from reconciler.hub.stages import Gated, Overridden, Reconcile, ScheduleFn, Snap
 from reconciler.load.fleet import FleetSpec
 from reconciler.policy.gate import Violation
 from reconciler.rollout.staged.approver import ApproverLookup
+from reconciler.rollout.staged.documents import run_path
 from reconciler.scheduler.framework import schedule as default_schedule
 from reconciler.scheduler.framework import scheduling_policy_hash
 from reconciler.scheduler.model import Schedule
@@ -49,6 +51,8 @@ from reconciler.status.memory import (
     next_snapshots,
 )
 from reconciler.status.views import placement_path
+
+MAX_REASONS = 5  # errors quoted in a held placement's condition (all are in lastLoad)
 
 
 def fleet_states(
@@ -76,8 +80,12 @@ def place_all(
     schedule: ScheduleFn = default_schedule,
     approvers: ApproverLookup | None = None,
     older: SnapshotObjects | None = None,
+    frozen: Mapping[str, Sequence[Finding]] | None = None,
 ) -> list[Placed]:
     """Every placement of ``spec`` through the stages, sorted by placement key.
+
+    ``frozen`` (reconciler/load/lastgood.py): placements whose newest definition failed to
+    load; each keeps its last good render everywhere and says why (``hold``).
 
     ``approvers`` (reconciler/rollout/staged/approver.py) says who approved each staged-run approval and
     whether it counts; without it (``plan``) an approval file counts as written. ``older``
@@ -97,7 +105,35 @@ def place_all(
         approvers=approvers,
         older=older,
     )
-    return [place(placement=spec.placements[k], key=k, ctx=ctx) for k in sorted(spec.placements)]
+    frozen = frozen or {}
+    return [
+        hold(placement=spec.placements[k], key=k, ctx=ctx, errors=frozen[k])
+        if k in frozen
+        else place(placement=spec.placements[k], key=k, ctx=ctx)
+        for k in sorted(spec.placements)
+    ]
+
+
+def hold(*, placement: Placement, key: str, ctx: Reconcile, errors: Sequence[Finding]) -> Placed:
+    """A placement whose newest definition is invalid: like KubeFleet's InvalidResourceSelectors,
+    nothing of it moves (its bindings, its bundles' files, its staged runs' status stay) and its
+    Scheduled condition says why. ``placement`` is its last good definition."""
+    runs = {
+        path: data
+        for run in ctx.spec.runs.values()
+        if run.placement_key == key
+        and (data := ctx.inputs.status_files.get(path := run_path(run.kind, run.namespace, run.name)))
+        is not None
+    }
+    why = "; ".join(str(f) for f in errors[:MAX_REASONS]) or "its definition does not load"
+    return Placed(
+        placement=placement,
+        memory=ctx.inputs.memory.placements.get(key) or PlacementMemory(key),
+        schedule=None,
+        selection_errors=(f"the placement is invalid, so its last good render stays: {why}",),
+        selected=(),
+        run_files=runs,
+    )
 
 
 def desired_shares(placed: Sequence[Placed], cluster: str) -> list[PlacementOnCluster]:

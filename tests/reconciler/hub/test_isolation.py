@@ -1,0 +1,157 @@
+"""One bad object must not freeze the fleet: the hub fails the object (or the file), not the commit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from reconciler.gitstore.repo import HubRepo
+from reconciler.hub.loop import reconcile_once
+from tests.support.fleethelpers import CLUSTERS, FleetWork, base_files, crp, joined_fleet
+
+NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+LATER = NOW + timedelta(minutes=1)
+STATUS = "refs/heads/fleet/status"
+WEB = "ClusterResourcePlacement/web"
+PLATFORM_KEY = "ClusterResourcePlacement/platform"
+SETTINGS = f"manifests/{WEB}/core/ConfigMap/web/settings.yaml"
+DEFAULTS = f"manifests/{PLATFORM_KEY}/core/ConfigMap/platform/defaults.yaml"
+
+PLATFORM = """apiVersion: v1
+kind: Namespace
+metadata:
+  name: platform
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: defaults
+  namespace: platform
+data:
+  LEVEL: "{level}"
+"""
+
+
+def platform_crp() -> str:
+    return (
+        crp(name="platform", max_unavailable="100%")
+        .replace("name: web\n  policy", "name: platform\n  policy")
+        .replace("name: web\n", "name: platform\n")
+    )
+
+
+def files(level: str = "a", version: str = "1", web: str | None = None) -> dict[str, str]:
+    return {
+        **base_files(version=version, placement=web if web is not None else crp(max_unavailable="100%")),
+        "apps/platform.yaml": PLATFORM.format(level=level),
+        "placements/platform.yaml": platform_crp(),
+    }
+
+
+def bundle_ref(cluster: str) -> str:
+    return f"refs/heads/fleet/bundles/{cluster}"
+
+
+def reconcile(work: FleetWork, now: datetime) -> list[str]:
+    with HubRepo.local(work.path) as repo:
+        return list(reconcile_once(repo, now).written)
+
+
+def agents_report(work: FleetWork, now: datetime) -> None:
+    for c in CLUSTERS:
+        work.report(c, now)
+        work.beat(c, now)
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> FleetWork:
+    work = joined_fleet(tmp_path / "fleet", NOW, files())
+    reconcile(work, NOW)
+    agents_report(work, NOW)
+    return work
+
+
+def test_a_placement_with_a_bad_field_keeps_its_last_bundle_while_another_placement_moves(
+    fleet: FleetWork,
+) -> None:
+    bad_web = crp(max_unavailable="lots")  # not an int or a percentage: the web placement fails
+    fleet.commit(files(level="b", version="2", web=bad_web))
+    written = reconcile(fleet, LATER)
+    assert sorted(written) == sorted([STATUS, *(bundle_ref(c) for c in CLUSTERS)])
+    for c in CLUSTERS:
+        assert "LEVEL: b" in fleet.read(bundle_ref(c), DEFAULTS)  # the other team's change is out
+        assert 'VERSION: "1"' in fleet.read(bundle_ref(c), SETTINGS)  # web: its last good render
+        assert {p.key for p in fleet.bundle(c).placements} == {WEB, PLATFORM_KEY}
+    web = fleet.read(STATUS, f"placements/{WEB}.yaml")
+    assert "InvalidResourceSelectors" in web and "maxUnavailable" in web
+    status = fleet.read(STATUS, "status.yaml")
+    assert "maxUnavailable" in status  # the error is in lastLoad too
+    agents_report(fleet, LATER)
+    reconcile(fleet, LATER + timedelta(minutes=1))
+    assert reconcile(fleet, LATER + timedelta(minutes=2)) == []  # and nothing flaps
+
+
+def test_a_placement_broken_for_two_commits_still_keeps_its_last_good_render(fleet: FleetWork) -> None:
+    bad_web = crp(max_unavailable="lots")
+    fleet.commit(files(level="b", web=bad_web))
+    reconcile(fleet, LATER)
+    agents_report(fleet, LATER)
+    fleet.commit(files(level="c", web=bad_web))
+    reconcile(fleet, LATER + timedelta(minutes=1))
+    for c in CLUSTERS:
+        assert "LEVEL: c" in fleet.read(bundle_ref(c), DEFAULTS)
+        assert 'VERSION: "1"' in fleet.read(bundle_ref(c), SETTINGS)
+    fleet.commit(files(level="c", version="3"))  # fixed: the web placement moves again
+    agents_report(fleet, LATER + timedelta(minutes=2))
+    reconcile(fleet, LATER + timedelta(minutes=2))
+    for c in CLUSTERS:
+        assert 'VERSION: "3"' in fleet.read(bundle_ref(c), SETTINGS)
+    assert "InvalidResourceSelectors" not in fleet.read(STATUS, f"placements/{WEB}.yaml")
+
+
+def test_objects_of_a_file_that_does_not_parse_are_never_pruned(fleet: FleetWork) -> None:
+    broken = {**files(level="b", version="2"), "apps/web/namespace.yaml": "kind: [unclosed\n"}
+    fleet.commit(broken)
+    reconcile(fleet, LATER)
+    for c in CLUSTERS:
+        bundle = fleet.bundle(c)
+        assert bundle.removals == ()
+        paths = {f.path for f in bundle.files}
+        assert f"manifests/{WEB}/core/Namespace/_cluster/web.yaml" in paths
+        assert 'VERSION: "2"' in fleet.read(bundle_ref(c), SETTINGS)  # the rest of the file set moved
+        assert "LEVEL: b" in fleet.read(bundle_ref(c), DEFAULTS)
+    status = fleet.read(STATUS, "status.yaml")
+    assert "apps/web/namespace.yaml" in status and "invalid YAML" in status
+
+
+def test_a_broken_file_stays_kept_across_commits_until_it_is_fixed(fleet: FleetWork) -> None:
+    broken = {**files(level="b"), "apps/platform.yaml": "kind: [unclosed\n"}
+    fleet.commit(broken)
+    reconcile(fleet, LATER)
+    agents_report(fleet, LATER)
+    fleet.commit({**broken, "apps/web/settings.yaml": base_files(version="5")["apps/web/settings.yaml"]})
+    reconcile(fleet, LATER + timedelta(minutes=1))
+    for c in CLUSTERS:
+        assert fleet.bundle(c).removals == ()
+        assert "LEVEL: a" in fleet.read(bundle_ref(c), DEFAULTS)  # kept as last rendered
+        assert 'VERSION: "5"' in fleet.read(bundle_ref(c), SETTINGS)
+
+
+def test_a_repo_wide_error_still_holds_the_whole_commit(fleet: FleetWork) -> None:
+    bundles = {c: fleet.refs()[bundle_ref(c)] for c in CLUSTERS}
+    bad = fleet.commit({**files(level="b", version="2"), "fleetsync.yaml": "include: [unclosed\n"})
+    assert reconcile(fleet, LATER) == [STATUS]
+    assert {c: fleet.refs()[bundle_ref(c)] for c in CLUSTERS} == bundles
+    status = fleet.read(STATUS, "status.yaml")
+    assert f"commit: {bad}" in status and "ok: false" in status and "fleetsync.yaml" in status
+
+
+def test_a_broken_member_cluster_holds_the_commit(fleet: FleetWork) -> None:
+    bundles = {c: fleet.refs()[bundle_ref(c)] for c in CLUSTERS}
+    broken = {**files(level="b"), "clusters/eu-1.yaml": "kind: [unclosed\n"}
+    fleet.commit(broken)
+    assert reconcile(fleet, LATER) == [STATUS]
+    assert {c: fleet.refs()[bundle_ref(c)] for c in CLUSTERS} == bundles
+    assert "ok: false" in fleet.read(STATUS, "status.yaml")
