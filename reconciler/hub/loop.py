@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from fleetsync_contract import BUNDLE_REF_PREFIX
 from fleetsync_contract.bundle import MANIFEST_DIR, FileEntry
 from fleetsync_contract.canonical import sha256_hex
-from reconciler.api.placement import Placement
+from reconciler.api.placement import Placement, RolloutStrategyType
 from reconciler.errors import Finding, TransientError, UserError
 from reconciler.gitstore.refs import RefRace, RefUpdate
 from reconciler.gitstore.repo import HubRepo
@@ -229,7 +229,12 @@ def _reconcile(
     files.update(eviction_files(spec, [p.eviction_docs for p in placed], inputs.previous_doc, now))
     for p in placed:
         files.update(p.run_files)
-    files.update(step_orphans(spec.runs.values(), spec.placements, inputs.previous_doc, now))
+    rolling = {  # a run of any of these fails to initialize (validate says so too)
+        k: str(p.strategy.type)
+        for k, p in spec.placements.items()
+        if p.strategy.type != RolloutStrategyType.EXTERNAL
+    }
+    files.update(step_orphans(spec.runs.values(), spec.placements, inputs.previous_doc, now, rolling))
     changed = sum(1 for u in updates)
     updates += _status_update(repo, inputs, files, f"status: {commit[:12]}, {changed} bundle(s) updated", now)
     waits = [p.decision.requeue_after for p in placed if p.decision and p.decision.requeue_after is not None]

@@ -155,3 +155,61 @@ def test_a_broken_member_cluster_holds_the_commit(fleet: FleetWork) -> None:
     assert reconcile(fleet, LATER) == [STATUS]
     assert {c: fleet.refs()[bundle_ref(c)] for c in CLUSTERS} == bundles
     assert "ok: false" in fleet.read(STATUS, "status.yaml")
+
+
+RUN = """apiVersion: placement.kubernetes-fleet.io/v1beta1
+kind: ClusterStagedUpdateRun
+metadata:
+  name: web-run
+spec:
+  placementName: web
+  stagedRolloutStrategyName: rings
+"""
+STRATEGY = """apiVersion: placement.kubernetes-fleet.io/v1beta1
+kind: ClusterStagedUpdateStrategy
+metadata:
+  name: rings
+spec:
+  stages:
+    - name: all
+      labelSelector: {}
+"""
+
+
+def test_a_run_on_a_rolling_update_placement_fails_initialization_as_validate_says(
+    fleet: FleetWork,
+) -> None:
+    from reconciler.load.validate import validate_path
+
+    fleet.commit({**files(level="b"), "runs/run.yaml": RUN, "runs/strategy.yaml": STRATEGY})
+    [error] = [f for f in validate_path(fleet.path).findings if f.severity == "error"]
+    assert error.file == "runs/run.yaml" and "External" in error.message and error.scope == "object"
+    reconcile(fleet, LATER)
+    for c in CLUSTERS:
+        assert "LEVEL: b" in fleet.read(bundle_ref(c), DEFAULTS)  # the run fails alone
+    run = fleet.read(STATUS, "runs/ClusterStagedUpdateRun/_cluster/web-run.yaml")
+    assert "UpdateRunInitializedFailed" in run and "external rollout strategy" in run
+    assert 'status: "False"' in run or "status: 'False'" in run
+    assert "External" in fleet.read(STATUS, "status.yaml")  # validate's finding, in lastLoad
+
+
+def test_the_hub_records_exactly_the_errors_validate_prints(fleet: FleetWork) -> None:
+    from reconciler.load.validate import validate_path
+    from reconciler.status.memory import parse_memory
+
+    fleet.commit(
+        {
+            **files(level="b", web=crp(max_unavailable="lots")),
+            "apps/web/namespace.yaml": "kind: [unclosed\n",
+            "runs/run.yaml": RUN.replace("web", "platform"),
+            "runs/strategy.yaml": STRATEGY,
+        }
+    )
+    reconcile(fleet, LATER)
+    memory = parse_memory(fleet.read(STATUS, "status.yaml").encode() + b"\n")
+    assert memory.source_commit == memory.last_load.commit and memory.last_load.ok  # rendered
+    hub = {(f.file, f.line, f.message) for f in memory.last_load.findings}
+    validate = {
+        (f.file, f.line, f.message) for f in validate_path(fleet.path).findings if f.severity == "error"
+    }
+    assert hub == validate and len(hub) == 3
