@@ -27,7 +27,7 @@ from reconciler.api.placement import Placement
 from reconciler.errors import Finding
 from reconciler.hub.bindings import Move, next_binding
 from reconciler.hub.clusters import ClusterObservation, ClusterState, cluster_states
-from reconciler.hub.evict import PlacementEvictions, evict
+from reconciler.hub.evict import PlacementEvictions, evict, eviction_path
 from reconciler.hub.gate import Gate, reported_violations
 from reconciler.hub.inputs import HubInputs
 from reconciler.hub.outcome import Placed
@@ -53,6 +53,7 @@ from reconciler.status.memory import (
 from reconciler.status.views import placement_path
 
 MAX_REASONS = 5  # errors quoted in a held placement's condition (all are in lastLoad)
+APPROVALS_DIR = "approvalrequests/"
 
 
 def fleet_states(
@@ -116,24 +117,48 @@ def place_all(
 
 def hold(*, placement: Placement, key: str, ctx: Reconcile, errors: Sequence[Finding]) -> Placed:
     """A placement whose newest definition is invalid: like KubeFleet's InvalidResourceSelectors,
-    nothing of it moves (its bindings, its bundles' files, its staged runs' status stay) and its
-    Scheduled condition says why. ``placement`` is its last good definition."""
-    runs = {
-        path: data
-        for run in ctx.spec.runs.values()
-        if run.placement_key == key
-        and (data := ctx.inputs.status_files.get(path := run_path(run.kind, run.namespace, run.name)))
-        is not None
-    }
+    nothing of it moves (its bindings, its bundles' files, the status of its staged runs, their
+    approval requests and its evictions stay) and its Scheduled condition says why.
+    ``placement`` is its last good definition."""
     why = "; ".join(str(f) for f in errors[:MAX_REASONS]) or "its definition does not load"
+    evictions = {
+        path: doc
+        for e in ctx.spec.evictions.values()
+        if e.placement_key == key
+        and (doc := ctx.inputs.previous_doc(path := eviction_path(e.name))) is not None
+    }
     return Placed(
         placement=placement,
         memory=ctx.inputs.memory.placements.get(key) or PlacementMemory(key),
         schedule=None,
         selection_errors=(f"the placement is invalid, so its last good render stays: {why}",),
         selected=(),
-        run_files=runs,
+        eviction_docs=evictions,
+        run_files=_run_files(key, ctx),
     )
+
+
+def _run_files(key: str, ctx: Reconcile) -> dict[str, bytes]:
+    """The status files of ``key``'s staged runs and their approval requests, as they are."""
+    runs = {(r.namespace, r.name) for r in ctx.spec.runs.values() if r.placement_key == key}
+    files = ctx.inputs.status_files
+    out = {
+        path: files[path]
+        for r in ctx.spec.runs.values()
+        if r.placement_key == key and (path := run_path(r.kind, r.namespace, r.name)) in files
+    }
+    for path in files:
+        if not path.startswith(APPROVALS_DIR):
+            continue
+        doc = ctx.inputs.previous_doc(path) or {}
+        meta, spec = doc.get("metadata"), doc.get("spec")
+        if (
+            isinstance(meta, Mapping)
+            and isinstance(spec, Mapping)
+            and (str(meta.get("namespace", "")), str(spec.get("parentStageRollout", ""))) in runs
+        ):
+            out[path] = files[path]
+    return out
 
 
 def desired_shares(placed: Sequence[Placed], cluster: str) -> list[PlacementOnCluster]:

@@ -213,3 +213,39 @@ def test_the_hub_records_exactly_the_errors_validate_prints(fleet: FleetWork) ->
         (f.file, f.line, f.message) for f in validate_path(fleet.path).findings if f.severity == "error"
     }
     assert hub == validate and len(hub) == 3
+
+
+def external_web(extra: str = "") -> str:
+    head = crp().split("  strategy:")[0]
+    return head + "  strategy:\n    type: External\n" + extra
+
+
+def test_a_broken_external_placement_keeps_its_runs_status_and_its_bundles(tmp_path: Path) -> None:
+    run_files = {"runs/run.yaml": RUN, "runs/strategy.yaml": STRATEGY}
+    work = joined_fleet(tmp_path / "fleet", NOW, {**files(web=external_web()), **run_files})
+    reconcile(work, NOW)
+    agents_report(work, NOW)
+    reconcile(work, NOW)
+    run_path = "runs/ClusterStagedUpdateRun/_cluster/web-run.yaml"
+    before = work.read(STATUS, run_path)
+    assert "UpdateRunInitializedSuccessfully" in before
+    bundles = {c: work.refs()[bundle_ref(c)] for c in CLUSTERS}
+    broken = external_web("  revisionHistoryLimit: 0\n")
+    work.commit({**files(level="b", web=broken), **run_files})
+    reconcile(work, LATER)
+    assert work.read(STATUS, run_path) == before  # frozen with its placement, not dropped
+    assert "revisionHistoryLimit" in work.read(STATUS, f"placements/{WEB}.yaml")
+    for c in CLUSTERS:
+        assert work.refs()[bundle_ref(c)] != bundles[c]  # the platform placement moved
+        assert "LEVEL: b" in work.read(bundle_ref(c), DEFAULTS)
+
+
+def test_a_long_running_hub_goes_quiet_on_a_commit_with_a_failed_object(fleet: FleetWork) -> None:
+    from reconciler.hub.session import HubSession
+
+    fleet.commit(files(level="b", web=crp(max_unavailable="lots")))
+    session = HubSession()
+    with HubRepo.local(fleet.path) as repo:
+        reconcile_once(repo, LATER, session=session)
+        reconcile_once(repo, LATER, session=session)  # settles: nothing written
+        assert session.quiet(repo, repo.source_commit() or "", LATER + timedelta(seconds=5)) is not None
