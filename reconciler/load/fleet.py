@@ -143,12 +143,14 @@ class _Loader:
         self.broken: set[str] = set()
 
     def stamp(self, start: int, scope: str) -> list[Finding]:
-        """Classify the findings added since ``start`` (those not classified yet) → them."""
+        """Classify the findings added since ``start`` that are not classified yet → those."""
         items = self.findings.items
+        out: list[Finding] = []
         for i in range(start, len(items)):
             if not items[i].scope:
                 items[i] = replace(items[i], scope=scope)
-        return items[start:]
+                out.append(items[i])
+        return out
 
     def file_failed(self, label: str, start: int) -> None:
         """The findings since ``start`` make ``label`` a file whose objects are unknown."""
