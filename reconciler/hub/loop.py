@@ -16,7 +16,8 @@ re-reads everything and recomputes, up to ``max_attempts`` times. A commit that 
 is recorded in ``status.yaml`` (``lastLoad``) and changes nothing else; so is a commit that
 KubeFleet would refuse as an update of the last commit the hub rendered
 (reconciler/load/immutability.py). "Does not load" means a repo-wide error (settings, size
-limits, cluster membership): an object or a file that fails keeps its last good state and the
+limits, cluster membership): an object or a file that fails, or an object whose update
+KubeFleet would refuse (reconciler/load/immutability.py), keeps its last good state and the
 rest of the commit renders (reconciler/load/lastgood.py, docs/hub.md "Failure isolation"). Rolling updates keep a held-back cluster on exactly the files
 its bundle already has for that placement (read back from its branch), so "old version" never
 needs an old commit to be re-rendered.
@@ -33,7 +34,7 @@ from fleetsync_contract import BUNDLE_REF_PREFIX
 from fleetsync_contract.bundle import MANIFEST_DIR, FileEntry
 from fleetsync_contract.canonical import sha256_hex
 from reconciler.api.placement import Placement, RolloutStrategyType
-from reconciler.errors import Finding, TransientError, UserError
+from reconciler.errors import Finding, UserError
 from reconciler.gitstore.refs import RefRace, RefUpdate
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.clusters import ClusterState
@@ -60,9 +61,9 @@ from reconciler.hub.render import (
 )
 from reconciler.hub.session import HubSession
 from reconciler.hub.stages import ScheduleFn
-from reconciler.load.fleet import FleetSpec, LoadResult
-from reconciler.load.immutability import check_update
-from reconciler.load.lastgood import keep_last_good
+from reconciler.load.fleet import FleetSpec
+from reconciler.load.immutability import refused_updates
+from reconciler.load.lastgood import keep_last_good, last_good_spec
 from reconciler.load.validate import check_references
 from reconciler.rollout.staged.approver import git_approvers
 from reconciler.rollout.staged.step import step_orphans
@@ -173,17 +174,21 @@ def _reconcile(
     hit = session.load(repo, commit)
     loaded = hit.result
     findings = loaded.findings + tuple(check_references(loaded)) + hit.notes  # what validate says
-    base = inputs.memory.source_commit
-    isolated = keep_last_good(loaded, base, kept_objects(inputs), commit_loader(repo, session.loads))
+    base, kept, loads = inputs.memory.source_commit, kept_objects(inputs), commit_loader(repo, session.loads)
+    isolated = keep_last_good(loaded, base, kept, loads)
+    if not isolated.held:  # KubeFleet's update rules: a refused update keeps the object as it was
+        before = last_good_spec(base, kept, loads)
+        refused = refused_updates(before, isolated.spec, documents=loaded.documents) if before else {}
+        if refused:
+            isolated = keep_last_good(loaded, base, kept, loads, refused)
+            findings += tuple(f for found in refused.values() for f in found)
     spec = isolated.spec
-    refused = () if isolated.held else _refused_update(repo, base, commit, spec, loaded, session)
-    if isolated.held or refused:
-        memory = with_failed_load(inputs.memory, commit, refused or loaded.findings)
+    if isolated.held:
+        memory = with_failed_load(inputs.memory, commit, isolated.held + loaded.findings)
         files = dict(inputs.status_files)
         files[STATUS_FILE] = dump_memory(memory)
-        what = "is refused as an update" if refused else "does not load"
-        updates = _status_update(repo, inputs, files, f"status: {commit[:12]} {what}", now)
-        return updates, ReconcileResult(commit, False, findings + refused)
+        updates = _status_update(repo, inputs, files, f"status: {commit[:12]} does not load", now)
+        return updates, ReconcileResult(commit, False, findings)
     say("scheduling")
     states = fleet_states(spec, {c: observation(a) for c, a in inputs.agents.items()}, now)
     by_name = {s.name: s for s in states}
@@ -239,28 +244,6 @@ def _reconcile(
     updates += _status_update(repo, inputs, files, f"status: {commit[:12]}, {changed} bundle(s) updated", now)
     waits = [p.decision.requeue_after for p in placed if p.decision and p.decision.requeue_after is not None]
     return updates, ReconcileResult(commit, True, findings, requeue_after=min(waits) if waits else None)
-
-
-def _refused_update(
-    repo: HubRepo, last: str, commit: str, spec: FleetSpec, loaded: LoadResult, session: HubSession
-) -> tuple[Finding, ...]:
-    """KubeFleet's update rules (reconciler/load/immutability.py) between the last commit the hub
-    rendered and ``commit``. A refused commit is treated like one that does not load: recorded
-    in ``lastLoad`` and nothing else moves. No last commit (or one that is gone from the repo,
-    or no longer loads) leaves nothing to compare with."""
-    if not last or last == commit or repo.resolve(last) != last:
-        return ()
-    try:
-        before = session.load(repo, last).result
-    except (UserError, TransientError, ValueError) as e:
-        log.warning(
-            "last rendered commit unreadable; update rules not checked",
-            extra={"commit": last, "error": str(e)},
-        )
-        return ()
-    if before.held:
-        return ()
-    return tuple(check_update(before.spec, spec, documents=loaded.documents))
 
 
 def _status_update(

@@ -106,25 +106,57 @@ def _about(label: str, errors: tuple[Finding, ...]) -> tuple[Finding, ...]:
     return tuple(f for f in errors if _in(label, (f.file, f.file.rstrip("/") + "/")))
 
 
-def keep_last_good(head: LoadResult, base: str, kept: Mapping[str, str], load: LoadFn) -> Isolated:
+def last_good_spec(base: str, kept: Mapping[str, str], load: LoadFn) -> FleetSpec | None:
+    """The spec the hub rendered at ``base`` (the last rendered commit) with what that render
+    kept: what a new commit's updates are judged against (reconciler/load/immutability.py), so a
+    refused update stays refused in every later commit. None without a usable base."""
+    loaded = load(base) if base else None
+    if loaded is None or loaded.held:
+        return None
+    origins = _Origins(base, kept, load)
+    buckets: dict[str, dict[str, Any]] = {b: dict(getattr(loaded.spec, b)) for b in set(BUCKETS.values())}
+    for ident in sorted(kept):
+        model = origins.definition(ident)
+        if model is not None:
+            bucket, key = _slot(ident)
+            buckets[bucket][key] = model
+    return _with(loaded.spec, buckets)
+
+
+def _with(spec: FleetSpec, buckets: dict[str, dict[str, Any]]) -> FleetSpec:
+    frozen_buckets: dict[str, Any] = {
+        b: MappingProxyType({k: items[k] for k in sorted(items)}) for b, items in buckets.items()
+    }
+    return replace(spec, **frozen_buckets)
+
+
+def keep_last_good(
+    head: LoadResult,
+    base: str,
+    kept: Mapping[str, str],
+    load: LoadFn,
+    refused: Mapping[str, tuple[Finding, ...]] | None = None,
+) -> Isolated:
     """``head`` with every failed object (and every object of a broken file) at its last good
-    state; ``base`` is the last rendered commit, ``kept`` what that render kept and from where."""
+    state; ``base`` is the last rendered commit, ``kept`` what that render kept and from where.
+    ``refused``: objects whose update KubeFleet refuses (identity -> why), kept the same way."""
     if head.held:
         return Isolated(head.spec, held=head.held)
-    if not head.failed and not head.broken:
+    refused = refused or {}
+    if not head.failed and not head.broken and not refused:
         return Isolated(head.spec)
     origins = _Origins(base, kept, load)
     file_errors = tuple(
         f for f in head.errors if _in(f.file, head.broken) or f.file.rstrip("/") + "/" in head.broken
     )
-    wanted = dict(head.failed)
+    wanted = {**head.failed, **refused}
     for ident, label in sorted(origins.in_files(head.broken).items()):
         wanted.setdefault(ident, _about(label, file_errors))
     buckets: dict[str, dict[str, Any]] = {b: dict(getattr(head.spec, b)) for b in set(BUCKETS.values())}
     out_kept: dict[str, str] = {}
     frozen: dict[str, tuple[Finding, ...]] = {}
     for ident in sorted(wanted):
-        if _lookup(head.spec, ident) is not None:
+        if ident not in refused and _lookup(head.spec, ident) is not None:
             continue  # defined (again) in this commit: that definition counts
         model = origins.definition(ident)
         if model is None:
@@ -138,8 +170,4 @@ def keep_last_good(head: LoadResult, base: str, kept: Mapping[str, str], load: L
         out_kept[ident] = origins.commit_of(ident)
         if bucket == "placements":
             frozen[key] = wanted[ident]
-    frozen_buckets: dict[str, Any] = {
-        b: MappingProxyType({k: items[k] for k in sorted(items)}) for b, items in buckets.items()
-    }
-    spec = replace(head.spec, **frozen_buckets)
-    return Isolated(spec, MappingProxyType(out_kept), MappingProxyType(frozen))
+    return Isolated(_with(head.spec, buckets), MappingProxyType(out_kept), MappingProxyType(frozen))

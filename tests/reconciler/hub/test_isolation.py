@@ -249,3 +249,31 @@ def test_a_long_running_hub_goes_quiet_on_a_commit_with_a_failed_object(fleet: F
         reconcile_once(repo, LATER, session=session)
         reconcile_once(repo, LATER, session=session)  # settles: nothing written
         assert session.quiet(repo, repo.source_commit() or "", LATER + timedelta(seconds=5)) is not None
+
+
+def test_an_update_kubefleet_refuses_keeps_that_placement_while_the_rest_moves_and_stays_refused(
+    fleet: FleetWork,
+) -> None:
+    pick_n = crp(max_unavailable="100%").replace(
+        "placementType: PickAll", "placementType: PickN\n    numberOfClusters: 2"
+    )
+    fleet.commit(files(level="b", version="2", web=pick_n))
+    with HubRepo.local(fleet.path) as repo:
+        result = reconcile_once(repo, LATER)
+    assert result.loaded
+    assert any("placementType is immutable" in f.message for f in result.findings)
+    for c in CLUSTERS:
+        assert "LEVEL: b" in fleet.read(bundle_ref(c), DEFAULTS)
+        assert 'VERSION: "1"' in fleet.read(bundle_ref(c), SETTINGS)  # all four, not PickN's two
+    assert "placementType is immutable" in fleet.read(STATUS, f"placements/{WEB}.yaml")
+    agents_report(fleet, LATER)
+    fleet.commit(files(level="c", version="3", web=pick_n))  # a later commit does not sneak it in
+    reconcile(fleet, LATER + timedelta(minutes=1))
+    for c in CLUSTERS:
+        assert "LEVEL: c" in fleet.read(bundle_ref(c), DEFAULTS)
+        assert 'VERSION: "1"' in fleet.read(bundle_ref(c), SETTINGS)
+    assert "placementType is immutable" in fleet.read(STATUS, f"placements/{WEB}.yaml")
+    agents_report(fleet, LATER + timedelta(minutes=1))
+    reconcile(fleet, LATER + timedelta(minutes=2))
+    assert reconcile(fleet, LATER + timedelta(minutes=3)) == []  # settled, still refused
+    assert 'VERSION: "1"' in fleet.read(bundle_ref("eu-1"), SETTINGS)
