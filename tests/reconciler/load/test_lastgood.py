@@ -162,3 +162,15 @@ def test_a_broken_file_that_held_a_member_cluster_holds_the_commit(tmp_path: Pat
     head = load(tmp_path / "2", {**GOOD, "mc.yaml": "kind: [unclosed\n"})
     isolated = keep_last_good(head, "c1", {}, loader({"c1": base}))
     assert isolated.held and {f.scope for f in isolated.held} == {SCOPE_REPO}
+
+
+def test_a_kustomization_that_does_not_build_keeps_every_object_of_its_last_output(tmp_path: Path) -> None:
+    kustomization = "resources: [cm.yaml]\n"
+    base = load(
+        tmp_path / "1", {**GOOD, "app/kustomization.yaml": kustomization, "app/cm.yaml": CM.format(name="k")}
+    )
+    head = load(tmp_path / "2", {**GOOD, "app/kustomization.yaml": kustomization})  # cm.yaml is gone
+    assert list(head.broken) == ["app/kustomization.yaml#output"] and not head.held
+    isolated = keep_last_good(head, "c1", {}, loader({"c1": base}))
+    k = identity("", "ConfigMap", "web", "k")
+    assert isolated.spec.resources[k] == base.spec.resources[k] and dict(isolated.kept) == {k: "c1"}
