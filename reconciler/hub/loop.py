@@ -51,7 +51,7 @@ from reconciler.hub.inputs import (
 )
 from reconciler.hub.outcome import Placed, placement_view
 from reconciler.hub.overrides import OverriddenObject
-from reconciler.hub.pipeline import fleet_states, place_all
+from reconciler.hub.pipeline import fleet_states, held_status, place_all
 from reconciler.hub.render import (
     ManifestCache,
     PlacementOnCluster,
@@ -214,6 +214,12 @@ def _reconcile(
             placement_view(p, inputs, bundle_ids), inputs.previous_doc(placement_path(p.memory.key)), now
         )
         for p in placed
+    ]
+    placement_docs = [  # a held placement: only its Scheduled condition changes
+        held_status(d, inputs.previous_doc(placement_path(p.memory.key)))
+        if p.memory.key in isolated.frozen
+        else d
+        for p, d in zip(placed, placement_docs, strict=True)
     ]
     cluster_docs = [
         cluster_doc(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from reconciler.api.placement import Placement
 from reconciler.errors import Finding
@@ -136,6 +137,21 @@ def hold(*, placement: Placement, key: str, ctx: Reconcile, errors: Sequence[Fin
         eviction_docs=evictions,
         run_files=_run_files(key, ctx),
     )
+
+
+def held_status(doc: Mapping[str, Any], previous: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A held placement's status document: what ``previous`` said (its clusters, selected
+    resources, other conditions) with only the Scheduled condition of ``doc`` (the new one),
+    as KubeFleet sets only that condition when it cannot use a placement's spec."""
+    new_status = doc.get("status")
+    old_status = (previous or {}).get("status")
+    if not isinstance(new_status, Mapping) or not isinstance(old_status, Mapping):
+        return dict(doc)
+    scheduled = [
+        c for c in new_status.get("conditions") or [] if str(c.get("type", "")).endswith("Scheduled")
+    ]
+    kept = [c for c in old_status.get("conditions") or [] if not str(c.get("type", "")).endswith("Scheduled")]
+    return {**doc, "status": {**old_status, "conditions": scheduled + kept}}
 
 
 def _run_files(key: str, ctx: Reconcile) -> dict[str, bytes]:

@@ -86,6 +86,8 @@ def test_a_placement_with_a_bad_field_keeps_its_last_bundle_while_another_placem
         assert {p.key for p in fleet.bundle(c).placements} == {WEB, PLATFORM_KEY}
     web = fleet.read(STATUS, f"placements/{WEB}.yaml")
     assert "InvalidResourceSelectors" in web and "maxUnavailable" in web
+    # as in KubeFleet, only the Scheduled condition changes: where it is placed stays visible
+    assert all(f"clusterName: {c}" in web for c in CLUSTERS) and "name: settings" in web
     status = fleet.read(STATUS, "status.yaml")
     assert "maxUnavailable" in status  # the error is in lastLoad too
     agents_report(fleet, LATER)
