@@ -16,7 +16,9 @@ rendered, as KubeFleet leaves a placement whose spec it cannot use (``InvalidRes
 Other kinds (overrides, runs, evictions, plain resources) keep their last good definition in the
 spec, as a KubeFleet hub keeps the last object its webhook admitted. An object with no last good
 state (new and already broken) is simply not there. A broken file that held a MemberCluster holds
-the commit: membership changes all or nothing (reconciler/load/fleet.py).
+the commit: membership changes all or nothing (reconciler/load/fleet.py); so does one that held
+an admission policy or binding, because the policy gate is built from the commit's documents and
+must never run without a policy the repo had.
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ from reconciler.errors import SCOPE_REPO, Finding
 from reconciler.load.fleet import BUCKETS, FleetSpec, LoadResult, bucket_key
 
 LoadFn = Callable[[str], LoadResult | None]  # a commit → its load (None: unreadable)
+ADMISSION_GROUP = "admissionregistration.k8s.io"  # the policy gate's documents (reconciler/policy/)
+_HOLDS = {
+    "members": "cluster membership changes all or nothing",
+    "policy": "the policy gate never runs without a policy the repo had (it could let a change through)",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +169,8 @@ def keep_last_good(
         if model is None:
             continue  # never good: nothing to keep
         bucket, key = _slot(ident)
-        if bucket == "members":  # a broken file held a MemberCluster: membership is all or nothing
-            why = f"{ident} is in a file that does not load: cluster membership changes all or nothing"
+        if bucket == "members" or ident.startswith(ADMISSION_GROUP + "/"):
+            why = f"{ident} is in a file that does not load: {_HOLDS.get(bucket, _HOLDS['policy'])}"
             errors = wanted[ident] or (Finding("", 0, 0, "", why),)
             return Isolated(head.spec, held=tuple(replace(f, scope=SCOPE_REPO) for f in errors))
         buckets[bucket][key] = model

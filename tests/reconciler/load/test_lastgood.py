@@ -174,3 +174,14 @@ def test_a_kustomization_that_does_not_build_keeps_every_object_of_its_last_outp
     isolated = keep_last_good(head, "c1", {}, loader({"c1": base}))
     k = identity("", "ConfigMap", "web", "k")
     assert isolated.spec.resources[k] == base.spec.resources[k] and dict(isolated.kept) == {k: "c1"}
+
+
+def test_a_broken_file_that_held_an_admission_policy_holds_the_commit(tmp_path: Path) -> None:
+    policy = (
+        "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\n"
+        "metadata:\n  name: no-privileged\nspec:\n  validations:\n    - expression: 'true'\n"
+    )
+    base = load(tmp_path / "1", {**GOOD, "policy.yaml": policy})
+    head = load(tmp_path / "2", {**GOOD, "policy.yaml": "kind: [unclosed\n"})
+    isolated = keep_last_good(head, "c1", {}, loader({"c1": base}))
+    assert isolated.held and "invalid YAML" in isolated.held[0].message
