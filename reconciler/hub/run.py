@@ -226,11 +226,14 @@ def result_text(result: ReconcileResult) -> str:
             + "".join(f"  {f}\n" for f in errors[:20])
         )
     errors = [f for f in result.findings if f.severity == "error"]
+    failed = "".join(f"  {f}\n" for f in errors[:20])
     if errors:  # failed objects or files: each keeps its last good state, the rest rendered
         head += f"{len(errors)} error(s), the failed objects keep their last good state; "
     if result.noop:
-        return head + "nothing to write\n"
-    return head + f"wrote {len(result.written)} ref(s)\n" + "".join(f"  {r}\n" for r in result.written)
+        return head + "nothing to write\n" + failed
+    return (
+        head + f"wrote {len(result.written)} ref(s)\n" + "".join(f"  {r}\n" for r in result.written) + failed
+    )
 
 
 def cli_reconcile(repo: HubRepo, now: datetime) -> tuple[str, int]:

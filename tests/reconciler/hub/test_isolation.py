@@ -279,3 +279,14 @@ def test_an_update_kubefleet_refuses_keeps_that_placement_while_the_rest_moves_a
     reconcile(fleet, LATER + timedelta(minutes=2))
     assert reconcile(fleet, LATER + timedelta(minutes=3)) == []  # settled, still refused
     assert 'VERSION: "1"' in fleet.read(bundle_ref("eu-1"), SETTINGS)
+
+
+def test_hub_reconcile_renders_a_commit_with_a_failed_object_and_exits_1_naming_it(fleet: FleetWork) -> None:
+    from reconciler.hub.run import cli_reconcile
+
+    fleet.commit(files(level="b", web=crp(max_unavailable="lots")))
+    with HubRepo.local(fleet.path) as repo:
+        text, code = cli_reconcile(repo, LATER)
+    assert code == 1 and "1 error(s), the failed objects keep their last good state" in text
+    assert "wrote 5 ref(s)" in text  # the platform placement's change went out
+    assert "placements/web.yaml" in text and "maxUnavailable" in text
