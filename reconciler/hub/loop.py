@@ -13,12 +13,11 @@ and the comparison against what is on the branches finds nothing to do.
 
 If another hub moved a ref meanwhile, the update is refused as a whole (``RefRace``); the loop
 re-reads everything and recomputes, up to ``max_attempts`` times. A commit that does not load
-is recorded in ``status.yaml`` (``lastLoad``) and changes nothing else; so is a commit that
-KubeFleet would refuse as an update of the last commit the hub rendered
-(reconciler/load/immutability.py). "Does not load" means a repo-wide error (settings, size
-limits, cluster membership): an object or a file that fails, or an object whose update
-KubeFleet would refuse (reconciler/load/immutability.py), keeps its last good state and the
-rest of the commit renders (reconciler/load/lastgood.py, docs/hub.md "Failure isolation"). Rolling updates keep a held-back cluster on exactly the files
+is recorded in ``status.yaml`` (``lastLoad``) and changes nothing else. "Does not load" means a
+repo-wide error (settings, size limits, cluster membership): an object or a file that fails, or
+an object whose update KubeFleet would refuse (reconciler/load/immutability.py), keeps its last
+good state and the rest of the commit renders (``isolate`` in reconciler/hub/pipeline.py,
+docs/hub.md "Failure isolation"). Rolling updates keep a held-back cluster on exactly the files
 its bundle already has for that placement (read back from its branch), so "old version" never
 needs an old commit to be re-rendered.
 """
@@ -33,7 +32,7 @@ from datetime import datetime, timedelta
 from fleetsync_contract import BUNDLE_REF_PREFIX
 from fleetsync_contract.bundle import MANIFEST_DIR, FileEntry
 from fleetsync_contract.canonical import sha256_hex
-from reconciler.api.placement import Placement, RolloutStrategyType
+from reconciler.api.placement import Placement
 from reconciler.errors import Finding, UserError
 from reconciler.gitstore.refs import RefRace, RefUpdate
 from reconciler.gitstore.repo import HubRepo
@@ -51,7 +50,7 @@ from reconciler.hub.inputs import (
 )
 from reconciler.hub.outcome import Placed, placement_view
 from reconciler.hub.overrides import OverriddenObject
-from reconciler.hub.pipeline import fleet_states, held_status, place_all
+from reconciler.hub.pipeline import fleet_states, held_status, isolate, not_external, place_all
 from reconciler.hub.render import (
     ManifestCache,
     PlacementOnCluster,
@@ -62,9 +61,6 @@ from reconciler.hub.render import (
 from reconciler.hub.session import HubSession
 from reconciler.hub.stages import ScheduleFn
 from reconciler.load.fleet import FleetSpec
-from reconciler.load.immutability import refused_updates
-from reconciler.load.lastgood import keep_last_good, last_good_spec
-from reconciler.load.validate import check_references
 from reconciler.rollout.staged.approver import git_approvers
 from reconciler.rollout.staged.step import step_orphans
 from reconciler.scheduler.framework import schedule as default_schedule
@@ -173,18 +169,12 @@ def _reconcile(
     say(f"loading {commit[:12]}")
     hit = session.load(repo, commit)
     loaded = hit.result
-    findings = loaded.findings + tuple(check_references(loaded)) + hit.notes  # what validate says
-    base, kept, loads = inputs.memory.source_commit, kept_objects(inputs), commit_loader(repo, session.loads)
-    isolated = keep_last_good(loaded, base, kept, loads)
-    if not isolated.held:  # KubeFleet's update rules: a refused update keeps the object as it was
-        before = last_good_spec(base, kept, loads)
-        refused = refused_updates(before, isolated.spec, documents=loaded.documents) if before else {}
-        if refused:
-            isolated = keep_last_good(loaded, base, kept, loads, refused)
-            findings += tuple(f for found in refused.values() for f in found)
+    base, kept = inputs.memory.source_commit, kept_objects(inputs)
+    isolated, found = isolate(loaded, base, kept, commit_loader(repo, session.loads))
+    findings = loaded.findings + found + hit.notes
     spec = isolated.spec
     if isolated.held:
-        memory = with_failed_load(inputs.memory, commit, isolated.held + loaded.findings)
+        memory = with_failed_load(inputs.memory, commit, isolated.held)
         files = dict(inputs.status_files)
         files[STATUS_FILE] = dump_memory(memory)
         updates = _status_update(repo, inputs, files, f"status: {commit[:12]} does not load", now)
@@ -240,12 +230,9 @@ def _reconcile(
     files.update(eviction_files(spec, [p.eviction_docs for p in placed], inputs.previous_doc, now))
     for p in placed:
         files.update(p.run_files)
-    rolling = {  # a run of any of these fails to initialize (validate says so too)
-        k: str(p.strategy.type)
-        for k, p in spec.placements.items()
-        if p.strategy.type != RolloutStrategyType.EXTERNAL
-    }
-    files.update(step_orphans(spec.runs.values(), spec.placements, inputs.previous_doc, now, rolling))
+    files.update(
+        step_orphans(spec.runs.values(), spec.placements, inputs.previous_doc, now, not_external(spec))
+    )
     changed = sum(1 for u in updates)
     updates += _status_update(repo, inputs, files, f"status: {commit[:12]}, {changed} bundle(s) updated", now)
     waits = [p.decision.requeue_after for p in placed if p.decision and p.decision.requeue_after is not None]

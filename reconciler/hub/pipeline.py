@@ -16,15 +16,22 @@ tested and profiled alone, and the only per-placement state that crosses stages,
 digests, is passed in the open. The rollout stage, the one that reads older snapshots back for
 staged runs, is reconciler/hub/rollout.py; a render's version is ``placement_version`` in
 reconciler/hub/render.py.
+
+Before any of that, ``isolate`` decides what of the commit is rendered: an object that fails
+(or a file that does not parse, or an update KubeFleet refuses) keeps its last good state
+(reconciler/load/lastgood.py), and a placement whose definition failed goes through ``hold``
+instead of ``place``: nothing of it moves, and its status says why (docs/hub.md, "Failure
+isolation").
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from reconciler.api.placement import Placement
+from reconciler.api.placement import Placement, RolloutStrategyType
 from reconciler.errors import Finding
 from reconciler.hub.bindings import Move, next_binding
 from reconciler.hub.clusters import ClusterObservation, ClusterState, cluster_states
@@ -38,7 +45,10 @@ from reconciler.hub.rollout import RolledOut, roll_out
 from reconciler.hub.select import Selection, select_resources
 from reconciler.hub.snapshots import SnapshotObjects
 from reconciler.hub.stages import Gated, Overridden, Reconcile, ScheduleFn, Snapshots
-from reconciler.load.fleet import FleetSpec
+from reconciler.load.fleet import FleetSpec, LoadResult
+from reconciler.load.immutability import refused_updates
+from reconciler.load.lastgood import Isolated, LoadFn, keep_last_good, last_good_spec
+from reconciler.load.validate import check_references
 from reconciler.policy.gate import Violation
 from reconciler.rollout.staged.approver import ApproverLookup
 from reconciler.rollout.staged.documents import run_path
@@ -55,6 +65,35 @@ from reconciler.status.views import placement_path
 
 MAX_REASONS = 5  # errors quoted in a held placement's condition (all are in lastLoad)
 APPROVALS_DIR = "approvalrequests/"
+
+
+def isolate(
+    loaded: LoadResult, base: str, kept: Mapping[str, str], load: LoadFn
+) -> tuple[Isolated, tuple[Finding, ...]]:
+    """The commit the hub renders (docs/hub.md, "Failure isolation"): ``loaded`` with every
+    failed object, object of a broken file, and object whose update KubeFleet refuses at its
+    last good state (reconciler/load/lastgood.py), and the findings this adds to the load's:
+    ``validate``'s reference checks and the refusals. ``base`` is the last rendered commit,
+    ``kept`` its kept objects (``kept.yaml``), ``load`` reads a commit back."""
+    found = tuple(check_references(loaded))
+    isolated = keep_last_good(loaded, base, kept, load)
+    if isolated.held:
+        return (isolated if not loaded.held else replace(isolated, held=loaded.findings)), found
+    before = last_good_spec(base, kept, load)  # judged against the last good state: stays refused
+    refused = refused_updates(before, isolated.spec, documents=loaded.documents) if before else {}
+    if not refused:
+        return isolated, found
+    refusals = tuple(f for why in refused.values() for f in why)
+    return keep_last_good(loaded, base, kept, load, refused), found + refusals
+
+
+def not_external(spec: FleetSpec) -> dict[str, str]:
+    """Placement key -> strategy type of every placement a staged run cannot roll out."""
+    return {
+        k: str(p.strategy.type)
+        for k, p in spec.placements.items()
+        if p.strategy.type != RolloutStrategyType.EXTERNAL
+    }
 
 
 def fleet_states(
