@@ -290,3 +290,19 @@ def test_hub_reconcile_renders_a_commit_with_a_failed_object_and_exits_1_naming_
     assert code == 1 and "1 error(s), the failed objects keep their last good state" in text
     assert "wrote 5 ref(s)" in text  # the platform placement's change went out
     assert "placements/web.yaml" in text and "maxUnavailable" in text
+
+
+def test_an_override_with_an_error_goes_on_applying_its_last_good_rules(fleet: FleetWork) -> None:
+    broken = files(level="b", version="2")
+    broken["apps/web/override.yaml"] = broken["apps/web/override.yaml"].replace("op: replace", "op: bogus")
+    fleet.commit(broken)
+    reconcile(fleet, LATER)
+    for c, region in CLUSTERS.items():
+        settings = fleet.read(bundle_ref(c), SETTINGS)
+        assert 'VERSION: "2"' in settings  # the resource moved on
+        assert f"GREETING: hello from {c} in {region}" in settings  # through the last good override
+    assert "apps/web/override.yaml" in fleet.read(STATUS, "status.yaml")
+    assert "placement.kubernetes-fleet.io/ResourceOverride/web/greeting" in fleet.read(STATUS, "kept.yaml")
+    fleet.commit(files(level="b", version="2"))  # fixed: nothing is kept any more
+    reconcile(fleet, LATER + timedelta(minutes=1))
+    assert "kept.yaml" not in fleet.tree(STATUS)
