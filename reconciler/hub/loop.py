@@ -221,7 +221,9 @@ def _reconcile(
         )
         for s in states
     ]
-    failed = tuple(f for f in findings if f.severity == "error")  # isolated: each kept its last good state
+    # errors (each object kept its last good state) and classified warnings (an override that
+    # applies to nothing); not the export's notes
+    failed = tuple(f for f in findings if f.severity == "error" or f.scope)
     memory = HubMemory(
         commit, LoadRecord(commit, True, failed), {p.memory.key: p.memory for p in placed}, records
     )

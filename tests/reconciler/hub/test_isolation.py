@@ -306,3 +306,24 @@ def test_an_override_with_an_error_goes_on_applying_its_last_good_rules(fleet: F
     fleet.commit(files(level="b", version="2"))  # fixed: nothing is kept any more
     reconcile(fleet, LATER + timedelta(minutes=1))
     assert "kept.yaml" not in fleet.tree(STATUS)
+
+
+def test_an_override_of_a_missing_placement_applies_to_nothing_with_a_warning_in_status(
+    fleet: FleetWork,
+) -> None:
+    from reconciler.status.memory import parse_memory
+
+    dangling = files(level="b")
+    dangling["apps/web/other.yaml"] = (
+        dangling["apps/web/override.yaml"]
+        .replace("name: greeting", "name: other")
+        .replace("name: settings", "name: x")
+        + "  placement:\n    name: nowhere\n    scope: Namespaced\n"
+    )
+    fleet.commit(dangling)
+    reconcile(fleet, LATER)
+    memory = parse_memory(fleet.read(STATUS, "status.yaml").encode() + b"\n")
+    [warning] = memory.last_load.findings
+    assert warning.severity == "warning" and "applies to nothing" in warning.message
+    for c in CLUSTERS:
+        assert "LEVEL: b" in fleet.read(bundle_ref(c), DEFAULTS)
