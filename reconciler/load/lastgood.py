@@ -153,6 +153,9 @@ def keep_last_good(
     if not head.failed and not head.broken and not refused:
         return Isolated(head.spec)
     origins = _Origins(base, kept, load)
+    if base and origins.load(base) is None:  # unknown last good state: keeping nothing could prune
+        why = f"the last rendered commit {base[:12]} cannot be read, so failed objects cannot keep their last good state"
+        return Isolated(head.spec, held=(Finding("", 0, 0, "", why, scope=SCOPE_REPO), *head.errors))
     file_errors = tuple(
         f for f in head.errors if _in(f.file, head.broken) or f.file.rstrip("/") + "/" in head.broken
     )

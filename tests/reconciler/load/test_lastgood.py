@@ -185,3 +185,10 @@ def test_a_broken_file_that_held_an_admission_policy_holds_the_commit(tmp_path: 
     head = load(tmp_path / "2", {**GOOD, "policy.yaml": "kind: [unclosed\n"})
     isolated = keep_last_good(head, "c1", {}, loader({"c1": base}))
     assert isolated.held and "invalid YAML" in isolated.held[0].message
+
+
+def test_failures_hold_the_commit_when_the_last_good_commit_cannot_be_read(tmp_path: Path) -> None:
+    head = load(tmp_path / "2", {**GOOD, "cms.yaml": "kind: [unclosed\n"})
+    isolated = keep_last_good(head, "gone", {}, loader({}))
+    assert isolated.held and "cannot be read" in isolated.held[0].message
+    assert not keep_last_good(head, "", {}, loader({})).held  # nothing rendered yet: nothing to keep
