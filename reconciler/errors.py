@@ -44,13 +44,22 @@ matching message strings.
 
 A ``Finding`` is the unit of user-facing error reporting: it names the file, line and column,
 the object, the field path and what would be valid, so ``fleetsync validate`` can print every
-problem of a repo at once instead of stopping at the first.
+problem of a repo at once instead of stopping at the first. Its ``scope`` says how far an error
+reaches, one classification for ``validate`` and the hub (docs/hub.md, "Failure isolation"):
+``object`` fails that object only (it keeps its last good state), ``file`` fails every object the
+file held at the last good commit (a file that does not parse), ``repo`` holds the whole commit
+(settings, size limits, cluster membership).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+SCOPE_OBJECT = "object"  # the one object fails; it keeps its last good state
+SCOPE_FILE = "file"  # the objects the file held at the last good commit keep that state
+SCOPE_REPO = "repo"  # the whole commit is held
+SCOPES = (SCOPE_OBJECT, SCOPE_FILE, SCOPE_REPO)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +73,7 @@ class Finding:
     message: str
     object: str = ""
     severity: str = "error"
+    scope: str = ""  # SCOPE_OBJECT, SCOPE_FILE or SCOPE_REPO once the loader classified it
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
@@ -75,7 +85,7 @@ class Finding:
         return ": ".join(parts) + f": {self.message}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "file": self.file,
             "line": self.line,
             "column": self.column,
@@ -84,6 +94,9 @@ class Finding:
             "message": self.message,
             "severity": self.severity,
         }
+        if self.scope:
+            out["scope"] = self.scope
+        return out
 
 
 class FleetsyncError(Exception):

@@ -7,6 +7,9 @@ and every file is parsed by its format's own parser; a malformed report costs on
 cluster's observation (it is logged and treated as "no report"), never the reconcile.
 
 The result, ``HubInputs``, is plain frozen data: the loop never touches git for reading.
+``kept.yaml`` on the status branch says, per object the last render kept at its last good state
+(reconciler/load/lastgood.py), the commit that state comes from; ``commit_loader`` reads such a
+commit back through the ``LoadCache``.
 ``LoadCache`` exports and loads a fleet commit, remembering the last trees; ``InputMemo``
 remembers parsed reports, heartbeats, status files and status documents by the id of what they
 were read from, so a pass reads and parses only what moved. Both live in the hub's one
@@ -19,6 +22,7 @@ import hashlib
 import json
 import logging
 import pickle
+import re
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,9 +31,16 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar, cast
 
-from fleetsync_contract import BUNDLE_REF_PREFIX, HEARTBEAT_REF_PREFIX, REPORT_REF_PREFIX, STATUS_REF
+from fleetsync_contract import (
+    BUNDLE_REF_PREFIX,
+    CONTRACT_API_VERSION,
+    HEARTBEAT_REF_PREFIX,
+    REPORT_REF_PREFIX,
+    STATUS_REF,
+    parse_identity,
+)
 from fleetsync_contract.bundle import BUNDLE_FILE, Bundle, BundleError, parse_bundle
-from fleetsync_contract.canonical import CanonicalError
+from fleetsync_contract.canonical import CanonicalError, dump
 from fleetsync_contract.report import (
     HEARTBEAT_FILE,
     ClusterReport,
@@ -41,11 +52,12 @@ from fleetsync_contract.report import (
     parse_time,
 )
 from reconciler.api.membercluster import ResourceUsage
-from reconciler.errors import Finding, UserError
+from reconciler.errors import Finding, TransientError, UserError
 from reconciler.gitstore.refs import check_ref_component
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.clusters import ClusterObservation
 from reconciler.load.fleet import LoadResult, load_directory
+from reconciler.load.lastgood import LoadFn
 from reconciler.policy.gate import PolicySet, library_paths, load_policies
 from reconciler.policy.model import BINDING_KIND
 from reconciler.status.memory import STATUS_FILE, HubMemory, load_hub_yaml, parse_memory
@@ -344,7 +356,7 @@ class LoadCache:
                 Finding(s.path, 0, 0, "", f"not read: {s.reason}", severity="warning") for s in skipped
             )
             policies = None
-            if loaded.ok:
+            if not loaded.held:  # failed objects do not hold the commit: its policies apply
                 key = _policy_key(loaded)
                 if key is not None and key == self._policy_key:
                     policies = self._policies  # compiling CEL costs more than the rest of a load
@@ -388,3 +400,58 @@ class Loaded:
     result: LoadResult
     notes: tuple[Finding, ...]  # files left out of the export, policy findings
     policies: PolicySet | None
+
+
+KEPT_FILE = "kept.yaml"
+KEPT_KIND = "KeptObjects"
+MAX_KEPT = 10_000
+_COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+def kept_objects(inputs: HubInputs) -> Mapping[str, str]:
+    """What the last render kept at its last good state: identity -> the commit it comes from
+    (a malformed file, or entries, are dropped: those objects are then read from the base)."""
+    data = inputs.status_files.get(KEPT_FILE)
+    if data is None:
+        return MappingProxyType({})
+    doc = inputs.previous_doc(KEPT_FILE)
+    objects = doc.get("objects") if doc is not None and doc.get("kind") == KEPT_KIND else None
+    if not isinstance(objects, Mapping):
+        log.warning("ignoring a malformed kept.yaml on the status branch")
+        return MappingProxyType({})
+    kept: dict[str, str] = {}
+    for ident, commit in list(objects.items())[:MAX_KEPT]:
+        if isinstance(ident, str) and isinstance(commit, str) and _COMMIT.match(commit) and _identity(ident):
+            kept[ident] = commit
+    return MappingProxyType(kept)
+
+
+def _identity(text: str) -> bool:
+    try:
+        parse_identity(text)
+    except ValueError:
+        return False
+    return True
+
+
+def kept_files(kept: Mapping[str, str]) -> dict[str, bytes]:
+    """``kept.yaml`` for the status branch (none when nothing is kept)."""
+    if not kept:
+        return {}
+    doc = {"apiVersion": CONTRACT_API_VERSION, "kind": KEPT_KIND, "objects": dict(sorted(kept.items()))}
+    return {KEPT_FILE: dump(doc)}
+
+
+def commit_loader(repo: HubRepo, cache: LoadCache) -> LoadFn:
+    """A commit of the fleet repo → its load, or None when it is gone or cannot be read."""
+
+    def load(commit: str) -> LoadResult | None:
+        try:
+            if repo.resolve(commit) != commit:
+                return None
+            return cache.load(repo, commit).result
+        except (UserError, TransientError, ValueError) as e:
+            log.warning("a last good commit cannot be read", extra={"commit": commit, "error": str(e)})
+            return None
+
+    return load

@@ -13,9 +13,11 @@ and the comparison against what is on the branches finds nothing to do.
 
 If another hub moved a ref meanwhile, the update is refused as a whole (``RefRace``); the loop
 re-reads everything and recomputes, up to ``max_attempts`` times. A commit that does not load
-is recorded in ``status.yaml`` (``lastLoad``) and changes nothing else; so is a commit that
-KubeFleet would refuse as an update of the last commit the hub rendered
-(reconciler/load/immutability.py). Rolling updates keep a held-back cluster on exactly the files
+is recorded in ``status.yaml`` (``lastLoad``) and changes nothing else. "Does not load" means a
+repo-wide error (settings, size limits, cluster membership): an object or a file that fails, or
+an object whose update KubeFleet would refuse (reconciler/load/immutability.py), keeps its last
+good state and the rest of the commit renders (``isolate`` in reconciler/hub/pipeline.py,
+docs/hub.md "Failure isolation"). Rolling updates keep a held-back cluster on exactly the files
 its bundle already has for that placement (read back from its branch), so "old version" never
 needs an old commit to be re-rendered.
 
@@ -37,16 +39,24 @@ from fleetsync_contract import BUNDLE_REF_PREFIX
 from fleetsync_contract.bundle import MANIFEST_DIR, BundleError, FileEntry, parse_bundle, placement_digests
 from fleetsync_contract.canonical import sha256_hex
 from reconciler.api.placement import Placement
-from reconciler.errors import Finding, TransientError, UserError
+from reconciler.errors import Finding, UserError
 from reconciler.gitstore.refs import RefRace, RefUpdate
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.clusters import ClusterState
 from reconciler.hub.evict import eviction_files
 from reconciler.hub.gate import Gate, PreviousRenders
-from reconciler.hub.inputs import STATUS_HEAD, HubInputs, observation, read_inputs
+from reconciler.hub.inputs import (
+    STATUS_HEAD,
+    HubInputs,
+    commit_loader,
+    kept_files,
+    kept_objects,
+    observation,
+    read_inputs,
+)
 from reconciler.hub.outcome import Placed, placement_view
 from reconciler.hub.overrides import OverriddenObject
-from reconciler.hub.pipeline import fleet_states, place_all
+from reconciler.hub.pipeline import fleet_states, held_status, isolate, not_external, place_all
 from reconciler.hub.prunesafety import PruneGuard
 from reconciler.hub.render import (
     ManifestCache,
@@ -57,8 +67,7 @@ from reconciler.hub.render import (
 )
 from reconciler.hub.session import HubSession
 from reconciler.hub.stages import ScheduleFn
-from reconciler.load.fleet import FleetSpec, LoadResult
-from reconciler.load.immutability import check_update
+from reconciler.load.fleet import FleetSpec
 from reconciler.rollout.staged.approver import git_approvers
 from reconciler.rollout.staged.step import step_orphans
 from reconciler.scheduler.framework import schedule as default_schedule
@@ -167,23 +176,32 @@ def _reconcile(
     say(f"loading {commit[:12]}")
     hit = session.load(repo, commit)
     loaded = hit.result
-    findings = loaded.findings + hit.notes
-    refused = _refused_update(repo, inputs.memory.source_commit, commit, loaded, session) if loaded.ok else ()
-    if not loaded.ok or refused:
-        memory = with_failed_load(inputs.memory, commit, refused or loaded.findings)
+    base, kept = inputs.memory.source_commit, kept_objects(inputs)
+    isolated, found = isolate(loaded, base, kept, commit_loader(repo, session.loads))
+    findings = loaded.findings + found + hit.notes
+    spec = isolated.spec
+    if isolated.held:
+        memory = with_failed_load(inputs.memory, commit, isolated.held)
         files = dict(inputs.status_files)
         files[STATUS_FILE] = dump_memory(memory)
-        what = "is refused as an update" if refused else "does not load"
-        updates = _status_update(repo, inputs, files, f"status: {commit[:12]} {what}", now)
-        return updates, ReconcileResult(commit, False, findings + refused)
-    spec = loaded.spec
+        updates = _status_update(repo, inputs, files, f"status: {commit[:12]} does not load", now)
+        return updates, ReconcileResult(commit, False, findings)
     say("scheduling")
     states = fleet_states(spec, {c: observation(a) for c, a in inputs.agents.items()}, now)
     by_name = {s.name: s for s in states}
     gate = Gate(hit.policies, PreviousRenders(repo, inputs), session.policies)
     approvers = git_approvers(repo, commit, spec.settings.verify_approvals)  # who approved staged runs
     placed = place_all(
-        spec, inputs, states, commit, now, gate, schedule, approvers, session.snapshot_reader(repo)
+        spec,
+        inputs,
+        states,
+        commit,
+        now,
+        gate,
+        schedule,
+        approvers,
+        session.snapshot_reader(repo),
+        frozen=isolated.frozen,
     )
     say(f"rendering {len(by_name)} cluster bundle(s)")
     guard = PruneGuard(repo, inputs, commit, spec.settings.prune_max_share)  # unconfirmed mass deletions wait
@@ -200,6 +218,12 @@ def _reconcile(
         )
         for p in placed
     ]
+    placement_docs = [  # a held placement: only its Scheduled condition changes
+        held_status(d, inputs.previous_doc(placement_path(p.memory.key)))
+        if p.memory.key in isolated.frozen
+        else d
+        for p, d in zip(placed, placement_docs, strict=True)
+    ]
     cluster_docs = [
         cluster_doc(
             s,
@@ -211,41 +235,25 @@ def _reconcile(
         )
         for s in states
     ]
+    # errors (each object kept its last good state) and classified warnings (an override that
+    # applies to nothing); not the export's notes
+    failed = tuple(f for f in findings if f.severity == "error" or f.scope)
     memory = HubMemory(
-        commit, LoadRecord(commit, True, ()), {p.memory.key: p.memory for p in placed}, records
+        commit, LoadRecord(commit, True, failed), {p.memory.key: p.memory for p in placed}, records
     )
     files = status_files(memory, placement_docs, cluster_docs)
     files.update(guard.status_files())
+    files.update(kept_files(isolated.kept))
     files.update(eviction_files(spec, [p.eviction_docs for p in placed], inputs.previous_doc, now))
     for p in placed:
         files.update(p.run_files)
-    files.update(step_orphans(spec.runs.values(), spec.placements, inputs.previous_doc, now))
+    files.update(
+        step_orphans(spec.runs.values(), spec.placements, inputs.previous_doc, now, not_external(spec))
+    )
     changed = sum(1 for u in updates)
     updates += _status_update(repo, inputs, files, f"status: {commit[:12]}, {changed} bundle(s) updated", now)
     waits = [p.decision.requeue_after for p in placed if p.decision and p.decision.requeue_after is not None]
     return updates, ReconcileResult(commit, True, findings, requeue_after=min(waits) if waits else None)
-
-
-def _refused_update(
-    repo: HubRepo, last: str, commit: str, loaded: LoadResult, session: HubSession
-) -> tuple[Finding, ...]:
-    """KubeFleet's update rules (reconciler/load/immutability.py) between the last commit the hub
-    rendered and ``commit``. A refused commit is treated like one that does not load: recorded
-    in ``lastLoad`` and nothing else moves. No last commit (or one that is gone from the repo,
-    or no longer loads) leaves nothing to compare with."""
-    if not last or last == commit or repo.resolve(last) != last:
-        return ()
-    try:
-        before = session.load(repo, last).result
-    except (UserError, TransientError, ValueError) as e:
-        log.warning(
-            "last rendered commit unreadable; update rules not checked",
-            extra={"commit": last, "error": str(e)},
-        )
-        return ()
-    if not before.ok:
-        return ()
-    return tuple(check_update(before.spec, loaded.spec, documents=loaded.documents))
 
 
 def _status_update(

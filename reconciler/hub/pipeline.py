@@ -16,17 +16,26 @@ tested and profiled alone, and the only per-placement state that crosses stages,
 digests, is passed in the open. The rollout stage, the one that reads older snapshots back for
 staged runs, is reconciler/hub/rollout.py; a render's version is ``placement_version`` in
 reconciler/hub/render.py.
+
+Before any of that, ``isolate`` decides what of the commit is rendered: an object that fails
+(or a file that does not parse, or an update KubeFleet refuses) keeps its last good state
+(reconciler/load/lastgood.py), and a placement whose definition failed goes through ``hold``
+instead of ``place``: nothing of it moves, and its status says why (docs/hub.md, "Failure
+isolation").
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
-from reconciler.api.placement import Placement
+from reconciler.api.placement import Placement, RolloutStrategyType
+from reconciler.errors import Finding
 from reconciler.hub.bindings import Move, next_binding
 from reconciler.hub.clusters import ClusterObservation, ClusterState, cluster_states
-from reconciler.hub.evict import PlacementEvictions, evict
+from reconciler.hub.evict import PlacementEvictions, evict, eviction_path
 from reconciler.hub.gate import Gate, reported_violations
 from reconciler.hub.inputs import HubInputs
 from reconciler.hub.outcome import Placed
@@ -36,9 +45,13 @@ from reconciler.hub.rollout import RolledOut, roll_out
 from reconciler.hub.select import Selection, select_resources
 from reconciler.hub.snapshots import SnapshotObjects
 from reconciler.hub.stages import Gated, Overridden, Reconcile, ScheduleFn, Snapshots
-from reconciler.load.fleet import FleetSpec
+from reconciler.load.fleet import FleetSpec, LoadResult
+from reconciler.load.immutability import refused_updates
+from reconciler.load.lastgood import Isolated, LoadFn, keep_last_good, last_good_spec
+from reconciler.load.validate import check_references
 from reconciler.policy.gate import Violation
 from reconciler.rollout.staged.approver import ApproverLookup
+from reconciler.rollout.staged.documents import run_path
 from reconciler.scheduler.framework import schedule as default_schedule
 from reconciler.scheduler.framework import scheduling_policy_hash
 from reconciler.scheduler.model import Schedule
@@ -49,6 +62,38 @@ from reconciler.status.memory import (
     next_snapshots,
 )
 from reconciler.status.views import placement_path
+
+MAX_REASONS = 5  # errors quoted in a held placement's condition (all are in lastLoad)
+APPROVALS_DIR = "approvalrequests/"
+
+
+def isolate(
+    loaded: LoadResult, base: str, kept: Mapping[str, str], load: LoadFn
+) -> tuple[Isolated, tuple[Finding, ...]]:
+    """The commit the hub renders (docs/hub.md, "Failure isolation"): ``loaded`` with every
+    failed object, object of a broken file, and object whose update KubeFleet refuses at its
+    last good state (reconciler/load/lastgood.py), and the findings this adds to the load's:
+    ``validate``'s reference checks and the refusals. ``base`` is the last rendered commit,
+    ``kept`` its kept objects (``kept.yaml``), ``load`` reads a commit back."""
+    found = tuple(check_references(loaded))
+    isolated = keep_last_good(loaded, base, kept, load)
+    if isolated.held:
+        return (isolated if not loaded.held else replace(isolated, held=loaded.findings)), found
+    before = last_good_spec(base, kept, load)  # judged against the last good state: stays refused
+    refused = refused_updates(before, isolated.spec, documents=loaded.documents) if before else {}
+    if not refused:
+        return isolated, found
+    refusals = tuple(f for why in refused.values() for f in why)
+    return keep_last_good(loaded, base, kept, load, refused), found + refusals
+
+
+def not_external(spec: FleetSpec) -> dict[str, str]:
+    """Placement key -> strategy type of every placement a staged run cannot roll out."""
+    return {
+        k: str(p.strategy.type)
+        for k, p in spec.placements.items()
+        if p.strategy.type != RolloutStrategyType.EXTERNAL
+    }
 
 
 def fleet_states(
@@ -76,8 +121,12 @@ def place_all(
     schedule: ScheduleFn = default_schedule,
     approvers: ApproverLookup | None = None,
     older: SnapshotObjects | None = None,
+    frozen: Mapping[str, Sequence[Finding]] | None = None,
 ) -> list[Placed]:
     """Every placement of ``spec`` through the stages, sorted by placement key.
+
+    ``frozen`` (reconciler/load/lastgood.py): placements whose newest definition failed to
+    load; each keeps its last good render everywhere and says why (``hold``).
 
     ``approvers`` (reconciler/rollout/staged/approver.py) says who approved each staged-run approval and
     whether it counts; without it (``plan``) an approval file counts as written. ``older``
@@ -97,7 +146,74 @@ def place_all(
         approvers=approvers,
         older=older,
     )
-    return [place(placement=spec.placements[k], key=k, ctx=ctx) for k in sorted(spec.placements)]
+    frozen = frozen or {}
+    return [
+        hold(placement=spec.placements[k], key=k, ctx=ctx, errors=frozen[k])
+        if k in frozen
+        else place(placement=spec.placements[k], key=k, ctx=ctx)
+        for k in sorted(spec.placements)
+    ]
+
+
+def hold(*, placement: Placement, key: str, ctx: Reconcile, errors: Sequence[Finding]) -> Placed:
+    """A placement whose newest definition is invalid: like KubeFleet's InvalidResourceSelectors,
+    nothing of it moves (its bindings, its bundles' files, the status of its staged runs, their
+    approval requests and its evictions stay) and its Scheduled condition says why.
+    ``placement`` is its last good definition."""
+    why = "; ".join(str(f) for f in errors[:MAX_REASONS]) or "its definition does not load"
+    evictions = {
+        path: doc
+        for e in ctx.spec.evictions.values()
+        if e.placement_key == key
+        and (doc := ctx.inputs.previous_doc(path := eviction_path(e.name))) is not None
+    }
+    return Placed(
+        placement=placement,
+        memory=ctx.inputs.memory.placements.get(key) or PlacementMemory(key),
+        schedule=None,
+        selection_errors=(f"the placement is invalid, so its last good render stays: {why}",),
+        selected=(),
+        eviction_docs=evictions,
+        run_files=_run_files(key, ctx),
+    )
+
+
+def held_status(doc: Mapping[str, Any], previous: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A held placement's status document: what ``previous`` said (its clusters, selected
+    resources, other conditions) with only the Scheduled condition of ``doc`` (the new one),
+    as KubeFleet sets only that condition when it cannot use a placement's spec."""
+    new_status = doc.get("status")
+    old_status = (previous or {}).get("status")
+    if not isinstance(new_status, Mapping) or not isinstance(old_status, Mapping):
+        return dict(doc)
+    scheduled = [
+        c for c in new_status.get("conditions") or [] if str(c.get("type", "")).endswith("Scheduled")
+    ]
+    kept = [c for c in old_status.get("conditions") or [] if not str(c.get("type", "")).endswith("Scheduled")]
+    return {**doc, "status": {**old_status, "conditions": scheduled + kept}}
+
+
+def _run_files(key: str, ctx: Reconcile) -> dict[str, bytes]:
+    """The status files of ``key``'s staged runs and their approval requests, as they are."""
+    runs = {(r.namespace, r.name) for r in ctx.spec.runs.values() if r.placement_key == key}
+    files = ctx.inputs.status_files
+    out = {
+        path: files[path]
+        for r in ctx.spec.runs.values()
+        if r.placement_key == key and (path := run_path(r.kind, r.namespace, r.name)) in files
+    }
+    for path in files:
+        if not path.startswith(APPROVALS_DIR):
+            continue
+        doc = ctx.inputs.previous_doc(path) or {}
+        meta, spec = doc.get("metadata"), doc.get("spec")
+        if (
+            isinstance(meta, Mapping)
+            and isinstance(spec, Mapping)
+            and (str(meta.get("namespace", "")), str(spec.get("parentStageRollout", ""))) in runs
+        ):
+            out[path] = files[path]
+    return out
 
 
 def desired_shares(placed: Sequence[Placed], cluster: str) -> list[PlacementOnCluster]:

@@ -236,19 +236,27 @@ def result_text(result: ReconcileResult) -> str:
             + f"does not load ({len(errors)} error(s)); recorded in fleet/status, bundles unchanged\n"
             + "".join(f"  {f}\n" for f in errors[:20])
         )
+    errors = [f for f in result.findings if f.severity == "error"]
+    failed = "".join(f"  {f}\n" for f in errors[:20])
+    if errors:  # failed objects or files: each keeps its last good state, the rest rendered
+        head += f"{len(errors)} error(s), the failed objects keep their last good state; "
     if result.noop:
-        return head + "nothing to write\n"
-    return head + f"wrote {len(result.written)} ref(s)\n" + "".join(f"  {r}\n" for r in result.written)
+        return head + "nothing to write\n" + failed
+    return (
+        head + f"wrote {len(result.written)} ref(s)\n" + "".join(f"  {r}\n" for r in result.written) + failed
+    )
 
 
 def cli_reconcile(repo: HubRepo, now: datetime) -> tuple[str, int]:
-    """One reconcile; (text, exit code): 0 written or nothing to do, 1 the commit does not load."""
+    """One reconcile; (text, exit code): 0 written or nothing to do, 1 the commit does not load
+    or some of its objects failed."""
     progress, done = _spinner()
     try:
         result = reconcile_once(repo, now, progress=progress)
     finally:
         done()
-    return result_text(result), 0 if result.loaded else 1
+    failed = any(f.severity == "error" for f in result.findings)
+    return result_text(result), 0 if result.loaded and not failed else 1
 
 
 def cli_run(

@@ -88,7 +88,7 @@ class HubSession:
         self, repo: HubRepo, commit: str, refs: Mapping[str, str], inputs: HubInputs | None, now: datetime
     ) -> tuple[ClusterState, ...] | None:
         hit = self.load(repo, commit)
-        if not hit.result.ok:
+        if hit.result.held:  # failed objects alone do not stop a commit from being rendered
             return None
         agents = inputs.agents if inputs is not None else read_agents(repo, refs, self.inputs)
         return _facts(

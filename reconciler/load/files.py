@@ -7,8 +7,9 @@ files; a kustomization that another kustomization of the repo includes (a ``base
 only as part of the one that includes it, so a base and its overlay do not load twice.
 
 Hostile trees are refused file by file with located findings: symlinks that leave the repo,
-files that are not regular files (a FIFO would hang a reader), files over the size cap, and a
-repo over the total-size or file-count cap.
+files that are not regular files (a FIFO would hang a reader), files over the size cap (each a
+file-scope finding: that file fails), and a repo over the total-size or file-count cap (repo
+scope: the commit is held, as the files left unread are unknown).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.errors import Finding
+from reconciler.errors import SCOPE_REPO, Finding
 from reconciler.load.kustomize import KUSTOMIZATION_FILES, find_kustomization, path_entries
 from reconciler.load.settings import SETTINGS_FILE
 from reconciler.load.yamldoc import MAX_FILE_BYTES, YamlError, parse_documents
@@ -135,6 +136,7 @@ def walk(
                         0,
                         "",
                         f"the repo has more than {limits.max_files} YAML files; refusing the rest",
+                        scope=SCOPE_REPO,  # the files left unread are unknown: hold the commit
                     )
                 )
                 return RepoInputs(tuple(files), tuple(kdirs), tuple(findings))
@@ -198,6 +200,7 @@ def read_file(root: Path, rel: str, limits: Limits, budget: list[int]) -> tuple[
             0,
             "",
             f"the repo's YAML exceeds {limits.max_total_bytes} bytes in total; refusing the rest",
+            scope=SCOPE_REPO,
         )
     try:
         with open(path, "rb") as fh:

@@ -7,7 +7,14 @@ every other document is a *hub resource* kept as a plain dict under its one cano
 resources so that placements select them like anything else.
 
 The loader never stops at the first problem: it returns every finding with the spec it could
-build, and ``LoadResult.ok`` says whether the commit is usable. Which files are read, and the
+build, each finding classified by how far it reaches (``Finding.scope``, reconciler/errors.py):
+an object that fails its kind's rules is left out of the spec and listed in ``failed`` (object
+scope); a file that does not parse, or a document without a usable kind and name, is listed in
+``broken`` (file scope: which objects it held is known only from the last good commit); settings,
+size limits, cluster membership and override conflicts hold the commit (repo scope,
+``LoadResult.held``). ``LoadResult.ok`` says whether the commit is clean (what ``validate``
+reports); the hub renders every commit that is not held and keeps the failed objects' last good
+state (reconciler/load/lastgood.py). Which files are read, and the
 refusal of hostile trees, live in reconciler/load/files.py; kustomize rendering in
 reconciler/load/kustomize.py; unsafe YAML (tags, alias bombs, depth) in reconciler/load/yamldoc.py.
 Names are checked here for every object because they later become file and branch names.
@@ -17,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -32,7 +39,7 @@ from reconciler.api.override import Override, check_override_conflicts
 from reconciler.api.placement import Placement
 from reconciler.api.resource import Resource, split_api_version
 from reconciler.api.staged import ApprovalRequest, StagedUpdateRun, StagedUpdateStrategy
-from reconciler.errors import Finding, Findings
+from reconciler.errors import SCOPE_FILE, SCOPE_OBJECT, SCOPE_REPO, Finding, Findings
 from reconciler.load.files import DEFAULT_LIMITS, Limits, inside, read_file, walk
 from reconciler.load.kustomize import render as kustomize_render
 from reconciler.load.settings import SETTINGS_FILE, Settings, read_settings
@@ -92,10 +99,21 @@ class LoadResult:
     # The source document of every object declared (valid or not), by identity: for duplicate
     # and located cross-object checks.
     documents: Mapping[str, Document] = field(default_factory=empty_map)
+    # identity -> the errors of an object left out of ``spec`` (or, for a duplicate, of its
+    # second definition): object scope
+    failed: Mapping[str, tuple[Finding, ...]] = field(default_factory=empty_map)
+    # source labels (``Document.file``) whose objects are unknown because the file does not
+    # parse or was refused; a label ending in "/" is a directory: file scope
+    broken: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         return not any(f.severity == "error" for f in self.findings)
+
+    @property
+    def held(self) -> tuple[Finding, ...]:
+        """The errors that hold the whole commit (repo scope)."""
+        return tuple(f for f in self.findings if f.severity == "error" and f.scope == SCOPE_REPO)
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -121,12 +139,34 @@ class _Loader:
         self.buckets: dict[str, dict[str, Any]] = {b: {} for b in set(BUCKETS.values()) | {"resources"}}
         self.documents: dict[str, Document] = {}
         self.origins: dict[str, Origin] = {}
+        self.failed: dict[str, list[Finding]] = {}
+        self.broken: set[str] = set()
+
+    def stamp(self, start: int, scope: str) -> list[Finding]:
+        """Classify the findings added since ``start`` that are not classified yet → those."""
+        items = self.findings.items
+        out: list[Finding] = []
+        for i in range(start, len(items)):
+            if not items[i].scope:
+                items[i] = replace(items[i], scope=scope)
+                out.append(items[i])
+        return out
+
+    def file_failed(self, label: str, start: int) -> None:
+        """The findings since ``start`` make ``label`` a file whose objects are unknown."""
+        if any(f.severity == "error" for f in self.stamp(start, SCOPE_FILE)):
+            self.broken.add(label)
 
     def error(self, doc: Document, path: tuple[str | int, ...], message: str, obj: str = "") -> None:
         line, col = doc.locate(path)
         self.findings.add(Finding(doc.file, line, col, dotted(path), message, obj))
 
     def add_document(self, doc: Document) -> None:
+        start = len(self.findings.items)
+        self._add_document(doc)
+        self.file_failed(doc.file, start)  # what is left unclassified: the document has no identity
+
+    def _add_document(self, doc: Document) -> None:
         data = doc.data
         if not isinstance(data, dict):
             self.findings.add(
@@ -148,7 +188,7 @@ class _Loader:
                 prefix = ("items", i)
                 locs = {p[2:]: loc for p, loc in doc.locations.items() if p[:2] == prefix}
                 line = doc.locate(prefix)[0]
-                self.add_document(Document(doc.file, doc.index, line, item, locs))
+                self._add_document(Document(doc.file, doc.index, line, item, locs))
             return
         header = self._header(doc, data)
         if header is None:
@@ -157,15 +197,23 @@ class _Loader:
         label = f"{kind}/{name}"
         ident = identity(group, kind, namespace, name)
         # Claimed before parsing: an invalid object still exists for duplicate and reference checks.
+        start = len(self.findings.items)
         if not self._claim(doc, ident, label):
+            self.failed.setdefault(ident, []).extend(self.stamp(start, SCOPE_OBJECT))
             return
         if registry.is_fleet_group(group):
             model = registry.parse_fleet_object(doc, group, version, kind, self.findings)
-            if model is None:
+            # Cluster membership decides every placement's schedule: it changes all or nothing.
+            found = self.stamp(start, SCOPE_REPO if kind == "MemberCluster" else SCOPE_OBJECT)
+            errors = [f for f in found if f.severity == "error"]
+            if errors:
+                self.failed[ident] = errors
+            if model is None or errors:
                 return
             bucket = BUCKETS.get(kind)
             if bucket is None:  # a kind the registry knows but FleetSpec has no place for
                 self.error(doc, ("kind",), f"{kind} is not supported in a fleet repo", label)
+                self.failed[ident] = self.stamp(start, SCOPE_OBJECT)
                 return
             if bucket != "resources":
                 self.buckets[bucket][bucket_key(kind, namespace, name)] = model
@@ -336,37 +384,46 @@ def load_directory(
     pre: list[Finding] = []
     if settings is None:
         settings, found = _repo_settings(root)
-        pre.extend(found)
+        pre.extend(replace(f, scope=SCOPE_REPO) for f in found)  # every object depends on them
     loader = _Loader(settings)
     loader.findings.extend(pre)
     inputs = walk(root, settings.include, settings.exclude, limits)
-    loader.findings.extend(inputs.findings)
+    for f in inputs.findings:  # a refused directory: file scope for what was under it
+        start = len(loader.findings.items)
+        loader.findings.add(f)
+        loader.file_failed(f.file.rstrip("/") + "/", start)
     budget = [limits.max_total_bytes]
     for rel in inputs.files:
         data, problem = read_file(root, rel, limits, budget)
         if problem is not None:
+            start = len(loader.findings.items)
             loader.findings.add(problem)
+            loader.file_failed(rel, start)
             continue
         assert data is not None
         _add_text(loader, data, rel, limits)
     for rel_dir in inputs.kustomize_dirs:
         directory = root / rel_dir if rel_dir else root
         result = kustomize_render(root, directory, max_bytes=min(limits.max_total_bytes, max(budget[0], 0)))
+        label = f"{rel_dir}/kustomization.yaml#output" if rel_dir else "kustomization.yaml#output"
+        start = len(loader.findings.items)
         loader.findings.extend(result.findings)
+        loader.file_failed(label, start)
         if result.text is not None:
             budget[0] -= len(result.text)
-            label = f"{rel_dir}/kustomization.yaml#output" if rel_dir else "kustomization.yaml#output"
             _add_text(loader, result.text, label, limits, max_bytes=len(result.text.encode()) + 1)
     spec = loader.spec()
-    # KubeFleet's webhook refuses a second override of the same kind for one resource.
-    loader.findings.extend(
-        check_override_conflicts(
-            list(spec.cluster_overrides.values()), list(spec.resource_overrides.values())
-        )
+    # KubeFleet's webhook refuses a second override of the same kind for one resource; in Git
+    # neither is "the second", so the commit is held until one goes.
+    conflicts = check_override_conflicts(
+        list(spec.cluster_overrides.values()), list(spec.resource_overrides.values())
     )
+    loader.findings.extend([replace(f, scope=SCOPE_REPO) for f in conflicts])
+    loader.stamp(0, SCOPE_REPO)  # an error nobody classified holds the commit, as it always did
     findings = tuple(sorted(loader.findings.items, key=_sort_key))
     docs = MappingProxyType({k: loader.documents[k] for k in sorted(loader.documents)})
-    return LoadResult(spec, findings, docs)
+    failed = MappingProxyType({k: tuple(loader.failed[k]) for k in sorted(loader.failed)})
+    return LoadResult(spec, findings, docs, failed, tuple(sorted(loader.broken)))
 
 
 def _add_text(
@@ -375,7 +432,9 @@ def _add_text(
     try:
         docs = parse_documents(data, label, max_bytes=max_bytes or limits.max_file_bytes)
     except YamlError as e:
+        start = len(loader.findings.items)
         loader.findings.add(e.finding)
+        loader.file_failed(label, start)
         return
     for doc in docs:
         loader.add_document(doc)

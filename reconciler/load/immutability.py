@@ -22,7 +22,7 @@ located documents (``LoadResult.documents``) it points at the changed field itse
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
 from fleetsync_contract import identity
@@ -31,7 +31,7 @@ from reconciler.api.meta import ObjectMeta, Origin
 from reconciler.api.override import Override, PlacementRef, placement_ref_change
 from reconciler.api.placement import Placement, PlacementType, RolloutStrategyType, Toleration
 from reconciler.api.staged import ApprovalRequest, RunState, StagedUpdateRun
-from reconciler.errors import Finding
+from reconciler.errors import SCOPE_OBJECT, Finding
 from reconciler.load.fleet import FleetSpec
 from reconciler.load.yamldoc import Document, dotted
 
@@ -79,18 +79,30 @@ def check_update(
     ``LoadResult.documents``; with them a finding names the changed field's line and column,
     without them the line where the object starts.
     """
-    findings: list[Finding] = []
-    findings += _updates(old.placements, new.placements, lambda p: p.kind, placement_changes, documents)
-    findings += _updates(
+    findings = [f for found in refused_updates(old, new, documents=documents).values() for f in found]
+    return sorted(findings, key=lambda f: (f.file, f.line, f.column, f.field, f.message))
+
+
+def refused_updates(
+    old: FleetSpec, new: FleetSpec, *, documents: Mapping[str, Document] | None = None
+) -> dict[str, tuple[Finding, ...]]:
+    """``check_update`` by object: the identity of each object whose update KubeFleet would
+    refuse → its refusals (object scope: the hub keeps that object's last good definition)."""
+    found: list[tuple[str, Finding]] = []
+    found += _updates(old.placements, new.placements, lambda p: p.kind, placement_changes, documents)
+    found += _updates(
         old.cluster_overrides, new.cluster_overrides, lambda o: o.kind, override_changes, documents
     )
-    findings += _updates(
+    found += _updates(
         old.resource_overrides, new.resource_overrides, lambda o: o.kind, override_changes, documents
     )
-    findings += _updates(old.runs, new.runs, lambda r: r.kind, run_changes, documents)
-    findings += _updates(old.approvals, new.approvals, lambda a: a.kind, approval_changes, documents)
-    findings += _updates(old.evictions, new.evictions, lambda _e: EVICTION_KIND, eviction_changes, documents)
-    return sorted(findings, key=lambda f: (f.file, f.line, f.column, f.field, f.message))
+    found += _updates(old.runs, new.runs, lambda r: r.kind, run_changes, documents)
+    found += _updates(old.approvals, new.approvals, lambda a: a.kind, approval_changes, documents)
+    found += _updates(old.evictions, new.evictions, lambda _e: EVICTION_KIND, eviction_changes, documents)
+    out: dict[str, list[Finding]] = {}
+    for ident, finding in found:
+        out.setdefault(ident, []).append(finding)
+    return {k: tuple(v) for k, v in sorted(out.items())}
 
 
 def _updates(
@@ -99,18 +111,18 @@ def _updates(
     kind_of: Callable[[T], str],
     rule: Callable[[T, T], Iterable[Refusal]],
     documents: Mapping[str, Document] | None,
-) -> Iterator[Finding]:
+) -> Iterator[tuple[str, Finding]]:
     for key in sorted(old.keys() & new.keys()):
         before, after = old[key], new[key]
         kind = kind_of(after)
         meta = after.meta
         label = f"{kind}/{meta.namespace}/{meta.name}" if meta.namespace else f"{kind}/{meta.name}"
-        doc = (
-            documents.get(identity(GROUP, kind, meta.namespace, meta.name)) if documents is not None else None
-        )
+        ident = identity(GROUP, kind, meta.namespace, meta.name)
+        doc = documents.get(ident) if documents is not None else None
         for refusal in rule(before, after):
             line, column = doc.locate(refusal.path) if doc is not None else (after.origin.line, 0)
-            yield Finding(after.origin.file, line, column, dotted(refusal.path), refusal.message, label)
+            finding = Finding(after.origin.file, line, column, dotted(refusal.path), refusal.message, label)
+            yield ident, replace(finding, scope=SCOPE_OBJECT)
 
 
 # -- placements (KubeFleet §2.1) ------------------------------------------------------------------

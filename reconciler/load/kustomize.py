@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import Finding, TransientError
+from reconciler.errors import SCOPE_REPO, Finding, TransientError
 from reconciler.load.yamldoc import Document, YamlError, dotted, parse_documents
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -311,7 +311,16 @@ def render(
     if too_big:
         return KustomizeResult(
             None,
-            (Finding(label, 0, 0, "", f"kubectl kustomize printed more than {max_bytes} bytes; refusing"),),
+            (
+                Finding(
+                    label,
+                    0,
+                    0,
+                    "",
+                    f"kubectl kustomize printed more than {max_bytes} bytes; refusing",
+                    scope=SCOPE_REPO,  # the bytes the repo's total budget leaves
+                ),
+            ),
         )
     if code < 0:
         raise Interrupted(f"kubectl kustomize was killed by signal {-code}")

@@ -7,6 +7,14 @@ would accept such objects and then fail them at run time; in Git we can say so a
 References are read from the objects' source documents so every finding points at the field
 that names the missing object.
 
+The hub runs the same checks on every commit (``check_references``), so ``validate`` and the hub
+classify alike: every reference finding is object-scoped and never holds a commit. A dangling
+reference is a warning when the object then simply applies to nothing (an override, a disruption
+budget, an approval); it is an error when the object cannot do anything meaningful, and then the
+hub says so with KubeFleet's condition: a staged run without its placement or strategy, or on a
+placement that is not External, is ``Initialized=False`` (``UpdateRunInitializedFailed``); an
+eviction without its placement or cluster, or from a PickFixed placement, is ``Valid=False``.
+
 Output is stable for machines: the JSON form (docs/validate.md) is versioned, findings are
 sorted by file, line and column, and the exit code is 0 clean / 1 errors (warnings alone do
 not fail).
@@ -22,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetsync_contract import CONTRACT_API_VERSION, identity, parse_identity
-from reconciler.errors import Finding
+from reconciler.errors import SCOPE_OBJECT, Finding
 from reconciler.load.fleet import LoadResult, load_directory
 from reconciler.load.yamldoc import Document, dotted
 
@@ -80,17 +88,30 @@ class _Refs:
         self, doc: Document, label: str, path: tuple[str | int, ...], message: str, severity: str = "error"
     ) -> None:
         line, col = doc.locate(path)
-        self.findings.append(Finding(doc.file, line, col, dotted(path), message, label, severity))
+        self.findings.append(
+            Finding(doc.file, line, col, dotted(path), message, label, severity, SCOPE_OBJECT)
+        )
 
     def need(
-        self, doc: Document, label: str, path: tuple[str, ...], target: str, what: str
+        self,
+        doc: Document,
+        label: str,
+        path: tuple[str, ...],
+        target: str,
+        what: str,
+        consequence: str = "",
     ) -> Document | None:
-        """The document ``target`` names, or a finding at ``path`` saying it does not exist."""
+        """The document ``target`` names, or a finding at ``path`` saying it does not exist: an
+        error, or with a ``consequence`` (what the object then does) a warning."""
         found = self.documents.get(target)
         if found is None:
             _, kind, ns, name = parse_identity(target)
             where = f" in namespace {ns!r}" if ns else ""
-            self.report(doc, label, path, f"{what}: {kind} {name!r}{where} is not defined in this repo")
+            message = f"{what}: {kind} {name!r}{where} is not defined in this repo"
+            if consequence:
+                self.report(doc, label, path, f"{message}: {consequence}", "warning")
+            else:
+                self.report(doc, label, path, message)
         return found
 
     def check(self, ident: str, doc: Document) -> None:
@@ -114,7 +135,14 @@ class _Refs:
         if isinstance(ref, dict) and isinstance(ref.get("name"), str) and ref["name"]:
             rp = kind == "ResourceOverride" and ref.get("scope") == "Namespaced"
             target = _placement("ResourcePlacement" if rp else "ClusterResourcePlacement", ns, ref["name"])
-            self.need(doc, label, ("spec", "placement", "name"), target, "the override's placement")
+            self.need(
+                doc,
+                label,
+                ("spec", "placement", "name"),
+                target,
+                "the override's placement",
+                "the override applies to nothing",
+            )
 
     def _staged_run(self, doc: Document, label: str, kind: str, ns: str, name: str) -> None:
         namespaced = not kind.startswith("Cluster")
@@ -157,6 +185,7 @@ class _Refs:
             ("metadata", "name"),
             _placement("ClusterResourcePlacement", "", name),
             "a disruption budget protects the placement of the same name",
+            "the budget protects nothing",
         )
 
     def _approval(self, doc: Document, label: str, kind: str, ns: str, name: str) -> None:
@@ -170,6 +199,7 @@ class _Refs:
                 ("spec", "parentStageRollout"),
                 identity(PLACEMENT_GROUP, run_kind, ns if namespaced else "", run_name),
                 "the approval's update run",
+                "the approval approves nothing",
             )
 
     def _fixed_clusters(self, doc: Document, label: str, kind: str, ns: str, name: str) -> None:

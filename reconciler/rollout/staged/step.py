@@ -218,18 +218,28 @@ def step_orphans(
     placement_keys: Iterable[str],
     previous: PreviousDoc,
     now: datetime,
+    not_external: Mapping[str, str] | None = None,
 ) -> dict[str, bytes]:
-    """Files for runs whose placement is not in the fleet commit: KubeFleet's "parent placement not found"."""
+    """Files for runs whose placement is not in the fleet commit: KubeFleet's "parent placement
+    not found"; and, for runs of a placement in ``not_external`` (key -> its strategy type),
+    "parent placement does not have an external rollout strategy"."""
     keys = set(placement_keys)
+    other = not_external or {}
     files: dict[str, bytes] = {}
     for run in sorted(runs, key=lambda r: (r.kind, r.namespace, r.name)):
-        if run.placement_key in keys:
+        if run.placement_key in keys and run.placement_key not in other:
             continue
+        facts = None
+        if run.placement_key in other:
+            namespace = run.meta.namespace if run.placement_key.startswith("ResourcePlacement/") else ""
+            facts = PlacementFacts(
+                run.placement_key, run.placement_name, namespace, strategy_type=other[run.placement_key]
+            )
         status = _stored(run, previous)
         if status is None:
-            status = initialize_run(run, None, None, {}, {}, now)
-            assert status is not None  # no placement is never transient
-        stepped = advance_run(run, status, None, {}, {}, now)
+            status = initialize_run(run, None, facts, {}, {}, now)
+            assert status is not None  # no placement, or not External, is never transient
+        stepped = advance_run(run, status, facts, {}, {}, now)
         files.update(_files(run, stepped.status, stepped.approval_requests))
     return files
 

@@ -135,7 +135,7 @@ def test_metrics_follow_a_real_reconcile_and_the_status_it_wrote(fleet: FleetWor
 
 
 def test_a_commit_that_does_not_load_is_invalid_and_not_ready_as_a_condition(fleet: FleetWork) -> None:
-    fleet.commit({**base_files(), "placements/web.yaml": "kind: [unclosed"})
+    fleet.commit({**base_files(), "fleetsync.yaml": "include: [unclosed"})  # repo-wide: held
     with HubRepo.local(fleet.path) as repo, running_hub(repo) as hub:
         hub.passes.wait(1)
         found = samples(hub.port)

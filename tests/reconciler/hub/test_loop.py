@@ -89,11 +89,12 @@ def test_a_second_reconcile_writes_nothing_and_status_stays_byte_identical(fleet
 def test_a_commit_that_does_not_load_is_recorded_and_bundles_stay(fleet: FleetWork) -> None:
     reconcile(fleet)
     bundles = {r: s for r, s in hub_refs(fleet).items() if r != STATUS}
-    bad = fleet.commit({**base_files(version="2"), "placements/broken.yaml": "kind: [unclosed\n"})
+    # a repo-wide error (the settings file); one broken file fails only its objects (test_isolation.py)
+    bad = fleet.commit({**base_files(version="2"), "fleetsync.yaml": "include: [unclosed\n"})
     assert reconcile(fleet, LATER) == [STATUS]
     assert {r: s for r, s in hub_refs(fleet).items() if r != STATUS} == bundles
     status = fleet.read(STATUS, "status.yaml")
-    assert f"commit: {bad}" in status and "ok: false" in status and "placements/broken.yaml" in status
+    assert f"commit: {bad}" in status and "ok: false" in status and "fleetsync.yaml" in status
     assert reconcile(fleet, LATER + timedelta(minutes=1)) == []
 
 

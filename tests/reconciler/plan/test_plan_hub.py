@@ -65,7 +65,9 @@ def test_reports_from_a_remote_name_reads_its_report_branches_into_a_throwaway_c
     assert "every MemberCluster is treated as eligible" in out  # the clone has no hub refs of its own
 
 
-def test_the_hub_refuses_an_immutable_change_like_a_commit_that_does_not_load(rendered: FleetWork) -> None:
+def test_the_hub_refuses_an_immutable_change_of_one_object_and_keeps_it_as_it_was(
+    rendered: FleetWork,
+) -> None:
     bundles = {r: s for r, s in rendered.refs().items() if r.startswith("refs/heads/fleet/bundles/")}
     files = base_files()
     files["placements/web.yaml"] = files["placements/web.yaml"].replace(
@@ -74,10 +76,13 @@ def test_the_hub_refuses_an_immutable_change_like_a_commit_that_does_not_load(re
     bad = rendered.commit(files)
     with HubRepo.local(rendered.path) as repo:
         result = reconcile_once(repo, LATER)
-    assert not result.loaded and list(result.written) == [STATUS]
+    # KubeFleet refuses the one update: the placement stays as it was (docs/hub.md, "Failure isolation")
+    assert result.loaded and list(result.written) == [STATUS]
     assert {r: s for r, s in rendered.refs().items() if r.startswith("refs/heads/fleet/bundles/")} == bundles
     status = rendered.read(STATUS, "status.yaml")
-    assert f"commit: {bad}" in status and "ok: false" in status and "immutable" in status
+    assert f"commit: {bad}" in status and "immutable" in status
+    placement = rendered.read(STATUS, "placements/ClusterResourcePlacement/web.yaml")
+    assert "InvalidResourceSelectors" in placement and "placementType is immutable" in placement
     out, _, code = plan_cmd.run(rendered.path, "HEAD~1", "HEAD", "text", LATER)
     assert code == ExitCode.CHECKS_FAILED and "placementType is immutable" in out
 
