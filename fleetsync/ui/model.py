@@ -248,14 +248,24 @@ class Matrix:
     total_clusters: int
 
 
-def _row(doc: Mapping[str, Any], entries: Sequence[Mapping[str, Mapping[str, Any]]]) -> Row:
+NOT_SELECTED = Cell(CellState.NOT_SELECTED)
+
+
+def _cells(doc: Mapping[str, Any], interned: dict[tuple[CellState, str], Cell]) -> dict[str, Cell]:
+    """cluster -> its cell for one placement; equal cells are one object (a fleet has few kinds)."""
+    out: dict[str, Cell] = {}
+    for name, entry in cluster_entries(doc).items():
+        key = (cell_state(entry), str(entry.get("observedResourceIndex", "")))
+        cell = interned.get(key)
+        if cell is None:
+            cell = interned[key] = Cell(*key)
+        out[name] = cell
+    return out
+
+
+def _row(doc: Mapping[str, Any], columns: Sequence[Mapping[str, Cell]]) -> Row:
     name = str((doc.get("metadata") or {}).get("name", ""))
     agent = agent_conditions(doc)
-    cells = []
-    for by_cluster in entries:
-        entry = by_cluster.get(name)
-        index = str(entry.get("observedResourceIndex", "")) if entry is not None else ""
-        cells.append(Cell(cell_state(entry), index))
     return Row(
         cluster=name,
         labels=labels(doc),
@@ -264,7 +274,7 @@ def _row(doc: Mapping[str, Any], entries: Sequence[Mapping[str, Mapping[str, Any
         eligible=str(((doc.get("metadata") or {}).get("annotations") or {}).get("fleetsync.io/eligible", "")),
         heartbeat=heartbeat(doc),
         nodes=prop(doc, "kubernetes-fleet.io/node-count"),
-        cells=tuple(cells),
+        cells=tuple(c.get(name, NOT_SELECTED) for c in columns),
     )
 
 
@@ -279,10 +289,11 @@ def matrix(state: FleetState, filters: Filters, links: CommitLinks) -> Matrix:
         )
         for d in state.placements
     )
-    entries = [cluster_entries(d) for d in state.placements]
+    interned: dict[tuple[CellState, str], Cell] = {}
+    cells = [_cells(d, interned) for d in state.placements]
     rows: list[Row] = []
     for doc in state.clusters:
-        row = _row(doc, entries)
+        row = _row(doc, cells)
         if filters.labels and not _labels_match(dict(row.labels), filters.labels):
             continue
         if filters.states and not any(c.state in filters.states for c in row.cells):
