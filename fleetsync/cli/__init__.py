@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from fleetsync.cli import agent, approve, demo, dev, drift, get, hub, plan, schedule, validate, version
+from fleetsync.cli import agent, approve, demo, dev, drift, get, hub, plan, schedule, ui, validate, version
 from fleetsync.cli.conventions import EXIT_FINDINGS, EXIT_RUNTIME
 from fleetsync.cli.logs import LogFormat, LogLevel, setup_logging
 from reconciler.errors import FleetsyncError, UserError
@@ -82,6 +82,7 @@ app.command("plan")(plan.plan_command)
 app.command("get")(get.get)
 app.command("approve")(approve.approve_command)
 app.command("demo")(demo.demo_command)
+app.command("ui")(ui.ui_command)
 app.add_typer(dev.app, name="dev")
 app.add_typer(hub.app, name="hub")
 app.add_typer(agent.app, name="agent")

@@ -28,6 +28,7 @@ from fleetsync.ui.model import ICONS, SLUGS, Cell, CellState, CommitLinks, Filte
 from fleetsync.ui.pages import NotFound, cluster_page, placement_page
 from fleetsync.ui.runs import runs_page
 from fleetsync.ui.state import FleetState
+from reconciler.errors import FleetsyncError
 
 MAX_TARGET = 4096  # bytes of path and query
 HTML = "text/html; charset=utf-8"
@@ -117,6 +118,13 @@ class UiApp:
             return self._error(404, str(e), as_json)
         except FilterError as e:
             return self._error(400, str(e), as_json)
+        except FleetsyncError as e:  # the refs could not be read (already redacted by gitstore)
+            return self._error(503, f"cannot read the hub refs: {e}", as_json)
+
+    def answer(self, target: str) -> tuple[int, bytes, str]:
+        """``handle`` as fleetsync/serve/server.py's ``pages`` hook wants it."""
+        r = self.handle(target)
+        return r.code, r.body, r.content_type
 
     def _page(self, path: str, query: dict[str, list[str]], as_json: bool) -> Response:
         state = self.state()

@@ -84,8 +84,10 @@ class StateSource:
         *,
         min_interval: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
+        on_check: Callable[[], None] = lambda: None,
     ):
         self.repo = repo
+        self.on_check = on_check  # called after every successful check of the refs (readiness)
         self.location = location
         self.min_interval = min_interval
         self.clock = clock
@@ -107,4 +109,5 @@ class StateSource:
                 self._state = read_state(self.repo, self.location)
                 self._tips = tips
                 self.reads += 1
+            self.on_check()
             return self._state
