@@ -41,7 +41,7 @@ ICONS: Mapping[CellState, str] = {
     CellState.DRIFTED: "⚠",
     CellState.FAILED: "✗",
     CellState.DIFFED: "Δ",
-    CellState.HELD: "⏸",
+    CellState.HELD: "\u2016",  # double vertical line: paused
     CellState.PENDING: "…",
     CellState.APPLIED: "●",
     CellState.REPORTED: "≡",
