@@ -32,7 +32,8 @@ webdriver = pytest.importorskip(
     "selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')"
 )
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import Select  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -77,6 +78,13 @@ def artefacts(tmp_path: Path) -> Path:
     return where
 
 
+def click(browser: WebDriver, by: str, what: str) -> None:
+    """Click and wait for the next page to replace this one (a click returns before it loads)."""
+    page = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(by, what).click()
+    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(page))
+
+
 def test_each_page_opens_with_its_heading(browser: WebDriver, base_url: str) -> None:
     for path, heading in (
         ("/", "Fleet"),
@@ -92,12 +100,12 @@ def test_following_links_goes_from_the_matrix_to_a_placement_and_on_to_a_cluster
     browser: WebDriver, base_url: str
 ) -> None:
     browser.get(base_url + "/")
-    browser.find_element(By.LINK_TEXT, "web").click()
+    click(browser, By.LINK_TEXT, "web")
     assert browser.find_element(By.TAG_NAME, "h1").text == "ClusterResourcePlacement web"
-    browser.find_element(By.LINK_TEXT, "prod-1").click()
+    click(browser, By.LINK_TEXT, "prod-1")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Cluster prod-1"
     assert "/spec/replicas" in browser.find_element(By.TAG_NAME, "main").text
-    browser.find_element(By.LINK_TEXT, "Staged runs").click()
+    click(browser, By.LINK_TEXT, "Staged runs")
     assert "fleetsync approve shop-v1 canary --after" in browser.find_element(By.TAG_NAME, "main").text
 
 
@@ -107,11 +115,11 @@ def test_the_filter_form_narrows_the_matrix(browser: WebDriver, base_url: str, t
     rows = browser.find_elements(By.CSS_SELECTOR, "tbody th[scope=row]")
     assert {r.text for r in rows} == {"dev-1", "canary-1", "prod-1"}
     Select(browser.find_element(By.ID, "f-state")).select_by_value("drifted")
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    click(browser, By.CSS_SELECTOR, "form button[type=submit]")
     assert "state=drifted" in browser.current_url
     rows = browser.find_elements(By.CSS_SELECTOR, "tbody th[scope=row]")
     assert [r.text for r in rows] == ["prod-1"]
     browser.get(base_url + "/")
     browser.find_element(By.ID, "f-label").send_keys("ring=dev")
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    click(browser, By.CSS_SELECTOR, "form button[type=submit]")
     assert [r.text for r in browser.find_elements(By.CSS_SELECTOR, "tbody th[scope=row]")] == ["dev-1"]
