@@ -9,12 +9,15 @@ operator makes with ``--address`` (behind the platform's authenticating ingress,
 from __future__ import annotations
 
 import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fleetsync.cli.conventions import EXIT_USAGE, HubRemoteOpt, RepoOpt, StateDirOpt, fail, utcnow
 from fleetsync.cli.gitauth import KnownHostsOpt, SshKeyOpt, TokenFileOpt, UsernameOpt, git_credentials
+
+if TYPE_CHECKING:
+    from fleetsync.ui.model import CommitLinks
 
 DEFAULT_ADDRESS = "127.0.0.1:8090"
 
@@ -27,6 +30,18 @@ CommitUrlOpt = Annotated[
         "Without it the view shows short shas.",
     ),
 ]
+
+
+def view_links(ui: bool, http: bool, commit_url: str | None) -> CommitLinks | None:
+    """``hub run --ui [--commit-url P]`` → the view's commit links (None: no view); ValueError
+    when the view has no port to be served on or the pattern is unusable."""
+    from fleetsync.ui.model import CommitLinks
+
+    if not ui:
+        return None
+    if not http:
+        raise ValueError("--ui serves the fleet view on the HTTP port: give --http-address too")
+    return CommitLinks(commit_url)
 
 
 def ui_command(

@@ -1,6 +1,6 @@
 """The fleet view on an HTTP port: fleetsync/serve/server.py's server with the pages attached.
 
-``fleetsync ui`` and ``hub run --ui`` serve the same ``UiApp``; the server already answers
+``fleetsync ui`` (``serving_ui``) and ``hub run --ui`` (``hub_view``) serve the same ``UiApp``; the server already answers
 ``/healthz``, ``/readyz`` and ``/metrics`` and hands every other GET to the app. The view opens
 its own ``HubRepo`` (never the hub loop's: git reads from the HTTP threads must not race the
 loop's fetches), reads the refs once before the port is served so a wrong ``--repo`` fails at
@@ -14,7 +14,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
@@ -23,7 +24,8 @@ from fleetsync.serve.server import HttpServer
 from fleetsync.ui.app import UiApp
 from fleetsync.ui.model import CommitLinks
 from fleetsync.ui.state import StateSource
-from reconciler.gitstore.repo import HubRepo
+from fleetsync_contract.gitauth import GitCredentials
+from reconciler.gitstore.repo import HubRepo, open_hub_repo
 
 READY_FOR = 86400.0  # seconds a successful read keeps the view ready
 
@@ -79,3 +81,24 @@ def serving_ui(
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def hub_view(
+    server: HttpServer,
+    location: str,
+    *,
+    hub_remote: str | None,
+    state_dir: Path | None,
+    credentials: GitCredentials,
+    timeout: float,
+    links: CommitLinks,
+) -> Iterator[None]:
+    """``hub run --ui``: the view on the hub's port, from its own HubRepo (a separate cache for a
+    remote, ``<state dir>/ui``, so the view's fetches never race the loop's)."""
+    root = (state_dir or Path.home() / ".cache" / "fleetsync" / "hub") / "ui"
+    with open_hub_repo(
+        location, hub_remote=hub_remote, cache_root=root, credentials=credentials, timeout=timeout
+    ) as repo:
+        attach(server, repo, location, links, now=lambda: datetime.now(UTC))
+        yield

@@ -13,13 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 from typer.testing import CliRunner
 
 from fleetsync.cli import app as cli
 from fleetsync.cli.ui import DEFAULT_ADDRESS
+from fleetsync.serve.health import Health
 from fleetsync.serve.server import HttpServer
 from fleetsync.ui.model import CommitLinks
-from fleetsync.ui.serve import serving_ui
+from fleetsync.ui.serve import hub_view, serving_ui
+from fleetsync_contract.gitauth import NO_CREDENTIALS
 from reconciler.gitstore.repo import open_hub_repo
 from tests.fleetsync.ui.conftest import BuiltFleet
 from tests.support.serving import request
@@ -120,3 +123,30 @@ def test_fleetsync_ui_binds_the_loopback_by_default() -> None:
 def test_fleetsync_ui_refuses_bad_flags_with_exit_code_2(args: list[str], mirror: Path) -> None:
     result = CliRunner().invoke(cli, ["ui", "--repo", str(mirror), *args])
     assert result.exit_code == 2, result.output
+
+
+def test_hub_run_ui_needs_the_http_port(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["hub", "run", "--repo", str(tmp_path), "--ui"])
+    assert result.exit_code == 2 and "--http-address" in result.output
+
+
+def test_the_hubs_port_serves_the_view_beside_its_probes(mirror: Path) -> None:
+    health = Health("reconcile", 30)
+    server = HttpServer(("127.0.0.1", 0), health, CollectorRegistry())
+    server.bind()
+    try:
+        with hub_view(
+            server,
+            str(mirror),
+            hub_remote=None,
+            state_dir=None,
+            credentials=NO_CREDENTIALS,
+            timeout=30,
+            links=CommitLinks(None),
+        ):
+            server.serve()
+            page = request(server.port, "GET", "/clusters/prod-1")
+            assert page.status == 200 and "<h1>Cluster prod-1</h1>" in page.text
+            assert request(server.port, "GET", "/healthz").status == 503  # the hub's loop is not running
+    finally:
+        server.stop()
