@@ -31,6 +31,7 @@ from fleetsync.ui.state import FleetState
 from reconciler.errors import FleetsyncError
 
 MAX_TARGET = 4096  # bytes of path and query
+MAX_FIELDS = 64  # query parameters
 HTML = "text/html; charset=utf-8"
 JSON = "application/json"
 PATHS = ("/", "/placements/", "/clusters/", "/runs")
@@ -107,7 +108,10 @@ class UiApp:
         if len(target) > MAX_TARGET:
             return Response(414, b"request target too long\n", "text/plain; charset=utf-8")
         parts = urlsplit(target)
-        query = parse_qs(parts.query, max_num_fields=64)
+        try:
+            query = parse_qs(parts.query, max_num_fields=MAX_FIELDS)
+        except ValueError:  # more fields than that
+            return self._error(400, f"at most {MAX_FIELDS} query parameters", False)
         path = parts.path
         as_json = (query.get("format") or [""])[0] == "json"
         if path == "/api" or path.startswith("/api/"):

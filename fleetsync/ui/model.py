@@ -19,6 +19,7 @@ from typing import Any
 
 from fleetsync.ui.state import FleetState
 from fleetsync_contract.report import PROGRESS_DEADLINE_EXCEEDED
+from reconciler.status.members import ELIGIBLE_ANNOTATION
 
 MAX_FILTERS = 16  # label= and state= values per request
 MAX_FILTER_CHARS = 320  # one label selector (a label key is at most 317 characters)
@@ -175,7 +176,7 @@ def prop(doc: Mapping[str, Any], name: str) -> str:
 # -- the matrix ----------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Filters:
-    labels: tuple[tuple[str, str], ...] = ()  # every one must match (key=value, or key alone)
+    labels: tuple[tuple[str, str | None], ...] = ()  # every one must match (key=value; None: any value)
     states: tuple[CellState, ...] = ()  # a row stays when one of its cells is in one of them
 
 
@@ -188,14 +189,14 @@ def parse_filters(query: Mapping[str, Sequence[str]]) -> Filters:
     raw_labels, raw_states = list(query.get("label") or ()), list(query.get("state") or ())
     if len(raw_labels) + len(raw_states) > MAX_FILTERS:
         raise FilterError(f"at most {MAX_FILTERS} label= and state= filters")
-    out_labels: list[tuple[str, str]] = []
+    out_labels: list[tuple[str, str | None]] = []
     for item in raw_labels:
         if not item:
             continue
         if len(item) > MAX_FILTER_CHARS:
             raise FilterError(f"label filter longer than {MAX_FILTER_CHARS} characters")
         key, sep, value = item.partition("=")
-        out_labels.append((key.strip(), value.strip() if sep else "\0"))
+        out_labels.append((key.strip(), value.strip() if sep else None))
     states: list[CellState] = []
     for item in raw_states:
         if not item:
@@ -206,8 +207,8 @@ def parse_filters(query: Mapping[str, Sequence[str]]) -> Filters:
     return Filters(tuple(out_labels), tuple(states))
 
 
-def _labels_match(have: Mapping[str, str], wanted: Sequence[tuple[str, str]]) -> bool:
-    return all(k in have and (v == "\0" or have[k] == v) for k, v in wanted)
+def _labels_match(have: Mapping[str, str], wanted: Sequence[tuple[str, str | None]]) -> bool:
+    return all(k in have and (v is None or have[k] == v) for k, v in wanted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +272,7 @@ def _row(doc: Mapping[str, Any], columns: Sequence[Mapping[str, Cell]]) -> Row:
         labels=labels(doc),
         joined=str((agent.get("Joined") or {}).get("status", "")),
         healthy=str((agent.get("Healthy") or {}).get("status", "")),
-        eligible=str(((doc.get("metadata") or {}).get("annotations") or {}).get("fleetsync.io/eligible", "")),
+        eligible=str(((doc.get("metadata") or {}).get("annotations") or {}).get(ELIGIBLE_ANNOTATION, "")),
         heartbeat=heartbeat(doc),
         nodes=prop(doc, "kubernetes-fleet.io/node-count"),
         cells=tuple(c.get(name, NOT_SELECTED) for c in columns),

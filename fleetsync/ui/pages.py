@@ -32,6 +32,7 @@ from fleetsync.ui.state import FleetState
 from fleetsync_contract.report import REDACTED
 from reconciler.drift.reports import DriftEntry
 from reconciler.drift.values import is_secret_data
+from reconciler.status.members import ELIGIBLE_ANNOTATION, INELIGIBLE_REASON_ANNOTATION
 
 MAX_ROWS = 100  # objects listed per list of a page (the status branch caps them at 100 too)
 
@@ -113,7 +114,7 @@ class PlacementPage:
     selected: tuple[str, ...]
     clusters: tuple[PlacementOnCluster, ...]
     unfilled: tuple[str, ...]  # why a slot found no cluster (PickN)
-    not_picked: tuple[str, ...]  # every other cluster of the fleet
+    not_picked: tuple[tuple[str, str], ...]  # every other cluster, and why when the hub said (ineligible)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +263,14 @@ def _on_cluster(key: str, entry: Mapping[str, Any], state: FleetState) -> Placem
     )
 
 
+def _ineligible(cluster: Mapping[str, Any]) -> str:
+    """Why the hub holds a cluster ineligible for every placement ("" when it is eligible)."""
+    annotations = (cluster.get("metadata") or {}).get("annotations") or {}
+    if str(annotations.get(ELIGIBLE_ANNOTATION, "")) != "false":
+        return ""
+    return "ineligible: " + str(annotations.get(INELIGIBLE_REASON_ANNOTATION, "") or "unknown reason")
+
+
 def placement_page(state: FleetState, key: str, links: CommitLinks) -> PlacementPage:
     doc = next((d for d in state.placements if placement_key(d) == key), None)
     if doc is None:
@@ -270,7 +279,7 @@ def placement_page(state: FleetState, key: str, links: CommitLinks) -> Placement
     memory = state.memory.placements.get(key)
     latest = memory.latest if memory is not None else None
     picked = cluster_entries(doc)
-    everyone = [str((c.get("metadata") or {}).get("name", "")) for c in state.clusters]
+    everyone = [(str((c.get("metadata") or {}).get("name", "")), _ineligible(c)) for c in state.clusters]
     return PlacementPage(
         key=key,
         name=display_name(doc),
@@ -286,7 +295,7 @@ def placement_page(state: FleetState, key: str, links: CommitLinks) -> Placement
             for e in status.get("placementStatuses") or []
             if isinstance(e, Mapping) and not e.get("clusterName")
         ),
-        not_picked=tuple(c for c in everyone if c not in picked),
+        not_picked=tuple((c, why) for c, why in everyone if c not in picked),
     )
 
 
@@ -324,8 +333,8 @@ def cluster_page(state: FleetState, name: str, links: CommitLinks) -> ClusterPag
             f"{t.get('key', '')}={t.get('value', '')}:{t.get('effect', '')}" for t in spec.get("taints") or []
         ),
         agent=_conditions(list(agent_conditions(doc).values())),
-        eligible=str(annotations.get("fleetsync.io/eligible", "")),
-        ineligible_reason=str(annotations.get("fleetsync.io/ineligible-reason", "")),
+        eligible=str(annotations.get(ELIGIBLE_ANNOTATION, "")),
+        ineligible_reason=str(annotations.get(INELIGIBLE_REASON_ANNOTATION, "")),
         heartbeat=heartbeat(doc),
         heartbeat_period=str(spec.get("heartbeatPeriodSeconds", "")),
         properties=tuple(

@@ -111,7 +111,7 @@ def test_the_fleet_page_links_the_status_and_fleet_commits_with_the_url_pattern(
 def test_the_placement_page_shows_decisions_overrides_and_field_level_drift(state: FleetState) -> None:
     page = placement_page(state, WEB, LINKS)
     assert [c.cluster for c in page.clusters] == ["canary-1", "prod-1"]
-    assert page.not_picked == ("dev-1",)
+    assert page.not_picked == (("dev-1", ""),)  # eligible: the affinity left it out
     assert all("Successfully scheduled" in c.decision for c in page.clusters)
     assert page.snapshot is not None and page.index == "0"
     (prod,) = [c for c in page.clusters if c.cluster == "prod-1"]
