@@ -20,6 +20,7 @@ from fleetsync.ui.model import CellState, CommitLinks, Filters, matrix
 from fleetsync.ui.pages import cluster_page, placement_page
 from fleetsync.ui.runs import runs_page
 from fleetsync.ui.state import FleetState, read_state
+from reconciler.gitstore.refs import GitFailure
 from reconciler.gitstore.repo import HubRepo
 from tests.fleetsync.ui.conftest import SECRET_IN_HUB, SECRET_VALUE, BuiltFleet
 
@@ -183,3 +184,17 @@ def test_markup_in_a_status_document_is_shown_as_text(state: FleetState, built: 
     )
     assert "team=&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<script>" not in page
+
+
+def test_oversized_requests_are_refused_not_dropped(app: UiApp) -> None:
+    assert app.handle("/?" + "&".join(f"label=k{i}" for i in range(100))).code == 400
+    assert app.handle("/?" + "&".join(f"label=k{i}" for i in range(20))).code == 400  # > 16 filters
+    assert app.handle("/clusters/" + "x" * 5000).code == 414
+
+
+def test_a_git_failure_while_reading_is_a_503_page_not_a_crash(built: BuiltFleet) -> None:
+    def unreachable() -> FleetState:
+        raise GitFailure("cannot fetch from https://***@git.example.com/fleet.git: timed out")
+
+    r = UiApp(unreachable, LINKS, built.clock).handle("/")
+    assert r.code == 503 and b"cannot read the hub refs" in r.body
