@@ -19,7 +19,21 @@ from typing import Annotated
 
 import typer
 
-from fleetsync.cli import agent, approve, demo, dev, diff, drift, get, hub, plan, schedule, validate, version
+from fleetsync.cli import (
+    agent,
+    approve,
+    demo,
+    dev,
+    diff,
+    drift,
+    get,
+    hub,
+    plan,
+    schedule,
+    ui,
+    validate,
+    version,
+)
 from fleetsync.cli.conventions import exit_code_for
 from fleetsync.cli.logs import LogFormat, LogLevel, setup_logging
 from reconciler.errors import FleetsyncError
@@ -84,6 +98,7 @@ app.command("diff")(diff.diff_command)
 app.command("get")(get.get)
 app.command("approve")(approve.approve_command)
 app.command("demo")(demo.demo_command)
+app.command("ui")(ui.ui_command)
 app.add_typer(dev.app, name="dev")
 app.add_typer(hub.app, name="hub")
 app.add_typer(agent.app, name="agent")

@@ -31,6 +31,7 @@ from fleetsync.cli.gitauth import (
     UsernameOpt,
     git_credentials,
 )
+from fleetsync.cli.ui import CommitUrlOpt, view_links
 from fleetsync.serve.options import (
     HttpAddressOpt,
     HttpPortOpt,
@@ -152,6 +153,10 @@ def hub_run(
     retry_period: Annotated[
         float, typer.Option("--leader-elect-retry-period", min=0.1, help="Seconds between election rounds.")
     ] = 2.0,
+    ui: Annotated[
+        bool, typer.Option("--ui", help="Serve the fleet view (docs/ui.md) on the HTTP port.")
+    ] = False,
+    commit_url: CommitUrlOpt = None,
 ) -> None:
     """Run the hub: poll every --interval seconds, watch a local repo, and poll on webhook pokes.
 
@@ -192,6 +197,7 @@ def hub_run(
                     insecure=webhook_insecure,
                 )
             )
+            links = view_links(ui, service is not None, commit_url)
         except ValueError as e:
             raise fail(str(e), EXIT_USAGE) from e
         try:
@@ -206,6 +212,19 @@ def hub_run(
                     timeout=git_timeout,
                 )
             )
+            if links is not None and service is not None:
+                from fleetsync.ui.serve import hub_view
+
+                view = hub_view(
+                    service.server,
+                    repo,
+                    hub_remote=hub_remote,
+                    state_dir=state_dir,
+                    credentials=auth,
+                    timeout=git_timeout,
+                    links=links,
+                )
+                stack.enter_context(view)
             cli_run(
                 r, interval=interval, watch=watch, attach=service.attach if service else None, elector=elector
             )

@@ -52,6 +52,8 @@ class HttpServer:
         self.registry = registry
         self.webhook = webhook
         self.hooks: Counter | None = None  # only a process that serves a webhook counts requests
+        # GET of any other path: (code, body, content type), e.g. the fleet view (fleetsync/ui)
+        self.pages: Callable[[str], tuple[int, bytes, str]] | None = None
         self._server: ThreadingHTTPServer | None = None
         self._serving = False
 
@@ -79,7 +81,9 @@ class HttpServer:
             )
         threading.Thread(target=self._server.serve_forever, args=(0.1,), name="http", daemon=True).start()
         self._serving = True
-        what = "health, metrics" + (", webhook" if self.webhook else "")
+        what = (
+            "health, metrics" + (", webhook" if self.webhook else "") + (", fleet view" if self.pages else "")
+        )
         log.info(f"serving {what}", extra={"address": f"{self.address[0]}:{self.port}"})
 
     def start(self) -> None:
@@ -124,6 +128,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, generate_latest(self.app.registry), CONTENT_TYPE_LATEST)
         elif path in ("/healthz", "/readyz"):
             self._verdict(self.app.health.live() if path == "/healthz" else self.app.health.ready())
+        elif self.app.pages is not None and path != "/hook":  # "/" is the view's; POST / stays a push
+            self._send(*self.app.pages(self.path))
         elif path in PATHS:
             self._text(405, "use POST for the webhook\n", allow="POST")
         else:

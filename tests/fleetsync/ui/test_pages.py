@@ -1,0 +1,200 @@
+"""The view's pages, asserted from a fleet the real hub and agents built (conftest.py).
+
+Each test reads the remote as ``fleetsync ui`` does (read_state over a HubRepo) and asserts what
+a person relies on: the matrix's states and indexes, the placement's decisions and drifts, the
+cluster's field-level drift, the staged run's approval command, links to the commits, and that a
+Secret's value reaches no page, in HTML or JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from typing import Any
+
+import pytest
+
+from fleetsync.ui.app import UiApp
+from fleetsync.ui.model import CellState, CommitLinks, Filters, matrix
+from fleetsync.ui.pages import cluster_page, placement_page
+from fleetsync.ui.runs import runs_page
+from fleetsync.ui.state import FleetState, read_state
+from reconciler.gitstore.refs import GitFailure
+from reconciler.gitstore.repo import HubRepo
+from tests.fleetsync.ui.conftest import SECRET_IN_HUB, SECRET_VALUE, BuiltFleet
+
+URL = "https://git.example.com/fleet/commit/{sha}"
+LINKS = CommitLinks(URL)
+WEB = "ClusterResourcePlacement/web"
+SHOP = "ClusterResourcePlacement/shop"
+
+
+@pytest.fixture
+def state(hub: HubRepo, built: BuiltFleet) -> FleetState:
+    return read_state(hub, str(built.remote))
+
+
+@pytest.fixture
+def app(state: FleetState, built: BuiltFleet) -> UiApp:
+    return UiApp(lambda: state, LINKS, built.clock)
+
+
+def git(built: BuiltFleet, *args: str) -> str:
+    return subprocess.run(
+        ["git", "--git-dir", str(built.remote), *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def cells(state: FleetState, filters: Filters | None = None) -> dict[tuple[str, str], tuple[CellState, str]]:
+    m = matrix(state, filters or Filters(), LINKS)
+    return {
+        (row.cluster, col.key): (cell.state, cell.index)
+        for row in m.rows
+        for col, cell in zip(m.columns, row.cells, strict=True)
+    }
+
+
+def html(app: UiApp, target: str) -> str:
+    r = app.handle(target)
+    assert r.code == 200 and r.content_type.startswith("text/html"), (target, r.code, r.body[:300])
+    return r.body.decode()
+
+
+def api(app: UiApp, target: str) -> Any:
+    r = app.handle(target)
+    assert r.code == 200 and r.content_type == "application/json", (target, r.code)
+    return json.loads(r.body)
+
+
+def test_the_matrix_shows_each_placement_on_each_cluster_with_its_state_and_index(state: FleetState) -> None:
+    got = cells(state)
+    assert got[("dev-1", WEB)] == (CellState.NOT_SELECTED, "")  # web requires environment=production
+    assert got[("canary-1", WEB)] == (CellState.AVAILABLE, "0")
+    assert got[("prod-1", WEB)] == (CellState.DRIFTED, "0")  # scaled behind its agent's back
+    assert got[("dev-1", SHOP)] == (CellState.AVAILABLE, "0")  # the run's first stage
+    assert got[("canary-1", SHOP)][0] == CellState.AVAILABLE
+    assert got[("prod-1", SHOP)] == (CellState.HELD, "")  # waits for canary's approval
+
+
+def test_the_matrix_filters_by_label_and_by_state(state: FleetState, app: UiApp) -> None:
+    assert {c for c, _ in cells(state, Filters(labels=(("environment", "production"),)))} == {
+        "canary-1",
+        "prod-1",
+    }
+    assert {c for c, _ in cells(state, Filters(states=(CellState.DRIFTED,)))} == {"prod-1"}
+    page = html(app, "/?label=ring%3Ddev")
+    assert ">dev-1</a>" in page and ">prod-1</a>" not in page
+    page = html(app, "/?state=held")
+    assert ">prod-1</a>" in page and ">dev-1</a>" not in page
+    assert app.handle("/?state=purple").code == 400
+
+
+def test_every_state_in_the_html_has_a_word_and_an_icon_not_only_a_colour(app: UiApp) -> None:
+    page = html(app, "/")
+    for word in ("Drifted", "Available", "Held by rollout", "Not selected"):
+        assert re.search(rf'<td class="st-[a-z-]+"><span aria-hidden="true">[^<]+</span> {word}', page), word
+    assert '<th scope="col">' in page and '<th scope="row">' in page
+
+
+def test_the_fleet_page_links_the_status_and_fleet_commits_with_the_url_pattern(
+    app: UiApp, built: BuiltFleet
+) -> None:
+    status = git(built, "rev-parse", "fleet/status")
+    fleet = git(built, "rev-parse", "main")
+    page = html(app, "/")
+    assert f'href="https://git.example.com/fleet/commit/{status}"' in page
+    assert f'href="https://git.example.com/fleet/commit/{fleet}"' in page
+    bare = UiApp(app.state, CommitLinks(None), app.now).handle("/").body.decode()
+    assert f'<code title="{status}">{status[:12]}</code>' in bare and "git.example.com" not in bare
+
+
+def test_the_placement_page_shows_decisions_overrides_and_field_level_drift(state: FleetState) -> None:
+    page = placement_page(state, WEB, LINKS)
+    assert [c.cluster for c in page.clusters] == ["canary-1", "prod-1"]
+    assert page.not_picked == (("dev-1", ""),)  # eligible: the affinity left it out
+    assert all("Successfully scheduled" in c.decision for c in page.clusters)
+    assert page.snapshot is not None and page.index == "0"
+    (prod,) = [c for c in page.clusters if c.cluster == "prod-1"]
+    deploy = [d for d in prod.drifted if d.identity == "apps/Deployment/web/frontend"]
+    assert [(x.path, x.hub, x.member) for d in deploy for x in d.changes] == [("/spec/replicas", "2", "5")]
+    assert {f.identity for f in prod.failed} >= {"apps/Deployment/web/frontend"}
+    assert page.conditions[0].type == "ClusterResourcePlacementScheduled"
+
+
+def test_the_cluster_page_shows_health_heartbeat_properties_placements_and_drift(
+    state: FleetState, built: BuiltFleet
+) -> None:
+    page = cluster_page(state, "prod-1", LINKS)
+    assert {a.type: a.status for a in page.agent} == {"Joined": "True", "Healthy": "True"}
+    assert page.heartbeat and page.heartbeat_period == "60"
+    assert dict((n, v) for n, v, _ in page.properties)["kubernetes-fleet.io/node-count"]
+    assert {p.key: p.state for p in page.placements} == {SHOP: CellState.HELD, WEB: CellState.DRIFTED}
+    replicas = [x for d in page.drifts for x in d.changes if x.path == "/spec/replicas"]
+    assert [(x.hub, x.member) for x in replicas] == [("2", "5")]
+    assert page.report is not None and page.report.sha == git(built, "rev-parse", "fleet/reports/prod-1")
+
+
+def test_the_runs_page_shows_stages_clusters_and_the_approve_command(state: FleetState, app: UiApp) -> None:
+    (run,) = runs_page(state, app.now(), LINKS).runs
+    assert run.status == "UpdateRunWaiting" and run.stage == "canary"
+    stages = {s.name: s for s in run.stages}
+    assert [(c.name, c.state) for c in stages["dev"].clusters] == [("dev-1", "Succeeded")]
+    assert [(c.name, c.state) for c in stages["prod"].clusters] == [("prod-1", "Waiting")]
+    (wait,) = stages["canary"].waits
+    assert (wait.kind, wait.command) == ("Approval", "fleetsync approve shop-v1 canary --after")
+    assert "<code>fleetsync approve shop-v1 canary --after</code>" in html(app, "/runs")
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/", "/placements/ClusterResourcePlacement/web", "/clusters/prod-1", "/runs", "/runs/shop-v1"],
+)
+def test_every_page_has_a_json_twin_and_no_page_shows_a_secret_value(app: UiApp, target: str) -> None:
+    page = html(app, target)
+    twin = api(app, "/api" + target)
+    assert twin == api(app, target + "?format=json")
+    for text in (page, json.dumps(twin)):
+        assert SECRET_VALUE not in text and SECRET_IN_HUB not in text
+    if target == "/clusters/prod-1":
+        assert "(redacted for security reasons)" in page
+
+
+@pytest.mark.parametrize(
+    ("target", "code"),
+    [
+        ("/placements/ClusterResourcePlacement/nope", 404),
+        ("/clusters/nope", 404),
+        ("/runs/nope", 404),
+        ("/etc", 404),
+    ],
+)
+def test_unknown_pages_are_404_in_html_and_json(app: UiApp, target: str, code: int) -> None:
+    assert app.handle(target).code == code
+    r = app.handle("/api" + target)
+    assert r.code == code and "error" in json.loads(r.body)
+
+
+def test_markup_in_a_status_document_is_shown_as_text(state: FleetState, built: BuiltFleet) -> None:
+    doc = dict(state.clusters[0])
+    doc["metadata"] = {**doc["metadata"], "labels": {"team": "<script>alert(1)</script>"}}
+    evil = FleetState(placements=state.placements, clusters=(doc, *state.clusters[1:]))
+    page = (
+        UiApp(lambda: evil, LINKS, built.clock).handle(f"/clusters/{doc['metadata']['name']}").body.decode()
+    )
+    assert "team=&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>" not in page
+
+
+def test_oversized_requests_are_refused_not_dropped(app: UiApp) -> None:
+    assert app.handle("/?" + "&".join(f"label=k{i}" for i in range(100))).code == 400
+    assert app.handle("/?" + "&".join(f"label=k{i}" for i in range(20))).code == 400  # > 16 filters
+    assert app.handle("/clusters/" + "x" * 5000).code == 414
+
+
+def test_a_git_failure_while_reading_is_a_503_page_not_a_crash(built: BuiltFleet) -> None:
+    def unreachable() -> FleetState:
+        raise GitFailure("cannot fetch from https://***@git.example.com/fleet.git: timed out")
+
+    r = UiApp(unreachable, LINKS, built.clock).handle("/")
+    assert r.code == 503 and b"cannot read the hub refs" in r.body
