@@ -59,6 +59,8 @@ TABLE: list[tuple[str, int]] = [
     ("diff --cluster eu-1 --repo {missing} --live {missing}", 2),
     ("diff --cluster eu-1 --repo {fleet} --live {missing}", 2),
     ("diff --cluster eu-1 --repo {fleet} -o widgets", 2),
+    ("ui --repo {missing}", 2),
+    ("ui --repo {fleet} --commit-url ftp://host/{{sha}}", 2),
 ]
 
 
