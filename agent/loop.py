@@ -31,6 +31,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from agent.apply.backoff import ObjectBackoff
+from agent.apply.decrypt import decryptor_for
 from agent.apply.inventory import (
     Inventory,
     PrunePolicy,
@@ -124,6 +125,8 @@ class AgentConfig:
     allow_protected: frozenset[tuple[str, str]] = frozenset()
     crd_wait_seconds: float = 60.0
     agent_version: str = AGENT_VERSION
+    # "": the Secret fleetsync-age-identity in ``namespace`` (agent/apply/decrypt.py)
+    age_identity_file: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,6 +371,7 @@ class Agent:
             sleep=self.sleep,
             rng=self.rng,
             backoff=self.backoff,
+            decryptor=decryptor_for(self.config.age_identity_file, self.kube, self.config.namespace),
         )
         return apply_in_waves(
             self.kube,

@@ -346,6 +346,7 @@ def run_agent(
     attach: Callable[[Runner], None] | None = None,
     credentials: GitCredentials = NO_CREDENTIALS,
     git_timeout: float = GIT_TIMEOUT_SECONDS,
+    age_identity_file: str = "",
 ) -> int:
     """The composition root of ``fleetsync agent run``: real clock, sleep, git and cluster.
 
@@ -405,6 +406,7 @@ def run_agent(
                         workers=workers,
                         max_prune_share=max_prune_share,
                         allow_protected=protected,
+                        age_identity_file=age_identity_file,
                     ),
                     kube,
                     source,

@@ -96,6 +96,15 @@ def agent_run(
     git_ssh_key_file: SshKeyOpt = None,
     git_known_hosts_file: KnownHostsOpt = None,
     git_timeout: TimeoutOpt = GIT_TIMEOUT_SECONDS,
+    age_identity_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--age-identity-file",
+            envvar="FLEETSYNC_AGE_IDENTITY_FILE",
+            help="This cluster's age identity for SOPS-encrypted Secrets (default: the Secret "
+            "fleetsync-age-identity in --namespace; docs/security.md).",
+        ),
+    ] = None,
 ) -> None:
     """Run the member agent: fetch fleet/bundles/CLUSTER, apply it, prune, report to fleet/reports/CLUSTER.
 
@@ -136,6 +145,7 @@ def agent_run(
             attach=service.attach if service else None,
             credentials=auth,
             git_timeout=git_timeout,
+            age_identity_file=str(age_identity_file or ""),
         )
     except ValueError as e:
         raise fail(str(e), EXIT_USAGE) from e
