@@ -37,6 +37,7 @@ from reconciler.hub.select import Selection, select_resources
 from reconciler.hub.snapshots import SnapshotObjects
 from reconciler.hub.stages import Gated, Overridden, Reconcile, ScheduleFn, Snapshots
 from reconciler.load.fleet import FleetSpec
+from reconciler.policy import encrypted
 from reconciler.policy.gate import Violation
 from reconciler.rollout.staged.approver import ApproverLookup
 from reconciler.scheduler.framework import schedule as default_schedule
@@ -218,7 +219,12 @@ def override(
     versions: dict[str, str] = {}
     for b in sched.bindings:
         if b.selected and b.cluster in ctx.by_name:
-            result = results[b.cluster] = apply_prepared(prepared, b.cluster, ctx.labels[b.cluster])
+            result = results[b.cluster] = encrypted.guard(
+                apply_prepared(prepared, b.cluster, ctx.labels[b.cluster]),
+                prepared,
+                b.cluster,
+                ctx.spec.members.get(b.cluster),
+            )
             if result.ok:
                 versions[b.cluster] = placement_version(placement, latest, result, digests)
     return Overridden(results=results, versions=versions)

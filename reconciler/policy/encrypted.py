@@ -1,0 +1,106 @@
+"""SOPS-encrypted objects on the hub: passed through as ciphertext, placed only on their recipients.
+
+The hub holds no age identity and never decrypts (it could not: each Secret's data key is
+encrypted to the member clusters' age recipients only). What it can check without a key, it
+checks per cluster, right after that cluster's overrides are applied, because that is where a
+render becomes one cluster's: an encrypted object is refused for a cluster whose MemberCluster
+annotation ``fleetsync.io/age-recipient`` is not among the file's recipients (the agent could not
+decrypt it, and a bundle must not carry a Secret to a cluster that was not meant to read it); an
+override that changes anything the file's MAC covers (an encrypted value, the ``sops`` section,
+and — unless the file sets ``mac_only_encrypted`` — any value at all) is refused, since the
+agent would reject the file as tampered; a file whose keys are not sorted, or that encrypts
+``apiVersion``/``kind``/``metadata``, is refused with the fix, since the bundle's canonical YAML
+sorts keys (the MAC is taken in document order) and the hub must read an object's identity.
+
+A refusal is the cluster's override failure (``Overridden=False``, the message naming the
+object, the cluster and the fix): the cluster keeps its previous render for the placement, as
+for any failed override, and so its bundle never receives the refused object.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from fleetsync_contract import sops
+from reconciler.api.membercluster import MemberCluster
+from reconciler.hub.overrides import OverriddenObject, OverrideResult, PreparedOverrides
+
+AGE_RECIPIENT_ANNOTATION = "fleetsync.io/age-recipient"
+_SPLIT = re.compile(r"[\s,]+")
+_IDENTITY_PATHS = (("apiVersion",), ("kind",), ("metadata", "name"), ("metadata", "namespace"))
+
+
+def cluster_recipients(member: MemberCluster | None) -> frozenset[str]:
+    """The age recipients a MemberCluster declares (several, comma-separated, during a key rollover)."""
+    if member is None:
+        return frozenset()
+    text = member.meta.annotations.get(AGE_RECIPIENT_ANNOTATION, "")
+    return frozenset(r for r in _SPLIT.split(text) if r)
+
+
+def guard(
+    result: OverrideResult, prepared: PreparedOverrides, cluster: str, member: MemberCluster | None
+) -> OverrideResult:
+    """``result`` unchanged, or the same cluster's failure naming the first encrypted object it may not get."""
+    if not result.ok:
+        return result
+    originals: dict[str, Mapping[str, Any]] | None = None
+    for obj in result.objects:
+        if not sops.is_sops(obj.manifest):
+            continue
+        if originals is None:
+            originals = {t.obj.identity: t.obj.manifest for t in prepared.targets}
+        error = refusal(obj, originals.get(obj.identity), cluster, cluster_recipients(member))
+        if error:
+            return dataclasses.replace(result, objects=(), error=error)
+    return result
+
+
+def refusal(
+    obj: OverriddenObject, original: Mapping[str, Any] | None, cluster: str, recipients: frozenset[str]
+) -> str:
+    """Why this cluster may not get this encrypted object, or ""."""
+    what = f"{obj.kind} {obj.namespace + '/' if obj.namespace else ''}{obj.name}"
+    fix = f"fleetsync secret encrypt --cluster {cluster} FILE (or --selector for several clusters)"
+    m = obj.manifest
+    rules = sops.rules(m)
+    if any(rules.encrypts(p) for p in _IDENTITY_PATHS):
+        return (
+            f"{what} is SOPS-encrypted with its apiVersion, kind or metadata encrypted, which the hub "
+            f"must read to place it: encrypt only data and stringData ({fix})"
+        )
+    if not sops.keys_sorted(original if original is not None else m):  # as committed
+        return (
+            f"{what} is SOPS-encrypted with keys out of sorted order; bundles are written with sorted "
+            f"keys, which would break its MAC: re-encrypt it with {fix}"
+        )
+    if not recipients & set(sops.recipients(m)):
+        declared = ", ".join(sorted(recipients)) or "none"
+        return (
+            f"{what} is encrypted for {len(sops.recipients(m))} age recipient(s) and cluster {cluster} "
+            f"is not one of them (its {AGE_RECIPIENT_ANNOTATION}: {declared}): it is not placed "
+            f"there; to place it, re-encrypt it with {fix}"
+        )
+    if obj.patched and original is not None:
+        return _patch_refusal(what, original, m, rules)
+    return ""
+
+
+def _patch_refusal(what: str, original: Mapping[str, Any], patched: Mapping[str, Any], r: sops.Rules) -> str:
+    def encrypted(doc: Mapping[str, Any]) -> list[tuple[tuple[str, ...], Any]]:
+        return [(p, v) for p, v in sops.leaves(doc) if r.encrypts(p)]
+
+    if original.get(sops.SOPS_KEY) != patched.get(sops.SOPS_KEY) or encrypted(original) != encrypted(patched):
+        return (
+            f"an override patches inside the encrypted values of {what}: the hub cannot read or change "
+            "them; put the per-cluster value in the file itself and encrypt it for that cluster"
+        )
+    if not r.mac_only_encrypted and list(sops.leaves(original)) != list(sops.leaves(patched)):
+        return (
+            f"an override changes {what}, whose SOPS MAC covers every value, so the agent would "
+            "reject it as tampered: change the file itself, or encrypt it with mac_only_encrypted"
+        )
+    return ""
