@@ -18,7 +18,20 @@ from typing import Annotated
 
 import typer
 
-from fleetsync.cli import agent, approve, demo, dev, drift, get, hub, plan, schedule, validate, version
+from fleetsync.cli import (
+    agent,
+    approve,
+    demo,
+    dev,
+    drift,
+    get,
+    hub,
+    plan,
+    schedule,
+    secret,
+    validate,
+    version,
+)
 from fleetsync.cli.conventions import EXIT_FINDINGS, EXIT_RUNTIME
 from fleetsync.cli.logs import LogFormat, LogLevel, setup_logging
 from reconciler.errors import FleetsyncError, UserError
@@ -86,6 +99,7 @@ app.add_typer(dev.app, name="dev")
 app.add_typer(hub.app, name="hub")
 app.add_typer(agent.app, name="agent")
 app.add_typer(drift.app, name="drift")
+app.add_typer(secret.app, name="secret")
 
 
 def main() -> None:
