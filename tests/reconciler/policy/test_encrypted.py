@@ -167,3 +167,27 @@ def test_a_cluster_without_a_matching_recipient_never_gets_the_secret(
         },
     )
     assert all(secret_in(work, c) is None for c in CLUSTERS)
+
+
+def test_the_shipped_policy_warns_on_a_plaintext_secret_and_passes_an_encrypted_one() -> None:
+    from reconciler.policy.gate import ClusterInfo, PolicySet, evaluate, library_paths, load_policies
+    from reconciler.policy.model import Action
+
+    library = load_policies([], library=library_paths())
+    only = PolicySet(
+        {"no-plaintext-secrets": library.policies["no-plaintext-secrets"]},
+        tuple(b for b in library.bindings if b.policy == "no-plaintext-secrets"),
+        library.params,
+    )
+    plain = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "creds", "namespace": "web"},
+        "stringData": {"password": PLAINTEXT},
+    }
+    [v] = evaluate(only, ClusterInfo("eu-1"), {"/Secret/web/creds": plain})
+    assert v.action is Action.WARN and "fleetsync secret encrypt" in v.message
+    assert PLAINTEXT not in v.message
+    encrypted = sops.encrypt(plain, [str(KEYS["eu-1"].to_public())])
+    empty = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "e", "namespace": "web"}}
+    assert evaluate(only, ClusterInfo("eu-1"), {"/Secret/web/creds": encrypted, "/Secret/web/e": empty}) == []
