@@ -56,7 +56,12 @@ class Decryptor:
 
     @classmethod
     def from_file(cls, path: Path) -> Decryptor:
-        return cls(lambda: sops.parse_identities(_bounded(path.read_bytes(), str(path))))
+        def load() -> Sequence[pyrage.x25519.Identity]:
+            if path.stat().st_size > MAX_IDENTITY_BYTES:  # bounded before it is read
+                raise DecryptFailed(f"{path} is larger than {MAX_IDENTITY_BYTES} bytes")
+            return sops.parse_identities(_bounded(path.read_bytes(), str(path)))
+
+        return cls(load)
 
     @classmethod
     def from_cluster(cls, cluster: Cluster, namespace: str) -> Decryptor:
