@@ -2,7 +2,8 @@
 
 The hub holds no age identity and never decrypts (it could not: each Secret's data key is
 encrypted to the member clusters' age recipients only). What it can check without a key, it
-checks per cluster, right after that cluster's overrides are applied, because that is where a
+checks per cluster, right after that cluster's overrides are applied (this commit's render in
+hub/pipeline.py, a staged run's older render in hub/rollout.py), because that is where a
 render becomes one cluster's: an encrypted object is withheld from a cluster whose MemberCluster
 annotation ``fleetsync.io/age-recipient`` is not among the file's recipients (the agent could not
 decrypt it, and a bundle must not carry a Secret to a cluster that was not meant to read it); an
