@@ -38,6 +38,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from agent.apply.backoff import ObjectBackoff
+from agent.apply.decrypt import decryptor_for
 from agent.apply.inventory import (
     Inventory,
     PrunePolicy,
@@ -134,6 +135,8 @@ class AgentConfig:
     agent_version: str = AGENT_VERSION
     fleet: str = ""  # the fleet repo URL, credentials removed: the inventory's claim names it
     take_over_from: str = ""  # --take-over-from: the owner this agent may take the member from
+    # "": the Secret fleetsync-age-identity in ``namespace`` (agent/apply/decrypt.py)
+    age_identity_file: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,6 +431,7 @@ class Agent:
             sleep=self.sleep,
             rng=self.rng,
             backoff=self.backoff,
+            decryptor=decryptor_for(self.config.age_identity_file, self.kube, self.config.namespace),
         )
         return apply_in_waves(
             self.kube,

@@ -365,6 +365,7 @@ def run_agent(
     credentials: GitCredentials = NO_CREDENTIALS,
     git_timeout: float = GIT_TIMEOUT_SECONDS,
     take_over_from: str = "",
+    age_identity_file: str = "",
 ) -> int:
     """The composition root of ``fleetsync agent run``: real clock, sleep, git and cluster.
 
@@ -434,6 +435,7 @@ def run_agent(
                         allow_protected=protected,
                         fleet=source.fleet,
                         take_over_from=take_over_from,
+                        age_identity_file=age_identity_file,
                     ),
                     kube,
                     source,

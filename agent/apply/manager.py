@@ -46,6 +46,8 @@ from typing import Any, Protocol, TypeVar
 
 from agent.apply.backoff import DEFAULT_RETRY, ObjectBackoff, RetryPolicy
 from agent.apply.compare import FULL, Comparison, compare, patch_details, satisfies
+from agent.apply.decrypt import REASON as DECRYPTION_FAILED
+from agent.apply.decrypt import DecryptFailed, Decryptor, opened
 from agent.apply.kube import FIELD_MANAGER, KindRef
 from agent.apply.takeover import BUNDLE_ID, SPEC_HASH, Ownership, marks, ownership, spec_hash, stamped
 from agent.errors import AccessDenied, Conflict, KindNotServed, KubeError, NotFound
@@ -149,6 +151,7 @@ class Applier:
         rng: random.Random | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
         backoff: ObjectBackoff | None = None,
+        decryptor: Decryptor | None = None,
     ):
         self.cluster = cluster
         self.cluster_name = cluster_name
@@ -158,6 +161,7 @@ class Applier:
         self.rng = rng or random.Random()
         self.retry = retry  # for a path that lags just after its namespace was created
         self.backoff = backoff  # None: no memory of failures across passes
+        self.decryptor = decryptor  # SOPS-encrypted Secrets (agent/apply/decrypt.py)
         # Live objects listed in bulk before a wave (identity → object, None = absent); an
         # identity not in here is read with a GET. KubeFleet reads through an informer cache too.
         self.prefetched: Mapping[str, Obj | None] = {}
@@ -194,6 +198,12 @@ class Applier:
         held = self.backoff.holding(key, lambda: _desired(w)) if self.backoff is not None else None
         if held is not None:  # failed the same way before and its time has not come: not sent
             return self._result(w, Outcome.FAILED_TO_APPLY, reason=held.reason, message=held.message)
+        try:
+            w = opened(w, self.decryptor)  # the plaintext lives in this call only
+        except DecryptFailed as e:
+            return self._result(
+                w, Outcome.FAILED_TO_APPLY, reason=DECRYPTION_FAILED, message=str(e)[:MAX_MESSAGE]
+            )
         try:
             result = self._process(w)
         except KindNotServed as e:

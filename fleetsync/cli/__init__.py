@@ -30,6 +30,7 @@ from fleetsync.cli import (
     hub,
     plan,
     schedule,
+    secret,
     ui,
     validate,
     version,
@@ -103,6 +104,7 @@ app.add_typer(dev.app, name="dev")
 app.add_typer(hub.app, name="hub")
 app.add_typer(agent.app, name="agent")
 app.add_typer(drift.app, name="drift")
+app.add_typer(secret.app, name="secret")
 
 
 def main() -> None:

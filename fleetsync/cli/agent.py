@@ -107,6 +107,15 @@ def agent_run(
             help="Take this member over from the owner the refusal names (docs/agent.md, 'Ownership and hand-over').",
         ),
     ] = None,
+    age_identity_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--age-identity-file",
+            envvar="FLEETSYNC_AGE_IDENTITY_FILE",
+            help="This cluster's age identity for SOPS-encrypted Secrets (default: the Secret "
+            "fleetsync-age-identity in --namespace; docs/security.md).",
+        ),
+    ] = None,
 ) -> None:
     """Run the member agent: fetch fleet/bundles/CLUSTER, apply it, prune, report to fleet/reports/CLUSTER.
 
@@ -148,6 +157,7 @@ def agent_run(
             credentials=auth,
             git_timeout=git_timeout,
             take_over_from=take_over_from or "",
+            age_identity_file=str(age_identity_file or ""),
         )
     except ValueError as e:
         raise fail(str(e), EXIT_USAGE) from e

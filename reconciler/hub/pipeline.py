@@ -49,6 +49,7 @@ from reconciler.load.fleet import FleetSpec, LoadResult
 from reconciler.load.immutability import refused_updates
 from reconciler.load.lastgood import Isolated, LoadFn, keep_last_good, last_good_spec
 from reconciler.load.validate import check_references
+from reconciler.policy import encrypted
 from reconciler.policy.gate import Violation
 from reconciler.rollout.staged.approver import ApproverLookup
 from reconciler.rollout.staged.documents import run_path
@@ -334,7 +335,12 @@ def override(
     versions: dict[str, str] = {}
     for b in sched.bindings:
         if b.selected and b.cluster in ctx.by_name:
-            result = results[b.cluster] = apply_prepared(prepared, b.cluster, ctx.labels[b.cluster])
+            result = results[b.cluster] = encrypted.guard(
+                apply_prepared(prepared, b.cluster, ctx.labels[b.cluster]),
+                prepared,
+                b.cluster,
+                ctx.spec.members.get(b.cluster),
+            )
             if result.ok:
                 versions[b.cluster] = placement_version(placement, latest, result, digests)
     return Overridden(results=results, versions=versions)

@@ -32,6 +32,7 @@ from reconciler.hub.snapshots import SnapshotObjects, SnapshotUnavailable
 from reconciler.hub.staged import staged_inputs
 from reconciler.hub.stages import Gated, Overridden, Reconcile, Snapshots
 from reconciler.load.fleet import FleetSpec
+from reconciler.policy import encrypted
 from reconciler.policy.gate import Violation
 from reconciler.rollout.rolling import (
     BindingState,
@@ -297,7 +298,10 @@ def _run_share(
                 "a staged run's frozen overrides cannot be read; applying this commit's",
                 extra={"placement": key, "commit": override_commit, "error": str(e)},
             )
-    result = apply_prepared(prepare_overrides(objects, cros, ros, placement), state.name, state.labels)
+    prepared = prepare_overrides(objects, cros, ros, placement)
+    result = encrypted.guard(
+        apply_prepared(prepared, state.name, state.labels), prepared, state.name, spec.members.get(state.name)
+    )
     if not result.ok:
         return None
     violations = gate.check(state, key, result, True)

@@ -28,7 +28,9 @@ def readme_commands() -> set[str]:
     found: set[str] = set()
     for row in re.findall(r"^\| `fleetsync ([^`]*)`", table, re.MULTILINE):
         words = [w for w in re.split(r"\s+", row) if re.fullmatch(r"[a-z][a-z-]*", w)]
-        found.add(" ".join(words[:2] if words[0] in ("hub", "agent", "drift", "dev") else words[:1]))
+        found.add(
+            " ".join(words[:2] if words[0] in ("hub", "agent", "drift", "dev", "secret") else words[:1])
+        )
     return found
 
 
