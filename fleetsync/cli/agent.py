@@ -139,8 +139,9 @@ def agent_run(
                 intervals=readiness_intervals,
             )
         )
+        local = Path(repo)  # a path relative to here, not to the state directory git runs in
         code = run_agent(
-            repo=repo,
+            repo=str(local.resolve()) if "://" not in repo and local.exists() else repo,
             cluster=cluster,
             state_dir=(state_dir or Path.home() / ".cache" / "fleetsync" / "agent") / cluster,
             kubeconfig=kubeconfig,

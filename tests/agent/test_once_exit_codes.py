@@ -216,3 +216,14 @@ def test_a_failed_secret_is_a_finding_without_its_value(sim_member: Member, hub:
     assert result.exit_code == 1, result.output
     assert "/Secret/" in result.output and "FailedToApply" in result.output
     assert "hunter2" not in result.output
+
+
+def test_a_repo_path_relative_to_the_working_directory_is_the_fleet_repo(
+    sim_member: Member, hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--repo fleet.git`` names ./fleet.git, as for every other command (git runs in the
+    agent's state directory, where a relative path would name something else)."""
+    hub.publish([(placement(), o) for o in objs(sim_member)])
+    monkeypatch.chdir(hub.bare.parent)
+    result = once(sim_member, hub, tmp_path / "s", repo=hub.bare.name)
+    assert result.exit_code == 0, result.output
