@@ -70,6 +70,8 @@ from fleetsync_contract.gitauth import (
     remote_env,
     with_url,
 )
+from fleetsync_contract.gitreason import Hints
+from fleetsync_contract.gitreason import git_reason as reason_line
 
 log = logging.getLogger("fleetsync.agent")
 Verifier = Callable[[Mapping[str, bytes]], list[str]]
@@ -526,7 +528,7 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 # What to do about a git failure, by what git said (first match wins; checked on all of stderr).
-_HINTS: tuple[tuple[tuple[str, ...], str], ...] = (
+_HINTS: Hints = (
     (
         (
             "does not appear to be a git repository",
@@ -575,20 +577,6 @@ _HINTS: tuple[tuple[tuple[str, ...], str], ...] = (
 
 
 def git_reason(stderr: str) -> str:
-    """git's reason for a failure in one line, plus the fix when known: the first rejected-ref,
-    ``fatal:`` or ``error:`` line (continued by the next when it ends with ``:``), not the last
-    line, which is often advice or a fragment."""
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    if not lines:
-        return "git failed without saying why"
-    pick = next((i for i, ln in enumerate(lines) if "[rejected]" in ln or "[remote rejected]" in ln), None)
-    if pick is None:
-        pick = next((i for i, ln in enumerate(lines) if ln.startswith(("fatal:", "error:"))), len(lines) - 1)
-    reason = lines[pick]
-    if reason.endswith(":") and pick + 1 < len(lines):
-        reason += " " + lines[pick + 1]
-    for prefix in ("fatal: ", "error: "):
-        reason = reason.removeprefix(prefix)
-    reason = reason.lstrip("! ")[:400]
-    hint = next((fix for needles, fix in _HINTS if any(n in stderr for n in needles)), "")
-    return f"{reason} ({hint})" if hint else reason
+    """git's reason for a failure in one line, plus the agent's fix when known
+    (fleetsync_contract/gitreason.py)."""
+    return reason_line(stderr, _HINTS)

@@ -60,6 +60,7 @@ from fleetsync_contract.gitauth import (
     remote_env,
     with_url,
 )
+from fleetsync_contract.gitreason import Hints, git_reason, unwrap
 from reconciler.errors import UserError
 from reconciler.gitstore.refs import (
     HUB_REF_PREFIXES,
@@ -81,12 +82,41 @@ _SOURCE_NS = "refs/fleetsync/source/"
 _HUB_NS = "refs/fleetsync/hub/"
 
 
+# What to do about a git failure of the hub, by what git said (fleetsync_contract/gitreason.py).
+_HINTS: Hints = (
+    (
+        (
+            "does not appear to be a git repository",
+            "repository not exported",
+            "no such repository",
+            "Repository not found",
+            "No such file or directory",
+        ),
+        "check --repo: it must name the fleet repo",
+    ),
+    (
+        (
+            "Authentication failed",
+            "could not read Username",
+            "could not read Password",
+            "returned error: 401",
+        ),
+        "give the hub credentials: docs/operations.md, 'Git credentials'",
+    ),
+    (
+        ("Permission denied", "returned error: 403", "access denied"),
+        "give the hub's credentials write access to the fleet repo: docs/operations.md, 'Git credentials'",
+    ),
+    (
+        ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED"),
+        "add the Git host's key to --git-known-hosts-file",
+    ),
+)
+
+
 def _stderr(e: GitCommandError) -> str:
-    text = str(e.stderr or e).strip()
-    line = text.splitlines()[-1] if text else "git failed"
-    if "Authentication failed" in line or "could not read Username" in line:
-        line += " (give the hub credentials: docs/operations.md, 'Git credentials')"
-    return line
+    """git's reason in one line with the fix (not gitpython's last line, often a lone quote)."""
+    return git_reason(unwrap(str(e.stderr or e)), _HINTS)
 
 
 class HubRepo(TreeReader):

@@ -216,6 +216,21 @@ def test_an_unreachable_remote_is_a_transient_failure(tmp_path: Path) -> None:
         repo.refresh()
 
 
+def test_a_failed_fetch_says_gits_reason_and_the_fix_in_one_line(
+    tmp_path: Path, git_daemon: GitDaemon
+) -> None:
+    """Not gitpython's last line (a lone quote): git's own fatal line, then what to do."""
+    with (
+        HubRepo.cached(tmp_path / "hub", git_daemon.url("no-such-fleet.git")) as repo,
+        pytest.raises(GitFailure) as failed,
+    ):
+        repo.refresh()
+    message = str(failed.value)
+    assert "\n" not in message
+    assert "no-such-fleet.git" in message
+    assert message.endswith("(check --repo: it must name the fleet repo)"), message
+
+
 def test_a_skipped_path_with_a_colon_is_named_whole_in_the_warning(fleet: Path) -> None:
     (fleet / "team:a").mkdir()
     os.symlink("/etc/passwd", fleet / "team:a" / "leak: yes.yaml")
