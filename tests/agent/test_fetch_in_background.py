@@ -20,6 +20,7 @@ import pytest
 
 from agent.errors import SourceError
 from agent.loop import Agent, SyncSummary
+from agent.runner import Runner
 from agent.source import FetchedBundle, GitSource
 from tests.support.agentfixtures import AgentFactory, Hub, Member, placement
 from tests.support.hangingpeer import HangingPeer
@@ -145,3 +146,32 @@ def test_closing_the_source_ends_a_fetch_the_remote_never_answers(peer: HangingP
     assert failed and "closed" in str(failed[0])
     with pytest.raises(SourceError, match="closed"):
         source.fetch_bundle(None)  # nothing new starts once closed
+
+
+def test_a_running_agent_stops_promptly_while_its_fetch_is_in_flight(
+    member: Member, hub: Hub, make_agent: AgentFactory, peer: HangingPeer
+) -> None:
+    """SIGTERM sets the runner's stop; the runner waits for the pass in flight, which waits for
+    its fetch no longer than ``fetch_wait``: the stop is not held by the silent remote."""
+    hub.publish(_objects(member, "v"))
+    agent = make_agent(member, hub)
+    agent.fetch_wait = FETCH_WAIT
+    assert not agent.sync().errors
+    source, counting = _silenced(agent, peer)
+    source.beat = lambda *args: ""  # type: ignore[method-assign]  # heartbeats are not under test
+    runner = Runner(agent, interval=0.2, heartbeat=3600)
+    thread = threading.Thread(target=runner.start, kwargs={"install_signals": False}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + WELL_UNDER
+    while runner.passes < 2 and time.monotonic() < deadline:  # passes end with the fetch in flight
+        time.sleep(0.05)
+    assert runner.passes >= 2 and counting.fetches == 1 and source.in_flight()
+    stopping = time.monotonic()
+    runner.stop()
+    thread.join(timeout=WELL_UNDER)
+    assert not thread.is_alive() and time.monotonic() - stopping < WELL_UNDER
+    source.close()  # what `agent run` does next: the fetch in flight ends with it
+    deadline = time.monotonic() + WELL_UNDER
+    while source.in_flight() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not source.in_flight()
