@@ -300,7 +300,7 @@ class Agent:
             mark = now
 
         inventory, inv_commit, inv_exists = self._read_inventory()
-        if not st.report_read:
+        if not st.report_read and self._fetching is None:  # one git process at a time (_fetched)
             self._read_last_report(inv_commit, errors)
         unproven = self._standing is Standing.UNPROVEN
         source = self._fetch(inv_commit if unproven else (st.commit or inv_commit or None))

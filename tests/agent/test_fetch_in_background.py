@@ -175,3 +175,26 @@ def test_a_running_agent_stops_promptly_while_its_fetch_is_in_flight(
     while source.in_flight() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not source.in_flight()
+
+
+def test_no_read_of_the_last_report_beside_the_fetch_in_flight(
+    member: Member, hub: Hub, make_agent: AgentFactory, peer: HangingPeer
+) -> None:
+    """A restarted agent reads its last report back before it publishes one; while its fetch is in
+    flight that read waits (it would be a second git process against the clone)."""
+    hub.publish(_objects(member, "v"))
+    agent = make_agent(member, hub)
+    agent.fetch_wait = FETCH_WAIT
+    source, _ = _silenced(agent, peer)
+    reads: list[int] = []
+
+    def unreadable() -> None:
+        reads.append(1)
+        raise SourceError("cannot fetch fleet/reports/member-1: no answer")
+
+    source.last_report = unreadable  # type: ignore[method-assign,assignment]
+    _, took = _timed(agent.sync)  # the read fails, the fetch is left in flight
+    assert took < WELL_UNDER and len(reads) == 1 and source.in_flight()
+    second, took = _timed(agent.sync)
+    assert took < WELL_UNDER and len(reads) == 1  # not read again while the fetch runs
+    assert any("still running" in e for e in second.errors)
