@@ -12,6 +12,9 @@ While the Git source fails (unreachable, a bundle refused, a rewritten branch) t
 enforcing the last good bundle it holds and prunes nothing; after a restart without a reachable
 source it reads the last accepted bundle (the commit the inventory names) from its local clone,
 verifies it again and enforces it, still pruning nothing and reporting the source stale.
+A running agent's fetch never holds the pass either (``fetch_wait``, ``FETCH_WAIT_SECONDS``): it
+runs on a thread of its own, one at a time, and a pass it has not answered within the bound goes
+on with the bundle it holds, exactly as when the fetch failed; a later pass takes its result.
 The times a report carries over (a drift's firstObservedTime, an untrackable object's
 availableSince, conditions' lastTransitionTime) survive in the report branch itself: the first
 pass reads the agent's last report back and takes it as the previous report when it is this
@@ -32,7 +35,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -50,7 +53,7 @@ from agent.apply.prune import prune
 from agent.apply.waves import apply_in_waves
 from agent.bundles import load_verified
 from agent.errors import ClaimRefused, NotFound, SourceError, Unrelated
-from agent.observe import Observing, in_background
+from agent.observe import Observing, detached, in_background
 from agent.ownership import Claim, Standing, judge, refusal
 from agent.properties import DefaultProvider, PropertyProvider
 from agent.report import (
@@ -62,6 +65,7 @@ from agent.report import (
     not_our_report,
 )
 from agent.source import FetchedBundle
+from fleetsync_contract import BUNDLE_REF_PREFIX
 from fleetsync_contract.bundle import Bundle, BundleError, parse_bundle, placement_digests
 from fleetsync_contract.report import (
     HEARTBEAT_FILE,
@@ -92,6 +96,10 @@ WORKERS = 16
 # Seconds between heartbeats until a bundle carries the MemberCluster's heartbeatPeriodSeconds
 # (memberCluster in bundle.yaml), KubeFleet's default.
 DEFAULT_HEARTBEAT_SECONDS = 60.0
+# Seconds a pass of a running agent waits for its bundle fetch before it enforces the bundle it
+# holds (``Agent.fetch_wait``; docs/agent.md, "Options"): long enough for a fetch from a Git host
+# that answers, short enough that a silent one never holds drift correction.
+FETCH_WAIT_SECONDS = 5.0
 
 Obj = dict[str, Any]
 
@@ -122,6 +130,10 @@ class Source(Protocol):
     def push_report(self, files: Mapping[str, bytes], message: str, author: str) -> str | None: ...
 
     def beat(self, files: Mapping[str, bytes], message: str, author: str) -> str: ...
+
+
+class _StillFetching(Exception):
+    """The fetch in flight has not ended within ``Agent.fetch_wait``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,8 +196,13 @@ class Agent:
         sleep: Callable[[float], None],
         providers: Sequence[PropertyProvider] = (DefaultProvider(),),
         rng: random.Random | None = None,
+        fetch_wait: float | None = None,
     ):
         self.config = config
+        # None: a pass waits for its fetch (bounded by the git timeout: ``--once``); a number: the
+        # fetch runs on a thread of its own and a pass waits at most that long for it (``_fetch``).
+        self.fetch_wait = fetch_wait
+        self._fetching: Future[FetchedBundle | None] | None = None  # the one fetch in flight
         self.kube = kube
         self.source = source
         self.clock = clock
@@ -286,7 +303,7 @@ class Agent:
             mark = now
 
         inventory, inv_commit, inv_exists = self._read_inventory()
-        if not st.report_read:
+        if not st.report_read and self._fetching is None:  # one git process at a time (_fetched)
             self._read_last_report(inv_commit, errors)
         unproven = self._standing is Standing.UNPROVEN
         source = self._fetch(inv_commit if unproven else (st.commit or inv_commit or None))
@@ -365,11 +382,28 @@ class Agent:
         lap("report")
         return SyncSummary(report.applied_bundle_id, results, commit, deleted, tuple(errors), timings)
 
+    def _fetched(self, last: str | None) -> FetchedBundle | None:
+        """The source's newest bundle. With ``fetch_wait`` the fetch runs detached and a pass waits
+        at most that long: a fetch it leaves running is taken by a later pass, result or error
+        (checked against the ``last`` it started with), and none is started while one is in
+        flight: one git process against the clone. _StillFetching when it has not ended."""
+        if self.fetch_wait is None:
+            return self.source.fetch_bundle(last)
+        if self._fetching is None:
+            self._fetching = detached(self.source.fetch_bundle, last, name="fetch")
+        fetching = self._fetching
+        if not wait([fetching], timeout=self.fetch_wait).done:
+            raise _StillFetching
+        self._fetching = None
+        return fetching.result()
+
     def _fetch(self, last: str | None) -> SourceState:
         st = self.state
         unproven = self._standing is Standing.UNPROVEN
         try:
-            fetched = self.source.fetch_bundle(last)
+            fetched = self._fetched(last)
+        except _StillFetching:
+            return self._still_fetching(last)
         except SourceError as e:
             if unproven and isinstance(e, Unrelated):  # the claim's commit is not in our history
                 raise self._refused(e) from e
@@ -390,6 +424,24 @@ class Agent:
                 return SourceState(False, f"bundle {fetched.commit[:12]} is not readable: {e}"[:1024])
             st.bundle, st.files, st.commit = bundle, fetched.files, fetched.commit
         return SourceState(True, "")
+
+    def _still_fetching(self, last: str | None) -> SourceState:
+        """A pass whose fetch is still running goes on as when it failed: the bundle it holds (or
+        the cached one after a restart) stays in force, nothing is pruned, the source is stale."""
+        st = self.state
+        unproven = self._standing is Standing.UNPROVEN
+        if st.bundle is None and last and not unproven:
+            self._load_cached(last)
+        held = (
+            f"enforcing the last verified bundle {st.commit[:12]}"
+            if st.bundle is not None and not unproven
+            else "no verified bundle to enforce yet"
+        )
+        return SourceState(
+            False,
+            f"fetch of {BUNDLE_REF_PREFIX}{self.config.cluster} still running after "
+            f"{self.fetch_wait:g} s; {held} (the report is pushed once it ends)",
+        )
 
     def _load_cached(self, commit: str) -> None:
         """After a restart with the source unreachable: the last accepted bundle from the clone."""
@@ -464,6 +516,8 @@ class Agent:
         st = self.state
         fp = fingerprint(report, drifts)
         if fp == st.fingerprint or not st.report_read:  # unread: its times would be lost
+            return None
+        if self._fetching is not None:  # no second git process beside the fetch in flight (_fetch)
             return None
         message = commit_message(report, drifts, st.report, st.drifts)
         try:

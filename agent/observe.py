@@ -5,11 +5,14 @@ inventory write that come before the report, so they go out at once on threads o
 as the apply phase is done and are joined when the report is built. On a real API server each read
 is a round trip of tens of milliseconds; this way they cost none on the pass's critical path.
 ``in_background`` runs any other such step (the inventory write, while the report is built).
+``detached`` is for a step a pass may leave behind unfinished (the bundle fetch, agent/loop.py):
+a daemon thread, so that a stop never waits for a remote that does not answer.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
@@ -32,6 +35,23 @@ def in_background(fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
         return pool.submit(fn, *args, **kwargs)
     finally:
         pool.shutdown(wait=False)  # the thread ends with ``fn``
+
+
+def detached(fn: Callable[..., T], *args: Any, name: str = "detached") -> Future[T]:
+    """``fn(*args)`` on a daemon thread; the future holds its result or exception. Unlike
+    ``in_background``'s pool threads, the interpreter's exit does not wait for it."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(fn(*args))
+        except BaseException as e:  # handed to whoever takes the result
+            future.set_exception(e)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
 
 
 def _list(kube: Kube, kind: str) -> list[Obj]:

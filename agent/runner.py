@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from agent.apply.inventory import PROTECTED_KINDS
 from agent.bundles import MemoVerifier
 from agent.errors import AgentError, ClaimRefused, NotAMember, SourceError
-from agent.loop import WORKERS, Agent, AgentConfig, SyncSummary
+from agent.loop import FETCH_WAIT_SECONDS, WORKERS, Agent, AgentConfig, SyncSummary
 from fleetsync_contract.gitauth import GIT_TIMEOUT_SECONDS, NO_CREDENTIALS, GitCredentials
 from fleetsync_contract.report import Outcome
 
@@ -443,6 +443,7 @@ def run_agent(
                     sleep=time.sleep,
                     providers=chosen,
                     rng=rng,
+                    fetch_wait=None if once else FETCH_WAIT_SECONDS,  # --once waits for its fetch
                 )
                 agent.check_claim()
                 if not once:

@@ -37,7 +37,8 @@ No fetch or push can hang the agent: each is one git process in its own process 
 wall-clock deadline (``timeout``, default ``GIT_TIMEOUT_SECONDS``, ``--git-timeout``), plus git's
 HTTP low-speed limits in its environment (``remote_env``). On expiry the whole group is killed
 and a ``SourceError`` names the remote and the deadline; the loop keeps the last good bundle and
-goes on with its pass.
+goes on with its pass. ``close`` kills the git processes still running (a running agent's fetch
+is detached from its pass, agent/loop.py) and starts no new one, so a stop never leaves git behind.
 """
 
 from __future__ import annotations
@@ -165,9 +166,26 @@ class GitSource:
             repo.close()
         self._repo = git.Repo(self.path)
         self._repo.git.update_environment(**{**_git_env(), **remote_env(self._auth)})
+        self._running: set[subprocess.Popen[bytes]] = set()  # remote git processes (``_remote``)
+        self._closed = False
+        self._guard = threading.Lock()
 
     def close(self) -> None:
+        """Kill the remote git processes still running (their callers get a SourceError) and
+        refuse new ones; then release the repository."""
+        with self._guard:
+            self._closed = True
+            running = list(self._running)
+        for proc in running:  # the caller's communicate() sees the end and reaps it
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
         self._repo.close()
+
+    def in_flight(self) -> bool:
+        """Whether a remote git process is running."""
+        with self._guard:
+            return bool(self._running)
 
     def __enter__(self) -> GitSource:
         return self
@@ -470,15 +488,19 @@ class GitSource:
         A non-zero exit is a _GitFailed with git's stderr; stdout is returned."""
         env = {**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **self._repo.git.environment()}
         argv = ["git", *args]
-        proc = subprocess.Popen(
-            argv,
-            cwd=self.path,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # its own group: git-remote-http and ssh die with it
-        )
+        with self._guard:
+            if self._closed:
+                raise SourceError(self._auth.redact(f"{what}: the source is closed (the agent is stopping)"))
+            proc = subprocess.Popen(
+                argv,
+                cwd=self.path,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,  # its own group: git-remote-http and ssh die with it
+            )
+            self._running.add(proc)
         try:
             out, err = proc.communicate(timeout=self.timeout)
         except subprocess.TimeoutExpired:
@@ -489,6 +511,11 @@ class GitSource:
         except BaseException:  # a stop (KeyboardInterrupt) must not leave git running
             _kill_group(proc)
             raise
+        finally:
+            with self._guard:
+                self._running.discard(proc)
+        if self._closed:
+            raise SourceError(self._auth.redact(f"{what}: the source was closed (the agent is stopping)"))
         if proc.returncode != 0:
             raise _GitFailed(argv, proc.returncode, err.decode(errors="replace")[-65536:])
         return out.decode(errors="replace")
