@@ -39,8 +39,8 @@ def install_step() -> tuple[str, dict[str, str]]:
     return str(script), {k: str(job["env"][k]) for k in ("FLEETSYNC_VERSION", "FLEETSYNC_SOURCE")}
 
 
-def git(*args: str) -> None:
-    subprocess.run(["git", *args], check=True, capture_output=True, timeout=120)
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], check=True, capture_output=True, text=True, timeout=120).stdout
 
 
 def run_step(tmp_path: Path, source: Path) -> subprocess.CompletedProcess[str]:
@@ -78,6 +78,8 @@ def test_the_ci_install_step_installs_the_pinned_release_from_its_tag(tmp_path: 
     clone = tmp_path / "fleetsync"
     git("clone", "-q", "--no-local", str(REPO_ROOT), str(clone))
     version = install_step()[1]["FLEETSYNC_VERSION"]
+    if git("-C", str(clone), "tag", "--list", f"v{version}").strip():  # the release was cut already
+        git("-C", str(clone), "tag", "-d", f"v{version}")
     assert run_step(tmp_path / "untagged", clone).returncode != 0  # no tag v<pin>: nothing installed
     git("-C", str(clone), "tag", "-a", f"v{version}", "-m", f"fleetsync {version}")  # the release step
     done = run_step(tmp_path / "tagged", clone)
