@@ -25,7 +25,7 @@ import pickle
 import re
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -52,7 +52,7 @@ from fleetsync_contract.report import (
     parse_time,
 )
 from reconciler.api.membercluster import ResourceUsage
-from reconciler.errors import Finding, TransientError, UserError
+from reconciler.errors import SCOPE_REPO, Finding, TransientError, UserError
 from reconciler.gitstore.refs import check_ref_component
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.clusters import ClusterObservation
@@ -367,7 +367,13 @@ class LoadCache:
                         library=library_paths(),
                     )
                     self._policy_key, self._policies = key, policies
-            hit = Loaded(loaded, notes + (policies.findings if policies else ()), policies)
+            found = policies.findings if policies else ()
+            # a policy that does not compile, or a binding or settings entry naming none, would
+            # render without that rule: the whole commit waits (as a broken policy file does)
+            broken = tuple(replace(f, scope=SCOPE_REPO) for f in found if f.severity == "error")
+            if broken:
+                loaded = replace(loaded, findings=loaded.findings + broken)
+            hit = Loaded(loaded, notes + tuple(f for f in found if f.severity != "error"), policies)
         if self.size > 0:
             self._items[tree] = hit
             while len(self._items) > self.size:

@@ -150,6 +150,21 @@ def test_a_repo_wide_error_still_holds_the_whole_commit(fleet: FleetWork) -> Non
     assert f"commit: {bad}" in status and "ok: false" in status and "fleetsync.yaml" in status
 
 
+@pytest.mark.parametrize(
+    "settings",
+    ["policies: [no-such-policy]\n", "policies: [no-latest-tag, not-shipped]\n"],
+    ids=["unknown", "one-unknown"],
+)
+def test_a_policy_that_cannot_be_enforced_holds_the_commit(fleet: FleetWork, settings: str) -> None:
+    """Rendering without a rule the fleet asked for would place what that rule denies."""
+    bundles = {c: fleet.refs()[bundle_ref(c)] for c in CLUSTERS}
+    bad = fleet.commit({**files(level="b", version="2"), "fleetsync.yaml": settings})
+    assert reconcile(fleet, LATER) == [STATUS]
+    assert {c: fleet.refs()[bundle_ref(c)] for c in CLUSTERS} == bundles
+    status = fleet.read(STATUS, "status.yaml")
+    assert f"commit: {bad}" in status and "ok: false" in status and "no policy named" in status
+
+
 def test_a_broken_member_cluster_holds_the_commit(fleet: FleetWork) -> None:
     bundles = {c: fleet.refs()[bundle_ref(c)] for c in CLUSTERS}
     broken = {**files(level="b"), "clusters/eu-1.yaml": "kind: [unclosed\n"}
