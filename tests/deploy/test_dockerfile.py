@@ -187,7 +187,9 @@ def test_the_images_wheel_holds_no_kubesim_and_no_tests(wheel: Path) -> None:
 
 _PROBE = """
 import sys
+from pathlib import Path
 sys.modules["kubesim"] = None  # the image has no kubesim: any import of it fails, as it would there
+sys.prefix = str(Path(sys.argv[1]).parents[2])  # the image installs into its own prefix: data-files there
 import fleetsync.cli
 assert fleetsync.cli.__file__.startswith(sys.argv[1]), fleetsync.cli.__file__
 sys.argv = ["fleetsync", *sys.argv[2:]]
@@ -251,7 +253,7 @@ def test_the_hub_and_an_agent_from_that_wheel_reconcile_and_report_without_kubes
     for step in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "fleet"]):
         subprocess.run([*git, *step], check=True, capture_output=True, timeout=30)
     hub = image_fleetsync(installed, "hub", "reconcile", "--repo", str(repo))
-    assert hub.returncode == 0, hub.stderr
+    assert hub.returncode == 0, hub.stdout + hub.stderr
     with running_sim(controllers="instant") as sim:
         sim.write_kubeconfig(tmp_path / "kubeconfig")
         agent = image_fleetsync(
