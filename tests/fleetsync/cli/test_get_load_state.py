@@ -54,7 +54,8 @@ def test_get_after_a_commit_that_does_not_load_shows_why_and_the_last_good_rende
     fleet: FleetWork,
 ) -> None:
     good = reconcile(fleet)
-    bad = fleet.commit({**base_files(version="2"), "placements/broken.yaml": "kind: [unclosed\n"})
+    # a repo-wide error: one broken placement file would hold back only its own objects
+    bad = fleet.commit({**base_files(version="2"), "fleetsync.yaml": "include: [unclosed\n"})
     reconcile(fleet)
     code, out, err = get(fleet)
     assert code == 1
@@ -62,7 +63,7 @@ def test_get_after_a_commit_that_does_not_load_shows_why_and_the_last_good_rende
     assert line.startswith(
         f"status: commit {good[:12]} rendered; the newest commit {bad[:12]} failed to load: "
     )
-    assert "placements/broken.yaml" in line
+    assert "fleetsync.yaml" in line
     assert out.splitlines()[1].startswith("web ")  # the last good render is still shown
     code, out, _ = get(fleet, "placements", "-o", "json")
     assert code == 1 and out.startswith("{")  # machine output stays parseable: the line is on stderr
