@@ -194,6 +194,8 @@ def verify_commits(
 ) -> Verdict:
     """Judge the commits from ``anchor`` (the last rendered commit; "" none yet: only ``head``
     is judged, with its own settings) to ``head``; see the module docstring."""
+    if anchor == head:
+        return Verdict(head, anchor)
     trust_of = trust or (lambda c: trust_at(repo, c))
     current = trust_of(anchor or head)
     while anchor != head:
