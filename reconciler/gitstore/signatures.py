@@ -40,6 +40,12 @@ if TYPE_CHECKING:
 MAX_VERIFIED_COMMITS = 500  # commits judged in one pass; more is held (verify them in smaller pushes)
 MAX_ALLOWED_SIGNERS_BYTES = 256 * 1024
 _FORMAT = "%H%x00%P%x00%G?%x00%GS%x00%GK%x00%an%x00%ae"
+_REWRITTEN = (
+    "the last rendered commit {anchor} is no longer in the fleet repo (its history was rewritten), "
+    "so the hub cannot tell which commits are new and verify.commits is strict. Fix: restore a "
+    "branch history that contains {anchor}, or (a hub operator's decision) clear sourceCommit on "
+    "fleet/status so that only the head commit is judged"
+)
 _WHY = {
     "N": ("UnsignedCommit", "not signed"),
     "U": ("UnknownSigner", "signed by a key that is not an allowed signer"),
@@ -137,6 +143,12 @@ def _run_log(repo: TreeReader, revs: Sequence[str], allowed: bytes | None, max_c
     return done.stdout
 
 
+def _has_commit(repo: TreeReader, commit: str) -> bool:
+    env = {**os.environ, **_git_env(), "GIT_DIR": str(repo.path)}
+    args = ["git", "cat-file", "-e", f"{_check_sha(commit)}^{{commit}}"]
+    return subprocess.run(args, env=env, capture_output=True, check=False, timeout=60).returncode == 0
+
+
 def commit_signatures(
     repo: TreeReader, head: str, anchor: str, allowed: bytes | None, max_count: int = MAX_VERIFIED_COMMITS
 ) -> list[CommitSignature]:
@@ -197,6 +209,10 @@ def verify_commits(
     if anchor == head:
         return Verdict(head, anchor)
     trust_of = trust or (lambda c: trust_at(repo, c))
+    if anchor and not _has_commit(repo, anchor):  # history rewritten past the last render
+        if trust_of(head).verification.commits != "strict":
+            return Verdict(head, anchor)
+        return Verdict(head, anchor, note=_REWRITTEN.format(anchor=anchor[:12]))
     current = trust_of(anchor or head)
     while anchor != head:
         if current.verification.commits != "strict":

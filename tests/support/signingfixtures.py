@@ -32,7 +32,7 @@ class Fleet:
 
     def __init__(self, tmp: Path, settings: str = STRICT, signers: tuple[str, ...] = ("ada",)) -> None:
         self.path = tmp / "fleet"
-        self.path.mkdir()
+        self.path.mkdir(parents=True)
         self.keys = {n: ssh_key(tmp, n) for n in ("ada", "eve", "host")}
         git(self.path, "init", "-q", "-b", "main")
         git(self.path, "config", "user.name", "Mallory Example")

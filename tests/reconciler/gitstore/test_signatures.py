@@ -84,6 +84,17 @@ def test_the_first_render_judges_only_the_head_with_its_own_settings(fleet: Flee
     assert fleet.verify(anchor="") == (None, "")
 
 
+def test_a_rewritten_away_last_render_holds_when_strict_and_renders_when_off(tmp_path: Path) -> None:
+    gone = "1" * 40
+    strict = Fleet(tmp_path / "strict")
+    strict.commit("ada", "signed")
+    held, note = strict.verify(anchor=gone)
+    assert held is None and "no longer in the fleet repo" in note
+    off = Fleet(tmp_path / "off", settings="verifyApprovals: false\n")
+    off.commit(None, "unsigned")
+    assert off.verify(anchor=gone) == (None, "")
+
+
 def _merge(fleet: Fleet, signer: str) -> tuple[str, str]:
     """An unsigned commit on a side branch merged into main by ``signer``: (side commit, merge)."""
     git(fleet.path, "checkout", "-q", "-b", "pr")
