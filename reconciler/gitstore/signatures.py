@@ -134,7 +134,10 @@ def _run_log(repo: TreeReader, revs: Sequence[str], allowed: bytes | None, max_c
             path = Path(tmp) / "allowed_signers"
             path.write_bytes(allowed)
             args = ["-c", f"gpg.ssh.allowedSignersFile={path}", *args]
-        done = subprocess.run(["git", *args], env=env, capture_output=True, check=False, timeout=300)
+        try:
+            done = subprocess.run(["git", *args], env=env, capture_output=True, check=False, timeout=300)
+        except subprocess.TimeoutExpired as e:
+            raise GitFailure("git log (signatures) took longer than 300s") from e
     if done.returncode != 0:
         lines = done.stderr.decode(errors="replace").strip().splitlines()
         raise GitFailure(
@@ -146,7 +149,10 @@ def _run_log(repo: TreeReader, revs: Sequence[str], allowed: bytes | None, max_c
 def _has_commit(repo: TreeReader, commit: str) -> bool:
     env = {**os.environ, **_git_env(), "GIT_DIR": str(repo.path)}
     args = ["git", "cat-file", "-e", f"{_check_sha(commit)}^{{commit}}"]
-    return subprocess.run(args, env=env, capture_output=True, check=False, timeout=60).returncode == 0
+    try:
+        return subprocess.run(args, env=env, capture_output=True, check=False, timeout=60).returncode == 0
+    except subprocess.TimeoutExpired as e:
+        raise GitFailure("git cat-file took longer than 60s") from e
 
 
 def commit_signatures(
@@ -213,20 +219,24 @@ def verify_commits(
         if trust_of(head).verification.commits != "strict":
             return Verdict(head, anchor)
         return Verdict(head, anchor, note=_REWRITTEN.format(anchor=anchor[:12]))
-    current = trust_of(anchor or head)
+    current, start = trust_of(anchor or head), anchor
     while anchor != head:
         if current.verification.commits != "strict":
             return Verdict(head, anchor)
         found = commit_signatures(repo, head, anchor, current.allowed_signers, MAX_VERIFIED_COMMITS + 1)
         if len(found) > MAX_VERIFIED_COMMITS:
-            note = f"more than {MAX_VERIFIED_COMMITS} new commits since {anchor[:12]}: too many to verify at once"
-            return Verdict(head, anchor, note=note)
+            note = (
+                f"more than {MAX_VERIFIED_COMMITS} new commits since {anchor[:12]}: too many to verify "
+                "in one pass. Fix (a hub operator's decision): clear sourceCommit on fleet/status so "
+                "that only the head commit is judged"
+            )
+            return Verdict(head, start, note=note)
         by_id = {c.commit: c for c in found}
         covered: set[str] = set()
         for commit in _first_parents(head, by_id):
             held = _judge(by_id[commit], _brought(commit, by_id, covered), current.verification)
             if held is not None:
-                return Verdict(head, anchor, held)
+                return Verdict(head, start, held)
             after = trust_of(commit)
             if after != current or commit == head:  # a new key or setting judges what follows
                 anchor, current = commit, after
