@@ -13,7 +13,8 @@ and the comparison against what is on the branches finds nothing to do.
 
 If another hub moved a ref meanwhile, the update is refused as a whole (``RefRace``); the loop
 re-reads everything and recomputes, up to ``max_attempts`` times. A commit that does not load
-is recorded in ``status.yaml`` (``lastLoad``) and changes nothing else. "Does not load" means a
+is recorded in ``status.yaml`` (``lastLoad``) and changes nothing else; so is a commit that
+``verify.commits: strict`` refuses (reconciler/gitstore/signatures.py). "Does not load" means a
 repo-wide error (settings, size limits, cluster membership): an object or a file that fails, or
 an object whose update KubeFleet would refuse (reconciler/load/immutability.py), keeps its last
 good state and the rest of the commit renders (``isolate`` in reconciler/hub/pipeline.py,
@@ -42,6 +43,7 @@ from reconciler.api.placement import Placement
 from reconciler.errors import Finding, UserError
 from reconciler.gitstore.refs import RefRace, RefUpdate
 from reconciler.gitstore.repo import HubRepo
+from reconciler.gitstore.signatures import verify_commits
 from reconciler.hub.clusters import ClusterState
 from reconciler.hub.evict import eviction_files
 from reconciler.hub.gate import Gate, PreviousRenders
@@ -173,6 +175,14 @@ def _reconcile(
     say: Progress,
     session: HubSession,
 ) -> tuple[list[RefUpdate], ReconcileResult]:
+    held = verify_commits(repo, inputs.memory.source_commit, commit).finding()  # verify.commits
+    if held is not None:  # an unsigned or unknown-signed commit: the last good render stays
+        files = {
+            **inputs.status_files,
+            STATUS_FILE: dump_memory(with_failed_load(inputs.memory, commit, [held])),
+        }
+        updates = _status_update(repo, inputs, files, f"status: {commit[:12]} is not verified", now)
+        return updates, ReconcileResult(commit, False, (held,))
     say(f"loading {commit[:12]}")
     hit = session.load(repo, commit)
     loaded = hit.result

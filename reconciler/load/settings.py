@@ -26,6 +26,15 @@ _POLICY_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
 @dataclass(frozen=True, slots=True)
+class CommitVerification:
+    """``verify:`` — which fleet commits the hub renders (reconciler/gitstore/signatures.py)."""
+
+    commits: str = "off"  # "off" or "strict": every new fleet commit signed by an allowed key
+    allowed_signers_file: str = ""  # repo path of an SSH allowed-signers file; "" = the hub's git config
+    host_signers: tuple[str, ...] = ()  # signers whose merge commits vouch for their merged side
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """What a fleet repo configures about itself; the defaults are KubeFleet's where it has one."""
 
@@ -36,6 +45,7 @@ class Settings:
     unhealthy_window: timedelta = timedelta(minutes=5)
     prune_max_share: float = 0.5
     verify_approvals: bool = False  # a staged-run approval counts only from a well-signed commit
+    verify: CommitVerification = CommitVerification()  # which fleet commits render (docs/settings.md)
 
 
 DEFAULT_SETTINGS = Settings()
@@ -124,8 +134,26 @@ def parse_settings(doc: Document, findings: Findings) -> Settings:
         else:
             share = float(raw)
     verify = f.bool("verifyApprovals", DEFAULT_SETTINGS.verify_approvals)
+    commits = _commit_verification(f)
     f.done()
-    return Settings(include, exclude, policies, heartbeat, unhealthy, share, verify)
+    return Settings(include, exclude, policies, heartbeat, unhealthy, share, verify, commits)
+
+
+def _commit_verification(f: Fields) -> CommitVerification:
+    v = f.map("verify")
+    if v is None:
+        return CommitVerification()
+    # YAML 1.1 reads a bare ``off`` as false
+    mode = "off" if v.raw("commits") is False else v.str("commits", "off", enum=["off", "strict"]) or "off"
+    path = v.str("allowedSignersFile", "", max_len=256) or ""
+    if path and (path.startswith(("/", "-")) or "\\" in path or ".." in path.split("/")):
+        v.error(
+            "allowedSignersFile", f"{path!r} is not a repo-relative path such as '.fleetsync/allowed_signers'"
+        )
+        path = ""
+    hosts = tuple(s for s in v.str_list("hostSigners", max_items=20) if 0 < len(s) <= 256)
+    v.done()
+    return CommitVerification(mode, path, hosts)
 
 
 def read_settings(text: bytes, file: str = SETTINGS_FILE) -> tuple[Settings, tuple[Finding, ...]]:

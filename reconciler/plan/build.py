@@ -30,6 +30,7 @@ from typing import Any
 
 from reconciler.errors import Finding, UserError
 from reconciler.gitstore.repo import HubRepo
+from reconciler.gitstore.signatures import head_signature, verify_commits
 from reconciler.hub.clusters import ClusterObservation, ClusterState
 from reconciler.hub.gate import Gate
 from reconciler.hub.inputs import HubInputs, observation, read_inputs
@@ -241,6 +242,16 @@ class FleetPlan:
         }
 
 
+def _signature(repo: HubRepo, base: str, head: str) -> tuple[str, tuple[Finding, ...]]:
+    """One line on the head commit's signature, and the blocking finding when the hub, walking
+    from ``base`` with ``verify.commits: strict``, would not render ``head``
+    (reconciler/gitstore/signatures.py)."""
+    sig, verification = head_signature(repo, head)
+    finding = verify_commits(repo, base, head).finding()
+    line = f"signature: head {head[:12]} is {sig.describe()} (verify.commits: {verification.commits})"
+    return line, (finding,) if finding is not None else ()
+
+
 def _load(repo: HubRepo, rev: str, session: HubSession) -> Side:
     commit = repo.resolve(rev)
     if commit is None:
@@ -395,6 +406,9 @@ def make_plan(
         for f in (head.loaded.findings if head.loaded else ()) + head.notes
         if f.severity in ("error", "warning")
     )
+    signature, unsigned = _signature(repo, base.commit, head.commit)
+    notes.append(signature)
+    validation += unsigned
     if not head.ok:
         return FleetPlan(base, head, state, (), (), (), (), (), validation, False, (), tuple(notes))
 
