@@ -7,12 +7,16 @@
    agent syncs once, which reports its cluster's properties and heartbeat;
 4. *converge* — hub, agents, hub, ... until the hub has folded every agent's report into
    ``fleet/status`` and every placement is Applied and Available (bounded rounds);
-5. *drift* — one Deployment is scaled behind its agent's back, the agent syncs again, and the
+5. *staged* — the template's staged update runs, held back so far, are committed now that the
+   clusters have joined, and driven stage by stage: agents sync, approvals are commits, TimedWaits
+   pass on the demo's clock (fleetsync/demo/staged.py);
+6. *drift* — one Deployment is scaled behind its agent's back, the agent syncs again, and the
    drift report commit it pushed is shown (message and drift file); the hub folds it in.
 
 Each stage either passes or fails with a message; the run's exit code is 0 only when all pass.
 Everything runs in this process (simulators on 127.0.0.1, agents and hub in threads) and is
-stopped on the way out, whatever happened; ``--keep`` leaves the directory for inspection.
+stopped on the way out, whatever happened; ``--keep`` leaves the directory for inspection and
+serves the fleet view (fleetsync/ui/) of the kept remote until the injected ``view`` returns.
 The composition (clock, sleep, output, where the template is) is injected by the CLI.
 """
 
@@ -30,6 +34,7 @@ from typing import Any
 
 from agent.loop import SyncSummary
 from fleetsync.demo.fleet import LocalFleet, Target
+from fleetsync.demo.staged import DemoClock, Driver, HeldRuns, RunShown, drive, held_runs
 from fleetsync.demo.view import LANDING_HEADERS, Output, landing_rows, landings, summaries, unsettled
 from fleetsync_contract.bundle import Bundle
 from fleetsync_contract.canonical import load
@@ -68,6 +73,8 @@ class DemoOptions:
     contexts: tuple[str, ...] = ()  # mapped onto the template's clusters in name order
     mapping: tuple[tuple[str, str], ...] = ()  # explicit (cluster, context) pairs
     max_rounds: int = 6
+    # with keep: called with the fleet view's URL while it is served; the view stops when it returns
+    view: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +98,8 @@ class DemoResult:
     root: Path
     stages: list[Stage] = field(default_factory=list)
     drift: DriftShown | None = None
+    runs: list[RunShown] = field(default_factory=list)
+    view_url: str = ""
 
     @property
     def ok(self) -> bool:
@@ -144,9 +153,10 @@ def run_demo(
     root = options.workdir or Path(tempfile.mkdtemp(prefix="fleetsync-demo-"))
     root.mkdir(parents=True, exist_ok=True)
     result = DemoResult(root)
-    fleet = LocalFleet(root, options.template, clock=clock, sleep=sleep)
+    demo_clock = DemoClock(clock)
+    fleet = LocalFleet(root, options.template, clock=demo_clock, sleep=sleep)
     try:
-        _story(fleet, options, out, result)
+        _story(fleet, options, out, result, demo_clock)
     except FleetsyncError as e:
         result.stages.append(Stage(_current(result), False, str(e)))
         out.line(f"FAILED: {e}", style="bold red")
@@ -168,25 +178,53 @@ def run_demo(
         ),
         style="bold green" if result.ok else "bold red",
     )
+    if options.keep and options.view is not None:
+        _serve_view(root, out, options.view, result)
+    elif not options.keep:
+        out.line("fleet view: `fleetsync demo --keep` serves it (fleetsync ui) at the end")
     return result
 
 
-_ORDER = ("repo", "members", "join", "converge", "drift")
+def _serve_view(root: Path, out: Output, view: Callable[[str], None], result: DemoResult) -> None:
+    """``fleetsync ui`` on the kept remote, on a free port of 127.0.0.1, while ``view`` runs."""
+    from fleetsync.ui.model import CommitLinks
+    from fleetsync.ui.serve import serving_ui
+    from reconciler.gitstore.repo import HubRepo
+
+    remote = root / "remote.git"
+    try:
+        with (
+            HubRepo.local(remote) as repo,
+            serving_ui(("127.0.0.1", 0), repo, str(remote), CommitLinks(None), now=datetime.now) as server,
+        ):
+            result.view_url = f"http://127.0.0.1:{server.port}/"
+            out.line(f"fleet view of the demo fleet: {result.view_url}", style="bold")
+            view(result.view_url)
+    except (FleetsyncError, ValueError, OSError) as e:  # no view is no reason to fail the demo
+        out.line(f"no fleet view: {e}", style="bold red")
+
+
+_ORDER = ("repo", "members", "join", "converge", "staged", "drift")
 
 
 def _current(result: DemoResult) -> str:
     return _ORDER[min(len(result.stages), len(_ORDER) - 1)]
 
 
-def _story(fleet: LocalFleet, options: DemoOptions, out: Output, result: DemoResult) -> None:
+def _story(
+    fleet: LocalFleet, options: DemoOptions, out: Output, result: DemoResult, clock: DemoClock
+) -> None:
     with out.stage("repo: fleet repo from the template, with a bare remote"):
-        repo = fleet.create_repo()
+        held = held_runs(options.template)
+        repo = fleet.create_repo(hold_back=list(held.files))
         fleet.targets = resolve_targets(
             list(fleet.declared), options.kubeconfig, options.contexts, options.mapping
         )
         waiting = external_placements(options.template)
     result.stages.append(Stage("repo", True, str(repo.remote)))
     out.line(f"fleet repo {repo.work} -> remote {repo.remote}; {len(fleet.declared)} MemberClusters")
+    if held.files:
+        out.line(f"held back until the clusters have joined: {', '.join(held.files)}")
 
     with out.stage(f"members: {len(fleet.declared)} clusters"):
         fleet.start_members()
@@ -213,9 +251,39 @@ def _story(fleet: LocalFleet, options: DemoOptions, out: Output, result: DemoRes
         raise StageFailed(problems[0] + ": " + "; ".join(problems[1:6]))
     result.stages.append(Stage("converge", True))
 
+    result.runs = _staged(fleet, out, clock, held)
+    result.stages.append(Stage("staged", True, ", ".join(r.name for r in result.runs)))
+
     with out.stage("drift: scale a Deployment behind its agent's back"):
         result.drift = _drift(fleet, out)
     result.stages.append(Stage("drift", True, result.drift.identity))
+
+
+def _staged(fleet: LocalFleet, out: Output, clock: DemoClock, held: HeldRuns) -> list[RunShown]:
+    """Commit the held-back runs now that the clusters are members, and drive each to success."""
+    if not held.runs:
+        out.line("staged: the template has no staged update run")
+        return []
+    names = ", ".join(name for _, _, name in held.runs)
+    assert fleet.repo is not None
+    with out.stage(f"staged: commit {names} now that the clusters have joined, and roll it out"):
+        commit = fleet.repo.commit(
+            dict(held.files), f"start staged update run {names}: the clusters have joined"
+        )
+        out.line(f"committed {', '.join(held.files)} ({commit[:12]})")
+        driver = Driver(fleet, clock, lambda: _hub(fleet, out), lambda cs: _agents(fleet, out, cs), out.line)
+        shown = [drive(driver, *run) for run in held.runs]
+    for run in shown:
+        for stage, clusters in run.stages.items():
+            out.line(f"run {run.name}: stage {stage} rolled out to {', '.join(clusters)}")
+    inputs = fleet.inputs()
+    placed = set(external_placements(fleet.template))
+    rows = [x for x in landings(inputs) if x.placement in placed]
+    out.table("where the staged placements landed (fleet/status)", LANDING_HEADERS, landing_rows(rows))
+    problems = unsettled(inputs, [])
+    if problems:
+        raise StageFailed("after the staged runs: " + "; ".join(problems[:5]))
+    return shown
 
 
 def _hub(fleet: LocalFleet, out: Output) -> list[str]:
