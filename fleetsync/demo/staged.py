@@ -215,7 +215,8 @@ def drive(d: Driver, kind: str, namespace: str, name: str) -> RunShown:
             for c in step.clusters:
                 if c not in shown.stages.setdefault(step.stage, []):
                     shown.stages[step.stage].append(c)
-            d.agents(step.clusters)
+            d.agents(step.clusters)  # applies the run's snapshot and reports
+            d.agents(step.clusters)  # the next poll: reports the workloads' availability
         elif step.action == "approve":
             shown.approvals.append(commit_approval(d, name, step, namespace))
         elif step.action == "wait" and step.wait > timedelta(0):

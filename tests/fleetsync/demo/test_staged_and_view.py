@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from fleetsync.demo.staged import Step, next_step
-from fleetsync.demo.story import DemoOptions, run_demo
+from fleetsync.demo.staged import Step, held_runs, next_step
+from fleetsync.demo.story import TEMPLATE, DemoOptions, run_demo
 from fleetsync.demo.view import PlainOutput
 from reconciler.api.staged import StageConfig, StageTask, StageTaskType
 from reconciler.rollout.staged.model import (
@@ -102,6 +102,20 @@ def run(*stages: StageStatus, conds: tuple[RunCondition, ...] = (cond(INITIALIZE
 )
 def test_the_driver_answers_what_the_run_waits_for(status: RunStatus, expected: Step) -> None:
     assert next_step(status, T0 + timedelta(minutes=5)) == expected
+
+
+def test_the_templates_run_file_is_held_back_and_a_file_mixing_a_run_with_other_objects_is_not(
+    tmp_path: Path,
+) -> None:
+    held = held_runs(TEMPLATE)
+    assert list(held.files) == ["rollouts/checkout-2-8-1.yaml"]
+    assert held.runs == (("ClusterStagedUpdateRun", "", "checkout-2-8-1"),)
+    mixed = tmp_path / "fleet"
+    (mixed / "rollouts").mkdir(parents=True)
+    strategy = (TEMPLATE / "rollouts/strategy.yaml").read_text()
+    run = (TEMPLATE / "rollouts/checkout-2-8-1.yaml").read_text()
+    (mixed / "rollouts/both.yaml").write_text(f"{strategy}\n---\n{run}")
+    assert held_runs(mixed).files == {}
 
 
 VIEW_FLEET = {
