@@ -34,7 +34,11 @@ def demo_command(
         typer.Option("--map", help="CLUSTER=CONTEXT: run that template cluster on a real context."),
     ] = None,
     keep: Annotated[
-        bool, typer.Option("--keep", help="Keep the temporary directory and print its path.")
+        bool,
+        typer.Option(
+            "--keep",
+            help="Keep the temporary directory, print its path, and serve the fleet view until Enter.",
+        ),
     ] = False,
     template: Annotated[
         Path | None,
