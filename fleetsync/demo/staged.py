@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetsync.demo.fleet import DEMO_IDENTITY, LocalFleet
+from fleetsync.demo.view import LANDING_HEADERS, Output, landing_rows, landings, unsettled
 from fleetsync_contract.canonical import dump, load
 from reconciler.api.staged import StageConfig, StageTaskType
 from reconciler.errors import FleetsyncError
@@ -163,7 +164,10 @@ class Driver:
     clock: DemoClock
     hub: Callable[[], object]
     agents: Callable[[Sequence[str] | None], object]
-    say: Callable[[str], None]
+    out: Output
+
+    def say(self, text: str) -> None:
+        self.out.line(text)
 
 
 def run_doc(fleet: LocalFleet, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
@@ -232,3 +236,29 @@ def drive(d: Driver, kind: str, namespace: str, name: str) -> RunShown:
 def _human(delta: timedelta) -> str:
     minutes = -int(-delta.total_seconds() // 60)  # rounded up
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
+def roll_out(d: Driver, held: HeldRuns, external: Sequence[str]) -> list[RunShown]:
+    """Commit the held-back runs now that the clusters are members, drive each to success, and
+    show where the ``external`` placements landed; RunFailed unless every placement settled."""
+    if not held.runs:
+        d.say("staged: the template has no staged update run")
+        return []
+    names = ", ".join(name for _, _, name in held.runs)
+    assert d.fleet.repo is not None
+    with d.out.stage(f"staged: commit {names} now that the clusters have joined, and roll it out"):
+        commit = d.fleet.repo.commit(
+            dict(held.files), f"start staged update run {names}: the clusters have joined"
+        )
+        d.say(f"committed {', '.join(held.files)} ({commit[:12]})")
+        shown = [drive(d, *run) for run in held.runs]
+    for run in shown:
+        for stage, clusters in run.stages.items():
+            d.say(f"run {run.name}: stage {stage} rolled out to {', '.join(clusters)}")
+    inputs = d.fleet.inputs()
+    rows = [x for x in landings(inputs) if x.placement in external]
+    d.out.table("where the staged placements landed (fleet/status)", LANDING_HEADERS, landing_rows(rows))
+    problems = unsettled(inputs, [])
+    if problems:
+        raise RunFailed("after the staged runs: " + "; ".join(problems[:5]))
+    return shown

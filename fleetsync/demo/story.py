@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from agent.loop import SyncSummary
+from fleetsync.demo.browse import serve_view
 from fleetsync.demo.fleet import LocalFleet, Target
-from fleetsync.demo.staged import DemoClock, Driver, HeldRuns, RunShown, drive, held_runs
+from fleetsync.demo.staged import DemoClock, Driver, RunShown, held_runs, roll_out
 from fleetsync.demo.view import LANDING_HEADERS, Output, landing_rows, landings, summaries, unsettled
 from fleetsync_contract.bundle import Bundle
 from fleetsync_contract.canonical import load
@@ -179,29 +180,10 @@ def run_demo(
         style="bold green" if result.ok else "bold red",
     )
     if options.keep and options.view is not None:
-        _serve_view(root, out, options.view, result)
+        result.view_url = serve_view(root / "remote.git", out, options.view, now=demo_clock)
     elif not options.keep:
         out.line("fleet view: `fleetsync demo --keep` serves it (fleetsync ui) at the end")
     return result
-
-
-def _serve_view(root: Path, out: Output, view: Callable[[str], None], result: DemoResult) -> None:
-    """``fleetsync ui`` on the kept remote, on a free port of 127.0.0.1, while ``view`` runs."""
-    from fleetsync.ui.model import CommitLinks
-    from fleetsync.ui.serve import serving_ui
-    from reconciler.gitstore.repo import HubRepo
-
-    remote = root / "remote.git"
-    try:
-        with (
-            HubRepo.local(remote) as repo,
-            serving_ui(("127.0.0.1", 0), repo, str(remote), CommitLinks(None), now=datetime.now) as server,
-        ):
-            result.view_url = f"http://127.0.0.1:{server.port}/"
-            out.line(f"fleet view of the demo fleet: {result.view_url}", style="bold")
-            view(result.view_url)
-    except (FleetsyncError, ValueError, OSError) as e:  # no view is no reason to fail the demo
-        out.line(f"no fleet view: {e}", style="bold red")
 
 
 _ORDER = ("repo", "members", "join", "converge", "staged", "drift")
@@ -251,39 +233,13 @@ def _story(
         raise StageFailed(problems[0] + ": " + "; ".join(problems[1:6]))
     result.stages.append(Stage("converge", True))
 
-    result.runs = _staged(fleet, out, clock, held)
+    driver = Driver(fleet, clock, lambda: _hub(fleet, out), lambda cs: _agents(fleet, out, cs), out)
+    result.runs = roll_out(driver, held, external_placements(options.template))
     result.stages.append(Stage("staged", True, ", ".join(r.name for r in result.runs)))
 
     with out.stage("drift: scale a Deployment behind its agent's back"):
         result.drift = _drift(fleet, out)
     result.stages.append(Stage("drift", True, result.drift.identity))
-
-
-def _staged(fleet: LocalFleet, out: Output, clock: DemoClock, held: HeldRuns) -> list[RunShown]:
-    """Commit the held-back runs now that the clusters are members, and drive each to success."""
-    if not held.runs:
-        out.line("staged: the template has no staged update run")
-        return []
-    names = ", ".join(name for _, _, name in held.runs)
-    assert fleet.repo is not None
-    with out.stage(f"staged: commit {names} now that the clusters have joined, and roll it out"):
-        commit = fleet.repo.commit(
-            dict(held.files), f"start staged update run {names}: the clusters have joined"
-        )
-        out.line(f"committed {', '.join(held.files)} ({commit[:12]})")
-        driver = Driver(fleet, clock, lambda: _hub(fleet, out), lambda cs: _agents(fleet, out, cs), out.line)
-        shown = [drive(driver, *run) for run in held.runs]
-    for run in shown:
-        for stage, clusters in run.stages.items():
-            out.line(f"run {run.name}: stage {stage} rolled out to {', '.join(clusters)}")
-    inputs = fleet.inputs()
-    placed = set(external_placements(fleet.template))
-    rows = [x for x in landings(inputs) if x.placement in placed]
-    out.table("where the staged placements landed (fleet/status)", LANDING_HEADERS, landing_rows(rows))
-    problems = unsettled(inputs, [])
-    if problems:
-        raise StageFailed("after the staged runs: " + "; ".join(problems[:5]))
-    return shown
 
 
 def _hub(fleet: LocalFleet, out: Output) -> list[str]:
