@@ -7,6 +7,7 @@ otherwise, and which clusters run on real contexts instead of simulated members.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -33,7 +34,11 @@ def demo_command(
         typer.Option("--map", help="CLUSTER=CONTEXT: run that template cluster on a real context."),
     ] = None,
     keep: Annotated[
-        bool, typer.Option("--keep", help="Keep the temporary directory and print its path.")
+        bool,
+        typer.Option(
+            "--keep",
+            help="Keep the temporary directory, print its path, and serve the fleet view until Enter.",
+        ),
     ] = False,
     template: Annotated[
         Path | None,
@@ -78,10 +83,22 @@ def demo_command(
         raise fail(f"{source}: not a directory (give the fleet repo template with --template)", EXIT_USAGE)
     out: Output = RichOutput() if sys.stdout.isatty() else PlainOutput(typer.echo)
     options = DemoOptions(
-        template=source, keep=keep, kubeconfig=kubeconfig, contexts=tuple(context or ()), mapping=tuple(pairs)
+        template=source,
+        keep=keep,
+        kubeconfig=kubeconfig,
+        contexts=tuple(context or ()),
+        mapping=tuple(pairs),
+        view=_until_enter,
     )
     result = run_demo(options, out, clock=utcnow, sleep=time.sleep)
     raise typer.Exit(EXIT_OK if result.ok else EXIT_RUNTIME)
+
+
+def _until_enter(url: str) -> None:
+    """--keep: the demo's fleet view is served until Enter, Ctrl-C or the end of stdin."""
+    typer.echo(f"open {url} in a browser; Enter or Ctrl-C stops the view")
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.stdin.readline()
 
 
 def _check_kubeconfig(kubeconfig: str | None, contexts: list[str]) -> None:

@@ -76,11 +76,15 @@ class FleetRepo:
         self.remote = root / "remote.git"
 
     @classmethod
-    def create(cls, root: Path, template: Path) -> FleetRepo:
+    def create(cls, root: Path, template: Path, hold_back: Sequence[str] = ()) -> FleetRepo:
+        """The template's files committed on main and pushed, except ``hold_back`` (relative
+        paths a caller commits later, such as staged update runs that need joined clusters)."""
         if not (template / "clusters").is_dir() and not any(template.glob("*.yaml")):
             raise UserError(f"{template}: not a fleet repo (no YAML files, no clusters/ directory)")
         repo = cls(root)
         shutil.copytree(template, repo.work, ignore=shutil.ignore_patterns(".git"))
+        for rel in hold_back:
+            (repo.work / rel).unlink(missing_ok=True)
         with _demo_git():
             work = WorkTree.init(repo.work, DEMO_IDENTITY, branch="main")
             work.commit({}, f"fleet repo from {template.name}\n".encode(), everything=True)
@@ -228,7 +232,7 @@ class LocalFleet:
         self.close()
 
     # -- setting up ---------------------------------------------------------------------------
-    def create_repo(self) -> FleetRepo:
+    def create_repo(self, hold_back: Sequence[str] = ()) -> FleetRepo:
         loaded = load_directory(self.template)
         if not loaded.ok:
             first = "; ".join(str(f) for f in loaded.errors[:3])
@@ -239,7 +243,7 @@ class LocalFleet:
             raise UserError(f"no MemberCluster named {', '.join(unknown)} in {self.template}")
         for name in self.declared:
             check_ref_component(name)
-        self.repo = FleetRepo.create(self.root, self.template)
+        self.repo = FleetRepo.create(self.root, self.template, hold_back)
         self.hub = HubRepo.cached(self.root / "hub", self.url)
         return self.repo
 
@@ -321,6 +325,21 @@ class LocalFleet:
 
         self._in_threads(one, list(clusters if clusters is not None else sorted(self.members)))
         return dict(sorted(out.items()))
+
+    def beat(self) -> None:
+        """A heartbeat from every agent, in parallel threads (after the clock moved on)."""
+        failed: dict[str, Exception] = {}
+
+        def one(cluster: str) -> None:
+            try:
+                self.members[cluster].agent.heartbeat()
+            except Exception as e:  # reported below, the other agents still beat
+                failed[cluster] = e
+
+        self._in_threads(one, sorted(self.members))
+        if failed:
+            cluster, error = sorted(failed.items())[0]
+            raise DemoGitError(f"agent {cluster} could not beat: {error}") from error
 
     def inputs(self) -> HubInputs:
         """Every hub ref as the remote has it now (bundles, reports, heartbeats, status)."""

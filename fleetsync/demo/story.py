@@ -7,12 +7,16 @@
    agent syncs once, which reports its cluster's properties and heartbeat;
 4. *converge* — hub, agents, hub, ... until the hub has folded every agent's report into
    ``fleet/status`` and every placement is Applied and Available (bounded rounds);
-5. *drift* — one Deployment is scaled behind its agent's back, the agent syncs again, and the
+5. *staged* — the template's staged update runs, held back so far, are committed now that the
+   clusters have joined, and driven stage by stage: agents sync, approvals are commits, TimedWaits
+   pass on the demo's clock (fleetsync/demo/staged.py);
+6. *drift* — one Deployment is scaled behind its agent's back, the agent syncs again, and the
    drift report commit it pushed is shown (message and drift file); the hub folds it in.
 
 Each stage either passes or fails with a message; the run's exit code is 0 only when all pass.
 Everything runs in this process (simulators on 127.0.0.1, agents and hub in threads) and is
-stopped on the way out, whatever happened; ``--keep`` leaves the directory for inspection.
+stopped on the way out, whatever happened; ``--keep`` leaves the directory for inspection and
+serves the fleet view (fleetsync/ui/) of the kept remote until the injected ``view`` returns.
 The composition (clock, sleep, output, where the template is) is injected by the CLI.
 """
 
@@ -29,7 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from agent.loop import SyncSummary
+from fleetsync.demo.browse import serve_view
 from fleetsync.demo.fleet import LocalFleet, Target
+from fleetsync.demo.staged import DemoClock, Driver, RunShown, held_runs, roll_out
 from fleetsync.demo.view import LANDING_HEADERS, Output, landing_rows, landings, summaries, unsettled
 from fleetsync_contract.bundle import Bundle
 from fleetsync_contract.canonical import load
@@ -68,6 +74,8 @@ class DemoOptions:
     contexts: tuple[str, ...] = ()  # mapped onto the template's clusters in name order
     mapping: tuple[tuple[str, str], ...] = ()  # explicit (cluster, context) pairs
     max_rounds: int = 6
+    # with keep: called with the fleet view's URL while it is served; the view stops when it returns
+    view: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +99,8 @@ class DemoResult:
     root: Path
     stages: list[Stage] = field(default_factory=list)
     drift: DriftShown | None = None
+    runs: list[RunShown] = field(default_factory=list)
+    view_url: str = ""
 
     @property
     def ok(self) -> bool:
@@ -144,9 +154,10 @@ def run_demo(
     root = options.workdir or Path(tempfile.mkdtemp(prefix="fleetsync-demo-"))
     root.mkdir(parents=True, exist_ok=True)
     result = DemoResult(root)
-    fleet = LocalFleet(root, options.template, clock=clock, sleep=sleep)
+    demo_clock = DemoClock(clock)
+    fleet = LocalFleet(root, options.template, clock=demo_clock, sleep=sleep)
     try:
-        _story(fleet, options, out, result)
+        _story(fleet, options, out, result, demo_clock)
     except FleetsyncError as e:
         result.stages.append(Stage(_current(result), False, str(e)))
         out.line(f"FAILED: {e}", style="bold red")
@@ -168,25 +179,34 @@ def run_demo(
         ),
         style="bold green" if result.ok else "bold red",
     )
+    if options.keep and options.view is not None:
+        result.view_url = serve_view(root / "remote.git", out, options.view, now=demo_clock)
+    elif not options.keep:
+        out.line("fleet view: `fleetsync demo --keep` serves it (fleetsync ui) at the end")
     return result
 
 
-_ORDER = ("repo", "members", "join", "converge", "drift")
+_ORDER = ("repo", "members", "join", "converge", "staged", "drift")
 
 
 def _current(result: DemoResult) -> str:
     return _ORDER[min(len(result.stages), len(_ORDER) - 1)]
 
 
-def _story(fleet: LocalFleet, options: DemoOptions, out: Output, result: DemoResult) -> None:
+def _story(
+    fleet: LocalFleet, options: DemoOptions, out: Output, result: DemoResult, clock: DemoClock
+) -> None:
     with out.stage("repo: fleet repo from the template, with a bare remote"):
-        repo = fleet.create_repo()
+        held = held_runs(options.template)
+        repo = fleet.create_repo(hold_back=list(held.files))
         fleet.targets = resolve_targets(
             list(fleet.declared), options.kubeconfig, options.contexts, options.mapping
         )
         waiting = external_placements(options.template)
     result.stages.append(Stage("repo", True, str(repo.remote)))
     out.line(f"fleet repo {repo.work} -> remote {repo.remote}; {len(fleet.declared)} MemberClusters")
+    if held.files:
+        out.line(f"held back until the clusters have joined: {', '.join(held.files)}")
 
     with out.stage(f"members: {len(fleet.declared)} clusters"):
         fleet.start_members()
@@ -212,6 +232,10 @@ def _story(fleet: LocalFleet, options: DemoOptions, out: Output, result: DemoRes
     if problems:
         raise StageFailed(problems[0] + ": " + "; ".join(problems[1:6]))
     result.stages.append(Stage("converge", True))
+
+    driver = Driver(fleet, clock, lambda: _hub(fleet, out), lambda cs: _agents(fleet, out, cs), out)
+    result.runs = roll_out(driver, held, external_placements(options.template))
+    result.stages.append(Stage("staged", True, ", ".join(r.name for r in result.runs)))
 
     with out.stage("drift: scale a Deployment behind its agent's back"):
         result.drift = _drift(fleet, out)

@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import threading
+import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -90,9 +91,72 @@ def demo() -> Iterator[Run]:
 @pytest.mark.slow
 def test_the_demo_passes_every_stage_and_exits_zero(demo: Run) -> None:
     assert demo.exit_code == 0, demo.output
-    for stage in ("repo:", "members:", "join:", "converge:", "drift:"):
+    for stage in ("repo:", "members:", "join:", "converge:", "staged:", "drift:"):
         assert f"==> {stage}" in demo.output
     assert "demo finished: every stage passed" in demo.output
+
+
+@pytest.mark.slow
+def test_the_kept_demo_ends_with_the_url_of_its_fleet_view_and_stops_serving_it(demo: Run) -> None:
+    # CliRunner's stdin is empty: the view stops at once (the fixture checks no thread is left)
+    url = re.search(r"^fleet view of the demo fleet: (http://127\.0\.0\.1:\d+/)$", demo.output, re.MULTILINE)
+    assert url, demo.output
+    assert demo.output.rstrip().endswith("Enter or Ctrl-C stops the view")
+    with pytest.raises(OSError):
+        urllib.request.urlopen(url.group(1), timeout=5)
+
+
+# -- the staged rollout: the template's run, committed once the clusters joined -------------------
+RUN = "checkout-2-8-1"
+CHECKOUT = "ClusterResourcePlacement/checkout"
+
+
+def run_stages(remote: Path) -> dict[str, list[str]]:
+    doc = yaml_at(git(remote, "show", f"fleet/status:runs/ClusterStagedUpdateRun/_cluster/{RUN}.yaml"))
+    run = conditions(doc["status"])
+    assert (run["Initialized"], run["Succeeded"]) == ("True", "True"), run
+    return {s["stageName"]: [c["clusterName"] for c in s["clusters"]] for s in doc["status"]["stagesStatus"]}
+
+
+@pytest.mark.slow
+def test_the_templates_staged_run_succeeds_and_puts_checkout_on_the_clusters_of_every_stage(
+    demo: Run,
+) -> None:
+    stages = run_stages(demo.remote)
+    assert stages == {
+        "staging": ["staging-eu-1"],
+        "canary": ["canary-us-1"],
+        "production": ["prod-eu-1", "prod-eu-2", "prod-us-1", "prod-us-2"],  # rollout-order; gpu-us-1 tainted
+    }
+    placed = per_cluster(status_doc(demo.remote, CHECKOUT))
+    assert sorted(placed) == sorted(c for cs in stages.values() for c in cs)
+    for cluster, entry in placed.items():
+        assert conditions(entry)["Available"] == "True", cluster
+        files = git(demo.remote, "ls-tree", "-r", "--name-only", f"fleet/bundles/{cluster}").splitlines()
+        assert any("checkout" in f for f in files if f.startswith("manifests/")), (cluster, files)
+
+
+@pytest.mark.slow
+def test_the_run_is_committed_after_the_clusters_joined_and_approved_with_fleetsync_approve(
+    demo: Run,
+) -> None:
+    root = git(demo.remote, "rev-list", "--max-parents=0", "main")
+    added = git(demo.remote, "log", "--format=%H", "main", "--", f"rollouts/{RUN}.yaml").splitlines()
+    assert added and root not in added  # held back from the first commit: a run needs joined clusters
+    approvals = git(demo.remote, "ls-tree", "--name-only", "main", "approvals/").splitlines()
+    assert approvals == [f"approvals/{RUN}-after-production.yaml", f"approvals/{RUN}-before-canary.yaml"]
+    story = [
+        "run checkout-2-8-1: UpdateRunProgressing, stage staging: staging-eu-1 to become available",
+        f"$ fleetsync approve {RUN} canary --before",
+        "stage canary: canary-us-1 to become available",
+        "demo clock +1h00m: the TimedWait after stage canary ends",
+        "stage production: prod-eu-1 to become available",
+        "stage production: prod-us-2 to become available",
+        f"$ fleetsync approve {RUN} production --after",
+        f"run {RUN}: UpdateRunSucceeded",
+    ]
+    at = [demo.output.find(line) for line in story]
+    assert -1 not in at and at == sorted(at), list(zip(story, at, strict=True))
 
 
 @pytest.mark.slow
