@@ -71,12 +71,27 @@ ZERO = ClusterScore()
 
 
 @dataclass(frozen=True, slots=True)
+class Pick:
+    """When the scheduler picked a cluster: the cycle (KubeFleet requeues after each cycle that
+    hit a batch limit, e.g. one pick per cycle under topology spread) and the 1-based order of
+    the pick, both counted on from the picks the placement already holds (so a later scale-up
+    continues the numbering). fleetsync's addition to a selected ClusterDecision
+    (``schedulingCycle``, ``pickOrder``): the decisions list keeps KubeFleet's grouping, which
+    does not show the order in which PickN chose."""
+
+    cycle: int
+    order: int
+
+
+@dataclass(frozen=True, slots=True)
 class Binding:
     cluster: str
     state: BindingState
     policy_hash: str
     score: ClusterScore | None = None
     previous_state: BindingState | None = None
+    # when it was picked; not part of the decision's identity (KubeFleet has no such field)
+    pick: Pick | None = field(default=None, compare=False)
 
     @property
     def selected(self) -> bool:
@@ -152,18 +167,6 @@ class ClusterDecision:
 
 
 @dataclass(frozen=True, slots=True)
-class Pick:
-    """When this scheduling call picked a cluster: the cycle (KubeFleet requeues after each cycle
-    that hit a batch limit, e.g. one pick per cycle under topology spread) and the 1-based order
-    of the pick over the whole call. fleetsync's addition to a selected ClusterDecision
-    (``schedulingCycle``, ``pickOrder``): the decisions list keeps KubeFleet's grouping, which
-    does not show the order in which PickN chose."""
-
-    cycle: int
-    order: int
-
-
-@dataclass(frozen=True, slots=True)
 class ScheduledCondition:
     status: Status
     reason: str
@@ -200,7 +203,7 @@ class Schedule:
     condition: ScheduledCondition
     cluster_count: int  # clusters observed in the fleet when scheduling
     cycles: int = 1  # KubeFleet scheduling cycles this result took (topology spread: one pick each)
-    # clusters picked by this call (not those held from earlier decisions), by name
+    # selected clusters whose pick is known (this call's, and those remembered with a binding)
     picks: Mapping[str, Pick] = field(default_factory=lambda: MappingProxyType({}))
 
     @property

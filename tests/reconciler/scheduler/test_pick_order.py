@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.scheduler.model import Pick
 from tests.support.schedfixtures import (
     bound,
     cluster,
@@ -64,3 +65,13 @@ def test_pick_all_and_pick_fixed_pick_in_one_cycle_by_name_or_as_listed() -> Non
         "cluster-3": (1, 1),
         "cluster-1": (1, 2),
     }
+
+
+def test_a_placement_rescheduled_keeps_its_picks_and_numbers_new_ones_after_them() -> None:
+    fixed = crp(pick_fixed("cluster-3", "cluster-1"))
+    first = run(fixed, numbered(3))
+    assert run(fixed, numbered(3), first.bindings).picks == first.picks
+    small, big = crp(pick_n(1)), crp(pick_n(2))
+    one = run(small, numbered(3))
+    assert one.picks == {"cluster-3": Pick(1, 1)}
+    assert run(big, numbered(3), one.bindings).picks == {"cluster-3": Pick(1, 1), "cluster-2": Pick(2, 2)}
