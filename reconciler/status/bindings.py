@@ -76,6 +76,8 @@ def _decision(record: BindingRecord, entry: Mapping[str, Any]) -> dict[str, Any]
         }
     scheduled = next((c for c in entry.get("conditions") or [] if c.get("type") == "Scheduled"), None)
     out["reason"] = str((scheduled or {}).get("message", ""))
+    if record.pick_order:  # fleetsync's addition (docs/scheduler.md)
+        out["schedulingCycle"], out["pickOrder"] = record.pick_cycle, record.pick_order
     return out
 
 

@@ -21,7 +21,16 @@ def memory() -> HubMemory:
         key=RP,
         policy_index=2,
         bindings=(
-            BindingRecord("eu-1", BindingState.BOUND, 2, resource_index=5, version="v5", first_seen="t1"),
+            BindingRecord(
+                "eu-1",
+                BindingState.BOUND,
+                2,
+                resource_index=5,
+                version="v5",
+                first_seen="t1",
+                pick_cycle=2,
+                pick_order=3,
+            ),
             BindingRecord(
                 "us-1", BindingState.UNSCHEDULED, 1, resource_index=4, version="v4", previous_state="Bound"
             ),
@@ -60,7 +69,13 @@ def test_a_resource_placement_has_namespaced_resource_bindings() -> None:
     assert bound["spec"]["resourceSnapshotName"] == "cart-5-snapshot"
     assert bound["spec"]["schedulingPolicySnapshotName"] == "cart-2"
     assert bound["spec"]["clusterResourceOverrideSnapshots"] == ["cro-1"]
-    assert bound["spec"]["clusterDecision"] == {"clusterName": "eu-1", "selected": True, "reason": "picked"}
+    assert bound["spec"]["clusterDecision"] == {
+        "clusterName": "eu-1",
+        "selected": True,
+        "reason": "picked",
+        "schedulingCycle": 2,
+        "pickOrder": 3,
+    }
     assert bound["status"]["conditions"] == [{"type": "RolloutStarted", "status": "True"}]
     assert bound["status"]["failedPlacements"] == [{"kind": "ConfigMap", "name": "x"}]
     assert unscheduled["spec"]["state"] == "Unscheduled"
