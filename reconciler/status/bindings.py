@@ -98,8 +98,8 @@ def binding_doc(
         metadata["creationTimestamp"] = record.first_seen
     spec: dict[str, Any] = {"state": str(record.state), "targetCluster": record.cluster}
     spec["schedulingPolicySnapshotName"] = f"{name}-{record.policy_index}"
-    if record.version and record.resource_index is not None:
-        spec["resourceSnapshotName"] = f"{name}-{record.resource_index}-snapshot"
+    bound = bool(record.version) and record.resource_index is not None  # "" while only Scheduled
+    spec["resourceSnapshotName"] = f"{name}-{record.resource_index}-snapshot" if bound else ""
     if entry.get("applicableClusterResourceOverrides"):
         spec["clusterResourceOverrideSnapshots"] = list(entry["applicableClusterResourceOverrides"])
     if entry.get("applicableResourceOverrides"):

@@ -86,7 +86,7 @@ def test_a_resource_placement_has_namespaced_resource_bindings() -> None:
 def test_a_scheduled_binding_points_at_no_resource_snapshot_yet() -> None:
     (doc,) = binding_docs(memory(), {}, "web")
     assert doc["kind"] == "ClusterResourceBinding" and "namespace" not in doc["metadata"]
-    assert "resourceSnapshotName" not in doc["spec"] and doc["spec"]["state"] == "Scheduled"
+    assert doc["spec"]["resourceSnapshotName"] == "" and doc["spec"]["state"] == "Scheduled"
 
 
 def test_all_placements_are_listed_by_placement_key_then_cluster() -> None:
