@@ -25,14 +25,17 @@ from fleetsync.cli.conventions import (
 )
 from fleetsync.cli.gitauth import KnownHostsOpt, SshKeyOpt, TokenFileOpt, UsernameOpt, git_credentials
 
-STATUS_KINDS = ("placements", "clusters", "runs")
+STATUS_KINDS = ("placements", "clusters", "runs", "bindings")
 KINDS = (*STATUS_KINDS, "drift")
 
 
 def get(
-    kind: Annotated[str, typer.Argument(help="placements, clusters, runs or drift.")],
+    kind: Annotated[str, typer.Argument(help="placements, clusters, runs, bindings or drift.")],
     name: Annotated[
-        str | None, typer.Argument(help="One object (CRP name, or namespace/name for an RP).")
+        str | None,
+        typer.Argument(
+            help="One object (CRP name, or namespace/name for an RP; for bindings, the placement)."
+        ),
     ] = None,
     repo: RepoOpt = ".",
     hub_remote: HubRemoteOpt = None,
@@ -52,6 +55,8 @@ def get(
     fleetsync get clusters -o json --repo . | jq '.items[].status.agentStatus'
 
     fleetsync get runs rollout-1 --repo .     (staged update runs, stage by stage; see docs/staged.md)
+
+    fleetsync get bindings web -o yaml --repo .  (ClusterResourceBindings; see docs/bindings.md)
 
     fleetsync get drift prod-eu-1 --repo .    (drifted objects from the report branches; see docs/drift.md)
     """

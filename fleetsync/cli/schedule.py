@@ -114,21 +114,23 @@ def _table(results: list[Schedule]) -> str:
     for s in results:
         c = s.condition
         lines.append(f"{s.placement}: Scheduled={c.status} {c.reason}: {c.message}")
-        rows = [("CLUSTER", "SELECTED", "AFFINITY", "TOPOLOGY", "REASON")]
-        for d in s.decisions:
-            score = d.score
+        rows = [("CLUSTER", "SELECTED", "PICK", "CYCLE", "AFFINITY", "TOPOLOGY", "REASON")]
+        for d in s.decision_docs():
+            score = d.get("clusterScore")
             rows.append(
                 (
-                    d.cluster_name,
-                    "yes" if d.selected else "no",
-                    "" if score is None else str(score.affinity),
-                    "" if score is None else str(score.topology_spread),
-                    d.reason,
+                    d["clusterName"],
+                    "yes" if d["selected"] else "no",
+                    str(d.get("pickOrder", "")),
+                    str(d.get("schedulingCycle", "")),
+                    "" if score is None else str(score["affinityScore"]),
+                    "" if score is None else str(score["priorityScore"]),
+                    d["reason"],
                 )
             )
-        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        widths = [max(len(r[i]) for r in rows) for i in range(6)]
         for r in rows:
-            lines.append("  " + "  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4])
+            lines.append("  " + "  ".join(r[i].ljust(widths[i]) for i in range(6)) + "  " + r[6])
         lines.append("")
     return "\n".join(lines) if lines else "no placements\n"
 
@@ -138,7 +140,7 @@ def _doc(s: Schedule) -> dict[str, Any]:
         "placement": s.placement,
         "selectedClusters": list(s.selected),
         "conditions": [s.condition.to_dict()],
-        "clusterDecisions": [d.to_dict() for d in s.decisions],
+        "clusterDecisions": s.decision_docs(),
     }
 
 

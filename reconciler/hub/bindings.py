@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reconciler.rollout.rolling import BindingState
-from reconciler.scheduler.model import Binding, ClusterScore
+from reconciler.scheduler.model import Binding, ClusterScore, Pick
 from reconciler.status.memory import BindingRecord
 
 
@@ -34,6 +34,7 @@ def prior_binding(record: BindingRecord) -> Binding:
         policy_hash=record.policy_hash,
         score=_score(record),
         previous_state=BindingState(record.previous_state) if record.previous_state else None,
+        pick=Pick(record.pick_cycle, record.pick_order) if record.pick_order else None,
     )
 
 
@@ -77,6 +78,8 @@ def next_binding(
         previous_state=str(binding.previous_state) if binding.previous_state else "",
         first_seen=record.first_seen if record is not None else stamp,
         bound_time=stamp if move is not None else record.bound_time if record else "",
+        pick_cycle=binding.pick.cycle if binding.pick else 0,
+        pick_order=binding.pick.order if binding.pick else 0,
     )
 
 

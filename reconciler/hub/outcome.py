@@ -174,6 +174,7 @@ def placement_view(
             ClusterView(
                 cluster=b.cluster,
                 scheduled_message=decision_text,
+                pick=(b.pick.cycle, b.pick.order) if b.pick else None,
                 rollout=rollout,
                 rollout_message=""
                 if rollout == Status.TRUE

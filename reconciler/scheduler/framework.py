@@ -25,10 +25,11 @@ reconciler/scheduler/plugin.py for why a cycle then costs O(partitions + binding
 from __future__ import annotations
 
 import heapq
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import islice
+from types import MappingProxyType
 
 from reconciler.api.placement import Placement, PlacementType, policy_digest
 from reconciler.errors import InternalError
@@ -40,6 +41,7 @@ from reconciler.scheduler.model import (
     ZERO,
     Binding,
     ClusterScore,
+    Pick,
     Schedule,
     ScheduledCondition,
 )
@@ -271,6 +273,20 @@ def _downscale(
     return keep_s, keep_b
 
 
+def record_picks(picks: dict[str, Pick], base: Pick, cycle: int, names: Iterable[str]) -> None:
+    """Add ``names``, picked in this order in this call's ``cycle``, after the picks already
+    made (``base``: the latest cycle and order among the bindings the placement holds; a cluster
+    that already holds a pick keeps it, so a PickFixed or re-picked cluster is not renumbered)."""
+    for name in names:
+        if name not in picks:
+            picks[name] = Pick(base.cycle + cycle, base.order + len(picks) + 1)
+
+
+def with_picks(bindings: dict[str, Binding], picks: dict[str, Pick]) -> dict[str, Binding]:
+    """The bindings with this call's picks on the clusters it picked (others keep theirs)."""
+    return {n: replace(b, pick=picks[n]) if n in picks and b.selected else b for n, b in bindings.items()}
+
+
 def scheduling_policy_hash(placement: Placement) -> str:
     """The policy snapshot identity of a placement (``policy_digest``: N is not part of it)."""
     return policy_digest(placement.policy)
@@ -297,22 +313,32 @@ def schedule(
     fleet = sorted({c.name: c for c in sorted(clusters, key=lambda c: c.name)}.values(), key=lambda c: c.name)
     present = {c.name for c in fleet}
     bindings = dedupe(previous)
+    picks: dict[str, Pick] = {}  # in the order this call picks, over all its cycles
+    earlier = {n: b.pick for n, b in bindings.items() if b.selected and b.pick is not None}
+    base = Pick(
+        max((p.cycle for p in earlier.values()), default=0),
+        max((p.order for p in earlier.values()), default=0),
+    )
 
     def done(builder: DecisionBuilder, condition: ScheduledCondition, cycles: int) -> Schedule:
+        final = with_picks(bindings, picks)
         return Schedule(
             placement=placement.key,
             policy_hash=policy_hash,
             policy_index=policy_index,
-            bindings=tuple(bindings[n] for n in sorted(bindings)),
+            bindings=tuple(final[n] for n in sorted(final)),
             decisions=builder.decisions(),
             condition=condition,
             cluster_count=len(fleet),
             cycles=cycles,
+            picks=MappingProxyType({n: b.pick for n, b in final.items() if b.selected and b.pick}),
         )
 
     if policy.placement_type == PlacementType.PICK_FIXED:
         classified = classify(bindings, present, policy_hash)
         builder, condition = pick_fixed(policy.cluster_names, fleet, bindings, classified, policy_hash)
+        chosen = {d.cluster_name for d in builder.decisions() if d.selected}
+        record_picks(picks, base, 1, (n for n in policy.cluster_names if n in chosen and n not in earlier))
         return done(builder, condition, 1)
 
     pick_n = policy.placement_type == PlacementType.PICK_N
@@ -350,6 +376,7 @@ def schedule(
         else:  # PickAll: everything that passed, by name (all scores are zero)
             picked = sorted(run.ranked, key=lambda r: r[1])
         created, patched = _cross_reference(bindings, picked, c, policy_hash, scoring=pick_n)
+        record_picks(picks, base, cycles, (n for _, n in picked if n not in earlier))
         if pick_n and cycle.desired_batch > run.limit and len(created) + len(patched) == run.limit:
             if cycles > len(fleet) + 1:  # a bug guard: every requeue binds one more distinct cluster
                 raise InternalError("scheduler did not converge")

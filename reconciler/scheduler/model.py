@@ -15,7 +15,8 @@ the topology spread score's key in the API).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from reconciler.rollout.rolling import BindingState
@@ -70,12 +71,27 @@ ZERO = ClusterScore()
 
 
 @dataclass(frozen=True, slots=True)
+class Pick:
+    """When the scheduler picked a cluster: the cycle (KubeFleet requeues after each cycle that
+    hit a batch limit, e.g. one pick per cycle under topology spread) and the 1-based order of
+    the pick, both counted on from the picks the placement already holds (so a later scale-up
+    continues the numbering). fleetsync's addition to a selected ClusterDecision
+    (``schedulingCycle``, ``pickOrder``): the decisions list keeps KubeFleet's grouping, which
+    does not show the order in which PickN chose."""
+
+    cycle: int
+    order: int
+
+
+@dataclass(frozen=True, slots=True)
 class Binding:
     cluster: str
     state: BindingState
     policy_hash: str
     score: ClusterScore | None = None
     previous_state: BindingState | None = None
+    # when it was picked; not part of the decision's identity (KubeFleet has no such field)
+    pick: Pick | None = field(default=None, compare=False)
 
     @property
     def selected(self) -> bool:
@@ -187,6 +203,8 @@ class Schedule:
     condition: ScheduledCondition
     cluster_count: int  # clusters observed in the fleet when scheduling
     cycles: int = 1  # KubeFleet scheduling cycles this result took (topology spread: one pick each)
+    # selected clusters whose pick is known (this call's, and those remembered with a binding)
+    picks: Mapping[str, Pick] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def selected(self) -> tuple[str, ...]:
@@ -198,6 +216,19 @@ class Schedule:
                 return b
         return None
 
+    def decision_docs(self) -> list[dict[str, Any]]:
+        """``clusterDecisions`` in KubeFleet's shape, a selected one with fleetsync's
+        ``schedulingCycle`` and ``pickOrder`` when this call picked it."""
+        out: list[dict[str, Any]] = []
+        for d in self.decisions:
+            doc = d.to_dict()
+            pick = self.picks.get(d.cluster_name) if d.selected else None
+            if pick is not None:
+                doc["schedulingCycle"] = pick.cycle
+                doc["pickOrder"] = pick.order
+            out.append(doc)
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "placement": self.placement,
@@ -205,6 +236,6 @@ class Schedule:
             "policyIndex": self.policy_index,
             "observedClusterCount": self.cluster_count,
             "conditions": [self.condition.to_dict()],
-            "clusterDecisions": [d.to_dict() for d in self.decisions],
+            "clusterDecisions": self.decision_docs(),
             "bindings": [b.to_dict() for b in self.bindings],
         }

@@ -62,6 +62,8 @@ class BindingRecord:
     previous_state: str = ""
     first_seen: str = ""
     bound_time: str = ""
+    pick_cycle: int = 0  # when the scheduler picked the cluster (0: not known)
+    pick_order: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +171,7 @@ def _binding_doc(b: BindingRecord) -> dict[str, Any]:
         "previousState": b.previous_state,
         "firstSeen": b.first_seen,
         "boundTime": b.bound_time,
+        **({"schedulingCycle": b.pick_cycle, "pickOrder": b.pick_order} if b.pick_order else {}),
     }
 
 
@@ -246,6 +249,8 @@ def _parse_binding(r: _R) -> BindingRecord:
         previous_state=r.get("previousState", str, ""),
         first_seen=r.get("firstSeen", str, ""),
         bound_time=r.get("boundTime", str, ""),
+        pick_cycle=r.get("schedulingCycle", int, 0),
+        pick_order=r.get("pickOrder", int, 0),
     )
 
 

@@ -71,7 +71,7 @@ def load_state(repo: HubRepo) -> LoadState:
 
 def objects(files: Mapping[str, bytes], kind: str, name: str | None = None) -> list[dict[str, Any]]:
     if kind not in KINDS:
-        raise UserError(f"cannot get {kind!r}: use one of {', '.join((*KINDS, 'runs', 'drift'))}")
+        raise UserError(f"cannot get {kind!r}: use one of {', '.join((*KINDS, 'runs', 'bindings', 'drift'))}")
     return status_docs(files, kind + "/", kind, name)
 
 
@@ -181,6 +181,10 @@ def cli_get(repo: HubRepo, kind: str, name: str | None, output: str) -> str:
         from reconciler.status.runs import cli_get_runs
 
         return cli_get_runs(repo, name, output)
+    if kind == "bindings":  # joined from status.yaml and the placement documents
+        from reconciler.status.bindings import cli_get_bindings
+
+        return cli_get_bindings(repo, name, output)
     docs = objects(read_status(repo), kind, name)
     if kind == "clusters":
         docs = with_heartbeats(repo, docs)

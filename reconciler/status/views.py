@@ -143,6 +143,7 @@ class ClusterView:
     same_share: bool = False
     drifts: Mapping[str, ObjectDrift] = field(default_factory=dict)  # by drift path
     policy_violations: tuple[Mapping[str, str], ...] = ()  # the policy gate's, for the change it judged
+    pick: tuple[int, int] | None = None  # (scheduling cycle, pick order) when the scheduler picked it
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,6 +363,8 @@ def _placement_status(
     entry: dict[str, Any] = {"conditions": with_transition_times(conds, before, now)}
     if cv.cluster:
         entry["clusterName"] = cv.cluster
+    if cv.pick is not None:  # fleetsync's addition: when the scheduler picked it (docs/scheduler.md)
+        entry["schedulingCycle"], entry["pickOrder"] = cv.pick
     if cv.bound_index is not None:
         entry["observedResourceIndex"] = str(cv.bound_index)
     if cv.applicable_cluster_overrides:

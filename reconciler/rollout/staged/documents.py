@@ -56,6 +56,7 @@ from reconciler.rollout.staged.model import (
     TaskStatus,
     approval_name,
     find,
+    max_concurrency,
 )
 from reconciler.status.conditions import Status
 
@@ -165,7 +166,10 @@ def _conds(docs: Any) -> tuple[RunCondition, ...]:
     )
 
 
-def _stage_doc(s: StageStatus) -> dict[str, Any]:
+def _stage_doc(s: StageStatus, config: StageConfig | None = None) -> dict[str, Any]:
+    """One ``stagesStatus`` entry; with the stage's ``config``, fleetsync's addition
+    ``maxConcurrency``: the number of clusters it updates at once (a percentage resolved against
+    the stage's clusters), where the strategy snapshot keeps the value as written."""
     clusters: list[dict[str, Any]] = []
     for c in s.clusters:
         cd: dict[str, Any] = {"clusterName": c.name}
@@ -177,6 +181,8 @@ def _stage_doc(s: StageStatus) -> dict[str, Any]:
             cd["conditions"] = _cond_docs(c.conditions)
         clusters.append(cd)
     out: dict[str, Any] = {"stageName": s.name, "clusters": clusters}
+    if config is not None:
+        out["maxConcurrency"] = max_concurrency(config.max_concurrency, len(s.clusters))
     for key, tasks in (("beforeStageTaskStatus", s.before_tasks), ("afterStageTaskStatus", s.after_tasks)):
         if tasks:
             out[key] = [
@@ -231,6 +237,10 @@ def _stage(doc: Mapping[str, Any]) -> StageStatus:
     )
 
 
+def _config(s: RunStatus, stage: str) -> StageConfig | None:
+    return next((c for c in s.strategy if c.name == stage), None)
+
+
 def run_status_doc(s: RunStatus) -> dict[str, Any]:
     """The ``status`` of the run object, KubeFleet's field names."""
     out: dict[str, Any] = {"conditions": _cond_docs(s.conditions)}
@@ -243,7 +253,7 @@ def run_status_doc(s: RunStatus) -> dict[str, Any]:
             "resourceSnapshotIndexUsed": s.resource_snapshot_index_used,
             "appliedStrategy": dict(s.applied_strategy),
             "stagedUpdateStrategySnapshot": {"stages": [stage_config_doc(c) for c in s.strategy]},
-            "stagesStatus": [_stage_doc(st) for st in s.stages],
+            "stagesStatus": [_stage_doc(st, _config(s, st.name)) for st in s.stages],
         }
     )
     if s.deletion_stage is not None:

@@ -22,7 +22,6 @@ broken bundle stops the rollout with a reason instead of a timeout.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -46,6 +45,7 @@ from reconciler.rollout.staged.model import (
     find,
     is_false,
     is_true,
+    max_concurrency,
 )
 from reconciler.rollout.staged.stop import stop
 from reconciler.rollout.staged.work import (
@@ -71,12 +71,6 @@ class RunStep:
     remove: tuple[str, ...] = ()  # deletion stage: drop the placement from these clusters
     approval_requests: tuple[dict[str, Any], ...] = ()  # to record on fleet/status
     wake_at: datetime | None = None  # reconcile again then, even if nothing else changed
-
-
-def max_concurrency(value: int | str, clusters: int) -> int:
-    """``maxConcurrency`` of a stage: an integer as is, a percentage rounded down; at least 1."""
-    n = value if isinstance(value, int) else math.floor(int(value.rstrip("%")) * clusters / 100)
-    return max(n, 1)
 
 
 def approvals_for(run: StagedUpdateRun, requests: Iterable[ApprovalRequest]) -> dict[str, ApprovalRequest]:

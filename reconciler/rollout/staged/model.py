@@ -16,6 +16,7 @@ one computed after it from the file agree.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -250,3 +251,12 @@ class ClusterProgress:
 def approval_name(run: str, stage: str, before: bool) -> str:
     """KubeFleet's Before/AfterStageApprovalTaskNameFmt: ``<run>-before-<stage>`` / ``<run>-after-<stage>``."""
     return f"{run}-{'before' if before else 'after'}-{stage}"
+
+
+def max_concurrency(value: int | str, clusters: int) -> int:
+    """``maxConcurrency`` of a stage: an integer as is, a percentage rounded down; at least 1.
+
+    Resolved here (not in execute.py) so the run's status document can show the number the
+    stage really uses beside the raw value of the strategy snapshot."""
+    n = value if isinstance(value, int) else math.floor(int(value.rstrip("%")) * clusters / 100)
+    return max(n, 1)

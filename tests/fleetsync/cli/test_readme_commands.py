@@ -69,3 +69,12 @@ def test_the_readme_and_the_demo_docs_agree_on_how_long_the_demo_takes() -> None
         for m in re.findall(r"about (\w+) seconds", doc.read_text())
     }
     assert len(said) == 1, said
+
+
+def test_the_readme_get_row_names_every_kind_of_fleetsync_get() -> None:
+    from fleetsync.cli.get import KINDS
+
+    table = README.read_text().split("| command | what it does |", 1)[1].split("\n\n", 1)[0]
+    row = next(r for r in table.splitlines() if r.startswith("| `fleetsync get "))
+    named = set(row.split("`")[1].split()[2].replace("\\|", "|").split("|"))
+    assert named == set(KINDS)

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from fleetsync.cli import app
 from fleetsync.cli import schedule as schedule_cmd
+from fleetsync_contract.canonical import load
 from fleetsync_contract.report import (
     ClusterReport,
     Health,
@@ -110,3 +111,21 @@ def test_schedule_reports_a_repo_that_does_not_load(tmp_path: Path) -> None:
     )
     out, err, code = schedule_cmd.run(tmp_path, None, NOW, "table")
     assert code == 1 and out == "" and "error:" in err
+
+
+def test_schedule_shows_the_cycle_and_order_of_each_pick(tmp_path: Path) -> None:
+    root, reports = repo(tmp_path)
+    for output in ("json", "yaml"):
+        out, _, code = schedule_cmd.run(root, reports, NOW, output)
+        assert code == 0
+        [doc] = json.loads(out) if output == "json" else load(out.encode())
+        by = {d["clusterName"]: d for d in doc["clusterDecisions"]}
+        # big scores higher on the CPU sorter, so PickN chose it first
+        assert (by["big"]["schedulingCycle"], by["big"]["pickOrder"]) == (1, 1)
+        assert (by["small"]["schedulingCycle"], by["small"]["pickOrder"]) == (1, 2)
+        assert "pickOrder" not in by["silent"]
+    table = schedule_cmd.run(root, reports, NOW, "table")[0]
+    header = table.splitlines()[1].split()
+    assert header[:6] == ["CLUSTER", "SELECTED", "PICK", "CYCLE", "AFFINITY", "TOPOLOGY"]
+    big = next(line.split() for line in table.splitlines() if line.split()[:1] == ["big"])
+    assert big[1:5] == ["yes", "1", "1", "2"]

@@ -118,3 +118,20 @@ def test_a_run_document_reads_like_kubectl_get_csur() -> None:
         "stagedRolloutStrategyName": "example-strategy",
         "state": "Run",
     }
+
+
+def test_each_stage_status_shows_its_resolved_max_concurrency_beside_the_raw_snapshot() -> None:
+    fleet = Fleet(
+        strategy(
+            "- {name: all, labelSelector: {}, maxConcurrency: 50%}\n- {name: none, labelSelector: {matchLabels: {x: y}}, maxConcurrency: 3}"
+        ),
+        {c: {} for c in ("a", "b", "c", "d", "e")},
+    )
+    fleet.step()
+    doc = run_status_doc(fleet.status)
+    assert doc["stagedUpdateStrategySnapshot"]["stages"][0]["maxConcurrency"] == "50%"  # the spec, as written
+    stages = doc["stagesStatus"]
+    assert [s["stageName"] for s in stages] == ["all", "none"]
+    assert stages[0]["maxConcurrency"] == 2  # 50% of 5 clusters, rounded down
+    assert stages[1]["maxConcurrency"] == 3
+    assert parse_run_status(load(dump(doc))) == fleet.status  # an addition: read back unchanged

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from reconciler.api.staged import ApprovalRequest
-from reconciler.rollout.staged.execute import approvals_for, max_concurrency
-from reconciler.rollout.staged.model import DELETE_STAGE
+from reconciler.rollout.staged.execute import approvals_for
+from reconciler.rollout.staged.model import DELETE_STAGE, max_concurrency
 from tests.support.stagedfixtures import T0, Fleet, approval, parse, run, strategy
 
 MIN = timedelta(minutes=1)
