@@ -22,7 +22,7 @@ a table (reconciler/plan/immutablefields.py). Exit codes are in
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import IntEnum
 from types import MappingProxyType
@@ -32,15 +32,16 @@ from reconciler.errors import Finding, UserError
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.clusters import ClusterObservation, ClusterState
 from reconciler.hub.gate import Gate
-from reconciler.hub.inputs import HubInputs, observation, read_inputs
+from reconciler.hub.inputs import HubInputs, commit_loader, kept_objects, observation, read_inputs
 from reconciler.hub.outcome import Placed
-from reconciler.hub.pipeline import desired_shares, fleet_states, place_all
+from reconciler.hub.pipeline import desired_shares, fleet_states, isolate, place_all
 from reconciler.hub.prunesafety import change_confirmations
 from reconciler.hub.render import key_of
 from reconciler.hub.session import HubSession
 from reconciler.hub.snapshots import SnapshotObjects
-from reconciler.load.fleet import LoadResult
-from reconciler.load.immutability import check_update
+from reconciler.load.fleet import FleetSpec, LoadResult
+from reconciler.load.lastgood import Isolated, LoadFn
+from reconciler.load.validate import check_references
 from reconciler.plan.diff import ObjectKey, cluster_changes
 from reconciler.plan.failures import PlacementFailure, keep_previous, placement_failures
 from reconciler.plan.group import (
@@ -55,11 +56,12 @@ from reconciler.plan.group import (
     settings_diff,
 )
 from reconciler.plan.immutablefields import ImmutableChange, immutable_changes
+from reconciler.plan.isolation import FailedObject, failed_objects, frozen_is_new, kept_file, new_errors
 from reconciler.plan.prune import PruneCheck, prune_checks
+from reconciler.plan.runs import run_files, run_plans
 from reconciler.policy.change import check_change
 from reconciler.policy.gate import PolicySet, Violation
-from reconciler.rollout.staged.documents import run_path
-from reconciler.status.memory import HubMemory, load_hub_yaml
+from reconciler.status.memory import HubMemory
 
 API_VERSION = "fleetsync.io/v1alpha1"
 KIND = "FleetPlan"
@@ -120,20 +122,57 @@ class Side:
     states: tuple[ClusterState, ...] = ()
     placed: dict[str, Placed] = field(default_factory=dict)
     objects: dict[str, dict[ObjectKey, Mapping[str, Any]]] = field(default_factory=dict)
+    isolated: Isolated | None = None  # what the hub renders of it (failed objects at their last good state)
+    found: tuple[Finding, ...] = ()  # isolate's findings: validate's reference checks, refused updates
+    refusals: tuple[Finding, ...] = ()  # the refused updates among ``found``
+    run_files: dict[str, bytes] = field(default_factory=dict)  # staged runs' status, as the hub writes it
 
     @property
     def ok(self) -> bool:
-        return self.loaded is not None and self.loaded.ok
+        """Rendered: it loads but for failed objects, which keep their last good state (only a
+        repo-wide error holds a commit, as the hub does)."""
+        return self.loaded is not None and self.isolated is not None and not self.isolated.held
+
+    @property
+    def spec(self) -> FleetSpec:
+        assert self.isolated is not None
+        return self.isolated.spec
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """Every finding of this commit: the load's, the reference checks, refusals, notes."""
+        return (self.loaded.findings if self.loaded else ()) + self.found + self.notes
 
     def info(self) -> dict[str, Any]:
         return {"rev": self.rev, "commit": self.commit, "loaded": self.ok}
 
 
+def _isolate(side: Side, last_good: str, kept: Mapping[str, str], load: LoadFn) -> None:
+    """The hub's failure isolation of ``side`` with ``last_good`` (and what it kept) as its last
+    good state (reconciler/hub/pipeline.py ``isolate``)."""
+    if side.loaded is None:
+        return
+    side.isolated, side.found = isolate(side.loaded, last_good, kept, load)
+    refs = set(check_references(side.loaded))
+    side.refusals = tuple(f for f in side.found if f not in refs)
+
+
+def _hub_last_good(
+    repo: HubRepo, inputs: HubInputs, commit: str, load: LoadFn
+) -> tuple[str, Mapping[str, str]]:
+    """The hub's last rendered commit and what it kept, when the hub rendering ``commit`` next
+    would start from there (it is ``commit`` or an ancestor of it); else nothing is known."""
+    source = inputs.memory.source_commit
+    if source and repo.is_ancestor(source, commit) and load(source) is not None:
+        return source, kept_objects(inputs)
+    return "", MappingProxyType({})
+
+
 def _render(
     side: Side, state: ClusterStateSource, now: datetime, gate: Gate, older: SnapshotObjects | None = None
 ) -> None:
-    assert side.loaded is not None
-    spec = side.loaded.spec
+    assert side.isolated is not None
+    spec = side.spec
     observations: dict[str, ClusterObservation] = {c: observation(a) for c, a in state.inputs.agents.items()}
     if state.assumed_eligible:
         for name in spec.members:
@@ -141,8 +180,11 @@ def _render(
     side.states = fleet_states(spec, observations, now)
     side.placed = {
         p.memory.key: p
-        for p in place_all(spec, state.inputs, side.states, side.commit, now, gate, older=older)
+        for p in place_all(
+            spec, state.inputs, side.states, side.commit, now, gate, older=older, frozen=side.isolated.frozen
+        )
     }
+    side.run_files = run_files(spec, side.placed, state.inputs, now)
     placed = list(side.placed.values())
     for s in side.states:
         side.objects[s.name] = {
@@ -169,10 +211,10 @@ class FleetPlan:
     prune: tuple[PruneCheck, ...] = ()  # clusters losing most or all of their objects
     prune_max_share: float = 0.5
     failures: tuple[PlacementFailure, ...] = ()  # placements that fail on a cluster in head
-    immutable: tuple[ImmutableChange, ...] = ()
-    labels: tuple[
-        str, ...
-    ] = ()  # the pull request's labels, as given  # built-in fields the members' API servers refuse to change
+    immutable: tuple[ImmutableChange, ...] = ()  # built-in fields the members' API servers refuse to change
+    labels: tuple[str, ...] = ()  # the pull request's labels, as given
+    failed_objects: tuple[FailedObject, ...] = ()  # objects and files that fail in head: kept as in base
+    new_errors: tuple[Finding, ...] = ()  # head's errors base did not have (the change causes them)
 
     @property
     def clusters_touched(self) -> int:
@@ -190,13 +232,13 @@ class FleetPlan:
     def failed(self) -> bool:
         return (
             not self.head.ok
-            or bool(self.refusals)
-            or any(f.severity == "error" for f in self.validation)
+            or bool(self.new_errors)  # a failed object, a broken file, a refused update, ... it introduces
             or any(v.blocking and new for v, _, new in self.violations)
             or any(v.blocking for v in self.blast)
             or any(p.blocking for p in self.prune)
             or any(f.new for f in self.failures)
             or bool(self.immutable)
+            or any(r.get("blocking") for p in self.placements for r in p.runs)
         )
 
     @property
@@ -229,7 +271,7 @@ class FleetPlan:
             "placements": [p.to_dict() for p in self.placements],
             "violations": [{**v.to_dict(), "placement": key, "new": new} for v, key, new in self.violations],
             "blastRadius": [v.to_dict() for v in self.blast],
-            "validation": [f.to_dict() for f in self.validation],
+            "validation": [{**f.to_dict(), "new": f in self.new_errors} for f in self.validation],
             "immutability": {
                 "checked": self.immutability_checked,
                 "refusals": [f.to_dict() for f in self.refusals],
@@ -238,6 +280,7 @@ class FleetPlan:
             "notes": list(self.notes),
             "failures": [f.to_dict() for f in self.failures],
             "immutableFields": [c.to_dict() for c in self.immutable],
+            "failedObjects": [f.to_dict() for f in self.failed_objects],
         }
 
 
@@ -249,52 +292,9 @@ def _load(repo: HubRepo, rev: str, session: HubSession) -> Side:
     return Side(rev, commit, hit.result, hit.policies, hit.notes)
 
 
-def _runs(base: Side, head: Side) -> dict[str, list[dict[str, Any]]]:
-    """placement key -> the new or changed staged update runs of head, with their stages."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    if head.loaded is None:
-        return out
-    old = base.loaded.spec.runs if base.ok and base.loaded is not None else {}
-    for key, run in sorted(head.loaded.spec.runs.items()):
-        was = old.get(key)
-        fields = (run.placement_name, run.strategy_name, run.resource_snapshot_index, run.state)
-        if (
-            was is not None
-            and (was.placement_name, was.strategy_name, was.resource_snapshot_index, was.state) == fields
-        ):
-            continue
-        doc: dict[str, Any] = {
-            "run": f"{run.kind}/{run.namespace + '/' if run.namespace else ''}{run.name}",
-            "change": "new" if was is None else "changed",
-            "state": str(run.state),
-            "strategy": run.strategy_name,
-            "stages": [],
-        }
-        placed = head.placed.get(run.placement_key)
-        data = placed.run_files.get(run_path(run.kind, run.namespace, run.name)) if placed else None
-        status = ((load_hub_yaml(data) or {}).get("status") or {}) if data else {}
-        for stage in status.get("stagesStatus") or []:
-            doc["stages"].append(
-                {
-                    "name": str(stage.get("stageName", "")),
-                    "clusters": [str(c.get("clusterName", "")) for c in stage.get("clusters") or []],
-                }
-            )
-        if status.get("resourceSnapshotIndexUsed"):
-            doc["resourceSnapshotIndex"] = str(status["resourceSnapshotIndexUsed"])
-        failed = next(
-            (c for c in status.get("conditions") or [] if isinstance(c, dict) and c.get("status") == "False"),
-            None,
-        )
-        if failed is not None:
-            doc["error"] = str(failed.get("message", ""))
-        out.setdefault(run.placement_key, []).append(doc)
-    return out
-
-
 def _placement_plans(base: Side, head: Side, changes: Sequence[ClusterChange]) -> list[PlacementPlan]:
     members = [s.name for s in head.states]
-    runs = _runs(base, head)
+    runs = run_plans(base.spec if base.ok else None, base.run_files, head.spec, head.run_files)
     touched: dict[str, set[str]] = {}
     for c in changes:
         for o in c.objects:
@@ -373,9 +373,17 @@ def make_plan(
     session: HubSession | None = None,
 ) -> FleetPlan:
     """Render ``base_rev`` and ``head_rev`` of ``repo`` and compare them (nothing is written);
-    ``session`` holds the caches (a fresh one by default)."""
+    ``session`` holds the caches (a fresh one by default).
+
+    Both commits are isolated as the hub isolates a commit: base against the hub's last rendered
+    commit (when the hub would render base from there), head against base — base is what the
+    hub has, so an object that fails in head keeps base's state (docs/plan.md, "Objects that
+    fail")."""
     session = session if session is not None else HubSession()
     base, head = _load(repo, base_rev, session), _load(repo, head_rev, session)
+    load = commit_loader(repo, session.loads)
+    good, kept = _hub_last_good(repo, state.inputs, base.commit, load)
+    _isolate(base, good, kept, load)
     notes: list[str] = []
     if base.ok:
         _render(
@@ -385,16 +393,12 @@ def make_plan(
             Gate(base.policies, lambda _c, _k, rendered: rendered, session.policies),
             session.snapshot_reader(repo),
         )
+        assert base.isolated is not None
+        good, kept = base.commit, base.isolated.kept
     else:
-        notes.append(
-            f"base {base.commit[:12]} does not load: everything head renders is shown as added, "
-            "and the update rules (immutability) were not checked"
-        )
-    validation = tuple(
-        f
-        for f in (head.loaded.findings if head.loaded else ()) + head.notes
-        if f.severity in ("error", "warning")
-    )
+        notes.append(_base_note(base, good))
+    _isolate(head, good, kept, load)
+    validation = _validation(head)
     if not head.ok:
         return FleetPlan(base, head, state, (), (), (), (), (), validation, False, (), tuple(notes))
 
@@ -406,20 +410,8 @@ def make_plan(
 
     _render(head, state, now, Gate(head.policies, previous, session.policies), session.snapshot_reader(repo))
     keep_previous(head.placed, base.objects, head.objects)  # where head fails, the hub keeps base's
-    assert head.loaded is not None
-    refusals: tuple[Finding, ...] = ()
-    if base.ok and base.loaded is not None:
-        refusals = tuple(check_update(base.loaded.spec, head.loaded.spec, documents=head.loaded.documents))
     changes = _cluster_changes(base, head)
-    violations: list[tuple[Violation, str, bool]] = []
-    for key, p in sorted(head.placed.items()):
-        for cluster, vs in sorted(p.violations.items()):
-            fresh = set(new_violations(base.placed.get(key), p, cluster))
-            violations += [(v, key, v in fresh) for v in vs]
-    labels_of = {s.name: dict(s.labels) for s in base.states} | {s.name: dict(s.labels) for s in head.states}
-    touched = {c.cluster: labels_of.get(c.cluster, {}) for c in changes if c.objects or c.placements}
-    blast = tuple(check_change(head.policies, touched, labels)) if head.policies is not None else ()
-    share = head.loaded.spec.settings.prune_max_share
+    share = head.spec.settings.prune_max_share
     prune = prune_checks(
         {c: {i for _, i in objs} for c, objs in base.objects.items()},
         {c: {i for _, i in objs} for c, objs in head.objects.items()},
@@ -427,6 +419,7 @@ def make_plan(
         share,
         change_confirmations(repo, base.commit, head.commit),  # the hub's confirmation: commit trailers
     )
+    assert head.loaded is not None and head.isolated is not None
     return FleetPlan(
         base,
         head,
@@ -434,17 +427,69 @@ def make_plan(
         tuple(group_changes(changes)),
         changes,
         tuple(_placement_plans(base, head, changes)),
-        tuple(violations),
-        blast,
+        _violations(base, head),
+        _blast(base, head, changes, labels),
         validation,
-        base.ok,
-        refusals,
+        bool(good),
+        head.refusals,
         tuple(notes),
         prune,
         share,
-        placement_failures(base.placed, head.placed),
+        _placement_failures(base, head),
         immutable_changes(base.objects, head.objects) if base.ok else (),
         tuple(labels),
+        failed_objects(head.loaded, head.isolated, base.findings, kept_file(load)),
+        new_errors(head.findings, base.findings),
+    )
+
+
+def _base_note(base: Side, good: str) -> str:
+    checked = (
+        f"the update rules (immutability) were checked against the hub's last rendered commit {good[:12]}"
+        if good
+        else "the update rules (immutability) were not checked"
+    )
+    return f"base {base.commit[:12]} does not load: everything head renders is shown as added, and {checked}"
+
+
+def _validation(head: Side) -> tuple[Finding, ...]:
+    """Head's errors and warnings as ``validate`` prints them (refused updates have their own
+    section)."""
+    loaded = head.loaded.findings if head.loaded else ()
+    seen = {(f.file, f.line, f.field) for f in loaded}
+    refs = tuple(
+        f
+        for f in head.found
+        if f not in head.refusals and not (f.field == "metadata.name" and (f.file, f.line, f.field) in seen)
+    )
+    return tuple(f for f in loaded + refs + head.notes if f.severity in ("error", "warning"))
+
+
+def _violations(base: Side, head: Side) -> tuple[tuple[Violation, str, bool], ...]:
+    violations: list[tuple[Violation, str, bool]] = []
+    for key, p in sorted(head.placed.items()):
+        for cluster, vs in sorted(p.violations.items()):
+            fresh = set(new_violations(base.placed.get(key), p, cluster))
+            violations += [(v, key, v in fresh) for v in vs]
+    return tuple(violations)
+
+
+def _blast(
+    base: Side, head: Side, changes: Sequence[ClusterChange], labels: Sequence[str]
+) -> tuple[Violation, ...]:
+    labels_of = {s.name: dict(s.labels) for s in base.states} | {s.name: dict(s.labels) for s in head.states}
+    touched = {c.cluster: labels_of.get(c.cluster, {}) for c in changes if c.objects or c.placements}
+    return tuple(check_change(head.policies, touched, labels)) if head.policies is not None else ()
+
+
+def _placement_failures(base: Side, head: Side) -> tuple[PlacementFailure, ...]:
+    """``placement_failures``, where a placement frozen in head (its definition fails) is new
+    unless base froze it for the same errors (the message quotes lines an edit may move)."""
+    assert head.isolated is not None
+    frozen, before = head.isolated.frozen, base.isolated.frozen if base.isolated else {}
+    return tuple(
+        replace(f, new=frozen_is_new(f.placement, frozen, before)) if f.placement in frozen else f
+        for f in placement_failures(base.placed, head.placed)
     )
 
 

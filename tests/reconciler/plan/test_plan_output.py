@@ -86,6 +86,7 @@ TOP_KEYS = [
     "notes",
     "failures",
     "immutableFields",
+    "failedObjects",
 ]
 SUMMARY_KEYS = [
     "clustersInFleet",
