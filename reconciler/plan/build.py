@@ -7,42 +7,38 @@ ref, no status, no bundle; the cluster state is read from the repo's report bran
 status branch (or another remote's, ``--reports-from``), and when there is none every
 MemberCluster is taken as eligible — the output says so.
 
-The checks a pull request must pass are the hub's own: head loads (validation errors with
-file:line), KubeFleet's update rules between base and head (reconciler/load/immutability.py), no new
+Before the stages, both commits are isolated as the hub isolates a commit (``isolate``,
+reconciler/plan/isolation.py): an object or a file that fails keeps its last good state — for head
+that is base's — so a failure shows next to the rest of the change, and only a repo-wide error
+means "head does not load". The checks a pull request must pass are the hub's own: head
+introduces no error (validation errors with file:line; one base already had does not block),
+KubeFleet's update rules between base and head (reconciler/load/immutability.py), no new
 Deny violation of the per-object policy gate on any cluster, the change-level gate
 (blast radius, reconciler/policy/change.py) given the pull request's labels, and the prune
 check (reconciler/plan/prune.py: no cluster emptied, or losing more than ``pruneMaxShare`` of its
 objects, unless a commit of the change confirms it as the hub requires). Where a placement fails
 in head (an override, its selectors), the hub keeps the previous version, and so does the plan
 (reconciler/plan/failures.py); a field the members' API servers will not update is flagged from
-a table (reconciler/plan/immutablefields.py). Exit codes are in
+a table (reconciler/plan/immutablefields.py); a staged run the change makes fail to initialize
+blocks (reconciler/plan/runs.py). Exit codes are in
 ``ExitCode``; the JSON is the stable interface (docs/plan.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import IntEnum
-from types import MappingProxyType
 from typing import Any
 
-from reconciler.errors import Finding, UserError
+from reconciler.errors import Finding
 from reconciler.gitstore.repo import HubRepo
-from reconciler.hub.clusters import ClusterObservation, ClusterState
 from reconciler.hub.gate import Gate
-from reconciler.hub.inputs import HubInputs, commit_loader, kept_objects, observation, read_inputs
-from reconciler.hub.outcome import Placed
-from reconciler.hub.pipeline import desired_shares, fleet_states, isolate, place_all
+from reconciler.hub.inputs import commit_loader
 from reconciler.hub.prunesafety import change_confirmations
-from reconciler.hub.render import key_of
 from reconciler.hub.session import HubSession
-from reconciler.hub.snapshots import SnapshotObjects
-from reconciler.load.fleet import FleetSpec, LoadResult
-from reconciler.load.lastgood import Isolated, LoadFn
-from reconciler.load.validate import check_references
-from reconciler.plan.diff import ObjectKey, cluster_changes
+from reconciler.plan.diff import cluster_changes
 from reconciler.plan.failures import PlacementFailure, keep_previous, placement_failures
 from reconciler.plan.group import (
     ClusterChange,
@@ -58,10 +54,17 @@ from reconciler.plan.group import (
 from reconciler.plan.immutablefields import ImmutableChange, immutable_changes
 from reconciler.plan.isolation import FailedObject, failed_objects, frozen_is_new, kept_file, new_errors
 from reconciler.plan.prune import PruneCheck, prune_checks
-from reconciler.plan.runs import run_files, run_plans
+from reconciler.plan.runs import run_plans
+from reconciler.plan.side import (
+    ClusterStateSource,
+    Side,
+    hub_last_good,
+    isolate_side,
+    load_side,
+    render_side,
+)
 from reconciler.policy.change import check_change
-from reconciler.policy.gate import PolicySet, Violation
-from reconciler.status.memory import HubMemory
+from reconciler.policy.gate import Violation
 
 API_VERSION = "fleetsync.io/v1alpha1"
 KIND = "FleetPlan"
@@ -72,126 +75,6 @@ class ExitCode(IntEnum):
     CHANGES = 1
     CHECKS_FAILED = 2
     RUNTIME_ERROR = 3
-
-
-EMPTY_INPUTS = HubInputs(
-    MappingProxyType({}), None, MappingProxyType({}), HubMemory(), MappingProxyType({}), MappingProxyType({})
-)
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterStateSource:
-    inputs: HubInputs
-    assumed_eligible: bool
-    note: str
-
-
-def read_cluster_state(repo: HubRepo | None, where: str) -> ClusterStateSource:
-    """The hub memory and the agents' last reports/heartbeats, or none (all eligible)."""
-    if repo is not None and repo.hub_refs():
-        inputs = read_inputs(repo)
-        if inputs.agents:
-            return ClusterStateSource(
-                inputs,
-                False,
-                f"cluster state: reports of {len(inputs.agents)} cluster(s) and the hub memory from {where}",
-            )
-        return ClusterStateSource(
-            inputs,
-            True,
-            f"cluster state: hub memory from {where} but no agent reports; "
-            "every MemberCluster is treated as eligible",
-        )
-    return ClusterStateSource(
-        EMPTY_INPUTS,
-        True,
-        "cluster state: no reports reachable; every MemberCluster is "
-        "treated as eligible (as `fleetsync schedule --assume-healthy`)",
-    )
-
-
-@dataclass(slots=True)
-class Side:
-    """One commit rendered for every cluster."""
-
-    rev: str
-    commit: str
-    loaded: LoadResult | None = None
-    policies: PolicySet | None = None
-    notes: tuple[Finding, ...] = ()
-    states: tuple[ClusterState, ...] = ()
-    placed: dict[str, Placed] = field(default_factory=dict)
-    objects: dict[str, dict[ObjectKey, Mapping[str, Any]]] = field(default_factory=dict)
-    isolated: Isolated | None = None  # what the hub renders of it (failed objects at their last good state)
-    found: tuple[Finding, ...] = ()  # isolate's findings: validate's reference checks, refused updates
-    refusals: tuple[Finding, ...] = ()  # the refused updates among ``found``
-    run_files: dict[str, bytes] = field(default_factory=dict)  # staged runs' status, as the hub writes it
-
-    @property
-    def ok(self) -> bool:
-        """Rendered: it loads but for failed objects, which keep their last good state (only a
-        repo-wide error holds a commit, as the hub does)."""
-        return self.loaded is not None and self.isolated is not None and not self.isolated.held
-
-    @property
-    def spec(self) -> FleetSpec:
-        assert self.isolated is not None
-        return self.isolated.spec
-
-    @property
-    def findings(self) -> tuple[Finding, ...]:
-        """Every finding of this commit: the load's, the reference checks, refusals, notes."""
-        return (self.loaded.findings if self.loaded else ()) + self.found + self.notes
-
-    def info(self) -> dict[str, Any]:
-        return {"rev": self.rev, "commit": self.commit, "loaded": self.ok}
-
-
-def _isolate(side: Side, last_good: str, kept: Mapping[str, str], load: LoadFn) -> None:
-    """The hub's failure isolation of ``side`` with ``last_good`` (and what it kept) as its last
-    good state (reconciler/hub/pipeline.py ``isolate``)."""
-    if side.loaded is None:
-        return
-    side.isolated, side.found = isolate(side.loaded, last_good, kept, load)
-    refs = set(check_references(side.loaded))
-    side.refusals = tuple(f for f in side.found if f not in refs)
-
-
-def _hub_last_good(
-    repo: HubRepo, inputs: HubInputs, commit: str, load: LoadFn
-) -> tuple[str, Mapping[str, str]]:
-    """The hub's last rendered commit and what it kept, when the hub rendering ``commit`` next
-    would start from there (it is ``commit`` or an ancestor of it); else nothing is known."""
-    source = inputs.memory.source_commit
-    if source and repo.is_ancestor(source, commit) and load(source) is not None:
-        return source, kept_objects(inputs)
-    return "", MappingProxyType({})
-
-
-def _render(
-    side: Side, state: ClusterStateSource, now: datetime, gate: Gate, older: SnapshotObjects | None = None
-) -> None:
-    assert side.isolated is not None
-    spec = side.spec
-    observations: dict[str, ClusterObservation] = {c: observation(a) for c, a in state.inputs.agents.items()}
-    if state.assumed_eligible:
-        for name in spec.members:
-            observations.setdefault(name, ClusterObservation(heartbeat_time=now, healthy=True))
-    side.states = fleet_states(spec, observations, now)
-    side.placed = {
-        p.memory.key: p
-        for p in place_all(
-            spec, state.inputs, side.states, side.commit, now, gate, older=older, frozen=side.isolated.frozen
-        )
-    }
-    side.run_files = run_files(spec, side.placed, state.inputs, now)
-    placed = list(side.placed.values())
-    for s in side.states:
-        side.objects[s.name] = {
-            (key_of(sh.placement), o.identity): o.manifest
-            for sh in desired_shares(placed, s.name)
-            for o in sh.objects
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,14 +167,6 @@ class FleetPlan:
         }
 
 
-def _load(repo: HubRepo, rev: str, session: HubSession) -> Side:
-    commit = repo.resolve(rev)
-    if commit is None:
-        raise UserError(f"{rev!r} is not a commit of {repo.path}")
-    hit = session.load(repo, commit)
-    return Side(rev, commit, hit.result, hit.policies, hit.notes)
-
-
 def _placement_plans(base: Side, head: Side, changes: Sequence[ClusterChange]) -> list[PlacementPlan]:
     members = [s.name for s in head.states]
     runs = run_plans(base.spec if base.ok else None, base.run_files, head.spec, head.run_files)
@@ -380,13 +255,13 @@ def make_plan(
     hub has, so an object that fails in head keeps base's state (docs/plan.md, "Objects that
     fail")."""
     session = session if session is not None else HubSession()
-    base, head = _load(repo, base_rev, session), _load(repo, head_rev, session)
+    base, head = load_side(repo, base_rev, session), load_side(repo, head_rev, session)
     load = commit_loader(repo, session.loads)
-    good, kept = _hub_last_good(repo, state.inputs, base.commit, load)
-    _isolate(base, good, kept, load)
+    good, kept = hub_last_good(repo, state.inputs, base.commit, load)
+    isolate_side(base, good, kept, load)
     notes: list[str] = []
     if base.ok:
-        _render(
+        render_side(
             base,
             state,
             now,
@@ -397,7 +272,7 @@ def make_plan(
         good, kept = base.commit, base.isolated.kept
     else:
         notes.append(_base_note(base, good))
-    _isolate(head, good, kept, load)
+    isolate_side(head, good, kept, load)
     validation = _validation(head)
     if not head.ok:
         return FleetPlan(base, head, state, (), (), (), (), (), validation, False, (), tuple(notes))
@@ -408,7 +283,9 @@ def make_plan(
         objs = base.objects.get(cluster, {})
         return {ident: m for (k, ident), m in objs.items() if k == key}
 
-    _render(head, state, now, Gate(head.policies, previous, session.policies), session.snapshot_reader(repo))
+    render_side(
+        head, state, now, Gate(head.policies, previous, session.policies), session.snapshot_reader(repo)
+    )
     keep_previous(head.placed, base.objects, head.objects)  # where head fails, the hub keeps base's
     changes = _cluster_changes(base, head)
     share = head.spec.settings.prune_max_share
