@@ -267,6 +267,7 @@ def make_plan(
             now,
             Gate(base.policies, lambda _c, _k, rendered: rendered, session.policies),
             session.snapshot_reader(repo),
+            base=True,
         )
         assert base.isolated is not None
         good, kept = base.commit, base.isolated.kept

@@ -128,12 +128,24 @@ def hub_last_good(
 
 
 def render_side(
-    side: Side, state: ClusterStateSource, now: datetime, gate: Gate, older: SnapshotObjects | None = None
+    side: Side,
+    state: ClusterStateSource,
+    now: datetime,
+    gate: Gate,
+    older: SnapshotObjects | None = None,
+    *,
+    base: bool = False,
 ) -> None:
     """``side`` (isolated) through the hub's stages: its placements, staged runs' status and what
-    every cluster gets once every rollout has finished."""
+    every cluster gets once every rollout has finished.
+
+    A placement whose definition fails is frozen (``hold``) in head: the hub keeps its bundles'
+    files, which plan takes from base (reconciler/plan/failures.py). In ``base`` it is rendered
+    from its kept definition instead, the nearest plan gets to those files without reading the
+    bundle branches: otherwise a head that fixes it would show its every object as added."""
     assert side.isolated is not None
     spec = side.spec
+    frozen = {} if base else side.isolated.frozen
     observations: dict[str, ClusterObservation] = {c: observation(a) for c, a in state.inputs.agents.items()}
     if state.assumed_eligible:
         for name in spec.members:
@@ -142,7 +154,7 @@ def render_side(
     side.placed = {
         p.memory.key: p
         for p in place_all(
-            spec, state.inputs, side.states, side.commit, now, gate, older=older, frozen=side.isolated.frozen
+            spec, state.inputs, side.states, side.commit, now, gate, older=older, frozen=frozen
         )
     }
     side.run_files = run_files(spec, side.placed, state.inputs, now)

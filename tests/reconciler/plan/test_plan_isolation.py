@@ -184,3 +184,52 @@ def test_a_staged_run_that_cannot_initialize_blocks_the_merge(fleet: FleetWork) 
     assert run["blocking"] is True
     md, _ = plan(fleet, "markdown")
     assert "fails to initialize" in md and "CHECKS FAIL" in md
+
+
+def test_a_new_object_that_is_already_broken_is_not_rendered_and_blocks(fleet: FleetWork) -> None:
+    extra = (
+        web_crp("1m")
+        .replace("name: web\n  policy", "name: extra\n  policy")
+        .replace("name: web\n", "name: extra\n")
+    )
+    fleet.commit({**files(level="b"), "placements/extra.yaml": extra})
+    doc, code = plan(fleet)
+    assert code == ExitCode.CHECKS_FAILED
+    [failed] = doc["failedObjects"]
+    assert failed["identity"] == "placement.kubernetes-fleet.io/ClusterResourcePlacement//extra"
+    assert (failed["outcome"], failed["new"]) == ("not rendered: it has no previous version", True)
+    shown = planned(doc)
+    assert shown == {(c, "/ConfigMap/platform/defaults", "changed") for c in CLUSTERS}
+    assert hub_publishes(fleet) == shown
+
+
+def test_an_error_an_edit_moves_to_another_line_is_still_not_new(fleet: FleetWork) -> None:
+    fleet.commit(files(level="a", period="1m"), "web breaks")
+    moved = files(level="b", period="1m")
+    moved["placements/web.yaml"] = "# the web team's placement\n" + moved["placements/web.yaml"]
+    fleet.commit(moved, "a comment above the error, and platform moves on")
+    doc, code = plan(fleet)
+    assert code == ExitCode.CHANGES
+    [failed] = doc["failedObjects"]
+    assert failed["new"] is False and failed["errors"][0]["line"] == 19
+    assert [f["new"] for f in doc["failures"]] == [False]  # the frozen placement, not new either
+
+
+def test_a_run_that_base_already_failed_to_initialize_does_not_block(fleet: FleetWork) -> None:
+    fleet.commit({**files(level="a"), "runs/web-run.yaml": RUN}, "a run on a RollingUpdate placement")
+    fleet.commit({**files(level="b"), "runs/web-run.yaml": RUN}, "platform moves on")
+    doc, code = plan(fleet)
+    assert code == ExitCode.CHANGES
+    assert all(not p["runs"] for p in doc["placements"])
+    assert [f["new"] for f in doc["validation"] if f["severity"] == "error"] == [False]
+
+
+def test_fixing_a_placement_the_hub_kept_shows_only_what_changes_on_its_clusters(fleet: FleetWork) -> None:
+    fleet.commit(files(period="1m"), "web breaks: the hub keeps its version")
+    fleet.commit(files(version="2"), "web fixed, with a new setting")
+    doc, code = plan(fleet)
+    assert code == ExitCode.CHANGES
+    shown = planned(doc)
+    assert shown == {(c, "/ConfigMap/web/settings", "changed") for c in CLUSTERS}  # nothing "added"
+    assert all(not p["picked"] for p in doc["placements"])
+    assert hub_publishes(fleet) == shown
