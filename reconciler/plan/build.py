@@ -275,8 +275,11 @@ def make_plan(
         notes.append(_base_note(base, good))
     isolate_side(head, good, kept, load)
     validation = _validation(head)
-    if not head.ok:
-        return FleetPlan(base, head, state, (), (), (), (), (), validation, False, (), tuple(notes))
+    if not head.ok:  # a repo-wide error: the hub holds the whole commit
+        fresh = new_errors(head.findings, base.findings)
+        return FleetPlan(
+            base, head, state, (), (), (), (), (), validation, False, (), tuple(notes), new_errors=fresh
+        )
 
     def previous(
         cluster: str, key: str, rendered: Mapping[str, Mapping[str, Any]]

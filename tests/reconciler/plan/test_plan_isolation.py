@@ -158,6 +158,9 @@ def test_a_repo_wide_error_is_still_head_does_not_load(fleet: FleetWork) -> None
     doc, code = plan(fleet)
     assert code == ExitCode.CHECKS_FAILED
     assert doc["head"]["loaded"] is False and doc["groups"] == []
+    assert [(f["file"], f["new"]) for f in doc["validation"] if f["severity"] == "error"] == [
+        ("fleetsync.yaml", True)
+    ]
     md, _ = plan(fleet, "markdown")
     assert "head does not load (CHECKS FAIL)" in md and "fleetsync.yaml" in md
     assert hub_publishes(fleet) == set()  # the hub holds the whole commit
@@ -232,4 +235,18 @@ def test_fixing_a_placement_the_hub_kept_shows_only_what_changes_on_its_clusters
     shown = planned(doc)
     assert shown == {(c, "/ConfigMap/web/settings", "changed") for c in CLUSTERS}  # nothing "added"
     assert all(not p["picked"] for p in doc["placements"])
+    assert hub_publishes(fleet) == shown
+
+
+def test_an_override_with_an_error_keeps_applying_its_last_good_rules(fleet: FleetWork) -> None:
+    head = files(level="b")
+    head["apps/web/override.yaml"] = head["apps/web/override.yaml"].replace("op: replace", "op: bogus")
+    fleet.commit(head)
+    doc, code = plan(fleet)
+    assert code == ExitCode.CHECKS_FAILED
+    [failed] = doc["failedObjects"]
+    assert failed["identity"] == "placement.kubernetes-fleet.io/ResourceOverride/web/greeting"
+    assert failed["outcome"] == "keeps its previous version"
+    shown = planned(doc)
+    assert shown == {(c, "/ConfigMap/platform/defaults", "changed") for c in CLUSTERS}  # greeting unchanged
     assert hub_publishes(fleet) == shown
