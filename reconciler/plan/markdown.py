@@ -142,7 +142,7 @@ def _failure_lines(plan: FleetPlan, code: Callable[[str], str]) -> list[str]:
 def _failed_object_lines(plan: FleetPlan, code: Callable[[str], str]) -> list[str]:
     """Per failed object (or file that does not load): its errors, scope and what the hub does."""
     lines: list[str] = []
-    for f in plan.failed_objects:
+    for f in plan.failed_objects[:MAX_OBJECTS]:
         what = f"{code(f.identity)}" if f.scope == "object" else f"file {code(f.file)}"
         errors = "; ".join(str(e) for e in f.errors[:MAX_ERRORS]) or "does not load"
         if len(f.errors) > MAX_ERRORS:
@@ -150,6 +150,8 @@ def _failed_object_lines(plan: FleetPlan, code: Callable[[str], str]) -> list[st
         kept = f" ({', '.join(f.kept[:MAX_OBJECTS])})" if f.kept else ""
         tail = "" if f.new else OLD
         lines.append(f"- {what} ({f.scope} scope): {errors}; {f.outcome}{kept}{tail}")
+    if len(plan.failed_objects) > MAX_OBJECTS:
+        lines.append(f"- ... and {len(plan.failed_objects) - MAX_OBJECTS} more: `fleetsync plan -o json`")
     return lines
 
 
@@ -269,7 +271,8 @@ def _check_sections(plan: FleetPlan, code: Callable[[str], str], heading: Callab
         ] + [""]
     if plan.refusals:
         lines += [heading("Refused updates (KubeFleet's update rules)"), ""]
-        lines += [f"- {code(str(f))}" for f in plan.refusals] + [""]
+        new_refusals = set(plan.new_errors)
+        lines += [f"- {code(str(f))}" + ("" if f in new_refusals else OLD) for f in plan.refusals] + [""]
     elif not plan.immutability_checked:
         which = "base" if not plan.base.ok else "head"
         lines += [f"Update rules (immutability): not checked, {which} does not load.", ""]
