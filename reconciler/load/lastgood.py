@@ -67,6 +67,12 @@ def _lookup(spec: FleetSpec, ident: str) -> Any:
     return found.get(key)
 
 
+def defines(spec: FleetSpec, ident: str) -> bool:
+    """Whether ``spec`` holds an object of this identity (``fleetsync plan`` tells a failed
+    duplicate, whose first definition counts, from an object that is not rendered)."""
+    return _lookup(spec, ident) is not None
+
+
 def _in(label: str, broken: tuple[str, ...]) -> bool:
     return any(label == b or (b.endswith("/") and label.startswith(b)) for b in broken)
 

@@ -7,42 +7,39 @@ ref, no status, no bundle; the cluster state is read from the repo's report bran
 status branch (or another remote's, ``--reports-from``), and when there is none every
 MemberCluster is taken as eligible — the output says so.
 
-The checks a pull request must pass are the hub's own: head loads (validation errors with
-file:line), KubeFleet's update rules between base and head (reconciler/load/immutability.py), no new
+Before the stages, both commits are isolated as the hub isolates a commit (``isolate``,
+reconciler/plan/isolation.py): an object or a file that fails keeps its last good state — for head
+that is base's — so a failure shows next to the rest of the change, and only a repo-wide error
+means "head does not load". The checks a pull request must pass are the hub's own: head
+introduces no error (validation errors with file:line; one base already had does not block),
+KubeFleet's update rules between base and head (reconciler/load/immutability.py), no new
 Deny violation of the per-object policy gate on any cluster, the change-level gate
 (blast radius, reconciler/policy/change.py) given the pull request's labels, and the prune
 check (reconciler/plan/prune.py: no cluster emptied, or losing more than ``pruneMaxShare`` of its
 objects, unless a commit of the change confirms it as the hub requires). Where a placement fails
 in head (an override, its selectors), the hub keeps the previous version, and so does the plan
 (reconciler/plan/failures.py); a field the members' API servers will not update is flagged from
-a table (reconciler/plan/immutablefields.py). Exit codes are in
+a table (reconciler/plan/immutablefields.py); a staged run the change makes fail to initialize
+blocks (reconciler/plan/runs.py). Exit codes are in
 ``ExitCode``; the JSON is the stable interface (docs/plan.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import IntEnum
-from types import MappingProxyType
 from typing import Any
 
-from reconciler.errors import Finding, UserError
+from reconciler.errors import Finding
 from reconciler.gitstore.repo import HubRepo
 from reconciler.gitstore.signatures import head_signature, verify_commits
-from reconciler.hub.clusters import ClusterObservation, ClusterState
 from reconciler.hub.gate import Gate
-from reconciler.hub.inputs import HubInputs, observation, read_inputs
-from reconciler.hub.outcome import Placed
-from reconciler.hub.pipeline import desired_shares, fleet_states, place_all
+from reconciler.hub.inputs import commit_loader
 from reconciler.hub.prunesafety import change_confirmations
-from reconciler.hub.render import key_of
 from reconciler.hub.session import HubSession
-from reconciler.hub.snapshots import SnapshotObjects
-from reconciler.load.fleet import LoadResult
-from reconciler.load.immutability import check_update
-from reconciler.plan.diff import ObjectKey, cluster_changes
+from reconciler.plan.diff import cluster_changes
 from reconciler.plan.failures import PlacementFailure, keep_previous, placement_failures
 from reconciler.plan.group import (
     ClusterChange,
@@ -56,11 +53,19 @@ from reconciler.plan.group import (
     settings_diff,
 )
 from reconciler.plan.immutablefields import ImmutableChange, immutable_changes
+from reconciler.plan.isolation import FailedObject, failed_objects, frozen_is_new, kept_file, new_errors
 from reconciler.plan.prune import PruneCheck, prune_checks
+from reconciler.plan.runs import run_plans
+from reconciler.plan.side import (
+    ClusterStateSource,
+    Side,
+    hub_last_good,
+    isolate_side,
+    load_side,
+    render_side,
+)
 from reconciler.policy.change import check_change
-from reconciler.policy.gate import PolicySet, Violation
-from reconciler.rollout.staged.documents import run_path
-from reconciler.status.memory import HubMemory, load_hub_yaml
+from reconciler.policy.gate import Violation
 
 API_VERSION = "fleetsync.io/v1alpha1"
 KIND = "FleetPlan"
@@ -71,86 +76,6 @@ class ExitCode(IntEnum):
     CHANGES = 1
     CHECKS_FAILED = 2
     RUNTIME_ERROR = 3
-
-
-EMPTY_INPUTS = HubInputs(
-    MappingProxyType({}), None, MappingProxyType({}), HubMemory(), MappingProxyType({}), MappingProxyType({})
-)
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterStateSource:
-    inputs: HubInputs
-    assumed_eligible: bool
-    note: str
-
-
-def read_cluster_state(repo: HubRepo | None, where: str) -> ClusterStateSource:
-    """The hub memory and the agents' last reports/heartbeats, or none (all eligible)."""
-    if repo is not None and repo.hub_refs():
-        inputs = read_inputs(repo)
-        if inputs.agents:
-            return ClusterStateSource(
-                inputs,
-                False,
-                f"cluster state: reports of {len(inputs.agents)} cluster(s) and the hub memory from {where}",
-            )
-        return ClusterStateSource(
-            inputs,
-            True,
-            f"cluster state: hub memory from {where} but no agent reports; "
-            "every MemberCluster is treated as eligible",
-        )
-    return ClusterStateSource(
-        EMPTY_INPUTS,
-        True,
-        "cluster state: no reports reachable; every MemberCluster is "
-        "treated as eligible (as `fleetsync schedule --assume-healthy`)",
-    )
-
-
-@dataclass(slots=True)
-class Side:
-    """One commit rendered for every cluster."""
-
-    rev: str
-    commit: str
-    loaded: LoadResult | None = None
-    policies: PolicySet | None = None
-    notes: tuple[Finding, ...] = ()
-    states: tuple[ClusterState, ...] = ()
-    placed: dict[str, Placed] = field(default_factory=dict)
-    objects: dict[str, dict[ObjectKey, Mapping[str, Any]]] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.loaded is not None and self.loaded.ok
-
-    def info(self) -> dict[str, Any]:
-        return {"rev": self.rev, "commit": self.commit, "loaded": self.ok}
-
-
-def _render(
-    side: Side, state: ClusterStateSource, now: datetime, gate: Gate, older: SnapshotObjects | None = None
-) -> None:
-    assert side.loaded is not None
-    spec = side.loaded.spec
-    observations: dict[str, ClusterObservation] = {c: observation(a) for c, a in state.inputs.agents.items()}
-    if state.assumed_eligible:
-        for name in spec.members:
-            observations.setdefault(name, ClusterObservation(heartbeat_time=now, healthy=True))
-    side.states = fleet_states(spec, observations, now)
-    side.placed = {
-        p.memory.key: p
-        for p in place_all(spec, state.inputs, side.states, side.commit, now, gate, older=older)
-    }
-    placed = list(side.placed.values())
-    for s in side.states:
-        side.objects[s.name] = {
-            (key_of(sh.placement), o.identity): o.manifest
-            for sh in desired_shares(placed, s.name)
-            for o in sh.objects
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,10 +95,11 @@ class FleetPlan:
     prune: tuple[PruneCheck, ...] = ()  # clusters losing most or all of their objects
     prune_max_share: float = 0.5
     failures: tuple[PlacementFailure, ...] = ()  # placements that fail on a cluster in head
-    immutable: tuple[ImmutableChange, ...] = ()
-    labels: tuple[
-        str, ...
-    ] = ()  # the pull request's labels, as given  # built-in fields the members' API servers refuse to change
+    immutable: tuple[ImmutableChange, ...] = ()  # built-in fields the members' API servers refuse to change
+    labels: tuple[str, ...] = ()  # the pull request's labels, as given
+    failed_objects: tuple[FailedObject, ...] = ()  # objects and files that fail in head: kept as in base
+    new_errors: tuple[Finding, ...] = ()  # head's errors base did not have (the change causes them)
+    unsigned: tuple[Finding, ...] = ()  # verify.commits would hold head (reconciler/gitstore/signatures.py)
 
     @property
     def clusters_touched(self) -> int:
@@ -191,13 +117,14 @@ class FleetPlan:
     def failed(self) -> bool:
         return (
             not self.head.ok
-            or bool(self.refusals)
-            or any(f.severity == "error" for f in self.validation)
+            or bool(self.new_errors)  # a failed object, a broken file, a refused update, ... it introduces
+            or bool(self.unsigned)
             or any(v.blocking and new for v, _, new in self.violations)
             or any(v.blocking for v in self.blast)
             or any(p.blocking for p in self.prune)
             or any(f.new for f in self.failures)
             or bool(self.immutable)
+            or any(r.get("blocking") for p in self.placements for r in p.runs)
         )
 
     @property
@@ -230,7 +157,7 @@ class FleetPlan:
             "placements": [p.to_dict() for p in self.placements],
             "violations": [{**v.to_dict(), "placement": key, "new": new} for v, key, new in self.violations],
             "blastRadius": [v.to_dict() for v in self.blast],
-            "validation": [f.to_dict() for f in self.validation],
+            "validation": [{**f.to_dict(), "new": f in self.new_errors} for f in self.validation],
             "immutability": {
                 "checked": self.immutability_checked,
                 "refusals": [f.to_dict() for f in self.refusals],
@@ -239,6 +166,7 @@ class FleetPlan:
             "notes": list(self.notes),
             "failures": [f.to_dict() for f in self.failures],
             "immutableFields": [c.to_dict() for c in self.immutable],
+            "failedObjects": [f.to_dict() for f in self.failed_objects],
         }
 
 
@@ -252,60 +180,9 @@ def _signature(repo: HubRepo, base: str, head: str) -> tuple[str, tuple[Finding,
     return line, (finding,) if finding is not None else ()
 
 
-def _load(repo: HubRepo, rev: str, session: HubSession) -> Side:
-    commit = repo.resolve(rev)
-    if commit is None:
-        raise UserError(f"{rev!r} is not a commit of {repo.path}")
-    hit = session.load(repo, commit)
-    return Side(rev, commit, hit.result, hit.policies, hit.notes)
-
-
-def _runs(base: Side, head: Side) -> dict[str, list[dict[str, Any]]]:
-    """placement key -> the new or changed staged update runs of head, with their stages."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    if head.loaded is None:
-        return out
-    old = base.loaded.spec.runs if base.ok and base.loaded is not None else {}
-    for key, run in sorted(head.loaded.spec.runs.items()):
-        was = old.get(key)
-        fields = (run.placement_name, run.strategy_name, run.resource_snapshot_index, run.state)
-        if (
-            was is not None
-            and (was.placement_name, was.strategy_name, was.resource_snapshot_index, was.state) == fields
-        ):
-            continue
-        doc: dict[str, Any] = {
-            "run": f"{run.kind}/{run.namespace + '/' if run.namespace else ''}{run.name}",
-            "change": "new" if was is None else "changed",
-            "state": str(run.state),
-            "strategy": run.strategy_name,
-            "stages": [],
-        }
-        placed = head.placed.get(run.placement_key)
-        data = placed.run_files.get(run_path(run.kind, run.namespace, run.name)) if placed else None
-        status = ((load_hub_yaml(data) or {}).get("status") or {}) if data else {}
-        for stage in status.get("stagesStatus") or []:
-            doc["stages"].append(
-                {
-                    "name": str(stage.get("stageName", "")),
-                    "clusters": [str(c.get("clusterName", "")) for c in stage.get("clusters") or []],
-                }
-            )
-        if status.get("resourceSnapshotIndexUsed"):
-            doc["resourceSnapshotIndex"] = str(status["resourceSnapshotIndexUsed"])
-        failed = next(
-            (c for c in status.get("conditions") or [] if isinstance(c, dict) and c.get("status") == "False"),
-            None,
-        )
-        if failed is not None:
-            doc["error"] = str(failed.get("message", ""))
-        out.setdefault(run.placement_key, []).append(doc)
-    return out
-
-
 def _placement_plans(base: Side, head: Side, changes: Sequence[ClusterChange]) -> list[PlacementPlan]:
     members = [s.name for s in head.states]
-    runs = _runs(base, head)
+    runs = run_plans(base.spec if base.ok else None, base.run_files, head.spec, head.run_files)
     touched: dict[str, set[str]] = {}
     for c in changes:
         for o in c.objects:
@@ -384,33 +261,54 @@ def make_plan(
     session: HubSession | None = None,
 ) -> FleetPlan:
     """Render ``base_rev`` and ``head_rev`` of ``repo`` and compare them (nothing is written);
-    ``session`` holds the caches (a fresh one by default)."""
+    ``session`` holds the caches (a fresh one by default).
+
+    Both commits are isolated as the hub isolates a commit: base against the hub's last rendered
+    commit (when the hub would render base from there), head against base — base is what the
+    hub has, so an object that fails in head keeps base's state (docs/plan.md, "Objects that
+    fail")."""
     session = session if session is not None else HubSession()
-    base, head = _load(repo, base_rev, session), _load(repo, head_rev, session)
+    base, head = load_side(repo, base_rev, session), load_side(repo, head_rev, session)
+    load = commit_loader(repo, session.loads)
+    good, kept = hub_last_good(repo, state.inputs, base.commit, load)
+    isolate_side(base, good, kept, load)
     notes: list[str] = []
     if base.ok:
-        _render(
+        render_side(
             base,
             state,
             now,
             Gate(base.policies, lambda _c, _k, rendered: rendered, session.policies),
             session.snapshot_reader(repo),
+            base=True,
         )
+        assert base.isolated is not None
+        good, kept = base.commit, base.isolated.kept
     else:
-        notes.append(
-            f"base {base.commit[:12]} does not load: everything head renders is shown as added, "
-            "and the update rules (immutability) were not checked"
-        )
-    validation = tuple(
-        f
-        for f in (head.loaded.findings if head.loaded else ()) + head.notes
-        if f.severity in ("error", "warning")
-    )
+        notes.append(_base_note(base, good))
+    isolate_side(head, good, kept, load)
+    validation = _validation(head)
     signature, unsigned = _signature(repo, base.commit, head.commit)
     notes.append(signature)
     validation += unsigned
-    if not head.ok:
-        return FleetPlan(base, head, state, (), (), (), (), (), validation, False, (), tuple(notes))
+    if not head.ok:  # a repo-wide error: the hub holds the whole commit
+        fresh = new_errors(head.findings, base.findings)
+        return FleetPlan(
+            base,
+            head,
+            state,
+            (),
+            (),
+            (),
+            (),
+            (),
+            validation,
+            False,
+            (),
+            tuple(notes),
+            new_errors=fresh,
+            unsigned=unsigned,
+        )
 
     def previous(
         cluster: str, key: str, rendered: Mapping[str, Mapping[str, Any]]
@@ -418,22 +316,12 @@ def make_plan(
         objs = base.objects.get(cluster, {})
         return {ident: m for (k, ident), m in objs.items() if k == key}
 
-    _render(head, state, now, Gate(head.policies, previous, session.policies), session.snapshot_reader(repo))
+    render_side(
+        head, state, now, Gate(head.policies, previous, session.policies), session.snapshot_reader(repo)
+    )
     keep_previous(head.placed, base.objects, head.objects)  # where head fails, the hub keeps base's
-    assert head.loaded is not None
-    refusals: tuple[Finding, ...] = ()
-    if base.ok and base.loaded is not None:
-        refusals = tuple(check_update(base.loaded.spec, head.loaded.spec, documents=head.loaded.documents))
     changes = _cluster_changes(base, head)
-    violations: list[tuple[Violation, str, bool]] = []
-    for key, p in sorted(head.placed.items()):
-        for cluster, vs in sorted(p.violations.items()):
-            fresh = set(new_violations(base.placed.get(key), p, cluster))
-            violations += [(v, key, v in fresh) for v in vs]
-    labels_of = {s.name: dict(s.labels) for s in base.states} | {s.name: dict(s.labels) for s in head.states}
-    touched = {c.cluster: labels_of.get(c.cluster, {}) for c in changes if c.objects or c.placements}
-    blast = tuple(check_change(head.policies, touched, labels)) if head.policies is not None else ()
-    share = head.loaded.spec.settings.prune_max_share
+    share = head.spec.settings.prune_max_share
     prune = prune_checks(
         {c: {i for _, i in objs} for c, objs in base.objects.items()},
         {c: {i for _, i in objs} for c, objs in head.objects.items()},
@@ -441,6 +329,7 @@ def make_plan(
         share,
         change_confirmations(repo, base.commit, head.commit),  # the hub's confirmation: commit trailers
     )
+    assert head.loaded is not None and head.isolated is not None
     return FleetPlan(
         base,
         head,
@@ -448,17 +337,70 @@ def make_plan(
         tuple(group_changes(changes)),
         changes,
         tuple(_placement_plans(base, head, changes)),
-        tuple(violations),
-        blast,
+        _violations(base, head),
+        _blast(base, head, changes, labels),
         validation,
-        base.ok,
-        refusals,
+        bool(good),
+        head.refusals,
         tuple(notes),
         prune,
         share,
-        placement_failures(base.placed, head.placed),
+        _placement_failures(base, head),
         immutable_changes(base.objects, head.objects) if base.ok else (),
         tuple(labels),
+        failed_objects(head.loaded, head.isolated, base.findings, kept_file(load)),
+        new_errors(head.findings, base.findings),
+        unsigned,
+    )
+
+
+def _base_note(base: Side, good: str) -> str:
+    checked = (
+        f"the update rules (immutability) were checked against the hub's last rendered commit {good[:12]}"
+        if good
+        else "the update rules (immutability) were not checked"
+    )
+    return f"base {base.commit[:12]} does not load: everything head renders is shown as added, and {checked}"
+
+
+def _validation(head: Side) -> tuple[Finding, ...]:
+    """Head's errors and warnings as ``validate`` prints them (refused updates have their own
+    section)."""
+    loaded = head.loaded.findings if head.loaded else ()
+    seen = {(f.file, f.line, f.field) for f in loaded}
+    refs = tuple(
+        f
+        for f in head.found
+        if f not in head.refusals and not (f.field == "metadata.name" and (f.file, f.line, f.field) in seen)
+    )
+    return tuple(f for f in loaded + refs + head.notes if f.severity in ("error", "warning"))
+
+
+def _violations(base: Side, head: Side) -> tuple[tuple[Violation, str, bool], ...]:
+    violations: list[tuple[Violation, str, bool]] = []
+    for key, p in sorted(head.placed.items()):
+        for cluster, vs in sorted(p.violations.items()):
+            fresh = set(new_violations(base.placed.get(key), p, cluster))
+            violations += [(v, key, v in fresh) for v in vs]
+    return tuple(violations)
+
+
+def _blast(
+    base: Side, head: Side, changes: Sequence[ClusterChange], labels: Sequence[str]
+) -> tuple[Violation, ...]:
+    labels_of = {s.name: dict(s.labels) for s in base.states} | {s.name: dict(s.labels) for s in head.states}
+    touched = {c.cluster: labels_of.get(c.cluster, {}) for c in changes if c.objects or c.placements}
+    return tuple(check_change(head.policies, touched, labels)) if head.policies is not None else ()
+
+
+def _placement_failures(base: Side, head: Side) -> tuple[PlacementFailure, ...]:
+    """``placement_failures``, where a placement frozen in head (its definition fails) is new
+    unless base froze it for the same errors (the message quotes lines an edit may move)."""
+    assert head.isolated is not None
+    frozen, before = head.isolated.frozen, base.isolated.frozen if base.isolated else {}
+    return tuple(
+        replace(f, new=frozen_is_new(f.placement, frozen, before)) if f.placement in frozen else f
+        for f in placement_failures(base.placed, head.placed)
     )
 
 

@@ -183,7 +183,7 @@ def schedule_changes(
         elif c not in members:
             dropped[c] = "the MemberCluster is no longer in the fleet"
         elif head.schedule is None:
-            dropped[c] = "the placement's resource selectors are invalid: nothing moves"
+            continue  # its definition or selectors fail: the hub keeps it where it is (failures.py)
         else:
             dropped[c] = why.get(c, "not selected")
     return picked, dropped

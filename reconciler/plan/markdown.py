@@ -22,6 +22,8 @@ from reconciler.policy.gate import Violation
 MAX_CHARS = 60_000  # below GitHub's 65,536 per comment, with room for the workflow's header
 MAX_NAMES = 30
 MAX_OBJECTS = 50  # objects named per group in Markdown and text (JSON names all)
+MAX_ERRORS = 5  # errors quoted per failed object (JSON has all)
+OLD = " (already in base: not blocking this change)"
 
 
 def names(clusters: Iterable[str], limit: int = MAX_NAMES) -> str:
@@ -99,7 +101,9 @@ def _run_lines(run: Mapping[str, Any], code: Callable[[str], str]) -> list[str]:
     ]
     for stage in run["stages"]:
         lines.append(f"    - stage {stage['name']}: {names(stage['clusters']) or '(no clusters)'}")
-    if run.get("error"):
+    if run.get("blocking"):
+        lines.append(f"    - fails to initialize (blocks the merge): {run['error']}")
+    elif run.get("error"):
         lines.append(f"    - fails: {run['error']}")
     elif not run["stages"]:
         lines.append("    - (no stages: the run cannot initialize; see `fleetsync get runs`)")
@@ -128,10 +132,26 @@ def _failure_lines(plan: FleetPlan, code: Callable[[str], str]) -> list[str]:
     for (old, key, reason, msg), cs in sorted(grouped.items()):
         where = "every cluster" if cs == [""] else names(cs)
         text = describe(msg) if len(cs) > 1 else msg.replace(CLUSTER_PLACEHOLDER, cs[0])
-        tail = " (already in base: not blocking this change)" if old else ""
+        tail = OLD if old else ""
         lines.append(
             f"- {code(key)} on {where}: {reason}: {text}; the hub keeps its previous version there{tail}"
         )
+    return lines
+
+
+def _failed_object_lines(plan: FleetPlan, code: Callable[[str], str]) -> list[str]:
+    """Per failed object (or file that does not load): its errors, scope and what the hub does."""
+    lines: list[str] = []
+    for f in plan.failed_objects[:MAX_OBJECTS]:
+        what = f"{code(f.identity)}" if f.scope == "object" else f"file {code(f.file)}"
+        errors = "; ".join(str(e) for e in f.errors[:MAX_ERRORS]) or "does not load"
+        if len(f.errors) > MAX_ERRORS:
+            errors += f"; and {len(f.errors) - MAX_ERRORS} more"
+        kept = f" ({', '.join(f.kept[:MAX_OBJECTS])})" if f.kept else ""
+        tail = "" if f.new else OLD
+        lines.append(f"- {what} ({f.scope} scope): {errors}; {f.outcome}{kept}{tail}")
+    if len(plan.failed_objects) > MAX_OBJECTS:
+        lines.append(f"- ... and {len(plan.failed_objects) - MAX_OBJECTS} more: `fleetsync plan -o json`")
     return lines
 
 
@@ -243,11 +263,16 @@ def _check_sections(plan: FleetPlan, code: Callable[[str], str], heading: Callab
     """Validation of head, KubeFleet's update rules, and what prune would refuse or warn about."""
     lines: list[str] = []
     if plan.validation:
+        new = set(plan.new_errors)
         lines += [heading("Validation of head"), ""]
-        lines += [f"- {f.severity}: {code(str(f))}" for f in plan.validation] + [""]
+        lines += [
+            f"- {f.severity}: {code(str(f))}" + (OLD if f.severity == "error" and f not in new else "")
+            for f in plan.validation
+        ] + [""]
     if plan.refusals:
         lines += [heading("Refused updates (KubeFleet's update rules)"), ""]
-        lines += [f"- {code(str(f))}" for f in plan.refusals] + [""]
+        new_refusals = set(plan.new_errors)
+        lines += [f"- {code(str(f))}" + ("" if f in new_refusals else OLD) for f in plan.refusals] + [""]
     elif not plan.immutability_checked:
         which = "base" if not plan.base.ok else "head"
         lines += [f"Update rules (immutability): not checked, {which} does not load.", ""]
@@ -258,6 +283,9 @@ def _check_sections(plan: FleetPlan, code: Callable[[str], str], heading: Callab
             f"{c.rule.reason} ({c.rule.doc}). Fix: {c.rule.fix}"
             for c in plan.immutable
         ] + [""]
+    if plan.failed_objects:
+        lines += [heading("Objects that fail (the hub keeps their previous version)"), ""]
+        lines += [*_failed_object_lines(plan, code), ""]
     if plan.failures:
         lines += [heading("Placements that would fail (the hub keeps their previous version)"), ""]
         lines += [*_failure_lines(plan, code), ""]

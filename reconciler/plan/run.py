@@ -17,8 +17,9 @@ from reconciler.errors import FleetsyncError, UserError
 from reconciler.gitstore.refs import is_url
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.session import HubSession
-from reconciler.plan.build import ExitCode, FleetPlan, make_plan, read_cluster_state
+from reconciler.plan.build import ExitCode, FleetPlan, make_plan
 from reconciler.plan.markdown import render
+from reconciler.plan.side import read_cluster_state
 
 MAX_LABELS = 100
 

@@ -80,11 +80,15 @@ CASES: list[tuple[Callable[[Any], None], ExitCode, list[str], list[str]]] = [
         invalid,
         ExitCode.CHECKS_FAILED,
         [
-            "head does not load (CHECKS FAIL)",
+            "0 of 8 cluster(s) touched",  # web keeps its previous version: nothing else changes
+            "CHECKS FAIL",
             "#### Validation of head",
             "- error: `placements/web.yaml:16:",
+            "#### Objects that fail (the hub keeps their previous version)",
+            "- `placement.kubernetes-fleet.io/ClusterResourcePlacement//web` (object scope): "
+            "placements/web.yaml:16:",
         ],
-        ["Changes by cluster"],
+        ["Changes by cluster", "head does not load", "removed"],
     ),
     (
         no_change,

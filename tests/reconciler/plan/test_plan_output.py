@@ -12,8 +12,9 @@ import pytest
 
 from reconciler.gitstore.repo import HubRepo
 from reconciler.plan import run as plan_cmd
-from reconciler.plan.build import ExitCode, make_plan, read_cluster_state
+from reconciler.plan.build import ExitCode, make_plan
 from reconciler.plan.markdown import MAX_CHARS, render
+from reconciler.plan.side import read_cluster_state
 
 SECRET = """---
 apiVersion: v1
@@ -86,6 +87,7 @@ TOP_KEYS = [
     "notes",
     "failures",
     "immutableFields",
+    "failedObjects",
 ]
 SUMMARY_KEYS = [
     "clustersInFleet",

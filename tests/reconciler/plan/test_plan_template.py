@@ -127,9 +127,14 @@ def test_invalid_head_exits_2_with_file_and_line(template: Any) -> None:
     template.commit()
     doc, code = template.plan()
     assert code == ExitCode.CHECKS_FAILED
-    assert doc["head"]["loaded"] is False and doc["groups"] == []
+    # rendered as the hub renders it: the invalid placement keeps base's version, nothing else changes
+    assert doc["head"]["loaded"] is True and doc["groups"] == []
     errors = [f for f in doc["validation"] if f["severity"] == "error"]
     assert errors and errors[0]["file"] == "placements/web.yaml" and errors[0]["line"] == 16
+    assert errors[0]["new"] is True
+    [failed] = doc["failedObjects"]
+    assert failed["identity"] == "placement.kubernetes-fleet.io/ClusterResourcePlacement//web"
+    assert (failed["scope"], failed["outcome"]) == ("object", "keeps its previous version")
     text, _, _ = template.plan_text("text")
     assert "placements/web.yaml:16:" in text
 
@@ -178,11 +183,9 @@ def test_no_change_exits_0(template: Any) -> None:
 
 
 def test_base_that_does_not_load_skips_the_update_rules_and_says_so(template: Any) -> None:
-    invalid(template)
-    template.commit("broken")
-    template.edit(
-        "placements/web.yaml", lambda t: t.replace("placementType: PickSome", "placementType: PickN")
-    )
+    template.edit("fleetsync.yaml", lambda t: t.replace("pruneMaxShare: 0.5", "pruneMaxShare: [0.5"))
+    template.commit("broken settings: a repo-wide error")
+    template.edit("fleetsync.yaml", lambda t: t.replace("pruneMaxShare: [0.5", "pruneMaxShare: 0.5"))
     template.commit("fixed")
     doc, _ = template.plan()
     assert doc["base"]["loaded"] is False and doc["immutability"]["checked"] is False
