@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from reconciler.api.fields import Context, Fields
 from reconciler.errors import Finding, Findings
+from reconciler.load.schemas import DEFAULT_KUBERNETES_VERSION, shipped_versions
 from reconciler.load.yamldoc import Document, YamlError, parse_documents
 
 SETTINGS_FILE = "fleetsync.yaml"
@@ -36,6 +37,7 @@ class Settings:
     unhealthy_window: timedelta = timedelta(minutes=5)
     prune_max_share: float = 0.5
     verify_approvals: bool = False  # a staged-run approval counts only from a well-signed commit
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION  # plain objects' schemas (load/schemas.py)
 
 
 DEFAULT_SETTINGS = Settings()
@@ -124,8 +126,9 @@ def parse_settings(doc: Document, findings: Findings) -> Settings:
         else:
             share = float(raw)
     verify = f.bool("verifyApprovals", DEFAULT_SETTINGS.verify_approvals)
+    k8s = f.str("kubernetesVersion", enum=list(shipped_versions())) or DEFAULT_KUBERNETES_VERSION
     f.done()
-    return Settings(include, exclude, policies, heartbeat, unhealthy, share, verify)
+    return Settings(include, exclude, policies, heartbeat, unhealthy, share, verify, k8s)
 
 
 def read_settings(text: bytes, file: str = SETTINGS_FILE) -> tuple[Settings, tuple[Finding, ...]]:
