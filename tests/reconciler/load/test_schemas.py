@@ -12,7 +12,7 @@ from reconciler.errors import SCOPE_OBJECT
 from reconciler.load.fleet import load_directory
 from reconciler.load.settings import read_settings
 from reconciler.load.validate import validate_path
-from tests.support import DATA
+from tests.support import DATA, TEMPLATE
 
 DEPLOYMENT = """apiVersion: {api}
 kind: Deployment
@@ -195,3 +195,9 @@ def test_the_default_kubernetes_version_is_shipped_by_kubernetes_validate() -> N
 
     assert DEFAULT_KUBERNETES_VERSION == "1.36"
     assert DEFAULT_KUBERNETES_VERSION in shipped_versions()
+
+
+def test_the_shipped_template_has_no_schema_finding_not_even_a_warning() -> None:
+    result = validate_path(TEMPLATE)
+    assert result.findings == ()
+    assert result.kinds.get("Deployment", 0) > 0
