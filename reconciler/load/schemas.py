@@ -19,10 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, cast
 
@@ -148,7 +149,7 @@ class _CrdVersion:
     key: str  # the schema's digest, part of the result cache key
 
 
-@cache
+@lru_cache(maxsize=512)  # bounded: a long-running hub sees CRDs change
 def _crd_validator(text: str) -> jsonschema.protocols.Validator:
     return jsonschema.Draft4Validator(_strict(json.loads(text), root=True))
 
@@ -266,6 +267,7 @@ def _check(
     ]
 
 
+_lock = threading.Lock()
 _results: OrderedDict[tuple[str, ...], tuple[Problem, ...]] = OrderedDict()
 
 
@@ -287,16 +289,19 @@ def check_resources(
             continue
         body = _body(r)
         content = json.dumps(body, sort_keys=True, default=str)
-        crd = crds.get((r.group, r.kind), {}).get(r.version)
-        key = (k8s, crd.key if crd else "", ident, content)
-        problems = _results.get(key)
+        # the kind's CRD, every served version: adding or dropping one changes the answer
+        crd = repr(sorted((v, c.key) for v, c in crds.get((r.group, r.kind), {}).items()))
+        key = (k8s, crd, ident, content)
+        with _lock:
+            problems = _results.get(key)
+            if problems is not None:
+                _results.move_to_end(key)
         if problems is None:
             problems = tuple(_check(k8s, crds, r, body))
-            _results[key] = problems
-            if len(_results) > _MAX_RESULTS:
-                _results.popitem(last=False)
-        else:
-            _results.move_to_end(key)
+            with _lock:
+                _results[key] = problems
+                while len(_results) > _MAX_RESULTS:
+                    _results.popitem(last=False)
         if not problems:
             continue
         doc = documents.get(ident)

@@ -201,3 +201,12 @@ def test_the_shipped_template_has_no_schema_finding_not_even_a_warning() -> None
     result = validate_path(TEMPLATE)
     assert result.findings == ()
     assert result.kinds.get("Deployment", 0) > 0
+
+
+def test_a_crd_added_later_turns_the_warning_into_its_own_verdict(tmp_path: Path) -> None:
+    widget = WIDGET.replace("/v1", "/v2").format(body="{size: 1}")
+    first = validate_path(_repo(tmp_path, {"w.yaml": widget}))
+    assert [f.severity for f in first.findings] == ["warning"]
+    second = validate_path(_repo(tmp_path, {"crd.yaml": CRD}))
+    assert [f.severity for f in second.findings] == ["error"]
+    assert 'no matches for kind "Widget" in version "example.com/v2"' in second.findings[0].message
