@@ -133,7 +133,11 @@ def _strict(schema: Any, root: bool = False) -> Any:
         props = dict(out.get("properties") or {})
         for key in ("apiVersion", "kind"):
             props.setdefault(key, {"type": "string"})
-        props.setdefault("metadata", {"type": "object"})
+        meta = props.get("metadata")
+        # the API server checks metadata itself; a CRD may only narrow name and generateName
+        props["metadata"] = {
+            k: v for k, v in (meta or {"type": "object"}).items() if k != "additionalProperties"
+        }
         out["properties"] = props
     preserve = schema.get("x-kubernetes-preserve-unknown-fields")
     if "properties" in out and "additionalProperties" not in out and not preserve:

@@ -47,6 +47,10 @@ spec:
         openAPIV3Schema:
           type: object
           properties:
+            metadata:
+              type: object
+              properties:
+                name: {type: string, maxLength: 20}
             spec:
               type: object
               properties:
@@ -60,6 +64,8 @@ kind: Widget
 metadata:
   name: w
   namespace: shop
+  labels:
+    app: shop
 spec:
   {body}
 """
@@ -139,8 +145,8 @@ def test_a_custom_resource_is_checked_against_the_crd_in_the_repo(tmp_path: Path
         },
     )
     assert found == [
-        "w.yaml:7:4: Widget/w: spec.size: must be of type integer, got string (CRD widgets.example.com, version v1)",
-        'w.yaml:7:15: Widget/w: spec.colour: unknown field "spec.colour" (CRD widgets.example.com, version v1)',
+        "w.yaml:9:4: Widget/w: spec.size: must be of type integer, got string (CRD widgets.example.com, version v1)",
+        'w.yaml:9:15: Widget/w: spec.colour: unknown field "spec.colour" (CRD widgets.example.com, version v1)',
     ]
 
 
