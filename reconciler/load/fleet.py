@@ -42,6 +42,7 @@ from reconciler.api.staged import ApprovalRequest, StagedUpdateRun, StagedUpdate
 from reconciler.errors import SCOPE_FILE, SCOPE_OBJECT, SCOPE_REPO, Finding, Findings
 from reconciler.load.files import DEFAULT_LIMITS, Limits, inside, read_file, walk
 from reconciler.load.kustomize import render as kustomize_render
+from reconciler.load.schemas import check_resources
 from reconciler.load.settings import SETTINGS_FILE, Settings, read_settings
 from reconciler.load.yamldoc import Document, YamlError, dotted, parse_documents
 
@@ -412,6 +413,7 @@ def load_directory(
         if result.text is not None:
             budget[0] -= len(result.text)
             _add_text(loader, result.text, label, limits, max_bytes=len(result.text.encode()) + 1)
+    _check_schemas(loader, settings)
     spec = loader.spec()
     # KubeFleet's webhook refuses a second override of the same kind for one resource; in Git
     # neither is "the second", so the commit is held until one goes.
@@ -424,6 +426,17 @@ def load_directory(
     docs = MappingProxyType({k: loader.documents[k] for k in sorted(loader.documents)})
     failed = MappingProxyType({k: tuple(loader.failed[k]) for k in sorted(loader.failed)})
     return LoadResult(spec, findings, docs, failed, tuple(sorted(loader.broken)))
+
+
+def _check_schemas(loader: _Loader, settings: Settings) -> None:
+    """Plain objects against Kubernetes' and the repo's CRD schemas: one that fails is left out."""
+    resources = loader.buckets["resources"]
+    for ident, found in check_resources(resources, loader.documents, settings.kubernetes_version).items():
+        loader.findings.extend(found)
+        errors = [f for f in found if f.severity == "error"]
+        if errors:
+            del resources[ident]
+            loader.failed[ident] = errors
 
 
 def _add_text(

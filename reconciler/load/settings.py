@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from reconciler.api.fields import Context, Fields
 from reconciler.errors import Finding, Findings
+from reconciler.load.schemas import DEFAULT_KUBERNETES_VERSION, shipped_versions
 from reconciler.load.yamldoc import Document, YamlError, parse_documents
 
 SETTINGS_FILE = "fleetsync.yaml"
@@ -46,6 +47,7 @@ class Settings:
     prune_max_share: float = 0.5
     verify_approvals: bool = False  # a staged-run approval counts only from a well-signed commit
     verify: CommitVerification = CommitVerification()  # which fleet commits render (docs/settings.md)
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION  # plain objects' schemas (load/schemas.py)
 
 
 DEFAULT_SETTINGS = Settings()
@@ -135,8 +137,9 @@ def parse_settings(doc: Document, findings: Findings) -> Settings:
             share = float(raw)
     verify = f.bool("verifyApprovals", DEFAULT_SETTINGS.verify_approvals)
     commits = _commit_verification(f)
+    k8s = f.str("kubernetesVersion", enum=list(shipped_versions())) or DEFAULT_KUBERNETES_VERSION
     f.done()
-    return Settings(include, exclude, policies, heartbeat, unhealthy, share, verify, commits)
+    return Settings(include, exclude, policies, heartbeat, unhealthy, share, verify, commits, k8s)
 
 
 def _commit_verification(f: Fields) -> CommitVerification:

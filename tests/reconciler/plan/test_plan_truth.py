@@ -63,7 +63,9 @@ def test_an_override_that_fails_keeps_the_previous_version_and_blocks_the_merge(
     make_fleet: Callable[[int], Any],
 ) -> None:
     repo = with_api(make_fleet)
-    repo.edit("apps/app.yaml", lambda t: t.replace("  replicas: 1\n", "  replica: 1\n"))  # the typo
+    # replicas dropped: the override's replace has no /spec/replicas (the typo `replica`
+    # is now a schema error: tests/reconciler/load/test_schemas.py)
+    repo.edit("apps/app.yaml", lambda t: t.replace("  replicas: 1\n", ""))
     repo.commit("typo")
     doc, code = repo.plan()
     assert code == ExitCode.CHECKS_FAILED
@@ -89,10 +91,10 @@ def test_an_override_failure_base_already_had_is_listed_but_does_not_block(
     make_fleet: Callable[[int], Any],
 ) -> None:
     repo = with_api(make_fleet)
-    repo.edit("apps/app.yaml", lambda t: t.replace("  replicas: 1\n", "  replica: 1\n"))
-    repo.commit("typo")
+    repo.edit("apps/app.yaml", lambda t: t.replace("  replicas: 1\n", ""))
+    repo.commit("no replicas")
     repo.edit("apps/app.yaml", lambda t: t.replace("ghcr.io/example/api:1.0", "ghcr.io/example/api:1.1"))
-    repo.commit("a new image, the typo still there")
+    repo.commit("a new image, replicas still missing")
     doc, code = repo.plan()
     assert code == ExitCode.CHANGES
     assert [(f["cluster"], f["new"]) for f in doc["failures"]] == [("c-0000", False), ("c-0001", False)]
