@@ -46,7 +46,7 @@ import hashlib
 import os
 import signal
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -265,6 +265,10 @@ class HubRepo(TreeReader):
     def write_commit(self, tree: str, parents: Iterable[str], message: str, now: datetime) -> str:
         """A commit object (no ref moves); same inputs give the same id."""
         return self._writer.write_commit(_check_sha(tree), [_check_sha(p) for p in parents], message, now)
+
+    def sign_commits(self, signer: Callable[[bytes], bytes] | None) -> None:
+        """Sign every commit written from now on with the hub's key (reconciler/gitstore/signing.py)."""
+        self._writer.signer = signer
 
     def publish(self, updates: Sequence[RefUpdate]) -> None:
         """Move every ref in ``updates`` at once, or none; RefRace if one was moved meanwhile."""
