@@ -40,6 +40,7 @@ from fleetsync_contract.bundle import MANIFEST_DIR, BundleError, FileEntry, pars
 from fleetsync_contract.canonical import sha256_hex
 from reconciler.api.placement import Placement
 from reconciler.errors import Finding, UserError
+from reconciler.gitstore.lineage import trailers
 from reconciler.gitstore.refs import RefRace, RefUpdate
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.clusters import ClusterState
@@ -340,6 +341,7 @@ def _render_bundles(
         if removals:
             rendered = render_cluster(cluster, commit, shares, removals, cache, period)
         message = _bundle_message(cluster, rendered, prev.bundle.files if prev else (), commit)
+        message += trailers(repo, commit)  # provenance: the fleet commit and its signer
         new = repo.write_commit(repo.write_tree(rendered.files), [prev.commit] if prev else [], message, now)
         updates.append(
             RefUpdate(f"refs/heads/{BUNDLE_REF_PREFIX}{cluster}", new, prev.commit if prev else None)
