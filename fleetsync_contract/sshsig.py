@@ -167,6 +167,13 @@ def _parse_sshsig(blob: bytes) -> tuple[bytes, bytes, bytes, bytes]:
     return pub, namespace, hash_name, raw
 
 
+def signing_key(commit: bytes) -> str:
+    """The fingerprint of the key ``commit`` says it is signed with ("" when unsigned), not judged;
+    FormatError when its signature is not an SSH one."""
+    _, armored = split_signed(commit)
+    return "" if armored is None else fingerprint(_parse_sshsig(_unarmor(armored))[0])
+
+
 def verify_commit(commit: bytes, trusted: Iterable[bytes]) -> Verdict:
     """Whether ``commit`` (a raw commit object) carries a good ``git`` signature by one of the
     ``trusted`` public key blobs. Never raises: a malformed signature is a BAD verdict."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from fleetsync_contract.sshsig import FormatError, signing_key
 from reconciler.gitstore.refs import GitFailure, _check_sha
 
 if TYPE_CHECKING:
@@ -45,6 +46,16 @@ class CommitInfo:
     author: str  # "Name <email>"
     time: str  # ISO 8601 (%aI)
     subject: str
+
+
+def bundle_signature(repo: TreeReader, commit: str) -> str:
+    """The key a bundle commit is signed with, as ``signed by SHA256:…`` (not judged: the agent
+    judges it against the keys it trusts), or ``unsigned``."""
+    try:
+        key = signing_key(_raw(repo, commit))
+    except FormatError:
+        return "signed, not with an SSH key"
+    return f"signed by {key}" if key else UNSIGNED
 
 
 def _raw(repo: TreeReader, commit: str) -> bytes:
