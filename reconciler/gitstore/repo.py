@@ -46,7 +46,7 @@ import hashlib
 import os
 import signal
 import subprocess
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -74,6 +74,7 @@ from reconciler.gitstore.refs import (
     check_ref_component,
     is_url,
 )
+from reconciler.gitstore.signing import CommitSigner
 from reconciler.gitstore.trees import TreeReader
 
 # Where a cache repository keeps its copies of the remote's refs.
@@ -115,6 +116,7 @@ class HubRepo(TreeReader):
         # (reconciler/gitstore/refs.py keeps prompts off, this adds the helper/ssh); every one
         # that talks to a remote is bounded by ``timeout`` seconds (``_remote``).
         self._auth = credentials
+        self._signer: CommitSigner | None = None  # sign_commits
         self.timeout = timeout
         self._repo.git.update_environment(**remote_env(credentials))
 
@@ -266,9 +268,13 @@ class HubRepo(TreeReader):
         """A commit object (no ref moves); same inputs give the same id."""
         return self._writer.write_commit(_check_sha(tree), [_check_sha(p) for p in parents], message, now)
 
-    def sign_commits(self, signer: Callable[[bytes], bytes] | None) -> None:
+    def sign_commits(self, signer: CommitSigner | None) -> None:
         """Sign every commit written from now on with the hub's key (reconciler/gitstore/signing.py)."""
-        self._writer.signer = signer
+        self._writer.signer = self._signer = signer
+
+    def needs_signature(self, commit: str) -> bool:
+        """Whether a signing hub must write ``commit``'s content again: it lacks the hub's signature."""
+        return self._signer is not None and not self._signer.signed(_check_sha(commit), self._object)
 
     def publish(self, updates: Sequence[RefUpdate]) -> None:
         """Move every ref in ``updates`` at once, or none; RefRace if one was moved meanwhile."""

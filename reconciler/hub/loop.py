@@ -317,8 +317,10 @@ def _render_bundles(
         if prev is not None and prev.published:  # reset under the hub: hold it (module docstring)
             records[cluster] = BundleRecord(prev.published, "", period)
             continue
+        resign = prev is not None and repo.needs_signature(prev.commit)  # not signed by the hub's key
         if (
             prev is not None
+            and not resign
             and not guard.held_before(cluster)
             and _unchanged(inputs, placed, cluster, prev.commit, prev.bundle_id, period)
         ):
@@ -328,7 +330,9 @@ def _render_bundles(
         if prev is None and not shares:
             continue
         rendered = render_cluster(cluster, commit, shares, (), cache, period)  # removals are not in the id
-        if prev is not None and (prev.bundle_id == rendered.bundle_id or guard.holds(cluster, prev, shares)):
+        if prev is not None and (
+            (prev.bundle_id == rendered.bundle_id and not resign) or guard.holds(cluster, prev, shares)
+        ):
             records[cluster] = BundleRecord(prev.commit, prev.bundle_id, period)
             continue
         removals = removals_since(
