@@ -396,11 +396,11 @@ def run_agent(
         raise ValueError(f"--max-prune-share {max_prune_share}: a share in (0, 1]")
     protected = allowed_protected(allow_prune)
     chosen = [provider(p) for p in providers]
+    signatures = SignatureCheck(load_trusted(verify_key_files)) if verify_key_files else None
     check_cluster_name(cluster)
     check_kubeconfig(kubeconfig, context)  # a file that cannot be used: exit 2 before Git is touched
     if len(take_over_from) > 253:
         raise ValueError("--take-over-from: at most 253 characters (a cluster name or a commit)")
-    signatures = SignatureCheck(load_trusted(verify_key_files)) if verify_key_files else None
     stop = threading.Event()
     rng = random.Random()
     with (

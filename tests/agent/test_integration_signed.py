@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner, Result
 
 from agent.signatures import SignatureCheck, load_trusted
+from fleetsync.cli import app
 from fleetsync_contract.report import Outcome
 from tests.support.agentfixtures import AgentFactory, Hub, Member, git, placement
 from tests.support.sshkeys import allowed_signers, make_key, public_line, sign_commits_with
@@ -110,3 +112,27 @@ def test_key_files_the_agent_cannot_use_are_usage_errors(tmp_path: Path) -> None
         load_trusted([tmp_path / "empty"])
     with pytest.raises(ValueError, match="cannot read"):
         load_trusted([tmp_path / "missing"])
+
+
+def test_agent_run_once_with_verify_key_file_exits_3_on_an_unsigned_bundle_and_2_on_a_bad_key_file(
+    sim_member: Member, hub: Hub, keys: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    member = sim_member
+    old, _, _ = keys
+
+    def once(*flags: str) -> Result:
+        args = ["agent", "run", "--repo", str(hub.bare), "--cluster", hub.cluster, "--once"]
+        args += ["--kubeconfig", str(member.kubeconfig), "--state-dir", str(tmp_path / "state")]
+        return CliRunner().invoke(app, [*args, "--namespace", f"fs-{member.prefix}", *flags])
+
+    pub = old.with_name(old.name + ".pub")
+    sign_commits_with(hub.work, old)
+    hub.publish([(placement(), cm(member, "a", "1"))])
+    assert once("--verify-key-file", str(pub)).exit_code == 0
+    git(hub.work, "config", "commit.gpgsign", "false")
+    hub.publish([(placement(), cm(member, "a", "2"))])
+    refused = once("--verify-key-file", str(pub))
+    assert refused.exit_code == 3 and "the commit is not signed" in refused.stderr
+    assert live(member, "a") == "1"
+    bad = once("--verify-key-file", str(tmp_path / "missing.pub"))
+    assert bad.exit_code == 2 and "--verify-key-file" in bad.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from tests.deploy.test_manifests import DEPLOY, _options, _run_command, container, of_kind, pytestmark  # noqa: F401
 from tests.support.sshkeys import make_key, public_line
