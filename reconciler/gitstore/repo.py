@@ -34,7 +34,8 @@ unchecked: ref names are built from components that pass ``check_ref_component``
 
 The package reconciler/gitstore/ is the hub side's only door to Git, split by subject: ref naming
 and checking and the two failures (refs.py, no gitpython), reading trees (trees.py), writing
-objects (objects.py), "who committed a file" (history.py), this module, and a person's work tree
+objects (objects.py), the hub's commit signature (signing.py), "who committed a file"
+(history.py), where a bundle came from (lineage.py), this module, and a person's work tree
 for ``fleetsync approve``, ``drift adopt`` and the demo (worktree.py). Import each name from the
 module that owns it.
 """
