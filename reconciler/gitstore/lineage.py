@@ -114,17 +114,19 @@ def landing(repo: TreeReader, commit: str, tip: str) -> CommitInfo | None:
     sha, tip = _check_sha(commit), _check_sha(tip)
     if sha == tip:
         return commit_info(repo, sha)
-    args = [
-        "rev-list",
-        "--first-parent",
-        "--ancestry-path",
-        f"--max-count={MAX_FIRST_PARENT}",
-        f"{sha}..{tip}",
-    ]
-    line = repo._git(args).decode().split()
-    if not line:  # not in the branch's history (within the bound)
+    bound = f"--max-count={MAX_FIRST_PARENT}"
+    line = repo._git(["rev-list", "--first-parent", bound, tip]).decode().split()
+    after = set(repo._git(["rev-list", "--ancestry-path", bound, f"{sha}..{tip}"]).decode().split())
+    prefix = []  # the newest part of the line: the commits that contain ``commit``
+    for c in line:
+        if c not in after:
+            break
+        prefix.append(c)
+    if len(after) >= MAX_FIRST_PARENT or len(prefix) >= MAX_FIRST_PARENT:
+        return None  # past the bound: say nothing rather than something wrong
+    if not prefix:  # not in the branch's history
         return None
-    oldest = commit_info(repo, line[-1])
+    oldest = commit_info(repo, prefix[-1])
     if oldest.parents and oldest.parents[0] == sha:  # commit is on the first-parent line itself
         return commit_info(repo, sha)
     return oldest
