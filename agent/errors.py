@@ -5,7 +5,8 @@
     AgentError
      ├── SourceError            the Git source: unreachable (transient) or a bad bundle (refused)
      │    └── BundleRefused     a bundle failed verification or does not descend from the last one
-     │         └── Unrelated    the bundle's history does not contain the last accepted commit
+     │         ├── Unrelated    the bundle's history does not contain the last accepted commit
+     │         └── SignatureRefused  the bundle commit is not signed by a trusted hub key
      ├── NotAMember             ``--cluster`` names no MemberCluster of the fleet (a usage error)
      ├── ClaimRefused           the member is claimed by another fleet or cluster name (hand it over)
      └── KubeError              an API server answer, classified once at the client boundary
@@ -35,12 +36,27 @@ class SourceError(AgentError):
 
 
 class BundleRefused(SourceError):
-    """A fetched bundle is not acceptable (bad hashes, missing files, rewritten history)."""
+    """A fetched bundle is not acceptable (bad hashes, missing files, rewritten history).
+
+    ``reason`` is the report's ``source.reason`` (closed vocabulary, docs/formats.md §2)."""
+
+    reason = "VerificationFailed"
 
 
 class Unrelated(BundleRefused):
     """The fetched bundle does not descend from the commit the member's inventory names: a
     rewritten hub branch, or (the loop decides, agent/apply/inventory.py) another fleet's claim."""
+
+    reason = "HistoryRewritten"
+
+
+class SignatureRefused(BundleRefused):
+    """The bundle commit is unsigned, signed by an untrusted key, or its signature does not match
+    (agent/signatures.py); ``reason``: Unsigned, UnknownSigner or BadSignature."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 class NotAMember(AgentError):

@@ -52,7 +52,7 @@ from agent.apply.manager import Applier, Kube, Result, Strategy, Work
 from agent.apply.prune import prune
 from agent.apply.waves import apply_in_waves
 from agent.bundles import load_verified
-from agent.errors import ClaimRefused, NotFound, SourceError, Unrelated
+from agent.errors import BundleRefused, ClaimRefused, NotFound, SourceError, Unrelated
 from agent.observe import Observing, detached, in_background
 from agent.ownership import Claim, Standing, judge, refusal
 from agent.properties import DefaultProvider, PropertyProvider
@@ -411,7 +411,8 @@ class Agent:
             log.debug("keeping the last good bundle: %s", e)
             if st.bundle is None and last and not unproven:
                 self._load_cached(last)
-            return SourceState(False, str(e)[:1024])
+            refused = e.reason if isinstance(e, BundleRefused) else ""  # SourceVerified=False
+            return SourceState(False, str(e)[:1024], verified=not refused, reason=refused)
         if fetched is None:
             if unproven:  # the fleet has no bundle for us, the claim names one: not ours
                 raise self._refused(None)

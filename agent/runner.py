@@ -366,6 +366,7 @@ def run_agent(
     git_timeout: float = GIT_TIMEOUT_SECONDS,
     take_over_from: str = "",
     age_identity_file: str = "",
+    verify_key_files: Sequence[Path] = (),
 ) -> int:
     """The composition root of ``fleetsync agent run``: real clock, sleep, git and cluster.
 
@@ -378,12 +379,15 @@ def run_agent(
     ``git_timeout``: seconds one git fetch or push may take (docs/operations.md, "Timeouts").
     ``take_over_from``: the owner this agent may take the member from (docs/agent.md, "Ownership
     and hand-over").
+    ``verify_key_files``: the hub's public key(s); bundle commits not signed by one are refused
+    (agent/signatures.py; docs/agent.md, "Signed bundles").
     Returns the process exit code (docs/agent.md, "Exit codes"): 0; 2 when a start-up check fails
     (not a MemberCluster of the fleet, the member claimed by another owner); with ``--once`` 1 when
     objects failed or drift was left in place (``SyncSummary.findings``), 3 when Git or the cluster
     could not be reached or the pass failed otherwise (3 wins over 1)."""
     from agent.apply.kube import KubeClient, check_kubeconfig
     from agent.properties import provider
+    from agent.signatures import SignatureCheck, load_trusted
     from agent.source import GitSource, check_cluster_name
 
     if workers < 1:
@@ -392,6 +396,7 @@ def run_agent(
         raise ValueError(f"--max-prune-share {max_prune_share}: a share in (0, 1]")
     protected = allowed_protected(allow_prune)
     chosen = [provider(p) for p in providers]
+    signatures = SignatureCheck(load_trusted(verify_key_files)) if verify_key_files else None
     check_cluster_name(cluster)
     check_kubeconfig(kubeconfig, context)  # a file that cannot be used: exit 2 before Git is touched
     if len(take_over_from) > 253:
@@ -407,6 +412,7 @@ def run_agent(
             verify=MemoVerifier(cluster),
             credentials=credentials,
             timeout=git_timeout,
+            signatures=signatures,
         ) as source,
     ):
         try:

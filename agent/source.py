@@ -63,6 +63,7 @@ from gitdb.base import IStream
 
 from agent.errors import BundleRefused, NotAMember, SourceError, Unrelated
 from agent.ownership import fleet_key
+from agent.signatures import SignatureCheck
 from fleetsync_contract import BUNDLE_REF_PREFIX, HEARTBEAT_REF_PREFIX, REPORT_REF_PREFIX, STATUS_REF
 from fleetsync_contract.gitauth import (
     GIT_TIMEOUT_SECONDS,
@@ -81,6 +82,7 @@ MAX_DEEPEN = 512
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
 MAX_REPORT_BYTES = 64 * 1024 * 1024  # the last report read back at start (agent/loop.py)
 MAX_URL_CHARS = 4096
+MAX_COMMIT_OBJECT_BYTES = 1024 * 1024  # a bundle commit object (its signature checked) is < 1 KiB
 MAX_LISTED = 30  # clusters named in a NotAMember message
 STATUS_CLUSTERS = "clusters/"  # fleet/status: clusters/<name>.yaml per MemberCluster (docs/formats.md §4)
 _COMMIT = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
@@ -147,7 +149,9 @@ class GitSource:
         verify: Verifier = _no_verify,
         credentials: GitCredentials = NO_CREDENTIALS,
         timeout: float = GIT_TIMEOUT_SECONDS,
+        signatures: SignatureCheck | None = None,
     ):
+        self.signatures = signatures  # None: bundle commits are not checked for the hub's signature
         self.url, self._auth = with_url(_check_url(url), credentials)
         self.fleet = self._auth.redact(self.url)  # the fleet as messages and the inventory name it
         self.timeout = timeout
@@ -307,6 +311,7 @@ class GitSource:
         tip = self._repo.git.rev_parse(local)
         if last_accepted and tip != last_accepted:
             self._prove_descent(last_accepted, tip)
+        self._check_signed(tip)
         files = self._read_tree(tip)
         problems = self.verify(files)
         if problems:
@@ -321,6 +326,7 @@ class GitSource:
         verifies (a damaged cache is never applied)."""
         if not commit or not self._has(_check_commit(commit)):
             return None
+        self._check_signed(commit)
         files = self._read_tree(commit)
         problems = self.verify(files)
         if problems:
@@ -328,6 +334,16 @@ class GitSource:
                 f"cached bundle {commit[:12]} failed verification: " + "; ".join(problems[:5])
             )
         return FetchedBundle(commit, files)
+
+    def _check_signed(self, commit: str) -> None:
+        """SignatureRefused unless the hub's key signed ``commit`` (agent/signatures.py)."""
+        if self.signatures is not None:
+            stream = self._repo.odb.stream(bytes.fromhex(_check_commit(commit)))
+            if stream.type != b"commit" or stream.size > MAX_COMMIT_OBJECT_BYTES:
+                raise BundleRefused(
+                    f"{commit[:12]} is not a commit of at most {MAX_COMMIT_OBJECT_BYTES} bytes"
+                )
+            self.signatures.check(commit, stream.read())
 
     def _is_ancestor(self, older: str, newer: str) -> bool:
         try:

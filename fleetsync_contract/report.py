@@ -138,6 +138,10 @@ class PlacementReport:
 class SourceState:
     fresh: bool = True
     message: str = ""
+    # False when the newest bundle was refused (SourceVerified=False): ``reason`` says why —
+    # VerificationFailed, HistoryRewritten, Unsigned, UnknownSigner, BadSignature (docs/formats.md)
+    verified: bool = True
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +255,13 @@ def _object_doc(o: ObjectResult) -> dict[str, Any]:
     return out
 
 
+def _source_doc(s: SourceState) -> dict[str, Any]:
+    out: dict[str, Any] = {"fresh": s.fresh, "message": s.message}
+    if not s.verified:  # written only when False, so reports of a verified source keep their bytes
+        out.update(verified=False, reason=s.reason)
+    return out
+
+
 def report_doc(r: ClusterReport) -> dict[str, Any]:
     return {
         "apiVersion": CONTRACT_API_VERSION,
@@ -260,7 +271,7 @@ def report_doc(r: ClusterReport) -> dict[str, Any]:
         "observedTime": r.observed_time,
         "appliedBundleId": r.applied_bundle_id,
         "appliedBundleCommit": r.applied_bundle_commit,
-        "source": {"fresh": r.source.fresh, "message": r.source.message},
+        "source": _source_doc(r.source),
         "health": _health_doc(r.health),
         "properties": {
             k: {"value": v.value, "observationTime": v.observation_time} for k, v in r.properties.items()
@@ -376,7 +387,12 @@ def parse_report(data: bytes, what: str = REPORT_FILE) -> ClusterReport:
         observed_time=r.text("observedTime"),
         applied_bundle_id=r.text("appliedBundleId"),
         applied_bundle_commit=r.text("appliedBundleCommit"),
-        source=SourceState(r.sub("source").flag("fresh", True), r.sub("source").text("message")),
+        source=SourceState(
+            r.sub("source").flag("fresh", True),
+            r.sub("source").text("message"),
+            r.sub("source").flag("verified", True),
+            r.sub("source").text("reason"),
+        ),
         health=_parse_health(r.sub("health")),
         properties={
             k: PropertyValue(props.sub(k).text("value"), props.sub(k).text("observationTime"))

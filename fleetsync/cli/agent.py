@@ -116,6 +116,15 @@ def agent_run(
             "fleetsync-age-identity in --namespace; docs/security.md).",
         ),
     ] = None,
+    verify_key_file: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--verify-key-file",
+            envvar="FLEETSYNC_VERIFY_KEY_FILES",
+            help="The hub's SSH public key(s) or an allowed-signers file (repeatable: several keys "
+            "during a rotation); bundle commits not signed by one are refused (docs/agent.md).",
+        ),
+    ] = None,
 ) -> None:
     """Run the member agent: fetch fleet/bundles/CLUSTER, apply it, prune, report to fleet/reports/CLUSTER.
 
@@ -159,6 +168,7 @@ def agent_run(
             git_timeout=git_timeout,
             take_over_from=take_over_from or "",
             age_identity_file=str(age_identity_file or ""),
+            verify_key_files=verify_key_file or [],
         )
     except ValueError as e:
         raise fail(str(e), EXIT_USAGE) from e

@@ -26,16 +26,19 @@ from fleetsync.cli.conventions import (
 from fleetsync.cli.gitauth import KnownHostsOpt, SshKeyOpt, TokenFileOpt, UsernameOpt, git_credentials
 
 STATUS_KINDS = ("placements", "clusters", "runs", "bindings")
-KINDS = (*STATUS_KINDS, "drift")
+KINDS = (*STATUS_KINDS, "drift", "provenance")
 
 
 def get(
-    kind: Annotated[str, typer.Argument(help="placements, clusters, runs, bindings or drift.")],
+    kind: Annotated[str, typer.Argument(help="placements, clusters, runs, bindings, drift or provenance.")],
     name: Annotated[
         str | None,
         typer.Argument(
             help="One object (CRP name, or namespace/name for an RP; for bindings, the placement)."
         ),
+    ] = None,
+    obj: Annotated[
+        str | None, typer.Argument(help="provenance only: the object, KIND/NAMESPACE/NAME.")
     ] = None,
     repo: RepoOpt = ".",
     hub_remote: HubRemoteOpt = None,
@@ -59,6 +62,8 @@ def get(
     fleetsync get bindings web -o yaml --repo .  (ClusterResourceBindings; see docs/bindings.md)
 
     fleetsync get drift prod-eu-1 --repo .    (drifted objects from the report branches; see docs/drift.md)
+
+    fleetsync get provenance prod-eu-1 Deployment/web/frontend --repo .   (bundle, fleet commit, signer, merge)
     """
     from reconciler.gitstore.repo import open_hub_repo
     from reconciler.status.read import cli_get, load_state
@@ -71,6 +76,11 @@ def get(
             from reconciler.drift.reports import cli_get_drift
 
             typer.echo(cli_get_drift(r, name, output.value), nl=False)
+            return
+        if kind == "provenance":  # NAME is a cluster, OBJ the object (fleetsync/cli/provenance.py)
+            from fleetsync.cli.provenance import cli_get_provenance
+
+            typer.echo(cli_get_provenance(r, name, obj, output.value), nl=False)
             return
         text = cli_get(r, kind, name, output.value)  # fetches the hub refs (runs included)
         state = load_state(r)

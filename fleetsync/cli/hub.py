@@ -42,7 +42,25 @@ from fleetsync.serve.options import (
 from fleetsync_contract.gitauth import GIT_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
+    from reconciler.gitstore.signing import CommitSigner
     from reconciler.hub.lease import Elector
+
+SigningKeyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--signing-key-file",
+        envvar="FLEETSYNC_SIGNING_KEY_FILE",
+        help="The hub's Ed25519 SSH private key: every hub commit is signed with it, and agents given "
+        "its public key (agent run --verify-key-file) refuse unsigned bundles (docs/security.md).",
+    ),
+]
+
+
+def _signer(path: Path | None) -> CommitSigner | None:
+    """The hub's commit signer (reconciler/gitstore/signing.py); None without a key."""
+    from reconciler.gitstore.signing import load_signer
+
+    return load_signer(path) if path is not None else None
 
 
 @contextmanager
@@ -76,6 +94,7 @@ def hub_reconcile(
     git_ssh_key_file: SshKeyOpt = None,
     git_known_hosts_file: KnownHostsOpt = None,
     git_timeout: TimeoutOpt = GIT_TIMEOUT_SECONDS,
+    signing_key_file: SigningKeyOpt = None,
 ) -> None:
     """Reconcile once: render changed bundles and status, publish them in one atomic update.
 
@@ -89,6 +108,7 @@ def hub_reconcile(
     from reconciler.hub.run import cli_reconcile
 
     auth = git_credentials(git_token_file, git_username, git_ssh_key_file, git_known_hosts_file)
+    signer = _signer(signing_key_file)
     with open_hub_repo(
         repo,
         branch=branch,
@@ -97,6 +117,7 @@ def hub_reconcile(
         credentials=auth,
         timeout=git_timeout,
     ) as r:
+        r.sign_commits(signer)
         text, code = cli_reconcile(r, utcnow())
     typer.echo(text, nl=False)
     raise typer.Exit(code)
@@ -157,6 +178,7 @@ def hub_run(
         bool, typer.Option("--ui", help="Serve the fleet view (docs/ui.md) on the HTTP port.")
     ] = False,
     commit_url: CommitUrlOpt = None,
+    signing_key_file: SigningKeyOpt = None,
 ) -> None:
     """Run the hub: poll every --interval seconds, watch a local repo, and poll on webhook pokes.
 
@@ -173,6 +195,7 @@ def hub_run(
     from reconciler.hub.run import cli_run
 
     auth = git_credentials(git_token_file, git_username, git_ssh_key_file, git_known_hosts_file)
+    signer = _signer(signing_key_file)
     watch = None
     if not is_url(repo) and hub_remote is None:
         git_dir = Path(repo) / ".git"
@@ -212,6 +235,7 @@ def hub_run(
                     timeout=git_timeout,
                 )
             )
+            r.sign_commits(signer)
             if links is not None and service is not None:
                 from fleetsync.ui.serve import hub_view
 

@@ -31,7 +31,7 @@ import struct
 import subprocess
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -108,6 +108,8 @@ class ObjectWriter:
         self.objects = objects
         self._known: set[str] = set()
         self._pending: dict[str, tuple[str, bytes]] | None = None  # inside batch()
+        # the hub's key (reconciler/gitstore/signing.py): every commit written is signed with it
+        self.signer: Callable[[bytes], bytes] | None = None
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -224,7 +226,8 @@ class ObjectWriter:
             message.rstrip("\n"),
             "",
         ]
-        return self._store("commit", "\n".join(lines).encode())
+        data = "\n".join(lines).encode()
+        return self._store("commit", self.signer(data) if self.signer else data)
 
 
 # -- reading what git prints (reconciler/gitstore/repo.py runs the processes) ---------------------------

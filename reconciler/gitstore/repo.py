@@ -34,7 +34,8 @@ unchecked: ref names are built from components that pass ``check_ref_component``
 
 The package reconciler/gitstore/ is the hub side's only door to Git, split by subject: ref naming
 and checking and the two failures (refs.py, no gitpython), reading trees (trees.py), writing
-objects (objects.py), "who committed a file" (history.py), this module, and a person's work tree
+objects (objects.py), the hub's commit signature (signing.py), "who committed a file"
+(history.py), where a bundle came from (lineage.py), this module, and a person's work tree
 for ``fleetsync approve``, ``drift adopt`` and the demo (worktree.py). Import each name from the
 module that owns it.
 """
@@ -75,6 +76,7 @@ from reconciler.gitstore.refs import (
     check_ref_component,
     is_url,
 )
+from reconciler.gitstore.signing import CommitSigner
 from reconciler.gitstore.trees import TreeReader
 
 # Where a cache repository keeps its copies of the remote's refs.
@@ -145,6 +147,7 @@ class HubRepo(TreeReader):
         # (reconciler/gitstore/refs.py keeps prompts off, this adds the helper/ssh); every one
         # that talks to a remote is bounded by ``timeout`` seconds (``_remote``).
         self._auth = credentials
+        self._signer: CommitSigner | None = None  # sign_commits
         self.timeout = timeout
         self._repo.git.update_environment(**remote_env(credentials))
 
@@ -295,6 +298,14 @@ class HubRepo(TreeReader):
     def write_commit(self, tree: str, parents: Iterable[str], message: str, now: datetime) -> str:
         """A commit object (no ref moves); same inputs give the same id."""
         return self._writer.write_commit(_check_sha(tree), [_check_sha(p) for p in parents], message, now)
+
+    def sign_commits(self, signer: CommitSigner | None) -> None:
+        """Sign every commit written from now on with the hub's key (reconciler/gitstore/signing.py)."""
+        self._writer.signer = self._signer = signer
+
+    def needs_signature(self, commit: str) -> bool:
+        """Whether a signing hub must write ``commit``'s content again: it lacks the hub's signature."""
+        return self._signer is not None and not self._signer.signed(_check_sha(commit), self._object)
 
     def publish(self, updates: Sequence[RefUpdate]) -> None:
         """Move every ref in ``updates`` at once, or none; RefRace if one was moved meanwhile."""

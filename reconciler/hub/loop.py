@@ -41,6 +41,7 @@ from fleetsync_contract.bundle import MANIFEST_DIR, BundleError, FileEntry, pars
 from fleetsync_contract.canonical import sha256_hex
 from reconciler.api.placement import Placement
 from reconciler.errors import Finding, UserError
+from reconciler.gitstore.lineage import trailers
 from reconciler.gitstore.refs import RefRace, RefUpdate
 from reconciler.gitstore.repo import HubRepo
 from reconciler.gitstore.signatures import verify_commits
@@ -326,8 +327,10 @@ def _render_bundles(
         if prev is not None and prev.published:  # reset under the hub: hold it (module docstring)
             records[cluster] = BundleRecord(prev.published, "", period)
             continue
+        resign = prev is not None and repo.needs_signature(prev.commit)  # not signed by the hub's key
         if (
             prev is not None
+            and not resign
             and not guard.held_before(cluster)
             and _unchanged(inputs, placed, cluster, prev.commit, prev.bundle_id, period)
         ):
@@ -337,7 +340,9 @@ def _render_bundles(
         if prev is None and not shares:
             continue
         rendered = render_cluster(cluster, commit, shares, (), cache, period)  # removals are not in the id
-        if prev is not None and (prev.bundle_id == rendered.bundle_id or guard.holds(cluster, prev, shares)):
+        if prev is not None and (
+            (prev.bundle_id == rendered.bundle_id and not resign) or guard.holds(cluster, prev, shares)
+        ):
             records[cluster] = BundleRecord(prev.commit, prev.bundle_id, period)
             continue
         removals = removals_since(
@@ -350,6 +355,7 @@ def _render_bundles(
         if removals:
             rendered = render_cluster(cluster, commit, shares, removals, cache, period)
         message = _bundle_message(cluster, rendered, prev.bundle.files if prev else (), commit)
+        message += trailers(repo, commit)  # provenance: the fleet commit and its signer
         new = repo.write_commit(repo.write_tree(rendered.files), [prev.commit] if prev else [], message, now)
         updates.append(
             RefUpdate(f"refs/heads/{BUNDLE_REF_PREFIX}{cluster}", new, prev.commit if prev else None)
