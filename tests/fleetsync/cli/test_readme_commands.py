@@ -75,6 +75,6 @@ def test_the_readme_get_row_names_every_kind_of_fleetsync_get() -> None:
     from fleetsync.cli.get import KINDS
 
     table = README.read_text().split("| command | what it does |", 1)[1].split("\n\n", 1)[0]
-    row = next(r for r in table.splitlines() if r.startswith("| `fleetsync get "))
-    named = set(row.split("`")[1].split()[2].replace("\\|", "|").split("|"))
+    rows = [r for r in table.splitlines() if r.startswith("| `fleetsync get ")]
+    named = {k for r in rows for k in r.split("`")[1].split()[2].replace("\\|", "|").split("|")}
     assert named == set(KINDS)
