@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 from fleetsync_contract import BUNDLE_REF_PREFIX
 from fleetsync_contract.bundle import MANIFEST_DIR, BundleError, FileEntry, parse_bundle, placement_digests
 from fleetsync_contract.canonical import sha256_hex
+from reconciler.api.membercluster import LeaveMode
 from reconciler.api.placement import Placement
 from reconciler.errors import Finding, UserError
 from reconciler.gitstore.refs import RefRace, RefUpdate
@@ -204,7 +205,8 @@ def _reconcile(
         frozen=isolated.frozen,
     )
     say(f"rendering {len(by_name)} cluster bundle(s)")
-    guard = PruneGuard(repo, inputs, commit, spec.settings.prune_max_share)  # unconfirmed mass deletions wait
+    leaving = [s.name for s in states if s.leave is LeaveMode.REMOVE]  # a leave confirms its emptying
+    guard = PruneGuard(repo, inputs, commit, spec.settings.prune_max_share, leaving)  # the rest wait
     bundle_ids, records, updates, fresh = _render_bundles(
         repo, inputs, placed, by_name, spec, commit, now, guard
     )
@@ -232,6 +234,7 @@ def _reconcile(
             inputs.previous_doc(cluster_path(s.name)),
             now,
             _rewound(inputs, s.name),
+            bundle_ids.get(s.name, ""),
         )
         for s in states
     ]
@@ -313,6 +316,9 @@ def _render_bundles(
         prev = inputs.bundles.get(cluster)
         member = spec.members.get(cluster)  # its heartbeat period travels in the bundle (memberCluster)
         period = member.heartbeat_period_seconds if member is not None else None
+        if prev is not None and states[cluster].leave is LeaveMode.KEEP_RESOURCES:  # left, keeping
+            records[cluster] = BundleRecord(prev.commit, prev.bundle_id, period)  # its objects: as gone
+            continue
         if prev is not None and prev.published:  # reset under the hub: hold it (module docstring)
             records[cluster] = BundleRecord(prev.published, "", period)
             continue

@@ -28,6 +28,7 @@ from enum import IntEnum
 from types import MappingProxyType
 from typing import Any
 
+from reconciler.api.membercluster import LeaveMode
 from reconciler.errors import Finding, UserError
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.clusters import ClusterObservation, ClusterState
@@ -423,9 +424,10 @@ def make_plan(
     prune = prune_checks(
         {c: {i for _, i in objs} for c, objs in base.objects.items()},
         {c: {i for _, i in objs} for c, objs in head.objects.items()},
-        {s.name for s in head.states},
+        {s.name for s in head.states if s.leave is not LeaveMode.KEEP_RESOURCES},  # its branch stays
         share,
-        change_confirmations(repo, base.commit, head.commit),  # the hub's confirmation: commit trailers
+        # the hub's confirmation: commit trailers, and a leave (docs/hub.md "Leaving the fleet")
+        change_confirmations(repo, base.commit, head.commit) | {s.name for s in head.states if s.leaving},
     )
     return FleetPlan(
         base,
