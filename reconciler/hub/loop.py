@@ -332,7 +332,9 @@ def _render_bundles(
         shares, by_override, unselected = _cluster_shares(repo, inputs, placed, cluster)
         if prev is None and not shares:
             continue
-        rendered = render_cluster(cluster, commit, shares, (), cache, period)  # removals are not in the id
+        leaving = states[cluster].leave is LeaveMode.REMOVE  # bundle.yaml says so (docs/hub.md)
+        # removals are not in the id
+        rendered = render_cluster(cluster, commit, shares, (), cache, period, leaving=leaving)
         if prev is not None and (prev.bundle_id == rendered.bundle_id or guard.holds(cluster, prev, shares)):
             records[cluster] = BundleRecord(prev.commit, prev.bundle_id, period)
             continue
@@ -344,7 +346,7 @@ def _render_bundles(
             deleted_placements=deleted,
         )
         if removals:
-            rendered = render_cluster(cluster, commit, shares, removals, cache, period)
+            rendered = render_cluster(cluster, commit, shares, removals, cache, period, leaving=leaving)
         message = _bundle_message(cluster, rendered, prev.bundle.files if prev else (), commit)
         new = repo.write_commit(repo.write_tree(rendered.files), [prev.commit] if prev else [], message, now)
         updates.append(

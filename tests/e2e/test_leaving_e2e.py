@@ -46,7 +46,7 @@ def joined(fleet: LocalFleet, cluster: str) -> dict[str, Any] | None:
     if data is None:
         return None
     doc = load_hub_yaml(data)
-    return next(c for c in doc["status"]["conditions"] if c["type"] == "Joined")
+    return dict(next(c for c in doc["status"]["conditions"] if c["type"] == "Joined"))
 
 
 def annotated(files: dict[str, str], cluster: str, value: str) -> dict[str, str]:

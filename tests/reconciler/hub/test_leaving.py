@@ -171,6 +171,7 @@ def test_a_leave_publishes_an_empty_bundle_listing_every_removal_with_no_trailer
     assert bundle_ref("eu-1") in written
     bundle = fleet.bundle("eu-1")
     assert bundle.files == () and bundle.placements == ()
+    assert bundle.leaving  # bundle.yaml says so: every deletion is intended (docs/agent.md "Prune")
     # every object is listed as removed: the agent's own prune caps are lifted (docs/agent.md "Prune")
     assert {r.identity for r in bundle.removals} == placed
     assert {c: fleet.refs()[bundle_ref(c)] for c in others} == others
