@@ -18,6 +18,7 @@ from tests.support.schedfixtures import (
     member,
     pick_all,
     pick_fixed,
+    pick_n,
     reasons,
     run,
 )
@@ -63,4 +64,12 @@ def test_pickfixed_unschedules_the_bound_binding_of_a_leaving_cluster_even_with_
     p = crp(pick_fixed("away", "here"))
     s = run(p, [leaving("away", "keep-resources"), cluster("here")], bound(p, "away", "here"))
     assert s.selected == ("here",)
+    assert {b.cluster: b.state for b in s.bindings}["away"] == BindingState.UNSCHEDULED
+
+
+def test_pickn_replaces_a_leaving_cluster_where_an_unhealthy_one_would_be_kept() -> None:
+    p = crp(pick_n(2))
+    fleet = [leaving("away"), cluster("here"), cluster("spare")]
+    s = run(p, fleet, bound(p, "away", "here"))
+    assert s.selected == ("here", "spare")
     assert {b.cluster: b.state for b in s.bindings}["away"] == BindingState.UNSCHEDULED
