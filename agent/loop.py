@@ -508,6 +508,7 @@ class Agent:
             policy=PrunePolicy(self.config.max_prune_share, allow_protected=self.config.allow_protected),
             source_fresh=fresh,
             workers=self.config.workers,
+            leaving=bundle.leaving,
         )
         return done.deleted, done.summary, done.kept
 

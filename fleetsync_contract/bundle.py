@@ -8,7 +8,9 @@ is incomplete, padded or tampered with before touching its cluster. The bundle i
 what the agent acts on (placements, files and, when present, the ``memberCluster`` settings
 such as the heartbeat period), never the source commit or removals, so a re-render of unchanged
 content yields the same id and the hub writes nothing; a bundle without ``memberCluster`` keeps
-the id it always had.
+the id it always had. ``leaving: true`` (docs/hub.md "Leaving the fleet") is outside the id too,
+like the removals it strengthens: the cluster is leaving the fleet, so every deletion of this
+bundle is intended, including inventory entries no removal names; older agents ignore the key.
 
 Everything here is pure and bounded: at most ``MAX_FILES`` manifests, ``MAX_BUNDLE_YAML_BYTES``
 for the index and ``MAX_MANIFEST_BYTES`` per manifest.
@@ -128,6 +130,7 @@ class Bundle:
     removals: tuple[Removal, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     heartbeat_period_seconds: int | None = None  # memberCluster.heartbeatPeriodSeconds; None in older bundles
+    leaving: bool = False  # the cluster is leaving the fleet: every deletion is intended
 
 
 # -- names ---------------------------------------------------------------------------------------
@@ -238,6 +241,7 @@ def build_bundle(
     removals: Sequence[Removal] = (),
     *,
     heartbeat_period_seconds: int | None = None,
+    leaving: bool = False,
 ) -> dict[str, bytes]:
     """Every file of one cluster's bundle branch, keyed by path; deterministic for equal inputs."""
     return build_bundle_with_id(
@@ -247,6 +251,7 @@ def build_bundle(
         objects,
         removals,
         heartbeat_period_seconds=heartbeat_period_seconds,
+        leaving=leaving,
     )[1]
 
 
@@ -258,6 +263,7 @@ def build_bundle_with_id(
     removals: Sequence[Removal] = (),
     *,
     heartbeat_period_seconds: int | None = None,
+    leaving: bool = False,
 ) -> tuple[str, dict[str, bytes]]:
     """``build_bundle`` plus the bundle id, without re-reading ``bundle.yaml``.
 
@@ -304,7 +310,7 @@ def build_bundle_with_id(
         (
             dump({"apiVersion": CONTRACT_API_VERSION, "bundleId": the_id, "cluster": cluster}),
             files_text,
-            dump({"kind": BUNDLE_KIND}),
+            dump({"kind": BUNDLE_KIND, **({"leaving": True} if leaving else {})}),
             member_text,
             placements_text,
             dump(
@@ -374,6 +380,7 @@ def parse_bundle(files: Mapping[str, bytes]) -> Bundle:
         removals=tuple(removals),
         raw=doc,
         heartbeat_period_seconds=heartbeat,
+        leaving=doc.get("leaving") is True,
     )
 
 

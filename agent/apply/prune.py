@@ -8,7 +8,9 @@ we recorded as a precondition, so an object re-created by someone else is never 
 reads, and the deletions of one wave, go out at once on ``workers`` threads (each is a round trip
 to the API server). A deletion that fails keeps its entry in the inventory for the next pass.
 Deletion counts as intended (lifting the share and empty-bundle caps) only when every candidate
-is listed in the bundle's ``removals``. The prune opt-out is read from the live object
+is listed in the bundle's ``removals``, or when the bundle says the cluster is leaving the fleet
+(``leaving``: its emptying was confirmed by the leave, docs/hub.md "Leaving the fleet"; an entry
+kept earlier, such as a protected Namespace, is named by no removal and must not block it). The prune opt-out is read from the live object
 (inventory.prune_opted_out): a user may add it on the member, and one set in the last bundle's
 manifest reached the live object when that bundle was applied. An orphaned object is left out of
 ``kept``, so it leaves the inventory.
@@ -65,6 +67,7 @@ def prune(
     policy: PrunePolicy,
     source_fresh: bool,
     workers: int = 1,
+    leaving: bool = False,
 ) -> Pruned:
     gone = [e for e in inventory.entries if e.identity not in wanted]
     if not gone:
@@ -90,7 +93,7 @@ def prune(
             f"{cluster}/",
             policy,
             source_fresh=source_fresh,
-            deletion_intended=all(e.identity in removals for e in gone),
+            deletion_intended=leaving or all(e.identity in removals for e in gone),
         )
         kept: set[str] = {i.entry.identity for i in plan.items if i.verdict == PruneVerdict.KEEP_PROTECTED}
         if plan.refused:

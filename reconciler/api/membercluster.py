@@ -9,12 +9,19 @@ clusters whose agent cannot report them; an agent's report wins for whatever it 
 Both served versions (v1beta1 and v1) parse into this one model; v1 lacks ``deleteOptions``.
 The label ``kubernetes-fleet.io/member-name: <name>`` is added as KubeFleet adds it, so
 overrides and stage selectors can pick a cluster by name.
+
+Leaving (docs/hub.md "Leaving the fleet") is written in Git, not by deleting the file: the
+annotation ``fleetsync.io/leave`` (``"true"``: remove what was placed; ``keep-resources``: leave
+it on the cluster) or a ``metadata.deletionTimestamp`` copied from a KubeFleet hub (what a
+MemberCluster being deleted carries there; it means ``"true"`` unless the annotation says
+``keep-resources``). Any other annotation value is refused, so a typo never removes workloads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
@@ -27,6 +34,17 @@ from reconciler.api.registry import KindInfo
 GROUP = "cluster.kubernetes-fleet.io"
 KIND = "MemberCluster"
 MEMBER_NAME_LABEL = "kubernetes-fleet.io/member-name"
+LEAVE_ANNOTATION = "fleetsync.io/leave"
+
+
+class LeaveMode(StrEnum):
+    """How a leaving cluster leaves: its placed objects removed (KubeFleet's) or kept."""
+
+    REMOVE = "true"
+    KEEP_RESOURCES = "keep-resources"
+
+
+LEAVE_VALUES = ("true", "false", LeaveMode.KEEP_RESOURCES.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +80,21 @@ class MemberCluster(Named):
     properties: Mapping[str, PropertyValue] = field(default_factory=empty_map)
     resource_usage: ResourceUsage | None = None
     status: Mapping[str, Any] = field(default_factory=empty_map)
+    deletion_timestamp: str = ""  # metadata.deletionTimestamp as written in the repo
 
     @property
     def labels(self) -> Mapping[str, str]:
         return self.meta.labels
+
+    @property
+    def leave(self) -> LeaveMode | None:
+        """None: a member; else the cluster is leaving the fleet, and how (module docstring)."""
+        value = self.meta.annotations.get(LEAVE_ANNOTATION, "").lower()
+        if value == LeaveMode.KEEP_RESOURCES:
+            return LeaveMode.KEEP_RESOURCES
+        if value == LeaveMode.REMOVE or self.deletion_timestamp:
+            return LeaveMode.REMOVE
+        return None
 
 
 # -- parsing ------------------------------------------------------------------------------------
@@ -79,7 +108,11 @@ def _check_name(name: str) -> str | None:
 def parse_member_cluster(f: Fields, api_version: str, origin: Origin) -> MemberCluster:
     version = api_version.rpartition("/")[2]
     md = f.map("metadata", required=True)
+    deleting = md.raw("deletionTimestamp") if md is not None else None
     meta = parse_metadata(md, namespaced=False, max_name=63, name_check=_check_name)
+    leave = meta.annotations.get(LEAVE_ANNOTATION)
+    if md is not None and leave is not None and leave.lower() not in LEAVE_VALUES:
+        md.error("annotations", f"{LEAVE_ANNOTATION}: {leave!r} is not one of {', '.join(LEAVE_VALUES)}")
     # KubeFleet labels every MemberCluster with its own name (MemberNameLabel).
     labels = dict(meta.labels)
     if meta.name:
@@ -134,6 +167,7 @@ def parse_member_cluster(f: Fields, api_version: str, origin: Origin) -> MemberC
         MappingProxyType(properties),
         usage,
         MappingProxyType(raw_status),
+        str(deleting)[:64] if deleting else "",
     )
 
 

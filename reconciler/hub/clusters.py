@@ -9,8 +9,12 @@ cannot measure cost can still declare it).
 
 Eligibility is KubeFleet's checker, in its order, first failure wins, with fleetsync meanings:
 
-1. a MemberCluster deleted from the repo has left the fleet: it is simply absent from the list
-   (its bindings become dangling, reconciler/scheduler/framework.py);
+1. a MemberCluster that is leaving (annotation ``fleetsync.io/leave`` or a
+   ``metadata.deletionTimestamp`` in the repo, reconciler/api/membercluster.py) "has left the
+   fleet", KubeFleet's words for a MemberCluster with a deletionTimestamp; the scheduler also
+   treats its bindings as dangling (unscheduled), so its placed objects leave its bundle
+   (docs/hub.md "Leaving the fleet"). A MemberCluster deleted from the repo is gone: it is simply
+   absent from the list (its bindings become dangling too, reconciler/scheduler/framework.py);
 2. no observation ever (no report, no heartbeat) = "member agent not online yet";
 3. last heartbeat older than the timeout (default 5 min, KubeFleet's, a repo setting);
 4. (KubeFleet's ``Joined`` condition has no fleetsync equivalent: a reporting agent has joined);
@@ -44,7 +48,7 @@ from types import MappingProxyType
 
 from fleetsync_contract.quantity import QuantityError, parse_quantity
 from fleetsync_contract.report import ClusterReport, Heartbeat, format_time, parse_time
-from reconciler.api.membercluster import MEMBER_NAME_LABEL, MemberCluster, ResourceUsage, Taint
+from reconciler.api.membercluster import MEMBER_NAME_LABEL, LeaveMode, MemberCluster, ResourceUsage, Taint
 from reconciler.api.meta import empty_map
 
 RESOURCE_PROPERTY_PREFIX = "resources.kubernetes-fleet.io/"
@@ -64,8 +68,10 @@ NOT_CONNECTED = "cluster is not connected to the fleet"
 
 
 class IneligibleReason(StrEnum):
-    """Why KubeFleet's eligibility checker refuses a cluster, in its words (after ``NOT_CONNECTED``)."""
+    """Why KubeFleet's eligibility checker refuses a cluster, in its words (after ``NOT_CONNECTED``,
+    except ``LEFT``, which KubeFleet says alone)."""
 
+    LEFT = "cluster has left the fleet"
     NOT_ONLINE = "member agent not online yet"
     NO_RECENT_HEARTBEAT = "no recent heartbeat signals"
     NO_HEALTH = "health condition from member agent is not available"
@@ -83,6 +89,8 @@ class Ineligibility:
     @property
     def summary(self) -> str:
         """The reason alone (the MemberCluster annotation)."""
+        if self.reason is IneligibleReason.LEFT:
+            return str(self.reason)
         return f"{NOT_CONNECTED}: {self.reason}"
 
     @property
@@ -131,6 +139,11 @@ class ClusterState:
     namespaces: frozenset[str] | None = None
     heartbeat_time: datetime | None = None
     healthy: bool | None = None
+    leave: LeaveMode | None = None  # None: a member; else leaving the fleet, and how
+
+    @property
+    def leaving(self) -> bool:
+        return self.leave is not None
 
     def quantity(self, name: str) -> Fraction | None:
         """A property's value per KubeFleet §1.1; None when unavailable or not a quantity."""
@@ -199,8 +212,12 @@ def eligibility(
     now: datetime,
     heartbeat_timeout: timedelta = DEFAULT_HEARTBEAT_TIMEOUT,
     health_timeout: timedelta = DEFAULT_HEALTH_TIMEOUT,
+    *,
+    leaving: bool = False,
 ) -> Ineligibility | None:
     """KubeFleet's eligibility checker over fleetsync's observation; None when eligible."""
+    if leaving:
+        return Ineligibility(IneligibleReason.LEFT)
     if observation is None or observation.heartbeat_time is None:
         return Ineligibility(IneligibleReason.NOT_ONLINE)
     if now - observation.heartbeat_time > heartbeat_timeout:
@@ -290,13 +307,16 @@ def cluster_state(
         name=member.name,
         labels=MappingProxyType(labels),
         taints=member.taints,
-        ineligibility=eligibility(observation, now, heartbeat_timeout, health_timeout),
+        ineligibility=eligibility(
+            observation, now, heartbeat_timeout, health_timeout, leaving=member.leave is not None
+        ),
         properties=MappingProxyType(properties),
         resource_usage=usage,
         quantities=MappingProxyType(derive_quantities(properties, usage)),
         namespaces=namespaces,
         heartbeat_time=None if observation is None else observation.heartbeat_time,
         healthy=None if observation is None else observation.healthy,
+        leave=member.leave,
     )
 
 

@@ -39,6 +39,7 @@ from datetime import datetime, timedelta
 from fleetsync_contract import BUNDLE_REF_PREFIX
 from fleetsync_contract.bundle import MANIFEST_DIR, BundleError, FileEntry, parse_bundle, placement_digests
 from fleetsync_contract.canonical import sha256_hex
+from reconciler.api.membercluster import LeaveMode
 from reconciler.api.placement import Placement
 from reconciler.errors import Finding, UserError
 from reconciler.gitstore.lineage import trailers
@@ -215,7 +216,8 @@ def _reconcile(
         frozen=isolated.frozen,
     )
     say(f"rendering {len(by_name)} cluster bundle(s)")
-    guard = PruneGuard(repo, inputs, commit, spec.settings.prune_max_share)  # unconfirmed mass deletions wait
+    leaving = [s.name for s in states if s.leave is LeaveMode.REMOVE]  # a leave confirms its emptying
+    guard = PruneGuard(repo, inputs, commit, spec.settings.prune_max_share, leaving)  # the rest wait
     bundle_ids, records, updates, fresh = _render_bundles(
         repo, inputs, placed, by_name, spec, commit, now, guard
     )
@@ -243,6 +245,7 @@ def _reconcile(
             inputs.previous_doc(cluster_path(s.name)),
             now,
             _rewound(inputs, s.name),
+            bundle_ids.get(s.name, ""),
         )
         for s in states
     ]
@@ -324,6 +327,9 @@ def _render_bundles(
         prev = inputs.bundles.get(cluster)
         member = spec.members.get(cluster)  # its heartbeat period travels in the bundle (memberCluster)
         period = member.heartbeat_period_seconds if member is not None else None
+        if prev is not None and states[cluster].leave is LeaveMode.KEEP_RESOURCES:  # left, keeping
+            records[cluster] = BundleRecord(prev.commit, prev.bundle_id, period)  # its objects: as gone
+            continue
         if prev is not None and prev.published:  # reset under the hub: hold it (module docstring)
             records[cluster] = BundleRecord(prev.published, "", period)
             continue
@@ -339,7 +345,9 @@ def _render_bundles(
         shares, by_override, unselected = _cluster_shares(repo, inputs, placed, cluster)
         if prev is None and not shares:
             continue
-        rendered = render_cluster(cluster, commit, shares, (), cache, period)  # removals are not in the id
+        leaving = states[cluster].leave is LeaveMode.REMOVE  # bundle.yaml says so (docs/hub.md)
+        # removals are not in the id
+        rendered = render_cluster(cluster, commit, shares, (), cache, period, leaving=leaving)
         if prev is not None and (
             (prev.bundle_id == rendered.bundle_id and not resign) or guard.holds(cluster, prev, shares)
         ):
@@ -353,7 +361,7 @@ def _render_bundles(
             deleted_placements=deleted,
         )
         if removals:
-            rendered = render_cluster(cluster, commit, shares, removals, cache, period)
+            rendered = render_cluster(cluster, commit, shares, removals, cache, period, leaving=leaving)
         message = _bundle_message(cluster, rendered, prev.bundle.files if prev else (), commit)
         message += trailers(repo, commit)  # provenance: the fleet commit and its signer
         new = repo.write_commit(repo.write_tree(rendered.files), [prev.commit] if prev else [], message, now)

@@ -17,6 +17,10 @@ Without it the hub keeps the cluster's previous bundle (the other clusters move 
 ``prune/<cluster>.yaml`` on the status branch saying what it refused and how to confirm it; a
 later commit that carries the trailer, or that undoes the removal, lets the bundle through. The
 record holds no time, so an idle hub does not rewrite it.
+
+A cluster that is leaving the fleet with its resources removed (``fleetsync.io/leave: "true"`` or a
+``metadata.deletionTimestamp`` on its MemberCluster, docs/hub.md "Leaving the fleet") needs no
+trailer: the leave is itself the reviewed confirmation of that one cluster's emptying.
 """
 
 from __future__ import annotations
@@ -137,8 +141,11 @@ class PruneGuard:
     """The hub's side, for one reconcile: ``holds`` says whether a cluster's new bundle must wait
     for a confirmation; ``status_files`` is what the status branch records about those that do."""
 
-    def __init__(self, repo: HubRepo, inputs: HubInputs, commit: str, max_share: float):
+    def __init__(
+        self, repo: HubRepo, inputs: HubInputs, commit: str, max_share: float, leaving: Collection[str] = ()
+    ):
         self._repo, self._inputs, self._commit, self._max_share = repo, inputs, commit, max_share
+        self._leaving = frozenset(leaving)  # clusters whose leave confirms their emptying
         self._confirmations: dict[str, frozenset[str]] = {}
         self._held: dict[str, tuple[PruneVerdict, PreviousBundle]] = {}
 
@@ -148,7 +155,7 @@ class PruneGuard:
 
     def holds(self, cluster: str, prev: PreviousBundle | None, shares: Sequence[PlacementOnCluster]) -> bool:
         """True: keep ``prev``, the removal from it to ``shares`` is not confirmed."""
-        if prev is None:
+        if prev is None or cluster in self._leaving:
             return False
         before = {f.identity for f in prev.bundle.files}
         after = {o.identity for s in shares for o in s.objects}

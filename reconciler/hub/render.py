@@ -128,6 +128,8 @@ def render_cluster(
     removals: Sequence[Removal] = (),
     cache: ManifestCache | None = None,
     heartbeat_period_seconds: int | None = None,
+    *,
+    leaving: bool = False,
 ) -> RenderedBundle:
     """The bundle files of one cluster (``bundle.yaml`` and one file per object).
 
@@ -143,7 +145,13 @@ def render_cluster(
             text = dump(obj.manifest) if obj.patched else cache.text(obj.manifest)
             objects.append(BundleObject(bp.key, obj.identity, text=text, envelope=obj.envelope))
     the_id, files = build_bundle_with_id(
-        cluster, source_commit, bps, objects, removals, heartbeat_period_seconds=heartbeat_period_seconds
+        cluster,
+        source_commit,
+        bps,
+        objects,
+        removals,
+        heartbeat_period_seconds=heartbeat_period_seconds,
+        leaving=leaving,  # bundle.yaml says so: the agent's prune caps are lifted
     )
     return RenderedBundle(cluster, the_id, files)
 

@@ -32,6 +32,7 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
+from reconciler.api.membercluster import LeaveMode
 from reconciler.errors import Finding
 from reconciler.gitstore.repo import HubRepo
 from reconciler.gitstore.signatures import head_signature, verify_commits
@@ -325,9 +326,10 @@ def make_plan(
     prune = prune_checks(
         {c: {i for _, i in objs} for c, objs in base.objects.items()},
         {c: {i for _, i in objs} for c, objs in head.objects.items()},
-        {s.name for s in head.states},
+        {s.name for s in head.states if s.leave is not LeaveMode.KEEP_RESOURCES},  # its branch stays
         share,
-        change_confirmations(repo, base.commit, head.commit),  # the hub's confirmation: commit trailers
+        # the hub's confirmation: commit trailers, and a leave (docs/hub.md "Leaving the fleet")
+        change_confirmations(repo, base.commit, head.commit) | {s.name for s in head.states if s.leaving},
     )
     assert head.loaded is not None and head.isolated is not None
     return FleetPlan(

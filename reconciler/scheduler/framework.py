@@ -3,7 +3,7 @@
 It reproduces KubeFleet's ``RunSchedulingCycleFor`` (``pkg/scheduler/framework/framework.go``)
 decision for decision:
 
-- bindings are classified per cycle: Unscheduled → dangling (cluster gone: marked Unscheduled)
+- bindings are classified per cycle: Unscheduled → dangling (cluster gone or leaving: marked Unscheduled)
   → obsolete (another policy hash) → Scheduled → Bound;
 - PickAll: every cluster passing the filters is selected; obsolete bindings of clusters that no
   longer pass are unscheduled;
@@ -311,7 +311,7 @@ def schedule(
     policy = placement.effective_policy
     policy_hash = scheduling_policy_hash(placement)
     fleet = sorted({c.name: c for c in sorted(clusters, key=lambda c: c.name)}.values(), key=lambda c: c.name)
-    present = {c.name for c in fleet}
+    present = {c.name for c in fleet if not c.leaving}  # a leaving cluster's bindings dangle
     bindings = dedupe(previous)
     picks: dict[str, Pick] = {}  # in the order this call picks, over all its cycles
     earlier = {n: b.pick for n, b in bindings.items() if b.selected and b.pick is not None}

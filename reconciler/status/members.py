@@ -13,6 +13,14 @@ the commit the hub last published) adds a ``BundlePublished=False`` condition, r
 branch: the agent refuses any bundle that does not descend from the one it applied, so the hub
 holds that cluster rather than build on the tip, and the condition is the only way a person
 learns why the cluster stopped moving (docs/hub.md, "A bundle branch that was reset").
+
+A leaving cluster (docs/hub.md "Leaving the fleet") shows its progress in the ``Joined``
+condition, False with reason ``MemberClusterLeaving`` until its agent reports that it applied the
+(empty) bundle the hub published for it and that its inventory (the objects it placed and still
+owns) is empty, then ``MemberClusterLeft`` — the
+KubeFleet reason of a MemberCluster that finished leaving — whose message says that removing the
+file completes it. The count comes from the report, never from the bundle: only the agent knows
+what it has actually deleted.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from fleetsync_contract.report import ClusterReport
+from reconciler.api.membercluster import LeaveMode
 from reconciler.hub.clusters import ClusterState
 from reconciler.status.conditions import Condition, Status, with_transition_times
 
@@ -51,6 +60,47 @@ class RewoundBranch:
         )
 
 
+COMPLETE_HINT = "delete its MemberCluster file from the fleet repo to complete the leave"
+
+
+def leaving_condition(state: ClusterState, report: ClusterReport | None, bundle_id: str) -> Condition:
+    """The ``Joined`` condition of a leaving cluster: how far its leave has come. ``bundle_id``:
+    the bundle the hub has published for the cluster ("" when it never published one)."""
+    if state.leave is LeaveMode.KEEP_RESOURCES:
+        return _left(
+            "left the fleet keeping its resources (fleetsync.io/leave: keep-resources): the hub no "
+            "longer writes its bundle and the objects placed there stay"
+        )
+    if not bundle_id:
+        return _left("left the fleet: nothing was placed on the cluster")
+    if report is None or report.applied_bundle_id != bundle_id:
+        remaining = "" if report is None else f", {len(report.inventory)} object(s) remain"
+        return _leaving(f"waiting for the member agent to apply the empty bundle{remaining}")
+    if report.inventory:
+        refused = f" (the agent's last prune: {report.prune.refused})" if report.prune.refused else ""
+        return _leaving(f"{len(report.inventory)} placed object(s) remain on the cluster{refused}")
+    return _left("left the fleet: the member agent removed every object placed on the cluster")
+
+
+def _left(message: str) -> Condition:
+    return Condition("Joined", Status.FALSE, "MemberClusterLeft", f"{message}; {COMPLETE_HINT}")
+
+
+def _leaving(message: str) -> Condition:
+    return Condition("Joined", Status.FALSE, "MemberClusterLeaving", f"leaving the fleet: {message}")
+
+
+def _joined(state: ClusterState, report: ClusterReport | None, joined: bool, bundle_id: str) -> Condition:
+    if state.leaving:
+        return leaving_condition(state, report, bundle_id)
+    return Condition(
+        "Joined",
+        Status.TRUE if joined else Status.UNKNOWN,
+        "MemberClusterJoined" if joined else "MemberClusterJoinUnknown",
+        "",
+    )
+
+
 def cluster_doc(
     state: ClusterState,
     report: ClusterReport | None,
@@ -58,6 +108,7 @@ def cluster_doc(
     previous: Mapping[str, Any] | None,
     now: datetime,
     rewound: RewoundBranch | None = None,
+    bundle_id: str = "",
 ) -> dict[str, Any]:
     """A MemberCluster-shaped document: labels, properties, resource usage, agent status."""
     prev_status = (previous or {}).get("status") or {}
@@ -93,12 +144,7 @@ def cluster_doc(
         "agentStatus": [agent],
         "conditions": with_transition_times(
             [
-                Condition(
-                    "Joined",
-                    Status.TRUE if joined else Status.UNKNOWN,
-                    "MemberClusterJoined" if joined else "MemberClusterJoinUnknown",
-                    "",
-                ),
+                _joined(state, report, joined, bundle_id),
                 *([rewound.condition()] if rewound is not None else []),
             ],
             prev_status.get("conditions") or [],

@@ -187,3 +187,22 @@ def test_many_different_removals_are_listed_within_a_bound_and_point_to_json() -
     lines = _prune_lines(checks)
     assert len(lines) == MAX_OBJECTS + 1
     assert lines[-1] == "- ... and 5 more cluster(s): `fleetsync plan -o json`"
+
+
+def test_a_leave_confirms_its_clusters_emptying_and_keep_resources_is_not_counted(
+    make_fleet: Callable[[int], Any],
+) -> None:
+    repo = fleet(make_fleet)
+    repo.edit(
+        "clusters/c-0000.yaml",
+        lambda t: t.replace("  labels:", "  annotations: {fleetsync.io/leave: 'true'}\n  labels:"),
+    )
+    repo.edit(
+        "clusters/c-0001.yaml",
+        lambda t: t.replace("  labels:", "  annotations: {fleetsync.io/leave: keep-resources}\n  labels:"),
+    )
+    repo.commit("c-0000 leaves the fleet, c-0001 leaves keeping its objects")  # no trailer
+    doc, _ = repo.plan()
+    assert [(c["cluster"], c["empties"], c["blocking"]) for c in doc["prune"]["clusters"]] == [
+        ("c-0000", True, False)
+    ]
