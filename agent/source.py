@@ -72,7 +72,15 @@ from fleetsync_contract.gitauth import (
     remote_env,
     with_url,
 )
-from fleetsync_contract.gitreason import Hints
+from fleetsync_contract.gitreason import (
+    ACCESS_DENIED,
+    AUTH_FAILED,
+    HOST_KEY,
+    REJECTED,
+    REPO_MISSING,
+    UNREACHABLE,
+    Hints,
+)
 from fleetsync_contract.gitreason import git_reason as reason_line
 
 log = logging.getLogger("fleetsync.agent")
@@ -572,50 +580,18 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 # What to do about a git failure, by what git said (first match wins; checked on all of stderr).
 _HINTS: Hints = (
+    (REPO_MISSING, "check --repo: it must name the fleet repo"),
+    (AUTH_FAILED, "give the agent credentials: docs/operations.md, 'Git credentials'"),
     (
-        (
-            "does not appear to be a git repository",
-            "repository not exported",
-            "no such repository",
-            "Repository not found",
-            "not found",
-            "does not exist",
-            "No such file or directory",
-        ),
-        "check --repo: it must name the fleet repo",
-    ),
-    (
-        (
-            "Authentication failed",
-            "could not read Username",
-            "could not read Password",
-            "returned error: 401",
-        ),
-        "give the agent credentials: docs/operations.md, 'Git credentials'",
-    ),
-    (
-        ("Permission denied", "returned error: 403", "access denied", "not allowed"),
+        ACCESS_DENIED,
         "give the agent's credentials access to the fleet repo: docs/operations.md, 'Git credentials'",
     ),
+    (HOST_KEY, "add the Git host's key to --git-known-hosts-file"),
     (
-        ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED"),
-        "add the Git host's key to --git-known-hosts-file",
-    ),
-    (
-        (
-            "Could not resolve host",
-            "Could not resolve hostname",
-            "Connection refused",
-            "unable to connect",
-            "Failed to connect",
-            "Couldn't connect",
-            "Network is unreachable",
-            "No route to host",
-            "timed out",
-        ),
+        UNREACHABLE,
         "check that the Git host is reachable from the agent (address, DNS, firewall, proxy); retried",
     ),
-    (("[rejected]", "stale info", "non-fast-forward"), "another writer moved the ref; retried"),
+    (REJECTED, "another writer moved the ref; retried"),
 )
 
 

@@ -15,6 +15,37 @@ Hints = tuple[tuple[tuple[str, ...], str], ...]
 
 _WRAPPED = "stderr: '"
 
+# What git (and its transports) say, by cause: each side pairs them with its own fix.
+REPO_MISSING = (
+    "does not appear to be a git repository",
+    "repository not exported",
+    "no such repository",
+    "Repository not found",
+    "not found",
+    "does not exist",
+    "No such file or directory",
+)
+AUTH_FAILED = (
+    "Authentication failed",
+    "could not read Username",
+    "could not read Password",
+    "returned error: 401",
+)
+ACCESS_DENIED = ("Permission denied", "returned error: 403", "access denied", "not allowed")
+HOST_KEY = ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED")
+UNREACHABLE = (
+    "Could not resolve host",
+    "Could not resolve hostname",
+    "Connection refused",
+    "unable to connect",
+    "Failed to connect",
+    "Couldn't connect",
+    "Network is unreachable",
+    "No route to host",
+    "timed out",
+)
+REJECTED = ("[rejected]", "stale info", "non-fast-forward")
+
 
 def unwrap(text: str) -> str:
     """git's stderr out of gitpython's ``GitCommandError`` text (``cmdline ... stderr: '...'``)."""

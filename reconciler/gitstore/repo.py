@@ -61,7 +61,16 @@ from fleetsync_contract.gitauth import (
     remote_env,
     with_url,
 )
-from fleetsync_contract.gitreason import Hints, git_reason, unwrap
+from fleetsync_contract.gitreason import (
+    ACCESS_DENIED,
+    AUTH_FAILED,
+    HOST_KEY,
+    REPO_MISSING,
+    UNREACHABLE,
+    Hints,
+    git_reason,
+    unwrap,
+)
 from reconciler.errors import UserError
 from reconciler.gitstore.refs import (
     HUB_REF_PREFIXES,
@@ -86,32 +95,16 @@ _HUB_NS = "refs/fleetsync/hub/"
 
 # What to do about a git failure of the hub, by what git said (fleetsync_contract/gitreason.py).
 _HINTS: Hints = (
+    (REPO_MISSING, "check --repo: it must name the fleet repo"),
+    (AUTH_FAILED, "give the hub credentials: docs/operations.md, 'Git credentials'"),
     (
-        (
-            "does not appear to be a git repository",
-            "repository not exported",
-            "no such repository",
-            "Repository not found",
-            "No such file or directory",
-        ),
-        "check --repo: it must name the fleet repo",
-    ),
-    (
-        (
-            "Authentication failed",
-            "could not read Username",
-            "could not read Password",
-            "returned error: 401",
-        ),
-        "give the hub credentials: docs/operations.md, 'Git credentials'",
-    ),
-    (
-        ("Permission denied", "returned error: 403", "access denied"),
+        ACCESS_DENIED,
         "give the hub's credentials write access to the fleet repo: docs/operations.md, 'Git credentials'",
     ),
+    (HOST_KEY, "add the Git host's key to --git-known-hosts-file"),
     (
-        ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED"),
-        "add the Git host's key to --git-known-hosts-file",
+        UNREACHABLE,
+        "check that the Git host is reachable from the hub (address, DNS, firewall, proxy); retried",
     ),
 )
 
