@@ -100,6 +100,22 @@ spec:
 CLUSTERS = {"eu-1": "europe", "eu-2": "europe", "us-1": "america", "us-2": "america"}
 
 
+# A second app beside web (format with level=...): Namespace platform, ConfigMap defaults.
+PLATFORM = """apiVersion: v1
+kind: Namespace
+metadata:
+  name: platform
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: defaults
+  namespace: platform
+data:
+  LEVEL: "{level}"
+"""
+
+
 def base_files(
     version: str = "1", clusters: dict[str, str] | None = None, placement: str | None = None
 ) -> dict[str, str]:

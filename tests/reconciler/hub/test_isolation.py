@@ -9,7 +9,7 @@ import pytest
 
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.loop import reconcile_once
-from tests.support.fleethelpers import CLUSTERS, FleetWork, base_files, crp, joined_fleet
+from tests.support.fleethelpers import CLUSTERS, PLATFORM, FleetWork, base_files, crp, joined_fleet
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=1)
@@ -18,20 +18,6 @@ WEB = "ClusterResourcePlacement/web"
 PLATFORM_KEY = "ClusterResourcePlacement/platform"
 SETTINGS = f"manifests/{WEB}/core/ConfigMap/web/settings.yaml"
 DEFAULTS = f"manifests/{PLATFORM_KEY}/core/ConfigMap/platform/defaults.yaml"
-
-PLATFORM = """apiVersion: v1
-kind: Namespace
-metadata:
-  name: platform
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: defaults
-  namespace: platform
-data:
-  LEVEL: "{level}"
-"""
 
 
 def platform_crp() -> str:

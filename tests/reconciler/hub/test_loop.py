@@ -32,7 +32,7 @@ from reconciler.hub.session import HubSession
 from reconciler.load.fleet import LoadResult, load_directory
 from reconciler.status.read import cli_get
 from tests.support import TEMPLATE
-from tests.support.fleethelpers import CLUSTERS, FleetWork, base_files, crp, joined_fleet
+from tests.support.fleethelpers import CLUSTERS, PLATFORM, FleetWork, base_files, crp, joined_fleet
 from tests.support.gitdaemon import GitDaemon, git
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
@@ -314,21 +314,6 @@ def test_get_reads_placements_and_clusters_from_the_status_branch_like_kubectl(f
         )
         with pytest.raises(UserError, match="not found"):
             cli_get(repo, "clusters", "nope", "yaml")
-
-
-PLATFORM = """apiVersion: v1
-kind: Namespace
-metadata:
-  name: platform
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: defaults
-  namespace: platform
-data:
-  LEVEL: "{level}"
-"""
 
 
 def test_a_cluster_held_back_for_one_placement_keeps_its_old_files_while_another_placement_moves(

@@ -17,25 +17,12 @@ from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.loop import reconcile_once
 from reconciler.plan import run as plan_cmd
 from reconciler.plan.build import ExitCode
-from tests.support.fleethelpers import CLUSTERS, FleetWork, base_files, crp, joined_fleet
+from tests.support.fleethelpers import CLUSTERS, PLATFORM, FleetWork, base_files, crp, joined_fleet
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=1)
 WEB = "placement.kubernetes-fleet.io/ClusterResourcePlacement//web"
 
-PLATFORM = """apiVersion: v1
-kind: Namespace
-metadata:
-  name: platform
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: defaults
-  namespace: platform
-data:
-  LEVEL: "{level}"
-"""
 RUN = """apiVersion: placement.kubernetes-fleet.io/v1beta1
 kind: ClusterStagedUpdateRun
 metadata:
