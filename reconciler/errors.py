@@ -23,6 +23,7 @@
      │    ├── DemoGitError      git failed in the demo's fleet repo (fleetsync/demo/fleet.py)
      │    └── Interrupted       kubectl kustomize stopped by a stopping hub or a signal (load/kustomize.py)
      ├── StageFailed            the demo's story: a stage did not reach its goal (fleetsync/demo/story.py)
+     ├── RunFailed              the demo's staged run failed or did not finish (fleetsync/demo/staged.py)
      └── InternalError          a bug in fleetsync
           └── StageSignal       control flow inside one pure stage, never an error to its caller:
                │                the stage catches it and turns it into a result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -60,8 +61,14 @@ def test_a_child_killed_by_a_stopping_hub_is_interrupted_not_a_finding(tmp_path:
 def test_a_child_killed_by_a_signal_is_transient_not_the_users_mistake(tmp_path: Path) -> None:
     kubectl = _fake_kubectl(tmp_path, "kill -INT $$\nsleep 5\n")
     repo = _repo(tmp_path)
-    with pytest.raises(Interrupted, match="signal 2"):
-        render(repo, repo / "app", kubectl=kubectl)
+    # A job started in the background (``cmd &``, as CI may run the suite) begins with SIGINT
+    # ignored, and children inherit an ignored signal: the fake kubectl could not die of it.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(Interrupted, match="signal 2"):
+            render(repo, repo / "app", kubectl=kubectl)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_interrupting_with_nothing_running_kills_nothing_and_later_renders_work(tmp_path: Path) -> None:
