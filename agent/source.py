@@ -266,21 +266,9 @@ class GitSource:
     def _status_clusters(self) -> set[str]:
         """The MemberClusters the hub's status names (``clusters/<name>.yaml``); empty without one."""
         local = "refs/remotes/hub/status"
-        try:
-            self._remote(
-                f"cannot fetch {STATUS_REF} from {self.fleet}",
-                "fetch",
-                "--depth=1",
-                "--no-tags",
-                "--",
-                self.url,
-                f"+refs/heads/{STATUS_REF}:{local}",
-            )
-        except _GitFailed as e:
-            if "couldn't find remote ref" in e.stderr:
-                self._hub_has_run = False
-                return set()
-            raise self._error(f"cannot fetch {STATUS_REF} from {self.fleet}", e) from e
+        if self._fetch_tip(STATUS_REF, local) is None:
+            self._hub_has_run = False
+            return set()
         self._hub_has_run = True
         try:
             out = str(self._repo.git.ls_tree("--name-only", local, STATUS_CLUSTERS))
@@ -302,21 +290,9 @@ class GitSource:
         if last_accepted:
             _check_commit(last_accepted)
         local = f"refs/remotes/hub/{self.cluster}"
-        try:
-            self._remote(
-                f"cannot fetch {self.bundle_ref} from {self.fleet}",
-                "fetch",
-                "--depth=1",
-                "--no-tags",
-                "--",
-                self.url,
-                f"+refs/heads/{self.bundle_ref}:{local}",
-            )
-        except _GitFailed as e:
-            if "couldn't find remote ref" in e.stderr:
-                return None
-            raise self._error(f"cannot fetch {self.bundle_ref} from {self.fleet}", e) from e
-        tip = self._repo.git.rev_parse(local)
+        tip = self._fetch_tip(self.bundle_ref, local)
+        if tip is None:
+            return None
         if last_accepted and tip != last_accepted:
             self._prove_descent(last_accepted, tip)
         self._check_signed(tip)
@@ -430,21 +406,7 @@ class GitSource:
         when the fleet has no such cluster (``check_member``): nothing is pushed then."""
         self._member_before_push(self.report_ref)
         local = f"refs/remotes/hub/report-{self.cluster}"
-        parent: str | None = None
-        try:
-            self._remote(
-                f"cannot fetch {self.report_ref} from {self.fleet}",
-                "fetch",
-                "--depth=1",
-                "--no-tags",
-                "--",
-                self.url,
-                f"+refs/heads/{self.report_ref}:{local}",
-            )
-            parent = self._repo.git.rev_parse(local)
-        except _GitFailed as e:
-            if "couldn't find remote ref" not in e.stderr:
-                raise self._error(f"cannot fetch {self.report_ref} from {self.fleet}", e) from e
+        parent = self._fetch_tip(self.report_ref, local)
         tree = self._write_tree(files)
         if parent and self._repo.git.rev_parse(f"{parent}^{{tree}}") == tree:
             return None
@@ -468,21 +430,10 @@ class GitSource:
         times over from); None when there is no report yet. SourceError when the remote cannot be
         read; ValueError when the tree holds more than ``max_bytes`` (it is not read)."""
         local = f"refs/remotes/hub/report-{self.cluster}"
-        try:
-            self._remote(
-                f"cannot fetch {self.report_ref} from {self.fleet}",
-                "fetch",
-                "--depth=1",
-                "--no-tags",
-                "--",
-                self.url,
-                f"+refs/heads/{self.report_ref}:{local}",
-            )
-        except _GitFailed as e:
-            if "couldn't find remote ref" in e.stderr:
-                return None
-            raise self._error(f"cannot fetch {self.report_ref} from {self.fleet}", e) from e
-        tip = self._repo.commit(self._repo.git.rev_parse(local))
+        found = self._fetch_tip(self.report_ref, local)
+        if found is None:
+            return None
+        tip = self._repo.commit(found)
         blobs = [b for b in tip.tree.traverse() if isinstance(b, git.Blob) and b.mode != 0o120000]
         if sum(b.size for b in blobs) > max_bytes:
             raise ValueError(f"the report at {tip.hexsha[:12]} is larger than {max_bytes} bytes")
@@ -505,6 +456,25 @@ class GitSource:
         except _GitFailed as e:
             raise self._error(f"cannot push {self.heartbeat_ref} to {self.fleet}", e) from e
         return commit
+
+    def _fetch_tip(self, branch: str, local: str) -> str | None:
+        """Fetch the tip of the remote ``branch`` (shallow) into ``local``; its commit, or None
+        when the remote has no such branch. SourceError (one line) on any other failure."""
+        try:
+            self._remote(
+                f"cannot fetch {branch} from {self.fleet}",
+                "fetch",
+                "--depth=1",
+                "--no-tags",
+                "--",
+                self.url,
+                f"+refs/heads/{branch}:{local}",
+            )
+        except _GitFailed as e:
+            if "couldn't find remote ref" in e.stderr:
+                return None
+            raise self._error(f"cannot fetch {branch} from {self.fleet}", e) from e
+        return str(self._repo.git.rev_parse(local))
 
     def _remote(self, what: str, *args: str) -> str:
         """``git ARGS`` against the fleet repo, in its own process group, killed as a group after
