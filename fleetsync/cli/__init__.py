@@ -31,6 +31,7 @@ from fleetsync.cli import (
     plan,
     schedule,
     secret,
+    team,
     ui,
     validate,
     version,
@@ -105,6 +106,7 @@ app.add_typer(hub.app, name="hub")
 app.add_typer(agent.app, name="agent")
 app.add_typer(drift.app, name="drift")
 app.add_typer(secret.app, name="secret")
+app.add_typer(team.app, name="team")
 
 
 def main() -> None:

@@ -65,6 +65,10 @@ TABLE: list[tuple[str, int]] = [
     ("ui --repo {missing}", 2),
     ("secret encrypt --cluster eu-1 {missing}", 2),
     ("ui --repo {fleet} --commit-url ftp://host/{{sha}}", 2),
+    ("team list --dir {plain}", 0),
+    ("team list --dir {missing}", 2),
+    ("team add a --repo /srv/a.git --namespaces kube-system --dir {plain}", 2),
+    ("team remove nothing-like-it --dir {plain}", 1),
 ]
 
 
@@ -104,7 +108,9 @@ def _commands(group: object, prefix: tuple[str, ...] = ()) -> list[str]:
 
 def test_the_table_covers_every_command() -> None:
     listed = {
-        " ".join(line.split()[: 2 if line.split()[0] in ("dev", "hub", "agent", "drift", "secret") else 1])
+        " ".join(
+            line.split()[: 2 if line.split()[0] in ("dev", "hub", "agent", "drift", "secret", "team") else 1]
+        )
         for line, _ in TABLE
     }
     assert set(_commands(typer.main.get_command(app))) <= listed

@@ -29,7 +29,9 @@ def readme_commands() -> set[str]:
     for row in re.findall(r"^\| `fleetsync ([^`]*)`", table, re.MULTILINE):
         words = [w for w in re.split(r"\s+", row) if re.fullmatch(r"[a-z][a-z-]*", w)]
         found.add(
-            " ".join(words[:2] if words[0] in ("hub", "agent", "drift", "dev", "secret") else words[:1])
+            " ".join(
+                words[:2] if words[0] in ("hub", "agent", "drift", "dev", "secret", "team") else words[:1]
+            )
         )
     return found
 
