@@ -32,6 +32,7 @@ from fleetsync.cli import (
     schedule,
     secret,
     team,
+    template,
     ui,
     validate,
     version,
@@ -107,6 +108,7 @@ app.add_typer(agent.app, name="agent")
 app.add_typer(drift.app, name="drift")
 app.add_typer(secret.app, name="secret")
 app.add_typer(team.app, name="team")
+app.add_typer(template.app, name="template")
 
 
 def main() -> None:

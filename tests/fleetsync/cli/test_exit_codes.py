@@ -69,6 +69,8 @@ TABLE: list[tuple[str, int]] = [
     ("team list --dir {missing}", 2),
     ("team add a --repo /srv/a.git --namespaces kube-system --dir {plain}", 2),
     ("team remove nothing-like-it --dir {plain}", 1),
+    ("template update --to latest --dir {fleet}", 2),
+    ("template update --to v0.1.0 --dir {plain}", 2),
 ]
 
 
@@ -109,7 +111,11 @@ def _commands(group: object, prefix: tuple[str, ...] = ()) -> list[str]:
 def test_the_table_covers_every_command() -> None:
     listed = {
         " ".join(
-            line.split()[: 2 if line.split()[0] in ("dev", "hub", "agent", "drift", "secret", "team") else 1]
+            line.split()[
+                : 2
+                if line.split()[0] in ("dev", "hub", "agent", "drift", "secret", "team", "template")
+                else 1
+            ]
         )
         for line, _ in TABLE
     }

@@ -30,7 +30,9 @@ def readme_commands() -> set[str]:
         words = [w for w in re.split(r"\s+", row) if re.fullmatch(r"[a-z][a-z-]*", w)]
         found.add(
             " ".join(
-                words[:2] if words[0] in ("hub", "agent", "drift", "dev", "secret", "team") else words[:1]
+                words[:2]
+                if words[0] in ("hub", "agent", "drift", "dev", "secret", "team", "template")
+                else words[:1]
             )
         )
     return found
