@@ -197,3 +197,25 @@ def test_ci_files_keep_your_pins_unless_you_changed_more() -> None:
         with_pins(base, ours, theirs) == b'a: 2\n  FLEETSYNC_VERSION: "0.1.5"\n  FLEETSYNC_SOURCE: "mine"\n'
     )
     assert with_pins(base, ours + b"extra: yes\n", theirs) is None
+
+
+def test_a_fork_that_records_no_version_updates_from_its_history_and_records_one(fork: Path) -> None:
+    git(fork, "rm", "-q", ".fleetsync/template-version")
+    git(fork, "commit", "-q", "-m", "forget the version")
+    code, out, _ = update(fork, "--to", "v0.2.0")
+    assert code == 0 and "(unrecorded) -> v0.2.0" in out
+    assert show(fork, "HEAD", ".fleetsync/template-version") == "v0.2.0"
+
+
+def test_a_copy_without_the_templates_history_is_told_how_to_fork(tmp_path: Path, source: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(ROOT / "fleet-repo-template", copy)
+    git(copy, "init", "-q", "-b", "main")
+    git_identity(copy)
+    (copy / ".fleetsync").mkdir()
+    (copy / ".fleetsync" / "template-version").write_text("v0.1.0\n")
+    git(copy, "add", "-A")
+    git(copy, "commit", "-q", "-m", "copied")
+    code, _, err = update(copy, "--to", "v0.2.0", "--template-repo", str(source))
+    assert code == 2 and "docs/forking.md" in err
+    assert git(copy, "branch", "--list") == "* main"
