@@ -286,20 +286,67 @@ def _str_list(spec: Mapping[str, Any], key: str) -> list[str]:
     return value
 
 
-def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+def _mapping(value: Any, where: str, fields: frozenset[str] | None = None) -> Mapping[str, Any]:
+    """``value`` as a mapping; with ``fields``, one that has no other keys (a typo such as
+    ``namespace:`` for ``namespaces:`` would otherwise be a boundary silently left out)."""
     if not isinstance(value, Mapping):
         raise TeamFileError(f"{where} must be a mapping")
+    unknown = sorted(str(k) for k in value if fields is not None and k not in fields)
+    if unknown:
+        raise TeamFileError(
+            f"{where}: unknown field {unknown[0]!r} (known: {', '.join(sorted(fields or ()))})"
+        )
     return value
+
+
+SPEC_FIELDS = frozenset({"repo", "namespaces", "clusterSelector", "kinds", "clusterScopedKinds", "limits"})
+REPO_FIELDS = frozenset({"url", "branch", "path"})
+LIMIT_FIELDS = frozenset({"objectsPerCluster", "bundleBytes"})
+OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+
+
+def _requirement(expr: Any, where: str) -> dict[str, Any]:
+    e = _mapping(expr, where, frozenset({"key", "operator", "values"}))
+    key, op, values = e.get("key"), e.get("operator"), e.get("values") or []
+    if not isinstance(key, str) or check_label_key(key):
+        raise TeamFileError(f"{where}.key must be a label key")
+    if op not in OPERATORS:
+        raise TeamFileError(f"{where}.operator must be one of {', '.join(OPERATORS)}")
+    if not isinstance(values, list) or any(not isinstance(v, str) or check_label_value(v) for v in values):
+        raise TeamFileError(f"{where}.values must be a list of label values")
+    if bool(values) != (op in ("In", "NotIn")):
+        raise TeamFileError(f"{where}.values must be non-empty for In and NotIn, and empty otherwise")
+    return {"key": key, "operator": op, **({"values": values} if values else {})}
+
+
+def check_selector(value: Any) -> dict[str, Any]:
+    """A clusterSelector document (matchLabels, matchExpressions), checked as Kubernetes does."""
+    selector = _mapping(value, "spec.clusterSelector", frozenset({"matchLabels", "matchExpressions"}))
+    labels = _mapping(selector.get("matchLabels") or {}, "spec.clusterSelector.matchLabels")
+    for k, v in labels.items():
+        if not isinstance(k, str) or check_label_key(k) or not isinstance(v, str) or check_label_value(v):
+            raise TeamFileError(f"spec.clusterSelector.matchLabels: {k!r}: {v!r} is not a label")
+    exprs = selector.get("matchExpressions") or []
+    if not isinstance(exprs, list) or len(exprs) > MAX_LIST:
+        raise TeamFileError(f"spec.clusterSelector.matchExpressions must be a list of at most {MAX_LIST}")
+    out: dict[str, Any] = {}
+    if labels:
+        out["matchLabels"] = dict(labels)
+    if exprs:
+        out["matchExpressions"] = [
+            _requirement(e, f"spec.clusterSelector.matchExpressions[{i}]") for i, e in enumerate(exprs)
+        ]
+    return out
 
 
 def parse_team(doc: Any) -> Team:
     """A Team document (already loaded) → Team; TeamFileError naming the field if invalid."""
-    doc = _mapping(doc, "a team file")
+    doc = _mapping(doc, "a team file", frozenset({"apiVersion", "kind", "metadata", "spec"}))
     if doc.get("apiVersion") != API_VERSION or doc.get("kind") != KIND:
         raise TeamFileError(f"apiVersion/kind must be {API_VERSION}/{KIND}")
     name = check_name(str(_mapping(doc.get("metadata"), "metadata").get("name", "")))
-    spec = _mapping(doc.get("spec"), "spec")
-    repo = _mapping(spec.get("repo"), "spec.repo")
+    spec = _mapping(doc.get("spec"), "spec", SPEC_FIELDS)
+    repo = _mapping(spec.get("repo"), "spec.repo", REPO_FIELDS)
     selector = spec.get("clusterSelector")
     return Team(
         name=name,
@@ -309,10 +356,10 @@ def parse_team(doc: Any) -> Team:
             path=check_path(str(repo.get("path") or "")),
         ),
         namespaces=check_namespaces(_str_list(spec, "namespaces")),
-        cluster_selector=None if selector is None else dict(_mapping(selector, "spec.clusterSelector")),
+        cluster_selector=None if selector is None else check_selector(selector),
         kinds=check_kinds(_str_list(spec, "kinds"), "spec.kinds"),
         cluster_scoped_kinds=check_kinds(_str_list(spec, "clusterScopedKinds"), "spec.clusterScopedKinds"),
-        limits=check_limits(dict(_mapping(spec.get("limits") or {}, "spec.limits"))),
+        limits=check_limits(dict(_mapping(spec.get("limits") or {}, "spec.limits", LIMIT_FIELDS))),
     )
 
 
@@ -330,7 +377,7 @@ def read_team(path: Path) -> Team:
         raise TeamFileError(f"{TEAMS_DIR}/{path.name}: cannot be read ({e.strerror})") from e
     except ValueError as e:  # a YAML error; TeamFileError is a UserError, not a ValueError
         raise TeamFileError(f"{TEAMS_DIR}/{path.name}: not one YAML document") from e
-    except TeamFileError as e:
+    except UserError as e:  # TeamFileError, or a branch git would not take
         raise TeamFileError(f"{TEAMS_DIR}/{path.name}: {e}") from e
     if f"{team.name}.yaml" != path.name:
         raise TeamFileError(

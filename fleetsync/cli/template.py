@@ -100,13 +100,17 @@ def _settle(fork: ForkTree, path: str, resolution: Resolution) -> bool:
 
 def recorded_version(fork: ForkTree) -> str | None:
     """The release tag in the fork's ``.fleetsync/template-version`` at HEAD, None if absent."""
+    from reconciler.errors import UserError
     from reconciler.gitstore.subtree import check_release
 
     data = fork.show_file(fork.head(), VERSION_FILE)
     if data is None:
         return None
     tag = data[:64].decode(errors="replace").strip()
-    check_release(tag)
+    try:
+        check_release(tag)
+    except UserError as e:
+        raise UserError(f"{VERSION_FILE}: {e}") from e
     return tag
 
 

@@ -250,3 +250,25 @@ def test_the_cluster_selector_reads_like_kubectls(text: str, selector: dict[str,
 def test_a_selector_kubectl_would_refuse_is_refused(text: str) -> None:
     with pytest.raises(TeamFileError):
         parse_selector(text)
+
+
+@pytest.mark.parametrize(
+    ("spec_text", "named"),
+    [
+        ("namespace: [team-b]", "unknown field 'namespace'"),
+        ("clusterSelector: {matchExpressions: [{key: env, operator: Near}]}", "operator"),
+        ("clusterSelector: {matchExpressions: [oops]}", "matchExpressions[0]"),
+        ("clusterSelector: {matchLabels: {env: [a]}}", "matchLabels"),
+        ("limits: {objects: 5}", "unknown field 'objects'"),
+    ],
+)
+def test_list_names_the_field_a_hand_edited_team_file_gets_wrong(
+    tmp_path: Path, spec_text: str, named: str
+) -> None:
+    (tmp_path / "teams").mkdir()
+    (tmp_path / "teams" / "team-b.yaml").write_text(
+        "apiVersion: fleetsync.io/v1alpha1\nkind: Team\nmetadata: {name: team-b}\n"
+        f"spec:\n  repo: {{url: /srv/b.git}}\n  namespaces: [team-b]\n  {spec_text}\n"
+    )
+    code, _, err = team("list", at=tmp_path)
+    assert code == 1 and "teams/team-b.yaml" in err and named in err
