@@ -7,11 +7,10 @@ values in, bytes and frozen values out) so that every rule a person can break at
 refused before a file exists: a name that is not a DNS label, a repo URL of another scheme or
 with a password or token in it (the file is committed, a credential in it would be public to
 every reader of the platform repo), a namespace another team already owns or one of the
-cluster's own (kube-system, kube-public, default), a cluster selector that does not parse. The
-selector is read kubectl-style (``env=staging,region in (eu,us),!legacy``) and written as the
-LabelSelector KubeFleet's ClusterResourcePlacement affinity uses, so one selector syntax serves
-the command line and one the file. Every input is bounded (file size, list lengths, URL length).
-docs/teams.md describes the format and the rules the hub adds at render time.
+cluster's own (kube-system, kube-public, default), a cluster selector that does not parse (read
+kubectl-style, written as a LabelSelector: fleetsync/labelselector.py). Every input is bounded
+(file size, list lengths, URL length). docs/teams.md describes the format and the rules the hub
+adds at render time.
 """
 
 from __future__ import annotations
@@ -23,9 +22,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
+from fleetsync.labelselector import check_selector
 from fleetsync_contract.canonical import dump, load
 from fleetsync_contract.gitauth import mask_url_credentials
-from reconciler.api.fields import check_dns_label, check_label_key, check_label_value
+from reconciler.api.fields import check_dns_label
 from reconciler.errors import UserError
 from reconciler.gitstore.refs import check_branch
 
@@ -38,11 +38,10 @@ SCHEMES = ("git", "https", "ssh")
 MAX_FILE_BYTES = 64 * 1024  # one team file
 MAX_TEAMS = 1_000  # team files one platform repo may hold
 MAX_URL = 2_048
-MAX_LIST = 256  # namespaces, kinds, or selector terms of one team
+MAX_LIST = 256  # namespaces or kinds of one team
 MAX_PATH = 1_024
 
 _KIND = re.compile(r"^(?:[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Z][A-Za-z0-9]{0,62}$")
-_SET_TERM = re.compile(r"^(?P<key>[^\s!=()]+)\s+(?P<op>in|notin)\s*\((?P<values>[^()]*)\)$")
 
 
 class TeamFileError(UserError):
@@ -188,96 +187,6 @@ def split_list(text: str) -> list[str]:
     return [p.strip() for p in text.split(",") if p.strip()]
 
 
-# -- the kubectl-style selector ------------------------------------------------------------------
-def _terms(text: str) -> list[str]:
-    """Split on commas outside parentheses."""
-    terms: list[str] = []
-    depth, start = 0, 0
-    for i, c in enumerate(text):
-        depth += {"(": 1, ")": -1}.get(c, 0)
-        if depth < 0 or depth > 1:
-            raise TeamFileError(f"--clusters {text!r}: unbalanced parentheses")
-        if c == "," and depth == 0:
-            terms.append(text[start:i].strip())
-            start = i + 1
-    if depth:
-        raise TeamFileError(f"--clusters {text!r}: unbalanced parentheses")
-    terms.append(text[start:].strip())
-    return terms
-
-
-def _key(key: str) -> str:
-    why = check_label_key(key)
-    if why:
-        raise TeamFileError(f"--clusters: invalid label key {key!r}: {why}")
-    return key
-
-
-def _value(value: str) -> str:
-    why = check_label_value(value)
-    if why:
-        raise TeamFileError(f"--clusters: invalid label value {value!r}: {why}")
-    return value
-
-
-def _term(term: str, labels: dict[str, str], exprs: list[dict[str, Any]]) -> None:
-    found = _SET_TERM.match(term)
-    if found:
-        values = [_value(v) for v in split_list(found["values"])]
-        if not values:
-            raise TeamFileError(f"--clusters: {term!r} needs at least one value")
-        op = "In" if found["op"] == "in" else "NotIn"
-        exprs.append({"key": _key(found["key"]), "operator": op, "values": sorted(set(values))})
-    elif term.startswith("!"):
-        exprs.append({"key": _key(term[1:].strip()), "operator": "DoesNotExist"})
-    elif "!=" in term:
-        key, _, value = term.partition("!=")
-        exprs.append({"key": _key(key.strip()), "operator": "NotIn", "values": [_value(value.strip())]})
-    elif "=" in term:
-        key, _, value = term.replace("==", "=", 1).partition("=")
-        key = _key(key.strip())
-        if labels.get(key, value.strip()) != value.strip():
-            raise TeamFileError(f"--clusters: {key} is required to equal two values")
-        labels[key] = _value(value.strip())
-    else:
-        exprs.append({"key": _key(term), "operator": "Exists"})
-
-
-def parse_selector(text: str) -> dict[str, Any]:
-    """A kubectl label selector (``=``, ``==``, ``!=``, ``in (…)``, ``notin (…)``, ``key``,
-    ``!key``, comma-separated, all ANDed) → a LabelSelector document."""
-    if len(text) > MAX_URL:
-        raise TeamFileError(f"--clusters is longer than {MAX_URL} characters")
-    terms = _terms(text)
-    if len(terms) > MAX_LIST or any(not t for t in terms):
-        raise TeamFileError(f"--clusters {text!r}: an empty term (use 'key=value,key2 in (a,b)')")
-    labels: dict[str, str] = {}
-    exprs: list[dict[str, Any]] = []
-    for term in terms:
-        _term(term, labels, exprs)
-    out: dict[str, Any] = {}
-    if labels:
-        out["matchLabels"] = labels
-    if exprs:
-        out["matchExpressions"] = exprs
-    return out
-
-
-def selector_text(selector: Mapping[str, Any] | None) -> str:
-    """The kubectl form of a LabelSelector document (for a table); ``*`` for every cluster."""
-    if selector is None:
-        return "*"
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for e in selector.get("matchExpressions") or []:
-        key, op, values = e.get("key"), e.get("operator"), ",".join(map(str, e.get("values") or []))
-        parts.append(
-            {"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})", "Exists": f"{key}"}.get(
-                str(op), f"!{key}"
-            )
-        )
-    return ",".join(parts) or "*"
-
-
 # -- documents -----------------------------------------------------------------------------------
 def _str_list(spec: Mapping[str, Any], key: str) -> list[str]:
     value = spec.get(key) or []
@@ -302,41 +211,6 @@ def _mapping(value: Any, where: str, fields: frozenset[str] | None = None) -> Ma
 SPEC_FIELDS = frozenset({"repo", "namespaces", "clusterSelector", "kinds", "clusterScopedKinds", "limits"})
 REPO_FIELDS = frozenset({"url", "branch", "path"})
 LIMIT_FIELDS = frozenset({"objectsPerCluster", "bundleBytes"})
-OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
-
-
-def _requirement(expr: Any, where: str) -> dict[str, Any]:
-    e = _mapping(expr, where, frozenset({"key", "operator", "values"}))
-    key, op, values = e.get("key"), e.get("operator"), e.get("values") or []
-    if not isinstance(key, str) or check_label_key(key):
-        raise TeamFileError(f"{where}.key must be a label key")
-    if op not in OPERATORS:
-        raise TeamFileError(f"{where}.operator must be one of {', '.join(OPERATORS)}")
-    if not isinstance(values, list) or any(not isinstance(v, str) or check_label_value(v) for v in values):
-        raise TeamFileError(f"{where}.values must be a list of label values")
-    if bool(values) != (op in ("In", "NotIn")):
-        raise TeamFileError(f"{where}.values must be non-empty for In and NotIn, and empty otherwise")
-    return {"key": key, "operator": op, **({"values": values} if values else {})}
-
-
-def check_selector(value: Any) -> dict[str, Any]:
-    """A clusterSelector document (matchLabels, matchExpressions), checked as Kubernetes does."""
-    selector = _mapping(value, "spec.clusterSelector", frozenset({"matchLabels", "matchExpressions"}))
-    labels = _mapping(selector.get("matchLabels") or {}, "spec.clusterSelector.matchLabels")
-    for k, v in labels.items():
-        if not isinstance(k, str) or check_label_key(k) or not isinstance(v, str) or check_label_value(v):
-            raise TeamFileError(f"spec.clusterSelector.matchLabels: {k!r}: {v!r} is not a label")
-    exprs = selector.get("matchExpressions") or []
-    if not isinstance(exprs, list) or len(exprs) > MAX_LIST:
-        raise TeamFileError(f"spec.clusterSelector.matchExpressions must be a list of at most {MAX_LIST}")
-    out: dict[str, Any] = {}
-    if labels:
-        out["matchLabels"] = dict(labels)
-    if exprs:
-        out["matchExpressions"] = [
-            _requirement(e, f"spec.clusterSelector.matchExpressions[{i}]") for i, e in enumerate(exprs)
-        ]
-    return out
 
 
 def parse_team(doc: Any) -> Team:

@@ -55,6 +55,7 @@ def _build(
     bundle_bytes: int | None,
 ) -> Team:
     from fleetsync import teamfile as tf
+    from fleetsync.labelselector import parse_selector
     from reconciler.gitstore.refs import check_branch
 
     limits = {"objectsPerCluster": objects_per_cluster, "bundleBytes": bundle_bytes}
@@ -62,7 +63,7 @@ def _build(
         name=tf.check_name(name),
         repo=tf.TeamRepo(tf.check_url(repo), check_branch(branch), tf.check_path(path)),
         namespaces=tf.check_namespaces(tf.split_list(namespaces)),
-        cluster_selector=None if clusters is None else tf.parse_selector(clusters),
+        cluster_selector=None if clusters is None else parse_selector(clusters),
         kinds=tf.check_kinds(tf.split_list(kinds), "--kinds"),
         cluster_scoped_kinds=tf.check_kinds(tf.split_list(cluster_scoped_kinds), "--cluster-scoped-kinds"),
         limits=tf.check_limits({k: v for k, v in limits.items() if v is not None}),
@@ -172,7 +173,7 @@ def add_command(
 
 
 def _row(team: Team) -> list[str]:
-    from fleetsync.teamfile import selector_text
+    from fleetsync.labelselector import selector_text
 
     return [
         team.name,

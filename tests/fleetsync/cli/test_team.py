@@ -15,7 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from fleetsync.cli import app
-from fleetsync.teamfile import TeamFileError, parse_selector, read_team
+from fleetsync.labelselector import SelectorError, parse_selector
+from fleetsync.teamfile import read_team
 from fleetsync_contract.canonical import load
 
 TOKEN = "ghp-Team-T0ken-5e1f0c"
@@ -248,7 +249,7 @@ def test_the_cluster_selector_reads_like_kubectls(text: str, selector: dict[str,
     "text", ["env=a,env=b", "region in ()", "a,,b", "bad key=x", "env=no way", "a in ((b))"]
 )
 def test_a_selector_kubectl_would_refuse_is_refused(text: str) -> None:
-    with pytest.raises(TeamFileError):
+    with pytest.raises(SelectorError):
         parse_selector(text)
 
 
