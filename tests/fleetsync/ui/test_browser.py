@@ -3,10 +3,14 @@
 The server is the one ``fleetsync ui`` runs, over conftest.py's fleet (real hub, real agents).
 The browser opens each page, follows the links a person follows (matrix → placement → cluster,
 runs → placement), filters the matrix with the form (no JavaScript is involved: the form is a
-GET) and keeps a screenshot of the fleet page, in $FLEETSYNC_TEST_ARTEFACTS when set (CI uploads
-it) or the test's temporary directory. Without Chromium and its driver the tests skip and say
-how to install them (``apt-get install chromium chromium-driver``); Selenium itself is a test
-dependency in pyproject.toml.
+GET), and opens the view ``fleetsync demo --keep`` serves of the demo fleet, keeping a screenshot
+of it (docs/ui-fleet.png is one) in $FLEETSYNC_TEST_ARTEFACTS when set (CI sets artefacts/) or
+the test's temporary directory. One browser serves the whole module: starting Chromium costs
+more than all the pages together. It runs with flags that keep it off the network (no sync,
+component updates, QUIC or background requests: on a closed network those hang) and a fresh
+profile. Without Chromium and its driver the tests skip naming ``./dev setup-browser`` (which
+installs them with apt-get); with ``FLEETSYNC_REQUIRE_BROWSER=1`` (CI) they fail instead, so a
+CI run can never pass without them. Selenium itself is a test dependency in pyproject.toml.
 """
 
 from __future__ import annotations
@@ -15,11 +19,14 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from fleetsync.demo.story import TEMPLATE, DemoOptions, run_demo
+from fleetsync.demo.view import PlainOutput
 from fleetsync.ui.model import CommitLinks
 from fleetsync.ui.serve import serving_ui
 from reconciler.gitstore.repo import open_hub_repo
@@ -37,13 +44,25 @@ from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        CHROMIUM is None or DRIVER is None,
-        reason="no Chromium or chromedriver on PATH: apt-get install chromium chromium-driver",
-    ),
-]
+MISSING = (
+    "no Chromium or chromedriver on PATH: run ./dev setup-browser "
+    "(as root or with sudo: apt-get install chromium chromium-driver)"
+)
+# Headless, and nothing that reaches for the network on its own: on a closed network Chromium
+# otherwise waits on those connections. The profile directory is added per browser (a fresh one).
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1400,900",
+)
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +77,14 @@ def base_url(built: BuiltFleet, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[WebDriver]:
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    if CHROMIUM is None or DRIVER is None:
+        if os.environ.get("FLEETSYNC_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"FLEETSYNC_REQUIRE_BROWSER=1 but {MISSING}")
+        pytest.skip(MISSING)
     options = webdriver.ChromeOptions()
-    assert CHROMIUM is not None and DRIVER is not None
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,900"):
+    for flag in (*FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=DRIVER))
     driver.implicitly_wait(5)
@@ -109,9 +131,8 @@ def test_following_links_goes_from_the_matrix_to_a_placement_and_on_to_a_cluster
     assert "fleetsync approve shop-v1 canary --after" in browser.find_element(By.TAG_NAME, "main").text
 
 
-def test_the_filter_form_narrows_the_matrix(browser: WebDriver, base_url: str, tmp_path: Path) -> None:
+def test_the_filter_form_narrows_the_matrix(browser: WebDriver, base_url: str) -> None:
     browser.get(base_url + "/")
-    browser.save_screenshot(str(artefacts(tmp_path) / "fleet-view.png"))
     rows = browser.find_elements(By.CSS_SELECTOR, "tbody th[scope=row]")
     assert {r.text for r in rows} == {"dev-1", "canary-1", "prod-1"}
     Select(browser.find_element(By.ID, "f-state")).select_by_value("drifted")
@@ -123,3 +144,37 @@ def test_the_filter_form_narrows_the_matrix(browser: WebDriver, base_url: str, t
     browser.find_element(By.ID, "f-label").send_keys("ring=dev")
     click(browser, By.CSS_SELECTOR, "form button[type=submit]")
     assert [r.text for r in browser.find_elements(By.CSS_SELECTOR, "tbody th[scope=row]")] == ["dev-1"]
+
+
+def screenshot(browser: WebDriver, path: Path) -> None:
+    """The whole page: the window grows to the document's height for the shot, then shrinks back."""
+    height = int(browser.execute_script("return document.documentElement.scrollHeight"))
+    browser.set_window_size(1400, min(max(height, 900), 4000))
+    try:
+        assert browser.save_screenshot(str(path)), path
+    finally:
+        browser.set_window_size(1400, 900)
+
+
+def test_the_kept_demo_shows_its_fleet_in_the_browser_and_leaves_a_screenshot(
+    browser: WebDriver, tmp_path: Path
+) -> None:
+    """What ``./dev demo --keep`` promises: its URL opens the fleet of the template's clusters."""
+    shot = artefacts(tmp_path) / "demo-fleet.png"
+    rows: list[str] = []
+
+    def look(url: str) -> None:
+        browser.get(url)
+        rows.extend(r.text for r in browser.find_elements(By.CSS_SELECTOR, "tbody th[scope=row]"))
+        screenshot(browser, shot)
+
+    lines: list[str] = []
+    result = run_demo(
+        DemoOptions(workdir=tmp_path / "demo", keep=True, view=look),
+        PlainOutput(lines.append),
+        clock=lambda: datetime.now(UTC),
+        sleep=lambda _s: None,
+    )
+    assert result.ok, "\n".join(lines)
+    assert sorted(rows) == sorted(p.stem for p in (TEMPLATE / "clusters").glob("*.yaml"))
+    assert shot.stat().st_size > 10_000, "the screenshot is an empty page"
