@@ -25,7 +25,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from fleetsync.ui.model import ICONS, SLUGS, Cell, CellState, CommitLinks, FilterError, matrix, parse_filters
-from fleetsync.ui.pages import NotFound, cluster_page, placement_page
+from fleetsync.ui.pages import NO_REASON, NotFound, cluster_page, placement_page
 from fleetsync.ui.runs import runs_page
 from fleetsync.ui.state import FleetState
 from reconciler.errors import FleetsyncError
@@ -87,7 +87,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(icons=ICONS, slugs=SLUGS, states=list(CellState))
+    env.globals.update(icons=ICONS, slugs=SLUGS, states=list(CellState), no_reason=NO_REASON)
     env.filters["cells"] = cells_html
     return env
 

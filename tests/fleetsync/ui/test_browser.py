@@ -40,7 +40,7 @@ webdriver = pytest.importorskip(
 )
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
-from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -131,19 +131,38 @@ def test_following_links_goes_from_the_matrix_to_a_placement_and_on_to_a_cluster
     assert "fleetsync approve shop-v1 canary --after" in browser.find_element(By.TAG_NAME, "main").text
 
 
+def rows(browser: WebDriver) -> list[str]:
+    return [r.text for r in browser.find_elements(By.CSS_SELECTOR, "tbody th[scope=row]")]
+
+
 def test_the_filter_form_narrows_the_matrix(browser: WebDriver, base_url: str) -> None:
     browser.get(base_url + "/")
-    rows = browser.find_elements(By.CSS_SELECTOR, "tbody th[scope=row]")
-    assert {r.text for r in rows} == {"dev-1", "canary-1", "prod-1"}
-    Select(browser.find_element(By.ID, "f-state")).select_by_value("drifted")
+    assert set(rows(browser)) == {"dev-1", "canary-1", "prod-1"}
+    browser.find_element(By.ID, "f-state-drifted").click()
     click(browser, By.CSS_SELECTOR, "form button[type=submit]")
     assert "state=drifted" in browser.current_url
-    rows = browser.find_elements(By.CSS_SELECTOR, "tbody th[scope=row]")
-    assert [r.text for r in rows] == ["prod-1"]
+    assert rows(browser) == ["prod-1"]
     browser.get(base_url + "/")
     browser.find_element(By.ID, "f-label").send_keys("ring=dev")
     click(browser, By.CSS_SELECTOR, "form button[type=submit]")
-    assert [r.text for r in browser.find_elements(By.CSS_SELECTOR, "tbody th[scope=row]")] == ["dev-1"]
+    assert rows(browser) == ["dev-1"]
+
+
+def test_label_filters_add_up_in_the_form_and_each_can_be_removed(browser: WebDriver, base_url: str) -> None:
+    browser.get(base_url + "/")
+    browser.find_element(By.ID, "f-label").send_keys("environment=production")
+    click(browser, By.CSS_SELECTOR, "form button[type=submit]")
+    assert sorted(rows(browser)) == ["canary-1", "prod-1"]
+    assert browser.find_element(By.ID, "f-label-1").get_attribute("value") == "environment=production"
+    browser.find_element(By.ID, "f-label").send_keys("ring=canary")  # the empty field for one more
+    click(browser, By.CSS_SELECTOR, "form button[type=submit]")
+    assert rows(browser) == ["canary-1"]
+    assert [browser.find_element(By.ID, f"f-label-{i}").get_attribute("value") for i in (1, 2)] == [
+        "environment=production",
+        "ring=canary",
+    ]
+    click(browser, By.XPATH, '//li[code="ring=canary"]/a[starts-with(., "remove")]')
+    assert sorted(rows(browser)) == ["canary-1", "prod-1"]
 
 
 def screenshot(browser: WebDriver, path: Path) -> None:
