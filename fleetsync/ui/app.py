@@ -34,7 +34,8 @@ MAX_TARGET = 4096  # bytes of path and query
 MAX_FIELDS = 64  # query parameters
 HTML = "text/html; charset=utf-8"
 JSON = "application/json"
-PATHS = ("/", "/placements/", "/clusters/", "/runs")
+PAGES = ("/", "/fleet", "/runs")  # exact paths, and the prefixes below
+PAGE_PREFIXES = ("/placements/", "/clusters/", "/runs/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +125,14 @@ class UiApp:
             return self._error(400, str(e), as_json)
         except FleetsyncError as e:  # the refs could not be read (already redacted by gitstore)
             return self._error(503, f"cannot read the hub refs: {e}", as_json)
+
+    @staticmethod
+    def serves(path: str) -> bool:
+        """Whether ``path`` (without its query) names a page or its JSON twin: the server answers
+        a POST there 405, not 404, since the view is read-only."""
+        if path == "/api" or path.startswith("/api/"):
+            path = path[len("/api") :] or "/"
+        return path in PAGES or path.startswith(PAGE_PREFIXES)
 
     def answer(self, target: str) -> tuple[int, bytes, str]:
         """``handle`` as fleetsync/serve/server.py's ``pages`` hook wants it."""
