@@ -1,5 +1,9 @@
 """One small HTTP server: ``/healthz``, ``/readyz``, ``/metrics`` and (hub only) ``POST /hook``.
 
+The webhook is served on its path only: a POST anywhere else pokes nothing and is 405 where a GET
+would answer (the probes, the fleet view's pages) or 404, so a misconfigured Git host or a stray
+form post fails loudly instead of making the hub fetch.
+
 The stdlib ``ThreadingHTTPServer`` in a daemon thread is enough for a probe every few seconds,
 a scrape every 30 and a push now and then, and keeps the runtime image free of a web framework.
 Every answer is plain text (probes, errors) or JSON (the webhook), never the stdlib's HTML error
@@ -54,6 +58,7 @@ class HttpServer:
         self.hooks: Counter | None = None  # only a process that serves a webhook counts requests
         # GET of any other path: (code, body, content type), e.g. the fleet view (fleetsync/ui)
         self.pages: Callable[[str], tuple[int, bytes, str]] | None = None
+        self.page_paths: Callable[[str], bool] = lambda _path: False  # the paths ``pages`` serves
         self._server: ThreadingHTTPServer | None = None
         self._serving = False
 
@@ -128,7 +133,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, generate_latest(self.app.registry), CONTENT_TYPE_LATEST)
         elif path in ("/healthz", "/readyz"):
             self._verdict(self.app.health.live() if path == "/healthz" else self.app.health.ready())
-        elif self.app.pages is not None and path != "/hook":  # "/" is the view's; POST / stays a push
+        elif self.app.pages is not None and path not in PATHS:
             self._send(*self.app.pages(self.path))
         elif path in PATHS:
             self._text(405, "use POST for the webhook\n", allow="POST")
@@ -143,6 +148,12 @@ class _Handler(BaseHTTPRequestHandler):
         if path not in PATHS:
             if path in GET_PATHS:
                 self._text(405, f"{path} answers GET\n", allow="GET")
+            elif self.app.pages is not None and self.app.page_paths(path):
+                self._text(
+                    405,
+                    f"{path} is a page of the read-only fleet view; the webhook is POST /hook\n",
+                    allow="GET, HEAD",
+                )
             else:
                 self._text(404, f"no {path}: the webhook is POST /hook\n")
             return

@@ -31,7 +31,7 @@ SECRET_ENV = "FLEETSYNC_WEBHOOK_SECRET"
 MAX_BODY = 1024 * 1024
 GITHUB_HEADER = "X-Hub-Signature-256"
 GITLAB_HEADER = "X-Gitlab-Token"
-PATHS = ("/hook", "/")  # "/": where --webhook-port served pushes before /hook existed
+PATHS = ("/hook",)  # only there: "/" is the fleet view's (GET) and takes no push
 
 
 class SecretError(ValueError):

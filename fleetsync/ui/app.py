@@ -25,7 +25,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from fleetsync.ui.model import ICONS, SLUGS, Cell, CellState, CommitLinks, FilterError, matrix, parse_filters
-from fleetsync.ui.pages import NotFound, cluster_page, placement_page
+from fleetsync.ui.pages import NO_REASON, NotFound, cluster_page, placement_page
 from fleetsync.ui.runs import runs_page
 from fleetsync.ui.state import FleetState
 from reconciler.errors import FleetsyncError
@@ -34,7 +34,8 @@ MAX_TARGET = 4096  # bytes of path and query
 MAX_FIELDS = 64  # query parameters
 HTML = "text/html; charset=utf-8"
 JSON = "application/json"
-PATHS = ("/", "/placements/", "/clusters/", "/runs")
+PAGES = ("/", "/fleet", "/runs")  # exact paths, and the prefixes below
+PAGE_PREFIXES = ("/placements/", "/clusters/", "/runs/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +88,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(icons=ICONS, slugs=SLUGS, states=list(CellState))
+    env.globals.update(icons=ICONS, slugs=SLUGS, states=list(CellState), no_reason=NO_REASON)
     env.filters["cells"] = cells_html
     return env
 
@@ -124,6 +125,14 @@ class UiApp:
             return self._error(400, str(e), as_json)
         except FleetsyncError as e:  # the refs could not be read (already redacted by gitstore)
             return self._error(503, f"cannot read the hub refs: {e}", as_json)
+
+    @staticmethod
+    def serves(path: str) -> bool:
+        """Whether ``path`` (without its query) names a page or its JSON twin: the server answers
+        a POST there 405, not 404, since the view is read-only."""
+        if path == "/api" or path.startswith("/api/"):
+            path = path[len("/api") :] or "/"
+        return path in PAGES or path.startswith(PAGE_PREFIXES)
 
     def answer(self, target: str) -> tuple[int, bytes, str]:
         """``handle`` as fleetsync/serve/server.py's ``pages`` hook wants it."""

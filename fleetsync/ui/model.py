@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlencode
 
 from fleetsync.ui.state import FleetState
 from fleetsync_contract.report import PROGRESS_DEADLINE_EXCEEDED
@@ -207,6 +208,30 @@ def parse_filters(query: Mapping[str, Sequence[str]]) -> Filters:
     return Filters(tuple(out_labels), tuple(states))
 
 
+def filter_text(key: str, value: str | None) -> str:
+    """A label filter as its GET value: ``key=value``, or ``key`` for any value."""
+    return key if value is None else f"{key}={value}"
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveFilter:
+    """One filter the page applies, and the link to the same page without it (no JavaScript)."""
+
+    kind: str  # "label" or "state"
+    value: str  # as in the query: "ring=dev", "drifted"
+    remove: str  # "/?..." with every other filter, "/" when it was the only one
+
+
+def active_filters(filters: Filters) -> tuple[ActiveFilter, ...]:
+    params = [("label", filter_text(k, v)) for k, v in filters.labels]
+    params += [("state", SLUGS[s]) for s in filters.states]
+    out = []
+    for i, (kind, value) in enumerate(params):
+        rest = params[:i] + params[i + 1 :]
+        out.append(ActiveFilter(kind, value, "/?" + urlencode(rest) if rest else "/"))
+    return tuple(out)
+
+
 def _labels_match(have: Mapping[str, str], wanted: Sequence[tuple[str, str | None]]) -> bool:
     return all(k in have and (v is None or have[k] == v) for k, v in wanted)
 
@@ -245,6 +270,7 @@ class Matrix:
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
     filters: Filters
+    active: tuple[ActiveFilter, ...]  # every filter applied, each with its removal link
     counts: tuple[tuple[CellState, int], ...]  # over the rows shown
     total_clusters: int
 
@@ -311,6 +337,7 @@ def matrix(state: FleetState, filters: Filters, links: CommitLinks) -> Matrix:
         columns=columns,
         rows=tuple(rows),
         filters=filters,
+        active=active_filters(filters),
         counts=tuple((s, n) for s, n in counts.items() if n),
         total_clusters=len(state.clusters),
     )

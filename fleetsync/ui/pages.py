@@ -1,8 +1,11 @@
 """The placement and cluster pages' view models: the status documents, laid out for a person.
 
 The placement page is ``get placements NAME -o yaml`` in tables: its conditions, the scheduler's
-decision per cluster (the Scheduled message carries the scores, the hub's memory the binding's
-score and since when it is bound), the rollout per cluster, the overrides that applied, failed,
+decision for every cluster of the fleet, picked or not, with the reason and score the status
+branch holds (a picked cluster's Scheduled message and its binding's score in the hub's memory;
+for one not picked, the hub's reason to hold it ineligible or the binding it no longer picks,
+and otherwise a plain "no reason recorded": the view never re-runs the scheduler, whose answer
+from scratch could differ from the hub's sticky one), the rollout per cluster, the overrides that applied, failed,
 drifted and diffed objects and the policy gate's findings. The cluster page joins the cluster's
 MemberCluster document with every placement's entry for it and its report branch's drifts.
 Drift values are masked again here (as ``get drift`` does) for a Secret's data, whichever
@@ -11,7 +14,7 @@ document they came from, so no page can show one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +35,9 @@ from fleetsync.ui.state import FleetState
 from fleetsync_contract.report import REDACTED
 from reconciler.drift.reports import DriftEntry
 from reconciler.drift.values import is_secret_data
+from reconciler.rollout.rolling import BindingState
 from reconciler.status.members import ELIGIBLE_ANNOTATION, INELIGIBLE_REASON_ANNOTATION
+from reconciler.status.memory import BindingRecord, PlacementMemory
 
 MAX_ROWS = 100  # objects listed per list of a page (the status branch caps them at 100 too)
 
@@ -103,6 +108,18 @@ class PlacementOnCluster:
 
 
 @dataclass(frozen=True, slots=True)
+class DecisionRow:
+    """The scheduler's decision on one cluster of the fleet, for one placement."""
+
+    cluster: str
+    picked: bool
+    state: CellState  # the placement's state on the cluster (NOT_SELECTED when not picked)
+    index: str
+    reason: str
+    score: str  # "affinity 99, topology spread -1" from the binding the hub remembers; "" none
+
+
+@dataclass(frozen=True, slots=True)
 class PlacementPage:
     key: str
     name: str
@@ -114,7 +131,7 @@ class PlacementPage:
     selected: tuple[str, ...]
     clusters: tuple[PlacementOnCluster, ...]
     unfilled: tuple[str, ...]  # why a slot found no cluster (PickN)
-    not_picked: tuple[tuple[str, str], ...]  # every other cluster, and why when the hub said (ineligible)
+    decisions: tuple[DecisionRow, ...]  # every cluster: the picked ones first, then the others by name
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,12 +236,22 @@ def report_drifts(entries: tuple[DriftEntry, ...], cluster: str) -> tuple[Object
     )[:MAX_ROWS]
 
 
+SCORE_NAMES = {"affinityScore": "affinity", "priorityScore": "topology spread"}  # KubeFleet's API keys
+NO_REASON = "eligible, not picked; no reason recorded"  # the template says where to find one
+
+
+def _score(binding: BindingRecord | None) -> str:
+    if binding is None:
+        return ""
+    return ", ".join(f"{SCORE_NAMES.get(k, k)} {v}" for k, v in sorted(binding.score.items()))
+
+
 def _on_cluster(key: str, entry: Mapping[str, Any], state: FleetState) -> PlacementOnCluster:
     cluster = str(entry.get("clusterName", ""))
     conds = conditions(entry)
     memory = state.memory.placements.get(key)
     binding = memory.binding(cluster) if memory is not None else None
-    score = ", ".join(f"{k}={v}" for k, v in sorted(binding.score.items())) if binding else ""
+    score = _score(binding)
     rollout = conds.get("RolloutStarted") or {}
     return PlacementOnCluster(
         cluster=cluster,
@@ -271,6 +298,52 @@ def _ineligible(cluster: Mapping[str, Any]) -> str:
     return "ineligible: " + str(annotations.get(INELIGIBLE_REASON_ANNOTATION, "") or "unknown reason")
 
 
+def _why_not(cluster: Mapping[str, Any], binding: BindingRecord | None) -> str:
+    """Why a cluster without an entry in the placement's status was not picked, as far as the
+    status branch says: ineligible, de-selected (a binding the scheduler no longer picks), or no reason."""
+    if why := _ineligible(cluster):
+        return why
+    if binding is not None and binding.state == BindingState.UNSCHEDULED:
+        since = f" (bound since {binding.bound_time})" if binding.bound_time else ""
+        return f"no longer picked: its binding is Unscheduled{since} and its objects are being removed"
+    return NO_REASON
+
+
+def decisions(
+    picked: Mapping[str, Mapping[str, Any]],
+    clusters: Sequence[Mapping[str, Any]],
+    memory: PlacementMemory | None,
+) -> tuple[DecisionRow, ...]:
+    """Picked or not, why and with which score, for every cluster of the fleet."""
+
+    def binding(name: str) -> BindingRecord | None:
+        return memory.binding(name) if memory is not None else None
+
+    rows = [
+        DecisionRow(
+            name,
+            str((conditions(entry).get("Scheduled") or {}).get("status")) == "True",
+            cell_state(entry),
+            str(entry.get("observedResourceIndex", "")),
+            str((conditions(entry).get("Scheduled") or {}).get("message", "")),
+            _score(binding(name)),
+        )
+        for name, entry in picked.items()
+    ]
+    others = sorted(
+        ((str((c.get("metadata") or {}).get("name", "")), c) for c in clusters if isinstance(c, Mapping)),
+        key=lambda named: named[0],
+    )
+    rows += [
+        DecisionRow(
+            name, False, CellState.NOT_SELECTED, "", _why_not(c, binding(name)), _score(binding(name))
+        )
+        for name, c in others
+        if name not in picked
+    ]
+    return tuple(rows)
+
+
 def placement_page(state: FleetState, key: str, links: CommitLinks) -> PlacementPage:
     doc = next((d for d in state.placements if placement_key(d) == key), None)
     if doc is None:
@@ -279,7 +352,6 @@ def placement_page(state: FleetState, key: str, links: CommitLinks) -> Placement
     memory = state.memory.placements.get(key)
     latest = memory.latest if memory is not None else None
     picked = cluster_entries(doc)
-    everyone = [(str((c.get("metadata") or {}).get("name", "")), _ineligible(c)) for c in state.clusters]
     return PlacementPage(
         key=key,
         name=display_name(doc),
@@ -295,7 +367,7 @@ def placement_page(state: FleetState, key: str, links: CommitLinks) -> Placement
             for e in status.get("placementStatuses") or []
             if isinstance(e, Mapping) and not e.get("clusterName")
         ),
-        not_picked=tuple((c, why) for c, why in everyone if c not in picked),
+        decisions=decisions(picked, state.clusters, memory),
     )
 
 

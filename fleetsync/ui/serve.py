@@ -47,6 +47,7 @@ def attach(
     source.current()
     app = UiApp(source.current, links, now)
     server.pages = app.answer
+    server.page_paths = app.serves
     return source
 
 

@@ -26,14 +26,19 @@ import pytest
 from typer.testing import CliRunner
 
 from fleetsync.cli import app
+from fleetsync.cli.conventions import utcnow
 from fleetsync.demo.fleet import Target, node_plan
 from fleetsync.demo.story import TEMPLATE, detects_drift, drift_target, external_placements, resolve_targets
+from fleetsync.ui.model import CommitLinks
+from fleetsync.ui.serve import serving_ui
 from fleetsync_contract.canonical import load
 from fleetsync_contract.integrity import verify
 from fleetsync_contract.report import parse_drift
 from kubesim.server import KubeSim
 from reconciler.errors import UserError
+from reconciler.gitstore.repo import HubRepo
 from reconciler.load.fleet import load_directory
+from tests.support.browser import artefacts, chromium, screenshot
 
 SPEC = load_directory(TEMPLATE).spec
 CLUSTERS = sorted(SPEC.members)
@@ -104,6 +109,23 @@ def test_the_kept_demo_ends_with_the_url_of_its_fleet_view_and_stops_serving_it(
     assert demo.output.rstrip().endswith("Enter or Ctrl-C stops the view")
     with pytest.raises(OSError):
         urllib.request.urlopen(url.group(1), timeout=5)
+
+
+@pytest.mark.slow
+def test_the_demo_fleet_shows_in_a_real_browser_and_leaves_a_screenshot(demo: Run, tmp_path: Path) -> None:
+    """What ``./dev demo --keep`` shows, in headless Chromium (tests/support/browser.py); the
+    screenshot is docs/ui-fleet.png's source (docs/ui.md)."""
+    with (
+        chromium(tmp_path / "profile") as browser,
+        HubRepo.local(demo.remote) as repo,
+        serving_ui(("127.0.0.1", 0), repo, str(demo.remote), CommitLinks(None), now=utcnow) as server,
+    ):
+        browser.get(f"http://127.0.0.1:{server.port}/")
+        rows = [r.text for r in browser.find_elements("css selector", "tbody th[scope=row]")]
+        shot = artefacts(tmp_path) / "demo-fleet.png"
+        screenshot(browser, shot)
+    assert sorted(rows) == CLUSTERS
+    assert shot.stat().st_size > 10_000, "the screenshot is an empty page"
 
 
 # -- the staged rollout: the template's run, committed once the clusters joined -------------------

@@ -14,6 +14,7 @@ from fleetsync.serve.health import Health
 from fleetsync.serve.metrics import Metrics
 from fleetsync.serve.server import HttpServer, parse_address
 from fleetsync.serve.webhook import SECRET_ENV, SecretError, TokenBucket, Webhook, load_secret
+from fleetsync.ui.app import UiApp
 from tests.support.serving import FakeClock, github_signature, request, samples, value
 
 SECRET = b"It's a Secret to Everybody"
@@ -98,8 +99,28 @@ def test_pushes_past_the_burst_are_429_until_a_token_refills(hook: Hook) -> None
     assert value(found, "fleetsync_webhook_requests_total", code="429") == 2
 
 
-def test_the_old_webhook_path_still_takes_pushes(hook: Hook) -> None:
-    assert hook.post(github_signature(SECRET, PUSH), path="/")[0] == 202
+def test_the_webhook_is_only_on_its_path_a_signed_post_elsewhere_pokes_nothing(hook: Hook) -> None:
+    for path in ("/", "/hook/", "/HOOK", "/healthz/hook"):
+        reply = request(hook.server.port, "POST", path, PUSH, github_signature(SECRET, PUSH))
+        assert reply.status == 404 and "POST /hook" in reply.text, path
+    assert hook.pokes == 0
+    assert hook.post(github_signature(SECRET, PUSH))[0] == 202 and hook.pokes == 1
+
+
+def test_beside_the_fleet_view_a_post_to_one_of_its_pages_is_405_and_pokes_nothing() -> None:
+    """``hub run --ui``: "/" is the view's page, so a push sent there is refused, not taken."""
+    h = Hook(SECRET)
+    h.server.pages = lambda target: (200, b"<h1>Fleet</h1>", "text/html; charset=utf-8")
+    h.server.page_paths = UiApp.serves
+    h.server.start()
+    try:
+        reply = request(h.server.port, "POST", "/", PUSH, github_signature(SECRET, PUSH))
+        assert (reply.status, reply.headers["allow"]) == (405, "GET, HEAD")
+        assert "POST /hook" in reply.text and h.pokes == 0
+        assert request(h.server.port, "GET", "/").status == 200
+        assert h.post(github_signature(SECRET, PUSH))[0] == 202 and h.pokes == 1
+    finally:
+        h.server.stop()
 
 
 def test_a_body_over_the_bound_is_413_unread(hook: Hook) -> None:
@@ -141,7 +162,8 @@ def test_insecure_accepts_an_unsigned_push() -> None:
 def test_wrong_methods_and_paths_answer_plain_text_never_html(hook: Hook) -> None:
     for method, path, status in [
         ("GET", "/hook", 405),
-        ("GET", "/", 405),
+        ("GET", "/", 404),
+        ("POST", "/", 404),
         ("GET", "/nope", 404),
         ("POST", "/metrics", 405),
         ("POST", "/nope", 404),

@@ -3,16 +3,15 @@
 The server is the one ``fleetsync ui`` runs, over conftest.py's fleet (real hub, real agents).
 The browser opens each page, follows the links a person follows (matrix → placement → cluster,
 runs → placement), filters the matrix with the form (no JavaScript is involved: the form is a
-GET) and keeps a screenshot of the fleet page, in $FLEETSYNC_TEST_ARTEFACTS when set (CI uploads
-it) or the test's temporary directory. Without Chromium and its driver the tests skip and say
-how to install them (``apt-get install chromium chromium-driver``); Selenium itself is a test
-dependency in pyproject.toml.
+GET; several label filters add up, each removable by a link) and keeps a screenshot of the fleet
+page. tests/support/browser.py starts the browser (one for the module, off the network), skips
+naming ``./dev setup-browser`` without it and fails instead under ``FLEETSYNC_REQUIRE_BROWSER=1``
+(CI). The demo fleet's screenshot (docs/ui-fleet.png) is taken by tests/fleetsync/demo/test_demo.py,
+on the demo that module runs anyway.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,26 +23,23 @@ from fleetsync.ui.model import CommitLinks
 from fleetsync.ui.serve import serving_ui
 from reconciler.gitstore.repo import open_hub_repo
 from tests.fleetsync.ui.conftest import BuiltFleet
+from tests.support.browser import artefacts, chromium, screenshot
 
 if TYPE_CHECKING:
     from selenium.webdriver.chrome.webdriver import WebDriver
 
-webdriver = pytest.importorskip(
-    "selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')"
-)
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
-from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        CHROMIUM is None or DRIVER is None,
-        reason="no Chromium or chromedriver on PATH: apt-get install chromium chromium-driver",
-    ),
-]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
+        yield driver
 
 
 @pytest.fixture(scope="module")
@@ -55,27 +51,6 @@ def base_url(built: BuiltFleet, tmp_path_factory: pytest.TempPathFactory) -> Ite
         serving_ui(("127.0.0.1", 0), repo, str(mirror), CommitLinks(None), now=built.clock) as server,
     ):
         yield f"http://127.0.0.1:{server.port}"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    assert CHROMIUM is not None and DRIVER is not None
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,900"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=DRIVER))
-    driver.implicitly_wait(5)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def artefacts(tmp_path: Path) -> Path:
-    where = Path(os.environ.get("FLEETSYNC_TEST_ARTEFACTS") or tmp_path)
-    where.mkdir(parents=True, exist_ok=True)
-    return where
 
 
 def click(browser: WebDriver, by: str, what: str) -> None:
@@ -109,17 +84,36 @@ def test_following_links_goes_from_the_matrix_to_a_placement_and_on_to_a_cluster
     assert "fleetsync approve shop-v1 canary --after" in browser.find_element(By.TAG_NAME, "main").text
 
 
+def rows(browser: WebDriver) -> list[str]:
+    return [r.text for r in browser.find_elements(By.CSS_SELECTOR, "tbody th[scope=row]")]
+
+
 def test_the_filter_form_narrows_the_matrix(browser: WebDriver, base_url: str, tmp_path: Path) -> None:
     browser.get(base_url + "/")
-    browser.save_screenshot(str(artefacts(tmp_path) / "fleet-view.png"))
-    rows = browser.find_elements(By.CSS_SELECTOR, "tbody th[scope=row]")
-    assert {r.text for r in rows} == {"dev-1", "canary-1", "prod-1"}
-    Select(browser.find_element(By.ID, "f-state")).select_by_value("drifted")
+    screenshot(browser, artefacts(tmp_path) / "fleet-view.png")
+    assert set(rows(browser)) == {"dev-1", "canary-1", "prod-1"}
+    browser.find_element(By.ID, "f-state-drifted").click()
     click(browser, By.CSS_SELECTOR, "form button[type=submit]")
     assert "state=drifted" in browser.current_url
-    rows = browser.find_elements(By.CSS_SELECTOR, "tbody th[scope=row]")
-    assert [r.text for r in rows] == ["prod-1"]
+    assert rows(browser) == ["prod-1"]
     browser.get(base_url + "/")
     browser.find_element(By.ID, "f-label").send_keys("ring=dev")
     click(browser, By.CSS_SELECTOR, "form button[type=submit]")
-    assert [r.text for r in browser.find_elements(By.CSS_SELECTOR, "tbody th[scope=row]")] == ["dev-1"]
+    assert rows(browser) == ["dev-1"]
+
+
+def test_label_filters_add_up_in_the_form_and_each_can_be_removed(browser: WebDriver, base_url: str) -> None:
+    browser.get(base_url + "/")
+    browser.find_element(By.ID, "f-label").send_keys("environment=production")
+    click(browser, By.CSS_SELECTOR, "form button[type=submit]")
+    assert sorted(rows(browser)) == ["canary-1", "prod-1"]
+    assert browser.find_element(By.ID, "f-label-1").get_attribute("value") == "environment=production"
+    browser.find_element(By.ID, "f-label").send_keys("ring=canary")  # the empty field for one more
+    click(browser, By.CSS_SELECTOR, "form button[type=submit]")
+    assert rows(browser) == ["canary-1"]
+    assert [browser.find_element(By.ID, f"f-label-{i}").get_attribute("value") for i in (1, 2)] == [
+        "environment=production",
+        "ring=canary",
+    ]
+    click(browser, By.XPATH, '//li[code="ring=canary"]/a[starts-with(., "remove")]')
+    assert sorted(rows(browser)) == ["canary-1", "prod-1"]

@@ -17,11 +17,14 @@ import pytest
 
 from fleetsync.ui.app import UiApp
 from fleetsync.ui.model import CellState, CommitLinks, Filters, matrix
-from fleetsync.ui.pages import cluster_page, placement_page
+from fleetsync.ui.pages import NO_REASON, cluster_page, decisions, placement_page
 from fleetsync.ui.runs import runs_page
 from fleetsync.ui.state import FleetState, read_state
 from reconciler.gitstore.refs import GitFailure
 from reconciler.gitstore.repo import HubRepo
+from reconciler.rollout.rolling import BindingState
+from reconciler.status.members import ELIGIBLE_ANNOTATION, INELIGIBLE_REASON_ANNOTATION
+from reconciler.status.memory import BindingRecord, PlacementMemory
 from tests.fleetsync.ui.conftest import SECRET_IN_HUB, SECRET_VALUE, BuiltFleet
 
 URL = "https://git.example.com/fleet/commit/{sha}"
@@ -90,6 +93,34 @@ def test_the_matrix_filters_by_label_and_by_state(state: FleetState, app: UiApp)
     assert app.handle("/?state=purple").code == 400
 
 
+def test_several_label_filters_apply_together_and_each_is_shown_with_a_link_that_removes_it(
+    state: FleetState, app: UiApp
+) -> None:
+    production = Filters(labels=(("environment", "production"),))
+    assert {c for c, _ in cells(state, production)} == {"canary-1", "prod-1"}
+    assert {c for c, _ in cells(state, Filters(labels=(("ring", "dev"),)))} == {"dev-1"}
+    assert cells(state, Filters(labels=(("environment", "production"), ("ring", "dev")))) == {}
+    assert {c for c, _ in cells(state, Filters(labels=(("environment", "production"), ("ring", None))))} == {
+        "canary-1",
+        "prod-1",
+    }
+    page = html(app, "/?label=environment%3Dproduction&label=ring%3Dprod&state=drifted")
+    assert re.findall(r'<th scope="row"><a href="/clusters/[^"]+">([^<]+)</a>', page) == ["prod-1"]
+    assert '<input id="f-label-1" name="label" value="environment=production">' in page
+    assert '<input id="f-label-2" name="label" value="ring=prod">' in page
+    assert '<input id="f-label" name="label" value="">' in page  # room for one more
+    assert 'id="f-state-drifted" name="state" value="drifted" checked' in page
+    removals = re.findall(r'<code>([^<]+)</code> <a href="([^"]+)">remove', page)
+    assert removals == [
+        ("environment=production", "/?label=ring%3Dprod&amp;state=drifted"),
+        ("ring=prod", "/?label=environment%3Dproduction&amp;state=drifted"),
+        ("drifted", "/?label=environment%3Dproduction&amp;label=ring%3Dprod"),
+    ]
+    without_ring = html(app, "/?label=environment%3Dproduction&state=drifted")
+    assert re.findall(r'<th scope="row"><a href="/clusters/[^"]+">([^<]+)</a>', without_ring) == ["prod-1"]
+    assert "Filters applied" not in html(app, "/")
+
+
 def test_every_state_in_the_html_has_a_word_and_an_icon_not_only_a_colour(app: UiApp) -> None:
     page = html(app, "/")
     for word in ("Drifted", "Available", "Held by rollout", "Not selected"):
@@ -112,7 +143,6 @@ def test_the_fleet_page_links_the_status_and_fleet_commits_with_the_url_pattern(
 def test_the_placement_page_shows_decisions_overrides_and_field_level_drift(state: FleetState) -> None:
     page = placement_page(state, WEB, LINKS)
     assert [c.cluster for c in page.clusters] == ["canary-1", "prod-1"]
-    assert page.not_picked == (("dev-1", ""),)  # eligible: the affinity left it out
     assert all("Successfully scheduled" in c.decision for c in page.clusters)
     assert page.snapshot is not None and page.index == "0"
     (prod,) = [c for c in page.clusters if c.cluster == "prod-1"]
@@ -120,6 +150,58 @@ def test_the_placement_page_shows_decisions_overrides_and_field_level_drift(stat
     assert [(x.path, x.hub, x.member) for d in deploy for x in d.changes] == [("/spec/replicas", "2", "5")]
     assert {f.identity for f in prod.failed} >= {"apps/Deployment/web/frontend"}
     assert page.conditions[0].type == "ClusterResourcePlacementScheduled"
+
+
+def test_the_placement_page_says_for_every_cluster_whether_it_was_picked_why_and_with_which_score(
+    state: FleetState, app: UiApp
+) -> None:
+    page = placement_page(state, WEB, LINKS)
+    got = {d.cluster: d for d in page.decisions}
+    assert [d.cluster for d in page.decisions] == ["canary-1", "prod-1", "dev-1"]  # picked first
+    assert (got["prod-1"].picked, got["prod-1"].state, got["prod-1"].index) == (True, CellState.DRIFTED, "0")
+    assert 'in "prod-1"' in got["prod-1"].reason and "picked by scheduling policy" in got["prod-1"].reason
+    assert got["prod-1"].score == "affinity 0, topology spread 0"  # the binding the hub remembers
+    assert (got["dev-1"].picked, got["dev-1"].state) == (False, CellState.NOT_SELECTED)
+    assert got["dev-1"].reason == NO_REASON  # eligible: the required affinity left it out
+    body = html(app, "/placements/" + WEB)
+    row = re.search(r'<tr><th scope="row"><a href="/clusters/dev-1">dev-1</a></th>(.*?)</tr>', body)
+    assert row and "Not picked" in row.group(1) and NO_REASON in row.group(1)
+    assert "<code>fleetsync schedule</code> explains the others" in body
+    row = re.search(r'<tr><th scope="row"><a href="/clusters/prod-1">prod-1</a></th>(.*?)</tr>', body)
+    assert row and "Picked" in row.group(1) and "affinity 0, topology spread 0" in row.group(1)
+
+
+def test_a_cluster_not_picked_says_why_when_the_status_branch_knows() -> None:
+    """Ineligible clusters carry the hub's reason; a binding the scheduler dropped says so, with its score."""
+    picked = {
+        "a": {"clusterName": "a", "conditions": [{"type": "Scheduled", "status": "True", "message": "m"}]}
+    }
+    clusters = [
+        {"metadata": {"name": n, "annotations": a}}
+        for n, a in (
+            ("c", {ELIGIBLE_ANNOTATION: "false", INELIGIBLE_REASON_ANNOTATION: "no heartbeat for 10m"}),
+            ("b", {}),
+            ("a", {}),
+            ("d", {}),
+        )
+    ]
+    memory = PlacementMemory(
+        WEB,
+        bindings=(
+            BindingRecord("a", BindingState.BOUND, 0, score={"affinityScore": 3, "priorityScore": 1}),
+            BindingRecord("b", BindingState.UNSCHEDULED, 0, score={"affinityScore": 1}, bound_time="T"),
+        ),
+    )
+    rows = {d.cluster: (d.picked, d.reason, d.score) for d in decisions(picked, clusters, memory)}
+    assert list(rows) == ["a", "b", "c", "d"]
+    assert rows["a"] == (True, "m", "affinity 3, topology spread 1")
+    assert (
+        rows["b"][0] is False
+        and "no longer picked: its binding is Unscheduled (bound since T)" in rows["b"][1]
+    )
+    assert rows["b"][2] == "affinity 1"
+    assert rows["c"] == (False, "ineligible: no heartbeat for 10m", "")
+    assert rows["d"] == (False, NO_REASON, "")
 
 
 def test_the_cluster_page_shows_health_heartbeat_properties_placements_and_drift(

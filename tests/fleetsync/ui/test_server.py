@@ -89,6 +89,15 @@ def test_the_probes_and_metrics_are_still_served_beside_the_pages(served: HttpSe
     assert request(served.port, "GET", "/metrics").status == 200
 
 
+def test_the_view_is_read_only_a_post_to_a_page_is_405_and_to_anything_else_404(served: HttpServer) -> None:
+    for path in ("/", "/placements/ClusterResourcePlacement/web", "/runs", "/api/clusters/prod-1"):
+        reply = request(served.port, "POST", path, b"{}")
+        assert (reply.status, reply.headers.get("allow")) == (405, "GET, HEAD"), path
+        assert reply.headers["content-type"].startswith("text/plain"), path
+    assert request(served.port, "POST", "/nope", b"{}").status == 404
+    assert request(served.port, "POST", "/hook", b"{}").status == 404  # fleetsync ui has no webhook
+
+
 def test_the_repo_url_is_shown_without_its_credentials(served: HttpServer) -> None:
     page = request(served.port, "GET", "/").text
     assert "https://***@git.example.com/fleet.git" in page
