@@ -21,6 +21,7 @@ from reconciler.gitstore.lineage import bundle_signature
 from reconciler.gitstore.repo import HubRepo
 from reconciler.gitstore.signatures import head_signature
 from reconciler.hub.inputs import HubInputs
+from reconciler.status.members import SOURCE_VERIFIED
 
 SECRET_IDENTITY = f"/Secret/{NAMESPACE}/{SECRET}"
 
@@ -66,15 +67,27 @@ def _agents(hub: HubRepo, inputs: HubInputs, trust: Trust, clusters: list[str], 
         report = view.report if view is not None else None
         if report is None or not report.applied_bundle_commit:
             raise TrustNotShown(f"agent {cluster} has reported no applied bundle")
-        if not report.source.verified:
-            raise TrustNotShown(f"agent {cluster} refused its bundle: {report.source.message}")
+        if not report.source.verified or report.source.signed_by != trust.hub.fingerprint:
+            raise TrustNotShown(f"agent {cluster} did not verify its bundle: {report.source.message}")
         signed = bundle_signature(hub, report.applied_bundle_commit)
         if signed != f"signed by {trust.hub.fingerprint}":
             raise TrustNotShown(f"the bundle agent {cluster} runs is {signed}, not by the hub's key")
+        condition = _source_verified(inputs, cluster)
+        if condition != "True":
+            raise TrustNotShown(f"fleet/status shows {cluster} SourceVerified={condition or 'absent'}")
         out.line(
-            f"agent {cluster}: runs bundle {report.applied_bundle_commit[:12]}, {signed} "
-            "(the hub's key, the only one it trusts); source verified"
+            f"agent {cluster}: runs bundle {report.applied_bundle_commit[:12]}, {signed} (the hub's "
+            "key, the only one it trusts); fleet/status: SourceVerified=True"
         )
+
+
+def _source_verified(inputs: HubInputs, cluster: str) -> str:
+    """The status of the cluster's SourceVerified condition on fleet/status ("" when absent)."""
+    doc = inputs.previous_doc(f"clusters/{cluster}.yaml") or {}
+    for c in (doc.get("status") or {}).get("conditions") or []:
+        if isinstance(c, dict) and c.get("type") == SOURCE_VERIFIED:
+            return str(c.get("status", ""))
+    return ""
 
 
 def _secret(fleet: LocalFleet, inputs: HubInputs, trust: Trust, out: Output) -> None:

@@ -114,10 +114,16 @@ def test_every_agent_runs_a_bundle_the_hubs_key_signed_and_reports_its_source_ve
     hub_key = (demo.keys / "hub-signing.pub").read_text().split()
     signers = demo.root / "hub_signers"
     signers.write_text(f"hub {hub_key[0]} {hub_key[1]}\n")
+    hub_fingerprint = re.search(r"^secure: the hub signs with (SHA256:\S+);", demo.output, re.M)
+    assert hub_fingerprint, demo.output
     for cluster in CLUSTERS:
         report = yaml_at(git(demo.remote, "show", f"fleet/reports/{cluster}:report.yaml"))
         assert report["source"].get("verified", True) is True, (cluster, report["source"])
         assert report["source"]["fresh"] is True, (cluster, report["source"])
+        assert report["source"]["signedBy"] == hub_fingerprint.group(1), (cluster, report["source"])
+        status = yaml_at(git(demo.remote, "show", f"fleet/status:clusters/{cluster}.yaml"))
+        conditions = {c["type"]: c for c in status["status"]["conditions"]}
+        assert conditions["SourceVerified"]["status"] == "True", (cluster, conditions)
         verdict = git(
             demo.remote,
             "-c",
