@@ -12,7 +12,9 @@ for users. The clock and the sleep are injected; the callers (the CLI, tests, th
 Git plumbing the hub and agents do not do themselves — creating the repository and its bare
 remote, committing a change as a user would — goes through reconciler/gitstore/worktree.py with a
 fixed demo identity and no user or system git configuration, so the harness behaves the same on
-every machine; a git failure there is a ``DemoGitError``.
+every machine; a git failure there is a ``DemoGitError``. With ``secure`` (``demo --secure``) the
+same parts run with trust on, set up by fleetsync/demo/trust.py: that identity signs every commit,
+the hub signs with its key, each agent trusts only that key and recipients hold age identities.
 """
 
 from __future__ import annotations
