@@ -41,6 +41,7 @@ class BundleRefused(SourceError):
     ``reason`` is the report's ``source.reason`` (closed vocabulary, docs/formats.md §2)."""
 
     reason = "VerificationFailed"
+    commit = ""  # the refused bundle commit, where the raiser knows it (the report's refusedCommit)
 
 
 class Unrelated(BundleRefused):
@@ -54,9 +55,10 @@ class SignatureRefused(BundleRefused):
     """The bundle commit is unsigned, signed by an untrusted key, or its signature does not match
     (agent/signatures.py); ``reason``: Unsigned, UnknownSigner or BadSignature."""
 
-    def __init__(self, message: str, reason: str):
+    def __init__(self, message: str, reason: str, commit: str = ""):
         super().__init__(message)
         self.reason = reason
+        self.commit = commit
 
 
 class NotAMember(AgentError):

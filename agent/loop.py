@@ -177,6 +177,7 @@ class _State:
     bundle: Bundle | None = None
     files: Mapping[str, bytes] = field(default_factory=dict)
     commit: str = ""
+    signed_by: str = ""  # the hub key that signed ``commit`` (checked with --verify-key-file)
     report: ClusterReport | None = None
     drifts: dict[str, ObjectDrift] = field(default_factory=dict)
     fingerprint: bytes = b""
@@ -412,11 +413,12 @@ class Agent:
             if st.bundle is None and last and not unproven:
                 self._load_cached(last)
             refused = e.reason if isinstance(e, BundleRefused) else ""  # SourceVerified=False
-            return SourceState(False, str(e)[:1024], verified=not refused, reason=refused)
+            commit = e.commit if isinstance(e, BundleRefused) else ""
+            return SourceState(False, str(e)[:1024], not refused, refused, commit, st.signed_by)
         if fetched is None:
             if unproven:  # the fleet has no bundle for us, the claim names one: not ours
                 raise self._refused(None)
-            return SourceState(True, "")
+            return SourceState(True, "", signed_by=st.signed_by)
         self._standing = Standing.OURS  # our bundle descends from the claim's commit (or no claim)
         if fetched.commit != st.commit or st.bundle is None:
             try:
@@ -424,7 +426,8 @@ class Agent:
             except BundleError as e:
                 return SourceState(False, f"bundle {fetched.commit[:12]} is not readable: {e}"[:1024])
             st.bundle, st.files, st.commit = bundle, fetched.files, fetched.commit
-        return SourceState(True, "")
+            st.signed_by = fetched.signed_by
+        return SourceState(True, "", signed_by=st.signed_by)
 
     def _still_fetching(self, last: str | None) -> SourceState:
         """A pass whose fetch is still running goes on as when it failed: the bundle it holds (or
@@ -460,6 +463,7 @@ class Agent:
             return
         log.info("enforcing the cached bundle %s until Git is back", commit[:12])
         st.bundle, st.files, st.commit = bundle, cached.files, cached.commit
+        st.signed_by = cached.signed_by
 
     def _works(self, bundle: Bundle, files: Mapping[str, bytes]) -> list[Work]:
         strategies = {p.key: Strategy.parse(p.apply_strategy) for p in bundle.placements}

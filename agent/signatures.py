@@ -78,15 +78,19 @@ class SignatureCheck:
             raise ValueError("--verify-key-file: no trusted key")
         self.trusted = tuple(trusted)
         self._good = ""
+        self._good_key = ""
 
-    def check(self, commit: str, raw: bytes) -> None:
-        """SignatureRefused unless ``raw`` (the object of ``commit``) is signed by a trusted key."""
+    def check(self, commit: str, raw: bytes) -> str:
+        """The fingerprint of the trusted key that signed ``raw`` (the object of ``commit``);
+        SignatureRefused when none did."""
         if commit == self._good:  # an object id names its bytes, signature included
-            return
+            return self._good_key
         verdict = verify_commit(raw, self.trusted)
         if verdict.state is not SignatureState.GOOD:
             raise SignatureRefused(
                 f"bundle {commit[:12]} refused: {verdict.message}; keeping the last verified bundle",
                 verdict.state.value,
+                commit,
             )
-        self._good = commit
+        self._good, self._good_key = commit, verdict.fingerprint
+        return verdict.fingerprint

@@ -101,6 +101,7 @@ _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-
 class FetchedBundle:
     commit: str
     files: Mapping[str, bytes]
+    signed_by: str = ""  # the trusted hub key that signed it ("" when signatures are not checked)
 
 
 def _no_verify(files: Mapping[str, bytes]) -> list[str]:
@@ -295,12 +296,12 @@ class GitSource:
             return None
         if last_accepted and tip != last_accepted:
             self._prove_descent(last_accepted, tip)
-        self._check_signed(tip)
+        signed_by = self._check_signed(tip)
         files = self._read_tree(tip)
         problems = self.verify(files)
         if problems:
             raise BundleRefused(f"bundle {tip[:12]} failed verification: " + "; ".join(problems[:5]))
-        return FetchedBundle(tip, files)
+        return FetchedBundle(tip, files, signed_by)
 
     def local_bundle(self, commit: str) -> FetchedBundle | None:
         """The bundle at ``commit`` from the local clone, verified again; None if the clone lacks it.
@@ -310,24 +311,24 @@ class GitSource:
         verifies (a damaged cache is never applied)."""
         if not commit or not self._has(_check_commit(commit)):
             return None
-        self._check_signed(commit)
+        signed_by = self._check_signed(commit)
         files = self._read_tree(commit)
         problems = self.verify(files)
         if problems:
             raise BundleRefused(
                 f"cached bundle {commit[:12]} failed verification: " + "; ".join(problems[:5])
             )
-        return FetchedBundle(commit, files)
+        return FetchedBundle(commit, files, signed_by)
 
-    def _check_signed(self, commit: str) -> None:
-        """SignatureRefused unless the hub's key signed ``commit`` (agent/signatures.py)."""
-        if self.signatures is not None:
-            stream = self._repo.odb.stream(bytes.fromhex(_check_commit(commit)))
-            if stream.type != b"commit" or stream.size > MAX_COMMIT_OBJECT_BYTES:
-                raise BundleRefused(
-                    f"{commit[:12]} is not a commit of at most {MAX_COMMIT_OBJECT_BYTES} bytes"
-                )
-            self.signatures.check(commit, stream.read())
+    def _check_signed(self, commit: str) -> str:
+        """The hub key that signed ``commit`` ("" when not checked); SignatureRefused unless a
+        trusted one did (agent/signatures.py)."""
+        if self.signatures is None:
+            return ""
+        stream = self._repo.odb.stream(bytes.fromhex(_check_commit(commit)))
+        if stream.type != b"commit" or stream.size > MAX_COMMIT_OBJECT_BYTES:
+            raise BundleRefused(f"{commit[:12]} is not a commit of at most {MAX_COMMIT_OBJECT_BYTES} bytes")
+        return self.signatures.check(commit, stream.read())
 
     def _is_ancestor(self, older: str, newer: str) -> bool:
         try:

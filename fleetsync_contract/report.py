@@ -142,6 +142,11 @@ class SourceState:
     # VerificationFailed, HistoryRewritten, Unsigned, UnknownSigner, BadSignature (docs/formats.md)
     verified: bool = True
     reason: str = ""
+    # the refused bundle commit, when verified is False and the agent knows it
+    refused_commit: str = ""
+    # SHA256:… of the hub key that signed the bundle in force; "" from an agent that checks no
+    # signatures (no --verify-key-file): the hub's SourceVerified condition is True only with it
+    signed_by: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +264,10 @@ def _source_doc(s: SourceState) -> dict[str, Any]:
     out: dict[str, Any] = {"fresh": s.fresh, "message": s.message}
     if not s.verified:  # written only when False, so reports of a verified source keep their bytes
         out.update(verified=False, reason=s.reason)
+        if s.refused_commit:
+            out["refusedCommit"] = s.refused_commit
+    if s.signed_by:
+        out["signedBy"] = s.signed_by
     return out
 
 
@@ -392,6 +401,8 @@ def parse_report(data: bytes, what: str = REPORT_FILE) -> ClusterReport:
             r.sub("source").text("message"),
             r.sub("source").flag("verified", True),
             r.sub("source").text("reason"),
+            r.sub("source").text("refusedCommit"),
+            r.sub("source").text("signedBy"),
         ),
         health=_parse_health(r.sub("health")),
         properties={

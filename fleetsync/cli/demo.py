@@ -46,17 +46,29 @@ def demo_command(
             "--template", help="Fleet repo to start from (default: the shipped fleet-repo-template/)."
         ),
     ] = None,
+    secure: Annotated[
+        bool,
+        typer.Option(
+            "--secure",
+            help="Trust on: signed fleet commits (verify.commits: strict), hub-signed bundles the agents "
+            "verify, and one Secret SOPS-encrypted for some clusters (keys made in the temp dir).",
+        ),
+    ] = False,
 ) -> None:
     """The whole loop on this machine: the template as a fleet repo, the hub, and one agent per cluster.
 
     Each template MemberCluster runs as a simulated Kubernetes API (or a real context you map it
     to); the hub renders bundles, agents apply them and report, the hub folds the reports into
     placement status; then a Deployment is scaled behind its agent's back and the drift report
-    commit is shown. Exit code 0 when every stage passed, 3 otherwise. See docs/demo.md.
+    commit is shown. With --secure the fleet runs with every trust setting on and the demo ends by
+    showing what was verified and where the Secret's plaintext is (docs/security.md). Exit code 0
+    when every stage passed, 3 otherwise. See docs/demo.md.
 
       fleetsync demo
 
       fleetsync demo --keep
+
+      fleetsync demo --secure
 
       fleetsync demo --kubeconfig ~/.kube/config --map prod-eu-1=kind-fleet
     """
@@ -89,6 +101,7 @@ def demo_command(
         contexts=tuple(context or ()),
         mapping=tuple(pairs),
         view=_until_enter,
+        secure=secure,
     )
     result = run_demo(options, out, clock=utcnow, sleep=time.sleep)
     raise typer.Exit(EXIT_OK if result.ok else EXIT_RUNTIME)

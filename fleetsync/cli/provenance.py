@@ -4,7 +4,9 @@ Answered from Git alone (no cluster access): the cluster's report branch says wh
 commit its agent applied and what became of the object; that bundle commit's ``bundle.yaml``
 names the placement that carries the object and the fleet commit it was rendered from, and its
 trailers (reconciler/gitstore/lineage.py) the signer of that fleet commit as the hub saw it when it
-rendered; the bundle commit's own signature names the hub key. The fleet branch's first-parent
+rendered — judged by the repo's own ``verify.allowedSignersFile`` in that commit — and, for a
+bundle whose hub could not check it (an older hub, or one with no allowed signers then), the
+signer judged now the same way; the bundle commit's own signature names the hub key. The fleet branch's first-parent
 line gives the commit that brought the fleet commit in (the PR merge commit where the Git host
 makes one), and ``fleet/status`` the overrides that apply to the placement on that cluster now.
 Each step is a chain link an auditor can re-check with plain git (``git log``, ``git
@@ -27,6 +29,7 @@ from reconciler.gitstore.lineage import (
     bundle_signature,
     commit_info,
     landing,
+    signer_of,
     trailer,
 )
 from reconciler.gitstore.repo import HubRepo
@@ -83,6 +86,18 @@ def _overrides(repo: HubRepo, placement: str, cluster: str) -> dict[str, Any]:
     return {}
 
 
+def _signer(repo: HubRepo, bundle_commit: str, fleet: str) -> str:
+    """The fleet commit's signer as the bundle records it; judged now (by the repo's allowed
+    signers in that commit) when the hub that rendered it could not check it or recorded none."""
+    recorded = trailer(repo, bundle_commit, FLEET_SIGNER)
+    if recorded and "not checked" not in recorded:
+        return recorded
+    now = signer_of(repo, fleet)
+    if "not checked" in now:
+        return recorded or "not recorded (a bundle from an older hub)"
+    return f"{now}, checked now (the bundle records: {recorded or 'nothing'})"
+
+
 def provenance(repo: HubRepo, cluster: str, obj: str) -> dict[str, Any]:
     """The provenance document of ``obj`` (an identity, ``Kind/namespace/name`` or ``Kind/name``)."""
     if not obj or len(obj) > MAX_OBJECT_CHARS or obj.count("/") not in (1, 2, 3):
@@ -132,8 +147,7 @@ def provenance(repo: HubRepo, cluster: str, obj: str) -> dict[str, Any]:
         },
         "fleetCommit": {
             **(_commit_doc(commit_info(repo, fleet)) or {}),
-            "signer": trailer(repo, bundle_commit, FLEET_SIGNER)
-            or "not recorded (a bundle from an older hub)",
+            "signer": _signer(repo, bundle_commit, fleet),
         },
         "mergedBy": _commit_doc(landing(repo, fleet, tip) if tip else None),
     }

@@ -12,7 +12,9 @@ for users. The clock and the sleep are injected; the callers (the CLI, tests, th
 Git plumbing the hub and agents do not do themselves — creating the repository and its bare
 remote, committing a change as a user would — goes through reconciler/gitstore/worktree.py with a
 fixed demo identity and no user or system git configuration, so the harness behaves the same on
-every machine; a git failure there is a ``DemoGitError``.
+every machine; a git failure there is a ``DemoGitError``. With ``secure`` (``demo --secure``) the
+same parts run with trust on, set up by fleetsync/demo/trust.py: that identity signs every commit,
+the hub signs with its key, each agent trusts only that key and recipients hold age identities.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from pathlib import Path
 from agent.apply.kube import KubeClient
 from agent.loop import Agent, AgentConfig, SyncSummary
 from agent.properties import DefaultProvider, PriceTableProvider, PropertyProvider
+from agent.signatures import SignatureCheck, load_trusted
 from agent.source import GitSource
+from fleetsync.demo.trust import Trust, make_trust, repo_files, signing_identity
 from fleetsync_contract.integrity import verify
 from fleetsync_contract.quantity import QuantityError, parse_quantity
 from kubesim.server import KubeSim
@@ -38,6 +42,7 @@ from reconciler.api.membercluster import MemberCluster
 from reconciler.errors import TransientError, UserError
 from reconciler.gitstore.refs import check_ref_component
 from reconciler.gitstore.repo import HubRepo
+from reconciler.gitstore.signing import load_signer
 from reconciler.gitstore.worktree import Identity, WorkTree, WorkTreeError, init_bare
 from reconciler.hub.inputs import HubInputs, read_inputs
 from reconciler.hub.loop import ReconcileResult, reconcile_once
@@ -71,30 +76,41 @@ def _demo_git() -> Iterator[None]:
 class FleetRepo:
     """A work tree (``fleet/``) whose ``main`` is pushed to a bare remote (``remote.git``)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, identity: Identity = DEMO_IDENTITY):
         self.work = root / "fleet"
         self.remote = root / "remote.git"
+        self.identity = identity  # a SigningIdentity signs every commit (demo --secure)
 
     @classmethod
-    def create(cls, root: Path, template: Path, hold_back: Sequence[str] = ()) -> FleetRepo:
+    def create(
+        cls,
+        root: Path,
+        template: Path,
+        hold_back: Sequence[str] = (),
+        *,
+        identity: Identity = DEMO_IDENTITY,
+        files: Mapping[str, str] | None = None,
+    ) -> FleetRepo:
         """The template's files committed on main and pushed, except ``hold_back`` (relative
-        paths a caller commits later, such as staged update runs that need joined clusters)."""
+        paths a caller commits later, such as staged update runs that need joined clusters),
+        with ``files`` (relative path -> text) written over them first."""
         if not (template / "clusters").is_dir() and not any(template.glob("*.yaml")):
             raise UserError(f"{template}: not a fleet repo (no YAML files, no clusters/ directory)")
-        repo = cls(root)
+        repo = cls(root, identity)
         shutil.copytree(template, repo.work, ignore=shutil.ignore_patterns(".git"))
         for rel in hold_back:
             (repo.work / rel).unlink(missing_ok=True)
         with _demo_git():
-            work = WorkTree.init(repo.work, DEMO_IDENTITY, branch="main")
-            work.commit({}, f"fleet repo from {template.name}\n".encode(), everything=True)
+            work = WorkTree.init(repo.work, identity, branch="main")
+            written = {rel: text.encode() for rel, text in (files or {}).items()}
+            work.commit(written, f"fleet repo from {template.name}\n".encode(), everything=True)
             init_bare(repo.remote)
             work.push(repo.remote, "main")
         return repo
 
     def commit(self, files: Mapping[str, str | None], message: str) -> str:
         """Write (text) or delete (None) files, commit them on main and push; the new commit."""
-        work = WorkTree(self.work, DEMO_IDENTITY)
+        work = WorkTree(self.work, self.identity)
         changes = {rel: None if text is None else text.encode() for rel, text in files.items()}
         with _demo_git():
             commit = work.commit(changes, f"{message}\n".encode(), everything=True)
@@ -205,6 +221,7 @@ class LocalFleet:
         remote_url: str | None = None,
         say: Say | None = None,
         agent_workers: int = 4,
+        secure: bool = False,
     ):
         self.root = root
         self.template = template
@@ -219,6 +236,8 @@ class LocalFleet:
         self.session = HubSession()  # the demo's hub is a long-running one
         self.members: dict[str, Member] = {}
         self.declared: dict[str, MemberCluster] = {}
+        self.secure = secure  # signed commits and bundles, an encrypted Secret (fleetsync/demo/trust.py)
+        self.trust: Trust | None = None
 
     @property
     def url(self) -> str:
@@ -243,8 +262,15 @@ class LocalFleet:
             raise UserError(f"no MemberCluster named {', '.join(unknown)} in {self.template}")
         for name in self.declared:
             check_ref_component(name)
-        self.repo = FleetRepo.create(self.root, self.template, hold_back)
+        identity, files = DEMO_IDENTITY, {}
+        if self.secure:
+            self.trust = make_trust(self.root, self.declared)
+            identity = signing_identity(self.trust, DEMO_IDENTITY)
+            files = repo_files(self.template, self.declared, self.trust, DEMO_IDENTITY.email)
+        self.repo = FleetRepo.create(self.root, self.template, hold_back, identity=identity, files=files)
         self.hub = HubRepo.cached(self.root / "hub", self.url)
+        if self.trust is not None:
+            self.hub.sign_commits(load_signer(self.trust.hub.private))
         return self.repo
 
     def start_members(self) -> None:
@@ -283,17 +309,27 @@ class LocalFleet:
         else:
             kubeconfig = Path(target.kubeconfig) if target.kubeconfig else None
             context = target.context
+        trust = self.trust
         try:
             kube = KubeClient.from_kubeconfig(str(kubeconfig) if kubeconfig else None, context)
             source = GitSource(
-                self.url, cluster, self.root / "agents" / cluster, verify=lambda files: verify(files, cluster)
+                self.url,
+                cluster,
+                self.root / "agents" / cluster,
+                verify=lambda files: verify(files, cluster),
+                signatures=SignatureCheck(load_trusted([trust.hub.public])) if trust else None,
             )
         except BaseException:
             if sim is not None:
                 sim.stop()
             raise
         agent = Agent(
-            AgentConfig(cluster, workers=self.agent_workers, fleet=source.fleet),
+            AgentConfig(
+                cluster,
+                workers=self.agent_workers,
+                fleet=source.fleet,
+                age_identity_file=str(trust.identities.get(cluster, "")) if trust else "",
+            ),
             kube,
             source,
             clock=self.clock,

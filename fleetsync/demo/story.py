@@ -11,7 +11,11 @@
    clusters have joined, and driven stage by stage: agents sync, approvals are commits, TimedWaits
    pass on the demo's clock (fleetsync/demo/staged.py);
 6. *drift* — one Deployment is scaled behind its agent's back, the agent syncs again, and the
-   drift report commit it pushed is shown (message and drift file); the hub folds it in.
+   drift report commit it pushed is shown (message and drift file); the hub folds it in;
+7. *trust* (``--secure`` only, fleetsync/demo/trust.py) — the fleet repo's commits were signed and
+   rendered under ``verify.commits: strict``, every agent verified the hub's signature on the
+   bundle it runs, and the encrypted Secret is plaintext on its recipients' members only: no file
+   of any ref holds its value.
 
 Each stage either passes or fails with a message; the run's exit code is 0 only when all pass.
 Everything runs in this process (simulators on 127.0.0.1, agents and hub in threads) and is
@@ -34,8 +38,10 @@ from typing import Any
 
 from agent.loop import SyncSummary
 from fleetsync.demo.browse import serve_view
-from fleetsync.demo.fleet import LocalFleet, Target
+from fleetsync.demo.fleet import DEMO_IDENTITY, LocalFleet, Target
 from fleetsync.demo.staged import DemoClock, Driver, RunShown, held_runs, roll_out
+from fleetsync.demo.trust import summary_lines
+from fleetsync.demo.verified import show_trust
 from fleetsync.demo.view import LANDING_HEADERS, Output, landing_rows, landings, summaries, unsettled
 from fleetsync_contract.bundle import Bundle
 from fleetsync_contract.canonical import load
@@ -74,6 +80,7 @@ class DemoOptions:
     contexts: tuple[str, ...] = ()  # mapped onto the template's clusters in name order
     mapping: tuple[tuple[str, str], ...] = ()  # explicit (cluster, context) pairs
     max_rounds: int = 6
+    secure: bool = False  # signed commits and bundles, an encrypted Secret (fleetsync/demo/trust.py)
     # with keep: called with the fleet view's URL while it is served; the view stops when it returns
     view: Callable[[str], None] | None = None
 
@@ -155,7 +162,7 @@ def run_demo(
     root.mkdir(parents=True, exist_ok=True)
     result = DemoResult(root)
     demo_clock = DemoClock(clock)
-    fleet = LocalFleet(root, options.template, clock=demo_clock, sleep=sleep)
+    fleet = LocalFleet(root, options.template, clock=demo_clock, sleep=sleep, secure=options.secure)
     try:
         _story(fleet, options, out, result, demo_clock)
     except FleetsyncError as e:
@@ -186,7 +193,7 @@ def run_demo(
     return result
 
 
-_ORDER = ("repo", "members", "join", "converge", "staged", "drift")
+_ORDER = ("repo", "members", "join", "converge", "staged", "drift", "trust")
 
 
 def _current(result: DemoResult) -> str:
@@ -207,6 +214,9 @@ def _story(
     out.line(f"fleet repo {repo.work} -> remote {repo.remote}; {len(fleet.declared)} MemberClusters")
     if held.files:
         out.line(f"held back until the clusters have joined: {', '.join(held.files)}")
+    if fleet.trust is not None:
+        for text in summary_lines(fleet.trust, DEMO_IDENTITY.email, list(fleet.declared)):
+            out.line(text)
 
     with out.stage(f"members: {len(fleet.declared)} clusters"):
         fleet.start_members()
@@ -240,6 +250,11 @@ def _story(
     with out.stage("drift: scale a Deployment behind its agent's back"):
         result.drift = _drift(fleet, out)
     result.stages.append(Stage("drift", True, result.drift.identity))
+
+    if fleet.trust is not None:
+        with out.stage("trust: what was verified, and where the Secret's plaintext is"):
+            detail = show_trust(fleet, fleet.trust, out)
+        result.stages.append(Stage("trust", True, detail))
 
 
 def _hub(fleet: LocalFleet, out: Output) -> list[str]:

@@ -4,10 +4,13 @@ Provenance is recorded where it cannot drift from what it describes: each bundle
 writes names, as git trailers of its (hub-signed) message, the fleet commit it was rendered from
 and that commit's signer as git reports it when the bundle is written (``trailers``); and
 ``bundle.yaml`` names the same commit (``sourceCommit``). The signer comes from git's own
-verification with the hub's git configuration (``%G?``/``%GS``/``%GK``: ``gpg.ssh.allowedSignersFile``
-for SSH signatures, the keyring for OpenPGP); an SSH-signed commit without an allowed-signers file
-is recorded as signed but not checked (git itself cannot check it then), an unsigned one as
-``unsigned``. ``fleetsync get provenance`` reads these back (``landing``: the commit of the
+verification (``%G?``/``%GS``/``%GK``) against the allowed-signers file the repo names in
+``verify.allowedSignersFile`` as it is in that fleet commit — read the way the hub reads it to
+judge commits (reconciler/gitstore/signatures.py ``trust_at``), so the principal named is the one
+the repo's own list gives the key — and, when the repo names none, the hub's git configuration
+(``gpg.ssh.allowedSignersFile``; the keyring for OpenPGP). An SSH-signed commit with neither is
+recorded as signed but not checked (git itself cannot check it then), one by a key the list does
+not hold as ``<key> (not an allowed signer)``, an unsigned one as ``unsigned``. ``fleetsync get provenance`` reads these back (``landing``: the commit of the
 fleet branch's first-parent line that brought a commit in — the PR merge commit where the Git
 host records one). Every commit id reaching git is checked (``_check_sha``); the walks are bounded.
 """
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from fleetsync_contract.sshsig import FormatError, signing_key
 from reconciler.gitstore.refs import GitFailure, _check_sha
+from reconciler.gitstore.signatures import commit_signatures, trust_at
 
 if TYPE_CHECKING:
     from reconciler.gitstore.trees import TreeReader
@@ -73,19 +77,29 @@ def _configured(repo: TreeReader, name: str) -> bool:
 
 
 def signer_of(repo: TreeReader, commit: str) -> str:
-    """``unsigned``; ``signed (ssh), not checked: …``; or ``<signer> <key> (<state>)`` as git checks it."""
+    """``unsigned``; ``signed (ssh), not checked: …``; or ``<signer> <key> (<state>)`` as git checks
+    it against the repo's ``verify.allowedSignersFile`` in ``commit`` (else the hub's git config)."""
     head = _raw(repo, commit).partition(b"\n\n")[0]
     if b"\ngpgsig " not in b"\n" + head:
         return UNSIGNED
-    if b"BEGIN SSH SIGNATURE" in head and not _configured(repo, "gpg.ssh.allowedSignersFile"):
-        return "signed (ssh), not checked: the hub has no gpg.ssh.allowedSignersFile"
     try:
-        out = repo.log(commit, "%G?%x00%GS%x00%GK").decode(errors="replace").strip()
-    except GitFailure:
+        allowed = trust_at(repo, commit).allowed_signers
+        ssh = b"BEGIN SSH SIGNATURE" in head
+        if allowed is None and ssh and not _configured(repo, "gpg.ssh.allowedSignersFile"):
+            return (
+                "signed (ssh), not checked: the repo names no verify.allowedSignersFile and "
+                "the hub has no gpg.ssh.allowedSignersFile"
+            )
+        found = commit_signatures(repo, commit, "", allowed)
+    except (GitFailure, ValueError):
         return "signed, not checked: git could not verify it"
-    letter, signer, key = (*out.split("\0"), "", "")[:3]
-    state = _STATES.get(letter, "cannot be checked")
-    who = " ".join(x for x in (signer.strip(), key.strip()) if x) or "unknown signer"
+    if not found:
+        return "signed, not checked: git could not verify it"
+    sig = found[0]
+    state = _STATES.get(sig.letter, "cannot be checked")
+    if sig.letter == "U" and not sig.signer.strip():  # SSH: a key the allowed-signers file lacks
+        state = "not an allowed signer"
+    who = " ".join(x for x in (sig.signer.strip(), sig.key.strip()) if x) or "unknown signer"
     return " ".join(f"{who} ({state})".split())[:300]
 
 

@@ -57,6 +57,14 @@ _WHY = {
 }
 
 
+def good_signature(letter: str, signer: str) -> bool:
+    """The one rule for a good signature, as git's ``%G?`` and ``%GS`` say: ``G``, or ``U`` with a
+    known signer — for SSH git says ``U`` with no signer for any key that is not an allowed signer,
+    which must not count. Fleet commits (here) and staged-run approvals
+    (reconciler/rollout/staged/approver.py) are judged by it alike."""
+    return letter == "G" or (letter == "U" and bool(signer))
+
+
 @dataclass(frozen=True, slots=True)
 class CommitSignature:
     """One commit as git judged its signature (``%G?``, ``%GS``, ``%GK``) and who wrote it."""
@@ -71,7 +79,7 @@ class CommitSignature:
 
     @property
     def good(self) -> bool:
-        return self.letter == "G" or (self.letter == "U" and bool(self.signer))
+        return good_signature(self.letter, self.signer)
 
     @property
     def reason(self) -> str:

@@ -21,10 +21,21 @@ owns) is empty, then ``MemberClusterLeft`` — the
 KubeFleet reason of a MemberCluster that finished leaving — whose message says that removing the
 file completes it. The count comes from the report, never from the bundle: only the agent knows
 what it has actually deleted.
+
+``SourceVerified`` carries the member agent's own verdict on its bundle (docs/security.md,
+"Signed bundles"), because the agent is the only party that checks the hub's signature and a
+refusal otherwise shows only as a cluster that stopped moving: False with the agent's reason
+(``Unsigned``, ``UnknownSigner``, ``BadSignature``, ``VerificationFailed``, ...) and the refused
+bundle commit when its report says it refused its newest bundle; True, naming the hub key, when
+its report says which trusted key signed the bundle it runs; absent when the agent checks no
+signatures (started without ``--verify-key-file``) — the hub cannot vouch for a check nobody made.
+Everything taken from the report is bounded and the reason and commit are checked for shape: a
+report is the agent's word, written where the hub's status is read.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +47,11 @@ from reconciler.hub.clusters import ClusterState
 from reconciler.status.conditions import Condition, Status, with_transition_times
 
 CLUSTER_API_VERSION = "cluster.kubernetes-fleet.io/v1beta1"
+SOURCE_VERIFIED = "SourceVerified"
+MAX_AGENT_MESSAGE = 1024
+_REASON = re.compile(r"^[A-Z][A-Za-z0-9]{0,63}$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_KEY = re.compile(r"^SHA256:[A-Za-z0-9+/]{43}$")
 ELIGIBLE_ANNOTATION = "fleetsync.io/eligible"
 INELIGIBLE_REASON_ANNOTATION = "fleetsync.io/ineligible-reason"
 
@@ -88,6 +104,32 @@ def _left(message: str) -> Condition:
 
 def _leaving(message: str) -> Condition:
     return Condition("Joined", Status.FALSE, "MemberClusterLeaving", f"leaving the fleet: {message}")
+
+
+def source_condition(report: ClusterReport | None) -> Condition | None:
+    """``SourceVerified`` from the agent's report (see the module docstring); None: absent."""
+    if report is None:
+        return None
+    source = report.source
+    if not source.verified:
+        reason = source.reason if _REASON.match(source.reason) else "VerificationFailed"
+        commit = source.refused_commit if _COMMIT.match(source.refused_commit) else ""
+        what = f"bundle {commit}" if commit else "its newest bundle"
+        return Condition(
+            SOURCE_VERIFIED,
+            Status.FALSE,
+            reason,
+            f"the member agent refused {what} and keeps the last verified one applied: "
+            f"{source.message[:MAX_AGENT_MESSAGE]}",
+        )
+    if _KEY.match(source.signed_by):
+        return Condition(
+            SOURCE_VERIFIED,
+            Status.TRUE,
+            "SignatureVerified",
+            f"the member agent runs a bundle signed by the hub key {source.signed_by}, which it trusts",
+        )
+    return None
 
 
 def _joined(state: ClusterState, report: ClusterReport | None, joined: bool, bundle_id: str) -> Condition:
@@ -146,6 +188,7 @@ def cluster_doc(
             [
                 _joined(state, report, joined, bundle_id),
                 *([rewound.condition()] if rewound is not None else []),
+                *(c for c in (source_condition(report),) if c is not None),
             ],
             prev_status.get("conditions") or [],
             now,

@@ -132,6 +132,7 @@ def _cluster_row(doc: Mapping[str, Any]) -> list[str]:
         str(agent_conds.get("Joined", "")),
         str(agent_conds.get("Healthy", "")),
         eligible,
+        _cond(doc, "SourceVerified"),
         str(nodes),
         str(agent.get("lastReceivedHeartbeat", "")),
     ]
@@ -139,7 +140,7 @@ def _cluster_row(doc: Mapping[str, Any]) -> list[str]:
 
 HEADERS = {
     "placements": ["NAME", "KIND", "SCHEDULED", "APPLIED", "AVAILABLE", "RESOURCE-INDEX", "CLUSTERS"],
-    "clusters": ["NAME", "JOINED", "HEALTHY", "ELIGIBLE", "NODE-COUNT", "LAST-HEARTBEAT"],
+    "clusters": ["NAME", "JOINED", "HEALTHY", "ELIGIBLE", "SOURCE-VERIFIED", "NODE-COUNT", "LAST-HEARTBEAT"],
 }
 
 

@@ -8,7 +8,9 @@ or ``U`` with a known signer, checked with the hub repository's own gpg /
 ``gpg.ssh.allowedSignersFile`` config — for SSH, git says ``U`` with no signer for any key that is
 not an allowed signer, which must not count);
 an unsigned or badly signed approval does not count: the run keeps waiting and the approval
-request on ``fleet/status`` says why (condition ``ApprovalVerified=False``). The hub records
+request on ``fleet/status`` says why (condition ``ApprovalVerified=False``). What counts as a good
+signature is the rule fleet commits are judged by (reconciler/gitstore/signatures.py
+``good_signature``), so an approval and a commit never disagree on one key. The hub records
 the approver under ``status.approvedBy`` of the approval request it writes to ``fleet/status``.
 
 Everything but ``git_approvers`` is pure; the lookup is injected as ``StagedInputs.approvers``
@@ -26,6 +28,7 @@ from reconciler.api.staged import ApprovalRequest
 from reconciler.gitstore.history import PathCommit, introducing_commit
 from reconciler.gitstore.refs import GitFailure
 from reconciler.gitstore.repo import HubRepo
+from reconciler.gitstore.signatures import good_signature
 from reconciler.load.yamldoc import YamlError, parse_documents
 
 VERIFIED = "ApprovalVerified"
@@ -82,7 +85,7 @@ def judge(commit: PathCommit | None, verify: bool) -> ApprovalVerdict:
         return ApprovalVerdict(True, None, False)
     if not verify:
         return ApprovalVerdict(True, commit, False)
-    if commit.signature == "G" or (commit.signature == "U" and commit.signer):
+    if good_signature(commit.signature, commit.signer):
         return ApprovalVerdict(
             True,
             commit,

@@ -36,3 +36,23 @@ def test_landing_is_the_merge_for_a_pr_commit_and_the_commit_itself_on_the_line(
         assert all(landing(repo, c, direct).commit == c for c in (merge, direct, base))  # type: ignore[union-attr]
         assert landing(repo, stray, direct) is None
         assert signer_of(repo, direct) == "unsigned"
+
+
+def test_the_signer_is_judged_by_the_allowed_signers_file_in_the_commit_itself(tmp_path: Path) -> None:
+    from tests.support.signingfixtures import Fleet
+
+    fleet = Fleet(tmp_path)  # fleetsync.yaml names .fleetsync/allowed_signers, which lists ada only
+    by_ada, by_eve = fleet.commit("ada", "ada's change"), fleet.commit("eve", "eve's change")
+    unsigned = fleet.commit(None, "unsigned change")
+    fleet.write(".fleetsync/allowed_signers", fleet.keys["ada"][1] + fleet.keys["eve"][1])
+    listed = fleet.commit("ada", "eve becomes an allowed signer")
+    eve_listed = fleet.commit("eve", "eve's second change")
+    with HubRepo.local(fleet.path) as repo:
+        assert signer_of(repo, by_ada).startswith("ada SHA256:") and signer_of(repo, by_ada).endswith(
+            " (good)"
+        )
+        assert signer_of(repo, by_eve).endswith(" (not an allowed signer)")
+        assert signer_of(repo, by_eve).startswith("SHA256:")  # no principal for a key the file lacks
+        assert signer_of(repo, unsigned) == "unsigned"
+        assert signer_of(repo, listed).startswith("ada ")
+        assert signer_of(repo, eve_listed).startswith("eve SHA256:")

@@ -218,3 +218,23 @@ def test_verify_approvals_is_a_repo_setting_off_by_default(text: str, expected: 
 def test_a_bad_verify_approvals_value_is_a_finding_and_keeps_the_default() -> None:
     settings, findings = read_settings(b"verifyApprovals: sometimes\n")
     assert settings.verify_approvals is False and "verifyApprovals" in str(findings[0])
+
+
+@pytest.mark.parametrize(
+    ("letter", "signer"),
+    [(x, s) for x in ("G", "U", "B", "N", "E", "X", "Y", "R", "") for s in ("", "ada@example.com")],
+)
+def test_an_approval_counts_exactly_when_a_fleet_commit_signed_the_same_way_would(
+    letter: str, signer: str
+) -> None:
+    from reconciler.gitstore.history import PathCommit
+    from reconciler.gitstore.signatures import CommitSignature
+    from reconciler.rollout.staged.approver import judge
+
+    sha = "a" * 40
+    approval = judge(
+        PathCommit(sha, "Ada", "ada@example.com", "2026-11-25T03:00:00Z", letter, signer, "k"), True
+    )
+    commit = CommitSignature(sha, (), letter, signer, "k", "Ada", "ada@example.com")
+    assert approval.accepted == commit.good
+    assert approval.accepted == (letter == "G" or (letter == "U" and bool(signer)))  # U needs a known signer
