@@ -78,12 +78,16 @@ def _configured(repo: TreeReader, name: str) -> bool:
 
 def signer_of(repo: TreeReader, commit: str) -> str:
     """``unsigned``; ``signed (ssh), not checked: …``; or ``<signer> <key> (<state>)`` as git checks
-    it against the repo's ``verify.allowedSignersFile`` in ``commit`` (else the hub's git config)."""
+    it against the repo's ``verify.allowedSignersFile`` (else the hub's git config) as it was
+    BEFORE ``commit`` — in its first parent, as the hub's strict walk judges a commit by the list
+    it already trusted, so a commit that adds its own key is not called good; a root commit is
+    judged by its own list."""
     head = _raw(repo, commit).partition(b"\n\n")[0]
     if b"\ngpgsig " not in b"\n" + head:
         return UNSIGNED
     try:
-        allowed = trust_at(repo, commit).allowed_signers
+        parents = repo.log(commit, "%P").decode(errors="replace").split()
+        allowed = trust_at(repo, parents[0] if parents else commit).allowed_signers
         ssh = b"BEGIN SSH SIGNATURE" in head
         if allowed is None and ssh and not _configured(repo, "gpg.ssh.allowedSignersFile"):
             return (

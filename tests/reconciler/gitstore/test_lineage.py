@@ -38,7 +38,7 @@ def test_landing_is_the_merge_for_a_pr_commit_and_the_commit_itself_on_the_line(
         assert signer_of(repo, direct) == "unsigned"
 
 
-def test_the_signer_is_judged_by_the_allowed_signers_file_in_the_commit_itself(tmp_path: Path) -> None:
+def test_the_signer_is_judged_by_the_allowed_signers_file_the_commit_came_after(tmp_path: Path) -> None:
     from tests.support.signingfixtures import Fleet
 
     fleet = Fleet(tmp_path)  # fleetsync.yaml names .fleetsync/allowed_signers, which lists ada only
@@ -56,3 +56,14 @@ def test_the_signer_is_judged_by_the_allowed_signers_file_in_the_commit_itself(t
         assert signer_of(repo, unsigned) == "unsigned"
         assert signer_of(repo, listed).startswith("ada ")
         assert signer_of(repo, eve_listed).startswith("eve SHA256:")
+
+
+def test_a_commit_that_lists_its_own_signer_is_not_called_good(tmp_path: Path) -> None:
+    """As the hub's strict walk: a key becomes trusted only from the commit after the one adding it."""
+    from tests.support.signingfixtures import Fleet
+
+    fleet = Fleet(tmp_path)  # the allowed-signers file lists ada only
+    fleet.write(".fleetsync/allowed_signers", fleet.keys["ada"][1] + fleet.keys["eve"][1])
+    self_listed = fleet.commit("eve", "eve adds herself to the allowed signers")
+    with HubRepo.local(fleet.path) as repo:
+        assert signer_of(repo, self_listed).endswith(" (not an allowed signer)")
