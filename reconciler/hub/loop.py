@@ -133,8 +133,9 @@ def reconcile_once(
         commit = repo.source_commit()
         if commit is None:
             raise UserError(f"the fleet repo has no branch {repo.branch!r}")
+        teams_moved = session.teams.refresh(repo, session.load(repo, commit).result.spec.teams, refresh)
         say("reading hub refs")
-        if (quiet := session.quiet(repo, commit, now)) is not None:
+        if not teams_moved and (quiet := session.quiet(repo, commit, now)) is not None:
             return ReconcileResult(commit, True, quiet, (), attempt, session.requeue_after(now))
         inputs = read_inputs(repo, session.inputs)
         with repo.batch():  # every object of this pass in one pack (reconciler/gitstore/objects.py)
@@ -198,6 +199,8 @@ def _reconcile(
         files[STATUS_FILE] = dump_memory(memory)
         updates = _status_update(repo, inputs, files, f"status: {commit[:12]} does not load", now)
         return updates, ReconcileResult(commit, False, findings)
+    teamed = session.teams.compose(repo, inputs.memory, isolated)  # team repos (reconciler/hub/teams.py)
+    isolated, spec = teamed.isolated, teamed.isolated.spec
     say("scheduling")
     states = fleet_states(spec, {c: observation(a) for c, a in inputs.agents.items()}, now)
     by_name = {s.name: s for s in states}
@@ -253,7 +256,11 @@ def _reconcile(
     # applies to nothing); not the export's notes
     failed = tuple(f for f in findings if f.severity == "error" or f.scope)
     memory = HubMemory(
-        commit, LoadRecord(commit, True, failed), {p.memory.key: p.memory for p in placed}, records
+        commit,
+        LoadRecord(commit, True, failed),
+        {p.memory.key: p.memory for p in placed},
+        records,
+        teamed.records,
     )
     files = status_files(memory, placement_docs, cluster_docs)
     files.update(guard.status_files())
