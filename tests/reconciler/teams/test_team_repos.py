@@ -141,8 +141,10 @@ def test_boundary_violations_are_refused_per_object_and_the_rest_of_the_team_ren
     messages = " ".join(f.message for f in a.findings)
     assert "team 'team-a': namespace 'team-b' is not the team's" in messages
     assert "must be named 'team-a-...'" in messages
-    c = fleet.team_status("team-c").last_load
-    assert any("cluster 'us-1' is outside the team's spec.clusterSelector" in f.message for f in c.findings)
+    team_c = fleet.team_status("team-c").last_load
+    assert any(
+        "cluster 'us-1' is outside the team's spec.clusterSelector" in f.message for f in team_c.findings
+    )
     platform = parse_memory(fleet.platform.read(STATUS, "status.yaml").encode() + b"\n")
     assert platform.last_load.ok and not platform.last_load.findings  # the platform is not blamed
 
