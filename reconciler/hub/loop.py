@@ -71,6 +71,7 @@ from reconciler.hub.render import (
 )
 from reconciler.hub.session import HubSession
 from reconciler.hub.stages import ScheduleFn
+from reconciler.hub.teams import TeamLimits
 from reconciler.load.fleet import FleetSpec
 from reconciler.rollout.staged.approver import git_approvers
 from reconciler.rollout.staged.step import step_orphans
@@ -133,7 +134,7 @@ def reconcile_once(
         commit = repo.source_commit()
         if commit is None:
             raise UserError(f"the fleet repo has no branch {repo.branch!r}")
-        teams_moved = session.teams.refresh(repo, session.load(repo, commit).result.spec.teams, refresh)
+        teams_moved = session.teams.refresh(repo, refresh)  # team repos (reconciler/hub/teams.py)
         say("reading hub refs")
         if not teams_moved and (quiet := session.quiet(repo, commit, now)) is not None:
             return ReconcileResult(commit, True, quiet, (), attempt, session.requeue_after(now))
@@ -218,6 +219,8 @@ def _reconcile(
         session.snapshot_reader(repo),
         frozen=isolated.frozen,
     )
+    limits = TeamLimits(spec)  # a team over its spec.limits on a cluster keeps its bindings there
+    placed = limits.hold(placed, inputs.memory)
     say(f"rendering {len(by_name)} cluster bundle(s)")
     leaving = [s.name for s in states if s.leave is LeaveMode.REMOVE]  # a leave confirms its emptying
     guard = PruneGuard(repo, inputs, commit, spec.settings.prune_max_share, leaving)  # the rest wait
@@ -260,7 +263,7 @@ def _reconcile(
         LoadRecord(commit, True, failed),
         {p.memory.key: p.memory for p in placed},
         records,
-        teamed.records,
+        limits.records(teamed.records),
     )
     files = status_files(memory, placement_docs, cluster_docs)
     files.update(guard.status_files())

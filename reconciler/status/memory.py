@@ -117,6 +117,8 @@ class TeamRecord:
     last_load: LoadRecord = LoadRecord()
     kept: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     fetch_error: str = ""
+    # cluster -> why the team's objects there are held (over spec.limits): hub/teams.py
+    limited: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +212,8 @@ def _team_doc(name: str, t: TeamRecord) -> dict[str, Any]:
         doc["kept"] = dict(sorted(t.kept.items()))
     if t.fetch_error:
         doc["fetchError"] = t.fetch_error
+    if t.limited:
+        doc["limited"] = dict(sorted(t.limited.items()))
     return doc
 
 
@@ -337,11 +341,13 @@ def _parse_load(last: _R) -> LoadRecord:
 
 def _parse_team(t: _R) -> TeamRecord:
     kept = t.get("kept", dict, {})
+    limited = t.get("limited", dict, {})
     return TeamRecord(
         commit=t.get("sourceCommit", str, ""),
         last_load=_parse_load(_R(t.get("lastLoad", dict, {}), f"{t.where}.lastLoad")),
         kept=MappingProxyType({str(k): str(v) for k, v in kept.items()}),
         fetch_error=t.get("fetchError", str, ""),
+        limited=MappingProxyType({str(k): str(v) for k, v in limited.items()}),
     )
 
 

@@ -215,3 +215,41 @@ def test_a_long_running_hub_renders_a_team_push_even_when_the_platform_is_quiet(
     assert STATUS in fleet.reconcile(report=False)
     for c in EUROPE:
         assert 'VALUE: "4"' in fleet.read(c, manifest("team-c"))
+
+
+def test_a_team_over_its_objects_per_cluster_is_held_there_and_the_others_move(fleet: Fleet) -> None:
+    files = fleet.platform_files()
+    url = fleet.daemon.url("team-b.git")
+    files["teams/team-b.yaml"] = team_yaml(
+        "team-b", url, ["team-b"], {"region": "europe"}, objects_per_cluster=2
+    )
+    fleet.platform.commit(files)
+    fleet.reconcile()
+    grown = {**team_files("team-b", value="2"), "more.yaml": configmap("more", "team-b")}  # 3 objects
+    fleet.push("team-b", grown)
+    fleet.push("team-c", team_files("team-c", value="2"))
+    fleet.reconcile()
+    for c in EUROPE:
+        assert 'VALUE: "1"' in fleet.read(c, manifest("team-b"))  # held as it was
+        assert manifest("team-b", name="more") not in fleet.files(c)
+        assert 'VALUE: "2"' in fleet.read(c, manifest("team-c"))  # the other team moves on
+    limited = fleet.team_status("team-b").limited
+    assert set(limited) == set(EUROPE) and "objectsPerCluster (2)" in limited[EUROPE[0]]
+    fleet.push("team-b", team_files("team-b", value="3"))  # back within its limit
+    fleet.reconcile()
+    for c in EUROPE:
+        assert 'VALUE: "3"' in fleet.read(c, manifest("team-b"))
+    assert not fleet.team_status("team-b").limited
+
+
+def test_a_team_placement_that_reaches_outside_is_frozen_with_a_condition_naming_the_rule(
+    fleet: Fleet,
+) -> None:
+    reaching = team_crp("team-a-app", "team-a").replace("name: team-a}", "name: team-b}")
+    fleet.push("team-a", {**team_files("team-a"), "placements/app.yaml": reaching})
+    fleet.reconcile()
+    for c in CLUSTERS:  # its last good render stays
+        assert manifest("team-a") in fleet.files(c)
+        assert not any("ConfigMap/team-b/" in f for f in fleet.files(c) if "team-a-app" in f)
+    doc = fleet.platform.read(STATUS, "placements/ClusterResourcePlacement/team-a-app.yaml")
+    assert "InvalidResourceSelectors" in doc and "Namespace 'team-b' is not one of the team" in doc
