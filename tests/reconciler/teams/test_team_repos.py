@@ -253,3 +253,30 @@ def test_a_team_placement_that_reaches_outside_is_frozen_with_a_condition_naming
         assert not any("ConfigMap/team-b/" in f for f in fleet.files(c) if "team-a-app" in f)
     doc = fleet.platform.read(STATUS, "placements/ClusterResourcePlacement/team-a-app.yaml")
     assert "InvalidResourceSelectors" in doc and "Namespace 'team-b' is not one of the team" in doc
+
+
+ROLE = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: reader}\nrules: []\n"
+
+
+def test_two_teams_declaring_one_object_are_both_refused_and_the_rest_of_each_renders(fleet: Fleet) -> None:
+    files = fleet.platform_files()
+    for team in ("team-b", "team-c"):
+        url = fleet.daemon.url(f"{team}.git")
+        files[f"teams/{team}.yaml"] = team_yaml(
+            team, url, [team], SELECTORS[team], cluster_kinds=["rbac.authorization.k8s.io/ClusterRole"]
+        )
+    fleet.platform.commit(files)
+    for team in ("team-b", "team-c"):
+        app = team_crp(f"{team}-app", team).replace(
+            "  policy:",
+            "    - {group: rbac.authorization.k8s.io, version: v1, kind: ClusterRole, name: reader}\n  policy:",
+        )
+        fleet.push(team, {**team_files(team, value="2"), "role.yaml": ROLE, "placements/app.yaml": app})
+    fleet.reconcile()
+    for c in EUROPE:
+        assert not any("ClusterRole" in f for f in fleet.files(c))  # neither team gets it
+        assert 'VALUE: "2"' in fleet.read(c, manifest("team-b"))
+        assert 'VALUE: "2"' in fleet.read(c, manifest("team-c"))
+    b, c_ = fleet.team_status("team-b").last_load, fleet.team_status("team-c").last_load
+    assert any("also declared by team 'team-c' (role.yaml" in f.message for f in b.findings)
+    assert any("also declared by team 'team-b' (role.yaml" in f.message for f in c_.findings)
