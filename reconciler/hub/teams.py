@@ -174,9 +174,8 @@ class TeamSources:
             last = LoadRecord(head, False, isolated.held[:MAX_FINDINGS])
             spec = last_good_spec(base, kept, load) if base else None
             return spec, TeamRecord(base, last, MappingProxyType(kept), error), {}
-        last = LoadRecord(
-            head, True, loaded.findings[:MAX_FINDINGS]
-        )  # warnings too: the team reads them here
+        # every finding, warnings too: this record is where the team reads them
+        last = LoadRecord(head, True, loaded.findings[:MAX_FINDINGS])
         return isolated.spec, TeamRecord(head, last, isolated.kept, error), isolated.frozen
 
 
