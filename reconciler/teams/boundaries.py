@@ -21,10 +21,12 @@ from typing import Any, Protocol, TypeVar
 
 from fleetsync_contract import identity, parse_identity
 from reconciler.api import registry
+from reconciler.api.envelope import envelope_manifests
 from reconciler.api.eviction import DisruptionBudget, Eviction
 from reconciler.api.membercluster import MEMBER_NAME_LABEL, MemberCluster
 from reconciler.api.override import Override, PlacementScope
 from reconciler.api.placement import Placement, PlacementType
+from reconciler.api.resource import Resource
 from reconciler.api.staged import ApprovalRequest, StagedUpdateRun
 from reconciler.errors import SCOPE_OBJECT, Finding
 from reconciler.load.fleet import BUCKETS, FleetSpec, LoadResult, bucket_key
@@ -131,8 +133,8 @@ def _why(team: Team, ident: str, model: Any, members: Mapping[str, MemberCluster
     elif fleet:
         if not name.startswith(team.prefix):
             return ("metadata", "name"), f"a team's cluster-scoped {kind} must be named '{team.prefix}...'"
-        if kind == ENVELOPE_KIND and f"{group}/{kind}" not in team.cluster_scoped_kinds:
-            return ("kind",), f"{kind} is not among the team's spec.clusterScopedKinds"
+        if kind == ENVELOPE_KIND:
+            return _envelope(team, group, kind, model)
     elif group == "" and kind == "Namespace":
         if name not in team.namespaces:
             return ("metadata", "name"), f"Namespace {name!r} is not one of the team's spec.namespaces"
@@ -141,6 +143,24 @@ def _why(team: Team, ident: str, model: Any, members: Mapping[str, MemberCluster
             "kind",
         ), f"cluster-scoped kind {group}/{kind} is not among the team's spec.clusterScopedKinds"
     return _references(team, model, members)
+
+
+def _envelope(team: Team, group: str, kind: str, model: Any) -> Why | None:
+    """A ClusterResourceEnvelope: allowed by name in clusterScopedKinds, and every object it
+    wraps is one the team could declare itself (the envelope must not be a way around)."""
+    if f"{group}/{kind}" not in team.cluster_scoped_kinds:
+        return ("kind",), f"{kind} is not among the team's spec.clusterScopedKinds"
+    body = model.body if isinstance(model, Resource) else {}
+    for key, inner in envelope_manifests(body):
+        api = str(inner.get("apiVersion", "")) if isinstance(inner, Mapping) else ""
+        inner_kind = str(inner.get("kind", "")) if isinstance(inner, Mapping) else ""
+        meta = inner.get("metadata") if isinstance(inner, Mapping) else None
+        name = str(meta.get("name", "")) if isinstance(meta, Mapping) else ""
+        inner_group = api.rpartition("/")[0]
+        why = _selects(team, inner_group, inner_kind, name, False)
+        if why:
+            return ("data", key), f"wraps {inner_group}/{inner_kind} {name!r}: {why}"
+    return None
 
 
 def _references(team: Team, model: Any, members: Mapping[str, MemberCluster]) -> Why | None:

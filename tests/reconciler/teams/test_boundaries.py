@@ -185,3 +185,32 @@ def test_a_team_placement_sees_only_the_clusters_its_selector_matches(tmp_path: 
     states = [_State("eu-1", {"region": "europe"}), _State("us-1", {"region": "america"})]
     assert [s.name for s in team_states(merged, "ClusterResourcePlacement/team-a-app", states)] == ["eu-1"]
     assert len(team_states(merged, "ClusterResourcePlacement/platform", states)) == 2
+
+
+def _envelope(inner_kind: str, inner_name: str) -> str:
+    return f"""apiVersion: {P}/v1beta1
+kind: ClusterResourceEnvelope
+metadata: {{name: team-a-env}}
+data:
+  obj.yaml:
+    apiVersion: rbac.authorization.k8s.io/v1
+    kind: {inner_kind}
+    metadata: {{name: {inner_name}}}
+    rules: []
+"""
+
+
+def test_a_cluster_envelope_may_wrap_only_what_the_team_could_declare_itself(tmp_path: Path) -> None:
+    allowed = [f"{P}/ClusterResourceEnvelope", "rbac.authorization.k8s.io/ClusterRole"]
+    env = identity(P, "ClusterResourceEnvelope", "", "team-a-env")
+    ok, _ = confined(tmp_path / "ok", {"e.yaml": _envelope("ClusterRole", "reader")}, cluster_kinds=allowed)
+    assert env not in ok.failed and env in ok.spec.resources
+    bad, _ = confined(
+        tmp_path / "bad", {"e.yaml": _envelope("ClusterRoleBinding", "admin")}, cluster_kinds=allowed
+    )
+    assert "wraps rbac.authorization.k8s.io/ClusterRoleBinding 'admin'" in bad.failed[env][0].message
+    plain, _ = confined(tmp_path / "plain", {"e.yaml": _envelope("ClusterRole", "reader")})
+    assert (
+        "ClusterResourceEnvelope is not among the team's spec.clusterScopedKinds"
+        in plain.failed[env][0].message
+    )
