@@ -26,6 +26,7 @@ TEAM_GROUP = "fleetsync.io"
 TEAM_VERSION = "v1alpha1"
 TEAM_KIND = "Team"
 MAX_NAMESPACES = 100
+MAX_TEAMS = 500  # team repos one hub fetches every pass
 MAX_KINDS = 200
 MAX_URL = 2048
 MAX_PATH = 255
@@ -199,9 +200,18 @@ def _kinds(spec: Fields, key: str) -> tuple[str, ...]:
 
 
 def check_teams(teams: Mapping[str, Team]) -> list[Finding]:
-    """Platform-level checks across teams: a namespace owned by two teams holds the commit."""
+    """Platform-level checks across teams (each holds the commit): a namespace owned by two
+    teams, more than ``MAX_TEAMS`` teams."""
     owner: dict[str, Team] = {}
     out: list[Finding] = []
+    if len(teams) > MAX_TEAMS:
+        last = teams[sorted(teams)[-1]]
+        why = f"{len(teams)} teams: at most {MAX_TEAMS} team repos (each is fetched on every pass)"
+        out.append(
+            Finding(
+                last.origin.file, last.origin.line, 1, "", why, f"{TEAM_KIND}/{last.name}", scope=SCOPE_REPO
+            )
+        )
     for name in sorted(teams):
         team = teams[name]
         for ns in team.namespaces:

@@ -280,3 +280,17 @@ def test_two_teams_declaring_one_object_are_both_refused_and_the_rest_of_each_re
     b, c_ = fleet.team_status("team-b").last_load, fleet.team_status("team-c").last_load
     assert any("also declared by team 'team-c' (role.yaml" in f.message for f in b.findings)
     assert any("also declared by team 'team-b' (role.yaml" in f.message for f in c_.findings)
+
+
+def test_a_team_head_that_does_not_load_keeps_the_whole_team_at_its_last_good_commit(fleet: Fleet) -> None:
+    good = fleet.team_status("team-a").commit
+    rogue = member("rogue", "europe").replace("heartbeatPeriodSeconds: 60", "heartbeatPeriodSeconds: often")
+    head = fleet.push("team-a", {**team_files("team-a", value="2"), "rogue.yaml": rogue})  # repo-wide error
+    fleet.push("team-b", team_files("team-b", value="2"))
+    fleet.reconcile()
+    for c in CLUSTERS:
+        assert 'VALUE: "1"' in fleet.read(c, manifest("team-a"))  # not even its valid change
+    for c in EUROPE:
+        assert 'VALUE: "2"' in fleet.read(c, manifest("team-b"))
+    record = fleet.team_status("team-a")
+    assert record.commit == good and record.last_load.commit == head and not record.last_load.ok
