@@ -26,7 +26,9 @@ The rules a team object must follow (each refusal names its rule and the team):
 - **Kinds.** Plain namespaced objects must be of a kind ``spec.kinds`` lists as ``group/Kind``
   (``/ConfigMap`` for the core group; an empty list allows every namespaced kind). Plain
   cluster-scoped objects are refused except the Namespace objects of the team's own namespaces
-  and the kinds ``spec.clusterScopedKinds`` lists. The platform's policies
+  and the kinds ``spec.clusterScopedKinds`` lists; a ClusterResourceEnvelope must be listed there
+  too (``placement.kubernetes-fleet.io/ClusterResourceEnvelope``) and wraps only objects the team
+  could declare itself. The platform's policies
   (fleetsync.yaml ``policies``) gate team objects like any other.
 - **Selection.** A team ClusterResourcePlacement selects by name: Namespaces the team owns,
   and objects of its allowed cluster-scoped kinds; a ClusterResourceOverride selects the same.
@@ -39,8 +41,16 @@ The rules a team object must follow (each refusal names its rule and the team):
   a ``fleetsync.yaml`` in a team repo is ignored with a warning (settings are the platform's).
 - **Collisions.** A team object with the identity of a platform object is refused (the platform
   wins); two teams declaring one identity are both refused, each finding naming both files.
-- **Limits.** ``spec.limits.objectsPerCluster`` and ``spec.limits.bundleBytes`` bound what the
-  team puts on one cluster.
+- **Limits.** ``spec.limits.objectsPerCluster`` and ``spec.limits.bundleBytes`` (the canonical
+  YAML of its objects) bound what the team puts on one cluster: a team over either on a cluster
+  keeps its bindings there as they were (nothing of it changes on that cluster) and its status
+  record lists the cluster under ``limited``; other clusters and other teams move on.
+- **The Team itself.** ``spec.repo.url`` is ``git://``, ``https://``, ``ssh://`` or an absolute
+  local path, without a password (the hub fetches with its own ``FLEETSYNC_GIT_*`` credentials,
+  and only once a verified, loaded platform commit names the repo); ``branch`` (default
+  ``main``) is a ref name; ``path`` a relative directory without ``..``. A Team that does not
+  load, a namespace two teams claim, or more than 500 teams hold the platform commit (repo
+  scope): a Team that does not load must never look like a removed one.
 
 Removing a Team file removes the team's objects, through the hub's prune-safety rules
 (reconciler/hub/prunesafety.py); a team repo that cannot be fetched, or whose head does not
