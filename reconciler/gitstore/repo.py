@@ -91,6 +91,7 @@ from reconciler.gitstore.trees import TreeReader
 # Where a cache repository keeps its copies of the remote's refs.
 _SOURCE_NS = "refs/fleetsync/source/"
 _HUB_NS = "refs/fleetsync/hub/"
+_TEAMS_NS = "refs/fleetsync/teams/"  # each team repo's branch, fetched (fetch_branch)
 
 
 # What to do about a git failure of the hub, by what git said (fleetsync_contract/gitreason.py).
@@ -227,6 +228,17 @@ class HubRepo(TreeReader):
             )
         except GitCommandError as e:
             raise GitFailure(self._auth.redact(f"cannot fetch from {remote}: {_stderr(e)}")) from e
+
+    def fetch_branch(self, remote: str, branch: str, ref: str) -> str | None:
+        """Fetch ``branch`` of another repository (a team repo, reconciler/hub/teams.py) into
+        this repository's ``ref`` (under ``refs/fleetsync/``), bounded and redacted like every
+        fetch; the ref's commit after it (None when it has none)."""
+        check_branch(branch)
+        if not ref.startswith(_TEAMS_NS):
+            raise ValueError(f"a team repo is fetched under {_TEAMS_NS}, not into {ref!r}")
+        check_ref_component(ref[len(_TEAMS_NS) :])
+        self._fetch(remote, [f"+refs/heads/{branch}:{ref}"])
+        return self._resolve(ref)
 
     def source_commit(self) -> str | None:
         """The newest commit of the fleet branch (None when the branch does not exist)."""

@@ -71,6 +71,7 @@ from reconciler.hub.render import (
 )
 from reconciler.hub.session import HubSession
 from reconciler.hub.stages import ScheduleFn
+from reconciler.hub.teams import TeamLimits
 from reconciler.load.fleet import FleetSpec
 from reconciler.rollout.staged.approver import git_approvers
 from reconciler.rollout.staged.step import step_orphans
@@ -133,8 +134,9 @@ def reconcile_once(
         commit = repo.source_commit()
         if commit is None:
             raise UserError(f"the fleet repo has no branch {repo.branch!r}")
+        teams_moved = session.teams.refresh(repo, refresh)  # team repos (reconciler/hub/teams.py)
         say("reading hub refs")
-        if (quiet := session.quiet(repo, commit, now)) is not None:
+        if not teams_moved and (quiet := session.quiet(repo, commit, now)) is not None:
             return ReconcileResult(commit, True, quiet, (), attempt, session.requeue_after(now))
         inputs = read_inputs(repo, session.inputs)
         with repo.batch():  # every object of this pass in one pack (reconciler/gitstore/objects.py)
@@ -198,6 +200,8 @@ def _reconcile(
         files[STATUS_FILE] = dump_memory(memory)
         updates = _status_update(repo, inputs, files, f"status: {commit[:12]} does not load", now)
         return updates, ReconcileResult(commit, False, findings)
+    teamed = session.teams.compose(repo, inputs.memory, isolated)  # team repos (reconciler/hub/teams.py)
+    isolated, spec = teamed.isolated, teamed.isolated.spec
     say("scheduling")
     states = fleet_states(spec, {c: observation(a) for c, a in inputs.agents.items()}, now)
     by_name = {s.name: s for s in states}
@@ -215,6 +219,8 @@ def _reconcile(
         session.snapshot_reader(repo),
         frozen=isolated.frozen,
     )
+    limits = TeamLimits(spec)  # a team over its spec.limits on a cluster keeps its bindings there
+    placed = limits.hold(placed, inputs.memory)
     say(f"rendering {len(by_name)} cluster bundle(s)")
     leaving = [s.name for s in states if s.leave is LeaveMode.REMOVE]  # a leave confirms its emptying
     guard = PruneGuard(repo, inputs, commit, spec.settings.prune_max_share, leaving)  # the rest wait
@@ -253,7 +259,11 @@ def _reconcile(
     # applies to nothing); not the export's notes
     failed = tuple(f for f in findings if f.severity == "error" or f.scope)
     memory = HubMemory(
-        commit, LoadRecord(commit, True, failed), {p.memory.key: p.memory for p in placed}, records
+        commit,
+        LoadRecord(commit, True, failed),
+        {p.memory.key: p.memory for p in placed},
+        records,
+        limits.records(teamed.records),
     )
     files = status_files(memory, placement_docs, cluster_docs)
     files.update(guard.status_files())

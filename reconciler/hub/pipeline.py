@@ -63,6 +63,7 @@ from reconciler.status.memory import (
     next_snapshots,
 )
 from reconciler.status.views import placement_path
+from reconciler.teams.boundaries import owner_key, team_states
 
 MAX_REASONS = 5  # errors quoted in a held placement's condition (all are in lastLoad)
 APPROVALS_DIR = "approvalrequests/"
@@ -255,7 +256,8 @@ def place(*, placement: Placement, key: str, ctx: Reconcile) -> Placed:
     evicted = evict(
         key=key, placement=placement, spec=ctx.spec, inputs=ctx.inputs, previous=previous, now=ctx.now
     )
-    sched = ctx.schedule(placement, ctx.states, list(evicted.bindings), snapshot.policy_index, ctx.now)
+    states = team_states(ctx.spec, key, ctx.states)  # a team's placement: its clusters only
+    sched = ctx.schedule(placement, states, list(evicted.bindings), snapshot.policy_index, ctx.now)
     digests: dict[str, str] = {}
     overridden = override(
         placement=placement,
@@ -357,7 +359,10 @@ def check_policies(
     verdicts; a blocking violation holds a *changing* cluster on its previous bundle for this
     placement (an unchanged render stays, whatever the policies say now)."""
     earlier = reported_violations(ctx.inputs.previous_doc(placement_path(key)))
-    judged = ctx.inputs.memory.source_commit == ctx.commit
+    # a team's render can change under the same fleet commit: judged afresh (the cache is by content)
+    judged = (
+        ctx.inputs.memory.source_commit == ctx.commit and owner_key("placements", key) not in ctx.spec.owners
+    )
     violations: dict[str, tuple[Violation, ...]] = {}
     desired: dict[str, str] = {}
     for cluster, version in overridden.versions.items():

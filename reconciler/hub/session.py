@@ -35,6 +35,7 @@ from reconciler.hub.clusters import ClusterState
 from reconciler.hub.inputs import HubInputs, InputMemo, LoadCache, Loaded, observation, read_agents
 from reconciler.hub.pipeline import fleet_states
 from reconciler.hub.snapshots import SnapshotReader
+from reconciler.hub.teams import TeamSources
 from reconciler.policy.cache import PolicyCache
 
 FULL_PASS_EVERY = timedelta(minutes=10)
@@ -73,6 +74,7 @@ class HubSession:
         self.policies = PolicyCache()
         self._snapshots: SnapshotReader | None = None
         self._quiet: _Quiet | None = None
+        self.teams = TeamSources()  # the team repos' heads and loads (reconciler/hub/teams.py)
 
     def load(self, repo: HubRepo, commit: str) -> Loaded:
         """``commit`` loaded, with the policy set it enables (once per distinct tree)."""

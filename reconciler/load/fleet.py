@@ -45,6 +45,7 @@ from reconciler.load.kustomize import render as kustomize_render
 from reconciler.load.schemas import check_resources
 from reconciler.load.settings import SETTINGS_FILE, Settings, read_settings
 from reconciler.load.yamldoc import Document, YamlError, dotted, parse_documents
+from reconciler.teams.model import TEAM_GROUP, TEAM_KIND, TEAM_VERSION, Team, check_teams, parse_team
 
 # Fleet kind → the FleetSpec field its models go to (envelopes go to ``resources``).
 BUCKETS: Mapping[str, str] = MappingProxyType(
@@ -91,6 +92,10 @@ class FleetSpec:
     budgets: Mapping[str, DisruptionBudget] = field(default_factory=empty_map)  # by name (= the CRP's)
     resources: Mapping[str, Resource] = field(default_factory=empty_map)  # by identity; envelopes too
     settings: Settings = field(default_factory=Settings)
+    teams: Mapping[str, Team] = field(default_factory=empty_map)  # the platform repo's Teams, by name
+    # "<bucket>/<key>" -> the team that declared it (reconciler/teams/boundaries.py ``merge``);
+    # absent: the platform's own
+    owners: Mapping[str, str] = field(default_factory=empty_map)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +142,9 @@ class _Loader:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.findings = Findings()
-        self.buckets: dict[str, dict[str, Any]] = {b: {} for b in set(BUCKETS.values()) | {"resources"}}
+        self.buckets: dict[str, dict[str, Any]] = {
+            b: {} for b in set(BUCKETS.values()) | {"resources", "teams"}
+        }
         self.documents: dict[str, Document] = {}
         self.origins: dict[str, Origin] = {}
         self.failed: dict[str, list[Finding]] = {}
@@ -202,6 +209,9 @@ class _Loader:
         if not self._claim(doc, ident, label):
             self.failed.setdefault(ident, []).extend(self.stamp(start, SCOPE_OBJECT))
             return
+        if group == TEAM_GROUP and kind == TEAM_KIND:
+            self._add_team(doc, version, ident, name, start)
+            return
         if registry.is_fleet_group(group):
             model = registry.parse_fleet_object(doc, group, version, kind, self.findings)
             # Cluster membership decides every placement's schedule: it changes all or nothing.
@@ -222,6 +232,20 @@ class _Loader:
         self.buckets["resources"][ident] = Resource(
             group, version, kind, namespace, name, MappingProxyType(data), Origin(doc.file, doc.line)
         )
+
+    def _add_team(self, doc: Document, version: str, ident: str, name: str, start: int) -> None:
+        """A Team (reconciler/teams/model.py): its errors hold the commit, as a MemberCluster's
+        do, so a Team that does not load never looks like a removed team."""
+        if version != TEAM_VERSION:
+            self.error(doc, ("apiVersion",), f"Team is served as {TEAM_GROUP}/{TEAM_VERSION}", f"Team/{name}")
+            model = None
+        else:
+            model = parse_team(doc, self.findings)
+        errors = [f for f in self.stamp(start, SCOPE_REPO) if f.severity == "error"]
+        if errors:
+            self.failed[ident] = errors
+        elif model is not None:
+            self.buckets["teams"][name] = model
 
     def _claim(self, doc: Document, ident: str, label: str) -> bool:
         first = self.origins.get(ident)
@@ -370,6 +394,7 @@ class _Loader:
             budgets=frozen("budgets"),
             resources=frozen("resources"),
             settings=self.settings,
+            teams=frozen("teams"),
         )
 
 
@@ -421,6 +446,7 @@ def load_directory(
         list(spec.cluster_overrides.values()), list(spec.resource_overrides.values())
     )
     loader.findings.extend([replace(f, scope=SCOPE_REPO) for f in conflicts])
+    loader.findings.extend(check_teams(spec.teams))  # a namespace owned twice holds the commit
     loader.stamp(0, SCOPE_REPO)  # an error nobody classified holds the commit, as it always did
     findings = tuple(sorted(loader.findings.items, key=_sort_key))
     docs = MappingProxyType({k: loader.documents[k] for k in sorted(loader.documents)})

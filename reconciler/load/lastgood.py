@@ -33,11 +33,13 @@ from reconciler.api import registry
 from reconciler.api.meta import empty_map
 from reconciler.errors import SCOPE_REPO, Finding
 from reconciler.load.fleet import BUCKETS, FleetSpec, LoadResult, bucket_key
+from reconciler.teams.model import TEAM_GROUP, TEAM_KIND
 
 LoadFn = Callable[[str], LoadResult | None]  # a commit → its load (None: unreadable)
 ADMISSION_GROUP = "admissionregistration.k8s.io"  # the policy gate's documents (reconciler/policy/)
 _HOLDS = {
     "members": "cluster membership changes all or nothing",
+    "teams": "a team that does not load must not look removed (reconciler/teams/model.py)",
     "policy": "the policy gate never runs without a policy the repo had (it could let a change through)",
 }
 
@@ -55,6 +57,8 @@ class Isolated:
 def _slot(ident: str) -> tuple[str, str]:
     """The FleetSpec field and key an object of this identity lives under."""
     group, kind, namespace, name = parse_identity(ident)
+    if group == TEAM_GROUP and kind == TEAM_KIND:
+        return "teams", name
     bucket = BUCKETS.get(kind) if registry.is_fleet_group(group) else None
     if bucket is None or bucket == "resources":
         return "resources", ident
@@ -178,7 +182,7 @@ def keep_last_good(
         if model is None:
             continue  # never good: nothing to keep
         bucket, key = _slot(ident)
-        if bucket == "members" or ident.startswith(ADMISSION_GROUP + "/"):
+        if bucket in ("members", "teams") or ident.startswith(ADMISSION_GROUP + "/"):
             why = f"{ident} is in a file that does not load: {_HOLDS.get(bucket, _HOLDS['policy'])}"
             errors = wanted[ident] or (Finding("", 0, 0, "", why),)
             return Isolated(head.spec, held=tuple(replace(f, scope=SCOPE_REPO) for f in errors))

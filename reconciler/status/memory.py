@@ -107,11 +107,27 @@ class BundleRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class TeamRecord:
+    """One team repo as the hub last read it (reconciler/hub/teams.py): the commit rendered
+    (its last good one), the last commit tried and what was wrong with it, what the render kept
+    at its last good state (identity -> commit, like kept.yaml for the fleet), and why the last
+    fetch failed ("" when it did not)."""
+
+    commit: str = ""
+    last_load: LoadRecord = LoadRecord()
+    kept: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    fetch_error: str = ""
+    # cluster -> why the team's objects there are held (over spec.limits): hub/teams.py
+    limited: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
 class HubMemory:
     source_commit: str = ""  # last commit rendered (the last good one)
     last_load: LoadRecord = LoadRecord()
     placements: Mapping[str, PlacementMemory] = field(default_factory=lambda: MappingProxyType({}))
     bundles: Mapping[str, BundleRecord] = field(default_factory=lambda: MappingProxyType({}))
+    teams: Mapping[str, TeamRecord] = field(default_factory=lambda: MappingProxyType({}))  # by team name
 
 
 # -- reading hub-written YAML fast ---------------------------------------------------------------
@@ -186,19 +202,33 @@ def _placement_doc(p: PlacementMemory) -> dict[str, Any]:
     }
 
 
+def _load_doc(r: LoadRecord) -> dict[str, Any]:
+    return {"commit": r.commit, "ok": r.ok, "findings": [f.to_dict() for f in r.findings[:MAX_FINDINGS]]}
+
+
+def _team_doc(name: str, t: TeamRecord) -> dict[str, Any]:
+    doc: dict[str, Any] = {"name": name, "sourceCommit": t.commit, "lastLoad": _load_doc(t.last_load)}
+    if t.kept:
+        doc["kept"] = dict(sorted(t.kept.items()))
+    if t.fetch_error:
+        doc["fetchError"] = t.fetch_error
+    if t.limited:
+        doc["limited"] = dict(sorted(t.limited.items()))
+    return doc
+
+
 def memory_doc(m: HubMemory) -> dict[str, Any]:
-    return {
+    doc = {
         "apiVersion": STATUS_API_VERSION,
         "kind": STATUS_KIND,
         "sourceCommit": m.source_commit,
-        "lastLoad": {
-            "commit": m.last_load.commit,
-            "ok": m.last_load.ok,
-            "findings": [f.to_dict() for f in m.last_load.findings[:MAX_FINDINGS]],
-        },
+        "lastLoad": _load_doc(m.last_load),
         "placements": [_placement_doc(m.placements[k]) for k in sorted(m.placements)],
         "bundles": [_bundle_doc(c, m.bundles[c]) for c in sorted(m.bundles)],
     }
+    if m.teams:  # a fleet without team repos writes the file it always wrote
+        doc["teams"] = [_team_doc(n, m.teams[n]) for n in sorted(m.teams)]
+    return doc
 
 
 def _bundle_doc(cluster: str, b: BundleRecord) -> dict[str, Any]:
@@ -263,18 +293,6 @@ def parse_memory(data: bytes) -> HubMemory:
     if r.doc.get("apiVersion") != STATUS_API_VERSION or r.doc.get("kind") != STATUS_KIND:
         raise StatusFormatError(f"{STATUS_FILE}: not a {STATUS_API_VERSION} {STATUS_KIND}")
     last = _R(r.get("lastLoad", dict, {}), "lastLoad")
-    findings = tuple(
-        Finding(
-            file=f.get("file", str, ""),
-            line=f.get("line", int, 0),
-            column=f.get("column", int, 0),
-            field=f.get("field", str, ""),
-            message=f.get("message", str, ""),
-            object=f.get("object", str, ""),
-            severity=f.get("severity", str, "error"),
-        )
-        for f in last.items("findings")
-    )
     placements: dict[str, PlacementMemory] = {}
     for p in r.items("placements"):
         key = p.get("key", str, "")
@@ -295,11 +313,41 @@ def parse_memory(data: bytes) -> HubMemory:
         )
         for b in r.items("bundles")
     }
+    teams = {t.get("name", str, ""): _parse_team(t) for t in r.items("teams")}
     return HubMemory(
         source_commit=r.get("sourceCommit", str, ""),
-        last_load=LoadRecord(last.get("commit", str, ""), last.get("ok", bool, True), findings),
+        last_load=_parse_load(last),
         placements=MappingProxyType(dict(sorted(placements.items()))),
         bundles=MappingProxyType(dict(sorted(bundles.items()))),
+        teams=MappingProxyType(dict(sorted(teams.items()))),
+    )
+
+
+def _parse_load(last: _R) -> LoadRecord:
+    findings = tuple(
+        Finding(
+            file=f.get("file", str, ""),
+            line=f.get("line", int, 0),
+            column=f.get("column", int, 0),
+            field=f.get("field", str, ""),
+            message=f.get("message", str, ""),
+            object=f.get("object", str, ""),
+            severity=f.get("severity", str, "error"),
+        )
+        for f in last.items("findings")
+    )
+    return LoadRecord(last.get("commit", str, ""), last.get("ok", bool, True), findings)
+
+
+def _parse_team(t: _R) -> TeamRecord:
+    kept = t.get("kept", dict, {})
+    limited = t.get("limited", dict, {})
+    return TeamRecord(
+        commit=t.get("sourceCommit", str, ""),
+        last_load=_parse_load(_R(t.get("lastLoad", dict, {}), f"{t.where}.lastLoad")),
+        kept=MappingProxyType({str(k): str(v) for k, v in kept.items()}),
+        fetch_error=t.get("fetchError", str, ""),
+        limited=MappingProxyType({str(k): str(v) for k, v in limited.items()}),
     )
 
 
