@@ -18,8 +18,11 @@ list every branch of the fleet: it sends no prefix for its patterns), and once t
 the branch's last tip the fetch is a plain ``git fetch`` that stops after ``ls-refs`` when the tip
 is unchanged (git's own check: the wanted commit is already here) and otherwise takes only the
 new commits (negotiated against that tip). Only a branch the clone has never held is fetched
-shallow (``--depth=1``, always negotiated and packed by the server). A bundle already verified at
-an unchanged tip is not read and verified again.
+shallow (``--depth=1``, always negotiated and packed by the server), and so is the hub's
+``fleet/status`` (read only until membership is shown). A branch rewritten under a tip the clone
+holds is fetched whole once (within the git timeout), refused as rewritten, and costs ``ls-refs``
+only from the next poll on. A report push leaves its commit as the local tip, so the agent's next
+push asks ``ls-refs`` only. A bundle already verified at an unchanged tip is not read again.
 
 The local clone lives in a cache directory of the agent's own (``--state-dir``), one per fleet
 and cluster: the CLI gives each cluster name its own directory and the clone inside is named by
@@ -276,7 +279,7 @@ class GitSource:
     def _status_clusters(self) -> set[str]:
         """The MemberClusters the hub's status names (``clusters/<name>.yaml``); empty without one."""
         local = "refs/remotes/hub/status"
-        if self._fetch_tip(STATUS_REF, local) is None:
+        if self._fetch_tip(STATUS_REF, local, shallow=True) is None:
             self._hub_has_run = False
             return set()
         self._hub_has_run = True
@@ -436,6 +439,7 @@ class GitSource:
             )
         except _GitFailed as e:
             raise self._error(f"cannot push {self.report_ref} to {self.fleet}", e) from e
+        self._repo.git.update_ref(local, commit)  # the remote tip now: the next push's probe holds it
         return commit
 
     def last_report(self, max_bytes: int = MAX_REPORT_BYTES) -> dict[str, bytes] | None:
@@ -470,19 +474,20 @@ class GitSource:
             raise self._error(f"cannot push {self.heartbeat_ref} to {self.fleet}", e) from e
         return commit
 
-    def _fetch_tip(self, branch: str, local: str) -> str | None:
+    def _fetch_tip(self, branch: str, local: str, *, shallow: bool = False) -> str | None:
         """Fetch the tip of the remote ``branch`` into ``local``; its commit, or None when the
         remote has no such branch. SourceError (one line) on any other failure.
 
         When ``local`` already holds a commit of the clone, the fetch is not shallow: git asks
         the server for this one ref (``ls-refs``) and stops there when the tip is unchanged, or
-        fetches the commits after the one it holds (module docstring). Otherwise ``--depth=1``."""
-        shallow = () if self._local_tip(local) else ("--depth=1",)
+        fetches the commits after the one it holds (module docstring). Otherwise, or with
+        ``shallow``, ``--depth=1``."""
+        depth = ("--depth=1",) if shallow or not self._local_tip(local) else ()
         try:
             self._remote(
                 f"cannot fetch {branch} from {self.fleet}",
                 "fetch",
-                *shallow,
+                *depth,
                 "--no-tags",
                 "--",
                 self.url,
