@@ -133,8 +133,10 @@ def hub_main(argv: list[str]) -> None:
     args = ap.parse_args(argv)
 
     def on_pass(done: HubPass) -> None:
-        wrote = len(done.result.written) if done.result is not None else 0
-        emit(kind="hub", end=time.time(), seconds=done.seconds, wrote=wrote, failed=done.result is None)
+        result = done.result
+        bundles = sum("fleet/bundles/" in ref for ref in result.written) if result is not None else 0
+        commit = result.source_commit if result is not None else ""
+        emit(kind="hub", end=time.time(), seconds=done.seconds, commit=commit, bundles=bundles)
 
     def attach(runner: Runner) -> None:
         runner.on_pass = on_pass
@@ -157,6 +159,7 @@ def member_main(argv: list[str]) -> None:
     args = ap.parse_args(argv)
     sim = KubeSim(controllers="instant").start()
     passes = 0
+    phases: dict[str, float] = {}  # seconds per phase over every pass
     try:
         kubeconfig = args.state_dir / "kubeconfig"
         sim.write_kubeconfig(kubeconfig, context=args.cluster)
@@ -167,6 +170,8 @@ def member_main(argv: list[str]) -> None:
         def on_pass(done: SyncPass) -> None:
             nonlocal seen, passes
             passes += 1
+            for phase, seconds in (done.summary.timings if done.summary is not None else {}).items():
+                phases[phase] = phases.get(phase, 0.0) + seconds
             cm = sim.get_object("v1", "ConfigMap", "bench", "marker") or {}
             value = str((cm.get("data") or {}).get("value", ""))
             if value and value != seen:
@@ -196,7 +201,7 @@ def member_main(argv: list[str]) -> None:
         )
     finally:
         sim.stop()
-    emit(kind="cpu", who="agent", seconds=own_cpu(), passes=passes, code=code)
+    emit(kind="cpu", who="agent", seconds=own_cpu(), passes=passes, phases=phases, code=code)
 
 
 # -- the bench --------------------------------------------------------------------------------------
@@ -290,6 +295,8 @@ class Run:
     cpu: dict[str, float]
     wall: float
     server_cpu: float
+    passes: int  # agent passes over the run, all agents
+    per_pass: dict[str, float]  # ms per agent pass: each phase's wall time and the agent's CPU
 
 
 def applied_at(event: dict[str, Any]) -> float:
@@ -300,7 +307,9 @@ def applied_at(event: dict[str, Any]) -> float:
     )
 
 
-def breakdown(events: Events, pushed: dict[str, float], clusters: list[str]) -> dict[str, list[float]]:
+def breakdown(
+    events: Events, pushed: dict[str, tuple[float, str]], clusters: list[str]
+) -> dict[str, list[float]]:
     """Per (commit, agent): the hub's poll wait and pass, the agent's wait, fetch, apply, report."""
     parts: dict[str, list[float]] = {
         k: [] for k in ("hub wait", "hub pass", "agent wait", "fetch", "apply", "report")
@@ -308,8 +317,8 @@ def breakdown(events: Events, pushed: dict[str, float], clusters: list[str]) -> 
     with events.lock:
         hub = sorted(events.hub, key=lambda e: e["end"])
         applied = dict(events.applied)
-    for value, t0 in pushed.items():
-        published = next((e for e in hub if e["wrote"] and e["end"] > t0), None)
+    for value, (t0, commit) in pushed.items():  # the hub pass that rendered the commit's bundles
+        published = next((e for e in hub if e["commit"] == commit and e["bundles"]), None)
         if published is None:
             continue
         hub_start = published["end"] - published["seconds"]
@@ -340,6 +349,8 @@ def run(clusters: int, commits: int, hub_interval: float, agent_interval: float,
         logs = root / "logs"
         logs.mkdir()
         repo = FleetRepo.create(served, template)  # served/remote.git
+        # A push's `git gc --auto` runs inside receive-pack (counted), not detached past the run.
+        subprocess.run(["git", "-C", str(repo.remote), "config", "gc.autoDetach", "false"], check=True)
         events = Events()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.monotonic()
@@ -364,7 +375,7 @@ def run(clusters: int, commits: int, hub_interval: float, agent_interval: float,
                     ]
                 )
             latencies: list[float] = []
-            pushed: dict[str, float] = {}
+            pushed: dict[str, tuple[float, str]] = {}  # value: (pushed at, fleet commit)
             with processes(argvs, logs, events) as procs:
                 t_join = time.monotonic()
                 if not wait_for(lambda: events.all_applied(names, "v0"), JOIN_DEADLINE_S):
@@ -376,15 +387,15 @@ def run(clusters: int, commits: int, hub_interval: float, agent_interval: float,
                 )
                 for k in range(1, commits + 1):
                     value = f"v{k}"
-                    repo.commit({"bench.yaml": RESOURCES.format(value=value)}, f"bench: {value}")
-                    pushed[value] = time.time()
+                    commit = repo.commit({"bench.yaml": RESOURCES.format(value=value)}, f"bench: {value}")
+                    pushed[value] = (time.time(), commit)
                     if not wait_for(lambda v=value: events.all_applied(names, v), COMMIT_DEADLINE_S):  # type: ignore[misc]
                         raise SystemExit(
                             f"commit {value} did not reach every cluster in {COMMIT_DEADLINE_S:g}s"
                         )
                     with events.lock:
                         latencies.append(
-                            max(applied_at(events.applied[(c, value)]) for c in names) - pushed[value]
+                            max(applied_at(events.applied[(c, value)]) for c in names) - pushed[value][0]
                         )
                     time.sleep(0.5)  # commits half a second apart after the last member applied
             server_cpu = daemon.served().cpu_seconds
@@ -394,8 +405,15 @@ def run(clusters: int, commits: int, hub_interval: float, agent_interval: float,
         with events.lock:
             hub_cpu = sum(e["seconds"] for e in events.cpu if e["who"] == "hub")
             agent_cpu = sum(e["seconds"] for e in events.cpu if e["who"] == "agent")
+            passes = sum(e.get("passes", 0) for e in events.cpu if e["who"] == "agent")
+            phases: dict[str, float] = {}
+            for e in events.cpu:
+                for phase, seconds in e.get("phases", {}).items():
+                    phases[phase] = phases.get(phase, 0.0) + seconds
         cpu = {"hub": hub_cpu, "agents": agent_cpu, "all children": children}
-        return Run(latencies, breakdown(events, pushed, names), cpu, wall, server_cpu)
+        per_pass = {k: 1000 * v / max(passes, 1) for k, v in phases.items()}
+        per_pass["cpu"] = 1000 * agent_cpu / max(passes, 1)
+        return Run(latencies, breakdown(events, pushed, names), cpu, wall, server_cpu, passes, per_pass)
 
 
 def bench_main(argv: list[str]) -> None:
@@ -427,6 +445,11 @@ def bench_main(argv: list[str]) -> None:
             f"  CPU over the run ({r.wall:.0f}s wall x {cores} cores = {r.wall * cores:.0f} core-s): "
             f"agents {r.cpu['agents']:.0f}s, hub {r.cpu['hub']:.0f}s, git server {r.server_cpu:.0f}s "
             f"(all child processes {r.cpu['all children']:.0f}s)",
+            flush=True,
+        )
+        print(
+            f"  an agent pass, mean of {r.passes} (nearly all idle): "
+            + ", ".join(f"{k} {v:.0f} ms" for k, v in r.per_pass.items()),
             flush=True,
         )
 

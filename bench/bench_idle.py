@@ -14,7 +14,8 @@ byte-counting TCP relay. For one cluster it then measures, per poll of an unchan
 - the agent's poll now, ``GitSource.fetch_bundle`` (agent/source.py): protocol v2 ``ls-refs``
   for the one ref and nothing more;
 - for reference, a heartbeat (``GitSource.beat``, a push: receive-pack has no protocol v2, so
-  every push gets the whole ref advertisement of the fleet).
+  every push gets the whole ref advertisement of the fleet; ``receive.autogc`` is off, so the
+  figure is the push without an occasional ``git gc --auto``).
 
 Figures: bytes and server CPU milliseconds per poll, old/new ratios, and from the new poll's CPU
 how many agents one server core serves at a 15 s and a 1 s interval (one poll per interval, one
@@ -22,7 +23,11 @@ heartbeat a minute). The loopback ``git daemon`` stands in for a remote Git host
 CPU includes starting two git processes per connection, as any git-over-SSH or git-daemon host
 does; an HTTPS host adds TLS and its web tier. Noisy on a shared machine: read the ratios.
 
-Usage: python -m bench.bench_idle [--sizes 10,100,1000] [--polls 30] [--objects 50]
+``--pack-refs`` packs the served repository's refs first (``git pack-refs --all``, what a host's
+housekeeping does): the server then finds one ref's prefix in one sorted file instead of reading
+a directory of a file per cluster.
+
+Usage: python -m bench.bench_idle [--sizes 10,100,1000] [--polls 30] [--objects 50] [--pack-refs]
 """
 
 from __future__ import annotations
@@ -78,7 +83,7 @@ def settled(daemon: GitDaemon, connections: int | None) -> Served:
     return served
 
 
-def one_size(clusters: int, polls: int, objects: int) -> tuple[PerPoll, PerPoll, PerPoll]:
+def one_size(clusters: int, polls: int, objects: int, pack_refs: bool) -> tuple[PerPoll, PerPoll, PerPoll]:
     with tempfile.TemporaryDirectory(prefix="bench-idle-") as tmp:
         root = Path(tmp)
         served = root / "served"
@@ -87,6 +92,10 @@ def one_size(clusters: int, polls: int, objects: int) -> tuple[PerPoll, PerPoll,
         with GitDaemon(served, backlog=128) as daemon:
             bare = daemon.create("fleet.git")
             build_fleet(bare, clusters, objects)
+            # A push's `git gc --auto` (detached) would add CPU nobody counts to a random beat.
+            git(bare, "config", "receive.autogc", "false")
+            if pack_refs:  # as a host's housekeeping leaves them: one sorted file, not a file per ref
+                git(bare, "pack-refs", "--all")
             relay = CountingRelay(daemon.port)
             url = f"git://127.0.0.1:{relay.port}/fleet.git"
             try:
@@ -124,6 +133,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="10,100,1000", help="clusters in the fleet")
     ap.add_argument("--polls", type=int, default=30, help="idle polls measured per size and method")
     ap.add_argument("--objects", type=int, default=50, help="objects per bundle")
+    ap.add_argument("--pack-refs", action="store_true", help="pack the served repo's refs first")
     args = ap.parse_args()
     print(
         "per idle poll of one agent's unchanged bundle branch; old = git fetch --depth=1 (before "
@@ -136,7 +146,7 @@ def main() -> None:
     )
     last: tuple[PerPoll, PerPoll, PerPoll] | None = None
     for clusters in (int(s) for s in args.sizes.split(",")):
-        old, new, beat = one_size(clusters, args.polls, args.objects)
+        old, new, beat = one_size(clusters, args.polls, args.objects, args.pack_refs)
         last = (old, new, beat)
         print(
             f"{clusters:>8}  {old.wire_bytes:>9.0f}  {new.wire_bytes:>9.0f}  "
