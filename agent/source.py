@@ -71,6 +71,7 @@ from pathlib import Path
 import git
 from git.exc import GitCommandError
 from git.objects import Blob
+from git.refs.symbolic import SymbolicReference
 from gitdb.base import IStream
 
 from agent.errors import BundleRefused, NotAMember, SourceError, Unrelated
@@ -497,15 +498,26 @@ class GitSource:
             if "couldn't find remote ref" in e.stderr:
                 return None
             raise self._error(f"cannot fetch {branch} from {self.fleet}", e) from e
-        return str(self._repo.git.rev_parse(local))
+        tip = self._ref(local)
+        if tip is None:
+            raise SourceError(f"cannot fetch {branch} from {self.fleet}: git left no commit at {local}")
+        return tip
+
+    def _ref(self, local: str) -> str | None:
+        """The object ``local`` names, read here (loose or packed ref): no git process per poll."""
+        try:
+            tip = str(SymbolicReference.dereference_recursive(self._repo, local))
+        except (ValueError, OSError):
+            return None
+        return tip if _COMMIT.fullmatch(tip) else None
 
     def _local_tip(self, local: str) -> str | None:
         """The commit ``local`` names, when the clone has it; None otherwise."""
+        tip = self._ref(local)
         try:
-            tip = str(self._repo.git.rev_parse("--verify", "--quiet", f"{local}^{{commit}}"))
-        except GitCommandError:
+            return tip if tip and self._repo.odb.info(bytes.fromhex(tip)).type == b"commit" else None
+        except ValueError:  # git cat-file: missing
             return None
-        return tip if _COMMIT.fullmatch(tip) else None
 
     def _remote(self, what: str, *args: str) -> str:
         """``git ARGS`` against the fleet repo, in its own process group, killed as a group after
