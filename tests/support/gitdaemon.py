@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -187,7 +188,12 @@ class GitDaemon:
                 return
             with conn:
                 proc = subprocess.Popen(
-                    argv, env=self._env, stdin=conn.fileno(), stdout=conn.fileno(), stderr=subprocess.DEVNULL
+                    argv,
+                    env=self._env,
+                    stdin=conn.fileno(),
+                    stdout=conn.fileno(),
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,  # its own group: stop() kills upload-pack with it
                 )
             with self._lock:
                 self._children[proc.pid] = proc
@@ -223,7 +229,7 @@ class GitDaemon:
             time.sleep(0.02)
         for proc in left:
             with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
 
     def stop(self) -> None:
         self._close_listener()
