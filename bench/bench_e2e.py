@@ -14,19 +14,22 @@ protocol as a self-hosted Git server speaks it, standing in for a remote Git hos
 latency, no TLS). A fleet of N MemberClusters with one PickAll placement of a Namespace and a
 ConfigMap (``maxUnavailable: 100%``, so the figure is the loop's latency, not a rollout policy's);
 each measured commit changes the ConfigMap's value and pushes it to the served repository. Each
-process reports on stdout, one JSON line per event: the hub every pass (its duration), an agent
-every pass that changed the value on its member (the pass's fetch / parse / apply / prune /
-report timings), and each its own CPU seconds when it stops.
+process reports on stdout, one JSON line per event: the hub every pass (its duration, the fleet
+commit it loaded, the bundle refs it moved), an agent every pass that changed the value on its
+member (the pass's fetch / parse / apply / prune / report timings), and each its own CPU seconds
+(and an agent its passes' phases) when it stops.
 
 Printed per fleet size: commit → applied on every member (the moment the agent's pass had
 applied it: its start plus its fetch, parse and apply), p50 / p99 / max over the commits;
 where the time goes (the hub's wait for its poll and its pass; each agent's wait for its poll
 after the hub published, its fetch, its apply, its report), p50 / p99 over every (commit, agent)
-pair; CPU seconds of the hub, the agents and the Git server over the run against the machine's
-cores. Goal (issue 19): p99 <= 5 s at 50 agents and <= 8 s at 100 with 1 s polls. On a shared
+pair (an agent's wait is 0 when its pass began before the hub's pass ended: the hub moves its
+refs before the pass ends); CPU seconds of the hub, the agents and the Git server over the run
+against the machine's cores; and the mean agent pass (nearly all idle): each phase and its CPU. Goal (issue 19): p99 <= 5 s at 50 agents and <= 8 s at 100 with 1 s polls. On a shared
 machine the figures are noisy: run at quiet moments.
 
 Usage: python -m bench.bench_e2e [--sizes 5,20] [--commits 10] [--hub-interval 1] [--agent-interval 1]
+       [--backlog 1024]
 """
 
 from __future__ import annotations
