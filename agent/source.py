@@ -12,6 +12,18 @@ history) is refused and the last good bundle stays in force. Descent is proved o
 clone by deepening the fetch step by step up to a bound; a branch whose history cannot be
 followed back within the bound is refused too, with a message that says so.
 
+An idle poll costs the Git host one ref advertisement of one ref: every fetch speaks protocol
+v2, whose ``ls-refs`` takes the branch's full name as a ``ref-prefix`` (``git ls-remote`` would
+list every branch of the fleet: it sends no prefix for its patterns), and once the clone holds
+the branch's last tip the fetch is a plain ``git fetch`` that stops after ``ls-refs`` when the tip
+is unchanged (git's own check: the wanted commit is already here) and otherwise takes only the
+new commits (negotiated against that tip). Only a branch the clone has never held is fetched
+shallow (``--depth=1``, always negotiated and packed by the server), and so is the hub's
+``fleet/status`` (read only until membership is shown). A branch rewritten under a tip the clone
+holds is fetched whole once (within the git timeout), refused as rewritten, and costs ``ls-refs``
+only from the next poll on. A report push leaves its commit as the local tip, so the agent's next
+push asks ``ls-refs`` only. A bundle already verified at an unchanged tip is not read again.
+
 The local clone lives in a cache directory of the agent's own (``--state-dir``), one per fleet
 and cluster: the CLI gives each cluster name its own directory and the clone inside is named by
 the fleet URL (``fleet_key``, so a spelling that names the same repository shares it), so a
@@ -59,6 +71,7 @@ from pathlib import Path
 import git
 from git.exc import GitCommandError
 from git.objects import Blob
+from git.refs.symbolic import SymbolicReference
 from gitdb.base import IStream
 
 from agent.errors import BundleRefused, NotAMember, SourceError, Unrelated
@@ -180,6 +193,7 @@ class GitSource:
         self._repo = git.Repo(self.path)
         self._repo.git.update_environment(**{**_git_env(), **remote_env(self._auth)})
         self._running: set[subprocess.Popen[bytes]] = set()  # remote git processes (``_remote``)
+        self._verified: FetchedBundle | None = None  # the last bundle fetch_bundle verified
         self._closed = False
         self._guard = threading.Lock()
 
@@ -267,7 +281,7 @@ class GitSource:
     def _status_clusters(self) -> set[str]:
         """The MemberClusters the hub's status names (``clusters/<name>.yaml``); empty without one."""
         local = "refs/remotes/hub/status"
-        if self._fetch_tip(STATUS_REF, local) is None:
+        if self._fetch_tip(STATUS_REF, local, shallow=True) is None:
             self._hub_has_run = False
             return set()
         self._hub_has_run = True
@@ -296,12 +310,15 @@ class GitSource:
             return None
         if last_accepted and tip != last_accepted:
             self._prove_descent(last_accepted, tip)
+        if self._verified is not None and self._verified.commit == tip:
+            return self._verified  # an idle poll: the same commit, verified when it was fetched
         signed_by = self._check_signed(tip)
         files = self._read_tree(tip)
         problems = self.verify(files)
         if problems:
             raise BundleRefused(f"bundle {tip[:12]} failed verification: " + "; ".join(problems[:5]))
-        return FetchedBundle(tip, files, signed_by)
+        self._verified = FetchedBundle(tip, files, signed_by)
+        return self._verified
 
     def local_bundle(self, commit: str) -> FetchedBundle | None:
         """The bundle at ``commit`` from the local clone, verified again; None if the clone lacks it.
@@ -424,6 +441,7 @@ class GitSource:
             )
         except _GitFailed as e:
             raise self._error(f"cannot push {self.report_ref} to {self.fleet}", e) from e
+        self._repo.git.update_ref(local, commit)  # the remote tip now: the next push's probe holds it
         return commit
 
     def last_report(self, max_bytes: int = MAX_REPORT_BYTES) -> dict[str, bytes] | None:
@@ -458,14 +476,20 @@ class GitSource:
             raise self._error(f"cannot push {self.heartbeat_ref} to {self.fleet}", e) from e
         return commit
 
-    def _fetch_tip(self, branch: str, local: str) -> str | None:
-        """Fetch the tip of the remote ``branch`` (shallow) into ``local``; its commit, or None
-        when the remote has no such branch. SourceError (one line) on any other failure."""
+    def _fetch_tip(self, branch: str, local: str, *, shallow: bool = False) -> str | None:
+        """Fetch the tip of the remote ``branch`` into ``local``; its commit, or None when the
+        remote has no such branch. SourceError (one line) on any other failure.
+
+        When ``local`` already holds a commit of the clone, the fetch is not shallow: git asks
+        the server for this one ref (``ls-refs``) and stops there when the tip is unchanged, or
+        fetches the commits after the one it holds (module docstring). Otherwise, or with
+        ``shallow``, ``--depth=1``."""
+        depth = ("--depth=1",) if shallow or not self._local_tip(local) else ()
         try:
             self._remote(
                 f"cannot fetch {branch} from {self.fleet}",
                 "fetch",
-                "--depth=1",
+                *depth,
                 "--no-tags",
                 "--",
                 self.url,
@@ -475,14 +499,34 @@ class GitSource:
             if "couldn't find remote ref" in e.stderr:
                 return None
             raise self._error(f"cannot fetch {branch} from {self.fleet}", e) from e
-        return str(self._repo.git.rev_parse(local))
+        tip = self._ref(local)
+        if tip is None:
+            raise SourceError(f"cannot fetch {branch} from {self.fleet}: git left no commit at {local}")
+        return tip
+
+    def _ref(self, local: str) -> str | None:
+        """The object ``local`` names, read here (loose or packed ref): no git process per poll."""
+        try:
+            tip = str(SymbolicReference.dereference_recursive(self._repo, local))
+        except (ValueError, OSError):
+            return None
+        return tip if _COMMIT.fullmatch(tip) else None
+
+    def _local_tip(self, local: str) -> str | None:
+        """The commit ``local`` names, when the clone has it; None otherwise."""
+        tip = self._ref(local)
+        try:
+            return tip if tip and self._repo.odb.info(bytes.fromhex(tip)).type == b"commit" else None
+        except ValueError:  # git cat-file: missing
+            return None
 
     def _remote(self, what: str, *args: str) -> str:
         """``git ARGS`` against the fleet repo, in its own process group, killed as a group after
         ``self.timeout`` seconds: then a SourceError ``what: no answer within N s`` (redacted).
         A non-zero exit is a _GitFailed with git's stderr; stdout is returned."""
         env = {**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **self._repo.git.environment()}
-        argv = ["git", *args]
+        # Protocol v2 whatever the operator's git config says: its ls-refs is asked for one ref.
+        argv = ["git", "-c", "protocol.version=2", *args]
         with self._guard:
             if self._closed:
                 raise SourceError(self._auth.redact(f"{what}: the source is closed (the agent is stopping)"))
@@ -512,7 +556,7 @@ class GitSource:
         if self._closed:
             raise SourceError(self._auth.redact(f"{what}: the source was closed (the agent is stopping)"))
         if proc.returncode != 0:
-            raise _GitFailed(argv, proc.returncode, err.decode(errors="replace")[-65536:])
+            raise _GitFailed(["git", *args], proc.returncode, err.decode(errors="replace")[-65536:])
         return out.decode(errors="replace")
 
     def _write_tree(self, files: Mapping[str, bytes]) -> str:
