@@ -342,9 +342,14 @@ class KubeClient:
         found = self._kinds.get((api_version, kind))
         if found is not None:
             return found
+        # A core kind is looked up under the "api" prefix only: without it the client searches
+        # every group serving a version named like it ("v1": some twenty discovery requests in
+        # a row, each written to the cache file) before it keeps the core match.
+        prefix = None if "/" in api_version else "api"
         try:
             r = self._request(
-                lambda: self._dyn.resources.get(api_version=api_version, kind=kind), Request("get")
+                lambda: self._dyn.resources.get(prefix=prefix, api_version=api_version, kind=kind),
+                Request("get"),
             )
         except ResourceNotFoundError as e:
             raise KindNotServed(f"the server does not serve {kind} in {api_version}") from e
