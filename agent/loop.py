@@ -158,7 +158,9 @@ class SyncSummary:
     report_commit: str | None
     deleted: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
-    timings: Mapping[str, float] = field(default_factory=dict)  # seconds per phase
+    # seconds per phase, in pass order: inventory (read), last_report (first pass only), fetch
+    # (and verify), parse, apply, prune, observe (health and properties), inventory_write, report
+    timings: Mapping[str, float] = field(default_factory=dict)
 
     def findings(self) -> tuple[Result, ...]:
         """The objects a person must look at after this pass: not applied (failed, refused,
@@ -303,8 +305,10 @@ class Agent:
             mark = now
 
         inventory, inv_commit, inv_exists = self._read_inventory()
+        lap("inventory")
         if not st.report_read and self._fetching is None:  # one git process at a time (_fetched)
             self._read_last_report(inv_commit, errors)
+            lap("last_report")
         unproven = self._standing is Standing.UNPROVEN
         source = self._fetch(inv_commit if unproven else (st.commit or inv_commit or None))
         lap("fetch")
@@ -344,6 +348,7 @@ class Agent:
             lap("prune")
         now = self.clock()
         collected, healthy, why = (observing or Observing(self.kube)).result(self.providers, now, errors)
+        lap("observe")
         digests = placement_digests(bundle.placements, bundle.files) if bundle else {}
         report, drifts = build_report(
             ReportInput(
@@ -378,6 +383,7 @@ class Agent:
         )
         if writing is not None:
             writing.result()
+            lap("inventory_write")
         commit = self._publish(report, drifts, errors)
         lap("report")
         return SyncSummary(report.applied_bundle_id, results, commit, deleted, tuple(errors), timings)
