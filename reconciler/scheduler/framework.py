@@ -97,7 +97,7 @@ def classify(bindings: dict[str, Binding], present: AbstractSet[str], policy_has
 class _Static:
     """Static plugin results for one call: reused by every cycle."""
 
-    filtered: Iterable[tuple[str, str]]  # (name, reason), by name (lazy: only the last cycle reads it)
+    filtered: _Filtered  # (name, reason), by name
     partitions: dict[tuple[Hashable, ...], list[Ranked]]  # members best first
     positions: list[int]  # the clusters that passed every static filter (of ``call.index``)
     keys: list[tuple[Hashable, ...]]  # their partitions
@@ -114,18 +114,24 @@ class _Static:
         return self._by_name.get(name)
 
 
-def _filtered(
-    names: Sequence[str], failed: list[tuple[int, Callable[[int], str]]]
-) -> Iterator[tuple[str, str]]:
-    """Every filtered cluster by name, with the reason of the first filter (in profile order) it failed."""
-    union = 0
-    for bits, _ in failed:
-        union |= bits
-    for p in iter_positions(union):
-        for bits, reason_of in failed:
-            if bits >> p & 1:
-                yield names[p], reason_of(p)
-                break
+@dataclass(frozen=True, slots=True)
+class _Filtered:
+    """Every filtered cluster by name, with the reason of the first filter (in profile order) it
+    failed; each iteration starts afresh, and computes only as far as it is read (the decisions
+    list takes at most 20)."""
+
+    names: Sequence[str]
+    failed: tuple[tuple[int, Callable[[int], str]], ...]  # (clusters it filtered out, their reason)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        union = 0
+        for bits, _ in self.failed:
+            union |= bits
+        for p in iter_positions(union):
+            for bits, reason_of in self.failed:
+                if bits >> p & 1:
+                    yield self.names[p], reason_of(p)
+                    break
 
 
 def _ranked_members(positions: list[int], scores: list[ClusterScore], names: Sequence[str]) -> list[Ranked]:
@@ -168,7 +174,7 @@ def _static_pass(
         group[0].append(p)
         group[1].append(score)
     partitions = {key: _ranked_members(ps, ss, index.names) for key, (ps, ss) in grouped.items()}
-    return _Static(_filtered(index.names, failed), partitions, positions, keys, scores)
+    return _Static(_Filtered(index.names, tuple(failed)), partitions, positions, keys, scores)
 
 
 @dataclass(slots=True)
