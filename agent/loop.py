@@ -52,7 +52,7 @@ from agent.apply.manager import Applier, Kube, Result, Strategy, Work
 from agent.apply.prune import prune
 from agent.apply.waves import apply_in_waves
 from agent.bundles import load_verified
-from agent.errors import BundleRefused, ClaimRefused, NotFound, SourceError, Unrelated
+from agent.errors import BundleRefused, ClaimRefused, KubeError, NotFound, SourceError, Unrelated
 from agent.observe import Observing, detached, in_background
 from agent.ownership import Claim, Standing, judge, refusal
 from agent.properties import DefaultProvider, PropertyProvider
@@ -132,6 +132,18 @@ class Source(Protocol):
     def beat(self, files: Mapping[str, bytes], message: str, author: str) -> str: ...
 
 
+def _done(applied: Future[Obj] | None) -> bool:
+    """Whether an apply started earlier in the pass went through (an error: apply it again, where
+    a failure fails the pass)."""
+    if applied is None:
+        return False
+    try:
+        applied.result()
+    except KubeError:
+        return False
+    return True
+
+
 class _StillFetching(Exception):
     """The fetch in flight has not ended within ``Agent.fetch_wait``."""
 
@@ -158,7 +170,9 @@ class SyncSummary:
     report_commit: str | None
     deleted: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
-    timings: Mapping[str, float] = field(default_factory=dict)  # seconds per phase
+    # seconds per phase, in pass order: inventory (read), last_report (first pass only), fetch
+    # (and verify), parse, apply, prune, observe (health and properties), inventory_write, report
+    timings: Mapping[str, float] = field(default_factory=dict)
 
     def findings(self) -> tuple[Result, ...]:
         """The objects a person must look at after this pass: not applied (failed, refused,
@@ -260,11 +274,16 @@ class Agent:
             branch=f"fleet/bundles/{c.cluster} of {c.fleet}" if e is not None else "",
         )
 
-    def _write_inventory(self, inv: Inventory, commit: str, *, exists: bool) -> None:
+    def _namespace(self) -> Obj:
+        return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.config.namespace}}
+
+    def _write_inventory(
+        self, inv: Inventory, commit: str, *, exists: bool, namespace: Future[Obj] | None = None
+    ) -> None:
         """Apply the inventory ConfigMap; the agent's namespace first when the ConfigMap was absent
-        (a first run), or when the apply says the namespace is gone."""
+        (a first run) and the namespace was not applied already (``namespace``: while the pass
+        ran), or when the apply says the namespace is gone."""
         ns = self.config.namespace
-        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
         inventory: Obj = {
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -275,12 +294,12 @@ class Agent:
             },
             "data": {**inv.to_data(), **Claim(self.config.cluster, self.config.fleet, commit).to_data()},
         }
-        if not exists:
-            self.kube.apply(namespace, force=True)
+        if not exists and not _done(namespace):
+            self.kube.apply(self._namespace(), force=True)
         try:
             self.kube.apply(inventory, force=True)
         except NotFound:
-            self.kube.apply(namespace, force=True)
+            self.kube.apply(self._namespace(), force=True)
             self.kube.apply(inventory, force=True)
 
     # -- one pass ---------------------------------------------------------------------------
@@ -304,8 +323,10 @@ class Agent:
             mark = now
 
         inventory, inv_commit, inv_exists = self._read_inventory()
+        lap("inventory")
         if not st.report_read and self._fetching is None:  # one git process at a time (_fetched)
             self._read_last_report(inv_commit, errors)
+            lap("last_report")
         unproven = self._standing is Standing.UNPROVEN
         source = self._fetch(inv_commit if unproven else (st.commit or inv_commit or None))
         lap("fetch")
@@ -321,6 +342,9 @@ class Agent:
         observing: Observing | None = None
         writing: Future[None] | None = None
         if bundle is not None:
+            # A first run applies the agent's namespace while it parses and applies, so that the
+            # inventory write at the end is one request rather than two in a row.
+            namespace = None if inv_exists else in_background(self.kube.apply, self._namespace(), force=True)
             works = self._works(bundle, st.files)
             lap("parse")
             results = self._apply(bundle, works)
@@ -341,10 +365,13 @@ class Agent:
             ):
                 # Written while the report is built; a failed write still fails the pass before
                 # the report is pushed.
-                writing = in_background(self._write_inventory, new_inventory, st.commit, exists=inv_exists)
+                writing = in_background(
+                    self._write_inventory, new_inventory, st.commit, exists=inv_exists, namespace=namespace
+                )
             lap("prune")
         now = self.clock()
         collected, healthy, why = (observing or Observing(self.kube)).result(self.providers, now, errors)
+        lap("observe")
         digests = placement_digests(bundle.placements, bundle.files) if bundle else {}
         report, drifts = build_report(
             ReportInput(
@@ -379,6 +406,7 @@ class Agent:
         )
         if writing is not None:
             writing.result()
+            lap("inventory_write")
         commit = self._publish(report, drifts, errors)
         lap("report")
         return SyncSummary(report.applied_bundle_id, results, commit, deleted, tuple(errors), timings)

@@ -25,7 +25,8 @@ reconciler/scheduler/plugin.py for why a cycle then costs O(partitions + binding
 from __future__ import annotations
 
 import heapq
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import islice
@@ -36,6 +37,7 @@ from reconciler.errors import InternalError
 from reconciler.hub.clusters import ClusterState
 from reconciler.rollout.rolling import BindingState
 from reconciler.scheduler.decisions import DecisionBuilder
+from reconciler.scheduler.index import fleet_index, iter_positions, positions_of
 from reconciler.scheduler.model import (
     MAX_UNSELECTED_DECISIONS,
     ZERO,
@@ -73,7 +75,7 @@ def dedupe(previous: Sequence[Binding]) -> dict[str, Binding]:
     return out
 
 
-def classify(bindings: dict[str, Binding], present: set[str], policy_hash: str) -> Classified:
+def classify(bindings: dict[str, Binding], present: AbstractSet[str], policy_hash: str) -> Classified:
     """KubeFleet ``classifyBindings``; dangling bindings are marked Unscheduled in place."""
     out = Classified()
     for name in sorted(bindings):
@@ -95,50 +97,84 @@ def classify(bindings: dict[str, Binding], present: set[str], policy_hash: str) 
 class _Static:
     """Static plugin results for one call: reused by every cycle."""
 
-    filtered: list[tuple[str, str]]  # (name, reason), by name
+    filtered: _Filtered  # (name, reason), by name
     partitions: dict[tuple[Hashable, ...], list[Ranked]]  # members best first
-    partition_of: dict[str, tuple[Hashable, ...]]
-    static_score: dict[str, ClusterScore]
+    positions: list[int]  # the clusters that passed every static filter (of ``call.index``)
+    keys: list[tuple[Hashable, ...]]  # their partitions
+    scores: list[ClusterScore]  # their static scores
+    _by_name: dict[str, tuple[tuple[Hashable, ...], ClusterScore]] | None = None
+
+    def of(self, name: str, names: Sequence[str]) -> tuple[tuple[Hashable, ...], ClusterScore] | None:
+        """(partition, static score) of a cluster that passed, else None; built on first use
+        (only a cluster holding an obsolete binding asks)."""
+        if self._by_name is None:
+            self._by_name = {
+                names[p]: (k, s) for p, k, s in zip(self.positions, self.keys, self.scores, strict=True)
+            }
+        return self._by_name.get(name)
+
+
+@dataclass(frozen=True, slots=True)
+class _Filtered:
+    """Every filtered cluster by name, with the reason of the first filter (in profile order) it
+    failed; each iteration starts afresh, and computes only as far as it is read (the decisions
+    list takes at most 20)."""
+
+    names: Sequence[str]
+    failed: tuple[tuple[int, Callable[[int], str]], ...]  # (clusters it filtered out, their reason)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        union = 0
+        for bits, _ in self.failed:
+            union |= bits
+        for p in iter_positions(union):
+            for bits, reason_of in self.failed:
+                if bits >> p & 1:
+                    yield self.names[p], reason_of(p)
+                    break
+
+
+def _ranked_members(positions: list[int], scores: list[ClusterScore], names: Sequence[str]) -> list[Ranked]:
+    """(score, name) of one partition's clusters, best first (descending score, then name).
+    Sorted on one integer per cluster: positions follow names, and a fleet has few distinct scores."""
+    rank = {s: r for r, s in enumerate(sorted(set(scores)))}
+    size = len(names)
+    value = [rank[s] * size + p for s, p in zip(scores, positions, strict=True)]
+    order = sorted(range(len(positions)), key=value.__getitem__, reverse=True)
+    return [(scores[k], names[positions[k]]) for k in order]
 
 
 def _static_pass(
     profile: Profile, call: CallState, cycle_plugins: Sequence[CyclePlugin], scoring: bool
 ) -> _Static:
+    index = call.index
     filters = [p for p in profile.filters if p.pre_filter(call)]
     scorers = [p for p in profile.scorers if p.pre_score(call)] if scoring else []
-    filtered: list[tuple[str, str]] = []
-    partitions: dict[tuple[Hashable, ...], list[Ranked]] = {}
-    partition_of: dict[str, tuple[Hashable, ...]] = {}
-    static_score: dict[str, ClusterScore] = {}
-    remaining = list(call.clusters)
+    remaining = index.all
+    failed: list[tuple[int, Callable[[int], str]]] = []
     for f in filters:  # in profile order: a cluster is reported by the first filter it fails
-        reasons = f.filter_many(call, remaining)
-        passed = []
-        for cluster, reason in zip(remaining, reasons, strict=True):
-            if reason is None:
-                passed.append(cluster)
-            else:
-                filtered.append((cluster.name, reason))
-        remaining = passed
-    filtered.sort()
-    scores = scorers[0].score_many(call, remaining) if scorers else [ZERO] * len(remaining)
+        passed, reason_of = f.filter_bits(call)
+        if remaining & ~passed:
+            failed.append((remaining & ~passed, reason_of))
+        remaining &= passed
+    positions = positions_of(remaining)
+    scores = scorers[0].score_many(call, positions) if scorers else [ZERO] * len(positions)
     for s in scorers[1:]:
-        scores = [a.plus(b) for a, b in zip(scores, s.score_many(call, remaining), strict=True)]
+        scores = [a.plus(b) for a, b in zip(scores, s.score_many(call, positions), strict=True)]
     if cycle_plugins:
-        per_plugin = [p.partition_keys(call, remaining) for p in cycle_plugins]
+        per_plugin = [p.partition_keys(call, positions) for p in cycle_plugins]
         keys: list[tuple[Hashable, ...]] = list(zip(*per_plugin, strict=True))
     else:
-        keys = [()] * len(remaining)
-    for cluster, score, key in zip(remaining, scores, keys, strict=True):
-        members = partitions.get(key)
-        if members is None:
-            partitions[key] = members = []
-        members.append((score, cluster.name))
-        partition_of[cluster.name] = key
-        static_score[cluster.name] = score
-    for members in partitions.values():
-        members.sort(reverse=True)
-    return _Static(filtered, partitions, partition_of, static_score)
+        keys = [()] * len(positions)
+    grouped: dict[tuple[Hashable, ...], tuple[list[int], list[ClusterScore]]] = {}
+    for p, score, key in zip(positions, scores, keys, strict=True):
+        group = grouped.get(key)
+        if group is None:
+            grouped[key] = group = ([], [])
+        group[0].append(p)
+        group[1].append(score)
+    partitions = {key: _ranked_members(ps, ss, index.names) for key, (ps, ss) in grouped.items()}
+    return _Static(_Filtered(index.names, tuple(failed)), partitions, positions, keys, scores)
 
 
 @dataclass(slots=True)
@@ -167,6 +203,7 @@ def _run_cycle(
 
     streams: list[Iterator[Ranked]] = []
     rejected: list[Iterator[tuple[str, str]]] = [iter(static.filtered)]
+    names = call.index.names
     for key, members in static.partitions.items():
         reason: str | None = None
         group = ZERO
@@ -180,7 +217,7 @@ def _run_cycle(
             continue
         if not scoring:
             group = ZERO
-        streams.append(_partition_stream(members, group, excluded, bonus, static, key))
+        streams.append(_partition_stream(members, group, excluded, bonus, static, key, names))
     ranked = heapq.merge(*streams, reverse=True)
     filtered = heapq.merge(*rejected)
     return _CycleRun(ranked, filtered, limit)
@@ -199,6 +236,7 @@ def _partition_stream(
     bonus: dict[str, ClusterScore],
     static: _Static,
     key: tuple[Hashable, ...],
+    names: Sequence[str],
 ) -> Iterator[Ranked]:
     if group == ZERO:
         plain: Iterator[Ranked] = ((t, n) for t, n in members if n not in excluded and n not in bonus)
@@ -206,9 +244,9 @@ def _partition_stream(
         plain = ((t.plus(group), n) for t, n in members if n not in excluded and n not in bonus)
     boosted = sorted(
         (
-            (static.static_score[n].plus(group).plus(s), n)
+            (of[1].plus(group).plus(s), n)
             for n, s in bonus.items()
-            if n not in excluded and static.partition_of.get(n) == key
+            if n not in excluded and (of := static.of(n, names)) is not None and of[0] == key
         ),
         reverse=True,
     )
@@ -310,8 +348,9 @@ def schedule(
     profile = profile or default_profile()
     policy = placement.effective_policy
     policy_hash = scheduling_policy_hash(placement)
-    fleet = sorted({c.name: c for c in sorted(clusters, key=lambda c: c.name)}.values(), key=lambda c: c.name)
-    present = {c.name for c in fleet if not c.leaving}  # a leaving cluster's bindings dangle
+    index = fleet_index(clusters)  # built once per tuple of states: the hub's pass shares it
+    fleet = index.clusters  # deduplicated, by name
+    present = index.present  # a leaving cluster's bindings dangle
     bindings = dedupe(previous)
     picks: dict[str, Pick] = {}  # in the order this call picks, over all its cycles
     earlier = {n: b.pick for n, b in bindings.items() if b.selected and b.pick is not None}
@@ -343,7 +382,7 @@ def schedule(
 
     pick_n = policy.placement_type == PlacementType.PICK_N
     wanted = (policy.number_of_clusters or 0) if pick_n else 0
-    call = CallState(placement, policy, fleet)
+    call = CallState(placement, policy, fleet, fleet=index)
     cycle_plugins = [p for p in profile.cycle_plugins if p.pre_filter(call)]
     static: _Static | None = None
     cycles = 0

@@ -14,6 +14,12 @@ one call, so the interface says how a plugin's answer can change from cycle to c
 
 A cycle then costs O(partitions + bindings) instead of O(clusters), which is what makes the
 one-cluster-per-cycle rule of topology spread affordable at 5,000 clusters.
+
+The batch forms (``filter_bits``, ``score_many``, ``partition_keys``) read the fleet through
+``CallState.index`` (reconciler/scheduler/index.py: built once per hub pass, shared by every
+placement), so a filter is a few bitset operations rather than a loop over the fleet. The
+per-cluster forms (``filter``, ``score``) stay the plain statement of each rule: the property
+test in tests/reconciler/scheduler/test_determinism.py holds the batch path to them.
 """
 
 from __future__ import annotations
@@ -24,7 +30,11 @@ from typing import Any
 
 from reconciler.api.placement import Placement, PlacementPolicy, PlacementType
 from reconciler.hub.clusters import ClusterState
+from reconciler.scheduler.index import FleetIndex, bits_of
 from reconciler.scheduler.model import ZERO, ClusterScore
+
+# (the clusters that pass, by position; the reason for a position that does not)
+Filtered = tuple[int, Callable[[int], str]]
 
 
 @dataclass(slots=True)
@@ -35,6 +45,13 @@ class CallState:
     policy: PlacementPolicy
     clusters: Sequence[ClusterState]  # every cluster in the fleet, ineligible ones included
     data: dict[str, Any] = field(default_factory=dict)  # plugin name -> its prepared state
+    fleet: FleetIndex | None = None  # ``clusters`` indexed (built on first use when not given)
+
+    @property
+    def index(self) -> FleetIndex:
+        if self.fleet is None:
+            self.fleet = FleetIndex.build(self.clusters)
+        return self.fleet
 
     @property
     def pick_n(self) -> bool:
@@ -75,13 +92,22 @@ class Plugin:
     def score(self, call: CallState, cluster: ClusterState) -> ClusterScore:
         return ZERO
 
-    # Batch forms: the framework calls these with every cluster at once. The defaults loop over
-    # ``filter``/``score``; a plugin on the hot path overrides them with a tighter loop.
-    def filter_many(self, call: CallState, clusters: Sequence[ClusterState]) -> list[str | None]:
-        return [self.filter(call, c) for c in clusters]
+    # Batch forms: the framework calls these for the whole fleet at once (``call.index``). The
+    # defaults loop over ``filter``/``score``; a plugin on the hot path overrides them.
+    def filter_bits(self, call: CallState) -> Filtered:
+        """Which clusters (by index position) pass, and why one that does not fails."""
+        index = call.index
+        reasons: dict[int, str] = {}
+        for i, c in enumerate(index.clusters):
+            reason = self.filter(call, c)
+            if reason is not None:
+                reasons[i] = reason
+        return index.all & ~bits_of(reasons, len(index.clusters)), reasons.__getitem__
 
-    def score_many(self, call: CallState, clusters: Sequence[ClusterState]) -> list[ClusterScore]:
-        return [self.score(call, c) for c in clusters]
+    def score_many(self, call: CallState, positions: Sequence[int]) -> list[ClusterScore]:
+        """The score of each cluster at ``positions`` (of ``call.index``)."""
+        clusters = call.index.clusters
+        return [self.score(call, clusters[p]) for p in positions]
 
 
 class CyclePlugin:
@@ -101,8 +127,10 @@ class CyclePlugin:
         """Clusters with equal keys get equal verdicts from ``evaluate`` (computed once per call)."""
         return None
 
-    def partition_keys(self, call: CallState, clusters: Sequence[ClusterState]) -> list[Hashable]:
-        return [self.partition_key(call, c) for c in clusters]
+    def partition_keys(self, call: CallState, positions: Sequence[int]) -> list[Hashable]:
+        """``partition_key`` of each cluster at ``positions`` (of ``call.index``)."""
+        clusters = call.index.clusters
+        return [self.partition_key(call, clusters[p]) for p in positions]
 
     def evaluate(self, call: CallState, cycle: CycleState) -> Callable[[Hashable], Verdict]:
         """The per-partition verdict for this cycle."""

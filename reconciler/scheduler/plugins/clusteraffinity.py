@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from fleetsync_contract.quantity import QuantityError, parse_quantity
 from reconciler.api.meta import LabelSelector
 from reconciler.api.placement import ClusterSelectorTerm, PropertyOperator, SortOrder
 from reconciler.hub.clusters import ClusterState
+from reconciler.scheduler.index import FleetIndex
 from reconciler.scheduler.model import ZERO, ClusterScore
-from reconciler.scheduler.plugin import CallState, Plugin
+from reconciler.scheduler.plugin import CallState, Filtered, Plugin
 
 NAME = "ClusterAffinity"
 REQUIRED_NOT_MATCHED = "none of the nonempty required cluster affinity term (total number: {n}) is matched"
@@ -72,6 +73,7 @@ def _requirement_holds(labels: Mapping[str, str], key: str, op: str, values: fro
 class _Term:
     selector: Matcher | None
     exprs: tuple[_Expr, ...]
+    labels: LabelSelector | None = None  # the selector ``selector`` was compiled from
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +84,8 @@ class _Preference:
     descending: bool
     low: float | None  # min over the fleet (None: no cluster reports the property)
     high: float | None
-    values: Mapping[str, float]  # cluster -> the sorter property as a float
+    labels: LabelSelector | None = None  # the selector ``selector`` was compiled from
+    floats: Mapping[int, float] = field(default_factory=dict)  # index position -> the sorter property
 
 
 def go_round(x: float) -> int:
@@ -103,7 +106,7 @@ def _compile(term: ClusterSelectorTerm) -> _Term:
             except QuantityError:
                 expected = None
         exprs.append((req.name, req.operator, expected))
-    return _Term(compile_selector(term.label_selector), tuple(exprs))
+    return _Term(compile_selector(term.label_selector), tuple(exprs), term.label_selector)
 
 
 def _holds(q: Fraction, op: PropertyOperator, v: Fraction) -> bool:
@@ -152,62 +155,41 @@ class ClusterAffinity(Plugin):
                 return None
         return str(reason)
 
-    def filter_many(self, call: CallState, clusters: Sequence[ClusterState]) -> list[str | None]:
+    def filter_bits(self, call: CallState) -> Filtered:
+        terms: tuple[_Term, ...]
         terms, reason = call.data[f"{NAME}/required"]
-        if len(terms) != 1:
-            return [None if any(term_matches(t, c) for t in terms) else reason for c in clusters]
-        # one term (the usual case), inlined: this loop runs over the whole fleet
-        selector, exprs = terms[0].selector, terms[0].exprs
-        out: list[str | None] = []
-        for c in clusters:
-            if selector is not None and not selector(c.labels):
-                out.append(reason)
-                continue
-            quantities = c.quantities
-            for name, op, expected in exprs:
-                q = quantities.get(name)
-                if q is None or expected is None or not _holds(q, op, expected):
-                    out.append(reason)
+        index = call.index
+        size = len(index.clusters)
+        passed = 0
+        for t in terms:  # ORed terms; within one, the selector and every expression ANDed
+            bits = index.selecting(t.labels)
+            for name, op, expected in t.exprs:
+                if not bits:
                     break
-            else:
-                out.append(None)
-        return out
+                bits &= 0 if expected is None else index.quantity(name).holding(op, expected, size)
+            passed |= bits
+        return passed, lambda _p: str(reason)
 
     def pre_score(self, call: CallState) -> bool:
         affinity = call.policy.affinity
         if affinity is None:
             return False
         prefs: list[_Preference] = []
-        extremes: dict[str, tuple[float | None, float | None, dict[str, float]]] = {}
         for p in affinity.preferred:
             if p.weight == 0:
                 continue
             sorter = p.preference.property_sorter
-            low = high = None
-            values: dict[str, float] = {}
-            if sorter is not None:
-                if sorter.name not in extremes:
-                    # float() rounding is monotone, so min/max of the floats are the floats of
-                    # KubeFleet's exact min/max, without comparing 5,000 fractions.
-                    found = {
-                        c.name: float(q)
-                        for c in call.clusters
-                        if (q := c.quantities.get(sorter.name)) is not None
-                    }
-                    if found:
-                        extremes[sorter.name] = (min(found.values()), max(found.values()), found)
-                    else:
-                        extremes[sorter.name] = (None, None, {})
-                low, high, values = extremes[sorter.name]
+            q = call.index.quantity(sorter.name) if sorter is not None else None
             prefs.append(
                 _Preference(
                     compile_selector(p.preference.label_selector),
                     p.weight,
                     None if sorter is None else sorter.name,
                     sorter is not None and sorter.sort_order == SortOrder.DESCENDING,
-                    low,
-                    high,
-                    values,
+                    None if q is None else q.low,
+                    None if q is None else q.high,
+                    p.preference.label_selector,
+                    {} if q is None else q.floats,
                 )
             )
         call.data[f"{NAME}/preferred"] = tuple(prefs)
@@ -222,12 +204,43 @@ class ClusterAffinity(Plugin):
             if p.sorter is None:
                 total += p.weight
                 continue
-            f = p.values.get(cluster.name)
-            if f is None or p.low is None or p.high is None or p.low == p.high:
+            q = cluster.quantities.get(p.sorter)
+            if q is None or p.low is None or p.high is None or p.low == p.high:
                 continue
-            ratio = (f - p.low) / (p.high - p.low)
+            ratio = (float(q) - p.low) / (p.high - p.low)
             total += go_round((ratio if p.descending else 1 - ratio) * p.weight)
         return ClusterScore(0, total, 0) if total else ZERO
 
-    def score_many(self, call: CallState, clusters: Sequence[ClusterState]) -> list[ClusterScore]:
-        return [self.score(call, c) for c in clusters]
+    def score_many(self, call: CallState, positions: Sequence[int]) -> list[ClusterScore]:
+        prefs: tuple[_Preference, ...] = call.data[f"{NAME}/preferred"]
+        totals = [0] * len(positions)
+        for p in prefs:
+            _add_preference(p, call.index, positions, totals)
+        scores: dict[int, ClusterScore] = {0: ZERO}  # one score object per distinct total
+        return [scores.get(t) or scores.setdefault(t, ClusterScore(0, t, 0)) for t in totals]
+
+
+def _add_preference(p: _Preference, index: FleetIndex, positions: Sequence[int], totals: list[int]) -> None:
+    """Add one preferred term's points to ``totals`` (aligned with ``positions``), as ``score`` does."""
+    digits = "" if p.labels is None else bin(index.selecting(p.labels))[:1:-1]  # bit p = digits[p]
+    n = len(digits)
+    if p.sorter is None:
+        for k, pos in enumerate(positions):
+            if p.labels is None or (pos < n and digits[pos] == "1"):
+                totals[k] += p.weight
+        return
+    low, high = p.low, p.high
+    if low is None or high is None or low == high:
+        return
+    points: dict[float, int] = {}  # per distinct value: a fleet has few
+    for k, pos in enumerate(positions):
+        if p.labels is not None and not (pos < n and digits[pos] == "1"):
+            continue
+        f = p.floats.get(pos)
+        if f is None:
+            continue
+        got = points.get(f)
+        if got is None:
+            ratio = (f - low) / (high - low)
+            got = points[f] = go_round((ratio if p.descending else 1 - ratio) * p.weight)
+        totals[k] += got

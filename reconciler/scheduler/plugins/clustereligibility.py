@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from reconciler.hub.clusters import ClusterState
-from reconciler.scheduler.plugin import CallState, Plugin
+from reconciler.scheduler.plugin import CallState, Filtered, Plugin
 
 
 class ClusterEligibility(Plugin):
@@ -17,5 +15,6 @@ class ClusterEligibility(Plugin):
     def filter(self, call: CallState, cluster: ClusterState) -> str | None:
         return None if cluster.eligible else cluster.ineligible_reason
 
-    def filter_many(self, call: CallState, clusters: Sequence[ClusterState]) -> list[str | None]:
-        return [None if c.eligible else c.ineligible_reason for c in clusters]
+    def filter_bits(self, call: CallState) -> Filtered:
+        index = call.index  # eligibility is decided once per fleet
+        return index.eligible, lambda p: index.clusters[p].ineligible_reason

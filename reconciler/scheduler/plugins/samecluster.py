@@ -8,7 +8,7 @@ policy change prefers clusters already running the placement.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, Sequence
 
 from reconciler.scheduler.model import ClusterScore
 from reconciler.scheduler.plugin import CallState, CyclePlugin, CycleState
@@ -21,6 +21,9 @@ class SameCluster(CyclePlugin):
 
     def pre_filter(self, call: CallState) -> bool:
         return True
+
+    def partition_keys(self, call: CallState, positions: Sequence[int]) -> list[Hashable]:
+        return [None] * len(positions)  # no partitions: its verdicts are per named cluster
 
     def already_selected(self, call: CallState, cycle: CycleState) -> frozenset[str]:
         return cycle.selected

@@ -7,12 +7,11 @@ rendering of a pointer to a struct, and it is what a KubeFleet user sees.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from reconciler.api.membercluster import Taint
 from reconciler.api.placement import Toleration
 from reconciler.hub.clusters import ClusterState
-from reconciler.scheduler.plugin import CallState, Plugin
+from reconciler.scheduler.index import bits_of, positions_of
+from reconciler.scheduler.plugin import CallState, Filtered, Plugin
 
 
 def tolerates(toleration: Toleration, taint: Taint) -> bool:
@@ -47,10 +46,11 @@ class TaintToleration(Plugin):
         taint = untolerated(cluster.taints, call.policy.tolerations)
         return None if taint is None else taint_reason(taint)
 
-    def filter_many(self, call: CallState, clusters: Sequence[ClusterState]) -> list[str | None]:
-        tolerations = call.policy.tolerations
-        out: list[str | None] = []
-        for c in clusters:
-            taint = untolerated(c.taints, tolerations) if c.taints else None
-            out.append(None if taint is None else taint_reason(taint))
-        return out
+    def filter_bits(self, call: CallState) -> Filtered:
+        index, tolerations = call.index, call.policy.tolerations
+        reasons: dict[int, str] = {}
+        for p in positions_of(index.tainted):  # only the tainted clusters are looked at
+            taint = untolerated(index.clusters[p].taints, tolerations)
+            if taint is not None:
+                reasons[p] = taint_reason(taint)
+        return index.all & ~bits_of(reasons, len(index.clusters)), reasons.__getitem__

@@ -46,7 +46,7 @@ class _Prepared:
     constraints: tuple[TopologySpreadConstraint, ...]
     # per constraint: the domains (every value of the key in the fleet)
     domains: tuple[frozenset[str], ...]
-    labels: dict[str, tuple[str | None, ...]]  # cluster -> its value per constraint
+    columns: tuple[list[str | None], ...]  # per constraint: each cluster's value, by index position
 
 
 def will_violate(counts: dict[str, int], domain: str, max_skew: int) -> tuple[bool, int]:
@@ -75,30 +75,31 @@ class TopologySpreadConstraints(CyclePlugin):
         constraints = call.policy.topology_spread_constraints
         if not call.pick_n or not constraints:
             return False
+        index = call.index  # label columns are built once per fleet
         keys = [k.topology_key for k in constraints]
-        labels = {c.name: tuple([c.labels.get(k) for k in keys]) for c in call.clusters}
-        domains = tuple(
-            frozenset(x for v in labels.values() if (x := v[i]) is not None) for i in range(len(constraints))
+        call.data[NAME] = _Prepared(
+            constraints, tuple(index.values(k) for k in keys), tuple(index.column(k) for k in keys)
         )
-        call.data[NAME] = _Prepared(constraints, domains, labels)
         return True
 
     def partition_key(self, call: CallState, cluster: ClusterState) -> Hashable:
         prepared: _Prepared = call.data[NAME]
-        return prepared.labels[cluster.name]
+        return tuple(cluster.labels.get(c.topology_key) for c in prepared.constraints)
 
-    def partition_keys(self, call: CallState, clusters: Sequence[ClusterState]) -> list[Hashable]:
-        labels = call.data[NAME].labels
-        return [labels[c.name] for c in clusters]
+    def partition_keys(self, call: CallState, positions: Sequence[int]) -> list[Hashable]:
+        columns = call.data[NAME].columns
+        return list(zip(*([column[p] for p in positions] for column in columns), strict=True))
 
     def evaluate(self, call: CallState, cycle: CycleState) -> Callable[[Hashable], Verdict]:
         prepared: _Prepared = call.data[NAME]
         counts: list[dict[str, int]] = [dict.fromkeys(d, 0) for d in prepared.domains]
+        index = call.index
         for name in cycle.selected:
-            values = prepared.labels.get(name)
-            if values is None:
+            p = index.position(name)
+            if p is None:
                 continue
-            for i, v in enumerate(values):
+            for i, column in enumerate(prepared.columns):
+                v = column[p]
                 if v is not None:
                     counts[i][v] += 1
         memo: dict[Hashable, Verdict] = {}

@@ -234,3 +234,33 @@ def test_loading_a_kubeconfig_whose_exec_plugin_fails_is_refused_not_anonymous(t
         match="^" + re.escape(f"kubeconfig {path}: user 'agent': exec plugin 'false' gave no credential"),
     ):
         check_kubeconfig(str(path), None)
+
+
+def _kubeconfig_file(tmp_path: Path, cluster: dict[str, Any]) -> str:
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "main",
+        "contexts": [{"name": "main", "context": {"cluster": "c", "user": "agent"}}],
+        "clusters": [{"name": "c", "cluster": cluster}],
+        "users": [{"name": "agent", "user": {"token": "t"}}],
+    }
+    path = tmp_path / "kubeconfig"
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def test_the_proxy_comes_from_the_environment_or_the_kubeconfig_and_stays_for_every_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.apply.kube import load_configuration
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://env-proxy:3128")
+    configuration, _ = load_configuration(_kubeconfig_file(tmp_path, {"server": "https://h:6443"}), None)
+    assert configuration.proxy == "http://env-proxy:3128"
+    monkeypatch.setenv("HTTPS_PROXY", "http://changed:3128")
+    configuration.host = "https://h:6443"  # what the client's refresh hook does before each request
+    assert configuration.proxy == "http://env-proxy:3128"  # resolved once, not per request
+    named = {"server": "https://h:6443", "proxy-url": "http://kube-proxy:3128"}
+    configuration, _ = load_configuration(_kubeconfig_file(tmp_path, named), None)
+    assert configuration.proxy == "http://kube-proxy:3128"

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from types import MappingProxyType
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.api.meta import LabelSelector, Requirement
+from reconciler.api.placement import PropertyOperator
 from reconciler.hub.clusters import ClusterState
 from reconciler.scheduler import Binding, schedule
 from reconciler.scheduler.framework import scheduling_policy_hash
@@ -25,6 +28,7 @@ from tests.support.schedfixtures import (
     pick_fixed,
     pick_n,
     prefer,
+    prop,
     selector,
     sorter,
     spread,
@@ -59,6 +63,19 @@ def clusters(draw: st.DrawFn) -> list[ClusterState]:
     return out
 
 
+LABEL_SELECTORS = [
+    None,
+    selector(env="prod", region="x"),
+    LabelSelector(match_expressions=(Requirement("zone", "In", ("a", "b")),)),
+    LabelSelector(match_expressions=(Requirement("zone", "NotIn", ("a",)),)),
+    LabelSelector(match_expressions=(Requirement("region", "Exists"),)),
+    LabelSelector(MappingProxyType({"env": "prod"}), (Requirement("region", "DoesNotExist"),)),
+]
+PROPERTY_EXPRESSIONS = [
+    prop(COST, op, value) for op in PropertyOperator for value in ("5", "7000m", "2.5", "bad")
+]
+
+
 @st.composite
 def placements(draw: st.DrawFn):  # type: ignore[no-untyped-def]
     if draw(st.integers(0, 5)) == 0:
@@ -87,12 +104,21 @@ def placements(draw: st.DrawFn):  # type: ignore[no-untyped-def]
                         term(sorter=sorter(COST, draw(st.sampled_from(list(SortOrder))))),
                     ),
                     prefer(7, term(selector(region="x"), sorter=sorter(COST))),
+                    prefer(-5, term(draw(st.sampled_from(LABEL_SELECTORS)))),
                 ]
             ),
             max_size=2,
         )
     )
     required = draw(st.sampled_from([None, [term(selector(env="prod")), term(selector(zone="a"))]]))
+    if draw(st.booleans()):  # property expressions and label expressions: the bitset paths
+        required = [
+            term(
+                draw(st.sampled_from(LABEL_SELECTORS)),
+                *draw(st.lists(st.sampled_from(PROPERTY_EXPRESSIONS), max_size=2)),
+            )
+            for _ in range(draw(st.integers(1, 2)))
+        ]
     tolerations = draw(st.sampled_from([[], [Toleration("gpu", "Exists")]]))
     return crp(
         pick_n(
