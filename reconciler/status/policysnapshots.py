@@ -289,6 +289,21 @@ def snapshot_docs(
     return docs
 
 
+def by_placement(files: Mapping[str, bytes]) -> dict[str, dict[str, Any]]:
+    """Every snapshot on the status branch by its placement's key (the fleet view's read)."""
+    from reconciler.status.read import status_docs
+
+    out: dict[str, dict[str, Any]] = {}
+    for doc in status_docs(files, SNAPSHOT_DIR, "policy snapshot"):
+        meta = doc.get("metadata") or {}
+        kind = next((k for k, v in SNAPSHOT_KINDS.items() if v == doc.get("kind")), None)
+        parent = str((meta.get("labels") or {}).get(PARENT_LABEL, ""))
+        if kind is None or not parent:
+            continue
+        out[f"{kind}/{meta['namespace']}/{parent}" if meta.get("namespace") else f"{kind}/{parent}"] = doc
+    return out
+
+
 def _counts(doc: Mapping[str, Any]) -> tuple[int, int]:
     decisions = [d for d in (doc.get("status") or {}).get("targetClusters") or [] if isinstance(d, Mapping)]
     selected = sum(1 for d in decisions if d.get("selected"))
