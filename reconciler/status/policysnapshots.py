@@ -44,7 +44,7 @@ from reconciler.api.placement import CRP_KIND, RP_KIND, Placement, PlacementType
 from reconciler.api.policy import ClusterSelectorTerm, PlacementPolicy
 from reconciler.errors import NotFound
 from reconciler.gitstore.repo import HubRepo
-from reconciler.scheduler.model import Schedule
+from reconciler.scheduler.model import MAX_UNSELECTED_DECISIONS, Schedule
 from reconciler.status.conditions import Condition, Status, with_transition_times
 from reconciler.status.views import PLACEMENT_API_VERSION
 
@@ -181,11 +181,12 @@ def _carried(
     recorded = ((previous.get("status") or {}).get("targetClusters")) or []
     if _selected_names(recorded) != set(schedule.selected):
         return []
-    return [
+    kept = [
         dict(d)
         for d in recorded
         if isinstance(d, Mapping) and not d.get("selected") and str(d.get("clusterName")) in fleet
     ]
+    return kept[:MAX_UNSELECTED_DECISIONS]  # a status branch edited by hand stays bounded
 
 
 def _decisions(

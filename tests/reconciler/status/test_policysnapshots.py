@@ -5,13 +5,22 @@ file moves only when the policy or the decisions do, never with a heartbeat."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from fleetsync_contract.canonical import load
+import pytest
+
+import tests.support.schedfixtures as sf
+from fleetsync_contract.canonical import dump, load
+from reconciler.api.placement import Placement
+from reconciler.api.policy import PropertyOperator, SortOrder, Toleration
 from reconciler.gitstore.repo import HubRepo
+from reconciler.hub.clusters import ClusterState
 from reconciler.hub.loop import reconcile_once
+from reconciler.status.policysnapshots import NUMBER_OF_CLUSTERS_ANNOTATION, snapshot_doc, snapshot_path
 from tests.support.fleethelpers import CLUSTERS, FleetWork, base_files, crp, joined_fleet, member
 from tests.support.gitdaemon import git
 
@@ -216,3 +225,133 @@ def test_a_deleted_placement_takes_its_snapshot_with_it(tmp_path: Path) -> None:
     )
     hub(fleet)
     assert SNAPSHOT not in fleet.tree(STATUS)
+
+
+# -- the document, from the scheduler's result (pure) -------------------------------------------------
+FLEET = ("eu-1", "eu-2", "us-1", "us-2")
+
+
+def sched_clusters(cpu: Mapping[str, str] | None = None) -> list[ClusterState]:
+    """The four clusters, each reporting a CPU count (``cpu`` overrides some)."""
+    values = {"eu-1": "4", "eu-2": "8", "us-1": "16", "us-2": "32", **(cpu or {})}
+    return [sf.cluster(c, properties={"cpu": values[c]}) for c in FLEET]
+
+
+BY_CPU = sf.pick_n(2, preferred=[sf.prefer(10, sf.term(sorter=sf.sorter("cpu")))])
+
+
+def picked_then_sticky(
+    placement: Placement, later: list[ClusterState] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The snapshot of the cycle that picked, and of the sticky pass after it."""
+    first = sf.run(placement, sched_clusters())
+    doc = snapshot_doc(placement, first, None, NOW, FLEET)
+    second = sf.run(placement, later or sched_clusters(), first.bindings)
+    return doc, snapshot_doc(placement, second, doc, NOW + timedelta(hours=1), FLEET)
+
+
+def test_a_sticky_pickn_pass_keeps_the_not_picked_clusters_and_their_scores_while_properties_move() -> None:
+    placement = sf.crp(BY_CPU)
+    first, sticky = picked_then_sticky(placement, sched_clusters({"eu-1": "64", "us-1": "1"}))
+    assert [(d["clusterName"], d["selected"]) for d in first["status"]["targetClusters"]] == [
+        ("us-1", True),
+        ("us-2", True),
+        ("eu-2", False),
+        ("eu-1", False),
+    ]
+    assert first["status"]["targetClusters"][2]["clusterScore"] == {"affinityScore": 1, "priorityScore": 0}
+    assert dump(sticky) == dump(first)  # eu-1 would score highest now: the snapshot does not move
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["another policy index", "another N recorded", "recorded unfulfilled", "a cluster left", "hand-edited"],
+)
+def test_recorded_not_picked_clusters_are_kept_only_for_the_same_snapshot_n_and_fulfilment(
+    change: str,
+) -> None:
+    placement = sf.crp(BY_CPU)
+    first = sf.run(placement, sched_clusters())
+    doc = snapshot_doc(placement, first, None, NOW, FLEET)
+    sticky = sf.run(placement, sched_clusters(), first.bindings)
+    fleet: tuple[str, ...] = FLEET
+    if change == "another policy index":
+        sticky = replace(sticky, policy_index=1)
+    elif change == "another N recorded":
+        doc["metadata"]["annotations"][NUMBER_OF_CLUSTERS_ANNOTATION] = "3"
+    elif change == "recorded unfulfilled":
+        doc["status"]["conditions"][0]["status"] = "False"
+    elif change == "a cluster left":
+        fleet = ("eu-2", "us-1", "us-2")
+    else:
+        unselected = {"clusterName": "eu-1", "selected": False, "reason": "x"}
+        doc["status"]["targetClusters"] += [unselected] * 40
+    kept = [
+        d["clusterName"] for d in snapshot_doc(placement, sticky, doc, NOW, fleet)["status"]["targetClusters"]
+    ]
+    expected = {
+        "another policy index": ["us-1", "us-2"],
+        "another N recorded": ["us-1", "us-2"],
+        "recorded unfulfilled": ["us-1", "us-2"],
+        "a cluster left": ["us-1", "us-2", "eu-2"],
+        "hand-edited": ["us-1", "us-2", "eu-2", *["eu-1"] * 19],  # at most KubeFleet's 20
+    }[change]
+    assert kept == expected
+
+
+def test_pickall_never_keeps_old_reasons_it_says_what_the_filters_say_now() -> None:
+    placement = sf.crp(sf.pick_all(required=[sf.term(sf.selector(region="eu"))]))
+    clusters = [sf.cluster(c, {"region": c[:2]}) for c in FLEET]
+    first = sf.run(placement, clusters)
+    doc = snapshot_doc(placement, first, None, NOW, FLEET)
+    moved = [sf.cluster(c, {"region": "eu" if c != "eu-2" else "us"}) for c in FLEET]
+    again = sf.run(placement, moved, first.bindings)
+    got = snapshot_doc(placement, again, doc, NOW, FLEET)["status"]["targetClusters"]
+    assert [(d["clusterName"], d["selected"]) for d in got] == [
+        ("eu-1", True),
+        ("eu-2", True),  # KubeFleet keeps a placed cluster that stops matching (IgnoredDuringExecution)
+        ("us-1", True),
+        ("us-2", True),
+    ]
+
+
+def test_a_resource_placement_s_snapshot_is_namespaced_and_its_policy_in_kubefleet_s_shape() -> None:
+    policy = replace(
+        sf.pick_n(
+            1,
+            required=[sf.term(sf.selector(region="eu"), sf.prop("cpu", PropertyOperator.GT, "2"))],
+            preferred=[sf.prefer(5, sf.term(sorter=sf.sorter("cpu", SortOrder.ASCENDING)))],
+            spreads=[sf.spread("region")],
+        ),
+        tolerations=(Toleration(key="gpu", operator="Exists", effect="NoSchedule"),),
+    )
+    placement = sf.rp(policy, "shop", "cart")
+    doc = snapshot_doc(placement, sf.run(placement, sched_clusters()), None, NOW, FLEET)
+    assert doc["kind"] == "SchedulingPolicySnapshot"
+    assert doc["metadata"]["name"] == "cart-0" and doc["metadata"]["namespace"] == "shop"
+    assert doc["metadata"]["labels"]["kubernetes-fleet.io/parent-CRP"] == "cart"
+    assert doc["spec"]["policy"] == {
+        "placementType": "PickN",
+        "affinity": {
+            "clusterAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "clusterSelectorTerms": [
+                        {
+                            "labelSelector": {"matchLabels": {"region": "eu"}},
+                            "propertySelector": {
+                                "matchExpressions": [{"name": "cpu", "operator": "Gt", "values": ["2"]}]
+                            },
+                        }
+                    ]
+                },
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {"weight": 5, "preference": {"propertySorter": {"name": "cpu", "sortOrder": "Ascending"}}}
+                ],
+            }
+        },
+        "topologySpreadConstraints": [
+            {"maxSkew": 1, "topologyKey": "region", "whenUnsatisfiable": "DoNotSchedule"}
+        ],
+        "tolerations": [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}],
+    }
+    assert snapshot_path(placement.key) == "policysnapshots/ResourcePlacement/shop/cart.yaml"
