@@ -45,6 +45,7 @@ from reconciler.api.policy import ClusterSelectorTerm, PlacementPolicy
 from reconciler.errors import NotFound
 from reconciler.gitstore.repo import HubRepo
 from reconciler.scheduler.model import MAX_UNSELECTED_DECISIONS, Schedule
+from reconciler.status.bindings import PARENT_LABEL  # KubeFleet's PlacementTrackingLabel, RPs too
 from reconciler.status.conditions import Condition, Status, with_transition_times
 from reconciler.status.views import PLACEMENT_API_VERSION
 
@@ -58,7 +59,6 @@ GET_KINDS: Mapping[str, tuple[str, ...]] = {
     "sps": ("SchedulingPolicySnapshot",),
 }
 SNAPSHOT_DIR = "policysnapshots/"
-PARENT_LABEL = "kubernetes-fleet.io/parent-CRP"  # KubeFleet's PlacementTrackingLabel, RPs too
 POLICY_INDEX_LABEL = "kubernetes-fleet.io/policy-index"
 IS_LATEST_LABEL = "kubernetes-fleet.io/is-latest-snapshot"
 NUMBER_OF_CLUSTERS_ANNOTATION = "kubernetes-fleet.io/number-of-clusters"
@@ -229,7 +229,9 @@ def snapshot_doc(
     if (p := policy_spec(placement.policy)) is not None:
         spec["policy"] = p
     sc = schedule.condition
-    before = ((previous or {}).get("status") or {}).get("conditions") or []
+    before: list[Any] = []  # a new snapshot (another index) starts its condition afresh
+    if previous is not None and (previous.get("metadata") or {}).get("name") == name:
+        before = list((previous.get("status") or {}).get("conditions") or [])
     status = {
         "conditions": with_transition_times(
             [Condition("Scheduled", sc.status, sc.reason, sc.message)], before, now

@@ -355,3 +355,14 @@ def test_a_resource_placement_s_snapshot_is_namespaced_and_its_policy_in_kubefle
         "tolerations": [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}],
     }
     assert snapshot_path(placement.key) == "policysnapshots/ResourcePlacement/shop/cart.yaml"
+
+
+def test_the_condition_keeps_its_transition_time_only_within_one_snapshot() -> None:
+    placement = sf.crp(BY_CPU)
+    first = sf.run(placement, sched_clusters())
+    doc = snapshot_doc(placement, first, None, NOW, FLEET)
+    later = NOW + timedelta(hours=1)
+    same = snapshot_doc(placement, first, doc, later, FLEET)
+    assert same["status"]["conditions"][0]["lastTransitionTime"] == "2026-11-25T03:00:00Z"
+    renamed = snapshot_doc(placement, replace(first, policy_index=1), doc, later, FLEET)
+    assert renamed["status"]["conditions"][0]["lastTransitionTime"] == "2026-11-25T04:00:00Z"
