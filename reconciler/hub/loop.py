@@ -259,7 +259,11 @@ def _reconcile(
     files = status_files(memory, placement_docs, cluster_docs)
     files.update(
         snapshot_files(
-            [(p.memory.key, p.placement, p.schedule) for p in placed], inputs.previous_doc, now, by_name
+            [(p.memory.key, p.placement, p.schedule) for p in placed],
+            inputs.status_files,
+            inputs.previous_doc,
+            now,
+            by_name,
         )
     )
     files.update(guard.status_files())
