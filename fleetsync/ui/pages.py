@@ -7,8 +7,9 @@ for one not picked, the hub's reason to hold it ineligible, the binding it no lo
 the reason and score the placement's policy snapshot records — KubeFleet keeps at most 20 — and
 otherwise a plain "no reason recorded": the view never re-runs the scheduler, whose answer from
 scratch could differ from the hub's sticky one), the rollout per cluster, the overrides that
-applied, failed, drifted and diffed objects and the policy gate's findings. The cluster page joins the cluster's
-MemberCluster document with every placement's entry for it and its report branch's drifts.
+applied, failed, drifted and diffed objects and the policy gate's findings. The cluster page
+joins the cluster's MemberCluster document with every placement's entry for it and its report
+branch's drifts.
 Drift values are masked again here (as ``get drift`` does) for a Secret's data, whichever
 document they came from, so no page can show one.
 """
