@@ -25,16 +25,24 @@ from fleetsync.cli.conventions import (
 )
 from fleetsync.cli.gitauth import KnownHostsOpt, SshKeyOpt, TokenFileOpt, UsernameOpt, git_credentials
 
-STATUS_KINDS = ("placements", "clusters", "runs", "bindings")
+STATUS_KINDS = ("placements", "clusters", "runs", "bindings", "policysnapshots")
 KINDS = (*STATUS_KINDS, "drift", "provenance")
+# KubeFleet's names for the policy snapshots (kubectl get csps / sps), one kind each
+SNAPSHOT_ALIASES = ("clusterschedulingpolicysnapshots", "csps", "schedulingpolicysnapshots", "sps")
 
 
 def get(
-    kind: Annotated[str, typer.Argument(help="placements, clusters, runs, bindings, drift or provenance.")],
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="placements, clusters, runs, bindings, policysnapshots (csps, sps), drift or provenance."
+        ),
+    ],
     name: Annotated[
         str | None,
         typer.Argument(
-            help="One object (CRP name, or namespace/name for an RP; for bindings, the placement)."
+            help="One object (CRP name, or namespace/name for an RP; for bindings and policysnapshots, "
+            "the placement)."
         ),
     ] = None,
     obj: Annotated[
@@ -61,6 +69,8 @@ def get(
 
     fleetsync get bindings web -o yaml --repo .  (ClusterResourceBindings; see docs/bindings.md)
 
+    fleetsync get policysnapshots web -o yaml --repo .  (why each cluster was or was not picked; docs/scheduler.md)
+
     fleetsync get drift prod-eu-1 --repo .    (drifted objects from the report branches; see docs/drift.md)
 
     fleetsync get provenance prod-eu-1 Deployment/web/frontend --repo .   (bundle, fleet commit, signer, merge)
@@ -68,7 +78,7 @@ def get(
     from reconciler.gitstore.repo import open_hub_repo
     from reconciler.status.read import cli_get, load_state
 
-    if kind not in KINDS:
+    if kind not in KINDS and kind not in SNAPSHOT_ALIASES:
         raise fail(f"cannot get {kind!r}: use one of {', '.join(KINDS)}", EXIT_USAGE)
     auth = git_credentials(git_token_file, git_username, git_ssh_key_file, git_known_hosts_file)
     with open_hub_repo(repo, hub_remote=hub_remote, cache_root=state_dir, credentials=auth) as r:
@@ -82,7 +92,12 @@ def get(
 
             typer.echo(cli_get_provenance(r, name, obj, output.value), nl=False)
             return
-        text = cli_get(r, kind, name, output.value)  # fetches the hub refs (runs included)
+        if kind == "policysnapshots" or kind in SNAPSHOT_ALIASES:  # reconciler/status/policysnapshots.py
+            from reconciler.status.policysnapshots import cli_get_policysnapshots
+
+            text = cli_get_policysnapshots(r, kind, name, output.value)
+        else:
+            text = cli_get(r, kind, name, output.value)  # fetches the hub refs (runs included)
         state = load_state(r)
     typer.echo(state.line, err=True)
     typer.echo(text, nl=False)

@@ -3,11 +3,13 @@
 The placement page is ``get placements NAME -o yaml`` in tables: its conditions, the scheduler's
 decision for every cluster of the fleet, picked or not, with the reason and score the status
 branch holds (a picked cluster's Scheduled message and its binding's score in the hub's memory;
-for one not picked, the hub's reason to hold it ineligible or the binding it no longer picks,
-and otherwise a plain "no reason recorded": the view never re-runs the scheduler, whose answer
-from scratch could differ from the hub's sticky one), the rollout per cluster, the overrides that applied, failed,
-drifted and diffed objects and the policy gate's findings. The cluster page joins the cluster's
-MemberCluster document with every placement's entry for it and its report branch's drifts.
+for one not picked, the hub's reason to hold it ineligible, the binding it no longer picks, or
+the reason and score the placement's policy snapshot records — KubeFleet keeps at most 20 — and
+otherwise a plain "no reason recorded": the view never re-runs the scheduler, whose answer from
+scratch could differ from the hub's sticky one), the rollout per cluster, the overrides that
+applied, failed, drifted and diffed objects and the policy gate's findings. The cluster page
+joins the cluster's MemberCluster document with every placement's entry for it and its report
+branch's drifts.
 Drift values are masked again here (as ``get drift`` does) for a Secret's data, whichever
 document they came from, so no page can show one.
 """
@@ -132,6 +134,7 @@ class PlacementPage:
     clusters: tuple[PlacementOnCluster, ...]
     unfilled: tuple[str, ...]  # why a slot found no cluster (PickN)
     decisions: tuple[DecisionRow, ...]  # every cluster: the picked ones first, then the others by name
+    policy_snapshot: str = ""  # the policy snapshot the not-picked reasons come from ("" none recorded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,10 +243,25 @@ SCORE_NAMES = {"affinityScore": "affinity", "priorityScore": "topology spread"} 
 NO_REASON = "eligible, not picked; no reason recorded"  # the template says where to find one
 
 
+def _score_text(score: Mapping[str, Any]) -> str:
+    return ", ".join(f"{SCORE_NAMES.get(k, k)} {v}" for k, v in sorted(score.items()))
+
+
 def _score(binding: BindingRecord | None) -> str:
-    if binding is None:
-        return ""
-    return ", ".join(f"{SCORE_NAMES.get(k, k)} {v}" for k, v in sorted(binding.score.items()))
+    return "" if binding is None else _score_text(binding.score)
+
+
+def recorded(snapshot: Mapping[str, Any] | None) -> dict[str, tuple[str, str]]:
+    """cluster -> (reason, score) of every not-picked decision the policy snapshot records."""
+    out: dict[str, tuple[str, str]] = {}
+    for d in ((snapshot or {}).get("status") or {}).get("targetClusters") or []:
+        if isinstance(d, Mapping) and not d.get("selected") and d.get("clusterName"):
+            score = d.get("clusterScore")
+            out[str(d["clusterName"])] = (
+                str(d.get("reason", "")),
+                _score_text(score) if isinstance(score, Mapping) else "",
+            )
+    return out
 
 
 def _on_cluster(key: str, entry: Mapping[str, Any], state: FleetState) -> PlacementOnCluster:
@@ -298,23 +316,27 @@ def _ineligible(cluster: Mapping[str, Any]) -> str:
     return "ineligible: " + str(annotations.get(INELIGIBLE_REASON_ANNOTATION, "") or "unknown reason")
 
 
-def _why_not(cluster: Mapping[str, Any], binding: BindingRecord | None) -> str:
+def _why_not(cluster: Mapping[str, Any], binding: BindingRecord | None, reason: str) -> str:
     """Why a cluster without an entry in the placement's status was not picked, as far as the
-    status branch says: ineligible, de-selected (a binding the scheduler no longer picks), or no reason."""
+    status branch says: ineligible, de-selected (a binding the scheduler no longer picks), the
+    scheduler's ``reason`` from the policy snapshot, or no reason."""
     if why := _ineligible(cluster):
         return why
     if binding is not None and binding.state == BindingState.UNSCHEDULED:
         since = f" (bound since {binding.bound_time})" if binding.bound_time else ""
-        return f"no longer picked: its binding is Unscheduled{since} and its objects are being removed"
-    return NO_REASON
+        why = f"no longer picked: its binding is Unscheduled{since} and its objects are being removed"
+        return f"{why}; {reason}" if reason else why
+    return reason or NO_REASON
 
 
 def decisions(
     picked: Mapping[str, Mapping[str, Any]],
     clusters: Sequence[Mapping[str, Any]],
     memory: PlacementMemory | None,
+    snapshot: Mapping[str, Any] | None = None,
 ) -> tuple[DecisionRow, ...]:
-    """Picked or not, why and with which score, for every cluster of the fleet."""
+    """Picked or not, why and with which score, for every cluster of the fleet (``snapshot``:
+    the placement's policy snapshot, where the scheduler records the clusters it did not pick)."""
 
     def binding(name: str) -> BindingRecord | None:
         return memory.binding(name) if memory is not None else None
@@ -334,9 +356,15 @@ def decisions(
         ((str((c.get("metadata") or {}).get("name", "")), c) for c in clusters if isinstance(c, Mapping)),
         key=lambda named: named[0],
     )
+    why = recorded(snapshot)
     rows += [
         DecisionRow(
-            name, False, CellState.NOT_SELECTED, "", _why_not(c, binding(name)), _score(binding(name))
+            name,
+            False,
+            CellState.NOT_SELECTED,
+            "",
+            _why_not(c, binding(name), why.get(name, ("", ""))[0]),
+            _score(binding(name)) or why.get(name, ("", ""))[1],
         )
         for name, c in others
         if name not in picked
@@ -352,6 +380,7 @@ def placement_page(state: FleetState, key: str, links: CommitLinks) -> Placement
     memory = state.memory.placements.get(key)
     latest = memory.latest if memory is not None else None
     picked = cluster_entries(doc)
+    snapshot = state.policy_snapshots.get(key)
     return PlacementPage(
         key=key,
         name=display_name(doc),
@@ -367,7 +396,8 @@ def placement_page(state: FleetState, key: str, links: CommitLinks) -> Placement
             for e in status.get("placementStatuses") or []
             if isinstance(e, Mapping) and not e.get("clusterName")
         ),
-        decisions=decisions(picked, state.clusters, memory),
+        decisions=decisions(picked, state.clusters, memory, snapshot),
+        policy_snapshot=str(((snapshot or {}).get("metadata") or {}).get("name", "")),
     )
 
 

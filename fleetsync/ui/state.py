@@ -1,8 +1,9 @@
 """What the fleet view shows, read from the hub refs with the readers ``fleetsync get`` uses.
 
 ``FleetState`` is one consistent read: the status branch's placement, cluster and run documents
-(reconciler/status/read.py, runs.py, with the live heartbeats ``get clusters`` adds), the hub's
-memory (snapshot commits, binding scores), and every report branch's drifts, masked as
+(reconciler/status/read.py, runs.py, with the live heartbeats ``get clusters`` adds), the
+placements' policy snapshots (the scheduler's reasons), the hub's memory (snapshot commits,
+binding scores), and every report branch's drifts, masked as
 ``get drift`` masks them (reconciler/drift/reports.py). ``StateSource`` keeps the last read and
 reads again only when a hub ref moved, checking at most once per ``min_interval`` seconds, so a
 page view costs a ``for-each-ref`` (and a fetch for a remote) rather than a walk of every branch.
@@ -25,6 +26,7 @@ from reconciler.drift.reports import DriftEntry, read_all, report_clusters
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.inputs import STATUS_HEAD
 from reconciler.status.memory import STATUS_FILE, HubMemory, StatusFormatError, parse_memory
+from reconciler.status.policysnapshots import by_placement
 from reconciler.status.read import objects, with_heartbeats
 from reconciler.status.runs import run_docs
 
@@ -45,6 +47,8 @@ class FleetState:
     memory: HubMemory = field(default_factory=HubMemory)
     drifts: tuple[DriftEntry, ...] = ()
     report_tips: Mapping[str, str] = field(default_factory=_empty)  # cluster -> report branch tip
+    # placement key -> its latest scheduling policy snapshot (reconciler/status/policysnapshots.py)
+    policy_snapshots: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def _memory(files: Mapping[str, bytes]) -> HubMemory:
@@ -71,6 +75,7 @@ def read_state(repo: HubRepo, location: str) -> FleetState:
         memory=_memory(files),
         drifts=tuple(drifts),
         report_tips=MappingProxyType(report_clusters(repo)),
+        policy_snapshots=MappingProxyType(by_placement(files)),
     )
 
 

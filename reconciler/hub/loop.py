@@ -87,6 +87,7 @@ from reconciler.status.memory import (
     load_hub_yaml,
     with_failed_load,
 )
+from reconciler.status.policysnapshots import snapshot_files
 from reconciler.status.views import cluster_path, placement_doc, placement_path, status_files
 
 log = logging.getLogger(__name__)
@@ -266,6 +267,15 @@ def _reconcile(
         limits.records(teamed.records),
     )
     files = status_files(memory, placement_docs, cluster_docs)
+    files.update(
+        snapshot_files(
+            [(p.memory.key, p.placement, p.schedule) for p in placed],
+            inputs.status_files,
+            inputs.previous_doc,
+            now,
+            by_name,
+        )
+    )
     files.update(guard.status_files())
     files.update(kept_files(isolated.kept))
     files.update(eviction_files(spec, [p.eviction_docs for p in placed], inputs.previous_doc, now))

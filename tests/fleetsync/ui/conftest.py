@@ -1,7 +1,8 @@
 """A fleet for the view's tests, built by the real hub and agents on kubesim members, once per run.
 
 Three members (dev-1, canary-1, prod-1). ``web`` places a namespace (a Deployment and a Secret)
-on the production clusters only, so dev-1 is "not selected"; ``shop`` is rolled out by a staged
+on the production clusters only, so dev-1 is "not selected"; ``api`` picks one production
+cluster (PickN), so canary-1 is eligible and not picked; ``shop`` is rolled out by a staged
 run dev → canary → prod whose canary stage waits for an approval. Then someone scales the
 Deployment and rewrites the Secret on prod-1 behind its agent's back: prod-1 reports both drifts
 and the hub folds them into web's status. The tests read the remote as ``fleetsync ui`` does.
@@ -55,6 +56,20 @@ spec:
           clusterSelectorTerms: [{labelSelector: {matchLabels: {environment: production}}}]
   strategy:
     applyStrategy: {whenToApply: IfNotDrifted}
+""",
+    "apps/api.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: api}\n",
+    "placements/api.yaml": """apiVersion: placement.kubernetes-fleet.io/v1beta1
+kind: ClusterResourcePlacement
+metadata: {name: api}
+spec:
+  resourceSelectors: [{group: "", version: v1, kind: Namespace, name: api}]
+  policy:
+    placementType: PickN
+    numberOfClusters: 1
+    affinity:
+      clusterAffinity:
+        requiredDuringSchedulingIgnoredDuringExecution:
+          clusterSelectorTerms: [{labelSelector: {matchLabels: {environment: production}}}]
 """,
     "placements/shop.yaml": EXTERNAL_SHOP,
     "rollouts/strategy.yaml": """apiVersion: placement.kubernetes-fleet.io/v1beta1

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from dataclasses import replace
+from html import unescape
 from typing import Any
 
 import pytest
@@ -23,6 +25,7 @@ from fleetsync.ui.state import FleetState, read_state
 from reconciler.gitstore.refs import GitFailure
 from reconciler.gitstore.repo import HubRepo
 from reconciler.rollout.rolling import BindingState
+from reconciler.scheduler.plugins.clusteraffinity import REQUIRED_NOT_MATCHED
 from reconciler.status.members import ELIGIBLE_ANNOTATION, INELIGIBLE_REASON_ANNOTATION
 from reconciler.status.memory import BindingRecord, PlacementMemory
 from tests.fleetsync.ui.conftest import SECRET_IN_HUB, SECRET_VALUE, BuiltFleet
@@ -31,6 +34,8 @@ URL = "https://git.example.com/fleet/commit/{sha}"
 LINKS = CommitLinks(URL)
 WEB = "ClusterResourcePlacement/web"
 SHOP = "ClusterResourcePlacement/shop"
+API = "ClusterResourcePlacement/api"
+AFFINITY_NOT_MATCHED = REQUIRED_NOT_MATCHED.format(n=1)
 
 
 @pytest.fixture
@@ -162,13 +167,47 @@ def test_the_placement_page_says_for_every_cluster_whether_it_was_picked_why_and
     assert 'in "prod-1"' in got["prod-1"].reason and "picked by scheduling policy" in got["prod-1"].reason
     assert got["prod-1"].score == "affinity 0, topology spread 0"  # the binding the hub remembers
     assert (got["dev-1"].picked, got["dev-1"].state) == (False, CellState.NOT_SELECTED)
-    assert got["dev-1"].reason == NO_REASON  # eligible: the required affinity left it out
+    # eligible: the required affinity left it out, as the policy snapshot records
+    assert got["dev-1"].reason == f"ClusterUnschedulable, {AFFINITY_NOT_MATCHED}"
+    assert page.policy_snapshot == "web-0"
     body = html(app, "/placements/" + WEB)
     row = re.search(r'<tr><th scope="row"><a href="/clusters/dev-1">dev-1</a></th>(.*?)</tr>', body)
-    assert row and "Not picked" in row.group(1) and NO_REASON in row.group(1)
-    assert "<code>fleetsync schedule</code> explains the others" in body
+    assert row and "Not picked" in row.group(1) and AFFINITY_NOT_MATCHED in row.group(1)
+    assert "<code>fleetsync schedule</code> explains the others" not in body  # every reason is known
     row = re.search(r'<tr><th scope="row"><a href="/clusters/prod-1">prod-1</a></th>(.*?)</tr>', body)
     assert row and "Picked" in row.group(1) and "affinity 0, topology spread 0" in row.group(1)
+
+
+def test_an_eligible_cluster_a_pickn_placement_left_out_shows_the_scheduler_s_reason_and_score(
+    state: FleetState, app: UiApp
+) -> None:
+    page = placement_page(state, API, LINKS)
+    got = {d.cluster: d for d in page.decisions}
+    assert [d.cluster for d in page.decisions] == ["prod-1", "canary-1", "dev-1"]  # descending name wins
+    assert got["prod-1"].picked and not got["canary-1"].picked
+    reason = 'Cluster "canary-1" does not score high enough (affinity score: 0, topology spread score: 0)'
+    assert (got["canary-1"].reason, got["canary-1"].score) == (reason, "affinity 0, topology spread 0")
+    assert got["dev-1"].reason == f"ClusterUnschedulable, {AFFINITY_NOT_MATCHED}"
+    body = html(app, "/placements/" + API)
+    row = re.search(r'<tr><th scope="row"><a href="/clusters/canary-1">canary-1</a></th>(.*?)</tr>', body)
+    assert row and "Not picked" in row.group(1)
+    assert reason in unescape(row.group(1)) and "affinity 0, topology spread 0" in row.group(1)
+    assert "<code>api-0</code>" in body  # the policy snapshot the reasons come from
+    assert api(app, "/placements/" + API + "?format=json")["policy_snapshot"] == "api-0"
+
+
+def test_without_a_policy_snapshot_the_page_says_no_reason_is_recorded_and_where_to_ask(
+    state: FleetState, built: BuiltFleet
+) -> None:
+    """A status branch written before the hub recorded policy snapshots."""
+    before = replace(state, policy_snapshots={})
+    app = UiApp(lambda: before, LINKS, built.clock)
+    got = {d.cluster: d for d in placement_page(before, API, LINKS).decisions}
+    assert (got["canary-1"].reason, got["canary-1"].score) == (NO_REASON, "")
+    body = html(app, "/placements/" + API)
+    row = re.search(r'<tr><th scope="row"><a href="/clusters/canary-1">canary-1</a></th>(.*?)</tr>', body)
+    assert row and NO_REASON in row.group(1)
+    assert "<code>fleetsync schedule</code> explains the others" in body
 
 
 def test_a_cluster_not_picked_says_why_when_the_status_branch_knows() -> None:
@@ -183,6 +222,7 @@ def test_a_cluster_not_picked_says_why_when_the_status_branch_knows() -> None:
             ("b", {}),
             ("a", {}),
             ("d", {}),
+            ("e", {}),
         )
     ]
     memory = PlacementMemory(
@@ -193,7 +233,7 @@ def test_a_cluster_not_picked_says_why_when_the_status_branch_knows() -> None:
         ),
     )
     rows = {d.cluster: (d.picked, d.reason, d.score) for d in decisions(picked, clusters, memory)}
-    assert list(rows) == ["a", "b", "c", "d"]
+    assert list(rows) == ["a", "b", "c", "d", "e"]
     assert rows["a"] == (True, "m", "affinity 3, topology spread 1")
     assert (
         rows["b"][0] is False
@@ -202,6 +242,27 @@ def test_a_cluster_not_picked_says_why_when_the_status_branch_knows() -> None:
     assert rows["b"][2] == "affinity 1"
     assert rows["c"] == (False, "ineligible: no heartbeat for 10m", "")
     assert rows["d"] == (False, NO_REASON, "")
+    snapshot = {
+        "status": {
+            "targetClusters": [
+                {"clusterName": "a", "selected": True, "reason": "picked"},
+                {"clusterName": "b", "selected": False, "reason": "filtered"},
+                {"clusterName": "c", "selected": False, "reason": "stale"},
+                {
+                    "clusterName": "e",
+                    "selected": False,
+                    "reason": "low",
+                    "clusterScore": {"affinityScore": 2},
+                },
+            ]
+        }
+    }
+    rows = {d.cluster: (d.picked, d.reason, d.score) for d in decisions(picked, clusters, memory, snapshot)}
+    assert rows["a"] == (True, "m", "affinity 3, topology spread 1")  # a picked one keeps its own
+    assert rows["b"][1].endswith("its objects are being removed; filtered") and rows["b"][2] == "affinity 1"
+    assert rows["c"] == (False, "ineligible: no heartbeat for 10m", "")  # the cluster's current state first
+    assert rows["d"] == (False, NO_REASON, "")  # beyond the 20 the snapshot keeps
+    assert rows["e"] == (False, "low", "affinity 2")
 
 
 def test_the_cluster_page_shows_health_heartbeat_properties_placements_and_drift(
@@ -211,7 +272,11 @@ def test_the_cluster_page_shows_health_heartbeat_properties_placements_and_drift
     assert {a.type: a.status for a in page.agent} == {"Joined": "True", "Healthy": "True"}
     assert page.heartbeat and page.heartbeat_period == "60"
     assert dict((n, v) for n, v, _ in page.properties)["kubernetes-fleet.io/node-count"]
-    assert {p.key: p.state for p in page.placements} == {SHOP: CellState.HELD, WEB: CellState.DRIFTED}
+    assert {p.key: p.state for p in page.placements} == {
+        SHOP: CellState.HELD,
+        WEB: CellState.DRIFTED,
+        API: CellState.AVAILABLE,  # the one production cluster api picked
+    }
     replicas = [x for d in page.drifts for x in d.changes if x.path == "/spec/replicas"]
     assert [(x.hub, x.member) for x in replicas] == [("2", "5")]
     assert page.report is not None and page.report.sha == git(built, "rev-parse", "fleet/reports/prod-1")
