@@ -18,7 +18,7 @@ for the index and ``MAX_MANIFEST_BYTES`` per manifest.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -203,7 +203,27 @@ def bundle_id(
     return "sha256:" + sha256_hex(dump(doc))
 
 
-def placement_digests(placements: Sequence[BundlePlacement], files: Sequence[FileEntry]) -> dict[str, str]:
+def files_text(entries: Sequence[FileEntry], texts: MutableMapping[FileEntry, bytes] | None = None) -> bytes:
+    """``dump({"files": [e.to_dict() for e in entries]})``. With ``texts``, each entry is dumped
+    once and kept there: a block list is its items' texts one after the other, so a bundle that
+    differs from another in one file costs one entry's dump (hub and agent read equal bytes)."""
+    if texts is None or not entries:
+        return dump({"files": [e.to_dict() for e in entries]})
+    parts = [b"files:\n"]
+    for e in entries:
+        try:
+            item = texts[e]
+        except KeyError:
+            item = texts[e] = dump({"files": [e.to_dict()]})[len(b"files:\n") :]
+        parts.append(item)
+    return b"".join(parts)
+
+
+def placement_digests(
+    placements: Sequence[BundlePlacement],
+    files: Sequence[FileEntry],
+    texts: MutableMapping[FileEntry, bytes] | None = None,
+) -> dict[str, str]:
     """Per placement key, ``sha256:`` + sha256 of the canonical YAML of that placement's entry
     and its file entries (paths and hashes): what the agent acts on for that placement alone.
 
@@ -211,12 +231,13 @@ def placement_digests(placements: Sequence[BundlePlacement], files: Sequence[Fil
     agent reports each placement's digest beside the bundle id, and the hub keeps a placement's
     reported state while its digest is unchanged, so one placement's change never resets another
     placement's status (each placement's status is independent, as in KubeFleet)."""
-    by_key: dict[str, list[dict[str, Any]]] = {p.key: [] for p in placements}
+    by_key: dict[str, list[FileEntry]] = {p.key: [] for p in placements}
     for f in sorted(files, key=lambda e: e.path):
         if f.placement in by_key:
-            by_key[f.placement].append(f.to_dict())
+            by_key[f.placement].append(f)
+    # {"files", "placement"} dumped key by key, in sorted order: the same bytes as one dump
     return {
-        p.key: "sha256:" + sha256_hex(dump({"placement": p.to_dict(), "files": by_key[p.key]}))
+        p.key: "sha256:" + sha256_hex(files_text(by_key[p.key], texts) + dump({"placement": p.to_dict()}))
         for p in placements
     }
 
@@ -269,6 +290,31 @@ def build_bundle_with_id(
 
     ``heartbeat_period_seconds`` (the MemberCluster's) is written as ``memberCluster`` and is
     part of the id, so a changed period is a new bundle the agent fetches."""
+    bundle, files = build_bundle_index(
+        cluster,
+        source_commit,
+        placements,
+        objects,
+        removals,
+        heartbeat_period_seconds=heartbeat_period_seconds,
+        leaving=leaving,
+    )
+    return bundle.bundle_id, files
+
+
+def build_bundle_index(
+    cluster: str,
+    source_commit: str,
+    placements: Sequence[BundlePlacement],
+    objects: Sequence[BundleObject],
+    removals: Sequence[Removal] = (),
+    *,
+    heartbeat_period_seconds: int | None = None,
+    leaving: bool = False,
+    texts: MutableMapping[FileEntry, bytes] | None = None,
+) -> tuple[Bundle, dict[str, bytes]]:
+    """``build_bundle`` plus its ``bundle.yaml`` as ``parse_bundle`` would read it back (without
+    ``raw``), so the hub never parses the index it has just written. ``texts``: see ``files_text``."""
     keys = [p.key for p in placements]
     if len(set(keys)) != len(keys):
         raise BundleError(f"placements are listed twice: {sorted(k for k in keys if keys.count(k) > 1)}")
@@ -294,22 +340,22 @@ def build_bundle_with_id(
         files[path] = text
         entries.append(FileEntry(path, sha256_hex(text), obj.placement, obj.identity, obj.envelope))
     entries.sort(key=lambda e: e.path)
-    placement_docs = [p.to_dict() for p in sorted(placements, key=lambda p: p.key)]
-    file_docs = [e.to_dict() for e in entries]
+    ordered = sorted(placements, key=lambda p: p.key)
+    placement_docs = [p.to_dict() for p in ordered]
     for r in removals:
         if r.reason not in REMOVAL_REASONS:
             raise BundleError(f"removal reason {r.reason!r} is not one of {', '.join(REMOVAL_REASONS)}")
     # bundle.yaml is assembled from separately dumped top-level keys (sorted order), so the
     # files/placements blocks are serialised once and hashed as the id's canonical text.
-    files_text = dump({"files": file_docs})
+    files_block = files_text(entries, texts)
     placements_text = dump({"placements": placement_docs})
     member = member_cluster_doc(heartbeat_period_seconds)
     member_text = dump({"memberCluster": member}) if member is not None else b""
-    the_id = "sha256:" + sha256_hex(files_text + member_text + placements_text)
+    the_id = "sha256:" + sha256_hex(files_block + member_text + placements_text)
     text = b"".join(
         (
             dump({"apiVersion": CONTRACT_API_VERSION, "bundleId": the_id, "cluster": cluster}),
-            files_text,
+            files_block,
             dump({"kind": BUNDLE_KIND, **({"leaving": True} if leaving else {})}),
             member_text,
             placements_text,
@@ -326,7 +372,17 @@ def build_bundle_with_id(
     if len(text) > MAX_BUNDLE_YAML_BYTES:
         raise BundleError(f"{BUNDLE_FILE} would be {len(text)} bytes; the limit is {MAX_BUNDLE_YAML_BYTES}")
     files[BUNDLE_FILE] = text
-    return the_id, files
+    bundle = Bundle(
+        cluster,
+        the_id,
+        source_commit,
+        tuple(ordered),
+        tuple(entries),
+        tuple(sorted(removals, key=lambda r: (r.placement, r.identity))),
+        heartbeat_period_seconds=heartbeat_period_seconds,
+        leaving=leaving,
+    )
+    return bundle, files
 
 
 # -- parse and verify ----------------------------------------------------------------------------
