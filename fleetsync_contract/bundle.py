@@ -203,26 +203,31 @@ def bundle_id(
     return "sha256:" + sha256_hex(dump(doc))
 
 
-def files_text(entries: Sequence[FileEntry], texts: MutableMapping[FileEntry, bytes] | None = None) -> bytes:
+EntryTexts = MutableMapping[FileEntry, tuple[FileEntry, bytes]]
+
+
+def _entry_text(e: FileEntry, texts: EntryTexts) -> tuple[FileEntry, bytes]:
+    try:
+        return texts[e]
+    except KeyError:
+        hit = texts[e] = (e, dump({"files": [e.to_dict()]})[len(b"files:\n") :])
+        return hit
+
+
+def files_text(entries: Sequence[FileEntry], texts: EntryTexts | None = None) -> bytes:
     """``dump({"files": [e.to_dict() for e in entries]})``. With ``texts``, each entry is dumped
-    once and kept there: a block list is its items' texts one after the other, so a bundle that
-    differs from another in one file costs one entry's dump (hub and agent read equal bytes)."""
+    once and kept there (with the first equal entry object, which bundles then share): a block
+    list is its items' texts one after the other, so a bundle that differs from another in one
+    file costs one entry's dump (hub and agent read equal bytes)."""
     if texts is None or not entries:
         return dump({"files": [e.to_dict() for e in entries]})
-    parts = [b"files:\n"]
-    for e in entries:
-        try:
-            item = texts[e]
-        except KeyError:
-            item = texts[e] = dump({"files": [e.to_dict()]})[len(b"files:\n") :]
-        parts.append(item)
-    return b"".join(parts)
+    return b"".join([b"files:\n", *(_entry_text(e, texts)[1] for e in entries)])
 
 
 def placement_digests(
     placements: Sequence[BundlePlacement],
     files: Sequence[FileEntry],
-    texts: MutableMapping[FileEntry, bytes] | None = None,
+    texts: EntryTexts | None = None,
 ) -> dict[str, str]:
     """Per placement key, ``sha256:`` + sha256 of the canonical YAML of that placement's entry
     and its file entries (paths and hashes): what the agent acts on for that placement alone.
@@ -302,25 +307,10 @@ def build_bundle_with_id(
     return bundle.bundle_id, files
 
 
-def build_bundle_index(
-    cluster: str,
-    source_commit: str,
-    placements: Sequence[BundlePlacement],
-    objects: Sequence[BundleObject],
-    removals: Sequence[Removal] = (),
-    *,
-    heartbeat_period_seconds: int | None = None,
-    leaving: bool = False,
-    texts: MutableMapping[FileEntry, bytes] | None = None,
-) -> tuple[Bundle, dict[str, bytes]]:
-    """``build_bundle`` plus its ``bundle.yaml`` as ``parse_bundle`` would read it back (without
-    ``raw``), so the hub never parses the index it has just written. ``texts``: see ``files_text``."""
-    keys = [p.key for p in placements]
-    if len(set(keys)) != len(keys):
-        raise BundleError(f"placements are listed twice: {sorted(k for k in keys if keys.count(k) > 1)}")
-    known = set(keys)
-    if len(objects) > MAX_FILES:
-        raise BundleError(f"{len(objects)} objects; a bundle holds at most {MAX_FILES}")
+def _manifest_files(
+    objects: Sequence[BundleObject], known: set[str]
+) -> tuple[dict[str, bytes], list[FileEntry]]:
+    """Each object's file and its index entry (sorted by path), checked against the limits."""
     files: dict[str, bytes] = {}
     entries: list[FileEntry] = []
     for obj in objects:
@@ -340,6 +330,31 @@ def build_bundle_index(
         files[path] = text
         entries.append(FileEntry(path, sha256_hex(text), obj.placement, obj.identity, obj.envelope))
     entries.sort(key=lambda e: e.path)
+    return files, entries
+
+
+def build_bundle_index(
+    cluster: str,
+    source_commit: str,
+    placements: Sequence[BundlePlacement],
+    objects: Sequence[BundleObject],
+    removals: Sequence[Removal] = (),
+    *,
+    heartbeat_period_seconds: int | None = None,
+    leaving: bool = False,
+    texts: EntryTexts | None = None,
+) -> tuple[Bundle, dict[str, bytes]]:
+    """``build_bundle`` plus its ``bundle.yaml`` as ``parse_bundle`` would read it back (without
+    ``raw``), so the hub never parses the index it has just written. ``texts``: see ``files_text``."""
+    keys = [p.key for p in placements]
+    if len(set(keys)) != len(keys):
+        raise BundleError(f"placements are listed twice: {sorted(k for k in keys if keys.count(k) > 1)}")
+    known = set(keys)
+    if len(objects) > MAX_FILES:
+        raise BundleError(f"{len(objects)} objects; a bundle holds at most {MAX_FILES}")
+    files, entries = _manifest_files(objects, known)
+    if texts is not None:  # equal entries of many bundles: one object
+        entries = [_entry_text(e, texts)[0] for e in entries]
     ordered = sorted(placements, key=lambda p: p.key)
     placement_docs = [p.to_dict() for p in ordered]
     for r in removals:

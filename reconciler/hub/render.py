@@ -88,14 +88,14 @@ class ManifestCache:
         return hit[1]
 
 
-class _Generations(dict[FileEntry, bytes]):
+class _Generations(dict[FileEntry, tuple[FileEntry, bytes]]):
     """This pass's entries; a miss takes the entry over from the previous pass's."""
 
-    def __init__(self, previous: dict[FileEntry, bytes]):
+    def __init__(self, previous: dict[FileEntry, tuple[FileEntry, bytes]]):
         super().__init__()
         self.previous = previous
 
-    def __missing__(self, key: FileEntry) -> bytes:
+    def __missing__(self, key: FileEntry) -> tuple[FileEntry, bytes]:
         value = self.previous.pop(key)  # KeyError: dump it
         self[key] = value
         return value
