@@ -18,6 +18,7 @@ for the index and ``MAX_MANIFEST_BYTES`` per manifest.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,6 +150,7 @@ def _segment(value: str, what: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=65_536)  # a hub renders each path once per cluster: pure, so cached
 def manifest_path(placement: str, ident: str) -> str:
     """Where an object's file lives in the bundle (docs/formats.md §1)."""
     parts = placement.split("/")
