@@ -347,11 +347,34 @@ def _patch(
                 op["value"] = json.loads(text)
             except (VariableError, ValueError) as e:
                 return f"Failed to apply the override rules: {where}: {e}"
+        if _set_member(manifest, op):
+            continue
         try:
             jsonpatch.apply_patch(manifest, [op], in_place=True)
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as e:
             return f"Failed to apply the override rules: {where}: {e}"
     return ""
+
+
+def _set_member(manifest: dict[str, Any], op: Mapping[str, Any]) -> bool:
+    """The common patch, done directly: ``add`` or ``replace`` of an object member whose parent
+    objects all exist (no ``~`` escapes, no array on the way, ``replace`` of an existing member).
+    It does what jsonpatch does then (its value is already this cluster's own copy); anything
+    else (arrays, ``remove``, a missing parent, every failure and its message) is left to
+    jsonpatch: False."""
+    path = op["path"]
+    if op["op"] not in ("add", "replace") or not path.startswith("/") or "~" in path:
+        return False
+    *parents, last = path[1:].split("/")
+    node: Any = manifest
+    for part in parents:
+        if type(node) is not dict or part not in node:
+            return False
+        node = node[part]
+    if type(node) is not dict or (op["op"] == "replace" and last not in node):
+        return False
+    node[last] = op["value"]
+    return True
 
 
 # -- envelopes -----------------------------------------------------------------------------------

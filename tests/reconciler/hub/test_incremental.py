@@ -4,17 +4,20 @@ exactly the bytes a fresh hub writes for the same inputs, whatever changed and w
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import jsonpatch
 import pytest
 
 from reconciler.api.meta import LabelSelector
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.loop import reconcile_once
-from reconciler.hub.overrides import OverrideMemo, apply_prepared, prepare_overrides
+from reconciler.hub.overrides import OverrideMemo, _set_member, apply_prepared, prepare_overrides
 from reconciler.hub.session import HubSession
 from tests.reconciler.hub.test_overrides import WEB_NS, cro, delete, obj, patch, placement, rule
 from tests.support.fleethelpers import CLUSTERS, CRO, FleetWork, base_files, joined_fleet
@@ -113,3 +116,22 @@ def test_the_override_memo_gives_what_overriding_afresh_gives_and_forgets_unused
     memo.begin_pass()
     memo.begin_pass()
     assert len(memo) == 0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_patch_done_directly_gives_what_jsonpatch_gives(seed: int) -> None:
+    """overrides.py applies the common add/replace itself: same document, or left to jsonpatch."""
+    rng = random.Random(seed)
+    paths = ["/a", "/a/b", "/a/b/c", "/l/0", "/l/-", "/m", "/a/x~1y", "", "a/b", "/a/l/0", "/n/b"]
+    for _ in range(200):
+        doc = {"a": {"b": {"c": 1}, "l": [1]}, "l": [1, 2], "n": None}
+        op: dict[str, Any] = {"op": rng.choice(["add", "replace", "remove"]), "path": rng.choice(paths)}
+        if op["op"] != "remove":
+            op["value"] = rng.choice([1, "v", {"k": [1]}, None])
+        expected = json.loads(json.dumps(doc))
+        try:
+            jsonpatch.apply_patch(expected, [op], in_place=True)
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException):
+            expected = None
+        if _set_member(doc, op):
+            assert doc == expected, op
