@@ -205,14 +205,17 @@ def bundle_id(
     return "sha256:" + sha256_hex(dump(doc))
 
 
-EntryTexts = MutableMapping[FileEntry, tuple[FileEntry, bytes]]
+# an entry's fields as a plain tuple (hashed in C, unlike the dataclass) -> (the entry, its text)
+EntryKey = tuple[str, str, str, str, "EnvelopeRef | None"]
+EntryTexts = MutableMapping[EntryKey, tuple[FileEntry, bytes]]
 
 
 def _entry_text(e: FileEntry, texts: EntryTexts) -> tuple[FileEntry, bytes]:
+    key = (e.path, e.sha256, e.placement, e.identity, e.envelope)
     try:
-        return texts[e]
+        return texts[key]
     except KeyError:
-        hit = texts[e] = (e, dump({"files": [e.to_dict()]})[len(b"files:\n") :])
+        hit = texts[key] = (e, dump({"files": [e.to_dict()]})[len(b"files:\n") :])
         return hit
 
 
@@ -309,6 +312,13 @@ def build_bundle_with_id(
     return bundle.bundle_id, files
 
 
+@functools.lru_cache(
+    maxsize=16_384
+)  # a text shared by many bundles (the hub's cache keeps one object per text)
+def _text_sha256(text: bytes) -> str:
+    return sha256_hex(text)
+
+
 def _manifest_files(
     objects: Sequence[BundleObject], known: set[str]
 ) -> tuple[dict[str, bytes], list[FileEntry]]:
@@ -330,7 +340,7 @@ def _manifest_files(
         if len(text) > MAX_MANIFEST_BYTES:
             raise BundleError(f"{obj.identity} is {len(text)} bytes; the limit is {MAX_MANIFEST_BYTES}")
         files[path] = text
-        entries.append(FileEntry(path, sha256_hex(text), obj.placement, obj.identity, obj.envelope))
+        entries.append(FileEntry(path, _text_sha256(text), obj.placement, obj.identity, obj.envelope))
     entries.sort(key=lambda e: e.path)
     return files, entries
 

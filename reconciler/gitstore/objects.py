@@ -25,6 +25,7 @@ new pack on its next lookup, so readers need no signal.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -105,6 +106,18 @@ def write_pack(objects_dir: Path, objects: Mapping[str, tuple[str, bytes]]) -> s
     return name
 
 
+def _object_id(kind: str, data: bytes) -> str:
+    return hashlib.sha1(f"{kind} {len(data)}".encode() + b"\0" + data).hexdigest()
+
+
+BLOB_ID_CACHE_BYTES = 4096  # blobs up to this size have their id cached (8,192 of them: <= 32 MB)
+
+
+@functools.lru_cache(maxsize=8192)  # bytes cache their hash: a hit on the same object is O(1)
+def _cached_blob_id(data: bytes) -> str:
+    return _object_id("blob", data)
+
+
 class ObjectWriter:
     def __init__(self, objects: Path):
         self.objects = objects
@@ -173,10 +186,11 @@ class ObjectWriter:
         """Write one loose object (pure Python: no process per object); return its id.
 
         Objects already written by this process or present as loose objects are skipped, so
-        rewriting an unchanged tree costs hashing only.
+        rewriting an unchanged tree costs hashing only (a blob text shared by many bundles, as
+        the hub's render cache keeps one, not even that).
         """
-        raw = f"{kind} {len(data)}".encode() + b"\0" + data
-        sha = hashlib.sha1(raw).hexdigest()
+        small_blob = kind == "blob" and len(data) <= BLOB_ID_CACHE_BYTES
+        sha = _cached_blob_id(data) if small_blob else _object_id(kind, data)
         if sha in self._known:
             return sha
         if self._pending is not None:

@@ -37,8 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fleetsync_contract import BUNDLE_REF_PREFIX
-from fleetsync_contract.bundle import MANIFEST_DIR, Bundle, BundleError, FileEntry, placement_digests
-from fleetsync_contract.canonical import sha256_hex
+from fleetsync_contract.bundle import Bundle, BundleError, FileEntry, placement_digests
 from reconciler.api.membercluster import LeaveMode
 from reconciler.api.placement import Placement
 from reconciler.errors import Finding, UserError
@@ -495,7 +494,7 @@ def _unchanged(
 
 def _bundle_message(cluster: str, rendered: RenderedBundle, before: Sequence[FileEntry], commit: str) -> str:
     old = {f.path: f.sha256 for f in before}
-    new = {p: sha256_hex(data) for p, data in rendered.files.items() if p.startswith(MANIFEST_DIR)}
+    new = {e.path: e.sha256 for e in rendered.index.files}  # every manifest file, as hashed in its entry
     added = sum(1 for p in new if p not in old)
     changed = sum(1 for p in new if p in old and old[p] != new[p])
     removed = sum(1 for p in old if p not in new)

@@ -25,6 +25,7 @@ from fleetsync_contract.bundle import (
     Bundle,
     BundleObject,
     BundlePlacement,
+    EntryKey,
     FileEntry,
     Removal,
     build_bundle_index,
@@ -88,14 +89,14 @@ class ManifestCache:
         return hit[1]
 
 
-class _Generations(dict[FileEntry, tuple[FileEntry, bytes]]):
+class _Generations(dict[EntryKey, tuple[FileEntry, bytes]]):
     """This pass's entries; a miss takes the entry over from the previous pass's."""
 
-    def __init__(self, previous: dict[FileEntry, tuple[FileEntry, bytes]]):
+    def __init__(self, previous: dict[EntryKey, tuple[FileEntry, bytes]]):
         super().__init__()
         self.previous = previous
 
-    def __missing__(self, key: FileEntry) -> tuple[FileEntry, bytes]:
+    def __missing__(self, key: EntryKey) -> tuple[FileEntry, bytes]:
         value = self.previous.pop(key)  # KeyError: dump it
         self[key] = value
         return value
