@@ -18,7 +18,8 @@ for the index and ``MAX_MANIFEST_BYTES`` per manifest.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,6 +150,7 @@ def _segment(value: str, what: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=65_536)  # a hub renders each path once per cluster: pure, so cached
 def manifest_path(placement: str, ident: str) -> str:
     """Where an object's file lives in the bundle (docs/formats.md §1)."""
     parts = placement.split("/")
@@ -203,7 +205,35 @@ def bundle_id(
     return "sha256:" + sha256_hex(dump(doc))
 
 
-def placement_digests(placements: Sequence[BundlePlacement], files: Sequence[FileEntry]) -> dict[str, str]:
+# an entry's fields as a plain tuple (hashed in C, unlike the dataclass) -> (the entry, its text)
+EntryKey = tuple[str, str, str, str, "EnvelopeRef | None"]
+EntryTexts = MutableMapping[EntryKey, tuple[FileEntry, bytes]]
+
+
+def _entry_text(e: FileEntry, texts: EntryTexts) -> tuple[FileEntry, bytes]:
+    key = (e.path, e.sha256, e.placement, e.identity, e.envelope)
+    try:
+        return texts[key]
+    except KeyError:
+        hit = texts[key] = (e, dump({"files": [e.to_dict()]})[len(b"files:\n") :])
+        return hit
+
+
+def files_text(entries: Sequence[FileEntry], texts: EntryTexts | None = None) -> bytes:
+    """``dump({"files": [e.to_dict() for e in entries]})``. With ``texts``, each entry is dumped
+    once and kept there (with the first equal entry object, which bundles then share): a block
+    list is its items' texts one after the other, so a bundle that differs from another in one
+    file costs one entry's dump (hub and agent read equal bytes)."""
+    if texts is None or not entries:
+        return dump({"files": [e.to_dict() for e in entries]})
+    return b"".join([b"files:\n", *(_entry_text(e, texts)[1] for e in entries)])
+
+
+def placement_digests(
+    placements: Sequence[BundlePlacement],
+    files: Sequence[FileEntry],
+    texts: EntryTexts | None = None,
+) -> dict[str, str]:
     """Per placement key, ``sha256:`` + sha256 of the canonical YAML of that placement's entry
     and its file entries (paths and hashes): what the agent acts on for that placement alone.
 
@@ -211,12 +241,13 @@ def placement_digests(placements: Sequence[BundlePlacement], files: Sequence[Fil
     agent reports each placement's digest beside the bundle id, and the hub keeps a placement's
     reported state while its digest is unchanged, so one placement's change never resets another
     placement's status (each placement's status is independent, as in KubeFleet)."""
-    by_key: dict[str, list[dict[str, Any]]] = {p.key: [] for p in placements}
+    by_key: dict[str, list[FileEntry]] = {p.key: [] for p in placements}
     for f in sorted(files, key=lambda e: e.path):
         if f.placement in by_key:
-            by_key[f.placement].append(f.to_dict())
+            by_key[f.placement].append(f)
+    # {"files", "placement"} dumped key by key, in sorted order: the same bytes as one dump
     return {
-        p.key: "sha256:" + sha256_hex(dump({"placement": p.to_dict(), "files": by_key[p.key]}))
+        p.key: "sha256:" + sha256_hex(files_text(by_key[p.key], texts) + dump({"placement": p.to_dict()}))
         for p in placements
     }
 
@@ -269,12 +300,29 @@ def build_bundle_with_id(
 
     ``heartbeat_period_seconds`` (the MemberCluster's) is written as ``memberCluster`` and is
     part of the id, so a changed period is a new bundle the agent fetches."""
-    keys = [p.key for p in placements]
-    if len(set(keys)) != len(keys):
-        raise BundleError(f"placements are listed twice: {sorted(k for k in keys if keys.count(k) > 1)}")
-    known = set(keys)
-    if len(objects) > MAX_FILES:
-        raise BundleError(f"{len(objects)} objects; a bundle holds at most {MAX_FILES}")
+    bundle, files = build_bundle_index(
+        cluster,
+        source_commit,
+        placements,
+        objects,
+        removals,
+        heartbeat_period_seconds=heartbeat_period_seconds,
+        leaving=leaving,
+    )
+    return bundle.bundle_id, files
+
+
+@functools.lru_cache(
+    maxsize=16_384
+)  # a text shared by many bundles (the hub's cache keeps one object per text)
+def _text_sha256(text: bytes) -> str:
+    return sha256_hex(text)
+
+
+def _manifest_files(
+    objects: Sequence[BundleObject], known: set[str]
+) -> tuple[dict[str, bytes], list[FileEntry]]:
+    """Each object's file and its index entry (sorted by path), checked against the limits."""
     files: dict[str, bytes] = {}
     entries: list[FileEntry] = []
     for obj in objects:
@@ -292,24 +340,49 @@ def build_bundle_with_id(
         if len(text) > MAX_MANIFEST_BYTES:
             raise BundleError(f"{obj.identity} is {len(text)} bytes; the limit is {MAX_MANIFEST_BYTES}")
         files[path] = text
-        entries.append(FileEntry(path, sha256_hex(text), obj.placement, obj.identity, obj.envelope))
+        entries.append(FileEntry(path, _text_sha256(text), obj.placement, obj.identity, obj.envelope))
     entries.sort(key=lambda e: e.path)
-    placement_docs = [p.to_dict() for p in sorted(placements, key=lambda p: p.key)]
-    file_docs = [e.to_dict() for e in entries]
+    return files, entries
+
+
+def build_bundle_index(
+    cluster: str,
+    source_commit: str,
+    placements: Sequence[BundlePlacement],
+    objects: Sequence[BundleObject],
+    removals: Sequence[Removal] = (),
+    *,
+    heartbeat_period_seconds: int | None = None,
+    leaving: bool = False,
+    texts: EntryTexts | None = None,
+) -> tuple[Bundle, dict[str, bytes]]:
+    """``build_bundle`` plus its ``bundle.yaml`` as ``parse_bundle`` would read it back (without
+    ``raw``), so the hub never parses the index it has just written. ``texts``: see ``files_text``."""
+    keys = [p.key for p in placements]
+    if len(set(keys)) != len(keys):
+        raise BundleError(f"placements are listed twice: {sorted(k for k in keys if keys.count(k) > 1)}")
+    known = set(keys)
+    if len(objects) > MAX_FILES:
+        raise BundleError(f"{len(objects)} objects; a bundle holds at most {MAX_FILES}")
+    files, entries = _manifest_files(objects, known)
+    if texts is not None:  # equal entries of many bundles: one object
+        entries = [_entry_text(e, texts)[0] for e in entries]
+    ordered = sorted(placements, key=lambda p: p.key)
+    placement_docs = [p.to_dict() for p in ordered]
     for r in removals:
         if r.reason not in REMOVAL_REASONS:
             raise BundleError(f"removal reason {r.reason!r} is not one of {', '.join(REMOVAL_REASONS)}")
     # bundle.yaml is assembled from separately dumped top-level keys (sorted order), so the
     # files/placements blocks are serialised once and hashed as the id's canonical text.
-    files_text = dump({"files": file_docs})
+    files_block = files_text(entries, texts)
     placements_text = dump({"placements": placement_docs})
     member = member_cluster_doc(heartbeat_period_seconds)
     member_text = dump({"memberCluster": member}) if member is not None else b""
-    the_id = "sha256:" + sha256_hex(files_text + member_text + placements_text)
+    the_id = "sha256:" + sha256_hex(files_block + member_text + placements_text)
     text = b"".join(
         (
             dump({"apiVersion": CONTRACT_API_VERSION, "bundleId": the_id, "cluster": cluster}),
-            files_text,
+            files_block,
             dump({"kind": BUNDLE_KIND, **({"leaving": True} if leaving else {})}),
             member_text,
             placements_text,
@@ -326,7 +399,17 @@ def build_bundle_with_id(
     if len(text) > MAX_BUNDLE_YAML_BYTES:
         raise BundleError(f"{BUNDLE_FILE} would be {len(text)} bytes; the limit is {MAX_BUNDLE_YAML_BYTES}")
     files[BUNDLE_FILE] = text
-    return the_id, files
+    bundle = Bundle(
+        cluster,
+        the_id,
+        source_commit,
+        tuple(ordered),
+        tuple(entries),
+        tuple(sorted(removals, key=lambda r: (r.placement, r.identity))),
+        heartbeat_period_seconds=heartbeat_period_seconds,
+        leaving=leaving,
+    )
+    return bundle, files
 
 
 # -- parse and verify ----------------------------------------------------------------------------

@@ -10,7 +10,8 @@ unreachable.
 
 A first reconcile of a big fleet writes tens of thousands of objects, and a file per object
 costs more than everything else it does. Inside ``batch()`` objects are kept in memory and
-written at the end as ONE pack, after one ``git cat-file --batch-check`` leaves out those the
+written at the end as ONE pack (or one pack per ``PACK_MAX_PENDING_BYTES`` of objects, so a
+reconcile's memory does not grow with everything it writes), after one ``git cat-file --batch-check`` leaves out those the
 repository already has. Who writes what, and why: the pack stream is built here (a header and
 zlib per object, objects stored whole: the simple part), and ``git index-pack --stdin`` reads
 every object back, builds the ``.idx`` and moves both into ``objects/pack`` index last, as a
@@ -24,6 +25,7 @@ new pack on its next lookup, so readers need no signal.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -39,6 +41,7 @@ from reconciler.gitstore.refs import GitFailure
 
 HUB_AUTHOR = "fleetsync-hub <hub@fleetsync.invalid>"
 PACK_MIN_OBJECTS = 64  # fewer pending objects are written loose
+PACK_MAX_PENDING_BYTES = 32 * 1024 * 1024  # a batch holding more is written out as a pack now
 _PACK_TYPES = {"commit": 1, "tree": 2, "blob": 3}
 
 
@@ -103,11 +106,24 @@ def write_pack(objects_dir: Path, objects: Mapping[str, tuple[str, bytes]]) -> s
     return name
 
 
+def _object_id(kind: str, data: bytes) -> str:
+    return hashlib.sha1(f"{kind} {len(data)}".encode() + b"\0" + data).hexdigest()
+
+
+BLOB_ID_CACHE_BYTES = 4096  # blobs up to this size have their id cached (8,192 of them: <= 32 MB)
+
+
+@functools.lru_cache(maxsize=8192)  # bytes cache their hash: a hit on the same object is O(1)
+def _cached_blob_id(data: bytes) -> str:
+    return _object_id("blob", data)
+
+
 class ObjectWriter:
     def __init__(self, objects: Path):
         self.objects = objects
         self._known: set[str] = set()
         self._pending: dict[str, tuple[str, bytes]] | None = None  # inside batch()
+        self._pending_bytes = 0
         # the hub's key (reconciler/gitstore/signing.py): every commit written is signed with it
         self.signer: Callable[[bytes], bytes] | None = None
 
@@ -117,7 +133,7 @@ class ObjectWriter:
         if self._pending is not None:  # nested: the outer batch writes
             yield
             return
-        self._pending = {}
+        self._pending, self._pending_bytes = {}, 0
         try:
             yield
             self.flush()
@@ -129,7 +145,7 @@ class ObjectWriter:
         pending = self._pending
         if not pending:
             return
-        self._pending = {}
+        self._pending, self._pending_bytes = {}, 0
         missing = self._missing(list(pending))
         if len(missing) >= PACK_MIN_OBJECTS:
             write_pack(self.objects, {sha: pending[sha] for sha in missing})
@@ -170,14 +186,19 @@ class ObjectWriter:
         """Write one loose object (pure Python: no process per object); return its id.
 
         Objects already written by this process or present as loose objects are skipped, so
-        rewriting an unchanged tree costs hashing only.
+        rewriting an unchanged tree costs hashing only (a blob text shared by many bundles, as
+        the hub's render cache keeps one, not even that).
         """
-        raw = f"{kind} {len(data)}".encode() + b"\0" + data
-        sha = hashlib.sha1(raw).hexdigest()
+        small_blob = kind == "blob" and len(data) <= BLOB_ID_CACHE_BYTES
+        sha = _cached_blob_id(data) if small_blob else _object_id(kind, data)
         if sha in self._known:
             return sha
         if self._pending is not None:
-            self._pending.setdefault(sha, (kind, data))
+            if sha not in self._pending:
+                self._pending[sha] = (kind, data)
+                self._pending_bytes += len(data)
+                if self._pending_bytes > PACK_MAX_PENDING_BYTES:  # bounded memory: a pack now
+                    self.flush()
             return sha
         self._write_loose(sha, kind, data)
         self._known.add(sha)

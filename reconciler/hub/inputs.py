@@ -56,6 +56,8 @@ from reconciler.errors import SCOPE_REPO, Finding, TransientError, UserError
 from reconciler.gitstore.refs import check_ref_component
 from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.clusters import ClusterObservation
+from reconciler.hub.overrides import OverrideMemo
+from reconciler.hub.render import ManifestCache
 from reconciler.load.fleet import LoadResult, load_directory
 from reconciler.load.lastgood import LoadFn
 from reconciler.policy.gate import PolicySet, library_paths, load_policies
@@ -115,6 +117,9 @@ class InputMemo:
         self.status: dict[str, Mapping[str, bytes]] = {}  # status commit -> its files
         self.agents: dict[str, tuple[str, object]] = {}  # report/heartbeat ref -> (commit, parsed or None)
         self.docs: dict[bytes, bytes] = {}  # sha256 of a status file -> the pickled parsed document
+        self.overrides = OverrideMemo()  # what overrides made of each object per cluster
+        self.bundles: dict[str, Bundle] = {}  # bundle branch commit -> its bundle.yaml, parsed
+        self.manifests = ManifestCache()  # canonical text of what the last render pass wrote
         self._docs_used: set[bytes] = set()
 
     def doc(self, data: bytes) -> Mapping[str, Any] | None:
@@ -160,12 +165,20 @@ class HubInputs:
         return doc if isinstance(doc, Mapping) else None
 
 
-def _bundle_reader(repo: HubRepo, commit: str) -> Callable[[], Bundle]:
+def _bundle_reader(repo: HubRepo, commit: str, memo: InputMemo | None = None) -> Callable[[], Bundle]:
+    """Reads ``commit``'s bundle.yaml; with ``memo``, once per commit id (the hub records the
+    index of every bundle it writes there, so a long-running hub never parses its own)."""
+
     def read() -> Bundle:
+        if memo is not None and (hit := memo.bundles.get(commit)) is not None:
+            return hit
         data = repo.read_file(commit, BUNDLE_FILE)
         if data is None:
             raise BundleError(f"{commit[:12]} has no {BUNDLE_FILE}")
-        return parse_bundle({BUNDLE_FILE: data})
+        bundle = parse_bundle({BUNDLE_FILE: data})
+        if memo is not None:
+            memo.bundles[commit] = bundle
+        return bundle
 
     return read
 
@@ -256,6 +269,8 @@ def read_inputs(repo: HubRepo, memo: InputMemo | None = None) -> HubInputs:
     With ``memo`` (a long-running hub), what a ref already held last time is not read again.
     """
     refs = repo.hub_refs()
+    if memo is not None:
+        memo.overrides.begin_pass()
     status_commit = refs.get(STATUS_HEAD)
     status_files: Mapping[str, bytes] = {}
     if status_commit and memo is not None and status_commit in memo.status:
@@ -266,12 +281,15 @@ def read_inputs(repo: HubRepo, memo: InputMemo | None = None) -> HubInputs:
         memo.status = {status_commit: status_files} if status_commit else {}
     memory = parse_memory(status_files[STATUS_FILE]) if STATUS_FILE in status_files else HubMemory()
     bundles: dict[str, PreviousBundle] = {}
+    if memo is not None:  # only the tips can be asked for
+        tips = {c for r, c in refs.items() if r.startswith(BUNDLE_HEAD)}
+        memo.bundles = {c: b for c, b in memo.bundles.items() if c in tips}
     for ref, commit in sorted(refs.items()):
         if ref.startswith(BUNDLE_HEAD):
             cluster = _cluster_of(ref, BUNDLE_HEAD)
             if cluster is None:
                 continue
-            read = _bundle_reader(repo, commit)
+            read = _bundle_reader(repo, commit, memo)
             known = memory.bundles.get(cluster)
             if known is not None and known.commit == commit and known.bundle_id:
                 bundles[cluster] = PreviousBundle(commit, known.bundle_id, read)

@@ -37,8 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fleetsync_contract import BUNDLE_REF_PREFIX
-from fleetsync_contract.bundle import MANIFEST_DIR, BundleError, FileEntry, parse_bundle, placement_digests
-from fleetsync_contract.canonical import sha256_hex
+from fleetsync_contract.bundle import Bundle, BundleError, FileEntry, placement_digests
 from reconciler.api.membercluster import LeaveMode
 from reconciler.api.placement import Placement
 from reconciler.errors import Finding, UserError
@@ -334,11 +333,12 @@ def _render_bundles(
     commit: str,
     now: datetime,
     guard: PruneGuard,
-) -> tuple[dict[str, str], dict[str, BundleRecord], list[RefUpdate], dict[str, Mapping[str, bytes]]]:
+) -> tuple[dict[str, str], dict[str, BundleRecord], list[RefUpdate], dict[str, Bundle]]:
     """Render and write each cluster's bundle that changed: ids, records, ref updates, and the
-    files of the bundles written in this pass (for the placement digests status reads)."""
-    cache = ManifestCache()
-    fresh: dict[str, Mapping[str, bytes]] = {}
+    index of the bundles written in this pass (for the placement digests status reads)."""
+    cache = inputs.memo.manifests if inputs.memo is not None else ManifestCache()
+    begun = False  # the cache's pass begins with the first bundle rendered (a no-op keeps it whole)
+    fresh: dict[str, Bundle] = {}
     keys = {p.memory.key for p in placed}
     deleted = [k for k in inputs.memory.placements if k not in keys]
     records: dict[str, BundleRecord] = {}
@@ -365,6 +365,9 @@ def _render_bundles(
         shares, by_override, unselected = _cluster_shares(repo, inputs, placed, cluster)
         if prev is None and not shares:
             continue
+        if not begun:
+            cache.begin_pass()
+            begun = True
         leaving = states[cluster].leave is LeaveMode.REMOVE  # bundle.yaml says so (docs/hub.md)
         # removals are not in the id
         rendered = render_cluster(cluster, commit, shares, (), cache, period, leaving=leaving)
@@ -389,7 +392,9 @@ def _render_bundles(
             RefUpdate(f"refs/heads/{BUNDLE_REF_PREFIX}{cluster}", new, prev.commit if prev else None)
         )
         records[cluster] = BundleRecord(new, rendered.bundle_id, period)
-        fresh[cluster] = rendered.files
+        fresh[cluster] = rendered.index
+        if inputs.memo is not None:  # the next pass reads this branch's index from here
+            inputs.memo.bundles[new] = rendered.index
     for cluster, prev in inputs.bundles.items():  # left the fleet: branch untouched, id as it is
         last = inputs.memory.bundles.get(cluster)
         records.setdefault(
@@ -405,9 +410,7 @@ def _rewound(inputs: HubInputs, cluster: str) -> RewoundBranch | None:
     return RewoundBranch(f"refs/heads/{BUNDLE_REF_PREFIX}{cluster}", prev.commit, prev.published)
 
 
-def _digests(
-    inputs: HubInputs, fresh: Mapping[str, Mapping[str, bytes]]
-) -> Callable[[str], Mapping[str, str]]:
+def _digests(inputs: HubInputs, fresh: Mapping[str, Bundle]) -> Callable[[str], Mapping[str, str]]:
     """A cluster -> the placement digests of the bundle now on its branch, each read once and
     only when asked (a report about an older bundle: does it speak about the same share?)."""
     memo: dict[str, Mapping[str, str]] = {}
@@ -420,19 +423,19 @@ def _digests(
     return digests
 
 
-def _read_digests(
-    inputs: HubInputs, fresh: Mapping[str, Mapping[str, bytes]], cluster: str
-) -> Mapping[str, str]:
+def _read_digests(inputs: HubInputs, fresh: Mapping[str, Bundle], cluster: str) -> Mapping[str, str]:
     try:
         if cluster in fresh:
-            bundle = parse_bundle(fresh[cluster])
+            bundle = fresh[cluster]
         elif (prev := inputs.bundles.get(cluster)) is not None:
             bundle = prev.bundle
         else:
             return {}
     except BundleError:
         return {}
-    return placement_digests(bundle.placements, bundle.files)
+    return placement_digests(
+        bundle.placements, bundle.files, inputs.memo.manifests.entries if inputs.memo is not None else None
+    )
 
 
 def _cluster_shares(
@@ -511,7 +514,7 @@ def _unchanged(
 
 def _bundle_message(cluster: str, rendered: RenderedBundle, before: Sequence[FileEntry], commit: str) -> str:
     old = {f.path: f.sha256 for f in before}
-    new = {p: sha256_hex(data) for p, data in rendered.files.items() if p.startswith(MANIFEST_DIR)}
+    new = {e.path: e.sha256 for e in rendered.index.files}  # every manifest file, as hashed in its entry
     added = sum(1 for p in new if p not in old)
     changed = sum(1 for p in new if p in old and old[p] != new[p])
     removed = sum(1 for p in old if p not in new)

@@ -19,9 +19,10 @@ serialise each of them once.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jsonpatch
@@ -56,6 +57,9 @@ class OverriddenObject:
     # True when an override rewrote the manifest for this cluster alone; False when the manifest
     # is the one shared by every cluster of the placement (render.py serialises those once).
     patched: bool = False
+    # A patched manifest's digest as ``placement_version`` computes it, when an ``OverrideMemo``
+    # already knows it (the memo keeps the manifest across passes: it is never recomputed).
+    digest: str = field(default="", compare=False)
 
     @property
     def identity(self) -> str:
@@ -139,51 +143,161 @@ def prepare_overrides(
 
 
 def apply_prepared(
-    prepared: PreparedOverrides, cluster_name: str, cluster_labels: Mapping[str, str]
+    prepared: PreparedOverrides,
+    cluster_name: str,
+    cluster_labels: Mapping[str, str],
+    memo: OverrideMemo | None = None,
 ) -> OverrideResult:
-    """The objects one cluster gets, or the first override failure for that cluster."""
+    """The objects one cluster gets, or the first override failure for that cluster.
+
+    With ``memo`` (a long-running hub), an object whose overrides and content are those of an
+    earlier pass on a cluster with the same name and labels is not patched again."""
     out: list[OverriddenObject] = []
     deleted: list[str] = []
     applicable_cros: set[str] = set()
     applicable_ros: set[tuple[str, str]] = set()
+    cluster_key = _cluster_key(cluster_name, cluster_labels) if memo is not None else ""
     for target in prepared.targets:
-        obj = target.obj
-        manifest: Any = obj.manifest
-        copied = False
-        dropped = False
-        for o in (*target.cros, *target.ros):
-            rules = [(i, r) for i, r in enumerate(o.rules) if r.matches(cluster_labels)]
-            if not rules:
-                continue
-            if o.namespaced:
-                applicable_ros.add((o.namespace, o.name))
-            else:
-                applicable_cros.add(o.name)
-            for i, rule in rules:
-                if rule.override_type == OverrideType.DELETE:
-                    dropped = True
-                    break
-                if not copied:
-                    manifest = json.loads(json.dumps(manifest))
-                    copied = True
-                error = _patch(manifest, o, i, rule, cluster_name, cluster_labels, obj.identity)
-                if error:
-                    return OverrideResult(
-                        (),
-                        tuple(deleted),
-                        tuple(sorted(applicable_cros)),
-                        tuple(sorted(applicable_ros)),
-                        error,
-                    )
-            if dropped:
-                break
-        if dropped:
-            deleted.append(obj.identity)
+        if not target.cros and not target.ros:  # nothing targets it: shared by every cluster
+            out.append(target.obj)
             continue
-        out.append(obj if not copied else _with_manifest(obj, manifest))
+        if memo is not None:
+            outcome = memo.outcome(target, cluster_name, cluster_labels, cluster_key)
+        else:
+            outcome = _outcome(target, cluster_name, cluster_labels)
+        applicable_cros.update(outcome.cros)
+        applicable_ros.update(outcome.ros)
+        if outcome.error:
+            return OverrideResult(
+                (),
+                tuple(deleted),
+                tuple(sorted(applicable_cros)),
+                tuple(sorted(applicable_ros)),
+                outcome.error,
+            )
+        if outcome.dropped:
+            deleted.append(target.obj.identity)
+            continue
+        out.append(outcome.obj or target.obj)
     return OverrideResult(
         tuple(out), tuple(deleted), tuple(sorted(applicable_cros)), tuple(sorted(applicable_ros))
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What a target's overrides make of it on one cluster: a patched object (None: untouched),
+    dropped by a Delete rule, or a failure; and the overrides that applied (up to a failure)."""
+
+    obj: OverriddenObject | None
+    dropped: bool = False
+    cros: tuple[str, ...] = ()
+    ros: tuple[tuple[str, str], ...] = ()
+    error: str = ""
+
+
+def _outcome(target: _Target, cluster_name: str, cluster_labels: Mapping[str, str]) -> _Outcome:
+    """KubeFleet's rules on one object for one cluster, in order (module docstring)."""
+    obj = target.obj
+    manifest: Any = obj.manifest
+    copied = False
+    cros: list[str] = []
+    ros: list[tuple[str, str]] = []
+    for o in (*target.cros, *target.ros):
+        rules = [(i, r) for i, r in enumerate(o.rules) if r.matches(cluster_labels)]
+        if not rules:
+            continue
+        if o.namespaced:
+            ros.append((o.namespace, o.name))
+        else:
+            cros.append(o.name)
+        for i, rule in rules:
+            if rule.override_type == OverrideType.DELETE:
+                return _Outcome(None, True, tuple(cros), tuple(ros))
+            if not copied:
+                manifest = json.loads(json.dumps(manifest))
+                copied = True
+            error = _patch(manifest, o, i, rule, cluster_name, cluster_labels, obj.identity)
+            if error:
+                return _Outcome(None, False, tuple(cros), tuple(ros), error)
+    return _Outcome(_with_manifest(obj, manifest) if copied else None, False, tuple(cros), tuple(ros))
+
+
+def _cluster_key(cluster_name: str, cluster_labels: Mapping[str, str]) -> str:
+    return json.dumps([cluster_name, sorted(cluster_labels.items())])
+
+
+def manifest_digest(manifest: Mapping[str, Any]) -> str:
+    """The digest ``placement_version`` (reconciler/hub/render.py) hashes for one manifest."""
+    text = json.dumps(manifest, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class OverrideMemo:
+    """Per (object, overrides that target it, cluster name and labels): what the overrides made
+    of it, across the passes of one long-running hub. Keyed by content (the object's manifest and
+    the overrides as parsed), so an entry is right by construction: a commit that changes one
+    object patches that object again on every cluster and reuses the rest. Only entries used in
+    the newest pass are kept (``begin_pass``), so the memo is as large as one pass's patches.
+    A patched object comes with its digest (``OverriddenObject.digest``), so versions are not
+    re-hashed either."""
+
+    def __init__(self) -> None:
+        self._used: dict[tuple[str, str], _Outcome] = {}
+        self._previous: dict[tuple[str, str], _Outcome] = {}
+        self._targets: dict[int, tuple[_Target, str]] = {}  # this pass: id(target) -> its key
+        self._overrides: dict[int, tuple[Override, str]] = {}  # this pass: id(override) -> repr
+
+    def begin_pass(self) -> None:
+        """Keep what the last pass used; forget this pass's object ids."""
+        self._previous, self._used = self._used, {}
+        self._targets, self._overrides = {}, {}
+
+    def __len__(self) -> int:
+        return len(self._used) + len(self._previous)
+
+    def _override_text(self, o: Override) -> str:
+        hit = self._overrides.get(id(o))
+        if hit is None:
+            hit = self._overrides[id(o)] = (o, repr(o))
+        return hit[1]
+
+    def _target_key(self, target: _Target) -> str:
+        hit = self._targets.get(id(target))
+        if hit is None:
+            obj = target.obj
+            h = hashlib.sha256(
+                json.dumps(
+                    [obj.group, obj.version, obj.kind, obj.namespace, obj.name, repr(obj.envelope)],
+                ).encode()
+            )
+            h.update(json.dumps(obj.manifest, sort_keys=True, default=str).encode())
+            for o in (*target.cros, *target.ros):
+                h.update(b"\0" + self._override_text(o).encode())
+            hit = self._targets[id(target)] = (target, h.hexdigest())
+        return hit[1]
+
+    def outcome(
+        self, target: _Target, cluster_name: str, cluster_labels: Mapping[str, str], cluster_key: str
+    ) -> _Outcome:
+        key = (self._target_key(target), cluster_key)
+        hit = self._used.get(key)
+        if hit is None:
+            hit = self._previous.pop(key, None)
+            if hit is None:
+                hit = _outcome(target, cluster_name, cluster_labels)
+                if hit.obj is not None:
+                    patched = hit.obj
+                    digest = manifest_digest(patched.manifest)
+                    hit = _Outcome(
+                        _with_manifest(patched, patched.manifest, digest),
+                        hit.dropped,
+                        hit.cros,
+                        hit.ros,
+                        hit.error,
+                    )
+            self._used[key] = hit
+        return hit
 
 
 # -- variables -----------------------------------------------------------------------------------
@@ -233,11 +347,34 @@ def _patch(
                 op["value"] = json.loads(text)
             except (VariableError, ValueError) as e:
                 return f"Failed to apply the override rules: {where}: {e}"
+        if _set_member(manifest, op):
+            continue
         try:
             jsonpatch.apply_patch(manifest, [op], in_place=True)
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as e:
             return f"Failed to apply the override rules: {where}: {e}"
     return ""
+
+
+def _set_member(manifest: dict[str, Any], op: Mapping[str, Any]) -> bool:
+    """The common patch, done directly: ``add`` or ``replace`` of an object member whose parent
+    objects all exist (no ``~`` escapes, no array on the way, ``replace`` of an existing member).
+    It does what jsonpatch does then (its value is already this cluster's own copy); anything
+    else (arrays, ``remove``, a missing parent, every failure and its message) is left to
+    jsonpatch: False."""
+    path = op["path"]
+    if op["op"] not in ("add", "replace") or not path.startswith("/") or "~" in path:
+        return False
+    *parents, last = path[1:].split("/")
+    node: Any = manifest
+    for part in parents:
+        if type(node) is not dict or part not in node:
+            return False
+        node = node[part]
+    if type(node) is not dict or (op["op"] == "replace" and last not in node):
+        return False
+    node[last] = op["value"]
+    return True
 
 
 # -- envelopes -----------------------------------------------------------------------------------
@@ -275,7 +412,7 @@ def _unwrap(objects: Sequence[SelectedObject]) -> list[OverriddenObject]:
     return out
 
 
-def _with_manifest(obj: OverriddenObject, manifest: Mapping[str, Any]) -> OverriddenObject:
+def _with_manifest(obj: OverriddenObject, manifest: Mapping[str, Any], digest: str = "") -> OverriddenObject:
     return OverriddenObject(
-        obj.group, obj.version, obj.kind, obj.namespace, obj.name, manifest, obj.envelope, True
+        obj.group, obj.version, obj.kind, obj.namespace, obj.name, manifest, obj.envelope, True, digest
     )

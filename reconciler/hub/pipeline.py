@@ -335,10 +335,11 @@ def override(
     )
     results: dict[str, OverrideResult] = {}
     versions: dict[str, str] = {}
+    memo = ctx.inputs.memo.overrides if ctx.inputs.memo is not None else None  # a long-running hub's
     for b in sched.bindings:
         if b.selected and b.cluster in ctx.by_name:
             result = results[b.cluster] = encrypted.guard(
-                apply_prepared(prepared, b.cluster, ctx.labels[b.cluster]),
+                apply_prepared(prepared, b.cluster, ctx.labels[b.cluster], memo),
                 prepared,
                 b.cluster,
                 ctx.spec.members.get(b.cluster),

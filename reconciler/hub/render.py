@@ -25,13 +25,15 @@ from fleetsync_contract.bundle import (
     Bundle,
     BundleObject,
     BundlePlacement,
+    EntryKey,
+    FileEntry,
     Removal,
-    build_bundle_with_id,
+    build_bundle_index,
     placement_key,
 )
 from fleetsync_contract.canonical import dump
 from reconciler.api.placement import ApplyStrategy, Placement
-from reconciler.hub.overrides import OverriddenObject, OverrideResult
+from reconciler.hub.overrides import OverriddenObject, OverrideResult, manifest_digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,27 +50,56 @@ class RenderedBundle:
     cluster: str
     bundle_id: str
     files: Mapping[str, bytes]
+    index: Bundle  # bundle.yaml as parse_bundle reads it back: nobody parses what was just written
 
 
 class ManifestCache:
     """Canonical bytes per manifest mapping, shared across the clusters of one reconcile.
 
     Keyed by object identity of the mapping; the cache holds a reference to each mapping so an
-    id is never reused while the cache lives. Create one per reconcile.
+    id is never reused while the cache holds its entry.
+
+    A long-running hub keeps one across passes (``InputMemo.manifests``): the patched manifests
+    an ``OverrideMemo`` reuses are the same mappings pass after pass, so they are serialised
+    once, not once per pass. ``begin_pass`` keeps only the entries the last pass used.
     """
 
-    __slots__ = ("_texts",)
+    __slots__ = ("_previous", "_texts", "entries")
 
     def __init__(self) -> None:
         self._texts: dict[int, tuple[Mapping[str, Any], bytes]] = {}
+        self._previous: dict[int, tuple[Mapping[str, Any], bytes]] = {}
+        # bundle.yaml's text of each file entry (fleetsync_contract/bundle.py ``files_text``)
+        self.entries = _Generations({})
+
+    def begin_pass(self) -> None:
+        """A render pass begins: what the one before did not use is forgotten."""
+        self._previous, self._texts = self._texts, {}
+        old = self.entries
+        old.previous = {}
+        self.entries = _Generations(old)
 
     def text(self, manifest: Mapping[str, Any]) -> bytes:
         hit = self._texts.get(id(manifest))
-        if hit is not None:
-            return hit[1]
-        data = dump(manifest)
-        self._texts[id(manifest)] = (manifest, data)
-        return data
+        if hit is None:
+            hit = self._previous.pop(id(manifest), None)
+            if hit is None:
+                hit = (manifest, dump(manifest))
+            self._texts[id(manifest)] = hit
+        return hit[1]
+
+
+class _Generations(dict[EntryKey, tuple[FileEntry, bytes]]):
+    """This pass's entries; a miss takes the entry over from the previous pass's."""
+
+    def __init__(self, previous: dict[EntryKey, tuple[FileEntry, bytes]]):
+        super().__init__()
+        self.previous = previous
+
+    def __missing__(self, key: EntryKey) -> tuple[FileEntry, bytes]:
+        value = self.previous.pop(key)  # KeyError: dump it
+        self[key] = value
+        return value
 
 
 def key_of(placement: Placement) -> str:
@@ -108,10 +139,9 @@ def placement_version(
     for obj in result.objects:
         envelope = f"{obj.envelope.kind}/{obj.envelope.namespace}/{obj.envelope.name}" if obj.envelope else ""
         key = f"{index}\0{obj.identity}\0{envelope}"
-        d = None if obj.patched else digests.get(key)
-        if d is None:
-            text = json.dumps(obj.manifest, sort_keys=True, separators=(",", ":"), default=str)
-            d = hashlib.sha256(text.encode()).hexdigest()
+        d = obj.digest or (None if obj.patched else digests.get(key))
+        if not d:
+            d = manifest_digest(obj.manifest)
             if not obj.patched:
                 digests[key] = d
         h.update(f"{obj.identity}\0{d}\0".encode())
@@ -142,9 +172,10 @@ def render_cluster(
         bp = bundle_placement(p.placement, p.resource_index)
         bps.append(bp)
         for obj in p.objects:
-            text = dump(obj.manifest) if obj.patched else cache.text(obj.manifest)
+            # a patched manifest is this cluster's alone: cached only when an OverrideMemo keeps it
+            text = dump(obj.manifest) if obj.patched and not obj.digest else cache.text(obj.manifest)
             objects.append(BundleObject(bp.key, obj.identity, text=text, envelope=obj.envelope))
-    the_id, files = build_bundle_with_id(
+    index, files = build_bundle_index(
         cluster,
         source_commit,
         bps,
@@ -152,8 +183,9 @@ def render_cluster(
         removals,
         heartbeat_period_seconds=heartbeat_period_seconds,
         leaving=leaving,  # bundle.yaml says so: the agent's prune caps are lifted
+        texts=cache.entries,
     )
-    return RenderedBundle(cluster, the_id, files)
+    return RenderedBundle(cluster, index.bundle_id, files, index)
 
 
 def removals_since(

@@ -16,8 +16,10 @@ from fleetsync_contract.bundle import (
     EnvelopeRef,
     Removal,
     build_bundle,
+    build_bundle_index,
     manifest_path,
     parse_bundle,
+    placement_digests,
 )
 from fleetsync_contract.canonical import CanonicalError, dump, load
 from fleetsync_contract.integrity import verify
@@ -344,3 +346,40 @@ def test_a_string_ending_in_a_newline_is_quoted_not_written_plain(data: Any) -> 
 @pytest.mark.parametrize("value", [1e-05, 1e20, -2.5, 0.0, float("inf"), float("-inf")])
 def test_floats_stay_floats_for_a_yaml_1_1_reader(value: float) -> None:
     assert load(dump({"v": value})) == {"v": value}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{}, {"heartbeat_period_seconds": 30, "leaving": True}, {"removals": []}, {"placements": [WEB, APP]}],
+)
+def test_the_index_a_build_returns_is_what_parse_reads_back_and_shared_texts_change_no_byte(
+    change: dict[str, Any],
+) -> None:
+    """The hub keeps the index it built instead of parsing bundle.yaml, and dumps each file entry
+    once for many bundles: neither may differ from the plain build."""
+    plain = sample(**change)
+    args: dict[str, Any] = {
+        "cluster": "prod-eu-1",
+        "source_commit": "abc123",
+        "placements": [WEB, APP],
+        "objects": [
+            BundleObject(WEB.key, "/Namespace//web", NS),
+            BundleObject(WEB.key, "apps/Deployment/web/frontend", DEPLOY),
+            BundleObject(
+                APP.key,
+                "/ConfigMap/team/c",
+                manifest("v1", "ConfigMap", "c", "team"),
+                envelope=EnvelopeRef("ResourceEnvelope", "team", "hooks"),
+            ),
+        ],
+        "removals": [Removal("/ConfigMap/web/old", WEB.key, "ResourceRemoved")],
+        **change,
+    }
+    texts: dict[Any, Any] = {}
+    for _ in range(2):  # the second build reads every entry's text from ``texts``
+        index, files = build_bundle_index(**args, texts=texts)
+        assert files == plain
+        assert index == parse_bundle(files)
+        assert placement_digests(index.placements, index.files, texts) == placement_digests(
+            index.placements, index.files
+        )
