@@ -25,12 +25,14 @@ from fleetsync.cli.conventions import (
 )
 from fleetsync.cli.gitauth import KnownHostsOpt, SshKeyOpt, TokenFileOpt, UsernameOpt, git_credentials
 
-STATUS_KINDS = ("placements", "clusters", "runs", "bindings")
+STATUS_KINDS = ("placements", "clusters", "runs", "bindings", "teams")
 KINDS = (*STATUS_KINDS, "drift", "provenance")
 
 
 def get(
-    kind: Annotated[str, typer.Argument(help="placements, clusters, runs, bindings, drift or provenance.")],
+    kind: Annotated[
+        str, typer.Argument(help="placements, clusters, runs, bindings, teams, drift or provenance.")
+    ],
     name: Annotated[
         str | None,
         typer.Argument(
@@ -60,6 +62,8 @@ def get(
     fleetsync get runs rollout-1 --repo .     (staged update runs, stage by stage; see docs/staged.md)
 
     fleetsync get bindings web -o yaml --repo .  (ClusterResourceBindings; see docs/bindings.md)
+
+    fleetsync get teams --repo .              (each team repo: commit rendered, errors, kept, limits; docs/teams.md)
 
     fleetsync get drift prod-eu-1 --repo .    (drifted objects from the report branches; see docs/drift.md)
 

@@ -44,6 +44,8 @@ TABLE: list[tuple[str, int]] = [
     ("get bindings --repo {fleet}", 0),
     ("get bindings web -o json --repo {fleet}", 0),
     ("get bindings nothing-like-it --repo {fleet}", 1),
+    ("get teams --repo {fleet}", 0),
+    ("get teams nothing-like-it --repo {fleet}", 1),
     ("approve a-run canary --repo {missing}", 2),
     ("approve a-run canary --repo {fleet}", 2),
     ("demo --no-such-flag", 2),
