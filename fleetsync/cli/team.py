@@ -94,7 +94,11 @@ def add_command(
         ),
     ] = None,
     kinds: Annotated[
-        str, typer.Option("--kinds", help="Namespaced kinds it may place, group/Kind,... (default: all).")
+        str,
+        typer.Option(
+            "--kinds",
+            help="Namespaced kinds it may place, group/Kind,... (a core kind: Kind or /Kind; default: all).",
+        ),
     ] = "",
     cluster_scoped_kinds: Annotated[
         str,
@@ -119,7 +123,9 @@ def add_command(
       fleetsync team add team-b --repo https://git.example.com/team-b.git --namespaces team-b \\
           --clusters 'environment=staging,region in (eu,us)' --kinds apps/Deployment,Service,ConfigMap
 
-    Exit 0 written, 2 refused (a bad name, URL, namespace or selector; an existing team without --force).
+    Exit 0 written, 2 refused: what the hub would refuse (its finding is printed: a bad name, URL,
+    namespace, kind, branch or path; a namespace another team owns; a team file of the checkout
+    that does not load), a selector kubectl would refuse, an existing team without --force.
     """
     from fleetsync.teamfile import check_new_team, team_path
     from reconciler.errors import UserError
