@@ -8,6 +8,7 @@ repo cannot be fetched, or that the hub refused some of its objects."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -94,3 +95,19 @@ def test_get_teams_reads_every_teams_record_from_the_status_branch(tmp_path: Pat
     code, out, _ = run("get", "teams", "team-d", "-o", "yaml", "--repo", str(fleet.path))
     assert code == 0 and out.startswith("fetchError:") and "name: team-d" in out
     assert run("get", "teams", "team-z", "--repo", str(fleet.path))[0] == 1
+
+
+def test_a_team_over_its_limits_is_reported_without_failing_the_reconcile(tmp_path: Path) -> None:
+    repo = team_repo(tmp_path, "team-a", team_files("team-a"))  # a Namespace and a ConfigMap
+    fleet = FleetWork(tmp_path / "platform")
+    files = {f"clusters/{c}.yaml": member(c, r) for c, r in CLUSTERS.items()}
+    fleet.commit(
+        files | {"teams/team-a.yaml": team_yaml("team-a", str(repo), ["team-a"], objects_per_cluster=1)}
+    )
+    for c in CLUSTERS:  # healthy members, so the team's placement binds (hub reconcile reads the clock)
+        fleet.beat(c, datetime.now(UTC))
+    code, out, _ = run("hub", "reconcile", "--repo", str(fleet.path))
+    assert code == 0, out
+    assert f"team team-a: over its limits on {sorted(CLUSTERS)[0]}: 2 objects" in out
+    code, out, _ = run("get", "teams", "--repo", str(fleet.path))
+    assert code == 0 and out.splitlines()[1].split()[5] == ",".join(sorted(CLUSTERS))
