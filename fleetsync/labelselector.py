@@ -3,10 +3,10 @@
 A Team's ``clusterSelector`` is written on the command line the way ``kubectl get -l`` takes it
 (``env=staging,region in (eu,us),!legacy``) and stored as the LabelSelector document KubeFleet's
 placement affinity uses, so a person types one familiar syntax and the hub reads one familiar
-format. Both directions are here, with the check of a selector read back from a hand-edited file
-(Kubernetes' rules for keys, values and operators), pure and bounded; fleetsync/teamfile.py
-uses them. The reconciler parses selectors of fleet objects with its own located-error machinery
-(reconciler/api/meta.py); this module is the CLI's, for one flag and one field.
+format. The hub parses selectors of files (reconciler/api/meta.py, with located errors) but has
+no reader of kubectl's text form, so that one direction, and the way back for a table, are
+here, pure and bounded; fleetsync/teamfile.py then has the document the flag made judged by the
+hub's own loader like any hand-written Team file.
 """
 
 from __future__ import annotations
@@ -20,21 +20,11 @@ from reconciler.errors import UserError
 
 MAX_TEXT = 2_048  # characters of a selector on the command line
 MAX_TERMS = 256  # terms or matchExpressions of one selector
-OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 _SET_TERM = re.compile(r"^(?P<key>[^\s!=()]+)\s+(?P<op>in|notin)\s*\((?P<values>[^()]*)\)$")
 
 
 class SelectorError(UserError):
     """A selector that Kubernetes would refuse; the message names the flag or the field."""
-
-
-def _mapping(value: Any, where: str, fields: frozenset[str]) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise SelectorError(f"{where} must be a mapping")
-    unknown = sorted(str(k) for k in value if k not in fields)
-    if unknown:
-        raise SelectorError(f"{where}: unknown field {unknown[0]!r} (known: {', '.join(sorted(fields))})")
-    return value
 
 
 def _split(text: str) -> list[str]:
@@ -128,39 +118,3 @@ def selector_text(selector: Mapping[str, Any] | None) -> str:
             )
         )
     return ",".join(parts) or "*"
-
-
-def _requirement(expr: Any, where: str) -> dict[str, Any]:
-    e = _mapping(expr, where, frozenset({"key", "operator", "values"}))
-    key, op, values = e.get("key"), e.get("operator"), e.get("values") or []
-    if not isinstance(key, str) or check_label_key(key):
-        raise SelectorError(f"{where}.key must be a label key")
-    if op not in OPERATORS:
-        raise SelectorError(f"{where}.operator must be one of {', '.join(OPERATORS)}")
-    if not isinstance(values, list) or any(not isinstance(v, str) or check_label_value(v) for v in values):
-        raise SelectorError(f"{where}.values must be a list of label values")
-    if bool(values) != (op in ("In", "NotIn")):
-        raise SelectorError(f"{where}.values must be non-empty for In and NotIn, and empty otherwise")
-    return {"key": key, "operator": op, **({"values": values} if values else {})}
-
-
-def check_selector(value: Any) -> dict[str, Any]:
-    """A clusterSelector document (matchLabels, matchExpressions), checked as Kubernetes does."""
-    selector = _mapping(value, "spec.clusterSelector", frozenset({"matchLabels", "matchExpressions"}))
-    labels = selector.get("matchLabels") or {}
-    if not isinstance(labels, Mapping):
-        raise SelectorError("spec.clusterSelector.matchLabels must be a mapping")
-    for k, v in labels.items():
-        if not isinstance(k, str) or check_label_key(k) or not isinstance(v, str) or check_label_value(v):
-            raise SelectorError(f"spec.clusterSelector.matchLabels: {k!r}: {v!r} is not a label")
-    exprs = selector.get("matchExpressions") or []
-    if not isinstance(exprs, list) or len(exprs) > MAX_TERMS:
-        raise SelectorError(f"spec.clusterSelector.matchExpressions must be a list of at most {MAX_TERMS}")
-    out: dict[str, Any] = {}
-    if labels:
-        out["matchLabels"] = dict(labels)
-    if exprs:
-        out["matchExpressions"] = [
-            _requirement(e, f"spec.clusterSelector.matchExpressions[{i}]") for i, e in enumerate(exprs)
-        ]
-    return out

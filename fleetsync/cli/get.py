@@ -25,7 +25,7 @@ from fleetsync.cli.conventions import (
 )
 from fleetsync.cli.gitauth import KnownHostsOpt, SshKeyOpt, TokenFileOpt, UsernameOpt, git_credentials
 
-STATUS_KINDS = ("placements", "clusters", "runs", "bindings", "policysnapshots")
+STATUS_KINDS = ("placements", "clusters", "runs", "bindings", "policysnapshots", "teams")
 KINDS = (*STATUS_KINDS, "drift", "provenance")
 # KubeFleet's names for the policy snapshots (kubectl get csps / sps), one kind each
 SNAPSHOT_ALIASES = ("clusterschedulingpolicysnapshots", "csps", "schedulingpolicysnapshots", "sps")
@@ -35,7 +35,7 @@ def get(
     kind: Annotated[
         str,
         typer.Argument(
-            help="placements, clusters, runs, bindings, policysnapshots (csps, sps), drift or provenance."
+            help="placements, clusters, runs, bindings, policysnapshots (csps, sps), teams, drift or provenance."
         ),
     ],
     name: Annotated[
@@ -70,6 +70,7 @@ def get(
     fleetsync get bindings web -o yaml --repo .  (ClusterResourceBindings; see docs/bindings.md)
 
     fleetsync get policysnapshots web -o yaml --repo .  (why each cluster was or was not picked; docs/scheduler.md)
+    fleetsync get teams --repo .              (each team repo: commit rendered, errors, kept, limits; docs/teams.md)
 
     fleetsync get drift prod-eu-1 --repo .    (drifted objects from the report branches; see docs/drift.md)
 

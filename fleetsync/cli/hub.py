@@ -22,7 +22,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fleetsync.cli.conventions import EXIT_USAGE, BranchOpt, HubRemoteOpt, RepoOpt, StateDirOpt, fail, utcnow
+from fleetsync.cli.conventions import (
+    EXIT_FINDINGS,
+    EXIT_USAGE,
+    BranchOpt,
+    HubRemoteOpt,
+    RepoOpt,
+    StateDirOpt,
+    fail,
+    utcnow,
+)
 from fleetsync.cli.gitauth import (
     KnownHostsOpt,
     SshKeyOpt,
@@ -98,7 +107,9 @@ def hub_reconcile(
 ) -> None:
     """Reconcile once: render changed bundles and status, publish them in one atomic update.
 
-    Exit codes: 0 done (or nothing to do), 1 the fleet commit does not load (recorded in status).
+    Exit codes: 0 done (or nothing to do), 1 the fleet commit does not load (recorded in status),
+    some of its objects failed, or a team repo does not load, cannot be fetched or had objects
+    refused (each team's errors are printed from its record in status.yaml, docs/teams.md).
 
       fleetsync hub reconcile --repo .
 
@@ -106,6 +117,8 @@ def hub_reconcile(
     """
     from reconciler.gitstore.repo import open_hub_repo
     from reconciler.hub.run import cli_reconcile
+    from reconciler.status.teams import local_records
+    from reconciler.status.teams import report as team_report
 
     auth = git_credentials(git_token_file, git_username, git_ssh_key_file, git_known_hosts_file)
     signer = _signer(signing_key_file)
@@ -119,8 +132,9 @@ def hub_reconcile(
     ) as r:
         r.sign_commits(signer)
         text, code = cli_reconcile(r, utcnow())
-    typer.echo(text, nl=False)
-    raise typer.Exit(code)
+        teams, failing = team_report(local_records(r))  # team findings stay out of the fleet's
+    typer.echo(text + teams, nl=False)
+    raise typer.Exit(max(code, EXIT_FINDINGS) if failing else code)
 
 
 @app.command("run")

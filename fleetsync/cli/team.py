@@ -2,10 +2,11 @@
 
 Onboarding a team is a pull request to the platform repo, not an API call: the command only
 writes (or deletes) ``teams/NAME.yaml`` in a checkout and says what to commit, so the change is
-reviewed, ``fleetsync plan`` shows its effect, and the hub acts on it only once it is merged. What
-can be refused at the keyboard is refused here (fleetsync/teamfile.py: the name, the repo URL and
-its credentials, namespaces another team owns or the cluster's own, the selector); the rules that
-need the team's objects are the hub's, at render (docs/teams.md). Removing a team prunes its
+reviewed, ``fleetsync plan`` shows its effect, and the hub acts on it only once it is merged.
+``add`` refuses what the hub would refuse, and nothing else: the new file and the checkout's
+other team files go through the hub's own loader (fleetsync/teamfile.py), so a reserved or
+shared namespace, credentials in the URL or a bad selector is the hub's located finding; the
+rules that need the team's objects are the hub's, at render (docs/teams.md). Removing a team prunes its
 objects through the hub's prune safety, so ``remove`` says how the removal is confirmed.
 Usage errors exit 2, a team that does not exist 1 (conventions.py).
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,7 +23,7 @@ from fleetsync.cli.conventions import EXIT_FINDINGS, EXIT_USAGE, TableOutput, fa
 from fleetsync_contract.gitauth import mask_url_credentials
 
 if TYPE_CHECKING:
-    from fleetsync.teamfile import Team
+    from reconciler.teams.model import Team
 
 app = typer.Typer(
     help="Teams of a platform repo: one teams/NAME.yaml each, added by pull request (docs/teams.md).",
@@ -42,7 +43,7 @@ def _checkout(directory: Path) -> Path:
     return directory
 
 
-def _build(
+def _document(
     name: str,
     repo: str,
     branch: str,
@@ -51,39 +52,24 @@ def _build(
     clusters: str | None,
     kinds: str,
     cluster_scoped_kinds: str,
-    objects_per_cluster: int | None,
-    bundle_bytes: int | None,
-) -> Team:
+    limits: dict[str, int | None],
+) -> dict[str, Any]:
+    """The flags as a Team document; the hub's loader judges it (``check_new_team``)."""
     from fleetsync import teamfile as tf
     from fleetsync.labelselector import parse_selector
-    from reconciler.gitstore.refs import check_branch
 
-    limits = {"objectsPerCluster": objects_per_cluster, "bundleBytes": bundle_bytes}
-    return tf.Team(
-        name=tf.check_name(name),
-        repo=tf.TeamRepo(tf.check_url(repo), check_branch(branch), tf.check_path(path)),
-        namespaces=tf.check_namespaces(tf.split_list(namespaces)),
-        cluster_selector=None if clusters is None else parse_selector(clusters),
-        kinds=tf.check_kinds(tf.split_list(kinds), "--kinds"),
-        cluster_scoped_kinds=tf.check_kinds(tf.split_list(cluster_scoped_kinds), "--cluster-scoped-kinds"),
-        limits=tf.check_limits({k: v for k, v in limits.items() if v is not None}),
+    owned = tf.split_list(namespaces)
+    if not owned:  # the flag's rule: a team with no namespace of its own is a typo here
+        raise tf.TeamFileError("a team owns at least one namespace (--namespaces a,b)")
+    return tf.flags_document(
+        name,
+        {"url": repo, "branch": branch, "path": path.rstrip("/")},
+        owned,
+        None if clusters is None else parse_selector(clusters),
+        tf.kind_refs(kinds),
+        tf.kind_refs(cluster_scoped_kinds),
+        {k: v for k, v in limits.items() if v is not None},
     )
-
-
-def _check_owners(checkout: Path, team: Team) -> None:
-    """Exit 2 when a namespace belongs to another team (or a team file cannot be read, so it
-    cannot be told)."""
-    from fleetsync.teamfile import owners, read_teams
-
-    teams, errors = read_teams(checkout)
-    if errors:
-        raise fail(f"{errors[0]} (fix it first: the namespaces it owns cannot be read)", EXIT_USAGE)
-    taken = {ns: owner for ns, owner in owners(teams).items() if owner != team.name and ns in team.namespaces}
-    if taken:
-        listed = ", ".join(f"{ns} (team {owner})" for ns, owner in sorted(taken.items()))
-        raise fail(
-            f"namespaces already owned by another team: {listed}; two teams never share one", EXIT_USAGE
-        )
 
 
 @app.command("add")
@@ -108,7 +94,11 @@ def add_command(
         ),
     ] = None,
     kinds: Annotated[
-        str, typer.Option("--kinds", help="Namespaced kinds it may place, group/Kind,... (default: all).")
+        str,
+        typer.Option(
+            "--kinds",
+            help="Namespaced kinds it may place, group/Kind,... (a core kind: Kind or /Kind; default: all).",
+        ),
     ] = "",
     cluster_scoped_kinds: Annotated[
         str,
@@ -133,33 +123,24 @@ def add_command(
       fleetsync team add team-b --repo https://git.example.com/team-b.git --namespaces team-b \\
           --clusters 'environment=staging,region in (eu,us)' --kinds apps/Deployment,Service,ConfigMap
 
-    Exit 0 written, 2 refused (a bad name, URL, namespace or selector; an existing team without --force).
+    Exit 0 written, 2 refused: what the hub would refuse (its finding is printed: a bad name, URL,
+    namespace, kind, branch or path; a namespace another team owns; a team file of the checkout
+    that does not load), a selector kubectl would refuse, an existing team without --force.
     """
-    from fleetsync.teamfile import team_path
+    from fleetsync.teamfile import check_new_team, team_path
     from reconciler.errors import UserError
 
     checkout = _checkout(directory)
+    limits = {"objectsPerCluster": objects_per_cluster, "bundleBytes": bundle_bytes}
     try:
-        team = _build(
-            name,
-            repo,
-            branch,
-            path,
-            namespaces,
-            clusters,
-            kinds,
-            cluster_scoped_kinds,
-            objects_per_cluster,
-            bundle_bytes,
-        )
-        _check_owners(checkout, team)
-        target = team_path(checkout, team.name)
-    except UserError as e:  # TeamFileError, or a branch name git would not take
-        raise fail(str(e), EXIT_USAGE) from e
-    if target.exists() and not force:
-        raise fail(f"teams/{team.name}.yaml exists: give --force to replace it", EXIT_USAGE)
+        target = team_path(checkout, name)
+        if target.exists() and not force:
+            raise fail(f"teams/{name}.yaml exists: give --force to replace it", EXIT_USAGE)
+        doc = _document(name, repo, branch, path, namespaces, clusters, kinds, cluster_scoped_kinds, limits)
+        team, data = check_new_team(checkout, doc)  # what the hub would refuse, refused here
+    except UserError as e:  # TeamFileError (the hub's findings), or a selector kubectl would refuse
+        raise fail(mask_url_credentials(str(e)), EXIT_USAGE) from e
     target.parent.mkdir(parents=True, exist_ok=True)
-    data = team.to_yaml()
     target.write_bytes(data)
     typer.echo(f"wrote teams/{team.name}.yaml:\n")
     typer.echo(mask_url_credentials(data.decode()))
@@ -180,7 +161,7 @@ def _row(team: Team) -> list[str]:
         mask_url_credentials(team.repo.url) + (f"//{team.repo.path}" if team.repo.path else ""),
         team.repo.branch,
         ",".join(team.namespaces),
-        selector_text(team.cluster_selector),
+        selector_text(team.cluster_selector.to_dict() if team.cluster_selector is not None else None),
         ",".join(team.kinds) or "*",
     ]
 
@@ -206,26 +187,27 @@ def list_command(
 
     A team file that does not parse is named on stderr and the exit code is 1.
     """
-    from fleetsync.teamfile import TeamFileError, read_teams
+    from fleetsync.teamfile import TeamFileError, document, load_teams
     from fleetsync_contract.canonical import dump
 
     try:
-        teams, errors = read_teams(_checkout(directory))
+        loaded = load_teams(_checkout(directory))  # read as the hub reads them
     except TeamFileError as e:
         raise fail(str(e), EXIT_USAGE) from e
+    teams = list(loaded.teams)
     if output is TableOutput.table:
         text = _table(teams)
     else:
-        listing = {"apiVersion": "v1", "kind": "List", "items": [t.document() for t in teams]}
+        listing = {"apiVersion": "v1", "kind": "List", "items": [document(t) for t in teams]}
         text = (
             json.dumps(listing, indent=2, sort_keys=True) + "\n"
             if output is TableOutput.json
             else dump(listing).decode()
         )
     typer.echo(mask_url_credentials(text), nl=False)
-    for error in errors:
-        typer.echo(f"error: {error}", err=True)
-    if errors:
+    for finding in loaded.findings:
+        typer.echo(f"{finding.severity}: {mask_url_credentials(str(finding))}", err=True)
+    if loaded.errors:
         raise typer.Exit(EXIT_FINDINGS)
 
 

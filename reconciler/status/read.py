@@ -186,6 +186,10 @@ def cli_get(repo: HubRepo, kind: str, name: str | None, output: str) -> str:
         from reconciler.status.bindings import cli_get_bindings
 
         return cli_get_bindings(repo, name, output)
+    if kind == "teams":  # the team repos' records of status.yaml (reconciler/status/teams.py)
+        from reconciler.status.teams import cli_get_teams
+
+        return cli_get_teams(repo, name, output)
     docs = objects(read_status(repo), kind, name)
     if kind == "clusters":
         docs = with_heartbeats(repo, docs)

@@ -46,8 +46,8 @@ The rules a team object must follow (each refusal names its rule and the team):
   keeps its bindings there as they were (nothing of it changes on that cluster) and its status
   record lists the cluster under ``limited``; other clusters and other teams move on.
 - **The Team itself.** ``spec.repo.url`` is ``git://``, ``https://``, ``ssh://`` or an absolute
-  local path, without a password (the hub fetches with its own ``FLEETSYNC_GIT_*`` credentials,
-  and only once a verified, loaded platform commit names the repo); ``branch`` (default
+  local path, without credentials (no password, no user name but ssh's login, no query: each
+  may be a token; the hub fetches with its own ``FLEETSYNC_GIT_*`` credentials, and only once a verified, loaded platform commit names the repo); ``branch`` (default
   ``main``) is a ref name; ``path`` a relative directory without ``..``. A Team that does not
   load, a namespace two teams claim, or more than 500 teams hold the platform commit (repo
   scope): a Team that does not load must never look like a removed one.

@@ -4,10 +4,11 @@ A Team is read with the same ``Fields`` reader as the KubeFleet kinds, so a mist
 located finding (file, line, field, what would be valid). Its repo URL and branch reach git's
 command line when the hub fetches the team repo, so they are validated here, before anything
 else sees them: a URL is ``git://``, ``https://``, ``ssh://`` or an absolute local path, with no
-password in it (credentials come from the hub's ``FLEETSYNC_GIT_*``), and a branch is a ref name
-of checked components. Team errors hold the platform commit (repo scope), as MemberCluster
-errors do: a Team that does not load must never look like a team that was removed, which would
-prune its objects; so must two teams owning one namespace, which would make names collide.
+password, user name (but ssh's login) or query in it, any of which may be a token (credentials
+come from the hub's ``FLEETSYNC_GIT_*``), and a branch is a ref name of checked components. Team
+errors hold the platform commit (repo scope), as MemberCluster errors do: a Team that does not
+load must never look like a team that was removed, which would prune its objects; so must two
+teams owning one namespace, which would make names collide.
 """
 
 from __future__ import annotations
@@ -84,8 +85,14 @@ def check_url(url: str) -> str | None:
     if not url.startswith(_SCHEMES):
         return "must start with git://, https:// or ssh://, or be an absolute local path"
     authority = url.split("://", 1)[1].split("/", 1)[0]
-    if ":" in authority.rpartition("@")[0]:
-        return "must not hold a password: give the hub credentials with FLEETSYNC_GIT_* (docs/operations.md)"
+    user = authority.rpartition("@")[0]
+    if ":" in user or (user and not url.startswith("ssh://")) or "?" in url or "#" in url:
+        # a user name on https may be a token (GitHub takes https://TOKEN@host), a query may
+        # hold one (?private_token=): the Team file is read by every reader of the platform repo
+        return (
+            "must not hold credentials (a password, a user name other than ssh's login, a query): "
+            "give the hub credentials with FLEETSYNC_GIT_* (docs/operations.md)"
+        )
     if not authority.rpartition("@")[2]:
         return "names no host"
     return None

@@ -47,6 +47,8 @@ TABLE: list[tuple[str, int]] = [
     ("get policysnapshots --repo {fleet}", 0),
     ("get csps web -o yaml --repo {fleet}", 0),
     ("get policysnapshots nothing-like-it --repo {fleet}", 1),
+    ("get teams --repo {fleet}", 0),
+    ("get teams nothing-like-it --repo {fleet}", 1),
     ("approve a-run canary --repo {missing}", 2),
     ("approve a-run canary --repo {fleet}", 2),
     ("demo --no-such-flag", 2),

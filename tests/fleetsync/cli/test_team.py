@@ -18,6 +18,8 @@ from fleetsync.cli import app
 from fleetsync.labelselector import SelectorError, parse_selector
 from fleetsync.teamfile import read_team
 from fleetsync_contract.canonical import load
+from reconciler.load.fleet import load_directory
+from tests.support.teamfixtures import team_yaml
 
 TOKEN = "ghp-Team-T0ken-5e1f0c"
 
@@ -73,7 +75,7 @@ def test_add_writes_the_team_file_the_hub_reads(tmp_path: Path) -> None:
                 "matchLabels": {"environment": "staging"},
                 "matchExpressions": [{"key": "region", "operator": "In", "values": ["eu", "us"]}],
             },
-            "kinds": ["apps/Deployment", "ConfigMap"],
+            "kinds": ["apps/Deployment", "/ConfigMap"],  # the hub's form of a core kind
             "clusterScopedKinds": ["rbac.authorization.k8s.io/ClusterRole"],
             "limits": {"objectsPerCluster": 500, "bundleBytes": 1048576},
         },
@@ -128,11 +130,14 @@ def test_a_namespace_another_team_owns_is_refused(tmp_path: Path) -> None:
     assert add(tmp_path, "team-a", namespaces="shared,team-a")[0] == 0
     code, _, err = add(tmp_path, "team-b", namespaces="team-b,shared")
     assert code == 2
-    assert "shared (team team-a)" in err
+    assert "'shared' is owned by team 'team-a'" in err and "teams/team-b.yaml" in err
     assert not (tmp_path / "teams" / "team-b.yaml").exists()
 
 
-@pytest.mark.parametrize("namespace", ["kube-system", "kube-public", "default"])
+@pytest.mark.parametrize(
+    "namespace",
+    ["kube-system", "kube-public", "default", "kube-node-lease", "fleet-system", "fleet-member-a"],
+)
 def test_the_clusters_own_namespaces_belong_to_no_team(tmp_path: Path, namespace: str) -> None:
     code, _, err = add(tmp_path, "team-a", namespaces=f"team-a,{namespace}")
     assert code == 2 and namespace in err
@@ -256,11 +261,11 @@ def test_a_selector_kubectl_would_refuse_is_refused(text: str) -> None:
 @pytest.mark.parametrize(
     ("spec_text", "named"),
     [
-        ("namespace: [team-b]", "unknown field 'namespace'"),
+        ("namespace: [team-b]", 'unknown field "spec.namespace"'),
         ("clusterSelector: {matchExpressions: [{key: env, operator: Near}]}", "operator"),
         ("clusterSelector: {matchExpressions: [oops]}", "matchExpressions[0]"),
         ("clusterSelector: {matchLabels: {env: [a]}}", "matchLabels"),
-        ("limits: {objects: 5}", "unknown field 'objects'"),
+        ("limits: {objects: 5}", 'unknown field "spec.limits.objects"'),
     ],
 )
 def test_list_names_the_field_a_hand_edited_team_file_gets_wrong(
@@ -273,3 +278,55 @@ def test_list_names_the_field_a_hand_edited_team_file_gets_wrong(
     )
     code, _, err = team("list", at=tmp_path)
     assert code == 1 and "teams/team-b.yaml" in err and named in err
+
+
+def test_every_file_team_add_writes_loads_in_the_hubs_loader_without_findings(tmp_path: Path) -> None:
+    assert (
+        add(tmp_path, "team-a", "--clusters", "env=prod,region in (eu,us),!legacy", "--path", "fleet")[0] == 0
+    )
+    assert add(tmp_path, "team-b", "--kinds", "apps/Deployment,Service", "--objects-per-cluster", "9")[0] == 0
+    assert add(tmp_path, "team-c", "--cluster-scoped-kinds", "ClusterRole", "--bundle-bytes", "4096")[0] == 0
+    loaded = load_directory(tmp_path)
+    assert loaded.findings == ()
+    assert sorted(loaded.spec.teams) == ["team-a", "team-b", "team-c"]
+    assert loaded.spec.teams["team-c"].cluster_scoped_kinds == ("/ClusterRole",)
+    assert loaded.spec.teams["team-a"].selects({"env": "prod", "region": "eu"})
+    assert not loaded.spec.teams["team-a"].selects({"env": "prod", "region": "eu", "legacy": "1"})
+
+
+@pytest.mark.parametrize(
+    ("url", "namespaces"),
+    [
+        ("git://127.0.0.1:9418/team-a.git", ["team-a", "fleet-system"]),  # fleet-* is KubeFleet's
+        ("git://127.0.0.1:9418/team-a.git", ["kube-node-lease"]),
+        ("git://bot@127.0.0.1:9418/team-a.git", ["team-a"]),  # a user name may be a token
+        (f"https://git.example.com/team-a.git?private_token={TOKEN}", ["team-a"]),
+        ("https://git.example.com/a b.git", ["team-a"]),
+    ],
+)
+def test_a_team_file_the_hub_refuses_is_refused_by_team_add(
+    tmp_path: Path, url: str, namespaces: list[str]
+) -> None:
+    by_hand = tmp_path / "by-hand"
+    (by_hand / "teams").mkdir(parents=True)
+    (by_hand / "teams" / "team-a.yaml").write_text(team_yaml("team-a", url, namespaces))
+    hub = load_directory(by_hand)
+    assert not hub.ok and not hub.spec.teams  # the hub holds the platform commit
+    code, out, err = team("add", "team-a", "--repo", url, "--namespaces", ",".join(namespaces), at=tmp_path)
+    assert code == 2 and not (tmp_path / "teams").exists()
+    assert "teams/team-a.yaml:" in err  # the hub's located finding
+    assert TOKEN not in out + err
+
+
+def test_validate_checks_the_team_files_of_a_platform_repo(tmp_path: Path) -> None:
+    assert add(tmp_path, "team-a")[0] == 0
+    result = CliRunner().invoke(app, ["validate", str(tmp_path)])
+    assert result.exit_code == 0 and "0 error(s), 0 warning(s) in 1 object(s)" in result.stdout
+    (tmp_path / "teams" / "team-b.yaml").write_text(
+        team_yaml("team-b", "/srv/b.git", ["team-b"]).replace("  namespaces:", "  namespace:")
+    )
+    result = CliRunner().invoke(app, ["validate", str(tmp_path)])
+    assert result.exit_code == 1 and "no schema" not in result.stdout
+    assert (
+        'teams/team-b.yaml:9:3: Team/team-b: spec.namespace: unknown field "spec.namespace"' in result.stdout
+    )

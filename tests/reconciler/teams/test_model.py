@@ -41,6 +41,11 @@ def test_a_team_file_is_read_into_the_teams_of_the_spec(tmp_path: Path) -> None:
         ("ssh://git@git.example.com/org/team-a.git", True),
         ("/srv/git/team-a.git", True),
         ("https://user:s3cret@git.example.com/team-a.git", False),  # a password reaches output
+        ("https://ghp-t0ken@git.example.com/team-a.git", False),  # GitHub takes a token as the user
+        ("git://bot@git.example.com/team-a.git", False),
+        ("ssh://git:s3cret@git.example.com/team-a.git", False),
+        ("https://git.example.com/team-a.git?private_token=t0ken", False),
+        ("https://git.example.com/team-a.git#main", False),
         ("--upload-pack=touch /tmp/x", False),  # an option to git
         ("file:///etc", False),
         ("relative/path", False),
