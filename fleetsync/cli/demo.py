@@ -54,23 +54,35 @@ def demo_command(
             "verify, and one Secret SOPS-encrypted for some clusters (keys made in the temp dir).",
         ),
     ] = False,
+    teams: Annotated[
+        bool,
+        typer.Option(
+            "--teams",
+            help="End with the team model: a platform repo and two team repos on a local git daemon, "
+            "onboarded with `fleetsync team add`; one team's broken commit does not hold back the other.",
+        ),
+    ] = False,
 ) -> None:
     """The whole loop on this machine: the template as a fleet repo, the hub, and one agent per cluster.
 
-    Each template MemberCluster runs as a simulated Kubernetes API (or a real context you map it
-    to); the hub renders bundles, agents apply them and report, the hub folds the reports into
-    placement status; then a Deployment is scaled behind its agent's back and the drift report
-    commit is shown. With --secure the fleet runs with every trust setting on and the demo ends by
-    showing what was verified and where the Secret's plaintext is (docs/security.md). Exit code 0
-    when every stage passed, 3 otherwise. See docs/demo.md.
+        Each template MemberCluster runs as a simulated Kubernetes API (or a real context you map it
+        to); the hub renders bundles, agents apply them and report, the hub folds the reports into
+        placement status; then a Deployment is scaled behind its agent's back and the drift report
+        commit is shown. With --secure the fleet runs with every trust setting on and the demo ends by
+        showing what was verified and where the Secret's plaintext is (docs/security.md). With --teams
+    the fleet repo becomes a platform repo with two team repos; team B pushes a commit that does not
+    parse while team A's change rolls out, then fixes it (docs/teams.md). Exit code 0
+        when every stage passed, 3 otherwise. See docs/demo.md.
 
-      fleetsync demo
+          fleetsync demo
 
-      fleetsync demo --keep
+          fleetsync demo --keep
 
-      fleetsync demo --secure
+          fleetsync demo --secure
 
-      fleetsync demo --kubeconfig ~/.kube/config --map prod-eu-1=kind-fleet
+          fleetsync demo --teams
+
+          fleetsync demo --kubeconfig ~/.kube/config --map prod-eu-1=kind-fleet
     """
     import time
 
@@ -102,6 +114,7 @@ def demo_command(
         mapping=tuple(pairs),
         view=_until_enter,
         secure=secure,
+        teams=teams,
     )
     result = run_demo(options, out, clock=utcnow, sleep=time.sleep)
     raise typer.Exit(EXIT_OK if result.ok else EXIT_RUNTIME)

@@ -15,7 +15,11 @@
 7. *trust* (``--secure`` only, fleetsync/demo/trust.py) — the fleet repo's commits were signed and
    rendered under ``verify.commits: strict``, every agent verified the hub's signature on the
    bundle it runs, and the encrypted Secret is plaintext on its recipients' members only: no file
-   of any ref holds its value.
+   of any ref holds its value;
+8. *teams* (``--teams`` only, fleetsync/demo/teams.py) — the fleet repo becomes a platform repo:
+   two team repos on a loopback ``git daemon`` are onboarded with ``fleetsync team add`` commits
+   and placed; team B pushes a commit that does not parse while team A's next change rolls out
+   and B keeps its last good objects; then B's fix rolls out.
 
 Each stage either passes or fails with a message; the run's exit code is 0 only when all pass.
 Everything runs in this process (simulators on 127.0.0.1, agents and hub in threads) and is
@@ -40,6 +44,7 @@ from agent.loop import SyncSummary
 from fleetsync.demo.browse import serve_view
 from fleetsync.demo.fleet import DEMO_IDENTITY, LocalFleet, Target
 from fleetsync.demo.staged import DemoClock, Driver, RunShown, held_runs, roll_out
+from fleetsync.demo.teams import TeamsChapter, TeamsShown
 from fleetsync.demo.trust import summary_lines
 from fleetsync.demo.verified import show_trust
 from fleetsync.demo.view import LANDING_HEADERS, Output, landing_rows, landings, summaries, unsettled
@@ -81,6 +86,7 @@ class DemoOptions:
     mapping: tuple[tuple[str, str], ...] = ()  # explicit (cluster, context) pairs
     max_rounds: int = 6
     secure: bool = False  # signed commits and bundles, an encrypted Secret (fleetsync/demo/trust.py)
+    teams: bool = False  # a platform repo and two team repos (fleetsync/demo/teams.py)
     # with keep: called with the fleet view's URL while it is served; the view stops when it returns
     view: Callable[[str], None] | None = None
 
@@ -108,6 +114,7 @@ class DemoResult:
     drift: DriftShown | None = None
     runs: list[RunShown] = field(default_factory=list)
     view_url: str = ""
+    teams: TeamsShown | None = None
 
     @property
     def ok(self) -> bool:
@@ -255,6 +262,17 @@ def _story(
         with out.stage("trust: what was verified, and where the Secret's plaintext is"):
             detail = show_trust(fleet, fleet.trust, out)
         result.stages.append(Stage("trust", True, detail))
+
+    if options.teams:
+        with out.stage("teams: a platform repo and two team repos; one team's broken commit"):
+            chapter = TeamsChapter(fleet, out, lambda: _hub(fleet, out), lambda: _agents(fleet, out, None))
+            try:
+                result.teams = chapter.run()
+            except FleetsyncError as e:  # named here: the stage count does not tell it from trust
+                result.stages.append(Stage("teams", False, str(e)))
+                out.line(f"FAILED: {e}", style="bold red")
+                return
+        result.stages.append(Stage("teams", True, ", ".join(s.name for s in result.teams.steps)))
 
 
 def _hub(fleet: LocalFleet, out: Output) -> list[str]:

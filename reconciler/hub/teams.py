@@ -24,6 +24,7 @@ import logging
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -48,6 +49,7 @@ TEAM_REF_PREFIX = "refs/fleetsync/teams/"
 MAX_LOADS = 64  # team trees remembered
 MAX_KEPT = 10_000
 MAX_ERROR = 500  # characters of a fetch error kept in status
+FETCH_WORKERS = 8  # team repos fetched at once (each fetch is mostly waiting on its remote)
 _COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 
@@ -82,24 +84,27 @@ class TeamSources:
         contact a repository (with its credentials) that only that commit names."""
         before = (self.heads, self.errors)
         self.heads, self.errors, self._fetch, self._fetched = {}, {}, fetch, set()
-        for name, team in sorted(self.known.items()):
-            self._read(repo, name, team)
+        self._read_all(repo, sorted(self.known.items()))
         return (self.heads, self.errors) != before
 
-    def _read(self, repo: HubRepo, name: str, team: Team) -> None:
-        """Fetch one team's branch (when this pass fetches) and note its head."""
-        self._fetched.add((name, team.repo))
-        if self._fetch:
-            try:
-                repo.fetch_branch(team.repo.url, team.repo.branch, team_ref(name))
-            except (TransientError, UserError, ValueError) as e:  # already redacted by gitstore
-                self.errors[name] = str(e)[:MAX_ERROR]
-                log.warning(
-                    "a team repo cannot be fetched; it keeps its last good objects", extra={"team": name}
-                )
-        head = repo.resolve(team_ref(name))
-        if head:
-            self.heads[name] = head
+    def _read_all(self, repo: HubRepo, teams: Sequence[tuple[str, Team]]) -> None:
+        """Fetch the teams' branches (when this pass fetches) and note their heads. The fetches
+        run in a few threads: a pass with many team repos is otherwise a row of round trips
+        (bench/bench_teams.py); each fetch is its own ``git`` process writing only its own ref."""
+        self._fetched.update((name, team.repo) for name, team in teams)
+        if self._fetch and teams:
+            with ThreadPoolExecutor(min(FETCH_WORKERS, len(teams)), "team-fetch") as pool:
+                failed = list(pool.map(lambda t: _fetch_one(repo, *t), teams))
+            for (name, _), error in zip(teams, failed, strict=True):
+                if error is not None:
+                    self.errors[name] = error
+                    log.warning(
+                        "a team repo cannot be fetched; it keeps its last good objects", extra={"team": name}
+                    )
+        for name, _ in teams:
+            head = repo.resolve(team_ref(name))
+            if head:
+                self.heads[name] = head
 
     def load(self, repo: HubRepo, team: Team, commit: str) -> LoadResult | None:
         """A team commit loaded as it is (not confined); None when it cannot be read."""
@@ -128,9 +133,9 @@ class TeamSources:
         records: dict[str, TeamRecord] = {}
         frozen = dict(isolated.frozen)
         team_frozen: dict[str, Mapping[str, tuple[Finding, ...]]] = {}
+        new = [(n, t) for n, t in sorted(platform.teams.items()) if (n, t.repo) not in self._fetched]
+        self._read_all(repo, new)  # new in this commit, or their repo changed
         for name, team in sorted(platform.teams.items()):
-            if (name, team.repo) not in self._fetched:  # new in this commit, or its repo changed
-                self._read(repo, name, team)
             spec, record, held = self._team(repo, team, memory.teams.get(name), platform.members)
             records[name] = record
             team_frozen[name] = held
@@ -234,6 +239,15 @@ class TeamLimits:
                 for name, r in records.items()
             }
         )
+
+
+def _fetch_one(repo: HubRepo, name: str, team: Team) -> str | None:
+    """Fetch one team's branch into its ref; why it failed (None: it did not)."""
+    try:
+        repo.fetch_branch(team.repo.url, team.repo.branch, team_ref(name))
+    except (TransientError, UserError, ValueError) as e:  # already redacted by gitstore
+        return str(e)[:MAX_ERROR]
+    return None
 
 
 def _over(team: Team, objects: Sequence[OverriddenObject]) -> str | None:
