@@ -61,11 +61,13 @@ class TeamStatus:
         self._staged: dict[str, tuple[str, Mapping[str, bytes]]] = {}  # team -> (repo url, files)
         self._pushed: dict[str, str] = {}
         self.errors: dict[str, str] = {}
+        self._unrecorded = False  # the last pass could not record its push errors in status
 
     @property
     def failing(self) -> bool:
-        """Whether a team's last push failed: the next pass must be a full one, to retry it."""
-        return any(self.errors.values())
+        """Whether a team's last push failed (or its outcome is not recorded yet): the next pass
+        must be a full one, to retry it."""
+        return self._unrecorded or any(self.errors.values())
 
     def stage(self, spec: FleetSpec, memory: HubMemory, files: Mapping[str, bytes]) -> None:
         """Every team's view of the status this pass is about to publish (``files``, whose
@@ -87,6 +89,7 @@ class TeamStatus:
         for name, (url, files) in sorted(self._staged.items()):
             tree = repo.write_tree(files)
             if self._pushed.get(name) == tree and not errors.get(name):
+                errors[name] = ""  # the branch holds this view: no error (one recorded is stale)
                 continue
             try:
                 self._push(repo, name, url, tree, now)
@@ -97,7 +100,14 @@ class TeamStatus:
                 continue
             errors[name] = ""
         self.errors = {n: e for n, e in errors.items() if e}
-        self._record(repo, errors, now)
+        self._unrecorded = False
+        try:
+            self._record(repo, errors, now)
+        except (TransientError, UserError) as e:  # the platform's publish stands: retried next pass
+            self._unrecorded = True
+            log.warning(
+                "a team status push error cannot be recorded yet", extra={"error": str(e)[:MAX_ERROR]}
+            )
 
     def _push(self, repo: HubRepo, name: str, url: str, tree: str, now: datetime) -> None:
         tip = repo.team_status_tip(url, name)
@@ -130,7 +140,4 @@ class TeamStatus:
         if failed:
             message = f"status: team status cannot be pushed for {', '.join(failed)}"
         new = repo.write_commit(repo.write_tree(files), [tip], message, now)
-        try:
-            repo.publish([RefUpdate(STATUS_HEAD, new, tip)])
-        except TransientError:  # another hub moved it, or the remote is gone: the next pass records it
-            log.warning("a team status push error cannot be recorded yet; retried")
+        repo.publish([RefUpdate(STATUS_HEAD, new, tip)])  # RefRace: another hub moved it first
