@@ -65,6 +65,7 @@ from fleetsync_contract.gitreason import (
     ACCESS_DENIED,
     AUTH_FAILED,
     HOST_KEY,
+    REJECTED,
     REPO_MISSING,
     UNREACHABLE,
     Hints,
@@ -92,6 +93,8 @@ from reconciler.gitstore.trees import TreeReader
 _SOURCE_NS = "refs/fleetsync/source/"
 _HUB_NS = "refs/fleetsync/hub/"
 _TEAMS_NS = "refs/fleetsync/teams/"  # each team repo's branch, fetched (fetch_branch)
+_TEAM_STATUS_NS = "refs/fleetsync/team-status/"  # each team repo's fleet/status, as last read
+TEAM_STATUS_BRANCH = "fleet/status"  # the one branch the hub writes in a team repo
 
 
 # What to do about a git failure of the hub, by what git said (fleetsync_contract/gitreason.py).
@@ -107,6 +110,20 @@ _HINTS: Hints = (
         UNREACHABLE,
         "check that the Git host is reachable from the hub (address, DNS, firewall, proxy); retried",
     ),
+)
+
+
+# What to do about a failed push of a team's fleet/status (reconciler/hub/teamstatus.py).
+_TEAM_STATUS_HINTS: Hints = (
+    (REPO_MISSING, "check the Team's spec.repo.url"),
+    (AUTH_FAILED, "give the hub credentials for the team repo: docs/operations.md, 'Git credentials'"),
+    (
+        (*ACCESS_DENIED, "[remote rejected]", "protected branch"),
+        "give the hub push rights to fleet/status of the team repo: docs/hub.md, 'Team repos'",
+    ),
+    (REJECTED, "fleet/status of the team repo moved meanwhile; read again and retried"),
+    (HOST_KEY, "add the Git host's key to --git-known-hosts-file"),
+    (UNREACHABLE, "check that the team repo's host is reachable from the hub; retried"),
 )
 
 
@@ -239,6 +256,44 @@ class HubRepo(TreeReader):
         check_ref_component(ref[len(_TEAMS_NS) :])
         self._fetch(remote, [f"+refs/heads/{branch}:{ref}"])
         return self._resolve(ref)
+
+    def team_status_tip(self, remote: str, team: str) -> str | None:
+        """The commit of ``fleet/status`` in a team repo (None when it has none), fetched into
+        ``refs/fleetsync/team-status/<team>`` so a new status commit can build on it; bounded and
+        redacted like every call to a remote (reconciler/hub/teamstatus.py)."""
+        ref = _TEAM_STATUS_NS + check_ref_component(team)
+        branch = f"refs/heads/{TEAM_STATUS_BRANCH}"
+        try:
+            out = self._remote(f"cannot list refs of {remote}", "ls-remote", "--", remote, branch)
+        except GitCommandError as e:
+            raise GitFailure(self._auth.redact(f"cannot list refs of {remote}: {_stderr(e)}")) from e
+        tips = [line.partition("\t")[0] for line in out.splitlines() if line.endswith("\t" + branch)]
+        if not tips:
+            return None
+        tip = _check_sha(tips[0])
+        if self._resolve(ref) != tip:
+            self._fetch(remote, [f"+{branch}:{ref}"])
+        return tip
+
+    def push_team_status(self, remote: str, team: str, new: str, old: str | None) -> None:
+        """Move ``fleet/status`` of a team repo from ``old`` (None: it must not exist) to ``new``,
+        with a lease, so a branch moved by anyone else is never overwritten; GitFailure (redacted)
+        when the push is refused or the repo cannot be reached. Nothing else of a team repo is
+        ever written: the branch name is fixed here."""
+        self._writer.flush()
+        ref = _TEAM_STATUS_NS + check_ref_component(team)
+        branch = f"refs/heads/{TEAM_STATUS_BRANCH}"
+        new = _check_sha(new)
+        lease = f"--force-with-lease={branch}:{_check_sha(old) if old is not None else ''}"
+        try:
+            self._remote(
+                f"cannot push to {remote}", "push", "--no-verify", lease, "--", remote, f"{new}:{branch}"
+            )
+        except GitCommandError as e:  # not --porcelain: a rejected ref's reason stays on stderr
+            why = git_reason(unwrap(str(e.stderr or e)), _TEAM_STATUS_HINTS)
+            why = why.replace(new, "the status commit")  # the same failure reads the same each pass
+            raise GitFailure(self._auth.redact(f"cannot push to {remote}: {why}")) from e
+        self._repo.git.update_ref(ref, new)
 
     def source_commit(self) -> str | None:
         """The newest commit of the fleet branch (None when the branch does not exist)."""

@@ -71,6 +71,7 @@ from reconciler.hub.render import (
 from reconciler.hub.session import HubSession
 from reconciler.hub.stages import ScheduleFn
 from reconciler.hub.teams import TeamLimits
+from reconciler.hub.teamstatus import carry_status_errors
 from reconciler.load.fleet import FleetSpec
 from reconciler.rollout.staged.approver import git_approvers
 from reconciler.rollout.staged.step import step_orphans
@@ -135,6 +136,7 @@ def reconcile_once(
         if commit is None:
             raise UserError(f"the fleet repo has no branch {repo.branch!r}")
         teams_moved = session.teams.refresh(repo, refresh)  # team repos (reconciler/hub/teams.py)
+        teams_moved = teams_moved or session.team_status.failing  # a team status push is retried
         say("reading hub refs")
         if not teams_moved and (quiet := session.quiet(repo, commit, now)) is not None:
             return ReconcileResult(commit, True, quiet, (), attempt, session.requeue_after(now))
@@ -154,6 +156,7 @@ def reconcile_once(
         session.settled(
             repo, commit, inputs, now, bool(updates), result.loaded, result.requeue_after, result.findings
         )
+        session.team_status.publish(repo, now)  # best-effort, after the platform (hub/teamstatus.py)
         log.log(
             logging.INFO if updates else logging.DEBUG,  # an idle poll is no news
             "reconciled",
@@ -263,7 +266,7 @@ def _reconcile(
         LoadRecord(commit, True, failed),
         {p.memory.key: p.memory for p in placed},
         records,
-        limits.records(teamed.records),
+        carry_status_errors(limits.records(teamed.records), inputs.memory),
     )
     files = status_files(memory, placement_docs, cluster_docs)
     files.update(
@@ -275,6 +278,7 @@ def _reconcile(
             by_name,
         )
     )
+    session.team_status.stage(spec, memory, files)  # each team's own view (reconciler/hub/teamstatus.py)
     files.update(guard.status_files())
     files.update(kept_files(isolated.kept))
     files.update(eviction_files(spec, [p.eviction_docs for p in placed], inputs.previous_doc, now))

@@ -36,6 +36,7 @@ from reconciler.hub.inputs import HubInputs, InputMemo, LoadCache, Loaded, obser
 from reconciler.hub.pipeline import fleet_states
 from reconciler.hub.snapshots import SnapshotReader
 from reconciler.hub.teams import TeamSources
+from reconciler.hub.teamstatus import TeamStatus
 from reconciler.policy.cache import PolicyCache
 
 FULL_PASS_EVERY = timedelta(minutes=10)
@@ -75,6 +76,7 @@ class HubSession:
         self._snapshots: SnapshotReader | None = None
         self._quiet: _Quiet | None = None
         self.teams = TeamSources()  # the team repos' heads and loads (reconciler/hub/teams.py)
+        self.team_status = TeamStatus()  # the teams' own status branches (reconciler/hub/teamstatus.py)
 
     def load(self, repo: HubRepo, commit: str) -> Loaded:
         """``commit`` loaded, with the policy set it enables (once per distinct tree)."""

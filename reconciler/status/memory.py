@@ -119,6 +119,9 @@ class TeamRecord:
     fetch_error: str = ""
     # cluster -> why the team's objects there are held (over spec.limits): hub/teams.py
     limited: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # why the last push of the team's own status branch failed ("" when it did not):
+    # reconciler/hub/teamstatus.py
+    status_error: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +217,8 @@ def _team_doc(name: str, t: TeamRecord) -> dict[str, Any]:
         doc["fetchError"] = t.fetch_error
     if t.limited:
         doc["limited"] = dict(sorted(t.limited.items()))
+    if t.status_error:
+        doc["statusError"] = t.status_error
     return doc
 
 
@@ -348,6 +353,7 @@ def _parse_team(t: _R) -> TeamRecord:
         kept=MappingProxyType({str(k): str(v) for k, v in kept.items()}),
         fetch_error=t.get("fetchError", str, ""),
         limited=MappingProxyType({str(k): str(v) for k, v in limited.items()}),
+        status_error=t.get("statusError", str, ""),
     )
 
 
