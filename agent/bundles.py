@@ -1,10 +1,12 @@
 """Bundles as the agent reads them: verified once per content, parsed once per file.
 
-The Git source hands the agent the whole bundle tree on every pass. ``MemoVerifier`` runs the
-contract's ``verify`` only when the tree's content changed (hashing is cheap; re-parsing every
-manifest to check its identity is not), and ``load_verified`` parses a manifest that verification
-already accepted with libyaml — the same data as the contract's pure-Python reader (timestamps kept
-as strings), about ten times faster, which matters for a first apply of thousands of objects.
+The Git source hands the agent the whole bundle tree on every pass, as
+``fleetsync_contract.integrity.BundleFiles``: verification parses the index and every manifest
+through it and the loop applies those same parses (one parse per file per sync). ``MemoVerifier``
+runs the contract's ``verify`` only when the tree's content changed (hashing is cheap; re-parsing
+every manifest to check its identity is not). ``load_verified`` parses one manifest of a bundle
+verified elsewhere (the live diff, fleetsync/cli/livediff.py) with libyaml, giving the same data
+as the contract's reader (timestamps kept as strings).
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ _VerifiedLoader.add_constructor(
 
 
 def load_verified(data: bytes) -> dict[str, Any]:
-    """Parse a manifest the bundle verifier already parsed (bounded, alias-free) — with libyaml,
-    ten times faster than the contract's pure-Python reader, giving the same data."""
+    """Parse a manifest of a bundle that verified (bounded, alias-free) with libyaml: the same
+    data as the contract's reader, without its alias check (verification made it)."""
     doc = yaml.load(data, Loader=_VerifiedLoader)  # a safe loader
     if not isinstance(doc, dict):  # the verifier parsed it already; this cannot happen
         raise BundleError("a manifest is not a mapping")

@@ -51,7 +51,6 @@ from agent.apply.inventory import (
 from agent.apply.manager import Applier, Kube, Result, Strategy, Work
 from agent.apply.prune import prune
 from agent.apply.waves import apply_in_waves
-from agent.bundles import load_verified
 from agent.errors import BundleRefused, ClaimRefused, KubeError, NotFound, SourceError, Unrelated
 from agent.observe import Observing, detached, in_background
 from agent.ownership import Claim, Standing, judge, refusal
@@ -66,7 +65,8 @@ from agent.report import (
 )
 from agent.source import FetchedBundle
 from fleetsync_contract import BUNDLE_REF_PREFIX
-from fleetsync_contract.bundle import Bundle, BundleError, parse_bundle, placement_digests
+from fleetsync_contract.bundle import Bundle, BundleError, placement_digests
+from fleetsync_contract.integrity import BundleFiles, bundle_files
 from fleetsync_contract.report import (
     HEARTBEAT_FILE,
     ClusterReport,
@@ -189,7 +189,8 @@ class SyncSummary:
 @dataclass
 class _State:
     bundle: Bundle | None = None
-    files: Mapping[str, bytes] = field(default_factory=dict)
+    # the verified bundle's files, with the parses verification made (one parse per file per sync)
+    files: BundleFiles = field(default_factory=lambda: BundleFiles({}))
     commit: str = ""
     signed_by: str = ""  # the hub key that signed ``commit`` (checked with --verify-key-file)
     report: ClusterReport | None = None
@@ -449,11 +450,12 @@ class Agent:
             return SourceState(True, "", signed_by=st.signed_by)
         self._standing = Standing.OURS  # our bundle descends from the claim's commit (or no claim)
         if fetched.commit != st.commit or st.bundle is None:
+            files = bundle_files(fetched.files)  # the verifier's parses, handed on
             try:
-                bundle = parse_bundle(fetched.files)
+                bundle = files.bundle()
             except BundleError as e:
                 return SourceState(False, f"bundle {fetched.commit[:12]} is not readable: {e}"[:1024])
-            st.bundle, st.files, st.commit = bundle, fetched.files, fetched.commit
+            st.bundle, st.files, st.commit = bundle, files, fetched.commit
             st.signed_by = fetched.signed_by
         return SourceState(True, "", signed_by=st.signed_by)
 
@@ -485,15 +487,16 @@ class Agent:
                     "bundle %s is not in the local clone; nothing to enforce until Git is back", commit[:12]
                 )
                 return
-            bundle = parse_bundle(cached.files)
+            files = bundle_files(cached.files)
+            bundle = files.bundle()
         except (SourceError, BundleError) as e:
             log.warning("cannot enforce the cached bundle %s: %s", commit[:12], e)
             return
         log.info("enforcing the cached bundle %s until Git is back", commit[:12])
-        st.bundle, st.files, st.commit = bundle, cached.files, cached.commit
+        st.bundle, st.files, st.commit = bundle, files, cached.commit
         st.signed_by = cached.signed_by
 
-    def _works(self, bundle: Bundle, files: Mapping[str, bytes]) -> list[Work]:
+    def _works(self, bundle: Bundle, files: BundleFiles) -> list[Work]:
         strategies = {p.key: Strategy.parse(p.apply_strategy) for p in bundle.placements}
         works = []
         parsed: dict[str, dict[str, Any]] = {}
@@ -501,7 +504,7 @@ class Agent:
             env = Envelope(e.envelope.kind, e.envelope.namespace, e.envelope.name) if e.envelope else None
             manifest = self.state.manifests.get(e.sha256)
             if manifest is None:
-                manifest = load_verified(files[e.path])
+                manifest = files.manifest(e.path)  # parsed when it was verified
             parsed[e.sha256] = manifest
             works.append(Work(e.placement, e.identity, manifest, strategies[e.placement], env))
         self.state.manifests = parsed  # parsed once per content, kept only while in the bundle

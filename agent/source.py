@@ -95,6 +95,7 @@ from fleetsync_contract.gitreason import (
     Hints,
 )
 from fleetsync_contract.gitreason import git_reason as reason_line
+from fleetsync_contract.integrity import BundleFiles
 
 log = logging.getLogger("fleetsync.agent")
 Verifier = Callable[[Mapping[str, bytes]], list[str]]
@@ -401,20 +402,57 @@ class GitSource:
             except _GitFailed as e:
                 raise self._error(f"cannot deepen {self.bundle_ref} from {self.fleet}", e) from e
 
-    def _read_tree(self, commit: str) -> dict[str, bytes]:
-        files: dict[str, bytes] = {}
+    def _read_tree(self, commit: str) -> BundleFiles:
+        """Every file of ``commit``'s tree, read in two git processes rather than one round trip
+        per object: ``ls-tree -r -l`` lists paths, modes and sizes (a symlink or more than
+        MAX_BUNDLE_BYTES is refused before any content is read), then one ``cat-file --batch``
+        reads every blob. Submodule entries are skipped, as they have no content here."""
+        listing = self._git_out(["ls-tree", "-r", "-l", "-z", _check_commit(commit)])
+        entries: list[tuple[str, str]] = []  # (path, blob id)
         total = 0
-        tree = self._repo.commit(commit).tree
-        for blob in tree.traverse():
-            if not isinstance(blob, git.Blob):
+        for record in listing.split(b"\0"):
+            if not record:
                 continue
-            if blob.mode == 0o120000:
-                raise BundleRefused(f"bundle {commit[:12]} contains a symlink: {blob.path}")
-            total += blob.size
+            meta, _, raw_path = record.partition(b"\t")
+            mode, kind, oid, size = meta.split()
+            path = raw_path.decode("utf-8", "surrogateescape")
+            if mode == b"120000":
+                raise BundleRefused(f"bundle {commit[:12]} contains a symlink: {path}")
+            if kind != b"blob":
+                continue
+            total += int(size)
             if total > MAX_BUNDLE_BYTES:
                 raise BundleRefused(f"bundle {commit[:12]} is larger than {MAX_BUNDLE_BYTES} bytes")
-            files[str(blob.path)] = blob.data_stream.read()
-        return files
+            entries.append((path, oid.decode()))
+        batch = self._git_out(["cat-file", "--batch"], "".join(f"{blob}\n" for _, blob in entries).encode())
+        files: dict[str, bytes] = {}
+        at = 0
+        for path, blob in entries:
+            header_end = batch.index(b"\n", at)
+            header = batch[at:header_end].split()  # "<id> blob <size>", or "<id> missing"
+            if len(header) != 3 or header[0].decode() != blob or header[1] != b"blob":
+                raise SourceError(f"cannot read {path} of bundle {commit[:12]}: git answered {header!r}")
+            size = header[2]
+            start = header_end + 1
+            files[path] = batch[start : start + int(size)]
+            at = start + int(size) + 1  # the content is followed by a newline
+        return BundleFiles(files)
+
+    def _git_out(self, args: list[str], stdin: bytes = b"") -> bytes:
+        """Stdout of a local ``git ARGS`` in the clone (bounded by the git timeout); SourceError
+        on failure."""
+        env = {**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **self._repo.git.environment()}
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=self.path, env=env, input=stdin, capture_output=True, timeout=self.timeout
+            )
+        except subprocess.TimeoutExpired:
+            raise SourceError(f"git {args[0]} in the local clone took more than {self.timeout:g} s") from None
+        if done.returncode != 0:
+            raise SourceError(
+                f"git {args[0]} in the local clone failed: {git_reason(done.stderr.decode(errors='replace'))}"
+            )
+        return done.stdout
 
     # -- reports ----------------------------------------------------------------------------
     def push_report(self, files: Mapping[str, bytes], message: str, author: str) -> str | None:
