@@ -30,14 +30,14 @@ class DaemonError(TransientError):
     """The loopback git daemon could not be started."""
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
 
 
-def _accepts(port: int) -> bool:
+def accepts(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.2):
             return True
@@ -67,7 +67,7 @@ class LoopbackDaemon:
             "GIT_CONFIG_GLOBAL": os.devnull,
         }
         for _ in range(ATTEMPTS):
-            self.port = _free_port()
+            self.port = free_port()
             try:
                 proc = subprocess.Popen(
                     [
@@ -95,7 +95,7 @@ class LoopbackDaemon:
     def _ready(self, proc: subprocess.Popen[bytes]) -> bool:
         deadline = time.monotonic() + START_DEADLINE_S
         while time.monotonic() < deadline:
-            if _accepts(self.port):
+            if accepts(self.port):
                 return True
             try:
                 proc.wait(timeout=0.05)  # returns only when the daemon died (its port was taken)

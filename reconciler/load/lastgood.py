@@ -54,7 +54,7 @@ class Isolated:
     held: tuple[Finding, ...] = ()  # repo-scope errors: the commit is not rendered at all
 
 
-def _slot(ident: str) -> tuple[str, str]:
+def slot(ident: str) -> tuple[str, str]:
     """The FleetSpec field and key an object of this identity lives under."""
     group, kind, namespace, name = parse_identity(ident)
     if group == TEAM_GROUP and kind == TEAM_KIND:
@@ -66,7 +66,7 @@ def _slot(ident: str) -> tuple[str, str]:
 
 
 def _lookup(spec: FleetSpec, ident: str) -> Any:
-    bucket, key = _slot(ident)
+    bucket, key = slot(ident)
     found: Mapping[str, Any] = getattr(spec, bucket)
     return found.get(key)
 
@@ -135,7 +135,7 @@ def last_good_spec(base: str, kept: Mapping[str, str], load: LoadFn) -> FleetSpe
     for ident in sorted(kept):
         model = origins.definition(ident)
         if model is not None:
-            bucket, key = _slot(ident)
+            bucket, key = slot(ident)
             buckets[bucket][key] = model
     return _with(loaded.spec, buckets)
 
@@ -181,7 +181,7 @@ def keep_last_good(
         model = origins.definition(ident)
         if model is None:
             continue  # never good: nothing to keep
-        bucket, key = _slot(ident)
+        bucket, key = slot(ident)
         if bucket in ("members", "teams") or ident.startswith(ADMISSION_GROUP + "/"):
             why = f"{ident} is in a file that does not load: {_HOLDS.get(bucket, _HOLDS['policy'])}"
             errors = wanted[ident] or (Finding("", 0, 0, "", why),)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fleetsync_contract.canonical import CanonicalError, dump, load
@@ -170,13 +170,21 @@ def table(docs: Sequence[Mapping[str, Any]]) -> str:
                 _condition(d, "Available"),
             ]
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADERS))]
+    return aligned(rows)
+
+
+def aligned(rows: Sequence[Sequence[str]]) -> str:
+    """kubectl's table: columns padded to their widest cell, three spaces apart."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "".join(
         "   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n" for r in rows
     )
 
 
-def render(docs: Sequence[dict[str, Any]], output: str) -> str:
+def render(
+    docs: Sequence[dict[str, Any]], output: str, table: Callable[[Sequence[Mapping[str, Any]]], str] = table
+) -> str:
+    """``-o table|yaml|json`` of status documents: a kubectl ``List`` for yaml and json."""
     if output == "table":
         return table(docs)
     data = {"apiVersion": "v1", "kind": "List", "items": list(docs)}

@@ -34,7 +34,6 @@ reconciler/status/read.py.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -45,7 +44,8 @@ from reconciler.api.policy import ClusterSelectorTerm, PlacementPolicy
 from reconciler.errors import NotFound
 from reconciler.gitstore.repo import HubRepo
 from reconciler.scheduler.model import MAX_UNSELECTED_DECISIONS, Schedule
-from reconciler.status.bindings import PARENT_LABEL  # KubeFleet's PlacementTrackingLabel, RPs too
+from reconciler.status.bindings import PARENT_LABEL, aligned
+from reconciler.status.bindings import render as render_list  # KubeFleet's PlacementTrackingLabel, RPs too
 from reconciler.status.conditions import Condition, Status, with_transition_times
 from reconciler.status.views import PLACEMENT_API_VERSION
 
@@ -339,19 +339,11 @@ def table(docs: Sequence[Mapping[str, Any]]) -> str:
                 str(unselected),
             ]
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADERS))]
-    return "".join(
-        "   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n" for r in rows
-    )
+    return aligned(rows)
 
 
 def render(docs: Sequence[dict[str, Any]], output: str) -> str:
-    if output == "table":
-        return table(docs)
-    data = {"apiVersion": "v1", "kind": "List", "items": list(docs)}
-    if output == "json":
-        return json.dumps(data, indent=2, sort_keys=True) + "\n"
-    return dump(data).decode()
+    return render_list(docs, output, table)
 
 
 def cli_get_policysnapshots(repo: HubRepo, kind: str, placement: str | None, output: str) -> str:

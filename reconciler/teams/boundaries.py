@@ -29,7 +29,8 @@ from reconciler.api.placement import Placement, PlacementType
 from reconciler.api.resource import Resource
 from reconciler.api.staged import ApprovalRequest, StagedUpdateRun
 from reconciler.errors import SCOPE_OBJECT, Finding
-from reconciler.load.fleet import BUCKETS, FleetSpec, LoadResult, bucket_key
+from reconciler.load.fleet import BUCKETS, FleetSpec, LoadResult
+from reconciler.load.lastgood import slot
 from reconciler.load.yamldoc import Document, dotted
 from reconciler.teams.model import TEAM_GROUP, TEAM_KIND, Team
 
@@ -43,17 +44,6 @@ Why = tuple[tuple[str | int, ...], str]  # the field path and the rule broken
 def owner_key(bucket: str, key: str) -> str:
     """The key of ``FleetSpec.owners`` for the object at ``key`` of the field ``bucket``."""
     return f"{bucket}/{key}"
-
-
-def slot(ident: str) -> tuple[str, str]:
-    """The FleetSpec field and key an object of this identity lives under."""
-    group, kind, namespace, name = parse_identity(ident)
-    if group == TEAM_GROUP and kind == TEAM_KIND:
-        return "teams", name
-    bucket = BUCKETS.get(kind) if registry.is_fleet_group(group) else None
-    if bucket is None or bucket == "resources":
-        return "resources", ident
-    return bucket, bucket_key(kind, namespace, name)
 
 
 # -- one team's load ------------------------------------------------------------------------------

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from reconciler.gitstore.daemon import accepts, free_port
+
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "test",
     "GIT_AUTHOR_EMAIL": "test@example.invalid",
@@ -57,21 +59,6 @@ def git_identity(repo: Path) -> None:
         ("commit.gpgsign", "false"),
     ):
         subprocess.run(["git", "-C", str(repo), "config", key, value], check=True)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +122,7 @@ class GitDaemon:
             return
         # A port picked free can be taken before the daemon binds it; try a few.
         for _ in range(5):
-            self.port = _free_port()
+            self.port = free_port()
             proc = subprocess.Popen(
                 [
                     "git",
@@ -153,7 +140,7 @@ class GitDaemon:
             )
             deadline = time.monotonic() + START_DEADLINE_S
             while time.monotonic() < deadline:
-                if _accepts(self.port):
+                if accepts(self.port):
                     self._proc = proc
                     return
                 try:
