@@ -138,6 +138,8 @@ def team_plan(
     repo at ``platform`` (a URL or a path; only read). See the module docstring."""
     if not platform or len(platform) > MAX_LOCATION or platform.startswith("-"):
         raise UserError(f"--platform: a URL or a path of at most {MAX_LOCATION} characters")
+    if not is_url(platform) and not Path(platform).is_dir():
+        raise UserError(f"--platform {platform[:200]!r}: not a URL or a directory")
     remote = platform if is_url(platform) else str(Path(platform).resolve())
     with (
         tempfile.TemporaryDirectory(prefix="fleetsync-plan-platform-") as tmp,

@@ -16,6 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from fleetsync.cli import app
+from reconciler.gitstore.repo import HubRepo
+from reconciler.hub.loop import reconcile_once
 from reconciler.plan import run as plan_run
 from tests.support.fleethelpers import FleetWork, member
 from tests.support.teamfixtures import configmap, team_files, team_yaml
@@ -145,3 +147,21 @@ def test_the_cli_takes_platform_and_team_and_refuses_reports_from_beside_them(re
     assert CliRunner().invoke(app, args).exit_code == 1
     assert CliRunner().invoke(app, [*args, "--reports-from", "origin"]).exit_code == 2
     assert CliRunner().invoke(app, ["plan", str(repos.team.path), "--team", "team-a"]).exit_code == 2
+
+
+def test_the_cluster_state_is_the_platform_repos_reports_and_hub_memory(repos: Repos) -> None:
+    """After the hub rendered the team's base, a team PR plans against the agents' reports on
+    the platform repo's hub refs: base renders as the hub rendered it, only the change shows."""
+    for c in ("eu-1", "us-1"):
+        repos.platform.beat(c, NOW)
+    with HubRepo.local(repos.platform.path) as hub:
+        reconcile_once(hub, NOW)
+    assert "refs/heads/fleet/bundles/eu-1" in repos.platform.refs()
+    repos.platform.report("eu-1", NOW)
+    plan, err, code = repos.plan({"app/web.yaml": DEPLOYMENT})
+    assert (err, code) == ("", 1)
+    assert plan["clusterState"]["assumedEligible"] is False
+    assert plan["clusterState"]["note"].endswith(
+        "reports of 2 cluster(s) and the hub memory from the platform repo"
+    )
+    assert _added(plan) == {"eu-1": ["apps/Deployment/team-a/web"]}
