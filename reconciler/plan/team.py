@@ -13,7 +13,8 @@ load: refused in head but not in base, it is a new error and blocks the merge (e
 message naming the team and the rule. Other teams' objects are left out (their repos are not
 read: a team's CI has no access to them); the boundaries keep namespaces and cluster-scoped
 names apart, so they change nothing of this team's render but a collision, which the hub
-still refuses — the plan says so in its notes.
+still refuses — the plan says so in its notes, as it notes a cluster where head exceeds the
+team's ``spec.limits`` (the hub then keeps the team's objects there as they are).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 
+from fleetsync_contract.canonical import dump
 from reconciler.errors import SCOPE_REPO, Finding, UserError
 from reconciler.gitstore.refs import is_url
 from reconciler.gitstore.repo import HubRepo
@@ -34,7 +36,7 @@ from reconciler.hub.teams import TeamSources
 from reconciler.load.fleet import LoadResult
 from reconciler.plan.build import FleetPlan, make_plan
 from reconciler.plan.side import read_cluster_state
-from reconciler.teams.boundaries import FLEET_BUCKETS, confine, merge, owner_key, slot
+from reconciler.teams.boundaries import FLEET_BUCKETS, confine, merge, owner_key, slot, team_of
 from reconciler.teams.model import Team
 
 MAX_LOCATION = 2048  # characters of --platform
@@ -163,4 +165,29 @@ def team_plan(
         f"(its clusters, the Team's boundaries, its policies); other teams' objects are left out "
         "(their repos are not read), so a collision with another team shows only once the hub renders"
     )
-    return replace(plan, notes=(note, *plan.notes))
+    return replace(plan, notes=(note, *plan.notes, *limit_notes(plan, team)))
+
+
+def limit_notes(plan: FleetPlan, team: Team) -> tuple[str, ...]:
+    """A line per cluster where head puts more of the team's objects (or bytes) than its
+    ``spec.limits`` allow: the hub keeps the team's objects there as they are
+    (reconciler/hub/teams.py ``TeamLimits``), so the change would not reach that cluster."""
+    limits = team.limits
+    if not (limits.objects_per_cluster or limits.bundle_bytes) or not plan.head.ok:
+        return ()
+    out: list[str] = []
+    for cluster, objects in sorted(plan.head.objects.items()):
+        mine = [m for (key, _), m in objects.items() if team_of(plan.head.spec, key) is not None]
+        size = sum(len(dump(dict(m))) for m in mine)
+        if limits.objects_per_cluster is not None and len(mine) > limits.objects_per_cluster:
+            why = (
+                f"{len(mine)} objects, more than spec.limits.objectsPerCluster ({limits.objects_per_cluster})"
+            )
+        elif limits.bundle_bytes is not None and size > limits.bundle_bytes:
+            why = f"{size} bytes, more than spec.limits.bundleBytes ({limits.bundle_bytes})"
+        else:
+            continue
+        out.append(
+            f"team {team.name!r} on {cluster}: {why}: the hub keeps the team's objects there as they are"
+        )
+    return tuple(out)

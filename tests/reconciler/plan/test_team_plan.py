@@ -43,7 +43,7 @@ spec:
 
 
 class Repos:
-    def __init__(self, tmp_path: Path):
+    def __init__(self, tmp_path: Path, limit: int | None = None):
         self.team = FleetWork(tmp_path / "team-a")
         self.platform = FleetWork(tmp_path / "platform")
         self.platform.commit(
@@ -51,7 +51,7 @@ class Repos:
                 "clusters/eu-1.yaml": member("eu-1", "europe"),
                 "clusters/us-1.yaml": member("us-1", "america"),
                 "teams/team-a.yaml": team_yaml(
-                    "team-a", str(self.team.path), ["team-a"], {"region": "europe"}
+                    "team-a", str(self.team.path), ["team-a"], {"region": "europe"}, objects_per_cluster=limit
                 ),
             }
         )
@@ -165,3 +165,13 @@ def test_the_cluster_state_is_the_platform_repos_reports_and_hub_memory(repos: R
         "reports of 2 cluster(s) and the hub memory from the platform repo"
     )
     assert _added(plan) == {"eu-1": ["apps/Deployment/team-a/web"]}
+
+
+def test_a_team_pr_over_its_limits_says_the_hub_keeps_that_cluster_as_it_is(tmp_path: Path) -> None:
+    repos = Repos(tmp_path, limit=2)  # base: the Namespace and the ConfigMap on eu-1
+    plan, err, code = repos.plan({"app/web.yaml": DEPLOYMENT})
+    assert (err, code) == ("", 1)
+    assert plan["notes"][-1] == (
+        "team 'team-a' on eu-1: 3 objects, more than spec.limits.objectsPerCluster (2): "
+        "the hub keeps the team's objects there as they are"
+    )
