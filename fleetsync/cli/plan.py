@@ -28,6 +28,17 @@ def plan_command(
             "--reports-from", help="Remote name, URL or path whose report branches and fleet/status to read."
         ),
     ] = None,
+    platform: Annotated[
+        str | None,
+        typer.Option(
+            "--platform",
+            help="The platform repo (URL or path): PATH is then a team repo, planned against its head.",
+        ),
+    ] = None,
+    team: Annotated[
+        str | None,
+        typer.Option("--team", help="With --platform: the Team (default: the one naming this repo)."),
+    ] = None,
     label: Annotated[
         list[str] | None,
         typer.Option("--label", help="A pull-request label (approves a blast radius); repeatable."),
@@ -44,13 +55,27 @@ def plan_command(
       fleetsync plan . --base origin/main --head HEAD --reports-from origin
 
       fleetsync plan . --base main --head feature -o json --label fleetsync/approve-blast-radius
+
+      fleetsync plan . --platform https://git.example.com/platform.git --base origin/main --head HEAD
     """
     from reconciler.plan import run as plan_cmd
 
     if not path.is_dir():
         raise fail(f"{path}: not a directory", EXIT_USAGE)
+    if platform is None and team is not None:
+        raise fail("--team needs --platform", EXIT_USAGE)
+    if platform is not None and reports_from is not None:
+        raise fail("--platform reads the platform repo's reports: drop --reports-from", EXIT_USAGE)
     out, err, code = plan_cmd.run(
-        path, base, head, output.value, utcnow(), reports_from=reports_from, labels=label or ()
+        path,
+        base,
+        head,
+        output.value,
+        utcnow(),
+        reports_from=reports_from,
+        labels=label or (),
+        platform=platform,
+        team=team,
     )
     if err:
         typer.echo(err, err=True, nl=False)

@@ -20,6 +20,7 @@ from reconciler.hub.session import HubSession
 from reconciler.plan.build import ExitCode, FleetPlan, make_plan
 from reconciler.plan.markdown import render
 from reconciler.plan.side import read_cluster_state
+from reconciler.plan.team import team_plan
 
 MAX_LABELS = 100
 
@@ -57,6 +58,8 @@ def run(
     *,
     reports_from: str | None = None,
     labels: Sequence[str] = (),
+    platform: str | None = None,
+    team: str | None = None,
 ) -> tuple[str, str, int]:
     """(stdout, stderr, exit code) — see ``ExitCode``."""
     if len(labels) > MAX_LABELS or any(len(x) > 256 for x in labels):
@@ -66,7 +69,10 @@ def run(
             int(ExitCode.RUNTIME_ERROR),
         )
     try:
-        plan = _plan(path, base, head, now, reports_from, labels)
+        if platform is not None:  # a team repo's change, against the platform repo's head
+            plan = team_plan(path, base, head, now, platform, team, labels)
+        else:
+            plan = _plan(path, base, head, now, reports_from, labels)
     except UserError as e:  # a path, a revision or a remote that is not there: a usage error
         return "", f"error: {e}\n", int(ExitCode.CHECKS_FAILED)
     except FleetsyncError as e:

@@ -35,6 +35,7 @@ TABLE: list[tuple[str, int]] = [
     ("plan {plain}", 2),
     ("plan {fleet} --base no-such-commit", 2),
     ("plan {fleet} --base HEAD --head HEAD --reports-from upstream", 2),
+    ("plan {fleet} --base HEAD --head HEAD --platform {missing}", 2),
     ("get placements --repo {fleet}", 0),
     ("get placements --repo {missing}", 2),
     ("get placements --repo {plain}", 2),
