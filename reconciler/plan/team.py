@@ -34,9 +34,10 @@ from reconciler.hub.inputs import LoadCache, Loaded
 from reconciler.hub.session import HubSession
 from reconciler.hub.teams import TeamSources
 from reconciler.load.fleet import LoadResult
+from reconciler.load.lastgood import slot
 from reconciler.plan.build import FleetPlan, make_plan
 from reconciler.plan.side import read_cluster_state
-from reconciler.teams.boundaries import FLEET_BUCKETS, confine, merge, owner_key, slot, team_of
+from reconciler.teams.boundaries import FLEET_BUCKETS, confine, merge, owner_key, team_of
 from reconciler.teams.model import Team
 
 MAX_LOCATION = 2048  # characters of --platform
