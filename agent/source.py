@@ -23,6 +23,8 @@ shallow (``--depth=1``, always negotiated and packed by the server), and so is t
 holds is fetched whole once (within the git timeout), refused as rewritten, and costs ``ls-refs``
 only from the next poll on. A report push leaves its commit as the local tip, so the agent's next
 push asks ``ls-refs`` only. A bundle already verified at an unchanged tip is not read again.
+A report push is two git processes, that fetch and the push: its blobs, trees and commit are
+written as loose objects in this process, byte for byte what git's plumbing writes.
 
 The local clone lives in a cache directory of the agent's own (``--state-dir``), one per fleet
 and cluster: the CLI gives each cluster name its own directory and the clone inside is named by
@@ -33,7 +35,8 @@ Every name that reaches git is checked first: the cluster name is a MemberCluste
 subdomain, ``check_cluster_name``), so it can be neither an option nor a ref trick, and the URL
 cannot start with ``-``; every remote call puts ``--`` before it. Before anything is pushed
 (``check_member``), the cluster is shown to be a MemberCluster of the fleet: the hub published a
-``fleet/bundles/<cluster>`` branch for it (``git ls-remote``), or, for a member with no bundle yet,
+``fleet/bundles/<cluster>`` branch for it (a bundle this source fetched, else ``git ls-remote``),
+or, for a member with no bundle yet,
 the hub's ``fleet/status`` names it (``clusters/<cluster>.yaml``, docs/formats.md §4); otherwise
 ``NotAMember`` lists the clusters the fleet has. Before the hub has published anything (agents
 deployed with, or before, their hub) there is nothing to check against: the push goes ahead and
