@@ -154,7 +154,7 @@ def _check_commit(commit: str) -> str:
 
 _Dir = dict[str, "bytes | _Dir"]  # a tree being written: name → content or subtree
 # a commit author as the agent names itself (fleetsync-agent-<cluster>): nothing git would rewrite
-_AUTHOR = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
+_AUTHOR = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,510}[A-Za-z0-9])?$")
 
 
 def _path_parts(path: str) -> list[str]:
