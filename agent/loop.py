@@ -144,6 +144,17 @@ def _done(applied: Future[Obj] | None) -> bool:
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A report made and ready to push (``Agent._to_publish``)."""
+
+    report: ClusterReport
+    drifts: dict[str, ObjectDrift]
+    fingerprint: bytes
+    files: Mapping[str, bytes]
+    message: str
+
+
 class _StillFetching(Exception):
     """The fetch in flight has not ended within ``Agent.fetch_wait``."""
 
@@ -405,10 +416,13 @@ class Agent:
             st.report,
             st.drifts,
         )
+        # The report's files and message are made while the inventory write is in flight; the
+        # push waits for it (a failed write fails the pass before anything is pushed).
+        pending = self._to_publish(report, drifts)
         if writing is not None:
             writing.result()
             lap("inventory_write")
-        commit = self._publish(report, drifts, errors)
+        commit = self._publish(pending, errors)
         lap("report")
         return SyncSummary(report.applied_bundle_id, results, commit, deleted, tuple(errors), timings)
 
@@ -547,9 +561,9 @@ class Agent:
         )
         return done.deleted, done.summary, done.kept
 
-    def _publish(
-        self, report: ClusterReport, drifts: dict[str, ObjectDrift], errors: list[str]
-    ) -> str | None:
+    def _to_publish(self, report: ClusterReport, drifts: dict[str, ObjectDrift]) -> _Pending | None:
+        """What to push for ``report``: None when nothing must be (its fingerprint is the last
+        pushed one, the last report is unread, or a fetch is in flight)."""
         st = self.state
         fp = fingerprint(report, drifts)
         if fp == st.fingerprint or not st.report_read:  # unread: its times would be lost
@@ -557,12 +571,18 @@ class Agent:
         if self._fetching is not None:  # no second git process beside the fetch in flight (_fetch)
             return None
         message = commit_message(report, drifts, st.report, st.drifts)
+        return _Pending(report, drifts, fp, report_files(report, drifts), message)
+
+    def _publish(self, pending: _Pending | None, errors: list[str]) -> str | None:
+        if pending is None:
+            return None
+        st = self.state
         try:
-            commit = self.source.push_report(report_files(report, drifts), message, self.author)
+            commit = self.source.push_report(pending.files, pending.message, self.author)
         except SourceError as e:
             errors.append(str(e))
             return None
-        st.report, st.drifts, st.fingerprint = report, drifts, fp
+        st.report, st.drifts, st.fingerprint = pending.report, pending.drifts, pending.fingerprint
         return commit
 
     def _read_last_report(self, inventory_commit: str, errors: list[str]) -> None:

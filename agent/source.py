@@ -23,6 +23,8 @@ shallow (``--depth=1``, always negotiated and packed by the server), and so is t
 holds is fetched whole once (within the git timeout), refused as rewritten, and costs ``ls-refs``
 only from the next poll on. A report push leaves its commit as the local tip, so the agent's next
 push asks ``ls-refs`` only. A bundle already verified at an unchanged tip is not read again.
+A report push is two git processes, that fetch and the push: its blobs, trees and commit are
+written as loose objects in this process, byte for byte what git's plumbing writes.
 
 The local clone lives in a cache directory of the agent's own (``--state-dir``), one per fleet
 and cluster: the CLI gives each cluster name its own directory and the clone inside is named by
@@ -33,7 +35,8 @@ Every name that reaches git is checked first: the cluster name is a MemberCluste
 subdomain, ``check_cluster_name``), so it can be neither an option nor a ref trick, and the URL
 cannot start with ``-``; every remote call puts ``--`` before it. Before anything is pushed
 (``check_member``), the cluster is shown to be a MemberCluster of the fleet: the hub published a
-``fleet/bundles/<cluster>`` branch for it (``git ls-remote``), or, for a member with no bundle yet,
+``fleet/bundles/<cluster>`` branch for it (a bundle this source fetched, else ``git ls-remote``),
+or, for a member with no bundle yet,
 the hub's ``fleet/status`` names it (``clusters/<cluster>.yaml``, docs/formats.md §4); otherwise
 ``NotAMember`` lists the clusters the fleet has. Before the hub has published anything (agents
 deployed with, or before, their hub) there is nothing to check against: the push goes ahead and
@@ -64,15 +67,16 @@ import re
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import git
 from git.exc import GitCommandError
-from git.objects import Blob
 from git.refs.symbolic import SymbolicReference
 from gitdb.base import IStream
+from gitdb.db import LooseObjectDB
 
 from agent.errors import BundleRefused, NotAMember, SourceError, Unrelated
 from agent.ownership import fleet_key
@@ -148,6 +152,20 @@ def _check_commit(commit: str) -> str:
     return commit
 
 
+_Dir = dict[str, "bytes | _Dir"]  # a tree being written: name → content or subtree
+# a commit author as the agent names itself (fleetsync-agent-<cluster>): nothing git would rewrite
+_AUTHOR = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,510}[A-Za-z0-9])?$")
+
+
+def _path_parts(path: str) -> list[str]:
+    """``path``'s components; ValueError for a path git refuses in a tree (``update-index``:
+    empty, ``.``, ``..`` or ``.git`` components, a leading or doubled ``/``, NUL)."""
+    parts = path.split("/")
+    if not path or "\0" in path or any(p in ("", ".", "..") or p.lower() == ".git" for p in parts):
+        raise ValueError(f"invalid path {path[:200]!r} in a report tree")
+    return parts
+
+
 class _GitFailed(Exception):
     """A remote git command exited non-zero; ``stderr`` is git's own text, undecorated."""
 
@@ -193,6 +211,7 @@ class GitSource:
             repo.close()
         self._repo = git.Repo(self.path)
         self._repo.git.update_environment(**{**_git_env(), **remote_env(self._auth)})
+        self._loose = LooseObjectDB(str(self.path / "objects"))  # where reports are written (_store)
         self._running: set[subprocess.Popen[bytes]] = set()  # remote git processes (``_remote``)
         self._verified: FetchedBundle | None = None  # the last bundle fetch_bundle verified
         self._closed = False
@@ -232,6 +251,9 @@ class GitSource:
         exists, or the hub's status names it (a member with no bundle yet). Once shown, not asked
         again. SourceError when the remote cannot be reached (nothing can be pushed then either)."""
         if self._member:
+            return
+        if self._verified is not None:  # fetch_bundle found fleet/bundles/<cluster>: no ls-remote
+            self._member = True
             return
         bundles = self._bundle_clusters()
         if self.cluster in bundles:
@@ -459,12 +481,17 @@ class GitSource:
         """Commit ``files`` as the whole report tree on top of the remote report branch; push.
 
         Returns the new commit, or None when nothing changed (no commit is made). NotAMember
-        when the fleet has no such cluster (``check_member``): nothing is pushed then."""
+        when the fleet has no such cluster (``check_member``): nothing is pushed then.
+
+        Two git processes: the fetch of the branch's tip (``ls-refs`` only once the clone holds
+        it) and the push. Blobs, trees and the commit are written here as loose objects
+        (``_write_tree``, ``_commit``), the parent's tree is read through gitpython's persistent
+        ``cat-file``, and the tip is recorded without ``update-ref`` (``_set_ref``)."""
         self._member_before_push(self.report_ref)
         local = f"refs/remotes/hub/report-{self.cluster}"
         parent = self._fetch_tip(self.report_ref, local)
         tree = self._write_tree(files)
-        if parent and self._repo.git.rev_parse(f"{parent}^{{tree}}") == tree:
+        if parent and self._tree_of(parent) == tree:
             return None
         commit = self._commit(tree, parent, message, author)
         lease = f"--force-with-lease=refs/heads/{self.report_ref}:{parent or ''}"
@@ -479,7 +506,7 @@ class GitSource:
             )
         except _GitFailed as e:
             raise self._error(f"cannot push {self.report_ref} to {self.fleet}", e) from e
-        self._repo.git.update_ref(local, commit)  # the remote tip now: the next push's probe holds it
+        self._set_ref(local, commit)  # the remote tip now: the next push's probe holds it
         return commit
 
     def last_report(self, max_bytes: int = MAX_REPORT_BYTES) -> dict[str, bytes] | None:
@@ -598,30 +625,79 @@ class GitSource:
         return out.decode(errors="replace")
 
     def _write_tree(self, files: Mapping[str, bytes]) -> str:
-        # One index per call: a heartbeat and a report may be written at once from two threads.
-        index = self.path / f"report-index-{os.getpid()}-{threading.get_ident()}"
-        env = {"GIT_INDEX_FILE": str(index)}
-        try:
-            self._repo.git.read_tree("--empty", env=env)
-            for path in sorted(files):
-                data = files[path]
-                blob = self._repo.odb.store(IStream(Blob.type, len(data), io.BytesIO(data))).hexsha.decode()
-                self._repo.git.update_index("--add", "--cacheinfo", f"100644,{blob},{path}", env=env)
-            return str(self._repo.git.write_tree(env=env))
-        finally:
-            index.unlink(missing_ok=True)
+        """The tree of ``files`` (paths with ``/`` make subtrees, every file mode 100644), its
+        blobs and trees written as loose objects in this process: no git process, and safe from
+        two threads at once (a heartbeat and a report). The ids are git's (``write-tree``'s)."""
+        root: _Dir = {}
+        for path, data in files.items():
+            *dirs, name = _path_parts(path)
+            node = root
+            for d in dirs:
+                child = node.setdefault(d, {})
+                if not isinstance(child, dict):
+                    raise ValueError(f"invalid path {path!r}: {d} is a file")
+                node = child
+            if name in node:
+                raise ValueError(f"invalid path {path!r}: a directory of that name exists")
+            node[name] = data
+        return self._store_tree(root).hex()
+
+    def _store_tree(self, node: _Dir) -> bytes:
+        entries = []
+        for name, value in node.items():
+            if isinstance(value, dict):
+                entries.append((name + "/", b"40000 " + name.encode() + b"\0" + self._store_tree(value)))
+            else:
+                entries.append((name, b"100644 " + name.encode() + b"\0" + self._store(b"blob", value)))
+        # git orders a tree's entries by name, a subtree's name read with a trailing "/"
+        return self._store(b"tree", b"".join(e for _, e in sorted(entries, key=lambda e: e[0].encode())))
+
+    def _store(self, kind: bytes, data: bytes) -> bytes:
+        """Write one loose object (zlib, as git does); its binary id."""
+        stored = self._loose.store(IStream(kind, len(data), io.BytesIO(data)))
+        return bytes(stored.binsha)
 
     def _commit(self, tree: str, parent: str | None, message: str, author: str) -> str:
-        env = {
-            "GIT_AUTHOR_NAME": author,
-            "GIT_AUTHOR_EMAIL": f"{author}@fleetsync.invalid",
-            "GIT_COMMITTER_NAME": author,
-            "GIT_COMMITTER_EMAIL": f"{author}@fleetsync.invalid",
-        }
-        args = [tree, "-m", message]
-        if parent:
-            args[1:1] = ["-p", parent]
-        return str(self._repo.git.commit_tree(*args, env=env))
+        """The commit ``git commit-tree TREE [-p PARENT] -m MESSAGE`` makes with ``author`` as
+        author and committer (``AUTHOR@fleetsync.invalid``, the time now in the local zone),
+        written here as a loose object."""
+        if not _AUTHOR.fullmatch(author) or "\0" in message:
+            raise ValueError(f"invalid commit author {author[:80]!r} or message")
+        now = int(time.time())
+        offset = time.localtime(now).tm_gmtoff // 60
+        zone = f"{'-' if offset < 0 else '+'}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
+        ident = f"{author} <{author}@fleetsync.invalid> {now} {zone}"
+        lines = [f"tree {tree}", *([f"parent {parent}"] if parent else []), f"author {ident}"]
+        text = "\n".join([*lines, f"committer {ident}", "", message])
+        return self._store(b"commit", (text if text.endswith("\n") else text + "\n").encode()).hex()
+
+    def _tree_of(self, commit: str) -> str:
+        """The tree of ``commit``, read through gitpython's persistent ``cat-file`` (the clone
+        holds it: it was just fetched or pushed)."""
+        raw = self._repo.odb.stream(bytes.fromhex(_check_commit(commit))).read(256)
+        first = raw.split(b"\n", 1)[0]
+        return first[len(b"tree ") :].decode() if first.startswith(b"tree ") else ""
+
+    def _set_ref(self, local: str, commit: str) -> None:
+        """Point the clone's ``local`` ref at ``commit`` as ``git update-ref`` would: a loose ref
+        written under git's own lock (``<ref>.lock``, created exclusively, then renamed). When
+        git holds the lock, or the clone keeps its refs otherwise (reftable), git does it."""
+        path = self.path / local
+        lock = path.with_name(path.name + ".lock")
+        if (self.path / "reftable").exists():
+            self._repo.git.update_ref(local, commit)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            self._repo.git.update_ref(local, commit)
+            return
+        try:
+            os.write(fd, f"{commit}\n".encode())
+        finally:
+            os.close(fd)
+        os.replace(lock, path)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
