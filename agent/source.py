@@ -679,25 +679,13 @@ class GitSource:
         return first[len(b"tree ") :].decode() if first.startswith(b"tree ") else ""
 
     def _set_ref(self, local: str, commit: str) -> None:
-        """Point the clone's ``local`` ref at ``commit`` as ``git update-ref`` would: a loose ref
-        written under git's own lock (``<ref>.lock``, created exclusively, then renamed). When
-        git holds the lock, or the clone keeps its refs otherwise (reftable), git does it."""
-        path = self.path / local
-        lock = path.with_name(path.name + ".lock")
+        """Point the clone's ``local`` ref at ``commit`` as ``git update-ref`` would: gitpython
+        writes the loose ref under git's own lock (``<ref>.lock``); a clone that keeps its refs
+        otherwise (reftable) is left to git."""
         if (self.path / "reftable").exists():
             self._repo.git.update_ref(local, commit)
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            self._repo.git.update_ref(local, commit)
-            return
-        try:
-            os.write(fd, f"{commit}\n".encode())
-        finally:
-            os.close(fd)
-        os.replace(lock, path)
+        git.Reference(self._repo, local, check_path=False).set_object(commit)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
