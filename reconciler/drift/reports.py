@@ -132,9 +132,12 @@ def _team_trees(repo: HubRepo, cluster: str | None) -> dict[str, dict[str, Objec
     """A team repo's drift, from ``drift/<cluster>/...`` on its ``fleet/status`` (the hub's copy
     of the report files of the team's objects, reconciler/status/teamview.py); None when the repo
     has report branches or its status branch is not a team's (one team record, no bundles)."""
-    memory = read_memory(repo)
-    tip = repo.hub_refs().get(STATUS_HEAD)
-    if report_clusters(repo) or tip is None or len(memory.teams) != 1 or memory.bundles:
+    if cluster is not None:
+        check_ref_component(cluster)
+    if report_clusters(repo):
+        return None
+    tip, memory = repo.hub_refs().get(STATUS_HEAD), read_memory(repo)
+    if tip is None or len(memory.teams) != 1 or memory.bundles:
         return None
     out: dict[str, dict[str, ObjectDrift]] = {}
     for path, data in sorted(repo.read_files(tip, DRIFT_DIR).items()):

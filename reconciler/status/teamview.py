@@ -117,5 +117,5 @@ def _drift_files(placements: set[str], drifts: Drifts) -> dict[str, bytes]:
         f"{DRIFT_DIR}{cluster}/{path[len(DRIFT_DIR) :]}": dump_drift(masked(d))
         for cluster, by_path in drifts.items()
         for path, d in by_path.items()
-        if d.placement in placements and path.startswith(DRIFT_DIR)
+        if d.placement in placements and path.startswith(DRIFT_DIR) and ".." not in path.split("/")
     }
