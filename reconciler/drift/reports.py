@@ -7,7 +7,9 @@ failing the command), and lists one row per drifted path: where the hub and the 
 
 Values are shown as the agent rendered them. Secret data is redacted by the agent; it is masked
 here again in case a report did not, so a value never reaches a terminal or a CI log from here.
-``drift adopt`` (reconciler/drift/adopt.py) reads drifts through ``read_drifts`` too.
+``drift adopt`` (reconciler/drift/adopt.py) reads drifts through ``read_drifts`` too. A team
+repo has no report branches: there the same drift files of the team's own objects are read from
+the team's ``fleet/status`` (``drift/<cluster>/...``, written by the hub: docs/teams.md).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from fleetsync_contract import CONTRACT_API_VERSION, parse_identity
 from fleetsync_contract.canonical import CanonicalError, dump
+from fleetsync_contract.drift import DRIFT_DIR, parse_drift
 from fleetsync_contract.report import (
     REDACTED,
     ClusterReport,
@@ -125,14 +128,42 @@ def _read_trees(
     return out
 
 
+def _team_trees(repo: HubRepo, cluster: str | None) -> dict[str, dict[str, ObjectDrift]] | None:
+    """A team repo's drift, from ``drift/<cluster>/...`` on its ``fleet/status`` (the hub's copy
+    of the report files of the team's objects, reconciler/status/teamview.py); None when the repo
+    has report branches or its status branch is not a team's (one team record, no bundles)."""
+    if cluster is not None:
+        check_ref_component(cluster)
+    if report_clusters(repo):
+        return None
+    tip, memory = repo.hub_refs().get(STATUS_HEAD), read_memory(repo)
+    if tip is None or len(memory.teams) != 1 or memory.bundles:
+        return None
+    out: dict[str, dict[str, ObjectDrift]] = {}
+    for path, data in sorted(repo.read_files(tip, DRIFT_DIR).items()):
+        name, _, rest = path[len(DRIFT_DIR) :].partition("/")
+        try:
+            out.setdefault(check_ref_component(name), {})[DRIFT_DIR + rest] = parse_drift(data, path)
+        except (ReportFormatError, CanonicalError, UserError) as e:
+            log.warning("ignoring malformed team drift file", extra={"path": path, "error": str(e)})
+    bound = {b.cluster for p in memory.placements.values() for b in p.bindings}
+    if cluster is not None and cluster not in bound | set(out):
+        raise DriftNotFound(f"cluster {cluster!r} holds none of the team's objects (fleetsync get bindings)")
+    return {c: d for c, d in out.items() if cluster is None or c == cluster}
+
+
 def read_all(repo: HubRepo, cluster: str | None = None) -> tuple[list[DriftEntry], dict[str, ClusterReport]]:
-    """Every drift (sorted by cluster, placement, object) and every report, reading each branch once."""
-    trees = _read_trees(repo, cluster)
+    """Every drift (sorted by cluster, placement, object) and every report, reading each branch
+    once; a team repo (no report branches) gives its drift from its status branch, and no reports."""
+    team = _team_trees(repo, cluster)
+    trees: Mapping[str, tuple[ClusterReport | None, dict[str, ObjectDrift]]] = (
+        _read_trees(repo, cluster) if team is None else {c: (None, d) for c, d in team.items()}
+    )
     entries = [
         DriftEntry(c, path, masked(d)) for c, (_, drifts) in trees.items() for path, d in drifts.items()
     ]
     entries.sort(key=lambda e: (e.cluster, e.drift.placement, e.drift.identity))
-    return entries, {c: r for c, (r, _) in trees.items()}
+    return entries, {c: r for c, (r, _) in trees.items() if r is not None}
 
 
 def read_drifts(repo: HubRepo, cluster: str | None = None) -> list[DriftEntry]:

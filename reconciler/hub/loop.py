@@ -278,7 +278,6 @@ def _reconcile(
             by_name,
         )
     )
-    session.team_status.stage(spec, memory, files)  # each team's own view (reconciler/hub/teamstatus.py)
     files.update(guard.status_files())
     files.update(kept_files(isolated.kept))
     files.update(eviction_files(spec, [p.eviction_docs for p in placed], inputs.previous_doc, now))
@@ -287,6 +286,8 @@ def _reconcile(
     files.update(
         step_orphans(spec.runs.values(), spec.placements, inputs.previous_doc, now, not_external(spec))
     )
+    drifts = {c: a.drifts for c, a in inputs.agents.items()}  # each team's own view (hub/teamstatus.py)
+    session.team_status.stage(spec, memory, files, drifts)
     changed = sum(1 for u in updates)
     updates += _status_update(repo, inputs, files, f"status: {commit[:12]}, {changed} bundle(s) updated", now)
     waits = [p.decision.requeue_after for p in placed if p.decision and p.decision.requeue_after is not None]

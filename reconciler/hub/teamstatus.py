@@ -3,9 +3,10 @@
 A team must read its placements' status with only its own repo's access (docs/teams.md, "A
 team's status"), so the hub writes it where the team already reads: a branch it owns in the
 team repo, ``fleet/status``, the branch name ``fleetsync get`` already reads. The view is cut
-from the platform's status files by reconciler/status/teamview.py (the team's placements, their
-bindings and per-cluster conditions and drift, the team's record; nothing of other teams or of
-the platform). The design choice is that team status is a best-effort copy, never part of the
+from the platform's status files and the agents' reports by reconciler/status/teamview.py (the
+team's placements, their bindings and per-cluster conditions, its staged runs and approval
+requests, its objects' drift files, the team's record; nothing of other teams or of the
+platform). The design choice is that team status is a best-effort copy, never part of the
 hub's atomic publish: the loop ``stage``s every team's view while it writes the platform's
 status, and ``publish`` pushes them only after the platform's refs moved, each team on its own —
 an unreachable or read-only team repo is recorded in that team's record (``statusError``) and
@@ -32,12 +33,11 @@ from reconciler.gitstore.repo import HubRepo
 from reconciler.hub.inputs import STATUS_HEAD
 from reconciler.load.fleet import FleetSpec
 from reconciler.status.memory import STATUS_FILE, HubMemory, TeamRecord, dump_memory, parse_memory
-from reconciler.status.teamview import team_view
+from reconciler.status.teamview import Drifts, team_view
 
 log = logging.getLogger(__name__)
 
 MAX_ERROR = 500  # characters of a push error kept in status
-PLACEMENTS = "placements/"  # the owner_key bucket of placements (reconciler/teams/boundaries.py)
 
 
 def carry_status_errors(records: Mapping[str, TeamRecord], previous: HubMemory) -> Mapping[str, TeamRecord]:
@@ -69,12 +69,12 @@ class TeamStatus:
         must be a full one, to retry it."""
         return self._unrecorded or any(self.errors.values())
 
-    def stage(self, spec: FleetSpec, memory: HubMemory, files: Mapping[str, bytes]) -> None:
+    def stage(self, spec: FleetSpec, memory: HubMemory, files: Mapping[str, bytes], drifts: Drifts) -> None:
         """Every team's view of the status this pass is about to publish (``files``, whose
-        ``status.yaml`` is ``memory``); pushed by ``publish`` once the platform's refs moved."""
-        owned = {k[len(PLACEMENTS) :]: team for k, team in spec.owners.items() if k.startswith(PLACEMENTS)}
+        ``status.yaml`` is ``memory``) and of the agents' ``drifts`` it read; pushed by
+        ``publish`` once the platform's refs moved."""
         self._staged = {
-            name: (team.repo.url, team_view(name, memory, files, owned))
+            name: (team.repo.url, team_view(name, memory, files, spec.owners, drifts))
             for name, team in sorted(spec.teams.items())
         }
         for gone in set(self._pushed) - set(self._staged):  # a removed team: its branch stays as it is

@@ -257,17 +257,11 @@ def merge(platform: FleetSpec, teams: Sequence[tuple[Team, FleetSpec]]) -> Merge
         model = getattr(by_name[claimants[0].name], bucket)[key]
         if key in buckets[bucket]:
             for team in claimants:
-                refused[team.name].append(
-                    _collision(team, bucket, key, by_name, "the platform repo", platform)
-                )
+                refused[team.name].append(_collision(team, bucket, key, by_name, (), platform))
             continue
         if len(claimants) > 1:
             for team in claimants:
-                others = ", ".join(
-                    f"team {o.name!r} ({_origin(getattr(by_name[o.name], bucket)[key])})"
-                    for o in claimants
-                    if o is not team
-                )
+                others = tuple(o.name for o in claimants if o is not team)
                 refused[team.name].append(_collision(team, bucket, key, by_name, others, None))
             continue
         buckets[bucket][key] = model
@@ -283,20 +277,59 @@ def _origin(model: Any) -> str:
     return str(origin) if origin is not None else "?"
 
 
+PLATFORM_REPO = "the platform repo"
+
+
+@dataclass(frozen=True, slots=True)
+class Collision(Finding):
+    """A team object someone else declares too. Who else is a field, not only text: the
+    platform's status names them (team and file), a team's own view must not
+    (reconciler/status/teamview.py), and ``private`` says which without reading the message."""
+
+    team: str = ""
+    bucket: str = ""
+    others: tuple[str, ...] = ()  # the other teams that declare it; () : the platform repo does
+
+    def private(self) -> Finding:
+        """This finding as the team may read it: "another team" or "the platform repo", no
+        names and no files of theirs."""
+        who = "another team" if self.others else PLATFORM_REPO
+        message = _collision_message(self.team, self.bucket, self.object, who)
+        return Finding(
+            self.file, self.line, self.column, self.field, message, self.object, self.severity, self.scope
+        )
+
+
+def _collision_message(team: str, bucket: str, key: str, who: str) -> str:
+    return f"team {team!r}: {bucket} {key!r} is also declared by {who}: the object is refused"
+
+
 def _collision(
-    team: Team, bucket: str, key: str, specs: Mapping[str, FleetSpec], other: str, platform: FleetSpec | None
-) -> Finding:
+    team: Team,
+    bucket: str,
+    key: str,
+    specs: Mapping[str, FleetSpec],
+    others: tuple[str, ...],
+    platform: FleetSpec | None,
+) -> Collision:
+    """``others``: the other teams declaring ``key`` (none: ``platform`` declares it)."""
     model = getattr(specs[team.name], bucket)[key]
     origin = getattr(model, "origin", None)
-    where = f" ({_origin(getattr(platform, bucket)[key])})" if platform is not None else ""
-    return Finding(
+    if platform is not None:
+        who = f"{PLATFORM_REPO} ({_origin(getattr(platform, bucket)[key])})"
+    else:
+        who = ", ".join(f"team {o!r} ({_origin(getattr(specs[o], bucket)[key])})" for o in others)
+    return Collision(
         origin.file if origin else "",
         origin.line if origin else 0,
         1,
         "metadata.name",
-        f"team {team.name!r}: {bucket} {key!r} is also declared by {other}{where}: the object is refused",
+        _collision_message(team.name, bucket, key, who),
         key,
         scope=SCOPE_OBJECT,
+        team=team.name,
+        bucket=bucket,
+        others=others,
     )
 
 
