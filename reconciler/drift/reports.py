@@ -17,21 +17,20 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from fleetsync_contract import CONTRACT_API_VERSION, parse_identity
 from fleetsync_contract.canonical import CanonicalError, dump
 from fleetsync_contract.drift import DRIFT_DIR, parse_drift
 from fleetsync_contract.report import (
-    REDACTED,
     ClusterReport,
     ObjectDrift,
     PatchDetail,
     ReportFormatError,
     parse_report_tree,
 )
-from reconciler.drift.values import is_secret_data
+from reconciler.drift.values import masked
 from reconciler.errors import NotFound, UserError
 from reconciler.gitstore.refs import check_ref_component
 from reconciler.gitstore.repo import HubRepo
@@ -67,25 +66,6 @@ class DriftEntry:
     cluster: str
     file: str
     drift: ObjectDrift
-
-
-def masked(drift: ObjectDrift) -> ObjectDrift:
-    """``drift`` with Secret data values redacted, whatever the agent wrote."""
-    try:
-        group, kind, _, _ = parse_identity(drift.identity)
-    except ValueError:
-        return drift
-    details = tuple(
-        PatchDetail(
-            d.path,
-            None if d.value_in_hub is None else REDACTED,
-            None if d.value_in_member is None else REDACTED,
-        )
-        if is_secret_data(group, kind, d.path)
-        else d
-        for d in drift.details
-    )
-    return replace(drift, details=details)
 
 
 def report_clusters(repo: HubRepo) -> dict[str, str]:

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from fleetsync_contract.report import REDACTED, PatchDetail
+from fleetsync_contract import parse_identity
+from fleetsync_contract.report import REDACTED, ObjectDrift, PatchDetail
 from reconciler.api.override import check_patch_path
 from reconciler.errors import UserError
 
@@ -92,6 +93,26 @@ def is_secret_data(group: str, kind: str, path: str) -> bool:
         and kind == "Secret"
         and (path.startswith("/data/") or path.startswith("/stringData/") or path in ("/data", "/stringData"))
     )
+
+
+def masked(drift: ObjectDrift) -> ObjectDrift:
+    """``drift`` with Secret data values redacted, whatever the agent wrote: every reader of an
+    agent's drift (``get drift``, placement status, a team's status branch) passes it through here."""
+    try:
+        group, kind, _, _ = parse_identity(drift.identity)
+    except ValueError:
+        return drift
+    details = tuple(
+        PatchDetail(
+            d.path,
+            None if d.value_in_hub is None else REDACTED,
+            None if d.value_in_member is None else REDACTED,
+        )
+        if is_secret_data(group, kind, d.path)
+        else d
+        for d in drift.details
+    )
+    return replace(drift, details=details)
 
 
 def check_path(group: str, kind: str, detail: PatchDetail) -> None:

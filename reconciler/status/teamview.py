@@ -28,7 +28,7 @@ from types import MappingProxyType
 
 from fleetsync_contract.canonical import CanonicalError, load
 from fleetsync_contract.drift import DRIFT_DIR, ObjectDrift, dump_drift
-from reconciler.drift.reports import masked
+from reconciler.drift.values import masked
 from reconciler.errors import Finding
 from reconciler.rollout.staged.documents import approval_kind, run_path
 from reconciler.status.memory import (

@@ -34,6 +34,7 @@ from fleetsync_contract.report import (
     Outcome,
     PlacementReport,
 )
+from reconciler.drift.values import masked
 from reconciler.status.conditions import (
     APPLY_ORDER,
     REPORT_DIFF_ORDER,
@@ -266,7 +267,7 @@ def _drifted(view: ClusterView, kind: DriftType) -> list[dict[str, Any]]:
     word = "Drifted" if kind == DriftType.DRIFT else "Diffed"
     out: list[dict[str, Any]] = []
     for path in sorted(view.drifts):
-        d = view.drifts[path]
+        d = masked(view.drifts[path])  # an agent that did not mask a Secret value leaks nothing here
         if d.type != kind:
             continue
         entry = _identifier(d, api_versions.get(d.identity, ""))
