@@ -127,9 +127,16 @@ _TEAM_STATUS_HINTS: Hints = (
 )
 
 
-def _stderr(e: GitCommandError) -> str:
+# What to do about a failed fetch of a team repo (fetch_branch, team_status_tip).
+_TEAM_FETCH_HINTS: Hints = (
+    (REPO_MISSING, "check the Team's spec.repo.url and spec.repo.branch"),
+    *(h for h in _TEAM_STATUS_HINTS if h[0] in (AUTH_FAILED, HOST_KEY, UNREACHABLE)),
+)
+
+
+def _stderr(e: GitCommandError, hints: Hints = _HINTS) -> str:
     """git's reason in one line with the fix (not gitpython's last line, often a lone quote)."""
-    return git_reason(unwrap(str(e.stderr or e)), _HINTS)
+    return git_reason(unwrap(str(e.stderr or e)), hints)
 
 
 class HubRepo(TreeReader):
@@ -231,7 +238,7 @@ class HubRepo(TreeReader):
             self._fetch(self.source, [source_spec])
             self._fetch(self.hub_remote, hub_specs)
 
-    def _fetch(self, remote: str, specs: list[str]) -> None:
+    def _fetch(self, remote: str, specs: list[str], hints: Hints = _HINTS) -> None:
         try:
             self._remote(
                 f"cannot fetch from {remote}",
@@ -244,7 +251,7 @@ class HubRepo(TreeReader):
                 *specs,
             )
         except GitCommandError as e:
-            raise GitFailure(self._auth.redact(f"cannot fetch from {remote}: {_stderr(e)}")) from e
+            raise GitFailure(self._auth.redact(f"cannot fetch from {remote}: {_stderr(e, hints)}")) from e
 
     def fetch_branch(self, remote: str, branch: str, ref: str) -> str | None:
         """Fetch ``branch`` of another repository (a team repo, reconciler/hub/teams.py) into
@@ -254,7 +261,7 @@ class HubRepo(TreeReader):
         if not ref.startswith(_TEAMS_NS):
             raise ValueError(f"a team repo is fetched under {_TEAMS_NS}, not into {ref!r}")
         check_ref_component(ref[len(_TEAMS_NS) :])
-        self._fetch(remote, [f"+refs/heads/{branch}:{ref}"])
+        self._fetch(remote, [f"+refs/heads/{branch}:{ref}"], _TEAM_FETCH_HINTS)
         return self._resolve(ref)
 
     def team_status_tip(self, remote: str, team: str) -> str | None:
@@ -266,13 +273,14 @@ class HubRepo(TreeReader):
         try:
             out = self._remote(f"cannot list refs of {remote}", "ls-remote", "--", remote, branch)
         except GitCommandError as e:
-            raise GitFailure(self._auth.redact(f"cannot list refs of {remote}: {_stderr(e)}")) from e
+            why = _stderr(e, _TEAM_FETCH_HINTS)
+            raise GitFailure(self._auth.redact(f"cannot list refs of {remote}: {why}")) from e
         tips = [line.partition("\t")[0] for line in out.splitlines() if line.endswith("\t" + branch)]
         if not tips:
             return None
         tip = _check_sha(tips[0])
         if self._resolve(ref) != tip:
-            self._fetch(remote, [f"+{branch}:{ref}"])
+            self._fetch(remote, [f"+{branch}:{ref}"], _TEAM_FETCH_HINTS)
         return tip
 
     def push_team_status(self, remote: str, team: str, new: str, old: str | None) -> None:

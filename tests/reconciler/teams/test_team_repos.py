@@ -176,6 +176,7 @@ def test_a_team_repo_that_cannot_be_fetched_keeps_its_objects_and_says_why(fleet
         assert 'VALUE: "3"' in fleet.read(c, manifest("team-c"))
     record = fleet.team_status("team-b")
     assert record.fetch_error and "team-b.git" in record.fetch_error
+    assert "spec.repo.url" in record.fetch_error and "--repo" not in record.fetch_error  # the fix for a team
 
 
 def test_a_team_object_colliding_with_the_platforms_is_refused(fleet: Fleet) -> None:
