@@ -274,8 +274,11 @@ def build_bundle(
     heartbeat_period_seconds: int | None = None,
     leaving: bool = False,
 ) -> dict[str, bytes]:
-    """Every file of one cluster's bundle branch, keyed by path; deterministic for equal inputs."""
-    return build_bundle_with_id(
+    """Every file of one cluster's bundle branch, keyed by path; deterministic for equal inputs.
+
+    ``heartbeat_period_seconds`` (the MemberCluster's) is written as ``memberCluster`` and is
+    part of the id, so a changed period is a new bundle the agent fetches."""
+    return build_bundle_index(
         cluster,
         source_commit,
         placements,
@@ -284,32 +287,6 @@ def build_bundle(
         heartbeat_period_seconds=heartbeat_period_seconds,
         leaving=leaving,
     )[1]
-
-
-def build_bundle_with_id(
-    cluster: str,
-    source_commit: str,
-    placements: Sequence[BundlePlacement],
-    objects: Sequence[BundleObject],
-    removals: Sequence[Removal] = (),
-    *,
-    heartbeat_period_seconds: int | None = None,
-    leaving: bool = False,
-) -> tuple[str, dict[str, bytes]]:
-    """``build_bundle`` plus the bundle id, without re-reading ``bundle.yaml``.
-
-    ``heartbeat_period_seconds`` (the MemberCluster's) is written as ``memberCluster`` and is
-    part of the id, so a changed period is a new bundle the agent fetches."""
-    bundle, files = build_bundle_index(
-        cluster,
-        source_commit,
-        placements,
-        objects,
-        removals,
-        heartbeat_period_seconds=heartbeat_period_seconds,
-        leaving=leaving,
-    )
-    return bundle.bundle_id, files
 
 
 @functools.lru_cache(

@@ -8,7 +8,7 @@ import pytest
 
 from agent.loop import DEFAULT_HEARTBEAT_SECONDS
 from agent.runner import Runner, allowed_protected
-from fleetsync_contract.bundle import BundleObject, build_bundle_with_id, parse_bundle
+from fleetsync_contract.bundle import BundleObject, build_bundle_index, parse_bundle
 from fleetsync_contract.integrity import verify
 from tests.support.agentfixtures import AgentFactory, Hub, Member, placement
 
@@ -22,13 +22,14 @@ CM = {
 
 def build(heartbeat: int | None) -> tuple[str, dict[str, bytes]]:
     p = placement()
-    return build_bundle_with_id(
+    index, files = build_bundle_index(
         "c1",
         "0" * 40,
         [p],
         [BundleObject(p.key, "/ConfigMap/default/x", manifest=CM)],
         heartbeat_period_seconds=heartbeat,
     )
+    return index.bundle_id, files
 
 
 def test_a_changed_heartbeat_period_is_a_new_bundle_and_old_bundles_keep_their_id() -> None:
